@@ -1,0 +1,46 @@
+"""Shared pytest setup: the `cuda` marker and GPU detection.
+
+GPU tests carry ``@pytest.mark.cuda``. Where no CUDA device is visible they are
+skipped (and reported as skipped, never as passed); ``pytest -m cuda`` on a GPU
+machine runs exactly them.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def _cuda_visible() -> bool:
+    if os.environ.get("FFACCEL_FORCE_NO_CUDA"):
+        return False
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        pass
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except Exception:
+        return False
+
+
+CUDA_VISIBLE = _cuda_visible()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "cuda: needs a CUDA GPU (skipped where none is visible)")
+    config.addinivalue_line("markers", "slow: long-running test")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if CUDA_VISIBLE:
+        return
+    skip = pytest.mark.skip(reason="no CUDA device visible")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
