@@ -1,3 +1,25 @@
-"""ffaccel: GPU and fast-CPU acceleration for face-swap pipelines."""
+"""ffaccel: GPU and fast-CPU acceleration for face-swap pipelines.
 
-__version__ = "0.1.0"
+The stable public API is what this module exports (``__all__``); submodules whose
+names start with an underscore are private.
+
+Example:
+    >>> import numpy as np, ffaccel
+    >>> frame = np.zeros((480, 640, 3), np.uint8)
+    >>> crop = ffaccel.warp_affine(frame, np.array([[1.0, 0, -10], [0, 1.0, -20]]), (128, 128))
+    >>> crop.shape, crop.dtype
+    ((128, 128, 3), dtype('uint8'))
+"""
+
+from ffaccel._core import CudaError
+from ffaccel._status import status
+from ffaccel._version import __version__
+from ffaccel.ops import warp_affine, warp_affine_batch
+
+__all__ = [
+    "CudaError",
+    "__version__",
+    "status",
+    "warp_affine",
+    "warp_affine_batch",
+]

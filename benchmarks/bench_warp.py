@@ -1,0 +1,150 @@
+"""Benchmark: warp a 1080p BGR frame to one 512x512 face crop, and to 8 crops at once.
+
+Competitors timed in the same run:
+  GPU: ffaccel (torch tensors), torch grid_sample (uint8 -> float -> uint8), and
+       CV-CUDA's warp_affine_into where cvcuda is installed;
+  CPU: ffaccel's CPU path and cv2.warpAffine, each with all cores.
+GPU times are medians of CUDA-event timings around each Python call (launch included),
+CPU times medians of wall-clock timings.
+
+    python benchmarks/bench_warp.py [--runs 200] [--json results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+import _timing  # noqa: E402
+
+import ffaccel  # noqa: E402
+
+
+def face_matrices(n: int) -> np.ndarray:
+    """n plausible frame->crop matrices for faces spread across a 1080p frame."""
+    out = []
+    for i in range(n):
+        a = -0.4 + 0.8 * i / max(n - 1, 1)
+        s = 0.42 + 0.05 * (i % 3)
+        out.append([[s * np.cos(a), -s * np.sin(a), -150.0 - 180 * i], [s * np.sin(a), s * np.cos(a), -80.0 - 20 * i]])
+    return np.array(out)
+
+
+def torch_grid_sample_warp(torch, frame_nchw_f32, inverse, size, h, w):
+    """uint8 -> float -> grid_sample (bilinear, border) -> round -> uint8, batch of crops."""
+    n = inverse.shape[0]
+    ys, xs = torch.meshgrid(torch.arange(size, device="cuda", dtype=torch.float32),
+                            torch.arange(size, device="cuda", dtype=torch.float32), indexing="ij")
+    sx = inverse[:, 0, 0, None, None] * xs + inverse[:, 0, 1, None, None] * ys + inverse[:, 0, 2, None, None]
+    sy = inverse[:, 1, 0, None, None] * xs + inverse[:, 1, 1, None, None] * ys + inverse[:, 1, 2, None, None]
+    grid = torch.stack([(2 * sx + 1) / w - 1, (2 * sy + 1) / h - 1], dim=-1)
+    src = frame_nchw_f32.expand(n, -1, -1, -1)
+    out = torch.nn.functional.grid_sample(src, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return out.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+
+
+def inverse_matrices(ms: np.ndarray) -> np.ndarray:
+    full = np.concatenate([ms, np.tile([[[0.0, 0.0, 1.0]]], (len(ms), 1, 1))], axis=1)
+    return np.linalg.inv(full)[:, :2]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=200)
+    ap.add_argument("--cpu-runs", type=int, default=50)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8)
+    one, eight = face_matrices(1), face_matrices(8)
+    rows = []
+
+    try:
+        import cv2
+    except ImportError:
+        cv2 = None
+    rows.append({"path": "cpu", "impl": "ffaccel", "crops": 1,
+                 "median_ms": _timing.cpu_median_ms(lambda: ffaccel.warp_affine(frame, one[0], (512, 512)), args.cpu_runs)})
+    rows.append({"path": "cpu", "impl": "ffaccel batch", "crops": 8,
+                 "median_ms": _timing.cpu_median_ms(lambda: ffaccel.warp_affine_batch(frame, eight, (512, 512)), args.cpu_runs)})
+    if cv2 is not None:
+        cv2.setNumThreads(os.cpu_count() or 1)
+        rows.append({"path": "cpu", "impl": "cv2.warpAffine", "crops": 1, "median_ms": _timing.cpu_median_ms(
+            lambda: cv2.warpAffine(frame, one[0], (512, 512), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
+            args.cpu_runs)})
+        rows.append({"path": "cpu", "impl": "cv2.warpAffine x8", "crops": 8, "median_ms": _timing.cpu_median_ms(
+            lambda: [cv2.warpAffine(frame, m, (512, 512), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                     for m in eight], args.cpu_runs)})
+
+    gpu = False
+    try:
+        import torch
+
+        gpu = torch.cuda.is_available()
+    except ImportError:
+        torch = None
+    if gpu:
+        g = torch.from_numpy(frame).cuda()
+        out1 = torch.empty((512, 512, 3), dtype=torch.uint8, device="cuda")
+        out8 = torch.empty((8, 512, 512, 3), dtype=torch.uint8, device="cuda")
+        rows.append({"path": "gpu", "impl": "ffaccel", "crops": 1, "median_ms": _timing.cuda_median_ms(
+            lambda: ffaccel.warp_affine(g, one[0], (512, 512), out=out1), args.runs)})
+        rows.append({"path": "gpu", "impl": "ffaccel batch", "crops": 8, "median_ms": _timing.cuda_median_ms(
+            lambda: ffaccel.warp_affine_batch(g, eight, (512, 512), out=out8), args.runs)})
+        gf = g.permute(2, 0, 1)[None].float()
+        inv1 = torch.tensor(inverse_matrices(one), device="cuda", dtype=torch.float32)
+        inv8 = torch.tensor(inverse_matrices(eight), device="cuda", dtype=torch.float32)
+        rows.append({"path": "gpu", "impl": "torch grid_sample", "crops": 1, "median_ms": _timing.cuda_median_ms(
+            lambda: torch_grid_sample_warp(torch, g.permute(2, 0, 1)[None].float(), inv1, 512, 1080, 1920), args.runs)})
+        rows.append({"path": "gpu", "impl": "torch grid_sample", "crops": 8, "median_ms": _timing.cuda_median_ms(
+            lambda: torch_grid_sample_warp(torch, gf, inv8, 512, 1080, 1920), args.runs)})
+        try:
+            import cvcuda
+
+            src_t = cvcuda.as_tensor(g[None], "NHWC")
+            dst_t = cvcuda.as_tensor(out1[None], "NHWC")
+            xform = one[0].astype(np.float32)
+            rows.append({"path": "gpu", "impl": "cvcuda.warp_affine_into", "crops": 1, "median_ms": _timing.cuda_median_ms(
+                lambda: cvcuda.warp_affine_into(dst_t, src_t, xform=xform, flags=cvcuda.Interp.LINEAR,
+                                                border_mode=cvcuda.Border.REPLICATE, border_value=[0]),
+                args.runs)})
+        except ImportError:
+            print("cvcuda not installed: CV-CUDA row skipped", file=sys.stderr)
+
+    def find(path, impl, crops):
+        for r in rows:
+            if r["path"] == path and r["impl"] == impl and r["crops"] == crops:
+                return r["median_ms"]
+        return None
+
+    ratios = {}
+    ff1, ff8 = find("gpu", "ffaccel", 1), find("gpu", "ffaccel batch", 8)
+    if ff1:
+        ratios["gpu: 8 crops / 1 crop (goal <= 2)"] = ff8 / ff1
+        for impl in ("torch grid_sample", "cvcuda.warp_affine_into"):
+            other = find("gpu", impl, 1)
+            if other:
+                ratios[f"gpu: ffaccel / {impl} (1 crop)"] = ff1 / other
+    c1, cv1 = find("cpu", "ffaccel", 1), find("cpu", "cv2.warpAffine", 1)
+    if c1 and cv1:
+        ratios["cpu: ffaccel / cv2 (1 crop, goal <= 1.5)"] = c1 / cv1
+    c8, cv8 = find("cpu", "ffaccel batch", 8), find("cpu", "cv2.warpAffine x8", 8)
+    if c8 and cv8:
+        ratios["cpu: ffaccel / cv2 (8 crops)"] = c8 / cv8
+
+    for r in rows:
+        r["median_us"] = r["median_ms"] * 1e3
+    _timing.print_table("bench_warp: 1080p BGR frame -> 512x512 crops", rows, ["path", "impl", "crops", "median_us"])
+    _timing.print_table("ratios", [{"ratio": k, "value": v} for k, v in ratios.items()], ["ratio", "value"])
+    _timing.save_json(args.json, {"machine": _timing.machine(), "rows": rows, "ratios": ratios,
+                                  "runs": args.runs, "cpu_runs": args.cpu_runs})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,19 @@
+// Each op's binding registers itself from its own file; module.cpp calls them all.
+#pragma once
+
+#include <nanobind/nanobind.h>
+
+namespace ffaccel::bindings {
+
+namespace nb = nanobind;
+
+void register_warp_affine(nb::module_& m);
+
+// GPU work of a binding: runs `fn` with `device` current, or raises CudaError when
+// this build has no CUDA kernels.
+template <typename Fn>
+void on_device(int device, Fn&& fn);
+
+}  // namespace ffaccel::bindings
+
+#include "on_device.inl"

@@ -1,0 +1,78 @@
+// The ffaccel._core extension: the Image view type, CudaError, build and runtime facts,
+// and one register_* call per op.
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/string.h>
+
+#include "bindings.h"
+#include "ffaccel/common.h"
+#include "ffaccel/cuda_runtime_info.h"
+#include "../cpu/parallel.h"
+
+namespace nb = nanobind;
+using namespace ffaccel;
+
+static nb::dict build_info() {
+    nb::dict d;
+#if defined(FFACCEL_WITH_CUDA)
+    d["cuda_built"] = true;
+#else
+    d["cuda_built"] = false;
+#endif
+    d["cuda_reason"] = FFACCEL_CUDA_REASON;
+    d["cuda_archs"] = FFACCEL_CUDA_ARCHS;
+    d["cuda_compiler"] = FFACCEL_CUDA_COMPILER;
+    d["cpu_threads"] = cpu::num_threads();
+    return d;
+}
+
+static nb::dict runtime_info() {
+    nb::dict d;
+#if defined(FFACCEL_WITH_CUDA)
+    const cuda::RuntimeInfo info = cuda::runtime_info();
+    d["runtime_version"] = info.runtime_version;
+    d["driver_version"] = info.driver_version;
+    d["error"] = info.error;
+    nb::list devices;
+    for (const auto& dev : info.devices) {
+        nb::dict e;
+        e["index"] = dev.index;
+        e["name"] = dev.name;
+        e["compute_capability"] = nb::make_tuple(dev.major, dev.minor);
+        e["total_memory"] = dev.total_memory;
+        devices.append(e);
+    }
+    d["devices"] = devices;
+#else
+    d["runtime_version"] = 0;
+    d["driver_version"] = 0;
+    d["error"] = "built without CUDA kernels";
+    d["devices"] = nb::list();
+#endif
+    return d;
+}
+
+NB_MODULE(_core, m) {
+    m.doc() = "ffaccel compiled core: thin bindings over kernels/cpu and kernels/cuda.";
+    nb::exception<CudaError>(m, "CudaError", PyExc_RuntimeError);
+
+    nb::enum_<DType>(m, "DType").value("U8", DType::U8).value("F32", DType::F32);
+
+    nb::class_<Image>(m, "Image")
+        .def(nb::init<>())
+        .def("__init__",
+             [](Image* self, std::uintptr_t data, int h, int w, int c, std::int64_t stride,
+                std::int64_t batch_stride, DType dtype) {
+                 new (self) Image{data, h, w, c, stride, batch_stride, dtype};
+             },
+             nb::arg("data"), nb::arg("h"), nb::arg("w"), nb::arg("c"), nb::arg("stride"),
+             nb::arg("batch_stride"), nb::arg("dtype"))
+        .def_ro("data", &Image::data)
+        .def_ro("h", &Image::h)
+        .def_ro("w", &Image::w)
+        .def_ro("c", &Image::c);
+
+    m.def("build_info", &build_info, "What this build of the extension contains.");
+    m.def("runtime_info", &runtime_info, "CUDA runtime/driver versions and visible devices.");
+
+    bindings::register_warp_affine(m);
+}

@@ -1,0 +1,3 @@
+from ffaccel.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,231 @@
+"""warp_affine / warp_affine_batch on the CPU path: references, OpenCV, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import ffaccel
+from strategies import affine_matrices, border_values, borders, compat_modes, dsizes, examples, images
+from warp_reference import REFERENCES, warp_default, warp_opencv4, warp_opencv5
+
+SETTINGS = settings(max_examples=examples(80), deadline=None)
+
+
+def _cv2():
+    return pytest.importorskip("cv2")
+
+
+@SETTINGS
+@given(src=images(), m=affine_matrices(), dsize=dsizes, border=borders, bval=border_values, compat=compat_modes)
+def test_matches_reference(src, m, dsize, border, bval, compat):
+    got = ffaccel.warp_affine(src, m, dsize, border=border, border_value=bval, compat=compat)
+    want = REFERENCES[compat](src, m, dsize, border, bval)
+    assert got.dtype == src.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+
+
+def test_reference_is_not_trivially_equal_across_modes():
+    # The three formulas differ on real data; a test that compared a mode with itself
+    # would not notice. (Guards the references, not the library.)
+    rng = np.random.default_rng(1)
+    src = rng.integers(0, 256, (200, 300, 3), dtype=np.uint8)
+    m = np.array([[0.731, 0.213, -20.37], [-0.19, 0.822, 11.71]])
+    a, b, c = (f(src, m, (150, 140)) for f in (warp_default, warp_opencv5, warp_opencv4))
+    assert np.count_nonzero(a != c) > 100 and np.count_nonzero(b != c) > 100
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+@pytest.mark.parametrize("border", ["replicate", "constant"])
+def test_opencv5_matches_cv2(channels, border):
+    cv2 = _cv2()
+    if not cv2.__version__.startswith("5."):
+        pytest.skip(f"needs OpenCV 5.x, have {cv2.__version__}")
+    rng = np.random.default_rng(channels)
+    bm = cv2.BORDER_REPLICATE if border == "replicate" else cv2.BORDER_CONSTANT
+    for trial in range(25):
+        src = rng.integers(0, 256, (int(rng.integers(1, 300)), int(rng.integers(1, 300)), channels), dtype=np.uint8)
+        if trial % 3 == 0 and channels != 4:
+            src = src.astype(np.float32) + np.float32(0.37)
+        m = _random_matrix(rng)
+        dsize = (int(rng.integers(1, 260)), int(rng.integers(1, 130)))
+        bval = float(rng.uniform(0, 255))
+        want = cv2.warpAffine(src, m, dsize, flags=cv2.INTER_LINEAR, borderMode=bm, borderValue=(bval,) * 4)
+        got = ffaccel.warp_affine(src, m, dsize, border=border, border_value=bval, compat="opencv5")
+        np.testing.assert_array_equal(got.reshape(want.shape), want)
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+@pytest.mark.parametrize("border", ["replicate", "constant"])
+def test_opencv4_matches_cv2(channels, border):
+    cv2 = _cv2()
+    if not cv2.__version__.startswith("4."):
+        pytest.skip(f"needs OpenCV 4.x (the second CI environment has 4.12), have {cv2.__version__}")
+    rng = np.random.default_rng(10 + channels)
+    bm = cv2.BORDER_REPLICATE if border == "replicate" else cv2.BORDER_CONSTANT
+    for trial in range(25):
+        src = rng.integers(0, 256, (int(rng.integers(1, 300)), int(rng.integers(1, 300)), channels), dtype=np.uint8)
+        if trial % 3 == 0 and channels != 4:
+            src = src.astype(np.float32) + np.float32(0.37)
+        m = _random_matrix(rng)
+        dsize = (int(rng.integers(1, 260)), int(rng.integers(1, 130)))
+        bval = float(rng.uniform(0, 255))
+        want = cv2.warpAffine(src, m, dsize, flags=cv2.INTER_LINEAR, borderMode=bm, borderValue=(bval,) * 4)
+        got = ffaccel.warp_affine(src, m, dsize, border=border, border_value=bval, compat="opencv4")
+        np.testing.assert_array_equal(got.reshape(want.shape), want)
+
+
+def test_face_crop_1080p_all_modes_vs_cv2():
+    """The FaceFusion workload: a 512 crop of a 1080p frame, INTER_AREA treated as LINEAR."""
+    cv2 = _cv2()
+    compat = "opencv5" if cv2.__version__.startswith("5.") else "opencv4"
+    rng = np.random.default_rng(7)
+    frame = rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8)
+    m = np.array([[0.4312, -0.1187, -512.77], [0.1187, 0.4312, -201.31]])
+    want = cv2.warpAffine(frame, m, (512, 512), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_AREA)
+    np.testing.assert_array_equal(ffaccel.warp_affine(frame, m, (512, 512), compat=compat), want)
+
+
+def _random_matrix(rng) -> np.ndarray:
+    ang = rng.uniform(-np.pi, np.pi)
+    s = np.exp(rng.uniform(np.log(0.1), np.log(8)))
+    return np.array([[s * np.cos(ang), -s * np.sin(ang) + rng.uniform(-0.3, 0.3), rng.uniform(-300, 300)],
+                     [s * np.sin(ang), s * np.cos(ang), rng.uniform(-300, 300)]])
+
+
+@settings(max_examples=examples(30), deadline=None)
+@given(src=images(), n=st.integers(1, 40), dsize=dsizes, compat=compat_modes, seed=st.integers(0, 1000))
+def test_batch_equals_singles(src, n, dsize, compat, seed):
+    rng = np.random.default_rng(seed)
+    ms = np.stack([_random_matrix(rng) for _ in range(n)])
+    got = ffaccel.warp_affine_batch(src, ms, dsize, compat=compat)
+    assert got.shape[0] == n
+    for i in range(n):
+        np.testing.assert_array_equal(got[i], ffaccel.warp_affine(src, ms[i], dsize, compat=compat))
+
+
+def test_identity_is_exact_copy():
+    rng = np.random.default_rng(3)
+    src = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    eye = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    for compat in (None, "opencv5", "opencv4"):
+        np.testing.assert_array_equal(ffaccel.warp_affine(src, eye, (53, 37), compat=compat), src)
+
+
+def test_integer_shift_is_exact_and_replicates():
+    src = np.arange(5 * 6 * 3, dtype=np.uint8).reshape(5, 6, 3)
+    shifted = ffaccel.warp_affine(src, np.array([[1.0, 0, 2], [0, 1.0, 1]]), (6, 5))
+    np.testing.assert_array_equal(shifted[1:, 2:], src[:-1, :-2])
+    np.testing.assert_array_equal(shifted[0, 2:], src[0, :-2])  # row -1 clamps to row 0
+
+
+def test_constant_border_fills_outside():
+    src = np.full((10, 10, 3), 200, np.uint8)
+    out = ffaccel.warp_affine(src, np.array([[1.0, 0, 100], [0, 1.0, 100]]), (8, 8), border="constant",
+                              border_value=(1, 2, 3))
+    assert (out == np.array([1, 2, 3], np.uint8)).all()
+
+
+def test_out_is_used_and_returned():
+    src = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    m = np.array([[0.8, 0.1, 3.0], [-0.1, 0.8, 2.0]])
+    out = np.empty((20, 30, 3), np.uint8)
+    res = ffaccel.warp_affine(src, m, (30, 20), out=out)
+    assert res is out
+    np.testing.assert_array_equal(out, ffaccel.warp_affine(src, m, (30, 20)))
+
+
+def test_source_untouched_and_not_aliased():
+    src = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    before = src.copy()
+    ffaccel.warp_affine(src, np.array([[1.2, 0, 0], [0, 1.2, 0]]), (40, 40))
+    np.testing.assert_array_equal(src, before)
+
+
+def test_torch_cpu_tensor_round_trip():
+    torch = pytest.importorskip("torch")
+    src = np.random.default_rng(0).integers(0, 256, (30, 30, 3), dtype=np.uint8)
+    m = np.array([[0.9, 0.1, 1.0], [0.0, 1.1, -2.0]])
+    got = ffaccel.warp_affine(torch.from_numpy(src), torch.from_numpy(m), (16, 16))
+    assert isinstance(got, torch.Tensor) and got.device.type == "cpu"
+    np.testing.assert_array_equal(got.numpy(), ffaccel.warp_affine(src, m, (16, 16)))
+
+
+# ---------------------------------------------------------------- bad input
+
+GOOD_SRC = np.zeros((20, 20, 3), np.uint8)
+GOOD_M = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, words",
+    [
+        (dict(src=np.zeros((20, 20, 3), np.int16)), TypeError, "src: dtype int16"),
+        (dict(src=np.zeros((20, 20, 2), np.uint8)), ValueError, "src: 2 channels"),
+        (dict(src=np.zeros((20, 20, 4), np.float32)), ValueError, "src: 4 channels"),
+        (dict(src=np.zeros((20, 20, 3, 1), np.uint8)), ValueError, "src: expected shape"),
+        (dict(src=np.zeros((0, 20, 3), np.uint8)), ValueError, "src: image is empty"),
+        (dict(src=np.zeros((20, 40, 3), np.uint8)[:, ::2]), ValueError, "src: must be C-contiguous"),
+        (dict(src=[[1, 2], [3, 4]]), TypeError, "src: expected a numpy array"),
+        (dict(matrix=np.zeros((2, 3))), ValueError, "matrix: matrix 0 is singular"),
+        (dict(matrix=np.array([[1.0, 0, np.nan], [0, 1, 0]])), ValueError, "matrix: contains NaN"),
+        (dict(matrix=np.array([[1.0, 0, np.inf], [0, 1, 0]])), ValueError, "matrix: contains NaN or infinity"),
+        (dict(matrix=np.eye(3)), ValueError, "matrix: expected shape (2, 3)"),
+        (dict(matrix=np.array([[1e-200, 0, 0], [0, 1e-200, 0]])), ValueError, "matrix: matrix 0 is singular"),
+        (dict(matrix="abc"), TypeError, "matrix: expected a 2x3 array"),
+        (dict(dsize=(0, 10)), ValueError, "dsize: width and height must be positive"),
+        (dict(dsize=(10, -1)), ValueError, "dsize: width and height must be positive"),
+        (dict(dsize=(10.5, 10)), TypeError, "dsize: width and height must be integers"),
+        (dict(dsize=10), TypeError, "dsize: expected (width, height)"),
+        (dict(border="reflect"), ValueError, "border: expected one of"),
+        (dict(border_value=(1, 2, 3, 4, 5)), TypeError, "border_value"),
+        (dict(border_value=float("nan")), ValueError, "border_value: values must be finite"),
+        (dict(compat="opencv3"), ValueError, "compat: expected None"),
+    ],
+)
+def test_bad_input_names_the_argument(kwargs, exc, words):
+    args = dict(src=GOOD_SRC, matrix=GOOD_M, dsize=(8, 8))
+    args.update(kwargs)
+    with pytest.raises(exc) as info:
+        ffaccel.warp_affine(args.pop("src"), args.pop("matrix"), args.pop("dsize"), **args)
+    assert words in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "out, exc, words",
+    [
+        (np.zeros((8, 9, 3), np.uint8), ValueError, "out: expected shape (8, 8, 3)"),
+        (np.zeros((8, 8, 3), np.float32), TypeError, "out: expected dtype uint8"),
+        (np.zeros((8, 16, 3), np.uint8)[:, ::2], ValueError, "out: must be C-contiguous"),
+    ],
+)
+def test_bad_out_is_refused_and_left_alone(out, exc, words):
+    sentinel = out.copy()
+    with pytest.raises(exc) as info:
+        ffaccel.warp_affine(GOOD_SRC, GOOD_M, (8, 8), out=out)
+    assert words in str(info.value)
+    np.testing.assert_array_equal(out, sentinel)
+
+
+def test_out_overlapping_src_is_refused():
+    buf = np.zeros((20, 20, 3), np.uint8)
+    with pytest.raises(ValueError, match="out: must not share memory"):
+        ffaccel.warp_affine(buf, GOOD_M, (20, 10), out=buf[:10])
+
+
+def test_bad_matrix_leaves_out_untouched():
+    out = np.full((8, 8, 3), 7, np.uint8)
+    with pytest.raises(ValueError):
+        ffaccel.warp_affine(GOOD_SRC, np.zeros((2, 3)), (8, 8), out=out)
+    assert (out == 7).all()
+
+
+def test_batch_bad_matrices():
+    with pytest.raises(ValueError, match=r"matrices: expected shape \(N, 2, 3\)"):
+        ffaccel.warp_affine_batch(GOOD_SRC, GOOD_M, (8, 8))
+    with pytest.raises(ValueError, match="matrices: needs at least one matrix"):
+        ffaccel.warp_affine_batch(GOOD_SRC, np.zeros((0, 2, 3)), (8, 8))
+    with pytest.raises(ValueError, match="matrices: matrix 1 is singular"):
+        ffaccel.warp_affine_batch(GOOD_SRC, np.stack([GOOD_M, np.zeros((2, 3))]), (8, 8))
