@@ -325,10 +325,10 @@ class CudaGraphRunner:
                 s_args[slot] = static
             else:
                 s_kwargs[slot] = static
+        device = tensors[0][1].device
+        self._warmup(tuple(s_args), s_kwargs, device)  # errors of fn itself propagate
         try:
-            graph, out = self._capture(tuple(s_args), s_kwargs, tensors[0][1].device)
-        except _WarmupError as exc:
-            raise exc.__cause__ from None  # fn itself failed: not a capture problem
+            graph, out = self._capture(tuple(s_args), s_kwargs, device)
         except Exception as exc:  # noqa: BLE001 - any capture failure falls back to eager
             self.stats["capture_failures"] += 1
             if not self._warned:
@@ -346,24 +346,23 @@ class CudaGraphRunner:
         entry.static_output = out
         return entry
 
-    def _capture(self, s_args: tuple[Any, ...], s_kwargs: dict[str, Any], device: Any) -> tuple[Any, Any]:
-        """Warm up on a side stream, then capture ``fn`` over the static buffers.
-
-        Returns ``(graph, static_output)``. Raises :class:`_WarmupError` if ``fn``
-        fails during warm-up (a bug in ``fn``, re-raised to the caller as is).
-        """
+    def _warmup(self, s_args: tuple[Any, ...], s_kwargs: dict[str, Any], device: Any) -> None:
+        """Run ``fn`` eagerly ``warmup_iters`` times on a side stream (lazy init, cuDNN
+        algorithm choice, allocator warm-up), ordered after and before the current stream."""
         torch = import_torch()
         with torch.cuda.device(device):
             current = torch.cuda.current_stream()
             side = torch.cuda.Stream()
             side.wait_stream(current)
-            try:
-                with torch.cuda.stream(side), torch.no_grad():
-                    for _ in range(self.warmup_iters):
-                        self.fn(*s_args, **s_kwargs)
-            except Exception as exc:
-                raise _WarmupError() from exc
+            with torch.cuda.stream(side), torch.no_grad():
+                for _ in range(self.warmup_iters):
+                    self.fn(*s_args, **s_kwargs)
             current.wait_stream(side)
+
+    def _capture(self, s_args: tuple[Any, ...], s_kwargs: dict[str, Any], device: Any) -> tuple[Any, Any]:
+        """Capture ``fn`` over the static buffers; return ``(graph, static_output)``."""
+        torch = import_torch()
+        with torch.cuda.device(device):
             graph = torch.cuda.CUDAGraph()
             with torch.no_grad(), torch.cuda.graph(graph):
                 out = self.fn(*s_args, **s_kwargs)
@@ -371,7 +370,3 @@ class CudaGraphRunner:
             if t.device.type != "cuda":
                 raise TypeError("fn returned a CPU tensor; graph outputs must be CUDA tensors")
         return graph, out
-
-
-class _WarmupError(Exception):
-    """Internal: ``fn`` raised during warm-up (its cause is re-raised)."""
