@@ -147,6 +147,9 @@ class CudaGraphRunner:
     eager run at the unpadded batch size, cuDNN may choose a different algorithm for the
     other shape, so float results can differ in the last bits.
 
+    ``stats`` counts ``captures``, ``replays`` (graph launches, the first one right after
+    its capture), ``evictions``, ``eager_calls`` and ``capture_failures``.
+
     CPU tensors run ``fn`` eagerly (no graph). When capture fails, the runner logs the
     reason once (logger ``ffaccel.runtime``, WARNING) and runs that bucket eagerly from
     then on. Not thread-safe.
@@ -270,6 +273,8 @@ class CudaGraphRunner:
             self._insert(key, entry)
             if entry.graph is None:
                 return self._eager(args, kwargs)
+            entry.graph.replay()  # capture only records: the static outputs are unset until now
+            self.stats["replays"] += 1
             return self._finish(entry, n)
         self._cache.move_to_end(key)
         if entry.graph is None:
