@@ -107,6 +107,19 @@ def _freeze(value: Any, name: str) -> Hashable:
     return ("obj", type(value).__qualname__, value)
 
 
+def _describe_exc(exc: BaseException) -> str:
+    """``Type: message`` of ``exc`` and of the exceptions it was raised while handling
+    (ending a broken capture can raise a second error that hides the first)."""
+    parts = []
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        parts.append(f"{type(cur).__name__}: {cur}")
+        cur = cur.__cause__ or cur.__context__
+    return " <- ".join(parts)
+
+
 class _Entry:
     """One cache slot: a captured graph, or ``graph=None`` for 'capture failed, run eager'."""
 
@@ -338,13 +351,13 @@ class CudaGraphRunner:
             self.stats["capture_failures"] += 1
             if not self._warned:
                 log.warning(
-                    "CudaGraphRunner: CUDA graph capture failed (%s: %s); running this "
-                    "bucket eagerly. Further capture failures of this runner are logged at DEBUG.",
-                    type(exc).__name__, exc,
+                    "CudaGraphRunner: CUDA graph capture failed (%s); running this bucket "
+                    "eagerly. Further capture failures of this runner are logged at DEBUG.",
+                    _describe_exc(exc),
                 )
                 self._warned = True
             else:
-                log.debug("CudaGraphRunner: capture failed for %r: %s", key, exc)
+                log.debug("CudaGraphRunner: capture failed for %r: %s", key, _describe_exc(exc))
             return _Entry(None, [], None, bucket)
         self.stats["captures"] += 1
         entry.graph = graph
