@@ -74,7 +74,8 @@ def test_graph_equals_eager_per_bucket(net, deterministic):
 
 
 def test_padded_bucket_equals_eager_on_padded_batch(net):
-    with torch.no_grad():
+    # TF32 off so that the unpadded comparison can use a float32-sized tolerance
+    with deterministic_context(), torch.no_grad():
         r = CudaGraphRunner(net, max_bucket=8)
         x, e = _inputs(3, seed=11)
         y = r(x, e)
@@ -83,7 +84,7 @@ def test_padded_bucket_equals_eager_on_padded_batch(net):
         pad_x = torch.cat([x, torch.zeros_like(x[:1])])
         pad_e = torch.cat([e, torch.zeros_like(e[:1])])
         assert torch.equal(y, net(pad_x, pad_e)[:3])  # same kernels as the bucket: exact
-        torch.testing.assert_close(y, net(x, e), rtol=1e-4, atol=1e-5)  # batch 3 may pick other kernels
+        torch.testing.assert_close(y, net(x, e), rtol=1e-4, atol=1e-4)  # batch 3 may pick other kernels
         assert not torch.equal(y, y2)
 
 
