@@ -273,3 +273,13 @@ def test_real_runner_runs_cpu_tensors_eagerly(caplog):
     assert torch.equal(y, torch.full((3, 2), 4.0))
     assert r.stats["eager_calls"] == 2 and r.num_graphs == 0
     assert sum("eagerly" in rec.getMessage() for rec in caplog.records) == 1
+
+
+def test_inputs_requiring_grad_do_not_taint_static_buffers():
+    w = torch.ones(2, 3, requires_grad=True)
+    r = CpuRunner(lambda x: x * 2)
+    for _ in range(2):
+        y = r(w)
+        assert not y.requires_grad and torch.equal(y, torch.full((2, 3), 2.0))
+    (entry,) = r._cache.values()
+    assert not any(t.requires_grad for t in entry.static_inputs)

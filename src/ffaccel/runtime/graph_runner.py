@@ -292,7 +292,8 @@ class CudaGraphRunner:
         self._cache.move_to_end(key)
         if entry.graph is None:
             return self._eager(args, kwargs)
-        self._copy_in(entry, tensors, n)
+        with import_torch().no_grad():  # inputs that require grad must not taint the buffers
+            self._copy_in(entry, tensors, n)
         entry.graph.replay()
         self.stats["replays"] += 1
         return self._finish(entry, n)
@@ -335,7 +336,8 @@ class CudaGraphRunner:
             shape = tuple(t.shape) if bucket is None else (bucket, *t.shape[1:])
             statics.append(torch.empty(shape, dtype=t.dtype, device=t.device))
         entry = _Entry(None, statics, None, bucket)
-        self._copy_in(entry, tensors, n)
+        with torch.no_grad():
+            self._copy_in(entry, tensors, n)
         s_args = list(args)
         s_kwargs = dict(kwargs)
         for (slot, _), static in zip(tensors, statics):
