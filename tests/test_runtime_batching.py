@@ -51,7 +51,7 @@ def test_tuple_items_and_tuple_outputs():
     e = [np.full((4,), 10 * i, np.float64) for i in range(3)]
     out = bp.submit(0, (c[0], e[0])) + bp.submit(1, (c[1], e[1])) + bp.submit(2, (c[2], e[2])) + bp.flush()
     assert seen == [((2, 1, 3), (2, 4)), ((1, 1, 3), (1, 4))]
-    for (k, (a, s)), ci, ei in zip(out, c, e):
+    for (_, (a, s)), ci, ei in zip(out, c, e):
         np.testing.assert_array_equal(a, ci + ei[0])
         assert s == ei.sum()
     assert [k for k, _ in out] == [0, 1, 2]
@@ -167,7 +167,8 @@ def test_bad_model_output_and_failure_keeps_queue():
 @pytest.mark.parametrize(
     "kwargs, exc, name",
     [({"max_batch": 0}, ValueError, "max_batch"), ({"max_batch": 2.0}, TypeError, "max_batch"),
-     ({"max_wait_frames": -1}, ValueError, "max_wait_frames"), ({"max_wait_frames": "1"}, TypeError, "max_wait_frames")],
+     ({"max_wait_frames": -1}, ValueError, "max_wait_frames"),
+     ({"max_wait_frames": "1"}, TypeError, "max_wait_frames")],
 )
 def test_bad_arguments(kwargs, exc, name):
     with pytest.raises(exc, match=name):

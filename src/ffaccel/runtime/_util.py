@@ -56,5 +56,10 @@ def map_tensors(obj: Any, fn: Callable[[Any], Any]) -> Any:
 def iter_tensors(obj: Any) -> list[Any]:
     """All torch tensors in a nest of tuples/lists/dicts, in traversal order."""
     found: list[Any] = []
-    map_tensors(obj, lambda t: found.append(t) or t)
+
+    def visit(t: Any) -> Any:
+        found.append(t)
+        return t
+
+    map_tensors(obj, visit)
     return found

@@ -12,9 +12,9 @@ What is *baked into a graph* (read this before capturing your own sequences):
   values are copied into static buffers on every call.
 * Every non-tensor argument (ints, strings, tuples, numpy arrays such as a 2x3 affine
   matrix, ...) is part of the cache key, compared *by value*. A call with a different
-  value is a cache miss and captures a new graph. This is correct but costs a capture
-  (tens of ms) per distinct value, so a per-face matrix passed this way re-captures for
-  every face: for per-face matrices use the eager or batched path, or pass the
+  value is a cache miss and captures a new graph. This is correct but costs warm-up runs
+  plus a capture per distinct value, far more than a replay, so a per-face matrix passed
+  this way re-captures for every face: for per-face matrices use the eager or batched path, or pass the
   per-call parameters as tensors to an fn that reads them on the device.
 * Anything ``fn`` reads from elsewhere (closures, globals, attributes, the host-side
   matrix an ffaccel op turns into kernel parameters) is frozen at capture time and is
@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import weakref
 from collections import OrderedDict
-from typing import Any, Callable, Hashable, Iterator
+from typing import Any, Callable, Hashable
 
 import numpy as np
 
@@ -232,12 +232,12 @@ class CudaGraphRunner:
             log.debug("CudaGraphRunner: evicted graph %r", old_key)
 
     # ------------------------------------------------------------------ call
-    def _split(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[tuple[int | str, Any]], list[Hashable]]:
+    def _split(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[list[tuple[int | str, Any]], list[Hashable]]:
         tensors: list[tuple[int | str, Any]] = []
         consts: list[Hashable] = []
-        slots: Iterator[tuple[int | str, Any]] = iter(
-            [*enumerate(args), *sorted(kwargs.items(), key=lambda kv: kv[0])]
-        )
+        slots: list[tuple[int | str, Any]] = [*enumerate(args), *sorted(kwargs.items())]
         for slot, value in slots:
             name = f"args[{slot}]" if isinstance(slot, int) else str(slot)
             if is_torch_tensor(value):
@@ -254,7 +254,9 @@ class CudaGraphRunner:
                 raise ValueError(f"argument {slot!r}: bucket_batch=True needs a batch axis 0, got a 0-d tensor")
             sizes.add(int(t.shape[0]))
         if len(sizes) != 1:
-            raise ValueError(f"bucket_batch=True needs every tensor argument to share axis 0; got sizes {sorted(sizes)}")
+            raise ValueError(
+                f"bucket_batch=True needs every tensor argument to share axis 0; got sizes {sorted(sizes)}"
+            )
         n = sizes.pop()
         if n < 1:
             raise ValueError("tensor arguments have an empty batch (axis 0 is 0)")

@@ -77,11 +77,11 @@ def _resolve_output_shape(
     """Concrete output shape: ``given`` if any, else declared ints and named dims that an
     input also uses (e.g. a batch axis ``"N"``); ValueError naming ``output_shapes``."""
     if given is not None:
-        shape = tuple(int(d) for d in given)
-        if len(shape) != len(declared) or any(d < 0 for d in shape):
+        fixed = tuple(int(d) for d in given)
+        if len(fixed) != len(declared) or any(d < 0 for d in fixed):
             raise ValueError(f"output_shapes[{name!r}] must be {len(declared)} non-negative ints, got {tuple(given)}")
-        return shape
-    shape = []
+        return fixed
+    shape: list[int] = []
     for d in declared:
         if isinstance(d, int) and d >= 0:
             shape.append(d)
@@ -188,7 +188,9 @@ class OrtCudaSession:
         output_shapes = dict(output_shapes or {})
         for name in [*outputs, *output_shapes]:
             if name not in self.outputs:
-                raise ValueError(f"outputs/output_shapes: unknown output {name!r}; the model has {sorted(self.outputs)}")
+                raise ValueError(
+                    f"outputs/output_shapes: unknown output {name!r}; the model has {sorted(self.outputs)}"
+                )
         dims: dict[str, int] = {}
         for name, arg in self.inputs.items():
             t = inputs[name]
