@@ -15,9 +15,27 @@ from ffaccel._core import CudaError
 from ffaccel._status import status
 from ffaccel._version import __version__
 from ffaccel.ops import warp_affine, warp_affine_batch
+from ffaccel.runtime import (
+    BatchProcessor,
+    CudaGraphRunner,
+    MemoryPolicy,
+    OrtCudaSession,
+    OrtCudaUnavailableError,
+    bucket_batch_size,
+    deterministic_context,
+    require_onnxruntime_gpu,
+)
 
 __all__ = [
+    "BatchProcessor",
     "CudaError",
+    "CudaGraphRunner",
+    "MemoryPolicy",
+    "OrtCudaSession",
+    "OrtCudaUnavailableError",
+    "bucket_batch_size",
+    "deterministic_context",
+    "require_onnxruntime_gpu",
     "__version__",
     "status",
     "warp_affine",
