@@ -166,7 +166,8 @@ def smooth_track(
     Example:
         >>> import numpy as np
         >>> rng = np.random.default_rng(1)
-        >>> truth = np.linspace(0, 60, 90)[:, None, None] + np.zeros((90, 68, 2))
+        >>> face = rng.uniform(0, 100, (68, 2))
+        >>> truth = np.linspace(0, 60, 90)[:, None, None] + face
         >>> noisy = truth + rng.normal(0, 1.5, truth.shape)
         >>> out = smooth_track(noisy)
         >>> bool(np.abs(out - truth).mean() < 0.5 * np.abs(noisy - truth).mean())
