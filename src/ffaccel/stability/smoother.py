@@ -25,7 +25,7 @@ import numpy as np
 
 from ._checks import as_points, as_timestamp, box_iou, boxes_from_points, positive, positive_int
 
-__all__ = ["TemporalSmoother"]
+__all__ = ["TemporalSmoother", "matched_gain"]
 
 _MIN_NOISE2 = 0.05**2  # px^2; a noise-free input must not divide by zero
 _CHI2_MEDIAN_2DOF = 2.0 * np.log(2.0)  # median of |e|^2 / sigma^2 for 2-D Gaussian e
@@ -39,17 +39,48 @@ def _affine_fit(points: np.ndarray, values: np.ndarray) -> np.ndarray:
     return design @ coef
 
 
+def _noise_ratio(alpha: float, beta: float) -> float:
+    """Steady-state output/input noise variance ratio of an alpha-beta filter."""
+    return (2 * alpha**2 + 2 * beta - 3 * alpha * beta) / (alpha * (4 - 2 * alpha - beta))
+
+
+def matched_gain(alpha: float) -> float:
+    """Alpha-beta position gain whose output noise equals that of EMA(alpha).
+
+    EMA(alpha) passes alpha / (2 - alpha) of the input noise variance; the
+    critically damped alpha-beta filter with the returned gain passes the same,
+    so ``TemporalSmoother(alpha=a)`` is as quiet at rest as EMA(a) but has no
+    ramp lag. Solved by bisection (the ratio grows with the gain).
+    """
+    target = alpha / (2.0 - alpha)
+    lo, hi = 1e-6, 1.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if _noise_ratio(mid, mid**2 / (2.0 - mid)) < target:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
 def _ramp(stat: float | np.ndarray, lo: float, hi: float) -> float | np.ndarray:
-    """0 below ``lo``, 1 above ``hi``, smooth (squared) in between."""
-    return np.clip((stat - lo) / (hi - lo), 0.0, 1.0) ** 2
+    """0 below ``lo``, 1 above ``hi``, linear in between.
+
+    A wide, linear ramp keeps the gain from switching hard between frames:
+    gain switching shows up directly in the second difference (jitter).
+    """
+    return np.clip((stat - lo) / (hi - lo), 0.0, 1.0)
 
 
 class TemporalSmoother:
     """Adaptive, trend-following EMA for one face's landmarks (causal).
 
     Each landmark is an alpha-beta filter: the prediction is position plus
-    velocity, and the innovation updates the position with gain ``alpha`` and
-    the velocity with the critically damped ``beta = alpha**2 / (2 - alpha)``.
+    velocity, and the innovation updates the position with gain ``g`` and
+    the velocity with the critically damped ``beta = g**2 / (2 - g)``. With
+    ``trend`` the rest gain ``g`` is chosen so that the output noise equals
+    that of a plain EMA with gain ``alpha`` (``matched_gain``: 0.19 for 0.25);
+    without ``trend``, ``g = alpha`` and the filter is an (adaptive) EMA.
     After a reset, the gains follow the least-squares line fit of the frames
     seen so far until they fall to the steady-state values (no start-up bias).
     With ``adaptive`` the gains rise toward 1 when the affine part of the
@@ -60,7 +91,8 @@ class TemporalSmoother:
 
     Args:
         window: memory in frames of the running noise-scale estimate (>= 1).
-        alpha: steady-state position gain in (0, 1]; 1 is no smoothing.
+        alpha: smoothing at rest, as the gain of the EMA with the same output
+            noise, in (0, 1]; 1 is no smoothing.
         adaptive: raise the gains on real motion.
         per_landmark: also adapt each landmark's gain on its own innovation
             (lets a blink or mouth opening through while the rest stays smooth).
@@ -104,6 +136,7 @@ class TemporalSmoother:
         self.cut_iou = float(cut_iou)
         if not 0.0 <= self.cut_iou < 1.0:
             raise ValueError(f"cut_iou must be in [0, 1), got {cut_iou}")
+        self._gain = matched_gain(self.alpha) if self.trend and self.alpha < 1.0 else self.alpha
         self.cuts = 0  # scene cuts seen since construction (not part of the filter state)
         self.reset()
 
@@ -183,15 +216,16 @@ class TemporalSmoother:
         rate = 1.0 / min(k - 1, self.window)
         self._noise2 = max(_MIN_NOISE2, self._noise2 + rate * (frame_noise2 - self._noise2))
 
-        alpha = np.full(npts, self.alpha)
+        g0 = self._gain
+        alpha = np.full(npts, g0)
         if self.adaptive and k > 2:
             # Under pure noise sum |fit|^2 / noise2 ~ chi2 with 6 dof, so the ratio is ~1.
             dof = min(6, 2 * npts)
             stat = np.sqrt(np.sum(fit**2) / (dof * self._noise2))
-            alpha = np.maximum(alpha, self.alpha + (1.0 - self.alpha) * _ramp(stat, 2.0, 6.0))
+            alpha = np.maximum(alpha, g0 + (1.0 - g0) * _ramp(stat, 3.0, 15.0))
             if self.per_landmark:
                 local = np.sqrt(np.sum(resid**2, axis=1) / self._noise2)
-                alpha = np.maximum(alpha, self.alpha + (1.0 - self.alpha) * _ramp(local, 3.5, 9.0))
+                alpha = np.maximum(alpha, g0 + (1.0 - g0) * _ramp(local, 3.5, 9.0))
         # Least-squares gains of a line fit over the k frames so far: unbiased start-up.
         alpha = np.maximum(alpha, 2.0 * (2 * k - 1) / (k * (k + 1)))
         beta = alpha**2 / (2.0 - alpha) if self.trend else np.zeros(npts)
