@@ -11,6 +11,14 @@ of q. A new value moves the held value only when it crosses another quantum
 boundary (|value - held| >= q); the held value then becomes the value
 truncated toward ``held`` onto the grid, i.e. the last boundary it crossed.
 Anything within one quantum of the held value is absorbed.
+
+Where the translation is measured: an OpenCV matrix's translation column is
+where the image origin lands, often a thousand pixels from the face, so one
+rotation quantum there swings the face by ~1000/2048 px. The guard therefore
+quantizes the crop position of a fixed image point (``anchor``: the image
+point at the crop centre when the tail starts) instead of the raw column,
+and rebuilds the column from it; the face then moves by at most about one
+translation quantum plus one rotation quantum times its size.
 """
 
 from __future__ import annotations
@@ -52,22 +60,30 @@ class EndOfSequenceGuard:
         quant_translation: quantum of the translation column, in pixels, > 0.
         total_frames: clip length; may also be given later with
             ``set_length`` (the guard does nothing until it is known).
+        anchor: (x, y) crop point, in crop pixels, whose position is quantized
+            in place of the raw translation column (default: the centre of a
+            256 px crop).
 
     ``update(matrix, frame_index, params)`` returns ``(matrix, params)``:
     before the tail both are passed through unchanged; from frame
     ``total_frames - tail_frames`` on, ``params`` (a dict of slow scalars or
     arrays such as colour gains, gamma, mask feather) is frozen at its value on
-    the first tail frame, and the (2, 3) matrix is quantized with hysteresis.
-    Entering the tail moves the matrix by at most half a quantum.
+    the first tail frame, and the (2, 3) matrix is quantized with hysteresis
+    (the 2x2 part entrywise, the translation at ``anchor``). Entering the tail
+    moves the matrix by at most half a quantum.
 
-    State: a (2, 3) float64 held matrix, the frozen params, two ints.
+    State: a (2, 3) float64 held matrix, the (2,) anchor point, the frozen
+    params (~100 B without params).
 
     Example:
         >>> import numpy as np
         >>> g = EndOfSequenceGuard(tail_frames=2, total_frames=4)
-        >>> m = np.array([[1.0, 0.0, 10.01], [0.0, 1.0, 20.0]])
-        >>> float(g.update(m, 2, {"gamma": 1.0})[0][0, 2]), g.update(m + 0.03, 3, {"gamma": 2.0})[1]
-        (10.0, {'gamma': 1.0})
+        >>> m = np.array([[1.0, 0.0, 10.0], [0.0, 1.0, 20.0]])
+        >>> a, _ = g.update(m, 2, {"gamma": 1.0})
+        >>> wobble = np.array([[1e-4, -1e-4, 0.03], [1e-4, 1e-4, -0.03]])
+        >>> b, params = g.update(m + wobble, 3, {"gamma": 2.0})
+        >>> bool(np.array_equal(a, b)), params
+        (True, {'gamma': 1.0})
     """
 
     def __init__(
@@ -76,11 +92,13 @@ class EndOfSequenceGuard:
         quant_rotation: float = 1 / 2048,
         quant_translation: float = 1 / 16,
         total_frames: int | None = None,
+        anchor: tuple[float, float] = (128.0, 128.0),
     ) -> None:
         self.tail_frames = positive_int(tail_frames, "tail_frames")
         q_rot = positive(quant_rotation, "quant_rotation")
         q_tr = positive(quant_translation, "quant_translation")
         self.quantum = np.array([[q_rot, q_rot, q_tr], [q_rot, q_rot, q_tr]])
+        self.anchor = as_float_array(anchor, "anchor", (2,))
         self.total_frames: int | None = None
         if total_frames is not None:
             self.set_length(total_frames)
@@ -92,7 +110,8 @@ class EndOfSequenceGuard:
 
     def reset(self) -> None:
         """Leave the tail state (the clip length is kept)."""
-        self._held: np.ndarray | None = None
+        self._held: np.ndarray | None = None  # [L | crop position of _point], quantized
+        self._point = np.zeros(2)  # image point fixed at tail entry
         self._frozen: dict[str, Any] | None = None
 
     def in_tail(self, frame_index: int) -> bool:
@@ -120,15 +139,24 @@ class EndOfSequenceGuard:
         if not self.in_tail(idx):
             self.reset()
             return m.copy(), None if params is None else dict(params)
+        lin = m[:, :2]
         if self._held is None:
-            self._held = self.quantum * np.round(m / self.quantum)
+            det = np.linalg.det(lin)
+            if abs(det) < 1e-12:
+                raise ValueError("matrix must have an invertible 2x2 part")
+            self._point = np.linalg.solve(lin, self.anchor - m[:, 2])
+        param = np.concatenate([lin, (lin @ self._point + m[:, 2])[:, None]], axis=1)
+        if self._held is None:
+            self._held = self.quantum * np.round(param / self.quantum)
             self._frozen = None if params is None else {k: np.copy(v) if isinstance(v, np.ndarray) else v for k, v in params.items()}
         else:
-            self._held = quantize_hysteresis(m, self._held, self.quantum)
+            self._held = quantize_hysteresis(param, self._held, self.quantum)
         if self._frozen is None:
             out_params = None if params is None else dict(params)
             if params is not None:
                 self._frozen = dict(params)
         else:
             out_params = dict(self._frozen)
-        return self._held.copy(), out_params
+        held_lin = self._held[:, :2]
+        out = np.concatenate([held_lin, (self._held[:, 2] - held_lin @ self._point)[:, None]], axis=1)
+        return out, out_params
