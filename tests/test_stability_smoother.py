@@ -76,6 +76,15 @@ def test_bbox_iou_collapse_is_a_cut():
     assert f.cuts == 1
 
 
+def test_single_point_is_smoothed_not_cut():
+    rng = np.random.default_rng(4)
+    z = np.array([[100.0, 50.0]]) + rng.normal(0, 1.0, (60, 1, 2))
+    f = TemporalSmoother()
+    out = _run(f, z)
+    assert f.cuts == 0
+    assert np.std(out[20:] - [100.0, 50.0]) < 0.6 * np.std(z[20:] - [100.0, 50.0])
+
+
 def test_adaptive_follows_a_step_faster():
     step = np.array([12.0, 0.0])
     res = {}

@@ -96,8 +96,10 @@ def dark_offsets(maps: np.ndarray, peaks: np.ndarray, sigma: float = 1.0) -> np.
     size = 2 * r + 3  # enough blurred support for central differences at the peak
     patch = extract_patches(maps, peaks, size + 2 * r).astype(np.float64)
     # Separable blur; restore the original peak height as DARK does.
-    blurred = np.apply_along_axis(lambda v: np.convolve(v, k, mode="valid"), 1, patch)
-    blurred = np.apply_along_axis(lambda v: np.convolve(v, k, mode="valid"), 2, blurred)
+    taps = len(k)
+    out_len = patch.shape[1] - taps + 1
+    blurred = sum(k[i] * patch[:, i : i + out_len, :] for i in range(taps))  # rows (symmetric kernel)
+    blurred = sum(k[i] * blurred[:, :, i : i + out_len] for i in range(taps))  # columns
     c = size // 2
     peak_val = patch[:, r + c, r + c]
     blurred *= (peak_val / np.maximum(blurred.max(axis=(1, 2)), 1e-12))[:, None, None]
