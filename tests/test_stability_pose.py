@@ -53,6 +53,12 @@ def test_deadband_never_moves_within_band(wobble):
         assert np.array_equal(out, first)
 
 
+def test_state_is_small():
+    f = PoseFilter()
+    f.update(project_template(yaw=5, scale=2.0))
+    assert f.state_nbytes <= 1024
+
+
 def test_reset_and_roll_unwrap():
     f = PoseFilter(beta=0.5, deadband=(0, 0, 0, 0))
     f.update_pose([0, 0, 179.0, 1.0])

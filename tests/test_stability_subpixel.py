@@ -64,6 +64,19 @@ def test_fhr_beats_dark_by_the_goal_margin_on_fixed_synthetic_set():
     assert rmse["dark"] < rmse["argmax"]
 
 
+def test_numpy_inference_matches_torch_model():
+    torch = pytest.importorskip("torch")
+    from ffaccel.stability.fhr_train import build_model, make_dataset
+    from ffaccel.stability.subpixel import fhr_offsets
+
+    model = build_model()
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in _fhr_weights().items()})
+    feats, _ = make_dataset(500, 3)
+    with torch.no_grad():
+        want = model(torch.from_numpy(feats)).numpy()
+    assert np.abs(fhr_offsets(feats) - want).max() < 1e-5
+
+
 def test_batch_shape_and_border_peaks():
     maps, centre = synthetic_heatmaps(6, np.random.default_rng(2))
     hm = maps.reshape(2, 3, 64, 64)

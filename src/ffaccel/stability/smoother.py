@@ -113,7 +113,8 @@ class TemporalSmoother:
             noise, in (0, 1]; 1 is no smoothing.
         adaptive: raise the gains on real motion.
         per_landmark: also adapt each landmark's gain on its own innovation
-            (lets a blink or mouth opening through while the rest stays smooth).
+            (lets a blink or mouth opening through while the rest stays smooth;
+            it lets a single-landmark detector outlier through as well).
         trend: carry velocities (alpha-beta); False gives an adaptive EMA.
         cut_jump: median landmark jump, in face sizes (sqrt of the bbox area),
             that counts as a scene cut.
