@@ -89,6 +89,14 @@ def test_bad_parameters(kwargs, exc, word):
         OneEuroFilter(**kwargs)
 
 
+def test_huge_jump_does_not_poison_the_state():
+    f = OneEuroFilter(beta=0.01)
+    f.update(FACE)
+    f.update(FACE + 5000.0)  # 150,000 px/s: beyond float16
+    out = f.update(FACE + 5000.0)
+    assert np.isfinite(out).all()
+
+
 def test_bad_input():
     f = OneEuroFilter()
     with pytest.raises(ValueError, match="points"):

@@ -85,6 +85,13 @@ def test_single_point_is_smoothed_not_cut():
     assert np.std(out[20:] - [100.0, 50.0]) < 0.6 * np.std(z[20:] - [100.0, 50.0])
 
 
+def test_huge_jump_of_a_point_stays_finite():
+    f = TemporalSmoother()
+    for k in range(5):
+        out = f.update(np.array([[1e5 * k, 0.0]]))
+    assert np.isfinite(out).all() and np.isfinite(f._vel.astype(float)).all()
+
+
 def test_adaptive_follows_a_step_faster():
     step = np.array([12.0, 0.0])
     res = {}

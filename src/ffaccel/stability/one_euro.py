@@ -94,6 +94,7 @@ class OneEuroFilter:
         a = _smoothing_factor(dt, self.min_cutoff + self.beta * speed)[:, None]
         x_hat = x_prev + a * (z - x_prev)
         self._x = x_hat.astype(np.float32)
-        self._dx = dx_hat.astype(np.float16)
+        # float16 tops out at 65504: clip so a huge jump cannot store inf (and then NaN forever).
+        self._dx = np.clip(dx_hat, -6.5e4, 6.5e4).astype(np.float16)
         self._t = t
         return x_hat

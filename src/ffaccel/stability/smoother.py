@@ -256,7 +256,7 @@ class TemporalSmoother:
         new_pos = pred + alpha[:, None] * r
         new_vel = vel + beta[:, None] * r / dt
         self._pos = new_pos.astype(np.float32)
-        self._vel = new_vel.astype(np.float16)
+        self._vel = np.clip(new_vel, -6.5e4, 6.5e4).astype(np.float16)  # float16 max is 65504
         self._box = box.astype(np.float32)
         self._last_t = t
         return new_pos
