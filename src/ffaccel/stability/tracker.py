@@ -1,0 +1,160 @@
+"""Face tracks: stable ids by bounding-box IoU, each track owning its filters.
+
+Matching is greedy on IoU: all (track, detection) pairs at or above the
+threshold are taken best-first, each track and detection at most once. For
+the handful of faces in a frame this gives the Hungarian assignment in all
+but contrived overlaps and costs microseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._checks import as_float_array, positive_int
+
+__all__ = ["FaceTracker", "Track", "iou_matrix"]
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) IoU of (x0, y0, x1, y1) boxes given as (M, 4) and (K, 4).
+
+    Example:
+        >>> import numpy as np
+        >>> iou_matrix(np.array([[0, 0, 2, 2]]), np.array([[1, 0, 3, 2], [5, 5, 6, 6]])).round(3).tolist()
+        [[0.333, 0.0]]
+    """
+    a = np.asarray(a, float).reshape(-1, 4)
+    b = np.asarray(b, float).reshape(-1, 4)
+    ix = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    iy = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = ix * iy
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+@dataclass
+class Track:
+    """One face track. ``filter`` is this track's own filter (None without a factory)."""
+
+    id: int
+    box: np.ndarray
+    filter: Any = None
+    missed: int = 0
+    age: int = 1
+    landmarks: np.ndarray | None = field(default=None, repr=False)
+
+
+class FaceTracker:
+    """Assign stable ids to faces across frames and filter each face on its own.
+
+    Args:
+        iou_threshold: smallest IoU, in (0, 1], between a track's last box and
+            a detection for them to match.
+        max_missed: frames a track survives without a match (>= 0); after
+            that it dies and its filter with it.
+        filter_factory: called with no arguments to make the filter of each
+            new track (e.g. ``TemporalSmoother``); None tracks ids only.
+
+    Example:
+        >>> import numpy as np
+        >>> from ffaccel.stability import TemporalSmoother
+        >>> tr = FaceTracker(filter_factory=TemporalSmoother)
+        >>> box = np.array([[0.0, 0.0, 10.0, 10.0]])
+        >>> pts = np.array([[[1.0, 1.0], [9.0, 1.0], [5.0, 9.0]]])
+        >>> ids, out = tr.update(box, pts)
+        >>> ids.tolist(), out.shape
+        ([0], (1, 3, 2))
+    """
+
+    def __init__(self, iou_threshold: float = 0.3, max_missed: int = 5, filter_factory: Callable[[], Any] | None = None) -> None:
+        if isinstance(iou_threshold, bool) or not isinstance(iou_threshold, (int, float, np.integer, np.floating)):
+            raise TypeError(f"iou_threshold must be a real number, got {type(iou_threshold).__name__}")
+        if not 0.0 < iou_threshold <= 1.0:
+            raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
+        if filter_factory is not None and not callable(filter_factory):
+            raise TypeError("filter_factory must be callable or None")
+        self.iou_threshold = float(iou_threshold)
+        self.max_missed = positive_int(max_missed, "max_missed", minimum=0)
+        self.filter_factory = filter_factory
+        self.reset()
+
+    def reset(self) -> None:
+        """Drop all tracks; ids start again from 0."""
+        self.tracks: list[Track] = []
+        self._next_id = 0
+
+    def _match(self, boxes: np.ndarray) -> list[tuple[int, int]]:
+        if not self.tracks or len(boxes) == 0:
+            return []
+        iou = iou_matrix(np.stack([t.box for t in self.tracks]), boxes)
+        pairs = np.argwhere(iou >= self.iou_threshold)
+        order = np.argsort(-iou[pairs[:, 0], pairs[:, 1]], kind="stable")
+        used_t: set[int] = set()
+        used_d: set[int] = set()
+        out = []
+        for ti, di in pairs[order]:
+            if ti not in used_t and di not in used_d:
+                used_t.add(int(ti))
+                used_d.add(int(di))
+                out.append((int(ti), int(di)))
+        return out
+
+    def update(
+        self, boxes: np.ndarray, landmarks: np.ndarray | None = None, timestamp: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Match this frame's detections to tracks and filter their landmarks.
+
+        Args:
+            boxes: (M, 4) detections (x0, y0, x1, y1) in pixels, M >= 0.
+            landmarks: (M, N, 2) landmarks of those detections, or None.
+            timestamp: seconds, passed to each track's filter.
+
+        Returns:
+            ``(ids, filtered)``: (M,) int64 track ids in detection order, and
+            (M, N, 2) float64 landmarks from each track's filter (the input
+            when there is no factory), or None when no landmarks were given.
+        """
+        b = as_float_array(boxes, "boxes", (None, 4))
+        if np.any((b[:, 2] < b[:, 0]) | (b[:, 3] < b[:, 1])):
+            raise ValueError("boxes must have x1 >= x0 and y1 >= y0")
+        lm = None
+        if landmarks is not None:
+            lm = as_float_array(landmarks, "landmarks", (len(b), None, 2))
+        matches = self._match(b)
+        matched_det = {d for _, d in matches}
+        assigned: dict[int, Track] = {d: self.tracks[t] for t, d in matches}
+        matched_tracks = {id(self.tracks[t]) for t, _ in matches}
+        survivors = []
+        for track in self.tracks:
+            if id(track) in matched_tracks:
+                track.missed = 0
+                track.age += 1
+                survivors.append(track)
+            elif track.missed < self.max_missed:
+                track.missed += 1
+                survivors.append(track)
+            # else: the track dies and its filter state goes with it
+        for d in range(len(b)):
+            if d not in matched_det:
+                flt = self.filter_factory() if self.filter_factory is not None else None
+                track = Track(id=self._next_id, box=b[d].copy(), filter=flt)
+                self._next_id += 1
+                survivors.append(track)
+                assigned[d] = track
+        self.tracks = survivors
+        ids = np.array([assigned[d].id for d in range(len(b))], dtype=np.int64)
+        out = None if lm is None else np.empty_like(lm)
+        for d in range(len(b)):
+            track = assigned[d]
+            track.box = b[d].copy()
+            if lm is not None:
+                res = lm[d] if track.filter is None else track.filter.update(lm[d], timestamp)
+                track.landmarks = np.asarray(res, float)
+                out[d] = track.landmarks
+        return ids, out
