@@ -37,6 +37,10 @@ struct Image {
     std::int64_t stride = 0;
     std::int64_t batch_stride = 0;
     DType dtype = DType::U8;
+
+    Image() = default;
+    Image(std::uintptr_t data_, int h_, int w_, int c_, std::int64_t stride_, std::int64_t batch_stride_, DType dtype_)
+        : data(data_), h(h_), w(w_), c(c_), stride(stride_), batch_stride(batch_stride_), dtype(dtype_) {}
 };
 
 template <typename T>

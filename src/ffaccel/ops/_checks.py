@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from ffaccel import _arrays
+from ffaccel import _arrays, _core
 from ffaccel._arrays import ArrayView
 
 BORDERS = {"replicate": 0, "constant": 1}
+_U8, _F32 = _core.DType.U8, _core.DType.F32
 
 
 @dataclass(frozen=True)
@@ -30,11 +31,11 @@ class ImageArg:
     c: int
     planar: bool  # given as (H, W): results keep that shape
 
-    def core_image(self, core: Any, batch_stride: int = 0) -> Any:
+    def core_image(self, batch_stride: int = 0) -> Any:
         v = self.view
-        dtype = core.DType.U8 if v.dtype == np.uint8 else core.DType.F32
+        dtype = _U8 if v.dtype == np.uint8 else _F32
         stride = v.strides[-2] if self.planar else v.strides[-3]
-        return core.Image(v.ptr, self.h, self.w, self.c, stride, batch_stride, dtype)
+        return _core.Image(v.ptr, self.h, self.w, self.c, stride, batch_stride, dtype)
 
 
 def image(x: Any, name: str, allowed: dict[np.dtype, tuple[int, ...]]) -> ImageArg:
@@ -60,12 +61,15 @@ def image(x: Any, name: str, allowed: dict[np.dtype, tuple[int, ...]]) -> ImageA
 
 def dsize(value: Any, name: str = "dsize") -> tuple[int, int]:
     """(width, height) as OpenCV takes it; both positive integers."""
-    if not isinstance(value, Sequence | np.ndarray) or len(value) != 2:
-        raise TypeError(f"{name}: expected (width, height), got {value!r}")
-    try:
-        w, h = (operator_index(v) for v in value)
-    except (TypeError, AttributeError):
-        raise TypeError(f"{name}: width and height must be integers, got {value!r}") from None
+    if type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int:
+        w, h = value  # the common case, checked without the generic path below
+    else:
+        if not isinstance(value, Sequence | np.ndarray) or len(value) != 2:
+            raise TypeError(f"{name}: expected (width, height), got {value!r}")
+        try:
+            w, h = (operator_index(v) for v in value)
+        except (TypeError, AttributeError):
+            raise TypeError(f"{name}: width and height must be integers, got {value!r}") from None
     if w <= 0 or h <= 0:
         raise ValueError(f"{name}: width and height must be positive, got {value!r}")
     if w > 65535 or h > 65535:
@@ -87,8 +91,13 @@ def border(value: Any, name: str = "border") -> int:
         raise ValueError(f"{name}: expected one of {sorted(BORDERS)}, got {value!r}") from None
 
 
+_ZERO_BORDER = (0.0, 0.0, 0.0, 0.0)
+
+
 def border_value(value: Any, dtype: np.dtype, name: str = "border_value") -> tuple[float, float, float, float]:
     """A scalar or up to 4 per-channel values; uint8 images round and saturate them."""
+    if value == 0 and isinstance(value, int | float):  # the common default, without numpy
+        return _ZERO_BORDER
     vals = [value] if np.isscalar(value) else list(value) if isinstance(value, Sequence | np.ndarray) else None
     if vals is None or not 1 <= len(vals) <= 4:
         raise TypeError(f"{name}: expected a number or a sequence of 1 to 4 numbers, got {value!r}")
@@ -102,7 +111,7 @@ def border_value(value: Any, dtype: np.dtype, name: str = "border_value") -> tup
         vals = vals * 4
     vals += [0.0] * (4 - len(vals))
     if dtype == np.uint8:
-        vals = [min(255.0, max(0.0, float(np.rint(v)))) for v in vals]
+        vals = [min(255.0, max(0.0, float(round(v)))) for v in vals]  # round() is half-to-even
     return (vals[0], vals[1], vals[2], vals[3])
 
 

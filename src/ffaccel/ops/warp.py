@@ -44,7 +44,7 @@ def _run(src: Any, matrix: Any, dsize: Any, border: Any, border_value: Any, comp
     batch_stride = o.strides[0] if batched else 0
     dst = _core.Image(o.ptr, h, w, s.c, o.strides[-2] if s.planar else o.strides[-3], batch_stride,
                       _core.DType.U8 if s.view.dtype == np.uint8 else _core.DType.F32)
-    _core.warp_affine(s.core_image(_core), dst, inverse, mode, border_code, bval, s.view.device,
+    _core.warp_affine(s.core_image(), dst, inverse, mode, border_code, bval, s.view.device,
                       _arrays.current_stream(s.view))
     return out_obj
 
