@@ -65,12 +65,14 @@ def _bval(dtype, value, c):
     return v.astype(f32)
 
 
-def _finish(v, src):
+def _finish(v, src, raw=False):
+    if raw:  # the unrounded float32 samples (what paste_back blends in its default mode)
+        return v.astype(f32) if src.ndim == 3 else v[..., 0].astype(f32)
     out = np.clip(np.rint(v), 0, 255).astype(np.uint8) if src.dtype == np.uint8 else v.astype(f32)
     return out if src.ndim == 3 else out[..., 0]
 
 
-def warp_default(src, m, dsize, border="replicate", border_value=0.0):
+def warp_default(src, m, dsize, border="replicate", border_value=0.0, raw=False):
     """ffaccel's own formula: float32, no FMA, lerp a + t*(b - a), round half to even."""
     src3 = src if src.ndim == 3 else src[..., None]
     k = invert(m).astype(f32)
@@ -84,7 +86,7 @@ def warp_default(src, m, dsize, border="replicate", border_value=0.0):
                                _bval(src.dtype, border_value, src3.shape[2]))
     v0 = p00 + fx * (p01 - p00)
     v1 = p10 + fx * (p11 - p10)
-    return _finish(v0 + fy * (v1 - v0), src)
+    return _finish(v0 + fy * (v1 - v0), src, raw)
 
 
 def warp_opencv5(src, m, dsize, border="replicate", border_value=0.0, lanes=16):

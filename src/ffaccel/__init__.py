@@ -14,7 +14,7 @@ Example:
 from ffaccel._core import CudaError
 from ffaccel._status import status
 from ffaccel._version import __version__
-from ffaccel.ops import warp_affine, warp_affine_batch
+from ffaccel.ops import paste_back, paste_back_batch, warp_affine, warp_affine_batch
 from ffaccel.runtime import (
     BatchProcessor,
     CudaGraphRunner,
@@ -35,6 +35,8 @@ __all__ = [
     "OrtCudaUnavailableError",
     "bucket_batch_size",
     "deterministic_context",
+    "paste_back",
+    "paste_back_batch",
     "require_onnxruntime_gpu",
     "__version__",
     "status",

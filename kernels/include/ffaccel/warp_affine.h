@@ -85,8 +85,12 @@ FFACCEL_HD void warp_fetch4(const WarpParams& p, int ix, int iy, float (*q)[C]) 
     warp_fetch<T, C>(p.src, ix + 1, iy + 1, p.border, p.border_value, q[3]);
 }
 
+// The sample_* functions return each channel as the mode's warp computes it before the
+// store: unrounded for Default; for the OpenCV modes with uint8 sources, the already
+// rounded value OpenCV writes (so a paste that blends these samples sees what OpenCV's
+// intermediate image would hold).
 template <typename T, int C>
-FFACCEL_HD void warp_pixel_default(const WarpParams& p, const WarpCoeffs& k, int x, int y, T* out) {
+FFACCEL_HD void sample_default(const WarpParams& p, const WarpCoeffs& k, int x, int y, float* v) {
     const float xf = static_cast<float>(x), yf = static_cast<float>(y);
     const float sx = k.f[0] * xf + (k.f[1] * yf + k.f[2]);
     const float sy = k.f[3] * xf + (k.f[4] * yf + k.f[5]);
@@ -98,12 +102,12 @@ FFACCEL_HD void warp_pixel_default(const WarpParams& p, const WarpCoeffs& k, int
     for (int c = 0; c < C; ++c) {
         const float v0 = q[0][c] + fx * (q[1][c] - q[0][c]);
         const float v1 = q[2][c] + fx * (q[3][c] - q[2][c]);
-        out[c] = store_as<T>(v0 + fy * (v1 - v0));
+        v[c] = v0 + fy * (v1 - v0);
     }
 }
 
 template <typename T, int C>
-FFACCEL_HD void warp_pixel_opencv5(const WarpParams& p, const WarpCoeffs& k, int x, int y, T* out) {
+FFACCEL_HD void sample_opencv5(const WarpParams& p, const WarpCoeffs& k, int x, int y, float* v) {
     const float xf = static_cast<float>(x), yf = static_cast<float>(y);
     const int vector_end = p.dst.w - p.dst.w % 16;  // AVX2: two 8-lane vectors per step
     float sx, sy;
@@ -122,7 +126,7 @@ FFACCEL_HD void warp_pixel_opencv5(const WarpParams& p, const WarpCoeffs& k, int
     for (int c = 0; c < C; ++c) {
         const float v0 = fma32(fx, q[1][c] - q[0][c], q[0][c]);
         const float v1 = fma32(fx, q[3][c] - q[2][c], q[2][c]);
-        out[c] = store_as<T>(fma32(fy, v1 - v0, v0));
+        v[c] = static_cast<float>(store_as<T>(fma32(fy, v1 - v0, v0)));
     }
 }
 
@@ -137,14 +141,14 @@ FFACCEL_HD int opencv4_fixed(double a_col, double a_row, double a_off, int x, in
 }
 
 template <typename T, int C>
-FFACCEL_HD void warp_pixel_opencv4(const WarpParams& p, const WarpCoeffs& k, int x, int y, T* out) {
+FFACCEL_HD void sample_opencv4(const WarpParams& p, const WarpCoeffs& k, int x, int y, float* v) {
     const int X = opencv4_fixed(k.d[0], k.d[1], k.d[2], x, y);
     const int Y = opencv4_fixed(k.d[3], k.d[4], k.d[5], x, y);
     const int ix = clampi(X >> 5, -32768, 32767), iy = clampi(Y >> 5, -32768, 32767);
     const int tx = X & 31, ty = Y & 31;
     if (p.border == Border::Constant && (ix >= p.src.w || ix + 1 < 0 || iy >= p.src.h || iy + 1 < 0)) {
 #pragma unroll
-        for (int c = 0; c < C; ++c) out[c] = store_as<T>(p.border_value[c]);
+        for (int c = 0; c < C; ++c) v[c] = p.border_value[c];
         return;
     }
     float q[4][C];
@@ -156,8 +160,8 @@ FFACCEL_HD void warp_pixel_opencv4(const WarpParams& p, const WarpCoeffs& k, int
         for (int c = 0; c < C; ++c) {
             const int s = static_cast<int>(q[0][c]) * w00 + static_cast<int>(q[1][c]) * w01 +
                           static_cast<int>(q[2][c]) * w10 + static_cast<int>(q[3][c]) * w11;
-            const int v = (s + (1 << 14)) >> 15;
-            out[c] = static_cast<T>(v < 0 ? 0 : (v > 255 ? 255 : v));
+            const int r = (s + (1 << 14)) >> 15;
+            v[c] = static_cast<float>(r < 0 ? 0 : (r > 255 ? 255 : r));
         }
     } else {
         const float step = 1.0f / 32.0f;
@@ -166,20 +170,28 @@ FFACCEL_HD void warp_pixel_opencv4(const WarpParams& p, const WarpCoeffs& k, int
         const float w10 = fy * (1.0f - fx), w11 = fy * fx;
 #pragma unroll
         for (int c = 0; c < C; ++c) {
-            out[c] = static_cast<T>(q[0][c] * w00 + q[1][c] * w01 + q[2][c] * w10 + q[3][c] * w11);
+            v[c] = q[0][c] * w00 + q[1][c] * w01 + q[2][c] * w10 + q[3][c] * w11;
         }
     }
 }
 
 template <WarpMode M, typename T, int C>
-FFACCEL_HD void warp_pixel(const WarpParams& p, const WarpCoeffs& k, int x, int y, T* out) {
+FFACCEL_HD void warp_sample(const WarpParams& p, const WarpCoeffs& k, int x, int y, float* v) {
     if constexpr (M == WarpMode::Default) {
-        warp_pixel_default<T, C>(p, k, x, y, out);
+        sample_default<T, C>(p, k, x, y, v);
     } else if constexpr (M == WarpMode::OpenCV5) {
-        warp_pixel_opencv5<T, C>(p, k, x, y, out);
+        sample_opencv5<T, C>(p, k, x, y, v);
     } else {
-        warp_pixel_opencv4<T, C>(p, k, x, y, out);
+        sample_opencv4<T, C>(p, k, x, y, v);
     }
+}
+
+template <WarpMode M, typename T, int C>
+FFACCEL_HD void warp_pixel(const WarpParams& p, const WarpCoeffs& k, int x, int y, T* out) {
+    float v[C];
+    warp_sample<M, T, C>(p, k, x, y, v);
+#pragma unroll
+    for (int c = 0; c < C; ++c) out[c] = store_as<T>(v[c]);
 }
 
 // Dispatch a functor templated on <WarpMode, T, C> over the run-time mode/dtype/channels.

@@ -1,0 +1,112 @@
+// paste_back: blend warped face crops back into a frame, one fused pass, no intermediates.
+//
+// For each frame pixel inside a face's paste area (x1 <= x < x2, y1 <= y < y2), with
+// (u, v) = (x - x1, y - y1) and the face's inverse map k (paste area -> crop):
+//   m = clamp(sample(mask, u, v; CONSTANT 0), 0, 1)      (uint8 masks: / 255 first)
+//   c = sample(crop, u, v; REPLICATE)
+//   r = f * (1 - m) + c * m                                (float32, two products, one sum)
+// and the pixel becomes round_half_even(r) (Default) or trunc(r) (FaceFusion, as numpy's
+// astype(uint8)), saturated to 0..255. sample() is warp_sample() of the chosen mode, so
+// under the OpenCV modes the crop and mask values are the bytes OpenCV's warpAffine would
+// have produced for FaceFusion's intermediate images. Where m == 0 the pixel is left as
+// is: f * 1 + c * 0 == f exactly, so skipping the crop fetch changes no byte.
+//
+// Faces are applied in order, so where areas overlap face i lands over face i - 1.
+#pragma once
+
+#include "ffaccel/warp_affine.h"
+
+namespace ffaccel {
+
+struct PasteFace {
+    WarpCoeffs k;         // paste area pixel -> crop pixel
+    int x1, y1, x2, y2;   // paste area in frame pixels, clipped to the frame
+};
+
+struct PasteParams {
+    Image frame;          // read (and written when in place)
+    Image out;            // the result; equal to `frame` when in place
+    Image crops;          // batch of N crops, crops.batch_stride apart
+    Image masks;          // batch of N single-channel masks
+    WarpMode mode;
+    bool truncate;        // FaceFusion's astype(uint8) instead of round half to even
+    bool in_place;
+    int region_x1, region_y1, region_x2, region_y2;  // union of the faces' areas
+};
+
+template <typename CropT, typename MaskT, WarpMode M, int C>
+FFACCEL_HD void paste_pixel(const PasteParams& p, const PasteFace* faces, int n, int x, int y) {
+    std::uint8_t* px = row_ptr_mut<std::uint8_t>(p.out, 0, y) + x * C;
+    if (!p.in_place) {
+        const std::uint8_t* src = row_ptr<std::uint8_t>(p.frame, 0, y) + x * C;
+#pragma unroll
+        for (int c = 0; c < C; ++c) px[c] = src[c];
+    }
+    if (x < p.region_x1 || x >= p.region_x2 || y < p.region_y1 || y >= p.region_y2) return;
+    for (int i = 0; i < n; ++i) {
+        const PasteFace& face = faces[i];
+        if (x < face.x1 || x >= face.x2 || y < face.y1 || y >= face.y2) continue;
+        const int u = x - face.x1, v = y - face.y1;
+        WarpParams mp;
+        mp.src = p.masks;
+        mp.src.data = p.masks.data + i * p.masks.batch_stride;
+        mp.dst.w = face.x2 - face.x1;  // OpenCV5's vector/tail split depends on the area width
+        mp.border = Border::Constant;
+        mp.border_value[0] = mp.border_value[1] = mp.border_value[2] = mp.border_value[3] = 0.f;
+        float m;
+        warp_sample<M, MaskT, 1>(mp, face.k, u, v, &m);
+        if constexpr (sizeof(MaskT) == 1) m = m * (1.0f / 255.0f);
+        m = m < 0.f ? 0.f : (m > 1.f ? 1.f : m);
+        if (m == 0.f) continue;
+        WarpParams cp = mp;
+        cp.src = p.crops;
+        cp.src.data = p.crops.data + i * p.crops.batch_stride;
+        cp.border = Border::Replicate;
+        float crop[C];
+        warp_sample<M, CropT, C>(cp, face.k, u, v, crop);
+        const float keep = 1.0f - m;
+#pragma unroll
+        for (int c = 0; c < C; ++c) {
+            const float r = static_cast<float>(px[c]) * keep + crop[c] * m;
+            if (p.truncate) {
+                px[c] = static_cast<std::uint8_t>(r < 0.f ? 0.f : (r > 255.f ? 255.f : r));
+            } else {
+                px[c] = saturate_u8(r);
+            }
+        }
+    }
+}
+
+template <template <typename, typename, WarpMode, int> class F, typename... Args>
+bool dispatch_paste(WarpMode mode, DType crop, DType mask, int c, Args&&... args) {
+#define FFACCEL_PASTE_CASE(CT, MT, MODE, CH)                                                   \
+    if (crop == (sizeof(CT) == 1 ? DType::U8 : DType::F32) &&                                   \
+        mask == (sizeof(MT) == 1 ? DType::U8 : DType::F32) && mode == MODE && c == CH) {        \
+        F<CT, MT, MODE, CH>::run(args...);                                                       \
+        return true;                                                                             \
+    }
+#define FFACCEL_PASTE_TYPES(MODE, CH)                     \
+    FFACCEL_PASTE_CASE(std::uint8_t, float, MODE, CH)     \
+    FFACCEL_PASTE_CASE(float, float, MODE, CH)            \
+    FFACCEL_PASTE_CASE(std::uint8_t, std::uint8_t, MODE, CH) \
+    FFACCEL_PASTE_CASE(float, std::uint8_t, MODE, CH)
+#define FFACCEL_PASTE_MODE(MODE)   \
+    FFACCEL_PASTE_TYPES(MODE, 3)   \
+    FFACCEL_PASTE_TYPES(MODE, 4)
+    FFACCEL_PASTE_MODE(WarpMode::Default)
+    FFACCEL_PASTE_MODE(WarpMode::OpenCV5)
+    FFACCEL_PASTE_MODE(WarpMode::OpenCV4)
+#undef FFACCEL_PASTE_MODE
+#undef FFACCEL_PASTE_TYPES
+#undef FFACCEL_PASTE_CASE
+    return false;
+}
+
+namespace cpu {
+void paste_back(const PasteParams& p, const PasteFace* faces, int n);
+}
+namespace cuda {
+void paste_back(const PasteParams& p, const PasteFace* faces, int n, std::uintptr_t stream);
+}
+
+}  // namespace ffaccel

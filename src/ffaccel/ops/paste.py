@@ -1,0 +1,232 @@
+"""``paste_back`` and ``paste_back_batch``: put swapped face crops back into the frame.
+
+Kernel: ``kernels/include/ffaccel/paste_back.h`` (the per-pixel formula, reusing the warp
+sampling of ``warp_affine.h``), ``kernels/cpu/paste_back.cpp``, ``kernels/cuda/paste_back.cu``,
+``kernels/bindings/paste_back.cpp``. Tests: ``tests/test_paste.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from ffaccel import _arrays, _core
+from ffaccel.ops import _checks
+from ffaccel.ops._matrix import host_matrices, invert_affine
+
+__all__ = ["paste_back", "paste_back_batch", "paste_areas", "PASTE_COMPAT"]
+
+#: ``compat`` values: kernel mode, truncation, and how paste areas are rounded.
+PASTE_COMPAT = (None, "facefusion", "facefusion-opencv4", "facefusion-opencv5")
+
+_FRAME = {np.dtype(np.uint8): (3, 4)}
+_CROP = {np.dtype(np.uint8): (3, 4), np.dtype(np.float32): (3, 4)}
+_MASK = {np.dtype(np.float32): (1,), np.dtype(np.uint8): (1,)}
+
+
+@lru_cache(maxsize=1)
+def _installed_opencv_generation() -> str:
+    try:
+        import cv2
+    except ImportError:
+        raise ValueError(
+            "compat: 'facefusion' follows the installed OpenCV generation, but cv2 is not importable; "
+            "pass 'facefusion-opencv4' or 'facefusion-opencv5', or `pip install ffaccel[opencv]`"
+        ) from None
+    return "opencv5" if int(cv2.__version__.split(".")[0]) >= 5 else "opencv4"
+
+
+def _compat(compat: Any) -> tuple[int, bool]:
+    """(kernel mode, FaceFusion semantics) for a ``compat`` value."""
+    if compat is None:
+        return 0, False
+    if compat == "facefusion":
+        compat = "facefusion-" + _installed_opencv_generation()
+    if compat == "facefusion-opencv5":
+        return 1, True
+    if compat == "facefusion-opencv4":
+        return 2, True
+    raise ValueError(f"compat: expected one of {PASTE_COMPAT}, got {compat!r}")
+
+
+def paste_areas(frame_size: tuple[int, int], crop_size: tuple[int, int], matrices: np.ndarray,
+                facefusion: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Paste areas and the area -> crop maps for N frame -> crop matrices.
+
+    The crop's corners (0, 0), (w, 0), (w, h), (0, h) are mapped into the frame by the
+    inverse matrix. ffaccel takes floor of the minimum and ceil of the maximum, clipped
+    to the frame. FaceFusion's calculate_paste_area means to do the same, but its corner
+    array is integer, so OpenCV's transform returns the corners rounded half to even and
+    its floor/ceil change nothing; ``facefusion=True`` reproduces that.
+
+    Args:
+        frame_size: (width, height) of the frame.
+        crop_size: (width, height) of the crops.
+        matrices: (N, 2, 3) float64 frame -> crop matrices.
+
+    Returns:
+        areas: (N, 4) int64 rows x1, y1, x2, y2 (x2 <= x1 or y2 <= y1: the face misses the frame).
+        inverse: (N, 6) float64 maps from paste-area pixels to crop pixels, as OpenCV's
+        warpAffine derives them from FaceFusion's paste_matrix.
+    """
+    fw, fh = frame_size
+    cw, ch = crop_size
+    inv = invert_affine(matrices, "matrix")
+    areas = np.empty((len(inv), 4), np.int64)
+    paste = inv.copy()
+    for i, (a, b, c, d, e, f) in enumerate(inv.tolist()):
+        xs, ys = [], []
+        for px, py in ((0, 0), (cw, 0), (cw, ch), (0, ch)):
+            x, y = a * px + b * py + c, d * px + e * py + f
+            if facefusion:
+                x, y = round(x), round(y)  # cv2.transform on int32 points: cvRound, half to even
+            xs.append(x)
+            ys.append(y)
+        x1 = min(max(math.floor(min(xs)), 0), fw)
+        y1 = min(max(math.floor(min(ys)), 0), fh)
+        x2 = min(max(math.ceil(max(xs)), 0), fw)
+        y2 = min(max(math.ceil(max(ys)), 0), fh)
+        areas[i] = (x1, y1, x2, y2)
+        paste[i, 2] -= x1
+        paste[i, 5] -= y1
+    # warpAffine inverts FaceFusion's paste_matrix once more; so do we, by the same formula.
+    return areas, invert_affine(paste.reshape(-1, 2, 3), "matrix")
+
+
+def _run(frame: Any, crops: Any, masks: Any, matrices: Any, compat: Any, inplace: bool, out: Any, batched: bool) -> Any:
+    f = _checks.image(frame, "frame", _FRAME)
+    if f.planar:
+        raise ValueError("frame: expected shape (H, W, C) with 3 or 4 channels")
+    crops_name, masks_name = ("crops", "masks") if batched else ("crop", "mask")
+    cv = _arrays.view(crops, crops_name)
+    mv = _arrays.view(masks, masks_name)
+    _checks.same_device([("frame", f.view), (crops_name, cv), (masks_name, mv)])
+    n = 1
+    if batched:
+        if len(cv.shape) != 4:
+            raise ValueError(f"crops: expected shape (N, h, w, C), got {cv.shape}")
+        if len(mv.shape) != 3:
+            raise ValueError(f"masks: expected shape (N, h, w), got {mv.shape}")
+        n = cv.shape[0]
+        if mv.shape[0] != n:
+            raise ValueError(f"masks: expected {n} masks to match crops, got {mv.shape[0]}")
+        if n == 0:
+            raise ValueError("crops: needs at least one crop")
+        crop_shape, mask_shape = cv.shape[1:], mv.shape[1:]
+    else:
+        crop_shape, mask_shape = cv.shape, mv.shape
+    if len(crop_shape) != 3:
+        raise ValueError(f"{crops_name}: expected shape (h, w, C), got {cv.shape}")
+    if cv.dtype not in _CROP:
+        raise TypeError(f"{crops_name}: dtype {cv.dtype} is not supported (expected uint8 or float32)")
+    if crop_shape[2] != f.c:
+        raise ValueError(f"{crops_name}: has {crop_shape[2]} channels but frame has {f.c}")
+    if mv.dtype not in _MASK:
+        raise TypeError(f"{masks_name}: dtype {mv.dtype} is not supported (expected float32 0..1 or uint8 0..255)")
+    if tuple(mask_shape) != tuple(crop_shape[:2]):
+        raise ValueError(f"{masks_name}: expected shape {tuple(crop_shape[:2])} to match the crop, got {tuple(mask_shape)}")
+    if crop_shape[0] == 0 or crop_shape[1] == 0:
+        raise ValueError(f"{crops_name}: crop is empty")
+    for name, v in ((crops_name, cv), (masks_name, mv)):
+        if not v.c_contiguous:
+            raise ValueError(f"{name}: must be C-contiguous")
+    m = host_matrices(matrices, "matrices" if batched else "matrix", batched)
+    if m.shape[0] != n:
+        raise ValueError(f"matrices: expected {n} matrices to match crops, got {m.shape[0]}")
+    mode, facefusion = _compat(compat)
+    if facefusion and mv.dtype != np.float32:
+        raise TypeError(f"{masks_name}: compat={compat!r} needs a float32 mask (0..1), as FaceFusion uses")
+    if inplace and out is not None:
+        raise ValueError("out: cannot be given together with inplace=True")
+    for name, v in ((crops_name, cv), (masks_name, mv)):
+        if _arrays.overlaps(f.view, v):
+            raise ValueError(f"{name}: must not share memory with frame")
+    if inplace:
+        out_obj, o = frame, f.view
+    else:
+        out_obj, o = _checks.output(out, f, (f.h, f.w, f.c), f.view.dtype)
+        for name, v in ((crops_name, cv), (masks_name, mv)):
+            if _arrays.overlaps(o, v):
+                raise ValueError(f"out: must not share memory with {name}")
+    areas, inverse = paste_areas((f.w, f.h), (crop_shape[1], crop_shape[0]), m, facefusion)
+    ch, cw = crop_shape[0], crop_shape[1]
+    crop_img = _core.Image(cv.ptr, ch, cw, f.c, cv.strides[-3], cv.strides[0] if batched else 0,
+                           _core.DType.U8 if cv.dtype == np.uint8 else _core.DType.F32)
+    mask_img = _core.Image(mv.ptr, ch, cw, 1, mv.strides[-2], mv.strides[0] if batched else 0,
+                           _core.DType.U8 if mv.dtype == np.uint8 else _core.DType.F32)
+    out_img = _core.Image(o.ptr, f.h, f.w, f.c, o.strides[0], 0, _core.DType.U8)
+    _core.paste_back(f.core_image(), out_img, crop_img, mask_img, inverse, areas, mode, facefusion, bool(inplace),
+                     f.view.device, _arrays.current_stream(f.view))
+    return out_obj
+
+
+def paste_back(frame: Any, crop: Any, mask: Any, matrix: Any, *, compat: str | None = None, inplace: bool = False,
+               out: Any = None) -> Any:
+    """Blend a swapped face crop back into the frame through the matrix that cut it out.
+
+    Only the paste area (the bounding box of the crop's footprint, see
+    :func:`paste_areas`) is read and written. For each pixel there, with ``m`` the mask
+    warped into the frame (bilinear, CONSTANT 0 outside the crop, clipped to 0..1) and
+    ``c`` the crop warped into the frame (bilinear, REPLICATE), the pixel becomes
+    ``frame * (1 - m) + c * m``, computed in float32 in one fused pass.
+
+    Args:
+        frame: (H, W, C) uint8 frame, C = 3 or 4 (channel order does not matter). numpy
+            runs on the CPU; cupy/torch CUDA arrays on their device and current stream.
+        crop: (h, w, C) uint8 or float32 (0..255) swapped crop, same kind/device as frame.
+        mask: (h, w) float32 (0..1) or uint8 (0..255) soft mask of the crop.
+        matrix: (2, 3) host array, the frame -> crop matrix the crop was made with.
+        compat: ``None``: ffaccel's warp formula, unrounded samples, result rounded half
+            to even. ``"facefusion"``: byte-identical to FaceFusion 3.5-3.8's
+            face_helper.paste_back under the installed OpenCV generation (4.x or 5.x; or
+            say which with ``"facefusion-opencv4"`` / ``"facefusion-opencv5"``): OpenCV's
+            warps, float32 blend, truncation toward zero as numpy's astype(uint8). Needs
+            a float32 mask. FaceFusion's truncation darkens the face by half a level on
+            average, which the default avoids. Values outside 0..255 saturate (numpy's
+            cast of such values is undefined).
+        inplace: write into ``frame`` itself and return it.
+        out: optional (H, W, C) uint8 result buffer (same kind/device as frame); not
+            allowed with ``inplace``.
+
+    Returns:
+        The frame with the face pasted: a new array, ``out``, or ``frame`` when in place.
+        A face whose area misses the frame leaves it unchanged.
+
+    Raises:
+        TypeError, ValueError: bad arguments, named in the message; nothing is written.
+
+    Example:
+        >>> import numpy as np, ffaccel
+        >>> frame = np.zeros((480, 640, 3), np.uint8)
+        >>> crop = np.full((128, 128, 3), 200, np.uint8)
+        >>> mask = np.ones((128, 128), np.float32)
+        >>> M = np.array([[1.0, 0, -100], [0, 1.0, -50]])  # crop = frame[50:178, 100:228]
+        >>> out = ffaccel.paste_back(frame, crop, mask, M)
+        >>> int(out[100, 150, 0]), int(out[10, 10, 0])
+        (200, 0)
+    """
+    return _run(frame, crop, mask, matrix, compat, inplace, out, batched=False)
+
+
+def paste_back_batch(frame: Any, crops: Any, masks: Any, matrices: Any, *, compat: str | None = None,
+                     inplace: bool = False, out: Any = None) -> Any:
+    """Paste N faces into one frame in one launch, in order.
+
+    Same formula and arguments as :func:`paste_back`, with ``crops`` (N, h, w, C),
+    ``masks`` (N, h, w) and ``matrices`` (N, 2, 3). Where faces overlap, face i lands
+    over face i - 1: the result equals N successive ``paste_back`` calls byte for byte.
+
+    Example:
+        >>> import numpy as np, ffaccel
+        >>> frame = np.zeros((240, 320, 3), np.uint8)
+        >>> crops = np.stack([np.full((64, 64, 3), v, np.uint8) for v in (100, 200)])
+        >>> masks = np.ones((2, 64, 64), np.float32)
+        >>> Ms = np.array([[[1.0, 0, -10], [0, 1.0, -10]], [[1.0, 0, -40], [0, 1.0, -10]]])
+        >>> out = ffaccel.paste_back_batch(frame, crops, masks, Ms)
+        >>> int(out[20, 20, 0]), int(out[20, 60, 0])
+        (100, 200)
+    """
+    return _run(frame, crops, masks, matrices, compat, inplace, out, batched=True)
