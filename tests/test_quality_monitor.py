@@ -266,3 +266,21 @@ def test_gpu_monitor_matches_numpy(kind):
     summary_cpu, summary_gpu = cpu.summary(), gpu.summary()
     assert summary_gpu["jitter_event_frames"] == summary_cpu["jitter_event_frames"] == [10, 20]
     assert summary_gpu["mean_tpsnr"] == pytest.approx(summary_cpu["mean_tpsnr"], abs=1e-9)
+
+
+def test_skipping_unneeded_frames_gives_the_same_samples():
+    frames = clip_from_levels([3, 4, 5, 6, 7, 8, -9, -10, -11, -12])
+    full = QualityMonitor(crop=None, stride=3)
+    _feed(full, frames)
+    lean = QualityMonitor(crop=None, stride=3)
+    used = []
+    for index, frame in enumerate(frames):
+        if lean.next_frame_needed():
+            used.append(index)
+            lean.update(frame)
+        else:
+            lean.skip()
+    assert used == [2, 3, 5, 6, 8, 9]
+    assert lean.samples == full.samples and lean.frames_seen == full.frames_seen == 11
+    with pytest.raises(ValueError, match="pass it to update"):
+        QualityMonitor(stride=1).skip()

@@ -162,6 +162,22 @@ class QualityMonitor:
         """True once frames have been fed with a reference (relative mode)."""
         return bool(self._uses_reference)
 
+    def next_frame_needed(self) -> bool:
+        """Whether the next frame's pixels are used; if not, ``skip()`` may replace ``update``.
+
+        With stride 1 or 2 every frame is needed; with stride s >= 3 only frames
+        ``k*s - 1`` and ``k*s`` are, so a caller can avoid decoding work for the rest.
+        """
+        index = self.frames_seen
+        return (index >= self.stride and index % self.stride == 0) or (index + 1) % self.stride == 0
+
+    def skip(self) -> None:
+        """Count the next frame without looking at it (only when ``next_frame_needed()`` is False)."""
+        if self.next_frame_needed():
+            raise ValueError(f"frame {self.frames_seen} is measured or kept; pass it to update()")
+        self.frames_seen += 1
+        self._previous = self._previous_reference = None
+
     def update(self, frame: Any, *, reference: Any = None, region: Box | None = None) -> FrameSample | None:
         """Feed the next frame; return its ``FrameSample`` when it is a sampled frame.
 

@@ -114,7 +114,8 @@ def render_plot_png(monitor: QualityMonitor) -> bytes:
         if monitor.tail_frames and monitor.frames_seen:
             for a in axes:
                 a.axvspan(max(0, monitor.frames_seen - monitor.tail_frames), monitor.frames_seen,
-                          color="tab:orange", alpha=0.08)
+                          color="tab:orange", alpha=0.08,
+                          label=f"tail (last {monitor.tail_frames} frames)" if a is ax else None)
         ax.set_ylabel("tPSNR (dB)")
         ax.legend(loc="lower left", fontsize=8)
         if monitor.relative:

@@ -1,0 +1,154 @@
+"""Streaming video input for the quality command: one decoded frame in memory at a time.
+
+OpenCV (``cv2``) is imported only here and only when a video is opened; without it
+the error names the extra to install (``pip install ffaccel[opencv]``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+__all__ = ["VideoError", "VideoInfo", "VideoReader", "probe", "check_same_geometry"]
+
+OPENCV_EXTRA_HINT = "pip install ffaccel[opencv]"
+
+
+class VideoError(ValueError):
+    """A video input that is missing, unreadable, or does not match its partner.
+
+    The message is one line, meant to be shown to the user as is.
+    """
+
+
+def _cv2() -> ModuleType:
+    try:
+        import cv2
+    except ImportError as exc:
+        raise ModuleNotFoundError(f"reading videos needs OpenCV: {OPENCV_EXTRA_HINT}") from exc
+    return cv2
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about a video.
+
+    Attributes:
+        path: the file.
+        width, height: frame size in pixels.
+        frame_count: frames the container declares (0 if it declares none).
+        fps: frames per second the container declares (0.0 if none).
+    """
+
+    path: str
+    width: int
+    height: int
+    frame_count: int
+    fps: float
+
+
+def _open(path: str | os.PathLike[str], role: str) -> Any:
+    file = Path(path)
+    if not file.exists():
+        raise VideoError(f"{role} video not found: {file}")
+    if file.is_dir():
+        raise VideoError(f"{role} video is a directory, not a file: {file}")
+    if not os.access(file, os.R_OK):
+        raise VideoError(f"{role} video is not readable (permission denied): {file}")
+    cv2 = _cv2()
+    capture = cv2.VideoCapture(str(file))
+    if not capture.isOpened():
+        capture.release()
+        raise VideoError(f"{role} video cannot be opened as a video: {file}")
+    return capture
+
+
+def probe(path: str | os.PathLike[str], role: str = "input") -> VideoInfo:
+    """Open ``path``, decode its first frame to prove it is readable, and describe it.
+
+    Raises:
+        VideoError: missing, a directory, unreadable, or no decodable frame. ``role``
+            (e.g. "output", "reference") starts the message.
+    """
+    capture = _open(path, role)
+    try:
+        cv2 = _cv2()
+        ok, frame = capture.read()
+        if not ok or frame is None or frame.size == 0:
+            raise VideoError(f"{role} video has no decodable frame: {path}")
+        height, width = frame.shape[:2]
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+    finally:
+        capture.release()
+    return VideoInfo(str(path), int(width), int(height), max(count, 0), fps)
+
+
+def check_same_geometry(output: VideoInfo, reference: VideoInfo) -> None:
+    """Raise ``VideoError`` unless both videos have the same size and frame count."""
+    if (output.width, output.height) != (reference.width, reference.height):
+        raise VideoError(
+            f"size mismatch: output is {output.width}x{output.height} but reference is "
+            f"{reference.width}x{reference.height}"
+        )
+    if output.frame_count and reference.frame_count and output.frame_count != reference.frame_count:
+        raise VideoError(
+            f"frame count mismatch: output has {output.frame_count} frames but reference has "
+            f"{reference.frame_count}"
+        )
+
+
+class VideoReader:
+    """Iterate over a video's frames as (H, W, 3) uint8 BGR numpy arrays, in order.
+
+    Only the frame being handed out is held, so memory is constant in the video's
+    length. ``skip()`` advances past a frame without converting it to BGR, for
+    frames the caller does not need.
+
+    Example:
+        >>> from ffaccel.quality.video import VideoReader
+        >>> with VideoReader("clip.mp4") as reader:  # doctest: +SKIP
+        ...     for frame in reader:
+        ...         print(frame.shape, frame.dtype)
+    """
+
+    def __init__(self, path: str | os.PathLike[str], role: str = "input") -> None:
+        self.path = str(path)
+        self.role = role
+        self._capture = _open(path, role)
+        self.frames_read = 0
+
+    def read(self) -> np.ndarray | None:
+        """The next frame, or None at the end of the video."""
+        ok, frame = self._capture.read()
+        if not ok or frame is None:
+            return None
+        self.frames_read += 1
+        return frame
+
+    def skip(self) -> bool:
+        """Advance one frame without retrieving it; False at the end of the video."""
+        ok = bool(self._capture.grab())
+        if ok:
+            self.frames_read += 1
+        return ok
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        while (frame := self.read()) is not None:
+            yield frame
+
+    def close(self) -> None:
+        """Release the decoder."""
+        self._capture.release()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
