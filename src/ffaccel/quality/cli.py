@@ -8,6 +8,7 @@ Exit status: 0 on success, 2 on bad usage or bad input (one line on stderr).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -134,6 +135,10 @@ def run(args: argparse.Namespace) -> int:
     """Execute ``ffaccel quality``; return the exit status (0 ok, 2 bad input)."""
     from ffaccel.quality.video import VideoError
 
+    # FFmpeg prints its own lines for a broken file ("moov atom not found"), which
+    # would break the one-line error; the command reports decode failures itself.
+    # OpenCV reads this once, at its first capture, so a user's own value wins.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     try:
         return _run(args)
     except (VideoError, ValueError, ModuleNotFoundError) as exc:
