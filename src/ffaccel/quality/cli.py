@@ -8,6 +8,8 @@ Exit status: 0 on success, 2 on bad usage or bad input (one line on stderr).
 from __future__ import annotations
 
 import argparse
+import functools
+import itertools
 import os
 import sys
 from typing import Any
@@ -16,6 +18,7 @@ __all__ = ["add_parser", "format_summary_table", "run"]
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
+_ENDED = object()  # fill value marking a stream that ran out before the other
 
 
 def _region(text: str) -> tuple[int, int, int, int]:
@@ -150,10 +153,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ffaccel.quality.monitor import QualityMonitor
+    from ffaccel.quality.monitor import QualityMonitor, frame_needed
     from ffaccel.quality.progress import ProgressBar
     from ffaccel.quality.report import _pyplot, write_html, write_json, write_plot
-    from ffaccel.quality.video import VideoError, VideoReader, check_same_geometry, probe
+    from ffaccel.quality.video import VideoError, VideoReader, check_same_geometry, prefetch_frames, probe
 
     info = probe(args.output, "output")
     ref_info = None
@@ -173,27 +176,23 @@ def _run(args: argparse.Namespace) -> int:
     readers = [VideoReader(args.output, "output")]
     if args.reference is not None:
         readers.append(VideoReader(args.reference, "reference"))
+    needed = functools.partial(frame_needed, stride=args.stride)
+    streams = [prefetch_frames(reader, needed) for reader in readers]
     try:
-        while True:
-            if not monitor.next_frame_needed():
-                alive = [reader.skip() for reader in readers]
-                frames = None
-            else:
-                frames = [reader.read() for reader in readers]
-                alive = [frame is not None for frame in frames]
-            if not any(alive):
-                break
-            if not all(alive):
-                ended = readers[alive.index(False)].role
+        for frames in itertools.zip_longest(*streams, fillvalue=_ENDED):
+            if any(frame is _ENDED for frame in frames):
+                ended = readers[next(i for i, f in enumerate(frames) if f is _ENDED)].role
                 raise VideoError(f"frame count mismatch: {ended} video ended after "
                                  f"{monitor.frames_seen} frames while the other goes on")
-            if frames is None:
+            if frames[0] is None:  # not needed by the monitor: decoded but not converted
                 monitor.skip()
             else:
                 monitor.update(frames[0], reference=frames[1] if len(frames) > 1 else None)
             bar.advance()
     finally:
         bar.close()
+        for stream in streams:
+            stream.close()
         for reader in readers:
             reader.close()
 

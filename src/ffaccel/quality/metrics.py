@@ -79,15 +79,14 @@ def psnr_from_mse(mse_value: float, peak: float = 255.0) -> float:
 
 
 def _sum_squared_difference(xp: ModuleType, a: Any, b: Any) -> Any:
-    """Exact sum of squared differences of two uint8 arrays, as a 0-d device array."""
-    diff = a.astype(xp.int16) - b.astype(xp.int16)
-    if xp is np:
-        # Every product and partial sum is an integer below 2**53, so a float64
-        # BLAS dot is exact and several times faster than an integer reduction.
-        flat = diff.astype(np.float64).ravel()
-        return np.asarray(flat @ flat)
-    wide = diff.astype(xp.int32)
-    return (wide * wide).sum(dtype=xp.int64)
+    """Exact sum of squared differences of two uint8 arrays, as a 0-d device array.
+
+    Integer arithmetic throughout (int32 squares, int64 sum), so CPU and GPU agree to
+    the bit. No BLAS call: OpenBLAS worker threads spin and starve the video decoder's
+    threads on small machines.
+    """
+    diff = xp.subtract(a, b, dtype=xp.int32)
+    return xp.square(diff, out=diff).sum(dtype=xp.int64)
 
 
 def _check_pair(a: Any, b: Any) -> tuple[Any, Any, ModuleType]:
@@ -156,19 +155,27 @@ def _normalised_xyz(xp: ModuleType, bgr: Any) -> Any:
     """(3, N) float32 planes X/Xn, Y/Yn, Z/Zn from an (H, W, 3) BGR image.
 
     uint8 input is decoded through a 256-entry table (exact); float input (0..1)
-    through the sRGB formula. Planar output keeps the later per-channel means on
-    contiguous memory.
+    through the sRGB formula. Planar layout keeps the per-channel arithmetic and
+    means on contiguous memory; the 3x3 product is written out (no BLAS, whose
+    spinning threads would compete with the video decoder).
     """
+    planes = bgr.transpose(2, 0, 1)
     if bgr.dtype == np.uint8:
         lut = _SRGB_DECODE_LUT if xp is np else xp.asarray(_SRGB_DECODE_LUT)
-        linear = xp.take(lut, bgr).reshape(-1, 3)
+        linear = xp.take(lut, planes).reshape(3, -1)
     else:
-        encoded = bgr.reshape(-1, 3).astype(xp.float64)
+        encoded = planes.reshape(3, -1).astype(xp.float64)
         linear = xp.where(
             encoded <= 0.04045, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4
         ).astype(xp.float32)
-    matrix = _BGR_TO_XYZ_NORMALISED if xp is np else xp.asarray(_BGR_TO_XYZ_NORMALISED)
-    return matrix @ linear.T
+    xyz = xp.empty_like(linear)
+    for row in range(3):
+        weights = _BGR_TO_XYZ_NORMALISED[row]
+        plane = xyz[row]
+        xp.multiply(linear[0], weights[0], out=plane)
+        plane += linear[1] * weights[1]
+        plane += linear[2] * weights[2]
+    return xyz
 
 
 def _check_colour_image(image: Any, name: str) -> tuple[Any, ModuleType]:

@@ -19,7 +19,7 @@ from ffaccel.quality.metrics import (
 )
 from ffaccel.quality.relative import delta_tpsnr, stability_verdict
 
-__all__ = ["FrameSample", "QualityMonitor"]
+__all__ = ["FrameSample", "QualityMonitor", "frame_needed"]
 
 Box = tuple[int, int, int, int]
 
@@ -48,6 +48,18 @@ class FrameSample:
     sharpness: float
     reference_tpsnr: float | None = None
     delta_tpsnr: float | None = None
+
+
+def frame_needed(index: int, stride: int) -> bool:
+    """Whether a monitor with this ``stride`` uses frame ``index`` (0-based).
+
+    Frame i is measured when i >= stride and i % stride == 0, and kept as the
+    previous frame when (i + 1) % stride == 0.
+
+    >>> [i for i in range(10) if frame_needed(i, 3)]
+    [2, 3, 5, 6, 8, 9]
+    """
+    return (index >= stride and index % stride == 0) or (index + 1) % stride == 0
 
 
 def _parse_pair(value: Any, name: str) -> tuple[int, int] | None:
@@ -168,8 +180,7 @@ class QualityMonitor:
         With stride 1 or 2 every frame is needed; with stride s >= 3 only frames
         ``k*s - 1`` and ``k*s`` are, so a caller can avoid decoding work for the rest.
         """
-        index = self.frames_seen
-        return (index >= self.stride and index % self.stride == 0) or (index + 1) % self.stride == 0
+        return frame_needed(self.frames_seen, self.stride)
 
     def skip(self) -> None:
         """Count the next frame without looking at it (only when ``next_frame_needed()`` is False)."""

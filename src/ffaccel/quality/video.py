@@ -7,7 +7,9 @@ the error names the extra to install (``pip install ffaccel[opencv]``).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -15,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["VideoError", "VideoInfo", "VideoReader", "probe", "check_same_geometry"]
+__all__ = ["VideoError", "VideoInfo", "VideoReader", "check_same_geometry", "prefetch_frames", "probe"]
 
 OPENCV_EXTRA_HINT = "pip install ffaccel[opencv]"
 
@@ -152,3 +154,66 @@ class VideoReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_END = object()
+
+
+def prefetch_frames(
+    reader: VideoReader, needed: Callable[[int], bool] | None = None, depth: int = 4
+) -> Iterator[np.ndarray | None]:
+    """Decode ``reader`` on a background thread, ``depth`` frames ahead of the caller.
+
+    OpenCV releases the GIL while decoding, so decoding the next frames overlaps with
+    the caller's measurements on another core. Yields each frame in order, or None
+    for a frame where ``needed(index)`` is False (advanced with ``skip()``, not
+    converted). Memory: at most ``depth + 2`` frames alive. Stops the thread when the
+    caller stops iterating; an exception in the thread is re-raised here.
+    """
+    if depth < 1:
+        raise ValueError(f"depth must be >= 1, got {depth!r}")
+    slots: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            index = 0
+            while not stop.is_set():
+                if needed is None or needed(index):
+                    frame = reader.read()
+                    if frame is None:
+                        break
+                    item: Any = frame
+                else:
+                    if not reader.skip():
+                        break
+                    item = None
+                if not put(item):
+                    return
+                index += 1
+            put(_END)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+
+    thread = threading.Thread(target=work, name=f"ffaccel-decode-{reader.role}", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
