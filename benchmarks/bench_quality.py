@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +65,7 @@ def to_h264(source: Path, target: Path) -> bool:
         return False
     command = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(source),
                "-c:v", "libx264", "-preset", "medium", "-crf", "20", "-pix_fmt", "yuv420p", str(target)]
-    return subprocess.run(command).returncode == 0
+    return subprocess.run(command, check=False).returncode == 0
 
 
 def time_decode(path: Path) -> tuple[float, int]:
@@ -88,7 +88,7 @@ def time_command(args: list[str]) -> float:
     env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "ffaccel.quality", *args, "--no-progress"],
-                            env=env, capture_output=True, text=True)
+                            env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
         raise SystemExit(f"command failed: {result.stderr.strip()}")
@@ -101,7 +101,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the median is reported")
     parser.add_argument("--keep", type=Path, help="keep the clips in this folder")
     args = parser.parse_args()
-    frames = int(round(args.seconds * FPS))
+    frames = round(args.seconds * FPS)
     folder = Path(args.keep or tempfile.mkdtemp(prefix="ffaccel-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     clips = {"mp4v": folder / "clip_mp4v.mp4"}
@@ -111,7 +111,7 @@ def main() -> int:
     if to_h264(clips["mp4v"], folder / "clip_h264.mp4"):
         clips["h264"] = folder / "clip_h264.mp4"
 
-    print(f"# bench_quality  {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC  "
+    print(f"# bench_quality  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}")
     print(f"# clip: {WIDTH}x{HEIGHT} @ {FPS} fps, {frames} frames; command defaults (centre 640x640, stride 2)")
     print(f"{'codec':6} {'what':10} {'seconds':>8} {'fps':>8} {'x real time':>12}")

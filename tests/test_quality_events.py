@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ffaccel.quality.events import JITTER_WINDOW
 from ffaccel.quality import find_jitter_events, find_negative_outliers, finite_stats
+from ffaccel.quality.events import JITTER_WINDOW
 
 # Normal values vary by at most 2.5 dB (less than the 3 dB threshold); spikes drop 8+ dB.
 NORMAL_DB = (38.59, 36.09)

@@ -218,3 +218,45 @@ def test_blur_lowers_laplacian_variance():
 def test_laplacian_bad_input_names_the_argument(image, error, word):
     with pytest.raises(error, match=word):
         laplacian_variance(image)
+
+
+# --- GPU against numpy -------------------------------------------------------------------
+
+
+@pytest.mark.cuda
+def test_gpu_metrics_match_numpy():
+    cupy = pytest.importorskip("cupy")
+    a, b = _random_frame(10, (70, 90, 3)), _random_frame(11, (70, 90, 3))
+    # A strided crop, as the monitor passes them.
+    a_crop, b_crop = a[5:60, 7:80], b[5:60, 7:80]
+    ga, gb = cupy.asarray(a), cupy.asarray(b)
+    assert mse(ga[5:60, 7:80], gb[5:60, 7:80]) == mse(a_crop, b_crop)  # exact integer SSE
+    assert psnr(ga, gb) == psnr(a, b)
+    assert psnr(ga, ga) == math.inf
+    lab_gpu = bgr_to_lab(ga)
+    assert isinstance(lab_gpu, cupy.ndarray) and lab_gpu.dtype == np.float32
+    np.testing.assert_allclose(cupy.asnumpy(lab_gpu), bgr_to_lab(a), atol=2e-3)
+    np.testing.assert_allclose(mean_lab(ga[5:60, 7:80]), mean_lab(a_crop), atol=1e-4)
+    np.testing.assert_allclose(
+        cupy.asnumpy(bgr_to_lab(ga.astype(cupy.float32) / 255)), bgr_to_lab(a.astype(np.float32) / 255), atol=2e-3
+    )
+    assert laplacian_variance(ga[5:60, 7:80]) == pytest.approx(laplacian_variance(a_crop), rel=1e-5)
+    with pytest.raises(ValueError, match="both on the host or both on the GPU"):
+        mse(ga, b)
+
+
+@pytest.mark.cuda
+def test_torch_cuda_tensors_are_read_zero_copy():
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("cupy")
+    a, b = _random_frame(12), _random_frame(13)
+    ta, tb = torch.from_numpy(a).cuda(), torch.from_numpy(b).cuda()
+    assert psnr(ta, tb) == psnr(a, b)
+    assert laplacian_variance(ta) == pytest.approx(laplacian_variance(a), rel=1e-5)
+    np.testing.assert_allclose(mean_lab(ta), mean_lab(a), atol=1e-4)
+
+
+def test_torch_cpu_tensors_use_the_numpy_path():
+    torch = pytest.importorskip("torch")
+    a, b = _random_frame(14), _random_frame(15)
+    assert psnr(torch.from_numpy(a), torch.from_numpy(b)) == psnr(a, b)

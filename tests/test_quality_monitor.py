@@ -248,7 +248,7 @@ def test_gpu_monitor_matches_numpy(kind):
     frames = [np.ascontiguousarray(np.pad(f, ((4, 4), (6, 6), (0, 0)), mode="reflect")) for f in frames]
     if kind == "torch":
         torch = pytest.importorskip("torch")
-        to_device = lambda f: torch.from_numpy(f).cuda()  # noqa: E731
+        to_device = lambda f: torch.from_numpy(f).cuda()
     else:
         to_device = cupy.asarray
     cpu = QualityMonitor(crop=(20, 16), stride=2)

@@ -10,8 +10,8 @@ import pytest
 
 cv2 = pytest.importorskip("cv2")
 
-from ffaccel.quality.monitor import frame_needed  # noqa: E402
-from ffaccel.quality.video import (  # noqa: E402
+from ffaccel.quality.monitor import frame_needed
+from ffaccel.quality.video import (
     VideoError,
     VideoInfo,
     VideoReader,
@@ -35,7 +35,7 @@ def clip(tmp_path_factory):
 
 
 def _level(frame: np.ndarray) -> int:
-    return int(round(float(frame.mean()) / 20))
+    return round(float(frame.mean()) / 20)
 
 
 def test_probe_describes_the_clip(clip):

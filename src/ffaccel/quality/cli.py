@@ -120,8 +120,8 @@ def format_summary_table(summary: dict[str, Any]) -> str:
         ("tail spikes", f"{summary['tail_spikes']}{_frames_list(summary['tail_spike_frames'])}"),
         ("negative outliers", f"{summary['negative_outliers']}{_frames_list(summary['negative_outlier_frames'])}"),
         ("colour drift (ΔE76)", f"mean {_fmt(summary['mean_color_drift'])}, max {_fmt(summary['max_color_drift'])}"),
-        ("sharpness (Lap. var)", f"mean {_fmt(summary['mean_sharpness'], digits=1)}, "
-                                 f"last/first {_fmt(summary['sharpness_change'])}"),
+        ("sharpness (Lap. var)",
+         f"mean {_fmt(summary['mean_sharpness'], digits=1)}, last/first {_fmt(summary['sharpness_change'])}"),
     ]
     if "mean_delta_tpsnr" in summary:
         rows += [

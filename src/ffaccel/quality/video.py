@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -149,7 +149,7 @@ class VideoReader:
         """Release the decoder."""
         self._capture.release()
 
-    def __enter__(self) -> VideoReader:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -161,7 +161,7 @@ _END = object()
 
 def prefetch_frames(
     reader: VideoReader, needed: Callable[[int], bool] | None = None, depth: int = 4
-) -> Iterator[np.ndarray | None]:
+) -> Generator[np.ndarray | None, None, None]:
     """Decode ``reader`` on a background thread, ``depth`` frames ahead of the caller.
 
     OpenCV releases the GIL while decoding, so decoding the next frames overlaps with
@@ -201,7 +201,7 @@ def prefetch_frames(
                     return
                 index += 1
             put(_END)
-        except BaseException as exc:  # handed to the consumer, raised there
+        except Exception as exc:  # noqa: BLE001 - handed to the consumer and raised there
             put(exc)
 
     thread = threading.Thread(target=work, name=f"ffaccel-decode-{reader.role}", daemon=True)
@@ -211,7 +211,7 @@ def prefetch_frames(
             item = slots.get()
             if item is _END:
                 return
-            if isinstance(item, BaseException):
+            if isinstance(item, Exception):
                 raise item
             yield item
     finally:
