@@ -11,8 +11,13 @@ of --repeat runs:
   relative  the same with --reference (two videos decoded).
 
 fps = frames / seconds; real-time factor = fps / 30 (>= 1 keeps up with real time).
+cpu s = user + system CPU seconds of the child process (less sensitive than wall time
+to other load on the machine; the load average is printed with the results).
 
-    PYTHONPATH=src python3 benchmarks/bench_quality.py [--seconds 10] [--repeat 3]
+--monitor times QualityMonitor.update alone on 1080p frames already in memory, with
+numpy and, where cupy and a GPU are present, with cupy arrays (the GPU path).
+
+    PYTHONPATH=src python3 benchmarks/bench_quality.py [--seconds 10] [--repeat 3] [--monitor]
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -84,15 +90,51 @@ def time_decode(path: Path) -> tuple[float, int]:
     return elapsed, count
 
 
-def time_command(args: list[str]) -> float:
+def time_command(args: list[str]) -> tuple[float, float]:
+    """(wall seconds, child CPU seconds) of one run of the command."""
     env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "ffaccel.quality", *args, "--no-progress"],
                             env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise SystemExit(f"command failed: {result.stderr.strip()}")
-    return elapsed
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def time_monitor(repeat: int) -> None:
+    """Per-frame cost of QualityMonitor.update on in-memory 1080p frames (no decode)."""
+    sys.path.insert(0, str(SRC))
+    from ffaccel.quality import QualityMonitor
+
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8) for _ in range(8)]
+    kinds: list[tuple[str, list, object]] = [("numpy", frames, None)]
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() > 0:
+            kinds.append(("cupy", [cupy.asarray(f) for f in frames], cupy))
+    except Exception as exc:  # noqa: BLE001 - report why the GPU row is missing
+        print(f"# no GPU row: {type(exc).__name__}: {exc}")
+    print(f"{'frames':6} {'what':18} {'ms/frame':>9} {'fps':>8}")
+    for name, batch, cupy_module in kinds:
+        for label, reference in (("monitor", None), ("monitor+reference", batch)):
+            timings = []
+            for _ in range(repeat):
+                monitor = QualityMonitor()  # defaults: centre 640x640, stride 2
+                count = 120
+                start = time.perf_counter()
+                for i in range(count):
+                    ref = None if reference is None else reference[(i + 3) % len(batch)]
+                    monitor.update(batch[i % len(batch)], reference=ref)
+                if cupy_module is not None:
+                    cupy_module.cuda.Device().synchronize()
+                timings.append((time.perf_counter() - start) / count)
+            per_frame = statistics.median(timings)
+            print(f"{name:6} {label:18} {per_frame * 1e3:9.2f} {1 / per_frame:8.1f}")
 
 
 def main() -> int:
@@ -100,36 +142,43 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="clip length (default 10 s)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the median is reported")
     parser.add_argument("--keep", type=Path, help="keep the clips in this folder")
+    parser.add_argument("--monitor", action="store_true", help="time QualityMonitor alone (numpy, cupy)")
     args = parser.parse_args()
+    print(f"# bench_quality  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  "
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}, "
+          f"load average {os.getloadavg()[0]:.2f}")
+    if args.monitor:
+        time_monitor(args.repeat)
+        return 0
     frames = round(args.seconds * FPS)
     folder = Path(args.keep or tempfile.mkdtemp(prefix="ffaccel-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     clips = {"mp4v": folder / "clip_mp4v.mp4"}
-    write_clip(clips["mp4v"], frames)
     reference = folder / "reference_mp4v.mp4"
-    write_clip(reference, frames, seed=1)
-    if to_h264(clips["mp4v"], folder / "clip_h264.mp4"):
-        clips["h264"] = folder / "clip_h264.mp4"
+    if not (clips["mp4v"].exists() and reference.exists()):
+        write_clip(clips["mp4v"], frames)
+        write_clip(reference, frames, seed=1)
+    h264 = folder / "clip_h264.mp4"
+    if h264.exists() or to_h264(clips["mp4v"], h264):
+        clips["h264"] = h264
 
-    print(f"# bench_quality  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}")
     print(f"# clip: {WIDTH}x{HEIGHT} @ {FPS} fps, {frames} frames; command defaults (centre 640x640, stride 2)")
-    print(f"{'codec':6} {'what':10} {'seconds':>8} {'fps':>8} {'x real time':>12}")
-    rows = []
+    print(f"{'codec':6} {'what':10} {'wall s':>7} {'fps':>7} {'x real time':>12} {'cpu s':>7}")
     for codec, clip in clips.items():
         decoded = [time_decode(clip) for _ in range(args.repeat)]
         count = decoded[0][1]
-        runs = {
-            "decode": statistics.median(t for t, _ in decoded),
-            "command": statistics.median(time_command([str(clip)]) for _ in range(args.repeat)),
-        }
+        runs = {"decode": (statistics.median(t for t, _ in decoded), None)}
+        commands = {"command": [str(clip)]}
         if codec == "mp4v":
-            runs["relative"] = statistics.median(
-                time_command([str(clip), "--reference", str(reference)]) for _ in range(args.repeat))
-        for what, seconds in runs.items():
+            commands["relative"] = [str(clip), "--reference", str(reference)]
+        for what, command in commands.items():
+            timed = [time_command(command) for _ in range(args.repeat)]
+            runs[what] = (statistics.median(w for w, _ in timed), statistics.median(c for _, c in timed))
+        for what, (seconds, cpu) in runs.items():
             fps = count / seconds
-            rows.append((codec, what, seconds, fps))
-            print(f"{codec:6} {what:10} {seconds:8.2f} {fps:8.1f} {fps / FPS:12.2f}")
+            cpu_text = "" if cpu is None else f"{cpu:7.2f}"
+            print(f"{codec:6} {what:10} {seconds:7.2f} {fps:7.1f} {fps / FPS:12.2f} {cpu_text:>7}")
+    print(f"# load average at the end {os.getloadavg()[0]:.2f}")
     if not args.keep:
         shutil.rmtree(folder, ignore_errors=True)
     return 0
