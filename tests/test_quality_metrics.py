@@ -260,3 +260,19 @@ def test_torch_cpu_tensors_use_the_numpy_path():
     torch = pytest.importorskip("torch")
     a, b = _random_frame(14), _random_frame(15)
     assert psnr(torch.from_numpy(a), torch.from_numpy(b)) == psnr(a, b)
+
+
+@given(value=st.integers(0, 254))
+@settings(max_examples=60, deadline=None)
+def test_grey_pixels_have_no_chroma_and_lightness_rises_with_value(value):
+    greys = np.array([[[value] * 3, [value + 1] * 3]], np.uint8)
+    lab = bgr_to_lab(greys)[0]
+    assert np.abs(lab[:, 1:]).max() < 1e-4
+    assert 0.0 <= lab[0, 0] < lab[1, 0] <= 100.0 + 1e-4
+
+
+@given(seed=SEEDS)
+@settings(max_examples=25, deadline=None)
+def test_uint8_table_path_equals_float_formula_path(seed):
+    frame = _random_frame(seed, (6, 7, 3))
+    np.testing.assert_allclose(bgr_to_lab(frame), bgr_to_lab(frame / 255.0), atol=2e-4)
