@@ -284,3 +284,16 @@ def test_skipping_unneeded_frames_gives_the_same_samples():
     assert lean.samples == full.samples and lean.frames_seen == full.frames_seen == 11
     with pytest.raises(ValueError, match="pass it to update"):
         QualityMonitor(stride=1).skip()
+
+
+def test_a_rejected_update_leaves_the_monitor_unchanged():
+    frames = clip_from_levels([3, 4, 5])
+    monitor = QualityMonitor(crop=None, stride=1)
+    with pytest.raises(TypeError, match="reference"):
+        monitor.update(frames[0], reference=frames[0].astype(np.float32))
+    monitor.update(frames[0])  # still free to run without a reference
+    with pytest.raises(ValueError, match="region"):
+        monitor.update(frames[1], region=(500, 500, 10, 10))
+    assert monitor.frames_seen == 1 and monitor.samples == []
+    sample = monitor.update(frames[1])
+    assert sample.frame == 1 and sample.tpsnr == pytest.approx(_db(3))

@@ -199,44 +199,49 @@ class QualityMonitor:
             region: ``(x, y, w, h)`` box for this frame (e.g. the face), overriding the
                 monitor's region and crop; clipped to the frame.
         """
+        # Validate everything before any state changes, so a rejected call leaves the
+        # monitor exactly as it was.
         frame_arr, xp = check_frame(frame, "frame")
+        uses_reference = reference is not None
+        if self._shape is not None:
+            if tuple(frame_arr.shape) != self._shape:
+                raise ValueError(f"frame shape {tuple(frame_arr.shape)} differs from the first frame's {self._shape}")
+            if uses_reference != self._uses_reference:
+                raise ValueError("reference must be given with every frame or with none")
         ref_arr = None
-        if self._shape is None:
-            self._shape = tuple(frame_arr.shape)
-            self._uses_reference = reference is not None
-        elif tuple(frame_arr.shape) != self._shape:
-            raise ValueError(f"frame shape {tuple(frame_arr.shape)} differs from the first frame's {self._shape}")
-        if (reference is not None) != self._uses_reference:
-            raise ValueError("reference must be given with every frame or with none")
         if reference is not None:
             ref_arr, ref_xp = check_frame(reference, "reference")
             if ref_xp is not xp:
                 raise ValueError("reference must be on the same device as frame (both numpy or both CUDA)")
             if ref_arr.shape != frame_arr.shape:
-                raise ValueError(f"reference shape {tuple(ref_arr.shape)} differs from frame shape {tuple(frame_arr.shape)}")
-        box_override = _parse_box(region, "region")
-
+                raise ValueError(
+                    f"reference shape {tuple(ref_arr.shape)} differs from frame shape {tuple(frame_arr.shape)}"
+                )
         index = self.frames_seen
+        measured = index >= self.stride and index % self.stride == 0
+        box = self._box(frame_arr.shape[0], frame_arr.shape[1], _parse_box(region, "region"))
+
+        self._shape = tuple(frame_arr.shape)
+        self._uses_reference = uses_reference
         self.frames_seen += 1
-        sample = None
-        if index >= self.stride and index % self.stride == 0:
-            sample = self._measure(xp, index, frame_arr, ref_arr, box_override)
+        sample = self._measure(xp, index, box, frame_arr, ref_arr) if measured else None
         if (index + 1) % self.stride == 0:
-            # Frame i - 1 of the next sampled pair: keep a private copy.
+            # Frame i - 1 of the next measured pair: keep a private copy.
             self._previous = frame_arr.copy()
             self._previous_reference = None if ref_arr is None else ref_arr.copy()
         else:
             self._previous = self._previous_reference = None
         return sample
 
-    def _measure(self, xp: Any, index: int, frame: Any, reference: Any, box_override: Box | None) -> FrameSample:
-        height, width = frame.shape[:2]
-        if box_override is not None:
-            box = _clip_box(box_override, height, width, "region")
-        elif self.region is not None:
-            box = _clip_box(self.region, height, width, "region")
-        else:
-            box = _centre_box(height, width, self.crop)
+    def _box(self, height: int, width: int, override: Box | None) -> Box:
+        """The measured box for a frame: per-frame region, else fixed region, else centre crop."""
+        if override is not None:
+            return _clip_box(override, height, width, "region")
+        if self.region is not None:
+            return _clip_box(self.region, height, width, "region")
+        return _centre_box(height, width, self.crop)
+
+    def _measure(self, xp: Any, index: int, box: Box, frame: Any, reference: Any) -> FrameSample:
         x, y, w, h = box
         window = (slice(y, y + h), slice(x, x + w), slice(0, 3))
         current = frame[window]
