@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -144,7 +144,7 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, help="keep the clips in this folder")
     parser.add_argument("--monitor", action="store_true", help="time QualityMonitor alone (numpy, cupy)")
     args = parser.parse_args()
-    print(f"# bench_quality  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  "
+    print(f"# bench_quality  {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC  "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}, "
           f"load average {os.getloadavg()[0]:.2f}")
     if args.monitor:

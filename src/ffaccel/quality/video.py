@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 
@@ -149,7 +149,7 @@ class VideoReader:
         """Release the decoder."""
         self._capture.release()
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> VideoReader:  # noqa: PYI034 - typing.Self needs Python 3.11
         return self
 
     def __exit__(self, *exc: object) -> None:
