@@ -175,3 +175,10 @@ def test_add_parser_registers_quality_on_a_top_level_parser(videos, capsys):
     assert args.func is run and args.crop == (32, 16)
     assert args.func(args) == 0
     assert "centre crop 32x16" in capsys.readouterr().out
+
+
+def test_help_lists_the_options():
+    result = run_command("--help")
+    assert result.returncode == 0
+    for option in ("--reference", "--region", "--json", "--plot", "--html", "--stride", "--threshold"):
+        assert option in result.stdout
