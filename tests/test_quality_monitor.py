@@ -297,3 +297,22 @@ def test_a_rejected_update_leaves_the_monitor_unchanged():
     assert monitor.frames_seen == 1 and monitor.samples == []
     sample = monitor.update(frames[1])
     assert sample.frame == 1 and sample.tpsnr == pytest.approx(_db(3))
+
+
+@pytest.mark.cuda
+def test_gpu_frames_written_on_a_torch_side_stream_are_read_after_the_write():
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("cupy")
+    frames = clip_from_levels([3, 4, 12, 3, 4])
+    cpu = QualityMonitor(crop=None, stride=1)
+    gpu = QualityMonitor(crop=None, stride=1)
+    side = torch.cuda.Stream()
+    for frame in frames:
+        cpu.update(frame)
+        with torch.cuda.stream(side):
+            # Written on the side stream, and measured while it is current: the monitor
+            # must run on that stream, or it could read the buffer before the copy lands.
+            device_frame = torch.empty(frame.shape, dtype=torch.uint8, device="cuda")
+            device_frame.copy_(torch.from_numpy(frame).pin_memory(), non_blocking=True)
+            gpu.update(device_frame)
+    assert [s.tpsnr for s in gpu.samples] == [s.tpsnr for s in cpu.samples]

@@ -7,6 +7,8 @@ reduction runs on the device that holds the frame and only scalars come back.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
@@ -23,25 +25,57 @@ def _import_cupy() -> ModuleType:
     return cupy
 
 
+def _is_torch_tensor(value: Any) -> bool:
+    return type(value).__module__.startswith("torch") and hasattr(value, "detach")
+
+
 def as_array(value: Any, name: str) -> tuple[Any, ModuleType]:
     """Return ``(array, xp)`` where xp is numpy or cupy, matching where the data lives.
 
-    numpy arrays pass through; objects exposing ``__cuda_array_interface__`` (cupy
-    arrays, torch CUDA tensors) become cupy views without a copy; torch CPU tensors
-    become numpy views. Anything else raises ``TypeError`` naming ``name``.
+    numpy arrays pass through; torch tensors are detached first (a tensor that
+    requires grad exposes no array interface), then CUDA ones become cupy views and
+    CPU ones numpy views, both without a copy; other objects exposing
+    ``__cuda_array_interface__`` (cupy arrays, numba, ...) become cupy views.
+    Anything else raises ``TypeError`` naming ``name``.
     """
     if isinstance(value, np.ndarray):
         return value, np
+    if _is_torch_tensor(value):
+        tensor = value.detach()
+        if tensor.is_cuda:
+            return _import_cupy().asarray(tensor), _import_cupy()
+        return tensor.numpy(), np
     if hasattr(value, "__cuda_array_interface__"):
         cupy = _import_cupy()
         return cupy.asarray(value), cupy
-    # torch CPU tensors: .numpy() is a zero-copy view.
-    if type(value).__module__.startswith("torch") and hasattr(value, "numpy"):
-        return value.detach().numpy(), np
     raise TypeError(
         f"{name} must be a numpy array, a cupy array or a torch tensor, "
         f"got {type(value).__name__}"
     )
+
+
+@contextmanager
+def device_scope(value: Any) -> Iterator[None]:
+    """Make cupy work run where ``value`` lives, on the stream its framework is using.
+
+    - torch CUDA tensor: its device, and torch's current stream there (wrapped as a
+      cupy ExternalStream), so reading the frame is ordered after the torch work that
+      wrote it, however the caller's streams are set up;
+    - cupy array: its device (cupy's current stream is already the caller's);
+    - anything else: nothing to do.
+    """
+    if _is_torch_tensor(value) and value.is_cuda:
+        import torch
+
+        cupy = _import_cupy()
+        torch_stream = torch.cuda.current_stream(value.device)
+        with cupy.cuda.Device(value.device.index), cupy.cuda.ExternalStream(torch_stream.cuda_stream):
+            yield
+    elif type(value).__module__.startswith("cupy") and hasattr(value, "device"):
+        with value.device:
+            yield
+    else:
+        yield
 
 
 def check_frame(value: Any, name: str = "frame") -> tuple[Any, ModuleType]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ffaccel.quality._xp import as_array, check_frame, to_host_floats
+from ffaccel.quality._xp import as_array, check_frame, device_scope, to_host_floats
 
 __all__ = [
     "bgr_to_lab",
@@ -118,7 +118,8 @@ def mse(a: Any, b: Any) -> float:
     4.0
     """
     a_arr, b_arr, xp = _check_pair(a, b)
-    (sse,) = to_host_floats(_sum_squared_difference(xp, a_arr, b_arr).reshape(1))
+    with device_scope(a):
+        (sse,) = to_host_floats(_sum_squared_difference(xp, a_arr, b_arr).reshape(1))
     return sse / a_arr.size
 
 
@@ -206,11 +207,12 @@ def bgr_to_lab(image: Any) -> Any:
     [53.24, 80.09, 67.2]
     """
     arr, xp = _check_colour_image(image, "image")
-    f = _lab_f(xp, _normalised_xyz(xp, arr))
-    lab = xp.stack(
-        [116.0 * f[1] - 16.0, 500.0 * (f[0] - f[1]), 200.0 * (f[1] - f[2])], axis=-1
-    )
-    return lab.reshape(arr.shape[0], arr.shape[1], 3).astype(xp.float32)
+    with device_scope(image):
+        f = _lab_f(xp, _normalised_xyz(xp, arr))
+        lab = xp.stack(
+            [116.0 * f[1] - 16.0, 500.0 * (f[0] - f[1]), 200.0 * (f[1] - f[2])], axis=-1
+        )
+        return lab.reshape(arr.shape[0], arr.shape[1], 3).astype(xp.float32)
 
 
 def _mean_lab_device(xp: ModuleType, bgr: Any) -> Any:
@@ -238,7 +240,8 @@ def mean_lab(image: Any) -> tuple[float, float, float]:
     [100.0, 0.0, 0.0]
     """
     arr, xp = _check_colour_image(image, "image")
-    lab = to_host_floats(_mean_lab_device(xp, arr))
+    with device_scope(image):
+        lab = to_host_floats(_mean_lab_device(xp, arr))
     return (lab[0], lab[1], lab[2])
 
 
@@ -290,5 +293,6 @@ def laplacian_variance(image: Any) -> float:
         raise ValueError(f"image must be at least 3x3 pixels, got {tuple(arr.shape)}")
     if arr.dtype.kind not in "uif":
         raise TypeError(f"image must be a numeric array, got {arr.dtype}")
-    (value,) = to_host_floats(_laplacian_variance_device(xp, arr).reshape(1))
+    with device_scope(image):
+        (value,) = to_host_floats(_laplacian_variance_device(xp, arr).reshape(1))
     return value

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ffaccel.quality._xp import check_frame, to_host_floats
+from ffaccel.quality._xp import check_frame, device_scope, to_host_floats
 from ffaccel.quality.events import find_jitter_events, find_negative_outliers, finite_stats
 from ffaccel.quality.metrics import (
     _laplacian_variance_device,
@@ -224,13 +224,14 @@ class QualityMonitor:
         self._shape = tuple(frame_arr.shape)
         self._uses_reference = uses_reference
         self.frames_seen += 1
-        sample = self._measure(xp, index, box, frame_arr, ref_arr) if measured else None
-        if (index + 1) % self.stride == 0:
-            # Frame i - 1 of the next measured pair: keep a private copy.
-            self._previous = frame_arr.copy()
-            self._previous_reference = None if ref_arr is None else ref_arr.copy()
-        else:
-            self._previous = self._previous_reference = None
+        with device_scope(frame):
+            sample = self._measure(xp, index, box, frame_arr, ref_arr) if measured else None
+            if (index + 1) % self.stride == 0:
+                # Frame i - 1 of the next measured pair: keep a private copy.
+                self._previous = frame_arr.copy()
+                self._previous_reference = None if ref_arr is None else ref_arr.copy()
+            else:
+                self._previous = self._previous_reference = None
         return sample
 
     def _box(self, height: int, width: int, override: Box | None) -> Box:
