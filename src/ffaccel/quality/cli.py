@@ -18,6 +18,7 @@ __all__ = ["add_parser", "format_summary_table", "run"]
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
 _ENDED = object()  # fill value marking a stream that ran out before the other
 
 
@@ -135,7 +136,7 @@ def format_summary_table(summary: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Execute ``ffaccel quality``; return the exit status (0 ok, 2 bad input)."""
+    """Execute ``ffaccel quality``; return the exit status (0 ok, 2 bad input, 130 Ctrl-C)."""
     from ffaccel.quality.video import VideoError
 
     # FFmpeg prints its own lines for a broken file ("moov atom not found"), which
@@ -150,6 +151,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"ffaccel quality: error: cannot write report: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("\nffaccel quality: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def _run(args: argparse.Namespace) -> int:
