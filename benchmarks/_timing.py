@@ -78,3 +78,22 @@ def save_json(path: str | None, payload: dict[str, Any]) -> None:
     if path:
         with open(path, "w") as f:
             json.dump(payload, f, indent=2)
+
+
+def face_matrix(cx: float, cy: float, face_px: float, angle: float, crop: int = 512):
+    """A frame -> crop matrix putting a face of ``face_px`` pixels centred at (cx, cy),
+    rotated by ``angle`` radians, into a ``crop`` x ``crop`` crop (FaceFusion-like)."""
+    import numpy as np
+
+    s = crop / face_px
+    c, n = s * np.cos(angle), s * np.sin(angle)
+    return np.array([[c, -n, crop / 2 - (c * cx - n * cy)], [n, c, crop / 2 - (n * cx + c * cy)]])
+
+
+def face_matrices(n: int, crop: int = 512):
+    """n faces of ~420 px spread over a 1080p frame, rotated up to +-0.35 rad."""
+    import numpy as np
+
+    out = [face_matrix(260 + 1400 * (i / max(n - 1, 1)), 420 + 240 * (i % 2), 420, -0.35 + 0.7 * i / max(n - 1, 1), crop)
+           for i in range(n)]
+    return np.stack(out)

@@ -44,12 +44,6 @@ def facefusion_paste_back(cv2, frame, crop, mask, m):
     return out
 
 
-def face_matrix(i: int) -> np.ndarray:
-    a = -0.3 + 0.2 * i
-    s = 0.45
-    return np.array([[s * np.cos(a), -s * np.sin(a), -250.0 - 300 * i], [s * np.sin(a), s * np.cos(a), -120.0 - 40 * i]])
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=200)
@@ -62,7 +56,7 @@ def main() -> int:
     crop = (rng.random((512, 512, 3)) * 255).astype(np.float32)  # FaceFusion's processors hand back float32
     mask = np.zeros((512, 512), np.float32)
     mask[32:-32, 32:-32] = 1.0
-    m = face_matrix(0)
+    m = _timing.face_matrices(1)[0]
     rows = []
 
     work = frame.copy()
@@ -97,7 +91,7 @@ def main() -> int:
         gw = g.clone()
         rows.append({"path": "gpu", "impl": "ffaccel paste_back inplace", "faces": 1, "median_ms": _timing.cuda_median_ms(
             lambda: ffaccel.paste_back(gw, gc, gm, m, inplace=True), args.runs)})
-        ms4 = np.stack([face_matrix(i) for i in range(4)])
+        ms4 = _timing.face_matrices(4)
         gc4, gm4 = gc[None].repeat(4, 1, 1, 1).contiguous(), gm[None].repeat(4, 1, 1).contiguous()
         rows.append({"path": "gpu", "impl": "ffaccel paste_back_batch", "faces": 4, "median_ms": _timing.cuda_median_ms(
             lambda: ffaccel.paste_back_batch(g, gc4, gm4, ms4, out=gout), args.runs)})

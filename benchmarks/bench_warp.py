@@ -24,16 +24,6 @@ import _timing  # noqa: E402
 import ffaccel  # noqa: E402
 
 
-def face_matrices(n: int) -> np.ndarray:
-    """n plausible frame->crop matrices for faces spread across a 1080p frame."""
-    out = []
-    for i in range(n):
-        a = -0.4 + 0.8 * i / max(n - 1, 1)
-        s = 0.42 + 0.05 * (i % 3)
-        out.append([[s * np.cos(a), -s * np.sin(a), -150.0 - 180 * i], [s * np.sin(a), s * np.cos(a), -80.0 - 20 * i]])
-    return np.array(out)
-
-
 def torch_grid_sample_warp(torch, frame_nchw_f32, inverse, size, h, w):
     """uint8 -> float -> grid_sample (bilinear, border) -> round -> uint8, batch of crops."""
     n = inverse.shape[0]
@@ -61,7 +51,7 @@ def main() -> int:
 
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8)
-    one, eight = face_matrices(1), face_matrices(8)
+    one, eight = _timing.face_matrices(1), _timing.face_matrices(8)
     rows = []
 
     try:

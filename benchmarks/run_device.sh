@@ -18,14 +18,17 @@ run build python3 -m pip install --no-build-isolation --no-deps -v .
 run versions python3 -c "import ffaccel, json, cv2; print(json.dumps(ffaccel.status(), indent=1)); print('cv2', cv2.__version__)"
 run pytest_cuda python3 -m pytest -m cuda tests -q -p no:cacheprovider -rs "$@"
 run pytest_all python3 -m pytest tests -q -p no:cacheprovider -m "not cuda" -x
+# Every op's GPU tests once more under memcheck, with fewer hypothesis examples (slow there).
+OPS_CUDA_TESTS=$(ls tests/test_*_cuda.py | grep -v -e runtime -e quality)
 FFACCEL_EXAMPLES_SCALE=0.1 run sanitizer compute-sanitizer --tool memcheck --error-exitcode 99 \
-    python3 -m pytest tests/test_warp_cuda.py -q -p no:cacheprovider -k "parity or out_on_gpu or batch"
+    python3 -m pytest $OPS_CUDA_TESTS -q -p no:cacheprovider -m cuda -k "not thread and not graph and not stream"
 run bench_warp python3 benchmarks/bench_warp.py --json "$OUT/bench_warp.json"
+run bench_paste python3 benchmarks/bench_paste.py --json "$OUT/bench_paste.json"
 run bench_runtime python3 benchmarks/bench_runtime.py --json "$OUT/bench_runtime.json"
 echo "==== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1), commit $(git rev-parse --short HEAD 2>/dev/null))"
-for k in build versions pytest_cuda pytest_all sanitizer bench_warp bench_runtime; do
+for k in build versions pytest_cuda pytest_all sanitizer bench_warp bench_paste bench_runtime; do
     printf '%-12s %s   %s\n' "$k" "${STEP[$k]:-not run}" "$(tail -n 1 "$OUT/$k.log" 2>/dev/null | cut -c1-110)"
 done
-grep -A12 "^bench_warp" "$OUT/bench_warp.log" | head -14
-grep -A8 "^ratios" "$OUT/bench_warp.log"
-tail -n 15 "$OUT/bench_runtime.log"
+grep -v "^ratio\|^---" "$OUT/bench_warp.log" | grep -A30 "^bench_warp" | head -30
+grep -v "^ratio\|^---" "$OUT/bench_paste.log" | grep -A30 "^bench_paste" | head -30
+grep -B1 -A12 "goal" "$OUT/bench_runtime.log" | tail -8

@@ -15,6 +15,18 @@ from ffaccel._core import CudaError
 from ffaccel._status import status
 from ffaccel._version import __version__
 from ffaccel.ops import paste_back, paste_back_batch, warp_affine, warp_affine_batch
+from ffaccel.stability import (
+    EndOfSequenceGuard,
+    FaceTracker,
+    OneEuroFilter,
+    PoseFilter,
+    TemporalSmoother,
+    estimate_pose,
+    pose_to_similarity,
+    refine_heatmap_landmarks,
+    smooth_track,
+)
+from ffaccel.quality import QualityMonitor
 from ffaccel.runtime import (
     BatchProcessor,
     CudaGraphRunner,
@@ -28,18 +40,28 @@ from ffaccel.runtime import (
 
 __all__ = [
     "BatchProcessor",
+    "bucket_batch_size",
     "CudaError",
     "CudaGraphRunner",
+    "deterministic_context",
+    "EndOfSequenceGuard",
+    "estimate_pose",
+    "FaceTracker",
     "MemoryPolicy",
+    "OneEuroFilter",
     "OrtCudaSession",
     "OrtCudaUnavailableError",
-    "bucket_batch_size",
-    "deterministic_context",
     "paste_back",
     "paste_back_batch",
+    "pose_to_similarity",
+    "PoseFilter",
+    "QualityMonitor",
+    "refine_heatmap_landmarks",
     "require_onnxruntime_gpu",
-    "__version__",
+    "smooth_track",
     "status",
+    "TemporalSmoother",
     "warp_affine",
     "warp_affine_batch",
+    "__version__",
 ]
