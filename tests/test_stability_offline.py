@@ -83,7 +83,9 @@ def test_timestamps_with_uniform_steps_match_default():
 @given(st.floats(-1000, 1000), st.floats(-1000, 1000))
 def test_translation_equivariant(dx, dy):
     z = _ramp(30) + np.random.default_rng(5).normal(0, 1, (30, 68, 2))
-    assert np.allclose(smooth_track(z + [dx, dy]), smooth_track(z) + [dx, dy], atol=1e-6)
+    # 1e-4 px: the noise estimate (a median of second differences) moves by rounding when
+    # the track is shifted by ~1000 px, which shifts the smoothing gain very slightly.
+    assert np.allclose(smooth_track(z + [dx, dy]), smooth_track(z) + [dx, dy], rtol=0, atol=1e-4)
 
 
 @settings(max_examples=10, deadline=None)
