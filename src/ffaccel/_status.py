@@ -109,7 +109,8 @@ def status(frameworks: bool = True) -> dict[str, Any]:
         "cuda_runtime_version": _version_str(rt),
         "driver_version": _version_str(runtime["driver_version"]),
         "driver_required": f">= {_DRIVER_FLOOR.get(rt // 1000, '?')} (CUDA {rt // 1000})" if rt else "none (CPU only)",
-        "cuda_error": runtime["error"],
+        "cuda_error": "no NVIDIA driver found" if build["cuda_built"] and not runtime["driver_version"]
+        else runtime["error"],
         "gpus": gpus,
         "cpu_threads": build["cpu_threads"],
     }
