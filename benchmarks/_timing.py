@@ -97,3 +97,21 @@ def face_matrices(n: int, crop: int = 512):
     out = [face_matrix(260 + 1400 * (i / max(n - 1, 1)), 420 + 240 * (i % 2), 420, -0.35 + 0.7 * i / max(n - 1, 1), crop)
            for i in range(n)]
     return np.stack(out)
+
+
+def cuda_graph_per_call_ms(fn: Callable[[], Any], calls: int = 20, runs: int = 50) -> float:
+    """Device time of one ``fn()`` without Python: ``calls`` calls captured in one CUDA
+    graph, the graph replayed ``runs`` times, median replay time / ``calls``."""
+    import torch
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            fn()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for _ in range(calls):
+            fn()
+    return cuda_median_ms(graph.replay, runs, warmup=5) / calls

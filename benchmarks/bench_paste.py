@@ -95,6 +95,12 @@ def main() -> int:
         gc4, gm4 = gc[None].repeat(4, 1, 1, 1).contiguous(), gm[None].repeat(4, 1, 1).contiguous()
         rows.append({"path": "gpu", "impl": "ffaccel paste_back_batch", "faces": 4, "median_ms": _timing.cuda_median_ms(
             lambda: ffaccel.paste_back_batch(g, gc4, gm4, ms4, out=gout), args.runs)})
+        rows.append({"path": "gpu-graph", "impl": "ffaccel paste_back (device time)", "faces": 1, "median_ms":
+                     _timing.cuda_graph_per_call_ms(lambda: ffaccel.paste_back(g, gc, gm, m, out=gout))})
+        rows.append({"path": "gpu-graph", "impl": "ffaccel paste_back inplace (device time)", "faces": 1, "median_ms":
+                     _timing.cuda_graph_per_call_ms(lambda: ffaccel.paste_back(gw, gc, gm, m, inplace=True))})
+        rows.append({"path": "gpu-graph", "impl": "ffaccel paste_back_batch (device time)", "faces": 4, "median_ms":
+                     _timing.cuda_graph_per_call_ms(lambda: ffaccel.paste_back_batch(g, gc4, gm4, ms4, out=gout))})
         area_m = np.linalg.inv(np.vstack([m, [0, 0, 1]]))[:2]
 
         def warp2_composite():

@@ -86,6 +86,10 @@ def main() -> int:
             lambda: ffaccel.warp_affine(g, one[0], (512, 512), out=out1), args.runs)})
         rows.append({"path": "gpu", "impl": "ffaccel batch", "crops": 8, "median_ms": _timing.cuda_median_ms(
             lambda: ffaccel.warp_affine_batch(g, eight, (512, 512), out=out8), args.runs)})
+        rows.append({"path": "gpu-graph", "impl": "ffaccel (device time)", "crops": 1, "median_ms":
+                     _timing.cuda_graph_per_call_ms(lambda: ffaccel.warp_affine(g, one[0], (512, 512), out=out1))})
+        rows.append({"path": "gpu-graph", "impl": "ffaccel batch (device time)", "crops": 8, "median_ms":
+                     _timing.cuda_graph_per_call_ms(lambda: ffaccel.warp_affine_batch(g, eight, (512, 512), out=out8))})
         gf = g.permute(2, 0, 1)[None].float()
         inv1 = torch.tensor(inverse_matrices(one), device="cuda", dtype=torch.float32)
         inv8 = torch.tensor(inverse_matrices(eight), device="cuda", dtype=torch.float32)

@@ -241,7 +241,7 @@ def test_gpu_metrics_match_numpy():
         cupy.asnumpy(bgr_to_lab(ga.astype(cupy.float32) / 255)), bgr_to_lab(a.astype(np.float32) / 255), atol=2e-3
     )
     assert laplacian_variance(ga[5:60, 7:80]) == pytest.approx(laplacian_variance(a_crop), rel=1e-5)
-    with pytest.raises(ValueError, match="both on the host or both on the GPU"):
+    with pytest.raises(ValueError, match="both be on the host or both on the GPU"):
         mse(ga, b)
 
 

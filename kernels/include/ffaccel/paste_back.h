@@ -14,6 +14,8 @@
 // Faces are applied in order, so where areas overlap face i lands over face i - 1.
 #pragma once
 
+#include <cmath>
+
 #include "ffaccel/warp_affine.h"
 
 namespace ffaccel {
@@ -22,6 +24,54 @@ struct PasteFace {
     WarpCoeffs k;         // paste area pixel -> crop pixel
     int x1, y1, x2, y2;   // paste area in frame pixels, clipped to the frame
 };
+
+// OpenCV's affine inverse (warpAffine and invertAffineTransform use the same formula).
+inline void invert_affine(const double* m, double* inv) {
+    double d = m[0] * m[4] - m[1] * m[3];
+    d = d != 0.0 ? 1.0 / d : 0.0;
+    const double a11 = m[4] * d, a22 = m[0] * d, a12 = m[1] * -d, a21 = m[3] * -d;
+    inv[0] = a11;
+    inv[1] = a12;
+    inv[2] = -a11 * m[2] - a12 * m[5];
+    inv[3] = a21;
+    inv[4] = a22;
+    inv[5] = -a21 * m[2] - a22 * m[5];
+}
+
+// The paste area of a crop (cw x ch) cut from a frame (fw x fh) by the frame -> crop
+// matrix `m`, and the map from area pixels back to crop pixels. The crop's corners are
+// mapped into the frame by the inverse; the area runs from the floor of their minimum
+// to the ceil of their maximum, clipped to the frame. FaceFusion's calculate_paste_area
+// means the same, but its corner array is integer, so OpenCV's transform hands back the
+// corners rounded half to even and floor/ceil change nothing: `facefusion` does that.
+// The area map is what warpAffine computes from FaceFusion's paste_matrix (the inverse
+// shifted to the area's origin): it inverts it once more, by the same formula.
+inline PasteFace make_paste_face(const double* m, int fw, int fh, int cw, int ch, bool facefusion) {
+    double inv[6];
+    invert_affine(m, inv);
+    const double corners[4][2] = {{0.0, 0.0}, {double(cw), 0.0}, {double(cw), double(ch)}, {0.0, double(ch)}};
+    double lo_x = 0, lo_y = 0, hi_x = 0, hi_y = 0;
+    for (int i = 0; i < 4; ++i) {
+        double x = inv[0] * corners[i][0] + inv[1] * corners[i][1] + inv[2];
+        double y = inv[3] * corners[i][0] + inv[4] * corners[i][1] + inv[5];
+        if (facefusion) x = std::rint(x), y = std::rint(y);
+        lo_x = i == 0 || x < lo_x ? x : lo_x;
+        hi_x = i == 0 || x > hi_x ? x : hi_x;
+        lo_y = i == 0 || y < lo_y ? y : lo_y;
+        hi_y = i == 0 || y > hi_y ? y : hi_y;
+    }
+    auto clip = [](double v, int hi) { return v < 0.0 ? 0 : (v > hi ? hi : static_cast<int>(v)); };
+    PasteFace face;
+    face.x1 = clip(std::floor(lo_x), fw);
+    face.y1 = clip(std::floor(lo_y), fh);
+    face.x2 = clip(std::ceil(hi_x), fw);
+    face.y2 = clip(std::ceil(hi_y), fh);
+    double paste[6] = {inv[0], inv[1], inv[2] - face.x1, inv[3], inv[4], inv[5] - face.y1};
+    double k[6];
+    invert_affine(paste, k);
+    face.k = make_warp_coeffs(k);
+    return face;
+}
 
 struct PasteParams {
     Image frame;          // read (and written when in place)

@@ -7,7 +7,6 @@ sampling of ``warp_affine.h``), ``kernels/cpu/paste_back.cpp``, ``kernels/cuda/p
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 from typing import Any
 
@@ -52,48 +51,37 @@ def _compat(compat: Any) -> tuple[int, bool]:
     raise ValueError(f"compat: expected one of {PASTE_COMPAT}, got {compat!r}")
 
 
-def paste_areas(frame_size: tuple[int, int], crop_size: tuple[int, int], matrices: np.ndarray,
-                facefusion: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Paste areas and the area -> crop maps for N frame -> crop matrices.
+def paste_areas(frame_size: tuple[int, int], crop_size: tuple[int, int], matrices: Any,
+                facefusion: bool = False) -> np.ndarray:
+    """The paste areas :func:`paste_back` reads and writes, for N frame -> crop matrices.
 
     The crop's corners (0, 0), (w, 0), (w, h), (0, h) are mapped into the frame by the
-    inverse matrix. ffaccel takes floor of the minimum and ceil of the maximum, clipped
-    to the frame. FaceFusion's calculate_paste_area means to do the same, but its corner
-    array is integer, so OpenCV's transform returns the corners rounded half to even and
-    its floor/ceil change nothing; ``facefusion=True`` reproduces that.
+    inverse matrix; the area runs from the floor of their minimum to the ceil of their
+    maximum, clipped to the frame. FaceFusion's calculate_paste_area means the same, but
+    its corner array is integer, so OpenCV's transform returns the corners rounded half
+    to even and floor/ceil change nothing; ``facefusion=True`` reproduces that.
 
     Args:
         frame_size: (width, height) of the frame.
         crop_size: (width, height) of the crops.
-        matrices: (N, 2, 3) float64 frame -> crop matrices.
+        matrices: (2, 3) or (N, 2, 3) host frame -> crop matrices.
+        facefusion: round the corners as FaceFusion effectively does.
 
     Returns:
-        areas: (N, 4) int64 rows x1, y1, x2, y2 (x2 <= x1 or y2 <= y1: the face misses the frame).
-        inverse: (N, 6) float64 maps from paste-area pixels to crop pixels, as OpenCV's
-        warpAffine derives them from FaceFusion's paste_matrix.
+        (N, 4) int64 rows x1, y1, x2, y2; x2 <= x1 or y2 <= y1 means the face misses the frame.
+
+    Example:
+        >>> import numpy as np, ffaccel.ops.paste as p
+        >>> p.paste_areas((640, 480), (128, 128), np.array([[1.0, 0, -100.5], [0, 1.0, -50.0]])).tolist()
+        [[100, 50, 229, 178]]
     """
-    fw, fh = frame_size
-    cw, ch = crop_size
-    inv = invert_affine(matrices, "matrix")
-    areas = np.empty((len(inv), 4), np.int64)
-    paste = inv.copy()
-    for i, (a, b, c, d, e, f) in enumerate(inv.tolist()):
-        xs, ys = [], []
-        for px, py in ((0, 0), (cw, 0), (cw, ch), (0, ch)):
-            x, y = a * px + b * py + c, d * px + e * py + f
-            if facefusion:
-                x, y = round(x), round(y)  # cv2.transform on int32 points: cvRound, half to even
-            xs.append(x)
-            ys.append(y)
-        x1 = min(max(math.floor(min(xs)), 0), fw)
-        y1 = min(max(math.floor(min(ys)), 0), fh)
-        x2 = min(max(math.ceil(max(xs)), 0), fw)
-        y2 = min(max(math.ceil(max(ys)), 0), fh)
-        areas[i] = (x1, y1, x2, y2)
-        paste[i, 2] -= x1
-        paste[i, 5] -= y1
-    # warpAffine inverts FaceFusion's paste_matrix once more; so do we, by the same formula.
-    return areas, invert_affine(paste.reshape(-1, 2, 3), "matrix")
+    m = np.asarray(matrices, np.float64)
+    m = host_matrices(m, "matrices", batched=m.ndim == 3).reshape(-1, 6)
+    invert_affine(m.reshape(-1, 2, 3), "matrices")  # validation: finite and invertible
+    areas = np.empty((len(m), 4), np.int64)
+    _core.paste_areas(np.ascontiguousarray(m), int(frame_size[0]), int(frame_size[1]), int(crop_size[0]),
+                      int(crop_size[1]), bool(facefusion), areas)
+    return areas
 
 
 def _run(frame: Any, crops: Any, masks: Any, matrices: Any, compat: Any, inplace: bool, out: Any, batched: bool) -> Any:
@@ -151,15 +139,15 @@ def _run(frame: Any, crops: Any, masks: Any, matrices: Any, compat: Any, inplace
         for name, v in ((crops_name, cv), (masks_name, mv)):
             if _arrays.overlaps(o, v):
                 raise ValueError(f"out: must not share memory with {name}")
-    areas, inverse = paste_areas((f.w, f.h), (crop_shape[1], crop_shape[0]), m, facefusion)
+    invert_affine(m, "matrices" if batched else "matrix")  # finite and invertible, or a named error
     ch, cw = crop_shape[0], crop_shape[1]
     crop_img = _core.Image(cv.ptr, ch, cw, f.c, cv.strides[-3], cv.strides[0] if batched else 0,
                            _core.DType.U8 if cv.dtype == np.uint8 else _core.DType.F32)
     mask_img = _core.Image(mv.ptr, ch, cw, 1, mv.strides[-2], mv.strides[0] if batched else 0,
                            _core.DType.U8 if mv.dtype == np.uint8 else _core.DType.F32)
     out_img = _core.Image(o.ptr, f.h, f.w, f.c, o.strides[0], 0, _core.DType.U8)
-    _core.paste_back(f.core_image(), out_img, crop_img, mask_img, inverse, areas, mode, facefusion, bool(inplace),
-                     f.view.device, _arrays.current_stream(f.view))
+    _core.paste_back(f.core_image(), out_img, crop_img, mask_img, m.reshape(-1, 6), mode, facefusion,
+                     bool(inplace), f.view.device, _arrays.current_stream(f.view))
     return out_obj
 
 
