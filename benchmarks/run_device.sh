@@ -22,11 +22,21 @@ run pytest_all python3 -m pytest tests -q -p no:cacheprovider -m "not cuda" -x
 OPS_CUDA_TESTS=$(ls tests/test_*_cuda.py | grep -v -e runtime -e quality)
 FFACCEL_EXAMPLES_SCALE=0.1 run sanitizer compute-sanitizer --tool memcheck --error-exitcode 99 \
     python3 -m pytest $OPS_CUDA_TESTS -q -p no:cacheprovider -m cuda -k "not thread and not graph and not stream"
+# The wheel, as a user gets it: built, checked, installed into a fresh environment, and the
+# CUDA tests run from a copy of tests/ alone, so the source tree is not importable.
+wheel_step() {
+    rm -rf /tmp/wh /tmp/wv /tmp/wtests && python3 -m pip wheel --no-build-isolation --no-deps -q -w /tmp/wh . &&
+    python3 wheels/check_wheel.py /tmp/wh/ffaccel-*.whl &&
+    python3 -m venv --system-site-packages /tmp/wv && /tmp/wv/bin/pip install -q --no-deps --force-reinstall /tmp/wh/ffaccel-*.whl &&
+    cp -r tests /tmp/wtests && cd /tmp/wtests && /tmp/wv/bin/python -c "import ffaccel; print('installed at', ffaccel.__file__)" &&
+    /tmp/wv/bin/python -m pytest -m cuda . -q -p no:cacheprovider -x; local rc=$?; cd - >/dev/null; return $rc
+}
+run wheel wheel_step
 run bench_warp python3 benchmarks/bench_warp.py --json "$OUT/bench_warp.json"
 run bench_paste python3 benchmarks/bench_paste.py --json "$OUT/bench_paste.json"
 run bench_runtime python3 benchmarks/bench_runtime.py --json "$OUT/bench_runtime.json"
 echo "==== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1), commit $(git rev-parse --short HEAD 2>/dev/null))"
-for k in build versions pytest_cuda pytest_all sanitizer bench_warp bench_paste bench_runtime; do
+for k in build versions pytest_cuda pytest_all sanitizer wheel bench_warp bench_paste bench_runtime; do
     printf '%-12s %s   %s\n' "$k" "${STEP[$k]:-not run}" "$(tail -n 1 "$OUT/$k.log" 2>/dev/null | cut -c1-110)"
 done
 grep -v "^ratio\|^---" "$OUT/bench_warp.log" | grep -A30 "^bench_warp" | head -30
