@@ -14,7 +14,7 @@ Example:
 from ffaccel._core import CudaError
 from ffaccel._status import status
 from ffaccel._version import __version__
-from ffaccel.ops import warp_affine, warp_affine_batch
+from ffaccel.ops import MaskHysteresis, composite, mask_hysteresis, seam_ring, warp_affine, warp_affine_batch
 from ffaccel.runtime import (
     BatchProcessor,
     CudaGraphRunner,
@@ -30,13 +30,17 @@ __all__ = [
     "BatchProcessor",
     "CudaError",
     "CudaGraphRunner",
+    "MaskHysteresis",
     "MemoryPolicy",
     "OrtCudaSession",
     "OrtCudaUnavailableError",
     "bucket_batch_size",
+    "composite",
     "deterministic_context",
+    "mask_hysteresis",
     "require_onnxruntime_gpu",
     "__version__",
+    "seam_ring",
     "status",
     "warp_affine",
     "warp_affine_batch",

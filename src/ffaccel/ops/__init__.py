@@ -1,5 +1,7 @@
 """Per-face image ops; each module is one op (see DESIGN.md)."""
 
+from ffaccel.ops.composite import composite
+from ffaccel.ops.hysteresis import MaskHysteresis, mask_hysteresis, seam_ring
 from ffaccel.ops.warp import warp_affine, warp_affine_batch
 
-__all__ = ["warp_affine", "warp_affine_batch"]
+__all__ = ["MaskHysteresis", "composite", "mask_hysteresis", "seam_ring", "warp_affine", "warp_affine_batch"]
