@@ -31,26 +31,44 @@ struct CompositeParams {
     float feather = 0.f;
 };
 
-// Alpha on the 0..255 scale. Written so that NaN fails both compares and becomes 0.
+// Float alpha on the 0..255 scale, in two steps (the CPU loop runs them as two passes:
+// chained in one loop, the compiler leaves the compares as branches). NaN fails the
+// first compare and becomes 0.
+FFACCEL_HD float alpha_clip_low(float v) { return v > 0.f ? v : 0.f; }
+FFACCEL_HD float alpha_clip_high_255(float v) { return (v < 1.f ? v : 1.f) * 255.0f; }
+
 FFACCEL_HD float composite_alpha255(float v, bool is_float) {
-    if (!is_float) return v;
-    v = v > 0.f ? v : 0.f;
-    v = v < 1.f ? v : 1.f;
-    return v * 255.0f;
+    return is_float ? alpha_clip_high_255(alpha_clip_low(v)) : v;
 }
 
-FFACCEL_HD float composite_band_remap(float a, const CompositeParams& p) {
-    if (!p.band_on || !(a > p.band_lo && a < p.band_hi)) return a;
+// The band's pulled value for any alpha (meaningful inside the band; band_width is never
+// 0: the band is off or band_lo < band_hi), and whether alpha is inside the band.
+FFACCEL_HD float composite_band_pull(float a, const CompositeParams& p) {
     const float t = (a - p.band_lo) / p.band_width;
     const float s = (t * t) * (3.0f - 2.0f * t);
     return p.band_lo + p.band_width * (t + p.feather * (s - t));
 }
 
+FFACCEL_HD bool composite_in_band(float a, const CompositeParams& p) {
+    return (p.band_on != 0) & (a > p.band_lo) & (a < p.band_hi);  // `&`: no branches (see hysteresis.h)
+}
+
+FFACCEL_HD float composite_band_remap(float a, const CompositeParams& p) {
+    return composite_in_band(a, p) ? composite_band_pull(a, p) : a;
+}
+
+// The weight of fg (0..1) for one raw alpha value: the first three lines of the formula.
+template <typename A>
+FFACCEL_HD float composite_weight(A raw, const CompositeParams& p) {
+    return composite_band_remap(composite_alpha255(static_cast<float>(raw), sizeof(A) == 4), p) / 255.0f;
+}
+
+// One channel: the lerp form gives bg at m = 0 and fg at m = 1 exactly.
+FFACCEL_HD std::uint8_t composite_blend(float fg, float bg, float m) { return saturate_u8(bg + m * (fg - bg)); }
+
 template <typename A, int C>
 FFACCEL_HD void composite_pixel(const CompositeParams& p, int x, int y) {
-    const A raw = row_ptr<A>(p.alpha, 0, y)[x];
-    const float a = composite_band_remap(composite_alpha255(static_cast<float>(raw), sizeof(A) == 4), p);
-    const float m = a / 255.0f;
+    const float m = composite_weight<A>(row_ptr<A>(p.alpha, 0, y)[x], p);
     const std::uint8_t* f = row_ptr<std::uint8_t>(p.fg, 0, y) + x * C;
     const std::uint8_t* b = row_ptr<std::uint8_t>(p.bg, 0, y) + x * C;
     std::uint8_t* o = row_ptr_mut<std::uint8_t>(p.dst, 0, y) + x * C;
@@ -62,7 +80,7 @@ FFACCEL_HD void composite_pixel(const CompositeParams& p, int x, int y) {
         bv[c] = static_cast<float>(b[c]);
     }
 #pragma unroll
-    for (int c = 0; c < C; ++c) o[c] = saturate_u8(bv[c] + m * (fv[c] - bv[c]));
+    for (int c = 0; c < C; ++c) o[c] = composite_blend(fv[c], bv[c], m);
 }
 
 // Dispatch a functor templated on <alpha type, channels>; false for an unsupported pair.

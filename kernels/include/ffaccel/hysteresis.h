@@ -30,14 +30,16 @@ struct HysteresisParams {
     int copy_outside = 1;
 };
 
-FFACCEL_HD bool in_open_ring(float v, float lo, float hi) { return v > lo && v < hi; }
+// `&` and `|` rather than `&&` and `||`: both compares always run, so the CPU compiler
+// (which keeps FP-exception semantics) may evaluate them branch-free and vectorise.
+FFACCEL_HD bool in_open_ring(float v, float lo, float hi) { return (v > lo) & (v < hi); }
 
 template <typename T>
 FFACCEL_HD T hysteresis_value(T mask, T prev, const HysteresisParams& p) {
     const float m = static_cast<float>(mask);
     if (p.ring_gate && !in_open_ring(m, p.ring_lo, p.ring_hi)) return mask;
     const float d = m - static_cast<float>(prev);
-    return (d > p.t_in || -d > p.t_out) ? mask : prev;
+    return ((d > p.t_in) | (-d > p.t_out)) ? mask : prev;
 }
 
 // Bounding box of the pixels with lo < mask < hi; w == 0 when there are none.
