@@ -25,9 +25,13 @@ void hysteresis_rows(const HysteresisParams& p) {
     const int first = p.copy_outside ? 0 : y0;
     const int last = p.copy_outside ? p.dst.h : (empty_roi ? y0 : y1);
     parallel_for(last - first, [&](int b, int e) {
+        // Locals, not captured references or fields read through `p`: uint8 stores could
+        // alias those, which stops the compiler from vectorising the row loop.
+        const HysteresisParams q = p;
+        const int box_x0 = x0, box_x1 = x1;
         for (int y = first + b; y < first + e; ++y) {
             const T* m = row_ptr<T>(p.mask, 0, y);
-            const T* q = row_ptr<T>(p.prev, 0, y);
+            const T* held = row_ptr<T>(p.prev, 0, y);
             T* o = row_ptr_mut<T>(p.dst, 0, y);
             if (empty_roi || y < y0 || y >= y1) {
                 std::memcpy(o, m, p.dst.w * px);  // only reached with copy_outside
@@ -37,7 +41,7 @@ void hysteresis_rows(const HysteresisParams& p) {
                 std::memcpy(o, m, x0 * px);
                 std::memcpy(o + x1, m + x1, (p.dst.w - x1) * px);
             }
-            for (int x = x0; x < x1; ++x) o[x] = hysteresis_value<T>(m[x], q[x], p);
+            for (int x = box_x0; x < box_x1; ++x) o[x] = hysteresis_value<T>(m[x], held[x], q);
         }
     });
 }

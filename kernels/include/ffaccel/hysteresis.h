@@ -36,10 +36,12 @@ FFACCEL_HD bool in_open_ring(float v, float lo, float hi) { return (v > lo) & (v
 
 template <typename T>
 FFACCEL_HD T hysteresis_value(T mask, T prev, const HysteresisParams& p) {
+    // Branch-free, so the CPU loop vectorises for both dtypes.
     const float m = static_cast<float>(mask);
-    if (p.ring_gate && !in_open_ring(m, p.ring_lo, p.ring_hi)) return mask;
     const float d = m - static_cast<float>(prev);
-    return ((d > p.t_in) | (-d > p.t_out)) ? mask : prev;
+    const bool moved = (d > p.t_in) | (-d > p.t_out);
+    const bool not_held = (p.ring_gate != 0) & !in_open_ring(m, p.ring_lo, p.ring_hi);
+    return (moved | not_held) ? mask : prev;
 }
 
 // Bounding box of the pixels with lo < mask < hi; w == 0 when there are none.
