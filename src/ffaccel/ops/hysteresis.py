@@ -20,7 +20,7 @@ import numpy as np
 from ffaccel import _arrays, _core
 from ffaccel.ops import _alias, _checks
 
-__all__ = ["mask_hysteresis", "seam_ring", "MaskHysteresis"]
+__all__ = ["MaskHysteresis", "mask_hysteresis", "seam_ring"]
 
 _MASK_DTYPES = {np.dtype(np.uint8): (1,), np.dtype(np.float32): (1,)}
 _NO_ROI = (0, 0, 0, 0)
