@@ -75,4 +75,6 @@ NB_MODULE(_core, m) {
 
     bindings::register_warp_affine(m);
     bindings::register_paste_back(m);
+    bindings::register_composite(m);
+    bindings::register_hysteresis(m);
 }

@@ -14,17 +14,15 @@ Example:
 from ffaccel._core import CudaError
 from ffaccel._status import status
 from ffaccel._version import __version__
-from ffaccel.ops import paste_back, paste_back_batch, warp_affine, warp_affine_batch
-from ffaccel.stability import (
-    EndOfSequenceGuard,
-    FaceTracker,
-    OneEuroFilter,
-    PoseFilter,
-    TemporalSmoother,
-    estimate_pose,
-    pose_to_similarity,
-    refine_heatmap_landmarks,
-    smooth_track,
+from ffaccel.ops import (
+    MaskHysteresis,
+    composite,
+    mask_hysteresis,
+    paste_back,
+    paste_back_batch,
+    seam_ring,
+    warp_affine,
+    warp_affine_batch,
 )
 from ffaccel.quality import QualityMonitor
 from ffaccel.runtime import (
@@ -37,16 +35,30 @@ from ffaccel.runtime import (
     deterministic_context,
     require_onnxruntime_gpu,
 )
+from ffaccel.stability import (
+    EndOfSequenceGuard,
+    FaceTracker,
+    OneEuroFilter,
+    PoseFilter,
+    TemporalSmoother,
+    estimate_pose,
+    pose_to_similarity,
+    refine_heatmap_landmarks,
+    smooth_track,
+)
 
 __all__ = [
     "BatchProcessor",
     "bucket_batch_size",
+    "composite",
     "CudaError",
     "CudaGraphRunner",
     "deterministic_context",
     "EndOfSequenceGuard",
     "estimate_pose",
     "FaceTracker",
+    "mask_hysteresis",
+    "MaskHysteresis",
     "MemoryPolicy",
     "OneEuroFilter",
     "OrtCudaSession",
@@ -58,6 +70,7 @@ __all__ = [
     "QualityMonitor",
     "refine_heatmap_landmarks",
     "require_onnxruntime_gpu",
+    "seam_ring",
     "smooth_track",
     "status",
     "TemporalSmoother",
