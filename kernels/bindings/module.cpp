@@ -74,4 +74,6 @@ NB_MODULE(_core, m) {
     m.def("runtime_info", &runtime_info, "CUDA runtime/driver versions and visible devices.");
 
     bindings::register_warp_affine(m);
+    bindings::register_feather_mask(m);
+    bindings::register_color(m);
 }

@@ -14,7 +14,16 @@ Example:
 from ffaccel._core import CudaError
 from ffaccel._status import status
 from ffaccel._version import __version__
-from ffaccel.ops import warp_affine, warp_affine_batch
+from ffaccel.ops import (
+    apply_color_gain_linear,
+    box_mask,
+    estimate_color_gains,
+    feather_mask,
+    linear_to_srgb,
+    srgb_to_linear,
+    warp_affine,
+    warp_affine_batch,
+)
 from ffaccel.runtime import (
     BatchProcessor,
     CudaGraphRunner,
@@ -37,6 +46,12 @@ __all__ = [
     "deterministic_context",
     "require_onnxruntime_gpu",
     "__version__",
+    "apply_color_gain_linear",
+    "box_mask",
+    "estimate_color_gains",
+    "feather_mask",
+    "linear_to_srgb",
+    "srgb_to_linear",
     "status",
     "warp_affine",
     "warp_affine_batch",
