@@ -9,18 +9,51 @@ namespace {
 
 static_assert(sizeof(ColorTables) + sizeof(GainParams) <= 4000, "colour kernel arguments exceed 4 KB");
 
+// Table lookups differ from thread to thread; kernel arguments sit in constant memory,
+// which serialises such reads, so each block first copies the tables to shared memory.
+__device__ void load_tables(const ColorTables& from, ColorTables& to) {
+    const int threads = blockDim.x * blockDim.y;
+    for (int i = threadIdx.y * blockDim.x + threadIdx.x; i < 256; i += threads) {
+        to.table[i] = from.table[i];
+        to.bound[i] = from.bound[i];
+    }
+    __syncthreads();
+}
+
 __global__ void color_convert_kernel(ColorParams p, ColorTables t) {
+    __shared__ ColorTables tables;
+    load_tables(t, tables);
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
     const int y = blockIdx.y;
     if (i >= p.src.w * p.src.c) return;
-    color_element(p, t, i, y);
+    color_element(p, tables, i, y);
 }
 
 __global__ void apply_gain_kernel(GainParams p, ColorTables t) {
+    __shared__ ColorTables tables;
+    __shared__ std::uint8_t lut[3][256];  // used without a mask (see color.h)
+    load_tables(t, tables);
+    const bool masked = p.mask.data != 0;
+    if (!masked) {
+        const int threads = blockDim.x * blockDim.y;
+        for (int i = threadIdx.y * blockDim.x + threadIdx.x; i < 3 * 256; i += threads) {
+            lut[i / 256][i % 256] = gain_code(tables, p.gain[i / 256], i % 256);
+        }
+        __syncthreads();
+    }
     const int x = blockIdx.x * blockDim.x + threadIdx.x;
     const int y = blockIdx.y * blockDim.y + threadIdx.y;
     if (x >= p.src.w || y >= p.src.h) return;
-    gain_pixel(p, t, x, y);
+    const std::uint8_t* in = row_ptr<std::uint8_t>(p.src, 0, y) + 3 * x;
+    std::uint8_t* out = row_ptr_mut<std::uint8_t>(p.dst, 0, y) + 3 * x;
+    if (!masked) {
+#pragma unroll
+        for (int c = 0; c < 3; ++c) out[c] = lut[c][in[c]];
+        return;
+    }
+    const float a = gain_weight(p.mask, x, y);
+#pragma unroll
+    for (int c = 0; c < 3; ++c) out[c] = linear_to_code(gain_blend(tables.table[in[c]], p.gain[c], a), tables.bound);
 }
 
 }  // namespace

@@ -161,26 +161,17 @@ FFACCEL_HD float gain_weight(const Image& mask, int x, int y) {
     return a > 0.0f ? (a < 1.0f ? a : 1.0f) : 0.0f;
 }
 
-// One pixel of apply_color_gain_linear, blending in linear light with mask weight a:
+// apply_color_gain_linear, blending in linear light with mask weight a:
 //   l = table[in]
 //   out = code(l * g)                          without a mask
 //   out = code(l * (1 - a) + (l * g) * a)      with one (a = 1 gives l * g, a = 0 gives l)
-FFACCEL_HD void gain_pixel(const GainParams& p, const ColorTables& t, int x, int y) {
-    const std::uint8_t* in = row_ptr<std::uint8_t>(p.src, 0, y) + 3 * x;
-    std::uint8_t* out = row_ptr_mut<std::uint8_t>(p.dst, 0, y) + 3 * x;
-    if (p.mask.data == 0) {
-#pragma unroll
-        for (int c = 0; c < 3; ++c) out[c] = linear_to_code(t.table[in[c]] * p.gain[c], t.bound);
-        return;
-    }
-    const float a = gain_weight(p.mask, x, y);
-    const float keep = 1.0f - a;
-#pragma unroll
-    for (int c = 0; c < 3; ++c) {
-        const float l = t.table[in[c]];
-        out[c] = linear_to_code(l * keep + (l * p.gain[c]) * a, t.bound);
-    }
+// Without a mask the result depends only on (channel, input code), so both paths first
+// fill a 3 x 256 lookup table with gain_code() and then look pixels up.
+FFACCEL_HD std::uint8_t gain_code(const ColorTables& t, float gain, int v) {
+    return linear_to_code(t.table[v] * gain, t.bound);
 }
+
+FFACCEL_HD float gain_blend(float l, float gain, float a) { return l * (1.0f - a) + (l * gain) * a; }
 
 // One element of a colour conversion; `i` indexes the row's w * c elements.
 FFACCEL_HD void color_element(const ColorParams& p, const ColorTables& t, int i, int y) {
