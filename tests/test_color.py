@@ -277,3 +277,13 @@ def test_refused_calls_leave_out_untouched(call):
     with pytest.raises((TypeError, ValueError)):
         call(out)
     assert (out == 7).all()
+
+
+def test_estimate_accepts_torch_cpu_tensors():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(11)
+    src, ref = (rng.integers(0, 256, (16, 16, 3), dtype=np.uint8) for _ in range(2))
+    mask = rng.random((16, 16)).astype(np.float32)
+    got = ffaccel.estimate_color_gains(torch.from_numpy(src), torch.from_numpy(ref), torch.from_numpy(mask))
+    assert isinstance(got, np.ndarray)
+    np.testing.assert_allclose(got, ffaccel.estimate_color_gains(src, ref, mask), rtol=1e-9)

@@ -279,3 +279,10 @@ def test_box_mask_bad_input_names_the_argument(size, blur, padding, exc, words):
     with pytest.raises(exc) as info:
         ffaccel.box_mask(size, blur, padding)
     assert words in str(info.value)
+
+
+def test_read_only_inputs_are_accepted_and_read_only_out_refused():
+    box = ffaccel.box_mask(64, 0.0, 10)  # read-only, as box_mask hands it out
+    np.testing.assert_array_equal(ffaccel.feather_mask(box, 2.0), ffaccel.feather_mask(box.copy(), 2.0))
+    with pytest.raises(ValueError, match="out: is read-only"):
+        ffaccel.feather_mask(box.copy(), 2.0, out=ffaccel.box_mask(64, 0.0, 20))
