@@ -176,8 +176,9 @@ def _gains(value: Any) -> tuple[float, float, float]:
         raise TypeError(f"gains: expected 3 numbers, got {value!r}") from None
     if arr.shape != (3,):
         raise ValueError(f"gains: expected shape (3,), got {arr.shape}")
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-        raise ValueError(f"gains: must be finite and >= 0, got {arr.tolist()}")
+    # Past float32's range a gain would become inf, and inf * 0 (black, or mask weight 0) NaN.
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr > np.finfo(np.float32).max):
+        raise ValueError(f"gains: must be finite float32 values >= 0, got {arr.tolist()}")
     f = arr.astype(np.float32)
     return (float(f[0]), float(f[1]), float(f[2]))
 
@@ -205,7 +206,8 @@ def apply_color_gain_linear(img: Any, gains: Any, *, mask: Any = None, out: Any 
         img: (H, W, 3) uint8, C-contiguous, any channel order (gains follow it).
             numpy runs on the CPU; cupy/torch CUDA arrays on their device and current
             stream, without synchronising.
-        gains: 3 finite numbers >= 0 (host sequence or array), used as float32.
+        gains: 3 numbers >= 0 within float32's range (host sequence or array), used
+            as float32.
         mask: optional (H, W) or (H, W, 1) float32 (0..1) or uint8 (0..255) weight,
             on the same device as ``img``.
         out: optional (H, W, 3) uint8 buffer like ``img``, not overlapping it.

@@ -142,7 +142,7 @@ def box_mask(size: int | tuple[int, int], blur: float, padding: float | tuple[fl
 
     Args:
         size: crop width and height, ``(W, H)`` as OpenCV sizes, or one int for a square.
-        blur: FaceFusion's face_mask_blur, 0..1 (any finite value >= 0).
+        blur: FaceFusion's face_mask_blur, 0..1.
         padding: (top, right, bottom, left) in percent of the crop, or one number for
             all four; each 0..100.
 
@@ -163,8 +163,8 @@ def box_mask(size: int | tuple[int, int], blur: float, padding: float | tuple[fl
     w, h = _checks.dsize(size, "size")
     if isinstance(blur, bool) or not isinstance(blur, int | float | np.integer | np.floating):
         raise TypeError(f"blur: expected a number, got {blur!r}")
-    if not math.isfinite(float(blur)) or blur < 0:
-        raise ValueError(f"blur: must be finite and >= 0, got {blur!r}")
+    if not 0 <= float(blur) <= 1:  # NaN fails too
+        raise ValueError(f"blur: must lie in 0..1 (FaceFusion's face_mask_blur range), got {blur!r}")
     return _box_mask_cached(w, h, float(blur), _padding(padding))
 
 
