@@ -118,3 +118,16 @@ def test_gain_graph_capture_replays_with_new_frames():
         torch.cuda.synchronize()
         want = ffaccel.apply_color_gain_linear(c, (1.1, 0.95, 0.9), mask=mask)
         np.testing.assert_array_equal(static_out.cpu().numpy(), want)
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+def test_taller_than_one_launch_grid(fw):
+    # gridDim.y stops at 65535: the launchers split taller images into bands of rows.
+    rng = np.random.default_rng(5)
+    x = rng.random((70_000, 1), dtype=np.float32)
+    np.testing.assert_array_equal(to_host(ffaccel.linear_to_srgb(to_gpu(x, fw))), ffaccel.linear_to_srgb(x))
+    img = rng.integers(0, 256, (600_000, 1, 3), dtype=np.uint8)
+    mask = rng.random((600_000, 1), dtype=np.float32)
+    np.testing.assert_array_equal(
+        to_host(ffaccel.apply_color_gain_linear(to_gpu(img, fw), (1.2, 0.9, 1.0), mask=to_gpu(mask, fw))),
+        ffaccel.apply_color_gain_linear(img, (1.2, 0.9, 1.0), mask=mask))
