@@ -129,7 +129,7 @@ def test_taps_equal_cv2_kernel():
 def test_taps_shape_and_sum():
     for sigma in (0.05, 0.5, 3.0, 64.0):
         taps = gaussian_taps(sigma)
-        assert taps.size == (int(round(8 * sigma + 1)) | 1)
+        assert taps.size == (round(8 * sigma + 1) | 1)
         assert math.isclose(float(taps.astype(np.float64).sum()), 1.0, abs_tol=1e-6)
         np.testing.assert_array_equal(taps, taps[::-1])
 

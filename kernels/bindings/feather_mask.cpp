@@ -18,7 +18,9 @@ static void feather_mask(const Image& src, const Image& dst, Taps taps, bool ver
         throw nb::value_error("feather_mask: src and dst differ in size or dtype");
     }
     if (device >= 0 && n > kFeatherMaxTaps) throw nb::value_error("feather_mask: too many taps for the GPU kernel");
-    if (device >= 0 && src.w > kFeatherMaxWidth) throw nb::value_error("feather_mask: mask too wide for the GPU kernel");
+    if (device >= 0 && src.w > kFeatherMaxWidth) {
+        throw nb::value_error("feather_mask: mask too wide for the GPU kernel");
+    }
     const FeatherParams p{src, dst, (n - 1) / 2, vertical, horizontal};
     const float* w = taps.data();
     nb::gil_scoped_release release;

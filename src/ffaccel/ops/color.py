@@ -8,7 +8,6 @@ Tests: ``tests/test_color.py``.
 from __future__ import annotations
 
 import functools
-import math
 from decimal import Decimal, localcontext
 from typing import Any
 
@@ -18,12 +17,12 @@ from ffaccel import _arrays, _core
 from ffaccel.ops import _checks
 
 __all__ = [
-    "srgb_to_linear",
-    "linear_to_srgb",
+    "FAST_ERROR_BOUND",
     "apply_color_gain_linear",
     "estimate_color_gains",
+    "linear_to_srgb",
     "srgb_tables",
-    "FAST_ERROR_BOUND",
+    "srgb_to_linear",
 ]
 
 #: Largest absolute difference between ``fast=True`` and the exact curve over [0, 1],

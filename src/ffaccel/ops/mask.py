@@ -17,7 +17,7 @@ import numpy as np
 from ffaccel import _arrays, _core
 from ffaccel.ops import _checks
 
-__all__ = ["feather_mask", "box_mask", "gaussian_taps"]
+__all__ = ["box_mask", "feather_mask", "gaussian_taps"]
 
 _ALLOWED = {np.dtype(np.uint8): (1,), np.dtype(np.float32): (1,)}
 #: Largest sigma feather_mask takes: its kernel must fit the GPU kernel's argument block.
@@ -32,7 +32,7 @@ def gaussian_taps(sigma: float) -> np.ndarray:
     half to even as cvRound); weights ``exp(-x^2 / (2 sigma^2))`` computed in double,
     normalised to sum 1 in double, then rounded to float32, as getGaussianKernel does.
     """
-    n = int(round(sigma * 8.0 + 1.0)) | 1
+    n = round(sigma * 8.0 + 1.0) | 1  # round() of a float is an int, half to even
     half = (n - 1) // 2
     # OpenCV evaluates exp(x2 * (-0.125 / sigma^2)) with x2 = (2i - (n - 1))^2, an
     # integer; doing the same keeps the double weights within an ulp of OpenCV's.
@@ -127,7 +127,9 @@ def _padding(value: Any) -> tuple[float, float, float, float]:
     return (vals[0], vals[1], vals[2], vals[3])
 
 
-def box_mask(size: int | tuple[int, int], blur: float, padding: float | tuple[float, float, float, float]) -> np.ndarray:
+def box_mask(
+    size: int | tuple[int, int], blur: float, padding: float | tuple[float, float, float, float]
+) -> np.ndarray:
     """FaceFusion's box mask: a rectangle of ones with zeroed, Gaussian-feathered edges.
 
     The steps of FaceFusion's ``create_box_mask``, for a crop of width W and height H:
