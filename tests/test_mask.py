@@ -287,3 +287,11 @@ def test_read_only_inputs_are_accepted_and_read_only_out_refused():
     np.testing.assert_array_equal(ffaccel.feather_mask(box, 2.0), ffaccel.feather_mask(box.copy(), 2.0))
     with pytest.raises(ValueError, match="out: is read-only"):
         ffaccel.feather_mask(box.copy(), 2.0, out=ffaccel.box_mask(64, 0.0, 20))
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import ffaccel.ops.mask
+
+    assert doctest.testmod(ffaccel.ops.mask).failed == 0
