@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ffaccel
-from ffaccel.ops.mask import MAX_SIGMA, gaussian_taps
+from ffaccel.ops.mask import MAX_SIGMA, _blur_like_opencv, gaussian_taps
 from strategies import examples
 
 SETTINGS = settings(max_examples=examples(60), deadline=None)
@@ -239,6 +239,16 @@ def test_box_mask_matches_float64_reference(w, h, blur, padding):
     got = ffaccel.box_mask((w, h), blur, padding)
     assert got.shape == (h, w) and got.dtype == np.float32
     np.testing.assert_allclose(got, box_mask_reference(w, h, blur, padding), rtol=0, atol=2e-6)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 40), (40, 1), (7, 3), (97, 130)])
+def test_box_mask_blur_order_matches_cv2_on_any_mask(shape):
+    cv2 = _cv2()
+    rng = np.random.default_rng(sum(shape) + 1)
+    for sigma in (0.3, 2.7, 31.0):
+        mask = rng.random(shape).astype(np.float32)
+        got = _blur_like_opencv(mask, gaussian_taps(sigma))
+        np.testing.assert_allclose(got, cv2.GaussianBlur(mask, (0, 0), sigma), rtol=0, atol=1e-6)
 
 
 def test_box_mask_bands_follow_height_and_width():

@@ -170,7 +170,7 @@ def _gains(value: Any) -> tuple[float, float, float]:
     if v is not None and v.on_gpu:
         raise TypeError("gains: must be a host array or a sequence of 3 numbers (reading a GPU array would sync)")
     try:
-        arr = np.asarray(value.numpy() if v is not None and v.kind == "torch" else value, dtype=np.float64)
+        arr = np.asarray(value.detach().numpy() if v is not None and v.kind == "torch" else value, dtype=np.float64)
     except (TypeError, ValueError):
         raise TypeError(f"gains: expected 3 numbers, got {value!r}") from None
     if arr.shape != (3,):
