@@ -16,11 +16,17 @@ from ffaccel._status import status
 from ffaccel._version import __version__
 from ffaccel.ops import (
     MaskHysteresis,
+    apply_color_gain_linear,
+    box_mask,
     composite,
+    estimate_color_gains,
+    feather_mask,
+    linear_to_srgb,
     mask_hysteresis,
     paste_back,
     paste_back_batch,
     seam_ring,
+    srgb_to_linear,
     warp_affine,
     warp_affine_batch,
 )
@@ -48,15 +54,20 @@ from ffaccel.stability import (
 )
 
 __all__ = [
+    "apply_color_gain_linear",
     "BatchProcessor",
+    "box_mask",
     "bucket_batch_size",
     "composite",
     "CudaError",
     "CudaGraphRunner",
     "deterministic_context",
     "EndOfSequenceGuard",
+    "estimate_color_gains",
     "estimate_pose",
     "FaceTracker",
+    "feather_mask",
+    "linear_to_srgb",
     "mask_hysteresis",
     "MaskHysteresis",
     "MemoryPolicy",
@@ -72,6 +83,7 @@ __all__ = [
     "require_onnxruntime_gpu",
     "seam_ring",
     "smooth_track",
+    "srgb_to_linear",
     "status",
     "TemporalSmoother",
     "warp_affine",
