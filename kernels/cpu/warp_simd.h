@@ -1,0 +1,383 @@
+// AVX2 interior path for the CPU warp_affine loop: 8 destination pixels at a time.
+//
+// Only compiled into the x86-64-v3 build (guarded by __AVX2__ and __FMA__). It handles
+// blocks of 8 pixels whose four taps all lie inside the source image; every other
+// pixel goes through the scalar warp_pixel<>() of warp_affine.h, which stays the single
+// source of truth. Each vector lane performs exactly the IEEE operations the scalar
+// formula performs, in the same order, so the bytes are the same:
+//   * _mm256_mul_ps / add / sub round once per lane as the scalar ops do; the build uses
+//     -ffp-contract=off, so the compiler never fuses a mul and an add that the formula
+//     keeps apart (GCC implements these intrinsics as plain vector arithmetic).
+//   * fma32() is a correctly rounded fused op; _mm256_fmadd_ps is the same operation.
+//   * _mm256_floor_ps is floorf; _mm256_cvttps_epi32 is the int cast for values the
+//     interior test admits (|v| < 2^30, so coord_to_int's clamp is the identity).
+//   * _mm256_cvtps_epi32 rounds under the current MXCSR mode as rintf does; interior
+//     uint8 results lie within a hair of [0, 255], where rint + clamp + cast and
+//     cvtps2dq + unsigned saturating packs agree.
+#pragma once
+
+#if defined(__AVX2__) && defined(__FMA__)
+#define FFACCEL_WARP_SIMD 1
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "ffaccel/warp_affine.h"
+
+namespace ffaccel::cpu::FFACCEL_CPU_VARIANT::simd {
+
+// How many pixels right of the top-right tap a block's loads may touch. uint8 C1 reads
+// each tap pair as one 32-bit word (taps ix, ix+1 and two more bytes); every other
+// layout reads exactly its taps.
+template <typename T, int C>
+constexpr int over_read_px() {
+    return (sizeof(T) == 1 && C == 1) ? 2 : 0;
+}
+
+// The four taps of 8 pixels, one float vector per tap and channel: q[tap][c], taps in
+// warp_fetch4 order (p00, p01, p10, p11).
+template <int C>
+struct Taps {
+    __m256 q[4][C];
+};
+
+// Byte `b` of each 32-bit lane, zero-extended: a pshufb control for one channel.
+inline __m256i byte_of_lane(int b) {
+    const char z = static_cast<char>(0x80);
+    const char k0 = static_cast<char>(b), k1 = static_cast<char>(4 + b), k2 = static_cast<char>(8 + b),
+               k3 = static_cast<char>(12 + b);
+    return _mm256_setr_epi8(k0, z, z, z, k1, z, z, z, k2, z, z, z, k3, z, z, z,  //
+                            k0, z, z, z, k1, z, z, z, k2, z, z, z, k3, z, z, z);
+}
+
+template <int B>
+inline __m256 byte_to_ps(__m256i v) {
+    if constexpr (B == 0) {
+        return _mm256_cvtepi32_ps(_mm256_and_si256(v, _mm256_set1_epi32(0xff)));
+    } else if constexpr (B == 3) {
+        return _mm256_cvtepi32_ps(_mm256_srli_epi32(v, 24));
+    } else {
+        return _mm256_cvtepi32_ps(_mm256_shuffle_epi8(v, byte_of_lane(B)));
+    }
+}
+
+// Loads the taps of 8 pixels. `row0` is the source's first row, `off` the byte offset
+// of each pixel's top-left tap (iy * stride + ix * C * sizeof(T), < 2^31), `stride` the
+// source row pitch.
+template <typename T, int C>
+inline void load_taps(const char* row0, __m256i off, std::int64_t stride, Taps<C>& t) {
+    const char* row1 = row0 + stride;
+    if constexpr (sizeof(T) == 1) {
+        const int* r0 = reinterpret_cast<const int*>(row0);
+        const int* r1 = reinterpret_cast<const int*>(row1);
+        if constexpr (C == 1) {
+            // One word per row: byte 0 is the left tap, byte 1 the right one.
+            const __m256i a = _mm256_i32gather_epi32(r0, off, 1);
+            const __m256i b = _mm256_i32gather_epi32(r1, off, 1);
+            t.q[0][0] = byte_to_ps<0>(a);
+            t.q[1][0] = byte_to_ps<1>(a);
+            t.q[2][0] = byte_to_ps<0>(b);
+            t.q[3][0] = byte_to_ps<1>(b);
+        } else if constexpr (C == 3) {
+            // Word at +0 holds the left pixel in bytes 0-2; word at +2 holds the right
+            // pixel in bytes 1-3 and never reaches past it.
+            const __m256i off2 = _mm256_add_epi32(off, _mm256_set1_epi32(2));
+            const __m256i a0 = _mm256_i32gather_epi32(r0, off, 1);
+            const __m256i a1 = _mm256_i32gather_epi32(r0, off2, 1);
+            const __m256i b0 = _mm256_i32gather_epi32(r1, off, 1);
+            const __m256i b1 = _mm256_i32gather_epi32(r1, off2, 1);
+            t.q[0][0] = byte_to_ps<0>(a0);
+            t.q[0][1] = byte_to_ps<1>(a0);
+            t.q[0][2] = byte_to_ps<2>(a0);
+            t.q[1][0] = byte_to_ps<1>(a1);
+            t.q[1][1] = byte_to_ps<2>(a1);
+            t.q[1][2] = byte_to_ps<3>(a1);
+            t.q[2][0] = byte_to_ps<0>(b0);
+            t.q[2][1] = byte_to_ps<1>(b0);
+            t.q[2][2] = byte_to_ps<2>(b0);
+            t.q[3][0] = byte_to_ps<1>(b1);
+            t.q[3][1] = byte_to_ps<2>(b1);
+            t.q[3][2] = byte_to_ps<3>(b1);
+        } else {
+            const __m256i off4 = _mm256_add_epi32(off, _mm256_set1_epi32(4));
+            const __m256i w[4] = {_mm256_i32gather_epi32(r0, off, 1), _mm256_i32gather_epi32(r0, off4, 1),
+                                  _mm256_i32gather_epi32(r1, off, 1), _mm256_i32gather_epi32(r1, off4, 1)};
+            for (int k = 0; k < 4; ++k) {
+                t.q[k][0] = byte_to_ps<0>(w[k]);
+                t.q[k][1] = byte_to_ps<1>(w[k]);
+                t.q[k][2] = byte_to_ps<2>(w[k]);
+                t.q[k][3] = byte_to_ps<3>(w[k]);
+            }
+        }
+    } else {
+        const float* r0 = reinterpret_cast<const float*>(row0);
+        const float* r1 = reinterpret_cast<const float*>(row1);
+        for (int c = 0; c < C; ++c) {
+            const __m256i o0 = _mm256_add_epi32(off, _mm256_set1_epi32(4 * c));
+            const __m256i o1 = _mm256_add_epi32(off, _mm256_set1_epi32(4 * (C + c)));
+            t.q[0][c] = _mm256_i32gather_ps(r0, o0, 1);
+            t.q[1][c] = _mm256_i32gather_ps(r0, o1, 1);
+            t.q[2][c] = _mm256_i32gather_ps(r1, o0, 1);
+            t.q[3][c] = _mm256_i32gather_ps(r1, o1, 1);
+        }
+    }
+}
+
+// One pixel per lane at arbitrary byte offsets `off` (each a whole pixel inside the
+// image), as float vectors per channel. uint8 C1/C3 pixels are narrower than the
+// 32-bit gather word: the word is taken to end at the pixel's last byte (start
+// max(off - back, 0)) and shifted per lane, so no byte outside the image is read;
+// that needs an image of at least 4 bytes (see Src::ok).
+template <typename T, int C>
+inline void load_pixels(const char* base, __m256i off, __m256* q) {
+    if constexpr (sizeof(T) == 1) {
+        const int* b = reinterpret_cast<const int*>(base);
+        __m256i word;
+        if constexpr (C == 4) {
+            word = _mm256_i32gather_epi32(b, off, 1);
+        } else {
+            const __m256i start = _mm256_max_epi32(_mm256_sub_epi32(off, _mm256_set1_epi32(4 - C)), _mm256_setzero_si256());
+            const __m256i sh = _mm256_slli_epi32(_mm256_sub_epi32(off, start), 3);
+            word = _mm256_srlv_epi32(_mm256_i32gather_epi32(b, start, 1), sh);
+        }
+        q[0] = byte_to_ps<0>(word);
+        if constexpr (C >= 3) {
+            q[1] = byte_to_ps<1>(word);
+            q[2] = byte_to_ps<2>(word);
+        }
+        if constexpr (C == 4) q[3] = byte_to_ps<3>(word);
+    } else {
+        const float* b = reinterpret_cast<const float*>(base);
+        for (int c = 0; c < C; ++c) q[c] = _mm256_i32gather_ps(b, _mm256_add_epi32(off, _mm256_set1_epi32(4 * c)), 1);
+    }
+}
+
+// Stores 8 pixels given as C vectors of int32 channel values already in [0, 255]
+// after saturation by the packs below; never writes outside the 8 pixels.
+template <int C>
+inline void store_u8(std::uint8_t* out, const __m256i* v) {
+    if constexpr (C == 1) {
+        const __m256i w = _mm256_packus_epi32(v[0], v[0]);  // lane: p0-3 p0-3 | p4-7 p4-7
+        const __m256i b = _mm256_packus_epi16(w, w);         // lane: bytes p0-3 x3 | p4-7 x3
+        const __m128i lo = _mm256_castsi256_si128(b), hi = _mm256_extracti128_si256(b, 1);
+        const std::uint64_t bytes = static_cast<std::uint32_t>(_mm_cvtsi128_si32(lo)) |
+                                    (static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm_cvtsi128_si32(hi))) << 32);
+        __builtin_memcpy(out, &bytes, 8);
+    } else if constexpr (C == 3) {
+        const __m256i bg = _mm256_packus_epi32(v[0], v[1]);           // lane: B0-3 G0-3 (u16)
+        const __m256i r = _mm256_packus_epi32(v[2], v[2]);            // lane: R0-3 R0-3
+        const __m256i bgr = _mm256_packus_epi16(bg, r);               // lane: B0-3 G0-3 R0-3 R0-3
+        const __m256i ctl = _mm256_setr_epi8(0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11, -1, -1, -1, -1,  //
+                                             0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11, -1, -1, -1, -1);
+        const __m256i px = _mm256_shuffle_epi8(bgr, ctl);             // lane: 4 BGR pixels, 12 bytes
+        const __m128i lo = _mm256_castsi256_si128(px), hi = _mm256_extracti128_si256(px, 1);
+        // 16-byte store of the first half: its last 4 bytes are rewritten by the second.
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out), lo);
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(out + 12), hi);
+        const std::uint32_t tail = static_cast<std::uint32_t>(_mm_extract_epi32(hi, 2));
+        __builtin_memcpy(out + 20, &tail, 4);
+    } else {
+        const __m256i bg = _mm256_packus_epi32(v[0], v[1]);
+        const __m256i ra = _mm256_packus_epi32(v[2], v[3]);
+        const __m256i bgra = _mm256_packus_epi16(bg, ra);  // lane: B0-3 G0-3 R0-3 A0-3
+        const __m256i ctl = _mm256_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15,  //
+                                             0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_shuffle_epi8(bgra, ctl));
+    }
+}
+
+template <int C>
+inline void store_f32(float* out, const __m256* v) {
+    if constexpr (C == 1) {
+        _mm256_storeu_ps(out, v[0]);
+    } else {
+        alignas(32) float tmp[C][8];
+        for (int c = 0; c < C; ++c) _mm256_store_ps(tmp[c], v[c]);
+        for (int i = 0; i < 8; ++i)
+            for (int c = 0; c < C; ++c) out[i * C + c] = tmp[c][i];
+    }
+}
+
+// Per-call constants of the source image.
+template <int C>
+struct Src {
+    const char* base;       // first row
+    std::int64_t stride;    // row pitch in bytes
+    __m256i max_x, max_y;   // inclusive limits of the top-left tap on the interior path
+    __m256i w, h, w1, h1;   // size, size - 1
+    __m256i pix_bytes, vstride;
+    __m256 bval[C];
+    bool constant;
+};
+
+template <typename T, int C>
+inline Src<C> make_src(const WarpParams& p, int coord_max) {
+    Src<C> s;
+    s.base = reinterpret_cast<const char*>(p.src.data);
+    s.stride = p.src.stride;
+    int mx = p.src.w - 2 - over_read_px<T, C>(), my = p.src.h - 2;
+    s.max_x = _mm256_set1_epi32(mx < coord_max ? mx : coord_max);
+    s.max_y = _mm256_set1_epi32(my < coord_max ? my : coord_max);
+    s.w = _mm256_set1_epi32(p.src.w);
+    s.h = _mm256_set1_epi32(p.src.h);
+    s.w1 = _mm256_set1_epi32(p.src.w - 1);
+    s.h1 = _mm256_set1_epi32(p.src.h - 1);
+    s.pix_bytes = _mm256_set1_epi32(C * static_cast<int>(sizeof(T)));
+    s.vstride = _mm256_set1_epi32(static_cast<int>(p.src.stride));
+    for (int c = 0; c < C; ++c) s.bval[c] = _mm256_set1_ps(p.border_value[c]);
+    s.constant = p.border == Border::Constant;
+    return s;
+}
+
+// Whether the SIMD path may run at all: 32-bit byte offsets from the first row, and at
+// least one 32-bit word in the image for the narrow-pixel loads.
+inline bool simd_usable(const WarpParams& p) {
+    const double bytes = static_cast<double>(p.src.h - 1) * static_cast<double>(p.src.stride) +
+                         static_cast<double>(p.src.w) * p.src.c * (p.src.dtype == DType::U8 ? 1 : 4);
+    return bytes >= 4.0 && static_cast<double>(p.src.h) * static_cast<double>(p.src.stride) < 2147483647.0;
+}
+
+// True when every lane has 0 <= ix <= max_x and 0 <= iy <= max_y.
+template <int C>
+inline bool all_inside(__m256i ix, __m256i iy, const Src<C>& s) {
+    const __m256i bad = _mm256_or_si256(_mm256_or_si256(_mm256_cmpgt_epi32(ix, s.max_x), _mm256_cmpgt_epi32(iy, s.max_y)),
+                                        _mm256_or_si256(ix, iy));  // sign bit: negative
+    return _mm256_movemask_ps(_mm256_castsi256_ps(bad)) == 0;
+}
+
+inline __m256i clamp_epi32(__m256i v, __m256i lo, __m256i hi) { return _mm256_min_epi32(_mm256_max_epi32(v, lo), hi); }
+
+// lo <= v < hi, as a lane mask.
+inline __m256i in_range(__m256i v, __m256i hi) {
+    return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), v), _mm256_cmpgt_epi32(hi, v));
+}
+
+// The four taps of 8 pixels with top-left tap (ix, iy), as warp_fetch4 gives them:
+// inside taps are loaded; outside ones are clamped (REPLICATE) or the border value
+// (CONSTANT). |ix|, |iy| must be at most 2^30 so that ix + 1 does not overflow.
+template <typename T, int C>
+inline void fetch_taps(const Src<C>& s, __m256i ix, __m256i iy, Taps<C>& t) {
+    if (all_inside(ix, iy, s)) {
+        const __m256i off = _mm256_add_epi32(_mm256_mullo_epi32(iy, s.vstride), _mm256_mullo_epi32(ix, s.pix_bytes));
+        load_taps<T, C>(s.base, off, s.stride, t);
+        return;
+    }
+    const __m256i one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
+    const __m256i ix1 = _mm256_add_epi32(ix, one), iy1 = _mm256_add_epi32(iy, one);
+    const __m256i ox0 = _mm256_mullo_epi32(clamp_epi32(ix, zero, s.w1), s.pix_bytes);
+    const __m256i ox1 = _mm256_mullo_epi32(clamp_epi32(ix1, zero, s.w1), s.pix_bytes);
+    const __m256i oy0 = _mm256_mullo_epi32(clamp_epi32(iy, zero, s.h1), s.vstride);
+    const __m256i oy1 = _mm256_mullo_epi32(clamp_epi32(iy1, zero, s.h1), s.vstride);
+    load_pixels<T, C>(s.base, _mm256_add_epi32(oy0, ox0), t.q[0]);
+    load_pixels<T, C>(s.base, _mm256_add_epi32(oy0, ox1), t.q[1]);
+    load_pixels<T, C>(s.base, _mm256_add_epi32(oy1, ox0), t.q[2]);
+    load_pixels<T, C>(s.base, _mm256_add_epi32(oy1, ox1), t.q[3]);
+    if (s.constant) {
+        const __m256i mx0 = in_range(ix, s.w), mx1 = in_range(ix1, s.w);
+        const __m256i my0 = in_range(iy, s.h), my1 = in_range(iy1, s.h);
+        const __m256 m[4] = {_mm256_castsi256_ps(_mm256_and_si256(my0, mx0)), _mm256_castsi256_ps(_mm256_and_si256(my0, mx1)),
+                             _mm256_castsi256_ps(_mm256_and_si256(my1, mx0)), _mm256_castsi256_ps(_mm256_and_si256(my1, mx1))};
+        for (int k = 0; k < 4; ++k)
+            for (int c = 0; c < C; ++c) t.q[k][c] = _mm256_blendv_ps(s.bval[c], t.q[k][c], m[k]);
+    }
+}
+
+// Default and OpenCV5: float coordinates and lerps. Returns false (having written
+// nothing) when a coordinate is not finite; the caller then runs the scalar formula.
+template <WarpMode M, typename T, int C>
+inline bool block_float(const Src<C>& s, __m256 sx, __m256 sy, T* out) {
+    const __m256 flx = _mm256_floor_ps(sx), fly = _mm256_floor_ps(sy);
+    const __m256 fx = _mm256_sub_ps(sx, flx), fy = _mm256_sub_ps(sy, fly);
+    // fx, fy are NaN exactly when sx or sy is not finite.
+    if (_mm256_movemask_ps(_mm256_cmp_ps(fx, fy, _CMP_UNORD_Q)) != 0) return false;
+    // coord_to_int(): clamp to +-2^30, then truncate (floor values are integers).
+    const __m256 lim = _mm256_set1_ps(1073741824.0f), nlim = _mm256_set1_ps(-1073741824.0f);
+    const __m256i ix = _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(flx, nlim), lim));
+    const __m256i iy = _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(fly, nlim), lim));
+    Taps<C> t;
+    fetch_taps<T, C>(s, ix, iy, t);
+    __m256 v[C];
+    for (int c = 0; c < C; ++c) {
+        const __m256 q0 = t.q[0][c], q1 = t.q[1][c], q2 = t.q[2][c], q3 = t.q[3][c];
+        if constexpr (M == WarpMode::Default) {
+            const __m256 v0 = _mm256_add_ps(q0, _mm256_mul_ps(fx, _mm256_sub_ps(q1, q0)));
+            const __m256 v1 = _mm256_add_ps(q2, _mm256_mul_ps(fx, _mm256_sub_ps(q3, q2)));
+            v[c] = _mm256_add_ps(v0, _mm256_mul_ps(fy, _mm256_sub_ps(v1, v0)));
+        } else {
+            const __m256 v0 = _mm256_fmadd_ps(fx, _mm256_sub_ps(q1, q0), q0);
+            const __m256 v1 = _mm256_fmadd_ps(fx, _mm256_sub_ps(q3, q2), q2);
+            v[c] = _mm256_fmadd_ps(fy, _mm256_sub_ps(v1, v0), v0);
+        }
+    }
+    if constexpr (sizeof(T) == 1) {
+        __m256i r[C];
+        for (int c = 0; c < C; ++c) r[c] = _mm256_cvtps_epi32(v[c]);
+        store_u8<C>(out, r);
+    } else {
+        store_f32<C>(out, v);
+    }
+    return true;
+}
+
+// OpenCV4: X, Y in 1/32 px (already shifted by 5), as warp_pixel_opencv4 computes them.
+template <typename T, int C>
+inline void block_fixed(const Src<C>& s, __m256i X, __m256i Y, T* out) {
+    const __m256i ix = clamp_epi32(_mm256_srai_epi32(X, 5), _mm256_set1_epi32(-32768), _mm256_set1_epi32(32767));
+    const __m256i iy = clamp_epi32(_mm256_srai_epi32(Y, 5), _mm256_set1_epi32(-32768), _mm256_set1_epi32(32767));
+    const __m256i m31 = _mm256_set1_epi32(31);
+    const __m256i tx = _mm256_and_si256(X, m31), ty = _mm256_and_si256(Y, m31);
+    Taps<C> t;
+    fetch_taps<T, C>(s, ix, iy, t);
+    // CONSTANT: a pixel whose four taps are all outside is the border value outright.
+    __m256 gone = _mm256_setzero_ps();
+    if (s.constant) {
+        const __m256i one = _mm256_set1_epi32(1);
+        const __m256i g = _mm256_or_si256(
+            _mm256_or_si256(_mm256_cmpgt_epi32(ix, s.w1), _mm256_cmpgt_epi32(_mm256_setzero_si256(), _mm256_add_epi32(ix, one))),
+            _mm256_or_si256(_mm256_cmpgt_epi32(iy, s.h1), _mm256_cmpgt_epi32(_mm256_setzero_si256(), _mm256_add_epi32(iy, one))));
+        gone = _mm256_castsi256_ps(g);
+    }
+    if constexpr (sizeof(T) == 1) {
+        // Integer weights (32-ty)(32-tx)*32 ... summing to 2^15; every product and sum
+        // is exact in int32 (at most 255 * 2^15), as in the scalar formula.
+        const __m256i k32 = _mm256_set1_epi32(32);
+        const __m256i itx = _mm256_sub_epi32(k32, tx), ity = _mm256_sub_epi32(k32, ty);
+        const __m256i w00 = _mm256_slli_epi32(_mm256_mullo_epi32(ity, itx), 5);
+        const __m256i w01 = _mm256_slli_epi32(_mm256_mullo_epi32(ity, tx), 5);
+        const __m256i w10 = _mm256_slli_epi32(_mm256_mullo_epi32(ty, itx), 5);
+        const __m256i w11 = _mm256_slli_epi32(_mm256_mullo_epi32(ty, tx), 5);
+        const __m256i half = _mm256_set1_epi32(1 << 14);
+        __m256i r[C];
+        for (int c = 0; c < C; ++c) {
+            __m256i sum = _mm256_mullo_epi32(_mm256_cvttps_epi32(t.q[0][c]), w00);
+            sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(_mm256_cvttps_epi32(t.q[1][c]), w01));
+            sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(_mm256_cvttps_epi32(t.q[2][c]), w10));
+            sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(_mm256_cvttps_epi32(t.q[3][c]), w11));
+            r[c] = _mm256_srai_epi32(_mm256_add_epi32(sum, half), 15);
+            // store_as<uint8_t>(border value): rint, then the packs saturate.
+            r[c] = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(r[c]),
+                                                        _mm256_castsi256_ps(_mm256_cvtps_epi32(s.bval[c])), gone));
+        }
+        store_u8<C>(reinterpret_cast<std::uint8_t*>(out), r);
+    } else {
+        const __m256 step = _mm256_set1_ps(1.0f / 32.0f), one = _mm256_set1_ps(1.0f);
+        const __m256 fx = _mm256_mul_ps(_mm256_cvtepi32_ps(tx), step);
+        const __m256 fy = _mm256_mul_ps(_mm256_cvtepi32_ps(ty), step);
+        const __m256 gx = _mm256_sub_ps(one, fx), gy = _mm256_sub_ps(one, fy);
+        const __m256 w00 = _mm256_mul_ps(gy, gx), w01 = _mm256_mul_ps(gy, fx);
+        const __m256 w10 = _mm256_mul_ps(fy, gx), w11 = _mm256_mul_ps(fy, fx);
+        __m256 v[C];
+        for (int c = 0; c < C; ++c) {
+            __m256 sum = _mm256_mul_ps(t.q[0][c], w00);
+            sum = _mm256_add_ps(sum, _mm256_mul_ps(t.q[1][c], w01));
+            sum = _mm256_add_ps(sum, _mm256_mul_ps(t.q[2][c], w10));
+            v[c] = _mm256_blendv_ps(_mm256_add_ps(sum, _mm256_mul_ps(t.q[3][c], w11)), s.bval[c], gone);
+        }
+        store_f32<C>(reinterpret_cast<float*>(out), v);
+    }
+}
+
+}  // namespace ffaccel::cpu::FFACCEL_CPU_VARIANT::simd
+
+#endif
