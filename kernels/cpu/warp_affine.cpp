@@ -105,7 +105,9 @@ struct WarpRows {
         // A dst row needs at least 8 pixels for a block, and x stays exact in float
         // below 2^24.
         const bool simd_ok = p.dst.w >= 8 && p.dst.w < (1 << 24) && simd::simd_usable(p);
-        const simd::Src<C> s = simd::make_src<T, C>(p, M == WarpMode::OpenCV4 ? 32767 : (1 << 30));
+        // OpenCV4 clamps ix, iy to int16; the float modes compare floor values against
+        // the limit as floats, exact up to 2^24.
+        const simd::Src<C> s = simd::make_src<T, C>(p, M == WarpMode::OpenCV4 ? 32767 : (1 << 24));
         std::vector<FixedColumns> fc;
         if (M == WarpMode::OpenCV4 && simd_ok) {
             fc.reserve(n);

@@ -25,6 +25,10 @@
 
 #include "ffaccel/warp_affine.h"
 
+// The block functions pass whole tap sets between them; inlining keeps those in
+// registers instead of spilling them through memory.
+#define FFACCEL_SIMD_INLINE inline __attribute__((always_inline))
+
 namespace ffaccel::cpu::FFACCEL_CPU_VARIANT::simd {
 
 // How many pixels right of the top-right tap a block's loads may touch. uint8 C1 reads
@@ -52,7 +56,7 @@ inline __m256i byte_of_lane(int b) {
 }
 
 template <int B>
-inline __m256 byte_to_ps(__m256i v) {
+FFACCEL_SIMD_INLINE __m256 byte_to_ps(__m256i v) {
     if constexpr (B == 0) {
         return _mm256_cvtepi32_ps(_mm256_and_si256(v, _mm256_set1_epi32(0xff)));
     } else if constexpr (B == 3) {
@@ -66,7 +70,7 @@ inline __m256 byte_to_ps(__m256i v) {
 // of each pixel's top-left tap (iy * stride + ix * C * sizeof(T), < 2^31), `stride` the
 // source row pitch.
 template <typename T, int C>
-inline void load_taps(const char* row0, __m256i off, std::int64_t stride, Taps<C>& t) {
+FFACCEL_SIMD_INLINE void load_taps(const char* row0, __m256i off, std::int64_t stride, Taps<C>& t) {
     const char* row1 = row0 + stride;
     if constexpr (sizeof(T) == 1) {
         const int* r0 = reinterpret_cast<const int*>(row0);
@@ -130,7 +134,7 @@ inline void load_taps(const char* row0, __m256i off, std::int64_t stride, Taps<C
 // max(off - back, 0)) and shifted per lane, so no byte outside the image is read;
 // that needs an image of at least 4 bytes (see Src::ok).
 template <typename T, int C>
-inline void load_pixels(const char* base, __m256i off, __m256* q) {
+FFACCEL_SIMD_INLINE void load_pixels(const char* base, __m256i off, __m256* q) {
     if constexpr (sizeof(T) == 1) {
         const int* b = reinterpret_cast<const int*>(base);
         __m256i word;
@@ -156,7 +160,7 @@ inline void load_pixels(const char* base, __m256i off, __m256* q) {
 // Stores 8 pixels given as C vectors of int32 channel values already in [0, 255]
 // after saturation by the packs below; never writes outside the 8 pixels.
 template <int C>
-inline void store_u8(std::uint8_t* out, const __m256i* v) {
+FFACCEL_SIMD_INLINE void store_u8(std::uint8_t* out, const __m256i* v) {
     if constexpr (C == 1) {
         const __m256i w = _mm256_packus_epi32(v[0], v[0]);  // lane: p0-3 p0-3 | p4-7 p4-7
         const __m256i b = _mm256_packus_epi16(w, w);         // lane: bytes p0-3 x3 | p4-7 x3
@@ -188,7 +192,7 @@ inline void store_u8(std::uint8_t* out, const __m256i* v) {
 }
 
 template <int C>
-inline void store_f32(float* out, const __m256* v) {
+FFACCEL_SIMD_INLINE void store_f32(float* out, const __m256* v) {
     if constexpr (C == 1) {
         _mm256_storeu_ps(out, v[0]);
     } else {
@@ -205,6 +209,7 @@ struct Src {
     const char* base;       // first row
     std::int64_t stride;    // row pitch in bytes
     __m256i max_x, max_y;   // inclusive limits of the top-left tap on the interior path
+    __m256 max_xf, max_yf;  // the same as floats
     __m256i w, h, w1, h1;   // size, size - 1
     __m256i pix_bytes, vstride;
     __m256 bval[C];
@@ -219,6 +224,8 @@ inline Src<C> make_src(const WarpParams& p, int coord_max) {
     int mx = p.src.w - 2 - over_read_px<T, C>(), my = p.src.h - 2;
     s.max_x = _mm256_set1_epi32(mx < coord_max ? mx : coord_max);
     s.max_y = _mm256_set1_epi32(my < coord_max ? my : coord_max);
+    s.max_xf = _mm256_cvtepi32_ps(s.max_x);
+    s.max_yf = _mm256_cvtepi32_ps(s.max_y);
     s.w = _mm256_set1_epi32(p.src.w);
     s.h = _mm256_set1_epi32(p.src.h);
     s.w1 = _mm256_set1_epi32(p.src.w - 1);
@@ -240,7 +247,7 @@ inline bool simd_usable(const WarpParams& p) {
 
 // True when every lane has 0 <= ix <= max_x and 0 <= iy <= max_y.
 template <int C>
-inline bool all_inside(__m256i ix, __m256i iy, const Src<C>& s) {
+FFACCEL_SIMD_INLINE bool all_inside(__m256i ix, __m256i iy, const Src<C>& s) {
     const __m256i bad = _mm256_or_si256(_mm256_or_si256(_mm256_cmpgt_epi32(ix, s.max_x), _mm256_cmpgt_epi32(iy, s.max_y)),
                                         _mm256_or_si256(ix, iy));  // sign bit: negative
     return _mm256_movemask_ps(_mm256_castsi256_ps(bad)) == 0;
@@ -253,14 +260,20 @@ inline __m256i in_range(__m256i v, __m256i hi) {
     return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), v), _mm256_cmpgt_epi32(hi, v));
 }
 
+// The taps of 8 pixels whose taps are all inside (all_inside or inside_f said so).
+template <typename T, int C>
+FFACCEL_SIMD_INLINE void fetch_interior(const Src<C>& s, __m256i ix, __m256i iy, Taps<C>& t) {
+    const __m256i off = _mm256_add_epi32(_mm256_mullo_epi32(iy, s.vstride), _mm256_mullo_epi32(ix, s.pix_bytes));
+    load_taps<T, C>(s.base, off, s.stride, t);
+}
+
 // The four taps of 8 pixels with top-left tap (ix, iy), as warp_fetch4 gives them:
 // inside taps are loaded; outside ones are clamped (REPLICATE) or the border value
 // (CONSTANT). |ix|, |iy| must be at most 2^30 so that ix + 1 does not overflow.
 template <typename T, int C>
-inline void fetch_taps(const Src<C>& s, __m256i ix, __m256i iy, Taps<C>& t) {
+FFACCEL_SIMD_INLINE void fetch_taps(const Src<C>& s, __m256i ix, __m256i iy, Taps<C>& t) {
     if (all_inside(ix, iy, s)) {
-        const __m256i off = _mm256_add_epi32(_mm256_mullo_epi32(iy, s.vstride), _mm256_mullo_epi32(ix, s.pix_bytes));
-        load_taps<T, C>(s.base, off, s.stride, t);
+        fetch_interior<T, C>(s, ix, iy, t);
         return;
     }
     const __m256i one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
@@ -286,17 +299,26 @@ inline void fetch_taps(const Src<C>& s, __m256i ix, __m256i iy, Taps<C>& t) {
 // Default and OpenCV5: float coordinates and lerps. Returns false (having written
 // nothing) when a coordinate is not finite; the caller then runs the scalar formula.
 template <WarpMode M, typename T, int C>
-inline bool block_float(const Src<C>& s, __m256 sx, __m256 sy, T* out) {
+FFACCEL_SIMD_INLINE bool block_float(const Src<C>& s, __m256 sx, __m256 sy, T* out) {
     const __m256 flx = _mm256_floor_ps(sx), fly = _mm256_floor_ps(sy);
     const __m256 fx = _mm256_sub_ps(sx, flx), fy = _mm256_sub_ps(sy, fly);
-    // fx, fy are NaN exactly when sx or sy is not finite.
-    if (_mm256_movemask_ps(_mm256_cmp_ps(fx, fy, _CMP_UNORD_Q)) != 0) return false;
-    // coord_to_int(): clamp to +-2^30, then truncate (floor values are integers).
-    const __m256 lim = _mm256_set1_ps(1073741824.0f), nlim = _mm256_set1_ps(-1073741824.0f);
-    const __m256i ix = _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(flx, nlim), lim));
-    const __m256i iy = _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(fly, nlim), lim));
     Taps<C> t;
-    fetch_taps<T, C>(s, ix, iy, t);
+    // Interior test on the floor values themselves (ordered compares fail for NaN); in
+    // range the int conversion is exact and coord_to_int's clamp does nothing.
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256 in = _mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(flx, zero, _CMP_GE_OQ), _mm256_cmp_ps(flx, s.max_xf, _CMP_LE_OQ)),
+                                    _mm256_and_ps(_mm256_cmp_ps(fly, zero, _CMP_GE_OQ), _mm256_cmp_ps(fly, s.max_yf, _CMP_LE_OQ)));
+    if (_mm256_movemask_ps(in) == 0xff) {
+        fetch_interior<T, C>(s, _mm256_cvttps_epi32(flx), _mm256_cvttps_epi32(fly), t);
+    } else {
+        // fx, fy are NaN exactly when sx or sy is not finite.
+        if (_mm256_movemask_ps(_mm256_cmp_ps(fx, fy, _CMP_UNORD_Q)) != 0) return false;
+        // coord_to_int(): clamp to +-2^30, then truncate (floor values are integers).
+        const __m256 lim = _mm256_set1_ps(1073741824.0f), nlim = _mm256_set1_ps(-1073741824.0f);
+        const __m256i ix = _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(flx, nlim), lim));
+        const __m256i iy = _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(fly, nlim), lim));
+        fetch_taps<T, C>(s, ix, iy, t);
+    }
     __m256 v[C];
     for (int c = 0; c < C; ++c) {
         const __m256 q0 = t.q[0][c], q1 = t.q[1][c], q2 = t.q[2][c], q3 = t.q[3][c];
@@ -322,7 +344,7 @@ inline bool block_float(const Src<C>& s, __m256 sx, __m256 sy, T* out) {
 
 // OpenCV4: X, Y in 1/32 px (already shifted by 5), as warp_pixel_opencv4 computes them.
 template <typename T, int C>
-inline void block_fixed(const Src<C>& s, __m256i X, __m256i Y, T* out) {
+FFACCEL_SIMD_INLINE void block_fixed(const Src<C>& s, __m256i X, __m256i Y, T* out) {
     const __m256i ix = clamp_epi32(_mm256_srai_epi32(X, 5), _mm256_set1_epi32(-32768), _mm256_set1_epi32(32767));
     const __m256i iy = clamp_epi32(_mm256_srai_epi32(Y, 5), _mm256_set1_epi32(-32768), _mm256_set1_epi32(32767));
     const __m256i m31 = _mm256_set1_epi32(31);
@@ -380,4 +402,5 @@ inline void block_fixed(const Src<C>& s, __m256i X, __m256i Y, T* out) {
 
 }  // namespace ffaccel::cpu::FFACCEL_CPU_VARIANT::simd
 
+#undef FFACCEL_SIMD_INLINE
 #endif
