@@ -150,22 +150,31 @@ FFACCEL_SIMD_INLINE void load_taps(const char* row0, __m256i off, std::int64_t s
     }
 }
 
+// Eight 32-bit loads at byte offsets `off` from `base`: what vpgatherdd does, by
+// scalar loads (see load_taps for why).
+FFACCEL_SIMD_INLINE __m256i load8_u32(const char* base, __m256i off) {
+    alignas(32) int o[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(o), off);
+    return _mm256_setr_epi32(load_as<int>(base + o[0]), load_as<int>(base + o[1]), load_as<int>(base + o[2]),
+                             load_as<int>(base + o[3]), load_as<int>(base + o[4]), load_as<int>(base + o[5]),
+                             load_as<int>(base + o[6]), load_as<int>(base + o[7]));
+}
+
 // One pixel per lane at arbitrary byte offsets `off` (each a whole pixel inside the
 // image), as float vectors per channel. uint8 C1/C3 pixels are narrower than the
-// 32-bit gather word: the word is taken to end at the pixel's last byte (start
+// 32-bit word: the word is taken to end at the pixel's last byte (start
 // max(off - back, 0)) and shifted per lane, so no byte outside the image is read;
-// that needs an image of at least 4 bytes (see Src::ok).
+// that needs an image of at least 4 bytes (see simd_usable).
 template <typename T, int C>
 FFACCEL_SIMD_INLINE void load_pixels(const char* base, __m256i off, __m256* q) {
     if constexpr (sizeof(T) == 1) {
-        const int* b = reinterpret_cast<const int*>(base);
         __m256i word;
         if constexpr (C == 4) {
-            word = _mm256_i32gather_epi32(b, off, 1);
+            word = load8_u32(base, off);
         } else {
             const __m256i start = _mm256_max_epi32(_mm256_sub_epi32(off, _mm256_set1_epi32(4 - C)), _mm256_setzero_si256());
             const __m256i sh = _mm256_slli_epi32(_mm256_sub_epi32(off, start), 3);
-            word = _mm256_srlv_epi32(_mm256_i32gather_epi32(b, start, 1), sh);
+            word = _mm256_srlv_epi32(load8_u32(base, start), sh);
         }
         q[0] = byte_to_ps<0>(word);
         if constexpr (C >= 3) {
@@ -174,8 +183,8 @@ FFACCEL_SIMD_INLINE void load_pixels(const char* base, __m256i off, __m256* q) {
         }
         if constexpr (C == 4) q[3] = byte_to_ps<3>(word);
     } else {
-        const float* b = reinterpret_cast<const float*>(base);
-        for (int c = 0; c < C; ++c) q[c] = _mm256_i32gather_ps(b, _mm256_add_epi32(off, _mm256_set1_epi32(4 * c)), 1);
+        for (int c = 0; c < C; ++c)
+            q[c] = _mm256_castsi256_ps(load8_u32(base, _mm256_add_epi32(off, _mm256_set1_epi32(4 * c))));
     }
 }
 
