@@ -313,10 +313,31 @@ FFACCEL_SIMD_INLINE void fetch_taps(const Src<C>& s, __m256i ix, __m256i iy, Tap
     const __m256i ox1 = _mm256_mullo_epi32(clamp_epi32(ix1, zero, s.w1), s.pix_bytes);
     const __m256i oy0 = _mm256_mullo_epi32(clamp_epi32(iy, zero, s.h1), s.vstride);
     const __m256i oy1 = _mm256_mullo_epi32(clamp_epi32(iy1, zero, s.h1), s.vstride);
+    // Off the image both taps of an axis often clamp to the same pixel in every lane
+    // (whole blocks above, below, left or right of it): load that pixel once. The
+    // values are the very ones a second load would give.
+    const bool same_x = _mm256_movemask_epi8(_mm256_cmpeq_epi32(ox0, ox1)) == -1;
+    const bool same_y = _mm256_movemask_epi8(_mm256_cmpeq_epi32(oy0, oy1)) == -1;
     load_pixels<T, C>(s.base, _mm256_add_epi32(oy0, ox0), t.q[0]);
-    load_pixels<T, C>(s.base, _mm256_add_epi32(oy0, ox1), t.q[1]);
-    load_pixels<T, C>(s.base, _mm256_add_epi32(oy1, ox0), t.q[2]);
-    load_pixels<T, C>(s.base, _mm256_add_epi32(oy1, ox1), t.q[3]);
+    auto copy = [&](int to, int from) {
+        for (int c = 0; c < C; ++c) t.q[to][c] = t.q[from][c];
+    };
+    if (same_x) {
+        copy(1, 0);
+    } else {
+        load_pixels<T, C>(s.base, _mm256_add_epi32(oy0, ox1), t.q[1]);
+    }
+    if (same_y) {
+        copy(2, 0);
+        copy(3, 1);
+    } else {
+        load_pixels<T, C>(s.base, _mm256_add_epi32(oy1, ox0), t.q[2]);
+        if (same_x) {
+            copy(3, 2);
+        } else {
+            load_pixels<T, C>(s.base, _mm256_add_epi32(oy1, ox1), t.q[3]);
+        }
+    }
     if (s.constant) {
         const __m256i mx0 = in_range(ix, s.w), mx1 = in_range(ix1, s.w);
         const __m256i my0 = in_range(iy, s.h), my1 = in_range(iy1, s.h);
