@@ -1,9 +1,10 @@
 // CPU loop for warp_affine: rows of all output images, split across the thread pool.
 //
-// Each row is walked in blocks of 8 pixels. In the x86-64-v3 build a block whose taps
-// all lie inside the source goes through the AVX2 path of warp_simd.h; every other
-// pixel (borders, leftovers, the baseline build) through the scalar warp_pixel<>().
-// Both compute the formulas of warp_affine.h to the same bytes.
+// In the x86-64-v3 build each row is walked in blocks of 8 pixels through the AVX2 path
+// of warp_simd.h (interior and border blocks alike); a row's leftover pixels, blocks
+// with non-finite coordinates, OpenCV5's scalar-tail columns and the whole baseline
+// build go through the scalar warp_pixel<>(). Both compute the formulas of
+// warp_affine.h to the same bytes.
 #include "ffaccel/warp_affine.h"
 
 #include <algorithm>
@@ -28,7 +29,7 @@ void scalar_span(const WarpParams& p, const WarpCoeffs& k, int x0, int x1, int y
 #if defined(FFACCEL_WARP_SIMD)
 // OpenCV4's column terms round(a * x * 1024) of warp_affine.h's opencv4_fixed(), per
 // face, as int32: the row loop then adds the row term in integers. Kept only when
-// every value fits in +-2^30, so the integer sum equals the double one (see row_fixed).
+// every value fits in +-2^30, so the integer sum equals the double one (see row_simd).
 struct FixedColumns {
     std::vector<std::int32_t> x, y;  // per column: X and Y column terms
     bool ok = false;

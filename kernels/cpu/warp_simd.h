@@ -1,19 +1,24 @@
-// AVX2 interior path for the CPU warp_affine loop: 8 destination pixels at a time.
+// AVX2 path for the CPU warp_affine loop: 8 destination pixels at a time.
 //
-// Only compiled into the x86-64-v3 build (guarded by __AVX2__ and __FMA__). It handles
-// blocks of 8 pixels whose four taps all lie inside the source image; every other
-// pixel goes through the scalar warp_pixel<>() of warp_affine.h, which stays the single
-// source of truth. Each vector lane performs exactly the IEEE operations the scalar
-// formula performs, in the same order, so the bytes are the same:
+// Only compiled into the x86-64-v3 build (guarded by __AVX2__ and __FMA__). A block
+// whose taps all lie inside the source loads them directly (fetch_interior); any other
+// block clamps each tap (REPLICATE) or blends in the border value (CONSTANT) per lane,
+// as warp_fetch does (fetch_taps). Blocks with a non-finite coordinate and the
+// leftover pixels of a row go through the scalar warp_pixel<>() of warp_affine.h,
+// which stays the single source of truth. Each vector lane performs exactly the IEEE
+// operations the scalar formula performs, in the same order, so the bytes are the same:
 //   * _mm256_mul_ps / add / sub round once per lane as the scalar ops do; the build uses
 //     -ffp-contract=off, so the compiler never fuses a mul and an add that the formula
 //     keeps apart (GCC implements these intrinsics as plain vector arithmetic).
 //   * fma32() is a correctly rounded fused op; _mm256_fmadd_ps is the same operation.
-//   * _mm256_floor_ps is floorf; _mm256_cvttps_epi32 is the int cast for values the
-//     interior test admits (|v| < 2^30, so coord_to_int's clamp is the identity).
-//   * _mm256_cvtps_epi32 rounds under the current MXCSR mode as rintf does; interior
-//     uint8 results lie within a hair of [0, 255], where rint + clamp + cast and
-//     cvtps2dq + unsigned saturating packs agree.
+//   * _mm256_floor_ps is floorf; _mm256_cvttps_epi32 after clamping to +-2^30 is
+//     coord_to_int() for finite values.
+//   * _mm256_cvtps_epi32 rounds under the current MXCSR mode as rintf does; uint8
+//     results lie within a hair of [0, 255] (taps and border values are in it), where
+//     rint + clamp + cast and cvtps2dq + unsigned saturating packs agree.
+// NaN payloads of float32 outputs from NaN source pixels are not part of the contract
+// (the scalar builds never agreed on them either); NaN-ness, infinities and signed
+// zeros are.
 #pragma once
 
 #if defined(__AVX2__) && defined(__FMA__)
@@ -24,7 +29,6 @@
 #include <cstdint>
 
 #include "ffaccel/warp_affine.h"
-
 
 // The block functions pass whole tap sets between them; inlining keeps those in
 // registers instead of spilling them through memory.
