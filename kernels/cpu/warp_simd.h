@@ -27,6 +27,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "ffaccel/warp_affine.h"
 
@@ -46,9 +47,13 @@ constexpr int over_read_px() {
 
 // The four taps of 8 pixels, one float vector per tap and channel: q[tap][c], taps in
 // warp_fetch4 order (p00, p01, p10, p11).
-template <int C>
+// uint8 taps can also be kept as int32 lanes (I = true) for OpenCV4's integer weights.
+template <bool I>
+using Lane = std::conditional_t<I, __m256i, __m256>;
+
+template <int C, bool I = false>
 struct Taps {
-    __m256 q[4][C];
+    Lane<I> q[4][C];
 };
 
 // Byte `b` of each 32-bit lane, zero-extended: a pshufb control for one channel.
@@ -60,14 +65,21 @@ inline __m256i byte_of_lane(int b) {
                             k0, z, z, z, k1, z, z, z, k2, z, z, z, k3, z, z, z);
 }
 
-template <int B>
-FFACCEL_SIMD_INLINE __m256 byte_to_ps(__m256i v) {
+// Byte B of each 32-bit lane, as int32 (I) or float lanes.
+template <int B, bool I>
+FFACCEL_SIMD_INLINE Lane<I> byte_lane(__m256i v) {
+    __m256i b;
     if constexpr (B == 0) {
-        return _mm256_cvtepi32_ps(_mm256_and_si256(v, _mm256_set1_epi32(0xff)));
+        b = _mm256_and_si256(v, _mm256_set1_epi32(0xff));
     } else if constexpr (B == 3) {
-        return _mm256_cvtepi32_ps(_mm256_srli_epi32(v, 24));
+        b = _mm256_srli_epi32(v, 24);
     } else {
-        return _mm256_cvtepi32_ps(_mm256_shuffle_epi8(v, byte_of_lane(B)));
+        b = _mm256_shuffle_epi8(v, byte_of_lane(B));
+    }
+    if constexpr (I) {
+        return b;
+    } else {
+        return _mm256_cvtepi32_ps(b);
     }
 }
 
@@ -90,22 +102,23 @@ FFACCEL_SIMD_INLINE T load_as(const char* p) {
 FFACCEL_SIMD_INLINE __m256 low_dwords(__m256 a, __m256 b) { return _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)); }
 FFACCEL_SIMD_INLINE __m256 high_dwords(__m256 a, __m256 b) { return _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)); }
 
-template <typename T, int C>
-FFACCEL_SIMD_INLINE void load_taps(const char* row0, __m256i off, std::int64_t stride, Taps<C>& t) {
+template <typename T, int C, bool I>
+FFACCEL_SIMD_INLINE void load_taps(const char* row0, __m256i off, std::int64_t stride, Taps<C, I>& t) {
+    static_assert(sizeof(T) == 1 || !I, "integer taps are for uint8 sources");
     alignas(32) int o[8];
     _mm256_store_si256(reinterpret_cast<__m256i*>(o), off);
     for (int row = 0; row < 2; ++row) {
         const char* r = row0 + row * stride;
-        __m256* left = t.q[2 * row];
-        __m256* right = t.q[2 * row + 1];
+        Lane<I>* left = t.q[2 * row];
+        Lane<I>* right = t.q[2 * row + 1];
         if constexpr (sizeof(T) == 1 && C == 1) {
             // Both taps in one 16-bit load: no byte outside them is read.
             const __m256i v = _mm256_setr_epi32(load_as<std::uint16_t>(r + o[0]), load_as<std::uint16_t>(r + o[1]),
                                                 load_as<std::uint16_t>(r + o[2]), load_as<std::uint16_t>(r + o[3]),
                                                 load_as<std::uint16_t>(r + o[4]), load_as<std::uint16_t>(r + o[5]),
                                                 load_as<std::uint16_t>(r + o[6]), load_as<std::uint16_t>(r + o[7]));
-            left[0] = byte_to_ps<0>(v);
-            right[0] = byte_to_ps<1>(v);
+            left[0] = byte_lane<0, I>(v);
+            right[0] = byte_lane<1, I>(v);
         } else if constexpr (C != 3 || sizeof(T) == 1) {
             // uint8 C3: left pixel in bytes 0-2, right in 3-5 (6-7 belong to the next
             // pixel: over_read_px). uint8 C4 and float C1: exactly the two taps.
@@ -117,14 +130,14 @@ FFACCEL_SIMD_INLINE void load_taps(const char* row0, __m256i off, std::int64_t s
                 right[0] = high_dwords(a, b);
             } else if constexpr (C == 4) {
                 const __m256i lo = _mm256_castps_si256(low_dwords(a, b)), hi = _mm256_castps_si256(high_dwords(a, b));
-                left[0] = byte_to_ps<0>(lo), left[1] = byte_to_ps<1>(lo), left[2] = byte_to_ps<2>(lo), left[3] = byte_to_ps<3>(lo);
-                right[0] = byte_to_ps<0>(hi), right[1] = byte_to_ps<1>(hi), right[2] = byte_to_ps<2>(hi), right[3] = byte_to_ps<3>(hi);
+                left[0] = byte_lane<0, I>(lo), left[1] = byte_lane<1, I>(lo), left[2] = byte_lane<2, I>(lo), left[3] = byte_lane<3, I>(lo);
+                right[0] = byte_lane<0, I>(hi), right[1] = byte_lane<1, I>(hi), right[2] = byte_lane<2, I>(hi), right[3] = byte_lane<3, I>(hi);
             } else {
                 const __m256i lo = _mm256_castps_si256(low_dwords(a, b));
                 const __m256i hi = _mm256_castps_si256(low_dwords(_mm256_castsi256_ps(_mm256_srli_epi64(_mm256_castps_si256(a), 24)),
                                                                   _mm256_castsi256_ps(_mm256_srli_epi64(_mm256_castps_si256(b), 24))));
-                left[0] = byte_to_ps<0>(lo), left[1] = byte_to_ps<1>(lo), left[2] = byte_to_ps<2>(lo);
-                right[0] = byte_to_ps<0>(hi), right[1] = byte_to_ps<1>(hi), right[2] = byte_to_ps<2>(hi);
+                left[0] = byte_lane<0, I>(lo), left[1] = byte_lane<1, I>(lo), left[2] = byte_lane<2, I>(lo);
+                right[0] = byte_lane<0, I>(hi), right[1] = byte_lane<1, I>(hi), right[2] = byte_lane<2, I>(hi);
             }
         } else {
             // float C3: per pixel [R0 G0 B0 R1] at +0 and [B0 R1 G1 B1] at +8 (exactly
@@ -169,8 +182,9 @@ FFACCEL_SIMD_INLINE __m256i load8_u32(const char* base, __m256i off) {
 // 32-bit word: the word is taken to end at the pixel's last byte (start
 // max(off - back, 0)) and shifted per lane, so no byte outside the image is read;
 // that needs an image of at least 4 bytes (see simd_usable).
-template <typename T, int C>
-FFACCEL_SIMD_INLINE void load_pixels(const char* base, __m256i off, __m256* q) {
+template <typename T, int C, bool I>
+FFACCEL_SIMD_INLINE void load_pixels(const char* base, __m256i off, Lane<I>* q) {
+    static_assert(sizeof(T) == 1 || !I, "integer taps are for uint8 sources");
     if constexpr (sizeof(T) == 1) {
         __m256i word;
         if constexpr (C == 4) {
@@ -180,15 +194,17 @@ FFACCEL_SIMD_INLINE void load_pixels(const char* base, __m256i off, __m256* q) {
             const __m256i sh = _mm256_slli_epi32(_mm256_sub_epi32(off, start), 3);
             word = _mm256_srlv_epi32(load8_u32(base, start), sh);
         }
-        q[0] = byte_to_ps<0>(word);
+        q[0] = byte_lane<0, I>(word);
         if constexpr (C >= 3) {
-            q[1] = byte_to_ps<1>(word);
-            q[2] = byte_to_ps<2>(word);
+            q[1] = byte_lane<1, I>(word);
+            q[2] = byte_lane<2, I>(word);
         }
-        if constexpr (C == 4) q[3] = byte_to_ps<3>(word);
+        if constexpr (C == 4) q[3] = byte_lane<3, I>(word);
     } else {
-        for (int c = 0; c < C; ++c)
-            q[c] = _mm256_castsi256_ps(load8_u32(base, _mm256_add_epi32(off, _mm256_set1_epi32(4 * c))));
+        if constexpr (!I) {
+            for (int c = 0; c < C; ++c)
+                q[c] = _mm256_castsi256_ps(load8_u32(base, _mm256_add_epi32(off, _mm256_set1_epi32(4 * c))));
+        }
     }
 }
 
@@ -248,6 +264,7 @@ struct Src {
     __m256i w, h, w1, h1;   // size, size - 1
     __m256i pix_bytes, vstride;
     __m256 bval[C];
+    __m256i bval_i[C];      // static_cast<int>(border value), as warp_pixel_opencv4 takes taps
     bool constant;
 };
 
@@ -267,7 +284,10 @@ inline Src<C> make_src(const WarpParams& p, int coord_max) {
     s.h1 = _mm256_set1_epi32(p.src.h - 1);
     s.pix_bytes = _mm256_set1_epi32(C * static_cast<int>(sizeof(T)));
     s.vstride = _mm256_set1_epi32(static_cast<int>(p.src.stride));
-    for (int c = 0; c < C; ++c) s.bval[c] = _mm256_set1_ps(p.border_value[c]);
+    for (int c = 0; c < C; ++c) {
+        s.bval[c] = _mm256_set1_ps(p.border_value[c]);
+        s.bval_i[c] = _mm256_cvttps_epi32(s.bval[c]);
+    }
     s.constant = p.border == Border::Constant;
     return s;
 }
@@ -296,19 +316,19 @@ inline __m256i in_range(__m256i v, __m256i hi) {
 }
 
 // The taps of 8 pixels whose taps are all inside (all_inside or inside_f said so).
-template <typename T, int C>
-FFACCEL_SIMD_INLINE void fetch_interior(const Src<C>& s, __m256i ix, __m256i iy, Taps<C>& t) {
+template <typename T, int C, bool I>
+FFACCEL_SIMD_INLINE void fetch_interior(const Src<C>& s, __m256i ix, __m256i iy, Taps<C, I>& t) {
     const __m256i off = _mm256_add_epi32(_mm256_mullo_epi32(iy, s.vstride), _mm256_mullo_epi32(ix, s.pix_bytes));
-    load_taps<T, C>(s.base, off, s.stride, t);
+    load_taps<T, C, I>(s.base, off, s.stride, t);
 }
 
 // The four taps of 8 pixels with top-left tap (ix, iy), as warp_fetch4 gives them:
 // inside taps are loaded; outside ones are clamped (REPLICATE) or the border value
 // (CONSTANT). |ix|, |iy| must be at most 2^30 so that ix + 1 does not overflow.
-template <typename T, int C>
-FFACCEL_SIMD_INLINE void fetch_taps(const Src<C>& s, __m256i ix, __m256i iy, Taps<C>& t) {
+template <typename T, int C, bool I>
+FFACCEL_SIMD_INLINE void fetch_taps(const Src<C>& s, __m256i ix, __m256i iy, Taps<C, I>& t) {
     if (all_inside(ix, iy, s)) {
-        fetch_interior<T, C>(s, ix, iy, t);
+        fetch_interior<T, C, I>(s, ix, iy, t);
         return;
     }
     const __m256i one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
@@ -322,24 +342,24 @@ FFACCEL_SIMD_INLINE void fetch_taps(const Src<C>& s, __m256i ix, __m256i iy, Tap
     // values are the very ones a second load would give.
     const bool same_x = _mm256_movemask_epi8(_mm256_cmpeq_epi32(ox0, ox1)) == -1;
     const bool same_y = _mm256_movemask_epi8(_mm256_cmpeq_epi32(oy0, oy1)) == -1;
-    load_pixels<T, C>(s.base, _mm256_add_epi32(oy0, ox0), t.q[0]);
+    load_pixels<T, C, I>(s.base, _mm256_add_epi32(oy0, ox0), t.q[0]);
     auto copy = [&](int to, int from) {
         for (int c = 0; c < C; ++c) t.q[to][c] = t.q[from][c];
     };
     if (same_x) {
         copy(1, 0);
     } else {
-        load_pixels<T, C>(s.base, _mm256_add_epi32(oy0, ox1), t.q[1]);
+        load_pixels<T, C, I>(s.base, _mm256_add_epi32(oy0, ox1), t.q[1]);
     }
     if (same_y) {
         copy(2, 0);
         copy(3, 1);
     } else {
-        load_pixels<T, C>(s.base, _mm256_add_epi32(oy1, ox0), t.q[2]);
+        load_pixels<T, C, I>(s.base, _mm256_add_epi32(oy1, ox0), t.q[2]);
         if (same_x) {
             copy(3, 2);
         } else {
-            load_pixels<T, C>(s.base, _mm256_add_epi32(oy1, ox1), t.q[3]);
+            load_pixels<T, C, I>(s.base, _mm256_add_epi32(oy1, ox1), t.q[3]);
         }
     }
     if (s.constant) {
@@ -348,7 +368,13 @@ FFACCEL_SIMD_INLINE void fetch_taps(const Src<C>& s, __m256i ix, __m256i iy, Tap
         const __m256 m[4] = {_mm256_castsi256_ps(_mm256_and_si256(my0, mx0)), _mm256_castsi256_ps(_mm256_and_si256(my0, mx1)),
                              _mm256_castsi256_ps(_mm256_and_si256(my1, mx0)), _mm256_castsi256_ps(_mm256_and_si256(my1, mx1))};
         for (int k = 0; k < 4; ++k)
-            for (int c = 0; c < C; ++c) t.q[k][c] = _mm256_blendv_ps(s.bval[c], t.q[k][c], m[k]);
+            for (int c = 0; c < C; ++c) {
+                if constexpr (I) {
+                    t.q[k][c] = _mm256_blendv_epi8(s.bval_i[c], t.q[k][c], _mm256_castps_si256(m[k]));
+                } else {
+                    t.q[k][c] = _mm256_blendv_ps(s.bval[c], t.q[k][c], m[k]);
+                }
+            }
     }
 }
 
@@ -358,14 +384,14 @@ template <WarpMode M, typename T, int C>
 FFACCEL_SIMD_INLINE bool block_float(const Src<C>& s, __m256 sx, __m256 sy, T* out) {
     const __m256 flx = _mm256_floor_ps(sx), fly = _mm256_floor_ps(sy);
     const __m256 fx = _mm256_sub_ps(sx, flx), fy = _mm256_sub_ps(sy, fly);
-    Taps<C> t;
+    Taps<C, false> t;
     // Interior test on the floor values themselves (ordered compares fail for NaN); in
     // range the int conversion is exact and coord_to_int's clamp does nothing.
     const __m256 zero = _mm256_setzero_ps();
     const __m256 in = _mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(flx, zero, _CMP_GE_OQ), _mm256_cmp_ps(flx, s.max_xf, _CMP_LE_OQ)),
                                     _mm256_and_ps(_mm256_cmp_ps(fly, zero, _CMP_GE_OQ), _mm256_cmp_ps(fly, s.max_yf, _CMP_LE_OQ)));
     if (_mm256_movemask_ps(in) == 0xff) {
-        fetch_interior<T, C>(s, _mm256_cvttps_epi32(flx), _mm256_cvttps_epi32(fly), t);
+        fetch_interior<T, C, false>(s, _mm256_cvttps_epi32(flx), _mm256_cvttps_epi32(fly), t);
     } else {
         // fx, fy are NaN exactly when sx or sy is not finite.
         if (_mm256_movemask_ps(_mm256_cmp_ps(fx, fy, _CMP_UNORD_Q)) != 0) return false;
@@ -373,7 +399,7 @@ FFACCEL_SIMD_INLINE bool block_float(const Src<C>& s, __m256 sx, __m256 sy, T* o
         const __m256 lim = _mm256_set1_ps(1073741824.0f), nlim = _mm256_set1_ps(-1073741824.0f);
         const __m256i ix = _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(flx, nlim), lim));
         const __m256i iy = _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(fly, nlim), lim));
-        fetch_taps<T, C>(s, ix, iy, t);
+        fetch_taps<T, C, false>(s, ix, iy, t);
     }
     __m256 v[C];
     for (int c = 0; c < C; ++c) {
@@ -405,8 +431,9 @@ FFACCEL_SIMD_INLINE void block_fixed(const Src<C>& s, __m256i X, __m256i Y, T* o
     const __m256i iy = clamp_epi32(_mm256_srai_epi32(Y, 5), _mm256_set1_epi32(-32768), _mm256_set1_epi32(32767));
     const __m256i m31 = _mm256_set1_epi32(31);
     const __m256i tx = _mm256_and_si256(X, m31), ty = _mm256_and_si256(Y, m31);
-    Taps<C> t;
-    fetch_taps<T, C>(s, ix, iy, t);
+    constexpr bool U8 = sizeof(T) == 1;
+    Taps<C, U8> t;  // uint8 taps stay integers: the scalar formula casts them back to int
+    fetch_taps<T, C, U8>(s, ix, iy, t);
     // CONSTANT: a pixel whose four taps are all outside is the border value outright.
     __m256 gone = _mm256_setzero_ps();
     if (s.constant) {
@@ -417,22 +444,24 @@ FFACCEL_SIMD_INLINE void block_fixed(const Src<C>& s, __m256i X, __m256i Y, T* o
         gone = _mm256_castsi256_ps(g);
     }
     if constexpr (sizeof(T) == 1) {
-        // Integer weights (32-ty)(32-tx)*32 ... summing to 2^15; every product and sum
-        // is exact in int32 (at most 255 * 2^15), as in the scalar formula.
+        // The scalar formula: s = q00*w00 + q01*w01 + q10*w10 + q11*w11 with weights
+        // w = 32 * w', w'00 = (32-ty)(32-tx), w'01 = (32-ty)tx, w'10 = ty(32-tx),
+        // w'11 = ty*tx, then (s + 2^14) >> 15. With S = sum q*w' (s = 32 S, S >= 0),
+        // (32 S + 2^14) >> 15 == (S + 2^9) >> 10 exactly. Taps (<= 255) and w'
+        // (<= 1024) fit int16, so pmaddwd forms q00*w'00 + q01*w'01 exactly from
+        // 16-bit pairs (left tap low, right tap high).
         const __m256i k32 = _mm256_set1_epi32(32);
         const __m256i itx = _mm256_sub_epi32(k32, tx), ity = _mm256_sub_epi32(k32, ty);
-        const __m256i w00 = _mm256_slli_epi32(_mm256_mullo_epi32(ity, itx), 5);
-        const __m256i w01 = _mm256_slli_epi32(_mm256_mullo_epi32(ity, tx), 5);
-        const __m256i w10 = _mm256_slli_epi32(_mm256_mullo_epi32(ty, itx), 5);
-        const __m256i w11 = _mm256_slli_epi32(_mm256_mullo_epi32(ty, tx), 5);
-        const __m256i half = _mm256_set1_epi32(1 << 14);
+        const __m256i xpair = _mm256_or_si256(itx, _mm256_slli_epi32(tx, 16));                       // (32-tx, tx)
+        const __m256i w_top = _mm256_mullo_epi16(xpair, _mm256_or_si256(ity, _mm256_slli_epi32(ity, 16)));  // (w'00, w'01)
+        const __m256i w_bot = _mm256_mullo_epi16(xpair, _mm256_or_si256(ty, _mm256_slli_epi32(ty, 16)));    // (w'10, w'11)
+        const __m256i half = _mm256_set1_epi32(1 << 9);
         __m256i r[C];
         for (int c = 0; c < C; ++c) {
-            __m256i sum = _mm256_mullo_epi32(_mm256_cvttps_epi32(t.q[0][c]), w00);
-            sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(_mm256_cvttps_epi32(t.q[1][c]), w01));
-            sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(_mm256_cvttps_epi32(t.q[2][c]), w10));
-            sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(_mm256_cvttps_epi32(t.q[3][c]), w11));
-            r[c] = _mm256_srai_epi32(_mm256_add_epi32(sum, half), 15);
+            const __m256i top = _mm256_or_si256(t.q[0][c], _mm256_slli_epi32(t.q[1][c], 16));
+            const __m256i bot = _mm256_or_si256(t.q[2][c], _mm256_slli_epi32(t.q[3][c], 16));
+            const __m256i sum = _mm256_add_epi32(_mm256_madd_epi16(top, w_top), _mm256_madd_epi16(bot, w_bot));
+            r[c] = _mm256_srai_epi32(_mm256_add_epi32(sum, half), 10);
             // store_as<uint8_t>(border value): rint, then the packs saturate.
             r[c] = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(r[c]),
                                                         _mm256_castsi256_ps(_mm256_cvtps_epi32(s.bval[c])), gone));
