@@ -27,7 +27,6 @@
 #include <immintrin.h>
 
 #include <cstdint>
-#include <type_traits>
 
 #include "ffaccel/warp_affine.h"
 
@@ -48,8 +47,18 @@ constexpr int over_read_px() {
 // The four taps of 8 pixels, one float vector per tap and channel: q[tap][c], taps in
 // warp_fetch4 order (p00, p01, p10, p11).
 // uint8 taps can also be kept as int32 lanes (I = true) for OpenCV4's integer weights.
+// (A trait rather than std::conditional_t: vector types as template arguments lose
+// their attributes, with a warning.)
 template <bool I>
-using Lane = std::conditional_t<I, __m256i, __m256>;
+struct LaneOf {
+    using type = __m256;
+};
+template <>
+struct LaneOf<true> {
+    using type = __m256i;
+};
+template <bool I>
+using Lane = typename LaneOf<I>::type;
 
 template <int C, bool I = false>
 struct Taps {
