@@ -18,7 +18,10 @@ two-pass tool does (detect every frame first, then swap).
 
 The "swap" is a stand-in for a neural swapper: the source face aligned to the same
 template (computed once), optionally colour-matched to the target crop in linear light.
-The colour weights are a fixed centre box of the crop (the cheek/nose area).
+The colour statistics come from a fixed box of the crop (cheeks, nose and mouth:
+rows 35-75 %, columns 30-70 %), on both crops; the gains then apply to the whole source
+crop through a 3x256 lookup table (both paths do it that way: a per-channel gain on
+uint8 codes has only 256 possible results per channel).
 """
 
 from __future__ import annotations
@@ -97,9 +100,11 @@ class PipelineConfig:
         self.mask_padding = mask_padding
         self.color_transfer = color_transfer
         c = self.crop_size
-        weight = np.zeros((c, c), np.float32)
-        weight[int(c * 0.35):int(c * 0.75), int(c * 0.3):int(c * 0.7)] = 1.0
-        self.color_weight = weight
+        #: rows and columns of the colour-statistics box (cheeks, nose, mouth)
+        self.color_box = (slice(int(c * 0.35), int(c * 0.75)), slice(int(c * 0.3), int(c * 0.7)))
+        rows, cols = self.color_box
+        self.color_weight = np.ones((rows.stop - rows.start, cols.stop - cols.start), np.float32)
+        self.source_box = np.ascontiguousarray(self.source_crop[self.color_box])
 
 
 Timings = dict[str, float]
@@ -127,8 +132,9 @@ _SRGB_TO_LINEAR = np.array([(c / 255 / 12.92) if c / 255 <= 0.04045 else ((c / 2
                             for c in range(256)], np.float32)
 
 
-def _linear_to_srgb_numpy(lin: np.ndarray) -> np.ndarray:
-    lin = np.clip(lin, 0.0, 1.0)
+def _gain_tables_numpy(gains: np.ndarray) -> np.ndarray:
+    """(3, 256) uint8: each code decoded to linear light, scaled by the channel's gain, re-encoded."""
+    lin = np.clip(_SRGB_TO_LINEAR[None, :] * gains[:, None].astype(np.float32), 0.0, 1.0)
     s = np.where(lin <= 0.0031308, lin * 12.92, 1.055 * np.power(lin, 1 / 2.4) - 0.055)
     return np.rint(s * 255.0).astype(np.uint8)
 
@@ -195,12 +201,11 @@ class FaceFusionPath:
         clock.lap("warp")
         swapped = cfg.source_crop.copy()
         if cfg.color_transfer:
-            w = cfg.color_weight[..., None]
-            src_lin = _SRGB_TO_LINEAR[swapped]
-            ref_lin = _SRGB_TO_LINEAR[crop]
-            total = float(w.sum())
-            gains = (ref_lin * w).sum(axis=(0, 1)) / total / np.maximum((src_lin * w).sum(axis=(0, 1)) / total, 1e-6)
-            swapped = _linear_to_srgb_numpy(src_lin * gains.astype(np.float32))
+            src_mean = _SRGB_TO_LINEAR[cfg.source_box].mean(axis=(0, 1), dtype=np.float64)
+            ref_mean = _SRGB_TO_LINEAR[crop[cfg.color_box]].mean(axis=(0, 1), dtype=np.float64)
+            gains = np.where(src_mean > 1e-6, ref_mean / np.maximum(src_mean, 1e-6), 1.0)
+            tables = _gain_tables_numpy(gains)
+            swapped = np.stack([tables[ch][swapped[..., ch]] for ch in range(3)], axis=-1)
         clock.lap("swap")
         mask = create_box_mask_facefusion(c, cfg.mask_blur, cfg.mask_padding)
         clock.lap("mask")
@@ -234,7 +239,8 @@ class FfaccelCpuPath:
         clock.lap("warp")
         swapped = cfg.source_crop
         if cfg.color_transfer:
-            gains = ffaccel.estimate_color_gains(swapped, crop, cfg.color_weight)
+            gains = ffaccel.estimate_color_gains(cfg.source_box, np.ascontiguousarray(crop[cfg.color_box]),
+                                                 cfg.color_weight)
             swapped = ffaccel.apply_color_gain_linear(swapped, gains)
         clock.lap("swap")
         mask = ffaccel.box_mask(c, cfg.mask_blur, cfg.mask_padding)
@@ -268,6 +274,9 @@ class _TorchBackend:
     def empty_like(self, a: Any) -> Any:
         return self.torch.empty_like(a)
 
+    def contiguous(self, a: Any) -> Any:
+        return a.contiguous()
+
     def sync(self) -> None:
         self.torch.cuda.synchronize()
 
@@ -288,6 +297,9 @@ class _CupyBackend:
 
     def empty_like(self, a: Any) -> Any:
         return self.cupy.empty_like(a)
+
+    def contiguous(self, a: Any) -> Any:
+        return self.cupy.ascontiguousarray(a)
 
     def sync(self) -> None:
         self.cupy.cuda.Device().synchronize()
@@ -336,6 +348,7 @@ class FfaccelCudaPath:
         c = config.crop_size
         self.source_crop = backend.upload(config.source_crop)
         self.color_weight = backend.upload(config.color_weight)
+        self.source_box = backend.upload(config.source_box)
         self.mask = backend.upload(ffaccel.box_mask(c, config.mask_blur, config.mask_padding))
         self.crop = backend.upload(np.zeros((c, c, 3), np.uint8))
         self.swapped = backend.empty_like(self.crop)
@@ -356,7 +369,8 @@ class FfaccelCudaPath:
         clock.lap("warp")
         swapped = self.source_crop
         if cfg.color_transfer:
-            gains = ffaccel.estimate_color_gains(self.source_crop, self.crop, self.color_weight)
+            gains = ffaccel.estimate_color_gains(self.source_box, b.contiguous(self.crop[cfg.color_box]),
+                                                 self.color_weight)
             swapped = ffaccel.apply_color_gain_linear(self.source_crop, gains, out=self.swapped)
         clock.lap("swap")
         mask = self.mask
