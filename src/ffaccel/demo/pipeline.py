@@ -16,8 +16,11 @@ Stabilisation is the same for every path and happens before it: ffaccel's offlin
 zero-lag smoother (:func:`ffaccel.smooth_track`) over the whole 5-point track, as a
 two-pass tool does (detect every frame first, then swap).
 
-The "swap" is a stand-in for a neural swapper: the source face aligned to the same
-template (computed once), optionally colour-matched to the target crop in linear light.
+The "swap" is a stand-in for a neural swapper: like a swapper's output, it is the target
+crop with only the inner face replaced: the source face aligned to the same template
+(computed once), optionally colour-matched to the target crop in linear light, blended
+into the target crop through a fixed soft ellipse over the inner face
+(``bg + alpha * (fg - bg)`` in float32, rounded half to even).
 The colour statistics come from a fixed box of the crop (cheeks, nose and mouth:
 rows 35-75 %, columns 30-70 %), on both crops; the gains then apply to the whole source
 crop through a 3x256 lookup table (both paths do it that way: a per-channel gain on
@@ -105,6 +108,21 @@ class PipelineConfig:
         rows, cols = self.color_box
         self.color_weight = np.ones((rows.stop - rows.start, cols.stop - cols.start), np.float32)
         self.source_box = np.ascontiguousarray(self.source_crop[self.color_box])
+        #: the swapper's face region: a soft ellipse over the inner face, in crop pixels
+        self.face_alpha = face_ellipse(c)
+
+
+def face_ellipse(crop_size: int) -> np.ndarray:
+    """(crop, crop) float32 0..1: a soft ellipse over the inner face at the alignment template.
+
+    Centre (0.5, 0.58) and semi-axes (0.27, 0.33) of the crop; 1 inside 75 % of the
+    radius, a smoothstep down to 0 at the ellipse.
+    """
+    c = crop_size
+    y, x = np.mgrid[0:c, 0:c].astype(np.float64) + 0.5
+    r = np.hypot((x / c - 0.5) / 0.27, (y / c - 0.58) / 0.33)
+    t = np.clip((1.0 - r) / 0.25, 0.0, 1.0)
+    return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
 
 
 Timings = dict[str, float]
@@ -206,6 +224,9 @@ class FaceFusionPath:
             gains = np.where(src_mean > 1e-6, ref_mean / np.maximum(src_mean, 1e-6), 1.0)
             tables = _gain_tables_numpy(gains)
             swapped = np.stack([tables[ch][swapped[..., ch]] for ch in range(3)], axis=-1)
+        alpha = cfg.face_alpha[..., None]
+        background = crop.astype(np.float32)
+        swapped = np.rint(background + alpha * (swapped.astype(np.float32) - background)).astype(np.uint8)
         clock.lap("swap")
         mask = create_box_mask_facefusion(c, cfg.mask_blur, cfg.mask_padding)
         clock.lap("mask")
@@ -242,6 +263,7 @@ class FfaccelCpuPath:
             gains = ffaccel.estimate_color_gains(cfg.source_box, np.ascontiguousarray(crop[cfg.color_box]),
                                                  cfg.color_weight)
             swapped = ffaccel.apply_color_gain_linear(swapped, gains)
+        swapped = ffaccel.composite(swapped, crop, cfg.face_alpha, band=None)
         clock.lap("swap")
         mask = ffaccel.box_mask(c, cfg.mask_blur, cfg.mask_padding)
         clock.lap("mask")
@@ -349,6 +371,7 @@ class FfaccelCudaPath:
         self.source_crop = backend.upload(config.source_crop)
         self.color_weight = backend.upload(config.color_weight)
         self.source_box = backend.upload(config.source_box)
+        self.face_alpha = backend.upload(config.face_alpha)
         self.mask = backend.upload(ffaccel.box_mask(c, config.mask_blur, config.mask_padding))
         self.crop = backend.upload(np.zeros((c, c, 3), np.uint8))
         self.swapped = backend.empty_like(self.crop)
@@ -372,6 +395,7 @@ class FfaccelCudaPath:
             gains = ffaccel.estimate_color_gains(self.source_box, b.contiguous(self.crop[cfg.color_box]),
                                                  self.color_weight)
             swapped = ffaccel.apply_color_gain_linear(self.source_crop, gains, out=self.swapped)
+        swapped = ffaccel.composite(swapped, self.crop, self.face_alpha, band=None, out=self.swapped)
         clock.lap("swap")
         mask = self.mask
         clock.lap("mask")
