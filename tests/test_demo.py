@@ -119,6 +119,7 @@ def test_clip_ground_truth_follows_the_frames() -> None:
         (["--resolution", "10x10"], "--resolution"),
         (["--device", "gpu"], "--device"),
         (["--crop-size", "300"], "--crop-size"),
+        (["--bogus"], "--bogus"),
     ],
 )
 def test_bad_options_exit_non_zero_with_one_line(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str],
