@@ -164,3 +164,20 @@ def test_parse_resolution_names_and_sizes() -> None:
     assert parse_resolution("1080p") == (1920, 1080)
     assert parse_resolution("720P") == (1280, 720)
     assert parse_resolution("640x360") == (640, 360)
+
+
+@pytest.mark.cuda
+def test_cuda_path_runs_and_matches_the_cpu_path(tmp_path: Path) -> None:
+    from ffaccel.demo.pipeline import cuda_backend
+
+    if cuda_backend()[0] is None:
+        pytest.skip(cuda_backend()[1])
+    out = tmp_path / "cuda"
+    assert main(["demo", "--frames", "6", "--resolution", "640x360", "--crop-size", "256", "--device", "cuda",
+                 "--output", str(out), "--no-progress", "--no-video"]) == 0
+    t = json.loads((out / "timing.json").read_text())
+    assert {"upload", "download", "warp", "paste"} <= set(t["paths"]["ffaccel-cuda"]["steps"])
+    q = json.loads((out / "quality.json").read_text())
+    assert q["measured_path"] == "ffaccel-cuda"
+    agree = q["paths_agree_with_facefusion"]
+    assert agree["ffaccel-cuda"]["max_abs_diff"] <= 2 and agree["ffaccel-cpu"]["max_abs_diff"] <= 2

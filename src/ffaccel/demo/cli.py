@@ -56,7 +56,9 @@ class _OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_BAD_INPUT, f"ffaccel demo: error: {message} (see ffaccel demo --help)\n")
 
-    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
+    def parse_known_args(  # type: ignore[override]
+        self, args: Any = None, namespace: Any = None
+    ) -> tuple[argparse.Namespace, list[str]]:
         # Unknown options would otherwise reach the top-level parser (usage dump + error).
         parsed, extras = super().parse_known_args(args, namespace)
         if extras:

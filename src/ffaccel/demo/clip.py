@@ -151,7 +151,7 @@ class NoiseModel:
     def apply(self, truth: np.ndarray, unit: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Noisy copy of a (T, N, 2) track and the (T,) bool mask of outlier frames."""
         noisy = truth + rng.normal(0.0, self.sigma_px * unit, truth.shape)
-        outliers = rng.random(truth.shape[0]) < self.outlier_rate
+        outliers: np.ndarray = np.asarray(rng.random(truth.shape[0]) < self.outlier_rate)
         angle = rng.uniform(0.0, 2.0 * np.pi, truth.shape[0])
         shift = self.outlier_px * unit * np.stack([np.cos(angle), np.sin(angle)], axis=1)
         noisy[outliers] += shift[outliers][:, None, :]

@@ -169,7 +169,8 @@ def create_box_mask_facefusion(crop_size: int, blur: float, padding: tuple[int, 
     mask[:, :max(blur_area, int(crop_size * padding[3] / 100))] = 0
     mask[:, -max(blur_area, int(crop_size * padding[1] / 100)):] = 0
     if blur_amount > 0:
-        mask = cv2.GaussianBlur(mask, (0, 0), blur_amount * 0.25)
+        blurred: np.ndarray = cv2.GaussianBlur(mask, (0, 0), blur_amount * 0.25)
+        return blurred
     return mask
 
 

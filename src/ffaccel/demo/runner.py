@@ -155,7 +155,7 @@ def run_demo(options: DemoOptions, log: Callable[[str], None] = print) -> DemoRe
 
     artefacts: dict[str, Path] = {}
     writers: dict[str, Any] = {}
-    fourcc = cv2.VideoWriter_fourcc(*"mp4v")
+    fourcc = cv2.VideoWriter.fourcc(*"mp4v")
     if options.video:
         for key, name in (("swapped", "swapped.mp4"), ("comparison", "comparison.mp4")):
             path = out_dir / name
