@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 # Subcommands that live with their module: each provides add_parser(subparsers).
-_PLUGINS = ("ffaccel.quality.cli",)
+_PLUGINS = ("ffaccel.quality.cli", "ffaccel.demo.cli")
 
 
 def _print_info(args: argparse.Namespace) -> int:
