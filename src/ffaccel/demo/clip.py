@@ -1,12 +1,15 @@
 """The demo's bundled default clip, generated at run time: no user files, no downloads.
 
-Faces:
+Faces (shipped inside the package as ``ffaccel/demo/faces.npz``, read with numpy alone;
+``python -m ffaccel.demo.make_faces`` rebuilds that file from the originals):
 
 - target: scikit-image's ``astronaut`` photograph (Eileen Collins, NASA, public domain),
-  ``skimage.data.astronaut()``, a 512x512 RGB image inside the scikit-image wheel;
+  ``skimage.data.astronaut()``, 512x512 RGB, cropped to :data:`TARGET_CROP`;
 - source: matplotlib's sample ``grace_hopper.jpg`` (Grace Hopper, US Navy, public
-  domain), ``matplotlib.cbook.get_sample_data("grace_hopper.jpg")``, inside the
-  matplotlib wheel.
+  domain), ``matplotlib.cbook.get_sample_data("grace_hopper.jpg")``, 512 wide and 600
+  high, cropped to :data:`SOURCE_CROP`.
+
+The crops are cut, never rescaled, so the annotation below only shifts by their corner.
 
 Landmarks. The 5 alignment points (image-left eye centre, image-right eye centre, nose
 tip, left and right mouth corners) of each face were annotated by hand once, by eye on
@@ -36,32 +39,49 @@ shifts the whole face by ``outlier_px`` in a random direction. Pixel figures are
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from ffaccel.demo import DemoDependencyError, INSTALL_HINT
-
 __all__ = [
+    "TARGET_CROP",
+    "SOURCE_CROP",
+    "TARGET_FIVE_ORIGINAL",
+    "SOURCE_FIVE_ORIGINAL",
     "TARGET_FIVE",
     "SOURCE_FIVE",
+    "FACES_PATH",
     "NoiseModel",
     "ClipSpec",
     "SyntheticClip",
     "fit_68",
     "five_from_68",
     "load_faces",
+    "gaussian_blur",
 ]
 
-#: Hand-annotated 5 points of ``skimage.data.astronaut()`` (x, y in pixels of the 512x512 image).
-TARGET_FIVE: np.ndarray = np.array(
+#: Where the shipped arrays were cut from the original photos: (top, left, height, width) in pixels.
+TARGET_CROP = (0, 8, 320, 432)
+SOURCE_CROP = (56, 120, 288, 288)
+
+#: Hand-annotated 5 points of the original ``skimage.data.astronaut()`` (x, y in its 512x512 pixels).
+TARGET_FIVE_ORIGINAL: np.ndarray = np.array(
     [[202.5, 102.0], [246.5, 103.5], [225.0, 127.0], [204.5, 142.0], [243.0, 141.5]], np.float64
 )
-#: Hand-annotated 5 points of matplotlib's ``grace_hopper.jpg`` (512 wide, 600 high).
-SOURCE_FIVE: np.ndarray = np.array(
+#: Hand-annotated 5 points of the original matplotlib ``grace_hopper.jpg`` (512 wide, 600 high).
+SOURCE_FIVE_ORIGINAL: np.ndarray = np.array(
     [[221.5, 190.0], [305.0, 186.5], [265.5, 238.5], [234.0, 276.0], [293.0, 275.0]], np.float64
 )
-TARGET_FIVE.setflags(write=False)
-SOURCE_FIVE.setflags(write=False)
+#: The same points in the shipped target array (``TARGET_FIVE_ORIGINAL`` minus the crop's corner).
+TARGET_FIVE: np.ndarray = TARGET_FIVE_ORIGINAL - np.array([TARGET_CROP[1], TARGET_CROP[0]], np.float64)
+#: The same points in the shipped source array.
+SOURCE_FIVE: np.ndarray = SOURCE_FIVE_ORIGINAL - np.array([SOURCE_CROP[1], SOURCE_CROP[0]], np.float64)
+for _a in (TARGET_FIVE_ORIGINAL, SOURCE_FIVE_ORIGINAL, TARGET_FIVE, SOURCE_FIVE):
+    _a.setflags(write=False)
+del _a
+
+#: The packaged faces: RGB uint8 arrays ``target`` and ``source`` (see ``make_faces.py``).
+FACES_PATH = Path(__file__).with_name("faces.npz")
 
 _EYE_LEFT = list(range(36, 42))
 _EYE_RIGHT = list(range(42, 48))
@@ -70,26 +90,18 @@ _LIPS = list(range(48, 68))
 
 
 def load_faces() -> tuple[np.ndarray, np.ndarray]:
-    """The target and source photographs as BGR uint8 arrays, read from installed packages.
+    """The target and source photographs as BGR uint8 arrays, read from the packaged ``faces.npz``.
+
+    Needs numpy only.
 
     Returns:
-        (target, source): astronaut (512, 512, 3) and Grace Hopper (600, 512, 3), BGR.
-
-    Raises:
-        DemoDependencyError: scikit-image, matplotlib or OpenCV is not installed.
+        (target, source): the shipped crops, (320, 432, 3) and (288, 288, 3), BGR.
     """
-    try:
-        import cv2
-        import matplotlib.cbook
-        import skimage.data
-    except ImportError as exc:
-        raise DemoDependencyError(f"the demo needs {exc.name}: {INSTALL_HINT}") from None
-    target = np.ascontiguousarray(skimage.data.astronaut()[:, :, ::-1])
-    path = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
-    source = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if source is None:
-        raise FileNotFoundError(f"cannot read matplotlib's sample image {path}")
-    return target, source
+    with np.load(FACES_PATH, allow_pickle=False) as data:
+        target, source = data["target"], data["source"]
+    if target.dtype != np.uint8 or source.dtype != np.uint8:
+        raise ValueError(f"{FACES_PATH} holds {target.dtype}/{source.dtype} faces, expected uint8")
+    return np.ascontiguousarray(target[:, :, ::-1]), np.ascontiguousarray(source[:, :, ::-1])
 
 
 def five_from_68(landmarks68: np.ndarray) -> np.ndarray:
@@ -178,6 +190,28 @@ class ClipSpec:
     noise: NoiseModel = field(default_factory=NoiseModel)
 
 
+def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """(H, W, C) float32 Gaussian blur of ``image``, separable, 2 * ceil(3 sigma) + 1 taps, reflected border.
+
+    Numpy only (the scene's blurred surround; OpenCV's ``GaussianBlur`` on uint8 uses the
+    same tap count and border, and differs by its uint8 rounding).
+    """
+    radius = int(np.ceil(3.0 * sigma))
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    taps = (taps / taps.sum()).astype(np.float32)
+    out = np.asarray(image, np.float32)
+    for axis in (0, 1):
+        pad = [(0, 0)] * out.ndim
+        pad[axis] = (radius, radius)
+        padded = np.pad(out, pad, mode="reflect")
+        n = out.shape[axis]
+        acc = np.zeros_like(out)
+        for k, w in enumerate(taps):
+            acc += w * np.take(padded, np.arange(k, k + n), axis=axis)
+        out = acc
+    return out
+
+
 def _smooth_noise(rng: np.random.Generator, count: int, sigma_frames: float) -> np.ndarray:
     """(count,) low-pass Gaussian noise of unit std (hand-held shake)."""
     pad = int(4 * sigma_frames) + 1
@@ -208,14 +242,12 @@ class SyntheticClip:
     PAD = (128, 256)  # (rows, columns)
 
     def __init__(self, spec: ClipSpec) -> None:
-        import cv2
-
         self.spec = spec
         self.target, self.source = load_faces()
         self.source_five = np.array(SOURCE_FIVE)
         pr, pc = self.PAD
-        sharp = cv2.copyMakeBorder(self.target, pr, pr, pc, pc, cv2.BORDER_REFLECT_101)
-        blurred = cv2.GaussianBlur(sharp, (0, 0), 6.0)
+        sharp = np.pad(self.target, ((pr, pr), (pc, pc), (0, 0)), mode="reflect")  # OpenCV's BORDER_REFLECT_101
+        blurred = gaussian_blur(sharp, 6.0)
         h, w = self.target.shape[:2]
         ramp_y = np.clip(1.0 - np.maximum(pr - np.arange(h + 2 * pr), np.arange(h + 2 * pr) - (h + pr - 1)) / 48.0, 0, 1)
         ramp_x = np.clip(1.0 - np.maximum(pc - np.arange(w + 2 * pc), np.arange(w + 2 * pc) - (w + pc - 1)) / 48.0, 0, 1)
@@ -266,10 +298,21 @@ class SyntheticClip:
         return self.spec.frames
 
     def frame(self, index: int) -> np.ndarray:
-        """Frame ``index`` as a new (height, width, 3) uint8 BGR array."""
-        import cv2
+        """Frame ``index`` as a new (height, width, 3) uint8 BGR array.
 
+        Bilinear warp of the scene: ``cv2.warpAffine`` when OpenCV is installed (the
+        faster of the two on a CPU), else ``ffaccel.warp_affine(compat="opencv5")``,
+        OpenCV 5's bytes. They differ only where the camera would look past the
+        scene's border (reflected by OpenCV, replicated by ffaccel).
+        """
         s = self.spec
+        try:
+            import cv2
+        except ImportError:
+            import ffaccel
+
+            return np.asarray(ffaccel.warp_affine(self.scene, self.matrices[index], (s.width, s.height),
+                                                  compat="opencv5"))
         return cv2.warpAffine(self.scene, self.matrices[index], (s.width, s.height), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REFLECT_101)
 
