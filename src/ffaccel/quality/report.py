@@ -156,9 +156,17 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def write_html(monitor: QualityMonitor, path: str | Path, source: dict[str, Any] | None = None) -> None:
-    """Write a self-contained HTML page: summary table, embedded plot, event list."""
-    png = base64.b64encode(render_plot_png(monitor)).decode("ascii")
+def write_html(monitor: QualityMonitor, path: str | Path, source: dict[str, Any] | None = None, *,
+               plot: bool = True) -> None:
+    """Write a self-contained HTML page: summary table, embedded plot, event list.
+
+    ``plot=False`` leaves the plot out (a line says so) and so does not need matplotlib.
+    """
+    if plot:
+        png = base64.b64encode(render_plot_png(monitor)).decode("ascii")
+        figure = f'<img alt="per-frame tPSNR with jitter events" src="data:image/png;base64,{png}">'
+    else:
+        figure = f"<p>No plot here (plots need matplotlib: {html.escape(REPORT_EXTRA_HINT)}).</p>"
     summary = monitor.summary()
     rows = "\n".join(
         f"<tr><th>{html.escape(key)}</th><td>{html.escape(format_value(value))}</td></tr>"
@@ -181,7 +189,7 @@ table{{border-collapse:collapse}}th,td{{border:1px solid #ccc;padding:2px 8px;te
 <h1>ffaccel quality report</h1>
 <ul>{sources}</ul>
 {f"<p><strong>{html.escape(verdict)}</strong></p>" if verdict else ""}
-<img alt="per-frame tPSNR with jitter events" src="data:image/png;base64,{png}">
+{figure}
 <h2>Summary</h2>
 <table>{rows}</table>
 <h2>Jitter events</h2>
