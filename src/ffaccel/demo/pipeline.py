@@ -38,6 +38,11 @@ import numpy as np
 __all__ = [
     "STEPS",
     "arcface_128_v2",
+    "estimate_similarity",
+    "invert_affine",
+    "have_cv2",
+    "warp_compat",
+    "paste_compat",
     "estimate_matrix",
     "align_source",
     "PipelineConfig",
@@ -61,16 +66,61 @@ def arcface_128_v2() -> np.ndarray:
     return (_ARCFACE_112 + 8.0) / 128.0
 
 
-def estimate_matrix(five: np.ndarray, crop_size: int) -> np.ndarray:
+def estimate_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """(2, 3) least-squares similarity (rotation, uniform scale, translation) taking ``src`` to ``dst``.
+
+    Numpy only: the closed-form minimiser of the summed squared distances between the
+    mapped ``src`` (N, 2) points and ``dst`` (N, 2), for N >= 2 points not all equal.
+    """
+    src = np.asarray(src, np.float64)
+    dst = np.asarray(dst, np.float64)
+    if src.shape != dst.shape or src.ndim != 2 or src.shape[1] != 2 or src.shape[0] < 2:
+        raise ValueError(f"need two (N, 2) point sets with N >= 2, got {src.shape} and {dst.shape}")
+    ms, md = src.mean(axis=0), dst.mean(axis=0)
+    s, d = src - ms, dst - md
+    norm = float(np.sum(s * s))
+    if not np.isfinite(norm) or norm <= 1e-12:
+        raise ValueError("could not estimate the alignment matrix from the landmarks")
+    a = float(np.sum(s[:, 0] * d[:, 0] + s[:, 1] * d[:, 1])) / norm
+    b = float(np.sum(s[:, 0] * d[:, 1] - s[:, 1] * d[:, 0])) / norm
+    rot = np.array([[a, -b], [b, a]])
+    return np.hstack([rot, (md - rot @ ms)[:, None]])
+
+
+def invert_affine(matrix: np.ndarray) -> np.ndarray:
+    """(2, 3) inverse of a (2, 3) affine matrix (numpy; ``cv2.invertAffineTransform``'s result)."""
+    m = np.asarray(matrix, np.float64)
+    inv = np.linalg.inv(m[:, :2])
+    return np.hstack([inv, -(inv @ m[:, 2])[:, None]])
+
+
+def have_cv2() -> bool:
+    """Whether OpenCV imports (the ``opencv`` extra)."""
+    try:
+        import cv2  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def estimate_matrix(five: np.ndarray, crop_size: int, use_cv2: bool | None = None) -> np.ndarray:
     """Frame -> crop matrix from 5 landmarks, as FaceFusion's estimate_matrix_by_face_landmark_5.
 
-    ``cv2.estimateAffinePartial2D`` (similarity: rotation, uniform scale, translation) to
-    the template scaled to the crop, RANSAC with a 100 px threshold.
+    With OpenCV: ``cv2.estimateAffinePartial2D`` (similarity: rotation, uniform scale,
+    translation) to the template scaled to the crop, RANSAC with a 100 px threshold,
+    exactly FaceFusion's call. Without OpenCV: :func:`estimate_similarity`, the
+    least-squares similarity, which is what that call returns when every point is an
+    inlier (always, with 5 landmarks and a 100 px threshold), up to its iterative
+    refinement's tolerance. ``use_cv2``: force one or the other (None: OpenCV if it imports).
     """
+    template = arcface_128_v2() * crop_size
+    if use_cv2 is None:
+        use_cv2 = have_cv2()
+    if not use_cv2:
+        return estimate_similarity(five, template)
     import cv2
 
-    matrix, _ = cv2.estimateAffinePartial2D(np.asarray(five, np.float32),
-                                            (arcface_128_v2() * crop_size).astype(np.float32),
+    matrix, _ = cv2.estimateAffinePartial2D(np.asarray(five, np.float32), template.astype(np.float32),
                                             method=cv2.RANSAC, ransacReprojThreshold=100)
     if matrix is None:
         raise ValueError("could not estimate the alignment matrix from the landmarks")
@@ -78,10 +128,19 @@ def estimate_matrix(five: np.ndarray, crop_size: int) -> np.ndarray:
 
 
 def align_source(source: np.ndarray, five: np.ndarray, crop_size: int) -> np.ndarray:
-    """The source face cut out at the alignment template: the swap stand-in's output."""
-    import cv2
+    """The source face cut out at the alignment template: the swap stand-in's output.
 
+    ``cv2.warpAffine`` with OpenCV, else ``ffaccel.warp_affine(compat="opencv5")``, which gives
+    OpenCV 5's bytes (``warpAffine`` treats INTER_AREA as INTER_LINEAR).
+    """
     m = estimate_matrix(five, crop_size)
+    try:
+        import cv2
+    except ImportError:
+        import ffaccel
+
+        return np.asarray(ffaccel.warp_affine(np.ascontiguousarray(source), m, (crop_size, crop_size),
+                                              border="replicate", compat=warp_compat()))
     return cv2.warpAffine(source, m, (crop_size, crop_size), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_AREA)
 
 
@@ -214,7 +273,7 @@ class FaceFusionPath:
         cfg = self.config
         c = cfg.crop_size
         clock = _Clock()
-        matrix = estimate_matrix(five, c)
+        matrix = estimate_matrix(five, c, use_cv2=True)
         clock.lap("align")
         crop = cv2.warpAffine(frame, matrix, (c, c), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_AREA)
         clock.lap("warp")
@@ -247,6 +306,9 @@ class FfaccelCpuPath:
 
     def __init__(self, config: PipelineConfig) -> None:
         self.config = config
+        self.use_cv2 = have_cv2()  # alignment: FaceFusion's cv2 call, else the numpy least squares
+        self.compat = warp_compat()
+        self.paste_compat = paste_compat()
 
     def process(self, frame: np.ndarray, five: np.ndarray) -> tuple[np.ndarray, Timings]:
         """Swap the face of ``frame`` (not modified) at landmarks ``five``; return (result, ms per step)."""
@@ -255,9 +317,9 @@ class FfaccelCpuPath:
         cfg = self.config
         c = cfg.crop_size
         clock = _Clock()
-        matrix = estimate_matrix(five, c)
+        matrix = estimate_matrix(five, c, self.use_cv2)
         clock.lap("align")
-        crop = ffaccel.warp_affine(frame, matrix, (c, c), compat="opencv5" if _opencv5() else "opencv4")
+        crop = ffaccel.warp_affine(frame, matrix, (c, c), compat=self.compat)
         clock.lap("warp")
         swapped = cfg.source_crop
         if cfg.color_transfer:
@@ -268,15 +330,24 @@ class FfaccelCpuPath:
         clock.lap("swap")
         mask = ffaccel.box_mask(c, cfg.mask_blur, cfg.mask_padding)
         clock.lap("mask")
-        out = ffaccel.paste_back(frame, swapped, mask, matrix, compat="facefusion")
+        out = ffaccel.paste_back(frame, swapped, mask, matrix, compat=self.paste_compat)
         clock.lap("paste")
         return out, clock.times
 
 
-def _opencv5() -> bool:
-    import cv2
+def warp_compat() -> str:
+    """``compat`` for ffaccel.warp_affine: the installed OpenCV generation's bytes ("opencv5" or
+    "opencv4"); "opencv5" when OpenCV is not installed (ffaccel reproduces it without OpenCV)."""
+    try:
+        import cv2
+    except ImportError:
+        return "opencv5"
+    return "opencv5" if int(cv2.__version__.split(".")[0]) >= 5 else "opencv4"
 
-    return int(cv2.__version__.split(".")[0]) >= 5
+
+def paste_compat() -> str:
+    """``compat`` for ffaccel.paste_back: FaceFusion's semantics on :func:`warp_compat`'s OpenCV generation."""
+    return "facefusion-" + warp_compat()
 
 
 class _TorchBackend:
@@ -367,6 +438,9 @@ class FfaccelCudaPath:
 
         self.config = config
         self.backend = backend
+        self.use_cv2 = have_cv2()
+        self.compat = warp_compat()
+        self.paste_compat = paste_compat()
         self.label = f"ffaccel, CUDA ({backend.name})"
         c = config.crop_size
         self.source_crop = backend.upload(config.source_crop)
@@ -387,9 +461,9 @@ class FfaccelCudaPath:
         clock = _Clock(b.sync)
         gpu_frame = b.upload(frame)
         clock.lap("upload")
-        matrix = estimate_matrix(five, c)
+        matrix = estimate_matrix(five, c, self.use_cv2)
         clock.lap("align")
-        ffaccel.warp_affine(gpu_frame, matrix, (c, c), compat="opencv5" if _opencv5() else "opencv4", out=self.crop)
+        ffaccel.warp_affine(gpu_frame, matrix, (c, c), compat=self.compat, out=self.crop)
         clock.lap("warp")
         swapped = self.source_crop
         if cfg.color_transfer:
@@ -400,7 +474,7 @@ class FfaccelCudaPath:
         clock.lap("swap")
         mask = self.mask
         clock.lap("mask")
-        ffaccel.paste_back(gpu_frame, swapped, mask, matrix, compat="facefusion", inplace=True)
+        ffaccel.paste_back(gpu_frame, swapped, mask, matrix, compat=self.paste_compat, inplace=True)
         clock.lap("paste")
         out = b.download(gpu_frame)
         clock.lap("download")

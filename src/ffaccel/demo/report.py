@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ffaccel.demo.pipeline import STEPS, estimate_matrix
+from ffaccel.demo.pipeline import STEPS, estimate_matrix, have_cv2, invert_affine
 
 __all__ = [
     "track_metrics",
@@ -33,14 +33,14 @@ def footprint_track(five: np.ndarray, crop_size: int) -> np.ndarray:
     """(T, 4, 2) frame positions of the crop's corners for a (T, 5, 2) landmark track.
 
     This is where the pasted face lands in each frame: the crop's corners mapped back
-    through the inverse of the alignment matrix estimated from the landmarks.
+    through the inverse of the alignment matrix estimated from the landmarks (as the
+    pipeline estimates it: OpenCV's call when it is installed, else numpy least squares).
     """
-    import cv2
-
+    use_cv2 = have_cv2()
     corners = np.array([[0, 0], [crop_size, 0], [crop_size, crop_size], [0, crop_size]], np.float64)
     out = np.empty((len(five), 4, 2))
     for t, pts in enumerate(five):
-        inverse = cv2.invertAffineTransform(estimate_matrix(pts, crop_size))
+        inverse = invert_affine(estimate_matrix(pts, crop_size, use_cv2))
         out[t] = corners @ inverse[:, :2].T + inverse[:, 2]
     return out
 
@@ -74,7 +74,8 @@ def track_metrics(track: np.ndarray, truth: np.ndarray, unit: float = 1.0) -> di
 
 
 def timing_summary(timings: Mapping[str, Sequence[Mapping[str, float]]], labels: Mapping[str, str],
-                   stabilise_ms_per_face: float, baseline: str = "facefusion") -> dict[str, Any]:
+                   stabilise_ms_per_face: float, baseline: str = "facefusion",
+                   skipped: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Median and mean per-face ms of every step of every path, and speed-ups against ``baseline``.
 
     Args:
@@ -82,16 +83,19 @@ def timing_summary(timings: Mapping[str, Sequence[Mapping[str, float]]], labels:
         labels: path name -> human-readable label.
         stabilise_ms_per_face: smooth_track's time over the whole track divided by the
             number of frames (the same for every path).
-        baseline: the path the speed-ups are relative to.
+        baseline: the path the speed-ups are relative to. When it did not run, every
+            ``speedup`` is empty.
+        skipped: label of a path that did not run -> why, in one line (kept as ``"skipped"``).
 
     Returns:
         ``{"unit": "ms per face", "stabilise_ms_per_face": ..., "paths": {name: {"label",
         "faces", "steps": {step: {"median", "mean"}}, "total": {"median", "mean"},
         "speedup": {step or "total": baseline median / this median}}}}``. Steps a path does
-        not have are absent.
+        not have are absent. ``"skipped"``: {label: why} of the paths that did not run.
     """
     out: dict[str, Any] = {"unit": "ms per face", "baseline": baseline,
-                           "stabilise_ms_per_face": stabilise_ms_per_face, "paths": {}}
+                           "stabilise_ms_per_face": stabilise_ms_per_face, "paths": {},
+                           "skipped": dict(skipped or {})}
     for name, calls in timings.items():
         steps = {}
         for step in STEPS:
@@ -122,14 +126,18 @@ def _x(v: float | None) -> str:
 
 
 def format_timing_table(summary: Mapping[str, Any]) -> str:
-    """The timing summary as a Markdown table: median ms per face per step, speed-ups against the baseline."""
+    """The timing summary as a Markdown table: median ms per face per step, speed-ups against the baseline.
+
+    Without the baseline there are no speed-up columns. Each skipped path adds one line
+    under the table: ``<label>: skipped: <why>``.
+    """
     paths = summary["paths"]
     names = list(paths)
-    base = summary["baseline"]
+    base = summary["baseline"] if summary["baseline"] in paths else None
     header = ["step"]
     for n in names:
         header.append(f"{paths[n]['label']} ms")
-        if n != base:
+        if base is not None and n != base:
             header.append("speed-up")
     rows = [header]
     for step in STEPS:
@@ -139,24 +147,28 @@ def format_timing_table(summary: Mapping[str, Any]) -> str:
         for n in names:
             stat = paths[n]["steps"].get(step)
             row.append(_ms(stat["median"] if stat else None))
-            if n != base:
+            if base is not None and n != base:
                 row.append(_x(paths[n]["speedup"].get(step)) if stat else "—")
         rows.append(row)
     row = ["**total per face**"]
     for n in names:
         row.append(f"**{_ms(paths[n]['total']['median'])}**")
-        if n != base:
+        if base is not None and n != base:
             row.append(f"**{_x(paths[n]['speedup'].get('total'))}**")
     rows.append(row)
     stab = ["stabilise (offline, once per clip; same for every path)"]
     for n in names:
         stab.append(_ms(summary["stabilise_ms_per_face"]))
-        if n != base:
+        if base is not None and n != base:
             stab.append("")
     rows.append(stab)
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
     lines.insert(1, "| " + " | ".join("-" * w for w in widths) + " |")
+    skipped = summary.get("skipped") or {}
+    if skipped:
+        lines.append("")
+        lines.extend(f"{label}: skipped: {why}" for label, why in skipped.items())
     return "\n".join(lines)
 
 
