@@ -1,10 +1,17 @@
 """Run the whole demo: generate the clip, run every path with and without stabilisation,
 measure, and write the artefacts into one folder.
+
+Needs numpy only. Without OpenCV the FaceFusion-style baseline is skipped and PNG stills
+replace the mp4 videos; without matplotlib the PNG plots are skipped (the HTML reports
+are written without them). Each gap is one line in :attr:`DemoResult.notes`.
 """
 
 from __future__ import annotations
 
+import importlib
+import struct
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ffaccel.demo import require_demo_dependencies
+from ffaccel.demo import OPTIONAL, missing_optional
 
 __all__ = ["DemoOptions", "DemoResult", "DemoUsageError", "run_demo", "resolve_device"]
 
@@ -64,6 +71,7 @@ class DemoResult:
     timing_table: str
     wall_s: float
     device_note: str
+    notes: list[str] = field(default_factory=list)
 
 
 def resolve_device(device: str) -> tuple[Any | None, str]:
@@ -89,8 +97,52 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 99.0 if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
 
 
+#: Frames written as PNG stills when OpenCV cannot write the videos: name -> position in the clip.
+STILLS = ("first", "middle", "last")
+
+
+def still_indices(frames: int) -> dict[int, str]:
+    """Frame index -> still name (``first``, ``middle``, ``last``) for a clip of ``frames`` frames."""
+    return {0: "first", frames // 2: "middle", frames - 1: "last"}
+
+
+def write_png(path: str | Path, image: np.ndarray) -> None:
+    """Write an (H, W, 3) uint8 **BGR** image (or (H, W) grey) as an 8-bit PNG, with zlib and struct only."""
+    img = np.asarray(image)
+    if img.dtype != np.uint8 or img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] != 3):
+        raise ValueError(f"image: expected (H, W) or (H, W, 3) uint8, got {img.dtype} {img.shape}")
+    height, width = img.shape[:2]
+    color_type = 0 if img.ndim == 2 else 2
+    rows = np.ascontiguousarray(img if img.ndim == 2 else img[:, :, ::-1]).reshape(height, -1)
+    raw = np.hstack([np.zeros((height, 1), np.uint8), rows]).tobytes()  # filter type 0 (None) on every row
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
+    Path(path).write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6))
+                           + chunk(b"IEND", b""))
+
+
+def _half_tile(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``img`` reduced to ``size`` (width, height) by averaging pixel blocks (numpy; no labels)."""
+    tw, th = size
+    h, w = img.shape[:2]
+    ys = (np.arange(th) * h) // th
+    xs = (np.arange(tw) * w) // tw
+    fy, fx = max(h // th, 1), max(w // tw, 1)
+    acc = np.zeros((th, tw, img.shape[2]), np.float32)
+    for dy in range(fy):
+        for dx in range(fx):
+            acc += img[np.minimum(ys + dy, h - 1)][:, np.minimum(xs + dx, w - 1)]
+    return np.rint(acc / (fy * fx)).astype(np.uint8)
+
+
 def _tile(img: np.ndarray, size: tuple[int, int], text: str, unit: float) -> np.ndarray:
-    import cv2
+    try:
+        import cv2
+    except ImportError:
+        return _half_tile(img, size)
 
     tile = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
     scale = max(0.35, 0.9 * unit)
@@ -104,13 +156,17 @@ def _tile(img: np.ndarray, size: tuple[int, int], text: str, unit: float) -> np.
 def run_demo(options: DemoOptions, log: Callable[[str], None] = print) -> DemoResult:
     """Run the demo and write its artefacts; see docs/demo.md for what each one shows.
 
+    Needs numpy only; what a run leaves out for a missing optional package is one line
+    of :attr:`DemoResult.notes` (see :data:`ffaccel.demo.OPTIONAL`).
+
     Raises:
-        DemoDependencyError: scikit-image, matplotlib or OpenCV is missing.
         DemoUsageError: the options cannot be honoured.
         OSError: the output folder cannot be written.
     """
-    require_demo_dependencies()
-    import cv2
+    missing = missing_optional()
+    notes = [OPTIONAL[m] for m in missing]
+    cv2: Any = None if "cv2" in missing else importlib.import_module("cv2")
+    with_plots = "matplotlib" not in missing
 
     import ffaccel
     from ffaccel.demo.clip import ClipSpec, SyntheticClip
@@ -146,17 +202,24 @@ def run_demo(options: DemoOptions, log: Callable[[str], None] = print) -> DemoRe
 
     config = PipelineConfig(align_source(clip.source, clip.source_five, options.crop_size),
                             color_transfer=options.color_transfer)
-    paths: list[Any] = [FaceFusionPath(config), FfaccelCpuPath(config)]
+    paths: list[Any] = [FfaccelCpuPath(config)]
+    skipped: dict[str, str] = {}
+    if cv2 is not None:
+        paths.insert(0, FaceFusionPath(config))
+    else:
+        skipped[FaceFusionPath.label] = 'it needs OpenCV (pip install "ffaccel[opencv]")'
     if backend is not None:
         paths.append(FfaccelCudaPath(config, backend))
     primary = paths[-1]
+    baseline = paths[0] if paths[0].name == FaceFusionPath.name else None
     reference_path = FfaccelCpuPath(config)
     timings: dict[str, list[dict[str, float]]] = {p.name: [] for p in paths}
 
     artefacts: dict[str, Path] = {}
     writers: dict[str, Any] = {}
-    fourcc = cv2.VideoWriter.fourcc(*"mp4v")
-    if options.video:
+    stills = still_indices(options.frames) if options.video and cv2 is None else {}
+    if options.video and cv2 is not None:
+        fourcc = cv2.VideoWriter.fourcc(*"mp4v")
         for key, name in (("swapped", "swapped.mp4"), ("comparison", "comparison.mp4")):
             path = out_dir / name
             writer = cv2.VideoWriter(str(path), fourcc, spec.fps, (spec.width, spec.height))
@@ -171,7 +234,8 @@ def run_demo(options: DemoOptions, log: Callable[[str], None] = print) -> DemoRe
     pixel_jitter: dict[str, list[float]] = {v: [] for v in VARIANTS}
     previous: dict[str, np.ndarray] = {}
     agreement: dict[str, dict[str, float]] = {
-        p.name: {"max_abs_diff": 0, "differing_values": 0, "identical_frames": 0} for p in paths[1:]}
+        p.name: {"max_abs_diff": 0, "differing_values": 0, "identical_frames": 0} for p in paths if baseline
+        and p is not baseline}
     tile = (spec.width // 2, spec.height // 2)
     bar = ProgressBar(options.frames, label="ffaccel demo", enabled=options.progress)
     try:
@@ -196,27 +260,34 @@ def run_demo(options: DemoOptions, log: Callable[[str], None] = print) -> DemoRe
                     pixel_jitter[variant].append(float(np.mean((err - prev) ** 2)))
                 previous[variant] = result
             previous["reference"] = reference
-            for path in paths[1:]:
+            for name in agreement:
                 for variant in VARIANTS:
-                    diff = cv2.absdiff(outs[(path.name, variant)], outs[(paths[0].name, variant)])
+                    diff = cv2.absdiff(outs[(name, variant)], outs[(baseline.name, variant)])
                     flat = diff.reshape(diff.shape[0], -1)  # one channel for OpenCV's fast reductions
-                    a = agreement[path.name]
+                    a = agreement[name]
                     a["max_abs_diff"] = max(a["max_abs_diff"], int(cv2.minMaxLoc(flat)[1]))
                     changed = int(cv2.countNonZero(flat))
                     a["differing_values"] += changed
                     a["identical_frames"] += int(changed == 0)
-            if writers:
-                writers["swapped"].write(outs[(primary.name, "stabilised")])
+            if writers or i in stills:
+                raw_path = baseline if baseline is not None else primary
+                raw_label = "FaceFusion-style" if baseline is not None else primary.label
                 top = np.hstack([_tile(frame, tile, "target (input)", unit),
                                  _tile(reference, tile, "swap at ground-truth landmarks", unit)])
-                bottom = np.hstack([_tile(outs[(paths[0].name, "raw")], tile, "FaceFusion-style, raw landmarks", unit),
+                bottom = np.hstack([_tile(outs[(raw_path.name, "raw")], tile, f"{raw_label}, raw landmarks", unit),
                                     _tile(outs[(primary.name, "stabilised")], tile,
                                           f"{primary.label}, stabilised", unit)])
-                grid = np.vstack([top, bottom])
-                if grid.shape[:2] != (spec.height, spec.width):
-                    grid = cv2.copyMakeBorder(grid, 0, spec.height - grid.shape[0], 0, spec.width - grid.shape[1],
-                                              cv2.BORDER_CONSTANT)
-                writers["comparison"].write(grid)
+                grid = np.zeros((spec.height, spec.width, 3), np.uint8)
+                grid[:2 * tile[1], :2 * tile[0]] = np.vstack([top, bottom])
+                if writers:
+                    writers["swapped"].write(outs[(primary.name, "stabilised")])
+                    writers["comparison"].write(grid)
+                else:
+                    name = stills[i]
+                    for key, image in ((f"swapped_{name}", outs[(primary.name, "stabilised")]),
+                                       (f"comparison_{name}", grid)):
+                        artefacts[key] = out_dir / f"{key}.png"
+                        write_png(artefacts[key], image)
             bar.advance()
     finally:
         bar.close()
@@ -259,12 +330,14 @@ def run_demo(options: DemoOptions, log: Callable[[str], None] = print) -> DemoRe
             "footprint_jitter_ratio": stab_f / raw_f if raw_f > 0 else None,
             "reduced_jitter": bool(stab_j < raw_j and stab_f < raw_f),
         },
-        "paths_agree_with_facefusion": agreement,
+        "paths_agree_with_facefusion": agreement if baseline is not None else None,
+        "skipped": {**skipped, **({} if with_plots else {"plots": "they need matplotlib"})},
     }
 
-    timing = timing_summary(timings, {p.name: p.label for p in paths}, stabilise_ms)
+    timing = timing_summary(timings, {p.name: p.label for p in paths}, stabilise_ms, skipped=skipped)
+    opencv_version = cv2.__version__ if cv2 is not None else None
     timing["machine"] = {"cpu_threads": ffaccel.status(frameworks=False).get("cpu_threads"),
-                         "device_note": device_note, "opencv": cv2.__version__, "numpy": np.__version__,
+                         "device_note": device_note, "opencv": opencv_version, "numpy": np.__version__,
                          "ffaccel": ffaccel.__version__}
     timing["frame"] = {"width": spec.width, "height": spec.height, "crop_size": options.crop_size,
                        "faces_per_path": 2 * spec.frames}
@@ -276,11 +349,15 @@ def run_demo(options: DemoOptions, log: Callable[[str], None] = print) -> DemoRe
         source = {"output": f"{primary.name}, {variant} landmarks", "reference": "ground-truth render",
                   "width": spec.width, "height": spec.height, "fps": spec.fps}
         write_quality_json(monitors[variant], out_dir / f"quality_{variant}.json", source)
-        write_plot(monitors[variant], out_dir / f"quality_{variant}.png")
-        write_html(monitors[variant], out_dir / f"quality_{variant}.html", source)
+        artefacts[f"quality_{variant}_json"] = out_dir / f"quality_{variant}.json"
+        if with_plots:
+            write_plot(monitors[variant], out_dir / f"quality_{variant}.png")
+            artefacts[f"quality_{variant}_plot"] = out_dir / f"quality_{variant}.png"
+        write_html(monitors[variant], out_dir / f"quality_{variant}.html", source, plot=with_plots)
         artefacts[f"quality_{variant}"] = out_dir / f"quality_{variant}.html"
-    plot_tracks(per_frame, per_frame_fp, clip.outlier_frames, out_dir / "landmarks.png")
-    artefacts["landmarks_plot"] = out_dir / "landmarks.png"
+    if with_plots:
+        plot_tracks(per_frame, per_frame_fp, clip.outlier_frames, out_dir / "landmarks.png")
+        artefacts["landmarks_plot"] = out_dir / "landmarks.png"
     np.savez_compressed(out_dir / "landmarks.npz", truth68=clip.truth68, truth5=clip.truth5, noisy5=clip.noisy5,
                         noisy68=clip.noisy68, stabilised5=smoothed5, outlier_frames=clip.outlier_frames)
     artefacts["landmarks"] = out_dir / "landmarks.npz"
@@ -291,9 +368,11 @@ def run_demo(options: DemoOptions, log: Callable[[str], None] = print) -> DemoRe
     md = [f"# ffaccel demo: timing ({spec.width}x{spec.height}, {spec.frames} frames, crop {options.crop_size})", "",
           "Median ms per face (each path ran every frame twice: raw and stabilised landmarks); "
           "speed-up = FaceFusion-style median / this path's median.", "", table, "",
-          f"{device_note}. Machine: {timing['machine']['cpu_threads']} CPU threads, OpenCV {cv2.__version__}.", "",
-          "## Quality against ground truth", ""] + [f"- {line}" for line in format_quality_lines(quality)]
+          f"{device_note}. Machine: {timing['machine']['cpu_threads']} CPU threads, "
+          + (f"OpenCV {opencv_version}." if opencv_version else "OpenCV not installed."), ""]
+    md += [f"Note: {note}." for note in notes] + ([""] if notes else [])
+    md += ["## Quality against ground truth", ""] + [f"- {line}" for line in format_quality_lines(quality)]
     (out_dir / "timing.md").write_text("\n".join(md) + "\n", encoding="utf-8")
     artefacts["timing"] = out_dir / "timing.md"
     artefacts["timing_json"] = out_dir / "timing.json"
-    return DemoResult(out_dir, artefacts, timing, quality, table, wall, device_note)
+    return DemoResult(out_dir, artefacts, timing, quality, table, wall, device_note, notes)
