@@ -1,4 +1,5 @@
-"""``ffaccel demo`` end to end at a tiny size, its measurements, and its option errors."""
+"""``ffaccel demo`` end to end at a tiny size with every optional package, its measurements, and its
+option errors. tests/test_demo_optional.py runs it with OpenCV and matplotlib hidden."""
 
 from __future__ import annotations
 
@@ -10,11 +11,9 @@ import numpy as np
 import pytest
 
 cv2 = pytest.importorskip("cv2")
-pytest.importorskip("skimage")
 pytest.importorskip("matplotlib")
 
 from ffaccel.cli import main
-from ffaccel.demo import DemoDependencyError, require_demo_dependencies
 from ffaccel.demo.clip import SOURCE_FIVE, TARGET_FIVE, ClipSpec, SyntheticClip, fit_68, five_from_68
 from ffaccel.demo.cli import parse_resolution
 from ffaccel.demo.report import footprint_track, track_metrics
@@ -150,14 +149,21 @@ def test_device_cuda_without_a_usable_gpu_is_one_clear_line(tmp_path: Path, caps
     assert err.count("\n") == 1 and err.startswith("ffaccel demo: error: --device cuda:")
 
 
-def test_missing_dependency_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_with_every_optional_package_there_are_no_notes(demo_dir: Path) -> None:
+    md = (demo_dir / "timing.md").read_text()
+    assert "Note:" not in md and "skipped" not in md
+    q = json.loads((demo_dir / "quality.json").read_text())
+    assert q["skipped"] == {} and q["paths_agree_with_facefusion"] is not None
+
+
+def test_scikit_image_is_not_needed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setitem(sys.modules, "skimage", None)  # makes `import skimage` fail
-    with pytest.raises(DemoDependencyError, match=r"scikit-image.*pip install ffaccel\[demo\]"):
-        require_demo_dependencies()
-    assert main(["demo", "--output", str(tmp_path / "o"), "--no-progress"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "pip install ffaccel[demo]" in err
+    out = tmp_path / "o"
+    assert main(["demo", "--frames", "3", "--resolution", "128x96", "--crop-size", "128", "--device", "cpu",
+                 "--output", str(out), "--no-progress", "--no-video"]) == 0
+    assert "note:" not in capsys.readouterr().out
+    assert (out / "quality.json").is_file()
 
 
 def test_parse_resolution_names_and_sizes() -> None:
