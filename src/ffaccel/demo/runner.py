@@ -366,8 +366,9 @@ def run_demo(options: DemoOptions, log: Callable[[str], None] = print) -> DemoRe
     timing["wall_s"] = wall
     write_json(timing, out_dir / "timing.json")
     md = [f"# ffaccel demo: timing ({spec.width}x{spec.height}, {spec.frames} frames, crop {options.crop_size})", "",
-          "Median ms per face (each path ran every frame twice: raw and stabilised landmarks); "
-          "speed-up = FaceFusion-style median / this path's median.", "", table, "",
+          "Median ms per face (each path ran every frame twice: raw and stabilised landmarks)"
+          + ("; speed-up = FaceFusion-style median / this path's median." if baseline is not None else "."),
+          "", table, "",
           f"{device_note}. Machine: {timing['machine']['cpu_threads']} CPU threads, "
           + (f"OpenCV {opencv_version}." if opencv_version else "OpenCV not installed."), ""]
     md += [f"Note: {note}." for note in notes] + ([""] if notes else [])
