@@ -28,7 +28,12 @@ from ffaccel.demo.clip import (
     gaussian_blur,
     load_faces,
 )
-from ffaccel.demo.pipeline import arcface_128_v2, estimate_matrix, estimate_similarity, invert_affine
+from ffaccel.demo.pipeline import (
+    arcface_128_v2,
+    estimate_matrix,
+    estimate_similarity,
+    invert_affine,
+)
 from ffaccel.demo.report import format_timing_table, timing_summary
 from ffaccel.demo.runner import write_png
 

@@ -8,9 +8,14 @@ noisy landmarks -> [stabilise] -> align -> warp crop -> swap stand-in -> mask ->
   and ``astype`` truncation of ``paste_back``). This is the baseline.
 - :class:`FfaccelCpuPath`: ffaccel's ops on numpy arrays: ``warp_affine``, the cached
   ``box_mask``, ``estimate_color_gains`` / ``apply_color_gain_linear`` and the fused
-  ``paste_back(compat="facefusion")``, which writes the same bytes as FaceFusion's.
+  ``paste_back(compat="facefusion-opencv5"/"-opencv4")``, which writes the same bytes
+  as FaceFusion's.
 - :class:`FfaccelCudaPath`: the same ops on torch or cupy CUDA arrays (frame uploaded
   once, downloaded once for the video writer).
+
+The ffaccel paths need no OpenCV: without it the alignment is the numpy least-squares
+similarity (:func:`estimate_similarity`) instead of ``cv2.estimateAffinePartial2D``,
+and warp and paste follow OpenCV 5's bytes. Only :class:`FaceFusionPath` needs cv2.
 
 Stabilisation is the same for every path and happens before it: ffaccel's offline
 zero-lag smoother (:func:`ffaccel.smooth_track`) over the whole 5-point track, as a

@@ -97,12 +97,9 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 99.0 if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
 
 
-#: Frames written as PNG stills when OpenCV cannot write the videos: name -> position in the clip.
-STILLS = ("first", "middle", "last")
-
-
 def still_indices(frames: int) -> dict[int, str]:
-    """Frame index -> still name (``first``, ``middle``, ``last``) for a clip of ``frames`` frames."""
+    """Frame index -> still name, for the PNG stills written when OpenCV cannot write the videos:
+    the ``first``, ``middle`` and ``last`` frames of a clip of ``frames`` (>= 3) frames."""
     return {0: "first", frames // 2: "middle", frames - 1: "last"}
 
 
