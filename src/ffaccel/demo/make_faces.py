@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     out = Path(args[0]) if args else FACES_PATH
     faces = shipped_faces_from_originals()
-    np.savez_compressed(out, **faces)
+    np.savez_compressed(out, target=faces["target"], source=faces["source"])
     print(f"wrote {out} ({out.stat().st_size // 1024} KiB): "
           + ", ".join(f"{k} {v.shape[1]}x{v.shape[0]}" for k, v in faces.items()))
     return 0

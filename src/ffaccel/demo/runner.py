@@ -257,9 +257,9 @@ def run_demo(options: DemoOptions, log: Callable[[str], None] = print) -> DemoRe
                     pixel_jitter[variant].append(float(np.mean((err - prev) ** 2)))
                 previous[variant] = result
             previous["reference"] = reference
-            for name in agreement:
+            for name in agreement:  # empty without the baseline
                 for variant in VARIANTS:
-                    diff = cv2.absdiff(outs[(name, variant)], outs[(baseline.name, variant)])
+                    diff = cv2.absdiff(outs[(name, variant)], outs[(FaceFusionPath.name, variant)])
                     flat = diff.reshape(diff.shape[0], -1)  # one channel for OpenCV's fast reductions
                     a = agreement[name]
                     a["max_abs_diff"] = max(a["max_abs_diff"], int(cv2.minMaxLoc(flat)[1]))
