@@ -67,12 +67,17 @@ NB_MODULE(_core, m) {
         .def_ro("c", &Image::c);
 
     // The address of a host array's data: cheaper than numpy's own .ctypes.data.
-    m.def("host_ptr", [](nb::ndarray<nb::device::cpu> a) { return reinterpret_cast<std::uintptr_t>(a.data()); },
-          nb::arg("array"));
+    // Read-only arrays are accepted (box_mask returns one, and inputs are only read);
+    // _checks.output refuses a read-only `out`.
+    m.def("host_ptr", [](nb::ndarray<nb::ro, nb::device::cpu> a) {
+              return reinterpret_cast<std::uintptr_t>(a.data());
+          }, nb::arg("array"));
 
     m.def("build_info", &build_info, "What this build of the extension contains.");
     m.def("runtime_info", &runtime_info, "CUDA runtime/driver versions and visible devices.");
 
     bindings::register_warp_affine(m);
     bindings::register_paste_back(m);
+    bindings::register_feather_mask(m);
+    bindings::register_color(m);
 }

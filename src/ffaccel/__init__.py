@@ -14,7 +14,18 @@ Example:
 from ffaccel._core import CudaError
 from ffaccel._status import status
 from ffaccel._version import __version__
-from ffaccel.ops import paste_back, paste_back_batch, warp_affine, warp_affine_batch
+from ffaccel.ops import (
+    apply_color_gain_linear,
+    box_mask,
+    estimate_color_gains,
+    feather_mask,
+    linear_to_srgb,
+    paste_back,
+    paste_back_batch,
+    srgb_to_linear,
+    warp_affine,
+    warp_affine_batch,
+)
 from ffaccel.stability import (
     EndOfSequenceGuard,
     FaceTracker,
@@ -59,6 +70,12 @@ __all__ = [
     "refine_heatmap_landmarks",
     "require_onnxruntime_gpu",
     "smooth_track",
+    "apply_color_gain_linear",
+    "box_mask",
+    "estimate_color_gains",
+    "feather_mask",
+    "linear_to_srgb",
+    "srgb_to_linear",
     "status",
     "TemporalSmoother",
     "warp_affine",

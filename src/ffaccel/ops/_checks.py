@@ -121,6 +121,8 @@ def output(out: Any, like: ImageArg, shape: tuple[int, ...], dtype: np.dtype, na
         obj = _arrays.empty(like.view, shape, dtype)
         return obj, _arrays.view(obj, name)
     v = _arrays.view(out, name)
+    if isinstance(out, np.ndarray) and not out.flags.writeable:
+        raise ValueError(f"{name}: is read-only")
     if v.kind != like.view.kind or v.device != like.view.device:
         raise ValueError(
             f"{name}: must be a {like.view.kind} array in {like.view.where()} like the input, "

@@ -1,0 +1,232 @@
+"""``feather_mask`` and ``box_mask``: soft-edged face masks.
+
+Kernel: ``kernels/include/ffaccel/feather_mask.h`` (the per-pixel formula),
+``kernels/cpu/feather_mask.cpp``, ``kernels/cuda/feather_mask.cu``,
+``kernels/bindings/feather_mask.cpp``. Tests: ``tests/test_mask.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ffaccel import _arrays, _core
+from ffaccel.ops import _checks
+
+__all__ = ["feather_mask", "box_mask", "gaussian_taps"]
+
+_ALLOWED = {np.dtype(np.uint8): (1,), np.dtype(np.float32): (1,)}
+#: Largest sigma feather_mask takes: its kernel must fit the GPU kernel's argument block.
+MAX_SIGMA = (_core.FEATHER_MAX_TAPS - 1.5) / 8.0
+
+
+@functools.lru_cache(maxsize=64)
+def gaussian_taps(sigma: float) -> np.ndarray:
+    """The float32 taps cv2.GaussianBlur(float image, (0, 0), sigma) uses, read-only.
+
+    Size ``round(8 * sigma + 1) | 1`` (OpenCV's rule for non-uint8 images, ``round``
+    half to even as cvRound); weights ``exp(-x^2 / (2 sigma^2))`` computed in double,
+    normalised to sum 1 in double, then rounded to float32, as getGaussianKernel does.
+    """
+    n = int(round(sigma * 8.0 + 1.0)) | 1
+    half = (n - 1) // 2
+    # OpenCV evaluates exp(x2 * (-0.125 / sigma^2)) with x2 = (2i - (n - 1))^2, an
+    # integer; doing the same keeps the double weights within an ulp of OpenCV's.
+    scale = -0.125 / (sigma * sigma)
+    side = [math.exp(float((1 - n + 2 * i) ** 2) * scale) for i in range(half)]
+    total = 2.0 * math.fsum(side) + 1.0
+    inv = 1.0 / total
+    weights = [t * inv for t in side]
+    taps = np.array(weights + [inv] + weights[::-1], dtype=np.float32)
+    taps.flags.writeable = False
+    return taps
+
+
+def _sigma(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"sigma: expected a number, got {value!r}")
+    s = float(value)
+    if not math.isfinite(s) or s <= 0.0:
+        raise ValueError(f"sigma: must be positive and finite, got {value!r}")
+    if s > MAX_SIGMA:
+        raise ValueError(f"sigma: at most {MAX_SIGMA:g} pixels (the GPU kernel's limit), got {value!r}")
+    return s
+
+
+def _run_feather(src: Any, dst: Any, taps: np.ndarray, device: int, stream: int) -> None:
+    """Blur one-channel ``src`` into ``dst`` (both _core.Image), skipping passes as OpenCV does."""
+    # cv2.GaussianBlur drops the vertical pass of a one-row image and the horizontal pass
+    # of a one-column image (they would only scale by the sum of the float taps).
+    _core.feather_mask(src, dst, taps, src.h > 1 and taps.size > 1, src.w > 1 and taps.size > 1, device, stream)
+
+
+def feather_mask(mask: Any, sigma: float, *, out: Any = None) -> Any:
+    """Gaussian-blur a mask: ``cv2.GaussianBlur(mask, (0, 0), sigma)``, on CPU or GPU.
+
+    A separable Gaussian with OpenCV's kernel for float images (size
+    ``round(8 sigma + 1) | 1``, float32 taps from double weights) and
+    ``BORDER_REFLECT_101``. Each output pixel is the vertical sum over the taps in
+    order, then the horizontal sum over the taps in order, in float32. On float32
+    masks it matches OpenCV within 1e-5 (OpenCV sums in another order).
+
+    Args:
+        mask: (H, W) or (H, W, 1) one-channel mask, C-contiguous. float32 (normally
+            0..1; any finite values work) or uint8 (0..255). A numpy array runs on the
+            CPU; a cupy array or torch CUDA tensor on its device, on the framework's
+            current stream, without synchronising. On the GPU the width is at most
+            12288 pixels.
+        sigma: standard deviation in pixels, 0 < sigma <= ~120 (``MAX_SIGMA``).
+        out: optional result buffer, same shape, dtype, kind and device as ``mask``,
+            not overlapping it.
+
+    Returns:
+        The blurred mask, same shape and dtype as ``mask``. uint8 masks are blurred as
+        float values 0..255 with the same float kernel and rounded half to even: this
+        is not OpenCV's 8-bit path (which uses a 3-sigma fixed-point kernel). CPU and
+        GPU results are the same bytes.
+
+    Raises:
+        TypeError, ValueError: bad arguments, named in the message; nothing is written.
+        ffaccel.CudaError: the CUDA runtime failed.
+
+    Example:
+        >>> import numpy as np, ffaccel
+        >>> m = np.zeros((64, 64), np.float32); m[16:48, 16:48] = 1
+        >>> soft = ffaccel.feather_mask(m, 4.0)
+        >>> soft.shape, soft.dtype, bool(0 < soft[16, 32] < 1)
+        ((64, 64), dtype('float32'), True)
+    """
+    m = _checks.image(mask, "mask", _ALLOWED)
+    s = _sigma(sigma)
+    if m.view.on_gpu and m.w > _core.FEATHER_MAX_WIDTH:
+        raise ValueError(f"mask: at most {_core.FEATHER_MAX_WIDTH} pixels wide on the GPU, got {m.w}")
+    taps = gaussian_taps(s)
+    out_obj, o = _checks.output(out, m, m.view.shape, m.view.dtype)
+    dtype = _core.DType.U8 if o.dtype == np.uint8 else _core.DType.F32
+    dst = _core.Image(o.ptr, m.h, m.w, 1, o.strides[0], 0, dtype)
+    _run_feather(m.core_image(), dst, taps, m.view.device, _arrays.current_stream(m.view))
+    return out_obj
+
+
+def _padding(value: Any) -> tuple[float, float, float, float]:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = (value,) * 4
+    if not isinstance(value, Sequence | np.ndarray) or len(value) != 4:
+        raise TypeError(f"padding: expected (top, right, bottom, left) in percent, got {value!r}")
+    vals = []
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
+            raise TypeError(f"padding: expected numbers, got {value!r}")
+        if not math.isfinite(float(v)) or not 0 <= float(v) <= 100:
+            raise ValueError(f"padding: each value must lie in 0..100 percent, got {value!r}")
+        vals.append(v)
+    return (vals[0], vals[1], vals[2], vals[3])
+
+
+def box_mask(size: int | tuple[int, int], blur: float, padding: float | tuple[float, float, float, float]) -> np.ndarray:
+    """FaceFusion's box mask: a rectangle of ones with zeroed, Gaussian-feathered edges.
+
+    The steps of FaceFusion's ``create_box_mask``, for a crop of width W and height H:
+    ``blur_amount = int(W * 0.5 * blur)``, ``blur_area = max(blur_amount // 2, 1)``;
+    ones of shape (H, W); the top and bottom bands of ``max(blur_area,
+    int(H * padding / 100))`` rows and the left and right bands of ``max(blur_area,
+    int(W * padding / 100))`` columns zeroed; then, when ``blur_amount > 0``, a Gaussian
+    blur with sigma ``blur_amount * 0.25`` (:func:`feather_mask`'s CPU path; OpenCV is
+    not needed). Equal to FaceFusion's within 1e-6. (For a non-square crop FaceFusion's
+    own array comes out (W, H)-shaped; all its crop sizes are square. This returns the
+    (H, W) mask the band rules describe.)
+
+    Args:
+        size: crop width and height, ``(W, H)`` as OpenCV sizes, or one int for a square.
+        blur: FaceFusion's face_mask_blur, 0..1.
+        padding: (top, right, bottom, left) in percent of the crop, or one number for
+            all four; each 0..100.
+
+    Returns:
+        (H, W) float32 numpy array in 0..1, cached per argument set and read-only
+        (``writeable=False``): copy it before changing it.
+
+    Example:
+        >>> import ffaccel
+        >>> m = ffaccel.box_mask(512, 0.3, (0, 0, 0, 0))
+        >>> m.shape, m.dtype, m.flags.writeable
+        ((512, 512), dtype('float32'), False)
+        >>> bool(m[256, 256] > 0.999 and m[0, 0] < 0.01)
+        True
+    """
+    if isinstance(size, int | np.integer) and not isinstance(size, bool):
+        size = (size, size)
+    w, h = _checks.dsize(size, "size")
+    if isinstance(blur, bool) or not isinstance(blur, int | float | np.integer | np.floating):
+        raise TypeError(f"blur: expected a number, got {blur!r}")
+    if not 0 <= float(blur) <= 1:  # NaN fails too
+        raise ValueError(f"blur: must lie in 0..1 (FaceFusion's face_mask_blur range), got {blur!r}")
+    return _box_mask_cached(w, h, float(blur), _padding(padding))
+
+
+@functools.lru_cache(maxsize=128)
+def _box_mask_cached(w: int, h: int, blur: float, padding: tuple[float, float, float, float]) -> np.ndarray:
+    blur_amount = int(w * 0.5 * blur)
+    blur_area = max(blur_amount // 2, 1)
+    top, right, bottom, left = padding
+    mask = np.ones((h, w), np.float32)
+    mask[: max(blur_area, int(h * top / 100)), :] = 0
+    mask[h - min(h, max(blur_area, int(h * bottom / 100))):, :] = 0
+    mask[:, : max(blur_area, int(w * left / 100))] = 0
+    mask[:, w - min(w, max(blur_area, int(w * right / 100))):] = 0
+    if blur_amount > 0:
+        mask = _blur_like_opencv(mask, gaussian_taps(blur_amount * 0.25))
+    mask.flags.writeable = False
+    return mask
+
+
+def _reflect101_index(n: int, radius: int) -> np.ndarray:
+    """Source index of each position -radius .. n + radius - 1 under BORDER_REFLECT_101."""
+    p = np.arange(-radius, n + radius)
+    if n == 1:
+        return np.zeros_like(p)
+    period = 2 * (n - 1)
+    p = np.mod(p, period)
+    return np.where(p < n, p, period - p)
+
+
+def _fma32(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    # float32 a*b is exact in float64; the sum is rounded to float64 and then to float32.
+    # That double rounding differs from a true fma only when the float64 sum lands
+    # exactly on a float32 halfway point: far below box_mask's 1e-6 budget.
+    return (a.astype(np.float64) * b + c).astype(np.float32)
+
+
+def _blur_like_opencv(mask: np.ndarray, taps: np.ndarray) -> np.ndarray:
+    """cv2.GaussianBlur of a float32 box mask, in OpenCV's summation order.
+
+    feather_mask's order (vertical, then horizontal, sequential sums) is within 1e-6 of
+    OpenCV for small kernels but drifts past it for FaceFusion's widest masks (sigma 64
+    on a 512 crop), so box_mask follows OpenCV's float path instead: a horizontal pass
+    summing taps left to right, then a vertical pass over symmetric pairs,
+    ``s = t[r] * x[y]; s = fma(t[r + k], x[y - k] + x[y + k], s)`` for k = 1 .. r.
+    A box mask's rows are all zero or all alike, so the horizontal pass is computed on
+    the distinct rows only.
+    """
+    h, w = mask.shape
+    r = (taps.size - 1) // 2
+    horizontal = mask.copy()
+    rows_on = np.flatnonzero(mask.any(axis=1))
+    if w > 1 and rows_on.size:
+        padded = mask[rows_on[0], _reflect101_index(w, r)]
+        acc = np.zeros(w, np.float32)
+        for i in range(taps.size):
+            acc = _fma32(taps[i], padded[i:i + w], acc)
+        horizontal[rows_on] = acc
+    if h == 1:
+        return horizontal
+    columns, inverse = np.unique(horizontal, axis=1, return_inverse=True)
+    padded = columns[_reflect101_index(h, r)]
+    acc = taps[r] * padded[r:r + h]
+    for k in range(1, r + 1):
+        acc = _fma32(taps[r + k], padded[r - k:r - k + h] + padded[r + k:r + k + h], acc)
+    return np.ascontiguousarray(acc[:, inverse.reshape(-1)])

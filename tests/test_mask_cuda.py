@@ -1,0 +1,109 @@
+"""feather_mask on the GPU: byte parity with the CPU path, out=, devices, streams, graphs.
+
+Every test here is marked ``cuda``; they run on a machine with a GPU (``pytest -m cuda``)
+and are skipped (never counted as passed) elsewhere.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import ffaccel
+from ffaccel.ops.mask import MAX_SIGMA
+from gpu import frameworks, to_gpu, to_host
+from strategies import examples
+from test_mask import masks
+
+pytestmark = pytest.mark.cuda
+FRAMEWORKS = frameworks()
+MAX_GPU_WIDTH = 12288  # the shared-memory row of the kernel (kFeatherMaxWidth)
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+@settings(max_examples=examples(60), deadline=None)
+@given(mask=masks(max_side=200), sigma=st.floats(0.05, 40.0))
+def test_gpu_matches_cpu_bytes(fw, mask, sigma):
+    cpu = ffaccel.feather_mask(mask, sigma)
+    gpu = ffaccel.feather_mask(to_gpu(mask, fw), sigma)
+    assert type(gpu).__module__.split(".")[0] == fw
+    np.testing.assert_array_equal(to_host(gpu), cpu)
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+@pytest.mark.parametrize("shape, sigma", [((512, 512), 19.0), ((512, 512), MAX_SIGMA), ((1, 700), 3.0),
+                                          ((700, 1), 3.0), ((1, 1), 5.0), ((3, MAX_GPU_WIDTH), 2.5),
+                                          ((1080, 1920), 7.0)])
+def test_face_sized_and_edge_shapes_parity(fw, shape, sigma):
+    rng = np.random.default_rng(shape[0] * 7 + shape[1])
+    for mask in (rng.random(shape).astype(np.float32), rng.integers(0, 256, shape, dtype=np.uint8)):
+        cpu = ffaccel.feather_mask(mask, sigma)
+        np.testing.assert_array_equal(to_host(ffaccel.feather_mask(to_gpu(mask, fw), sigma)), cpu)
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+def test_box_mask_feathered_on_gpu_matches_cpu(fw):
+    box = ffaccel.box_mask(512, 0.0, (5, 5, 10, 5)).copy()  # writable: torch warns on read-only arrays
+    cpu = ffaccel.feather_mask(box, 9.5)
+    np.testing.assert_array_equal(to_host(ffaccel.feather_mask(to_gpu(box, fw), 9.5)), cpu)
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+def test_out_on_gpu_is_written_and_returned(fw):
+    mask = np.random.default_rng(0).random((64, 80)).astype(np.float32)
+    out = to_gpu(np.zeros((64, 80), np.float32), fw)
+    assert ffaccel.feather_mask(to_gpu(mask, fw), 3.0, out=out) is out
+    np.testing.assert_array_equal(to_host(out), ffaccel.feather_mask(mask, 3.0))
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+def test_mixed_devices_and_gpu_limits_are_refused(fw):
+    mask = np.ones((16, 16), np.float32)
+    host_out = np.full((16, 16), 9, np.float32)
+    with pytest.raises(ValueError, match="out: must be a"):
+        ffaccel.feather_mask(to_gpu(mask, fw), 2.0, out=host_out)
+    assert (host_out == 9).all()
+    gpu_out = to_gpu(np.full((16, 16), 9, np.float32), fw)
+    with pytest.raises(ValueError, match="out: must be a"):
+        ffaccel.feather_mask(mask, 2.0, out=gpu_out)
+    assert (to_host(gpu_out) == 9).all()
+    with pytest.raises(ValueError, match="mask: at most 12288 pixels wide on the GPU"):
+        ffaccel.feather_mask(to_gpu(np.ones((2, MAX_GPU_WIDTH + 1), np.float32), fw), 1.0)
+
+
+def test_runs_on_the_callers_torch_stream():
+    torch = pytest.importorskip("torch")
+    # Fill the mask on a side stream after a long sleep and blur on that stream: the
+    # blur must see the fill (on another stream it would race and read zeros).
+    mask = torch.zeros((128, 128), dtype=torch.float32, device="cuda")
+    torch.cuda.synchronize()
+    s = torch.cuda.Stream()
+    with torch.cuda.stream(s):
+        torch.cuda._sleep(50_000_000)
+        mask.fill_(0.5)
+        out = ffaccel.feather_mask(mask, 4.0)
+    s.synchronize()
+    assert abs(float(out.min()) - 0.5) < 1e-6 and abs(float(out.max()) - 0.5) < 1e-6
+
+
+def test_torch_graph_capture_replays_with_new_masks():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    masks_host = [rng.random((256, 256)).astype(np.float32) for _ in range(3)]
+    static_in = torch.from_numpy(masks_host[0]).cuda()
+    static_out = torch.zeros((256, 256), dtype=torch.float32, device="cuda")
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        ffaccel.feather_mask(static_in, 6.0, out=static_out)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        ffaccel.feather_mask(static_in, 6.0, out=static_out)
+    for m in masks_host[1:]:
+        static_in.copy_(torch.from_numpy(m))
+        graph.replay()
+        torch.cuda.synchronize()
+        np.testing.assert_array_equal(static_out.cpu().numpy(), ffaccel.feather_mask(m, 6.0))
