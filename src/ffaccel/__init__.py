@@ -15,6 +15,10 @@ from ffaccel._core import CudaError
 from ffaccel._status import status
 from ffaccel._version import __version__
 from ffaccel.ops import (
+    MaskHysteresis,
+    composite,
+    mask_hysteresis,
+    seam_ring,
     apply_color_gain_linear,
     box_mask,
     estimate_color_gains,
@@ -58,6 +62,7 @@ __all__ = [
     "EndOfSequenceGuard",
     "estimate_pose",
     "FaceTracker",
+    "MaskHysteresis",
     "MemoryPolicy",
     "OneEuroFilter",
     "OrtCudaSession",
@@ -76,6 +81,9 @@ __all__ = [
     "feather_mask",
     "linear_to_srgb",
     "srgb_to_linear",
+    "composite",
+    "mask_hysteresis",
+    "seam_ring",
     "status",
     "TemporalSmoother",
     "warp_affine",

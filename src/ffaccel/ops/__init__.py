@@ -1,6 +1,8 @@
 """Per-face image ops; each module is one op (see DESIGN.md)."""
 
 from ffaccel.ops.color import apply_color_gain_linear, estimate_color_gains, linear_to_srgb, srgb_to_linear
+from ffaccel.ops.composite import composite
+from ffaccel.ops.hysteresis import MaskHysteresis, mask_hysteresis, seam_ring
 from ffaccel.ops.mask import box_mask, feather_mask
 from ffaccel.ops.paste import paste_back, paste_back_batch
 from ffaccel.ops.warp import warp_affine, warp_affine_batch
@@ -8,11 +10,15 @@ from ffaccel.ops.warp import warp_affine, warp_affine_batch
 __all__ = [
     "apply_color_gain_linear",
     "box_mask",
+    "composite",
     "estimate_color_gains",
     "feather_mask",
     "linear_to_srgb",
+    "MaskHysteresis",
+    "mask_hysteresis",
     "paste_back",
     "paste_back_batch",
+    "seam_ring",
     "srgb_to_linear",
     "warp_affine",
     "warp_affine_batch",
