@@ -212,3 +212,41 @@ def test_cli_rejects_unknown_option(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "ffaccel.integrations.facefusion", "--ffaccel-speed", "x", "run"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "--ffaccel-speed" in proc.stderr
+
+
+FACEFUSION_CLIP_PY = """
+import sys
+import numpy as np
+sys.path.insert(0, {tests!r})
+from test_integration_facefusion_stabilize import _clip
+from facefusion.workflows import core
+frames, faces, _ = _clip()
+out = [core.process_temp_frame(faces[t], frames[t].copy(), t) for t in reversed(range(len(frames)))]
+np.save(sys.argv[-1], np.stack(out))
+"""
+
+
+def test_cli_stabilize_runs_both_passes(tmp_path):
+    facefusion_fake.write_package(tmp_path)
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    (tmp_path / "facefusion.py").write_text(FACEFUSION_CLIP_PY.format(tests=tests_dir))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    outs = {}
+    for name, extra in (("plain", []), ("stable", ["--ffaccel-stabilize"])):
+        target = str(tmp_path / f"{name}.npy")
+        proc = subprocess.run([sys.executable, "-m", "ffaccel.integrations.facefusion", *extra, "run", target],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        outs[name] = np.load(target)
+    facefusion_fake.drop_modules()
+    sys.path.insert(0, str(tmp_path))
+    try:
+        workflow = importlib.import_module("facefusion.workflows.core")
+        frames, faces, _ = _clip()
+        stock = np.stack([workflow.process_temp_frame(faces[t], frames[t].copy(), t) for t in reversed(range(N))])
+    finally:
+        sys.path.remove(str(tmp_path))
+        facefusion_fake.drop_modules()
+    assert np.array_equal(outs["plain"], stock)  # exact mode through the CLI
+    changed = [not np.array_equal(a, b) for a, b in zip(outs["stable"], stock)]
+    assert sum(changed) >= N - 1

@@ -293,6 +293,8 @@ the remaining arguments (run, headless-run, batch-run, job-*, ...).
 ffaccel options (all optional, all before COMMAND):
   --ffaccel-mode exact|fast       exact (default): stock bytes; fast: ffaccel rounding
   --ffaccel-device DEVICE         cuda, cuda:N or N (fast mode only; falls back to CPU)
+  --ffaccel-stabilize             both passes: run FaceFusion once to record a plan, then
+                                  again applying it (twice the time; the output is written twice)
   --ffaccel-stabilize-record PATH record pass: write a stabilisation plan to PATH (.npz)
   --ffaccel-stabilize-plan PATH   apply the plan in PATH (landmarks, colour, mask)
   --ffaccel-facefusion-dir DIR    FaceFusion checkout (default: current directory)
@@ -307,6 +309,9 @@ def _parse_cli(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     while rest and rest[0].startswith("--ffaccel-"):
         arg = rest.pop(0)
         name, eq, value = arg.partition("=")
+        if name == "--ffaccel-stabilize" and not eq:
+            opts["stabilize"] = "1"
+            continue
         if name not in names:
             raise SystemExit(f"ffaccel: unknown option {name}\n\n{_HELP}")
         if not eq:
@@ -330,6 +335,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise SystemExit(2)
         return
     opts, rest = _parse_cli(argv)
+    if opts.pop("stabilize", None):
+        _two_passes(opts, rest)
+        return
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     directory = os.path.abspath(opts.get("facefusion-dir", os.getcwd()))
     if directory not in sys.path:
@@ -359,6 +367,25 @@ def main(argv: Sequence[str] | None = None) -> None:
         from facefusion import core  # type: ignore[import-not-found]
 
         core.cli()
+
+
+def _two_passes(opts: dict[str, str], rest: list[str]) -> None:
+    """``--ffaccel-stabilize``: a record pass in a child process, then the apply pass here."""
+    import os
+    import subprocess
+    import tempfile
+
+    if "stabilize-record" in opts or "stabilize-plan" in opts:
+        raise SystemExit("ffaccel: --ffaccel-stabilize runs both passes; do not combine it with "
+                         "--ffaccel-stabilize-record or --ffaccel-stabilize-plan")
+    common = [f"--ffaccel-{k}={v}" for k, v in opts.items()]
+    with tempfile.TemporaryDirectory(prefix="ffaccel-plan-") as tmp:
+        plan = os.path.join(tmp, "plan.npz")
+        first = subprocess.run([sys.executable, "-m", "ffaccel.integrations.facefusion", *common,
+                                f"--ffaccel-stabilize-record={plan}", *rest])
+        if first.returncode != 0 or not os.path.isfile(plan):
+            raise SystemExit(first.returncode or 1)
+        main([*common, f"--ffaccel-stabilize-plan={plan}", *rest])
 
 
 if __name__ == "__main__":
