@@ -132,6 +132,33 @@ def test_non_contiguous_frame(ff):
     assert np.array_equal(paste0(frame, crop, mask, m0), ff.helper.paste_back(frame, crop, mask, m0))
 
 
+def test_rgba_frames_and_channel_views(ff):
+    """FaceFusion 3.8 reads RGBA frames and hands processors ``frame[:, :, :3]`` (a view)."""
+    warp0, paste0, _ = _stock(ff)
+    rng = np.random.default_rng(9)
+    rgba = np.dstack([_frame(rng, (720, 1280)), rng.integers(0, 256, (720, 1280), dtype=np.uint8)])
+    ffa.install()
+    for frame in (rgba, rgba[:, :, :3]):
+        lm = _landmarks(rng, frame.shape, 256)
+        c0, m0 = warp0(frame, lm, "arcface_128", (256, 256))
+        c1, m1 = ff.helper.warp_face_by_face_landmark_5(frame, lm, "arcface_128", (256, 256))
+        assert np.array_equal(c0, c1) and np.array_equal(m0, m1)
+        crop = (255 - c0).astype(np.float32)
+        mask = rng.uniform(0, 1, (256, 256)).astype(np.float32)
+        assert np.array_equal(paste0(frame, crop, mask, m0), ff.helper.paste_back(frame, crop, mask, m0))
+
+
+def test_out_of_range_float_crop_matches_stock(ff):
+    _, paste0, _ = _stock(ff)
+    rng = np.random.default_rng(10)
+    frame = _frame(rng, (360, 640))
+    m = np.array([[0.9, 0.1, -100.0], [-0.1, 0.9, -50.0]])
+    crop = rng.uniform(-40, 300, (128, 128, 3)).astype(np.float32)  # unclipped model output
+    mask = np.ones((128, 128), np.float32)
+    ffa.install()
+    assert np.array_equal(paste0(frame, crop, mask, m), ff.helper.paste_back(frame, crop, mask, m))
+
+
 def test_patches_by_name_references_and_uninstall_restores(ff):
     originals = {
         (ff.helper, "warp_face_by_face_landmark_5"): ff.helper.warp_face_by_face_landmark_5,

@@ -198,6 +198,12 @@ class Backend:
             return False
         if matrix.shape != (2, 3) or not np.all(np.isfinite(matrix)):
             return False
+        if self.mode == "exact" and crop.dtype == np.float32:
+            # Outside 0..255 numpy's astype(uint8) wraps (or is undefined) where ffaccel
+            # saturates: leave such crops to stock. NaN fails both compares.
+            lo, hi = crop.min(), crop.max()
+            if not (lo >= 0 and hi <= 255):
+                return False
         try:
             area = self.ops.paste.paste_areas((frame.shape[1], frame.shape[0]), (crop.shape[1], crop.shape[0]),
                                               matrix, facefusion=True)[0]
