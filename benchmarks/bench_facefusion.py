@@ -11,7 +11,10 @@ upload and download included).
 Also measures how far ``mode="fast"`` lands from stock (max and mean absolute
 difference, in uint8 levels) on random faces.
 
-    python benchmarks/bench_facefusion.py [--runs 30] [--diff-cases 40] [--json out.json]
+    python benchmarks/bench_facefusion.py [--runs 30] [--diff-cases 40] [--threads N] [--json out.json]
+
+``--threads N`` gives OpenCV and ffaccel's CPU pool N threads each (FFACCEL_NUM_THREADS is
+set before ffaccel is imported), for a like-for-like comparison on a busy machine.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import tempfile
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+if "--threads" in sys.argv[:-1]:
+    os.environ["FFACCEL_NUM_THREADS"] = sys.argv[sys.argv.index("--threads") + 1]
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 import _timing  # noqa: E402
@@ -58,6 +63,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--diff-cases", type=int, default=40)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--threads", type=int, default=None, help="threads for OpenCV and ffaccel's CPU pool")
     args = ap.parse_args()
 
     root = tempfile.mkdtemp(prefix="ff-fake-")
@@ -68,6 +74,11 @@ def main() -> None:
           "swapper": importlib.import_module("facefusion.processors.modules.face_swapper.core")}
     import cv2
 
+    import ffaccel
+
+    if args.threads:
+        cv2.setNumThreads(args.threads)
+    print(f"threads: OpenCV {cv2.getNumThreads()}, ffaccel {ffaccel.status(frameworks=False)['cpu_threads']}")
     gpu = False
     try:
         import torch
@@ -135,7 +146,7 @@ def main() -> None:
     _timing.print_table(f"mode='fast' against stock, {args.diff_cases} random faces", diff,
                         ["output", "max", "mean", "share_differing"])
     if args.json:
-        _timing.write_json(args.json, {"per_face": rows, "fast_vs_stock": diff, "machine": _timing.machine()})
+        _timing.save_json(args.json, {"per_face": rows, "fast_vs_stock": diff, "machine": _timing.machine()})
 
 
 if __name__ == "__main__":
