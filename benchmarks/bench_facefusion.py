@@ -94,7 +94,7 @@ def main() -> None:
         lm = _landmarks(shape, crop * 0.9)
         c, _ = ff["helper"].warp_face_by_face_landmark_5(frame, lm, "arcface_128", (crop, crop))
         swapped = ff["swapper"].fake_model(c)
-        run = lambda: _face(ff, frame, lm, crop, swapped)  # noqa: E731
+        run = lambda: _face(ff, frame, lm, crop, swapped)
         row = {"frame": f"{shape[1]}x{shape[0]}", "crop": crop}
         row["stock_ms"] = _timing.cpu_median_ms(run, args.runs)
         for mode in ("exact", "fast"):

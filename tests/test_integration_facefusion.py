@@ -13,10 +13,10 @@ import threading
 import warnings
 
 import cv2
+import facefusion_fake
 import numpy as np
 import pytest
 
-import facefusion_fake
 import ffaccel.integrations.facefusion as ffa
 
 
@@ -302,7 +302,7 @@ def test_unusual_arguments_go_to_stock(ff):
     far[:, 2] += 1e5  # paste area outside the frame: whatever stock does, the adapter does too
     try:
         expected = paste0(frame, crop, np.ones((128, 128), np.float32), far)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         with pytest.raises(type(exc)):
             ff.helper.paste_back(frame, crop, np.ones((128, 128), np.float32), far)
     else:

@@ -10,10 +10,10 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+import facefusion_fake
 import numpy as np
 import pytest
 
-import facefusion_fake
 import ffaccel.integrations.facefusion as ffa
 from ffaccel.integrations.facefusion import Recorder, StabilizeOptions, StabilizePlan, frame_scope
 

@@ -39,16 +39,16 @@ from ffaccel.integrations.facefusion_stabilize import (
 )
 
 __all__ = [
-    "install",
-    "uninstall",
-    "is_installed",
-    "installed_options",
-    "frame_scope",
-    "current_frame",
     "Recorder",
     "StabilizeOptions",
     "StabilizePlan",
+    "current_frame",
+    "frame_scope",
+    "install",
+    "installed_options",
+    "is_installed",
     "main",
+    "uninstall",
 ]
 
 _log = logging.getLogger("ffaccel.integrations.facefusion")
@@ -110,7 +110,7 @@ def install(mode: str = "exact", stabilize: bool | StabilizeOptions = False, dev
             backend = Backend(ops, cv2, mode, device)
         except (ValueError, TypeError):
             raise
-        except Exception as exc:  # noqa: BLE001 - any load failure: FaceFusion stays stock
+        except Exception as exc:
             if not _warned_load:
                 _warned_load = True
                 warnings.warn(f"ffaccel could not be loaded ({type(exc).__name__}: {exc}); FaceFusion runs "
@@ -164,6 +164,8 @@ def _targets(backend: Backend, options: StabilizeOptions | None, plan: Stabilize
 
     def templates() -> Any:
         module = helper_module.get("m") or sys.modules.get("facefusion.face_helper")
+        if module is None:
+            raise RuntimeError("facefusion.face_helper is not imported, yet its function was called")
         helper_module["m"] = module
         return module.WARP_TEMPLATE_SET
 
@@ -216,7 +218,9 @@ def _targets(backend: Backend, options: StabilizeOptions | None, plan: Stabilize
 
         return process_temp_frame
 
-    variant = lambda name: "processor" if _is_processor(name) else ""  # noqa: E731
+    def variant(name: str) -> str:
+        return "processor" if _is_processor(name) else ""
+
     targets = [
         Target("facefusion.face_helper", "warp_face_by_face_landmark_5", make_warp, variant),
         Target("facefusion.face_helper", "paste_back", make_paste, variant),
@@ -381,7 +385,7 @@ def _two_passes(opts: dict[str, str], rest: list[str]) -> None:
     common = [f"--ffaccel-{k}={v}" for k, v in opts.items()]
     with tempfile.TemporaryDirectory(prefix="ffaccel-plan-") as tmp:
         plan = os.path.join(tmp, "plan.npz")
-        first = subprocess.run([sys.executable, "-m", "ffaccel.integrations.facefusion", *common,
+        first = subprocess.run(check=False, args=[sys.executable, "-m", "ffaccel.integrations.facefusion", *common,
                                 f"--ffaccel-stabilize-record={plan}", *rest])
         if first.returncode != 0 or not os.path.isfile(plan):
             raise SystemExit(first.returncode or 1)

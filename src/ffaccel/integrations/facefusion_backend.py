@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Backend", "MODES", "load_ffaccel"]
+__all__ = ["MODES", "Backend", "load_ffaccel"]
 
 _log = logging.getLogger("ffaccel.integrations.facefusion")
 
@@ -65,7 +65,7 @@ class _Gpu:
                 cupy.zeros(1)
             self.cp = cupy
             return
-        except Exception:  # noqa: BLE001 - any cupy failure means: try torch
+        except Exception:
             pass
         import torch
 
@@ -134,7 +134,7 @@ class Backend:
                 if not ffaccel.status(frameworks=False).get("cuda_built"):
                     raise RuntimeError("this ffaccel build has no CUDA kernels")
                 self.gpu = _Gpu(index)
-            except Exception as exc:  # noqa: BLE001 - the documented fallback is the CPU path
+            except Exception as exc:
                 self.gpu_reason = f"{type(exc).__name__}: {exc}"
                 _log.warning("ffaccel: CUDA device %s unavailable (%s); using ffaccel's CPU path", device,
                              self.gpu_reason)
@@ -158,7 +158,7 @@ class Backend:
         try:
             size = (int(crop_size[0]), int(crop_size[1]))
             matrix = self.estimate_matrix(templates, landmark_5, warp_template, crop_size)
-        except Exception:  # noqa: BLE001 - stock raises its own error for bad arguments
+        except Exception:
             return self._fallback(original, frame, landmark_5, warp_template, crop_size)
         if matrix is None or not np.all(np.isfinite(matrix)) or size[0] <= 0 or size[1] <= 0:
             return self._fallback(original, frame, landmark_5, warp_template, crop_size)
@@ -232,7 +232,7 @@ class Backend:
             key = (h, w, float(blur), tuple(float(p) for p in padding))
             if len(key[3]) != 4:
                 raise ValueError("padding")
-        except Exception:  # noqa: BLE001 - odd arguments: stock decides
+        except Exception:
             return self._fallback(original, crop, blur, padding)
         cached = self._box_cache.get(key)
         if cached is None:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
-__all__ = ["Target", "Patcher", "is_facefusion_module"]
+__all__ = ["Patcher", "Target", "is_facefusion_module"]
 
 #: (module, attribute) of each function the adapter replaces.
 TARGETS = (

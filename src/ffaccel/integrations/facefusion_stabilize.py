@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["StabilizeOptions", "StabilizePlan", "Recorder", "frame_scope", "current_frame"]
+__all__ = ["Recorder", "StabilizeOptions", "StabilizePlan", "current_frame", "frame_scope"]
 
 _MASK_SIDE = 64
 _local = threading.local()
@@ -62,15 +62,15 @@ def current_frame() -> int | None:
     return getattr(_local, "frame", None)
 
 
-def _remember_track(matrix: Any, track: int) -> None:
-    """Tie a warp's matrix to its track so the paste that uses it finds the track."""
+def _remember_track(matrix: Any, info: tuple[int | None, np.ndarray]) -> None:
+    """Tie a warp's matrix to (track, raw landmarks) so the paste that uses it finds them."""
     cache = getattr(_local, "tracks", None)
     if cache is None or len(cache) > 64:
         cache = _local.tracks = {}
-    cache[np.asarray(matrix, np.float64).tobytes()] = track
+    cache[np.asarray(matrix, np.float64).tobytes()] = info
 
 
-def _track_of(matrix: Any) -> int | None:
+def _track_of(matrix: Any) -> tuple[int | None, np.ndarray] | None:
     cache = getattr(_local, "tracks", None) or {}
     try:
         return cache.get(np.asarray(matrix, np.float64).tobytes())
@@ -237,7 +237,7 @@ class StabilizePlan:
                     flat[p + "gains"] = r["gains"]
                 if r["prev_mask"] is not None:
                     flat[p + "prev_mask"] = r["prev_mask"]
-        np.savez_compressed(path, **flat)
+        np.savez_compressed(path, **flat)  # type: ignore[arg-type]
 
     @classmethod
     def load(cls, path: str) -> StabilizePlan:
