@@ -199,7 +199,10 @@ def test_estimate_matches_reference_and_corrects_the_means():
     assert gains.dtype == np.float64 and gains.shape == (3,)
     np.testing.assert_allclose(gains, want, rtol=1e-6)
     fixed = ffaccel.apply_color_gain_linear(src, gains)
-    mean = lambda im: (linear64(im / 255.0) * w).sum((0, 1)) / w.sum()  # noqa: E731
+
+    def mean(im):
+        return (linear64(im / 255.0) * w).sum((0, 1)) / w.sum()
+
     assert np.abs(mean(fixed) - mean(ref)).max() < np.abs(mean(src) - mean(ref)).max() / 5
 
 
@@ -237,7 +240,8 @@ IMG = np.zeros((6, 6, 3), np.uint8)
         (lambda: ffaccel.linear_to_srgb(np.zeros((2, 2), np.float32), dtype="nope"), TypeError, "dtype: expected"),
         (lambda: ffaccel.linear_to_srgb(np.zeros((2, 2), np.float32), dtype=np.uint8, fast=True), ValueError, "fast:"),
         (lambda: ffaccel.apply_color_gain_linear(IMG.astype(np.float32), (1, 1, 1)), TypeError, "img: dtype float32"),
-        (lambda: ffaccel.apply_color_gain_linear(np.zeros((6, 6, 4), np.uint8), (1, 1, 1)), ValueError, "img: 4 channels"),
+        (lambda: ffaccel.apply_color_gain_linear(np.zeros((6, 6, 4), np.uint8), (1, 1, 1)), ValueError,
+         "img: 4 channels"),
         (lambda: ffaccel.apply_color_gain_linear(IMG, (1, 1)), ValueError, "gains: expected shape (3,)"),
         (lambda: ffaccel.apply_color_gain_linear(IMG, (1, -1, 1)), ValueError, "gains: must be finite float32 values"),
         (lambda: ffaccel.apply_color_gain_linear(IMG, (1, 1e39, 1)), ValueError, "gains: must be finite float32"),
@@ -288,3 +292,11 @@ def test_estimate_accepts_torch_cpu_tensors():
     got = ffaccel.estimate_color_gains(torch.from_numpy(src), torch.from_numpy(ref), torch.from_numpy(mask))
     assert isinstance(got, np.ndarray)
     np.testing.assert_allclose(got, ffaccel.estimate_color_gains(src, ref, mask), rtol=1e-9)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import ffaccel.ops.color
+
+    assert doctest.testmod(ffaccel.ops.color).failed == 0

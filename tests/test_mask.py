@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ffaccel
-from ffaccel.ops.mask import MAX_SIGMA, gaussian_taps
+from ffaccel.ops.mask import MAX_SIGMA, _blur_like_opencv, gaussian_taps
 from strategies import examples
 
 SETTINGS = settings(max_examples=examples(60), deadline=None)
@@ -129,7 +129,7 @@ def test_taps_equal_cv2_kernel():
 def test_taps_shape_and_sum():
     for sigma in (0.05, 0.5, 3.0, 64.0):
         taps = gaussian_taps(sigma)
-        assert taps.size == (int(round(8 * sigma + 1)) | 1)
+        assert taps.size == (round(8 * sigma + 1) | 1)
         assert math.isclose(float(taps.astype(np.float64).sum()), 1.0, abs_tol=1e-6)
         np.testing.assert_array_equal(taps, taps[::-1])
 
@@ -241,6 +241,16 @@ def test_box_mask_matches_float64_reference(w, h, blur, padding):
     np.testing.assert_allclose(got, box_mask_reference(w, h, blur, padding), rtol=0, atol=2e-6)
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (1, 40), (40, 1), (7, 3), (97, 130)])
+def test_box_mask_blur_order_matches_cv2_on_any_mask(shape):
+    cv2 = _cv2()
+    rng = np.random.default_rng(sum(shape) + 1)
+    for sigma in (0.3, 2.7, 31.0):
+        mask = rng.random(shape).astype(np.float32)
+        got = _blur_like_opencv(mask, gaussian_taps(sigma))
+        np.testing.assert_allclose(got, cv2.GaussianBlur(mask, (0, 0), sigma), rtol=0, atol=1e-6)
+
+
 def test_box_mask_bands_follow_height_and_width():
     # No blur (blur_amount 0, blur_area 1): top/bottom bands are percent of the height,
     # left/right of the width, padding given as (top, right, bottom, left).
@@ -287,3 +297,11 @@ def test_read_only_inputs_are_accepted_and_read_only_out_refused():
     np.testing.assert_array_equal(ffaccel.feather_mask(box, 2.0), ffaccel.feather_mask(box.copy(), 2.0))
     with pytest.raises(ValueError, match="out: is read-only"):
         ffaccel.feather_mask(box.copy(), 2.0, out=ffaccel.box_mask(64, 0.0, 20))
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import ffaccel.ops.mask
+
+    assert doctest.testmod(ffaccel.ops.mask).failed == 0

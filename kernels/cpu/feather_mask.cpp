@@ -66,8 +66,50 @@ void feather_mask(const FeatherParams& p, const float* taps) {
     }
 }
 
+void gaussian_blur_opencv_order(const FeatherParams& p, const float* taps) {
+    if (p.src.dtype != DType::F32) throw std::invalid_argument("gaussian_blur_opencv_order: float32 only");
+    const int h = p.src.h, w = p.src.w, r = p.radius;
+    std::vector<float> horizontal(static_cast<size_t>(h) * w);
+    parallel_for(h, [&](int b, int e) {
+        std::vector<float> padded(w + 2 * r);
+        for (int y = b; y < e; ++y) {
+            const float* src = row_ptr<float>(p.src, 0, y);
+            float* acc = horizontal.data() + static_cast<size_t>(y) * w;
+            if (!p.horizontal) {
+                for (int x = 0; x < w; ++x) acc[x] = src[x];
+                continue;
+            }
+            for (int j = 0; j < w + 2 * r; ++j) padded[j] = src[reflect101(j - r, w)];
+            for (int x = 0; x < w; ++x) acc[x] = 0.0f;
+            for (int i = 0; i <= 2 * r; ++i) {
+                const float tap = taps[i];
+                const float* v = padded.data() + i;
+                for (int x = 0; x < w; ++x) acc[x] = fma32(tap, v[x], acc[x]);
+            }
+        }
+    });
+    parallel_for(h, [&](int b, int e) {
+        for (int y = b; y < e; ++y) {
+            float* out = row_ptr_mut<float>(p.dst, 0, y);
+            const float* centre = horizontal.data() + static_cast<size_t>(y) * w;
+            if (!p.vertical) {
+                for (int x = 0; x < w; ++x) out[x] = centre[x];
+                continue;
+            }
+            for (int x = 0; x < w; ++x) out[x] = taps[r] * centre[x];
+            for (int k = 1; k <= r; ++k) {
+                const float tap = taps[r + k];
+                const float* above = horizontal.data() + static_cast<size_t>(reflect101(y - k, h)) * w;
+                const float* below = horizontal.data() + static_cast<size_t>(reflect101(y + k, h)) * w;
+                for (int x = 0; x < w; ++x) out[x] = fma32(tap, above[x] + below[x], out[x]);
+            }
+        }
+    });
+}
+
 }  // namespace FFACCEL_CPU_VARIANT
 
 FFACCEL_CPU_DISPATCH(void, feather_mask, (const FeatherParams& p, const float* taps), (p, taps))
+FFACCEL_CPU_DISPATCH(void, gaussian_blur_opencv_order, (const FeatherParams& p, const float* taps), (p, taps))
 
 }  // namespace ffaccel::cpu

@@ -82,6 +82,13 @@ bool dispatch_feather(DType dtype, Args&&... args) {
 namespace cpu {
 // `taps` holds 2 * p.radius + 1 weights; any radius.
 void feather_mask(const FeatherParams& p, const float* taps);
+
+// The same blur in OpenCV's float summation order, for box_mask's match with FaceFusion
+// (CPU only, float32 only): first horizontally, taps left to right,
+//   h = fma(taps[i], src[y][reflect(x - r + i)], h)           from h = 0
+// then vertically over symmetric pairs,
+//   v = taps[r] * h[y];  v = fma(taps[r + k], h[reflect(y - k)] + h[reflect(y + k)], v)
+void gaussian_blur_opencv_order(const FeatherParams& p, const float* taps);
 }
 namespace cuda {
 // At most kFeatherMaxTaps taps and kFeatherMaxWidth columns. Enqueues on `stream`.

@@ -8,7 +8,6 @@ Tests: ``tests/test_color.py``.
 from __future__ import annotations
 
 import functools
-import math
 from decimal import Decimal, localcontext
 from typing import Any
 
@@ -18,12 +17,12 @@ from ffaccel import _arrays, _core
 from ffaccel.ops import _checks
 
 __all__ = [
-    "srgb_to_linear",
-    "linear_to_srgb",
+    "FAST_ERROR_BOUND",
     "apply_color_gain_linear",
     "estimate_color_gains",
+    "linear_to_srgb",
     "srgb_tables",
-    "FAST_ERROR_BOUND",
+    "srgb_to_linear",
 ]
 
 #: Largest absolute difference between ``fast=True`` and the exact curve over [0, 1],
@@ -171,7 +170,7 @@ def _gains(value: Any) -> tuple[float, float, float]:
     if v is not None and v.on_gpu:
         raise TypeError("gains: must be a host array or a sequence of 3 numbers (reading a GPU array would sync)")
     try:
-        arr = np.asarray(value.numpy() if v is not None and v.kind == "torch" else value, dtype=np.float64)
+        arr = np.asarray(value.detach().numpy() if v is not None and v.kind == "torch" else value, dtype=np.float64)
     except (TypeError, ValueError):
         raise TypeError(f"gains: expected 3 numbers, got {value!r}") from None
     if arr.shape != (3,):

@@ -17,7 +17,7 @@ import numpy as np
 from ffaccel import _arrays, _core
 from ffaccel.ops import _checks
 
-__all__ = ["feather_mask", "box_mask", "gaussian_taps"]
+__all__ = ["box_mask", "feather_mask", "gaussian_taps"]
 
 _ALLOWED = {np.dtype(np.uint8): (1,), np.dtype(np.float32): (1,)}
 #: Largest sigma feather_mask takes: its kernel must fit the GPU kernel's argument block.
@@ -32,7 +32,7 @@ def gaussian_taps(sigma: float) -> np.ndarray:
     half to even as cvRound); weights ``exp(-x^2 / (2 sigma^2))`` computed in double,
     normalised to sum 1 in double, then rounded to float32, as getGaussianKernel does.
     """
-    n = int(round(sigma * 8.0 + 1.0)) | 1
+    n = round(sigma * 8.0 + 1.0) | 1  # round() of a float is an int, half to even
     half = (n - 1) // 2
     # OpenCV evaluates exp(x2 * (-0.125 / sigma^2)) with x2 = (2i - (n - 1))^2, an
     # integer; doing the same keeps the double weights within an ulp of OpenCV's.
@@ -127,7 +127,9 @@ def _padding(value: Any) -> tuple[float, float, float, float]:
     return (vals[0], vals[1], vals[2], vals[3])
 
 
-def box_mask(size: int | tuple[int, int], blur: float, padding: float | tuple[float, float, float, float]) -> np.ndarray:
+def box_mask(
+    size: int | tuple[int, int], blur: float, padding: float | tuple[float, float, float, float]
+) -> np.ndarray:
     """FaceFusion's box mask: a rectangle of ones with zeroed, Gaussian-feathered edges.
 
     The steps of FaceFusion's ``create_box_mask``, for a crop of width W and height H:
@@ -135,8 +137,9 @@ def box_mask(size: int | tuple[int, int], blur: float, padding: float | tuple[fl
     ones of shape (H, W); the top and bottom bands of ``max(blur_area,
     int(H * padding / 100))`` rows and the left and right bands of ``max(blur_area,
     int(W * padding / 100))`` columns zeroed; then, when ``blur_amount > 0``, a Gaussian
-    blur with sigma ``blur_amount * 0.25`` (:func:`feather_mask`'s CPU path; OpenCV is
-    not needed). Equal to FaceFusion's within 1e-6. (For a non-square crop FaceFusion's
+    blur with sigma ``blur_amount * 0.25``. The blur is a CPU sibling of
+    :func:`feather_mask`'s loop that sums in OpenCV's float order (OpenCV is not
+    needed), so the result is within 1e-6 of FaceFusion's (in practice the same floats). (For a non-square crop FaceFusion's
     own array comes out (W, H)-shaped; all its crop sizes are square. This returns the
     (H, W) mask the band rules describe.)
 
@@ -184,49 +187,20 @@ def _box_mask_cached(w: int, h: int, blur: float, padding: tuple[float, float, f
     return mask
 
 
-def _reflect101_index(n: int, radius: int) -> np.ndarray:
-    """Source index of each position -radius .. n + radius - 1 under BORDER_REFLECT_101."""
-    p = np.arange(-radius, n + radius)
-    if n == 1:
-        return np.zeros_like(p)
-    period = 2 * (n - 1)
-    p = np.mod(p, period)
-    return np.where(p < n, p, period - p)
-
-
-def _fma32(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    # float32 a*b is exact in float64; the sum is rounded to float64 and then to float32.
-    # That double rounding differs from a true fma only when the float64 sum lands
-    # exactly on a float32 halfway point: far below box_mask's 1e-6 budget.
-    return (a.astype(np.float64) * b + c).astype(np.float32)
-
 
 def _blur_like_opencv(mask: np.ndarray, taps: np.ndarray) -> np.ndarray:
-    """cv2.GaussianBlur of a float32 box mask, in OpenCV's summation order.
+    """cv2.GaussianBlur of a float32 host mask, in OpenCV's summation order.
 
     feather_mask's order (vertical, then horizontal, sequential sums) is within 1e-6 of
     OpenCV for small kernels but drifts past it for FaceFusion's widest masks (sigma 64
-    on a 512 crop), so box_mask follows OpenCV's float path instead: a horizontal pass
-    summing taps left to right, then a vertical pass over symmetric pairs,
-    ``s = t[r] * x[y]; s = fma(t[r + k], x[y - k] + x[y + k], s)`` for k = 1 .. r.
-    A box mask's rows are all zero or all alike, so the horizontal pass is computed on
-    the distinct rows only.
+    on a 512 crop), so box_mask uses the CPU kernel that sums as OpenCV's float path
+    does: horizontally taps left to right with FMA, then vertically over symmetric pairs
+    (kernels/include/ffaccel/feather_mask.h, gaussian_blur_opencv_order).
     """
     h, w = mask.shape
-    r = (taps.size - 1) // 2
-    horizontal = mask.copy()
-    rows_on = np.flatnonzero(mask.any(axis=1))
-    if w > 1 and rows_on.size:
-        padded = mask[rows_on[0], _reflect101_index(w, r)]
-        acc = np.zeros(w, np.float32)
-        for i in range(taps.size):
-            acc = _fma32(taps[i], padded[i:i + w], acc)
-        horizontal[rows_on] = acc
-    if h == 1:
-        return horizontal
-    columns, inverse = np.unique(horizontal, axis=1, return_inverse=True)
-    padded = columns[_reflect101_index(h, r)]
-    acc = taps[r] * padded[r:r + h]
-    for k in range(1, r + 1):
-        acc = _fma32(taps[r + k], padded[r - k:r - k + h] + padded[r + k:r + k + h], acc)
-    return np.ascontiguousarray(acc[:, inverse.reshape(-1)])
+    out = np.empty_like(mask)
+    src = _core.Image(_core.host_ptr(mask), h, w, 1, mask.strides[0], 0, _core.DType.F32)
+    dst = _core.Image(_core.host_ptr(out), h, w, 1, out.strides[0], 0, _core.DType.F32)
+    # As cv2.GaussianBlur: no vertical pass on one row, no horizontal pass on one column.
+    _core.gaussian_blur_opencv_order(src, dst, taps, h > 1 and taps.size > 1, w > 1 and taps.size > 1)
+    return out
