@@ -205,6 +205,15 @@ def test_tracker_first_call_reset_and_flicker_reduction():
     np.testing.assert_array_equal(track.update(masks[7]), masks[7])
 
 
+def test_tracker_default_ring_is_every_soft_value_of_the_dtype():
+    masks = _moving_face_masks(6, 9, np.uint8)
+    track, explicit = ffaccel.MaskHysteresis(t_in=6, t_out=6), ffaccel.MaskHysteresis(t_in=6, t_out=6, ring=(0, 255))
+    for m in masks:
+        np.testing.assert_array_equal(track.update(m), explicit.update(m))
+    # ... and that ring does hold pixels (a (0, 1) ring would hold none of a uint8 mask).
+    assert np.count_nonzero(track.state != masks[-1]) > 50
+
+
 def test_tracker_refuses_a_changed_shape_until_reset():
     track = ffaccel.MaskHysteresis(t_in=0.1, t_out=0.1)
     track.update(np.zeros((8, 8), np.float32))
@@ -283,7 +292,7 @@ def test_tracker_bad_arguments():
         ffaccel.MaskHysteresis(t_in=-1, t_out=0)
     with pytest.raises(ValueError, match="ring_hi: must be above ring_lo"):
         ffaccel.MaskHysteresis(t_in=0, t_out=0, ring=(0.9, 0.1))
-    with pytest.raises(TypeError, match="ring: expected"):
+    with pytest.raises(TypeError, match="ring: expected None or"):
         ffaccel.MaskHysteresis(t_in=0, t_out=0, ring=0.5)
     with pytest.raises(TypeError, match="mask: expected a numpy array"):
         ffaccel.MaskHysteresis(t_in=0, t_out=0).update([[0.5]])

@@ -13,7 +13,7 @@
 //
 // The remap is the identity at both band edges (t = 0 and t = 1), so it is continuous
 // there and the identity outside the band; its slope in t is 1 - feather + 6*feather*t*(1-t),
-// positive for feather in [0, 1), so it is monotone. The lerp form makes alpha 0 give bg
+// positive for feather in [0, 1) (non-negative at 1), so it is monotone. The lerp form makes alpha 0 give bg
 // and alpha 255 give fg exactly.
 #pragma once
 

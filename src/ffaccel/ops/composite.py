@@ -16,7 +16,7 @@ import numpy as np
 from ffaccel import _arrays, _core
 from ffaccel.ops import _alias, _checks
 
-__all__ = ["composite", "DEFAULT_BAND", "DEFAULT_BAND_FEATHER"]
+__all__ = ["DEFAULT_BAND", "DEFAULT_BAND_FEATHER", "composite"]
 
 #: Default seam band, in 0..255 alpha units.
 DEFAULT_BAND: tuple[int, int] = (30, 225)

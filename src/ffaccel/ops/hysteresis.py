@@ -20,7 +20,7 @@ import numpy as np
 from ffaccel import _arrays, _core
 from ffaccel.ops import _alias, _checks
 
-__all__ = ["mask_hysteresis", "seam_ring", "MaskHysteresis"]
+__all__ = ["MaskHysteresis", "mask_hysteresis", "seam_ring"]
 
 _MASK_DTYPES = {np.dtype(np.uint8): (1,), np.dtype(np.float32): (1,)}
 _NO_ROI = (0, 0, 0, 0)
@@ -215,7 +215,8 @@ class MaskHysteresis:
         t_in: threshold for increases, >= 0, in the mask's units (0..1 or 0..255).
         t_out: threshold for decreases, >= 0.
         ring: ``(ring_lo, ring_hi)``, the open interval of soft values that may be held,
-            in the mask's units.
+            in the mask's units; ``None`` (default) means every soft value: (0, 1) for
+            float32 masks, (0, 255) for uint8 masks.
 
     The first :meth:`update` (and the first after :meth:`reset`) returns a copy of the
     mask. A change of shape, dtype or device raises ``ValueError`` until :meth:`reset`.
@@ -224,7 +225,7 @@ class MaskHysteresis:
 
     Example:
         >>> import numpy as np, ffaccel
-        >>> track = ffaccel.MaskHysteresis(t_in=0.05, t_out=0.05, ring=(0.0, 1.0))
+        >>> track = ffaccel.MaskHysteresis(t_in=0.05, t_out=0.05)
         >>> first = track.update(np.array([[0.0, 0.4, 1.0]], np.float32))
         >>> track.update(np.array([[0.0, 0.43, 1.0]], np.float32)).tolist()   # 0.03 wobble held
         [[0.0, 0.4000000059604645, 1.0]]
@@ -232,12 +233,14 @@ class MaskHysteresis:
         [[0.20000000298023224, 0.6000000238418579, 0.8999999761581421]]
     """
 
-    def __init__(self, t_in: float, t_out: float, ring: tuple[float, float] = (0.0, 1.0)) -> None:
+    def __init__(self, t_in: float, t_out: float, ring: tuple[float, float] | None = None) -> None:
         self.t_in = _f32(t_in, "t_in", 0.0)
         self.t_out = _f32(t_out, "t_out", 0.0)
-        if not isinstance(ring, tuple | list) or len(ring) != 2:
-            raise TypeError(f"ring: expected (ring_lo, ring_hi), got {ring!r}")
-        self.ring = _ring_bounds(ring[0], ring[1], "ring_lo", "ring_hi")
+        self.ring: tuple[float, float] | None = None
+        if ring is not None:
+            if not isinstance(ring, tuple | list) or len(ring) != 2:
+                raise TypeError(f"ring: expected None or (ring_lo, ring_hi), got {ring!r}")
+            self.ring = _ring_bounds(ring[0], ring[1], "ring_lo", "ring_hi")
         self._state: Any = None
         self._state_view: _arrays.ArrayView | None = None
 
@@ -263,12 +266,12 @@ class MaskHysteresis:
                 raise ValueError(f"mask: expected {prev.dtype} {prev.shape} in {prev.where()} like the previous "
                                  f"frame, got {m.view.dtype} {m.view.shape} in {m.view.where()}; call reset() first")
             p = _checks.ImageArg(prev, m.h, m.w, 1, True)
+            ring = self.ring or ((0.0, 255.0) if m.view.dtype == np.uint8 else (0.0, 1.0))
             box = (0, 0, m.w, m.h)
             if not m.view.on_gpu:
-                x, y, w, h = _core.seam_ring(m.core_image(), self.ring[0], self.ring[1], _core.Image(0, 0, 0, 1, 0, 0,
-                                             _core.DType.U8))
-                box = (x, y, w, h)
-            result = _run(m, p, None, self.t_in, self.t_out, self.ring, box)
+                box_only = _core.Image(0, 0, 0, 1, 0, 0, _core.DType.U8)  # no ring bytes: the box alone
+                box = _core.seam_ring(m.core_image(), ring[0], ring[1], box_only)
+            result = _run(m, p, None, self.t_in, self.t_out, ring, box)
         self._state = result
         self._state_view = _arrays.view(result, "state")
         return result
