@@ -5,15 +5,16 @@
 set -u
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/ffaccel-device}
-mkdir -p "$OUT"
+LOG=/tmp/ffaccel-logs  # every log; $OUT gets the JSON results and one tarball of the logs
+rm -rf "$LOG" && mkdir -p "$OUT" "$LOG"
 declare -A STEP
 run() {  # run NAME CMD... : log to $OUT/NAME.log, remember the exit code
     local name=$1; shift
     local t0=$(date +%s)
-    "$@" > "$OUT/$name.log" 2>&1
+    "$@" > "$LOG/$name.log" 2>&1
     STEP[$name]="rc=$? $(( $(date +%s) - t0 ))s"
 }
-nvidia-smi > "$OUT/nvidia-smi.log" 2>&1
+nvidia-smi > "$LOG/nvidia-smi.log" 2>&1
 run build python3 -m pip install --no-build-isolation --no-deps -v .
 run versions python3 -c "import ffaccel, json, cv2; print(json.dumps(ffaccel.status(), indent=1)); print('cv2', cv2.__version__)"
 run pytest_cuda python3 -m pytest -m cuda tests -q -p no:cacheprovider -rs "$@"
@@ -22,13 +23,32 @@ run pytest_all python3 -m pytest tests -q -p no:cacheprovider -m "not cuda" -x
 OPS_CUDA_TESTS=$(ls tests/test_*_cuda.py | grep -v -e runtime -e quality)
 FFACCEL_EXAMPLES_SCALE=0.1 run sanitizer compute-sanitizer --tool memcheck --error-exitcode 99 \
     python3 -m pytest $OPS_CUDA_TESTS -q -p no:cacheprovider -m cuda -k "not thread and not graph and not stream"
+# The wheel, as a user gets it: built, checked, installed into a fresh environment, and the
+# CUDA tests run from a copy of tests/ alone, so the source tree is not importable.
+wheel_step() {
+    # (python3 there is itself a virtual environment holding torch and cupy, so the wheel
+    # goes into a --target folder that PYTHONPATH puts ahead of it.)
+    rm -rf /tmp/wh /tmp/wsite /tmp/wtests && python3 -m pip wheel --no-build-isolation --no-deps -q -w /tmp/wh . &&
+    python3 wheels/check_wheel.py /tmp/wh/ffaccel-*.whl &&
+    python3 -m pip install -q --no-deps --target /tmp/wsite /tmp/wh/ffaccel-*.whl &&
+    cp -r tests /tmp/wtests && cd /tmp/wtests &&
+    PYTHONPATH=/tmp/wsite python3 -c "import ffaccel; print('installed at', ffaccel.__file__)" &&
+    PYTHONPATH=/tmp/wsite python3 -m pytest -m cuda . -q -p no:cacheprovider; local rc=$?; cd - >/dev/null; return $rc
+}
+run wheel wheel_step
+run profile python3 benchmarks/profile_overhead.py
 run bench_warp python3 benchmarks/bench_warp.py --json "$OUT/bench_warp.json"
 run bench_paste python3 benchmarks/bench_paste.py --json "$OUT/bench_paste.json"
 run bench_runtime python3 benchmarks/bench_runtime.py --json "$OUT/bench_runtime.json"
+run bench_composite python3 benchmarks/bench_composite.py --json "$OUT/bench_composite.json"
 echo "==== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1), commit $(git rev-parse --short HEAD 2>/dev/null))"
-for k in build versions pytest_cuda pytest_all sanitizer bench_warp bench_paste bench_runtime; do
-    printf '%-12s %s   %s\n' "$k" "${STEP[$k]:-not run}" "$(tail -n 1 "$OUT/$k.log" 2>/dev/null | cut -c1-110)"
+tar czf "$OUT/logs.tar.gz" -C "$LOG" .
+grep -h "^FAILED\|^ERROR" "$LOG"/pytest_*.log "$LOG"/wheel.log | head -20
+grep -h "ERROR SUMMARY\|Invalid\|out of bounds" "$LOG/sanitizer.log" | sort | uniq -c | head -5
+grep -h "host time per\|threads:" "$LOG/profile.log"
+for k in build versions pytest_cuda pytest_all sanitizer wheel profile bench_warp bench_paste bench_runtime bench_composite; do
+    printf '%-12s %s   %s\n' "$k" "${STEP[$k]:-not run}" "$(tail -n 1 "$LOG/$k.log" 2>/dev/null | cut -c1-110)"
 done
-grep -v "^ratio\|^---" "$OUT/bench_warp.log" | grep -A30 "^bench_warp" | head -30
-grep -v "^ratio\|^---" "$OUT/bench_paste.log" | grep -A30 "^bench_paste" | head -30
-grep -B1 -A12 "goal" "$OUT/bench_runtime.log" | tail -8
+grep -v "^ratio\|^---" "$LOG/bench_warp.log" | grep -A30 "^bench_warp" | head -30
+grep -v "^ratio\|^---" "$LOG/bench_paste.log" | grep -A30 "^bench_paste" | head -30
+grep -B1 -A12 "goal" "$LOG/bench_runtime.log" | tail -8

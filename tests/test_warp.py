@@ -229,3 +229,159 @@ def test_batch_bad_matrices():
         ffaccel.warp_affine_batch(GOOD_SRC, np.zeros((0, 2, 3)), (8, 8))
     with pytest.raises(ValueError, match="matrices: matrix 1 is singular"):
         ffaccel.warp_affine_batch(GOOD_SRC, np.stack([GOOD_M, np.zeros((2, 3))]), (8, 8))
+
+
+# ---------------------------------------------------------------- CPU SIMD path edges
+#
+# The x86-64-v3 build walks rows in blocks of 8 pixels: blocks whose taps are all
+# inside take an interior path, the others a vector border path, and row leftovers and
+# non-finite coordinates the scalar formula. These cases sit on the seams.
+
+ALL_LAYOUTS = [(np.uint8, 1), (np.uint8, 3), (np.uint8, 4), (np.float32, 1), (np.float32, 3)]
+
+
+def _image(rng, h, w, dtype, c):
+    if dtype == np.uint8:
+        return rng.integers(0, 256, (h, w, c), dtype=np.uint8)
+    return (rng.random((h, w, c)) * 255).astype(np.float32)
+
+
+def _check_all_modes(src, m, dsize, border="replicate", bval=17.0):
+    for compat in (None, "opencv5", "opencv4"):
+        got = ffaccel.warp_affine(src, m, dsize, border=border, border_value=bval, compat=compat)
+        want = REFERENCES[compat](src, m, dsize, border, bval)
+        np.testing.assert_array_equal(got, want, err_msg=f"compat={compat} border={border} dsize={dsize} m={m.tolist()}")
+
+
+@pytest.mark.parametrize("dtype, c", ALL_LAYOUTS)
+@pytest.mark.parametrize("border", ["replicate", "constant"])
+def test_block_seams_and_row_leftovers(dtype, c, border):
+    rng = np.random.default_rng(c + (dtype == np.float32) * 10)
+    src = _image(rng, 45, 61, dtype, c)
+    for dw in (1, 7, 8, 9, 15, 16, 17, 23, 31, 33, 47, 48, 49):
+        # Mostly inside, sliding over the right and bottom edges so that blocks end with
+        # their top-left tap exactly at w - 2, w - 1 and beyond.
+        for tx, ty in ((0.0, 0.0), (-3.0, -1.0), (-(61 - dw) - 0.5, -30.25), (-(61 - dw) - 1.0, -43.0), (5.5, 2.0)):
+            m = np.array([[1.0, 0.0, tx], [0.0, 1.0, ty]])
+            _check_all_modes(src, m, (dw, 6), border)
+            m = np.array([[0.93, 0.05, tx], [-0.04, 1.07, ty]])
+            _check_all_modes(src, m, (dw, 6), border)
+
+
+@pytest.mark.parametrize("dtype, c", ALL_LAYOUTS)
+@pytest.mark.parametrize("shape", [(1, 1), (1, 2), (1, 3), (1, 5), (1, 40), (2, 1), (40, 1), (2, 2), (3, 4)])
+def test_tiny_sources(dtype, c, shape):
+    rng = np.random.default_rng(sum(shape) * 7 + c)
+    src = _image(rng, shape[0], shape[1], dtype, c)
+    for border in ("replicate", "constant"):
+        for m in (np.array([[1.0, 0, 0], [0, 1.0, 0]]), np.array([[0.31, 0.2, 0.4], [-0.1, 0.27, 0.3]]),
+                  np.array([[7.0, 0.5, -3], [0.2, 6.0, -2]])):
+            _check_all_modes(src, m, (21, 5), border)
+
+
+@pytest.mark.parametrize("dtype, c", ALL_LAYOUTS)
+def test_rows_outside_huge_scales_and_offsets(dtype, c):
+    rng = np.random.default_rng(99 + c)
+    src = _image(rng, 33, 50, dtype, c)
+    cases = [
+        np.array([[1.0, 0, 0], [0, 1.0, 20.0]]),        # lower rows map below the image
+        np.array([[1.0, 0, -70.0], [0, 1.0, 0]]),       # whole rows left of it
+        np.array([[1e-4, 0, 0], [0, 1e-4, 0]]),         # inverse scale 1e4: far outside quickly
+        np.array([[2e-6, 1e-6, 3.0], [-1e-6, 2e-6, 1.0]]),
+        np.array([[1.0, 0, 1e9], [0, 1.0, -1e9]]),      # coordinates past int range
+        np.array([[1.0, 0, 2.0e7], [0, 1.0, 0.5]]),
+        np.array([[40.0, 3.0, -5.0], [1.0, 35.0, -9.0]]),  # huge magnification
+    ]
+    for border in ("replicate", "constant"):
+        for m in cases:
+            _check_all_modes(src, m, (37, 29), border, bval=201.0)
+
+
+def test_wide_and_padded_rows():
+    """A source wider than 32767 px (OpenCV4 clamps ix to int16) and a strided out= buffer."""
+    rng = np.random.default_rng(5)
+    src = rng.integers(0, 256, (3, 33000, 1), dtype=np.uint8)
+    for tx in (0.0, -32700.0, -32760.5, -32990.0):
+        _check_all_modes(src, np.array([[1.0, 0, tx], [0, 1.0, -0.5]]), (40, 3))
+    big = np.full((30, 20, 3), 7, np.uint8)
+    out = big[:10]
+    src3 = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    m = np.array([[0.9, 0.1, -2.0], [-0.1, 0.9, 1.0]])
+    ffaccel.warp_affine(src3, m, (20, 10), out=out)
+    np.testing.assert_array_equal(out, warp_default(src3, m, (20, 10)))
+    assert (big[10:] == 7).all()
+
+
+def _guarded_buffer(nbytes, at_end):
+    """A numpy byte buffer of `nbytes` whose first (at_end=False) or last byte touches an
+    unreadable page, so that any read outside it faults."""
+    import ctypes
+    import mmap
+
+    page = mmap.PAGESIZE
+    inner = -(-nbytes // page)
+    mm = mmap.mmap(-1, (inner + 2) * page, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    base = ctypes.addressof(ctypes.c_char.from_buffer(mm))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    for p in (0, inner + 1):
+        assert libc.mprotect(base + p * page, page, 0) == 0
+    start = page + (inner * page - nbytes if at_end else 0)
+    return mm, np.frombuffer(mm, np.uint8, count=nbytes, offset=start)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork") or __import__("sys").platform != "linux", reason="needs mprotect")
+@pytest.mark.parametrize("dtype, c", ALL_LAYOUTS)
+def test_no_read_outside_the_source(dtype, c):
+    rng = np.random.default_rng(c)
+    item = np.dtype(dtype).itemsize
+    keep = []
+    for h, w in ((1, 1), (1, 2), (2, 3), (5, 9), (17, 23)):
+        for at_end in (False, True):
+            mm, raw = _guarded_buffer(h * w * c * item, at_end)
+            keep.append(mm)
+            src = raw.view(dtype).reshape(h, w, c)
+            src[...] = _image(rng, h, w, dtype, c)
+            for m in (np.array([[1.0, 0, 0], [0, 1.0, 0]]), np.array([[1.0, 0, -0.5], [0, 1.0, -0.5]]),
+                      np.array([[0.6, 0.3, 2.0], [-0.2, 0.7, 1.0]]), np.array([[3.0, 0, -2.0], [0, 3.0, -2.0]])):
+                for border in ("replicate", "constant"):
+                    _check_all_modes(src, m, (w * 3 + 9, h + 2), border)
+
+
+def test_baseline_build_gives_the_same_bytes():
+    """The baseline (SSE2) and x86-64-v3 (AVX2) builds of the CPU loop agree byte for byte."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    script = r'''
+import hashlib, sys
+import numpy as np
+import ffaccel
+rng = np.random.default_rng(2024)
+h = hashlib.sha256()
+for trial in range(60):
+    c = [1, 3, 4][trial % 3]
+    dtype = np.float32 if (trial % 5 == 0 and c != 4) else np.uint8
+    sh, sw = int(rng.integers(1, 120)), int(rng.integers(1, 120))
+    src = rng.integers(0, 256, (sh, sw, c)).astype(dtype)
+    ang, s = rng.uniform(-3.1, 3.1), np.exp(rng.uniform(-2, 2))
+    m = np.array([[s * np.cos(ang), -s * np.sin(ang), rng.uniform(-60, 60)],
+                  [s * np.sin(ang), s * np.cos(ang), rng.uniform(-60, 60)]])
+    for compat in (None, "opencv5", "opencv4"):
+        for border in ("replicate", "constant"):
+            out = ffaccel.warp_affine(src, m, (int(rng.integers(1, 90)), int(rng.integers(1, 40))),
+                                      border=border, border_value=float(rng.uniform(0, 255)), compat=compat)
+            h.update(out.tobytes())
+print(h.hexdigest())
+'''
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    digests = []
+    for baseline in ("0", "1"):
+        env["FFACCEL_CPU_BASELINE"] = baseline
+        res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr
+        digests.append(res.stdout.strip())
+    assert digests[0] == digests[1]
+    assert len(digests[0]) == len(hashlib.sha256().hexdigest())

@@ -9,10 +9,10 @@ namespace nb = nanobind;
 
 void register_warp_affine(nb::module_& m);
 void register_paste_back(nb::module_& m);
-void register_feather_mask(nb::module_& m);
-void register_color(nb::module_& m);
 void register_composite(nb::module_& m);
 void register_hysteresis(nb::module_& m);
+void register_feather_mask(nb::module_& m);
+void register_color(nb::module_& m);
 
 // GPU work of a binding: runs `fn` with `device` current, or raises CudaError when
 // this build has no CUDA kernels.

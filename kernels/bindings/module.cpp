@@ -78,8 +78,8 @@ NB_MODULE(_core, m) {
 
     bindings::register_warp_affine(m);
     bindings::register_paste_back(m);
-    bindings::register_feather_mask(m);
-    bindings::register_color(m);
     bindings::register_composite(m);
     bindings::register_hysteresis(m);
+    bindings::register_feather_mask(m);
+    bindings::register_color(m);
 }

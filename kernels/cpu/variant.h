@@ -3,7 +3,12 @@
 // baseline build also defines the public entry point, which picks the v3 build when
 // the processor has it. Contraction is off in both builds, and fma32() rounds once in
 // both, so the two builds produce the same bytes; only the speed differs.
+//
+// FFACCEL_CPU_BASELINE=1 in the environment (read once) forces the baseline build, so
+// the tests can check both builds on one machine.
 #pragma once
+
+#include <cstdlib>
 
 #if !defined(FFACCEL_CPU_VARIANT)
 #define FFACCEL_CPU_VARIANT base
@@ -12,10 +17,15 @@
 
 namespace ffaccel::cpu {
 
+inline bool baseline_forced() {
+    const char* v = std::getenv("FFACCEL_CPU_BASELINE");
+    return v != nullptr && v[0] != '\0' && v[0] != '0';
+}
+
 inline bool has_x86_64_v3() {
 #if defined(FFACCEL_HAVE_V3_BUILD) && defined(__x86_64__) && defined(__GNUC__)
     static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                           __builtin_cpu_supports("bmi2");
+                           __builtin_cpu_supports("bmi2") && !baseline_forced();
     return ok;
 #else
     return false;

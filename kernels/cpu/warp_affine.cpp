@@ -1,25 +1,131 @@
 // CPU loop for warp_affine: rows of all output images, split across the thread pool.
+//
+// In the x86-64-v3 build each row is walked in blocks of 8 pixels through the AVX2 path
+// of warp_simd.h (interior and border blocks alike); a row's leftover pixels, blocks
+// with non-finite coordinates, OpenCV5's scalar-tail columns and the whole baseline
+// build go through the scalar warp_pixel<>(). Both compute the formulas of
+// warp_affine.h to the same bytes.
 #include "ffaccel/warp_affine.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <stdexcept>
+#include <vector>
 
 #include "parallel.h"
 #include "variant.h"
+#include "warp_simd.h"
 
 namespace ffaccel::cpu {
 namespace FFACCEL_CPU_VARIANT {
 namespace {
 
 template <WarpMode M, typename T, int C>
+void scalar_span(const WarpParams& p, const WarpCoeffs& k, int x0, int x1, int y, T* out) {
+    for (int x = x0; x < x1; ++x) warp_pixel<M, T, C>(p, k, x, y, out + x * C);
+}
+
+#if defined(FFACCEL_WARP_SIMD)
+// OpenCV4's column terms round(a * x * 1024) of warp_affine.h's opencv4_fixed(), per
+// face, as int32: the row loop then adds the row term in integers. Kept only when
+// every value fits in +-2^30, so the integer sum equals the double one (see row_simd).
+struct FixedColumns {
+    std::vector<std::int32_t> x, y;  // per column: X and Y column terms
+    bool ok = false;
+};
+
+inline FixedColumns fixed_columns(const WarpCoeffs& k, int w) {
+    FixedColumns f;
+    f.x.resize(w);
+    f.y.resize(w);
+    const double lim = 1073741823.0;  // 2^30 - 1
+    for (int x = 0; x < w; ++x) {
+        // The same expressions as opencv4_fixed(): rint64(a_col * x * 1024.0).
+        const double cx = rint64(k.d[0] * x * 1024.0), cy = rint64(k.d[3] * x * 1024.0);
+        if (!(std::fabs(cx) <= lim && std::fabs(cy) <= lim)) return f;
+        f.x[x] = static_cast<std::int32_t>(cx);
+        f.y[x] = static_cast<std::int32_t>(cy);
+    }
+    f.ok = true;
+    return f;
+}
+
+template <WarpMode M, typename T, int C>
+void row_simd(const WarpParams& p, const simd::Src<C>& s, const WarpCoeffs& k, const FixedColumns* fc, int y, T* out) {
+    const int w = p.dst.w;
+    int x = 0;
+    if constexpr (M == WarpMode::OpenCV4) {
+        // opencv4_fixed(): s = (row + 16.0) + col in double, clamped to +-(2^31 - 1).
+        // With |row + 16| and |col| both at most 2^30 - 1 the sum is exact in int32
+        // and never reaches the clamp, so integer adds give the same X.
+        const double rx = rint64((k.d[1] * y + k.d[2]) * 1024.0) + 16.0;
+        const double ry = rint64((k.d[4] * y + k.d[5]) * 1024.0) + 16.0;
+        const double lim = 1073741823.0;
+        if (fc->ok && std::fabs(rx) <= lim && std::fabs(ry) <= lim) {
+            const __m256i vrx = _mm256_set1_epi32(static_cast<int>(rx)), vry = _mm256_set1_epi32(static_cast<int>(ry));
+            for (; x + 8 <= w; x += 8) {
+                const __m256i cx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(fc->x.data() + x));
+                const __m256i cy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(fc->y.data() + x));
+                const __m256i X = _mm256_srai_epi32(_mm256_add_epi32(vrx, cx), 5);
+                const __m256i Y = _mm256_srai_epi32(_mm256_add_epi32(vry, cy), 5);
+                simd::block_fixed<T, C>(s, X, Y, out + x * C);
+            }
+        }
+    } else {
+        // Columns handled 16 at a time by OpenCV5's vector loop use one coordinate
+        // formula, the leftovers another (warp_pixel_opencv5); 8-blocks never straddle.
+        const int end = M == WarpMode::OpenCV5 ? w - w % 16 : w;
+        const float yf = static_cast<float>(y);
+        const __m256 rx = _mm256_set1_ps(k.f[1] * yf + k.f[2]);  // the formula's (a1*y + a2)
+        const __m256 ry = _mm256_set1_ps(k.f[4] * yf + k.f[5]);
+        const __m256 a0 = _mm256_set1_ps(k.f[0]), a3 = _mm256_set1_ps(k.f[3]);
+        __m256 xf = _mm256_setr_ps(0.f, 1.f, 2.f, 3.f, 4.f, 5.f, 6.f, 7.f);  // exact up to 2^24
+        const __m256 eight = _mm256_set1_ps(8.f);
+        for (; x + 8 <= end; x += 8, xf = _mm256_add_ps(xf, eight)) {
+            __m256 sx, sy;
+            if constexpr (M == WarpMode::Default) {
+                sx = _mm256_add_ps(_mm256_mul_ps(a0, xf), rx);
+                sy = _mm256_add_ps(_mm256_mul_ps(a3, xf), ry);
+            } else {
+                sx = _mm256_fmadd_ps(a0, xf, rx);
+                sy = _mm256_fmadd_ps(a3, xf, ry);
+            }
+            if (!simd::block_float<M, T, C>(s, sx, sy, out + x * C)) scalar_span<M, T, C>(p, k, x, x + 8, y, out);
+        }
+    }
+    scalar_span<M, T, C>(p, k, x, w, y, out);
+}
+#endif
+
+template <WarpMode M, typename T, int C>
 struct WarpRows {
     static void run(const WarpParams& p, const WarpCoeffs* coeffs, int n) {
         const int h = p.dst.h;
+#if defined(FFACCEL_WARP_SIMD)
+        // A dst row needs at least 8 pixels for a block, and x stays exact in float
+        // below 2^24.
+        const bool simd_ok = p.dst.w >= 8 && p.dst.w < (1 << 24) && simd::simd_usable(p);
+        // OpenCV4 clamps ix, iy to int16; the float modes compare floor values against
+        // the limit as floats, exact up to 2^24.
+        const simd::Src<C> s = simd::make_src<T, C>(p, M == WarpMode::OpenCV4 ? 32767 : (1 << 24));
+        std::vector<FixedColumns> fc;
+        if (M == WarpMode::OpenCV4 && simd_ok) {
+            fc.reserve(n);
+            for (int i = 0; i < n; ++i) fc.push_back(fixed_columns(coeffs[i], p.dst.w));
+        }
+#endif
         parallel_for(n * h, [&](int b, int e) {
             for (int i = b; i < e; ++i) {
                 const int face = i / h, y = i % h;
                 T* out = row_ptr_mut<T>(p.dst, face, y);
-                for (int x = 0; x < p.dst.w; ++x) warp_pixel<M, T, C>(p, coeffs[face], x, y, out + x * C);
+#if defined(FFACCEL_WARP_SIMD)
+                if (simd_ok) {
+                    row_simd<M, T, C>(p, s, coeffs[face], fc.empty() ? nullptr : &fc[face], y, out);
+                    continue;
+                }
+#endif
+                scalar_span<M, T, C>(p, coeffs[face], 0, p.dst.w, y, out);
             }
         });
     }

@@ -8,13 +8,13 @@ from ffaccel.ops.paste import paste_back, paste_back_batch
 from ffaccel.ops.warp import warp_affine, warp_affine_batch
 
 __all__ = [
+    "MaskHysteresis",
     "apply_color_gain_linear",
     "box_mask",
     "composite",
     "estimate_color_gains",
     "feather_mask",
     "linear_to_srgb",
-    "MaskHysteresis",
     "mask_hysteresis",
     "paste_back",
     "paste_back_batch",

@@ -1,0 +1,84 @@
+"""Render the JSON files a benchmark run wrote as markdown tables, for docs/benchmarks.md.
+
+    python benchmarks/results_to_markdown.py RESULTS_DIR --title "H200, commit abc1234, 2026-11-22"
+
+Reads whichever of bench_warp.json, bench_paste.json, bench_composite.json,
+bench_runtime.json, bench_blend.json and bench_quality.json are in RESULTS_DIR, and
+prints markdown. The figures are copied from the JSON, never typed by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool):
+        return "met" if v else "NOT met"
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
+    return str(v)
+
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    out = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for r in rows:
+        out.append("| " + " | ".join(_fmt(r.get(c, "")) for c in columns) + " |")
+    return "\n".join(out)
+
+
+def rows_section(name: str, data: dict[str, Any]) -> str:
+    rows = data.get("rows", [])
+    for r in rows:
+        if "median_us" not in r and "median_ms" in r:
+            r["median_us"] = r["median_ms"] * 1e3
+    cols = [c for c in ("path", "case", "impl", "crops", "faces", "median_us") if any(c in r for r in rows)]
+    parts = [f"### {name}", "", table(rows, cols)]
+    ratios = data.get("ratios", {})
+    if ratios:
+        parts += ["", table([{"ratio": k, "value": v} for k, v in ratios.items()], ["ratio", "value"])]
+    return "\n".join(parts)
+
+
+def runtime_section(data: dict[str, Any]) -> str:
+    res = data["results"]
+    rows = [{"mode": k, **v} for k, v in res.items()]
+    cols = ["mode", "faces_per_call", "latency_ms_median", "ms_per_face", "faces_per_s"]
+    goals = [{"goal": k, "result": v} for k, v in data.get("goals", {}).items()]
+    checks = [{"check": k, "result": "ok" if v else "FAILED"} for k, v in data.get("checks", {}).items()]
+    parts = ["### bench_runtime (stand-in swapper)", "", table(rows, cols), "",
+             table([{"ratio": k, "value": v} for k, v in data.get("ratios", {}).items()], ["ratio", "value"])]
+    if goals:
+        parts += ["", table(goals, ["goal", "result"])]
+    if checks:
+        parts += ["", table(checks, ["check", "result"])]
+    return "\n".join(parts)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("results", type=Path)
+    ap.add_argument("--title", required=True)
+    args = ap.parse_args()
+    print(f"## {args.title}\n")
+    for name in ("bench_warp", "bench_paste", "bench_composite", "bench_blend", "bench_quality"):
+        path = args.results / f"{name}.json"
+        if path.exists():
+            data = json.loads(path.read_text())
+            machine = data.get("machine")
+            print(rows_section(name, data))
+            if machine:
+                print(f"\n_machine: {json.dumps(machine)}_")
+            print()
+    path = args.results / "bench_runtime.json"
+    if path.exists():
+        print(runtime_section(json.loads(path.read_text())))
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
