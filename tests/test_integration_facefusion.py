@@ -350,3 +350,16 @@ def test_fast_mode_on_cuda_matches_fast_cpu(ff):
     assert ffa.installed_options()["gpu"], ffa.installed_options()["gpu_reason"]
     gpu = ff.swapper.swap_face(frame, lm, (512, 512))
     assert np.array_equal(cpu, gpu)  # ffaccel: CPU and GPU give the same bytes
+
+
+def test_bad_reinstall_keeps_current_installation(ff):
+    paste0 = ff.helper.paste_back
+    ffa.install(mode="fast")
+    patched = ff.swapper.paste_back
+    with pytest.raises(ValueError, match="device"):
+        ffa.install(mode="exact", device="cuda")
+    with pytest.raises(FileNotFoundError):
+        ffa.install(stabilize=ffa.StabilizeOptions(plan=str(ff.root / "missing.npz")))
+    assert ffa.installed_options()["mode"] == "fast" and ff.swapper.paste_back is patched
+    ffa.uninstall()
+    assert ff.swapper.paste_back is paste0

@@ -88,7 +88,8 @@ def install(mode: str = "exact", stabilize: bool | StabilizeOptions = False, dev
         warning, FaceFusion runs stock).
 
     Calling it again with the same arguments does nothing; with other arguments it
-    uninstalls first. Thread-safe.
+    replaces the installation (bad arguments leave the current one in place).
+    Thread-safe.
 
     Raises:
         ValueError, TypeError: bad ``mode``, ``device`` or ``stabilize``.
@@ -101,22 +102,23 @@ def install(mode: str = "exact", stabilize: bool | StabilizeOptions = False, dev
         key = (mode, repr(device), stabilize if isinstance(stabilize, bool) else id(stabilize))
         if _state.get("key") == key:
             return True
-        if _state:
-            uninstall()
         try:
             import cv2
 
             ops = load_ffaccel()
             backend = Backend(ops, cv2, mode, device)
         except (ValueError, TypeError):
-            raise
+            raise  # bad arguments: the current installation (if any) stays as it is
         except Exception as exc:
             if not _warned_load:
                 _warned_load = True
                 warnings.warn(f"ffaccel could not be loaded ({type(exc).__name__}: {exc}); FaceFusion runs "
                               "unchanged (stock helpers)", RuntimeWarning, stacklevel=2)
+            uninstall()
             return False
         plan = options.resolved_plan() if options else None
+        if _state:
+            uninstall()
         targets = _targets(backend, options, plan)
         patcher = Patcher(targets)
         patcher.start()
