@@ -363,3 +363,44 @@ def test_bad_reinstall_keeps_current_installation(ff):
     assert ffa.installed_options()["mode"] == "fast" and ff.swapper.paste_back is patched
     ffa.uninstall()
     assert ff.swapper.paste_back is paste0
+
+
+def test_fast_device_without_cuda_kernels_uses_cpu(ff, caplog):
+    import ffaccel
+
+    if ffaccel.status(frameworks=False)["cuda_built"]:
+        pytest.skip("this build has CUDA kernels")
+    with caplog.at_level("WARNING", logger="ffaccel.integrations.facefusion"):
+        assert ffa.install(mode="fast", device="cuda") is True
+    opts = ffa.installed_options()
+    assert opts["gpu"] is False and "CUDA" in opts["gpu_reason"]
+    assert sum("using ffaccel's CPU path" in r.getMessage() for r in caplog.records) == 1
+    rng = np.random.default_rng(11)
+    frame = _frame(rng, (360, 640))
+    lm = _landmarks(rng, frame.shape, 128)
+    got = ff.swapper.swap_face(frame, lm, (128, 128))
+    ffa.install(mode="fast")
+    assert np.array_equal(got, ff.swapper.swap_face(frame, lm, (128, 128)))
+
+
+def test_gpu_plumbing_with_host_stand_in(ff):
+    """The upload -> op -> download path, with a stand-in 'device' that keeps numpy arrays."""
+    rng = np.random.default_rng(12)
+    frame = _frame(rng, (720, 1280))
+    lm = _landmarks(rng, frame.shape, 256)
+    ffa.install(mode="fast")
+    cpu = ff.swapper.swap_face(frame, lm)
+    backend = ffa._state["backend"]
+    moved = []
+
+    class HostGpu:
+        def up(self, a):
+            moved.append(a.shape)
+            return np.ascontiguousarray(a)
+
+        def down(self, a):
+            return a
+
+    backend.gpu = HostGpu()
+    assert np.array_equal(cpu, ff.swapper.swap_face(frame, lm))
+    assert len(moved) == 4  # frame for the warp; frame, crop and mask for the paste
