@@ -125,12 +125,20 @@ FILES = {
     ''',
     "facefusion/workflows/__init__.py": "",
     "facefusion/workflows/core.py": '''
+        import importlib
+
         from facefusion.processors.modules.face_swapper import core as face_swapper
+
+        ENHANCE = False  # tests switch on a second processor
 
 
         def process_temp_frame(target_vision_frames, temp_vision_frame, frame_number):
             for landmark_5 in target_vision_frames:
                 temp_vision_frame = face_swapper.swap_face(temp_vision_frame, landmark_5)
+            if ENHANCE:
+                face_enhancer = importlib.import_module("facefusion.processors.modules.face_enhancer.core")
+                for landmark_5 in target_vision_frames:
+                    temp_vision_frame = face_enhancer.enhance_face(temp_vision_frame, landmark_5)
             return temp_vision_frame
     ''',
 }

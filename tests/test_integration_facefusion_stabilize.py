@@ -18,6 +18,7 @@ import ffaccel.integrations.facefusion as ffa
 from ffaccel.integrations.facefusion import Recorder, StabilizeOptions, StabilizePlan, frame_scope
 
 N = 24
+SWAPPER = "facefusion.processors.modules.face_swapper.core"
 
 
 @pytest.fixture()
@@ -82,10 +83,12 @@ def test_record_pass_changes_nothing_and_plan_is_order_independent(ff):
         rb = sorted(b.rows[f], key=lambda r: r["track"])
         assert [r["track"] for r in ra] == [r["track"] for r in rb] == [0, 1]
         for x, y in zip(ra, rb):
-            assert np.array_equal(x["smooth"], y["smooth"]) and np.array_equal(x["gains"], y["gains"])
-            assert (x["prev_mask"] is None) == (y["prev_mask"] is None)
-            if x["prev_mask"] is not None:
-                assert np.array_equal(x["prev_mask"], y["prev_mask"])
+            assert np.array_equal(x["smooth"], y["smooth"])
+            for field in ("gains", "prev_mask"):
+                assert sorted(x[field]) == sorted(y[field])
+                assert all(np.array_equal(x[field][p], y[field][p]) for p in x[field])
+            assert list(x["gains"]) == [SWAPPER]
+            assert f == 0 or list(x["prev_mask"]) == [SWAPPER]
 
 
 def _plan(ff, frames, faces):
@@ -250,3 +253,23 @@ def test_cli_stabilize_runs_both_passes(tmp_path):
     assert np.array_equal(outs["plain"], stock)  # exact mode through the CLI
     changed = [not np.array_equal(a, b) for a, b in zip(outs["stable"], stock)]
     assert sum(changed) >= N - 1
+
+
+def test_two_processors_keep_separate_records(ff):
+    """face_swapper then face_enhancer on each face: gains and masks are kept per processor."""
+    frames, faces, _ = _clip()
+    frames, faces = frames[:10], faces[:10]
+    ff.workflow.ENHANCE = True
+    rec = Recorder()
+    ffa.install(stabilize=StabilizeOptions(record=rec))
+    _run(ff.workflow, frames, faces, range(10), 2)
+    ffa.uninstall()
+    plan = rec.plan()
+    enhancer = "facefusion.processors.modules.face_enhancer.core"
+    row = plan.row(5, 0)
+    assert sorted(row["gains"]) == sorted([SWAPPER, enhancer])
+    assert not np.allclose(row["gains"][SWAPPER], row["gains"][enhancer])
+    ffa.install(stabilize=StabilizeOptions(plan=plan))
+    a = _run(ff.workflow, frames, faces, range(10), 1)
+    b = _run(ff.workflow, frames, faces, list(reversed(range(10))), 4)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))

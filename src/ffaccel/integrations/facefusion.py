@@ -193,8 +193,8 @@ def _targets(backend: Backend, options: StabilizeOptions | None, plan: Stabilize
             frame_no = current_frame() if stab else None
             if frame_no is not None:
                 crop_vision_frame, crop_vision_mask = _stable_paste_inputs(
-                    backend, options, plan, frame_no, temp_vision_frame, crop_vision_frame, crop_vision_mask,
-                    affine_matrix)
+                    backend, options, plan, frame_no, module_name, temp_vision_frame, crop_vision_frame,
+                    crop_vision_mask, affine_matrix)
             return backend.paste(original, temp_vision_frame, crop_vision_frame, crop_vision_mask, affine_matrix)
 
         return paste_back
@@ -221,7 +221,8 @@ def _targets(backend: Backend, options: StabilizeOptions | None, plan: Stabilize
         return process_temp_frame
 
     def variant(name: str) -> str:
-        return "processor" if _is_processor(name) else ""
+        # one replacement per processor module (stabilisation keys its records by it)
+        return name if _is_processor(name) else ""
 
     targets = [
         Target("facefusion.face_helper", "warp_face_by_face_landmark_5", make_warp, variant),
@@ -254,8 +255,8 @@ def _stable_warp(backend: Backend, options: Any, plan: StabilizePlan | None, ori
     return crop, matrix
 
 
-def _stable_paste_inputs(backend: Backend, options: Any, plan: StabilizePlan | None, frame_no: int, frame: Any,
-                         crop: Any, mask: Any, matrix: Any) -> tuple[Any, Any]:
+def _stable_paste_inputs(backend: Backend, options: Any, plan: StabilizePlan | None, frame_no: int, processor: str,
+                         frame: Any, crop: Any, mask: Any, matrix: Any) -> tuple[Any, Any]:
     import numpy as np
 
     info = _track_of(matrix)
@@ -264,23 +265,25 @@ def _stable_paste_inputs(backend: Backend, options: Any, plan: StabilizePlan | N
     track, raw = info
     ops = backend.ops
     row = plan.row(frame_no, track) if plan is not None and track is not None else None
-    want_color = options.record is not None or (row is not None and options.color and row["gains"] is not None)
+    target_gains = row["gains"].get(processor) if row is not None and options.color else None
+    prev_mask = row["prev_mask"].get(processor) if row is not None and options.mask else None
+    want_color = options.record is not None or target_gains is not None
     gains_now = None
     if want_color and crop.shape[2] == 3:
         h, w = crop.shape[:2]
         ref = ops.warp_affine(np.ascontiguousarray(frame), matrix, (w, h), border="replicate")
         crop_u8 = np.ascontiguousarray(np.clip(np.rint(crop), 0, 255).astype(np.uint8))
         gains_now = ops.estimate_color_gains(crop_u8, ref, np.ascontiguousarray(mask))
-        if row is not None and options.color and row["gains"] is not None:
-            correction = np.clip(gains_now / row["gains"], 0.25, 4.0)
+        if target_gains is not None:
+            correction = np.clip(gains_now / target_gains, 0.25, 4.0)
             crop = ops.apply_color_gain_linear(crop_u8, correction)
     if options.record is not None:
-        options.record.add_paste(frame_no, raw, gains_now, mask)
-    if row is not None and options.mask and row["prev_mask"] is not None:
+        options.record.add_paste(frame_no, raw, processor, gains_now, mask)
+    if prev_mask is not None:
         import cv2
 
         h, w = mask.shape
-        prev = cv2.resize(np.asarray(row["prev_mask"], np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+        prev = cv2.resize(np.asarray(prev_mask, np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
         m = np.ascontiguousarray(mask, np.float32)
         held = ops.mask_hysteresis(m, np.ascontiguousarray(prev), t_in=options.t_in, t_out=options.t_out)
         ring = (m > options.ring[0]) & (m < options.ring[1])

@@ -9,8 +9,9 @@ by frame number that is complete before frame t is processed.
 Two passes:
 
 1. **Record.** With a :class:`Recorder` active, the processors' calls record, per frame
-   number, each face's raw 5-point landmarks (at the warp), its colour gains (swapped
-   crop against the original crop, at the paste) and a 64 x 64 copy of its crop mask.
+   number, each face's raw 5-point landmarks (at the warp) and, per processor module, its
+   colour gains (processed crop against the frame's crop, at the paste) and a 64 x 64
+   copy of its crop mask.
    Output is unchanged. :meth:`Recorder.plan` then, offline and in frame order, links
    faces into tracks, smooths each track's landmarks with :func:`ffaccel.smooth_track`
    (zero lag, RTS), smooths its log colour gains with a centred window, and runs
@@ -136,13 +137,14 @@ class Recorder:
         with self._lock:
             self._faces.setdefault(frame, {}).setdefault(_key(lm), {"lm": lm})
 
-    def add_paste(self, frame: int, landmark_5: np.ndarray, gains: np.ndarray | None, mask: np.ndarray) -> None:
+    def add_paste(self, frame: int, landmark_5: np.ndarray, processor: str, gains: np.ndarray | None,
+                  mask: np.ndarray) -> None:
+        """Record one paste: per processor module, since each pastes its own crop and mask."""
         small = _downsample(mask)
         with self._lock:
             entry = self._faces.setdefault(frame, {}).setdefault(_key(landmark_5), {"lm": landmark_5})
-            if gains is not None:
-                entry["gains"] = np.asarray(gains, np.float64)
-            entry["mask"] = small
+            entry.setdefault("paste", {})[processor] = {
+                "gains": None if gains is None else np.asarray(gains, np.float64), "mask": small}
 
     def frames(self) -> list[int]:
         with self._lock:
@@ -166,8 +168,8 @@ class StabilizePlan:
     """Per-clip stabilisation table keyed by (frame number, track). Immutable once built."""
 
     def __init__(self, rows: dict[int, list[dict[str, Any]]]) -> None:
-        # rows[frame] = [{"raw": (5,2), "smooth": (5,2), "track": int, "gains": (3,)|None,
-        #                 "prev_mask": (64,64)|None}, ...]
+        # rows[frame] = [{"raw": (5,2), "smooth": (5,2), "track": int,
+        #                 "gains": {processor: (3,)}, "prev_mask": {processor: (64,64)}}, ...]
         self.rows = rows
 
     @classmethod
@@ -202,11 +204,14 @@ class StabilizePlan:
             for f, face in items:
                 arr[f - first] = face["lm"]
             smooth = smooth_track(arr, cuts=[]) if len(items) >= 3 else arr
-            gains = _smooth_gains(items, first, span, options.color_window)
-            masks = _hysteresis_masks(items, MaskHysteresis(options.t_in, options.t_out, options.ring))
+            processors = sorted({p for _, face in items for p in face.get("paste", {})})
+            gains = {p: _smooth_gains(items, p, first, span, options.color_window) for p in processors}
+            masks = {p: _hysteresis_masks(items, p, MaskHysteresis(options.t_in, options.t_out, options.ring))
+                     for p in processors}
             for f, face in items:
                 rows[f].append({"raw": face["lm"], "smooth": smooth[f - first], "track": tid,
-                                "gains": gains.get(f), "prev_mask": masks.get(f - 1)})
+                                "gains": {p: gains[p][f] for p in processors if f in gains[p]},
+                                "prev_mask": {p: masks[p][f - 1] for p in processors if f - 1 in masks[p]}})
         return cls(rows)
 
     def lookup(self, frame: int, landmark_5: Any, match: float) -> dict[str, Any] | None:
@@ -233,10 +238,9 @@ class StabilizePlan:
                 p = f"{f}_{i}_"
                 flat[p + "raw"], flat[p + "smooth"] = r["raw"], r["smooth"]
                 flat[p + "track"] = np.array(r["track"])
-                if r["gains"] is not None:
-                    flat[p + "gains"] = r["gains"]
-                if r["prev_mask"] is not None:
-                    flat[p + "prev_mask"] = r["prev_mask"]
+                for field in ("gains", "prev_mask"):
+                    for proc, value in r[field].items():
+                        flat[f"{p}{field}:{proc}"] = value
         np.savez_compressed(path, **flat)  # type: ignore[arg-type]
 
     @classmethod
@@ -246,17 +250,21 @@ class StabilizePlan:
         with np.load(path) as data:
             for name in data.files:
                 f, i, field = name.split("_", 2)
-                r = rows.setdefault(int(f), {}).setdefault(int(i), {"gains": None, "prev_mask": None})
-                r[field] = int(data[name]) if field == "track" else data[name]
+                r = rows.setdefault(int(f), {}).setdefault(int(i), {"gains": {}, "prev_mask": {}})
+                field, _, proc = field.partition(":")
+                if proc:
+                    r[field][proc] = data[name]
+                else:
+                    r[field] = int(data[name]) if field == "track" else data[name]
         return cls({f: [v[i] for i in sorted(v)] for f, v in rows.items()})
 
 
-def _smooth_gains(items: list[tuple[int, dict[str, Any]]], first: int, span: int, window: int
+def _smooth_gains(items: list[tuple[int, dict[str, Any]]], processor: str, first: int, span: int, window: int
                   ) -> dict[int, np.ndarray]:
-    """Centred moving average of log gains over ``window`` frames (zero lag)."""
+    """Centred moving average of one processor's log gains over ``window`` frames (zero lag)."""
     logs = np.full((span, 3), np.nan)
     for f, face in items:
-        g = face.get("gains")
+        g = face.get("paste", {}).get(processor, {}).get("gains")
         if g is not None and np.all(np.asarray(g) > 0):
             logs[f - first] = np.log(g)
     half = max(int(window), 1) // 2
@@ -270,12 +278,12 @@ def _smooth_gains(items: list[tuple[int, dict[str, Any]]], first: int, span: int
     return out
 
 
-def _hysteresis_masks(items: list[tuple[int, dict[str, Any]]], filt: Any) -> dict[int, np.ndarray]:
-    """Run the hysteresis filter over a track's recorded masks in frame order."""
+def _hysteresis_masks(items: list[tuple[int, dict[str, Any]]], processor: str, filt: Any) -> dict[int, np.ndarray]:
+    """Run the hysteresis filter over a track's recorded masks (one processor's) in frame order."""
     out: dict[int, np.ndarray] = {}
     previous = None
     for f, face in items:
-        m = face.get("mask")
+        m = face.get("paste", {}).get(processor, {}).get("mask")
         if m is None or (previous is not None and f != previous + 1):
             filt.reset()
         if m is not None:
