@@ -203,7 +203,7 @@ class StabilizePlan:
             arr = np.full((span, 5, 2), np.nan)
             for f, face in items:
                 arr[f - first] = face["lm"]
-            smooth = smooth_track(arr, cuts=[]) if len(items) >= 3 else arr
+            smooth = smooth_track(arr) if len(items) >= 3 else arr  # shot cuts detected inside
             processors = sorted({p for _, face in items for p in face.get("paste", {})})
             gains = {p: _smooth_gains(items, p, first, span, options.color_window) for p in processors}
             masks = {p: _hysteresis_masks(items, p, MaskHysteresis(options.t_in, options.t_out, options.ring))
