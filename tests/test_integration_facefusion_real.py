@@ -49,7 +49,7 @@ def _source(tmp_path_factory) -> str:
         pytest.skip("no FaceFusion source: set FFACCEL_FACEFUSION_SRC")
     out = tmp_path_factory.mktemp(f"facefusion-{TAG}")
     try:
-        data = subprocess.run(["git", "-C", MIRROR, "archive", TAG, "facefusion"], check=True,
+        data = subprocess.run(["git", "-C", MIRROR, "archive", TAG, "facefusion", "facefusion.py"], check=True,
                               capture_output=True, timeout=120).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
         pytest.skip(f"cannot read FaceFusion {TAG} from {MIRROR}: {exc}")
@@ -78,6 +78,7 @@ def real(tmp_path_factory):
         processors = importlib.import_module("facefusion.processors.modules")
         mods["processors"] = [importlib.import_module(f"facefusion.processors.modules.{m.name}.core")
                               for m in pkgutil.iter_modules(processors.__path__)]
+        mods["src"], mods["stubs"] = src, str(stubs)
         yield mods
     finally:
         ffa.uninstall()
@@ -152,3 +153,21 @@ def test_real_helpers_byte_identical(real, crop):
             assert np.array_equal(paste0(frame, swapped, mask, m0), helper.paste_back(frame, swapped, mask, m0))
     finally:
         ffa.uninstall()
+
+
+def test_cli_hands_over_to_facefusion(real, tmp_path):
+    """``python -m ffaccel.integrations.facefusion headless-run --help`` reaches FaceFusion's own parser."""
+    if not os.path.isfile(os.path.join(real["src"], "facefusion.py")):
+        pytest.skip("the FaceFusion source has no facefusion.py")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("ffmpeg", "ffprobe", "curl"):  # FaceFusion's pre_check looks for them
+        if not any(os.access(os.path.join(d, tool), os.X_OK) for d in os.environ.get("PATH", "").split(os.pathsep)):
+            (bin_dir / tool).write_text("#!/bin/sh\necho 'ffmpeg version 7.0'\n")
+            (bin_dir / tool).chmod(0o755)
+    env = dict(os.environ, PATH=str(bin_dir) + os.pathsep + os.environ.get("PATH", ""),
+               PYTHONPATH=os.pathsep.join([*(p for p in sys.path if p), real["stubs"]]))
+    proc = subprocess.run([sys.executable, "-m", "ffaccel.integrations.facefusion", "headless-run", "--help"],
+                          cwd=real["src"], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "usage: facefusion.py headless-run" in proc.stdout and "--processors" in proc.stdout

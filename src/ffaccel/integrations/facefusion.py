@@ -373,8 +373,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     if os.path.isfile(script):
         runpy.run_path(script, run_name="__main__")
     else:
-        from facefusion import core  # type: ignore[import-not-found]
-
+        try:
+            from facefusion import core  # type: ignore[import-not-found]
+        except ModuleNotFoundError as exc:
+            if exc.name != "facefusion":
+                raise
+            raise SystemExit(f"ffaccel: FaceFusion not found: no facefusion.py in {directory} and no importable "
+                             "facefusion package; run from a FaceFusion checkout or pass "
+                             "--ffaccel-facefusion-dir DIR") from None
         core.cli()
 
 
