@@ -171,3 +171,45 @@ def test_cli_hands_over_to_facefusion(real, tmp_path):
                           cwd=real["src"], env=env, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "usage: facefusion.py headless-run" in proc.stdout and "--processors" in proc.stdout
+
+
+class _Face:
+    def __init__(self, landmark_5):
+        self.landmark_set = {"5/68": landmark_5}
+
+
+@pytest.mark.parametrize("boost", [128, 256, 512, 1024])
+def test_real_face_swapper_flow_byte_identical(real, monkeypatch, boost):
+    """FaceFusion's own swap_face (warp, box mask, pixel boost, normalisation, paste) with a stand-in model."""
+    swapper = importlib.import_module("facefusion.processors.modules.face_swapper.core")
+    state_manager = importlib.import_module("facefusion.state_manager")
+    options = {"template": "arcface_128", "size": (128, 128), "type": "inswapper", "mean": [0.0, 0.0, 0.0],
+               "standard_deviation": [1.0, 1.0, 1.0]}
+    monkeypatch.setattr(swapper, "get_model_options", lambda: options)
+    # the model: (1, 3, 128, 128) normalised crop in, (3, 128, 128) out, deterministic and not trivial
+    monkeypatch.setattr(swapper, "forward_swap_face", lambda *args: (args[-1][0] * 0.85 + 0.05).astype(np.float32))
+    for key, value in (("face_swapper_pixel_boost", f"{boost}x{boost}"), ("face_mask_types", ["box"]),
+                       ("face_mask_blur", 0.3), ("face_mask_padding", [0, 5, 0, 5])):
+        state_manager.init_item(key, value)
+    takes_source_frame = "source_vision_frame" in __import__("inspect").signature(swapper.swap_face).parameters
+    rng = np.random.default_rng(boost)
+    rgba = np.dstack([cv2.GaussianBlur(rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8), (0, 0), 1.2),
+                      np.full((1080, 1920), 255, np.uint8)])
+    frame = rgba[:, :, :3]  # what FaceFusion 3.8 hands processors
+    base = np.array([[-0.3, -0.2], [0.3, -0.2], [0.0, 0.05], [-0.22, 0.3], [0.22, 0.3]])
+
+    def swap(face):
+        if takes_source_frame:
+            return swapper.swap_face(None, face, None, frame)
+        return swapper.swap_face(None, face, frame)
+
+    faces = [_Face(base * rng.uniform(80, 400) + rng.uniform([100, 100], [1820, 980])) for _ in range(3)]
+    stock = [swap(face) for face in faces]
+    ffa.install()
+    try:
+        got = [swap(face) for face in faces]
+        assert ffa.installed_options()["fallbacks"] == 0  # every call went through ffaccel
+    finally:
+        ffa.uninstall()
+    for a, b in zip(stock, got):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
