@@ -213,3 +213,36 @@ def test_real_face_swapper_flow_byte_identical(real, monkeypatch, boost):
         ffa.uninstall()
     for a, b in zip(stock, got):
         assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def test_real_process_temp_frame_runs_processors_in_frame_scope(real, monkeypatch):
+    """FaceFusion 3.8's workflows.core.process_temp_frame, run from 8 threads out of order."""
+    if TAG < "3.8":
+        pytest.skip("process_temp_frame(target_vision_frames, temp_vision_frame, frame_number) is 3.8's")
+    workflow = importlib.import_module("facefusion.workflows.core")
+    seen: dict = {}
+
+    class Processor:
+        @staticmethod
+        def process_frame(inputs):
+            seen[int(inputs["temp_vision_frame"][0, 0, 0])] = ffa.current_frame()
+            return inputs["temp_vision_frame"], inputs["temp_vision_mask"]
+
+    for name, value in (("conditional_get_reference_vision_frame", lambda: None),
+                        ("read_static_images", lambda paths: []),
+                        ("conditional_get_source_audio_frame", lambda n: None),
+                        ("conditional_get_source_voice_frame", lambda n: None),
+                        ("get_processors_modules", lambda names: [Processor])):
+        monkeypatch.setattr(workflow, name, value)
+    ffa.install(stabilize=True)
+    try:
+        from concurrent.futures import ThreadPoolExecutor
+
+        frames = {n: np.full((4, 4, 3), n, np.uint8) for n in range(40)}
+        order = list(range(40))[::-1]
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda n: workflow.process_temp_frame([], frames[n], frame_number=n), order))
+    finally:
+        ffa.uninstall()
+    assert seen == {n: n for n in range(40)}
+    assert ffa.current_frame() is None
