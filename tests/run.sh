@@ -37,4 +37,4 @@ make_env cv5 5.0.0.93
 
 echo "== [3/3] OpenCV 4.12 environment: the OpenCV-4 compat tests"
 make_env cv4 4.12.0.88
-"$WORK/cv4/bin/python" -m pytest tests/test_warp.py tests/test_paste.py -q -p no:cacheprovider
+"$WORK/cv4/bin/python" -m pytest tests/test_warp.py tests/test_paste.py tests/test_integration_facefusion*.py -q -p no:cacheprovider

@@ -1,0 +1,256 @@
+"""The replacement functions the FaceFusion adapter installs (private).
+
+:class:`Backend` holds what a replacement needs: the loaded ffaccel ops, cv2, the mode,
+the OpenCV generation found at install, and the device. Its three methods have the
+signatures of FaceFusion's ``warp_face_by_face_landmark_5``, ``paste_back`` and
+``create_box_mask``. Each checks that its arguments are ones ffaccel reproduces (dtypes,
+shapes, a finite invertible matrix, a paste area that is not empty); anything else goes
+to FaceFusion's own function, so unusual inputs keep stock behaviour, errors included.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["MODES", "Backend", "load_ffaccel"]
+
+_log = logging.getLogger("ffaccel.integrations.facefusion")
+
+#: ``mode`` values.
+MODES = ("exact", "fast")
+
+
+def load_ffaccel() -> Any:
+    """Import ffaccel's compiled core and ops; raises whatever the import raises.
+
+    Importing ``ffaccel._core`` through importlib (not a cached name) is what lets a
+    broken or missing extension be seen here, at install, instead of in FaceFusion's
+    worker threads.
+    """
+    import importlib
+
+    importlib.import_module("ffaccel._core")
+    return importlib.import_module("ffaccel.ops")
+
+
+def opencv_generation(cv2: Any) -> str:
+    """``"opencv5"`` or ``"opencv4"`` from ``cv2.__version__`` (ValueError for anything else)."""
+    try:
+        major = int(str(cv2.__version__).split(".")[0])
+    except ValueError:
+        raise ValueError(f"cv2.__version__: cannot read the major version from {cv2.__version__!r}") from None
+    if major >= 5:
+        return "opencv5"
+    if major == 4:
+        return "opencv4"
+    raise ValueError(f"cv2 {cv2.__version__}: FaceFusion 3.5-3.8 needs OpenCV 4.x or 5.x")
+
+
+class _Gpu:
+    """Upload/download for ``device=`` on numpy arrays, through cupy or torch."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.cp: Any = None
+        self.torch: Any = None
+        try:
+            import cupy
+
+            with cupy.cuda.Device(index):
+                cupy.zeros(1)
+            self.cp = cupy
+            return
+        except Exception:
+            pass
+        import torch
+
+        if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+            raise RuntimeError(f"CUDA device {index} is not available to torch")
+        self.torch = torch
+
+    def up(self, a: np.ndarray) -> Any:
+        if self.cp is not None:
+            with self.cp.cuda.Device(self.index):
+                return self.cp.asarray(a)
+        return self.torch.from_numpy(np.ascontiguousarray(a)).to(f"cuda:{self.index}")
+
+    def down(self, a: Any) -> np.ndarray:
+        if self.cp is not None:
+            return self.cp.asnumpy(a)
+        return a.cpu().numpy()
+
+
+def _parse_device(device: Any) -> int | None:
+    if device is None or device == "cpu":
+        return None
+    if isinstance(device, bool):
+        raise TypeError(f"device: expected None, 'cpu', 'cuda', 'cuda:N' or an int, got {device!r}")
+    if isinstance(device, int):
+        if device < 0:
+            raise ValueError(f"device: a CUDA index must be >= 0, got {device}")
+        return device
+    if isinstance(device, str) and (device == "cuda" or device.startswith("cuda:")):
+        rest = device[5:] if device.startswith("cuda:") else "0"
+        if rest.isdigit():
+            return int(rest)
+    raise ValueError(f"device: expected None, 'cpu', 'cuda', 'cuda:N' or an int, got {device!r}")
+
+
+class Backend:
+    """ffaccel versions of FaceFusion's helpers for one ``install`` call.
+
+    Args:
+        ops: the ``ffaccel.ops`` module (from :func:`load_ffaccel`).
+        cv2: the ``cv2`` module FaceFusion uses.
+        mode: ``"exact"`` or ``"fast"``.
+        device: ``None``/``"cpu"``, ``"cuda"``, ``"cuda:N"`` or an index; only for
+            ``mode="fast"``. If the GPU cannot be used, the CPU path is used and one
+            warning is logged.
+    """
+
+    def __init__(self, ops: Any, cv2: Any, mode: str, device: Any = None) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+        index = _parse_device(device)
+        if index is not None and mode == "exact":
+            raise ValueError("device: the GPU path is only for mode='fast' (mode='exact' follows OpenCV's CPU bytes)")
+        self.ops = ops
+        self.cv2 = cv2
+        self.mode = mode
+        self.generation = opencv_generation(cv2)
+        self.warp_compat: str | None = self.generation if mode == "exact" else None
+        self.paste_compat: str | None = "facefusion-" + self.generation if mode == "exact" else None
+        self.gpu: _Gpu | None = None
+        self.gpu_reason = ""
+        if index is not None:
+            try:
+                import ffaccel
+
+                if not ffaccel.status(frameworks=False).get("cuda_built"):
+                    raise RuntimeError("this ffaccel build has no CUDA kernels")
+                self.gpu = _Gpu(index)
+            except Exception as exc:
+                self.gpu_reason = f"{type(exc).__name__}: {exc}"
+                _log.warning("ffaccel: CUDA device %s unavailable (%s); using ffaccel's CPU path", device,
+                             self.gpu_reason)
+        self._box_cache: dict[tuple[Any, ...], np.ndarray] = {}
+        self._box_lock = threading.Lock()
+        self.fallbacks = 0  # calls handed to FaceFusion's own function (unsupported arguments)
+
+    # ---- warp ---------------------------------------------------------------------------------
+    def estimate_matrix(self, templates: Any, landmark_5: Any, warp_template: Any, crop_size: Any) -> Any:
+        """FaceFusion's matrix: estimateAffinePartial2D(RANSAC, threshold 100) to the scaled template."""
+        target = templates.get(warp_template) * crop_size
+        return self.cv2.estimateAffinePartial2D(landmark_5, target, method=self.cv2.RANSAC,
+                                                ransacReprojThreshold=100)[0]
+
+    def warp(self, original: Callable[..., Any], templates: Any, frame: Any, landmark_5: Any, warp_template: Any,
+             crop_size: Any) -> tuple[Any, Any]:
+        """``warp_face_by_face_landmark_5`` through ffaccel; ``original`` for anything unusual."""
+        if not (isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.ndim == 3
+                and frame.shape[2] in (3, 4) and frame.shape[0] > 0 and frame.shape[1] > 0):
+            return self._fallback(original, frame, landmark_5, warp_template, crop_size)
+        try:
+            size = (int(crop_size[0]), int(crop_size[1]))
+            matrix = self.estimate_matrix(templates, landmark_5, warp_template, crop_size)
+        except Exception:
+            return self._fallback(original, frame, landmark_5, warp_template, crop_size)
+        if matrix is None or not np.all(np.isfinite(matrix)) or size[0] <= 0 or size[1] <= 0:
+            return self._fallback(original, frame, landmark_5, warp_template, crop_size)
+        try:
+            crop = self._warp(np.ascontiguousarray(frame), matrix, size)
+        except (ValueError, TypeError):
+            return self._fallback(original, frame, landmark_5, warp_template, crop_size)
+        return crop, matrix
+
+    def _warp(self, frame: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        if self.gpu is not None:
+            out = self.ops.warp_affine(self.gpu.up(frame), matrix, size, border="replicate", compat=None)
+            return self.gpu.down(out)
+        return self.ops.warp_affine(frame, matrix, size, border="replicate", compat=self.warp_compat)
+
+    # ---- paste --------------------------------------------------------------------------------
+    def paste(self, original: Callable[..., Any], frame: Any, crop: Any, mask: Any, matrix: Any) -> Any:
+        """``paste_back`` through ffaccel; ``original`` for anything unusual."""
+        if not self.paste_supported(frame, crop, mask, matrix):
+            return self._fallback(original, frame, crop, mask, matrix)
+        try:
+            return self._paste(np.ascontiguousarray(frame), np.ascontiguousarray(crop), np.ascontiguousarray(mask),
+                               np.asarray(matrix, np.float64))
+        except (ValueError, TypeError):
+            return self._fallback(original, frame, crop, mask, matrix)
+
+    def paste_supported(self, frame: Any, crop: Any, mask: Any, matrix: Any) -> bool:
+        """True when ffaccel reproduces FaceFusion's paste_back for these arguments."""
+        if not (isinstance(frame, np.ndarray) and isinstance(crop, np.ndarray) and isinstance(mask, np.ndarray)
+                and isinstance(matrix, np.ndarray)):
+            return False
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] not in (3, 4):
+            return False
+        if crop.dtype not in (np.uint8, np.float32) or crop.ndim != 3 or crop.shape[2] != frame.shape[2]:
+            return False
+        if mask.dtype != np.float32 or mask.shape != crop.shape[:2] or 0 in crop.shape:
+            return False
+        if matrix.shape != (2, 3) or not np.all(np.isfinite(matrix)):
+            return False
+        if self.mode == "exact" and crop.dtype == np.float32:
+            # Outside 0..255 numpy's astype(uint8) wraps (or is undefined) where ffaccel
+            # saturates: leave such crops to stock. NaN fails both compares.
+            lo, hi = crop.min(), crop.max()
+            if not (lo >= 0 and hi <= 255):
+                return False
+        try:
+            area = self.ops.paste.paste_areas((frame.shape[1], frame.shape[0]), (crop.shape[1], crop.shape[0]),
+                                              matrix, facefusion=True)[0]
+        except (ValueError, TypeError):
+            return False
+        # An empty paste area makes stock call warpAffine with a zero size (OpenCV then
+        # uses the source size) and fail to broadcast: leave that to stock.
+        return bool(area[2] > area[0] and area[3] > area[1])
+
+    def _paste(self, frame: np.ndarray, crop: np.ndarray, mask: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+        if self.gpu is not None:
+            out = self.ops.paste_back(self.gpu.up(frame), self.gpu.up(crop), self.gpu.up(mask), matrix, compat=None)
+            return self.gpu.down(out)
+        return self.ops.paste_back(frame, crop, mask, matrix, compat=self.paste_compat)
+
+    # ---- box mask -----------------------------------------------------------------------------
+    def box_mask(self, original: Callable[..., Any], crop: Any, blur: Any, padding: Any) -> Any:
+        """``create_box_mask``, cached per (crop height, width, blur, padding); a fresh copy each call.
+
+        ``mode="exact"`` caches FaceFusion's own result (computed once per argument set
+        with its OpenCV blur), so it is byte-identical; ``mode="fast"`` caches
+        ``ffaccel.box_mask`` (within 1e-6 of OpenCV).
+        """
+        try:
+            h, w = int(crop.shape[0]), int(crop.shape[1])
+            key = (h, w, float(blur), tuple(float(p) for p in padding))
+            if len(key[3]) != 4:
+                raise ValueError("padding")
+        except Exception:
+            return self._fallback(original, crop, blur, padding)
+        cached = self._box_cache.get(key)
+        if cached is None:
+            if self.mode == "exact" or h != w:
+                # Stock makes a (W, H) array for non-square crops; only its own code reproduces that.
+                cached = np.array(original(crop, blur, padding))
+            else:
+                try:
+                    cached = np.array(self.ops.box_mask((w, h), float(blur), key[3]))
+                except (ValueError, TypeError):
+                    return self._fallback(original, crop, blur, padding)
+            cached.flags.writeable = False
+            with self._box_lock:
+                if len(self._box_cache) > 256:
+                    self._box_cache.clear()
+                self._box_cache[key] = cached
+        return cached.copy()
+
+    def _fallback(self, original: Callable[..., Any], *args: Any) -> Any:
+        self.fallbacks += 1
+        return original(*args)

@@ -1,0 +1,275 @@
+"""FaceFusion adapter: order-independent stabilisation (record -> plan -> apply) and the CLI."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import random
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import facefusion_fake
+import numpy as np
+import pytest
+
+import ffaccel.integrations.facefusion as ffa
+from ffaccel.integrations.facefusion import Recorder, StabilizeOptions, StabilizePlan, frame_scope
+
+N = 24
+SWAPPER = "facefusion.processors.modules.face_swapper.core"
+
+
+@pytest.fixture()
+def ff(tmp_path, monkeypatch):
+    facefusion_fake.drop_modules()
+    facefusion_fake.write_package(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    workflow = importlib.import_module("facefusion.workflows.core")
+    recognizer = importlib.import_module("facefusion.face_recognizer")
+    yield type("FF", (), {"workflow": workflow, "recognizer": recognizer, "root": tmp_path})
+    ffa.uninstall()
+    facefusion_fake.drop_modules()
+
+
+def _clip(seed=0):
+    """A 360p clip with two faces moving smoothly, detected with 1.5 px landmark jitter."""
+    rng = np.random.default_rng(seed)
+    h, w = 360, 640
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.array([[-30.0, -20], [30, -20], [0, 5], [-22, 30], [22, 30]])
+    frames, faces, truths = [], [], []
+    for t in range(N):
+        img = (np.sin((xx + 3 * t) / 13.0)[..., None] * 50 + np.cos(yy / 19.0)[..., None] * 50 + 128
+               + [0, 15, -15] + rng.integers(-20, 20, (h, w, 3)))
+        frames.append(np.clip(img, 0, 255).astype(np.uint8))
+        truth = [base + [180 + 2.0 * t, 170 + 0.5 * t], base * 0.8 + [470 - 1.0 * t, 180]]
+        truths.append(truth)
+        faces.append([lm + rng.normal(0, 1.5, lm.shape) for lm in truth])
+    return frames, faces, truths
+
+
+def _run(workflow, frames, faces, order, threads):
+    out = [None] * len(frames)
+
+    def one(t):
+        out[t] = workflow.process_temp_frame(faces[t], frames[t].copy(), t)
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(one, order))
+    return out
+
+
+def test_record_pass_changes_nothing_and_plan_is_order_independent(ff):
+    frames, faces, _ = _clip()
+    stock = _run(ff.workflow, frames, faces, range(N), 1)
+    plans = []
+    for seed in (1, 2):
+        rec = Recorder()
+        ffa.install(stabilize=StabilizeOptions(record=rec))
+        order = list(range(N))
+        random.Random(seed).shuffle(order)
+        got = _run(ff.workflow, frames, faces, order, 4)
+        assert all(np.array_equal(a, b) for a, b in zip(stock, got)), "recording must not change output"
+        assert rec.frames() == list(range(N))
+        plans.append(rec.plan())
+        ffa.uninstall()
+    a, b = plans
+    assert sorted(a.rows) == sorted(b.rows)
+    for f in a.rows:
+        ra = sorted(a.rows[f], key=lambda r: r["track"])
+        rb = sorted(b.rows[f], key=lambda r: r["track"])
+        assert [r["track"] for r in ra] == [r["track"] for r in rb] == [0, 1]
+        for x, y in zip(ra, rb):
+            assert np.array_equal(x["smooth"], y["smooth"])
+            for field in ("gains", "prev_mask"):
+                assert sorted(x[field]) == sorted(y[field])
+                assert all(np.array_equal(x[field][p], y[field][p]) for p in x[field])
+            assert list(x["gains"]) == [SWAPPER]
+            assert f == 0 or list(x["prev_mask"]) == [SWAPPER]
+
+
+def _plan(ff, frames, faces):
+    rec = Recorder()
+    ffa.install(stabilize=StabilizeOptions(record=rec))
+    _run(ff.workflow, frames, faces, range(N), 2)
+    ffa.uninstall()
+    return rec.plan()
+
+
+def test_plan_smooths_landmarks(ff):
+    frames, faces, truths = _clip()
+    plan = _plan(ff, frames, faces)
+    for track in (0, 1):
+        rows = [plan.row(t, track) for t in range(N)]
+        raw = np.array([r["raw"] for r in rows])
+        smooth = np.array([r["smooth"] for r in rows])
+        truth = np.array([truths[t][track] for t in range(N)])
+        # zero-lag smoothing: closer to the truth and far less frame-to-frame jitter
+        assert np.abs(smooth - truth).mean() < 0.7 * np.abs(raw - truth).mean()
+        assert np.abs(np.diff(smooth, 2, axis=0)).mean() < 0.3 * np.abs(np.diff(raw, 2, axis=0)).mean()
+
+
+def test_apply_pass_is_order_and_thread_independent(ff, tmp_path):
+    frames, faces, _ = _clip()
+    stock = _run(ff.workflow, frames, faces, range(N), 1)
+    plan = _plan(ff, frames, faces)
+    ffa.install(stabilize=StabilizeOptions(plan=plan))
+    sequential = _run(ff.workflow, frames, faces, range(N), 1)
+    order = list(range(N))
+    random.Random(7).shuffle(order)
+    shuffled = _run(ff.workflow, frames, faces, order, 8)
+    reverse = _run(ff.workflow, frames, faces, list(reversed(range(N))), 3)
+    assert all(np.array_equal(a, b) for a, b in zip(sequential, shuffled))
+    assert all(np.array_equal(a, b) for a, b in zip(sequential, reverse))
+    assert sum(not np.array_equal(a, b) for a, b in zip(stock, sequential)) >= N - 1, "the plan must act"
+    ffa.uninstall()
+    path = str(tmp_path / "plan.npz")
+    plan.save(path)
+    ffa.install(stabilize=StabilizeOptions(plan=path))
+    again = _run(ff.workflow, frames, faces, order, 4)
+    assert all(np.array_equal(a, b) for a, b in zip(sequential, again))
+
+
+def test_each_filter_can_be_turned_off(ff):
+    frames, faces, _ = _clip()
+    stock = _run(ff.workflow, frames, faces, range(N), 1)
+    plan = _plan(ff, frames, faces)
+    ffa.install(stabilize=StabilizeOptions(plan=plan, landmarks=False, color=False, mask=False))
+    off = _run(ff.workflow, frames, faces, range(N), 2)
+    assert all(np.array_equal(a, b) for a, b in zip(stock, off))
+    outs = {}
+    for name in ("landmarks", "color", "mask"):
+        flags = {"landmarks": False, "color": False, "mask": False, name: True}
+        ffa.install(stabilize=StabilizeOptions(plan=plan, **flags))
+        outs[name] = _run(ff.workflow, frames, faces, range(N), 2)
+        changed = sum(not np.array_equal(a, b) for a, b in zip(stock, outs[name]))
+        assert changed > 0, f"{name} alone changed nothing"
+
+
+def test_recognizer_and_unscoped_calls_are_not_stabilised(ff):
+    frames, faces, _ = _clip()
+    warp0 = ff.recognizer.warp_face_by_face_landmark_5
+    stock = [warp0(frames[t], faces[t][0], "arcface_128", (112, 112))[0] for t in range(N)]
+    plan = _plan(ff, frames, faces)
+    ffa.install(stabilize=StabilizeOptions(plan=plan))
+    assert ff.recognizer.warp_face_by_face_landmark_5 is not warp0
+    for t in range(N):
+        with frame_scope(t):
+            assert np.array_equal(stock[t], ff.recognizer.crop_for_embedding(frames[t], faces[t][0])[0])
+    swapper = sys.modules["facefusion.processors.modules.face_swapper.core"]
+    ffa.uninstall()
+    unscoped_stock = swapper.swap_face(frames[3], faces[3][0])
+    ffa.install(stabilize=StabilizeOptions(plan=plan))
+    assert np.array_equal(unscoped_stock, swapper.swap_face(frames[3], faces[3][0]))
+
+
+def test_stabilize_true_records(ff):
+    frames, faces, _ = _clip()
+    ffa.install(stabilize=True)
+    _run(ff.workflow, frames[:5], faces[:5], range(5), 2)
+    rec = ffa.installed_options()["stabilize"].record
+    assert rec.frames() == [0, 1, 2, 3, 4]
+    assert isinstance(rec.plan(), StabilizePlan)
+
+
+def test_frame_scope_checks_and_nests():
+    with pytest.raises(TypeError, match="frame_number"):
+        with frame_scope("3"):
+            pass
+    assert ffa.current_frame() is None
+    with frame_scope(3):
+        with frame_scope(4):
+            assert ffa.current_frame() == 4
+        assert ffa.current_frame() == 3
+    assert ffa.current_frame() is None
+
+
+FACEFUSION_PY = """
+import json, sys
+from facefusion import face_helper
+from facefusion.processors.modules.face_swapper import core
+out = sys.argv[-1]
+json.dump({"argv": sys.argv[1:], "helper": hasattr(face_helper.paste_back, "__ffaccel_original__"),
+           "swapper": hasattr(core.paste_back, "__ffaccel_original__")}, open(out, "w"))
+"""
+
+
+def test_cli_installs_then_runs_facefusion(tmp_path):
+    facefusion_fake.write_package(tmp_path)
+    (tmp_path / "facefusion.py").write_text(FACEFUSION_PY)
+    out = tmp_path / "out.json"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    cmd = [sys.executable, "-m", "ffaccel.integrations.facefusion", "--ffaccel-mode", "fast", "run", "--source",
+           "a.jpg", "--output", str(out)]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    assert data == {"argv": ["run", "--source", "a.jpg", "--output", str(out)], "helper": True, "swapper": True}
+
+
+def test_cli_rejects_unknown_option(tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    proc = subprocess.run([sys.executable, "-m", "ffaccel.integrations.facefusion", "--ffaccel-speed", "x", "run"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "--ffaccel-speed" in proc.stderr
+
+
+FACEFUSION_CLIP_PY = """
+import sys
+import numpy as np
+sys.path.insert(0, {tests!r})
+from test_integration_facefusion_stabilize import _clip
+from facefusion.workflows import core
+frames, faces, _ = _clip()
+out = [core.process_temp_frame(faces[t], frames[t].copy(), t) for t in reversed(range(len(frames)))]
+np.save(sys.argv[-1], np.stack(out))
+"""
+
+
+def test_cli_stabilize_runs_both_passes(tmp_path):
+    facefusion_fake.write_package(tmp_path)
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    (tmp_path / "facefusion.py").write_text(FACEFUSION_CLIP_PY.format(tests=tests_dir))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    outs = {}
+    for name, extra in (("plain", []), ("stable", ["--ffaccel-stabilize"])):
+        target = str(tmp_path / f"{name}.npy")
+        proc = subprocess.run([sys.executable, "-m", "ffaccel.integrations.facefusion", *extra, "run", target],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        outs[name] = np.load(target)
+    facefusion_fake.drop_modules()
+    sys.path.insert(0, str(tmp_path))
+    try:
+        workflow = importlib.import_module("facefusion.workflows.core")
+        frames, faces, _ = _clip()
+        stock = np.stack([workflow.process_temp_frame(faces[t], frames[t].copy(), t) for t in reversed(range(N))])
+    finally:
+        sys.path.remove(str(tmp_path))
+        facefusion_fake.drop_modules()
+    assert np.array_equal(outs["plain"], stock)  # exact mode through the CLI
+    changed = [not np.array_equal(a, b) for a, b in zip(outs["stable"], stock)]
+    assert sum(changed) >= N - 1
+
+
+def test_two_processors_keep_separate_records(ff):
+    """face_swapper then face_enhancer on each face: gains and masks are kept per processor."""
+    frames, faces, _ = _clip()
+    frames, faces = frames[:10], faces[:10]
+    ff.workflow.ENHANCE = True
+    rec = Recorder()
+    ffa.install(stabilize=StabilizeOptions(record=rec))
+    _run(ff.workflow, frames, faces, range(10), 2)
+    ffa.uninstall()
+    plan = rec.plan()
+    enhancer = "facefusion.processors.modules.face_enhancer.core"
+    row = plan.row(5, 0)
+    assert sorted(row["gains"]) == sorted([SWAPPER, enhancer])
+    assert not np.allclose(row["gains"][SWAPPER], row["gains"][enhancer])
+    ffa.install(stabilize=StabilizeOptions(plan=plan))
+    a = _run(ff.workflow, frames, faces, range(10), 1)
+    b = _run(ff.workflow, frames, faces, list(reversed(range(10))), 4)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
