@@ -41,14 +41,20 @@ run bench_warp python3 benchmarks/bench_warp.py --json "$OUT/bench_warp.json"
 run bench_paste python3 benchmarks/bench_paste.py --json "$OUT/bench_paste.json"
 run bench_runtime python3 benchmarks/bench_runtime.py --json "$OUT/bench_runtime.json"
 run bench_composite python3 benchmarks/bench_composite.py --json "$OUT/bench_composite.json"
+run bench_facefusion python3 benchmarks/bench_facefusion.py --json "$OUT/bench_facefusion.json"
+[ -f benchmarks/bench_blend.py ] && run bench_blend python3 benchmarks/bench_blend.py --json "$OUT/bench_blend.json"
+demo_step() { rm -rf /tmp/demo-out && python3 -m ffaccel demo --device auto --no-video --no-progress --output /tmp/demo-out &&
+              cp /tmp/demo-out/timing.md "$OUT/demo_timing.md"; }
+run demo demo_step
 echo "==== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1), commit $(git rev-parse --short HEAD 2>/dev/null))"
 tar czf "$OUT/logs.tar.gz" -C "$LOG" .
 grep -h "^FAILED\|^ERROR" "$LOG"/pytest_*.log "$LOG"/wheel.log | head -20
 grep -h "ERROR SUMMARY\|Invalid\|out of bounds" "$LOG/sanitizer.log" | sort | uniq -c | head -5
 grep -h "host time per\|threads:" "$LOG/profile.log"
-for k in build versions pytest_cuda pytest_all sanitizer wheel profile bench_warp bench_paste bench_runtime bench_composite; do
+for k in build versions pytest_cuda pytest_all sanitizer wheel profile bench_warp bench_paste bench_runtime bench_composite bench_facefusion bench_blend demo; do
     printf '%-12s %s   %s\n' "$k" "${STEP[$k]:-not run}" "$(tail -n 1 "$LOG/$k.log" 2>/dev/null | cut -c1-110)"
 done
 grep -v "^ratio\|^---" "$LOG/bench_warp.log" | grep -A30 "^bench_warp" | head -30
 grep -v "^ratio\|^---" "$LOG/bench_paste.log" | grep -A30 "^bench_paste" | head -30
 grep -B1 -A12 "goal" "$LOG/bench_runtime.log" | tail -8
+grep -A30 "total per face\|^| step" "$OUT/demo_timing.md" 2>/dev/null | head -30
