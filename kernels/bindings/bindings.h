@@ -9,6 +9,7 @@ namespace nb = nanobind;
 
 void register_warp_affine(nb::module_& m);
 void register_paste_back(nb::module_& m);
+void register_multiband(nb::module_& m);
 
 // GPU work of a binding: runs `fn` with `device` current, or raises CudaError when
 // this build has no CUDA kernels.

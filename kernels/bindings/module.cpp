@@ -75,4 +75,5 @@ NB_MODULE(_core, m) {
 
     bindings::register_warp_affine(m);
     bindings::register_paste_back(m);
+    bindings::register_multiband(m);
 }

@@ -1,0 +1,99 @@
+"""Synthetic blending cases and OpenCV anchors shared by the blend tests, the benchmark
+(benchmarks/bench_blend.py) and the figures in docs/blending.md.
+
+The case: a smooth, lightly noisy frame; the crop is the frame's own face region cut out
+with the face matrix and shifted in colour (the swap's skin tone disagrees with the
+frame), pasted with a hard (binary) elliptical mask: alpha paste leaves a visible step
+at the ellipse.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import ffaccel
+from ffaccel.ops.paste import paste_areas
+
+#: BGR colour offset of the crop against the frame.
+COLOUR_OFFSET = np.array([24.0, -12.0, 18.0], np.float32)
+
+
+def face_matrix(cx: float, cy: float, face_px: float, angle: float, crop: int) -> np.ndarray:
+    """Frame -> crop matrix for a face of ``face_px`` px centred at (cx, cy)."""
+    s = crop / face_px
+    c, n = s * np.cos(angle), s * np.sin(angle)
+    return np.array([[c, -n, crop / 2 - (c * cx - n * cy)], [n, c, crop / 2 - (n * cx + c * cy)]])
+
+
+def smooth_frame(rng: np.random.Generator, h: int, w: int, noise: float = 3.0) -> np.ndarray:
+    """A (h, w, 3) uint8 frame: colour ramps, a few soft blobs, Gaussian noise."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.stack([60 + 90 * xx / w, 80 + 70 * yy / h, 140 - 50 * xx / w + 30 * yy / h], -1)
+    for _ in range(6):
+        cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.05, 0.2) * min(h, w)
+        img += rng.uniform(-30, 30, 3).astype(np.float32) * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r * r))[..., None]
+    img += rng.normal(0, noise, img.shape).astype(np.float32)
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def ellipse_mask(size: int, soft: float = 0.0) -> np.ndarray:
+    """(size, size) float32 elliptical face mask; ``soft`` px of linear feather (0: binary)."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
+    r = np.sqrt(((xx - size / 2) / (0.36 * size)) ** 2 + ((yy - size * 0.52) / (0.45 * size)) ** 2)
+    if soft <= 0:
+        return (r <= 1).astype(np.float32)
+    return np.clip((1 - r) * (0.4 * size) / soft, 0, 1).astype(np.float32)
+
+
+def seam_case(rng: np.random.Generator, frame_hw: tuple[int, int] = (360, 480), crop: int = 256,
+              face_px: float = 200.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(frame, crop, mask, matrix): a colour-shifted crop of the frame, binary mask."""
+    h, w = frame_hw
+    frame = smooth_frame(rng, h, w)
+    m = face_matrix(w * 0.5, h * 0.5, face_px, 0.15, crop)
+    cut = ffaccel.warp_affine(frame, m, (crop, crop)).astype(np.float32)
+    crop_img = np.clip(np.rint(cut + COLOUR_OFFSET), 0, 255).astype(np.uint8)
+    return frame, crop_img, ellipse_mask(crop), m
+
+
+def area_of(frame: np.ndarray, crop: np.ndarray, m: np.ndarray) -> tuple[int, int, int, int]:
+    x1, y1, x2, y2 = paste_areas((frame.shape[1], frame.shape[0]), (crop.shape[1], crop.shape[0]), m)[0]
+    return int(x1), int(y1), int(x2), int(y2)
+
+
+def warped_into_area(cv2: Any, frame, crop, mask, m):
+    """The crop (REPLICATE) and mask (CONSTANT 0) warped into the paste area by cv2."""
+    x1, y1, x2, y2 = area_of(frame, crop, m)
+    inv = cv2.invertAffineTransform(m)
+    inv[:, 2] -= (x1, y1)
+    size = (x2 - x1, y2 - y1)
+    c = cv2.warpAffine(crop, inv, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    k = np.clip(cv2.warpAffine(mask, inv, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT), 0, 1)
+    return (x1, y1, x2, y2), c, k
+
+
+def opencv_multiband_paste(cv2: Any, frame, crop, mask, m, bands: int = 5) -> np.ndarray:
+    """cv2.detail_MultiBandBlender over the paste area: the frame area fed with weight
+    1 - mask, the warped crop with weight mask (uint8 masks, as the blender takes)."""
+    (x1, y1, x2, y2), c, k = warped_into_area(cv2, frame, crop, mask, m)
+    k8 = np.rint(k * 255).astype(np.uint8)
+    blender = cv2.detail_MultiBandBlender(0, bands)
+    blender.prepare((0, 0, x2 - x1, y2 - y1))
+    blender.feed(frame[y1:y2, x1:x2].astype(np.int16), 255 - k8, (0, 0))
+    blender.feed(c.astype(np.int16), k8, (0, 0))
+    res, _ = blender.blend(None, None)
+    out = frame.copy()
+    out[y1:y2, x1:x2] = np.clip(res, 0, 255).astype(np.uint8)
+    return out
+
+
+def opencv_seamless_clone(cv2: Any, frame, crop, mask, m) -> np.ndarray:
+    """cv2.seamlessClone (NORMAL_CLONE) of the warped crop at its place in the frame."""
+    (x1, y1, x2, y2), c, k = warped_into_area(cv2, frame, crop, mask, m)
+    k8 = (k > 0.5).astype(np.uint8) * 255
+    ys, xs = np.nonzero(k8)
+    # seamlessClone centres the mask's bounding box at `p`; put it back where it was.
+    centre = (int(x1 + (xs.min() + xs.max() + 1) // 2), int(y1 + (ys.min() + ys.max() + 1) // 2))
+    return cv2.seamlessClone(c, frame, k8, centre, cv2.NORMAL_CLONE)
