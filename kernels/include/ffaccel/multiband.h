@@ -80,13 +80,17 @@ FFACCEL_HD float tap5(float t0, float t1, float t2, float t3, float t4) {
 // One pixel of reduce(): src is the finer level (sw x sh, C channels).
 template <int C>
 FFACCEL_HD void mb_reduce_pixel(const float* src, int sw, int sh, float* dst, int dw, int x, int y) {
-    int cols[5];
+    int cols[5], rws[5];
+    const bool inside = 2 * x >= 2 && 2 * x + 2 < sw && 2 * y >= 2 && 2 * y + 2 < sh;
 #pragma unroll
-    for (int t = 0; t < 5; ++t) cols[t] = reflect101(2 * x + t - 2, sw) * C;
+    for (int t = 0; t < 5; ++t) {
+        cols[t] = (inside ? 2 * x + t - 2 : reflect101(2 * x + t - 2, sw)) * C;
+        rws[t] = inside ? 2 * y + t - 2 : reflect101(2 * y + t - 2, sh);
+    }
     float rows[5][C];
 #pragma unroll
     for (int t = 0; t < 5; ++t) {
-        const float* r = src + static_cast<std::int64_t>(reflect101(2 * y + t - 2, sh)) * sw * C;
+        const float* r = src + static_cast<std::int64_t>(rws[t]) * sw * C;
 #pragma unroll
         for (int c = 0; c < C; ++c) rows[t][c] = tap5(r[cols[0] + c], r[cols[1] + c], r[cols[2] + c], r[cols[3] + c], r[cols[4] + c]);
     }
@@ -113,23 +117,22 @@ FFACCEL_HD int expand_taps(int x, int n, int* idx, float* wt) {
     return k;  // 2 or 3; 5 when n == 1 (every tap reflects onto the single pixel)
 }
 
-// expand(coarse) at fine pixel (x, y); fine size fw x fh, coarse width (fw + 1) / 2.
-template <int C>
-FFACCEL_HD void mb_expand(const float* coarse, int fw, int fh, int x, int y, float* out) {
-    const int cw = (fw + 1) / 2;
-    int xi[5], yi[5];
-    float xw[5], yw[5];
-    const int nx = expand_taps(x, fw, xi, xw);
-    const int ny = expand_taps(y, fh, yi, yw);
+// Sum of NY coarse rows, each the sum of NX taps, in tap order (the interior fast path
+// and the bordered path below add the same products in the same order).
+template <int C, int NX, int NY>
+FFACCEL_HD void expand_fixed(const float* coarse, int cw, const int* xi, const float* xw, const int* yi,
+                             const float* yw, float* out) {
     float acc[C];
 #pragma unroll
     for (int c = 0; c < C; ++c) acc[c] = 0.0f;
-    for (int j = 0; j < ny; ++j) {
+#pragma unroll
+    for (int j = 0; j < NY; ++j) {
         const float* r = coarse + static_cast<std::int64_t>(yi[j]) * cw * C;
         float rs[C];
 #pragma unroll
         for (int c = 0; c < C; ++c) rs[c] = xw[0] * r[xi[0] * C + c];
-        for (int i = 1; i < nx; ++i) {
+#pragma unroll
+        for (int i = 1; i < NX; ++i) {
 #pragma unroll
             for (int c = 0; c < C; ++c) rs[c] = rs[c] + xw[i] * r[xi[i] * C + c];
         }
@@ -138,6 +141,41 @@ FFACCEL_HD void mb_expand(const float* coarse, int fw, int fh, int x, int y, flo
     }
 #pragma unroll
     for (int c = 0; c < C; ++c) out[c] = acc[c] * (1.0f / 64.0f);
+}
+
+// Interior taps without reflection: even x = 2j reads j-1, j, j+1 (1, 6, 1); odd
+// x = 2j+1 reads j, j+1 (4, 4). expand_taps() gives exactly these away from the border.
+FFACCEL_HD int interior_taps(int x, int* idx, float* wt) {
+    const int j = x >> 1;
+    if ((x & 1) == 0) {
+        idx[0] = j - 1, idx[1] = j, idx[2] = j + 1;
+        wt[0] = 1.0f, wt[1] = 6.0f, wt[2] = 1.0f;
+        return 3;
+    }
+    idx[0] = j, idx[1] = j + 1;
+    wt[0] = 4.0f, wt[1] = 4.0f;
+    return 2;
+}
+
+// expand(coarse) at fine pixel (x, y); fine size fw x fh, coarse width (fw + 1) / 2.
+template <int C>
+FFACCEL_HD void mb_expand(const float* coarse, int fw, int fh, int x, int y, float* out) {
+    const int cw = (fw + 1) / 2;
+    int xi[5], yi[5];
+    float xw[5], yw[5];
+    const bool inside = x >= 2 && x < fw - 2 && y >= 2 && y < fh - 2;
+    const int nx = inside ? interior_taps(x, xi, xw) : expand_taps(x, fw, xi, xw);
+    const int ny = inside ? interior_taps(y, yi, yw) : expand_taps(y, fh, yi, yw);
+    if (nx == 3 && ny == 3) return expand_fixed<C, 3, 3>(coarse, cw, xi, xw, yi, yw, out);
+    if (nx == 2 && ny == 3) return expand_fixed<C, 2, 3>(coarse, cw, xi, xw, yi, yw, out);
+    if (nx == 3 && ny == 2) return expand_fixed<C, 3, 2>(coarse, cw, xi, xw, yi, yw, out);
+    if (nx == 2 && ny == 2) return expand_fixed<C, 2, 2>(coarse, cw, xi, xw, yi, yw, out);
+    // A side of one pixel: 5 taps on that axis (rare, tiny areas or the top levels).
+    if (nx == 5 && ny == 5) return expand_fixed<C, 5, 5>(coarse, cw, xi, xw, yi, yw, out);
+    if (nx == 5) return ny == 3 ? expand_fixed<C, 5, 3>(coarse, cw, xi, xw, yi, yw, out)
+                                : expand_fixed<C, 5, 2>(coarse, cw, xi, xw, yi, yw, out);
+    return nx == 3 ? expand_fixed<C, 3, 5>(coarse, cw, xi, xw, yi, yw, out)
+                   : expand_fixed<C, 2, 5>(coarse, cw, xi, xw, yi, yw, out);
 }
 
 // prepare: D = c - f and M = m at area pixel (u, v). `p.out` already holds the frame.
