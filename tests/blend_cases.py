@@ -97,3 +97,44 @@ def opencv_seamless_clone(cv2: Any, frame, crop, mask, m) -> np.ndarray:
     # seamlessClone centres the mask's bounding box at `p`; put it back where it was.
     centre = (int(x1 + (xs.min() + xs.max() + 1) // 2), int(y1 + (ys.min() + ys.max() + 1) // 2))
     return cv2.seamlessClone(c, frame, k8, centre, cv2.NORMAL_CLONE)
+
+
+def relit_clip(rng: np.random.Generator, frames: int = 48, size: int = 96) -> tuple[list, list, np.ndarray, list]:
+    """A face track whose lighting drifts slowly, with per-frame noise.
+
+    Returns (src_crops, ref_crops, mask, ideal): the swapped crop each frame (one face
+    texture plus sensor noise), the frame's own face (the texture under a slowly
+    changing gain, plus sensor noise and a random soft shadow that wanders), the face
+    mask, and the noise-free ref crop each frame (what a flicker-free transfer follows).
+    """
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    texture = np.stack([90 + 20 * np.sin(xx / 9), 110 + 15 * np.cos(yy / 11), 150 + 10 * np.sin((xx + yy) / 13)], -1)
+    src_base = texture * np.float32(0.9) + np.float32(8)
+    mask = ellipse_mask(size, soft=3.0)
+    srcs, refs, ideal = [], [], []
+    for t in range(frames):
+        gain = np.array([1.0, 1.0 + 0.12 * np.sin(2 * np.pi * t / frames), 1.0 + 0.2 * t / frames], np.float32)
+        clean = texture * gain
+        cx, cy = rng.uniform(0, size, 2)
+        shadow = rng.uniform(-14, 14) * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * (size / 5) ** 2))
+        noisy = clean + shadow[..., None] + rng.normal(0, 5, clean.shape)
+        refs.append(np.clip(np.rint(noisy), 0, 255).astype(np.uint8))
+        ideal.append(np.clip(np.rint(clean), 0, 255).astype(np.uint8))
+        srcs.append(np.clip(np.rint(src_base + rng.normal(0, 3, src_base.shape)), 0, 255).astype(np.uint8))
+    return srcs, refs, mask, ideal
+
+
+def masked_mean_lab(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean CIE Lab of ``image`` weighted by ``mask``."""
+    from ffaccel.ops.color import bgr_to_lab
+
+    lab = np.asarray(bgr_to_lab(image), np.float64)
+    w = mask.astype(np.float64)[..., None]
+    return (lab * w).sum((0, 1)) / w.sum()
+
+
+def temporal_flicker(means: list[np.ndarray]) -> float:
+    """RMS of the second difference of per-frame mean Lab (Delta E units): slow drift
+    has almost none, frame-to-frame jumps a lot."""
+    m = np.asarray(means)
+    return float(np.sqrt(np.mean(np.sum(np.diff(m, 2, axis=0) ** 2, axis=1))))

@@ -14,7 +14,15 @@ Example:
 from ffaccel._core import CudaError
 from ffaccel._status import status
 from ffaccel._version import __version__
-from ffaccel.ops import paste_back, paste_back_batch, warp_affine, warp_affine_batch
+from ffaccel.ops import (
+    ColorTransferState,
+    boundary_blend,
+    color_transfer,
+    paste_back,
+    paste_back_batch,
+    warp_affine,
+    warp_affine_batch,
+)
 from ffaccel.stability import (
     EndOfSequenceGuard,
     FaceTracker,
@@ -40,7 +48,10 @@ from ffaccel.runtime import (
 
 __all__ = [
     "BatchProcessor",
+    "boundary_blend",
     "bucket_batch_size",
+    "color_transfer",
+    "ColorTransferState",
     "CudaError",
     "CudaGraphRunner",
     "deterministic_context",
