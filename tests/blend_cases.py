@@ -48,10 +48,10 @@ def ellipse_mask(size: int, soft: float = 0.0) -> np.ndarray:
 
 
 def seam_case(rng: np.random.Generator, frame_hw: tuple[int, int] = (360, 480), crop: int = 256,
-              face_px: float = 200.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+              face_px: float = 200.0, noise: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(frame, crop, mask, matrix): a colour-shifted crop of the frame, binary mask."""
     h, w = frame_hw
-    frame = smooth_frame(rng, h, w)
+    frame = smooth_frame(rng, h, w, noise)
     m = face_matrix(w * 0.5, h * 0.5, face_px, 0.15, crop)
     cut = ffaccel.warp_affine(frame, m, (crop, crop)).astype(np.float32)
     crop_img = np.clip(np.rint(cut + COLOUR_OFFSET), 0, 255).astype(np.uint8)
@@ -138,3 +138,50 @@ def temporal_flicker(means: list[np.ndarray]) -> float:
     has almost none, frame-to-frame jumps a lot."""
     m = np.asarray(means)
     return float(np.sqrt(np.mean(np.sum(np.diff(m, 2, axis=0) ** 2, axis=1))))
+
+
+def face_mask_in_frame(frame: np.ndarray, mask: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """The crop mask warped into frame coordinates (float32 0..1)."""
+    a = np.vstack([m, [0.0, 0.0, 1.0]])
+    inv = np.linalg.inv(a)[:2]
+    return np.clip(ffaccel.warp_affine(mask, inv, (frame.shape[1], frame.shape[0]), border="constant"), 0, 1)
+
+
+def _box_any(b: np.ndarray, r: int) -> np.ndarray:
+    """Binary dilation by a (2r+1) square (no SciPy needed)."""
+    p = np.pad(b, r)
+    out = np.zeros_like(b)
+    for dy in range(2 * r + 1):
+        for dx in range(2 * r + 1):
+            out |= p[dy:dy + b.shape[0], dx:dx + b.shape[1]]
+    return out
+
+
+def seam_ring(face: np.ndarray, width: int = 3) -> np.ndarray:
+    """Pixels within ``width`` px of the face mask's 0.5 contour (bool, frame-sized)."""
+    inside = face >= 0.5
+    return _box_any(inside, width) & _box_any(~inside, width)
+
+
+def face_core(face: np.ndarray, width: int) -> np.ndarray:
+    """Face pixels at least ``width`` px inside the contour."""
+    return ~_box_any(face < 0.5, width)
+
+
+def seam_energy(image: np.ndarray, ring: np.ndarray) -> float:
+    """Mean squared Lab gradient over the ring (Delta E^2 per px^2, L*, a*, b* summed):
+    how visible the seam is. Central differences, so a one-pixel step counts on both
+    of its sides. The frame's own texture contributes too: compare with the frame."""
+    from ffaccel.ops.color import bgr_to_lab
+
+    lab = np.asarray(bgr_to_lab(image), np.float64)
+    gy, gx = np.gradient(lab, axis=(0, 1))
+    return float(np.mean(np.sum(gx * gx + gy * gy, -1)[ring]))
+
+
+def delta_e(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
+    """Mean CIE76 Delta E between two BGR images over ``where``."""
+    from ffaccel.ops.color import bgr_to_lab
+
+    d = np.asarray(bgr_to_lab(a), np.float64) - np.asarray(bgr_to_lab(b), np.float64)
+    return float(np.mean(np.sqrt(np.sum(d * d, -1))[where]))
