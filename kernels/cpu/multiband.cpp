@@ -37,11 +37,13 @@ struct MultibandFaces {
                     mb_reduce_pixel<1>(ws + f.m_off, f.w, f.h, ws + c.m_off, c.w, x, y);
                 });
             }
-            for (int k = 0; k <= levels; ++k) {
-                for_level(plan.lv[k].w, plan.lv[k].h, [&](int x, int y) { mb_band_pixel<C>(ws, plan, k, x, y); });
+            for (int k = 1; k <= levels; ++k) {
+                const std::int64_t dst = k == 1 ? plan.x_off : plan.lv[k].d_off;
+                for_level(plan.lv[k].w, plan.lv[k].h, [&](int x, int y) { mb_band_pixel<C>(ws, plan, k, dst, x, y); });
             }
             for (int k = levels - 1; k >= 1; --k) {
-                for_level(plan.lv[k].w, plan.lv[k].h, [&](int x, int y) { mb_collapse_pixel<C>(ws, plan, k, x, y); });
+                const std::int64_t at = k == 1 ? plan.x_off : plan.lv[k].d_off;
+                for_level(plan.lv[k].w, plan.lv[k].h, [&](int x, int y) { mb_collapse_pixel<C>(ws, plan, k, at, x, y); });
             }
             for_level(aw, ah, [&](int u, int v) { mb_finish_pixel<C>(p, face, ws, plan, u, v); });
         }

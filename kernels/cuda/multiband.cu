@@ -36,15 +36,15 @@ __global__ void reduce_kernel(float* ws, MultibandPlan plan, int k) {
 }
 
 template <int C>
-__global__ void band_kernel(float* ws, MultibandPlan plan, int k) {
+__global__ void band_kernel(float* ws, MultibandPlan plan, int k, std::int64_t dst) {
     int x, y;
-    if (pixel_of({plan.lv[k].w, plan.lv[k].h}, x, y)) mb_band_pixel<C>(ws, plan, k, x, y);
+    if (pixel_of({plan.lv[k].w, plan.lv[k].h}, x, y)) mb_band_pixel<C>(ws, plan, k, dst, x, y);
 }
 
 template <int C>
-__global__ void collapse_kernel(float* ws, MultibandPlan plan, int k) {
+__global__ void collapse_kernel(float* ws, MultibandPlan plan, int k, std::int64_t at) {
     int x, y;
-    if (pixel_of({plan.lv[k].w, plan.lv[k].h}, x, y)) mb_collapse_pixel<C>(ws, plan, k, x, y);
+    if (pixel_of({plan.lv[k].w, plan.lv[k].h}, x, y)) mb_collapse_pixel<C>(ws, plan, k, at, x, y);
 }
 
 template <int C>
@@ -70,12 +70,14 @@ struct MultibandLaunch {
                 reduce_kernel<C><<<grid_for(plan.lv[k].w, plan.lv[k].h, block), block, 0, s>>>(ws, plan, k);
                 check_launch("paste_back multiband reduce");
             }
-            for (int k = 0; k <= levels; ++k) {
-                band_kernel<C><<<grid_for(plan.lv[k].w, plan.lv[k].h, block), block, 0, s>>>(ws, plan, k);
+            for (int k = 1; k <= levels; ++k) {  // B_1 into X, the others in place (multiband.h)
+                const std::int64_t dst = k == 1 ? plan.x_off : plan.lv[k].d_off;
+                band_kernel<C><<<grid_for(plan.lv[k].w, plan.lv[k].h, block), block, 0, s>>>(ws, plan, k, dst);
                 check_launch("paste_back multiband band");
             }
             for (int k = levels - 1; k >= 1; --k) {
-                collapse_kernel<C><<<grid_for(plan.lv[k].w, plan.lv[k].h, block), block, 0, s>>>(ws, plan, k);
+                const std::int64_t at = k == 1 ? plan.x_off : plan.lv[k].d_off;
+                collapse_kernel<C><<<grid_for(plan.lv[k].w, plan.lv[k].h, block), block, 0, s>>>(ws, plan, k, at);
                 check_launch("paste_back multiband collapse");
             }
             finish_kernel<C><<<grid_for(aw, ah, block), block, 0, s>>>(p, face, ws, plan);

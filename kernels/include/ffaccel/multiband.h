@@ -17,13 +17,16 @@
 // Every sum runs in a fixed order with exact power-of-two scalings, and the files are
 // compiled without FMA contraction, so the CPU and the GPU produce the same bytes.
 //
-// Passes (each a loop over one level's pixels; in-place where a pixel reads only its
+// Passes (each a loop over one level's pixels; in place where a pixel reads only its
 // own value of the buffer it overwrites):
 //   prepare  (area)   D, M at level 0
 //   reduce   k=1..L   GD_k, GM_k from level k-1
-//   band     k=0..L   B_k in place of GD_k (k ascending: reads GD_{k+1} before it changes)
-//   collapse k=L-1..1 R_k in place of B_k
-//   finish   (area)   the frame pixel becomes f + B_0 + expand(R_1)
+//   band     k=1      B_1 into the extra level-1 buffer X (GD_1 stays: finish needs it)
+//   band     k=2..L   B_k in place of GD_k (k ascending: reads GD_{k+1} before it changes)
+//   collapse k=L-1..2 R_k in place of B_k; then k=1: R_1 in place of X
+//   finish   (area)   the frame pixel becomes f + (B_0 + expand(R_1)), B_0 computed there
+//                     from GD_0, GM_0 and GD_1 (one full-size pass saved; same values as
+//                     storing B_0 first)
 #pragma once
 
 #include <cstdint>
@@ -44,6 +47,7 @@ struct MultibandPlan {
     int levels;
     int c;
     MultibandLevel lv[kMultibandMaxLevels + 1];
+    std::int64_t x_off;   // X: B_1, then R_1 (level-1 size, C floats per pixel)
     std::int64_t floats;  // workspace size needed
 };
 
@@ -62,6 +66,8 @@ inline MultibandPlan plan_multiband(int w, int h, int levels, int c) {
         w = (w + 1) / 2;
         h = (h + 1) / 2;
     }
+    plan.x_off = off;
+    off += static_cast<std::int64_t>(plan.lv[1 <= levels ? 1 : 0].w) * plan.lv[1 <= levels ? 1 : 0].h * c;
     plan.floats = off;
     return plan;
 }
@@ -157,15 +163,28 @@ FFACCEL_HD int interior_taps(int x, int* idx, float* wt) {
     return 2;
 }
 
-// expand(coarse) at fine pixel (x, y); fine size fw x fh, coarse width (fw + 1) / 2.
-template <int C>
-FFACCEL_HD void mb_expand(const float* coarse, int fw, int fh, int x, int y, float* out) {
-    const int cw = (fw + 1) / 2;
+// The taps expand() uses at one fine pixel: computed once, applied to any coarse image
+// of that level (finish applies them to two).
+struct ExpandTaps {
     int xi[5], yi[5];
     float xw[5], yw[5];
+    int nx, ny;
+};
+
+FFACCEL_HD ExpandTaps expand_taps_at(int fw, int fh, int x, int y) {
+    ExpandTaps t;
     const bool inside = x >= 2 && x < fw - 2 && y >= 2 && y < fh - 2;
-    const int nx = inside ? interior_taps(x, xi, xw) : expand_taps(x, fw, xi, xw);
-    const int ny = inside ? interior_taps(y, yi, yw) : expand_taps(y, fh, yi, yw);
+    t.nx = inside ? interior_taps(x, t.xi, t.xw) : expand_taps(x, fw, t.xi, t.xw);
+    t.ny = inside ? interior_taps(y, t.yi, t.yw) : expand_taps(y, fh, t.yi, t.yw);
+    return t;
+}
+
+// expand(coarse) with precomputed taps; coarse width cw = (fw + 1) / 2.
+template <int C>
+FFACCEL_HD void mb_expand_with(const float* coarse, int cw, const ExpandTaps& t, float* out) {
+    const int nx = t.nx, ny = t.ny;
+    const int *xi = t.xi, *yi = t.yi;
+    const float *xw = t.xw, *yw = t.yw;
     if (nx == 3 && ny == 3) return expand_fixed<C, 3, 3>(coarse, cw, xi, xw, yi, yw, out);
     if (nx == 2 && ny == 3) return expand_fixed<C, 2, 3>(coarse, cw, xi, xw, yi, yw, out);
     if (nx == 3 && ny == 2) return expand_fixed<C, 3, 2>(coarse, cw, xi, xw, yi, yw, out);
@@ -176,6 +195,12 @@ FFACCEL_HD void mb_expand(const float* coarse, int fw, int fh, int x, int y, flo
                                 : expand_fixed<C, 5, 2>(coarse, cw, xi, xw, yi, yw, out);
     return nx == 3 ? expand_fixed<C, 3, 5>(coarse, cw, xi, xw, yi, yw, out)
                    : expand_fixed<C, 2, 5>(coarse, cw, xi, xw, yi, yw, out);
+}
+
+// expand(coarse) at fine pixel (x, y); fine size fw x fh, coarse width (fw + 1) / 2.
+template <int C>
+FFACCEL_HD void mb_expand(const float* coarse, int fw, int fh, int x, int y, float* out) {
+    mb_expand_with<C>(coarse, (fw + 1) / 2, expand_taps_at(fw, fh, x, y), out);
 }
 
 // prepare: D = c - f and M = m at area pixel (u, v). `p.out` already holds the frame.
@@ -193,12 +218,13 @@ FFACCEL_HD void mb_prepare_pixel(const PasteParams& p, const PasteFace& face, in
     ws[plan.lv[0].m_off + at] = m;
 }
 
-// band: B_k = GM_k * (GD_k - expand(GD_{k+1})), or GM_L * GD_L at the top, in place.
+// band: B_k = GM_k * (GD_k - expand(GD_{k+1})), or GM_L * GD_L at the top, written at
+// `dst_off` (X for k = 1, in place of GD_k above).
 template <int C>
-FFACCEL_HD void mb_band_pixel(float* ws, const MultibandPlan& plan, int k, int x, int y) {
+FFACCEL_HD void mb_band_pixel(float* ws, const MultibandPlan& plan, int k, std::int64_t dst_off, int x, int y) {
     const MultibandLevel& l = plan.lv[k];
     const std::int64_t at = static_cast<std::int64_t>(y) * l.w + x;
-    float* d = ws + l.d_off + at * C;
+    const float* d = ws + l.d_off + at * C;
     const float g = ws[l.m_off + at];
     float up[C];
     if (k < plan.levels) {
@@ -207,32 +233,41 @@ FFACCEL_HD void mb_band_pixel(float* ws, const MultibandPlan& plan, int k, int x
 #pragma unroll
         for (int c = 0; c < C; ++c) up[c] = 0.0f;
     }
+    float* o = ws + dst_off + at * C;
 #pragma unroll
-    for (int c = 0; c < C; ++c) d[c] = g * (d[c] - up[c]);
+    for (int c = 0; c < C; ++c) o[c] = g * (d[c] - up[c]);
 }
 
-// collapse: R_k = B_k + expand(R_{k+1}), in place, for 1 <= k < L.
+// collapse: R_k = B_k + expand(R_{k+1}), in place at `off` (GD_k's place, or X for k = 1).
 template <int C>
-FFACCEL_HD void mb_collapse_pixel(float* ws, const MultibandPlan& plan, int k, int x, int y) {
+FFACCEL_HD void mb_collapse_pixel(float* ws, const MultibandPlan& plan, int k, std::int64_t off, int x, int y) {
     const MultibandLevel& l = plan.lv[k];
     float up[C];
     mb_expand<C>(ws + plan.lv[k + 1].d_off, l.w, l.h, x, y, up);
-    float* d = ws + l.d_off + (static_cast<std::int64_t>(y) * l.w + x) * C;
+    float* d = ws + off + (static_cast<std::int64_t>(y) * l.w + x) * C;
 #pragma unroll
     for (int c = 0; c < C; ++c) d[c] = d[c] + up[c];
 }
 
-// finish: the frame pixel becomes round_half_even(f + B_0 + expand(R_1)).
+// finish: the frame pixel becomes round_half_even(f + (B_0 + expand(R_1))), with
+// B_0 = GM_0 * (GD_0 - expand(GD_1)).
 template <int C>
 FFACCEL_HD void mb_finish_pixel(const PasteParams& p, const PasteFace& face, const float* ws,
                                 const MultibandPlan& plan, int u, int v) {
     const MultibandLevel& l = plan.lv[0];
-    float up[C];
-    mb_expand<C>(ws + plan.lv[1].d_off, l.w, l.h, u, v, up);
-    const float* d = ws + l.d_off + (static_cast<std::int64_t>(v) * l.w + u) * C;
+    const std::int64_t at = static_cast<std::int64_t>(v) * l.w + u;
+    float up_g[C], up_r[C];
+    const ExpandTaps taps = expand_taps_at(l.w, l.h, u, v);
+    mb_expand_with<C>(ws + plan.lv[1].d_off, plan.lv[1].w, taps, up_g);
+    mb_expand_with<C>(ws + plan.x_off, plan.lv[1].w, taps, up_r);
+    const float* d = ws + l.d_off + at * C;
+    const float g = ws[l.m_off + at];
     std::uint8_t* px = row_ptr_mut<std::uint8_t>(p.out, 0, face.y1 + v) + (face.x1 + u) * C;
 #pragma unroll
-    for (int c = 0; c < C; ++c) px[c] = saturate_u8(static_cast<float>(px[c]) + (d[c] + up[c]));
+    for (int c = 0; c < C; ++c) {
+        const float band0 = g * (d[c] - up_g[c]);
+        px[c] = saturate_u8(static_cast<float>(px[c]) + (band0 + up_r[c]));
+    }
 }
 
 // Dispatch a functor templated on <CropT, MaskT, C> (multiband uses the Default warp only).
