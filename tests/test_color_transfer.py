@@ -38,13 +38,12 @@ def test_lab_against_installed_cv2():
     rng = np.random.default_rng(1)
     img = rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)
     theirs = cv2.cvtColor(img.astype(np.float32) / 255, cv2.COLOR_BGR2Lab)
-    err = np.abs(bgr_to_lab(img) - theirs).max()
-    if int(cv2.__version__.split(".")[0]) < 5:
-        assert err <= 1e-3
-    else:
-        # OpenCV 5.0 quantises its float Lab (a, b on a 1/64 grid, L on 1/1024; measured
-        # in docs/blending.md): the documented formula is followed to that grid only.
-        assert err <= 0.6
+    err = np.abs(bgr_to_lab(img) - theirs)
+    # OpenCV 4.12 and 5.0 both quantise their float Lab (a and b on a 1/64 grid here) and
+    # differ from their documented formula by up to 0.38 (mean 0.08; docs/blending.md).
+    # ffaccel follows the formula, so the 1e-3 holds against it, not against cv2.
+    assert err.max() <= 0.6
+    assert err.mean() <= 0.1
 
 
 @settings(max_examples=examples(40), deadline=None)
