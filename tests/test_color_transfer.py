@@ -191,3 +191,18 @@ def test_state_reduces_flicker_on_a_relit_noisy_clip():
     # and it still follows the lighting: mean colour error against the noise-free target stays small
     lag = np.mean([np.linalg.norm(a - b) for a, b in zip(smooth, want)])
     assert lag < 3.0
+
+
+def test_end_of_sequence_guard_freezes_colour_in_the_tail():
+    srcs, refs, mask, _ = relit_clip(np.random.default_rng(7), frames=20)
+    guard = ffaccel.EndOfSequenceGuard(tail_frames=5, total_frames=20)
+    state = ffaccel.ColorTransferState(alpha=0.5, deadband=0.0)
+    outs = []
+    for i, (s, r) in enumerate(zip(srcs, refs)):
+        if guard.in_tail(i) and not state.frozen(0) and i > 0:
+            state.freeze(0)  # the pattern docs/blending.md gives
+        outs.append(ffaccel.color_transfer(srcs[0], r, mask, state=state, track=0))
+    tail = outs[-5:]
+    for o in tail[1:]:
+        np.testing.assert_array_equal(o, tail[0])  # same source, frozen statistics: same bytes
+    assert not np.array_equal(outs[0], outs[10])  # before the tail the colour follows the light
