@@ -12,8 +12,17 @@ namespace ffaccel::cpu {
 namespace FFACCEL_CPU_VARIANT {
 namespace {
 
+// Coarse levels are a few thousand pixels: waking the pool costs more than the work.
+constexpr long kSerialPixels = 16384;
+
 template <typename Fn>
 void for_level(int w, int h, Fn&& fn) {
+    if (static_cast<long>(w) * h < kSerialPixels) {
+        for (int y = 0; y < h; ++y) {
+            for (int x = 0; x < w; ++x) fn(x, y);
+        }
+        return;
+    }
     parallel_for(h, [&](int b, int e) {
         for (int y = b; y < e; ++y) {
             for (int x = 0; x < w; ++x) fn(x, y);
