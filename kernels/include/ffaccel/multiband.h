@@ -66,8 +66,8 @@ inline MultibandPlan plan_multiband(int w, int h, int levels, int c) {
         w = (w + 1) / 2;
         h = (h + 1) / 2;
     }
-    plan.x_off = off;
-    off += static_cast<std::int64_t>(plan.lv[1 <= levels ? 1 : 0].w) * plan.lv[1 <= levels ? 1 : 0].h * c;
+    plan.x_off = off;  // levels >= 1 (the binding checks), so level 1 exists
+    off += static_cast<std::int64_t>(plan.lv[1].w) * plan.lv[1].h * c;
     plan.floats = off;
     return plan;
 }

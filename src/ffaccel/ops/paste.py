@@ -170,8 +170,9 @@ def _run(frame: Any, crops: Any, masks: Any, matrices: Any, compat: Any, inplace
         mats = m.reshape(-1, 6)
         floats = _core.multiband_workspace_floats(mats, f.w, f.h, cw, ch, f.c, pyramid_levels)
         # The pyramids live in a per-call float32 workspace of the frame's own framework
-        # (numpy, or the cupy/torch allocator on the current stream): about
-        # 4/3 * area_w * area_h * (C + 1) * 4 bytes for the largest paste area.
+        # (numpy, or the cupy/torch allocator on the current stream), so no memory is
+        # allocated behind the caller's allocator: about (4/3 (C + 1) + C / 4) floats per
+        # pixel of the largest paste area.
         workspace = _arrays.empty(f.view, (max(floats, 1),), np.dtype(np.float32))
         wv = _arrays.view(workspace, "workspace")
         _core.paste_back_multiband(f.core_image(), out_img, crop_img, mask_img, mats, bool(inplace), pyramid_levels,
@@ -216,8 +217,8 @@ def paste_back(frame: Any, crop: Any, mask: Any, matrix: Any, *, compat: str | N
             ``round_half_even(frame + collapse)``. Low frequencies (skin tone, lighting)
             cross the seam over a wide band, fine detail over a narrow one. CPU and GPU
             give the same bytes. Needs ``compat=None``. Uses a per-call float32
-            workspace from the frame's framework of about 4/3 x area x (C + 1) floats
-            (7 MB for a 512 face at 1080p).
+            workspace from the frame's framework of about (4/3 (C + 1) + C / 4) floats
+            per paste-area pixel (7.6 MB for a 560 x 560 area, C = 3).
         levels: number of pyramid reductions for ``"multiband"`` (1..10; 5 as
             OpenCV's MultiBandBlender default).
 
