@@ -17,6 +17,11 @@
 // Every sum runs in a fixed order with exact power-of-two scalings, and the files are
 // compiled without FMA contraction, so the CPU and the GPU produce the same bytes.
 //
+// skip_rule: where the mask level GM_k is 0 (most of a paste area outside the face), the
+// band is 0 * (finite) = +-0 and its expand() is not computed. Only the sign of a zero can
+// differ from computing it, and no later step can turn that into a different byte: zeros
+// only enter sums with positive weights, and f + (+-0) = f.
+//
 // Passes (each a loop over one level's pixels; in place where a pixel reads only its
 // own value of the buffer it overwrites):
 //   prepare  (area)   D, M at level 0
@@ -227,6 +232,11 @@ FFACCEL_HD void mb_band_pixel(float* ws, const MultibandPlan& plan, int k, std::
     const float* d = ws + l.d_off + at * C;
     const float g = ws[l.m_off + at];
     float up[C];
+    if (g == 0.0f) {  // g * (d - up) is a zero whatever up is: skip the expand (see skip_rule)
+#pragma unroll
+        for (int c = 0; c < C; ++c) ws[dst_off + at * C + c] = 0.0f;
+        return;
+    }
     if (k < plan.levels) {
         mb_expand<C>(ws + plan.lv[k + 1].d_off, l.w, l.h, x, y, up);
     } else {
@@ -258,10 +268,15 @@ FFACCEL_HD void mb_finish_pixel(const PasteParams& p, const PasteFace& face, con
     const std::int64_t at = static_cast<std::int64_t>(v) * l.w + u;
     float up_g[C], up_r[C];
     const ExpandTaps taps = expand_taps_at(l.w, l.h, u, v);
-    mb_expand_with<C>(ws + plan.lv[1].d_off, plan.lv[1].w, taps, up_g);
-    mb_expand_with<C>(ws + plan.x_off, plan.lv[1].w, taps, up_r);
     const float* d = ws + l.d_off + at * C;
     const float g = ws[l.m_off + at];
+    if (g != 0.0f) {
+        mb_expand_with<C>(ws + plan.lv[1].d_off, plan.lv[1].w, taps, up_g);
+    } else {  // band 0 is a zero whatever up_g is (see skip_rule): any finite value will do
+#pragma unroll
+        for (int c = 0; c < C; ++c) up_g[c] = d[c];
+    }
+    mb_expand_with<C>(ws + plan.x_off, plan.lv[1].w, taps, up_r);
     std::uint8_t* px = row_ptr_mut<std::uint8_t>(p.out, 0, face.y1 + v) + (face.x1 + u) * C;
 #pragma unroll
     for (int c = 0; c < C; ++c) {
