@@ -14,6 +14,16 @@ pytestmark = pytest.mark.cuda
 FRAMEWORKS = frameworks()
 
 
+def _is_gpu_array_of(x, fw: str) -> bool:
+    if fw == "cupy":
+        import cupy
+
+        return isinstance(x, cupy.ndarray)
+    import torch
+
+    return isinstance(x, torch.Tensor) and x.is_cuda
+
+
 def _case(seed=0):
     rng = np.random.default_rng(seed)
     src = rng.integers(30, 220, (96, 96, 3), dtype=np.uint8)
@@ -29,7 +39,7 @@ def test_gpu_agrees_with_host(fw, method):
     src, ref, mask = _case()
     host = ffaccel.color_transfer(src, ref, mask, method=method)
     g = ffaccel.color_transfer(to_gpu(src, fw), to_gpu(ref, fw), to_gpu(mask, fw), method=method)
-    assert type(g).__module__.split(".")[0] == fw
+    assert _is_gpu_array_of(g, fw)
     got = to_host(g)
     assert got.dtype == np.uint8 and got.shape == src.shape
     # different reduction order on the device: at most one level apart after rounding
@@ -55,7 +65,7 @@ def test_boundary_blend_gpu_matches_host(fw):
     mask = ((((xx - 80) / 50.0) ** 2 + ((yy - 60) / 40.0) ** 2) <= 1).astype(np.float32)
     host = ffaccel.boundary_blend(frame, mask, 5)
     g = ffaccel.boundary_blend(to_gpu(frame, fw), to_gpu(mask, fw), 5)
-    assert type(g).__module__.split(".")[0] == fw
+    assert _is_gpu_array_of(g, fw)
     got = to_host(g)
     # box sums in float64 on both sides; the device may still round a level differently
     assert np.abs(got.astype(int) - host).max() <= 1

@@ -238,15 +238,19 @@ def color_transfer(src_crop: Any, ref_crop: Any, mask: Any, method: str = "reinh
         r_stats = _stats(xp, rp, w_ref, "mask" if ref_mask is None else "ref_mask", full)
         if state is not None:
             s_stats, r_stats = state.update(track, method, s_stats, r_stats)
+        # The statistics are host numpy; cupy does not mix host arrays into device arithmetic.
+        def dev(v: np.ndarray) -> Any:
+            return xp.asarray(v.astype(np.float32))
+
         if method == "reinhard_lab":
-            gain = (r_stats.std / np.maximum(s_stats.std, 1e-6)).astype(np.float32)
-            lab = (sp - s_stats.mean.astype(np.float32)) * gain + r_stats.mean.astype(np.float32)
+            gain = r_stats.std / np.maximum(s_stats.std, 1e-6)
+            lab = (sp - dev(s_stats.mean)) * dev(gain) + dev(r_stats.mean)
             res = _lab_to_bgr01(xp, lab) * np.float32(255)
         elif method == "linear_gain":
-            res = sp * (r_stats.mean / np.maximum(s_stats.mean, 1e-6)).astype(np.float32)
+            res = sp * dev(r_stats.mean / np.maximum(s_stats.mean, 1e-6))
         else:
             t = mkl_matrix(s_stats.cov, r_stats.cov)
-            res = _mix(xp, t, sp - s_stats.mean.astype(np.float32)) + r_stats.mean.astype(np.float32)
+            res = _mix(xp, t, sp - dev(s_stats.mean)) + dev(r_stats.mean)
         if src.dtype == np.uint8:
             res = xp.clip(xp.rint(res), 0, 255).astype(xp.uint8)
         else:
