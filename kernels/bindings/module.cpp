@@ -82,4 +82,5 @@ NB_MODULE(_core, m) {
     bindings::register_hysteresis(m);
     bindings::register_feather_mask(m);
     bindings::register_color(m);
+    bindings::register_multiband(m);
 }

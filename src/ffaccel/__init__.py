@@ -26,8 +26,11 @@ from ffaccel._version import __version__
 _EXPORTS: dict[str, str] = {
     "apply_color_gain_linear": "ffaccel.ops",
     "BatchProcessor": "ffaccel.runtime",
+    "boundary_blend": "ffaccel.ops",
     "box_mask": "ffaccel.ops",
     "bucket_batch_size": "ffaccel.runtime",
+    "color_transfer": "ffaccel.ops",
+    "ColorTransferState": "ffaccel.ops",
     "composite": "ffaccel.ops",
     "CudaError": "ffaccel._core",
     "CudaGraphRunner": "ffaccel.runtime",
@@ -84,7 +87,10 @@ if TYPE_CHECKING:  # static tools see the real names
         status,
     )
     from ffaccel.ops import (
+        ColorTransferState,
         apply_color_gain_linear,
+        boundary_blend,
+        color_transfer,
         box_mask,
         composite,
         estimate_color_gains,

@@ -84,6 +84,33 @@ struct PasteParams {
     int region_x1, region_y1, region_x2, region_y2;  // union of the faces' areas
 };
 
+// The warped, clipped mask of face i at area pixel (u, v): CONSTANT 0 outside the crop.
+template <typename MaskT, WarpMode M>
+FFACCEL_HD float paste_mask_sample(const PasteParams& p, const PasteFace& face, int i, int u, int v) {
+    WarpParams mp;
+    mp.src = p.masks;
+    mp.src.data = p.masks.data + i * p.masks.batch_stride;
+    mp.dst.w = face.x2 - face.x1;  // OpenCV5's vector/tail split depends on the area width
+    mp.border = Border::Constant;
+    mp.border_value[0] = mp.border_value[1] = mp.border_value[2] = mp.border_value[3] = 0.f;
+    float m;
+    warp_sample<M, MaskT, 1>(mp, face.k, u, v, &m);
+    if constexpr (sizeof(MaskT) == 1) m = m * (1.0f / 255.0f);
+    return m < 0.f ? 0.f : (m > 1.f ? 1.f : m);
+}
+
+// The warped crop of face i at area pixel (u, v): REPLICATE outside the crop.
+template <typename CropT, WarpMode M, int C>
+FFACCEL_HD void paste_crop_sample(const PasteParams& p, const PasteFace& face, int i, int u, int v, float* crop) {
+    WarpParams cp;
+    cp.src = p.crops;
+    cp.src.data = p.crops.data + i * p.crops.batch_stride;
+    cp.dst.w = face.x2 - face.x1;
+    cp.border = Border::Replicate;
+    cp.border_value[0] = cp.border_value[1] = cp.border_value[2] = cp.border_value[3] = 0.f;
+    warp_sample<M, CropT, C>(cp, face.k, u, v, crop);
+}
+
 template <typename CropT, typename MaskT, WarpMode M, int C>
 FFACCEL_HD void paste_pixel(const PasteParams& p, const PasteFace* faces, int n, int x, int y) {
     std::uint8_t* px = row_ptr_mut<std::uint8_t>(p.out, 0, y) + x * C;
@@ -97,23 +124,10 @@ FFACCEL_HD void paste_pixel(const PasteParams& p, const PasteFace* faces, int n,
         const PasteFace& face = faces[i];
         if (x < face.x1 || x >= face.x2 || y < face.y1 || y >= face.y2) continue;
         const int u = x - face.x1, v = y - face.y1;
-        WarpParams mp;
-        mp.src = p.masks;
-        mp.src.data = p.masks.data + i * p.masks.batch_stride;
-        mp.dst.w = face.x2 - face.x1;  // OpenCV5's vector/tail split depends on the area width
-        mp.border = Border::Constant;
-        mp.border_value[0] = mp.border_value[1] = mp.border_value[2] = mp.border_value[3] = 0.f;
-        float m;
-        warp_sample<M, MaskT, 1>(mp, face.k, u, v, &m);
-        if constexpr (sizeof(MaskT) == 1) m = m * (1.0f / 255.0f);
-        m = m < 0.f ? 0.f : (m > 1.f ? 1.f : m);
+        const float m = paste_mask_sample<MaskT, M>(p, face, i, u, v);
         if (m == 0.f) continue;
-        WarpParams cp = mp;
-        cp.src = p.crops;
-        cp.src.data = p.crops.data + i * p.crops.batch_stride;
-        cp.border = Border::Replicate;
         float crop[C];
-        warp_sample<M, CropT, C>(cp, face.k, u, v, crop);
+        paste_crop_sample<CropT, M, C>(p, face, i, u, v, crop);
         const float keep = 1.0f - m;
 #pragma unroll
         for (int c = 0; c < C; ++c) {

@@ -1,6 +1,8 @@
 """Per-face image ops; each module is one op (see DESIGN.md)."""
 
+from ffaccel.ops.boundary import boundary_blend
 from ffaccel.ops.color import apply_color_gain_linear, estimate_color_gains, linear_to_srgb, srgb_to_linear
+from ffaccel.ops.color_transfer import ColorTransferState, color_transfer
 from ffaccel.ops.composite import composite
 from ffaccel.ops.hysteresis import MaskHysteresis, mask_hysteresis, seam_ring
 from ffaccel.ops.mask import box_mask, feather_mask
@@ -8,9 +10,12 @@ from ffaccel.ops.paste import paste_back, paste_back_batch
 from ffaccel.ops.warp import warp_affine, warp_affine_batch
 
 __all__ = [
+    "ColorTransferState",
     "MaskHysteresis",
     "apply_color_gain_linear",
+    "boundary_blend",
     "box_mask",
+    "color_transfer",
     "composite",
     "estimate_color_gains",
     "feather_mask",

@@ -1,0 +1,258 @@
+"""``color_transfer``: match a swapped crop's colour to the target face, inside a mask.
+
+Array-level implementation (numpy on the host, cupy on the GPU; torch CUDA tensors are
+viewed through cupy zero-copy and handed back as torch). The per-pixel work runs where
+the crop lives; the statistics (a few numbers per face) come back to the host, where the
+transform is solved and where :class:`ColorTransferState` smooths them over time. That
+one small device-to-host read per call synchronises the stream, so ``color_transfer``
+cannot be captured inside a CUDA graph (paste_back can).
+
+Methods, statistics always weighted by the mask (pixels with mask 0 do not count):
+
+- ``"reinhard_lab"``: per channel in CIE Lab, ``(x - mean_src) * std_ref / std_src + mean_ref``
+  (Reinhard et al. 2001, with CIE Lab in place of lαβ).
+- ``"linear_gain"``: per BGR channel, ``x * mean_ref / mean_src``.
+- ``"mkl"``: the Monge-Kantorovich linear map in BGR (Pitie & Kokaram 2007): the
+  symmetric T with ``T cov_src T = cov_ref``, ``(x - mean_src) T + mean_ref``.
+
+Lab follows cv2.cvtColor's documented float conversion (sRGB curve, OpenCV's XYZ matrix
+and D65 white, 0.008856 / 7.787 knee); see docs/blending.md for how it compares with the
+installed OpenCV.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ffaccel.ops._color_state import ColorStats, ColorTransferState
+from ffaccel.quality._xp import as_array, device_scope
+
+__all__ = ["color_transfer", "bgr_to_lab", "lab_to_bgr", "COLOR_METHODS", "ColorTransferState", "ColorStats"]
+
+COLOR_METHODS = ("reinhard_lab", "linear_gain", "mkl")
+
+# OpenCV's sRGB -> XYZ (D65) matrix and white point, as its cvtColor documentation gives them.
+_RGB_TO_XYZ = np.array([[0.412453, 0.357580, 0.180423],
+                        [0.212671, 0.715160, 0.072169],
+                        [0.019334, 0.119193, 0.950227]])
+_WHITE = np.array([0.950456, 1.0, 1.088754])
+# BGR in, X/Xn Y/Yn Z/Zn out, and back.
+_BGR_TO_XYZN = (_RGB_TO_XYZ[:, ::-1] / _WHITE[:, None]).astype(np.float32)
+_XYZN_TO_BGR = np.linalg.inv(_RGB_TO_XYZ[:, ::-1] / _WHITE[:, None]).astype(np.float32)
+_KNEE = 0.008856
+_SLOPE, _OFFSET = 7.787, 16.0 / 116.0
+_F_KNEE = _SLOPE * _KNEE + _OFFSET  # f(t) at the knee: where the inverse switches branch
+
+
+def _srgb_to_linear(xp: Any, v: Any) -> Any:
+    return xp.where(v <= 0.04045, v / 12.92, ((xp.maximum(v, 0.04045) + 0.055) / 1.055) ** 2.4)
+
+
+def _linear_to_srgb(xp: Any, v: Any) -> Any:
+    return xp.where(v <= 0.0031308, v * 12.92, 1.055 * xp.maximum(v, 0.0031308) ** (1 / 2.4) - 0.055)
+
+
+def _mix(xp: Any, m: np.ndarray, planes: Any) -> Any:
+    """3x3 matrix times (..., 3) pixels, written out (no BLAS threads)."""
+    m = m.astype(np.float32)
+    return xp.stack([planes[..., 0] * m[r, 0] + planes[..., 1] * m[r, 1] + planes[..., 2] * m[r, 2]
+                     for r in range(3)], axis=-1)
+
+
+def _bgr01_to_lab(xp: Any, bgr: Any) -> Any:
+    xyz = _mix(xp, _BGR_TO_XYZN, _srgb_to_linear(xp, bgr))
+    f = xp.where(xyz > _KNEE, xp.cbrt(xyz), xyz * _SLOPE + _OFFSET)
+    y = xyz[..., 1]
+    lum = xp.where(y > _KNEE, 116.0 * f[..., 1] - 16.0, 903.3 * y)
+    return xp.stack([lum, 500.0 * (f[..., 0] - f[..., 1]), 200.0 * (f[..., 1] - f[..., 2])], axis=-1).astype(xp.float32)
+
+
+def _lab_to_bgr01(xp: Any, lab: Any) -> Any:
+    lum, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
+    y = xp.where(lum > 903.3 * _KNEE, ((lum + 16.0) / 116.0) ** 3, lum / 903.3)
+    fy = xp.where(lum > 903.3 * _KNEE, (lum + 16.0) / 116.0, y * _SLOPE + _OFFSET)
+    fx, fz = fy + a / 500.0, fy - b / 200.0
+
+    def inv(f: Any) -> Any:
+        return xp.where(f > _F_KNEE, f ** 3, (f - _OFFSET) / _SLOPE)
+
+    xyz = xp.stack([inv(fx), y, inv(fz)], axis=-1)
+    return _linear_to_srgb(xp, _mix(xp, _XYZN_TO_BGR, xyz)).astype(xp.float32)
+
+
+def _back(like: Any, arr: Any) -> Any:
+    """``arr`` (numpy/cupy) as the caller's kind: torch in, torch out (zero copy)."""
+    if type(like).__module__.startswith("torch"):
+        import torch
+
+        return torch.as_tensor(arr, device=like.device)
+    return arr
+
+
+def bgr_to_lab(image: Any) -> Any:
+    """BGR (uint8 0..255 or float32 0..255) to float32 CIE Lab, cv2's float formula.
+
+    Args:
+        image: (H, W, 3) numpy/cupy/torch array.
+
+    Returns:
+        (H, W, 3) float32 L (0..100), a, b of the input's kind.
+
+    Example:
+        >>> import numpy as np
+        >>> [round(float(v), 2) for v in bgr_to_lab(np.array([[[0, 0, 255]]], np.uint8))[0, 0]]
+        [53.24, 80.09, 67.2]
+    """
+    arr, xp = _colour_image(image, "image")
+    with device_scope(image):
+        return _back(image, _bgr01_to_lab(xp, arr.astype(xp.float32) * np.float32(1 / 255)))
+
+
+def lab_to_bgr(lab: Any) -> Any:
+    """Inverse of :func:`bgr_to_lab`: float32 BGR 0..255 (unclipped) of the input's kind.
+
+    Example:
+        >>> import numpy as np
+        >>> lab = bgr_to_lab(np.array([[[10, 120, 250]]], np.uint8))
+        >>> np.rint(lab_to_bgr(lab)).astype(int).tolist()
+        [[[10, 120, 250]]]
+    """
+    arr, xp = as_array(lab, "lab")
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError(f"lab: expected shape (H, W, 3), got {tuple(arr.shape)}")
+    with device_scope(lab):
+        return _back(lab, _lab_to_bgr01(xp, arr.astype(xp.float32)) * np.float32(255))
+
+
+def _colour_image(x: Any, name: str) -> tuple[Any, Any]:
+    arr, xp = as_array(x, name)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError(f"{name}: expected shape (H, W, 3) BGR, got {tuple(arr.shape)}")
+    if arr.dtype not in (np.uint8, np.float32):
+        raise TypeError(f"{name}: dtype {arr.dtype} is not supported (expected uint8 or float32 0..255)")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name}: image is empty")
+    return arr, xp
+
+
+def _weights(xp: Any, mask: Any, shape: tuple[int, ...], name: str) -> Any:
+    m, mxp = as_array(mask, name)
+    if mxp is not xp:
+        raise ValueError(f"{name}: must live where the crops live (host or the same GPU)")
+    if tuple(m.shape) != tuple(shape[:2]):
+        raise ValueError(f"{name}: expected shape {tuple(shape[:2])}, got {tuple(m.shape)}")
+    if m.dtype == np.uint8:
+        w = m.astype(xp.float32) * np.float32(1 / 255)
+    elif m.dtype == np.float32:
+        w = xp.clip(m, 0, 1)
+    else:
+        raise TypeError(f"{name}: dtype {m.dtype} is not supported (expected float32 0..1 or uint8 0..255)")
+    return w
+
+
+def _stats(xp: Any, pixels: Any, w: Any, name: str, full_cov: bool) -> ColorStats:
+    """Mask-weighted mean, std and (optionally) covariance of (H, W, 3) pixels, on the host."""
+    total = float(w.sum())
+    if total <= 1e-6:
+        raise ValueError(f"{name}: is empty (no pixel has a weight above 0), so there are no statistics")
+    p = pixels.reshape(-1, 3).astype(xp.float64)
+    wf = w.reshape(-1, 1).astype(xp.float64)
+    mean = (p * wf).sum(axis=0) / total
+    d = p - mean
+    cov = (d * wf).T @ d / total if full_cov else None
+    var = (d * d * wf).sum(axis=0) / total
+    to_host = (lambda a: a.get()) if hasattr(mean, "get") else np.asarray
+    return ColorStats(to_host(mean), np.sqrt(np.maximum(to_host(var), 0.0)), None if cov is None else to_host(cov))
+
+
+def _sqrtm_psd(c: np.ndarray, inverse: bool = False) -> np.ndarray:
+    vals, vecs = np.linalg.eigh(c)
+    vals = np.maximum(vals, 1e-6)  # a flat channel (one colour) has no spread to match
+    return (vecs * (vals ** (-0.5 if inverse else 0.5))) @ vecs.T
+
+
+def mkl_matrix(cov_src: np.ndarray, cov_ref: np.ndarray) -> np.ndarray:
+    """The symmetric positive T with ``T @ cov_src @ T == cov_ref`` (Monge-Kantorovich).
+
+    Example:
+        >>> import numpy as np
+        >>> a, b = np.diag([4.0, 1.0, 9.0]), np.diag([1.0, 4.0, 9.0])
+        >>> t = mkl_matrix(a, b)
+        >>> bool(np.allclose(t @ a @ t, b))
+        True
+    """
+    s_half, s_inv_half = _sqrtm_psd(cov_src), _sqrtm_psd(cov_src, inverse=True)
+    return s_inv_half @ _sqrtm_psd(s_half @ cov_ref @ s_half) @ s_inv_half
+
+
+def color_transfer(src_crop: Any, ref_crop: Any, mask: Any, method: str = "reinhard_lab", *, ref_mask: Any = None,
+                   state: ColorTransferState | None = None, track: Any = 0) -> Any:
+    """Recolour ``src_crop`` so that its colour statistics inside ``mask`` match ``ref_crop``'s.
+
+    Args:
+        src_crop: (h, w, 3) BGR uint8 or float32 (0..255): the swapped face crop.
+        ref_crop: (h', w', 3) BGR, same kinds: the target face (the frame's own face, cut
+            with the same alignment), whose colour the result should take.
+        mask: (h, w) float32 0..1 or uint8 0..255 weights of src_crop's pixels in the
+            statistics (the face mask); pixels with 0 do not count.
+        method: one of ``COLOR_METHODS`` (see the module docstring).
+        ref_mask: weights for ref_crop; defaults to ``mask`` (then shapes must match).
+        state: a :class:`ColorTransferState` that smooths the statistics per face track
+            over time (EMA plus deadband, freeze for the end-of-sequence guard).
+        track: the face track's key in ``state``.
+
+    Returns:
+        The recoloured crop, src_crop's shape, dtype and kind (uint8 results rounded half
+        to even and saturated). The whole crop is transformed; the paste mask decides
+        what reaches the frame.
+
+    Raises:
+        TypeError, ValueError: bad arguments, named in the message (an all-zero mask too).
+
+    Example:
+        >>> import numpy as np, ffaccel
+        >>> src = np.full((8, 8, 3), (60, 90, 150), np.uint8)
+        >>> ref = np.full((8, 8, 3), (70, 100, 170), np.uint8)
+        >>> out = ffaccel.color_transfer(src, ref, np.ones((8, 8), np.float32), method="linear_gain")
+        >>> out[0, 0].tolist()
+        [70, 100, 170]
+    """
+    if method not in COLOR_METHODS:
+        raise ValueError(f"method: expected one of {COLOR_METHODS}, got {method!r}")
+    src, xp = _colour_image(src_crop, "src_crop")
+    ref, rxp = _colour_image(ref_crop, "ref_crop")
+    if rxp is not xp:
+        raise ValueError("ref_crop: must live where src_crop lives (host or the same GPU)")
+    with device_scope(src_crop):
+        w_src = _weights(xp, mask, src.shape, "mask")
+        w_ref = _weights(xp, mask if ref_mask is None else ref_mask, ref.shape, "mask" if ref_mask is None else "ref_mask")
+        if method == "reinhard_lab":
+            sp = _bgr01_to_lab(xp, src.astype(xp.float32) * np.float32(1 / 255))
+            rp = _bgr01_to_lab(xp, ref.astype(xp.float32) * np.float32(1 / 255))
+        else:
+            sp, rp = src.astype(xp.float32), ref.astype(xp.float32)
+        full = method == "mkl"
+        s_stats = _stats(xp, sp, w_src, "mask", full)
+        r_stats = _stats(xp, rp, w_ref, "mask" if ref_mask is None else "ref_mask", full)
+        if state is not None:
+            s_stats, r_stats = state.update(track, method, s_stats, r_stats)
+        # The statistics are host numpy; cupy does not mix host arrays into device arithmetic.
+        def dev(v: np.ndarray) -> Any:
+            return xp.asarray(v.astype(np.float32))
+
+        if method == "reinhard_lab":
+            gain = r_stats.std / np.maximum(s_stats.std, 1e-6)
+            lab = (sp - dev(s_stats.mean)) * dev(gain) + dev(r_stats.mean)
+            res = _lab_to_bgr01(xp, lab) * np.float32(255)
+        elif method == "linear_gain":
+            res = sp * dev(r_stats.mean / np.maximum(s_stats.mean, 1e-6))
+        else:
+            t = mkl_matrix(s_stats.cov, r_stats.cov)
+            res = _mix(xp, t, sp - dev(s_stats.mean)) + dev(r_stats.mean)
+        if src.dtype == np.uint8:
+            res = xp.clip(xp.rint(res), 0, 255).astype(xp.uint8)
+        else:
+            res = res.astype(xp.float32)
+        return _back(src_crop, res)
