@@ -1,16 +1,168 @@
 // CPU loop for paste_back: frame rows split across the thread pool; rows outside every
-// paste area are only copied (and not touched at all in place).
+// paste area are only copied (and not touched at all in place). Within a row the faces
+// are applied one after the other, each over its own columns: a pixel still sees face
+// i - 1's result before face i's, as paste_pixel's loop over the faces gives it.
+//
+// In the x86-64-v3 build a face's row is walked in blocks of 8 pixels through the AVX2
+// path of paste_simd.h; the last block of a row whose width is not a multiple of 8 is
+// moved left to end at the row's end, its already pasted lanes marked as skipped (they
+// are rewritten with the bytes they have). Areas narrower than 8 pixels, blocks with
+// non-finite coordinates, OpenCV4 rows whose fixed-point terms do not fit int32, and
+// the whole baseline build go through the scalar paste_pixel<>() of paste_back.h, the
+// single source of truth. Both compute the same bytes.
 #include "ffaccel/paste_back.h"
 
+#include <cmath>
 #include <cstring>
 #include <stdexcept>
+#include <vector>
 
 #include "parallel.h"
+#include "paste_simd.h"
 #include "variant.h"
 
 namespace ffaccel::cpu {
 namespace FFACCEL_CPU_VARIANT {
 namespace {
+
+// Face i's crop and mask as a batch of one, for paste_pixel(q, &faces[i], 1, ...).
+inline PasteParams face_params(const PasteParams& p, int i) {
+    PasteParams q = p;
+    q.crops.data += static_cast<std::uintptr_t>(i * p.crops.batch_stride);
+    q.masks.data += static_cast<std::uintptr_t>(i * p.masks.batch_stride);
+    return q;
+}
+
+template <typename CropT, typename MaskT, WarpMode M, int C>
+void scalar_span(const PasteParams& q, const PasteFace& f, int x0, int x1, int y) {
+    for (int x = x0; x < x1; ++x) paste_pixel<CropT, MaskT, M, C>(q, &f, 1, x, y);
+}
+
+#if defined(FFACCEL_PASTE_SIMD)
+// Per-face constants of the SIMD path.
+template <typename MaskT, typename CropT, int C>
+struct FaceSimd {
+    simd::Src<1> mask;  // CONSTANT 0, as paste_pixel samples the mask
+    simd::Src<C> crop;  // REPLICATE
+    simd::FixedColumns fc;
+    bool ok = false;
+};
+
+template <typename CropT, typename MaskT, WarpMode M, int C>
+FaceSimd<MaskT, CropT, C> face_simd(const PasteParams& q, const PasteFace& f) {
+    FaceSimd<MaskT, CropT, C> s;
+    const int w = f.x2 - f.x1;
+    WarpParams mp;  // what paste_pixel hands warp_sample
+    mp.src = q.masks;
+    mp.dst.w = w;
+    mp.border = Border::Constant;
+    mp.border_value[0] = mp.border_value[1] = mp.border_value[2] = mp.border_value[3] = 0.f;
+    WarpParams cp = mp;
+    cp.src = q.crops;
+    cp.border = Border::Replicate;
+    // A block needs 8 columns; u stays exact in float below 2^24. OpenCV4 clamps ix, iy
+    // to int16; the float modes compare floor values as floats, exact up to 2^24.
+    s.ok = w >= 8 && w < (1 << 24) && f.y1 < f.y2 && simd::simd_usable(mp) && simd::simd_usable(cp);
+    const int coord_max = M == WarpMode::OpenCV4 ? 32767 : (1 << 24);
+    s.mask = simd::make_src<MaskT, 1>(mp, coord_max);
+    s.crop = simd::make_src<CropT, C>(cp, coord_max);
+    if (M == WarpMode::OpenCV4 && s.ok) s.fc = simd::fixed_columns(f.k, w);
+    return s;
+}
+
+// One row y of face f (q: its params as a batch of one), 8 area columns per block.
+template <typename CropT, typename MaskT, WarpMode M, int C>
+void row_simd(const PasteParams& q, const PasteFace& f, const FaceSimd<MaskT, CropT, C>& s, int y) {
+    const int w = f.x2 - f.x1, v = y - f.y1, last = w - 8;
+    std::uint8_t* row = row_ptr_mut<std::uint8_t>(q.out, 0, y) + f.x1 * C;
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const bool truncate = q.truncate;
+    int done = 0;  // area columns [0, done) are pasted
+
+    // Mask, skip test, crop, blend for the block at u0 whose coordinates give `sample`.
+    auto finish = [&](int u0, __m256i lane_u, auto&& sample_mask, auto&& sample_crop) {
+        __m256 m;
+        sample_mask(&m);
+        m = simd::clip_mask<MaskT>(m);
+        const __m256 pasted = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(done), lane_u));
+        const __m256 skip = _mm256_or_ps(_mm256_cmp_ps(m, _mm256_setzero_ps(), _CMP_EQ_OQ), pasted);
+        if (_mm256_movemask_ps(skip) != 0xff) {  // outside the face the mask is 0 in whole blocks
+            __m256 crop[C];
+            sample_crop(crop);
+            simd::blend_store<C>(row + u0 * C, m, skip, crop, truncate);
+        }
+        done = u0 + 8;
+    };
+
+    if constexpr (M == WarpMode::OpenCV4) {
+        // As row_simd of warp_affine.cpp: (row + 16) + col in int32 equals the double sum
+        // when both terms are within +-(2^30 - 1).
+        const double rx = rint64((f.k.d[1] * v + f.k.d[2]) * 1024.0) + 16.0;
+        const double ry = rint64((f.k.d[4] * v + f.k.d[5]) * 1024.0) + 16.0;
+        const double lim = 1073741823.0;
+        if (!(s.fc.ok && std::fabs(rx) <= lim && std::fabs(ry) <= lim)) {
+            scalar_span<CropT, MaskT, M, C>(q, f, f.x1, f.x2, y);
+            return;
+        }
+        const __m256i vrx = _mm256_set1_epi32(static_cast<int>(rx)), vry = _mm256_set1_epi32(static_cast<int>(ry));
+        for (int u0 = 0;; u0 += 8) {
+            if (u0 > last) {
+                if (u0 >= w) break;
+                u0 = last;  // the final block, overlapping the pasted columns
+            }
+            const __m256i cx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.fc.x.data() + u0));
+            const __m256i cy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.fc.y.data() + u0));
+            const simd::FixedCoords k = simd::fixed_coords(_mm256_srai_epi32(_mm256_add_epi32(vrx, cx), 5),
+                                                           _mm256_srai_epi32(_mm256_add_epi32(vry, cy), 5));
+            finish(
+                u0, _mm256_add_epi32(_mm256_set1_epi32(u0), iota),
+                [&](__m256* m) { simd::sample_fixed<MaskT, 1>(s.mask, k, m); },
+                [&](__m256* c) { simd::sample_fixed<CropT, C>(s.crop, k, c); });
+        }
+    } else {
+        // sample_default: sx = a0 * u + (a1 * v + a2). sample_opencv5: columns below the
+        // area's vector_end use fma(a0, u, a1 * v + a2), the others fma(u, a0, a1 * v) + a2.
+        const int vector_end = M == WarpMode::OpenCV5 ? w - w % 16 : w;
+        const float vf = static_cast<float>(v);
+        const float rx1 = f.k.f[1] * vf, ry1 = f.k.f[4] * vf;
+        const __m256 rx = _mm256_set1_ps(rx1 + f.k.f[2]), ry = _mm256_set1_ps(ry1 + f.k.f[5]);
+        const __m256 a0 = _mm256_set1_ps(f.k.f[0]), a3 = _mm256_set1_ps(f.k.f[3]);
+        for (int u0 = 0;; u0 += 8) {
+            if (u0 > last) {
+                if (u0 >= w) break;
+                u0 = last;
+            }
+            const __m256i lane_u = _mm256_add_epi32(_mm256_set1_epi32(u0), iota);
+            const __m256 uf = _mm256_cvtepi32_ps(lane_u);
+            __m256 sx, sy;
+            if constexpr (M == WarpMode::Default) {
+                sx = _mm256_add_ps(_mm256_mul_ps(a0, uf), rx);
+                sy = _mm256_add_ps(_mm256_mul_ps(a3, uf), ry);
+            } else {
+                sx = _mm256_fmadd_ps(a0, uf, rx);
+                sy = _mm256_fmadd_ps(a3, uf, ry);
+                if (u0 + 8 > vector_end) {
+                    const __m256 tx = _mm256_add_ps(_mm256_fmadd_ps(uf, a0, _mm256_set1_ps(rx1)), _mm256_set1_ps(f.k.f[2]));
+                    const __m256 ty = _mm256_add_ps(_mm256_fmadd_ps(uf, a3, _mm256_set1_ps(ry1)), _mm256_set1_ps(f.k.f[5]));
+                    const __m256 vec = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(vector_end), lane_u));
+                    sx = _mm256_blendv_ps(tx, sx, vec);
+                    sy = _mm256_blendv_ps(ty, sy, vec);
+                }
+            }
+            const simd::FloatCoords k = simd::float_coords(sx, sy);
+            if (!simd::coords_finite(k)) {
+                const int from = u0 > done ? u0 : done;
+                scalar_span<CropT, MaskT, M, C>(q, f, f.x1 + from, f.x1 + u0 + 8, y);
+                done = u0 + 8;
+                continue;
+            }
+            finish(
+                u0, lane_u, [&](__m256* m) { simd::sample_float<M, MaskT, 1>(s.mask, k, m); },
+                [&](__m256* c) { simd::sample_float<M, CropT, C>(s.crop, k, c); });
+        }
+    }
+}
+#endif
 
 template <typename CropT, typename MaskT, WarpMode M, int C>
 struct PasteRows {
@@ -18,6 +170,14 @@ struct PasteRows {
         PasteParams in_place = p;  // after the row copy below, every pixel is updated in `out`
         in_place.in_place = true;
         in_place.frame = p.out;
+        std::vector<PasteParams> fp;
+        fp.reserve(n);
+        for (int i = 0; i < n; ++i) fp.push_back(face_params(in_place, i));
+#if defined(FFACCEL_PASTE_SIMD)
+        std::vector<FaceSimd<MaskT, CropT, C>> fs;
+        fs.reserve(n);
+        for (int i = 0; i < n; ++i) fs.push_back(face_simd<CropT, MaskT, M, C>(fp[i], faces[i]));
+#endif
         parallel_for(p.out.h, [&](int b, int e) {
             for (int y = b; y < e; ++y) {
                 if (!p.in_place) {
@@ -25,8 +185,16 @@ struct PasteRows {
                                 static_cast<std::size_t>(p.out.w) * C);
                 }
                 if (y < p.region_y1 || y >= p.region_y2) continue;
-                for (int x = p.region_x1; x < p.region_x2; ++x) {
-                    paste_pixel<CropT, MaskT, M, C>(in_place, faces, n, x, y);
+                for (int i = 0; i < n; ++i) {
+                    const PasteFace& f = faces[i];
+                    if (y < f.y1 || y >= f.y2 || f.x1 >= f.x2) continue;
+#if defined(FFACCEL_PASTE_SIMD)
+                    if (fs[i].ok) {
+                        row_simd<CropT, MaskT, M, C>(fp[i], f, fs[i], y);
+                        continue;
+                    }
+#endif
+                    scalar_span<CropT, MaskT, M, C>(fp[i], f, f.x1, f.x2, y);
                 }
             }
         });
