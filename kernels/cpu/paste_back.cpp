@@ -12,6 +12,7 @@
 // single source of truth. Both compute the same bytes.
 #include "ffaccel/paste_back.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -39,6 +40,41 @@ void scalar_span(const PasteParams& q, const PasteFace& f, int x0, int x1, int y
 }
 
 #if defined(FFACCEL_PASTE_SIMD)
+// The area columns [lo, hi) of row v where the mask can be non-zero. Elsewhere every
+// tap of the mask sample lies outside the mask, whose CONSTANT border is 0, so the
+// sample is 0 in every mode (lerps of zeros, or OpenCV4's border value outright) and
+// paste_pixel leaves the pixel as is. Found in double on the exact map with a margin
+// (2 px plus a relative term) far above the error of any mode's float or 1/32-px
+// coordinates, so it only ever keeps too much. Whole blocks outside it are never
+// sampled: about a third of a rotated face's paste area.
+inline void live_columns(const PasteFace& f, int mask_w, int mask_h, int v, int w, int& lo, int& hi) {
+    lo = 0, hi = w;
+    double ulo = 0.0, uhi = static_cast<double>(w);
+    for (int axis = 0; axis < 2; ++axis) {
+        const double a = f.k.d[3 * axis], b = f.k.d[3 * axis + 1] * v + f.k.d[3 * axis + 2];
+        const double size = axis == 0 ? mask_w : mask_h;
+        const double margin = 2.0 + (std::fabs(a) * w + std::fabs(b) + size) * (1.0 / 65536.0);
+        const double cmin = -1.0 - margin, cmax = size + margin;  // taps of floor(s) in [-1, size) touch the mask
+        if (std::fabs(a) < 1e-300) {
+            if (!(b >= cmin && b <= cmax)) ulo = uhi = 0.0;  // NaN: keeps nothing only if surely outside
+            if (!std::isfinite(b)) return;                      // leave the whole row to the samplers
+            continue;
+        }
+        double t0 = (cmin - b) / a, t1 = (cmax - b) / a;
+        if (t0 > t1) std::swap(t0, t1);
+        if (!std::isfinite(t0) || !std::isfinite(t1)) return;
+        ulo = std::max(ulo, t0);
+        uhi = std::min(uhi, t1);
+    }
+    if (!(ulo < uhi)) {
+        lo = hi = 0;
+        return;
+    }
+    lo = std::max(0, static_cast<int>(std::floor(ulo)) - 1);
+    hi = std::min(w, static_cast<int>(std::ceil(uhi)) + 2);
+    if (lo >= hi) lo = hi = 0;
+}
+
 // Per-face constants of the SIMD path.
 template <typename MaskT, typename CropT, int C>
 struct FaceSimd {
@@ -73,11 +109,18 @@ FaceSimd<MaskT, CropT, C> face_simd(const PasteParams& q, const PasteFace& f) {
 // One row y of face f (q: its params as a batch of one), 8 area columns per block.
 template <typename CropT, typename MaskT, WarpMode M, int C>
 void row_simd(const PasteParams& q, const PasteFace& f, const FaceSimd<MaskT, CropT, C>& s, int y) {
-    const int w = f.x2 - f.x1, v = y - f.y1, last = w - 8;
+    const int w = f.x2 - f.x1, v = y - f.y1;
+    int lo, hi;
+    live_columns(f, q.masks.w, q.masks.h, v, w, lo, hi);
+    if (lo >= hi) return;
+    // Blocks of 8 from lo; a range narrower than 8 is widened inside the row (w >= 8).
+    lo = std::min(lo, w - 8);
+    hi = std::max(hi, lo + 8);
+    const int last = hi - 8;
     std::uint8_t* row = row_ptr_mut<std::uint8_t>(q.out, 0, y) + f.x1 * C;
     const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const bool truncate = q.truncate;
-    int done = 0;  // area columns [0, done) are pasted
+    int done = lo;  // area columns [lo, done) are pasted
 
     // Mask, skip test, crop, blend for the block at u0 whose coordinates give `sample`.
     auto finish = [&](int u0, __m256i lane_u, auto&& sample_mask, auto&& sample_crop) {
@@ -101,13 +144,13 @@ void row_simd(const PasteParams& q, const PasteFace& f, const FaceSimd<MaskT, Cr
         const double ry = rint64((f.k.d[4] * v + f.k.d[5]) * 1024.0) + 16.0;
         const double lim = 1073741823.0;
         if (!(s.fc.ok && std::fabs(rx) <= lim && std::fabs(ry) <= lim)) {
-            scalar_span<CropT, MaskT, M, C>(q, f, f.x1, f.x2, y);
+            scalar_span<CropT, MaskT, M, C>(q, f, f.x1 + lo, f.x1 + hi, y);
             return;
         }
         const __m256i vrx = _mm256_set1_epi32(static_cast<int>(rx)), vry = _mm256_set1_epi32(static_cast<int>(ry));
-        for (int u0 = 0;; u0 += 8) {
+        for (int u0 = lo;; u0 += 8) {
             if (u0 > last) {
-                if (u0 >= w) break;
+                if (u0 >= hi) break;
                 u0 = last;  // the final block, overlapping the pasted columns
             }
             const __m256i cx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.fc.x.data() + u0));
@@ -127,9 +170,9 @@ void row_simd(const PasteParams& q, const PasteFace& f, const FaceSimd<MaskT, Cr
         const float rx1 = f.k.f[1] * vf, ry1 = f.k.f[4] * vf;
         const __m256 rx = _mm256_set1_ps(rx1 + f.k.f[2]), ry = _mm256_set1_ps(ry1 + f.k.f[5]);
         const __m256 a0 = _mm256_set1_ps(f.k.f[0]), a3 = _mm256_set1_ps(f.k.f[3]);
-        for (int u0 = 0;; u0 += 8) {
+        for (int u0 = lo;; u0 += 8) {
             if (u0 > last) {
-                if (u0 >= w) break;
+                if (u0 >= hi) break;
                 u0 = last;
             }
             const __m256i lane_u = _mm256_add_epi32(_mm256_set1_epi32(u0), iota);
