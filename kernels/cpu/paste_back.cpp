@@ -132,7 +132,13 @@ void row_simd(const PasteParams& q, const PasteFace& f, const FaceSimd<MaskT, Cr
         if (_mm256_movemask_ps(skip) != 0xff) {  // outside the face the mask is 0 in whole blocks
             __m256 crop[C];
             sample_crop(crop);
-            simd::blend_store<C>(row + u0 * C, m, skip, crop, truncate);
+            const bool opaque = _mm256_movemask_ps(skip) == 0 &&
+                                _mm256_movemask_ps(_mm256_cmp_ps(m, _mm256_set1_ps(1.0f), _CMP_EQ_OQ)) == 0xff;
+            if (opaque) {
+                simd::store_crop<C>(row + u0 * C, crop, truncate);
+            } else {
+                simd::blend_store<C>(row + u0 * C, m, skip, crop, truncate);
+            }
         }
         done = u0 + 8;
     };
@@ -221,13 +227,29 @@ struct PasteRows {
         fs.reserve(n);
         for (int i = 0; i < n; ++i) fs.push_back(face_simd<CropT, MaskT, M, C>(fp[i], faces[i]));
 #endif
-        parallel_for(p.out.h, [&](int b, int e) {
-            for (int y = b; y < e; ++y) {
-                if (!p.in_place) {
-                    std::memcpy(row_ptr_mut<std::uint8_t>(p.out, 0, y), row_ptr<std::uint8_t>(p.frame, 0, y),
-                                static_cast<std::size_t>(p.out.w) * C);
-                }
-                if (y < p.region_y1 || y >= p.region_y2) continue;
+        // Rows outside every paste area are only copied, a chunk's run of them in one
+        // memcpy when both images are contiguous (large copies take glibc's streaming
+        // path); rows inside are copied one at a time, so the paste finds them in cache.
+        const int h = p.out.h;
+        const std::size_t row_bytes = static_cast<std::size_t>(p.out.w) * C;
+        const bool contiguous = p.out.stride == static_cast<std::int64_t>(row_bytes) &&
+                                p.frame.stride == static_cast<std::int64_t>(row_bytes);
+        auto copy_rows = [&](int b, int e) {
+            if (p.in_place || b >= e) return;
+            if (contiguous) {
+                std::memcpy(row_ptr_mut<std::uint8_t>(p.out, 0, b), row_ptr<std::uint8_t>(p.frame, 0, b),
+                            row_bytes * static_cast<std::size_t>(e - b));
+                return;
+            }
+            for (int y = b; y < e; ++y)
+                std::memcpy(row_ptr_mut<std::uint8_t>(p.out, 0, y), row_ptr<std::uint8_t>(p.frame, 0, y), row_bytes);
+        };
+        const int r1 = std::min(std::max(p.region_y1, 0), h), r2 = std::max(r1, std::min(p.region_y2, h));
+        parallel_for(h, [&](int b, int e) {
+            copy_rows(b, std::min(e, r1));
+            copy_rows(std::max(b, r2), e);
+            for (int y = std::max(b, r1); y < std::min(e, r2); ++y) {
+                copy_rows(y, y + 1);
                 for (int i = 0; i < n; ++i) {
                     const PasteFace& f = faces[i];
                     if (y < f.y1 || y >= f.y2 || f.x1 >= f.x2) continue;

@@ -206,6 +206,20 @@ FFACCEL_PASTE_INLINE void blend_store(std::uint8_t* px, __m256 m, __m256 skip, c
     store_u8<C>(px, r);
 }
 
+// The block where every lane has m == 1 (the inside of the face): the blend is
+// f * 0 + c * 1, and f * 0 is +0 for every frame byte, c * 1 is c, +0 + c is c (a -0
+// becomes +0, NaN stays NaN): so the result is c itself, and the frame need not be read.
+template <int C>
+FFACCEL_PASTE_INLINE void store_crop(std::uint8_t* px, const __m256* crop, bool truncate) {
+    const __m256 lo = _mm256_setzero_ps(), hi = _mm256_set1_ps(255.0f);
+    __m256i r[C];
+    for (int c = 0; c < C; ++c) {
+        const __m256 cl = _mm256_max_ps(lo, _mm256_min_ps(hi, crop[c]));
+        r[c] = truncate ? _mm256_cvttps_epi32(cl) : _mm256_cvtps_epi32(cl);
+    }
+    store_u8<C>(px, r);
+}
+
 }  // namespace ffaccel::cpu::FFACCEL_CPU_VARIANT::simd
 
 #undef FFACCEL_PASTE_INLINE
