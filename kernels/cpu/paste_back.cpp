@@ -82,6 +82,7 @@ struct FaceSimd {
     simd::Src<C> crop;  // REPLICATE
     simd::FixedColumns fc;
     bool ok = false;
+    bool live = true;  // live_columns may narrow the rows
 };
 
 template <typename CropT, typename MaskT, WarpMode M, int C>
@@ -103,6 +104,9 @@ FaceSimd<MaskT, CropT, C> face_simd(const PasteParams& q, const PasteFace& f) {
     s.mask = simd::make_src<MaskT, 1>(mp, coord_max);
     s.crop = simd::make_src<CropT, C>(cp, coord_max);
     if (M == WarpMode::OpenCV4 && s.ok) s.fc = simd::fixed_columns(f.k, w);
+    // OpenCV4 clamps the tap index to int16, which can pull a far-outside coordinate
+    // back into a mask wider or taller than 32767 px: no column range there.
+    s.live = !(M == WarpMode::OpenCV4 && (q.masks.w > 32766 || q.masks.h > 32766));
     return s;
 }
 
@@ -110,8 +114,8 @@ FaceSimd<MaskT, CropT, C> face_simd(const PasteParams& q, const PasteFace& f) {
 template <typename CropT, typename MaskT, WarpMode M, int C>
 void row_simd(const PasteParams& q, const PasteFace& f, const FaceSimd<MaskT, CropT, C>& s, int y) {
     const int w = f.x2 - f.x1, v = y - f.y1;
-    int lo, hi;
-    live_columns(f, q.masks.w, q.masks.h, v, w, lo, hi);
+    int lo = 0, hi = w;
+    if (s.live) live_columns(f, q.masks.w, q.masks.h, v, w, lo, hi);
     if (lo >= hi) return;
     // Blocks of 8 from lo; a range narrower than 8 is widened inside the row (w >= 8).
     lo = std::min(lo, w - 8);
