@@ -40,6 +40,10 @@ void scalar_span(const PasteParams& q, const PasteFace& f, int x0, int x1, int y
 }
 
 #if defined(FFACCEL_PASTE_SIMD)
+// prefetcht0 as inline asm: GCC 12 deletes __builtin_prefetch / _mm_prefetch whose
+// address comes out of float -> int conversions (checked in the assembly).
+inline void prefetch_t0(const char* p) { asm volatile("prefetcht0 %0" : : "m"(*p)); }
+
 // The area columns [lo, hi) of row v where the mask can be non-zero. Elsewhere every
 // tap of the mask sample lies outside the mask, whose CONSTANT border is 0, so the
 // sample is 0 in every mode (lerps of zeros, or OpenCV4's border value outright) and
@@ -126,6 +130,35 @@ void row_simd(const PasteParams& q, const PasteFace& f, const FaceSimd<MaskT, Cr
     const bool truncate = q.truncate;
     int done = lo;  // area columns [lo, done) are pasted
 
+    // Software prefetch of the crop and mask taps of this block's first and last lanes
+    // kAhead rows further down, one block at a time so the hints never crowd the fill
+    // buffers. The rotated walk through the crop turns to a new crop row every few
+    // pixels, which the hardware prefetchers do not follow, and a face-swap pipeline
+    // calls paste_back with cold caches (the model ran in between). Measured on the
+    // 1080p bench, one core, in place: caches flushed first 1.87 -> 1.03 ms; everything
+    // already cached 0.66 -> 0.74 ms. A hint only: nothing here changes a byte.
+    constexpr int kAhead = 3;
+    const float pf_rx = f.k.f[1] * static_cast<float>(v + kAhead) + f.k.f[2];
+    const float pf_ry = f.k.f[4] * static_cast<float>(v + kAhead) + f.k.f[5];
+    const float pf_w = static_cast<float>(q.crops.w) + 1.f, pf_h = static_cast<float>(q.crops.h) + 1.f;
+    const char* crop_base = reinterpret_cast<const char*>(q.crops.data);
+    const char* mask_base = reinterpret_cast<const char*>(q.masks.data);
+    auto prefetch_ahead = [&](int u0) {
+        for (const int l : {0, 7}) {
+            const float u = static_cast<float>(u0 + l);
+            const float ax = f.k.f[0] * u + pf_rx, ay = f.k.f[3] * u + pf_ry;
+            if (!(ax > -2.f && ax < pf_w && ay > -2.f && ay < pf_h)) continue;  // NaN too
+            const int ix = std::min(std::max(static_cast<int>(ax), 0), q.crops.w - 1);
+            const int iy = std::min(std::max(static_cast<int>(ay), 0), std::max(q.crops.h - 2, 0));
+            const char* c0 = crop_base + iy * q.crops.stride + ix * static_cast<std::int64_t>(C * sizeof(CropT));
+            const char* m0 = mask_base + iy * q.masks.stride + ix * static_cast<std::int64_t>(sizeof(MaskT));
+            prefetch_t0(c0);
+            prefetch_t0(c0 + q.crops.stride);
+            prefetch_t0(m0);
+            prefetch_t0(m0 + q.masks.stride);
+        }
+    };
+
     // Mask, skip test, crop, blend for the block at u0 whose coordinates give `sample`.
     auto finish = [&](int u0, __m256i lane_u, auto&& sample_mask, auto&& sample_crop) {
         __m256 m;
@@ -163,6 +196,7 @@ void row_simd(const PasteParams& q, const PasteFace& f, const FaceSimd<MaskT, Cr
                 if (u0 >= hi) break;
                 u0 = last;  // the final block, overlapping the pasted columns
             }
+            prefetch_ahead(u0);
             const __m256i cx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.fc.x.data() + u0));
             const __m256i cy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.fc.y.data() + u0));
             const simd::FixedCoords k = simd::fixed_coords(_mm256_srai_epi32(_mm256_add_epi32(vrx, cx), 5),
@@ -185,6 +219,7 @@ void row_simd(const PasteParams& q, const PasteFace& f, const FaceSimd<MaskT, Cr
                 if (u0 >= hi) break;
                 u0 = last;
             }
+            prefetch_ahead(u0);
             const __m256i lane_u = _mm256_add_epi32(_mm256_set1_epi32(u0), iota);
             const __m256 uf = _mm256_cvtepi32_ps(lane_u);
             __m256 sx, sy;
