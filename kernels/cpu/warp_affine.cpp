@@ -27,32 +27,8 @@ void scalar_span(const WarpParams& p, const WarpCoeffs& k, int x0, int x1, int y
 }
 
 #if defined(FFACCEL_WARP_SIMD)
-// OpenCV4's column terms round(a * x * 1024) of warp_affine.h's opencv4_fixed(), per
-// face, as int32: the row loop then adds the row term in integers. Kept only when
-// every value fits in +-2^30, so the integer sum equals the double one (see row_simd).
-struct FixedColumns {
-    std::vector<std::int32_t> x, y;  // per column: X and Y column terms
-    bool ok = false;
-};
-
-inline FixedColumns fixed_columns(const WarpCoeffs& k, int w) {
-    FixedColumns f;
-    f.x.resize(w);
-    f.y.resize(w);
-    const double lim = 1073741823.0;  // 2^30 - 1
-    for (int x = 0; x < w; ++x) {
-        // The same expressions as opencv4_fixed(): rint64(a_col * x * 1024.0).
-        const double cx = rint64(k.d[0] * x * 1024.0), cy = rint64(k.d[3] * x * 1024.0);
-        if (!(std::fabs(cx) <= lim && std::fabs(cy) <= lim)) return f;
-        f.x[x] = static_cast<std::int32_t>(cx);
-        f.y[x] = static_cast<std::int32_t>(cy);
-    }
-    f.ok = true;
-    return f;
-}
-
 template <WarpMode M, typename T, int C>
-void row_simd(const WarpParams& p, const simd::Src<C>& s, const WarpCoeffs& k, const FixedColumns* fc, int y, T* out) {
+void row_simd(const WarpParams& p, const simd::Src<C>& s, const WarpCoeffs& k, const simd::FixedColumns* fc, int y, T* out) {
     const int w = p.dst.w;
     int x = 0;
     if constexpr (M == WarpMode::OpenCV4) {
@@ -109,10 +85,10 @@ struct WarpRows {
         // OpenCV4 clamps ix, iy to int16; the float modes compare floor values against
         // the limit as floats, exact up to 2^24.
         const simd::Src<C> s = simd::make_src<T, C>(p, M == WarpMode::OpenCV4 ? 32767 : (1 << 24));
-        std::vector<FixedColumns> fc;
+        std::vector<simd::FixedColumns> fc;
         if (M == WarpMode::OpenCV4 && simd_ok) {
             fc.reserve(n);
-            for (int i = 0; i < n; ++i) fc.push_back(fixed_columns(coeffs[i], p.dst.w));
+            for (int i = 0; i < n; ++i) fc.push_back(simd::fixed_columns(coeffs[i], p.dst.w));
         }
 #endif
         parallel_for(n * h, [&](int b, int e) {

@@ -26,7 +26,9 @@
 
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "ffaccel/warp_affine.h"
 
@@ -128,6 +130,25 @@ FFACCEL_SIMD_INLINE void load_taps(const char* row0, __m256i off, std::int64_t s
                                                 load_as<std::uint16_t>(r + o[6]), load_as<std::uint16_t>(r + o[7]));
             left[0] = byte_lane<0, I>(v);
             right[0] = byte_lane<1, I>(v);
+        } else if constexpr (sizeof(T) == 4 && C == 4) {
+            // float C4 (paste_back's 4-channel float crops): the two taps of a pixel are
+            // 32 contiguous bytes [L0 L1 L2 L3 R0 R1 R2 R3]; 8 such rows, transposed.
+            __m256 rr[8];
+            for (int i = 0; i < 8; ++i) rr[i] = _mm256_loadu_ps(reinterpret_cast<const float*>(r + o[i]));
+            __m256 tt[8];
+            for (int g = 0; g < 2; ++g) {  // pixels 0-3, then 4-7
+                const __m256* x = rr + 4 * g;
+                const __m256 t0 = _mm256_unpacklo_ps(x[0], x[1]), t1 = _mm256_unpackhi_ps(x[0], x[1]);
+                const __m256 t2 = _mm256_unpacklo_ps(x[2], x[3]), t3 = _mm256_unpackhi_ps(x[2], x[3]);
+                tt[4 * g + 0] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));  // columns 0 | 4
+                tt[4 * g + 1] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));  // columns 1 | 5
+                tt[4 * g + 2] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));  // columns 2 | 6
+                tt[4 * g + 3] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));  // columns 3 | 7
+            }
+            for (int c = 0; c < 4; ++c) {
+                left[c] = _mm256_permute2f128_ps(tt[c], tt[4 + c], 0x20);
+                right[c] = _mm256_permute2f128_ps(tt[c], tt[4 + c], 0x31);
+            }
         } else if constexpr (C != 3 || sizeof(T) == 1) {
             // uint8 C3: left pixel in bytes 0-2, right in 3-5 (6-7 belong to the next
             // pixel: over_read_px). uint8 C4 and float C1: exactly the two taps.
@@ -492,6 +513,31 @@ FFACCEL_SIMD_INLINE void block_fixed(const Src<C>& s, __m256i X, __m256i Y, T* o
         }
         store_f32<C>(reinterpret_cast<float*>(out), v);
     }
+}
+
+// OpenCV4's column terms round(a * x * 1024) of warp_affine.h's opencv4_fixed(), per
+// face, as int32: the row loops (warp_affine.cpp, paste_back.cpp) then add the row term
+// in integers. Kept only when every value fits in +-2^30, so the integer sum equals
+// the double one (see row_simd of warp_affine.cpp).
+struct FixedColumns {
+    std::vector<std::int32_t> x, y;  // per column: X and Y column terms
+    bool ok = false;
+};
+
+inline FixedColumns fixed_columns(const WarpCoeffs& k, int w) {
+    FixedColumns f;
+    f.x.resize(w);
+    f.y.resize(w);
+    const double lim = 1073741823.0;  // 2^30 - 1
+    for (int x = 0; x < w; ++x) {
+        // The same expressions as opencv4_fixed(): rint64(a_col * x * 1024.0).
+        const double cx = rint64(k.d[0] * x * 1024.0), cy = rint64(k.d[3] * x * 1024.0);
+        if (!(std::fabs(cx) <= lim && std::fabs(cy) <= lim)) return f;
+        f.x[x] = static_cast<std::int32_t>(cx);
+        f.y[x] = static_cast<std::int32_t>(cy);
+    }
+    f.ok = true;
+    return f;
 }
 
 }  // namespace ffaccel::cpu::FFACCEL_CPU_VARIANT::simd
