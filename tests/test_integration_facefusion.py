@@ -182,7 +182,10 @@ def test_patches_by_name_references_and_uninstall_restores(ff):
     for (module, name), fn in originals.items():
         assert getattr(module, name) is fn, (module.__name__, name)
     assert ff.recognizer.warp_face_by_face_landmark_5 is ff.helper.warp_face_by_face_landmark_5
-    assert not any(type(f).__name__ == "_Finder" for f in sys.meta_path)
+    # Our own finder class, not any finder some other package happens to name _Finder.
+    from ffaccel.integrations.facefusion_patch import _Finder
+
+    assert not any(isinstance(f, _Finder) for f in sys.meta_path)
 
 
 def test_reinstall_with_other_mode_and_back(ff):
