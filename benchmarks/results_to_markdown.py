@@ -73,6 +73,17 @@ def main() -> int:
             if machine:
                 print(f"\n_machine: {json.dumps(machine)}_")
             print()
+    path = args.results / "bench_facefusion.json"
+    if path.exists():
+        data = json.loads(path.read_text())
+        rows = data["per_face"]
+        cols = [c for c in ("frame", "crop", "stock_ms", "exact_ms", "fast_ms", "fast_cuda_ms", "exact_x", "fast_x",
+                            "fast_cuda_x") if any(c in r for r in rows)]
+        print("### bench_facefusion (warp + box mask + paste per face, stock FaceFusion vs the adapter)\n")
+        print(table(rows, cols))
+        print()
+        print(table(data["fast_vs_stock"], ["output", "max", "mean", "share_differing"]))
+        print()
     path = args.results / "bench_runtime.json"
     if path.exists():
         print(runtime_section(json.loads(path.read_text())))
