@@ -53,3 +53,19 @@ def synchronize(fw: str) -> None:
         import torch
 
         torch.cuda.synchronize()
+
+
+def capture_torch_graph(step):
+    """Capture ``step()`` in a torch CUDA graph, after one warm-up run on a side stream
+    (torch's recipe), and return the graph, ready to ``replay()``."""
+    import torch
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        step()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        step()
+    return graph

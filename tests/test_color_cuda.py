@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ffaccel
-from gpu import frameworks, to_gpu, to_host
+from gpu import capture_torch_graph, frameworks, to_gpu, to_host
 from strategies import examples
 
 pytestmark = pytest.mark.cuda
@@ -104,14 +104,8 @@ def test_gain_graph_capture_replays_with_new_frames():
     static_in = torch.from_numpy(crops[0]).cuda()
     static_mask = torch.from_numpy(mask).cuda()
     static_out = torch.zeros((512, 512, 3), dtype=torch.uint8, device="cuda")
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        ffaccel.apply_color_gain_linear(static_in, (1.1, 0.95, 0.9), mask=static_mask, out=static_out)
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        ffaccel.apply_color_gain_linear(static_in, (1.1, 0.95, 0.9), mask=static_mask, out=static_out)
+    graph = capture_torch_graph(
+        lambda: ffaccel.apply_color_gain_linear(static_in, (1.1, 0.95, 0.9), mask=static_mask, out=static_out))
     for c in crops[1:]:
         static_in.copy_(torch.from_numpy(c))
         graph.replay()

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import ffaccel
 from ffaccel.ops.mask import MAX_SIGMA
-from gpu import frameworks, to_gpu, to_host
+from gpu import capture_torch_graph, frameworks, to_gpu, to_host
 from strategies import examples
 from test_mask import masks
 
@@ -94,14 +94,7 @@ def test_torch_graph_capture_replays_with_new_masks():
     masks_host = [rng.random((256, 256)).astype(np.float32) for _ in range(3)]
     static_in = torch.from_numpy(masks_host[0]).cuda()
     static_out = torch.zeros((256, 256), dtype=torch.float32, device="cuda")
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        ffaccel.feather_mask(static_in, 6.0, out=static_out)
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        ffaccel.feather_mask(static_in, 6.0, out=static_out)
+    graph = capture_torch_graph(lambda: ffaccel.feather_mask(static_in, 6.0, out=static_out))
     for m in masks_host[1:]:
         static_in.copy_(torch.from_numpy(m))
         graph.replay()

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ffaccel
-from gpu import frameworks, to_gpu, to_host
+from gpu import capture_torch_graph, frameworks, to_gpu, to_host
 from strategies import examples
 from test_paste import COMPATS, paste_cases
 
@@ -61,14 +61,7 @@ def test_torch_graph_capture_of_warp_then_paste():
         crop.copy_(255 - crop)  # a stand-in "swap"
         ffaccel.paste_back(src, crop, mask, m, out=out)
 
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        step()
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        step()
+    graph = capture_torch_graph(step)
     for f in frames[1:]:
         src.copy_(torch.from_numpy(f))
         graph.replay()

@@ -11,10 +11,9 @@ import threading
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import ffaccel
-from gpu import frameworks, synchronize, to_gpu, to_host
+from gpu import capture_torch_graph, frameworks, synchronize, to_gpu, to_host
 from strategies import affine_matrices, border_values, borders, compat_modes, dsizes, examples, images
 
 pytestmark = pytest.mark.cuda
@@ -92,14 +91,7 @@ def test_torch_graph_capture_replays_with_new_frames():
     m = np.array([[0.45, -0.1, -400.0], [0.1, 0.45, -150.0]])
     static_src = torch.from_numpy(frames[0]).cuda()
     static_out = torch.zeros((512, 512, 3), dtype=torch.uint8, device="cuda")
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):  # warm-up outside capture, as torch recommends
-        ffaccel.warp_affine(static_src, m, (512, 512), out=static_out)
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        ffaccel.warp_affine(static_src, m, (512, 512), out=static_out)
+    graph = capture_torch_graph(lambda: ffaccel.warp_affine(static_src, m, (512, 512), out=static_out))
     for f in frames[1:]:
         static_src.copy_(torch.from_numpy(f))
         graph.replay()
