@@ -23,23 +23,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))  # the shared synthetic cases
 import _timing  # noqa: E402
-from blend_cases import ellipse_mask, smooth_frame, warped_into_area  # noqa: E402
+from blend_cases import ellipse_mask, opencv_multiband_paste, opencv_seamless_clone, smooth_frame  # noqa: E402
 
 import ffaccel  # noqa: E402
-
-
-def cv2_multiband_area(cv2, frame, crop, mask, m, bands):
-    """MultiBandBlender over the paste area, warps included; returns the new frame."""
-    (x1, y1, x2, y2), c, k = warped_into_area(cv2, frame, crop, mask, m)
-    k8 = np.rint(k * 255).astype(np.uint8)
-    blender = cv2.detail_MultiBandBlender(0, bands)
-    blender.prepare((0, 0, x2 - x1, y2 - y1))
-    blender.feed(frame[y1:y2, x1:x2].astype(np.int16), 255 - k8, (0, 0))
-    blender.feed(c.astype(np.int16), k8, (0, 0))
-    res, _ = blender.blend(None, None)
-    out = frame.copy()
-    out[y1:y2, x1:x2] = np.clip(res, 0, 255).astype(np.uint8)
-    return out
 
 
 def cv2_multiband_full(cv2, frame, crop_full, mask_full8, bands):
@@ -50,14 +36,6 @@ def cv2_multiband_full(cv2, frame, crop_full, mask_full8, bands):
     blender.feed(crop_full.astype(np.int16), mask_full8, (0, 0))
     res, _ = blender.blend(None, None)
     return np.clip(res, 0, 255).astype(np.uint8)
-
-
-def cv2_seamless(cv2, frame, crop, mask, m):
-    (x1, y1, x2, y2), c, k = warped_into_area(cv2, frame, crop, mask, m)
-    k8 = (k > 0.5).astype(np.uint8) * 255
-    ys, xs = np.nonzero(k8)
-    centre = (int(x1 + (xs.min() + xs.max() + 1) // 2), int(y1 + (ys.min() + ys.max() + 1) // 2))
-    return cv2.seamlessClone(c, frame, k8, centre, cv2.NORMAL_CLONE)
 
 
 def process_time_median_ms(fn, runs: int) -> float:
@@ -107,13 +85,13 @@ def main() -> int:
         import cv2
 
         cv2.setNumThreads(args.cv2_threads)
-        cpu("cv2 MultiBandBlender 5 bands, paste area", lambda: cv2_multiband_area(cv2, frame, crop, mask, m, 5))
+        cpu("cv2 MultiBandBlender 5 bands, paste area", lambda: opencv_multiband_paste(cv2, frame, crop, mask, m, 5))
         inv = cv2.invertAffineTransform(m)
         crop_full = cv2.warpAffine(crop, inv, (1920, 1080), borderMode=cv2.BORDER_REPLICATE)
         mask_full8 = np.rint(np.clip(cv2.warpAffine(mask, inv, (1920, 1080)), 0, 1) * 255).astype(np.uint8)
         cpu("cv2 MultiBandBlender 5 bands, whole frame", lambda: cv2_multiband_full(cv2, frame, crop_full, mask_full8, 5),
             runs=max(3, args.cpu_runs // 4))
-        cpu("cv2 seamlessClone", lambda: cv2_seamless(cv2, frame, crop, mask, m), runs=max(3, args.cpu_runs // 2))
+        cpu("cv2 seamlessClone", lambda: opencv_seamless_clone(cv2, frame, crop, mask, m), runs=max(3, args.cpu_runs // 2))
     except ImportError:
         print("cv2 not installed: anchor rows skipped", file=sys.stderr)
 

@@ -20,28 +20,11 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))  # the peer the tests verify
 import _timing  # noqa: E402
+from paste_reference import facefusion_paste_back  # noqa: E402
 
 import ffaccel  # noqa: E402
-
-
-def facefusion_paste_back(cv2, frame, crop, mask, m):
-    """FaceFusion 3.x's paste_back steps, as documented (numpy + cv2)."""
-    inverse = cv2.invertAffineTransform(m)
-    h, w = crop.shape[:2]
-    pts = cv2.transform(np.array([[0, 0], [w, 0], [w, h], [0, h]]).reshape(-1, 1, 2), inverse).reshape(-1, 2)
-    x1, y1 = np.clip(np.floor(pts.min(axis=0)).astype(int), 0, [frame.shape[1], frame.shape[0]])
-    x2, y2 = np.clip(np.ceil(pts.max(axis=0)).astype(int), 0, [frame.shape[1], frame.shape[0]])
-    pm = inverse.copy()
-    pm[0, 2] -= x1
-    pm[1, 2] -= y1
-    size = (int(x2 - x1), int(y2 - y1))
-    mk = cv2.warpAffine(mask, pm, size).clip(0, 1)[..., None]
-    cr = cv2.warpAffine(crop, pm, size, borderMode=cv2.BORDER_REPLICATE)
-    out = frame.copy()
-    area = out[y1:y2, x1:x2]
-    out[y1:y2, x1:x2] = (area * (1 - mk) + cr * mk).astype(out.dtype)
-    return out
 
 
 def main() -> int:
@@ -71,7 +54,7 @@ def main() -> int:
 
         cv2.setNumThreads(os.cpu_count() or 1)
         rows.append({"path": "cpu", "impl": "FaceFusion paste_back (numpy+cv2)", "faces": 1,
-                     "median_ms": _timing.cpu_median_ms(lambda: facefusion_paste_back(cv2, frame, crop, mask, m),
+                     "median_ms": _timing.cpu_median_ms(lambda: facefusion_paste_back(frame, crop, mask, m),
                                                         args.cpu_runs)})
     except ImportError:
         print("cv2 not installed: FaceFusion row skipped", file=sys.stderr)

@@ -7,6 +7,7 @@ helpers by name, and workflows.core.process_temp_frame(..., frame_number).
 
 from __future__ import annotations
 
+import importlib
 import sys
 import textwrap
 from pathlib import Path
@@ -157,3 +158,13 @@ def drop_modules() -> None:
     """Forget every imported ``facefusion`` module."""
     for name in [n for n in sys.modules if n == "facefusion" or n.startswith("facefusion.")]:
         del sys.modules[name]
+
+
+def put_on_path(root: Path, monkeypatch) -> Path:
+    """Write a fresh fake package under ``root`` and make it the importable ``facefusion``
+    (earlier imports forgotten; ``monkeypatch`` takes the path entry away again)."""
+    drop_modules()
+    write_package(root)
+    monkeypatch.syspath_prepend(str(root))
+    importlib.invalidate_caches()
+    return root

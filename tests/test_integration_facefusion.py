@@ -23,10 +23,7 @@ import ffaccel.integrations.facefusion as ffa
 @pytest.fixture()
 def ff(tmp_path, monkeypatch):
     """The fake facefusion package on sys.path; adapter uninstalled and modules dropped afterwards."""
-    facefusion_fake.drop_modules()
-    facefusion_fake.write_package(tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    importlib.invalidate_caches()
+    facefusion_fake.put_on_path(tmp_path, monkeypatch)
     helper = importlib.import_module("facefusion.face_helper")
     masker = importlib.import_module("facefusion.face_masker")
     swapper = importlib.import_module("facefusion.processors.modules.face_swapper.core")
@@ -212,9 +209,7 @@ def test_module_imported_later_is_patched(ff):
 
 def test_everything_imported_after_install(tmp_path, monkeypatch):
     """install() before FaceFusion is imported at all (the CLI's order)."""
-    facefusion_fake.drop_modules()
-    facefusion_fake.write_package(tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path))
+    facefusion_fake.put_on_path(tmp_path, monkeypatch)
     try:
         ffa.install()
         swapper = importlib.import_module("facefusion.processors.modules.face_swapper.core")

@@ -23,10 +23,7 @@ SWAPPER = "facefusion.processors.modules.face_swapper.core"
 
 @pytest.fixture()
 def ff(tmp_path, monkeypatch):
-    facefusion_fake.drop_modules()
-    facefusion_fake.write_package(tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    importlib.invalidate_caches()
+    facefusion_fake.put_on_path(tmp_path, monkeypatch)
     workflow = importlib.import_module("facefusion.workflows.core")
     recognizer = importlib.import_module("facefusion.face_recognizer")
     yield type("FF", (), {"workflow": workflow, "recognizer": recognizer, "root": tmp_path})
