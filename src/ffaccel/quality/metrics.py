@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ffaccel.quality._xp import as_array, check_frame, device_scope, to_host_floats
+from ffaccel import _checks
+from ffaccel._arrays import as_xp, device_scope, to_host_floats
 
 __all__ = [
     "bgr_to_lab",
@@ -90,17 +91,17 @@ def _sum_squared_difference(xp: ModuleType, a: Any, b: Any) -> Any:
 
 
 def _check_pair(a: Any, b: Any) -> tuple[Any, Any, ModuleType]:
-    a_arr, xp_a = as_array(a, "a")
-    b_arr, xp_b = as_array(b, "b")
+    a_arr, xp_a = as_xp(a, "a")
+    b_arr, xp_b = as_xp(b, "b")
     if xp_a is not xp_b:
-        raise ValueError("a and b must both be on the host or both on the GPU")
+        raise ValueError("b: expected an array where a lives (a and b must both be on the host or both on the GPU)")
     for name, arr in (("a", a_arr), ("b", b_arr)):
         if arr.dtype != np.uint8:
-            raise TypeError(f"{name} must have dtype uint8, got {arr.dtype}")
+            raise TypeError(f"{name}: expected dtype uint8, got {arr.dtype}")
         if arr.size == 0:
-            raise ValueError(f"{name} must not be empty")
+            raise ValueError(f"{name}: expected a non-empty array, got shape {tuple(arr.shape)}")
     if a_arr.shape != b_arr.shape:
-        raise ValueError(f"a and b must have the same shape, got {a_arr.shape} and {b_arr.shape}")
+        raise ValueError(f"b: expected shape {a_arr.shape} like a, got {b_arr.shape}")
     return a_arr, b_arr, xp_a
 
 
@@ -180,13 +181,13 @@ def _normalised_xyz(xp: ModuleType, bgr: Any) -> Any:
 
 
 def _check_colour_image(image: Any, name: str) -> tuple[Any, ModuleType]:
-    arr, xp = as_array(image, name)
+    arr, xp = as_xp(image, name)
     if arr.ndim != 3 or arr.shape[2] not in (3, 4):
-        raise ValueError(f"{name} must have shape (H, W, 3) or (H, W, 4), got {tuple(arr.shape)}")
+        raise ValueError(f"{name}: expected shape (H, W, 3) or (H, W, 4), got {tuple(arr.shape)}")
     if arr.size == 0:
-        raise ValueError(f"{name} must not be empty")
+        raise ValueError(f"{name}: expected a non-empty array, got shape {tuple(arr.shape)}")
     if arr.dtype not in (np.uint8, np.float32, np.float64):
-        raise TypeError(f"{name} must be uint8 (0..255) or float32/float64 (0..1), got {arr.dtype}")
+        raise TypeError(f"{name}: expected dtype uint8 (0..255) or float32/float64 (0..1), got {arr.dtype}")
     return arr[:, :, :3], xp
 
 
@@ -284,15 +285,15 @@ def laplacian_variance(image: Any) -> float:
     >>> laplacian_variance(np.zeros((8, 8, 3), np.uint8))
     0.0
     """
-    arr, xp = as_array(image, "image")
+    arr, xp = as_xp(image, "image")
     if arr.ndim == 3:
-        arr, xp = check_frame(arr, "image")
+        arr, xp = _checks.xp_image(arr, "image", (np.uint8,), (3, 4), min_side=3)
     elif arr.ndim != 2:
-        raise ValueError(f"image must have shape (H, W, 3|4) or (H, W), got {tuple(arr.shape)}")
+        raise ValueError(f"image: expected shape (H, W, 3|4) or (H, W), got {tuple(arr.shape)}")
     if arr.shape[0] < 3 or arr.shape[1] < 3:
-        raise ValueError(f"image must be at least 3x3 pixels, got {tuple(arr.shape)}")
+        raise ValueError(f"image: expected at least 3x3 pixels, got {tuple(arr.shape)}")
     if arr.dtype.kind not in "uif":
-        raise TypeError(f"image must be a numeric array, got {arr.dtype}")
+        raise TypeError(f"image: expected a numeric array, got {arr.dtype}")
     with device_scope(image):
         (value,) = to_host_floats(_laplacian_variance_device(xp, arr).reshape(1))
     return value

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ffaccel.quality._xp import check_frame, device_scope, to_host_floats
+from ffaccel import _checks
+from ffaccel._arrays import device_scope, to_host_floats
 from ffaccel.quality.events import find_jitter_events, find_negative_outliers, finite_stats
 from ffaccel.quality.metrics import (
     _laplacian_variance_device,
@@ -201,7 +202,7 @@ class QualityMonitor:
         """
         # Validate everything before any state changes, so a rejected call leaves the
         # monitor exactly as it was.
-        frame_arr, xp = check_frame(frame, "frame")
+        frame_arr, xp = _checks.xp_image(frame, "frame", (np.uint8,), (3, 4), min_side=3)
         uses_reference = reference is not None
         if self._shape is not None:
             if tuple(frame_arr.shape) != self._shape:
@@ -210,7 +211,7 @@ class QualityMonitor:
                 raise ValueError("reference must be given with every frame or with none")
         ref_arr = None
         if reference is not None:
-            ref_arr, ref_xp = check_frame(reference, "reference")
+            ref_arr, ref_xp = _checks.xp_image(reference, "reference", (np.uint8,), (3, 4), min_side=3)
             if ref_xp is not xp:
                 raise ValueError("reference must be on the same device as frame (both numpy or both CUDA)")
             if ref_arr.shape != frame_arr.shape:

@@ -12,7 +12,8 @@ from typing import Any, Callable, Hashable
 
 import numpy as np
 
-from ._util import check_int, import_torch, is_torch_tensor
+from ffaccel._arrays import import_torch, is_torch_tensor
+from ffaccel._checks import positive_int
 
 __all__ = ["BatchProcessor"]
 
@@ -93,8 +94,8 @@ class BatchProcessor:
         if not callable(model):
             raise TypeError(f"model must be callable, got {type(model).__name__}")
         self.model = model
-        self.max_batch = check_int("max_batch", max_batch, 1)
-        self.max_wait_frames = None if max_wait_frames is None else check_int("max_wait_frames", max_wait_frames, 0)
+        self.max_batch = positive_int(max_batch, "max_batch", minimum=1)
+        self.max_wait_frames = None if max_wait_frames is None else positive_int(max_wait_frames, "max_wait_frames", minimum=0)
         self._queue: deque[tuple[Hashable, Any, int]] = deque()
         self._signature: tuple[Any, ...] | None = None
         self._frame = 0

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ._util import import_torch, is_torch_tensor
+from ffaccel._arrays import import_torch, is_torch_tensor
 
 __all__ = ["OrtCudaSession", "OrtCudaUnavailableError", "require_onnxruntime_gpu"]
 
