@@ -104,16 +104,16 @@ def spoil_matrix(rng: np.random.Generator, m: np.ndarray) -> tuple[str, object]:
         return k, np.array([[1e-39, 1e39, 0.0], [0.0, 1e39, 0.0]])
     if k in ("nan", "inf"):
         b = m.copy()
-        b[rng.integers(2), rng.integers(3)] = np.nan if k == "nan" else np.inf
+        b.reshape(-1)[rng.integers(b.size)] = np.nan if k == "nan" else np.inf
         return k, b
     if k == "object-huge":
         b = m.astype(object)
-        b[0, 2] = HUGE_INT
+        b.reshape(-1)[2] = HUGE_INT
         return k, b
     if k == "str":
         return k, "[[1, 0, 0], [0, 1, 0]]"
     if k == "shape":
-        return k, m[:, :2]
+        return k, m[..., :2]
     if k == "list":
         return k, m.tolist()
     if k == "int":
