@@ -10,6 +10,7 @@ Findings:
                 by more than one level, as docs/api-stability.md exempts them)
   gpu-refusal   GPU mode: one side refused the call and the other did not
   crash         the child process died (segfault, abort) while running the case
+  leak          nanobind reported leaked instances when a child process exited
 """
 
 from __future__ import annotations
@@ -161,6 +162,10 @@ def run(seed: int, cases: int, batch: int, gpu: str | None = None, timeout: floa
                 findings.append(json.loads(line[5:]))
             elif line == "DONE":
                 done = True
+        leaks = [ln for ln in err.splitlines() if "nanobind" in ln and "leak" in ln]
+        if done and leaks:  # nanobind's report at the child's exit: instances nobody released
+            findings.append({"case": i, "what": f"cases {i}..{i + n - 1}",
+                             "finding": "leak: " + " | ".join(leaks[:4])})
         if not done:
             case = C.make_case(seed, max(last, i))
             findings.append({"case": case.index, "what": case.describe(),
