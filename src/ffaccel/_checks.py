@@ -341,7 +341,8 @@ def dsize(value: Any, name: str = "dsize") -> tuple[int, int]:
     if type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int:
         w, h = value  # the common case, checked without the generic path below
     else:
-        if not isinstance(value, Sequence | np.ndarray) or isinstance(value, str) or len(value) != 2:
+        if not isinstance(value, Sequence | np.ndarray) or isinstance(value, str) or np.ndim(value) != 1 \
+                or len(value) != 2:
             raise TypeError(f"{name}: expected (width, height), got {value!r}")
         try:
             w, h = (operator_index(v) for v in value)

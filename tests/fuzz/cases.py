@@ -16,8 +16,13 @@ from typing import Any
 import numpy as np
 
 import ffaccel
+from ffaccel.ops.paste import paste_areas
 
 from . import values as V
+
+#: Inputs the last make_out call handed back as `out` itself (an "overlap" request on an
+#: input too small to hold `out` at an offset): a successful call may write them.
+ALIASED: set[str] = set()
 
 P_BAD = 0.12  # chance that one argument is replaced by a hostile value
 
@@ -89,14 +94,20 @@ def make_out(spec: str, arrays: dict[str, Any], shape: tuple, dtype) -> Any:
 
     np_like = devices.ACTIVE is None
     if spec.startswith(("overlap:", "same:")):
-        src = arrays[spec.split(":")[1]]
-        if spec.startswith("same:"):
+        name = spec.split(":")[1]
+        src = arrays[name]
+        if not hasattr(src, "reshape"):  # a hostile non-array input (a list): a fresh out
+            spec = "fresh"
+        elif spec.startswith("same:"):
+            ALIASED.add(name)
             return src
-        n = int(np.prod(shape))
-        flat = src.reshape(-1)
-        if flat.shape[0] >= n + 1:
-            return flat[1:1 + n].reshape(shape)
-        return src
+        else:
+            n = int(np.prod(shape))
+            flat = src.reshape(-1)
+            if flat.shape[0] >= n + 1:
+                return flat[1:1 + n].reshape(shape)
+            ALIASED.add(name)
+            return src
     if np_like:
         if spec == "readonly":
             o = np.zeros(shape, dtype)
@@ -337,7 +348,7 @@ def gen_boundary(g: _Gen) -> tuple:
 def gen_paste_areas(g: _Gen) -> tuple:
     fs = g.scalar("frame_size", (64, 48)) if g.bad() else (64, 48)
     m = g.matrix("matrices", np.stack([_affine(g.rng) for _ in range(2)]))
-    return (lambda arrs: (ffaccel.ops.paste.paste_areas, (fs, (16, 16), m), {})), set()
+    return (lambda arrs: (paste_areas, (fs, (16, 16), m), {})), set()
 
 
 GENERATORS: dict[str, Callable[[_Gen], tuple]] = {

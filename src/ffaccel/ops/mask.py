@@ -112,7 +112,10 @@ def feather_mask(mask: Any, sigma: float, *, out: Any = None) -> Any:
 def _padding(value: Any) -> tuple[float, float, float, float]:
     if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_):
         value = (value,) * 4
-    if not isinstance(value, Sequence | np.ndarray) or isinstance(value, str) or len(value) != 4:
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = (value[()],) * 4
+    if not isinstance(value, Sequence | np.ndarray) or isinstance(value, str) or np.ndim(value) != 1 \
+            or len(value) != 4:
         raise TypeError(f"padding: expected (top, right, bottom, left) in percent, got {value!r}")
     vals = [_checks.real(v, "padding", lo=0.0, hi=100.0) for v in value]
     return (vals[0], vals[1], vals[2], vals[3])
@@ -152,7 +155,9 @@ def box_mask(
         >>> bool(m[256, 256] > 0.999 and m[0, 0] < 0.01)
         True
     """
-    if isinstance(size, int | np.integer) and not isinstance(size, bool):
+    if isinstance(size, np.ndarray) and size.ndim == 0:
+        size = size[()]
+    if isinstance(size, int | np.integer) and not isinstance(size, bool | np.bool_):
         size = (size, size)
     w, h = _checks.dsize(size, "size")
     b = _checks.real(blur, "blur", lo=0.0, hi=1.0)  # FaceFusion's face_mask_blur range
