@@ -229,7 +229,7 @@ ALPHA = np.zeros((8, 8), np.uint8)
         (dict(alpha=np.zeros((8, 8, 3), np.uint8)), ValueError, "alpha: expected|channel|got 3"),
         (dict(band=(225, 30)), ValueError, "band: expected 0 <= band_lo < band_hi <= 255"),
         (dict(band=(30, 256)), ValueError, "band: expected 0 <= band_lo < band_hi <= 255"),
-        (dict(band=(30.5, 200)), TypeError, "band: band_lo and band_hi must be integers"),
+        (dict(band=(30.5, 200)), TypeError, "band: expected integers band_lo, band_hi"),
         (dict(band=30), TypeError, "band: expected None or (band_lo, band_hi)"),
         (dict(band_feather=1.5), ValueError, "band_feather: expected a number in [0, 1]"),
         (dict(band_feather=float("nan")), ValueError, "band_feather"),

@@ -242,10 +242,10 @@ M = np.zeros((8, 8), np.float32)
         (dict(t_in=-0.1), ValueError, "t_in: expected a number >= 0"),
         (dict(t_out=float("inf")), ValueError, "t_out: expected a finite number"),
         (dict(t_in="0.1"), TypeError, "t_in: expected a real number"),
-        (dict(roi=(0, 0, 9, 8)), ValueError, "roi: box"),
-        (dict(roi=(-1, 0, 2, 2)), ValueError, "roi: box"),
+        (dict(roi=(0, 0, 9, 8)), ValueError, "roi: expected a box inside"),
+        (dict(roi=(-1, 0, 2, 2)), ValueError, "roi: expected a box inside"),
         (dict(roi=(0, 0, 2)), TypeError, "roi: expected None or (x, y, w, h)"),
-        (dict(roi=(0, 0, 2.0, 2)), TypeError, "roi: x, y, w, h must be integers"),
+        (dict(roi=(0, 0, 2.0, 2)), TypeError, "roi: expected integers x, y, w, h"),
     ],
 )
 def test_bad_input_names_the_argument(kwargs, exc, words):

@@ -242,11 +242,12 @@ def import_torch() -> Any:
                           "or see https://pytorch.org") from exc
 
 
-def _import_cupy() -> ModuleType:
+def _import_cupy(name: str = "array") -> ModuleType:
     try:
         import cupy
     except ImportError as exc:  # pragma: no cover - depends on the machine
-        raise TypeError(f"got a CUDA array but cupy is not installed; {CUPY_HINT}") from exc
+        raise TypeError(f"{name}: expected a host array (cupy is not installed for CUDA arrays), "
+                        f"got a CUDA array; {CUPY_HINT}") from exc
     return cupy
 
 
@@ -270,11 +271,12 @@ def as_xp(value: Any, name: str) -> tuple[Any, ModuleType]:
     elif is_torch_tensor(value):
         tensor = value.detach()
         if tensor.is_cuda:
-            arr, xp = _import_cupy().asarray(tensor), _import_cupy()
+            cupy = _import_cupy(name)
+            arr, xp = cupy.asarray(tensor), cupy
         else:
             arr, xp = tensor.numpy(), np
     elif hasattr(value, "__cuda_array_interface__"):
-        cupy = _import_cupy()
+        cupy = _import_cupy(name)
         arr, xp = cupy.asarray(value), cupy
     else:
         raise TypeError(f"{name}: expected a numpy array, a cupy array or a torch tensor, got {type(value).__name__}")

@@ -4,7 +4,8 @@ Findings:
   unnamed       an exception other than TypeError / ValueError (or one whose message
                 does not start with the argument's name, "name: ...")
   wrote-refused a refused call changed an array (nothing may be written before all checks pass)
-  wrote-input   an accepted call changed an array it may not write (read-only, or an input)
+  wrote-read-only  a call changed a read-only array (read-only flag, np.memmap mode "r", bytes)
+  wrote-input   an accepted call changed an array it may not write (an input)
   nondeterministic  the same call twice gave different bytes
   gpu-bytes     GPU mode: the GPU result differs from the CPU result (array-level ops:
                 by more than one level, as docs/api-stability.md exempts them)
@@ -59,6 +60,7 @@ def _call(case: C.Case, arrays: dict[str, Any]) -> tuple[str, Any, dict[str, Any
     if kwargs.get("out") is not None:
         watch["out"] = kwargs["out"]
     before = {k: _snap(v) for k, v in watch.items()}
+    read_only = {k for k, v in watch.items() if isinstance(v, np.ndarray) and not v.flags.writeable}
     try:
         res = fn(*args, **kwargs)
         devices.synchronize()
@@ -69,7 +71,9 @@ def _call(case: C.Case, arrays: dict[str, Any]) -> tuple[str, Any, dict[str, Any
     except Exception as exc:  # noqa: BLE001 - every other exception is a finding
         status, payload = "unnamed", f"{type(exc).__name__}: {exc}"
     changed = {k for k, v in watch.items() if before[k] is not None and _snap(v) != before[k]}
-    if status == "ok":
+    if changed & read_only:  # never allowed, whatever the op may write
+        changed = {f"read-only {k}" for k in changed & read_only} | changed
+    elif status == "ok":
         changed -= aliased
     return status, payload, changed
 
@@ -94,7 +98,9 @@ def run_case(case: C.Case, gpu: str | None) -> list[str]:
         findings.append(f"unnamed: {payload}")
     if status != "ok" and changed:
         findings.append(f"wrote-refused: {sorted(changed)} changed by a refused call ({payload})")
-    if status == "ok" and changed - case.writes:
+    if any(k.startswith("read-only ") for k in changed):
+        findings.append(f"wrote-read-only: {sorted(k for k in changed if k.startswith('read-only '))}")
+    elif status == "ok" and changed - case.writes:
         findings.append(f"wrote-input: {sorted(changed - case.writes)} changed")
     if status == "ok" and not (case.writes - {"out"}) and not any("same:" in t or "overlap:" in t for t in case.tags):
         again = _call(case, case.arrays)

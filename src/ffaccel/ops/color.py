@@ -156,7 +156,7 @@ def linear_to_srgb(img: Any, *, fast: bool = False, dtype: Any = np.float32, out
     if want not in (np.dtype(np.float32), np.dtype(np.uint8)):
         raise TypeError(f"dtype: expected np.float32 or np.uint8, got {dtype!r}")
     if want == np.uint8 and fast:
-        raise ValueError("fast: the uint8 output is exact and has no fast variant")
+        raise ValueError("fast: expected False with dtype=np.uint8 (the uint8 output is exact and has no fast variant), got True")
     s = _checks.image(img, "img", _FLOAT_IMAGE)
     mode = _TO_SRGB_U8 if want == np.uint8 else _TO_SRGB_FAST if fast else _TO_SRGB
     return _convert(s, mode, want, out)

@@ -142,7 +142,7 @@ def _stats(xp: Any, pixels: Any, w: Any, name: str, full_cov: bool) -> ColorStat
     """Mask-weighted mean, std and (optionally) covariance of (H, W, 3) pixels, on the host."""
     total = float(w.sum())
     if total <= 1e-6:
-        raise ValueError(f"{name}: is empty (no pixel has a weight above 0), so there are no statistics")
+        raise ValueError(f"{name}: expected some pixel with a weight above 0 (else there are no statistics), got none")
     p = pixels.reshape(-1, 3).astype(xp.float64)
     wf = w.reshape(-1, 1).astype(xp.float64)
     mean = (p * wf).sum(axis=0) / total

@@ -33,7 +33,7 @@ def _band(band: Any) -> tuple[bool, int, int]:
     try:
         lo, hi = (_checks.operator_index(v) for v in band)
     except (TypeError, AttributeError):
-        raise TypeError(f"band: band_lo and band_hi must be integers in 0..255, got {band!r}") from None
+        raise TypeError(f"band: expected integers band_lo, band_hi in 0..255, got {band!r}") from None
     if not 0 <= lo < hi <= 255:
         raise ValueError(f"band: expected 0 <= band_lo < band_hi <= 255, got {band!r}")
     return True, lo, hi

@@ -50,9 +50,9 @@ def _roi(roi: Any, h: int, w: int) -> tuple[int, int, int, int]:
     try:
         x, y, rw, rh = (_checks.operator_index(v) for v in roi)
     except (TypeError, AttributeError):
-        raise TypeError(f"roi: x, y, w, h must be integers, got {roi!r}") from None
+        raise TypeError(f"roi: expected integers x, y, w, h, got {roi!r}") from None
     if x < 0 or y < 0 or rw < 0 or rh < 0 or x + rw > w or y + rh > h:
-        raise ValueError(f"roi: box {roi!r} is not inside the {w}x{h} mask (x, y >= 0, w, h >= 0)")
+        raise ValueError(f"roi: expected a box inside the {w}x{h} mask (x, y, w, h >= 0), got {roi!r}")
     return (x, y, rw, rh)
 
 

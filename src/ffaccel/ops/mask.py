@@ -100,7 +100,7 @@ def feather_mask(mask: Any, sigma: float, *, out: Any = None) -> Any:
     m = _checks.image(mask, "mask", _ALLOWED)
     s = _sigma(sigma)
     if m.view.on_gpu and m.w > _core.FEATHER_MAX_WIDTH:
-        raise ValueError(f"mask: at most {_core.FEATHER_MAX_WIDTH} pixels wide on the GPU, got {m.w}")
+        raise ValueError(f"mask: expected at most {_core.FEATHER_MAX_WIDTH} pixels wide on the GPU, got {m.w}")
     taps = gaussian_taps(s)
     out_obj, o = _checks.output(out, m.view, m.view.shape, m.view.dtype, inputs=[("mask", m.view)])
     dtype = _core.DType.U8 if o.dtype == np.uint8 else _core.DType.F32

@@ -97,7 +97,7 @@ def _blend(blend: Any, levels: Any, compat: Any) -> int:
     if isinstance(levels, bool) or not isinstance(levels, int | np.integer) or not 1 <= levels <= _MAX_LEVELS:
         raise ValueError(f"levels: expected an integer 1..{_MAX_LEVELS}, got {levels!r}")
     if compat is not None:
-        raise ValueError(f"compat: {compat!r} reproduces FaceFusion's alpha paste; blend='multiband' needs compat=None")
+        raise ValueError(f"compat: expected None with blend='multiband' ({compat!r} reproduces FaceFusion's alpha paste), got {compat!r}")
     return int(levels)
 
 
@@ -122,7 +122,7 @@ def _run(frame: Any, crops: Any, masks: Any, matrices: Any, compat: Any, inplace
         if mv.shape[0] != n:
             raise ValueError(f"masks: expected {n} masks to match crops, got {mv.shape[0]}")
         if n == 0:
-            raise ValueError("crops: needs at least one crop")
+            raise ValueError("crops: expected at least one crop, got none")
         crop_shape, mask_shape = cv.shape[1:], mv.shape[1:]
     else:
         crop_shape, mask_shape = cv.shape, mv.shape
@@ -131,13 +131,13 @@ def _run(frame: Any, crops: Any, masks: Any, matrices: Any, compat: Any, inplace
     if cv.dtype not in _CROP:
         raise TypeError(f"{crops_name}: expected dtype uint8 or float32, got {cv.dtype}")
     if crop_shape[2] != f.c:
-        raise ValueError(f"{crops_name}: has {crop_shape[2]} channels but frame has {f.c}")
+        raise ValueError(f"{crops_name}: expected {f.c} channels like frame, got {crop_shape[2]}")
     if mv.dtype not in _MASK:
         raise TypeError(f"{masks_name}: expected dtype float32 (0..1) or uint8 (0..255), got {mv.dtype}")
     if tuple(mask_shape) != tuple(crop_shape[:2]):
         raise ValueError(f"{masks_name}: expected shape {tuple(crop_shape[:2])} to match the crop, got {tuple(mask_shape)}")
     if crop_shape[0] == 0 or crop_shape[1] == 0:
-        raise ValueError(f"{crops_name}: crop is empty")
+        raise ValueError(f"{crops_name}: expected a non-empty crop, got shape {tuple(cv.shape)}")
     for name, v in ((crops_name, cv), (masks_name, mv)):
         _checks.contiguous(v, name)
     m = _checks.matrices(matrices, "matrices" if batched else "matrix", batched)
@@ -145,9 +145,9 @@ def _run(frame: Any, crops: Any, masks: Any, matrices: Any, compat: Any, inplace
         raise ValueError(f"matrices: expected {n} matrices to match crops, got {m.shape[0]}")
     mode, facefusion = _compat(compat)
     if facefusion and mv.dtype != np.float32:
-        raise TypeError(f"{masks_name}: compat={compat!r} needs a float32 mask (0..1), as FaceFusion uses")
+        raise TypeError(f"{masks_name}: expected a float32 mask (0..1) with compat={compat!r}, as FaceFusion uses, got {mv.dtype}")
     if inplace and out is not None:
-        raise ValueError("out: cannot be given together with inplace=True")
+        raise ValueError("out: expected None with inplace=True, got an array")
     for name, v in ((crops_name, cv), (masks_name, mv)):
         _checks.disjoint((name, v), ("frame", f.view))
     if inplace:
