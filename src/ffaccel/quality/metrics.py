@@ -71,9 +71,9 @@ def psnr_from_mse(mse_value: float, peak: float = 255.0) -> float:
     inf
     """
     if not math.isfinite(mse_value) or mse_value < 0:
-        raise ValueError(f"mse_value must be a finite number >= 0, got {mse_value!r}")
+        raise ValueError(f"mse_value: expected a finite number >= 0, got {mse_value!r}")
     if peak <= 0:
-        raise ValueError(f"peak must be > 0, got {peak!r}")
+        raise ValueError(f"peak: expected a number > 0, got {peak!r}")
     if mse_value == 0:
         return math.inf
     return 10.0 * math.log10(peak * peak / mse_value)

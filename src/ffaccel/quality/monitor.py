@@ -67,9 +67,9 @@ def _parse_pair(value: Any, name: str) -> tuple[int, int] | None:
     if value is None:
         return None
     if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise TypeError(f"{name} must be a (width, height) pair or None, got {value!r}")
+        raise TypeError(f"{name}: expected a (width, height) pair or None, got {value!r}")
     if not all(isinstance(v, (int, np.integer)) and v > 0 for v in value):
-        raise ValueError(f"{name} must hold two positive ints, got {value!r}")
+        raise ValueError(f"{name}: expected two positive ints, got {value!r}")
     return int(value[0]), int(value[1])
 
 
@@ -77,9 +77,9 @@ def _parse_box(value: Any, name: str) -> Box | None:
     if value is None:
         return None
     if not isinstance(value, (tuple, list, np.ndarray)) or len(value) != 4:
-        raise TypeError(f"{name} must be an (x, y, w, h) box or None, got {value!r}")
+        raise TypeError(f"{name}: expected an (x, y, w, h) box or None, got {value!r}")
     if not all(isinstance(v, (int, np.integer)) for v in value):
-        raise TypeError(f"{name} must hold four ints, got {value!r}")
+        raise TypeError(f"{name}: expected four ints, got {value!r}")
     x, y, w, h = (int(v) for v in value)
     if w <= 0 or h <= 0:
         raise ValueError(f"{name} width and height must be > 0, got {value!r}")
@@ -149,15 +149,15 @@ class QualityMonitor:
     ) -> None:
         self.crop = _parse_pair(crop, "crop")
         if not isinstance(stride, (int, np.integer)) or isinstance(stride, bool) or stride < 1:
-            raise ValueError(f"stride must be an int >= 1, got {stride!r}")
+            raise ValueError(f"stride: expected an int >= 1, got {stride!r}")
         if (
             not isinstance(jitter_threshold_db, (int, float))
             or not math.isfinite(jitter_threshold_db)
             or jitter_threshold_db <= 0
         ):
-            raise ValueError(f"jitter_threshold_db must be a finite number > 0, got {jitter_threshold_db!r}")
+            raise ValueError(f"jitter_threshold_db: expected a finite number > 0, got {jitter_threshold_db!r}")
         if not isinstance(tail_frames, (int, np.integer)) or tail_frames < 0:
-            raise ValueError(f"tail_frames must be an int >= 0, got {tail_frames!r}")
+            raise ValueError(f"tail_frames: expected an int >= 0, got {tail_frames!r}")
         self.stride = int(stride)
         self.jitter_threshold_db = float(jitter_threshold_db)
         self.tail_frames = int(tail_frames)
@@ -213,7 +213,7 @@ class QualityMonitor:
         if reference is not None:
             ref_arr, ref_xp = _checks.xp_image(reference, "reference", (np.uint8,), (3, 4), min_side=3)
             if ref_xp is not xp:
-                raise ValueError("reference must be on the same device as frame (both numpy or both CUDA)")
+                raise ValueError("reference: expected an array on the same device as frame (both numpy or both CUDA)")
             if ref_arr.shape != frame_arr.shape:
                 raise ValueError(
                     f"reference shape {tuple(ref_arr.shape)} differs from frame shape {tuple(frame_arr.shape)}"

@@ -192,16 +192,16 @@ class CudaGraphRunner:
         clone_outputs: bool = True,
     ) -> None:
         if not callable(fn):
-            raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+            raise TypeError(f"fn: expected a callable, got {type(fn).__name__}")
         self.fn = fn
         self.max_graphs = positive_int(max_graphs, "max_graphs", minimum=1)
         if not isinstance(bucket_batch, bool):
-            raise TypeError(f"bucket_batch must be a bool, got {type(bucket_batch).__name__}")
+            raise TypeError(f"bucket_batch: expected a bool, got {type(bucket_batch).__name__}")
         self.bucket_batch = bucket_batch
         self.max_bucket = positive_int(max_bucket, "max_bucket", minimum=1)
         self.warmup_iters = positive_int(warmup_iters, "warmup_iters", minimum=1)
         if not isinstance(clone_outputs, bool):
-            raise TypeError(f"clone_outputs must be a bool, got {type(clone_outputs).__name__}")
+            raise TypeError(f"clone_outputs: expected a bool, got {type(clone_outputs).__name__}")
         self.clone_outputs = clone_outputs
         self._cache: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._warned = False
@@ -391,5 +391,5 @@ class CudaGraphRunner:
                 out = self.fn(*s_args, **s_kwargs)
         for t in iter_tensors(out):
             if t.device.type != "cuda":
-                raise TypeError("fn returned a CPU tensor; graph outputs must be CUDA tensors")
+                raise TypeError("fn: expected CUDA tensor outputs (graph outputs live on the GPU), got a CPU tensor")
         return graph, out
