@@ -148,10 +148,11 @@ def worker(seed: int, start: int, count: int, gpu: str | None) -> None:
 
 
 def run(seed: int, cases: int, batch: int, gpu: str | None = None, timeout: float = 600.0,
-        log=print) -> list[dict[str, Any]]:
-    """Run cases 0..cases-1 in child processes of ``batch`` cases each; return the findings."""
+        log=print, start: int = 0) -> list[dict[str, Any]]:
+    """Run cases start..start+cases-1 in child processes of ``batch`` cases each; return the findings."""
     findings: list[dict[str, Any]] = []
-    i = 0
+    i = start
+    cases += start
     t0 = time.perf_counter()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     while i < cases:
@@ -183,6 +184,6 @@ def run(seed: int, cases: int, batch: int, gpu: str | None = None, timeout: floa
             i = max(last, i) + 1
         else:
             i += n
-    log(f"fuzz: {cases} cases, seed {seed}, {'GPU ' + gpu if gpu else 'CPU'}: {len(findings)} findings "
+    log(f"fuzz: {cases - start} cases from {start}, seed {seed}, {'GPU ' + gpu if gpu else 'CPU'}: {len(findings)} findings "
         f"in {time.perf_counter() - t0:.1f} s")
     return findings
