@@ -106,7 +106,7 @@ def linear_to_srgb(xp: Any, v: Any, number: Callable[[str], Any] = float) -> Any
     Example:
         >>> import numpy as np
         >>> linear_to_srgb(np, np.array([0.0, 0.214041, 1.0])).round(6)
-        array([0.      , 0.5     , 1.      ])
+        array([0. , 0.5, 1. ])
     """
     knee, slope, offset, scale, gamma = (number(c) for c in (_KNEE_LINEAR, _SLOPE, _OFFSET, _SCALE, _GAMMA))
     return xp.where(v <= knee, v * slope, scale * xp.maximum(v, knee) ** (number("1") / gamma) - offset)
