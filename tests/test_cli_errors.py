@@ -13,6 +13,8 @@ def _fail_with(monkeypatch: pytest.MonkeyPatch, command: str, exc: BaseException
     def raise_it(*args: object, **kwargs: object) -> None:
         raise exc
 
+    monkeypatch.setenv("OPENCV_FFMPEG_LOGLEVEL", "-8")  # `ffaccel quality` sets it if unset: restore it afterwards
+
     if command == "demo":
         monkeypatch.setattr("ffaccel.demo.runner.run_demo", raise_it)
     else:
