@@ -14,10 +14,14 @@ scikit-image and matplotlib (photos; plots). Benchmark dependencies only.
 
 from __future__ import annotations
 
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # one core for the timings
+    os.environ.setdefault(_v, "1")
+
 import argparse
 import datetime
 import json
-import os
 import platform
 import sys
 import time
@@ -151,6 +155,38 @@ def plot_tradeoff(agg: dict, names: list[str], scenarios: list[str], combos: lis
     return paths
 
 
+def plot_grid(agg: dict, names: list[str], scenarios: list[str], combos: list[str], path: Path) -> None:
+    """All scenarios' jitter-vs-lag panels in one small PNG (for docs/img)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = 4
+    rows = (len(scenarios) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(12, 2.9 * rows), dpi=72, squeeze=False)
+    markers = "osD^v<>phX*"
+    for ax, sc in zip(axes.flat, scenarios):
+        for k, name in enumerate(names):
+            pts = [(agg[(name, sc, cb)].get("lag", np.nan), agg[(name, sc, cb)]["jitter"]) for cb in combos
+                   if (name, sc, cb) in agg and "jitter" in agg[(name, sc, cb)]]
+            if pts:
+                x, y = zip(*pts)
+                ax.semilogy([0.0 if np.isnan(v) else v for v in x], y, markers[k % len(markers)], label=name,
+                            alpha=0.8, ms=4)
+        ax.set_title(sc, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.set_xlabel("lag (frames)", fontsize=7)
+        ax.set_ylabel("jitter (% F)", fontsize=7)
+    for ax in list(axes.flat)[len(scenarios):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(names), 5), fontsize=7)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="720p / 240 px, one photo, 4 scenarios")
@@ -158,8 +194,11 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", default=".bench/real_mtcnn", help="detection cache folder")
     ap.add_argument("--jobs", type=int, default=2, help="detector processes (cache misses only)")
     ap.add_argument("--export", default=None, help="also write every clip's tracks as .npz here")
+    ap.add_argument("--export-subset", default=None,
+                    help="write the float32 test subset (dataset.TEST_SUBSET) here, e.g. tests/data/real_tracks")
     ap.add_argument("--no-plots", action="store_true")
     ap.add_argument("--noise-plot", default=None, help="also write the noise plot to this PNG path")
+    ap.add_argument("--grid-plot", default=None, help="also write all jitter-vs-lag panels to this PNG path")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -174,7 +213,13 @@ def main(argv=None) -> int:
         if done[0] % 16 == 0:
             print(f"  {done[0]}/{len(specs)} clips ({time.time() - t0:.0f} s)", flush=True)
 
+    if args.export_subset:
+        specs = specs + [s for s in dataset.TEST_SUBSET if s not in specs]
     results = dataset.generate(specs, Path(args.cache), jobs=args.jobs, on_done=progress)
+    if args.export_subset:
+        for s in dataset.TEST_SUBSET:
+            dataset.export(s, results[s], Path(args.export_subset), dtype=np.float32)
+        specs = [s for s in specs if s in dataset.all_specs(args.quick)]
     if args.export:
         (Path(args.export) / "README.txt").write_text(dataset.README_TRACKS)
     t_det = time.time() - t0
@@ -218,9 +263,11 @@ def main(argv=None) -> int:
              "", "### Per scenario (jitter, RMSE, worst errors in % of face width F)"]
     lines += table(agg, names, scenarios, combos)
     lines += scale_table(agg, names, scenarios, combos)
-    lines += ["", "### Cost (one core, median of 5 runs; the nod clip ping-ponged to 1000 frames)", "",
-              "| method | us per face per frame | ms per 1000 frames |", "|---|---|---|"]
-    lines += [f"| {n} | {v['us_per_frame']:.1f} | {v['ms_per_1000']:.1f} |" for n, v in cost.items()]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    lines += ["", f"### Cost (one thread, median of 5 runs over the nod clip ping-ponged to 1000 frames; load average "
+              f"{load:.1f} on {os.cpu_count()} CPUs during the run)", "",
+              "| method | us per face per frame (= ms per 1000 frames) |", "|---|---|"]
+    lines += [f"| {n} | {v['us_per_frame']:.1f} |" for n, v in cost.items()]
     lines += ["", *noise.tables(nz), "", "### Goals (issue 13, section 3)", "", *goals.lines(verdicts)]
     print("\n".join(lines))
     plots = []
@@ -231,6 +278,10 @@ def main(argv=None) -> int:
             plots.append(str(out / "noise_spectrum.png"))
             if args.noise_plot:
                 noise.plot(nz, Path(args.noise_plot))
+            plot_grid(agg, names, scenarios, combos, out / "tradeoff_all.png")
+            plots.append(str(out / "tradeoff_all.png"))
+            if args.grid_plot:
+                plot_grid(agg, names, scenarios, combos, Path(args.grid_plot))
         except ImportError:
             print("note: matplotlib is not installed; no plots")
     payload = {"machine": lines[0], "one_euro": {f"{r}/{f}": v for (r, f), v in oe.items()},

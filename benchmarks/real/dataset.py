@@ -11,6 +11,11 @@ from . import clips
 
 QUICK_SCENARIOS = ("still", "nod", "cut", "occlusion")
 QUICK_COMBOS = (("720p", 240),)
+# The small float32 subset committed under tests/data/real_tracks (about 100 KB).
+TEST_SUBSET = tuple(
+    [clips.ClipSpec(s, r, f, "astronaut") for s in ("still", "nod", "cut", "occlusion") for r, f in (("720p", 80), ("4k", 600))]
+    + [clips.ClipSpec(s, "720p", 240, "camera") for s in ("still", "nod")]
+)
 
 
 def all_specs(quick: bool = False) -> list[clips.ClipSpec]:
