@@ -53,7 +53,7 @@ def test_documented_format(path):
     assert d["cuts"].dtype == np.int64
     scen, res, face, photo = path.stem.split("_")
     assert (str(d["scenario"]), str(d["resolution"]), str(d["photo"])) == (scen, res, photo)
-    assert float(d["face_width"]) == pytest.approx(float(face), rel=0.05)
+    assert float(d["face_width_per_frame"][0]) == pytest.approx(float(face), rel=1e-4)  # the clip starts at its size
     assert list(d["cuts"]) == ([t_len // 2] if scen == "cut" else [])
     w, h = {"720p": (1280, 720), "4k": (3840, 2160)}[res]
     assert np.all((d["truth"][..., 0] > 0) & (d["truth"][..., 0] < w) & (d["truth"][..., 1] > 0) & (d["truth"][..., 1] < h))
@@ -106,7 +106,7 @@ def test_rigid_share_depends_on_the_face():
     for path in FILES:
         s = _noise(path.name)
         if "astronaut" in path.stem and path.stem.split("_")[0] in ("still", "nod"):
-            assert 0.1 < s["translation"] < 0.45 and 0.25 < s["similarity"] < 0.75, (path.name, s)
+            assert 0.05 < s["translation"] < 0.45 and 0.2 < s["similarity"] < 0.75, (path.name, s)
         if "camera" in path.stem:
             assert s["translation"] > 0.45 and s["similarity"] > 0.7, (path.name, s)
 
@@ -212,7 +212,7 @@ def test_benchmark_quick_runs(tmp_path):
     assert statuses[("offline: jitter <= raw/5", "smooth_track")] in ("PASS", "FAIL")
     assert all(s in ("PASS", "FAIL", "SKIP") for s in statuses.values())
     methods = {r["method"] for r in data["per_clip"]}
-    assert {"raw", "one_euro_tuned", "temporal_smoother", "smooth_track", "smooth_track_adapter"} <= methods
+    assert {"raw", "one_euro_tuned", "temporal_smoother", "smooth_track", "facefusion_adapter"} <= methods
     raw = [r["metrics"]["jitter"] for r in data["per_clip"] if r["method"] == "raw"]
     assert all(0.05 < j < 5 for j in raw)  # MTCNN is noisy, but at % of the face, not more
     assert (tmp_path / "out" / "tradeoff_nod.png").exists()

@@ -18,7 +18,7 @@ import numpy as np
 
 LAG_SCENARIOS = ("shaky", "nod", "turn")
 MISS_JUMP_MAX = 2.0  # % F
-OFFLINE = ("stabilize_offline", "smooth_track", "smooth_track_adapter")
+OFFLINE = ("stabilize_offline", "smooth_track", "facefusion_adapter")
 CAUSAL = ("stabilize_causal", "temporal_smoother")
 ALL_NEW = ("stabilize_offline", "stabilize_fixed_lag3", "stabilize_causal")
 
@@ -91,7 +91,7 @@ def check(agg: dict, cost: dict, names: list[str], scenarios: list[str], combos:
                             ran and v is not None and v <= 0.7 and lag_ok,
                             f"max jitter/OneEuro {v:.2f} at {k}; lag <= One Euro's everywhere: {lag_ok}" if k else "-",
                             ran))
-    for m in (*ALL_NEW, "smooth_track", "smooth_track_adapter", "temporal_smoother", "one_euro_tuned"):
+    for m in (*ALL_NEW, "smooth_track", "facefusion_adapter", "temporal_smoother", "one_euro_tuned"):
         ran = m in names
         rec = _cells(agg, m, ["cut"], combos, "recovery")
         k, v = _worst(rec, max)

@@ -66,7 +66,7 @@ def methods(one_euro: dict) -> dict:
         "one_euro_tuned": ("causal", oe),
         "temporal_smoother": ("causal", lambda det, clip: run_causal(TemporalSmoother, det)),
         "smooth_track": ("offline", lambda det, clip: smooth_track(det)),
-        "smooth_track_adapter": ("offline", lambda det, clip: adapter_smooth(det)),
+        "facefusion_adapter": ("offline", lambda det, clip: adapter_smooth(det)),
     }
     st = stabilize_available()
     if st is not None:
