@@ -32,11 +32,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from real import clips as rc  # noqa: E402
-from real import dataset, goals, methods, noise  # noqa: E402
+from real import dataset, goals, methods, noise, track  # noqa: E402
 
 from ffaccel.stability import _realdata as rd  # noqa: E402
 
 STATIC_TAIL = ("still", "nod", "turn", "zoom")
+# Reported on their own and left out of the main tables and the goals: the cameraman's face
+# is a small 3/4 view MTCNN barely finds (raw error ~4 % F, above the 3 % F recovery level;
+# in one occlusion clip the detector locks onto another region).
+HARD_PHOTOS = ("camera",)
 
 
 def score(out: np.ndarray, c: dict) -> dict:
@@ -226,15 +230,16 @@ def main(argv=None) -> int:
     items = []
     for s in specs:
         r = results[s]
-        items.append({"scenario": s.scenario, "res": s.res, "face_px": s.face_px, "photo": s.photo,
+        items.append({"key": f"{s.tag}_{track.clip_key(s)}", "scenario": s.scenario, "res": s.res, "face_px": s.face_px, "photo": s.photo,
                       "truth": r["truth"], "detected": r["detected"], "cuts": [int(k) for k in r["cuts"]],
                       "missed": ~np.all(np.isfinite(r["detected"]), axis=(1, 2))})
     combos = [f"{r}/{f}" for r, f in (dataset.QUICK_COMBOS if args.quick else rc.COMBOS)]
     scenarios = list(dataset.QUICK_SCENARIOS if args.quick else rc.SCENARIOS)
     by_combo: dict = {}
     for c in items:
-        by_combo.setdefault((c["res"], c["face_px"]), []).append(c)
-    oe = methods.tune_one_euro(by_combo)
+        if c["photo"] not in HARD_PHOTOS:
+            by_combo.setdefault((c["res"], c["face_px"]), []).append(c)
+    oe = methods.tune_one_euro_cached(by_combo, Path(args.cache))
     meths = methods.methods({k: (v["min_cutoff"], v["beta_F"]) for k, v in oe.items()})
     if "stabilize_offline" not in meths:
         print("note: ffaccel.stability.stabilize_track is not importable; its three modes are skipped")
@@ -243,7 +248,8 @@ def main(argv=None) -> int:
         for c in items:
             rows.append({"method": name, "kind": kind, "scenario": c["scenario"], "res": c["res"],
                          "face_px": c["face_px"], "photo": c["photo"], "metrics": score(fn(c["detected"], c), c)})
-    agg = aggregate(rows)
+    agg = aggregate([r for r in rows if r["photo"] not in HARD_PHOTOS])
+    agg_hard = aggregate([r for r in rows if r["photo"] in HARD_PHOTOS])
     names = list(meths)
     nz = noise.analyse(items)
     nod = next((c for c in items if c["scenario"] == "nod"), items[0])
@@ -260,9 +266,13 @@ def main(argv=None) -> int:
              *(f"- {r}/{f}: min_cutoff {v['min_cutoff']} Hz, beta {v['beta_F']}/F (jitter {v['jitter']:.3f} % F, "
                f"lag {v['lag']:.2f} frames{'' if v['met_lag_budget'] else ', lag budget NOT met'})"
                for (r, f), v in oe.items()),
-             "", "### Per scenario (jitter, RMSE, worst errors in % of face width F)"]
+             "", "### Per scenario, frontal photos (astronaut, hopper); jitter, RMSE, worst errors in % of face width F"]
     lines += table(agg, names, scenarios, combos)
     lines += scale_table(agg, names, scenarios, combos)
+    if agg_hard:
+        hard_combos = [cb for cb in combos if any(k[2] == cb for k in agg_hard)]
+        lines += ["", "### The hard face (cameraman, a small 3/4 view; faces up to 240 px), not in the goals"]
+        lines += table(agg_hard, names, scenarios, hard_combos)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines += ["", f"### Cost (one thread, median of 5 runs over the nod clip ping-ponged to 1000 frames; load average "
               f"{load:.1f} on {os.cpu_count()} CPUs during the run)", "",
@@ -285,7 +295,8 @@ def main(argv=None) -> int:
         except ImportError:
             print("note: matplotlib is not installed; no plots")
     payload = {"machine": lines[0], "one_euro": {f"{r}/{f}": v for (r, f), v in oe.items()},
-               "aggregate": {"|".join(k): v for k, v in agg.items()}, "per_clip": rows, "cost": cost,
+               "aggregate": {"|".join(k): v for k, v in agg.items()},
+               "aggregate_hard": {"|".join(k): v for k, v in agg_hard.items()}, "per_clip": rows, "cost": cost,
                "noise": {k: v for k, v in nz.items()}, "goals": verdicts, "plots": plots, "report": lines}
     path = out / ("bench_stability_real_quick.json" if args.quick else "bench_stability_real.json")
     path.write_text(json.dumps(payload, indent=1, default=float))

@@ -103,6 +103,24 @@ def tune_one_euro(clips_by_combo: dict) -> dict:
     return chosen
 
 
+def tune_one_euro_cached(clips_by_combo: dict, cache) -> dict:
+    """``tune_one_euro``, cached in ``cache`` under a hash of the clips' cache keys, the grid and this file."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    blob = json.dumps([sorted(c["key"] for items in clips_by_combo.values() for c in items), GRID_CUTOFF,
+                       GRID_BETA_F, TUNE_SCENARIOS, Path(__file__).read_text(), Path(rd.__file__).read_text()])
+    path = Path(cache) / f"one_euro_{hashlib.sha1(blob.encode()).hexdigest()[:12]}.json"
+    if path.exists():
+        raw = json.loads(path.read_text())
+        return {tuple(v["combo"]): v["pick"] for v in raw}
+    chosen = tune_one_euro(clips_by_combo)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([{"combo": list(k), "pick": v} for k, v in chosen.items()]))
+    return chosen
+
+
 def ping_pong(track: np.ndarray, frames: int) -> np.ndarray:
     """A continuous long track from a short one: forward, backward, forward..."""
     reps = [track if k % 2 == 0 else track[::-1] for k in range(frames // len(track) + 1)]

@@ -13,7 +13,7 @@ INDEPENDENT = {"translation": 0.2, "similarity": 0.4, "affine": 0.6}
 
 
 def analyse(clips: list[dict]) -> dict:
-    """Noise statistics of the raw detections, pooled by still / moving and by scale."""
+    """Noise statistics of the raw detections, by photo, still / moving and scale."""
     per_clip = []
     for c in clips:
         if c["scenario"] not in ("still", *MOVING):
@@ -24,32 +24,28 @@ def analyse(clips: list[dict]) -> dict:
         s.update(scenario=c["scenario"], res=c["res"], face_px=c["face_px"], photo=c["photo"])
         per_clip.append(s)
     out = {"per_clip": per_clip, "groups": {}, "scaling": {}, "spectra": {}}
-    for group, names in (("still", ("still",)), ("moving", MOVING)):
-        sel = [s for s in per_clip if s["scenario"] in names]
-        if not sel:
-            continue
-        out["groups"][group] = {
-            "clips": len(sel),
-            **{k: float(np.mean([s[k] for s in sel])) for k in ("translation", "similarity", "affine", "rho1")},
-            **{f"min_{k}": float(np.min([s[k] for s in sel])) for k in ("translation", "similarity")},
-        }
-    combos = sorted({(s["res"], s["face_px"]) for s in per_clip}, key=lambda c: (c[1], c[0]))
-    for group, names in (("still", ("still",)), ("moving", MOVING)):
-        rows = []
-        for res, face in combos:
-            sel = [s for s in per_clip if s["scenario"] in names and s["res"] == res and s["face_px"] == face]
+    photos = sorted({s["photo"] for s in per_clip})
+    for photo in photos:
+        for group, names in (("still", ("still",)), ("moving", MOVING)):
+            sel = [s for s in per_clip if s["scenario"] in names and s["photo"] == photo]
             if sel:
-                rows.append({"res": res, "face_px": face,
-                             "sigma_px": float(np.sqrt(np.mean([s["sigma_px"] ** 2 for s in sel]))),
-                             "sigma_pct": float(np.sqrt(np.mean([s["sigma_pct"] ** 2 for s in sel]))),
-                             "similarity": float(np.mean([s["similarity"] for s in sel]))})
+                out["groups"][f"{photo} {group}"] = {
+                    "clips": len(sel),
+                    **{k: float(np.mean([s[k] for s in sel])) for k in ("translation", "similarity", "affine", "rho1")},
+                    **{f"min_{k}": float(np.min([s[k] for s in sel])) for k in ("translation", "similarity")},
+                }
+        rows = []
+        for res, face in sorted({(s["res"], s["face_px"]) for s in per_clip if s["photo"] == photo},
+                                key=lambda c: (c[1], c[0])):
+            sel = [s for s in per_clip if s["photo"] == photo and s["res"] == res and s["face_px"] == face]
+            rows.append({"res": res, "face_px": face,
+                         "sigma_px": float(np.sqrt(np.mean([s["sigma_px"] ** 2 for s in sel]))),
+                         "sigma_pct": float(np.sqrt(np.mean([s["sigma_pct"] ** 2 for s in sel])))})
+        slope = float("nan")
         if len(rows) >= 2:
-            f = np.log([r["face_px"] for r in rows])
-            slope = float(np.polyfit(f, np.log([r["sigma_px"] for r in rows]), 1)[0])
-        else:
-            slope = float("nan")
-        out["scaling"][group] = {"rows": rows, "slope_px_vs_face": slope}
-    out["spectra"] = spectra(clips)
+            slope = float(np.polyfit(np.log([r["face_px"] for r in rows]), np.log([r["sigma_px"] for r in rows]), 1)[0])
+        out["scaling"][photo] = {"rows": rows, "slope_px_vs_face": slope}
+    out["spectra"] = spectra([c for c in clips if c["photo"] != "camera"])
     return out
 
 
@@ -82,29 +78,30 @@ def spectra(clips: list[dict]) -> dict:
 
 def tables(noise: dict) -> list[str]:
     lines = ["### MTCNN noise: share of the frame-to-frame error energy", "",
-             "| clips | n | translation | similarity (transl.+scale+rotation) | affine | lag-1 autocorrelation |",
+             "| photo, clips | n | translation | similarity (transl.+scale+rotation) | affine | lag-1 autocorrelation |",
              "|---|---|---|---|---|---|"]
     for g, v in noise["groups"].items():
         lines.append(f"| {g} | {v['clips']} | {100 * v['translation']:.0f} % | {100 * v['similarity']:.0f} % | "
                      f"{100 * v['affine']:.0f} % | {v['rho1']:.2f} |")
     lines.append(f"| independent noise (expected) | - | {100 * INDEPENDENT['translation']:.0f} % | "
                  f"{100 * INDEPENDENT['similarity']:.0f} % | {100 * INDEPENDENT['affine']:.0f} % | 0 |")
-    lines += ["", "### MTCNN noise level by face size (sigma per coordinate = RMS(frame difference) / sqrt 2)", "",
-              "| resolution | face px | still sigma px | still % F | moving sigma px | moving % F | moving similarity share |",
-              "|---|---|---|---|---|---|---|"]
-    still = {(r["res"], r["face_px"]): r for r in noise["scaling"].get("still", {}).get("rows", [])}
-    for r in noise["scaling"].get("moving", {}).get("rows", []):
-        s = still.get((r["res"], r["face_px"]))
-        sp = f"{s['sigma_px']:.3f} | {s['sigma_pct']:.3f}" if s else "- | -"
-        lines.append(f"| {r['res']} | {r['face_px']} | {sp} | {r['sigma_px']:.3f} | {r['sigma_pct']:.3f} | "
-                     f"{100 * r['similarity']:.0f} % |")
-    sl = noise["scaling"]
-    lines += ["", "log-log slope of sigma (px) against face width: still "
-              f"{sl.get('still', {}).get('slope_px_vs_face', float('nan')):.2f}, moving "
-              f"{sl.get('moving', {}).get('slope_px_vs_face', float('nan')):.2f} (1 = sigma grows in proportion "
-              "to the face, 0 = a fixed number of pixels)", "",
-              "### Spectrum: mean power below 3 Hz over mean power above 10 Hz (1 = white)", "",
-              "| clips | translation part | per-point residual |", "|---|---|---|"]
+    photos = list(noise["scaling"])
+    lines += ["", "### MTCNN noise level by face size: sigma per coordinate (RMS frame difference / sqrt 2), "
+              "px and % F, still and moving clips", "",
+              "| resolution | face px | " + " | ".join(photos) + " |", "|---|---|" + "---|" * len(photos)]
+    combos = sorted({(r["res"], r["face_px"]) for p in photos for r in noise["scaling"][p]["rows"]},
+                    key=lambda c: (c[1], c[0]))
+    for res, face in combos:
+        cells = []
+        for p in photos:
+            r = next((r for r in noise["scaling"][p]["rows"] if (r["res"], r["face_px"]) == (res, face)), None)
+            cells.append(f"{r['sigma_px']:.2f} px = {r['sigma_pct']:.2f} %" if r else "-")
+        lines.append(f"| {res} | {face} | " + " | ".join(cells) + " |")
+    lines += ["", "log-log slope of sigma (px) against the face width: " + ", ".join(
+        f"{p} {noise['scaling'][p]['slope_px_vs_face']:.2f}" for p in photos)
+        + " (1 = sigma grows in proportion to the face, 0 = a fixed number of pixels)", "",
+        "### Spectrum (frontal photos): mean power below 3 Hz over mean power above 10 Hz (1 = white)", "",
+        "| clips | translation part | per-point residual |", "|---|---|---|"]
     for g, v in noise["spectra"].items():
         lines.append(f"| {g} ({v['clips']} clips) | {v['band_ratio_translation']:.2f} | {v['band_ratio_residual']:.2f} |")
     return lines
@@ -125,13 +122,17 @@ def plot(noise: dict, path: Path) -> None:
         ax.semilogy(f[1:], np.asarray(v["residual"])[1:], color=styles[g], ls="--", label=f"{g}: residual")
     ax.set_xlabel("frequency (Hz, 30 fps)")
     ax.set_ylabel("power ((% F)^2 / Hz)")
-    ax.set_title("MTCNN error spectrum")
+    ax.set_title("MTCNN error spectrum (frontal photos)")
     ax.legend(fontsize=7)
     ax = axes[1]
-    for g, mk in (("still", "o"), ("moving", "s")):
-        rows = noise["scaling"].get(g, {}).get("rows", [])
+    for (photo, v), mk in zip(noise["scaling"].items(), "os^D"):
+        rows = v["rows"]
         if rows:
-            ax.loglog([r["face_px"] for r in rows], [r["sigma_px"] for r in rows], mk, label=g)
+            ax.loglog([r["face_px"] for r in rows], [r["sigma_px"] for r in rows], mk, label=photo)
+    f = np.array([60.0, 700.0])
+    for pct in (0.5, 1.0, 2.0):
+        ax.loglog(f, f * pct / 100, color="0.8", lw=0.8, zorder=0)
+        ax.text(f[1], f[1] * pct / 100, f"{pct:g} % F", fontsize=6, color="0.5")
     ax.set_xlabel("face width F (px)")
     ax.set_ylabel("sigma per coordinate (px)")
     ax.set_title("noise against face size")
