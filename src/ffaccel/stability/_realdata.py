@@ -9,9 +9,11 @@ Percentages are % of F.
                (output - truth) / F, in % F; differences that straddle a cut or touch a
                frame without output are left out. I.i.d. noise of std s gives s * sqrt(6).
     lag        the time shift tau (frames, positive = the output is behind) that minimises
-               the mean |output(t) - truth(t - tau)|^2 over frames where the truth moves
+               the variance over frames (the mean offset of each point removed: a constant
+               bias is not a delay) of output(t) - truth(t - tau) where the truth moves
                faster than LAG_MIN_SPEED F/frame (truth linearly interpolated in time; a grid
-               of 0.1 frame over [-4, 4], refined to 0.01 frame); NaN where fewer than 5 such frames.
+               of 0.1 frame over [-4, 4], refined to 0.01 frame); NaN where fewer than 5 such frames
+               or where the velocity is constant (a pan: a delay is then a constant offset).
     rmse       sqrt(mean over frames with output of the mean over points of |e|^2), % F.
     worst      largest per-frame RMS error over a frame range, % F.
     recovery   frames after a cut until the per-frame RMS error is <= RECOVERY_TOL % F.
@@ -96,13 +98,17 @@ def lag(output: np.ndarray, truth: np.ndarray, cuts=()) -> float:
     idx = np.nonzero(sel)[0]
     if len(idx) < 5:
         return float("nan")
+    vel = (truth[idx + 1] - truth[idx - 1]) / 2 / fw[idx, None, None]
+    if np.mean(vel.var(axis=0)) < 0.05 * np.mean(vel**2):
+        return float("nan")  # constant velocity: a delay is indistinguishable from a bias
 
     def cost(tau: float) -> float:
         src = idx - tau
         lo = np.clip(np.floor(src).astype(int), 0, t_len - 2)
         w = (src - lo)[:, None, None]
-        shifted = (1 - w) * truth[lo] + w * truth[lo + 1]
-        return float(np.mean(np.sum((output[idx] - shifted) ** 2, axis=2) / fw[idx, None] ** 2))
+        diff = (output[idx] - ((1 - w) * truth[lo] + w * truth[lo + 1])) / fw[idx, None, None]
+        diff -= diff.mean(axis=0)  # a constant detector bias is not a delay
+        return float(np.mean(diff**2))
 
     coarse = np.arange(-4.0, 4.0001, 0.1)
     best = float(coarse[int(np.argmin([cost(t) for t in coarse]))])
