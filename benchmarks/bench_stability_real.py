@@ -130,6 +130,15 @@ def scale_table(agg: dict, names: list[str], scenarios: list[str], combos: list[
     return lines
 
 
+def _xy(agg: dict, name: str, sc: str, combos: list[str]) -> tuple[list, list, str]:
+    """Points of one method in one scenario: (lag, jitter), or (RMSE, jitter) where the scenario has no lag."""
+    cells = [agg[(name, sc, cb)] for cb in combos if (name, sc, cb) in agg and "jitter" in agg[(name, sc, cb)]]
+    has_lag = any("lag" in agg.get(k, {}) for k in agg if k[1] == sc)
+    key, label = ("lag", "lag (frames)") if has_lag else ("rmse", "RMSE (% F; no lag: constant velocity)")
+    pts = [(c[key], c["jitter"]) for c in cells if key in c]
+    return [p[0] for p in pts], [p[1] for p in pts], label
+
+
 def plot_tradeoff(agg: dict, names: list[str], scenarios: list[str], combos: list[str], outdir: Path) -> list[str]:
     import matplotlib
 
@@ -140,16 +149,14 @@ def plot_tradeoff(agg: dict, names: list[str], scenarios: list[str], combos: lis
     markers = "osD^v<>phX*"
     for sc in scenarios:
         fig, ax = plt.subplots(figsize=(5.2, 3.6), dpi=80)
+        label = "lag (frames)"
         for k, name in enumerate(names):
-            pts = [(agg[(name, sc, cb)].get("lag", np.nan), agg[(name, sc, cb)]["jitter"]) for cb in combos
-                   if (name, sc, cb) in agg and "jitter" in agg[(name, sc, cb)]]
-            if pts:
-                x, y = zip(*pts)
-                x = [0.0 if np.isnan(v) else v for v in x]
+            x, y, label = _xy(agg, name, sc, combos)
+            if x:
                 ax.semilogy(x, y, markers[k % len(markers)], label=name, alpha=0.8)
-        ax.set_xlabel("lag (frames; 0 where the truth does not move)")
+        ax.set_xlabel(label)
         ax.set_ylabel("jitter (% of face width)")
-        ax.set_title(f"{sc}: jitter vs lag, one point per scale")
+        ax.set_title(f"{sc}: jitter vs {label.split()[0]}, one point per scale")
         ax.legend(fontsize=6)
         fig.tight_layout()
         p = outdir / f"tradeoff_{sc}.png"
@@ -171,16 +178,14 @@ def plot_grid(agg: dict, names: list[str], scenarios: list[str], combos: list[st
     fig, axes = plt.subplots(rows, cols, figsize=(12, 2.9 * rows), dpi=72, squeeze=False)
     markers = "osD^v<>phX*"
     for ax, sc in zip(axes.flat, scenarios):
+        label = "lag (frames)"
         for k, name in enumerate(names):
-            pts = [(agg[(name, sc, cb)].get("lag", np.nan), agg[(name, sc, cb)]["jitter"]) for cb in combos
-                   if (name, sc, cb) in agg and "jitter" in agg[(name, sc, cb)]]
-            if pts:
-                x, y = zip(*pts)
-                ax.semilogy([0.0 if np.isnan(v) else v for v in x], y, markers[k % len(markers)], label=name,
-                            alpha=0.8, ms=4)
+            x, y, label = _xy(agg, name, sc, combos)
+            if x:
+                ax.semilogy(x, y, markers[k % len(markers)], label=name, alpha=0.8, ms=4)
         ax.set_title(sc, fontsize=9)
         ax.tick_params(labelsize=7)
-        ax.set_xlabel("lag (frames)", fontsize=7)
+        ax.set_xlabel(label, fontsize=7)
         ax.set_ylabel("jitter (% F)", fontsize=7)
     for ax in list(axes.flat)[len(scenarios):]:
         ax.axis("off")
