@@ -67,6 +67,24 @@ class WarpSpec:
         _core.warp_affine(last[1], dst[1], inverse, self.mode, self.border, self.bval, self.device, self.stream())
 
 
+    def fast_call(self, src: Any, matrix: Any, out: Any) -> Any:
+        """The call on arrays of this spec's signature, or None where the full checks must run
+        (a matrix or an overlap they would refuse); nothing is written before that is known."""
+        inverse = _fast.inverse(matrix, self.n, self.batched)
+        if inverse is None:
+            return None
+        sp = _fast.ptr(src)
+        if out is None:
+            out = self.alloc()
+            self.launch(sp, _fast.ptr(out), inverse)
+            return out
+        op = _fast.ptr(out)
+        if not _fast.apart(sp, self.src_nbytes, op, self.out_nbytes):
+            return None
+        self.launch(sp, op, inverse)
+        return out
+
+
 def _key(src: Any, matrix: Any, dsize: Any, border: Any, border_value: Any, compat: Any, out: Any,
          batched: bool) -> tuple | None:
     """The cache key of a call, or None where the call must take the full checks."""
@@ -108,17 +126,9 @@ def _run(src: Any, matrix: Any, dsize: Any, border: Any, border_value: Any, comp
     key = _key(src, matrix, dsize, border, border_value, compat, out, batched)
     spec = _fast.lookup(key)
     if spec is not None:  # same signature as a call that passed every check: re-check only what can change
-        inverse = _fast.inverse(matrix, spec.n, batched)
-        if inverse is not None:
-            sp = _fast.ptr(src)
-            if out is None:
-                out = spec.alloc()
-                spec.launch(sp, _fast.ptr(out), inverse)
-                return out
-            op = _fast.ptr(out)
-            if _fast.apart(sp, spec.src_nbytes, op, spec.out_nbytes):
-                spec.launch(sp, op, inverse)
-                return out
+        result = spec.fast_call(src, matrix, out)
+        if result is not None:
+            return result
     spec, inverse, out_obj, sp, op = check(src, matrix, dsize, border, border_value, compat, out, batched)
     _fast.remember(key, spec)
     spec.launch(sp, op, inverse)
