@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from ffaccel._checks import MATRIX_LIMIT
+from ffaccel._checks import MATRIX_LIMIT, real_array
 
-__all__ = ["signature", "describe", "ptr", "stream_reader", "allocator", "lookup", "remember", "forward",
+__all__ = ["signature", "out_signature", "describe", "ptr", "stream_reader", "allocator", "lookup", "remember", "forward",
            "inverse", "apart", "cache_clear"]
 
 _F64 = np.dtype(np.float64)
@@ -40,21 +40,32 @@ _CACHE_MAX = 256  # keys; the cache is emptied when full (a pipeline uses a hand
 
 
 def signature(x: Any) -> tuple | None:
-    """Everything the checks read from an array except its pointer, hashable; None if
-    ``x`` is not a numpy array, torch tensor or cupy array.
+    """Everything the checks read from an *input* array except its pointer, hashable;
+    None if ``x`` is not a numpy array, torch tensor or cupy array.
 
-    numpy: (type, shape, strides, dtype, writeable); torch: (type, shape, strides,
-    dtype, device, requires_grad); cupy: (type, shape, strides, dtype, device id).
+    numpy: (type, shape, strides, dtype); torch: (type, shape, strides, dtype, device);
+    cupy: (type, shape, strides, dtype, device id).
     """
+    if isinstance(x, np.ndarray):
+        return (type(x), x.shape, x.strides, x.dtype)
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.Tensor):
+        return (type(x), x.shape, x.stride(), x.dtype, x.device)
+    cp = sys.modules.get("cupy")
+    if cp is not None and isinstance(x, cp.ndarray):
+        return (type(x), x.shape, x.strides, x.dtype, x.device.id)
+    return None
+
+
+def out_signature(x: Any) -> tuple | None:
+    """:func:`signature` of an array the op writes, with what decides whether it may be
+    written: numpy's WRITEABLE flag, torch's ``requires_grad`` (cupy arrays always may)."""
     if isinstance(x, np.ndarray):
         return (type(x), x.shape, x.strides, x.dtype, x.flags.writeable)
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(x, torch.Tensor):
         return (type(x), x.shape, x.stride(), x.dtype, x.device, x.requires_grad)
-    cp = sys.modules.get("cupy")
-    if cp is not None and isinstance(x, cp.ndarray):
-        return (type(x), x.shape, x.strides, x.dtype, x.device.id)
-    return None
+    return signature(x)
 
 
 def describe(sig: tuple | None) -> str:
@@ -133,13 +144,9 @@ def allocator(kind: str, device: int, shape: tuple[int, ...], dtype: np.dtype) -
 
 
 def lookup(key: Any) -> Any:
-    """The spec stored under ``key`` (None if none, or if ``key`` is None or unhashable)."""
-    if key is None:
-        return None
-    try:
-        return _CACHE.get(key)
-    except TypeError:
-        return None
+    """The spec stored under ``key`` (None if none or if ``key`` is None); keys are built
+    from signatures and scalars of exact built-in types, so they always hash."""
+    return None if key is None else _CACHE.get(key)
 
 
 def remember(key: Any, spec: Any) -> None:
@@ -158,14 +165,24 @@ def cache_clear() -> None:
     _CACHE.clear()
 
 
+def _float64(matrix: Any) -> np.ndarray | None:
+    """``matrix`` as float64 by the full checks' own reader (lists, other real dtypes, host
+    tensors), or None where that reader refuses it."""
+    if type(matrix) is np.ndarray and matrix.dtype == _F64:
+        return matrix
+    try:
+        return real_array(matrix, "matrix")
+    except (TypeError, ValueError):
+        return None
+
+
 def forward(matrix: Any, n: int, batched: bool) -> np.ndarray | None:
-    """``matrix`` as a C-contiguous (n, 6) float64 array if it is a float64 numpy array of
+    """``matrix`` as a C-contiguous (n, 6) float64 array if it reads as real numbers of
     shape (2, 3) (or (n, 2, 3) when ``batched``) whose matrices pass every rule of
     ``_checks.affine_inverse``; None otherwise (the caller then runs the full checks,
     which name the problem)."""
-    if type(matrix) is not np.ndarray or matrix.dtype != _F64:
-        return None
-    if matrix.shape != ((n, 2, 3) if batched else (2, 3)):
+    matrix = _float64(matrix)
+    if matrix is None or matrix.shape != ((n, 2, 3) if batched else (2, 3)):
         return None
     rows = matrix.reshape(n, 6)
     if (_inverse_one(matrix.tolist()) if not batched else _inverse_rows(rows.tolist())) is None:
@@ -175,14 +192,16 @@ def forward(matrix: Any, n: int, batched: bool) -> np.ndarray | None:
 
 def inverse(matrix: Any, n: int, batched: bool) -> np.ndarray | None:
     """The (n, 6) inverse maps of ``matrix`` by ``_checks.affine_inverse``'s formula; None
-    when ``matrix`` is not a float64 numpy array of the right shape or breaks a rule (the
-    caller then runs the full checks).
+    when ``matrix`` does not read as real numbers of the right shape or breaks a rule
+    (the caller then runs the full checks).
 
     One matrix is written into a per-thread buffer that the next call on the same thread
     overwrites: the kernels read the maps on the host before they return.
     """
     if type(matrix) is not np.ndarray or matrix.dtype != _F64:
-        return None
+        matrix = _float64(matrix)
+        if matrix is None:
+            return None
     if n == 1 and not batched:
         if matrix.shape != (2, 3):
             return None

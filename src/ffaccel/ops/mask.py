@@ -150,7 +150,7 @@ def _key(mask: Any, sigma: Any, out: Any) -> tuple | None:
     if type(sigma) not in (int, float):
         return None
     ms = _fast.signature(mask)
-    os_ = None if out is None else _fast.signature(out)
+    os_ = None if out is None else _fast.out_signature(out)
     if ms is None or (out is not None and os_ is None):
         return None
     return ("feather", ms, os_, sigma)

@@ -252,10 +252,11 @@ def _key(frame: Any, crops: Any, masks: Any, compat: Any, inplace: Any, out: Any
     """The cache key of an alpha-blend paste call, or None where it must take the full checks."""
     if not (type(blend) is str and blend == "alpha" and type(inplace) is bool and (compat is None or type(compat) is str)):
         return None
-    sigs = (_fast.signature(frame), _fast.signature(crops), _fast.signature(masks))
+    sigs = (_fast.out_signature(frame) if inplace else _fast.signature(frame), _fast.signature(crops),
+            _fast.signature(masks))
     if None in sigs:
         return None
-    os_ = None if out is None else _fast.signature(out)
+    os_ = None if out is None else _fast.out_signature(out)
     if out is not None and os_ is None:
         return None
     return ("paste", batched, *sigs, os_, compat, inplace)

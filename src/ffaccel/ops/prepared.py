@@ -4,7 +4,7 @@ A face swapper calls the same ops on arrays of the same shapes every frame. A *p
 keeps what the op's checks worked out for one example call (image geometry, kernel mode,
 stream reader, allocator) and each call re-checks only what can change cheaply:
 
-- each array's signature (kind, shape, strides, dtype, device, writeability) against
+- each array's signature (kind, shape, strides, dtype, device; writeability of outputs) against
   the prepared one: a tuple comparison;
 - the arrays' data pointers, and that no output byte overlaps an input;
 - the affine matrices: shape, finiteness, invertibility (the same rules as the op).
@@ -33,7 +33,7 @@ __all__ = ["prepare", "WarpPlan", "PastePlan", "FeatherPlan"]
 
 
 def _same(x: Any, sig: tuple | None) -> bool:
-    return (x is None) if sig is None else _fast.signature(x) == sig
+    return (x is None) if sig is None else _fast.out_signature(x) == sig
 
 
 class _Plan:
@@ -64,7 +64,8 @@ class WarpPlan(_Plan):
         self.fixed = {k: args[k] for k in ("dsize", "border", "border_value", "compat")}
         self._spec = _warp.check(args["src"], args[mname], args["dsize"], args["border"], args["border_value"],
                                  args["compat"], args["out"], self.batched)[0]
-        self._sigs = (_fast.signature(args["src"]), _fast.signature(args["out"]) if args["out"] is not None else None)
+        self._sigs = (_fast.signature(args["src"]),
+                      _fast.out_signature(args["out"]) if args["out"] is not None else None)
 
     def __call__(self, src: Any, matrix: Any, *, out: Any = None) -> Any:
         """Warp ``src`` through ``matrix`` ((2, 3), or (N, 2, 3) for the batch form) into
@@ -96,14 +97,16 @@ class PastePlan(_Plan):
         self._spec = _paste.check(args["frame"], args[c], args[m], args[mat], args["compat"], args["inplace"],
                                   args["out"], self.batched, args["blend"], args["levels"])[0]
         out = args["out"]
-        self._sigs = (_fast.signature(args["frame"]), _fast.signature(args[c]), _fast.signature(args[m]),
-                      _fast.signature(out) if out is not None else None)
+        frame_sig = _fast.out_signature if args["inplace"] is True else _fast.signature
+        self._sigs = (frame_sig(args["frame"]), _fast.signature(args[c]), _fast.signature(args[m]),
+                      _fast.out_signature(out) if out is not None else None)
+        self._frame_sig = frame_sig
 
     def __call__(self, frame: Any, crop: Any, mask: Any, matrix: Any, *, out: Any = None) -> Any:
         """Paste ``crop`` (``crops`` for the batch form) through ``mask`` and ``matrix`` into
         ``frame``; returns a new frame, ``out``, or ``frame`` for an in-place plan."""
         sigs = self._sigs
-        if (not self._spec.levels and _fast.signature(frame) == sigs[0] and _fast.signature(crop) == sigs[1]
+        if (not self._spec.levels and self._frame_sig(frame) == sigs[0] and _fast.signature(crop) == sigs[1]
                 and _fast.signature(mask) == sigs[2] and _same(out, sigs[3])):
             result = self._spec.fast_call(frame, crop, mask, matrix, out)
             if result is not None:
@@ -122,7 +125,7 @@ class FeatherPlan(_Plan):
         self.fixed = {"sigma": args["sigma"]}
         self._spec = _mask.check(args["mask"], args["sigma"], args["out"])[0]
         out = args["out"]
-        self._sigs = (_fast.signature(args["mask"]), _fast.signature(out) if out is not None else None)
+        self._sigs = (_fast.signature(args["mask"]), _fast.out_signature(out) if out is not None else None)
 
     def __call__(self, mask: Any, *, out: Any = None) -> Any:
         """Blur ``mask`` into ``out`` (or a new array); returns the result."""

@@ -96,10 +96,11 @@ def _key(src: Any, matrix: Any, dsize: Any, border: Any, border_value: Any, comp
         if type(matrix) is not np.ndarray or matrix.ndim != 3:
             return None
         n = matrix.shape[0]
-    ss = _fast.signature(src)
+    # numpy inline (the CPU path's common case), else the general reader
+    ss = (np.ndarray, src.shape, src.strides, src.dtype) if type(src) is np.ndarray else _fast.signature(src)
     if ss is None:
         return None
-    os_ = None if out is None else _fast.signature(out)
+    os_ = None if out is None else _fast.out_signature(out)
     if out is not None and os_ is None:
         return None
     return ("warp", batched, n, ss, os_, dsize, border, border_value, compat)
