@@ -34,9 +34,9 @@ __all__ = ["signature", "out_signature", "describe", "ptr", "stream_reader", "al
            "inverse", "apart", "cache_clear"]
 
 _F64 = np.dtype(np.float64)
-_CACHE: dict[Any, Any] = {}
+CACHE: dict[Any, Any] = {}
 _TLS = threading.local()
-_CACHE_MAX = 256  # keys; the cache is emptied when full (a pipeline uses a handful)
+CACHE_MAX = 256  # keys; the cache is emptied when full (a pipeline uses a handful)
 
 
 def signature(x: Any) -> tuple | None:
@@ -146,23 +146,23 @@ def allocator(kind: str, device: int, shape: tuple[int, ...], dtype: np.dtype) -
 def lookup(key: Any) -> Any:
     """The spec stored under ``key`` (None if none or if ``key`` is None); keys are built
     from signatures and scalars of exact built-in types, so they always hash."""
-    return None if key is None else _CACHE.get(key)
+    return None if key is None else CACHE.get(key)
 
 
 def remember(key: Any, spec: Any) -> None:
     if key is None:
         return
     try:
-        if len(_CACHE) >= _CACHE_MAX:
-            _CACHE.clear()
-        _CACHE[key] = spec
+        if len(CACHE) >= CACHE_MAX:
+            CACHE.clear()
+        CACHE[key] = spec
     except TypeError:  # an unhashable scalar slipped into the key: just don't cache
         pass
 
 
 def cache_clear() -> None:
     """Forget every stored spec (tests use it to force the full path)."""
-    _CACHE.clear()
+    CACHE.clear()
 
 
 def _float64(matrix: Any) -> np.ndarray | None:

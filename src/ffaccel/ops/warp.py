@@ -79,7 +79,7 @@ class WarpSpec:
             self.launch(sp, _fast.ptr(out), inverse)
             return out
         op = _fast.ptr(out)
-        if not _fast.apart(sp, self.src_nbytes, op, self.out_nbytes):
+        if not (sp + self.src_nbytes <= op or op + self.out_nbytes <= sp):  # _fast.apart, inline
             return None
         self.launch(sp, op, inverse)
         return out
@@ -100,9 +100,14 @@ def _key(src: Any, matrix: Any, dsize: Any, border: Any, border_value: Any, comp
     ss = (np.ndarray, src.shape, src.strides, src.dtype) if type(src) is np.ndarray else _fast.signature(src)
     if ss is None:
         return None
-    os_ = None if out is None else _fast.out_signature(out)
-    if out is not None and os_ is None:
-        return None
+    if out is None:
+        os_ = None
+    elif type(out) is np.ndarray:
+        os_ = (np.ndarray, out.shape, out.strides, out.dtype, out.flags.writeable)
+    else:
+        os_ = _fast.out_signature(out)
+        if os_ is None:
+            return None
     return ("warp", batched, n, ss, os_, dsize, border, border_value, compat)
 
 
@@ -125,7 +130,7 @@ def check(src: Any, matrix: Any, dsize: Any, border: Any, border_value: Any, com
 
 def _run(src: Any, matrix: Any, dsize: Any, border: Any, border_value: Any, compat: Any, out: Any, batched: bool) -> Any:
     key = _key(src, matrix, dsize, border, border_value, compat, out, batched)
-    spec = _fast.lookup(key)
+    spec = None if key is None else _fast.CACHE.get(key)
     if spec is not None:  # same signature as a call that passed every check: re-check only what can change
         result = spec.fast_call(src, matrix, out)
         if result is not None:
