@@ -322,3 +322,30 @@ def test_cached_plain_path_keeps_the_error_contract():
     with pytest.raises(ValueError, match="^border: expected one of"):
         ffaccel.warp_affine(src, M, (24, 24), border="wrap", out=out)
     assert (out == 3).all()
+
+
+def test_one_plan_from_several_threads():
+    import threading
+
+    src0 = _frame()
+    out0 = np.empty((48, 48, 3), np.uint8)
+    plan = ffaccel.prepare(ffaccel.warp_affine, src0, M, (48, 48), out=out0)
+    errors = []
+
+    def work(seed):
+        rng = np.random.default_rng(seed)
+        src = rng.integers(0, 256, src0.shape, dtype=np.uint8)
+        out = np.empty_like(out0)
+        for i in range(200):
+            m = M + [[0, 0, seed + i * 0.25], [0, 0, -i * 0.5]]
+            plan(src, m, out=out)
+            if not np.array_equal(out, ffaccel.warp_affine(src, m, (48, 48))):
+                errors.append((seed, i))
+                return
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
