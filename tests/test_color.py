@@ -293,10 +293,3 @@ def test_estimate_accepts_torch_cpu_tensors():
     assert isinstance(got, np.ndarray)
     np.testing.assert_allclose(got, ffaccel.estimate_color_gains(src, ref, mask), rtol=1e-9)
 
-
-def test_docstring_examples_run():
-    import doctest
-
-    import ffaccel.ops.color
-
-    assert doctest.testmod(ffaccel.ops.color).failed == 0

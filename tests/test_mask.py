@@ -298,10 +298,3 @@ def test_read_only_inputs_are_accepted_and_read_only_out_refused():
     with pytest.raises(ValueError, match="out: expected a writeable array"):
         ffaccel.feather_mask(box.copy(), 2.0, out=ffaccel.box_mask(64, 0.0, 20))
 
-
-def test_docstring_examples_run():
-    import doctest
-
-    import ffaccel.ops.mask
-
-    assert doctest.testmod(ffaccel.ops.mask).failed == 0

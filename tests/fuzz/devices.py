@@ -21,8 +21,20 @@ def to_device(a: Any) -> Any:
     return torch.from_numpy(np.ascontiguousarray(a)).cuda()
 
 
+class HostOnly(Exception):
+    """The case's hostile argument has no device equivalent (a read-only array)."""
+
+
 def empty(shape: tuple, dtype: Any, spec: str) -> Any:
-    """A fresh device `out` (the host-only hostile specs have no device meaning: fresh too)."""
+    """The device `out` for ``spec``, hostile in the same way as the host one where it can be."""
+    if spec == "readonly":
+        raise HostOnly(spec)
+    if spec == "wrongdtype":
+        return to_device(np.zeros(shape, np.float64))
+    if spec == "wrongshape":
+        return to_device(np.zeros((shape[0] + 1, *shape[1:]), dtype))
+    if spec == "noncontig":
+        return to_device(np.zeros((shape[0], shape[1] * 2, *shape[2:]), dtype))[:, ::2]
     return to_device(np.full(shape, 7, dtype))
 
 

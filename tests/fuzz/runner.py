@@ -92,6 +92,14 @@ def _close(a: Any, b: Any) -> bool:
 
 def run_case(case: C.Case, gpu: str | None) -> list[str]:
     findings = []
+    dev_arrays = None
+    host_only = any(t.split("=", 1)[-1] in ("readonly", "memmap", "bytes", "list", "noncontig") for t in case.tags)
+    if gpu is not None and not host_only:
+        devices.ACTIVE = gpu
+        try:  # copied before the CPU run, which may write an input in place
+            dev_arrays = {k: devices.to_device(v) for k, v in case.arrays.items()}
+        except (TypeError, ValueError, RuntimeError):  # dtypes the framework cannot hold (object, str, ...)
+            dev_arrays = None
     devices.ACTIVE = None
     status, payload, changed = _call(case, case.arrays)
     if status == "unnamed":
@@ -106,18 +114,15 @@ def run_case(case: C.Case, gpu: str | None) -> list[str]:
         again = _call(case, case.arrays)
         if again[0] != "ok" or again[1] != payload:
             findings.append("nondeterministic: a second identical call gave other bytes")
-    if gpu is None:
-        return findings
-    host_only = any(t.split("=", 1)[-1] in ("readonly", "memmap", "bytes", "list") for t in case.tags)
-    if host_only:
+    if dev_arrays is None:
         return findings
     devices.ACTIVE = gpu
     try:
-        dev_arrays = {k: devices.to_device(v) for k, v in case.arrays.items()}
-    except (TypeError, ValueError, RuntimeError):  # dtypes the framework cannot hold (object, str, ...)
+        g_status, g_payload, g_changed = _call(case, dev_arrays)
+    except devices.HostOnly:
         return findings
-    g_status, g_payload, g_changed = _call(case, dev_arrays)
-    devices.ACTIVE = None
+    finally:
+        devices.ACTIVE = None
     if g_status == "unnamed":
         findings.append(f"unnamed (GPU): {g_payload}")
     if (status == "ok") != (g_status == "ok") and g_status != "unnamed":
@@ -138,7 +143,11 @@ def worker(seed: int, start: int, count: int, gpu: str | None) -> None:
         out.write(f"START {i}\n")
         out.flush()
         if i == abort_at:
-            os.abort()
+            import resource
+            import signal
+
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file in the checkout
+            os.kill(os.getpid(), signal.SIGSEGV)
         case = C.make_case(seed, i)
         for f in run_case(case, gpu):
             out.write("FIND " + json.dumps({"case": i, "what": case.describe(), "finding": f}) + "\n")

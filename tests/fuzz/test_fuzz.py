@@ -25,7 +25,7 @@ def test_every_op_is_fuzzed_with_hostile_and_valid_calls():
 
 
 def test_a_crash_is_reported_naming_the_case(monkeypatch):
-    # A worker that dies on case 3 (os.abort in the child): the parent names case 3 and goes on.
+    # A worker that dies on case 3 (SIGSEGV in the child): the parent names case 3 and goes on.
     monkeypatch.setenv("FFACCEL_FUZZ_ABORT_AT", "3")
     findings = runner.run(seed=2026, cases=6, batch=6, log=lambda _: None)
     crashes = [f for f in findings if f["finding"].startswith("crash")]

@@ -1,7 +1,7 @@
 // Shared definitions for every op: the host/device qualifier, image views, and the
 // few float helpers whose rounding must be identical on the CPU and the GPU.
 //
-// Numeric rule (DESIGN.md): one per-pixel formula serves both sides. Host code is
+// Numeric rule (docs/design.md): one per-pixel formula serves both sides. Host code is
 // compiled with -ffp-contract=off and device code with --fmad=false, so a plain
 // `a * b + c` is two roundings everywhere; where a reference implementation fuses,
 // the formula calls fma32() explicitly and both sides fuse identically.

@@ -1,19 +1,19 @@
 """Linear-light colour: sRGB transfer curve, per-channel gains, gain estimation.
 
-Kernel: ``kernels/include/ffaccel/color.h`` (the per-element formulas),
+Kernel: ``kernels/include/ffaccel/color.h`` (the per-element formulas; their numpy copy
+and the 50-digit tables, :func:`srgb_tables`, are in ``ffaccel/_colorspace.py``),
 ``kernels/cpu/color.cpp``, ``kernels/cuda/color.cu``, ``kernels/bindings/color.cpp``.
 Tests: ``tests/test_color.py``.
 """
 
 from __future__ import annotations
 
-import functools
-from decimal import Decimal, localcontext
 from typing import Any
 
 import numpy as np
 
 from ffaccel import _arrays, _checks, _core
+from ffaccel._colorspace import srgb_tables
 
 __all__ = [
     "FAST_ERROR_BOUND",
@@ -34,48 +34,6 @@ _IMAGE = {np.dtype(np.uint8): (1, 3, 4), np.dtype(np.float32): (1, 3, 4)}
 _FLOAT_IMAGE = {np.dtype(np.float32): (1, 3, 4)}
 _RGB_U8 = {np.dtype(np.uint8): (3,)}
 _MASK = {np.dtype(np.uint8): (1,), np.dtype(np.float32): (1,)}
-
-
-def _linear_decimal(s: Decimal) -> Decimal:
-    if s <= Decimal("0.04045"):
-        return s / Decimal("12.92")
-    return ((s + Decimal("0.055")) / Decimal("1.055")) ** Decimal("2.4")
-
-
-def _nearest_float32(x: Decimal) -> np.float32:
-    f = np.float32(float(x))  # within one float of the nearest; pick among the neighbours
-    cands = [np.nextafter(f, np.float32(-1)), f, np.nextafter(f, np.float32(2))]
-    return min(cands, key=lambda c: abs(Decimal(float(c)) - x))
-
-
-def _ceil_float32(x: Decimal) -> np.float32:
-    f = np.float32(float(x))
-    while Decimal(float(f)) < x:
-        f = np.nextafter(f, np.float32(2))
-    while Decimal(float(np.nextafter(f, np.float32(-1)))) >= x:
-        f = np.nextafter(f, np.float32(-1))
-    return f
-
-
-@functools.lru_cache(maxsize=1)
-def srgb_tables() -> tuple[np.ndarray, np.ndarray]:
-    """The two 256-entry float32 tables the kernels use, computed to 50 digits (read-only).
-
-    ``table[v]`` is the float32 nearest to linear(v / 255). ``bound[k]`` (k = 1..255) is
-    the smallest float32 >= linear((k - 0.5) / 255); a linear value l maps to the uint8
-    code ``count(l >= bound[1:])``, which equals round(255 * srgb(l)) exactly.
-    """
-    table = np.empty(256, np.float32)
-    bound = np.zeros(256, np.float32)
-    with localcontext() as ctx:
-        ctx.prec = 50
-        for v in range(256):
-            table[v] = _nearest_float32(_linear_decimal(Decimal(v) / 255))
-        for k in range(1, 256):
-            bound[k] = _ceil_float32(_linear_decimal(Decimal(2 * k - 1) / 510))
-    table.flags.writeable = False
-    bound.flags.writeable = False
-    return table, bound
 
 
 def _convert(s: _checks.ImageArg, mode: int, out_dtype: np.dtype, out: Any) -> Any:

@@ -22,11 +22,12 @@ installed OpenCV.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
-from ffaccel import _checks
+from ffaccel import _checks, _colorspace
 from ffaccel._arrays import as_xp, device_scope, like_input
 from ffaccel.ops._color_state import ColorStats, ColorTransferState
 
@@ -34,53 +35,10 @@ __all__ = ["color_transfer", "bgr_to_lab", "lab_to_bgr", "COLOR_METHODS", "Color
 
 COLOR_METHODS = ("reinhard_lab", "linear_gain", "mkl")
 
-# OpenCV's sRGB -> XYZ (D65) matrix and white point, as its cvtColor documentation gives them.
-_RGB_TO_XYZ = np.array([[0.412453, 0.357580, 0.180423],
-                        [0.212671, 0.715160, 0.072169],
-                        [0.019334, 0.119193, 0.950227]])
-_WHITE = np.array([0.950456, 1.0, 1.088754])
-# BGR in, X/Xn Y/Yn Z/Zn out, and back.
-_BGR_TO_XYZN = (_RGB_TO_XYZ[:, ::-1] / _WHITE[:, None]).astype(np.float32)
-_XYZN_TO_BGR = np.linalg.inv(_RGB_TO_XYZ[:, ::-1] / _WHITE[:, None]).astype(np.float32)
-_KNEE = 0.008856
-_SLOPE, _OFFSET = 7.787, 16.0 / 116.0
-_F_KNEE = _SLOPE * _KNEE + _OFFSET  # f(t) at the knee: where the inverse switches branch
-
-
-def _srgb_to_linear(xp: Any, v: Any) -> Any:
-    return xp.where(v <= 0.04045, v / 12.92, ((xp.maximum(v, 0.04045) + 0.055) / 1.055) ** 2.4)
-
-
-def _linear_to_srgb(xp: Any, v: Any) -> Any:
-    return xp.where(v <= 0.0031308, v * 12.92, 1.055 * xp.maximum(v, 0.0031308) ** (1 / 2.4) - 0.055)
-
-
-def _mix(xp: Any, m: np.ndarray, planes: Any) -> Any:
-    """3x3 matrix times (..., 3) pixels, written out (no BLAS threads)."""
-    m = m.astype(np.float32)
-    return xp.stack([planes[..., 0] * m[r, 0] + planes[..., 1] * m[r, 1] + planes[..., 2] * m[r, 2]
-                     for r in range(3)], axis=-1)
-
-
-def _bgr01_to_lab(xp: Any, bgr: Any) -> Any:
-    xyz = _mix(xp, _BGR_TO_XYZN, _srgb_to_linear(xp, bgr))
-    f = xp.where(xyz > _KNEE, xp.cbrt(xyz), xyz * _SLOPE + _OFFSET)
-    y = xyz[..., 1]
-    lum = xp.where(y > _KNEE, 116.0 * f[..., 1] - 16.0, 903.3 * y)
-    return xp.stack([lum, 500.0 * (f[..., 0] - f[..., 1]), 200.0 * (f[..., 1] - f[..., 2])], axis=-1).astype(xp.float32)
-
-
-def _lab_to_bgr01(xp: Any, lab: Any) -> Any:
-    lum, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
-    y = xp.where(lum > 903.3 * _KNEE, ((lum + 16.0) / 116.0) ** 3, lum / 903.3)
-    fy = xp.where(lum > 903.3 * _KNEE, (lum + 16.0) / 116.0, y * _SLOPE + _OFFSET)
-    fx, fz = fy + a / 500.0, fy - b / 200.0
-
-    def inv(f: Any) -> Any:
-        return xp.where(f > _F_KNEE, f ** 3, (f - _OFFSET) / _SLOPE)
-
-    xyz = xp.stack([inv(fx), y, inv(fz)], axis=-1)
-    return _linear_to_srgb(xp, _mix(xp, _XYZN_TO_BGR, xyz)).astype(xp.float32)
+# The Lab of reinhard_lab: OpenCV's documented float formula (ffaccel/_colorspace.py, OPENCV).
+_bgr01_to_lab = functools.partial(_colorspace.bgr01_to_lab, c=_colorspace.OPENCV)
+_lab_to_bgr01 = functools.partial(_colorspace.lab_to_bgr01, c=_colorspace.OPENCV)
+_mix = _colorspace.mix_pixels
 
 
 def bgr_to_lab(image: Any) -> Any:

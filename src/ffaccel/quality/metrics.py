@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from ffaccel import _checks
+from ffaccel import _checks, _colorspace
 from ffaccel._arrays import as_xp, device_scope, to_host_floats
+from ffaccel._colorspace import CIE
 
 __all__ = [
     "bgr_to_lab",
@@ -25,39 +26,8 @@ __all__ = [
     "psnr_from_mse",
 ]
 
-# sRGB primaries -> CIE XYZ (IEC 61966-2-1, D65). Rows are X, Y, Z; columns R, G, B.
-_RGB_TO_XYZ = np.array(
-    [
-        [0.4124564, 0.3575761, 0.1804375],
-        [0.2126729, 0.7151522, 0.0721750],
-        [0.0193339, 0.1191920, 0.9503041],
-    ],
-    dtype=np.float64,
-)
-# The D65 white point is taken as the row sums, so sRGB white maps to exactly
-# L=100, a=b=0 instead of being off by the rounding of the published constants.
-_WHITE_XYZ = _RGB_TO_XYZ.sum(axis=1)
-# Columns reordered for BGR input and each row divided by its white component, so
-# one matrix product gives X/Xn, Y/Yn, Z/Zn straight from BGR linear light.
-_BGR_TO_XYZ_NORMALISED = (_RGB_TO_XYZ[:, ::-1] / _WHITE_XYZ[:, None]).astype(np.float32)
-
-_LAB_EPSILON = (6.0 / 29.0) ** 3  # below this, f(t) is the linear segment
-_LAB_SLOPE = 1.0 / (3.0 * (6.0 / 29.0) ** 2)
-_LAB_OFFSET = 4.0 / 29.0
-
 # BT.601 luma weights in BGR order (what cv2.COLOR_BGR2GRAY uses).
 _GRAY_WEIGHTS_BGR = (0.114, 0.587, 0.299)
-
-
-def _srgb_decode(encoded: np.ndarray) -> np.ndarray:
-    """sRGB transfer function inverse: encoded 0..1 -> linear light 0..1 (float64)."""
-    return np.where(
-        encoded <= 0.04045, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4
-    )
-
-
-# Exact for uint8 input: 256 possible code values, so decode once into a table.
-_SRGB_DECODE_LUT = _srgb_decode(np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
 
 
 def psnr_from_mse(mse_value: float, peak: float = 255.0) -> float:
@@ -140,19 +110,6 @@ def psnr(a: Any, b: Any, *, peak: float = 255.0) -> float:
     return psnr_from_mse(mse(a, b), peak)
 
 
-def _lab_f(xp: ModuleType, t: Any) -> Any:
-    """The CIE Lab companding function f(t), elementwise."""
-    if xp is not np:
-        return xp.where(t > _LAB_EPSILON, xp.cbrt(t), t * _LAB_SLOPE + _LAB_OFFSET)
-    # On the CPU most pixels are above the knee: take the cube root everywhere and
-    # patch the few dark ones, rather than evaluating both branches for all.
-    f = np.cbrt(t)
-    dark = t <= _LAB_EPSILON
-    if dark.any():
-        f[dark] = t[dark] * _LAB_SLOPE + _LAB_OFFSET
-    return f
-
-
 def _normalised_xyz(xp: ModuleType, bgr: Any) -> Any:
     """(3, N) float32 planes X/Xn, Y/Yn, Z/Zn from an (H, W, 3) BGR image.
 
@@ -163,20 +120,12 @@ def _normalised_xyz(xp: ModuleType, bgr: Any) -> Any:
     """
     planes = bgr.transpose(2, 0, 1)
     if bgr.dtype == np.uint8:
-        lut = _SRGB_DECODE_LUT if xp is np else xp.asarray(_SRGB_DECODE_LUT)
-        linear = xp.take(lut, planes).reshape(3, -1)
+        lut = _colorspace.decode_table()
+        linear = xp.take(lut if xp is np else xp.asarray(lut), planes).reshape(3, -1)
     else:
-        encoded = planes.reshape(3, -1).astype(xp.float64)
-        linear = xp.where(
-            encoded <= 0.04045, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4
-        ).astype(xp.float32)
+        linear = _colorspace.srgb_to_linear(xp, planes.reshape(3, -1).astype(xp.float64)).astype(xp.float32)
     xyz = xp.empty_like(linear)
-    for row in range(3):
-        weights = _BGR_TO_XYZ_NORMALISED[row]
-        plane = xyz[row]
-        xp.multiply(linear[0], weights[0], out=plane)
-        plane += linear[1] * weights[1]
-        plane += linear[2] * weights[2]
+    _colorspace.mix(xp, CIE.bgr_to_xyzn, linear, out=xyz)
     return xyz
 
 
@@ -209,10 +158,8 @@ def bgr_to_lab(image: Any) -> Any:
     """
     arr, xp = _check_colour_image(image, "image")
     with device_scope(image):
-        f = _lab_f(xp, _normalised_xyz(xp, arr))
-        lab = xp.stack(
-            [116.0 * f[1] - 16.0, 500.0 * (f[0] - f[1]), 200.0 * (f[1] - f[2])], axis=-1
-        )
+        f = _colorspace.lab_f(xp, _normalised_xyz(xp, arr), CIE)
+        lab = xp.stack(_colorspace.lab_from_f(xp, f, None, CIE), axis=-1)
         return lab.reshape(arr.shape[0], arr.shape[1], 3).astype(xp.float32)
 
 
@@ -222,9 +169,8 @@ def _mean_lab_device(xp: ModuleType, bgr: Any) -> Any:
     L, a and b are linear in f(X), f(Y), f(Z), so averaging the three f planes first
     and combining afterwards gives the same mean with a third of the arithmetic.
     """
-    f_mean = _lab_f(xp, _normalised_xyz(xp, bgr)).mean(axis=1, dtype=xp.float64)
-    fx, fy, fz = f_mean[0], f_mean[1], f_mean[2]
-    return xp.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)])
+    f_mean = _colorspace.lab_f(xp, _normalised_xyz(xp, bgr), CIE).mean(axis=1, dtype=xp.float64)
+    return xp.stack(_colorspace.lab_from_f(xp, f_mean, None, CIE))
 
 
 def mean_lab(image: Any) -> tuple[float, float, float]:

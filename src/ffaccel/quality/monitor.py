@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,8 @@ import numpy as np
 
 from ffaccel import _checks
 from ffaccel._arrays import device_scope, to_host_floats
+from ffaccel.quality import report as _report
+from ffaccel.quality._sample import Box, FrameSample
 from ffaccel.quality.events import find_jitter_events, find_negative_outliers, finite_stats
 from ffaccel.quality.metrics import (
     _laplacian_variance_device,
@@ -21,35 +22,6 @@ from ffaccel.quality.metrics import (
 from ffaccel.quality.relative import delta_tpsnr, stability_verdict
 
 __all__ = ["FrameSample", "QualityMonitor", "frame_needed"]
-
-Box = tuple[int, int, int, int]
-
-
-@dataclass(frozen=True)
-class FrameSample:
-    """Measurements at one sampled frame (the pair ``frame - 1`` -> ``frame``).
-
-    Attributes:
-        frame: 0-based index of the later frame of the pair.
-        box: ``(x, y, w, h)`` pixel box measured, after clipping to the frame.
-        tpsnr: PSNR in dB between the pair inside ``box``; ``inf`` if identical.
-        lab: mean CIE L*a*b* (D65) of the frame inside ``box``.
-        color_drift: CIE76 ΔE between ``lab`` and the first sample's ``lab``.
-        sharpness: variance of the Laplacian of the luma inside ``box``.
-        reference_tpsnr: the same pair's tPSNR in the reference clip, or None.
-        delta_tpsnr: ``tpsnr - reference_tpsnr`` in dB (see ``relative.delta_tpsnr``),
-            or None when not comparable or no reference.
-    """
-
-    frame: int
-    box: Box
-    tpsnr: float
-    lab: tuple[float, float, float]
-    color_drift: float
-    sharpness: float
-    reference_tpsnr: float | None = None
-    delta_tpsnr: float | None = None
-
 
 def frame_needed(index: int, stride: int) -> bool:
     """Whether a monitor with this ``stride`` uses frame ``index`` (0-based).
@@ -352,18 +324,12 @@ class QualityMonitor:
 
     def save_json(self, path: str | Path) -> None:
         """Write the JSON report (schema in docs/quality.md)."""
-        from ffaccel.quality.report import write_json
-
-        write_json(self, path)
+        _report.write_json(self, path)
 
     def save_plot(self, path: str | Path) -> None:
         """Write a PNG plot of per-frame tPSNR with jitter events marked (needs matplotlib)."""
-        from ffaccel.quality.report import write_plot
-
-        write_plot(self, path)
+        _report.write_plot(self, path)
 
     def save_html(self, path: str | Path) -> None:
         """Write a self-contained HTML summary page embedding the plot (needs matplotlib)."""
-        from ffaccel.quality.report import write_html
-
-        write_html(self, path)
+        _report.write_html(self, path)
