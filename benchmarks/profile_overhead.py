@@ -18,7 +18,10 @@ The CPU-path goal of issue 17 (per-call overhead of a 64x64 warp <= 5 us on top 
 pixel work) is computed from the same run and printed PASS/FAIL. On a GPU the crop is
 512x512 from a 1080p frame, as in issue 17's table.
 
-    python benchmarks/profile_overhead.py [--calls 20000] [--json overhead.json]
+Last, the CPU path's 1080p -> 512 warp with 1, 2, 4, 8 and 16 threads (``--no-threads``
+skips it).
+
+    python benchmarks/profile_overhead.py [--calls 20000] [--json overhead.json] [--no-threads]
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -102,6 +106,24 @@ def stages(src, out, m, dsize, calls: int, sync) -> dict[str, float]:
     return result
 
 
+def thread_scaling() -> dict[int, float]:
+    """CPU path, 1080p -> 512 crop, per thread count (FFACCEL_NUM_THREADS, a subprocess each)."""
+    code = ("import numpy as np, time, ffaccel; f=np.random.default_rng(0).integers(0,256,(1080,1920,3),dtype=np.uint8);"
+            "m=np.array([[0.45,-0.1,-400.0],[0.1,0.45,-150.0]]); [ffaccel.warp_affine(f,m,(512,512)) for _ in range(5)];"
+            "t=time.perf_counter(); [ffaccel.warp_affine(f,m,(512,512)) for _ in range(40)];"
+            "print(round((time.perf_counter()-t)/40*1e3,3))")
+    out = {}
+    for threads in (1, 2, 4, 8, 16):
+        env = dict(os.environ, FFACCEL_NUM_THREADS=str(threads))
+        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        print(f"cpu path, {threads:>2} threads: {r.stdout.strip()} ms per 512 crop {r.stderr.strip()[-200:]}")
+        try:
+            out[threads] = float(r.stdout.strip())
+        except ValueError:
+            pass
+    return out
+
+
 def print_stages(title: str, res: dict[str, float]) -> None:
     print(title)
     for k, v in res.items():
@@ -112,6 +134,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--calls", type=int, default=20000)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--threads", action=argparse.BooleanOptionalAction, default=True,
+                    help="also time the CPU path's 1080p -> 512 warp with 1..16 threads (subprocesses)")
     args = ap.parse_args()
     report: dict[str, object] = {"machine": _timing.machine(), "threads": os.environ.get("FFACCEL_NUM_THREADS")}
     rng = np.random.default_rng(0)
@@ -149,6 +173,8 @@ def main() -> None:
         report["gpu_us"] = gpu
     else:
         print("GPU path: no CUDA device visible (torch), skipped")
+    if args.threads:
+        report["cpu_threads_ms_per_512_crop"] = thread_scaling()
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(report, fh, indent=1)
