@@ -30,7 +30,7 @@ import numpy as np
 
 from ffaccel._checks import MATRIX_LIMIT, real_array
 
-__all__ = ["signature", "out_signature", "describe", "ptr", "stream_reader", "allocator", "lookup", "remember", "forward",
+__all__ = ["signature", "out_signature", "ptr", "stream_reader", "allocator", "lookup", "remember", "forward",
            "inverse", "apart", "cache_clear"]
 
 _F64 = np.dtype(np.float64)
@@ -66,15 +66,6 @@ def out_signature(x: Any) -> tuple | None:
     if torch is not None and isinstance(x, torch.Tensor):
         return (type(x), x.shape, x.stride(), x.dtype, x.device, x.requires_grad)
     return signature(x)
-
-
-def describe(sig: tuple | None) -> str:
-    """A signature in words, for error messages."""
-    if sig is None:
-        return "no array"
-    kind = sig[0].__module__.split(".")[0]
-    where = f", {sig[4]}" if kind == "torch" else f", device {sig[4]}" if kind == "cupy" else ""
-    return f"a {kind} array of shape {tuple(sig[1])}, dtype {sig[3]}, strides {tuple(sig[2])}{where}"
 
 
 def _host_ptr(x: np.ndarray) -> int:
