@@ -42,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "estimate_pose": "ffaccel.stability",
     "FaceTracker": "ffaccel.stability",
     "feather_mask": "ffaccel.ops",
+    "FeatherPlan": "ffaccel.ops",  # prepared calls
     "linear_to_srgb": "ffaccel.ops",
     "mask_hysteresis": "ffaccel.ops",
     "MaskHysteresis": "ffaccel.ops",
@@ -51,8 +52,10 @@ _EXPORTS: dict[str, str] = {
     "OrtCudaUnavailableError": "ffaccel.runtime",
     "paste_back": "ffaccel.ops",
     "paste_back_batch": "ffaccel.ops",
+    "PastePlan": "ffaccel.ops",  # prepared calls
     "pose_to_similarity": "ffaccel.stability",
     "PoseFilter": "ffaccel.stability",
+    "prepare": "ffaccel.ops",  # prepared calls
     "QualityMonitor": "ffaccel.quality",
     "refine_heatmap_landmarks": "ffaccel.stability",
     "require_onnxruntime_gpu": "ffaccel.runtime",
@@ -63,6 +66,7 @@ _EXPORTS: dict[str, str] = {
     "TemporalSmoother": "ffaccel.stability",
     "warp_affine": "ffaccel.ops",
     "warp_affine_batch": "ffaccel.ops",
+    "WarpPlan": "ffaccel.ops",  # prepared calls
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"], key=str.lower)

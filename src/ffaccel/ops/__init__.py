@@ -7,11 +7,15 @@ from ffaccel.ops.composite import composite
 from ffaccel.ops.hysteresis import MaskHysteresis, mask_hysteresis, seam_ring
 from ffaccel.ops.mask import box_mask, feather_mask
 from ffaccel.ops.paste import paste_back, paste_back_batch
+from ffaccel.ops.prepared import FeatherPlan, PastePlan, WarpPlan, prepare
 from ffaccel.ops.warp import warp_affine, warp_affine_batch
 
 __all__ = [
     "ColorTransferState",
+    "FeatherPlan",
     "MaskHysteresis",
+    "PastePlan",
+    "WarpPlan",
     "apply_color_gain_linear",
     "boundary_blend",
     "box_mask",
@@ -23,6 +27,7 @@ __all__ = [
     "mask_hysteresis",
     "paste_back",
     "paste_back_batch",
+    "prepare",
     "seam_ring",
     "srgb_to_linear",
     "warp_affine",
