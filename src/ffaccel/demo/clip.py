@@ -326,11 +326,11 @@ class SyntheticClip:
                               borderMode=cv2.BORDER_REFLECT_101)
 
     def face_box(self, index: int, margin: float = 0.35) -> tuple[int, int, int, int]:
-        """(x, y, w, h) box around the ground-truth face of frame ``index``, clipped to the frame."""
+        """(x0, y0, x1, y1) box (x1, y1 exclusive) around the ground-truth face of frame ``index``, clipped to the frame."""
         pts = self.truth68[index]
         lo, hi = pts.min(axis=0), pts.max(axis=0)
         pad = (hi - lo) * margin
         x1, y1 = np.maximum(np.floor(lo - pad), 0).astype(int)
         x2 = int(min(np.ceil(hi[0] + pad[0]), self.spec.width))
         y2 = int(min(np.ceil(hi[1] + pad[1]), self.spec.height))
-        return int(x1), int(y1), max(x2 - int(x1), 1), max(y2 - int(y1), 1)
+        return int(x1), int(y1), max(x2, int(x1) + 1), max(y2, int(y1) + 1)

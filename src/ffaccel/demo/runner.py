@@ -247,7 +247,7 @@ def run_demo(options: DemoOptions, log: Callable[[str], None] = print) -> DemoRe
             x, y, w, h = box
             for variant in VARIANTS:
                 result = outs[(primary.name, variant)]
-                monitors[variant].update(result, reference=reference, region=box)
+                monitors[variant].update(result, reference=reference, box=box)
                 psnr[variant].append(_psnr(result[y:y + h, x:x + w], reference[y:y + h, x:x + w]))
                 if i > 0:
                     err = result[y:y + h, x:x + w].astype(np.float32) - reference[y:y + h, x:x + w]

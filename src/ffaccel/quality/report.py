@@ -1,4 +1,4 @@
-"""Reports for a QualityMonitor: JSON (schema ``ffaccel.quality/1``), PNG plot, HTML page.
+"""Reports for a QualityMonitor: JSON (schema ``ffaccel.quality/2``), PNG plot, HTML page.
 
 The JSON schema is documented in docs/quality.md. The plot and the HTML page need
 matplotlib, imported only when they are asked for (``pip install ffaccel[report]``).
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SCHEMA", "build_report", "render_plot_png", "write_html", "write_json", "write_plot"]
 
-SCHEMA = "ffaccel.quality/1"
+SCHEMA = "ffaccel.quality/2"  # /2: boxes are (x0, y0, x1, y1) (were (x, y, w, h) in /1)
 REPORT_EXTRA_HINT = "pip install ffaccel[report]"
 
 
@@ -55,7 +55,7 @@ def build_report(monitor: QualityMonitor, source: dict[str, Any] | None = None) 
         "schema": SCHEMA,
         "settings": {
             "crop": None if monitor.crop is None else list(monitor.crop),
-            "region": None if monitor.region is None else list(monitor.region),
+            "box": None if monitor.box is None else list(monitor.box),
             "stride": monitor.stride,
             "jitter_threshold_db": monitor.jitter_threshold_db,
             "jitter_window": JITTER_WINDOW,
