@@ -45,6 +45,8 @@ _FLOOR_RIGID = 1e-4**2
 _FLOOR_RESID = 1e-4**2
 #: Smoothest bank level the residual (expression) channels may use: gentler than the rigid ones.
 _RESID_LIGHTEST = 4
+#: Robust standard deviations off the 5-frame median at which a frame counts as a detector glitch.
+OUTLIER = 5.0
 
 
 def _check_landmarks(landmarks) -> np.ndarray:
@@ -97,6 +99,74 @@ def _check_timestamps(timestamps, t_len: int) -> np.ndarray | None:
     return ts
 
 
+def _quadratic_deviation(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Deviation of each frame from the least-squares parabola in time through its four
+    nearest other frames (two on either side away from the ends), in units of the
+    deviation's noise std for unit measurement noise. For equally spaced frames the
+    parabola's value is (-y[t-2] + 4 y[t-1] + 4 y[t+1] - y[t+2]) / 6."""
+    t_len = len(ch)
+    idx = np.arange(t_len)
+    start = np.clip(idx - 2, 0, t_len - 5)
+    near = start[:, None] + np.arange(5)[None, :]
+    near = np.sort(np.where(near == idx[:, None], -1, near), axis=1)[:, 1:]  # drop t itself
+    tau = at[near] - at[:, None]
+    a = np.stack([np.ones_like(tau), tau, tau * tau], axis=-1)  # (T, 4, 3)
+    g = np.einsum("tki,tkj->tij", a, a)
+    e0 = np.zeros((t_len, 3, 1))
+    e0[:, 0, 0] = 1.0
+    w = np.einsum("tki,ti->tk", a, np.linalg.solve(g, e0)[..., 0])  # (T, 4) weights of the prediction
+    noise = np.sqrt(1.0 + np.sum(w * w, axis=1))
+    return np.abs(ch - np.einsum("tk,tkc->tc", w, ch[near])) / noise[:, None]
+
+
+def _median_deviation(ch: np.ndarray) -> np.ndarray:
+    """|y - median of the 5 frames around it| (the first / last 5 frames at the ends)."""
+    t_len = len(ch)
+    start = np.clip(np.arange(t_len) - 2, 0, t_len - 5)
+    win = ch[start[:, None] + np.arange(5)[None, :]]  # (T, 5, C)
+    return np.abs(ch - np.median(win, axis=1))
+
+
+def _outliers(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """(T,) bool: frames whose channels jump off their neighbours (detector glitches).
+
+    ``ch`` (T, C) are the measured frames at frame times ``at`` (T,). Two tests
+    must both fire, in the same channel, at more than ``OUTLIER`` robust
+    standard deviations (1.4826 MAD of that test's values in that channel):
+
+    - off the least-squares parabola in time through the frame's four nearest
+      other frames: follows smooth motion (a fast nod), but a glitch next door
+      pulls it;
+    - off the median of the five frames around it: ignores up to two glitches
+      in the window, but cuts the corners of fast motion.
+
+    Where the head moves steadily the median of 5 is the frame itself, so that
+    test's scale is at least half the first one's. Flagged frames are dropped
+    and the tests repeated (3 passes at most; the scales stay those of the
+    first pass).
+    """
+    t_len = len(ch)
+    bad = np.zeros(t_len, bool)
+    scales = None
+    for _ in range(3):
+        keep = np.flatnonzero(~bad)
+        if len(keep) < 5:
+            break
+        dq = _quadratic_deviation(ch[keep], at[keep])
+        dm = _median_deviation(ch[keep])
+        if scales is None:
+            sq = np.maximum(1.4826 * np.median(dq, axis=0), 1e-9 * (1.0 + np.abs(ch).max(axis=0)))
+            # where the head moves steadily the median of 5 is the frame itself: floor its scale
+            sm = np.maximum(1.4826 * np.median(dm, axis=0), 0.5 * sq)
+            scales = (sq, sm)
+        both = np.minimum(dq / scales[0], dm / scales[1])
+        new = np.any(both > OUTLIER, axis=1)
+        if not new.any():
+            break
+        bad[keep[new]] = True
+    return bad
+
+
 def _offline_segment(z: np.ndarray, valid: np.ndarray, times: np.ndarray | None) -> np.ndarray:
     """Smooth one shot: complex (T, N) frames, rows valid where ``valid``. Returns (T, N, 2)."""
     t_len, n = z.shape
@@ -104,10 +174,12 @@ def _offline_segment(z: np.ndarray, valid: np.ndarray, times: np.ndarray | None)
     idx = np.flatnonzero(valid)
     if len(idx) == 0:
         return out
+    m, size = reference_shape(z[idx])
+    ch_valid = to_channels(z[idx], m, size)
     first, last = idx[0], idx[-1]
-    zs = z[idx]
-    m, size = reference_shape(zs)
-    ch_valid = to_channels(zs, m, size)
+    bad = _outliers(ch_valid, idx.astype(np.float64) if times is None else times[idx])
+    if bad.any() and (~bad).sum() >= 2:
+        idx, ch_valid = idx[~bad], ch_valid[~bad]
     span = np.arange(first, last + 1)
     if times is None:
         grid = span.astype(np.float64)
@@ -115,7 +187,7 @@ def _offline_segment(z: np.ndarray, valid: np.ndarray, times: np.ndarray | None)
     else:  # resample onto a uniform grid at the median frame interval, and back
         dt = float(np.median(np.diff(times[idx]))) if len(idx) > 1 else 1.0
         at = (times[idx] - times[first]) / dt
-        grid = np.arange(0.0, at[-1] + 0.5)
+        grid = np.arange(0.0, (times[last] - times[first]) / dt + 0.5)
         if len(grid) > 4 * (last - first + 1) + 16:
             raise ValueError("timestamps: the frames are too unevenly spaced to resample (gaps over 4x the median interval)")
     ch = np.empty((len(grid), ch_valid.shape[1]))
