@@ -29,7 +29,7 @@ from collections import deque
 
 import numpy as np
 
-from ._causal_bank import CausalBank
+from ._adaptive import AdaptiveFilter
 from ._checks import as_points, as_timestamp
 from ._cuts import frame_features, is_cut
 from ._rigid import from_channels, to_channels
@@ -133,7 +133,7 @@ class LandmarkStabilizer:
             self._r_last = r
             lightest = np.zeros(n_ch)
             lightest[4:] = RESID_LIGHTEST
-            self._bank = CausalBank(y, lightest)
+            self._bank = AdaptiveFilter(y, lightest)
             rec = {"x": y.copy(), "measured": True, "dt": dt}
             if self.lag:
                 rec.update(v=np.zeros(n_ch), p00=r.copy(), p01=np.zeros(n_ch), p11=np.full(n_ch, _V_PRIOR))
