@@ -11,7 +11,7 @@ import pytest
 
 import ffaccel.stability as stability
 
-MODULES = ["smoother", "one_euro", "offline", "pose", "tracker", "eos_guard", "subpixel", "_face"]
+MODULES = ["smoother", "one_euro", "offline", "stabilize", "stabilizer", "pose", "tracker", "eos_guard", "subpixel", "_face"]
 
 
 def test_all_names_exist():
