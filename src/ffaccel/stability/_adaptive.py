@@ -53,6 +53,7 @@ def gains(lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 _A_DET, _B_DET = (float(v) for v in gains(np.array(LAMBDA[DETECT])))
 _NU0 = 1.0 / (1.0 - _A_DET)  # E[nu^2] / r of the detector on white noise
+_BIAS_VAR = (1.0 - BIAS_MEMORY) / (1.0 + BIAS_MEMORY)  # variance of the running mean of white innovations
 _LOG_MIN, _LOG_MAX = float(np.log(LAMBDA[0])), float(np.log(LAMBDA[-1]))
 
 
@@ -70,6 +71,7 @@ class AdaptiveFilter:
         self.boost = np.zeros_like(y)
         self.log_min = _LOG_MIN + (_LOG_MAX - _LOG_MIN) * lightest / (len(LAMBDA) - 1)
         self.lam = np.exp(self.log_min)
+        self.alpha = gains(self.lam)[0]
         self.count = 1
 
     def predict(self, dt: float) -> None:
@@ -95,14 +97,14 @@ class AdaptiveFilter:
         p = self.x + self.v * dt
         nu = y - p
         self.bias = BIAS_MEMORY * self.bias + (1.0 - BIAS_MEMORY) * nu
-        alpha_now, _ = gains(self.lam)
-        sd = np.sqrt(r / (1.0 - alpha_now) * (1.0 - BIAS_MEMORY) / (1.0 + BIAS_MEMORY))
+        sd = np.sqrt(r / (1.0 - self.alpha) * _BIAS_VAR)
         off = np.abs(self.bias) > BIAS_GATE * sd
         self.boost = np.where(off, self.boost + _STEP, np.maximum(self.boost - 0.25 * _STEP, 0.0))
         log_lam = np.maximum(0.5 * np.log(np.maximum(KAPPA * self.a2 / r, 1e-300)), self.log_min + self.boost)
         log_lam = np.clip(log_lam, self.log_min, _LOG_MAX)
         self.lam = np.exp(log_lam)
         alpha, beta = gains(self.lam)
+        self.alpha = alpha
         alpha = np.maximum(alpha, 2.0 * (2 * k - 1) / (k * (k + 1)))  # least-squares line gains at the start
         beta = np.maximum(beta, 6.0 / (k * (k + 1)))
         self.x = p + alpha * nu

@@ -60,15 +60,25 @@ def noise_variance(y: np.ndarray, valid: np.ndarray, floor: np.ndarray) -> np.nd
     return np.maximum(np.median(d2, axis=0) ** 2 * _MAD_TO_SIGMA2, floor)
 
 
-def _end_values(y: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Values at the first and last frame of the straight lines fitted to the first / last ``k`` frames."""
-    k = max(2, min(k, len(y)))
-    x = np.arange(k, dtype=np.float64) - (k - 1) / 2.0
-    sxx = float(np.sum(x * x))
-    head, tail = y[:k], y[-k:]
-    start = head.mean(axis=0) - (x @ head) / sxx * (k - 1) / 2.0
-    end = tail.mean(axis=0) + (x @ tail) / sxx * (k - 1) / 2.0
-    return start, end
+def _end_values(y: np.ndarray, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(len(ks), C) values at the first and at the last frame of the straight lines
+    fitted to the first / last ``k`` frames, for every k in ``ks`` (prefix sums)."""
+    t_len = len(y)
+    ks = np.clip(ks.astype(np.intp), 2, max(t_len, 2))
+    t = np.arange(t_len, dtype=np.float64)[:, None]
+
+    def starts(arr: np.ndarray) -> np.ndarray:
+        s0 = np.cumsum(arr, axis=0)[ks - 1]  # sum of the first k values
+        s1 = np.cumsum(t * arr, axis=0)[ks - 1]  # sum of t * value
+        k = ks[:, None].astype(np.float64)
+        mean_t = (k - 1.0) / 2.0
+        sxx = k * (k * k - 1.0) / 12.0
+        slope = (s1 - mean_t * s0) / sxx
+        return s0 / k - slope * mean_t
+
+    if t_len < 2:
+        return np.repeat(y[:1], len(ks), 0), np.repeat(y[-1:], len(ks), 0)
+    return starts(y), starts(y[::-1])
 
 
 def _running(x: np.ndarray, half: int, op) -> np.ndarray:
@@ -115,24 +125,36 @@ def smooth_channels(y: np.ndarray, r: np.ndarray, lightest: np.ndarray, *, gamma
     t_len, n_ch = y.shape
     if t_len < 3:
         return y.copy()
-    n = 1 << int(np.ceil(np.log2(t_len + 2 * _PAD)))
-    padded = np.empty((len(LEVELS), n, n_ch))
-    for j, k in enumerate(_END_FRAMES):
-        yj = y.copy()
-        yj[0], yj[-1] = _end_values(y, int(k))
-        padded[j, : t_len + 2 * _PAD] = np.pad(yj, ((_PAD, _PAD), (0, 0)), mode="reflect", reflect_type="odd")
-        padded[j, t_len + 2 * _PAD:] = yj[0]  # wrap-around filler, far from the data
-    spec = np.fft.rfft(padded, axis=1)  # (J, F, C)
-    w = 2.0 * np.pi * np.arange(spec.shape[1]) / n
+    n = 1 << int(np.ceil(np.log2(t_len + 2 * _PAD + 16)))
+    # One padded copy for every level: odd reflection about the first / last value. Level j
+    # reflects about its own end values p0, p1 instead, which adds d0 * u_left + d1 * u_right
+    # (d = p - end value; u = 2 on the pad, 1 on the end frame): filtered once per level.
+    padded = np.empty((n, n_ch))
+    padded[: t_len + 2 * _PAD] = np.pad(y, ((_PAD, _PAD), (0, 0)), mode="reflect", reflect_type="odd")
+    gap = n - (t_len + 2 * _PAD)  # wrap-around filler: a straight line from the right pad back to the left one
+    w_fill = (np.arange(1, gap + 1) / (gap + 1))[:, None]
+    padded[t_len + 2 * _PAD:] = padded[t_len + 2 * _PAD - 1] + w_fill * (padded[0] - padded[t_len + 2 * _PAD - 1])
+    spec = np.fft.rfft(padded, axis=0)  # (F, C)
+    w = 2.0 * np.pi * np.arange(spec.shape[0]) / n
     d4 = (2.0 - 2.0 * np.cos(w)) ** ORDER
     resp = 1.0 / (1.0 + d4[None, :] / LEVELS[:, None])  # (J, F)
     # ||h||^2 over the full circle: (1/n) sum |H|^2, the rfft half counted twice but for DC and Nyquist
-    wts = np.full(spec.shape[1], 2.0)
+    wts = np.full(spec.shape[0], 2.0)
     wts[0] = 1.0
     if n % 2 == 0:
         wts[-1] = 1.0
-    norm = np.sqrt((resp**2 @ wts) / n)  # (J,)
-    est = np.fft.irfft(resp[:, :, None] * spec, n=n, axis=1)[:, _PAD:_PAD + t_len]  # (J, T, C)
+    norm = np.sqrt((resp**2 * wts).sum(axis=1) / n)  # (J,)
+    est = np.fft.irfft(resp[:, :, None] * spec[None], n=n, axis=1)[:, _PAD:_PAD + t_len]  # (J, T, C)
+    u = np.zeros((2, n))
+    u[0, :_PAD] = 2.0
+    u[0, _PAD] = 1.0
+    u[1, t_len + _PAD: t_len + 2 * _PAD] = 2.0
+    u[1, t_len + _PAD - 1] = 1.0
+    g = np.fft.irfft(resp[:, None, :] * np.fft.rfft(u, axis=1)[None], n=n, axis=2)[:, :, _PAD:_PAD + t_len]  # (J, 2, T)
+    p0, p1 = _end_values(y, _END_FRAMES)
+    d0 = p0 - y[0]
+    d1 = p1 - y[-1]
+    est += g[:, 0, :, None] * d0[:, None, :] + g[:, 1, :, None] * d1[:, None, :]
     sd = norm[:, None, None] * np.sqrt(r)[None, None, :]
     # ICI from the lightest level (last) toward the smoothest (first).
     lower = np.maximum.accumulate((est - gamma * sd)[::-1], axis=0)

@@ -30,9 +30,10 @@ SHAPE = 0.35
 
 def frame_features(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Complex (T, N) frames -> centroid (T,), RMS radius (T,), normalised shape (T, N)."""
-    c = z.mean(axis=-1)
+    n = z.shape[-1]
+    c = z.sum(axis=-1) / n
     centred = z - c[..., None]
-    s = np.sqrt(np.mean(np.abs(centred) ** 2, axis=-1))
+    s = np.sqrt((centred.real**2 + centred.imag**2).sum(axis=-1) / n)
     u = centred / np.where(s > 0, s, 1.0)[..., None]
     return c, s, u
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["reference_shape", "to_channels", "from_channels"]
+__all__ = ["reference_shape", "to_channels", "from_channels", "frame_channels", "frame_points"]
 
 
 def _normalise(shape: np.ndarray) -> tuple[np.ndarray, float]:
@@ -46,7 +46,7 @@ def reference_shape(z: np.ndarray) -> tuple[np.ndarray, float]:
     """
     m0, _ = _normalise(z[0])
     centred = z - z.mean(axis=1, keepdims=True)
-    a = (centred @ np.conj(m0)) / z.shape[1]
+    a = (centred * np.conj(m0)).sum(axis=1) / z.shape[1]  # no BLAS call: tiny, and BLAS threads stall under load
     mean = (centred / a[:, None]).mean(axis=0)
     m, _ = _normalise(mean)
     size = float(np.mean(np.sqrt(np.mean(np.abs(centred) ** 2, axis=1))))
@@ -61,7 +61,7 @@ def to_channels(z: np.ndarray, m: np.ndarray, size: float, theta_ref: float | No
     t_len, n = z.shape
     c = z.mean(axis=1)
     centred = z - c[:, None]
-    a = (centred @ np.conj(m)) / n
+    a = (centred * np.conj(m)).sum(axis=1) / n
     if np.any(a == 0):
         raise ValueError("landmarks: a frame has no similarity to the reference shape (degenerate points)")
     w = centred / a[:, None] - m
@@ -85,3 +85,41 @@ def from_channels(ch: np.ndarray, m: np.ndarray, size: float) -> np.ndarray:
     w = ch[:, 4::2] + 1j * ch[:, 5::2]
     z = c[:, None] + a[:, None] * (m[None, :] + w)
     return np.stack([z.real, z.imag], axis=-1)
+
+
+_TWO_PI = 2.0 * np.pi
+
+
+def frame_channels(z: np.ndarray, m: np.ndarray, size: float, theta_ref: float) -> np.ndarray:
+    """One frame: complex (N,) points -> (4 + 2N,) channels, theta on the branch nearest ``theta_ref``.
+
+    Same values as ``to_channels(z[None], m, size, theta_ref)[0]``, with fewer numpy calls
+    (the causal filter's per-frame budget).
+    """
+    n = len(z)
+    c = z.sum() / n
+    centred = z - c
+    a = (centred * m.conjugate()).sum() / n
+    if a == 0:
+        raise ValueError("landmarks: a frame has no similarity to the reference shape (degenerate points)")
+    w = centred / a - m
+    out = np.empty(4 + 2 * n)
+    out[0] = c.real / size
+    out[1] = c.imag / size
+    out[2] = np.log(abs(a) / size)
+    theta = float(np.angle(a))
+    out[3] = theta + _TWO_PI * round((theta_ref - theta) / _TWO_PI)
+    out[4::2] = w.real
+    out[5::2] = w.imag
+    return out
+
+
+def frame_points(ch: np.ndarray, m: np.ndarray, size: float) -> np.ndarray:
+    """One frame: (4 + 2N,) channels -> (N, 2) float64 pixels (``from_channels`` for one row)."""
+    c = complex(ch[0], ch[1]) * size
+    a = np.exp(complex(ch[2], ch[3])) * size
+    z = c + a * (m + (ch[4::2] + 1j * ch[5::2]))
+    out = np.empty((len(m), 2))
+    out[:, 0] = z.real
+    out[:, 1] = z.imag
+    return out

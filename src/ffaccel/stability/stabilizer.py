@@ -32,7 +32,7 @@ import numpy as np
 from ._adaptive import AdaptiveFilter
 from ._checks import as_points, as_timestamp
 from ._cuts import frame_features, is_cut
-from ._rigid import from_channels, to_channels
+from ._rigid import frame_channels, frame_points
 
 __all__ = ["LandmarkStabilizer"]
 
@@ -195,7 +195,7 @@ class LandmarkStabilizer:
         return xs
 
     def _points(self, ch: np.ndarray) -> np.ndarray:
-        return from_channels(ch[None], self._m, self._size)[0]
+        return frame_points(ch, self._m, self._size)
 
     # ------------------------------------------------------------------ api
     def _take(self, rec: dict, back: int) -> np.ndarray | None:
@@ -263,9 +263,10 @@ class LandmarkStabilizer:
 
     def _advance(self, z: np.ndarray | None, dt: float, cut: bool) -> None:
         zc = None if z is None else z[:, 0] + 1j * z[:, 1]
+        feat = None if zc is None else frame_features(zc)
         if self._m is not None:
-            if cut or (zc is not None and is_cut(*frame_features(zc), self._prev_feat, self._before_feat,
-                                                    self._gap, self._gap_before)):
+            if cut or (feat is not None and is_cut(*feat, self._prev_feat, self._before_feat,
+                                                      self._gap, self._gap_before)):
                 self._finalise_segment()
                 self._start_segment()
         last = self._hist[-1] if self._hist and not self._hist[-1].get("before_face") else None
@@ -278,13 +279,12 @@ class LandmarkStabilizer:
                 self._last_y2 = self._last_y = None
             self._trim()
             return
-        feat = frame_features(zc)
         if self._m is None:
             if not feat[1] > 0:
                 raise ValueError("points: every point is at the same place (no face size)")
             self._m, self._size = feat[2], float(feat[1])
             self._theta = 0.0
-        y = to_channels(zc[None], self._m, self._size, theta_ref=self._theta)[0]
+        y = frame_channels(zc, self._m, self._size, self._theta)
         self._theta = float(y[3])
         consecutive = self._gap == 1 and last is not None
         rec = self._step(last, y, dt, consecutive)
