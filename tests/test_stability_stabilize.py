@@ -264,3 +264,16 @@ def test_streaming_bad_inputs():
     t.update(FACE5, timestamp=1.0)
     with pytest.raises(ValueError, match="timestamp"):
         t.update(FACE5, timestamp=1.0)
+
+
+def test_face_tracker_can_own_one_causal_stabilizer_per_face():
+    from ffaccel.stability import FaceTracker
+
+    tracker = FaceTracker(filter_factory=LandmarkStabilizer)
+    rng = np.random.default_rng(37)
+    for i in range(20):
+        faces = np.stack([FACE5 + [100.0 + i, 100.0], FACE5 * 1.5 + [400.0, 200.0]]) + rng.normal(0, 1.0, (2, 1, 2))
+        boxes = np.concatenate([faces.min(axis=1), faces.max(axis=1)], axis=1)
+        ids, out = tracker.update(boxes, faces)
+    assert ids.tolist() == [0, 1] and out.shape == (2, 5, 2)
+    assert np.abs(out[1] - (FACE5 * 1.5 + [400.0, 200.0])).max() < 2.0
