@@ -1,26 +1,24 @@
 """``LandmarkStabilizer``: the streaming (causal and fixed-lag) form of
 ``stabilize_track``.
 
-Per channel (the rigid and residual channels of ``_rigid``, in face units)
-a constant-velocity Kalman filter with white acceleration of variance ``q``
-and measurement noise ``r``:
+Per channel (the rigid and residual channels of ``_rigid``, in face units):
 
-- ``r`` is estimated online: a running median of |second difference| of the
-  measurements (for white noise of std s it is 0.6745 * sqrt(6) * s),
-  tracked multiplicatively so a burst of real motion moves it little.
-- ``q`` adapts to the innovation ``nu`` (measurement minus prediction): when
-  ``nu^2`` is more than ``GATE^2`` times its predicted variance, ``q`` jumps
-  to the value that explains it (the head is moving); otherwise ``q``
-  decays by ``DECAY`` per frame toward a floor of ``r * QMIN`` (the head is
-  still: smooth hard). The residual (expression) channels have a higher floor,
-  so they are filtered more gently.
-- causal: the output is the filtered position. fixed-lag: a Rauch-Tung-
-  Striebel pass over the last ``lag`` frames gives the output ``lag`` frames
-  late.
+- the measurement-noise variance ``r`` is estimated online: a running median
+  of |second difference| of the measurements (0.6745 * sqrt(6) * s for white
+  noise of std s), tracked multiplicatively (step ``_ETA``), so a burst of
+  real motion moves it little;
+- causal: the adaptive alpha-beta filter of ``_adaptive`` (its tracking index,
+  i.e. how much motion to expect, estimated every frame); the residual
+  (expression) channels never go below index ``LAMBDA[RESID_LIGHTEST]``, so
+  they are filtered more gently;
+- fixed-lag: a Kalman filter of the same constant-velocity model whose process
+  noise is the adaptive filter's ``q`` of each frame, and a Rauch-Tung-Striebel
+  pass over the last ``lag`` frames: the output is ``lag`` frames late.
 
-A cut (the scale-free rule of ``_cuts``) restarts the filter; a missed frame
-(``None``) predicts without an update, and its output holds the previous one
-(fixed-lag: it is interpolated when a detection follows within ``lag``).
+A cut (the scale-free rule of ``_cuts``, or ``update(..., cut=True)``) restarts
+everything; a missed frame (``None``) predicts without an update, and its
+output holds the previous one (fixed-lag: it is interpolated when a detection
+follows within ``lag`` frames).
 """
 
 from __future__ import annotations
@@ -40,7 +38,7 @@ _MAD = 0.6745 * np.sqrt(6.0)  # median |second difference| per unit noise std
 _R_PRIOR = 0.02**2  # face units^2, used until three frames give a noise estimate
 _R_FLOOR = 1e-4**2
 _V_PRIOR = 0.1**2  # velocity variance at the start of a shot, (face units / frame)^2
-RESID_LIGHTEST = 4  # smoothest causal level the residual (expression) channels may use
+RESID_LIGHTEST = 4  # index into _adaptive.LAMBDA: the smoothest the residual (expression) channels get
 _ETA = 0.08  # step of the running median (log scale)
 
 
