@@ -143,7 +143,10 @@ def _outliers(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
     Where the head moves steadily the median of 5 is the frame itself, so that
     test's scale is at least half the first one's. Flagged frames are dropped
     and the tests repeated (3 passes at most; the scales stay those of the
-    first pass).
+    first pass). If more than half the frames would go, none does. The caller
+    interpolates dropped frames, and extrapolates the trend of the nearest kept
+    frames at the start or end of the shot (a detector that has just locked on
+    can be noisier for a few frames).
     """
     t_len = len(ch)
     bad = np.zeros(t_len, bool)
@@ -164,6 +167,8 @@ def _outliers(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
         if not new.any():
             break
         bad[keep[new]] = True
+    if (~bad).sum() < max(5, t_len // 2):
+        bad[:] = False  # mostly "glitches": no
     return bad
 
 
@@ -193,6 +198,13 @@ def _offline_segment(z: np.ndarray, valid: np.ndarray, times: np.ndarray | None)
     ch = np.empty((len(grid), ch_valid.shape[1]))
     for k in range(ch.shape[1]):
         ch[:, k] = np.interp(grid, at, ch_valid[:, k])
+    # before the first / after the last kept frame (dropped glitches): the straight line
+    # through the nearest kept frames, not a held value (a pan would lag)
+    for side, sel in ((0, grid < at[0]), (1, grid > at[-1])):
+        if sel.any() and len(at) >= 2:
+            near = slice(0, min(8, len(at))) if side == 0 else slice(max(len(at) - 8, 0), len(at))
+            coef = np.polyfit(at[near], ch_valid[near], 1)
+            ch[sel] = grid[sel][:, None] * coef[0][None, :] + coef[1][None, :]
     measured = np.zeros(len(grid), bool)
     if times is None:
         measured[idx - first] = True
