@@ -182,7 +182,12 @@ def _offline_segment(z: np.ndarray, valid: np.ndarray, times: np.ndarray | None)
     m, size = reference_shape(z[idx])
     ch_valid = to_channels(z[idx], m, size)
     first, last = idx[0], idx[-1]
-    bad = _outliers(ch_valid, idx.astype(np.float64) if times is None else times[idx])
+    if times is None:
+        frame_at = idx.astype(np.float64)
+    else:  # in frames (the parabola fit is scale-free in time, its numerics are not)
+        step = float(np.median(np.diff(times[idx]))) if len(idx) > 1 else 1.0
+        frame_at = (times[idx] - times[idx[0]]) / step
+    bad = _outliers(ch_valid, frame_at)
     if bad.any() and (~bad).sum() >= 2:
         idx, ch_valid = idx[~bad], ch_valid[~bad]
     span = np.arange(first, last + 1)
@@ -200,7 +205,7 @@ def _offline_segment(z: np.ndarray, valid: np.ndarray, times: np.ndarray | None)
         ch[:, k] = np.interp(grid, at, ch_valid[:, k])
     # before the first / after the last kept frame (dropped glitches): the straight line
     # through the nearest kept frames, not a held value (a pan would lag)
-    for side, sel in ((0, grid < at[0]), (1, grid > at[-1])):
+    for side, sel in ((0, grid < at[0] - 1e-6), (1, grid > at[-1] + 1e-6)):
         if sel.any() and len(at) >= 2:
             near = slice(0, min(8, len(at))) if side == 0 else slice(max(len(at) - 8, 0), len(at))
             coef = np.polyfit(at[near], ch_valid[near], 1)
