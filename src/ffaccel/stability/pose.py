@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, as_points, positive
+from ffaccel._checks import as_float_array, as_points, positive
 from ._face import FACE_TEMPLATE, five_points
 
 __all__ = ["estimate_pose", "PoseFilter", "pose_to_similarity"]

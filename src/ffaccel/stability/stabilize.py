@@ -33,13 +33,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import _bank
-from ._checks import as_float_array
+from ffaccel._checks import as_float_array
 from ._cuts import cut_flags
+from ._modes import MODES, check_mode
 from ._rigid import from_channels, reference_shape, to_channels
+from .stabilizer import LandmarkStabilizer
 
 __all__ = ["stabilize_track", "MODES"]
 
-MODES = ("offline", "fixed_lag", "causal")
 #: Noise floors, in face units (RMS radius 1): a noise-free track must not divide by zero.
 _FLOOR_RIGID = 1e-4**2
 _FLOOR_RESID = 1e-4**2
@@ -61,16 +62,6 @@ def _check_landmarks(landmarks) -> np.ndarray:
     if partial.any():
         raise ValueError(f"landmarks: expected whole NaN rows for missed frames, got a partly NaN frame {int(np.flatnonzero(partial)[0])}")
     return arr
-
-
-def _check_mode(mode, lag) -> tuple[str, int]:
-    if not isinstance(mode, str) or mode not in MODES:
-        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
-    if isinstance(lag, bool) or not isinstance(lag, (int, np.integer)):
-        raise TypeError(f"lag: expected an int number of frames, got {type(lag).__name__}")
-    if lag < 0:
-        raise ValueError(f"lag: expected >= 0 frames, got {lag}")
-    return mode, int(lag)
 
 
 def _check_cuts(cuts, t_len: int) -> list[int] | None:
@@ -286,13 +277,11 @@ def stabilize_track(
         True
     """
     arr = _check_landmarks(landmarks)
-    mode, lag = _check_mode(mode, lag)
+    mode, lag = check_mode(mode, lag)
     t_len, n, _ = arr.shape
     times = _check_timestamps(timestamps, t_len)
     given = _check_cuts(cuts, t_len)
     if mode != "offline":
-        from .stabilizer import LandmarkStabilizer
-
         return LandmarkStabilizer(mode=mode, lag=lag)._run_track(arr, times, given)
     z = arr[..., 0] + 1j * arr[..., 1]
     valid = ~np.isnan(arr[:, 0, 0])

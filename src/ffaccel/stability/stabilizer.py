@@ -28,8 +28,9 @@ from collections import deque
 import numpy as np
 
 from ._adaptive import AdaptiveFilter
-from ._checks import as_points, as_timestamp
+from ffaccel._checks import as_points, as_timestamp
 from ._cuts import frame_features, is_cut
+from ._modes import check_mode
 from ._rigid import frame_channels, frame_points
 
 __all__ = ["LandmarkStabilizer"]
@@ -69,11 +70,9 @@ class LandmarkStabilizer:
     """
 
     def __init__(self, mode: str = "causal", lag: int = 3) -> None:
-        from .stabilize import _check_mode
-
         if mode == "offline":
             raise ValueError("mode: expected 'causal' or 'fixed_lag' (offline needs the whole track: use stabilize_track), got 'offline'")
-        self.mode, lag = _check_mode(mode, lag)
+        self.mode, lag = check_mode(mode, lag)
         self.lag = lag if self.mode == "fixed_lag" else 0
         self.reset()
 
