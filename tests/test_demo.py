@@ -71,7 +71,7 @@ def test_quality_json_shows_stabilisation_reduced_jitter(demo_dir: Path) -> None
     # The QualityMonitor reports are relative to the ground-truth render.
     for variant in ("raw", "stabilised"):
         report = json.loads((demo_dir / f"quality_{variant}.json").read_text())
-        assert report["schema"] == "ffaccel.quality/1"
+        assert report["schema"] == "ffaccel.quality/2"
         assert report["summary"]["frames"] == FRAMES
         assert "mean_delta_tpsnr" in report["summary"]
 

@@ -248,7 +248,7 @@ def test_numpy_only_run_writes_the_core_artefacts(monkeypatch: pytest.MonkeyPatc
     assert q["paths_agree_with_facefusion"] is None and "plots" in q["skipped"]
     for variant in ("raw", "stabilised"):
         report = json.loads((out / f"quality_{variant}.json").read_text())
-        assert report["schema"] == "ffaccel.quality/1" and report["summary"]["frames"] == FRAMES
+        assert report["schema"] == "ffaccel.quality/2" and report["summary"]["frames"] == FRAMES
         html = (out / f"quality_{variant}.html").read_text()
         assert "<img" not in html and "No plot here" in html
     # No plots, no videos; PNG stills of the first, middle and last frames instead.
@@ -276,8 +276,9 @@ def test_numpy_only_stills_show_the_swap(monkeypatch: pytest.MonkeyPatch, capsys
     clip = SyntheticClip(ClipSpec(frames=FRAMES, width=WIDTH, height=HEIGHT))
     frame = clip.frame(FRAMES - 1).astype(np.float32)
     diff = np.abs(last - frame).sum(axis=2)
-    x, y, w, h = clip.face_box(FRAMES - 1)
-    assert diff[y:y + h, x:x + w].mean() > 5
+    x0, y0, x1, y1 = clip.face_box(FRAMES - 1)
+    w, h = x1 - x0, y1 - y0
+    assert diff[y0:y1, x0:x1].mean() > 5
     outside = np.ones_like(diff, bool)
     cx, cy = tracks["truth5"][FRAMES - 1].mean(axis=0)
     yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH]

@@ -270,3 +270,32 @@ def test_two_processors_keep_separate_records(ff):
     a = _run(ff.workflow, frames, faces, range(10), 1)
     b = _run(ff.workflow, frames, faces, list(reversed(range(10))), 4)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def _fast_nod(seed=0, frames=90, width=230.0):
+    """A 5-point face ``width`` px wide nodding fast (peak 0.1 width/frame), with rigid detector noise."""
+    rng = np.random.default_rng(seed)
+    base = np.array([[-0.2, -0.12], [0.2, -0.12], [0.0, 0.05], [-0.15, 0.22], [0.15, 0.22]]) * width
+    t = np.arange(frames, dtype=float)
+    phase = 2 * np.pi * 1.5 * np.clip(t - 20, 0, 40) / 30.0  # 1.5 Hz, frames 20-60, 2 nods
+    amp = 0.1 * width * 30.0 / (2 * np.pi * 1.5)  # peak speed 0.1 width per frame (23 px at 230 px)
+    dy = amp * (1 - np.cos(phase))
+    truth = base[None] + np.stack([np.full(frames, 960.0), 540.0 + dy], 1)[:, None, :]
+    sigma = 0.01 * width  # mostly a rigid shift of all five points, as real detectors give
+    noisy = truth + rng.normal(0, sigma * 0.94, (frames, 1, 2)) + rng.normal(0, sigma * 0.33, truth.shape)
+    return truth, noisy, width
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_plan_stays_on_the_face_through_a_fast_nod(seed):
+    truth, noisy, width = _fast_nod(seed)
+    rec = Recorder()
+    for f, lm in enumerate(noisy):
+        rec.add_landmarks(f, lm)
+    plan = rec.plan()
+    smooth = np.array([plan.row(f, 0)["smooth"] for f in range(len(noisy))])
+    assert all(len(plan.rows[f]) == 1 for f in range(len(noisy)))  # one track, no false cut
+    worst = np.sqrt(((smooth - truth) ** 2).sum(-1)).max()
+    assert worst <= 0.02 * width, worst / width
+    jitter = lambda a: np.sqrt(np.mean(np.diff(a - truth, 2, axis=0) ** 2))  # noqa: E731
+    assert jitter(smooth) < jitter(noisy) / 3

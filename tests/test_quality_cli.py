@@ -77,7 +77,7 @@ def test_command_measures_reports_and_finds_events(videos, tmp_path):
     assert "mean tPSNR" in result.stdout and "jitter events" in result.stdout
     assert "36/36" in result.stderr  # the progress bar reached the end
     data = json.loads(report.read_text())
-    assert data["schema"] == "ffaccel.quality/1"
+    assert data["schema"] == "ffaccel.quality/2"
     assert data["summary"]["frames"] == 36
     # Both the motion burst (frame 10) and the brightness pop (frame 24) drop tPSNR.
     assert data["summary"]["jitter_event_frames"] == [10, 24]
@@ -108,7 +108,7 @@ def test_command_relative_mode_ignores_real_motion(videos, tmp_path):
         (lambda v: [str(v["output"]), "--reference", str(v["root"] / "nope.mp4")], "reference video not found"),
         (lambda v: [str(v["output"]), "--reference", str(v["big"])], "size mismatch"),
         (lambda v: [str(v["output"]), "--reference", str(v["short"])], "frame count mismatch"),
-        (lambda v: [str(v["output"]), "--region", "500,0,10,10"], "--region"),
+        (lambda v: [str(v["output"]), "--box", "500,0,510,10"], "--box"),
     ],
 )
 def test_command_bad_input_exits_2_with_one_line(videos, case, message):
@@ -132,7 +132,8 @@ def test_frame_count_mismatch_found_while_streaming(videos, monkeypatch, capsys)
     assert "reference video ended after 30 frames" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args", [["--region", "1,2,3"], ["--crop", "64"], ["--stride", "0"], ["--threshold", "-1"]])
+@pytest.mark.parametrize("args", [["--box", "1,2,3"], ["--box", "10,10,5,20"], ["--region", "1,2,3,4"],
+                                  ["--crop", "64"], ["--stride", "0"], ["--threshold", "-1"]])
 def test_bad_options_are_usage_errors(videos, args):
     result = run_command(str(videos["output"]), *args)
     assert result.returncode == 2
@@ -177,8 +178,13 @@ def test_add_parser_registers_quality_on_a_top_level_parser(videos, capsys):
     assert "centre crop 32x16" in capsys.readouterr().out
 
 
+def test_old_region_option_says_how_to_convert(videos):
+    result = run_command(str(videos["output"]), "--region", "1,2,3,4")
+    assert result.returncode == 2 and "--box x,y,x+w,y+h" in result.stderr
+
+
 def test_help_lists_the_options():
     result = run_command("--help")
     assert result.returncode == 0
-    for option in ("--reference", "--region", "--json", "--plot", "--html", "--stride", "--threshold"):
+    for option in ("--reference", "--box", "--json", "--plot", "--html", "--stride", "--threshold"):
         assert option in result.stdout

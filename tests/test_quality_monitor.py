@@ -143,7 +143,7 @@ def test_centre_crop_only_sees_the_centre():
     frames[2][:10, :10] = 255  # change in a corner, outside a 40x40 centre crop
     samples = _feed(QualityMonitor(crop=(40, 40), stride=1), frames)
     assert samples[-1].tpsnr == math.inf
-    assert samples[-1].box == (40, 30, 40, 40)
+    assert samples[-1].box == (40, 30, 80, 70)  # (x0, y0, x1, y1)
     samples = _feed(QualityMonitor(crop=None, stride=1), frames)
     assert math.isfinite(samples[-1].tpsnr)
 
@@ -153,15 +153,15 @@ def test_crop_larger_than_frame_is_clamped():
     assert samples[0].box == (0, 0, SHAPE[1], SHAPE[0])
 
 
-def test_region_per_frame_overrides_crop_and_is_clipped():
+def test_box_per_frame_overrides_crop_and_is_clipped():
     frames = clip_from_levels([3, 5])
-    monitor = QualityMonitor(crop=(4, 4), stride=1, region=(0, 0, 10, 10))
+    monitor = QualityMonitor(crop=(4, 4), stride=1, box=(0, 0, 10, 10))
     first = monitor.update(frames[0])
     assert first is None
     sample = monitor.update(frames[1])
     assert sample.box == (0, 0, 10, 10)
-    sample = monitor.update(frames[2], region=(20, 10, 50, 50))
-    assert sample.box == (20, 10, 12, 14)
+    sample = monitor.update(frames[2], box=(20, 10, 70, 60))
+    assert sample.box == (20, 10, SHAPE[1], SHAPE[0])
     expected = psnr(frames[2][10:24, 20:32], frames[1][10:24, 20:32])
     assert sample.tpsnr == pytest.approx(expected)
 
@@ -188,7 +188,7 @@ def test_save_json_has_schema_and_frames(tmp_path):
     path = tmp_path / "r.json"
     monitor.save_json(path)
     report = json.loads(path.read_text())
-    assert report["schema"] == "ffaccel.quality/1"
+    assert report["schema"] == "ffaccel.quality/2"
     assert report["summary"]["identical_pairs"] == 1
     assert [f["tpsnr"] for f in report["frames"]][1] is None
     assert [f["identical"] for f in report["frames"]] == [False, True, False]
@@ -203,8 +203,10 @@ def test_save_json_has_schema_and_frames(tmp_path):
         ({"crop": 640}, TypeError, "crop"),
         ({"jitter_threshold_db": -1}, ValueError, "jitter_threshold_db"),
         ({"tail_frames": -1}, ValueError, "tail_frames"),
-        ({"region": (0, 0, 0, 5)}, ValueError, "region"),
-        ({"region": (0, 0, 5)}, TypeError, "region"),
+        ({"box": (0, 0, 0, 5)}, ValueError, "box"),
+        ({"box": (10, 10, 5, 20)}, ValueError, r"x1 > x0.*\(x, y, x \+ w, y \+ h\)"),
+        ({"box": (0, 0, 5)}, TypeError, "box"),
+        ({"region": (0, 0, 5, 5)}, TypeError, r"region: .*box=\(x0, y0, x1, y1\)"),
     ],
 )
 def test_constructor_bad_arguments(kwargs, error, word):
@@ -226,8 +228,10 @@ def test_update_bad_arguments():
         monitor.update(np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(ValueError, match="reference must be given"):
         monitor.update(good, reference=good)
-    with pytest.raises(ValueError, match="region"):
-        monitor.update(good, region=(1000, 1000, 10, 10))
+    with pytest.raises(ValueError, match="box"):
+        monitor.update(good, box=(1000, 1000, 1010, 1010))
+    with pytest.raises(TypeError, match="region"):
+        monitor.update(good, region=(0, 0, 8, 8))
 
 
 def test_frames_are_copied_so_reused_buffers_are_safe():
@@ -254,9 +258,9 @@ def test_gpu_monitor_matches_numpy(kind):
     cpu = QualityMonitor(crop=(20, 16), stride=2)
     gpu = QualityMonitor(crop=(20, 16), stride=2)
     for i, frame in enumerate(frames):
-        region = (3, 2, 25, 20) if i % 3 == 0 else None
-        a = cpu.update(frame, region=region)
-        b = gpu.update(to_device(frame), region=region)
+        box = (3, 2, 28, 22) if i % 3 == 0 else None
+        a = cpu.update(frame, box=box)
+        b = gpu.update(to_device(frame), box=box)
         assert (a is None) == (b is None)
         if a is not None:
             assert a.frame == b.frame and a.box == b.box
@@ -292,8 +296,8 @@ def test_a_rejected_update_leaves_the_monitor_unchanged():
     with pytest.raises(TypeError, match="reference"):
         monitor.update(frames[0], reference=frames[0].astype(np.float32))
     monitor.update(frames[0])  # still free to run without a reference
-    with pytest.raises(ValueError, match="region"):
-        monitor.update(frames[1], region=(500, 500, 10, 10))
+    with pytest.raises(ValueError, match="box"):
+        monitor.update(frames[1], box=(500, 500, 510, 510))
     assert monitor.frames_seen == 1 and monitor.samples == []
     sample = monitor.update(frames[1])
     assert sample.frame == 1 and sample.tpsnr == pytest.approx(_db(3))

@@ -32,7 +32,7 @@ def test_report_structure_and_strict_json():
     report = build_report(monitor, {"output": "x.mp4"})
     assert set(report) == {"schema", "settings", "source", "summary", "events", "frames"}
     assert report["schema"] == SCHEMA
-    assert report["settings"] == {"crop": None, "region": None, "stride": 1, "jitter_threshold_db": 3.0,
+    assert report["settings"] == {"crop": None, "box": None, "stride": 1, "jitter_threshold_db": 3.0,
                                   "jitter_window": 5, "tail_frames": 4}
     text = json.dumps(report, allow_nan=False)
     assert json.loads(text)["source"] == {"output": "x.mp4"}

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ffaccel.stability import PoseFilter, estimate_pose, pose_to_similarity
-from ffaccel.stability._face import MIRROR_INDEX, project_template
+from ffaccel.stability._face import MIRROR_INDEX, five_points, project_template
 
 
 @settings(max_examples=40, deadline=None)
@@ -16,6 +16,29 @@ from ffaccel.stability._face import MIRROR_INDEX, project_template
 def test_recovers_pose_of_template(yaw, pitch, roll, scale, cx, cy):
     pose = estimate_pose(project_template(yaw, pitch, roll, scale, (cx, cy)))
     assert np.allclose(pose, [yaw, pitch, roll, scale], atol=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(-60, 60), st.floats(-40, 40), st.floats(-170, 170), st.floats(0.3, 5.0), st.floats(-500, 500), st.floats(-500, 500))
+def test_recovers_pose_of_template_from_five_points(yaw, pitch, roll, scale, cx, cy):
+    pose = estimate_pose(five_points(project_template(yaw, pitch, roll, scale, (cx, cy))))
+    assert np.allclose(pose, [yaw, pitch, roll, scale], atol=1e-6)
+
+
+def test_five_point_pose_agrees_with_68_point_pose_under_noise():
+    rng = np.random.default_rng(3)
+    pts = project_template(yaw=15, pitch=-8, roll=4, scale=2.0)
+    five = five_points(pts) + rng.normal(0, 0.5, (5, 2))
+    p5, p68 = estimate_pose(five), estimate_pose(pts)
+    assert abs(p5[2] - p68[2]) < 1.0 and abs(p5[3] / p68[3] - 1) < 0.02  # roll and scale: well determined
+    assert np.allclose(p5[:2], p68[:2], atol=6.0)  # yaw/pitch: coarse with 5 points
+
+
+def test_pose_filter_takes_five_points():
+    f = PoseFilter(beta=0.5, deadband=(0, 0, 0, 0))
+    for _ in range(30):
+        out = f.update(five_points(project_template(yaw=12, pitch=3, roll=-2, scale=1.5)))
+    assert np.allclose(out, [12, 3, -2, 1.5], atol=1e-6)
 
 
 def test_mirror_negates_yaw_and_roll():
@@ -99,7 +122,9 @@ def test_pose_to_similarity_applies_filtered_roll():
 @pytest.mark.parametrize(
     "call, exc, word",
     [
+        (lambda: estimate_pose(np.zeros((6, 2))), ValueError, "landmarks"),
         (lambda: estimate_pose(np.zeros((5, 2))), ValueError, "landmarks"),
+        (lambda: PoseFilter().update(np.ones((67, 2))), ValueError, "landmarks"),
         (lambda: PoseFilter(beta=1.0), ValueError, "beta"),
         (lambda: PoseFilter(deadband=(1, 1, 1)), ValueError, "deadband"),
         (lambda: PoseFilter(deadband=(1, 1, 1, -1)), ValueError, "deadband"),

@@ -1,8 +1,17 @@
 """Issue 4 benchmark goals as deterministic assertions on a small fixed-seed case.
 
 Same scenarios, noise and metrics as benchmarks/bench_stability.py (one seed,
-sigma = 1.5 px). Goals the causal mode does not meet are strict xfails: they
-document the shortfall and fail loudly if it ever changes.
+sigma = 1.5 px). "causal" and "offline" are the first generation
+(``TemporalSmoother``, ``smooth_track``); "stab_*" are ``stabilize_track``'s
+modes (issue 13).
+
+Issue 4's two strict xfails on ``TemporalSmoother`` were replaced (issue 13):
+- shaky handheld (>= 5x jitter cut and below EMA(0.25)): ``stabilize_track``'s
+  causal mode meets it, tested below; TemporalSmoother's shortfall is kept in
+  docs/stability.md as a baseline figure.
+- zero tail spikes with the guard: met by ``stabilize_track``'s fixed-lag and
+  offline modes, tested below. A causal filter cannot see the clip end; its
+  count is reported by the benchmark and docs, not asserted here.
 """
 
 from __future__ import annotations
@@ -10,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ffaccel.stability import EndOfSequenceGuard, OneEuroFilter, TemporalSmoother, smooth_track
+from ffaccel.stability import EndOfSequenceGuard, OneEuroFilter, TemporalSmoother, smooth_track, stabilize_track
 from ffaccel.stability._scenarios import (
     SCENARIOS,
     PlainEMA,
@@ -42,11 +51,14 @@ def results():
             "one_euro": run_causal(lambda: OneEuroFilter(*one_euro), z, sc.dropped),
             "causal": run_causal(TemporalSmoother, z, sc.dropped),
             "offline": smooth_track(held),
+            "stab_causal": stabilize_track(held, mode="causal"),
+            "stab_fixed_lag": stabilize_track(held, mode="fixed_lag"),
+            "stab_offline": stabilize_track(held),
         }
         out[name] = {k: metrics(v, sc) for k, v in tracks.items()}
         if name == "tail":
             for k, v in tracks.items():
-                guard = EndOfSequenceGuard() if k in ("causal", "offline") else None
+                guard = EndOfSequenceGuard() if k in ("causal", "offline") or k.startswith("stab") else None
                 out[name][k]["spikes"] = tail_spikes(v, sc.truth, sc.tail_frames, guard)
     return out
 
@@ -87,12 +99,22 @@ def test_offline_has_zero_tail_spikes(results):
     assert results["tail"]["offline"]["spikes"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="goal not met: causal mode on shaky handheld cuts jitter < 5x and above EMA(0.25)")
-def test_causal_shaky_goal(results):
+def test_stabilize_causal_meets_the_shaky_goal(results):
     r = results["shaky"]
-    assert r["raw"]["jitter"] / r["causal"]["jitter"] >= 5.0 and r["causal"]["jitter"] < r["ema"]["jitter"]
+    assert r["raw"]["jitter"] / r["stab_causal"]["jitter"] >= 5.0 and r["stab_causal"]["jitter"] < r["ema"]["jitter"]
 
 
-@pytest.mark.xfail(strict=True, reason="goal not met: causal mode + guard still shows tail spikes")
-def test_causal_zero_tail_spikes(results):
-    assert results["tail"]["causal"]["spikes"] == 0
+@pytest.mark.parametrize("mode", ["stab_fixed_lag", "stab_offline"])
+def test_stabilize_has_zero_tail_spikes(results, mode):
+    assert results["tail"][mode]["spikes"] == 0
+
+
+@pytest.mark.parametrize("mode", ["stab_causal", "stab_fixed_lag", "stab_offline"])
+def test_stabilize_meets_issue_13_jitter_and_lag_goals(results, mode):
+    """Issue 13: offline jitter <= raw / 5 at |lag| <= 0.1; causal <= raw / 3 at lag <= 1 frame."""
+    need = 3.0 if mode == "stab_causal" else 5.0
+    for name in MAIN + ("shaky",):
+        assert results[name]["raw"]["jitter"] / results[name][mode]["jitter"] >= need, name
+    for name in RAMPS:
+        assert abs(results[name][mode]["lag"]) <= (0.1 if mode == "stab_offline" else 1.0), name
+    assert results["cut"][mode]["recovery"] <= 1

@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     "estimate_color_gains": "ffaccel.ops",
     "estimate_pose": "ffaccel.stability",
     "FaceTracker": "ffaccel.stability",
+    "LandmarkStabilizer": "ffaccel.stability",
     "feather_mask": "ffaccel.ops",
     "FeatherPlan": "ffaccel.ops",  # prepared calls
     "linear_to_srgb": "ffaccel.ops",
@@ -62,6 +63,7 @@ _EXPORTS: dict[str, str] = {
     "seam_ring": "ffaccel.ops",
     "smooth_track": "ffaccel.stability",
     "srgb_to_linear": "ffaccel.ops",
+    "stabilize_track": "ffaccel.stability",
     "status": "ffaccel._status",
     "TemporalSmoother": "ffaccel.stability",
     "warp_affine": "ffaccel.ops",

@@ -18,7 +18,7 @@ similarity (:func:`estimate_similarity`) instead of ``cv2.estimateAffinePartial2
 and warp and paste follow OpenCV 5's bytes. Only :class:`FaceFusionPath` needs cv2.
 
 Stabilisation is the same for every path and happens before it: ffaccel's offline
-zero-lag smoother (:func:`ffaccel.smooth_track`) over the whole 5-point track, as a
+zero-lag stabiliser (:func:`ffaccel.stabilize_track`, offline mode) over the whole 5-point track, as a
 two-pass tool does (detect every frame first, then swap).
 
 The "swap" is a stand-in for a neural swapper: like a swapper's output, it is the target

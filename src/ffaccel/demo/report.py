@@ -81,7 +81,7 @@ def timing_summary(timings: Mapping[str, Sequence[Mapping[str, float]]], labels:
     Args:
         timings: path name -> one {step: ms} dict per processed face.
         labels: path name -> human-readable label.
-        stabilise_ms_per_face: smooth_track's time over the whole track divided by the
+        stabilise_ms_per_face: stabilize_track's time over the whole track divided by the
             number of frames (the same for every path).
         baseline: the path the speed-ups are relative to. When it did not run, every
             ``speedup`` is empty.

@@ -23,8 +23,6 @@ from ffaccel.demo import OPTIONAL, missing_optional
 
 __all__ = ["DemoOptions", "DemoResult", "DemoUsageError", "run_demo", "resolve_device"]
 
-#: The smoother's motion model: std of the per-frame change of velocity, px/frame^2 at 1080p.
-STABILISER_ACCEL_PX = 0.3
 VARIANTS = ("raw", "stabilised")
 
 
@@ -193,7 +191,7 @@ def run_demo(options: DemoOptions, log: Callable[[str], None] = print) -> DemoRe
     unit = clip.unit
 
     t0 = time.perf_counter()
-    smoothed5 = ffaccel.smooth_track(clip.noisy5, accel_px=STABILISER_ACCEL_PX * unit, cuts=[])
+    smoothed5 = ffaccel.stabilize_track(clip.noisy5, mode="offline", cuts=[])
     stabilise_ms = (time.perf_counter() - t0) * 1e3 / options.frames
     tracks = {"raw": clip.noisy5, "stabilised": smoothed5}
 
@@ -249,7 +247,7 @@ def run_demo(options: DemoOptions, log: Callable[[str], None] = print) -> DemoRe
             x, y, w, h = box
             for variant in VARIANTS:
                 result = outs[(primary.name, variant)]
-                monitors[variant].update(result, reference=reference, region=box)
+                monitors[variant].update(result, reference=reference, box=box)
                 psnr[variant].append(_psnr(result[y:y + h, x:x + w], reference[y:y + h, x:x + w]))
                 if i > 0:
                     err = result[y:y + h, x:x + w].astype(np.float32) - reference[y:y + h, x:x + w]
@@ -315,10 +313,11 @@ def run_demo(options: DemoOptions, log: Callable[[str], None] = print) -> DemoRe
         "clip": {"frames": spec.frames, "width": spec.width, "height": spec.height, "fps": spec.fps,
                  "seed": spec.seed, "crop_size": options.crop_size, "outlier_frames": np.flatnonzero(
                      clip.outlier_frames).tolist()},
-        "noise": {"sigma_px_1080p": spec.noise.sigma_px, "outlier_rate": spec.noise.outlier_rate,
+        "noise": {"sigma_px_1080p": spec.noise.sigma_px, "rigid_share": spec.noise.rigid_share,
+                  "outlier_rate": spec.noise.outlier_rate,
                   "outlier_px_1080p": spec.noise.outlier_px},
-        "stabiliser": {"function": "ffaccel.smooth_track", "accel_px": STABILISER_ACCEL_PX * unit,
-                       "noise_px": "estimated from the track"},
+        "stabiliser": {"function": "ffaccel.stabilize_track", "mode": "offline",
+                       "tuning": "none: noise and motion levels estimated from the track, in face units"},
         "measured_path": primary.name,
         "reference": "the same pipeline (ffaccel CPU) fed the ground-truth landmarks",
         "variants": variants,

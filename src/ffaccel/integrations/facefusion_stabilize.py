@@ -13,8 +13,10 @@ Two passes:
    colour gains (processed crop against the frame's crop, at the paste) and a 64 x 64
    copy of its crop mask.
    Output is unchanged. :meth:`Recorder.plan` then, offline and in frame order, links
-   faces into tracks, smooths each track's landmarks with :func:`ffaccel.smooth_track`
-   (zero lag, RTS), smooths its log colour gains with a centred window, and runs
+   faces into tracks, smooths each track's landmarks with :func:`ffaccel.stabilize_track`
+   (offline mode: zero lag, rigid motion and expression filtered apart, tuned in units
+   of the face's own size, so it holds at any resolution), smooths its log colour gains
+   with a centred window, and runs
    :class:`ffaccel.MaskHysteresis` over its recorded masks.
 2. **Apply.** With the plan: at the warp, a raw landmark set is matched to the nearest
    recorded one of the same frame and replaced by its smoothed track value; at the paste,
@@ -174,7 +176,7 @@ class StabilizePlan:
 
     @classmethod
     def build(cls, faces: dict[int, list[dict[str, Any]]], options: StabilizeOptions) -> StabilizePlan:
-        from ffaccel import MaskHysteresis, smooth_track
+        from ffaccel import MaskHysteresis, stabilize_track
 
         frames = sorted(faces)
         tracks: list[list[tuple[int, dict[str, Any]]]] = []
@@ -203,7 +205,7 @@ class StabilizePlan:
             arr = np.full((span, 5, 2), np.nan)
             for f, face in items:
                 arr[f - first] = face["lm"]
-            smooth = smooth_track(arr) if len(items) >= 3 else arr  # shot cuts detected inside
+            smooth = stabilize_track(arr, mode="offline") if len(items) >= 3 else arr  # cuts detected inside
             processors = sorted({p for _, face in items for p in face.get("paste", {})})
             gains = {p: _smooth_gains(items, p, first, span, options.color_window) for p in processors}
             masks = {p: _hysteresis_masks(items, p, MaskHysteresis(options.t_in, options.t_out, options.ring))

@@ -15,7 +15,7 @@ class FrameSample:
 
     Attributes:
         frame: 0-based index of the later frame of the pair.
-        box: ``(x, y, w, h)`` pixel box measured, after clipping to the frame.
+        box: ``(x0, y0, x1, y1)`` pixel box measured (x1, y1 exclusive), after clipping to the frame.
         tpsnr: PSNR in dB between the pair inside ``box``; ``inf`` if identical.
         lab: mean CIE L*a*b* (D65) of the frame inside ``box``.
         color_drift: CIE76 ΔE between ``lab`` and the first sample's ``lab``.

@@ -20,14 +20,20 @@ __all__ = ["add_parser", "format_summary_table", "run"]
 _ENDED = object()  # fill value marking a stream that ran out before the other
 
 
-def _region(text: str) -> tuple[int, int, int, int]:
+def _box(text: str) -> tuple[int, int, int, int]:
     try:
-        x, y, w, h = (int(part) for part in text.split(","))
+        x0, y0, x1, y1 = (int(part) for part in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected x,y,w,h as four integers, got {text!r}") from None
-    if w <= 0 or h <= 0 or x < 0 or y < 0:
-        raise argparse.ArgumentTypeError(f"need x,y >= 0 and w,h > 0, got {text!r}")
-    return x, y, w, h
+        raise argparse.ArgumentTypeError(f"expected x0,y0,x1,y1 as four integers, got {text!r}") from None
+    if x0 < 0 or y0 < 0 or x1 <= x0 or y1 <= y0:
+        raise argparse.ArgumentTypeError(f"need x0,y0 >= 0, x1 > x0 and y1 > y0, got {text!r}"
+                                         " (an x,y,w,h box is x,y,x+w,y+h)")
+    return x0, y0, x1, y1
+
+
+def _removed_region(text: str) -> None:
+    raise argparse.ArgumentTypeError("--region x,y,w,h was replaced by --box x0,y0,x1,y1 (the package's box "
+                                     f"convention): pass --box x,y,x+w,y+h; got {text!r}")
 
 
 def _crop(text: str) -> tuple[int, int] | None:
@@ -70,14 +76,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="temporal PSNR, jitter, colour and edge stability of a video",
         description=(
             "Measure temporal stability of OUTPUT: tPSNR between consecutive frames on a "
-            "centre crop (or a region), jitter events, mean-Lab colour drift and Laplacian "
+            "centre crop (or a box), jitter events, mean-Lab colour drift and Laplacian "
             "sharpness. With --reference, report ΔtPSNR = output - reference per frame so "
             "real motion is not counted as jitter. Streams the video (constant memory)."
         ),
     )
     parser.add_argument("output", metavar="OUTPUT", help="video to measure (e.g. the swapped result)")
     parser.add_argument("--reference", metavar="TARGET", help="the unswapped target video, for relative mode")
-    parser.add_argument("--region", type=_region, metavar="x,y,w,h", help="measure this box instead of the centre crop")
+    parser.add_argument("--box", type=_box, metavar="x0,y0,x1,y1",
+                        help="measure this box (x1, y1 exclusive) instead of the centre crop")
+    parser.add_argument("--region", type=_removed_region, help=argparse.SUPPRESS)
     parser.add_argument("--crop", type=_crop, default=(640, 640), metavar="WxH",
                         help="centre crop size, or 'full' for the whole frame (default 640x640)")
     parser.add_argument("--stride", type=_positive_int, default=2, help="measure every N-th frame (default 2)")
@@ -158,15 +166,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.reference is not None:
         ref_info = probe(args.reference, "reference")
         check_same_geometry(info, ref_info)
-    if args.region is not None:
-        x, y, _, _ = args.region
-        if x >= info.width or y >= info.height:
-            raise ValueError(f"--region {args.region} starts outside the {info.width}x{info.height} frame")
+    if args.box is not None:
+        x0, y0, _, _ = args.box
+        if x0 >= info.width or y0 >= info.height:
+            raise ValueError(f"--box {args.box} starts outside the {info.width}x{info.height} frame")
     if args.plot or args.html:
         _pyplot()  # fail now, not after a long video, when matplotlib is missing
 
     monitor = QualityMonitor(crop=args.crop, stride=args.stride, jitter_threshold_db=args.threshold,
-                             tail_frames=args.tail_frames, region=args.region)
+                             tail_frames=args.tail_frames, box=args.box)
     bar = ProgressBar(info.frame_count, enabled=not args.no_progress)
     readers = [VideoReader(args.output, "output")]
     if args.reference is not None:
@@ -196,10 +204,10 @@ def _run(args: argparse.Namespace) -> int:
         source["reference"] = str(args.reference)
     summary = monitor.summary()
     where = "full frame" if args.crop is None else f"centre crop {args.crop[0]}x{args.crop[1]}"
-    if args.region:
-        where = f"region {args.region}"
+    if args.box:
+        where = f"box {args.box}"
     if monitor.samples:
-        where += f", measured box x,y,w,h = {monitor.samples[0].box}"
+        where += f", measured box x0,y0,x1,y1 = {monitor.samples[0].box}"
     print(f"ffaccel quality: {args.output} ({info.width}x{info.height}, stride {args.stride}, {where})")
     print(format_summary_table(summary))
     if args.json:

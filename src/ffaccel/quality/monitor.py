@@ -46,34 +46,42 @@ def _parse_pair(value: Any, name: str) -> tuple[int, int] | None:
 
 
 def _parse_box(value: Any, name: str) -> Box | None:
+    """An ``(x0, y0, x1, y1)`` box of ints (x1, y1 exclusive), the package-wide convention."""
     if value is None:
         return None
     if not isinstance(value, (tuple, list, np.ndarray)) or len(value) != 4:
-        raise TypeError(f"{name}: expected an (x, y, w, h) box or None, got {value!r}")
+        raise TypeError(f"{name}: expected an (x0, y0, x1, y1) box or None, got {value!r}")
     if not all(isinstance(v, (int, np.integer)) for v in value):
         raise TypeError(f"{name}: expected four ints, got {value!r}")
-    x, y, w, h = (int(v) for v in value)
-    if w <= 0 or h <= 0:
-        raise ValueError(f"{name} width and height must be > 0, got {value!r}")
-    return x, y, w, h
+    x0, y0, x1, y1 = (int(v) for v in value)
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(f"{name}: expected an (x0, y0, x1, y1) box with x1 > x0 and y1 > y0, got {value!r} "
+                         "(an (x, y, w, h) box must be converted: (x, y, x + w, y + h))")
+    return x0, y0, x1, y1
+
+
+def _removed_region(region: Any) -> None:
+    if region is not None:
+        raise TypeError("region: QualityMonitor no longer takes region=(x, y, w, h); pass "
+                        "box=(x0, y0, x1, y1), the box convention of the whole package: box=(x, y, x + w, y + h)")
 
 
 def _clip_box(box: Box, height: int, width: int, name: str) -> Box:
-    x, y, w, h = box
-    x0, y0 = max(x, 0), max(y, 0)
-    x1, y1 = min(x + w, width), min(y + h, height)
+    x0, y0 = max(box[0], 0), max(box[1], 0)
+    x1, y1 = min(box[2], width), min(box[3], height)
     if x1 - x0 < 3 or y1 - y0 < 3:
         raise ValueError(
-            f"{name} {box} leaves less than 3x3 pixels inside the {width}x{height} frame"
+            f"{name}: {box} leaves less than 3x3 pixels inside the {width}x{height} frame"
         )
-    return x0, y0, x1 - x0, y1 - y0
+    return x0, y0, x1, y1
 
 
 def _centre_box(height: int, width: int, crop: tuple[int, int] | None) -> Box:
     if crop is None:
         return 0, 0, width, height
     w, h = min(crop[0], width), min(crop[1], height)
-    return (width - w) // 2, (height - h) // 2, w, h
+    x0, y0 = (width - w) // 2, (height - h) // 2
+    return x0, y0, x0 + w, y0 + h
 
 
 class QualityMonitor:
@@ -81,8 +89,9 @@ class QualityMonitor:
 
     Every ``stride``-th frame ``i`` (i >= stride) is compared with frame ``i - 1``:
     tPSNR on the measured box, mean Lab colour and Laplacian sharpness of frame i.
-    The box is, by priority: the ``region`` given to ``update``, the ``region`` given
-    here, else the centre ``crop`` (clamped to the frame). Only the one previous frame
+    The box is, by priority: the ``box`` given to ``update``, the ``box`` given
+    here, else the centre ``crop`` (clamped to the frame). Boxes are
+    ``(x0, y0, x1, y1)`` in pixels, x1 and y1 exclusive, as everywhere in ffaccel. Only the one previous frame
     is kept (copied, so callers may reuse their buffers), plus a few floats per
     sample, so memory stays constant in the clip's length apart from those floats.
 
@@ -93,7 +102,9 @@ class QualityMonitor:
         jitter_threshold_db: a jitter event is a drop of more than this (dB) below the
             running mean of the previous 5 values. Default 3.0.
         tail_frames: events in the last this-many frames count as tail spikes.
-        region: fixed ``(x, y, w, h)`` box used instead of the centre crop.
+        box: fixed ``(x0, y0, x1, y1)`` box used instead of the centre crop.
+        region: removed (it was an ``(x, y, w, h)`` box); passing it raises a
+            ``TypeError`` saying how to convert it.
 
     Frames are (H, W, 3|4) uint8 BGR[A], numpy or CUDA (cupy, torch CUDA tensors).
     With CUDA frames every reduction runs on the GPU; one small array of results per
@@ -117,8 +128,11 @@ class QualityMonitor:
         stride: int = 2,
         jitter_threshold_db: float = 3.0,
         tail_frames: int = 30,
-        region: Box | None = None,
+        region: Any = None,
+        *,
+        box: Box | None = None,
     ) -> None:
+        _removed_region(region)
         self.crop = _parse_pair(crop, "crop")
         if not isinstance(stride, (int, np.integer)) or isinstance(stride, bool) or stride < 1:
             raise ValueError(f"stride: expected an int >= 1, got {stride!r}")
@@ -133,7 +147,7 @@ class QualityMonitor:
         self.stride = int(stride)
         self.jitter_threshold_db = float(jitter_threshold_db)
         self.tail_frames = int(tail_frames)
-        self.region = _parse_box(region, "region")
+        self.box = _parse_box(box, "box")
         self.samples: list[FrameSample] = []
         self.frames_seen = 0
         self._previous: Any = None
@@ -162,16 +176,19 @@ class QualityMonitor:
         self.frames_seen += 1
         self._previous = self._previous_reference = None
 
-    def update(self, frame: Any, *, reference: Any = None, region: Box | None = None) -> FrameSample | None:
+    def update(self, frame: Any, *, reference: Any = None, box: Box | None = None,
+               region: Any = None) -> FrameSample | None:
         """Feed the next frame; return its ``FrameSample`` when it is a sampled frame.
 
         Args:
             frame: (H, W, 3|4) uint8 BGR[A] output frame, numpy or CUDA.
             reference: the matching target (unswapped) frame, same shape and device,
                 for relative mode; give it on every frame or on none.
-            region: ``(x, y, w, h)`` box for this frame (e.g. the face), overriding the
-                monitor's region and crop; clipped to the frame.
+            box: ``(x0, y0, x1, y1)`` box for this frame (e.g. the face), overriding
+                the monitor's box and crop; clipped to the frame.
+            region: removed (an ``(x, y, w, h)`` box); passing it raises ``TypeError``.
         """
+        _removed_region(region)
         # Validate everything before any state changes, so a rejected call leaves the
         # monitor exactly as it was.
         frame_arr, xp = _checks.xp_image(frame, "frame", (np.uint8,), (3, 4), min_side=3)
@@ -192,7 +209,7 @@ class QualityMonitor:
                 )
         index = self.frames_seen
         measured = index >= self.stride and index % self.stride == 0
-        box = self._box(frame_arr.shape[0], frame_arr.shape[1], _parse_box(region, "region"))
+        box = self._box(frame_arr.shape[0], frame_arr.shape[1], _parse_box(box, "box"))
 
         self._shape = tuple(frame_arr.shape)
         self._uses_reference = uses_reference
@@ -208,16 +225,17 @@ class QualityMonitor:
         return sample
 
     def _box(self, height: int, width: int, override: Box | None) -> Box:
-        """The measured box for a frame: per-frame region, else fixed region, else centre crop."""
+        """The measured box for a frame: per-frame box, else fixed box, else centre crop."""
         if override is not None:
-            return _clip_box(override, height, width, "region")
-        if self.region is not None:
-            return _clip_box(self.region, height, width, "region")
+            return _clip_box(override, height, width, "box")
+        if self.box is not None:
+            return _clip_box(self.box, height, width, "box")
         return _centre_box(height, width, self.crop)
 
     def _measure(self, xp: Any, index: int, box: Box, frame: Any, reference: Any) -> FrameSample:
-        x, y, w, h = box
-        window = (slice(y, y + h), slice(x, x + w), slice(0, 3))
+        x0, y0, x1, y1 = box
+        h, w = y1 - y0, x1 - x0
+        window = (slice(y0, y1), slice(x0, x1), slice(0, 3))
         current = frame[window]
         parts = [
             _sum_squared_difference(xp, current, self._previous[window]).reshape(1),

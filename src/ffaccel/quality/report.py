@@ -1,4 +1,4 @@
-"""Reports for a QualityMonitor: JSON (schema ``ffaccel.quality/1``), PNG plot, HTML page.
+"""Reports for a QualityMonitor: JSON (schema ``ffaccel.quality/2``), PNG plot, HTML page.
 
 The JSON schema is documented in docs/quality.md. The plot and the HTML page need
 matplotlib, imported only when they are asked for (``pip install ffaccel[report]``).
@@ -19,7 +19,7 @@ from ffaccel.quality.events import JITTER_WINDOW
 
 __all__ = ["SCHEMA", "MonitorView", "build_report", "render_plot_png", "write_html", "write_json", "write_plot"]
 
-SCHEMA = "ffaccel.quality/1"
+SCHEMA = "ffaccel.quality/2"  # /2: boxes are (x0, y0, x1, y1) (were (x, y, w, h) in /1)
 REPORT_EXTRA_HINT = "pip install ffaccel[report]"
 
 
@@ -32,7 +32,7 @@ class MonitorView(Protocol):
 
     samples: list[FrameSample]
     crop: tuple[int, int] | None
-    region: Box | None
+    box: Box | None
     stride: int
     jitter_threshold_db: float
     tail_frames: int
@@ -76,7 +76,7 @@ def build_report(monitor: MonitorView, source: dict[str, Any] | None = None) -> 
         "schema": SCHEMA,
         "settings": {
             "crop": None if monitor.crop is None else list(monitor.crop),
-            "region": None if monitor.region is None else list(monitor.region),
+            "box": None if monitor.box is None else list(monitor.box),
             "stride": monitor.stride,
             "jitter_threshold_db": monitor.jitter_threshold_db,
             "jitter_window": JITTER_WINDOW,

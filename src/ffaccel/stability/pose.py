@@ -1,4 +1,4 @@
-"""Head pose from 68 landmarks, a bias-corrected EMA pose filter with a
+"""Head pose from 68 or 5 landmarks, a bias-corrected EMA pose filter with a
 deadband, and the map from a filtered pose back to an alignment matrix.
 
 Method (``estimate_pose``): a weak-perspective fit of ffaccel's own coarse
@@ -10,6 +10,18 @@ completed 3x3 matrix. Scale is the mean singular value, i.e. image pixels per
 template unit (about px per mm). Angles are those of the template, so for a
 real face yaw and pitch carry the template's shape bias (a few degrees); they
 are consistent frame to frame, which is what filtering needs.
+
+Five points (eye centres, nose tip, mouth corners: FaceFusion's and MTCNN's
+``landmark_5``) are fitted to the same template's five points (eye centres
+averaged from its eye contours), so scale and angles mean the same thing.
+With five points, roll and scale are as well determined as with 68, but
+yaw and pitch rest almost entirely on where the nose tip sits relative to
+the eyes and the mouth corners (the only point well off their plane, about
+half the eye distance in front of it): they are exact on the template, but
+on a real face they carry its own nose shape as a constant bias of several
+degrees, and landmark noise as jitter (about 2.5 degrees std per 1 % of
+face width of noise std, measured on the template). Use them for coarse
+decisions (frontal or not), not as precise angles.
 """
 
 from __future__ import annotations
@@ -17,19 +29,26 @@ from __future__ import annotations
 import numpy as np
 
 from ffaccel._checks import as_float_array, as_points, positive
-from ._face import FACE_TEMPLATE
+from ._face import FACE_TEMPLATE, five_points
 
 __all__ = ["estimate_pose", "PoseFilter", "pose_to_similarity"]
 
-_CENTRED = FACE_TEMPLATE - FACE_TEMPLATE.mean(axis=0)
-_PINV = np.linalg.pinv(_CENTRED)  # (3, 68): affine fit in one product
+
+def _pinv(template: np.ndarray) -> np.ndarray:
+    return np.linalg.pinv(template - template.mean(axis=0))  # (3, N): affine fit in one product
+
+
+_PINV = {68: _pinv(FACE_TEMPLATE), 5: _pinv(five_points(FACE_TEMPLATE))}
 
 
 def estimate_pose(landmarks: np.ndarray) -> np.ndarray:
     """Yaw, pitch, roll (degrees) and scale (px per template unit) of a face.
 
     Args:
-        landmarks: (68, 2) iBUG 68-point landmarks in pixels (finite).
+        landmarks: (68, 2) iBUG 68-point landmarks, or (5, 2) alignment points
+            (image-left eye centre, image-right eye centre, nose tip,
+            image-left and image-right mouth corner), in pixels (finite).
+            With 5 points yaw and pitch are coarse (see the module doc).
 
     Returns:
         (4,) float64 ``[yaw, pitch, roll, scale]``. Roll is the in-image
@@ -41,10 +60,18 @@ def estimate_pose(landmarks: np.ndarray) -> np.ndarray:
         >>> pose = estimate_pose(project_template(yaw=20, pitch=-5, roll=10, scale=2.0))
         >>> [round(float(v), 3) for v in pose]
         [20.0, -5.0, 10.0, 2.0]
+        >>> from ffaccel.stability._face import five_points
+        >>> pose5 = estimate_pose(five_points(project_template(yaw=20, pitch=-5, roll=10, scale=2.0)))
+        >>> [round(float(v), 3) for v in pose5]
+        [20.0, -5.0, 10.0, 2.0]
     """
-    pts = as_points(landmarks, "landmarks", n=68)
-    affine = ((pts - pts.mean(axis=0)).T @ _PINV.T)  # (2, 3)
+    pts = as_points(landmarks, "landmarks")
+    if len(pts) not in _PINV:
+        raise ValueError(f"landmarks: expected 68 or 5 points, got {len(pts)}")
+    affine = ((pts - pts.mean(axis=0)).T @ _PINV[len(pts)].T)  # (2, 3)
     u, s, vt = np.linalg.svd(affine, full_matrices=False)
+    if not s[1] > 1e-12 * max(s[0], 1e-300):
+        raise ValueError("landmarks: expected a face, got points that all lie on one line or one spot")
     rows = u @ vt
     rot = np.vstack([rows, np.cross(rows[0], rows[1])])
     pitch = np.degrees(np.arcsin(np.clip(rot[2, 1], -1.0, 1.0)))
@@ -56,7 +83,7 @@ def estimate_pose(landmarks: np.ndarray) -> np.ndarray:
 class PoseFilter:
     """Bias-corrected EMA of head pose with a deadband (causal).
 
-    ``update`` takes 68 landmarks like the landmark filters and returns the
+    ``update`` takes 68 or 5 landmarks like the landmark filters and returns the
     filtered pose; ``update_pose`` takes a pose computed elsewhere. The EMA
     ``m = beta * m + (1 - beta) * pose`` is divided by ``1 - beta**k`` after k
     frames (Adam-style bias correction), so the first frames are not pulled
@@ -108,7 +135,7 @@ class PoseFilter:
         return self._ema.nbytes + 4 * 8 + 8
 
     def update(self, points: np.ndarray, timestamp: float | None = None) -> np.ndarray:
-        """Estimate the pose of (68, 2) landmarks and filter it; returns (4,) float64.
+        """Estimate the pose of (68, 2) or (5, 2) landmarks and filter it; returns (4,) float64.
 
         ``timestamp`` is accepted for interchangeability with the landmark
         filters and not used: the EMA is per frame.

@@ -1,0 +1,240 @@
+"""stabilize_track on synthetic rigid noise and on real detector tracks (issue 13).
+
+    PYTHONPATH=src python3 benchmarks/bench_stabilize.py                 # synthetic table
+    PYTHONPATH=src python3 benchmarks/bench_stabilize.py --real DIR      # + real-track table
+    PYTHONPATH=src python3 benchmarks/bench_stabilize.py --cost          # + CPU time
+
+DIR holds the .npz tracks written by benchmarks/bench_stability_real.py --export
+(keys truth, detected, face_width, cuts, fps). Prints markdown tables: the ones in
+docs/stability.md. Metrics: jitter = RMS of the second time difference of
+(output - truth); lag = -(e . v) / |v|^2 on frames where the face moves (e against
+the detector's own output on real tracks, so its constant bias is not lag); worst =
+largest point error. One Euro is grid-tuned on each track with its truth (9 x 7
+grid, least jitter at lag <= 1 frame; the least-lag setting when none is).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import time
+
+import numpy as np
+
+from ffaccel.stability import OneEuroFilter, stabilize_track
+
+FPS = 30.0
+MODES = ("offline", "fixed_lag", "causal")
+_ARC = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]])
+TEMPLATE = (_ARC - _ARC.mean(0)) / (73.5318 - 38.2946)  # 5 points, inter-ocular distance 1
+SCENARIOS = ("still", "slow_pan", "shaky", "fast_nod", "fast_turn", "zoom", "cut", "misses", "expression")
+
+
+def scenario(name: str, width: float = 100.0, frames: int = 150, seed: int = 0) -> dict:
+    """Truth (T, 5, 2) of a 5-point face ``width`` px wide (2.5 inter-ocular distances); motion in widths."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(frames, dtype=float)
+    cx, cy = np.full(frames, 640.0), np.full(frames, 360.0)
+    scale, rot = np.full(frames, width / 2.5), np.zeros(frames)
+    ramp, miss, cut = np.zeros(frames, bool), np.zeros(frames, bool), None
+    shape = np.repeat(TEMPLATE[None], frames, 0)
+    u = width / 100.0
+    if name in ("slow_pan", "misses"):
+        cx += np.clip(t - 20, 0, None) * u
+        ramp[30:] = True
+        if name == "misses":
+            miss[rng.choice(np.arange(20, frames), frames // 10, replace=False)] = True
+            miss[frames // 2: frames // 2 + 5] = True
+    elif name == "shaky":
+        ph = rng.uniform(0, 2 * np.pi, 4)
+        cx += u * (4 * np.sin(2 * np.pi * 1.3 * t / FPS + ph[0]) + 2.5 * np.sin(2 * np.pi * 2.7 * t / FPS + ph[1]))
+        cy += u * 3 * np.sin(2 * np.pi * 1.1 * t / FPS + ph[2])
+        rot += np.radians(2) * np.sin(2 * np.pi * 0.8 * t / FPS + ph[3])
+    elif name == "fast_nod":  # 2 Hz, peak 0.12 widths per frame, two nods from frame 40
+        ph = 2 * np.pi * 2.0 * (t - 40) / FPS
+        act = (t >= 40) & (t < 40 + FPS)
+        cy += np.where(act, 0.12 * width * FPS / (2 * np.pi * 2.0) * (1 - np.cos(ph)), 0.0)
+        scale *= 1 + np.where(act, 0.03 * (1 - np.cos(ph)), 0.0)
+    elif name == "fast_turn":  # one width sideways and 15 degrees in 20 frames (peak 0.1 widths/frame)
+        tt = np.clip((t - 40) / 20, 0, 1)
+        prog = tt - np.sin(2 * np.pi * tt) / (2 * np.pi)
+        cx += width * prog
+        rot += np.radians(15.0) * prog
+        ramp[44:56] = True
+    elif name == "zoom":
+        scale *= np.exp(np.clip(t - 30, 0, 60) / 60 * np.log(1.5))
+        ramp[35:88] = True
+    elif name == "cut":
+        cut = frames // 2
+        cx += 0.5 * u * t
+        cx[cut:] += 3 * width
+        cy[cut:] += 0.5 * width
+        scale[cut:] *= 0.8
+    elif name == "expression":  # mouth corners 0.15 inter-ocular distances apart each, over 6 frames
+        k = np.clip((t - 60) / 6, 0, 1)
+        shape[:, 3, 0] -= 0.15 * k
+        shape[:, 4, 0] += 0.15 * k
+    elif name != "still":
+        raise ValueError(name)
+    c, s = np.cos(rot)[:, None], np.sin(rot)[:, None]
+    x = scale[:, None] * (c * shape[..., 0] - s * shape[..., 1]) + cx[:, None]
+    y = scale[:, None] * (s * shape[..., 0] + c * shape[..., 1]) + cy[:, None]
+    return {"truth": np.stack([x, y], -1), "ramp": ramp, "miss": miss, "cut": cut, "width": width}
+
+
+def rigid_noise(truth: np.ndarray, sigma: float, rng: np.random.Generator, share: float = 0.89) -> np.ndarray:
+    t, n, _ = truth.shape
+    return (truth + rng.normal(0, sigma * np.sqrt(share), (t, 1, 2))
+            + rng.normal(0, sigma * np.sqrt(1 - share), (t, n, 2)))
+
+
+def measure(out, truth, width, cuts=(), moving=None, reference=None, skip=0) -> dict:
+    e = out - truth
+    d2 = (e[2:] - 2 * e[1:-1] + e[:-2])[skip:]
+    keep = np.ones(len(e) - 2, bool)
+    for c in cuts:
+        keep[max(c - 2, 0):c] = False
+    d2 = d2[keep[skip:]]
+    d2 = d2[np.all(np.isfinite(d2), axis=(1, 2))]
+    ok = np.all(np.isfinite(e), axis=(1, 2))
+    ok[:skip] = False
+    pe = np.sqrt((e[ok] ** 2).sum(-1))
+    res = {"jitter": np.sqrt(np.mean(d2**2)) / width * 100, "rmse": np.sqrt(np.mean(pe**2)) / width * 100,
+           "worst": pe.max() / width * 100}
+    if moving is not None:
+        er = out - (truth if reference is None else reference)
+        sel = moving & np.all(np.isfinite(er), axis=(1, 2))
+        for c in cuts:
+            sel[max(c - 2, 0):c + 2] = False
+        if sel.sum() > 3:
+            vel = np.gradient(truth, axis=0)
+            res["lag"] = float(np.mean(-np.sum(er[sel] * vel[sel], axis=(1, 2)) / np.sum(vel[sel] ** 2, axis=(1, 2))))
+    return res
+
+
+def run_one_euro(z: np.ndarray, min_cutoff: float, beta: float) -> np.ndarray:
+    f = OneEuroFilter(min_cutoff, beta, freq=FPS)
+    out = np.full_like(z, np.nan)
+    for i, p in enumerate(z):
+        if np.isfinite(p).all():
+            out[i] = f.update(p)
+        elif i > 0:
+            out[i] = out[i - 1]
+    return out
+
+
+def tuned_one_euro(z, truth, width, cuts, moving, reference, skip=0) -> dict:
+    best = fallback = None
+    for mc in (0.1, 0.2, 0.4, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0):
+        for b in (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3):
+            m = measure(run_one_euro(z, mc, b / width * 100), truth, width, cuts, moving, reference, skip)
+            if m.get("lag", 0.0) <= 1.0 and (best is None or m["jitter"] < best["jitter"]):
+                best = m
+            if fallback is None or m.get("lag", 0.0) < fallback.get("lag", 0.0):
+                fallback = m
+    return best or fallback
+
+
+def _fmt(v: float, p: int = 2) -> str:
+    return "-" if not np.isfinite(v) else f"{v:.{p}f}"
+
+
+def synthetic_table(seeds: int = 3) -> None:
+    print("| scenario | raw jitter % W | offline jitter cut (min) | offline abs lag (max) | offline RMSE / raw (max) "
+          "| offline worst % W (max) | fixed-lag 3 / offline jitter (max) | causal jitter cut (min) | causal lag (max) "
+          "| causal / One Euro jitter (max) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name in SCENARIOS:
+        rows = []
+        for seed in range(seeds):
+            sc = scenario(name, seed=seed)
+            z = rigid_noise(sc["truth"], 0.015 * sc["width"], np.random.default_rng(500 + 10 * seed + SCENARIOS.index(name)))
+            z[sc["miss"]] = np.nan
+            cuts = () if sc["cut"] is None else (sc["cut"],)
+            moving = sc["ramp"] if sc["ramp"].any() else None
+            args = (sc["truth"], sc["width"], cuts, moving, None, 10)
+            raw = measure(z, *args)
+            o, f, c = (measure(stabilize_track(z, mode=m), *args) for m in MODES)
+            oe = tuned_one_euro(z, *args)
+            rows.append((raw["jitter"], raw["jitter"] / o["jitter"], abs(o.get("lag", np.nan)), o["rmse"] / raw["rmse"],
+                         o["worst"], f["jitter"] / o["jitter"], raw["jitter"] / c["jitter"], c.get("lag", np.nan),
+                         c["jitter"] / oe["jitter"]))
+        a = np.array(rows)
+        print(f"| {name} | {a[:, 0].mean():.2f} | {a[:, 1].min():.1f} | {_fmt(np.max(a[:, 2]))} | {a[:, 3].max():.2f} "
+              f"| {a[:, 4].max():.2f} | {a[:, 5].max():.2f} | {a[:, 6].min():.1f} | {_fmt(np.max(a[:, 7]))} "
+              f"| {a[:, 8].max():.2f} |")
+
+
+def real_table(folder: str) -> None:
+    rows = []
+    for path in sorted(glob.glob(os.path.join(folder, "*.npz"))):
+        d = np.load(path)
+        truth, z, width = d["truth"], d["detected"], float(d["face_width"])
+        cuts = [int(c) for c in d["cuts"]]
+        speed = np.sqrt((np.gradient(truth, axis=0) ** 2).sum(-1)).mean(1) / width
+        moving = speed > 0.003
+        raw = measure(z, truth, width, cuts)
+        res = {m: measure(stabilize_track(z, mode=m), truth, width, cuts, moving, z) for m in MODES}
+        oe = tuned_one_euro(z, truth, width, cuts, moving, z)
+        rows.append(dict(scen=os.path.basename(path).split("_")[0], raw=raw, oe=oe, **res))
+    print("| scenario | clips | raw jitter % F (median) | offline: jitter cut (min / median) | offline max abs lag, frames "
+          "| offline RMSE < raw | offline worst % F (median / max) | fixed-lag 3 jitter / offline (median / max) "
+          "| causal: jitter cut (min / median) | causal max lag, frames | causal / One Euro jitter (median / max) "
+          "| One Euro lag (median) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for scen in sorted({r["scen"] for r in rows}):
+        rs = [r for r in rows if r["scen"] == scen]
+
+        def col(mode, key):
+            return np.array([r[mode].get(key, np.nan) for r in rs])
+
+        raw = col("raw", "jitter")
+        off_x, ca_x = raw / col("offline", "jitter"), raw / col("causal", "jitter")
+        fl = col("fixed_lag", "jitter") / col("offline", "jitter")
+        lag_o, lag_c, lag_oe = col("offline", "lag"), col("causal", "lag"), col("oe", "lag")
+        moving = np.isfinite(lag_oe).any()
+        coe = col("causal", "jitter") / col("oe", "jitter")
+        worst = col("offline", "worst")
+        better = int(np.sum(col("offline", "rmse") < col("raw", "rmse")))
+        print(f"| {scen} | {len(rs)} | {np.median(raw):.2f} | {off_x.min():.1f} / {np.median(off_x):.1f} "
+              f"| {_fmt(np.nanmax(np.abs(lag_o)) if moving else np.nan)} | {better}/{len(rs)} "
+              f"| {np.median(worst):.2f} / {worst.max():.2f} | {np.median(fl):.2f} / {fl.max():.2f} "
+              f"| {ca_x.min():.1f} / {np.median(ca_x):.1f} | {_fmt(np.nanmax(lag_c) if moving else np.nan)} | "
+              + (f"{np.median(coe):.2f} / {coe.max():.2f} | {np.nanmedian(lag_oe):.2f} |" if moving
+                 else "- (no motion: lag undefined) | - |"))
+
+
+def cost() -> None:
+    sc = scenario("fast_nod", frames=1000)
+    z = rigid_noise(sc["truth"], 1.5, np.random.default_rng(1))
+
+    def cpu(f, n=5):
+        ts = []
+        for _ in range(n):
+            t0 = time.process_time()
+            f()
+            ts.append(time.process_time() - t0)
+        return float(np.median(ts))
+
+    print(f"offline: {cpu(lambda: stabilize_track(z)) * 1e3:.2f} ms CPU per 1000 frames (5 points, median of 5)")
+    for mode in ("causal", "fixed_lag"):
+        print(f"{mode}: {cpu(lambda: stabilize_track(z, mode=mode), 3) / len(z) * 1e6:.1f} us CPU per face per frame")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--real", metavar="DIR", default=os.environ.get("FFACCEL_REAL_TRACKS"))
+    ap.add_argument("--cost", action="store_true")
+    args = ap.parse_args()
+    synthetic_table()
+    if args.real:
+        print()
+        real_table(args.real)
+    if args.cost:
+        print()
+        cost()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""Offline zero-lag smoothing of channels with a per-frame, per-channel bandwidth.
+
+Each channel y (one segment, T frames, uniformly spaced, NaN rows already
+interpolated) is smoothed by a bank of J steady-state Rauch-Tung-Striebel
+smoothers of the constant-velocity model (white acceleration of variance q,
+white measurement noise of variance r). In the steady state the RTS smoother
+is the zero-phase filter
+
+    H(w) = 1 / (1 + (2 - 2 cos w)^2 / L^2),    L^2 = q / r,
+
+(the Hodrick-Prescott / cubic smoothing-spline response: a straight line
+passes unchanged, so a steady pan has no lag). The levels L^2 are spaced half
+a decade apart from ``LEVELS[0]`` (smoothest) to ``LEVELS[-1]`` (lightest).
+All levels are applied at once in the frequency domain.
+
+Which level a frame gets is the Intersection of Confidence Intervals rule
+(Goldenshluger and Nemirovski 1997; Katkovnik 1999): going from the lightest
+level to smoother ones, keep the smoothest level whose estimate still lies
+within ``gamma`` standard deviations (of noise, ``sqrt(r) * ||h_j||``) of every
+lighter level's estimate. Still stretches get the smoothest level; a fast nod
+gets a light one exactly where the smoother ones start to cut its corners.
+The chosen level is then eroded (minimum over nearby frames, i.e. lighter)
+and averaged over a few frames, and the output blends the two nearest levels:
+a level that switches from frame to frame would itself show up as jitter.
+
+Ends: for each level, the segment is extended on both sides by point
+reflection about the end value of a straight line fitted to its first / last
+frames (over about two of the level's half-widths), so a steady pan keeps no
+lag at the ends either and the smoothest levels do not see a noisy end value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["LEVELS", "smooth_channels", "noise_variance"]
+
+LEVELS = 10.0 ** np.arange(-6.0, 2.01, 0.5)  # L^2 = q / r, smoothest first
+ORDER = 3  # 2: constant-velocity model (cubic spline); 3: constant acceleration
+_PAD = 48  # frames of straight-line extension at each end
+# Frames fitted by the line whose end value each level's data are reflected about: about
+# two of the level's effective half-widths (L**-0.5 frames), 4 at least.
+_END_FRAMES = np.clip(np.round(2.0 / LEVELS**0.25), 4, None)
+_MAD_TO_SIGMA2 = 1.0 / (0.6745**2 * 6.0)  # median |second difference| -> sigma^2 (Gaussian)
+
+
+def noise_variance(y: np.ndarray, valid: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """Per-channel measurement-noise variance of (T, C) ``y`` from second differences.
+
+    Median-based (robust to the frames where the head really accelerates):
+    for white noise of std s the second difference has std s * sqrt(6).
+    Only triples of measured (not interpolated) frames count.
+    """
+    if len(y) < 3:
+        return floor.copy()
+    ok = valid[2:] & valid[1:-1] & valid[:-2]
+    if not ok.any():
+        return floor.copy()
+    d2 = np.abs(y[2:] - 2.0 * y[1:-1] + y[:-2])[ok]
+    return np.maximum(np.median(d2, axis=0) ** 2 * _MAD_TO_SIGMA2, floor)
+
+
+def _end_values(y: np.ndarray, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(len(ks), C) values at the first and at the last frame of the straight lines
+    fitted to the first / last ``k`` frames, for every k in ``ks`` (prefix sums)."""
+    t_len = len(y)
+    ks = np.clip(ks.astype(np.intp), 2, max(t_len, 2))
+    t = np.arange(t_len, dtype=np.float64)[:, None]
+
+    def starts(arr: np.ndarray) -> np.ndarray:
+        s0 = np.cumsum(arr, axis=0)[ks - 1]  # sum of the first k values
+        s1 = np.cumsum(t * arr, axis=0)[ks - 1]  # sum of t * value
+        k = ks[:, None].astype(np.float64)
+        mean_t = (k - 1.0) / 2.0
+        sxx = k * (k * k - 1.0) / 12.0
+        slope = (s1 - mean_t * s0) / sxx
+        return s0 / k - slope * mean_t
+
+    if t_len < 2:
+        return np.repeat(y[:1], len(ks), 0), np.repeat(y[-1:], len(ks), 0)
+    return starts(y), starts(y[::-1])
+
+
+def _running(x: np.ndarray, half: int, op) -> np.ndarray:
+    """Running min/max over +-half frames along axis 1 of (J?, T, C)-like arrays (axis 0 = time)."""
+    if half <= 0:
+        return x
+    t_len = x.shape[0]
+    out = x.copy()
+    for k in range(1, half + 1):
+        if k >= t_len:
+            break
+        op(out[k:], x[:-k], out=out[k:])
+        op(out[:-k], x[k:], out=out[:-k])
+    return out
+
+
+def _moving_average(x: np.ndarray, half: int) -> np.ndarray:
+    """Centred moving average over +-half frames along axis 0 (window shrinks at the ends)."""
+    if half <= 0 or len(x) < 2:
+        return x
+    c = np.cumsum(np.concatenate([np.zeros((1,) + x.shape[1:]), x]), axis=0)
+    t = np.arange(len(x))
+    lo = np.clip(t - half, 0, None)
+    hi = np.clip(t + half + 1, None, len(x))
+    return (c[hi] - c[lo]) / (hi - lo).reshape((-1,) + (1,) * (x.ndim - 1))
+
+
+def smooth_channels(y: np.ndarray, r: np.ndarray, lightest: np.ndarray, *, gamma: float = 1.5,
+                    erode: int = 3, average: int = 5) -> np.ndarray:
+    """Smooth (T, C) channels (finite, uniformly spaced) with the level bank.
+
+    Args:
+        y: (T, C) channel values.
+        r: (C,) measurement-noise variance per channel.
+        lightest: (C,) index into ``LEVELS`` of the smoothest level each
+            channel may use (0 allows all; a higher value is gentler).
+        gamma: ICI threshold, in noise standard deviations.
+        erode, average: frames (each side) of the level's running minimum
+            and of its moving average.
+
+    Returns:
+        (T, C) float64.
+    """
+    t_len, n_ch = y.shape
+    if t_len < 3:
+        return y.copy()
+    n = 1 << int(np.ceil(np.log2(t_len + 2 * _PAD + 16)))
+    # One padded copy for every level: odd reflection about the first / last value. Level j
+    # reflects about its own end values p0, p1 instead, which adds d0 * u_left + d1 * u_right
+    # (d = p - end value; u = 2 on the pad, 1 on the end frame): filtered once per level.
+    padded = np.empty((n, n_ch))
+    padded[: t_len + 2 * _PAD] = np.pad(y, ((_PAD, _PAD), (0, 0)), mode="reflect", reflect_type="odd")
+    gap = n - (t_len + 2 * _PAD)  # wrap-around filler: a straight line from the right pad back to the left one
+    w_fill = (np.arange(1, gap + 1) / (gap + 1))[:, None]
+    padded[t_len + 2 * _PAD:] = padded[t_len + 2 * _PAD - 1] + w_fill * (padded[0] - padded[t_len + 2 * _PAD - 1])
+    spec = np.fft.rfft(padded, axis=0)  # (F, C)
+    w = 2.0 * np.pi * np.arange(spec.shape[0]) / n
+    d4 = (2.0 - 2.0 * np.cos(w)) ** ORDER
+    resp = 1.0 / (1.0 + d4[None, :] / LEVELS[:, None])  # (J, F)
+    # ||h||^2 over the full circle: (1/n) sum |H|^2, the rfft half counted twice but for DC and Nyquist
+    wts = np.full(spec.shape[0], 2.0)
+    wts[0] = 1.0
+    if n % 2 == 0:
+        wts[-1] = 1.0
+    norm = np.sqrt((resp**2 * wts).sum(axis=1) / n)  # (J,)
+    est = np.fft.irfft(resp[:, :, None] * spec[None], n=n, axis=1)[:, _PAD:_PAD + t_len]  # (J, T, C)
+    u = np.zeros((2, n))
+    u[0, :_PAD] = 2.0
+    u[0, _PAD] = 1.0
+    u[1, t_len + _PAD: t_len + 2 * _PAD] = 2.0
+    u[1, t_len + _PAD - 1] = 1.0
+    g = np.fft.irfft(resp[:, None, :] * np.fft.rfft(u, axis=1)[None], n=n, axis=2)[:, :, _PAD:_PAD + t_len]  # (J, 2, T)
+    p0, p1 = _end_values(y, _END_FRAMES)
+    d0 = p0 - y[0]
+    d1 = p1 - y[-1]
+    est += g[:, 0, :, None] * d0[:, None, :] + g[:, 1, :, None] * d1[:, None, :]
+    sd = norm[:, None, None] * np.sqrt(r)[None, None, :]
+    # ICI from the lightest level (last) toward the smoothest (first).
+    lower = np.maximum.accumulate((est - gamma * sd)[::-1], axis=0)
+    upper = np.minimum.accumulate((est + gamma * sd)[::-1], axis=0)
+    agree = lower <= upper  # (J, T, C) reversed: True while all lighter levels agree
+    # smoothest level still agreeing = count of leading True values from the lightest
+    run = np.cumprod(agree, axis=0).sum(axis=0)  # (T, C), >= 1
+    level = (len(LEVELS) - run).astype(np.float64)
+    level = np.maximum(level, lightest[None, :].astype(np.float64))
+    level = _running(level, erode, np.maximum)  # larger index = lighter smoothing
+    level = _moving_average(level, average)
+    j0 = np.clip(np.floor(level).astype(np.intp), 0, len(LEVELS) - 1)
+    j1 = np.minimum(j0 + 1, len(LEVELS) - 1)
+    frac = level - j0
+    a = np.take_along_axis(est, j0[None], axis=0)[0]
+    b = np.take_along_axis(est, j1[None], axis=0)[0]
+    return a + frac * (b - a)

@@ -1,0 +1,92 @@
+"""Scene-cut rule shared by every mode of ``stabilize_track`` (scale-free).
+
+A frame starts a new shot when, against the previous measured frame ``p``
+(and the one before it, ``pp``, for a velocity), any of these holds:
+
+- its centroid is more than ``MOVE`` RMS radii (of frame p's points about
+  their centroid) from where the previous velocity puts it: a fast nod moves
+  about 0.3 radii per frame per frame of acceleration, a cut to another face
+  elsewhere several radii;
+- its RMS radius changed by more than a factor ``ZOOM``;
+- its points turned by more than ``TURN`` radians against frame p's;
+- its shape (points normalised for position, size and rotation) differs from
+  frame p's by more than ``SHAPE`` (RMS, in radii).
+
+All four are ratios or angles, so the rule does not depend on the face's
+size in pixels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["MOVE", "ZOOM", "TURN", "SHAPE", "frame_features", "is_cut", "cut_flags"]
+
+MOVE = 1.5
+ZOOM = 1.5
+TURN = 0.6
+SHAPE = 0.35
+
+
+def frame_features(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Complex (T, N) frames -> centroid (T,), RMS radius (T,), normalised shape (T, N)."""
+    n = z.shape[-1]
+    c = z.sum(axis=-1) / n
+    centred = z - c[..., None]
+    s = np.sqrt((centred.real**2 + centred.imag**2).sum(axis=-1) / n)
+    u = centred / np.where(s > 0, s, 1.0)[..., None]
+    return c, s, u
+
+
+def is_cut(c: complex, s: float, u: np.ndarray, prev: tuple, before: tuple | None, gap: int, gap_before: int) -> bool:
+    """The rule for one frame (see the module doc). ``prev``/``before`` are (c, s, u)."""
+    cp, sp, up = prev
+    if sp <= 0 or s <= 0:
+        return False
+    pred = cp
+    if before is not None:
+        pred = cp + (cp - before[0]) * (gap / gap_before)
+    if abs(c - pred) > MOVE * sp * max(gap, 1) ** 0.5:
+        return True
+    if abs(np.log(s / sp)) > np.log(ZOOM):
+        return True
+    a = np.vdot(up, u) / len(u)
+    if a == 0 or abs(np.angle(a)) > TURN:
+        return True
+    return float(np.sqrt(np.mean(np.abs(u - a / abs(a) * up) ** 2))) > SHAPE
+
+
+def cut_flags(z: np.ndarray, valid: np.ndarray) -> list[int]:
+    """Frames of complex (T, N) ``z`` (rows valid where ``valid``) that start a new shot."""
+    idx = np.flatnonzero(valid)
+    if len(idx) < 2:
+        return []
+    c, s, u = frame_features(z[idx])
+    cp, sp, up = c[:-1], s[:-1], u[:-1]
+    cc, sc, uc = c[1:], s[1:], u[1:]
+    gap = np.diff(idx).astype(np.float64)
+    pred = cp.copy()
+    vel_ok = np.zeros(len(cp), bool)
+    vel_ok[1:] = True
+    gap_before = np.ones_like(gap)
+    gap_before[1:] = gap[:-1]
+    pred[1:] = cp[1:] + (cp[1:] - c[:-2]) * (gap[1:] / gap_before[1:])
+    good = (sp > 0) & (sc > 0)
+    sp_safe = np.where(good, sp, 1.0)
+    sc_safe = np.where(good, sc, 1.0)
+    move = np.abs(cc - pred) > MOVE * sp_safe * np.sqrt(np.maximum(gap, 1.0))
+    zoom = np.abs(np.log(sc_safe / sp_safe)) > np.log(ZOOM)
+    a = np.sum(np.conj(up) * uc, axis=1) / u.shape[1]
+    absa = np.abs(a)
+    turn = (absa == 0) | (np.abs(np.angle(a)) > TURN)
+    rot = np.where(absa > 0, a / np.where(absa > 0, absa, 1.0), 1.0)
+    shape = np.sqrt(np.mean(np.abs(uc - rot[:, None] * up) ** 2, axis=1)) > SHAPE
+    flag = good & (move | zoom | turn | shape)
+    # A cut also resets the velocity: the frame after a cut predicts from the cut frame alone.
+    # Re-evaluate "move" for frames right after a flagged one without the velocity term.
+    after = np.zeros_like(flag)
+    after[1:] = flag[:-1]
+    if after.any():
+        move2 = np.abs(cc - cp) > MOVE * sp_safe * np.sqrt(np.maximum(gap, 1.0))
+        flag = np.where(after, good & (move2 | zoom | turn | shape), flag)
+    return [int(i) for i in idx[1:][flag]]

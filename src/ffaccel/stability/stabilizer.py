@@ -1,0 +1,338 @@
+"""``LandmarkStabilizer``: the streaming (causal and fixed-lag) form of
+``stabilize_track``.
+
+Per channel (the rigid and residual channels of ``_rigid``, in face units):
+
+- the measurement-noise variance ``r`` is estimated online: a running median
+  of |second difference| of the measurements (0.6745 * sqrt(6) * s for white
+  noise of std s), tracked multiplicatively (step ``_ETA``), so a burst of
+  real motion moves it little;
+- causal: the adaptive alpha-beta filter of ``_adaptive`` (its tracking index,
+  i.e. how much motion to expect, estimated every frame); the residual
+  (expression) channels never go below index ``LAMBDA[RESID_LIGHTEST]``, so
+  they are filtered more gently;
+- fixed-lag: a Kalman filter of the same constant-velocity model whose process
+  noise is the adaptive filter's ``q`` of each frame, and a Rauch-Tung-Striebel
+  pass over the last ``lag`` frames: the output is ``lag`` frames late.
+
+A cut (the scale-free rule of ``_cuts``, or ``update(..., cut=True)``) restarts
+everything; a missed frame (``None``) predicts without an update, and its
+output holds the previous one (fixed-lag: it is interpolated when a detection
+follows within ``lag`` frames).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from ._adaptive import AdaptiveFilter
+from ffaccel._checks import as_points, as_timestamp
+from ._cuts import frame_features, is_cut
+from ._modes import check_mode
+from ._rigid import frame_channels, frame_points
+
+__all__ = ["LandmarkStabilizer"]
+
+_MAD = 0.6745 * np.sqrt(6.0)  # median |second difference| per unit noise std
+_R_PRIOR = 0.02**2  # face units^2, used until three frames give a noise estimate
+_R_FLOOR = 1e-4**2
+_V_PRIOR = 0.1**2  # velocity variance at the start of a shot, (face units / frame)^2
+RESID_LIGHTEST = 4  # index into _adaptive.LAMBDA: the smoothest the residual (expression) channels get
+_ETA = 0.08  # step of the running median (log scale)
+
+
+class LandmarkStabilizer:
+    """Streaming landmark stabiliser for one face (causal or fixed-lag).
+
+    Same method and results as ``stabilize_track(mode="causal"|"fixed_lag")``:
+    feeding a track frame by frame and then calling ``flush`` gives exactly
+    the rows ``stabilize_track`` returns for it. Scale-free and self-tuning:
+    the noise level and the motion level are estimated from the frames seen.
+
+    Args:
+        mode: ``"causal"`` (output for the frame just given; no latency) or
+            ``"fixed_lag"`` (output for the frame ``lag`` calls ago, smoothed
+            with the frames after it).
+        lag: look-ahead frames of ``"fixed_lag"`` (>= 0); ignored when causal.
+
+    Shapes: ``points`` is (N, 2) pixels, any real dtype, N >= 2 and fixed
+    until ``reset``; outputs are (N, 2) float64 pixels.
+
+    Example:
+        >>> import numpy as np
+        >>> face = np.array([[-30.0, -20], [30, -20], [0, 5], [-22, 30], [22, 30]]) + 200.0
+        >>> st = LandmarkStabilizer(mode="fixed_lag", lag=2)
+        >>> outs = [st.update(face + 0.5 * (i % 2)) for i in range(6)]
+        >>> outs[0] is None, outs[2].shape, len(st.flush())
+        (True, (5, 2), 2)
+    """
+
+    def __init__(self, mode: str = "causal", lag: int = 3) -> None:
+        if mode == "offline":
+            raise ValueError("mode: expected 'causal' or 'fixed_lag' (offline needs the whole track: use stabilize_track), got 'offline'")
+        self.mode, lag = check_mode(mode, lag)
+        self.lag = lag if self.mode == "fixed_lag" else 0
+        self.reset()
+
+    # ------------------------------------------------------------------ state
+    def reset(self) -> None:
+        """Forget everything (also call it at a known scene cut)."""
+        self._n: int | None = None
+        self._frame = -1  # index of the last frame given
+        self._last_t: float | None = None
+        self._unit: float | None = None  # seconds per frame (first interval seen)
+        self._use_t: bool | None = None
+        self._pending: deque = deque()  # (frame, output or None) finalised, waiting to be returned
+        self._start_segment()
+
+    def _start_segment(self) -> None:
+        self._m = None  # reference shape (complex, RMS radius 1)
+        self._size = 1.0
+        self._hist: deque = deque()  # per frame of this shot: dict of filter quantities
+        self._prev_feat = None
+        self._before_feat = None
+        self._gap = 1
+        self._gap_before = 1
+        self._last_y = None  # last two measured channel rows, for the noise estimate
+        self._last_y2 = None
+        self._held = None
+        self._mad = None
+        self._mad_n = 0
+        self._mad_seed: list = []
+
+    @property
+    def delay(self) -> int:
+        """Frames between giving a frame and getting its output (``lag`` or 0)."""
+        return self.lag
+
+    # ------------------------------------------------------------------ noise
+    def _noise(self, y: np.ndarray, consecutive: bool) -> np.ndarray:
+        if consecutive and self._last_y is not None and self._last_y2 is not None:
+            d = np.abs(y - 2.0 * self._last_y + self._last_y2)
+            if self._mad_n < 5:
+                self._mad_seed.append(d)
+                self._mad = np.median(np.array(self._mad_seed), axis=0)
+            else:
+                self._mad = self._mad * np.exp(_ETA * np.where(d > self._mad, 1.0, -1.0))
+            self._mad_n += 1
+        if self._mad is None:
+            return np.full(y.shape, _R_PRIOR)
+        return np.maximum((self._mad / _MAD) ** 2, _R_FLOOR)
+
+    # ------------------------------------------------------------------ kalman
+    def _step(self, h: dict | None, y: np.ndarray | None, dt: float, consecutive: bool) -> dict:
+        """One frame of the shot: the causal bank, and (fixed-lag) a Kalman filter using its level."""
+        if h is None:  # first frame of the shot
+            n_ch = len(y)
+            r = self._noise(y, False)
+            self._r_last = r
+            lightest = np.zeros(n_ch)
+            lightest[4:] = RESID_LIGHTEST
+            self._bank = AdaptiveFilter(y, lightest)
+            rec = {"x": y.copy(), "measured": True, "dt": dt}
+            if self.lag:
+                rec.update(v=np.zeros(n_ch), p00=r.copy(), p01=np.zeros(n_ch), p11=np.full(n_ch, _V_PRIOR))
+                rec.update(xp=rec["x"], vp=rec["v"], pp00=rec["p00"], pp01=rec["p01"], pp11=rec["p11"])
+            return rec
+        bank = self._bank
+        if y is None:
+            bank.predict(dt)
+            r = self._r_last
+        else:
+            r = self._noise(y, consecutive)
+            self._r_last = r
+            out = bank.update(y, r, dt)
+        if not self.lag:
+            return {"x": out if y is not None else h["x"], "measured": y is not None, "dt": dt}
+        q = bank.q_over_r() * r
+        x, v, p00, p01, p11 = h["x"], h["v"], h["p00"], h["p01"], h["p11"]
+        dt2 = dt * dt
+        xp = x + v * dt
+        pp00 = p00 + 2.0 * dt * p01 + dt2 * p11 + q * (dt2 * dt2 / 4.0)
+        pp01 = p01 + dt * p11 + q * (dt2 * dt / 2.0)
+        pp11 = p11 + q * dt2
+        rec = {"measured": y is not None, "dt": dt, "xp": xp, "vp": v, "pp00": pp00, "pp01": pp01, "pp11": pp11}
+        if y is None:
+            rec.update(x=xp, v=v, p00=pp00, p01=pp01, p11=pp11)
+            return rec
+        nu = y - xp
+        s = pp00 + r
+        k0 = pp00 / s
+        k1 = pp01 / s
+        rec.update(x=xp + k0 * nu, v=v + k1 * nu, p00=pp00 - k0 * pp00, p01=pp01 - k0 * pp01, p11=pp11 - k1 * pp01)
+        return rec
+
+    def _smoothed(self, back: int) -> np.ndarray:
+        """RTS estimate (channel positions) of the frame ``back`` records before the newest."""
+        hist = self._hist
+        i = len(hist) - 1
+        if back == 0:
+            return hist[i]["x"]
+        xs, vs = hist[i]["x"], hist[i]["v"]
+        for _ in range(back):
+            nxt, cur = hist[i], hist[i - 1]
+            dt = nxt["dt"]
+            a, b, d = nxt["pp00"], nxt["pp01"], nxt["pp11"]
+            det = a * d - b * b
+            # C = P_f F^T (P_pred)^-1 with F = [[1, dt], [0, 1]]
+            f00 = cur["p00"] + dt * cur["p01"]
+            f01 = cur["p01"]
+            f10 = cur["p01"] + dt * cur["p11"]
+            f11 = cur["p11"]
+            c00 = (f00 * d - f01 * b) / det
+            c01 = (-f00 * b + f01 * a) / det
+            c10 = (f10 * d - f11 * b) / det
+            c11 = (-f10 * b + f11 * a) / det
+            ex, ev = xs - nxt["xp"], vs - nxt["vp"]
+            xs = cur["x"] + c00 * ex + c01 * ev
+            vs = cur["v"] + c10 * ex + c11 * ev
+            i -= 1
+        return xs
+
+    def _points(self, ch: np.ndarray) -> np.ndarray:
+        return frame_points(ch, self._m, self._size)
+
+    # ------------------------------------------------------------------ api
+    def _take(self, rec: dict, back: int) -> np.ndarray | None:
+        """Output of ``rec`` (``back`` records before the newest); marks it returned."""
+        rec["returned"] = True
+        if rec.get("before_face"):
+            return None
+        hist = self._hist
+        later = [hist[len(hist) - 1 - k] for k in range(back)]
+        if not rec["measured"] and not any(r["measured"] for r in later):
+            out = None if self._held is None else self._held.copy()  # held: no detection yet after it
+        else:
+            out = self._points(self._smoothed(back))
+        if out is not None:
+            self._held = out
+        return out
+
+    def _finalise_segment(self) -> None:
+        """At a cut: turn this shot's frames not yet returned into outputs (no later frames)."""
+        hist = self._hist
+        for i, rec in enumerate(list(hist)):
+            if not rec.get("returned"):
+                self._pending.append(self._take(rec, len(hist) - 1 - i))
+
+    def update(self, points: np.ndarray | None, timestamp: float | None = None, *, cut: bool = False) -> np.ndarray | None:
+        """Give one frame; get the output for the frame ``delay`` calls ago.
+
+        Args:
+            points: (N, 2) landmarks in pixels, or None for a missed frame.
+            timestamp: seconds (strictly increasing) for every frame or for none.
+            cut: True when this frame is known to start a new shot.
+
+        Returns:
+            (N, 2) float64 pixels for frame ``t - delay``, or None while there
+            is none yet (the first ``delay`` calls, frames before the first
+            detection).
+        """
+        if points is None:
+            z = None
+        else:
+            z = as_points(points, "points", n=self._n)
+            if len(z) < 2:
+                raise ValueError(f"points: expected at least 2 points, got shape {z.shape}")
+        t = as_timestamp(timestamp)
+        if not isinstance(cut, (bool, np.bool_)):
+            raise TypeError(f"cut: expected a bool, got {type(cut).__name__}")
+        if self._use_t is None:
+            self._use_t = t is not None
+        elif self._use_t != (t is not None):
+            raise ValueError("timestamp: expected one for every frame or for none (call reset())")
+        dt = 1.0
+        if t is not None:
+            if self._last_t is not None:
+                if t <= self._last_t:
+                    raise ValueError(f"timestamp: expected > {self._last_t}, got {t}")
+                if self._unit is None:
+                    self._unit = t - self._last_t
+                dt = (t - self._last_t) / self._unit
+            self._last_t = t
+        if z is not None and self._n is None:
+            self._n = len(z)
+        self._frame += 1
+        self._advance(z, dt, bool(cut))
+        return self._emit()
+
+    def _advance(self, z: np.ndarray | None, dt: float, cut: bool) -> None:
+        zc = None if z is None else z[:, 0] + 1j * z[:, 1]
+        feat = None if zc is None else frame_features(zc)
+        if self._m is not None:
+            if cut or (feat is not None and is_cut(*feat, self._prev_feat, self._before_feat,
+                                                      self._gap, self._gap_before)):
+                self._finalise_segment()
+                self._start_segment()
+        last = self._hist[-1] if self._hist and not self._hist[-1].get("before_face") else None
+        if zc is None:
+            if last is None:  # no face yet in this shot
+                self._hist.append({"before_face": True, "measured": False})
+            else:
+                self._gap += 1
+                self._hist.append(self._step(last, None, dt, False))
+                self._last_y2 = self._last_y = None
+            self._trim()
+            return
+        if self._m is None:
+            if not feat[1] > 0:
+                raise ValueError("points: every point is at the same place (no face size)")
+            self._m, self._size = feat[2], float(feat[1])
+            self._theta = 0.0
+        y = frame_channels(zc, self._m, self._size, self._theta)
+        self._theta = float(y[3])
+        consecutive = self._gap == 1 and last is not None
+        rec = self._step(last, y, dt, consecutive)
+        self._last_y2, self._last_y = (self._last_y, y) if consecutive else (None, y)
+        if last is not None:
+            self._before_feat, self._gap_before = self._prev_feat, self._gap
+        self._prev_feat, self._gap = feat, 1
+        self._hist.append(rec)
+        self._trim()
+
+    def _trim(self) -> None:
+        while len(self._hist) > self.lag + 1 and self._hist[0].get("returned"):
+            self._hist.popleft()
+
+    def _emit(self) -> np.ndarray | None:
+        if self._pending:
+            return self._pending.popleft()
+        hist = self._hist
+        if len(hist) <= self.lag:
+            return None
+        rec = hist[len(hist) - 1 - self.lag]
+        if rec.get("returned"):
+            return None
+        out = self._take(rec, self.lag)
+        self._trim()
+        return out
+
+    def flush(self) -> list[np.ndarray | None]:
+        """End of the clip: outputs of the frames given but not yet returned, in order.
+
+        Fixed-lag only has any (up to ``lag``); the stabiliser is then ready
+        for a new clip (as after ``reset``).
+        """
+        self._finalise_segment()
+        out = list(self._pending)
+        self.reset()
+        return out
+
+    def _run_track(self, arr: np.ndarray, times: np.ndarray | None, cuts: list[int] | None) -> np.ndarray:
+        t_len, n, _ = arr.shape
+        out = np.full((t_len, n, 2), np.nan)
+        cutset = set(cuts or ())
+        results = []
+        for i in range(t_len):
+            row = arr[i]
+            pts = None if np.isnan(row[0, 0]) else row
+            res = self.update(pts, None if times is None else float(times[i]), cut=i in cutset)
+            if i >= self.lag:
+                results.append(res)
+        results.extend(self.flush())
+        for i, res in enumerate(results[:t_len]):
+            if res is not None:
+                out[i] = res
+        return out
