@@ -47,6 +47,7 @@ class JobResult:
         frames: frames in the input (0 if it could not be opened).
         segments: segment (start, stop) frame ranges.
         wall_s: seconds from the run's start until this job finished.
+        track: (T, K, 2) float64 stabilised landmarks of the whole video (None until pass 1 ends).
     """
 
     job: Job
@@ -56,6 +57,7 @@ class JobResult:
     frames: int = 0
     segments: list[tuple[int, int]] = field(default_factory=list)
     wall_s: float = 0.0
+    track: np.ndarray | None = None
 
 
 def open_video(path: str | os.PathLike[str]) -> FfrReader:
@@ -131,7 +133,7 @@ def run_local(job: Job, pipeline: Pipeline, codec: str = "zlib") -> JobResult:
     with FfrWriter(job.output, reader.width, reader.height, reader.fps, codec=codec, meta={}) as w:
         _apply(pipeline, reader, 0, reader.frames, smooth, w)
     return JobResult(job, True, frames=reader.frames, segments=[(0, reader.frames)],
-                     wall_s=time.perf_counter() - started)
+                     wall_s=time.perf_counter() - started, track=smooth)
 
 
 class SegmentWorker:
@@ -142,9 +144,10 @@ class SegmentWorker:
     process itself escapes, and Ray retries that call on the restarted actor.
     """
 
-    def __init__(self, pipeline: Pipeline, board: Any = None) -> None:
+    def __init__(self, pipeline: Pipeline, board: str | None = None) -> None:
         self.pipeline = pipeline
-        self.board = board
+        self.board_name = board
+        self.board: Any = None
         pipeline.load()
         self._readers: dict[str, FfrReader] = {}
 
@@ -157,8 +160,12 @@ class SegmentWorker:
         return self._readers[path]
 
     def _reporter(self, task: dict[str, Any], stage: int) -> Any:
-        if self.board is None:
+        if self.board_name is None:
             return None
+        if self.board is None:
+            import ray
+
+            self.board = ray.get_actor(self.board_name)
         return lambda n: self.board.report.remote(task["job"], stage, task["segment"], n)
 
     def detect(self, task: dict[str, Any]) -> tuple[str, dict[str, Any], Any]:
@@ -232,10 +239,11 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
     results = [JobResult(job) for job in jobs]
     views = [JobProgress(Path(job.input).name) for job in jobs]
     view = ProgressView(views, stream, progress)
-    board = ray.remote(num_cpus=0)(ProgressBoard).remote() if progress else None
+    board_name = f"ffaccel-progress-{uuid.uuid4().hex}" if progress else None
+    board = ray.remote(num_cpus=0)(ProgressBoard).options(name=board_name).remote() if progress else None
     opts = {"num_gpus": 1, "num_cpus": 0} if use_gpus else {"num_cpus": 1}
     actor_cls = ray.remote(max_restarts=-1, max_task_retries=max_task_retries, **opts)(SegmentWorker)
-    actors = [actor_cls.remote(pipeline, board) for _ in range(width)]
+    actors = [actor_cls.remote(pipeline, board_name) for _ in range(width)]
     pool = ActorPool(actors)
     failed: set[int] = set()
     tracks: dict[int, dict[int, np.ndarray]] = {}
@@ -296,6 +304,7 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
         segs = results[j].segments
         track = np.concatenate([tracks[j][s] for s in range(len(segs))])
         smooth = stabilise_track(track, heights[j], pipeline.stabiliser)
+        results[j].track = smooth
         for s, (a, b) in enumerate(segs):
             pool.submit(dispatch("swap"), {"job": j, "segment": s, "input": os.fspath(jobs[j].input), "start": a,
                                            "stop": b, "track": smooth[a:b], "codec": codec,
