@@ -91,10 +91,12 @@ class StandInSwap:
         self.config = PipelineConfig(align_source(source, np.array(SOURCE_FIVE), crop_size),
                                      color_transfer=color_transfer)
 
-    def __call__(self, crops: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    def __call__(self, crops: Any, indices: np.ndarray) -> Any:
         import ffaccel
 
         cfg = self.config
+        if not isinstance(crops, np.ndarray):
+            return self._cuda(crops)
         out = np.empty_like(crops)
         for j, crop in enumerate(crops):
             swapped = cfg.source_crop
@@ -103,6 +105,35 @@ class StandInSwap:
                                                      cfg.color_weight)
                 swapped = ffaccel.apply_color_gain_linear(swapped, gains)
             out[j] = ffaccel.composite(swapped, np.ascontiguousarray(crop), cfg.face_alpha, band=None)
+        return out
+
+    def _cuda(self, crops: Any) -> Any:
+        """The same on torch or cupy CUDA crops, as :class:`ffaccel.demo.pipeline.FfaccelCudaPath` does."""
+        import ffaccel
+
+        cfg = self.config
+        torch_like = type(crops).__module__.startswith("torch")
+        if not hasattr(self, "_dev"):
+            if torch_like:
+                import torch
+
+                up = (lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(crops.device))  # noqa: E731
+            else:
+                import cupy
+
+                up = (lambda a: cupy.asarray(np.ascontiguousarray(a)))  # noqa: E731
+            self._dev = {k: up(getattr(cfg, k)) for k in ("source_crop", "source_box", "color_weight", "face_alpha")}
+        d = self._dev
+        out = crops.clone() if torch_like else crops.copy()
+        for j in range(crops.shape[0]):
+            crop = crops[j].contiguous() if torch_like else crops[j].copy()
+            swapped = d["source_crop"]
+            if cfg.color_transfer:
+                box = crop[cfg.color_box]
+                box = box.contiguous() if torch_like else box.copy()
+                gains = ffaccel.estimate_color_gains(d["source_box"], box, d["color_weight"])
+                swapped = ffaccel.apply_color_gain_linear(d["source_crop"], gains)
+            out[j] = ffaccel.composite(swapped, crop, d["face_alpha"], band=None)
         return out
 
 
@@ -114,6 +145,8 @@ class DemoPipeline(SwapPipeline):
         color_transfer: colour-match the stand-in to the target crop.
         batch_size: frames per call.
         stabilise: run the offline stabiliser (the demo's ``accel_px = 0.3`` at 1080p, no cuts).
+        cuts: shot cuts for the stabiliser (default none, as the demo; None detects them).
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (see :class:`SwapPipeline`).
 
     Example:
         >>> p = DemoPipeline(crop_size=128)
@@ -122,7 +155,7 @@ class DemoPipeline(SwapPipeline):
     """
 
     def __init__(self, crop_size: int = 512, color_transfer: bool = True, batch_size: int = 8,
-                 stabilise: bool = True, cuts: Sequence[int] | None = ()) -> None:
+                 stabilise: bool = True, cuts: Sequence[int] | None = (), device: str = "cpu") -> None:
         super().__init__(_make_detector, functools.partial(StandInSwap, int(crop_size), bool(color_transfer)),
-                         crop_size=crop_size, batch_size=batch_size,
+                         crop_size=crop_size, batch_size=batch_size, device=device,
                          stabiliser=StabiliserSettings(DEMO_ACCEL_PX, None if cuts is None else list(cuts), stabilise))

@@ -125,6 +125,11 @@ class SwapPipeline(Pipeline):
         mask_blur, mask_padding: FaceFusion's face_mask_blur (0..1) and padding (percent).
         batch_size: frames per detector/swapper call.
         stabiliser: :class:`StabiliserSettings`.
+        device: ``"cpu"``: numpy arrays throughout. ``"cuda"``: each frame is uploaded once
+            (torch, else cupy: ``ffaccel.demo.pipeline.cuda_backend``), warped, pasted and
+            downloaded on the GPU, and the swapper gets and returns (B, c, c, 3) uint8 CUDA
+            arrays of that framework. ``"auto"``: ``"cuda"`` when usable, else ``"cpu"``.
+            Inside a Ray actor with ``num_gpus`` the visible GPU is the actor's own.
 
     The factories (not the models) are pickled to the workers, so they must be
     importable functions or picklable objects.
@@ -132,14 +137,17 @@ class SwapPipeline(Pipeline):
 
     def __init__(self, make_detector: Callable[[], Detector], make_swapper: Callable[[], Swapper], *,
                  crop_size: int = 512, mask_blur: float = 0.3, mask_padding: tuple[int, int, int, int] = (0, 0, 0, 0),
-                 batch_size: int = 8, stabiliser: StabiliserSettings | None = None) -> None:
+                 batch_size: int = 8, stabiliser: StabiliserSettings | None = None, device: str = "cpu") -> None:
         if not callable(make_detector) or not callable(make_swapper):
             raise TypeError("make_detector, make_swapper: expected zero-argument callables")
         if int(crop_size) < 8:
             raise ValueError(f"crop_size: expected >= 8, got {crop_size!r}")
         if int(batch_size) < 1:
             raise ValueError(f"batch_size: expected >= 1, got {batch_size!r}")
+        if device not in ("cpu", "cuda", "auto"):
+            raise ValueError(f"device: expected 'cpu', 'cuda' or 'auto', got {device!r}")
         self.make_detector, self.make_swapper = make_detector, make_swapper
+        self.device = device
         self.crop_size = int(crop_size)
         self.mask_blur, self.mask_padding = float(mask_blur), tuple(mask_padding)
         self.batch_size = int(batch_size)
@@ -150,7 +158,7 @@ class SwapPipeline(Pipeline):
 
     def __getstate__(self) -> dict[str, Any]:  # models never travel: each worker loads its own
         state = self.__dict__.copy()
-        state.update(_detector=None, _swapper=None, _mask=None)
+        state.update(_detector=None, _swapper=None, _mask=None, _backend=None, _gpu_mask=None)
         return state
 
     def load(self) -> None:
@@ -161,6 +169,15 @@ class SwapPipeline(Pipeline):
             self._detector = self.make_detector()
             self._swapper = self.make_swapper()
         self._mask = np.asarray(ffaccel.box_mask(self.crop_size, self.mask_blur, self.mask_padding))
+        self._backend = self._gpu_mask = None
+        if self.device != "cpu":
+            from ffaccel.demo.pipeline import cuda_backend
+
+            backend, reason = cuda_backend()
+            if backend is None and self.device == "cuda":
+                raise RuntimeError(f"device='cuda': {reason}")
+            if backend is not None:
+                self._backend, self._gpu_mask = backend, backend.upload(self._mask)
         self._use_cv2 = have_cv2()
         self._warp_compat, self._paste_compat = warp_compat(), paste_compat()
 
@@ -184,6 +201,8 @@ class SwapPipeline(Pipeline):
         if have.size == 0:
             return out
         matrices = [estimate_matrix(landmarks[i], c, self._use_cv2) for i in have]
+        if getattr(self, "_backend", None) is not None:
+            return self._process_cuda(out, have, matrices, indices)
         crops = np.stack([np.asarray(ffaccel.warp_affine(frames[i], m, (c, c), compat=self._warp_compat))
                           for i, m in zip(have, matrices, strict=True)])
         swapped = np.asarray(self._swapper(crops, indices[have]))
@@ -192,4 +211,22 @@ class SwapPipeline(Pipeline):
         for j, (i, m) in enumerate(zip(have, matrices, strict=True)):
             ffaccel.paste_back(out[i], np.ascontiguousarray(swapped[j]), self._mask, m, compat=self._paste_compat,
                                inplace=True)
+        return out
+
+    def _process_cuda(self, out: np.ndarray, have: np.ndarray, matrices: list[np.ndarray],
+                      indices: np.ndarray) -> np.ndarray:
+        """The GPU branch of :meth:`process`: upload once, warp, swap, paste in place, download once."""
+        import ffaccel
+
+        b, c = self._backend, self.crop_size
+        gpu_frames = [b.upload(out[i]) for i in have]
+        crops = [ffaccel.warp_affine(g, m, (c, c), compat=self._warp_compat) for g, m in zip(gpu_frames, matrices,
+                                                                                             strict=True)]
+        stack = b.torch.stack if hasattr(b, "torch") else b.cupy.stack
+        swapped = self._swapper(stack(crops), indices[have])
+        if tuple(swapped.shape) != (len(have), c, c, 3):
+            raise ValueError(f"swapper: expected ({len(have)}, {c}, {c}, 3) uint8 crops back, got {tuple(swapped.shape)}")
+        for j, (i, g, m) in enumerate(zip(have, gpu_frames, matrices, strict=True)):
+            ffaccel.paste_back(g, b.contiguous(swapped[j]), self._gpu_mask, m, compat=self._paste_compat, inplace=True)
+            out[i] = b.download(g)
         return out

@@ -199,7 +199,7 @@ def _import_ray() -> Any:
 
 def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = None, workers: int | None = None,
              gpus: bool | None = None, segment_frames: int = 120, codec: str = "zlib", progress: bool = True,
-             stream: TextIO | None = None, max_task_retries: int = 3,
+             stream: TextIO | None = None, max_task_retries: int = 3, gpu_fraction: float = 1.0,
              ray_init: dict[str, Any] | None = None) -> list[JobResult]:
     """Run ``pipeline`` over ``jobs`` on a Ray cluster; one :class:`JobResult` per job, in order.
 
@@ -207,8 +207,11 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
         jobs: the videos. Inputs and outputs must be on a file system every node sees.
         pipeline: a :class:`Pipeline` (e.g. :class:`~ffaccel.distributed.DemoPipeline`).
         address: ``ray.init(address=...)`` when Ray is not initialised yet (None: a local cluster).
-        workers: number of actors. Default: one per GPU with ``gpus``, else one per CPU of the cluster.
-        gpus: one GPU per actor (``num_gpus=1``). None: when the cluster has GPUs.
+        workers: number of actors. Default: one per GPU with ``gpus`` (one per ``gpu_fraction``
+            of a GPU), else one per CPU of the cluster.
+        gpus: GPU actors (``num_gpus=gpu_fraction``, one CPU each). None: when the cluster has GPUs.
+            The pipeline decides what runs on the GPU (e.g. ``DemoPipeline(device="cuda")``).
+        gpu_fraction: GPU share per actor: 1 (default) is one actor per GPU; 0.5 puts two on each.
         segment_frames: target segment length; segments start at keyframes.
         codec: ``.ffr`` codec of the segments and the output (``"zlib"`` or ``"raw"``).
         progress: draw a bar per job and the cluster's frames/s on ``stream`` (stderr).
@@ -227,21 +230,28 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
         raise ValueError(f"segment_frames: expected >= 1, got {segment_frames}")
     if not isinstance(pipeline, Pipeline):
         raise TypeError(f"pipeline: expected an ffaccel.distributed.Pipeline, got {type(pipeline).__name__}")
+    if not 0.0 < gpu_fraction <= 1.0:
+        raise ValueError(f"gpu_fraction: expected 0 < gpu_fraction <= 1, got {gpu_fraction!r}")
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers: expected >= 1 or None, got {workers!r}")
+    if codec not in ("raw", "zlib"):
+        raise ValueError(f"codec: expected 'raw' or 'zlib', got {codec!r}")
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, configure_logging=False, **(ray_init or {}))
     started = time.perf_counter()
     resources = ray.cluster_resources()
-    use_gpus = bool(resources.get("GPU", 0) >= 1) if gpus is None else bool(gpus)
-    width = workers or (int(resources.get("GPU", 0)) if use_gpus else max(int(resources.get("CPU", 1)), 1))
+    use_gpus = bool(resources.get("GPU", 0) > 0) if gpus is None else bool(gpus)
+    width = workers or (int(resources.get("GPU", 0) / gpu_fraction) if use_gpus
+                        else max(int(resources.get("CPU", 1)), 1))
     if width < 1:
-        raise ValueError(f"workers: expected >= 1, got {width}")
+        raise ValueError(f"workers: expected >= 1, got {width} (gpus={use_gpus}, cluster {resources})")
 
     results = [JobResult(job) for job in jobs]
     views = [JobProgress(Path(job.input).name) for job in jobs]
     view = ProgressView(views, stream, progress)
     board_name = f"ffaccel-progress-{uuid.uuid4().hex}" if progress else None
     board = ray.remote(num_cpus=0)(ProgressBoard).options(name=board_name).remote() if progress else None
-    opts = {"num_gpus": 1, "num_cpus": 0} if use_gpus else {"num_cpus": 1}
+    opts = {"num_gpus": gpu_fraction, "num_cpus": 1} if use_gpus else {"num_cpus": 1}
     actor_cls = ray.remote(max_restarts=-1, max_task_retries=max_task_retries, **opts)(SegmentWorker)
     actors = [actor_cls.remote(pipeline, board_name) for _ in range(width)]
     pool = ActorPool(actors)
