@@ -119,3 +119,33 @@ def test_swap_pipeline_arguments(clip, tmp_path):
     with pytest.raises(ValueError, match="swapper: expected"):
         run_local(Job(clip, tmp_path / "o.ffr"), SwapPipeline(_make_detector, _bad_swapper, crop_size=32))
     assert not (tmp_path / "o.ffr").exists()  # nothing under the final name after a failure
+
+
+class _HostBackend:
+    """A stand-in for the demo's cupy backend that keeps arrays on the host: the GPU branch's data flow on a CPU."""
+
+    name = "host"
+    cupy = np
+
+    def upload(self, a):
+        return np.array(a)
+
+    def download(self, a):
+        return np.asarray(a)
+
+    def contiguous(self, a):
+        return np.ascontiguousarray(a)
+
+
+def test_gpu_branch_data_flow_gives_the_cpu_bytes(clip, tmp_path):
+    """SwapPipeline's device branch (upload, warp, stacked swap, paste in place, download) on a host stand-in."""
+    cpu = run_local(Job(clip, tmp_path / "cpu.ffr"), DemoPipeline(crop_size=96))
+    pipe = DemoPipeline(crop_size=96)
+    pipe.load()
+    pipe._backend, pipe._gpu_mask = _HostBackend(), pipe._mask
+    from ffaccel.distributed import FfrReader
+
+    reader = FfrReader(clip)
+    frames = reader.read_range(0, reader.frames)
+    out = pipe.process(frames, cpu.track, np.arange(reader.frames), reader.meta)
+    np.testing.assert_array_equal(out, read_ffr(tmp_path / "cpu.ffr"))

@@ -200,6 +200,7 @@ def _import_ray() -> Any:
 def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = None, workers: int | None = None,
              gpus: bool | None = None, segment_frames: int = 120, codec: str = "zlib", progress: bool = True,
              stream: TextIO | None = None, max_task_retries: int = 3, gpu_fraction: float = 1.0,
+             cpus_per_worker: int = 1,
              ray_init: dict[str, Any] | None = None) -> list[JobResult]:
     """Run ``pipeline`` over ``jobs`` on a Ray cluster; one :class:`JobResult` per job, in order.
 
@@ -212,6 +213,8 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
         gpus: GPU actors (``num_gpus=gpu_fraction``, one CPU each). None: when the cluster has GPUs.
             The pipeline decides what runs on the GPU (e.g. ``DemoPipeline(device="cuda")``).
         gpu_fraction: GPU share per actor: 1 (default) is one actor per GPU; 0.5 puts two on each.
+        cpus_per_worker: CPUs reserved per actor (Ray's ``num_cpus``); ffaccel's CPU kernels in
+            the actor use that many threads (``FFACCEL_NUM_THREADS``), so actors do not oversubscribe.
         segment_frames: target segment length; segments start at keyframes.
         codec: ``.ffr`` codec of the segments and the output (``"zlib"`` or ``"raw"``).
         progress: draw a bar per job and the cluster's frames/s on ``stream`` (stderr).
@@ -234,6 +237,8 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
         raise ValueError(f"gpu_fraction: expected 0 < gpu_fraction <= 1, got {gpu_fraction!r}")
     if workers is not None and workers < 1:
         raise ValueError(f"workers: expected >= 1 or None, got {workers!r}")
+    if int(cpus_per_worker) < 1:
+        raise ValueError(f"cpus_per_worker: expected >= 1, got {cpus_per_worker!r}")
     if codec not in ("raw", "zlib"):
         raise ValueError(f"codec: expected 'raw' or 'zlib', got {codec!r}")
     if not ray.is_initialized():
@@ -242,7 +247,7 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
     resources = ray.cluster_resources()
     use_gpus = bool(resources.get("GPU", 0) > 0) if gpus is None else bool(gpus)
     width = workers or (int(resources.get("GPU", 0) / gpu_fraction) if use_gpus
-                        else max(int(resources.get("CPU", 1)), 1))
+                        else max(int(resources.get("CPU", 1)) // int(cpus_per_worker), 1))
     if width < 1:
         raise ValueError(f"workers: expected >= 1, got {width} (gpus={use_gpus}, cluster {resources})")
 
@@ -251,7 +256,10 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
     view = ProgressView(views, stream, progress)
     board_name = f"ffaccel-progress-{uuid.uuid4().hex}" if progress else None
     board = ray.remote(num_cpus=0)(ProgressBoard).options(name=board_name).remote() if progress else None
-    opts = {"num_gpus": gpu_fraction, "num_cpus": 1} if use_gpus else {"num_cpus": 1}
+    opts: dict[str, Any] = {"num_cpus": int(cpus_per_worker),
+                            "runtime_env": {"env_vars": {"FFACCEL_NUM_THREADS": str(int(cpus_per_worker))}}}
+    if use_gpus:
+        opts["num_gpus"] = gpu_fraction
     actor_cls = ray.remote(max_restarts=-1, max_task_retries=max_task_retries, **opts)(SegmentWorker)
     actors = [actor_cls.remote(pipeline, board_name) for _ in range(width)]
     pool = ActorPool(actors)
