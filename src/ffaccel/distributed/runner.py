@@ -144,7 +144,9 @@ class SegmentWorker:
     process itself escapes, and Ray retries that call on the restarted actor.
     """
 
-    def __init__(self, pipeline: Pipeline, board: str | None = None) -> None:
+    def __init__(self, pipeline: Pipeline, board: str | None = None, threads: int | None = None) -> None:
+        if threads is not None:  # read by ffaccel's CPU thread pool when first used, i.e. below
+            os.environ["FFACCEL_NUM_THREADS"] = str(threads)
         self.pipeline = pipeline
         self.board_name = board
         self.board: Any = None
@@ -179,7 +181,8 @@ class SegmentWorker:
     def swap(self, task: dict[str, Any]) -> tuple[str, dict[str, Any], Any]:
         try:
             reader = self._reader(task["input"])
-            with FfrWriter(task["part"], reader.width, reader.height, reader.fps, codec=task["codec"]) as w:
+            with FfrWriter(task["part"], reader.width, reader.height, reader.fps, codec=task["codec"],
+                           sync=False) as w:
                 _apply(self.pipeline, reader, task["start"], task["stop"], task["track"], w, self._reporter(task, 2))
             return "ok", task, task["stop"] - task["start"]
         except Exception as exc:  # noqa: BLE001
@@ -256,12 +259,11 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
     view = ProgressView(views, stream, progress)
     board_name = f"ffaccel-progress-{uuid.uuid4().hex}" if progress else None
     board = ray.remote(num_cpus=0)(ProgressBoard).options(name=board_name).remote() if progress else None
-    opts: dict[str, Any] = {"num_cpus": int(cpus_per_worker),
-                            "runtime_env": {"env_vars": {"FFACCEL_NUM_THREADS": str(int(cpus_per_worker))}}}
+    opts: dict[str, Any] = {"num_cpus": int(cpus_per_worker)}
     if use_gpus:
         opts["num_gpus"] = gpu_fraction
     actor_cls = ray.remote(max_restarts=-1, max_task_retries=max_task_retries, **opts)(SegmentWorker)
-    actors = [actor_cls.remote(pipeline, board_name) for _ in range(width)]
+    actors = [actor_cls.remote(pipeline, board_name, int(cpus_per_worker)) for _ in range(width)]
     pool = ActorPool(actors)
     failed: set[int] = set()
     tracks: dict[int, dict[int, np.ndarray]] = {}
