@@ -29,12 +29,14 @@ from ffaccel.distributed.container import (
     write_ffr,
 )
 from ffaccel.distributed.demo import DemoPipeline, write_demo_clips
+from ffaccel.distributed.facefusion import FaceFusionPipeline
 from ffaccel.distributed.pipeline import Pipeline, StabiliserSettings, SwapPipeline, stabilise_track
 from ffaccel.distributed.runner import Job, JobResult, open_video, plan_segments, run_jobs, run_local
 
 __all__ = [
     "CorruptVideoError",
     "DemoPipeline",
+    "FaceFusionPipeline",
     "FfrReader",
     "FfrWriter",
     "Job",

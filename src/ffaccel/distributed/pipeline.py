@@ -69,7 +69,7 @@ class Detector(Protocol):
     """``detector(frames, indices, meta) -> landmarks``.
 
     frames: (B, H, W, 3) uint8 BGR; indices: (B,) int64 frame numbers in the video;
-    meta: the input video's metadata dict. Returns (B, K, 2) float pixels, a NaN row
+    meta: the input video's metadata dict, plus ``"ffaccel_video"``: the video's path. Returns (B, K, 2) float pixels, a NaN row
     where no face is found. Each row must depend on its own frame only (segments are
     cut anywhere).
     """
@@ -98,6 +98,13 @@ class Pipeline:
 
     def load(self) -> None:
         """Build models; called once in each worker before its first segment."""
+
+    def stabilise(self, track: np.ndarray, height: int) -> np.ndarray:
+        """The whole video's pass-1 track (T, K, 2) -> what pass 2 gets, sliced by frame (leading axis T).
+
+        Default: :func:`stabilise_track` with :attr:`stabiliser`. Runs on the driver, once per video.
+        """
+        return stabilise_track(track, height, self.stabiliser)
 
     def detect(self, frames: np.ndarray, indices: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
         """(B, K, 2) float64 landmarks of ``frames`` (B, H, W, 3) uint8; NaN rows for no face."""

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from ffaccel.distributed.container import FfrReader, FfrWriter, VideoReadError, join_ffr
-from ffaccel.distributed.pipeline import Pipeline, stabilise_track
+from ffaccel.distributed.pipeline import Pipeline
 from ffaccel.distributed.progress import JobProgress, ProgressBoard, ProgressView
 
 __all__ = ["Job", "JobResult", "plan_segments", "open_video", "run_local", "run_jobs", "SegmentWorker"]
@@ -100,17 +100,18 @@ def _apply(pipeline: Pipeline, reader: FfrReader, start: int, stop: int, track: 
            sink: Any, report: Any = None) -> np.ndarray | None:
     """Run pass 1 (``track`` None: return landmarks) or pass 2 (write frames to ``sink``) on frames start..stop."""
     out = []
+    meta = {**reader.meta, "ffaccel_video": os.fspath(reader.path)}
     for b0 in range(start, stop, pipeline.batch_size):
         b1 = min(b0 + pipeline.batch_size, stop)
         frames = reader.read_range(b0, b1)
         idx = np.arange(b0, b1, dtype=np.int64)
         if track is None:
-            lm = np.asarray(pipeline.detect(frames, idx, reader.meta), np.float64)
+            lm = np.asarray(pipeline.detect(frames, idx, meta), np.float64)
             if lm.ndim != 3 or lm.shape[0] != b1 - b0 or lm.shape[2] != 2:
                 raise ValueError(f"detect: expected ({b1 - b0}, K, 2) landmarks, got {lm.shape}")
             out.append(lm)
         else:
-            result = pipeline.process(frames, track[b0 - start:b1 - start], idx, reader.meta)
+            result = pipeline.process(frames, track[b0 - start:b1 - start], idx, meta)
             for f in result:
                 sink.write(f)
         if report is not None:
@@ -125,11 +126,12 @@ def run_local(job: Job, pipeline: Pipeline, codec: str = "zlib") -> JobResult:
     and writes ``job.output`` (atomically). Errors are raised, not recorded.
     """
     started = time.perf_counter()
+    job = Job(os.path.abspath(job.input), os.path.abspath(job.output))  # a pipeline may change the cwd
     reader = open_video(job.input)
     pipeline.load()
     track = _apply(pipeline, reader, 0, reader.frames, None, None)
     assert track is not None
-    smooth = stabilise_track(track, reader.height, pipeline.stabiliser)
+    smooth = pipeline.stabilise(track, reader.height)
     with FfrWriter(job.output, reader.width, reader.height, reader.fps, codec=codec, meta={}) as w:
         _apply(pipeline, reader, 0, reader.frames, smooth, w)
     return JobResult(job, True, frames=reader.frames, segments=[(0, reader.frames)],
@@ -244,6 +246,7 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
         raise ValueError(f"cpus_per_worker: expected >= 1, got {cpus_per_worker!r}")
     if codec not in ("raw", "zlib"):
         raise ValueError(f"codec: expected 'raw' or 'zlib', got {codec!r}")
+    jobs = [Job(os.path.abspath(j.input), os.path.abspath(j.output)) for j in jobs]
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, configure_logging=False, **(ray_init or {}))
     started = time.perf_counter()
@@ -323,7 +326,7 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
     def finish_pass1(j: int) -> None:
         segs = results[j].segments
         track = np.concatenate([tracks[j][s] for s in range(len(segs))])
-        smooth = stabilise_track(track, heights[j], pipeline.stabiliser)
+        smooth = pipeline.stabilise(track, heights[j])
         results[j].track = smooth
         for s, (a, b) in enumerate(segs):
             pool.submit(dispatch("swap"), {"job": j, "segment": s, "input": os.fspath(jobs[j].input), "start": a,
