@@ -13,7 +13,8 @@ its stand-in swap):
 
 frames/s = output frames / wall seconds of the whole call (actor start-up, both passes,
 segment writes and the join included; Ray's own start-up is not: the cluster is started
-once before). Each row is the median of --repeats runs. efficiency(W) = fps(W) / (W *
+once before). Each row is the median of --repeats runs, taken round robin (every
+configuration once per round) so that all rows see the same machine load. efficiency(W) = fps(W) / (W *
 fps(1 worker)); overhead = 1 - fps(1 worker) / fps(local). Per-frame cost = 1 / fps of
 one worker, the figure the cost sketch in docs/distributed.md uses.
 
@@ -47,15 +48,6 @@ def _commit() -> str:
         return "unknown"
 
 
-def _median_fps(fn, frames: int, repeats: int) -> tuple[float, list[float]]:
-    walls = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        walls.append(time.perf_counter() - t0)
-    return frames / statistics.median(walls), walls
-
-
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clips", type=int, default=4)
@@ -78,53 +70,51 @@ def main(argv: list[str] | None = None) -> dict:
     from ffaccel.distributed import DemoPipeline, Job, run_jobs, run_local, write_demo_clips
 
     tmp = Path(tempfile.mkdtemp(prefix="ffaccel-bench-dist-"))
+    load_before = os.getloadavg()
     try:
         clips = write_demo_clips(tmp / "in", args.clips, frames=args.frames, width=width, height=height,
                                  codec=args.codec)
         total = args.clips * args.frames
-        rows = []
-
-        def local(device: str) -> None:
-            for k, c in enumerate(clips):
-                run_local(Job(c, tmp / f"local_{k}.ffr"), DemoPipeline(args.crop_size, device=device), codec=args.codec)
-
-        fps, walls = _median_fps(lambda: local("cpu"), total, args.repeats)
-        rows.append({"path": "local", "workers": 1, "fps": fps, "walls_s": walls})
-        # the same process with all of ffaccel's threads: a child process, as the pool reads the variable once
-        env = dict(os.environ)
-        env.pop("FFACCEL_NUM_THREADS")
-        code = (f"import sys,time,statistics;sys.path.insert(0,{os.path.dirname(__file__)!r});"
-                f"from pathlib import Path;from ffaccel.distributed import *;"
-                f"cl=[Path(p) for p in {[str(c) for c in clips]!r}];w=[]\n"
-                f"for _ in range({args.repeats}):\n"
-                f" t=time.perf_counter()\n"
-                f" for k,c in enumerate(cl): run_local(Job(c, Path({str(tmp)!r})/f'mt_{{k}}.ffr'), "
-                f"DemoPipeline({args.crop_size}), codec={args.codec!r})\n"
-                f" w.append(time.perf_counter()-t)\n"
-                f"print(repr(w))")
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-        walls = eval(out.stdout.strip().splitlines()[-1])  # noqa: S307 - our own child's list of floats
-        rows.append({"path": "local-mt", "workers": 1, "fps": total / statistics.median(walls), "walls_s": walls})
-
         backend, gpu_reason = cuda_backend()
         gpus = 1 if backend is not None else 0
         ray.init(num_cpus=max(widths), num_gpus=gpus, include_dashboard=False, configure_logging=False,
                  log_to_driver=False)
         jobs = [Job(c, tmp / f"ray_{k}.ffr") for k, c in enumerate(clips)]
-        for w in widths:
-            fps, walls = _median_fps(lambda w=w: _check(run_jobs(jobs, DemoPipeline(args.crop_size), workers=w,
-                                                                 gpus=False, segment_frames=args.segment_frames,
-                                                                 codec=args.codec, progress=False)),
-                                     total, args.repeats)
-            rows.append({"path": "ray-cpu", "workers": w, "fps": fps, "walls_s": walls})
+
+        def local(device: str) -> None:
+            for k, c in enumerate(clips):
+                run_local(Job(c, tmp / f"local_{k}.ffr"), DemoPipeline(args.crop_size, device=device), codec=args.codec)
+
+        def local_mt() -> float:
+            """The same in a child process with ffaccel's default threads (the pool reads the variable once)."""
+            env = dict(os.environ)
+            env.pop("FFACCEL_NUM_THREADS")
+            code = ("import sys,time;from pathlib import Path;from ffaccel.distributed import *;"
+                    f"cl=[Path(p) for p in {[str(c) for c in clips]!r}];t=time.perf_counter()\n"
+                    "for k,c in enumerate(cl): run_local(Job(c, Path(" + repr(str(tmp)) + ")/f'mt_{k}.ffr'), "
+                    f"DemoPipeline({args.crop_size}), codec={args.codec!r})\n"
+                    "print(time.perf_counter()-t)")
+            out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+            return float(out.stdout.strip().splitlines()[-1])
+
+        def distributed(w: int, device: str = "cpu", frac: float = 1.0) -> None:
+            _check(run_jobs(jobs, DemoPipeline(args.crop_size, device=device), workers=w, gpus=device == "cuda",
+                            gpu_fraction=frac, segment_frames=args.segment_frames, codec=args.codec, progress=False))
+
+        configs: list[tuple[dict, object]] = [({"path": "local", "workers": 1}, lambda: local("cpu")),
+                                              ({"path": "local-mt", "workers": 1}, local_mt)]
+        configs += [({"path": "ray-cpu", "workers": w}, lambda w=w: distributed(w)) for w in widths]
         if gpus:
-            fps, walls = _median_fps(lambda: local("cuda"), total, args.repeats)
-            rows.append({"path": "local-gpu", "workers": 1, "fps": fps, "walls_s": walls})
-            for n, frac in ((1, 1.0), (2, 0.5)):
-                fps, walls = _median_fps(lambda n=n, frac=frac: _check(run_jobs(
-                    jobs, DemoPipeline(args.crop_size, device="cuda"), workers=n, gpus=True, gpu_fraction=frac,
-                    segment_frames=args.segment_frames, codec=args.codec, progress=False)), total, args.repeats)
-                rows.append({"path": "ray-gpu", "workers": n, "fps": fps, "walls_s": walls, "gpu_fraction": frac})
+            configs.append(({"path": "local-gpu", "workers": 1}, lambda: local("cuda")))
+            configs += [({"path": "ray-gpu", "workers": n, "gpu_fraction": f}, lambda n=n, f=f: distributed(n, "cuda", f))
+                        for n, f in ((1, 1.0), (2, 0.5))]
+        walls: list[list[float]] = [[] for _ in configs]
+        for _ in range(args.repeats):  # round robin: every configuration sees the same machine load
+            for k, (_, fn) in enumerate(configs):
+                t0 = time.perf_counter()
+                inner = fn()
+                walls[k].append(inner if isinstance(inner, float) else time.perf_counter() - t0)
+        rows = [dict(row, fps=total / statistics.median(w), walls_s=w) for (row, _), w in zip(configs, walls)]
         ray.shutdown()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -141,7 +131,8 @@ def main(argv: list[str] | None = None) -> dict:
         r["ms_per_frame"] = 1e3 / r["fps"]
     result = {"benchmark": "distributed", "commit": _commit(), "machine": _timing.machine(),
               "config": vars(args) | {"frames_total": args.clips * args.frames},
-              "gpu": gpu_reason or "1 GPU", "rows": rows}
+              "gpu": gpu_reason or "1 GPU", "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
+              "rows": rows}
     _timing.print_table(f"ffaccel.distributed, {args.clips} clips x {args.frames} frames at {args.resolution}, "
                         f"crop {args.crop_size}, commit {result['commit']}", rows,
                         ["path", "workers", "fps", "ms_per_frame", "efficiency", "overhead_vs_local"])
