@@ -137,3 +137,45 @@ def test_bad_arguments(cluster, clips, tmp_path):
     with pytest.raises(ValueError, match="segment_frames"):
         run_jobs([Job(paths[0], tmp_path / "o.ffr")], DemoPipeline(), segment_frames=0)
     assert read_ffr(paths[0]).shape == (FRAMES, 180, 320, 3)
+
+
+class FromClip(DemoPipeline):
+    """The demo pipeline on a re-encoded demo clip: the detections come from the original .ffr's metadata."""
+
+    def __init__(self, clip: str) -> None:
+        super().__init__(crop_size=96)
+        self.clip = clip
+
+    def detect(self, frames, indices, meta):
+        return super().detect(frames, indices, FfrReader(self.clip).meta)
+
+
+def test_mp4_input_and_mkv_output(cluster, clips, tmp_path):
+    """An x264 input cut at its keyframes gives the one-process bytes; a .mkv output holds the same frames (FFV1)."""
+    pytest.importorskip("imageio_ffmpeg", reason="imageio-ffmpeg is not installed: mp4 input not tested")
+    from ffaccel.distributed.video import FfmpegReader, export_video, import_video
+
+    _, paths, _ = clips
+    mp4 = export_video(paths[0], tmp_path / "in.mp4", codec="libx264")  # x264's default GOP: one keyframe here
+    # a keyframe every 8 frames, so that the clip is cut into 3 segments
+    import imageio_ffmpeg
+
+    frames = read_ffr(paths[0])
+    w = imageio_ffmpeg.write_frames(str(tmp_path / "g8.mp4"), (320, 180), pix_fmt_in="bgr24", fps=30, codec="libx264",
+                                    quality=None, macro_block_size=1, output_params=["-g", "8"])
+    w.send(None)
+    for f in frames:
+        w.send(np.ascontiguousarray(f))
+    w.close()
+    assert FfmpegReader(tmp_path / "g8.mp4").keyframes.tolist() == [0, 8, 16]
+    pipe = FromClip(str(paths[0]))
+    for name in ("g8.mp4", "in.mp4"):
+        run_local(Job(tmp_path / name, tmp_path / f"{name}.ref.ffr"), pipe)
+    results = run_jobs([Job(tmp_path / "g8.mp4", tmp_path / "g8.ffr"), Job(mp4, tmp_path / "in.mkv")], pipe,
+                       segment_frames=SEG, progress=False)
+    assert [r.ok for r in results] == [True, True], [r.error for r in results]
+    assert results[0].segments == [(0, 8), (8, 16), (16, 24)] and results[1].segments == [(0, 24)]
+    assert (tmp_path / "g8.ffr").read_bytes() == (tmp_path / "g8.mp4.ref.ffr").read_bytes()
+    np.testing.assert_array_equal(read_ffr(import_video(tmp_path / "in.mkv", tmp_path / "back.ffr")),
+                                  read_ffr(tmp_path / "in.mp4.ref.ffr"))
+    assert _leftovers(tmp_path) == []

@@ -41,3 +41,53 @@ def test_bad_inputs(tmp_path):
     assert not (tmp_path / "o.ffr").exists()
     with pytest.raises(ValueError, match="codec"):
         export_video(tmp_path / "x.ffr", tmp_path / "x.mkv", codec="vp9")
+
+
+def _x264(path, frames, gop=8):
+    import imageio_ffmpeg
+
+    w = imageio_ffmpeg.write_frames(str(path), (frames.shape[2], frames.shape[1]), pix_fmt_in="bgr24", fps=30,
+                                    codec="libx264", quality=None, macro_block_size=1,
+                                    output_params=["-g", str(gop), "-crf", "18"])
+    w.send(None)
+    for f in frames:
+        w.send(np.ascontiguousarray(f))
+    w.close()
+    return path
+
+
+def test_ffmpeg_reader_segments_equal_the_sequential_decode(tmp_path):
+    """An x264 stream (keyframe every 8 frames, B-frames): each keyframe-started range is the sequential decode's."""
+    from ffaccel.distributed.video import FfmpegReader
+
+    y, x = np.mgrid[0:72, 0:96]
+    frames = np.stack([np.stack([128 + 100 * np.sin((x + 3 * t) / 9.0 + c) * np.cos(y / 13.0) for c in range(3)],
+                                axis=-1) for t in range(30)]).astype(np.uint8)  # smooth, moving: x264 keeps it close
+    mp4 = _x264(tmp_path / "a.mp4", frames)
+    r = FfmpegReader(mp4)
+    assert (r.frames, r.width, r.height, r.fps) == (30, 96, 72, 30.0)
+    assert r.keyframes.tolist() == [0, 8, 16, 24]
+    whole = r.read_range(0, 30)
+    assert np.abs(whole.astype(int) - frames).mean() < 8  # lossy, but these frames
+    for start in (8, 16, 24):
+        stop = min(start + 8, 30)
+        np.testing.assert_array_equal(r.read_range(start, stop), whole[start:stop])
+    batches = list(r.iter_range(8, 19, 4))
+    assert [len(b) for b in batches] == [4, 4, 3]
+    np.testing.assert_array_equal(np.concatenate(batches), whole[8:19])
+    with pytest.raises(ValueError, match="start"):
+        r.read_range(5, 9)
+    with pytest.raises(IndexError, match="start, stop"):
+        r.read_range(0, 31)
+
+
+def test_ffmpeg_reader_bad_files(tmp_path):
+    from ffaccel.distributed.video import FfmpegReader
+
+    with pytest.raises(MissingVideoError):
+        FfmpegReader(tmp_path / "none.mp4")
+    mp4 = _x264(tmp_path / "a.mp4", _frames(10, 36, 48))
+    data = mp4.read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CorruptVideoError, match="cut.mp4"):
+        FfmpegReader(tmp_path / "cut.mp4")

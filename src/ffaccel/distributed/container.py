@@ -231,6 +231,11 @@ class FfrReader:
         """Frame ``index`` as a new (height, width, 3) uint8 array."""
         return self.decode(self.read_record(index), index)
 
+    def iter_range(self, start: int, stop: int, batch: int) -> Any:
+        """Frames ``start`` .. ``stop - 1`` in (<= batch, H, W, 3) uint8 arrays."""
+        for b0 in range(start, stop, batch):
+            yield self.read_range(b0, min(b0 + batch, stop))
+
     def read_range(self, start: int, stop: int) -> np.ndarray:
         """Frames ``start`` .. ``stop - 1`` as a new (stop - start, height, width, 3) uint8 array."""
         if not 0 <= start <= stop <= self.frames:

@@ -171,16 +171,17 @@ class FaceFusionPipeline(Pipeline):
 
     def _reference(self, meta: dict[str, Any]) -> np.ndarray:
         """Frame ``reference_frame_number`` of this video (FaceFusion's reference face frame)."""
-        from ffaccel.distributed.container import FfrReader
+        from ffaccel.distributed.runner import open_video
 
         assert self._ff is not None
         path = meta["ffaccel_video"]
         cache = self._ff["reference"]
         if path not in cache:
-            reader = FfrReader(path)
+            reader = open_video(path)
             n = int(self._ff["state"].get_item("reference_frame_number") or 0)
             cache.clear()
-            cache[path] = reader.read(min(max(n, 0), reader.frames - 1))
+            k = min(max(n, 0), reader.frames - 1)
+            cache[path] = reader.read_range(0, k + 1)[-1] if not hasattr(reader, "read") else reader.read(k)
         return cache[path]
 
     def _faces(self, frame: np.ndarray, meta: dict[str, Any]) -> list[Any]:

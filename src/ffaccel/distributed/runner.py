@@ -29,7 +29,13 @@ __all__ = ["Job", "JobResult", "plan_segments", "open_video", "run_local", "run_
 
 @dataclass(frozen=True)
 class Job:
-    """One video to process: ``input`` (an ``.ffr`` file) to ``output`` (``.ffr``, written atomically)."""
+    """One video to process, ``input`` to ``output`` (written atomically).
+
+    ``input``: an ``.ffr`` file, or any video ffmpeg reads (mp4, mkv, ...; constant frame rate,
+    closed GOPs; see :class:`~ffaccel.distributed.video.FfmpegReader`). ``output``: ``.ffr``,
+    ``.mkv`` (FFV1, lossless) or ``.mp4`` (x264, lossy); the last two are encoded from the joined
+    ``.ffr`` with imageio-ffmpeg's ffmpeg.
+    """
 
     input: str | os.PathLike[str]
     output: str | os.PathLike[str]
@@ -60,14 +66,19 @@ class JobResult:
     track: np.ndarray | None = None
 
 
-def open_video(path: str | os.PathLike[str]) -> FfrReader:
-    """Open an input video (``.ffr``).
+def open_video(path: str | os.PathLike[str]) -> Any:
+    """Open an input video: an ``.ffr`` file (:class:`FfrReader`), or any other name through
+    ffmpeg (:class:`~ffaccel.distributed.video.FfmpegReader`, needs imageio-ffmpeg).
 
     Raises:
         MissingVideoError: no such file.
-        CorruptVideoError: not a complete ``.ffr`` file.
+        CorruptVideoError: not a complete ``.ffr`` file, or a file ffmpeg cannot read.
     """
-    return FfrReader(path)
+    if os.fspath(path).lower().endswith(".ffr"):
+        return FfrReader(path)
+    from ffaccel.distributed.video import FfmpegReader
+
+    return FfmpegReader(path)
 
 
 def plan_segments(frames: int, keyframes: Sequence[int] | np.ndarray, segment_frames: int) -> list[tuple[int, int]]:
@@ -96,14 +107,36 @@ def plan_segments(frames: int, keyframes: Sequence[int] | np.ndarray, segment_fr
     return [(s, e) for s, e in zip(starts, [*starts[1:], frames], strict=True)]
 
 
+def _export_target(output: Path) -> tuple[Path, str | None]:
+    """(.ffr file to write, ffmpeg codec to export it with or None) for an output name."""
+    suffix = output.suffix.lower()
+    if suffix == ".ffr":
+        return output, None
+    codec = {".mkv": "ffv1", ".mp4": "libx264"}.get(suffix)
+    if codec is None:
+        raise ValueError(f"output: expected a .ffr, .mkv (FFV1, lossless) or .mp4 (x264) name, got {output.name!r}")
+    return output.with_name(f".{output.name}.joined-{os.getpid()}.ffr"), codec
+
+
+def _finish_output(ffr: Path, output: Path, codec: str | None) -> None:
+    if codec is None:
+        return
+    from ffaccel.distributed.video import export_video
+
+    try:
+        export_video(ffr, output, codec=codec)
+    finally:
+        ffr.unlink(missing_ok=True)
+
+
 def _apply(pipeline: Pipeline, reader: FfrReader, start: int, stop: int, track: np.ndarray | None,
            sink: Any, report: Any = None) -> np.ndarray | None:
     """Run pass 1 (``track`` None: return landmarks) or pass 2 (write frames to ``sink``) on frames start..stop."""
     out = []
     meta = {**reader.meta, "ffaccel_video": os.fspath(reader.path)}
-    for b0 in range(start, stop, pipeline.batch_size):
-        b1 = min(b0 + pipeline.batch_size, stop)
-        frames = reader.read_range(b0, b1)
+    b1 = start
+    for frames in reader.iter_range(start, stop, pipeline.batch_size):
+        b0, b1 = b1, b1 + len(frames)
         idx = np.arange(b0, b1, dtype=np.int64)
         if track is None:
             lm = np.asarray(pipeline.detect(frames, idx, meta), np.float64)
@@ -132,8 +165,10 @@ def run_local(job: Job, pipeline: Pipeline, codec: str = "zlib") -> JobResult:
     track = _apply(pipeline, reader, 0, reader.frames, None, None)
     assert track is not None
     smooth = pipeline.stabilise(track, reader.height)
-    with FfrWriter(job.output, reader.width, reader.height, reader.fps, codec=codec, meta={}) as w:
+    target, export = _export_target(Path(job.output))
+    with FfrWriter(target, reader.width, reader.height, reader.fps, codec=codec, meta={}) as w:
         _apply(pipeline, reader, 0, reader.frames, smooth, w)
+    _finish_output(target, Path(job.output), export)
     return JobResult(job, True, frames=reader.frames, segments=[(0, reader.frames)],
                      wall_s=time.perf_counter() - started, track=smooth)
 
@@ -153,14 +188,16 @@ class SegmentWorker:
         self.board_name = board
         self.board: Any = None
         pipeline.load()
-        self._readers: dict[str, FfrReader] = {}
+        self._readers: dict[str, Any] = {}
 
     def pid(self) -> int:
         return os.getpid()
 
-    def _reader(self, path: str) -> FfrReader:
+    def _reader(self, path: str) -> Any:
         if path not in self._readers:
-            self._readers = {path: open_video(path)}  # keep one: segments of a video come together
+            if len(self._readers) >= 4:  # segments of a video mostly come together: keep a few open
+                self._readers.pop(next(iter(self._readers)))
+            self._readers[path] = open_video(path)
         return self._readers[path]
 
     def _reporter(self, task: dict[str, Any], stage: int) -> Any:
@@ -247,6 +284,8 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
     if codec not in ("raw", "zlib"):
         raise ValueError(f"codec: expected 'raw' or 'zlib', got {codec!r}")
     jobs = [Job(os.path.abspath(j.input), os.path.abspath(j.output)) for j in jobs]
+    for j in jobs:
+        _export_target(Path(j.output))
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, configure_logging=False, **(ray_init or {}))
     started = time.perf_counter()
@@ -339,8 +378,10 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
         for p, (a, b) in zip(parts, segs, strict=True):
             if FfrReader(p).frames != b - a:  # never join a segment with a lost or extra frame
                 raise RuntimeError(f"segment {p.name}: {FfrReader(p).frames} frames, expected {b - a}")
-        join_ffr(parts, jobs[j].output)
+        target, export = _export_target(Path(jobs[j].output))
+        join_ffr(parts, target)
         shutil.rmtree(work[j], ignore_errors=True)
+        _finish_output(target, Path(jobs[j].output), export)
         results[j].ok, results[j].wall_s = True, time.perf_counter() - started
         views[j].state = "done"
 
