@@ -179,3 +179,17 @@ def test_mp4_input_and_mkv_output(cluster, clips, tmp_path):
     np.testing.assert_array_equal(read_ffr(import_video(tmp_path / "in.mkv", tmp_path / "back.ffr")),
                                   read_ffr(tmp_path / "in.mp4.ref.ffr"))
     assert _leftovers(tmp_path) == []
+
+
+def test_docs_example_runs(cluster, tmp_path, monkeypatch, capsys):
+    """The Python example at the top of docs/distributed.md runs as written."""
+    pytest.importorskip("imageio_ffmpeg", reason="the example writes .mkv outputs (imageio-ffmpeg)")
+    import re
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "distributed.md").read_text()
+    code = re.search(r"```python\n(.*?)```", doc, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "docs/distributed.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert out.count(" ok [(0, 8), (8, 16), (16, 24)]") == 3
+    assert sorted(p.name for p in tmp_path.glob("*.mkv")) == [f"clip_{k}_swapped.mkv" for k in range(3)]

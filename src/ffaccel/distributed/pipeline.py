@@ -62,6 +62,7 @@ def stabilise_track(landmarks: np.ndarray, height: int, settings: StabiliserSett
     if not settings.enabled or np.all(np.isnan(track)):
         return track.copy()
     cuts = None if settings.cuts is None else list(settings.cuts)
+    # The one call to change when ffaccel.stability.stabilize_track(track, mode="offline") is the stabiliser.
     return np.asarray(ffaccel.smooth_track(track, accel_px=settings.accel_px * height / 1080.0, cuts=cuts))
 
 
