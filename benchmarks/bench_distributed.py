@@ -8,8 +8,10 @@ its stand-in swap):
             kernels on one thread (FFACCEL_NUM_THREADS=1), as in each worker.
   local-mt  the same with ffaccel's default thread count (all cores), for reference.
   ray-cpu   run_jobs with W CPU actors (one CPU and one ffaccel thread each), W in --widths.
-  local-gpu, ray-gpu   with a GPU: the same with device="cuda", 1 actor on the GPU, and 2
-            actors sharing it (num_gpus=0.5).
+  local-gpu, ray-gpu   with a GPU: the same with device="cuda": N actors on N GPUs for N in
+            --gpu-widths (one actor per GPU), and 2 actors sharing one GPU (num_gpus=0.5).
+Every row's outputs are hashed: identical_to_one_process says whether every round of the row
+wrote the bytes of local (CPU rows) or local-gpu (GPU rows).
 
 frames/s = output frames / wall seconds of the whole call (actor start-up, both passes,
 segment writes and the join included; Ray's own start-up is not: the cluster is started
@@ -19,7 +21,7 @@ fps(1 worker)); overhead = 1 - fps(1 worker) / fps(local). Per-frame cost = 1 / 
 one worker, the figure the cost sketch in docs/distributed.md uses.
 
     python benchmarks/bench_distributed.py [--clips 4] [--frames 48] [--resolution 1280x720]
-        [--crop-size 256] [--widths 1,2,4] [--repeats 3] [--json out.json]
+        [--crop-size 256] [--widths 1,2,4] [--gpu-widths 1,2,4,8] [--repeats 3] [--json out.json]
 """
 
 from __future__ import annotations
@@ -58,6 +60,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--widths", default="1,2,4")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--codec", default="raw", choices=["zlib", "raw"])
+    ap.add_argument("--gpu-widths", default="1",
+                    help="GPU actor counts, one actor per GPU (e.g. 1,2,4,8; counts above the visible GPUs are "
+                         "skipped); a 2-actors-on-one-GPU row (num_gpus=0.5) is always added")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     width, height = (int(v) for v in args.resolution.lower().split("x"))
@@ -76,8 +81,9 @@ def main(argv: list[str] | None = None) -> dict:
                                  codec=args.codec)
         total = args.clips * args.frames
         backend, gpu_reason = cuda_backend()
-        gpus = 1 if backend is not None else 0
-        ray.init(num_cpus=max(widths), num_gpus=gpus, include_dashboard=False, configure_logging=False,
+        gpus = _gpu_count() if backend is not None else 0
+        gpu_widths = [n for n in (int(v) for v in args.gpu_widths.split(",")) if 1 <= n <= gpus]
+        ray.init(num_cpus=max(widths + gpu_widths), num_gpus=gpus, include_dashboard=False, configure_logging=False,
                  log_to_driver=False)
         jobs = [Job(c, tmp / f"ray_{k}.ffr") for k, c in enumerate(clips)]
 
@@ -107,14 +113,23 @@ def main(argv: list[str] | None = None) -> dict:
         if gpus:
             configs.append(({"path": "local-gpu", "workers": 1}, lambda: local("cuda")))
             configs += [({"path": "ray-gpu", "workers": n, "gpu_fraction": f}, lambda n=n, f=f: distributed(n, "cuda", f))
-                        for n, f in ((1, 1.0), (2, 0.5))]
+                        for n, f in [(n, 1.0) for n in gpu_widths] + [(2, 0.5)]]
         walls: list[list[float]] = [[] for _ in configs]
+        digests: list[set[str]] = [set() for _ in configs]
         for _ in range(args.repeats):  # round robin: every configuration sees the same machine load
-            for k, (_, fn) in enumerate(configs):
+            for k, (row, fn) in enumerate(configs):
                 t0 = time.perf_counter()
                 inner = fn()
                 walls[k].append(inner if isinstance(inner, float) else time.perf_counter() - t0)
-        rows = [dict(row, fps=total / statistics.median(w), walls_s=w) for (row, _), w in zip(configs, walls)]
+                prefix = {"local": "local", "local-gpu": "local", "local-mt": "mt"}.get(row["path"], "ray")
+                digests[k].add(_digest([tmp / f"{prefix}_{j}.ffr" for j in range(len(clips))]))
+        rows = [dict(row, fps=total / statistics.median(w), walls_s=w, output_sha256=sorted(d))
+                for (row, _), w, d in zip(configs, walls, digests)]
+        cpu_ref = rows[0]["output_sha256"]
+        gpu_ref = next((r["output_sha256"] for r in rows if r["path"] == "local-gpu"), None)
+        for r in rows:  # byte identity of the outputs: CPU rows against local, GPU rows against local-gpu
+            ref = gpu_ref if r["path"] in ("local-gpu", "ray-gpu") else cpu_ref
+            r["identical_to_one_process"] = r["output_sha256"] == ref and len(ref) == 1
         ray.shutdown()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -135,10 +150,31 @@ def main(argv: list[str] | None = None) -> dict:
               "rows": rows}
     _timing.print_table(f"ffaccel.distributed, {args.clips} clips x {args.frames} frames at {args.resolution}, "
                         f"crop {args.crop_size}, commit {result['commit']}", rows,
-                        ["path", "workers", "fps", "ms_per_frame", "efficiency", "overhead_vs_local"])
+                        ["path", "workers", "fps", "ms_per_frame", "efficiency", "overhead_vs_local",
+                         "identical_to_one_process"])
     if args.json:
         _timing.save_json(args.json, result)
     return result
+
+
+def _gpu_count() -> int:
+    try:
+        import torch
+
+        return int(torch.cuda.device_count())
+    except Exception:  # noqa: BLE001
+        import cupy
+
+        return int(cupy.cuda.runtime.getDeviceCount())
+
+
+def _digest(paths: list[Path]) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _check(results) -> None:

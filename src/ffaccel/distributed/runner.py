@@ -252,7 +252,8 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
         address: ``ray.init(address=...)`` when Ray is not initialised yet (None: a local cluster).
         workers: number of actors. Default: one per GPU with ``gpus`` (one per ``gpu_fraction``
             of a GPU), else one per CPU of the cluster.
-        gpus: GPU actors (``num_gpus=gpu_fraction``, one CPU each). None: when the cluster has GPUs.
+        gpus: GPU actors (``num_gpus=gpu_fraction`` and ``cpus_per_worker`` CPUs each). None: when
+            the cluster has GPUs.
             The pipeline decides what runs on the GPU (e.g. ``DemoPipeline(device="cuda")``).
         gpu_fraction: GPU share per actor: 1 (default) is one actor per GPU; 0.5 puts two on each.
         cpus_per_worker: CPUs reserved per actor (Ray's ``num_cpus``); ffaccel's CPU kernels in
@@ -266,7 +267,8 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
         ray_init: extra keyword arguments for ``ray.init`` (e.g. ``num_cpus``).
 
     A job whose input is missing or corrupt, or whose pipeline raises, fails on its own
-    (``JobResult.error``); the others finish. Segment files go to a folder beside the
+    (``JobResult.error``); the others finish. The example at the top of docs/distributed.md
+    (run by the tests) shows a whole call. Segment files go to a folder beside the
     output, removed after the join; the output appears under its final name complete or
     not at all.
     """
