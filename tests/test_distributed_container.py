@@ -140,3 +140,44 @@ def test_join_without_copy_file_range(tmp_path, monkeypatch):
     join_ffr(parts, tmp_path / "slow.ffr")
     assert (tmp_path / "fast.ffr").read_bytes() == (tmp_path / "slow.ffr").read_bytes()
     np.testing.assert_array_equal(read_ffr(tmp_path / "slow.ffr"), frames)
+
+
+def test_raw_layout_in_place_writes_equal_one_writer(tmp_path):
+    """Frames written in place, out of order and twice (a retry), give FfrWriter's raw file."""
+    from ffaccel.distributed.container import RawLayout
+
+    frames = _frames(7)
+    write_ffr(tmp_path / "one.ffr", frames, fps=25.0, codec="raw")
+    lay = RawLayout(tmp_path / "many.ffr", 5, 6, 25.0, 7, token="t1")
+    lay.create()
+    lay.write_frames(4, frames[4:])
+    lay.write_frames(0, frames[:2])
+    lay.write_frames(2, np.zeros_like(frames[2:4]))  # a worker died after writing garbage...
+    lay.write_frames(2, frames[2:4])  # ...and its retry wrote the segment again
+    assert not (tmp_path / "many.ffr").exists()
+    lay.finish()
+    assert (tmp_path / "many.ffr").read_bytes() == (tmp_path / "one.ffr").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["many.ffr", "one.ffr"]
+
+
+def test_raw_layout_refuses_a_missing_frame(tmp_path):
+    from ffaccel.distributed.container import RawLayout
+
+    frames = _frames(5)
+    lay = RawLayout(tmp_path / "o.ffr", 5, 6, 30.0, 5, token="t")
+    lay.create()
+    lay.write_frames(0, frames[:2])
+    lay.write_frames(3, frames[3:])  # frame 2 never written: a hole of zeros
+    with pytest.raises(RuntimeError, match="frame 2 was never written"):
+        lay.finish()
+    lay.write_frames(0, frames[:1])
+    lay2 = RawLayout(tmp_path / "p.ffr", 5, 6, 30.0, 5, token="u")
+    lay2.create()
+    lay2.write_frames(0, frames[:3])  # the last frames never written: the file is short
+    with pytest.raises(RuntimeError, match="frames missing"):
+        lay2.finish()
+    with pytest.raises(ValueError, match="frames: expected"):
+        lay2.write_frames(4, frames[:2])  # past the end
+    lay.abort()
+    lay2.abort()
+    assert not (tmp_path / "o.ffr").exists() and list(tmp_path.iterdir()) == []

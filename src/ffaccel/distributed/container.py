@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "RawLayout",
     "VideoReadError",
     "MissingVideoError",
     "CorruptVideoError",
@@ -72,6 +73,79 @@ def _tmp_name(path: Path) -> Path:
     return path.with_name(f"{path.name}.tmp-{os.getpid()}")
 
 
+def _head(width: int, height: int, fps: float, codec: str, meta: dict[str, Any] | None) -> bytes:
+    header = json.dumps({"width": int(width), "height": int(height), "channels": 3, "fps": float(fps),
+                         "codec": codec, "meta": meta or {}}, sort_keys=True).encode()
+    return MAGIC + struct.pack("<I", len(header)) + header
+
+
+class RawLayout:
+    """Where each frame of a ``"raw"`` ``.ffr`` file lies: every record has the same size.
+
+    Lets several processes write their frames of one file in place, each at its own offsets
+    (:meth:`write_frames`), in any order and any number of times (a retry rewrites the same
+    bytes); :meth:`finish` then adds the index and footer and renames. The result is byte for
+    byte what one :class:`FfrWriter` of all the frames, in order, writes with ``codec="raw"``.
+
+    Args:
+        path: the final file name; the frames go to :attr:`tmp` (``<name>.tmp-<token>``).
+        width, height, fps, frames: the video.
+        token: part of the temporary name, the same in every process that writes the file.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], width: int, height: int, fps: float, frames: int,
+                 token: str) -> None:
+        self.path = Path(path)
+        self.tmp = self.path.with_name(f"{self.path.name}.tmp-{token}")
+        self.head = _head(width, height, fps, "raw", None)
+        self.shape = (int(height), int(width), 3)
+        self.record = 8 + int(width) * int(height) * 3
+        self.frames = int(frames)
+
+    def offset(self, index: int) -> int:
+        """Byte offset of frame ``index``'s record."""
+        return len(self.head) + index * self.record
+
+    def create(self) -> None:
+        """Write the header into a fresh temporary file (the frames are written later, in place)."""
+        with open(self.tmp, "wb") as f:
+            f.write(self.head)
+
+    def write_frames(self, start: int, frames: np.ndarray) -> None:
+        """Write (n, H, W, 3) uint8 ``frames`` as frames ``start`` .. ``start + n - 1``, in place."""
+        a = np.asarray(frames)
+        if a.dtype != np.uint8 or a.shape[1:] != self.shape or not 0 <= start <= self.frames - len(a):
+            raise ValueError(f"frames: expected (n, {self.shape}) uint8 within {self.frames} frames, got {a.shape} "
+                             f"{a.dtype} at {start}")
+        with open(self.tmp, "r+b") as f:
+            f.seek(self.offset(start))
+            for frame in a:
+                raw = np.ascontiguousarray(frame).tobytes()
+                f.write(struct.pack("<I", len(raw)) + raw + struct.pack("<I", zlib.crc32(raw)))
+
+    def finish(self) -> Path:
+        """Check every record's length field, write the index and footer, fsync and rename."""
+        end = self.offset(self.frames)
+        with open(self.tmp, "r+b") as f:
+            if os.fstat(f.fileno()).st_size < end:
+                raise RuntimeError(f"{self.tmp.name}: frames missing (file shorter than {self.frames} records)")
+            for i in range(self.frames):
+                f.seek(self.offset(i))
+                if f.read(4) != struct.pack("<I", self.record - 8):
+                    raise RuntimeError(f"{self.tmp.name}: frame {i} was never written")
+            f.seek(end)
+            f.truncate()
+            offsets = np.arange(self.frames, dtype="<u8") * self.record + len(self.head)
+            f.write(offsets.tobytes() + struct.pack("<QQ", self.frames, end) + FOOTER_MAGIC)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        self.tmp.unlink(missing_ok=True)
+
+
 class FfrWriter:
     """Write frames one by one into an ``.ffr`` file, atomically.
 
@@ -105,11 +179,9 @@ class FfrWriter:
         self.path = Path(path)
         self.shape = (int(height), int(width), 3)
         self.codec, self.level, self.sync = codec, int(level), bool(sync)
-        header = json.dumps({"width": int(width), "height": int(height), "channels": 3, "fps": float(fps),
-                             "codec": codec, "meta": meta or {}}, sort_keys=True).encode()
         self._tmp = _tmp_name(self.path)
         self._f = open(self._tmp, "wb")  # noqa: SIM115 - closed in close()/abort()
-        self._f.write(MAGIC + struct.pack("<I", len(header)) + header)
+        self._f.write(_head(width, height, fps, codec, meta))
         self._offsets: list[int] = []
 
     def write(self, frame: np.ndarray) -> None:

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ffaccel.distributed.container import FfrReader, FfrWriter, VideoReadError, join_ffr
+from ffaccel.distributed.container import FfrReader, FfrWriter, RawLayout, VideoReadError, join_ffr
 from ffaccel.distributed.pipeline import Pipeline
 from ffaccel.distributed.progress import JobProgress, ProgressBoard, ProgressView
 
@@ -131,7 +131,7 @@ def _finish_output(ffr: Path, output: Path, codec: str | None) -> None:
 
 def _apply(pipeline: Pipeline, reader: FfrReader, start: int, stop: int, track: np.ndarray | None,
            sink: Any, report: Any = None) -> np.ndarray | None:
-    """Run pass 1 (``track`` None: return landmarks) or pass 2 (write frames to ``sink``) on frames start..stop."""
+    """Run pass 1 (``track`` None: return landmarks) or pass 2 (``sink(first_index, frames)``) on frames start..stop."""
     out = []
     meta = {**reader.meta, "ffaccel_video": os.fspath(reader.path)}
     b1 = start
@@ -144,9 +144,7 @@ def _apply(pipeline: Pipeline, reader: FfrReader, start: int, stop: int, track: 
                 raise ValueError(f"detect: expected ({b1 - b0}, K, 2) landmarks, got {lm.shape}")
             out.append(lm)
         else:
-            result = pipeline.process(frames, track[b0 - start:b1 - start], idx, meta)
-            for f in result:
-                sink.write(f)
+            sink(b0, pipeline.process(frames, track[b0 - start:b1 - start], idx, meta))
         if report is not None:
             report(b1 - start)
     return np.concatenate(out) if track is None else None
@@ -167,7 +165,7 @@ def run_local(job: Job, pipeline: Pipeline, codec: str = "raw") -> JobResult:
     smooth = pipeline.stabilise(track, reader.height)
     target, export = _export_target(Path(job.output))
     with FfrWriter(target, reader.width, reader.height, reader.fps, codec=codec, meta={}) as w:
-        _apply(pipeline, reader, 0, reader.frames, smooth, w)
+        _apply(pipeline, reader, 0, reader.frames, smooth, lambda _, frames: [w.write(f) for f in frames])
     _finish_output(target, Path(job.output), export)
     return JobResult(job, True, frames=reader.frames, segments=[(0, reader.frames)],
                      wall_s=time.perf_counter() - started, track=smooth)
@@ -220,9 +218,15 @@ class SegmentWorker:
     def swap(self, task: dict[str, Any]) -> tuple[str, dict[str, Any], Any]:
         try:
             reader = self._reader(task["input"])
-            with FfrWriter(task["part"], reader.width, reader.height, reader.fps, codec=task["codec"],
-                           sync=False) as w:
-                _apply(self.pipeline, reader, task["start"], task["stop"], task["track"], w, self._reporter(task, 2))
+            report = self._reporter(task, 2)
+            if task.get("layout") is not None:  # raw: the frames go straight to their place in the output
+                layout = task["layout"]
+                _apply(self.pipeline, reader, task["start"], task["stop"], task["track"], layout.write_frames, report)
+            else:
+                with FfrWriter(task["part"], reader.width, reader.height, reader.fps, codec=task["codec"],
+                               sync=False) as w:
+                    _apply(self.pipeline, reader, task["start"], task["stop"], task["track"],
+                           lambda _, frames: [w.write(f) for f in frames], report)
             return "ok", task, task["stop"] - task["start"]
         except Exception as exc:  # noqa: BLE001
             return "error", task, f"{type(exc).__name__}: {exc}"
@@ -315,6 +319,7 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
     tracks: dict[int, dict[int, np.ndarray]] = {}
     parts_done: dict[int, set[int]] = {}
     work: dict[int, Path] = {}
+    layouts: dict[int, RawLayout] = {}
     heights: dict[int, int] = {}
 
     def fail(j: int, message: str) -> None:
@@ -327,6 +332,8 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
         views[j].state = "failed"
         if j in work:
             shutil.rmtree(work[j], ignore_errors=True)
+        if j in layouts:
+            layouts[j].abort()
 
     inflight: dict[tuple[int, str, int], Any] = {}
 
@@ -359,8 +366,13 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
         views[j].frames, views[j].state = reader.frames, "running"
         heights[j] = reader.height
         out = Path(job.output)
-        work[j] = out.with_name(f".{out.name}.parts-{uuid.uuid4().hex[:8]}")
-        work[j].mkdir(parents=True)
+        if codec == "raw":  # fixed-size records: actors write their frames in place, no segment files to join
+            layouts[j] = RawLayout(_export_target(out)[0], reader.width, reader.height, reader.fps, reader.frames,
+                                   uuid.uuid4().hex[:12])
+            layouts[j].create()
+        else:
+            work[j] = out.with_name(f".{out.name}.parts-{uuid.uuid4().hex[:8]}")
+            work[j].mkdir(parents=True)
         tracks[j], parts_done[j] = {}, set()
         for s, (a, b) in enumerate(segs):
             pool.submit(dispatch("detect"), {"job": j, "segment": s, "input": os.fspath(job.input), "start": a,
@@ -374,10 +386,18 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
         for s, (a, b) in enumerate(segs):
             pool.submit(dispatch("swap"), {"job": j, "segment": s, "input": os.fspath(jobs[j].input), "start": a,
                                            "stop": b, "track": smooth[a:b], "codec": codec,
-                                           "part": os.fspath(work[j] / f"{s:06d}.ffr")})
+                                           "layout": layouts.get(j),
+                                           "part": os.fspath(work[j] / f"{s:06d}.ffr") if j in work else None})
 
     def finish_pass2(j: int) -> None:
         segs = results[j].segments
+        if j in layouts:
+            target, export = _export_target(Path(jobs[j].output))
+            layouts.pop(j).finish()  # checks that every frame was written
+            _finish_output(target, Path(jobs[j].output), export)
+            results[j].ok, results[j].wall_s = True, time.perf_counter() - started
+            views[j].state = "done"
+            return
         parts = [work[j] / f"{s:06d}.ffr" for s in range(len(segs))]
         for p, (a, b) in zip(parts, segs, strict=True):
             if FfrReader(p).frames != b - a:  # never join a segment with a lost or extra frame
@@ -428,6 +448,8 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
         for j, path in work.items():
             if not results[j].ok:
                 shutil.rmtree(path, ignore_errors=True)
+        for layout in layouts.values():
+            layout.abort()
     for j, r in enumerate(results):
         if r.ok:
             views[j].detected = views[j].swapped = r.frames
