@@ -181,7 +181,11 @@ class FaceFusionPipeline(Pipeline):
             n = int(self._ff["state"].get_item("reference_frame_number") or 0)
             cache.clear()
             k = min(max(n, 0), reader.frames - 1)
-            cache[path] = reader.read_range(0, k + 1)[-1] if not hasattr(reader, "read") else reader.read(k)
+            if hasattr(reader, "read"):
+                cache[path] = reader.read(k)
+            else:  # a video file: decode up to frame k, keeping one batch at a time
+                for batch in reader.iter_range(0, k + 1, 16):
+                    cache[path] = batch[-1]
         return cache[path]
 
     def _faces(self, frame: np.ndarray, meta: dict[str, Any]) -> list[Any]:
