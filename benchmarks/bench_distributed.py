@@ -22,6 +22,7 @@ one worker, the figure the cost sketch in docs/distributed.md uses.
 
     python benchmarks/bench_distributed.py [--clips 4] [--frames 48] [--resolution 1280x720]
         [--crop-size 256] [--widths 1,2,4] [--gpu-widths 1,2,4,8] [--repeats 3] [--json out.json]
+        [--plot scaling.png]
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> dict:
                     help="GPU actor counts, one actor per GPU (e.g. 1,2,4,8; counts above the visible GPUs are "
                          "skipped); a 2-actors-on-one-GPU row (num_gpus=0.5) is always added")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--plot", default=None, help="PNG of frames/s against workers, with the ideal line (matplotlib)")
     args = ap.parse_args(argv)
     width, height = (int(v) for v in args.resolution.lower().split("x"))
     widths = [int(w) for w in args.widths.split(",")]
@@ -154,7 +156,35 @@ def main(argv: list[str] | None = None) -> dict:
                          "identical_to_one_process"])
     if args.json:
         _timing.save_json(args.json, result)
+    if args.plot:
+        _plot(rows, args.plot, f"{result['commit']}, {os.cpu_count()} CPUs, {result['gpu']}")
     return result
+
+
+def _plot(rows: list[dict], path: str, title: str) -> None:
+    """frames/s of the ray rows against their worker count, the one-process rows as dashes, ideal scaling dotted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for kind, colour in (("cpu", "tab:blue"), ("gpu", "tab:green")):
+        pts = sorted((r["workers"], r["fps"]) for r in rows if r["path"] == f"ray-{kind}" and r.get("gpu_fraction", 1.0) == 1.0)
+        if not pts:
+            continue
+        xs, ys = zip(*pts)
+        ax.plot(xs, ys, "o-", color=colour, label=f"ray, {kind.upper()} actors")
+        ax.plot(xs, [ys[0] * x / xs[0] for x in xs], ":", color=colour, label=f"ideal ({kind.upper()})")
+        local = next((r["fps"] for r in rows if r["path"] == ("local" if kind == "cpu" else "local-gpu")), None)
+        if local:
+            ax.axhline(local, ls="--", color=colour, alpha=0.5, label=f"one process ({kind.upper()})")
+    ax.set_xlabel("actors")
+    ax.set_ylabel("output frames/s")
+    ax.set_title(f"ffaccel.distributed scaling ({title})", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
 
 
 def _gpu_count() -> int:
