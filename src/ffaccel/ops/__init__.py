@@ -1,4 +1,4 @@
-"""Per-face image ops; each module is one op (see DESIGN.md)."""
+"""Per-face image ops; each module is one op (see docs/design.md)."""
 
 from ffaccel.ops.boundary import boundary_blend
 from ffaccel.ops.color import apply_color_gain_linear, estimate_color_gains, linear_to_srgb, srgb_to_linear

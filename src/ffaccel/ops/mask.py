@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ffaccel import _arrays, _core
-from ffaccel.ops import _checks
+from ffaccel import _arrays, _checks, _core
 
 __all__ = ["box_mask", "feather_mask", "gaussian_taps"]
 
@@ -34,6 +33,10 @@ def gaussian_taps(sigma: float) -> np.ndarray:
     """
     n = round(sigma * 8.0 + 1.0) | 1  # round() of a float is an int, half to even
     half = (n - 1) // 2
+    if half == 0:  # sigma < 1/16: one tap of weight 1 (and sigma**2 may underflow to 0)
+        taps = np.ones(1, np.float32)
+        taps.flags.writeable = False
+        return taps
     # OpenCV evaluates exp(x2 * (-0.125 / sigma^2)) with x2 = (2i - (n - 1))^2, an
     # integer; doing the same keeps the double weights within an ulp of OpenCV's.
     scale = -0.125 / (sigma * sigma)
@@ -47,14 +50,8 @@ def gaussian_taps(sigma: float) -> np.ndarray:
 
 
 def _sigma(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise TypeError(f"sigma: expected a number, got {value!r}")
-    s = float(value)
-    if not math.isfinite(s) or s <= 0.0:
-        raise ValueError(f"sigma: must be positive and finite, got {value!r}")
-    if s > MAX_SIGMA:
-        raise ValueError(f"sigma: at most {MAX_SIGMA:g} pixels (the GPU kernel's limit), got {value!r}")
-    return s
+    # The upper bound is the GPU kernel's limit (its taps live in the argument block).
+    return _checks.real(value, "sigma", lo=0.0, lo_open=True, hi=MAX_SIGMA)
 
 
 def _run_feather(src: Any, dst: Any, taps: np.ndarray, device: int, stream: int) -> None:
@@ -103,9 +100,9 @@ def feather_mask(mask: Any, sigma: float, *, out: Any = None) -> Any:
     m = _checks.image(mask, "mask", _ALLOWED)
     s = _sigma(sigma)
     if m.view.on_gpu and m.w > _core.FEATHER_MAX_WIDTH:
-        raise ValueError(f"mask: at most {_core.FEATHER_MAX_WIDTH} pixels wide on the GPU, got {m.w}")
+        raise ValueError(f"mask: expected at most {_core.FEATHER_MAX_WIDTH} pixels wide on the GPU, got {m.w}")
     taps = gaussian_taps(s)
-    out_obj, o = _checks.output(out, m, m.view.shape, m.view.dtype)
+    out_obj, o = _checks.output(out, m.view, m.view.shape, m.view.dtype, inputs=[("mask", m.view)])
     dtype = _core.DType.U8 if o.dtype == np.uint8 else _core.DType.F32
     dst = _core.Image(o.ptr, m.h, m.w, 1, o.strides[0], 0, dtype)
     _run_feather(m.core_image(), dst, taps, m.view.device, _arrays.current_stream(m.view))
@@ -113,17 +110,14 @@ def feather_mask(mask: Any, sigma: float, *, out: Any = None) -> Any:
 
 
 def _padding(value: Any) -> tuple[float, float, float, float]:
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_):
         value = (value,) * 4
-    if not isinstance(value, Sequence | np.ndarray) or len(value) != 4:
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = (value[()],) * 4
+    if not isinstance(value, Sequence | np.ndarray) or isinstance(value, str) or np.ndim(value) != 1 \
+            or len(value) != 4:
         raise TypeError(f"padding: expected (top, right, bottom, left) in percent, got {value!r}")
-    vals = []
-    for v in value:
-        if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
-            raise TypeError(f"padding: expected numbers, got {value!r}")
-        if not math.isfinite(float(v)) or not 0 <= float(v) <= 100:
-            raise ValueError(f"padding: each value must lie in 0..100 percent, got {value!r}")
-        vals.append(v)
+    vals = [_checks.real(v, "padding", lo=0.0, hi=100.0) for v in value]
     return (vals[0], vals[1], vals[2], vals[3])
 
 
@@ -161,14 +155,13 @@ def box_mask(
         >>> bool(m[256, 256] > 0.999 and m[0, 0] < 0.01)
         True
     """
-    if isinstance(size, int | np.integer) and not isinstance(size, bool):
+    if isinstance(size, np.ndarray) and size.ndim == 0:
+        size = size[()]
+    if isinstance(size, int | np.integer) and not isinstance(size, bool | np.bool_):
         size = (size, size)
     w, h = _checks.dsize(size, "size")
-    if isinstance(blur, bool) or not isinstance(blur, int | float | np.integer | np.floating):
-        raise TypeError(f"blur: expected a number, got {blur!r}")
-    if not 0 <= float(blur) <= 1:  # NaN fails too
-        raise ValueError(f"blur: must lie in 0..1 (FaceFusion's face_mask_blur range), got {blur!r}")
-    return _box_mask_cached(w, h, float(blur), _padding(padding))
+    b = _checks.real(blur, "blur", lo=0.0, hi=1.0)  # FaceFusion's face_mask_blur range
+    return _box_mask_cached(w, h, b, _padding(padding))
 
 
 @functools.lru_cache(maxsize=128)

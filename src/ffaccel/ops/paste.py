@@ -12,9 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ffaccel import _arrays, _core
-from ffaccel.ops import _checks
-from ffaccel.ops._matrix import host_matrices, invert_affine
+from ffaccel import _arrays, _checks, _core
 
 __all__ = ["paste_back", "paste_back_batch", "paste_areas", "PASTE_COMPAT", "PASTE_BLENDS"]
 
@@ -75,12 +73,13 @@ def paste_areas(frame_size: tuple[int, int], crop_size: tuple[int, int], matrice
         >>> p.paste_areas((640, 480), (128, 128), np.array([[1.0, 0, -100.5], [0, 1.0, -50.0]])).tolist()
         [[100, 50, 229, 178]]
     """
-    m = np.asarray(matrices, np.float64)
-    m = host_matrices(m, "matrices", batched=m.ndim == 3).reshape(-1, 6)
-    invert_affine(m.reshape(-1, 2, 3), "matrices")  # validation: finite and invertible
+    m = _checks.real_array(matrices, "matrices")
+    m = _checks.matrices(m, "matrices", batched=m.ndim == 3).reshape(-1, 6)
+    _checks.affine_inverse(m.reshape(-1, 2, 3), "matrices")  # validation: finite and invertible
     areas = np.empty((len(m), 4), np.int64)
-    _core.paste_areas(np.ascontiguousarray(m), int(frame_size[0]), int(frame_size[1]), int(crop_size[0]),
-                      int(crop_size[1]), bool(facefusion), areas)
+    fw, fh = _checks.dsize(frame_size, "frame_size")
+    cw, ch = _checks.dsize(crop_size, "crop_size")
+    _core.paste_areas(np.ascontiguousarray(m), fw, fh, cw, ch, _checks.flag(facefusion, "facefusion"), areas)
     return areas
 
 
@@ -98,12 +97,13 @@ def _blend(blend: Any, levels: Any, compat: Any) -> int:
     if isinstance(levels, bool) or not isinstance(levels, int | np.integer) or not 1 <= levels <= _MAX_LEVELS:
         raise ValueError(f"levels: expected an integer 1..{_MAX_LEVELS}, got {levels!r}")
     if compat is not None:
-        raise ValueError(f"compat: {compat!r} reproduces FaceFusion's alpha paste; blend='multiband' needs compat=None")
+        raise ValueError(f"compat: expected None with blend='multiband' ({compat!r} reproduces FaceFusion's alpha paste), got {compat!r}")
     return int(levels)
 
 
 def _run(frame: Any, crops: Any, masks: Any, matrices: Any, compat: Any, inplace: bool, out: Any, batched: bool,
          blend: Any = "alpha", levels: Any = 5) -> Any:
+    inplace = _checks.flag(inplace, "inplace")
     pyramid_levels = _blend(blend, levels, compat)
     f = _checks.image(frame, "frame", _FRAME)
     if f.planar:
@@ -122,44 +122,41 @@ def _run(frame: Any, crops: Any, masks: Any, matrices: Any, compat: Any, inplace
         if mv.shape[0] != n:
             raise ValueError(f"masks: expected {n} masks to match crops, got {mv.shape[0]}")
         if n == 0:
-            raise ValueError("crops: needs at least one crop")
+            raise ValueError("crops: expected at least one crop, got none")
         crop_shape, mask_shape = cv.shape[1:], mv.shape[1:]
     else:
         crop_shape, mask_shape = cv.shape, mv.shape
     if len(crop_shape) != 3:
         raise ValueError(f"{crops_name}: expected shape (h, w, C), got {cv.shape}")
     if cv.dtype not in _CROP:
-        raise TypeError(f"{crops_name}: dtype {cv.dtype} is not supported (expected uint8 or float32)")
+        raise TypeError(f"{crops_name}: expected dtype uint8 or float32, got {cv.dtype}")
     if crop_shape[2] != f.c:
-        raise ValueError(f"{crops_name}: has {crop_shape[2]} channels but frame has {f.c}")
+        raise ValueError(f"{crops_name}: expected {f.c} channels like frame, got {crop_shape[2]}")
     if mv.dtype not in _MASK:
-        raise TypeError(f"{masks_name}: dtype {mv.dtype} is not supported (expected float32 0..1 or uint8 0..255)")
+        raise TypeError(f"{masks_name}: expected dtype float32 (0..1) or uint8 (0..255), got {mv.dtype}")
     if tuple(mask_shape) != tuple(crop_shape[:2]):
         raise ValueError(f"{masks_name}: expected shape {tuple(crop_shape[:2])} to match the crop, got {tuple(mask_shape)}")
     if crop_shape[0] == 0 or crop_shape[1] == 0:
-        raise ValueError(f"{crops_name}: crop is empty")
+        raise ValueError(f"{crops_name}: expected a non-empty crop, got shape {tuple(cv.shape)}")
     for name, v in ((crops_name, cv), (masks_name, mv)):
-        if not v.c_contiguous:
-            raise ValueError(f"{name}: must be C-contiguous")
-    m = host_matrices(matrices, "matrices" if batched else "matrix", batched)
+        _checks.contiguous(v, name)
+    m = _checks.matrices(matrices, "matrices" if batched else "matrix", batched)
     if m.shape[0] != n:
         raise ValueError(f"matrices: expected {n} matrices to match crops, got {m.shape[0]}")
     mode, facefusion = _compat(compat)
     if facefusion and mv.dtype != np.float32:
-        raise TypeError(f"{masks_name}: compat={compat!r} needs a float32 mask (0..1), as FaceFusion uses")
+        raise TypeError(f"{masks_name}: expected a float32 mask (0..1) with compat={compat!r}, as FaceFusion uses, got {mv.dtype}")
     if inplace and out is not None:
-        raise ValueError("out: cannot be given together with inplace=True")
+        raise ValueError("out: expected None with inplace=True, got an array")
     for name, v in ((crops_name, cv), (masks_name, mv)):
-        if _arrays.overlaps(f.view, v):
-            raise ValueError(f"{name}: must not share memory with frame")
+        _checks.disjoint((name, v), ("frame", f.view))
     if inplace:
+        _checks.writable(f.view, "frame")
         out_obj, o = frame, f.view
     else:
-        out_obj, o = _checks.output(out, f, (f.h, f.w, f.c), f.view.dtype)
-        for name, v in ((crops_name, cv), (masks_name, mv)):
-            if _arrays.overlaps(o, v):
-                raise ValueError(f"out: must not share memory with {name}")
-    invert_affine(m, "matrices" if batched else "matrix")  # finite and invertible, or a named error
+        out_obj, o = _checks.output(out, f.view, (f.h, f.w, f.c), f.view.dtype,
+                                    inputs=[("frame", f.view), (crops_name, cv), (masks_name, mv)])
+    _checks.affine_inverse(m, "matrices" if batched else "matrix")  # finite and invertible, or a named error
     ch, cw = crop_shape[0], crop_shape[1]
     crop_img = _core.Image(cv.ptr, ch, cw, f.c, cv.strides[-3], cv.strides[0] if batched else 0,
                            _core.DType.U8 if cv.dtype == np.uint8 else _core.DType.F32)

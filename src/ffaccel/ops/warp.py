@@ -11,9 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ffaccel import _arrays, _core
-from ffaccel.ops import _checks
-from ffaccel.ops._matrix import host_matrices, invert_affine
+from ffaccel import _arrays, _checks, _core
 
 __all__ = ["warp_affine", "warp_affine_batch", "COMPAT_MODES"]
 
@@ -32,15 +30,15 @@ def _mode(compat: Any) -> int:
 
 def _run(src: Any, matrix: Any, dsize: Any, border: Any, border_value: Any, compat: Any, out: Any, batched: bool) -> Any:
     s = _checks.image(src, "src", _ALLOWED)
-    inverse = invert_affine(host_matrices(matrix, "matrices" if batched else "matrix", batched),
-                            "matrices" if batched else "matrix")
+    inverse = _checks.affine_inverse(_checks.matrices(matrix, "matrices" if batched else "matrix", batched),
+                                     "matrices" if batched else "matrix")
     w, h = _checks.dsize(dsize)
     mode = _mode(compat)
     border_code = _checks.border(border)
     bval = _checks.border_value(border_value, s.view.dtype)
     crop_shape = (h, w) if s.planar else (h, w, s.c)
     shape = (inverse.shape[0], *crop_shape) if batched else crop_shape
-    out_obj, o = _checks.output(out, s, shape, s.view.dtype)
+    out_obj, o = _checks.output(out, s.view, shape, s.view.dtype, inputs=[("src", s.view)])
     batch_stride = o.strides[0] if batched else 0
     dst = _core.Image(o.ptr, h, w, s.c, o.strides[-2] if s.planar else o.strides[-3], batch_stride,
                       _core.DType.U8 if s.view.dtype == np.uint8 else _core.DType.F32)
