@@ -1,0 +1,217 @@
+"""Benchmark: ffaccel.distributed frames/s at 1, 2, 4 CPU workers (and 1 GPU), efficiency, overhead.
+
+All rows in one run, on the same clips (demo clips rendered to .ffr, the demo pipeline with
+its stand-in swap):
+
+  local     run_local: the single-process pipeline, one job after the other, same reading,
+            detection, whole-video stabilisation, swap and lossless writing; ffaccel's CPU
+            kernels on one thread (FFACCEL_NUM_THREADS=1), as in each worker.
+  local-mt  the same with ffaccel's default thread count (all cores), for reference.
+  ray-cpu   run_jobs with W CPU actors (one CPU and one ffaccel thread each), W in --widths.
+  local-gpu, ray-gpu   with a GPU: the same with device="cuda": N actors on N GPUs for N in
+            --gpu-widths (one actor per GPU), and 2 actors sharing one GPU (num_gpus=0.5).
+Every row's outputs are hashed: identical_to_one_process says whether every round of the row
+wrote the bytes of local (CPU rows) or local-gpu (GPU rows).
+
+frames/s = output frames / wall seconds of the whole call (actor start-up, both passes,
+segment writes and the join included; Ray's own start-up is not: the cluster is started
+once before). Each row is the median of --repeats runs, taken round robin (every
+configuration once per round) so that all rows see the same machine load. efficiency(W) = fps(W) / (W *
+fps(1 worker)); overhead = 1 - fps(1 worker) / fps(local). Per-frame cost = 1 / fps of
+one worker, the figure the cost sketch in docs/distributed.md uses.
+
+    python benchmarks/bench_distributed.py [--clips 4] [--frames 48] [--resolution 1280x720]
+        [--crop-size 256] [--widths 1,2,4] [--gpu-widths 1,2,4,8] [--repeats 3] [--json out.json]
+        [--plot scaling.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(__file__))
+os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+
+import _timing  # noqa: E402
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=os.path.dirname(__file__), check=True).stdout.strip()
+    except Exception:  # noqa: BLE001
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--clips", type=int, default=4)
+    ap.add_argument("--frames", type=int, default=48)
+    ap.add_argument("--resolution", default="1280x720")
+    ap.add_argument("--crop-size", type=int, default=256)
+    ap.add_argument("--segment-frames", type=int, default=12)
+    ap.add_argument("--widths", default="1,2,4")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--codec", default="raw", choices=["zlib", "raw"])
+    ap.add_argument("--gpu-widths", default="1",
+                    help="GPU actor counts, one actor per GPU (e.g. 1,2,4,8; counts above the visible GPUs are "
+                         "skipped); a 2-actors-on-one-GPU row (num_gpus=0.5) is always added")
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--plot", default=None, help="PNG of frames/s against workers, with the ideal line (matplotlib)")
+    args = ap.parse_args(argv)
+    width, height = (int(v) for v in args.resolution.lower().split("x"))
+    widths = [int(w) for w in args.widths.split(",")]
+
+    os.environ["FFACCEL_NUM_THREADS"] = "1"  # before ffaccel's thread pool exists; local-mt resets it below
+    import ray
+
+    from ffaccel.demo.pipeline import cuda_backend
+    from ffaccel.distributed import DemoPipeline, Job, run_jobs, run_local, write_demo_clips
+
+    tmp = Path(tempfile.mkdtemp(prefix="ffaccel-bench-dist-"))
+    load_before = os.getloadavg()
+    try:
+        clips = write_demo_clips(tmp / "in", args.clips, frames=args.frames, width=width, height=height,
+                                 codec=args.codec)
+        total = args.clips * args.frames
+        backend, gpu_reason = cuda_backend()
+        gpus = _gpu_count() if backend is not None else 0
+        gpu_widths = [n for n in (int(v) for v in args.gpu_widths.split(",")) if 1 <= n <= gpus]
+        ray.init(num_cpus=max(widths + gpu_widths), num_gpus=gpus, include_dashboard=False, configure_logging=False,
+                 log_to_driver=False)
+        jobs = [Job(c, tmp / f"ray_{k}.ffr") for k, c in enumerate(clips)]
+
+        def local(device: str) -> None:
+            for k, c in enumerate(clips):
+                run_local(Job(c, tmp / f"local_{k}.ffr"), DemoPipeline(args.crop_size, device=device), codec=args.codec)
+
+        def local_mt() -> float:
+            """The same in a child process with ffaccel's default threads (the pool reads the variable once)."""
+            env = dict(os.environ)
+            env.pop("FFACCEL_NUM_THREADS")
+            code = ("import sys,time;from pathlib import Path;from ffaccel.distributed import *;"
+                    f"cl=[Path(p) for p in {[str(c) for c in clips]!r}];t=time.perf_counter()\n"
+                    "for k,c in enumerate(cl): run_local(Job(c, Path(" + repr(str(tmp)) + ")/f'mt_{k}.ffr'), "
+                    f"DemoPipeline({args.crop_size}), codec={args.codec!r})\n"
+                    "print(time.perf_counter()-t)")
+            out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+            return float(out.stdout.strip().splitlines()[-1])
+
+        def distributed(w: int, device: str = "cpu", frac: float = 1.0) -> None:
+            _check(run_jobs(jobs, DemoPipeline(args.crop_size, device=device), workers=w, gpus=device == "cuda",
+                            gpu_fraction=frac, segment_frames=args.segment_frames, codec=args.codec, progress=False))
+
+        configs: list[tuple[dict, object]] = [({"path": "local", "workers": 1}, lambda: local("cpu")),
+                                              ({"path": "local-mt", "workers": 1}, local_mt)]
+        configs += [({"path": "ray-cpu", "workers": w}, lambda w=w: distributed(w)) for w in widths]
+        if gpus:
+            configs.append(({"path": "local-gpu", "workers": 1}, lambda: local("cuda")))
+            configs += [({"path": "ray-gpu", "workers": n, "gpu_fraction": f}, lambda n=n, f=f: distributed(n, "cuda", f))
+                        for n, f in [(n, 1.0) for n in gpu_widths] + [(2, 0.5)]]
+        walls: list[list[float]] = [[] for _ in configs]
+        digests: list[set[str]] = [set() for _ in configs]
+        for _ in range(args.repeats):  # round robin: every configuration sees the same machine load
+            for k, (row, fn) in enumerate(configs):
+                t0 = time.perf_counter()
+                inner = fn()
+                walls[k].append(inner if isinstance(inner, float) else time.perf_counter() - t0)
+                prefix = {"local": "local", "local-gpu": "local", "local-mt": "mt"}.get(row["path"], "ray")
+                digests[k].add(_digest([tmp / f"{prefix}_{j}.ffr" for j in range(len(clips))]))
+        rows = [dict(row, fps=total / statistics.median(w), walls_s=w, output_sha256=sorted(d))
+                for (row, _), w, d in zip(configs, walls, digests)]
+        cpu_ref = rows[0]["output_sha256"]
+        gpu_ref = next((r["output_sha256"] for r in rows if r["path"] == "local-gpu"), None)
+        for r in rows:  # byte identity of the outputs: CPU rows against local, GPU rows against local-gpu
+            ref = gpu_ref if r["path"] in ("local-gpu", "ray-gpu") else cpu_ref
+            r["identical_to_one_process"] = r["output_sha256"] == ref and len(ref) == 1
+        ray.shutdown()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    base = {r["path"]: r["fps"] for r in rows if r["workers"] == 1}
+    for r in rows:
+        if r["path"] in ("ray-cpu", "ray-gpu"):
+            one = base[r["path"]]
+            r["efficiency"] = r["fps"] / (r["workers"] * one)
+        if r["path"] == "ray-cpu" and r["workers"] == 1:
+            r["overhead_vs_local"] = 1.0 - r["fps"] / base["local"]
+        if r["path"] == "ray-gpu" and r["workers"] == 1:
+            r["overhead_vs_local"] = 1.0 - r["fps"] / base["local-gpu"]
+        r["ms_per_frame"] = 1e3 / r["fps"]
+    result = {"benchmark": "distributed", "commit": _commit(), "machine": _timing.machine(),
+              "config": vars(args) | {"frames_total": args.clips * args.frames},
+              "gpu": gpu_reason or "1 GPU", "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
+              "rows": rows}
+    _timing.print_table(f"ffaccel.distributed, {args.clips} clips x {args.frames} frames at {args.resolution}, "
+                        f"crop {args.crop_size}, commit {result['commit']}", rows,
+                        ["path", "workers", "fps", "ms_per_frame", "efficiency", "overhead_vs_local",
+                         "identical_to_one_process"])
+    if args.json:
+        _timing.save_json(args.json, result)
+    if args.plot:
+        _plot(rows, args.plot, f"{result['commit']}, {os.cpu_count()} CPUs, {result['gpu']}")
+    return result
+
+
+def _plot(rows: list[dict], path: str, title: str) -> None:
+    """frames/s of the ray rows against their worker count, the one-process rows as dashes, ideal scaling dotted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for kind, colour in (("cpu", "tab:blue"), ("gpu", "tab:green")):
+        pts = sorted((r["workers"], r["fps"]) for r in rows if r["path"] == f"ray-{kind}" and r.get("gpu_fraction", 1.0) == 1.0)
+        if not pts:
+            continue
+        xs, ys = zip(*pts)
+        ax.plot(xs, ys, "o-", color=colour, label=f"ray, {kind.upper()} actors")
+        ax.plot(xs, [ys[0] * x / xs[0] for x in xs], ":", color=colour, label=f"ideal ({kind.upper()})")
+        local = next((r["fps"] for r in rows if r["path"] == ("local" if kind == "cpu" else "local-gpu")), None)
+        if local:
+            ax.axhline(local, ls="--", color=colour, alpha=0.5, label=f"one process ({kind.upper()})")
+    ax.set_xlabel("actors")
+    ax.set_ylabel("output frames/s")
+    ax.set_title(f"ffaccel.distributed scaling ({title})", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def _gpu_count() -> int:
+    try:
+        import torch
+
+        return int(torch.cuda.device_count())
+    except Exception:  # noqa: BLE001
+        import cupy
+
+        return int(cupy.cuda.runtime.getDeviceCount())
+
+
+def _digest(paths: list[Path]) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _check(results) -> None:
+    bad = [r.error for r in results if not r.ok]
+    if bad:
+        raise RuntimeError(f"benchmark job failed: {bad}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,466 @@
+"""The job runner: videos -> segments -> pass 1 (detect) -> whole-video stabilise -> pass 2 (swap) -> join.
+
+Ray does the scheduling: one actor per GPU (``num_gpus=1``), or one per CPU worker
+where there is no GPU, handed work by :class:`ray.util.ActorPool`; actors are restarted
+and their in-flight call retried by Ray when their process dies
+(``max_restarts``/``max_task_retries``). The driver only plans segments, stabilises
+tracks and joins segment files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from ffaccel.distributed.container import FfrReader, FfrWriter, RawLayout, VideoReadError, join_ffr
+from ffaccel.distributed.pipeline import Pipeline
+from ffaccel.distributed.progress import JobProgress, ProgressBoard, ProgressView
+
+__all__ = ["Job", "JobResult", "plan_segments", "open_video", "run_local", "run_jobs", "SegmentWorker"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One video to process, ``input`` to ``output`` (written atomically).
+
+    ``input``: an ``.ffr`` file, or any video ffmpeg reads (mp4, mkv, ...; constant frame rate,
+    closed GOPs; see :class:`~ffaccel.distributed.video.FfmpegReader`). ``output``: ``.ffr``,
+    ``.mkv`` (FFV1, lossless) or ``.mp4`` (x264, lossy); the last two are encoded from the joined
+    ``.ffr`` with imageio-ffmpeg's ffmpeg.
+    """
+
+    input: str | os.PathLike[str]
+    output: str | os.PathLike[str]
+
+
+@dataclass
+class JobResult:
+    """How a job ended.
+
+    Attributes:
+        job: the :class:`Job`.
+        ok: True when the output was written.
+        error: None, or ``"<ErrorType>: message"`` (e.g. ``"CorruptVideoError: a.ffr: truncated"``).
+        error_type: the exception class name, or None.
+        frames: frames in the input (0 if it could not be opened).
+        segments: segment (start, stop) frame ranges.
+        wall_s: seconds from the run's start until this job finished.
+        track: (T, K, 2) float64 stabilised landmarks of the whole video (None until pass 1 ends).
+    """
+
+    job: Job
+    ok: bool = False
+    error: str | None = None
+    error_type: str | None = None
+    frames: int = 0
+    segments: list[tuple[int, int]] = field(default_factory=list)
+    wall_s: float = 0.0
+    track: np.ndarray | None = None
+
+
+def open_video(path: str | os.PathLike[str]) -> Any:
+    """Open an input video: an ``.ffr`` file (:class:`FfrReader`), or any other name through
+    ffmpeg (:class:`~ffaccel.distributed.video.FfmpegReader`, needs imageio-ffmpeg).
+
+    Raises:
+        MissingVideoError: no such file.
+        CorruptVideoError: not a complete ``.ffr`` file, or a file ffmpeg cannot read.
+    """
+    if os.fspath(path).lower().endswith(".ffr"):
+        return FfrReader(path)
+    from ffaccel.distributed.video import FfmpegReader
+
+    return FfmpegReader(path)
+
+
+def plan_segments(frames: int, keyframes: Sequence[int] | np.ndarray, segment_frames: int) -> list[tuple[int, int]]:
+    """Cut ``frames`` frames into (start, stop) ranges that start at keyframes.
+
+    A segment starts at frame 0 and then at the first keyframe at or after each multiple
+    of ``segment_frames`` past the previous start; segments cover every frame exactly
+    once, in order.
+
+    Example:
+        >>> plan_segments(10, range(10), 4)
+        [(0, 4), (4, 8), (8, 10)]
+        >>> plan_segments(10, [0, 5], 4)
+        [(0, 5), (5, 10)]
+    """
+    if frames < 1:
+        raise ValueError(f"frames: expected >= 1, got {frames}")
+    if segment_frames < 1:
+        raise ValueError(f"segment_frames: expected >= 1, got {segment_frames}")
+    keys = np.unique(np.asarray(list(keyframes), np.int64))
+    keys = keys[(keys > 0) & (keys < frames)]
+    starts = [0]
+    for k in keys:
+        if k - starts[-1] >= segment_frames:
+            starts.append(int(k))
+    return [(s, e) for s, e in zip(starts, [*starts[1:], frames], strict=True)]
+
+
+def _export_target(output: Path) -> tuple[Path, str | None]:
+    """(.ffr file to write, ffmpeg codec to export it with or None) for an output name."""
+    suffix = output.suffix.lower()
+    if suffix == ".ffr":
+        return output, None
+    codec = {".mkv": "ffv1", ".mp4": "libx264"}.get(suffix)
+    if codec is None:
+        raise ValueError(f"output: expected a .ffr, .mkv (FFV1, lossless) or .mp4 (x264) name, got {output.name!r}")
+    return output.with_name(f".{output.name}.joined-{os.getpid()}.ffr"), codec
+
+
+def _finish_output(ffr: Path, output: Path, codec: str | None) -> None:
+    if codec is None:
+        return
+    from ffaccel.distributed.video import export_video
+
+    try:
+        export_video(ffr, output, codec=codec)
+    finally:
+        ffr.unlink(missing_ok=True)
+
+
+def _apply(pipeline: Pipeline, reader: FfrReader, start: int, stop: int, track: np.ndarray | None,
+           sink: Any, report: Any = None) -> np.ndarray | None:
+    """Run pass 1 (``track`` None: return landmarks) or pass 2 (``sink(first_index, frames)``) on frames start..stop."""
+    out = []
+    meta = {**reader.meta, "ffaccel_video": os.fspath(reader.path)}
+    b1 = start
+    for frames in reader.iter_range(start, stop, pipeline.batch_size):
+        b0, b1 = b1, b1 + len(frames)
+        idx = np.arange(b0, b1, dtype=np.int64)
+        if track is None:
+            lm = np.asarray(pipeline.detect(frames, idx, meta), np.float64)
+            if lm.ndim != 3 or lm.shape[0] != b1 - b0 or lm.shape[2] != 2:
+                raise ValueError(f"detect: expected ({b1 - b0}, K, 2) landmarks, got {lm.shape}")
+            out.append(lm)
+        else:
+            sink(b0, pipeline.process(frames, track[b0 - start:b1 - start], idx, meta))
+        if report is not None:
+            report(b1 - start)
+    return np.concatenate(out) if track is None else None
+
+
+def run_local(job: Job, pipeline: Pipeline, codec: str = "raw") -> JobResult:
+    """The same job in this one process, no Ray: the reference the distributed run must equal byte for byte.
+
+    Detects every frame, stabilises the whole track with :func:`stabilise_track`, swaps
+    and writes ``job.output`` (atomically). Errors are raised, not recorded.
+    """
+    started = time.perf_counter()
+    job = Job(os.path.abspath(job.input), os.path.abspath(job.output))  # a pipeline may change the cwd
+    reader = open_video(job.input)
+    pipeline.load()
+    track = _apply(pipeline, reader, 0, reader.frames, None, None)
+    assert track is not None
+    smooth = pipeline.stabilise(track, reader.height)
+    target, export = _export_target(Path(job.output))
+    with FfrWriter(target, reader.width, reader.height, reader.fps, codec=codec, meta={}) as w:
+        _apply(pipeline, reader, 0, reader.frames, smooth, lambda _, frames: [w.write(f) for f in frames])
+    _finish_output(target, Path(job.output), export)
+    return JobResult(job, True, frames=reader.frames, segments=[(0, reader.frames)],
+                     wall_s=time.perf_counter() - started, track=smooth)
+
+
+class SegmentWorker:
+    """The actor class (wrapped by ``ray.remote`` in :func:`run_jobs`): loads the pipeline once, runs segments.
+
+    Its calls return ``("ok", task, value)`` or ``("error", task, "Type: message")``:
+    a bad input fails its job without an exception crossing Ray. Only the death of the
+    process itself escapes, and Ray retries that call on the restarted actor.
+    """
+
+    def __init__(self, pipeline: Pipeline, board: str | None = None, threads: int | None = None) -> None:
+        if threads is not None:  # read by ffaccel's CPU thread pool when first used, i.e. below
+            os.environ["FFACCEL_NUM_THREADS"] = str(threads)
+        self.pipeline = pipeline
+        self.board_name = board
+        self.board: Any = None
+        pipeline.load()
+        self._readers: dict[str, Any] = {}
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def _reader(self, path: str) -> Any:
+        if path not in self._readers:
+            if len(self._readers) >= 4:  # segments of a video mostly come together: keep a few open
+                self._readers.pop(next(iter(self._readers)))
+            self._readers[path] = open_video(path)
+        return self._readers[path]
+
+    def _reporter(self, task: dict[str, Any], stage: int) -> Any:
+        if self.board_name is None:
+            return None
+        if self.board is None:
+            import ray
+
+            self.board = ray.get_actor(self.board_name)
+        return lambda n: self.board.report.remote(task["job"], stage, task["segment"], n)
+
+    def detect(self, task: dict[str, Any]) -> tuple[str, dict[str, Any], Any]:
+        try:
+            reader = self._reader(task["input"])
+            lm = _apply(self.pipeline, reader, task["start"], task["stop"], None, None, self._reporter(task, 1))
+            return "ok", task, lm
+        except Exception as exc:  # noqa: BLE001 - reported to the driver, which fails this job only
+            return "error", task, f"{type(exc).__name__}: {exc}"
+
+    def swap(self, task: dict[str, Any]) -> tuple[str, dict[str, Any], Any]:
+        try:
+            reader = self._reader(task["input"])
+            report = self._reporter(task, 2)
+            if task.get("layout") is not None:  # raw: the frames go straight to their place in the output
+                layout = task["layout"]
+                _apply(self.pipeline, reader, task["start"], task["stop"], task["track"], layout.write_frames, report)
+            else:
+                with FfrWriter(task["part"], reader.width, reader.height, reader.fps, codec=task["codec"],
+                               sync=False) as w:
+                    _apply(self.pipeline, reader, task["start"], task["stop"], task["track"],
+                           lambda _, frames: [w.write(f) for f in frames], report)
+            return "ok", task, task["stop"] - task["start"]
+        except Exception as exc:  # noqa: BLE001
+            return "error", task, f"{type(exc).__name__}: {exc}"
+
+    def skip(self, task: dict[str, Any]) -> tuple[str, dict[str, Any], Any]:
+        return "skipped", task, None
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError as exc:
+        raise ImportError('ffaccel.distributed needs Ray: pip install "ffaccel[ray]"') from exc
+    return ray
+
+
+def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = None, workers: int | None = None,
+             gpus: bool | None = None, segment_frames: int = 120, codec: str = "raw", progress: bool = True,
+             stream: TextIO | None = None, max_task_retries: int = 3, gpu_fraction: float = 1.0,
+             cpus_per_worker: int = 1,
+             ray_init: dict[str, Any] | None = None) -> list[JobResult]:
+    """Run ``pipeline`` over ``jobs`` on a Ray cluster; one :class:`JobResult` per job, in order.
+
+    Args:
+        jobs: the videos. Inputs and outputs must be on a file system every node sees.
+        pipeline: a :class:`Pipeline` (e.g. :class:`~ffaccel.distributed.DemoPipeline`).
+        address: ``ray.init(address=...)`` when Ray is not initialised yet (None: a local cluster).
+        workers: number of actors. Default: one per GPU with ``gpus`` (one per ``gpu_fraction``
+            of a GPU), else one per CPU of the cluster.
+        gpus: GPU actors (``num_gpus=gpu_fraction`` and ``cpus_per_worker`` CPUs each). None: when
+            the cluster has GPUs.
+            The pipeline decides what runs on the GPU (e.g. ``DemoPipeline(device="cuda")``).
+        gpu_fraction: GPU share per actor: 1 (default) is one actor per GPU; 0.5 puts two on each.
+        cpus_per_worker: CPUs reserved per actor (Ray's ``num_cpus``); ffaccel's CPU kernels in
+            the actor use that many threads (``FFACCEL_NUM_THREADS``), so actors do not oversubscribe.
+        segment_frames: target segment length; segments start at keyframes.
+        codec: ``.ffr`` codec of the segments and the ``.ffr`` output: ``"raw"`` (default; 6.2 MB a
+            1080p frame, no CPU) or ``"zlib"`` (level 1: 1.6x smaller on a 1080p demo frame, at
+            0.6 s of CPU a frame on the loaded 2-core machine).
+        progress: draw a bar per job and the cluster's frames/s on ``stream`` (stderr).
+        max_task_retries: how often Ray retries a call whose actor died.
+        ray_init: extra keyword arguments for ``ray.init`` (e.g. ``num_cpus``).
+
+    A job whose input is missing or corrupt, or whose pipeline raises, fails on its own
+    (``JobResult.error``); the others finish. The example at the top of docs/distributed.md
+    (run by the tests) shows a whole call. Segment files go to a folder beside the
+    output, removed after the join; the output appears under its final name complete or
+    not at all.
+    """
+    ray = _import_ray()
+    from ray.util import ActorPool
+
+    if segment_frames < 1:
+        raise ValueError(f"segment_frames: expected >= 1, got {segment_frames}")
+    if not isinstance(pipeline, Pipeline):
+        raise TypeError(f"pipeline: expected an ffaccel.distributed.Pipeline, got {type(pipeline).__name__}")
+    if not 0.0 < gpu_fraction <= 1.0:
+        raise ValueError(f"gpu_fraction: expected 0 < gpu_fraction <= 1, got {gpu_fraction!r}")
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers: expected >= 1 or None, got {workers!r}")
+    if int(cpus_per_worker) < 1:
+        raise ValueError(f"cpus_per_worker: expected >= 1, got {cpus_per_worker!r}")
+    if codec not in ("raw", "zlib"):
+        raise ValueError(f"codec: expected 'raw' or 'zlib', got {codec!r}")
+    jobs = [Job(os.path.abspath(j.input), os.path.abspath(j.output)) for j in jobs]
+    for j in jobs:
+        _export_target(Path(j.output))
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, configure_logging=False, **(ray_init or {}))
+    started = time.perf_counter()
+    resources = ray.cluster_resources()
+    use_gpus = bool(resources.get("GPU", 0) > 0) if gpus is None else bool(gpus)
+    width = workers or (int(resources.get("GPU", 0) / gpu_fraction) if use_gpus
+                        else max(int(resources.get("CPU", 1)) // int(cpus_per_worker), 1))
+    if width < 1:
+        raise ValueError(f"workers: expected >= 1, got {width} (gpus={use_gpus}, cluster {resources})")
+
+    results = [JobResult(job) for job in jobs]
+    views = [JobProgress(Path(job.input).name) for job in jobs]
+    view = ProgressView(views, stream, progress)
+    board_name = f"ffaccel-progress-{uuid.uuid4().hex}" if progress else None
+    board = ray.remote(num_cpus=0)(ProgressBoard).options(name=board_name).remote() if progress else None
+    opts: dict[str, Any] = {"num_cpus": int(cpus_per_worker)}
+    if use_gpus:
+        opts["num_gpus"] = gpu_fraction
+    actor_cls = ray.remote(max_restarts=-1, max_task_retries=max_task_retries, **opts)(SegmentWorker)
+    actors = [actor_cls.remote(pipeline, board_name, int(cpus_per_worker)) for _ in range(width)]
+    pool = ActorPool(actors)
+    failed: set[int] = set()
+    tracks: dict[int, dict[int, np.ndarray]] = {}
+    parts_done: dict[int, set[int]] = {}
+    work: dict[int, Path] = {}
+    layouts: dict[int, RawLayout] = {}
+    heights: dict[int, int] = {}
+
+    def fail(j: int, message: str) -> None:
+        if j in failed:
+            return
+        failed.add(j)
+        results[j].error = message
+        results[j].error_type = message.split(":", 1)[0]
+        results[j].wall_s = time.perf_counter() - started
+        views[j].state = "failed"
+        if j in work:
+            shutil.rmtree(work[j], ignore_errors=True)
+        if j in layouts:
+            layouts[j].abort()
+
+    inflight: dict[tuple[int, str, int], Any] = {}
+
+    def dispatch(method: str) -> Any:
+        def call(actor: Any, t: dict[str, Any]) -> Any:
+            ref = (actor.skip if t["job"] in failed else getattr(actor, method)).remote(t)
+            inflight[(t["job"], method, t["segment"])] = ref
+            return ref
+
+        return call
+
+    def lost_calls() -> None:
+        """A call failed beyond Ray's retries: fail the jobs of the calls that ended in an error."""
+        for key, ref in list(inflight.items()):
+            if ray.wait([ref], timeout=0)[0]:
+                try:
+                    ray.get(ref)
+                except Exception as exc:  # noqa: BLE001
+                    inflight.pop(key)
+                    fail(key[0], f"{type(exc).__name__}: {exc}")
+
+    for j, job in enumerate(jobs):
+        try:
+            reader = open_video(job.input)
+        except VideoReadError as exc:
+            fail(j, f"{type(exc).__name__}: {exc}")
+            continue
+        segs = plan_segments(reader.frames, reader.keyframes, segment_frames)
+        results[j].frames, results[j].segments = reader.frames, segs
+        views[j].frames, views[j].state = reader.frames, "running"
+        heights[j] = reader.height
+        out = Path(job.output)
+        if codec == "raw":  # fixed-size records: actors write their frames in place, no segment files to join
+            layouts[j] = RawLayout(_export_target(out)[0], reader.width, reader.height, reader.fps, reader.frames,
+                                   uuid.uuid4().hex[:12])
+            layouts[j].create()
+        else:
+            work[j] = out.with_name(f".{out.name}.parts-{uuid.uuid4().hex[:8]}")
+            work[j].mkdir(parents=True)
+        tracks[j], parts_done[j] = {}, set()
+        for s, (a, b) in enumerate(segs):
+            pool.submit(dispatch("detect"), {"job": j, "segment": s, "input": os.fspath(job.input), "start": a,
+                                             "stop": b})
+
+    def finish_pass1(j: int) -> None:
+        segs = results[j].segments
+        track = np.concatenate([tracks[j][s] for s in range(len(segs))])
+        smooth = pipeline.stabilise(track, heights[j])
+        results[j].track = smooth
+        for s, (a, b) in enumerate(segs):
+            pool.submit(dispatch("swap"), {"job": j, "segment": s, "input": os.fspath(jobs[j].input), "start": a,
+                                           "stop": b, "track": smooth[a:b], "codec": codec,
+                                           "layout": layouts.get(j),
+                                           "part": os.fspath(work[j] / f"{s:06d}.ffr") if j in work else None})
+
+    def finish_pass2(j: int) -> None:
+        segs = results[j].segments
+        if j in layouts:
+            target, export = _export_target(Path(jobs[j].output))
+            layouts.pop(j).finish()  # checks that every frame was written
+            _finish_output(target, Path(jobs[j].output), export)
+            results[j].ok, results[j].wall_s = True, time.perf_counter() - started
+            views[j].state = "done"
+            return
+        parts = [work[j] / f"{s:06d}.ffr" for s in range(len(segs))]
+        for p, (a, b) in zip(parts, segs, strict=True):
+            if FfrReader(p).frames != b - a:  # never join a segment with a lost or extra frame
+                raise RuntimeError(f"segment {p.name}: {FfrReader(p).frames} frames, expected {b - a}")
+        target, export = _export_target(Path(jobs[j].output))
+        join_ffr(parts, target)
+        shutil.rmtree(work[j], ignore_errors=True)
+        _finish_output(target, Path(jobs[j].output), export)
+        results[j].ok, results[j].wall_s = True, time.perf_counter() - started
+        views[j].state = "done"
+
+    try:
+        while pool.has_next():
+            try:
+                status, task, value = pool.get_next_unordered(timeout=0.5)
+            except TimeoutError:
+                _refresh(ray, board, views, failed)
+                view.draw()
+                continue
+            except ray.exceptions.RayError:
+                lost_calls()
+                continue
+            j = task["job"]
+            inflight.pop((j, "swap" if "track" in task else "detect", task["segment"]), None)
+            if status == "skipped" or j in failed:
+                continue
+            if status == "error":
+                fail(j, value)
+                continue
+            try:
+                if "track" not in task:
+                    tracks[j][task["segment"]] = value
+                    if len(tracks[j]) == len(results[j].segments):
+                        finish_pass1(j)
+                else:
+                    parts_done[j].add(task["segment"])
+                    if len(parts_done[j]) == len(results[j].segments):
+                        finish_pass2(j)
+            except Exception as exc:  # noqa: BLE001 - this job fails, the others go on
+                fail(j, f"{type(exc).__name__}: {exc}")
+            _refresh(ray, board, views, failed)
+            view.draw()
+    finally:
+        for a in actors:
+            ray.kill(a)
+        if board is not None:
+            ray.kill(board)
+        for j, path in work.items():
+            if not results[j].ok:
+                shutil.rmtree(path, ignore_errors=True)
+        for layout in layouts.values():
+            layout.abort()
+    for j, r in enumerate(results):
+        if r.ok:
+            views[j].detected = views[j].swapped = r.frames
+    view.draw(force=True)
+    return results
+
+
+def _refresh(ray: Any, board: Any, views: list[JobProgress], failed: set[int]) -> None:
+    if board is None:
+        return
+    totals = ray.get(board.totals.remote())
+    for j, v in enumerate(views):
+        v.detected = min(totals.get((j, 1), 0), v.frames)
+        v.swapped = min(totals.get((j, 2), 0), v.frames)
