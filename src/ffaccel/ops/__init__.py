@@ -7,6 +7,7 @@ from ffaccel.ops.composite import composite
 from ffaccel.ops.hysteresis import MaskHysteresis, mask_hysteresis, seam_ring
 from ffaccel.ops.mask import box_mask, feather_mask
 from ffaccel.ops.paste import paste_back, paste_back_batch
+from ffaccel.ops.paste_insightface import paste_back_insightface
 from ffaccel.ops.warp import warp_affine, warp_affine_batch
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "mask_hysteresis",
     "paste_back",
     "paste_back_batch",
+    "paste_back_insightface",
     "seam_ring",
     "srgb_to_linear",
     "warp_affine",

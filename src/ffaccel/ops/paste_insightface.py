@@ -1,0 +1,182 @@
+"""``paste_back_insightface``: insightface's INSwapper paste-back, byte for byte, over the face only.
+
+Kernel: ``kernels/include/ffaccel/paste_insightface.h`` (the formulas and the proof of
+which pixels can change), ``kernels/cpu/paste_insightface.cpp``,
+``kernels/cuda/paste_insightface.cu``, ``kernels/bindings/paste_insightface.cpp``.
+Tests: ``tests/test_paste_insightface.py``. Docs: docs/insightface.md.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+from ffaccel import _arrays, _core
+from ffaccel.ops import _checks
+from ffaccel.ops._matrix import host_matrices, invert_affine
+
+__all__ = ["INSIGHTFACE_COMPAT", "insightface_generation", "paste_back_insightface"]
+
+#: ``compat`` values. ``"insightface"`` follows the installed cv2.
+INSIGHTFACE_COMPAT = ("insightface", "insightface-opencv4", "insightface-opencv5")
+
+# compat -> (warp mode of warp_affine.h, blur mode of paste_insightface.h). A new OpenCV
+# generation adds one row here (and its warp mode in the kernels).
+_MODES = {
+    "insightface-opencv4": (2, 0),  # WarpMode::OpenCV4, BlurMode::OpenCV4
+    "insightface-opencv5": (1, 1),  # WarpMode::OpenCV5, BlurMode::OpenCV5
+}
+
+_FRAME = {np.dtype(np.uint8): (3,)}
+_local = threading.local()
+
+
+def insightface_generation(version: str | None = None) -> str:
+    """The ``compat`` value matching an OpenCV version (default: the installed cv2).
+
+    Args:
+        version: ``cv2.__version__``-style string such as ``"4.12.0"``; None reads cv2.
+
+    Returns:
+        ``"insightface-opencv4"`` for 4.x, ``"insightface-opencv5"`` for 5.0.
+
+    Raises:
+        ValueError: cv2 is not importable, or a version this op does not reproduce
+            (OpenCV 5.1 changed its warp: not matched yet, see docs/insightface.md).
+
+    Example:
+        >>> insightface_generation("4.12.0")
+        'insightface-opencv4'
+    """
+    if version is None:
+        try:
+            import cv2
+        except ImportError:
+            raise ValueError("compat: 'insightface' follows the installed OpenCV, but cv2 is not importable; pass "
+                             "'insightface-opencv4' or 'insightface-opencv5'") from None
+        version = str(cv2.__version__)
+    parts = str(version).split(".")
+    try:
+        major, minor = int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
+    except ValueError:
+        raise ValueError(f"version: cannot read an OpenCV version from {version!r}") from None
+    if major == 4:
+        return "insightface-opencv4"
+    if major == 5 and minor == 0:
+        return "insightface-opencv5"
+    raise ValueError(f"version: OpenCV {version} is not reproduced (supported: 4.x and 5.0)")
+
+
+def _modes(compat: Any) -> tuple[int, int]:
+    if compat == "insightface":
+        compat = insightface_generation()
+    try:
+        return _MODES[compat]
+    except (KeyError, TypeError):
+        raise ValueError(f"compat: expected one of {INSIGHTFACE_COMPAT}, got {compat!r}") from None
+
+
+def _workspace(like: _arrays.ArrayView, floats: int) -> tuple[Any, int]:
+    """A float32 workspace: a per-thread reused numpy buffer on the CPU (no page faults per
+    call), the frame's own allocator on the GPU."""
+    if like.kind == "numpy":
+        buf = getattr(_local, "buf", None)
+        if buf is None or buf.size < floats:
+            buf = np.empty(max(floats, 1 << 16), np.float32)
+            _local.buf = buf
+        return buf, buf.ctypes.data
+    ws = _arrays.empty(like, (max(floats, 1),), np.dtype(np.float32))
+    return ws, _arrays.view(ws, "workspace").ptr
+
+
+def paste_back_insightface(frame: Any, crop: Any, matrix: Any, *, compat: str = "insightface",
+                           inplace: bool = False, out: Any = None) -> Any:
+    """Paste a swapped crop as insightface's ``INSwapper.get(..., paste_back=True)`` does.
+
+    Byte-identical to stock insightface 2.1 for the same ``bgr_fake`` crop and matrix,
+    under the OpenCV generation named by ``compat``, but only the face's neighbourhood
+    is computed (docs/insightface.md gives the steps and the proof that no other pixel
+    can change). The dead ``fake_diff`` work of stock is skipped.
+
+    Args:
+        frame: (H, W, 3) uint8 frame (BGR). numpy runs on the CPU (a non-contiguous
+            numpy frame is copied first, as cv2 does); cupy/torch CUDA arrays on their
+            device and current stream (C-contiguous).
+        crop: (h, w, 3) uint8 ``bgr_fake`` (the model's output, BGR), same kind/device
+            as frame; a non-contiguous numpy crop (stock's ``[:, :, ::-1]`` view) is fine.
+        matrix: (2, 3) host array M, frame -> crop, as ``face_align.norm_crop2`` returns
+            it (float64; other dtypes are converted to float64).
+        compat: ``"insightface"`` (the installed cv2: 4.x or 5.0),
+            ``"insightface-opencv4"`` or ``"insightface-opencv5"``.
+        inplace: write into ``frame`` itself (numpy: must be C-contiguous and writable).
+        out: optional (H, W, 3) uint8 C-contiguous result buffer; not with ``inplace``.
+
+    Returns:
+        The pasted frame: a new array, ``out``, or ``frame``. Where stock insightface
+        raises (no mask pixel above 20 in the frame, e.g. a face wholly off the frame)
+        the frame comes back unchanged.
+
+    Raises:
+        TypeError, ValueError: bad arguments, named in the message; nothing is written.
+
+    Example:
+        >>> import numpy as np, ffaccel
+        >>> frame = np.full((480, 640, 3), 40, np.uint8)
+        >>> crop = np.full((128, 128, 3), 200, np.uint8)
+        >>> M = np.array([[0.5, 0.0, -100.0], [0.0, 0.5, -60.0]])  # 256 px face at (200, 120)
+        >>> res = ffaccel.paste_back_insightface(frame, crop, M, compat="insightface-opencv5")
+        >>> int(res[248, 328, 0]), int(res[10, 10, 0])
+        (200, 40)
+    """
+    warp, blur = _modes(compat)
+    fv = _arrays.view(frame, "frame")
+    copy_first = fv.kind == "numpy" and not fv.c_contiguous and not inplace
+    if copy_first:
+        if fv.dtype != np.uint8 or len(fv.shape) != 3 or fv.shape[2] != 3:
+            _checks.image(frame, "frame", _FRAME)  # the named error
+        frame = np.ascontiguousarray(frame)
+    f = _checks.image(frame, "frame", _FRAME)
+    if f.planar:
+        raise ValueError(f"frame: expected shape (H, W, 3), got {f.view.shape}")
+    cv = _arrays.view(crop, "crop")
+    _checks.same_device([("frame", f.view), ("crop", cv)])
+    if cv.dtype != np.uint8:
+        raise TypeError(f"crop: expected dtype uint8 (insightface's bgr_fake), got {cv.dtype}")
+    if len(cv.shape) != 3 or cv.shape[2] != 3:
+        raise ValueError(f"crop: expected shape (h, w, 3), got {cv.shape}")
+    if cv.shape[0] == 0 or cv.shape[1] == 0:
+        raise ValueError(f"crop: is empty (shape {cv.shape})")
+    if not cv.c_contiguous:
+        if cv.kind != "numpy":
+            raise ValueError("crop: must be C-contiguous")
+        crop = np.ascontiguousarray(crop)
+        cv = _arrays.view(crop, "crop")
+    m = host_matrices(matrix, "matrix", batched=False)
+    invert_affine(m, "matrix")  # finite and invertible, or a named error
+    if inplace and out is not None:
+        raise ValueError("out: cannot be given together with inplace=True")
+    if inplace and isinstance(frame, np.ndarray) and not frame.flags.writeable:
+        raise ValueError("frame: is read-only (inplace=True)")
+    if _arrays.overlaps(f.view, cv):
+        raise ValueError("crop: must not share memory with frame")
+    if copy_first and out is None:
+        out_obj, o, in_place = frame, f.view, True
+    elif inplace:
+        out_obj, o, in_place = frame, f.view, True
+    else:
+        out_obj, o = _checks.output(out, f, (f.h, f.w, 3), np.dtype(np.uint8))
+        in_place = False
+        if _arrays.overlaps(o, cv):
+            raise ValueError("out: must not share memory with crop")
+    mat = np.ascontiguousarray(m.reshape(6))
+    ch, cw = cv.shape[0], cv.shape[1]
+    floats = _core.insightface_workspace_floats(mat, f.w, f.h, cw, ch)
+    ws, ws_ptr = _workspace(f.view, floats)
+    crop_img = _core.Image(cv.ptr, ch, cw, 3, cv.strides[0], 0, _core.DType.U8)
+    out_img = _core.Image(o.ptr, f.h, f.w, 3, o.strides[0], 0, _core.DType.U8)
+    _core.paste_insightface(f.core_image(), out_img, crop_img, mat, warp, blur, in_place, ws_ptr, floats,
+                            f.view.device, _arrays.current_stream(f.view))
+    del ws
+    return out_obj
