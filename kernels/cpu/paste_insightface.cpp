@@ -26,7 +26,11 @@
 #include <vector>
 
 #include "parallel.h"
+#include "paste_simd.h"
 #include "variant.h"
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
 
 namespace ffaccel::cpu {
 namespace FFACCEL_CPU_VARIANT {
@@ -71,21 +75,77 @@ void mask_spans(const WarpCoeffs& k, int cw, int ch, int y, int fw, int* in0, in
 
 // Sliding minimum of length L over p[0 .. n) (n >= L), for `lanes` interleaved series
 // (element i of lane l at p[i * lanes + l]); out[j * lanes + l] = min p[j .. j + L).
+// van Herk / Gil-Werman: prefix minimums g and suffix minimums h within blocks of L.
 void sliding_min(const float* p, int n, int L, int lanes, float* g, float* h, float* out) {
-    for (int i = 0; i < n; ++i) {
-        for (int l = 0; l < lanes; ++l) {
-            const float v = p[i * lanes + l];
-            g[i * lanes + l] = (i % L == 0) ? v : std::min(g[(i - 1) * lanes + l], v);
+    for (int b0 = 0; b0 < n; b0 += L) {
+        const int b1 = std::min(n, b0 + L);
+        for (int l = 0; l < lanes; ++l) g[b0 * lanes + l] = p[b0 * lanes + l];
+        for (int i = b0 + 1; i < b1; ++i) {
+            const float* pi = p + i * lanes;
+            const float* gp = g + (i - 1) * lanes;
+            float* gi = g + i * lanes;
+            for (int l = 0; l < lanes; ++l) gi[l] = std::min(gp[l], pi[l]);
         }
-    }
-    for (int i = n - 1; i >= 0; --i) {
-        for (int l = 0; l < lanes; ++l) {
-            const float v = p[i * lanes + l];
-            h[i * lanes + l] = (i % L == L - 1 || i == n - 1) ? v : std::min(h[(i + 1) * lanes + l], v);
+        for (int l = 0; l < lanes; ++l) h[(b1 - 1) * lanes + l] = p[(b1 - 1) * lanes + l];
+        for (int i = b1 - 2; i >= b0; --i) {
+            const float* pi = p + i * lanes;
+            const float* hn = h + (i + 1) * lanes;
+            float* hi = h + i * lanes;
+            for (int l = 0; l < lanes; ++l) hi[l] = std::min(hn[l], pi[l]);
         }
     }
     for (int j = 0; j + L <= n; ++j) {
-        for (int l = 0; l < lanes; ++l) out[j * lanes + l] = std::min(h[j * lanes + l], g[(j + L - 1) * lanes + l]);
+        const float* hj = h + j * lanes;
+        const float* gj = g + (j + L - 1) * lanes;
+        float* o = out + j * lanes;
+        for (int l = 0; l < lanes; ++l) o[l] = std::min(hj[l], gj[l]);
+    }
+}
+
+// The row pass for `len` consecutive columns: out[t] from src[t .. t + 2r] (the header's
+// ins_blur_row order: x0 k0, then each tap fused or as two roundings), 8 columns at a
+// time with the accumulator in a register where AVX2 + FMA are compiled in.
+void row_run(const float* src, float* out, int len, const float* kern, int r, bool fused) {
+    int t = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+    for (; t + 8 <= len; t += 8) {
+        __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(src + t), _mm256_set1_ps(kern[0]));
+        if (fused) {
+            for (int j = 1; j <= 2 * r; ++j) acc = _mm256_fmadd_ps(_mm256_loadu_ps(src + t + j), _mm256_set1_ps(kern[j]), acc);
+        } else {
+            for (int j = 1; j <= 2 * r; ++j)
+                acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(src + t + j), _mm256_set1_ps(kern[j])));
+        }
+        _mm256_storeu_ps(out + t, acc);
+    }
+#endif
+    for (; t < len; ++t) {
+        float acc = src[t] * kern[0];
+        for (int j = 1; j <= 2 * r; ++j) acc = ins_madd(src[t + j], kern[j], acc, fused);
+        out[t] = acc;
+    }
+}
+
+// The column pass for `len` consecutive columns from column offset `xi` of the row
+// pointers taps[0] (row y), taps[2j - 1] (row y + j), taps[2j] (row y - j), reflected
+// already: the header's ins_blur_col order, H_0 k_r, then (H_+j + H_-j) k_r+j.
+void col_run(const float* const* taps, int xi, float* out, int len, const float* kern, int r, bool fused) {
+    int t = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+    for (; t + 8 <= len; t += 8) {
+        __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(taps[0] + xi + t), _mm256_set1_ps(kern[r]));
+        for (int j = 1; j <= r; ++j) {
+            const __m256 v = _mm256_add_ps(_mm256_loadu_ps(taps[2 * j - 1] + xi + t), _mm256_loadu_ps(taps[2 * j] + xi + t));
+            acc = fused ? _mm256_fmadd_ps(v, _mm256_set1_ps(kern[r + j]), acc)
+                        : _mm256_add_ps(acc, _mm256_mul_ps(v, _mm256_set1_ps(kern[r + j])));
+        }
+        _mm256_storeu_ps(out + t, acc);
+    }
+#endif
+    for (; t < len; ++t) {
+        float acc = taps[0][xi + t] * kern[r];
+        for (int j = 1; j <= r; ++j) acc = ins_madd(taps[2 * j - 1][xi + t] + taps[2 * j][xi + t], kern[r + j], acc, fused);
+        out[t] = acc;
     }
 }
 
@@ -106,6 +166,125 @@ T* scratch(std::vector<T>& v, std::size_t n) {
     if (v.size() < n) v.resize(n);
     return v.data();
 }
+
+// The blend of one output row over frame columns [x1, x2), g[x - x1] the blurred mask:
+// the header's ins_blend() per pixel where g != 0; in the x86-64-v3 build 8 pixels at a
+// time through paste_simd.h's crop samplers (the scalar warp formula lane by lane) and
+// blend_store (f (1 - m) + c m in float32, the same two products and sum as ins_blend,
+// truncated; lanes with g == 0 keep their bytes). The last block of a row is moved left
+// to end at x2, its already blended lanes skipped.
+template <WarpMode M>
+struct Blender {
+    const InsParams& p;
+    const InsFace& f;
+    int fw;
+    WarpParams cp;
+#if defined(FFACCEL_PASTE_SIMD)
+    simd::Src<3> src;
+    simd::FixedColumns fc;
+    bool simd_ok = false;
+#endif
+
+    Blender(const InsParams& p_, const InsFace& f_, int fw_) : p(p_), f(f_), fw(fw_), cp(ins_crop_params(p_.crop, fw_)) {
+#if defined(FFACCEL_PASTE_SIMD)
+        simd_ok = simd::simd_usable(cp) && fw >= 8 && fw < (1 << 24);
+        src = simd::make_src<std::uint8_t, 3>(cp, M == WarpMode::OpenCV4 ? 32767 : (1 << 24));
+        if (M == WarpMode::OpenCV4 && simd_ok) {
+            fc = simd::fixed_columns(f.k, fw);
+            simd_ok = fc.ok;
+        }
+#endif
+    }
+
+    void scalar(int y, int x0, int x1, int gx, const float* g) const {
+        std::uint8_t* orow = row_ptr_mut<std::uint8_t>(p.out, 0, y);
+        for (int x = x0; x < x1; ++x) {
+            const float gv = g[x - gx];
+            if (gv == 0.f) continue;
+            float c[3];
+            warp_sample<M, std::uint8_t, 3>(cp, f.k, x, y, c);
+            ins_blend(orow + x * 3, c, gv);
+        }
+    }
+
+    void row(int y, int x1, int x2, const float* g) const {
+#if defined(FFACCEL_PASTE_SIMD)
+        if (simd_ok && x2 - x1 >= 8) {
+            row_simd(y, x1, x2, g);
+            return;
+        }
+#endif
+        scalar(y, x1, x2, x1, g);
+    }
+
+#if defined(FFACCEL_PASTE_SIMD)
+    void row_simd(int y, int x1, int x2, const float* g) const {
+        std::uint8_t* orow = row_ptr_mut<std::uint8_t>(p.out, 0, y);
+        const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256 zero = _mm256_setzero_ps(), v255 = _mm256_set1_ps(255.0f);
+        const int last = x2 - 8;
+        __m256i vrx = _mm256_setzero_si256(), vry = _mm256_setzero_si256();
+        if constexpr (M == WarpMode::OpenCV4) {
+            const double rx = rint64((f.k.d[1] * y + f.k.d[2]) * 1024.0) + 16.0;
+            const double ry = rint64((f.k.d[4] * y + f.k.d[5]) * 1024.0) + 16.0;
+            const double lim = 1073741823.0;
+            if (!(std::fabs(rx) <= lim && std::fabs(ry) <= lim)) {
+                scalar(y, x1, x2, x1, g);
+                return;
+            }
+            vrx = _mm256_set1_epi32(static_cast<int>(rx));
+            vry = _mm256_set1_epi32(static_cast<int>(ry));
+        }
+        const int vector_end = fw - fw % 16;
+        const float yf = static_cast<float>(y);
+        const float rx1 = f.k.f[1] * yf, ry1 = f.k.f[4] * yf;
+        const __m256 rxv = _mm256_set1_ps(rx1 + f.k.f[2]), ryv = _mm256_set1_ps(ry1 + f.k.f[5]);
+        const __m256 a0 = _mm256_set1_ps(f.k.f[0]), a3 = _mm256_set1_ps(f.k.f[3]);
+        int done = x1;
+        for (int x0 = x1;; x0 += 8) {
+            if (x0 > last) {
+                if (x0 >= x2) break;
+                x0 = last;
+            }
+            const __m256 gv = _mm256_loadu_ps(g + (x0 - x1));
+            const __m256i lane = _mm256_add_epi32(_mm256_set1_epi32(x0), iota);
+            const __m256 pasted = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(done), lane));
+            const __m256 skip = _mm256_or_ps(_mm256_cmp_ps(gv, zero, _CMP_EQ_OQ), pasted);
+            if (_mm256_movemask_ps(skip) == 0xff) {
+                done = x0 + 8;
+                continue;
+            }
+            __m256 crop[3];
+            if constexpr (M == WarpMode::OpenCV4) {
+                const __m256i cx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(fc.x.data() + x0));
+                const __m256i cy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(fc.y.data() + x0));
+                const simd::FixedCoords k = simd::fixed_coords(_mm256_srai_epi32(_mm256_add_epi32(vrx, cx), 5),
+                                                               _mm256_srai_epi32(_mm256_add_epi32(vry, cy), 5));
+                simd::sample_fixed<std::uint8_t, 3>(src, k, crop);
+            } else {
+                const __m256 xf = _mm256_cvtepi32_ps(lane);
+                __m256 sx = _mm256_fmadd_ps(a0, xf, rxv), sy = _mm256_fmadd_ps(a3, xf, ryv);
+                if (x0 + 8 > vector_end) {
+                    const __m256 tx = _mm256_add_ps(_mm256_fmadd_ps(xf, a0, _mm256_set1_ps(rx1)), _mm256_set1_ps(f.k.f[2]));
+                    const __m256 ty = _mm256_add_ps(_mm256_fmadd_ps(xf, a3, _mm256_set1_ps(ry1)), _mm256_set1_ps(f.k.f[5]));
+                    const __m256 vec = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(vector_end), lane));
+                    sx = _mm256_blendv_ps(tx, sx, vec);
+                    sy = _mm256_blendv_ps(ty, sy, vec);
+                }
+                const simd::FloatCoords k = simd::float_coords(sx, sy);
+                if (!simd::coords_finite(k)) {
+                    scalar(y, std::max(x0, done), x0 + 8, x1, g);
+                    done = x0 + 8;
+                    continue;
+                }
+                simd::sample_float<M, std::uint8_t, 3>(src, k, crop);
+            }
+            simd::blend_store<3>(orow + x0 * 3, _mm256_div_ps(gv, v255), skip, crop, true);
+            done = x0 + 8;
+        }
+    }
+#endif
+};
 
 template <WarpMode M>
 struct Impl {
@@ -208,47 +387,65 @@ struct Impl {
         });
         const float* Ev = T;  // the eroded mask over B
 
-        // 3. Row pass over B's rows, columns of R.
+        // 3. Row pass over B's rows, columns of R. Per row, the reflected E row is laid
+        // out once (pe); a window of zeros gives 0 and one of 255s the constant row255;
+        // the other columns run the header's formula with the tap loop outermost (each
+        // column still sees x0 k0, then its taps in order).
         const int rx1 = std::max(0, f.bx1 - r), rx2 = std::min(fw, f.bx2 + r);
         const int ry1 = std::max(0, f.by1 - r), ry2 = std::min(fh, f.by2 + r);
         const int rw = rx2 - rx1;
         float* H = p.ws + lay.h;
         const float row255[2] = {row_const(kern, r, 255.f, false), row_const(kern, r, 255.f, true)};
+        const int row_split = p.blur == BlurMode::OpenCV4 ? fw : fw - fw % 4;  // fused below it
+        const int col_split = p.blur == BlurMode::OpenCV4 ? fw : fw - fw % 8;
         parallel_for(bh, [&](int b, int e) {
-            thread_local std::vector<int> cnt;
-            int* nz = scratch(cnt, static_cast<std::size_t>(bw + 1) * 2);
-            int* n255 = nz + bw + 1;
+            thread_local std::vector<float> fbuf;
+            thread_local std::vector<int> ibuf;
+            const int n = rw + 2 * r;
+            float* pe = scratch(fbuf, static_cast<std::size_t>(n));
+            int* nz = scratch(ibuf, static_cast<std::size_t>(n + 1) * 2);
+            int* n255 = nz + n + 1;
             for (int i = b; i < e; ++i) {
                 const float* erow = Ev + static_cast<std::int64_t>(i) * bw;
                 float* hrow = H + static_cast<std::int64_t>(i) * rw;
                 nz[0] = n255[0] = 0;
-                for (int j = 0; j < bw; ++j) {
-                    nz[j + 1] = nz[j] + (erow[j] != 0.f);
-                    n255[j + 1] = n255[j] + (erow[j] != 255.f);
+                for (int c = 0; c < n; ++c) {
+                    const int xx = reflect101(rx1 - r + c, fw);
+                    const float v = xx >= f.bx1 && xx < f.bx2 ? erow[xx - f.bx1] : 0.f;
+                    pe[c] = v;
+                    nz[c + 1] = nz[c] + (v != 0.f);
+                    n255[c + 1] = n255[c] + (v != 255.f);
                 }
-                auto get = [&](int xx) { return xx >= f.bx1 && xx < f.bx2 ? erow[xx - f.bx1] : 0.f; };
-                for (int x = rx1; x < rx2; ++x) {
-                    const int w0 = x - r, w1 = x + r + 1;
-                    float v;
-                    if (w0 >= 0 && w1 <= fw) {
-                        const int c0 = std::max(w0, f.bx1) - f.bx1, c1 = std::min(w1, f.bx2) - f.bx1;
-                        if (c1 <= c0 || nz[c1] == nz[c0]) {
-                            hrow[x - rx1] = 0.f;
-                            continue;
-                        }
-                        if (w0 >= f.bx1 && w1 <= f.bx2 && n255[c1] == n255[c0]) {
-                            hrow[x - rx1] = row255[ins_row_fused(p.blur, x, fw)];
-                            continue;
-                        }
+                int x = rx1;
+                while (x < rx2) {
+                    const int c0 = x - rx1, c1 = c0 + 2 * r + 1;
+                    if (nz[c1] == nz[c0]) {
+                        hrow[c0] = 0.f;
+                        ++x;
+                        continue;
                     }
-                    v = ins_blur_row(get, kern, r, x, fw, p.blur);
-                    hrow[x - rx1] = v;
+                    if (n255[c1] == n255[c0]) {
+                        hrow[c0] = row255[x < row_split];
+                        ++x;
+                        continue;
+                    }
+                    // A run of columns to compute, all on one side of row_split.
+                    int x2 = x + 1;
+                    const int lim = x < row_split ? std::min(rx2, row_split) : rx2;
+                    while (x2 < lim) {
+                        const int d0 = x2 - rx1, d1 = d0 + 2 * r + 1;
+                        if (nz[d1] == nz[d0] || n255[d1] == n255[d0]) break;
+                        ++x2;
+                    }
+                    row_run(pe + c0, hrow + c0, x2 - x, kern, r, x < row_split);
+                    x = x2;
                 }
             }
         });
 
-        // 4. Column pass and blend over R. Per-column prefix counts of H != 0 and of
-        // H != (the row-pass value of an all-255 window at that column).
+        // 4. Column pass and blend over R, one output row at a time. Per-column prefix
+        // counts of H != 0 and of H != (the all-255 row value at that column) classify
+        // the windows that need no reflection.
         thread_local std::vector<int> counts;
         int* cz = scratch(counts, static_cast<std::size_t>(bh + 1) * rw * 2);
         int* cc = cz + static_cast<std::size_t>(bh + 1) * rw;
@@ -258,7 +455,7 @@ struct Impl {
                 const float* hrow = H + static_cast<std::int64_t>(i) * rw;
                 const std::int64_t o = static_cast<std::int64_t>(i) * rw, o1 = o + rw;
                 for (int x = b; x < e; ++x) {
-                    const float hc = row255[ins_row_fused(p.blur, rx1 + x, fw)];
+                    const float hc = row255[rx1 + x < row_split];
                     cz[o1 + x] = cz[o + x] + (hrow[x] != 0.f);
                     cc[o1 + x] = cc[o + x] + (hrow[x] != hc);
                 }
@@ -267,34 +464,56 @@ struct Impl {
         float g255[2][2];
         for (int rf = 0; rf < 2; ++rf)
             for (int cf = 0; cf < 2; ++cf) g255[rf][cf] = col_const(kern, r, row255[rf], cf != 0);
-        const WarpParams cp = ins_crop_params(p.crop, fw);
+        const Blender<M> blender(p, f, fw);
         parallel_for(ry2 - ry1, [&](int b, int e) {
+            thread_local std::vector<float> gbuf, zbuf;
+            thread_local std::vector<const float*> tbuf;
+            const float** taps = scratch(tbuf, static_cast<std::size_t>(2 * r + 1));
+            float* g = scratch(gbuf, static_cast<std::size_t>(rw) + 8);
+            float* zero = scratch(zbuf, static_cast<std::size_t>(rw));
+            std::fill(zero, zero + rw, 0.f);
             for (int yy = b; yy < e; ++yy) {
                 const int y = ry1 + yy;
-                std::uint8_t* orow = row_ptr_mut<std::uint8_t>(p.out, 0, y);
                 const int w0 = y - r, w1 = y + r + 1;
                 const bool inner = w0 >= 0 && w1 <= fh;
                 const int i0 = std::max(w0, f.by1) - f.by1, i1 = std::min(w1, f.by2) - f.by1;
                 const bool full = inner && w0 >= f.by1 && w1 <= f.by2;
-                for (int x = rx1; x < rx2; ++x) {
-                    const int xi = x - rx1;
-                    float g;
-                    if (inner && (i1 <= i0 || cz[static_cast<std::int64_t>(i1) * rw + xi] == cz[static_cast<std::int64_t>(i0) * rw + xi])) {
-                        continue;  // G = 0
+                const int* z0 = cz + static_cast<std::int64_t>(std::max(i0, 0)) * rw;
+                const int* z1 = cz + static_cast<std::int64_t>(std::max(i1, 0)) * rw;
+                const int* k0 = cc + static_cast<std::int64_t>(std::max(i0, 0)) * rw;
+                const int* k1 = cc + static_cast<std::int64_t>(std::max(i1, 0)) * rw;
+                auto hrow = [&](int yv) -> const float* {
+                    yv = reflect101(yv, fh);
+                    return yv >= f.by1 && yv < f.by2 ? H + static_cast<std::int64_t>(yv - f.by1) * rw : zero;
+                };
+                auto kind = [&](int xi) {  // 0: G = 0, 1: constant, 2: compute
+                    if (inner && (i1 <= i0 || z1[xi] == z0[xi])) return 0;
+                    if (full && k1[xi] == k0[xi]) return 1;
+                    return 2;
+                };
+                taps[0] = hrow(y);
+                for (int j = 1; j <= r; ++j) taps[2 * j - 1] = hrow(y + j), taps[2 * j] = hrow(y - j);
+                bool any = false;
+                int xi = 0;
+                while (xi < rw) {
+                    const int x = rx1 + xi;
+                    const int kd = kind(xi);
+                    if (kd == 0) {
+                        g[xi++] = 0.f;
+                        continue;
                     }
-                    if (full && cc[static_cast<std::int64_t>(i1) * rw + xi] == cc[static_cast<std::int64_t>(i0) * rw + xi]) {
-                        g = g255[ins_row_fused(p.blur, x, fw)][ins_col_fused(p.blur, x, fw)];
-                    } else {
-                        auto get = [&](int yv) {
-                            return yv >= f.by1 && yv < f.by2 ? H[static_cast<std::int64_t>(yv - f.by1) * rw + xi] : 0.f;
-                        };
-                        g = ins_blur_col(get, kern, r, x, y, fw, fh, p.blur);
+                    any = true;
+                    if (kd == 1) {
+                        g[xi++] = g255[x < row_split][x < col_split];
+                        continue;
                     }
-                    if (g == 0.f) continue;
-                    float c[3];
-                    warp_sample<M, std::uint8_t, 3>(cp, f.k, x, y, c);
-                    ins_blend(orow + x * 3, c, g);
+                    int x2 = xi + 1;
+                    const int lim = x < col_split ? std::min(rw, col_split - rx1) : rw;
+                    while (x2 < lim && kind(x2) == 2) ++x2;
+                    col_run(taps, xi, g + xi, x2 - xi, kern, r, x < col_split);
+                    xi = x2;
                 }
+                if (any) blender.row(y, rx1, rx2, g);
             }
         });
         return true;
