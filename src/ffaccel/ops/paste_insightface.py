@@ -33,22 +33,32 @@ _FRAME = {np.dtype(np.uint8): (3,)}
 _local = threading.local()
 
 
-def insightface_generation(version: str | None = None) -> str:
-    """The ``compat`` value matching an OpenCV version (default: the installed cv2).
+def insightface_generation(version: str | None = None, ipp: bool | None = None) -> str:
+    """The ``compat`` value matching an OpenCV release (default: the imported cv2).
+
+    The paste's erode and Gaussian blur are the same arithmetic with or without Intel
+    IPP in 4.12, 5.0 and 5.1; the uint8 warp is not: OpenCV 5.1 hands ``warpAffine`` to
+    IPP when IPP is on, and with IPP off gives exactly 5.0's bytes.
 
     Args:
         version: ``cv2.__version__``-style string such as ``"4.12.0"``; None reads cv2.
+        ipp: whether cv2 uses IPP (``cv2.ipp.useIPP()``); None reads it from cv2 when
+            ``version`` is None, else assumes False.
 
     Returns:
-        ``"insightface-opencv4"`` for 4.x, ``"insightface-opencv5"`` for 5.0.
+        ``"insightface-opencv4"`` for 4.x (x <= 13), ``"insightface-opencv5"`` for 5.0,
+        and for 5.1 with IPP off (environment ``OPENCV_IPP=disabled`` before cv2 is
+        imported).
 
     Raises:
-        ValueError: cv2 is not importable, or a version this op does not reproduce
-            (OpenCV 5.1 changed its warp: not matched yet, see docs/insightface.md).
+        ValueError: cv2 is not importable, or a release whose bytes are not reproduced
+            (5.1 with IPP on, or anything newer than 4.13 / 5.1), naming it.
 
     Example:
         >>> insightface_generation("4.12.0")
         'insightface-opencv4'
+        >>> insightface_generation("5.1.0", ipp=False)
+        'insightface-opencv5'
     """
     if version is None:
         try:
@@ -57,16 +67,24 @@ def insightface_generation(version: str | None = None) -> str:
             raise ValueError("compat: 'insightface' follows the installed OpenCV, but cv2 is not importable; pass "
                              "'insightface-opencv4' or 'insightface-opencv5'") from None
         version = str(cv2.__version__)
+        if ipp is None:
+            ipp_mod = getattr(cv2, "ipp", None)
+            ipp = bool(ipp_mod.useIPP()) if ipp_mod is not None and hasattr(ipp_mod, "useIPP") else False
     parts = str(version).split(".")
     try:
         major, minor = int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
     except ValueError:
         raise ValueError(f"version: cannot read an OpenCV version from {version!r}") from None
-    if major == 4:
+    if major == 4 and minor <= 13:
         return "insightface-opencv4"
     if major == 5 and minor == 0:
         return "insightface-opencv5"
-    raise ValueError(f"version: OpenCV {version} is not reproduced (supported: 4.x and 5.0)")
+    if major == 5 and minor == 1:
+        if not ipp:
+            return "insightface-opencv5"
+        raise ValueError(f"version: OpenCV {version} hands warpAffine to Intel IPP, which is not reproduced byte for "
+                         "byte; set OPENCV_IPP=disabled before cv2 is imported (5.1 then gives 5.0's bytes)")
+    raise ValueError(f"version: OpenCV {version} is not reproduced (supported: 4.x up to 4.13, 5.0, 5.1 without IPP)")
 
 
 def _modes(compat: Any) -> tuple[int, int]:
@@ -108,7 +126,7 @@ def paste_back_insightface(frame: Any, crop: Any, matrix: Any, *, compat: str = 
             as frame; a non-contiguous numpy crop (stock's ``[:, :, ::-1]`` view) is fine.
         matrix: (2, 3) host array M, frame -> crop, as ``face_align.norm_crop2`` returns
             it (float64; other dtypes are converted to float64).
-        compat: ``"insightface"`` (the installed cv2: 4.x or 5.0),
+        compat: ``"insightface"`` (the imported cv2, see :func:`insightface_generation`),
             ``"insightface-opencv4"`` or ``"insightface-opencv5"``.
         inplace: write into ``frame`` itself (numpy: must be C-contiguous and writable).
         out: optional (H, W, 3) uint8 C-contiguous result buffer; not with ``inplace``.
