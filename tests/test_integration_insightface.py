@@ -256,3 +256,17 @@ def test_cli_help(capsys):
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert "ffi.install()" in out and "python -m ffaccel.integrations.insightface" in out
+
+
+@needs_supported
+def test_benchmark_peer_is_stock(swapper):
+    """benchmarks/bench_insightface.py times insightface_reference.stock_paste: it is the real paste."""
+    from insightface.utils import face_align
+    from insightface_reference import stock_paste
+
+    img = _frame(720, 1280, 17)
+    tf, sf = fk.target_face((600.0, 330.0), 300.0, 25.0), fk.source_face()
+    aimg, M = face_align.norm_crop2(img, tf.kps, 128)
+    bgr_fake, M2 = swapper.get(img, tf, sf, paste_back=False)
+    np.testing.assert_array_equal(M, M2)
+    np.testing.assert_array_equal(stock_paste(img, bgr_fake, aimg, M), swapper.get(img, tf, sf, paste_back=True))

@@ -266,3 +266,21 @@ def test_overlapping_buffers():
     res = ffaccel.paste_back_insightface(big, big[50:82, :32], face_matrix((100.0, 100.0), 60.0, 0.0, crop=32),
                                          compat="insightface-opencv5")
     assert res.shape == big.shape
+
+
+def test_recycled_output_frames_never_alias_a_held_result():
+    rng = np.random.default_rng(6)
+    frame = rng.integers(0, 256, (1700, 2000, 3), np.uint8)  # above the pool's size threshold
+    crop = rng.integers(0, 256, (128, 128, 3), np.uint8)
+    m1 = face_matrix((700.0, 800.0), 300.0, 10.0)
+    m2 = face_matrix((1300.0, 800.0), 300.0, -10.0)
+    a = ffaccel.paste_back_insightface(frame, crop, m1, compat="insightface-opencv5")
+    a_copy = a.copy()
+    view = a[100:200]
+    b = ffaccel.paste_back_insightface(frame, crop, m2, compat="insightface-opencv5")
+    assert not np.shares_memory(a, b)
+    del a
+    c = ffaccel.paste_back_insightface(frame, crop, m2, compat="insightface-opencv5")
+    assert not np.shares_memory(view, c) and not np.shares_memory(b, c)  # a view keeps its base held
+    np.testing.assert_array_equal(view, a_copy[100:200])
+    np.testing.assert_array_equal(b, c)

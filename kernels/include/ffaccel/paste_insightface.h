@@ -60,7 +60,6 @@ FFACCEL_HD int reflect101(int p, int n) {
     return p;
 }
 
-inline int ins_floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
 // The erode and blur sizes of insightface for a thresholded extent mh x mw (max - min).
 FFACCEL_HD void ins_sizes(int mh, int mw, int* ke, int* r) {
