@@ -388,9 +388,13 @@ struct Impl {
         const float* Ev = T;  // the eroded mask over B
 
         // 3. Row pass over B's rows, columns of R. Per row, the reflected E row is laid
-        // out once (pe); a window of zeros gives 0 and one of 255s the constant row255;
-        // the other columns run the header's formula with the tap loop outermost (each
-        // column still sees x0 k0, then its taps in order).
+        // out once (pe). A window of zeros gives 0. A window holding only 0s and 255s,
+        // the 255s contiguous at taps [j0, j1), gives run255[j0][j1]: the formula over
+        // those taps alone, since a leading 0 tap leaves s = +0 (0 k = +0, fma(0, k, +0)
+        // = +0, +0 + 0 k = +0), then the first 255 tap gives round(255 k_j0) fused or
+        // not, as the table's start does, and a trailing 0 tap leaves s as it is. The
+        // other columns run the header's formula with the tap loop outermost (each column
+        // still sees x0 k0, then its taps in order).
         const int rx1 = std::max(0, f.bx1 - r), rx2 = std::min(fw, f.bx2 + r);
         const int ry1 = std::max(0, f.by1 - r), ry2 = std::min(fh, f.by2 + r);
         const int rw = rx2 - rx1;
@@ -398,46 +402,86 @@ struct Impl {
         const float row255[2] = {row_const(kern, r, 255.f, false), row_const(kern, r, 255.f, true)};
         const int row_split = p.blur == BlurMode::OpenCV4 ? fw : fw - fw % 4;  // fused below it
         const int col_split = p.blur == BlurMode::OpenCV4 ? fw : fw - fw % 8;
+        const int ks1 = ks + 1;
+        thread_local std::vector<float> run_tab;
+        float* run255 = scratch(run_tab, static_cast<std::size_t>(ks1) * ks1 * 2);  // [fused][j0][j1]
+        for (int fz = 0; fz < 2; ++fz) {
+            for (int j0 = 0; j0 < ks; ++j0) {
+                float* t = run255 + (static_cast<std::size_t>(fz) * ks1 + j0) * ks1;
+                float acc = 255.f * kern[j0];
+                t[j0 + 1] = acc;
+                for (int j1 = j0 + 2; j1 <= ks; ++j1) t[j1] = acc = ins_madd(255.f, kern[j1 - 1], acc, fz != 0);
+            }
+        }
         parallel_for(bh, [&](int b, int e) {
             thread_local std::vector<float> fbuf;
-            thread_local std::vector<int> ibuf;
             const int n = rw + 2 * r;
             float* pe = scratch(fbuf, static_cast<std::size_t>(n));
-            int* nz = scratch(ibuf, static_cast<std::size_t>(n + 1) * 2);
-            int* n255 = nz + n + 1;
+            const int off = rx1 - r;  // frame column of pe[0]
             for (int i = b; i < e; ++i) {
                 const float* erow = Ev + static_cast<std::int64_t>(i) * bw;
                 float* hrow = H + static_cast<std::int64_t>(i) * rw;
-                nz[0] = n255[0] = 0;
+                // pe: E at reflect101(off + c); zero outside B.
+                std::fill(pe, pe + n, 0.f);
+                std::memcpy(pe + (f.bx1 - off), erow, static_cast<std::size_t>(bw) * sizeof(float));
                 for (int c = 0; c < n; ++c) {
-                    const int xx = reflect101(rx1 - r + c, fw);
-                    const float v = xx >= f.bx1 && xx < f.bx2 ? erow[xx - f.bx1] : 0.f;
-                    pe[c] = v;
-                    nz[c + 1] = nz[c] + (v != 0.f);
-                    n255[c + 1] = n255[c] + (v != 255.f);
+                    const int xx = off + c;
+                    if (xx >= 0) break;
+                    const int rr = reflect101(xx, fw);
+                    pe[c] = rr >= f.bx1 && rr < f.bx2 ? erow[rr - f.bx1] : 0.f;
                 }
+                for (int c = n - 1; c >= 0; --c) {
+                    const int xx = off + c;
+                    if (xx < fw) break;
+                    const int rr = reflect101(xx, fw);
+                    pe[c] = rr >= f.bx1 && rr < f.bx2 ? erow[rr - f.bx1] : 0.f;
+                }
+                // The row's shape: non-zero span [z0, z1], 255 span [a0, a1]; `simple`
+                // when every value in [z0, z1] is non-zero and every one in [a0, a1] is 255.
+                int z0 = n, z1 = -1, a0 = n, a1 = -1, nonzero = 0, n255 = 0;
+                for (int c = 0; c < n; ++c) {
+                    const float v = pe[c];
+                    if (v != 0.f) {
+                        z0 = c < z0 ? c : z0;
+                        z1 = c;
+                        ++nonzero;
+                        if (v == 255.f) {
+                            a0 = c < a0 ? c : a0;
+                            a1 = c;
+                            ++n255;
+                        }
+                    }
+                }
+                const bool simple = nonzero == z1 - z0 + 1 && n255 == a1 - a0 + 1;
+                // 1: value in *v (zero, or a 255 run over rim-free taps), 2: compute
+                auto kind = [&](int c0, bool fused, float* v) {
+                    const int c1 = c0 + 2 * r;  // inclusive
+                    if (c1 < z0 || c0 > z1) {
+                        *v = 0.f;
+                        return 1;
+                    }
+                    if (!simple || n255 == 0) return 2;
+                    const int lo = c0 > z0 ? c0 : z0, hi = c1 < z1 ? c1 : z1;  // non-zero taps
+                    if (lo < a0 || hi > a1) return 2;                          // a rim value in the window
+                    *v = run255[(static_cast<std::size_t>(fused) * ks1 + (lo - c0)) * ks1 + (hi - c0 + 1)];
+                    return 1;
+                };
                 int x = rx1;
                 while (x < rx2) {
-                    const int c0 = x - rx1, c1 = c0 + 2 * r + 1;
-                    if (nz[c1] == nz[c0]) {
-                        hrow[c0] = 0.f;
-                        ++x;
-                        continue;
-                    }
-                    if (n255[c1] == n255[c0]) {
-                        hrow[c0] = row255[x < row_split];
+                    const int c0 = x - rx1;
+                    const bool fused = x < row_split;
+                    float v;
+                    if (kind(c0, fused, &v) == 1) {
+                        hrow[c0] = v;
                         ++x;
                         continue;
                     }
                     // A run of columns to compute, all on one side of row_split.
                     int x2 = x + 1;
-                    const int lim = x < row_split ? std::min(rx2, row_split) : rx2;
-                    while (x2 < lim) {
-                        const int d0 = x2 - rx1, d1 = d0 + 2 * r + 1;
-                        if (nz[d1] == nz[d0] || n255[d1] == n255[d0]) break;
-                        ++x2;
-                    }
-                    row_run(pe + c0, hrow + c0, x2 - x, kern, r, x < row_split);
+                    const int lim = fused ? std::min(rx2, row_split) : rx2;
+                    float dummy;
+                    while (x2 < lim && kind(x2 - rx1, fused, &dummy) == 2) ++x2;
+                    row_run(pe + c0, hrow + c0, x2 - x, kern, r, fused);
                     x = x2;
                 }
             }
