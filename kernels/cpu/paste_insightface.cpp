@@ -487,28 +487,43 @@ struct Impl {
             }
         });
 
-        // 4. Column pass and blend over R, one output row at a time. Per-column prefix
-        // counts of H != 0 and of H != (the all-255 row value at that column) classify
-        // the windows that need no reflection.
-        thread_local std::vector<int> counts;
-        int* cz = scratch(counts, static_cast<std::size_t>(bh + 1) * rw * 2);
-        int* cc = cz + static_cast<std::size_t>(bh + 1) * rw;
-        parallel_for(rw, [&](int b, int e) {
-            for (int x = b; x < e; ++x) cz[x] = cc[x] = 0;
-            for (int i = 0; i < bh; ++i) {
+        // 4. Column pass and blend over R, one output row at a time. Each row of H has
+        // a non-zero span [hz0, hz1] (first and last non-zero) and, where the columns
+        // holding the all-255 row value hc(x) are contiguous, that span [hc0, hc1]. For
+        // an output row, outside the union of its taps' non-zero spans every tap is 0,
+        // so G = 0; inside the intersection of their constant spans every tap is hc(x),
+        // so G is the formula over constant input, computed once per column class; the
+        // rest runs the formula. Rows outside B are 0 (empty spans).
+        thread_local std::vector<int> spans;
+        int* sp = scratch(spans, static_cast<std::size_t>(bh) * 4);
+        int *hz0 = sp, *hz1 = sp + bh, *hc0 = sp + 2 * bh, *hc1 = sp + 3 * bh;
+        parallel_for(bh, [&](int b, int e) {
+            for (int i = b; i < e; ++i) {
                 const float* hrow = H + static_cast<std::int64_t>(i) * rw;
-                const std::int64_t o = static_cast<std::int64_t>(i) * rw, o1 = o + rw;
-                for (int x = b; x < e; ++x) {
-                    const float hc = row255[rx1 + x < row_split];
-                    cz[o1 + x] = cz[o + x] + (hrow[x] != 0.f);
-                    cc[o1 + x] = cc[o + x] + (hrow[x] != hc);
+                int z0 = rw, z1 = -1, c0 = rw, c1 = -1, nc = 0;
+                for (int xi = 0; xi < rw; ++xi) {
+                    const float v = hrow[xi];
+                    if (v != 0.f) {
+                        z0 = xi < z0 ? xi : z0;
+                        z1 = xi;
+                    }
+                    if (v == row255[rx1 + xi < row_split]) {
+                        c0 = xi < c0 ? xi : c0;
+                        c1 = xi;
+                        ++nc;
+                    }
                 }
+                hz0[i] = z0, hz1[i] = z1;
+                const bool contiguous = nc > 0 && nc == c1 - c0 + 1;
+                hc0[i] = contiguous ? c0 : rw;
+                hc1[i] = contiguous ? c1 : -1;
             }
         });
         float g255[2][2];
         for (int rf = 0; rf < 2; ++rf)
             for (int cf = 0; cf < 2; ++cf) g255[rf][cf] = col_const(kern, r, row255[rf], cf != 0);
         const Blender<M> blender(p, f, fw);
+        const int split = std::max(0, std::min(rw, col_split - rx1));  // column pass fused below it
         parallel_for(ry2 - ry1, [&](int b, int e) {
             thread_local std::vector<float> gbuf, zbuf;
             thread_local std::vector<const float*> tbuf;
@@ -516,48 +531,41 @@ struct Impl {
             float* g = scratch(gbuf, static_cast<std::size_t>(rw) + 8);
             float* zero = scratch(zbuf, static_cast<std::size_t>(rw));
             std::fill(zero, zero + rw, 0.f);
+            auto compute = [&](int lo, int hi) {  // columns [lo, hi) of R
+                if (lo < std::min(hi, split)) col_run(taps, lo, g + lo, std::min(hi, split) - lo, kern, r, true);
+                const int l2 = std::max(lo, split);
+                if (l2 < hi) col_run(taps, l2, g + l2, hi - l2, kern, r, p.blur == BlurMode::OpenCV4);
+            };
             for (int yy = b; yy < e; ++yy) {
                 const int y = ry1 + yy;
-                const int w0 = y - r, w1 = y + r + 1;
-                const bool inner = w0 >= 0 && w1 <= fh;
-                const int i0 = std::max(w0, f.by1) - f.by1, i1 = std::min(w1, f.by2) - f.by1;
-                const bool full = inner && w0 >= f.by1 && w1 <= f.by2;
-                const int* z0 = cz + static_cast<std::int64_t>(std::max(i0, 0)) * rw;
-                const int* z1 = cz + static_cast<std::int64_t>(std::max(i1, 0)) * rw;
-                const int* k0 = cc + static_cast<std::int64_t>(std::max(i0, 0)) * rw;
-                const int* k1 = cc + static_cast<std::int64_t>(std::max(i1, 0)) * rw;
-                auto hrow = [&](int yv) -> const float* {
-                    yv = reflect101(yv, fh);
-                    return yv >= f.by1 && yv < f.by2 ? H + static_cast<std::int64_t>(yv - f.by1) * rw : zero;
-                };
-                auto kind = [&](int xi) {  // 0: G = 0, 1: constant, 2: compute
-                    if (inner && (i1 <= i0 || z1[xi] == z0[xi])) return 0;
-                    if (full && k1[xi] == k0[xi]) return 1;
-                    return 2;
-                };
-                taps[0] = hrow(y);
-                for (int j = 1; j <= r; ++j) taps[2 * j - 1] = hrow(y + j), taps[2 * j] = hrow(y - j);
-                bool any = false;
-                int xi = 0;
-                while (xi < rw) {
-                    const int x = rx1 + xi;
-                    const int kd = kind(xi);
-                    if (kd == 0) {
-                        g[xi++] = 0.f;
-                        continue;
+                int zlo = rw, zhi = -1, clo = 0, chi = rw - 1;
+                for (int j = -r; j <= r; ++j) {
+                    const int yv = reflect101(y + j, fh);
+                    const bool in_b = yv >= f.by1 && yv < f.by2;
+                    const float* row = in_b ? H + static_cast<std::int64_t>(yv - f.by1) * rw : zero;
+                    taps[j == 0 ? 0 : (j > 0 ? 2 * j - 1 : -2 * j)] = row;
+                    if (in_b) {
+                        const int i = yv - f.by1;
+                        zlo = std::min(zlo, hz0[i]), zhi = std::max(zhi, hz1[i]);
+                        clo = std::max(clo, hc0[i]), chi = std::min(chi, hc1[i]);
+                    } else {
+                        clo = rw, chi = -1;
                     }
-                    any = true;
-                    if (kd == 1) {
-                        g[xi++] = g255[x < row_split][x < col_split];
-                        continue;
-                    }
-                    int x2 = xi + 1;
-                    const int lim = x < col_split ? std::min(rw, col_split - rx1) : rw;
-                    while (x2 < lim && kind(x2) == 2) ++x2;
-                    col_run(taps, xi, g + xi, x2 - xi, kern, r, x < col_split);
-                    xi = x2;
                 }
-                if (any) blender.row(y, rx1, rx2, g);
+                if (zlo > zhi) continue;  // G = 0 on the whole row
+                std::fill(g, g + zlo, 0.f);
+                std::fill(g + zhi + 1, g + rw, 0.f);
+                if (clo <= chi) {
+                    compute(zlo, clo);
+                    for (int xi = clo; xi <= chi; ++xi) {
+                        const int x = rx1 + xi;
+                        g[xi] = g255[x < row_split][x < col_split];
+                    }
+                    compute(chi + 1, zhi + 1);
+                } else {
+                    compute(zlo, zhi + 1);
+                }
+                blender.row(y, rx1, rx2, g);
             }
         });
         return true;
