@@ -13,6 +13,11 @@ Timed side by side, each call producing a new output frame (as stock does):
 Faces: a 128-px crop whose footprint is 300 px at 1080p and 600 px at 4K, rotated 20°.
 
     python benchmarks/bench_insightface.py [--cpu-runs 15] [--stock-runs 5] [--runs 200] [--json out.json]
+
+On a shared, loaded machine wall-clock medians swing with the other processes. For a
+steadier comparison, time the CPU time of one thread on both sides:
+
+    FFACCEL_NUM_THREADS=1 python benchmarks/bench_insightface.py --thread-time --json out.json
 """
 
 from __future__ import annotations
@@ -39,11 +44,20 @@ def main() -> int:
     ap.add_argument("--stock-runs", type=int, default=5)
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--gpu-only", action="store_true")
+    ap.add_argument("--thread-time", action="store_true",
+                    help="CPU time of the calling thread, one thread on both sides (needs FFACCEL_NUM_THREADS=1)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     import cv2
 
-    cv2.setNumThreads(os.cpu_count() or 1)
+    cpu_ms = _timing.cpu_median_ms
+    if args.thread_time:
+        if os.environ.get("FFACCEL_NUM_THREADS") != "1":
+            ap.error("--thread-time needs FFACCEL_NUM_THREADS=1 in the environment (one thread on both sides)")
+        cv2.setNumThreads(1)
+        cpu_ms = _thread_median_ms
+    else:
+        cv2.setNumThreads(os.cpu_count() or 1)
     rows = []
     rng = np.random.default_rng(0)
     for name, h, w, size in SIZES:
@@ -52,10 +66,10 @@ def main() -> int:
         aimg = cv2.warpAffine(frame, m, (128, 128), borderValue=0.0)
         bgr_fake = np.ascontiguousarray(rng.integers(0, 256, (128, 128, 3), np.uint8)[:, :, ::-1])
         if not args.gpu_only:
-            stock = _timing.cpu_median_ms(lambda: stock_paste(frame, bgr_fake, aimg, m), args.stock_runs, warmup=1)
-            ours = _timing.cpu_median_ms(lambda: ffaccel.paste_back_insightface(frame, bgr_fake, m), args.cpu_runs)
+            stock = cpu_ms(lambda: stock_paste(frame, bgr_fake, aimg, m), args.stock_runs, warmup=1)
+            ours = cpu_ms(lambda: ffaccel.paste_back_insightface(frame, bgr_fake, m), args.cpu_runs)
             work = frame.copy()
-            inplace = _timing.cpu_median_ms(
+            inplace = cpu_ms(
                 lambda: ffaccel.paste_back_insightface(work, bgr_fake, m, inplace=True), args.cpu_runs)
             same = bool(np.array_equal(ffaccel.paste_back_insightface(frame, bgr_fake, m),
                                        stock_paste(frame, bgr_fake, aimg, m)))
@@ -83,11 +97,27 @@ def main() -> int:
         r["median_ms"] = round(r["median_ms"], 4)
         if r["ratio"] is not None:
             r["ratio"] = round(r["ratio"], 1)
-    _timing.print_table(f"insightface paste-back (cv2 {cv2.__version__}; ratio = stock / ffaccel)", rows,
+    clock = "thread CPU time, 1 thread" if args.thread_time else "wall clock"
+    _timing.print_table(f"insightface paste-back (cv2 {cv2.__version__}, {clock}; ratio = stock / ffaccel)", rows,
                         ["path", "frame", "impl", "median_ms", "ratio", "exact"])
     _timing.save_json(args.json, {"benchmark": "insightface", "opencv": cv2.__version__,
+                                  "clock": "thread CPU time, 1 thread" if args.thread_time else "wall, all threads",
                                   "machine": _timing.machine(), "rows": rows})
     return 0
+
+
+def _thread_median_ms(fn, runs: int, warmup: int = 5) -> float:
+    import statistics
+    import time
+
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        t0 = time.thread_time()
+        fn()
+        times.append((time.thread_time() - t0) * 1e3)
+    return statistics.median(times)
 
 
 if __name__ == "__main__":
