@@ -6,7 +6,10 @@ Timed in the same run:
        blend, astype(uint8));
   GPU: ffaccel.paste_back on torch CUDA tensors (one face, and paste_back_batch with 4
        faces) with CUDA-event medians around each Python call; and, for a "warp ×2 +
-       composite" reference, two ffaccel.warp_affine calls plus a torch blend.
+       composite" reference, two ffaccel.warp_affine calls plus a torch blend; prepared
+       calls (ffaccel.prepare); and CV-CUDA 0.19's cheapest equivalent where cvcuda is
+       importable (a printed note otherwise): two warp_affine_into into frame-sized
+       buffers (crop REPLICATE, uint8 mask CONSTANT 0) and composite_into over the frame.
 
     python benchmarks/bench_paste.py [--runs 200] [--cpu-runs 30] [--json out.json]
 """
@@ -21,6 +24,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))  # the peer the tests verify
+import _cvcuda  # noqa: E402
 import _timing  # noqa: E402
 from paste_reference import facefusion_paste_back  # noqa: E402
 
@@ -93,6 +97,24 @@ def main() -> int:
 
         rows.append({"path": "gpu", "impl": "warp x2 + torch composite", "faces": 1,
                      "median_ms": _timing.cuda_median_ms(warp2_composite, args.runs)})
+        paste1 = ffaccel.prepare(ffaccel.paste_back, g, gc, gm, m, out=gout)
+        rows.append({"path": "gpu", "impl": "ffaccel paste_back prepared", "faces": 1, "median_ms":
+                     _timing.cuda_median_ms(lambda: paste1(g, gc, gm, m, out=gout), args.runs)})
+        paste4 = ffaccel.prepare(ffaccel.paste_back_batch, g, gc4, gm4, ms4, out=gout)
+        rows.append({"path": "gpu", "impl": "ffaccel paste_back_batch prepared", "faces": 4, "median_ms":
+                     _timing.cuda_median_ms(lambda: paste4(g, gc4, gm4, ms4, out=gout), args.runs)})
+        cvcuda = _cvcuda.load()  # prints a note and skips where it is not importable
+        if cvcuda is not None:
+            cv = _cvcuda.CvCuda(cvcuda, torch)
+            gc_u8 = gc.round().clamp(0, 255).to(torch.uint8).contiguous()  # CV-CUDA composites uint8 only
+            gm_u8 = (gm * 255).round().to(torch.uint8).contiguous()
+            ours_u8 = torch.empty_like(g)
+            rows.append({"path": "gpu", "impl": "ffaccel paste_back (uint8 crop, uint8 mask)", "faces": 1,
+                         "median_ms": _timing.cuda_median_ms(
+                             lambda: ffaccel.paste_back(g, gc_u8, gm_u8, m, out=ours_u8), args.runs)})
+            cv_out = torch.empty_like(g)
+            rows.append({"path": "gpu", "impl": "cvcuda 2x warp_affine_into + composite_into", "faces": 1,
+                         "median_ms": _timing.cuda_median_ms(cv.paste(g, gc_u8, gm_u8, m, cv_out), args.runs)})
 
     def find(path, impl):
         return next((r["median_ms"] for r in rows if r["path"] == path and r["impl"] == impl), None)
@@ -106,6 +128,12 @@ def main() -> int:
     if one and four:
         ratios["gpu: 4 faces / 1 face (goal <= 2)"] = four / one
         ratios["gpu: warp x2 + composite / ffaccel"] = find("gpu", "warp x2 + torch composite") / one
+    cvc = find("gpu", "cvcuda 2x warp_affine_into + composite_into")
+    if cvc:
+        ratios["gpu: ffaccel (uint8 crop and mask) / cvcuda 3-op paste"] = \
+            find("gpu", "ffaccel paste_back (uint8 crop, uint8 mask)") / cvc
+        ratios["gpu: ffaccel prepared (float32 crop and mask) / cvcuda 3-op paste"] = \
+            find("gpu", "ffaccel paste_back prepared") / cvc
     for r in rows:
         r["median_us"] = r["median_ms"] * 1e3
     _timing.print_table("bench_paste: 512x512 face into a 1080p BGR frame", rows, ["path", "impl", "faces", "median_us"])

@@ -18,9 +18,12 @@ import argparse
 import datetime
 import os
 import platform
+import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))  # tools/ (training data)
 
 from ffaccel.stability import (
     EndOfSequenceGuard,
@@ -43,7 +46,7 @@ from ffaccel.stability._scenarios import (
     tail_spikes,
     tune_one_euro,
 )
-from ffaccel.stability._synth import synthetic_heatmaps
+from tools.synth_heatmaps import synthetic_heatmaps  # noqa: E402
 
 METHODS = ("raw", "ema0.25", "one_euro", "ours_causal", "ours_offline")
 

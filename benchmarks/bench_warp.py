@@ -1,8 +1,10 @@
 """Benchmark: warp a 1080p BGR frame to one 512x512 face crop, and to 8 crops at once.
 
 Competitors timed in the same run:
-  GPU: ffaccel (torch tensors), torch grid_sample (uint8 -> float -> uint8), and
-       CV-CUDA's warp_affine_into where cvcuda is installed;
+  GPU: ffaccel (torch tensors; plain and prepared with ffaccel.prepare), torch
+       grid_sample (uint8 -> float -> uint8), and CV-CUDA 0.19's warp_affine_into on
+       the same tensors (cvcuda.as_tensor(t, "HWC"), torch's stream) where cvcuda is
+       importable (a printed note otherwise);
   CPU: ffaccel's CPU path and cv2.warpAffine, each with all cores.
 GPU times are medians of CUDA-event timings around each Python call (launch included),
 CPU times medians of wall-clock timings.
@@ -19,6 +21,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
+import _cvcuda  # noqa: E402
 import _timing  # noqa: E402
 
 import ffaccel  # noqa: E402
@@ -97,18 +100,22 @@ def main() -> int:
             lambda: torch_grid_sample_warp(torch, g.permute(2, 0, 1)[None].float(), inv1, 512, 1080, 1920), args.runs)})
         rows.append({"path": "gpu", "impl": "torch grid_sample", "crops": 8, "median_ms": _timing.cuda_median_ms(
             lambda: torch_grid_sample_warp(torch, gf, inv8, 512, 1080, 1920), args.runs)})
-        try:
-            import cvcuda
-
-            src_t = cvcuda.as_tensor(g[None], "NHWC")
-            dst_t = cvcuda.as_tensor(out1[None], "NHWC")
-            xform = one[0].astype(np.float32)
-            rows.append({"path": "gpu", "impl": "cvcuda.warp_affine_into", "crops": 1, "median_ms": _timing.cuda_median_ms(
-                lambda: cvcuda.warp_affine_into(dst_t, src_t, xform=xform, flags=cvcuda.Interp.LINEAR,
-                                                border_mode=cvcuda.Border.REPLICATE, border_value=[0]),
-                args.runs)})
-        except ImportError:
-            print("cvcuda not installed: CV-CUDA row skipped", file=sys.stderr)
+        warp1 = ffaccel.prepare(ffaccel.warp_affine, g, one[0], (512, 512), out=out1)
+        rows.append({"path": "gpu", "impl": "ffaccel prepared", "crops": 1, "median_ms": _timing.cuda_median_ms(
+            lambda: warp1(g, one[0], out=out1), args.runs)})
+        warp8 = ffaccel.prepare(ffaccel.warp_affine_batch, g, eight, (512, 512), out=out8)
+        rows.append({"path": "gpu", "impl": "ffaccel batch prepared", "crops": 8, "median_ms": _timing.cuda_median_ms(
+            lambda: warp8(g, eight, out=out8), args.runs)})
+        cvcuda = _cvcuda.load()  # prints a note and skips where it is not importable
+        if cvcuda is not None:
+            cv = _cvcuda.CvCuda(cvcuda, torch)
+            cv_out = torch.empty_like(out1)
+            rows.append({"path": "gpu", "impl": "cvcuda.warp_affine_into", "crops": 1, "median_ms":
+                         _timing.cuda_median_ms(cv.warp_into(cv_out, g, one[0]), args.runs)})
+            outs8 = [torch.empty_like(out1) for _ in range(8)]
+            calls8 = [cv.warp_into(o, g, mm) for o, mm in zip(outs8, eight)]
+            rows.append({"path": "gpu", "impl": "cvcuda.warp_affine_into x8", "crops": 8, "median_ms":
+                         _timing.cuda_median_ms(lambda: [c() for c in calls8], args.runs)})
 
     def find(path, impl, crops):
         for r in rows:
@@ -124,6 +131,12 @@ def main() -> int:
             other = find("gpu", impl, 1)
             if other:
                 ratios[f"gpu: ffaccel / {impl} (1 crop)"] = ff1 / other
+        cvc, prep = find("gpu", "cvcuda.warp_affine_into", 1), find("gpu", "ffaccel prepared", 1)
+        if cvc and prep:
+            ratios["gpu: ffaccel prepared / cvcuda.warp_affine_into (1 crop)"] = prep / cvc
+        cvc8 = find("gpu", "cvcuda.warp_affine_into x8", 8)
+        if cvc8:
+            ratios["gpu: ffaccel batch / cvcuda.warp_affine_into x8"] = ff8 / cvc8
     c1, cv1 = find("cpu", "ffaccel", 1), find("cpu", "cv2.warpAffine", 1)
     if c1 and cv1:
         ratios["cpu: ffaccel / cv2 (1 crop, goal <= 1.5)"] = c1 / cv1

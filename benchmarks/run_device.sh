@@ -36,7 +36,16 @@ wheel_step() {
     PYTHONPATH=/tmp/wsite python3 -m pytest -m cuda . -q -p no:cacheprovider; local rc=$?; cd - >/dev/null; return $rc
 }
 run wheel wheel_step
-run profile python3 benchmarks/profile_overhead.py
+# CV-CUDA for the same-run comparisons: its wheel comes in parts under .bench/cvcuda/ (docs/benchmarks.md).
+cvcuda_step() {
+    python3 -c "import cvcuda" 2>/dev/null && return 0
+    ls .bench/cvcuda/part0? >/dev/null 2>&1 || { echo "no .bench/cvcuda/part0?: CV-CUDA rows will be skipped"; return 0; }
+    local whl=.bench/cvcuda_cu13-0.19.0-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl
+    cat .bench/cvcuda/part0? > "$whl" && python3 -m pip install -q --no-deps "$whl" && python3 -c "import cvcuda; print('cvcuda', cvcuda.__version__)"
+}
+run cvcuda cvcuda_step
+run profile python3 benchmarks/profile_overhead.py --json "$OUT/profile_overhead.json"
+run bench_dispatch python3 benchmarks/bench_dispatch.py --json "$OUT/bench_dispatch.json"
 run bench_warp python3 benchmarks/bench_warp.py --json "$OUT/bench_warp.json"
 run bench_paste python3 benchmarks/bench_paste.py --json "$OUT/bench_paste.json"
 run bench_runtime python3 benchmarks/bench_runtime.py --json "$OUT/bench_runtime.json"
@@ -50,10 +59,11 @@ echo "==== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -
 tar czf "$OUT/logs.tar.gz" -C "$LOG" .
 grep -h "^FAILED\|^ERROR" "$LOG"/pytest_*.log "$LOG"/wheel.log | head -20
 grep -h "ERROR SUMMARY\|Invalid\|out of bounds" "$LOG/sanitizer.log" | sort | uniq -c | head -5
-grep -h "host time per\|threads:" "$LOG/profile.log"
-for k in build versions pytest_cuda pytest_all sanitizer wheel profile bench_warp bench_paste bench_runtime bench_composite bench_facefusion bench_blend demo; do
+grep -h "overhead on top\|goal:\|threads:" "$LOG/profile.log"
+for k in build versions pytest_cuda pytest_all sanitizer wheel cvcuda profile bench_dispatch bench_warp bench_paste bench_runtime bench_composite bench_facefusion bench_blend demo; do
     printf '%-12s %s   %s\n' "$k" "${STEP[$k]:-not run}" "$(tail -n 1 "$LOG/$k.log" 2>/dev/null | cut -c1-110)"
 done
+grep -A12 "issue 17 goals" "$LOG/bench_dispatch.log"
 grep -v "^ratio\|^---" "$LOG/bench_warp.log" | grep -A30 "^bench_warp" | head -30
 grep -v "^ratio\|^---" "$LOG/bench_paste.log" | grep -A30 "^bench_paste" | head -30
 grep -B1 -A12 "goal" "$LOG/bench_runtime.log" | tail -8

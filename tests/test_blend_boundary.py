@@ -65,7 +65,7 @@ def test_no_seam_no_change():
         (np.zeros((8, 8, 3), np.uint8), np.ones((8, 9), np.float32), 2, ValueError, "mask"),
         (np.zeros((8, 8, 3), np.uint8), np.ones((8, 8), np.float64), 2, TypeError, "mask"),
         (np.zeros((8, 8, 3), np.uint8), np.ones((8, 8), np.float32), 0, ValueError, "width"),
-        (np.zeros((8, 8, 3), np.uint8), np.ones((8, 8), np.float32), 2.5, ValueError, "width"),
+        (np.zeros((8, 8, 3), np.uint8), np.ones((8, 8), np.float32), 2.5, TypeError, "width"),
     ],
 )
 def test_bad_arguments_name_the_argument(frame, mask, width, exc, text):

@@ -231,32 +231,32 @@ IMG = np.zeros((6, 6, 3), np.uint8)
 @pytest.mark.parametrize(
     "call, exc, words",
     [
-        (lambda: ffaccel.srgb_to_linear(np.zeros((4, 4), np.float64)), TypeError, "img: dtype float64"),
-        (lambda: ffaccel.srgb_to_linear(np.zeros((4, 4, 2), np.float32)), ValueError, "img: 2 channels"),
-        (lambda: ffaccel.srgb_to_linear(np.zeros((4, 8), np.float32)[:, ::2]), ValueError, "img: must be C-contiguous"),
+        (lambda: ffaccel.srgb_to_linear(np.zeros((4, 4), np.float64)), TypeError, "img: expected dtype|got float64"),
+        (lambda: ffaccel.srgb_to_linear(np.zeros((4, 4, 2), np.float32)), ValueError, "img: expected|channel|got 2"),
+        (lambda: ffaccel.srgb_to_linear(np.zeros((4, 8), np.float32)[:, ::2]), ValueError, "img: expected a C-contiguous"),
         (lambda: ffaccel.srgb_to_linear(IMG, fast=1), TypeError, "fast: expected True or False"),
-        (lambda: ffaccel.linear_to_srgb(IMG), TypeError, "img: dtype uint8"),
+        (lambda: ffaccel.linear_to_srgb(IMG), TypeError, "img: expected dtype|got uint8"),
         (lambda: ffaccel.linear_to_srgb(np.zeros((2, 2), np.float32), dtype=np.int16), TypeError, "dtype: expected"),
         (lambda: ffaccel.linear_to_srgb(np.zeros((2, 2), np.float32), dtype="nope"), TypeError, "dtype: expected"),
         (lambda: ffaccel.linear_to_srgb(np.zeros((2, 2), np.float32), dtype=np.uint8, fast=True), ValueError, "fast:"),
-        (lambda: ffaccel.apply_color_gain_linear(IMG.astype(np.float32), (1, 1, 1)), TypeError, "img: dtype float32"),
+        (lambda: ffaccel.apply_color_gain_linear(IMG.astype(np.float32), (1, 1, 1)), TypeError, "img: expected dtype|got float32"),
         (lambda: ffaccel.apply_color_gain_linear(np.zeros((6, 6, 4), np.uint8), (1, 1, 1)), ValueError,
-         "img: 4 channels"),
+         "img: expected|channel|got 4"),
         (lambda: ffaccel.apply_color_gain_linear(IMG, (1, 1)), ValueError, "gains: expected shape (3,)"),
-        (lambda: ffaccel.apply_color_gain_linear(IMG, (1, -1, 1)), ValueError, "gains: must be finite float32 values"),
-        (lambda: ffaccel.apply_color_gain_linear(IMG, (1, 1e39, 1)), ValueError, "gains: must be finite float32"),
-        (lambda: ffaccel.apply_color_gain_linear(IMG, (1, np.nan, 1)), ValueError, "gains: must be finite"),
+        (lambda: ffaccel.apply_color_gain_linear(IMG, (1, -1, 1)), ValueError, "gains: expected values >= 0"),
+        (lambda: ffaccel.apply_color_gain_linear(IMG, (1, 1e39, 1)), ValueError, "gains: expected finite float32 values"),
+        (lambda: ffaccel.apply_color_gain_linear(IMG, (1, np.nan, 1)), ValueError, "gains: expected finite float32 values"),
         (lambda: ffaccel.apply_color_gain_linear(IMG, "abc"), TypeError, "gains:"),
         (lambda: ffaccel.apply_color_gain_linear(IMG, (1, 1, 1), mask=np.ones((5, 6), np.float32)), ValueError,
          "mask: expected 6x6 pixels"),
         (lambda: ffaccel.apply_color_gain_linear(IMG, (1, 1, 1), mask=np.ones((6, 6), np.float64)), TypeError,
-         "mask: dtype float64"),
+         "mask: expected dtype|got float64"),
         (lambda: ffaccel.estimate_color_gains(IMG, np.zeros((6, 7, 3), np.uint8), np.ones((6, 6), np.float32)),
          ValueError, "ref_crop: expected shape"),
         (lambda: ffaccel.estimate_color_gains(IMG, IMG, np.ones((6, 5), np.float32)), ValueError, "mask: expected 6x6"),
         (lambda: ffaccel.estimate_color_gains(IMG, IMG, None), TypeError, "mask: expected a numpy array"),
         (lambda: ffaccel.estimate_color_gains(IMG.astype(np.float32), IMG, np.ones((6, 6), np.float32)), TypeError,
-         "src_crop: dtype float32"),
+         "src_crop: expected dtype|got float32"),
         (lambda: ffaccel.estimate_color_gains(IMG, IMG, np.ones((6, 6), np.float32), min_mean=0), ValueError,
          "min_mean:"),
     ],
@@ -264,7 +264,7 @@ IMG = np.zeros((6, 6, 3), np.uint8)
 def test_bad_input_names_the_argument(call, exc, words):
     with pytest.raises(exc) as info:
         call()
-    assert words in str(info.value)
+    assert all(w in str(info.value) for w in words.split("|")), str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -293,10 +293,3 @@ def test_estimate_accepts_torch_cpu_tensors():
     assert isinstance(got, np.ndarray)
     np.testing.assert_allclose(got, ffaccel.estimate_color_gains(src, ref, mask), rtol=1e-9)
 
-
-def test_docstring_examples_run():
-    import doctest
-
-    import ffaccel.ops.color
-
-    assert doctest.testmod(ffaccel.ops.color).failed == 0

@@ -72,12 +72,12 @@ def test_gain_out_on_gpu_and_mixed_devices(fw):
     assert ffaccel.apply_color_gain_linear(g, (1.2, 1.0, 0.8), out=out) is out
     np.testing.assert_array_equal(to_host(out), ffaccel.apply_color_gain_linear(img, (1.2, 1.0, 0.8)))
     host_out = np.full_like(img, 9)
-    with pytest.raises(ValueError, match="out: must be a"):
+    with pytest.raises(ValueError, match="out: expected a .* like the input"):
         ffaccel.apply_color_gain_linear(g, (1, 1, 1), out=host_out)
     assert (host_out == 9).all()
-    with pytest.raises(ValueError, match="mask: is a numpy array in host memory"):
+    with pytest.raises(ValueError, match="mask: expected .*, got a numpy array in host memory"):
         ffaccel.apply_color_gain_linear(g, (1, 1, 1), mask=np.ones((40, 48), np.float32))
-    with pytest.raises(TypeError, match="gains: must be a host array"):
+    with pytest.raises(TypeError, match="gains: expected a host array"):
         ffaccel.apply_color_gain_linear(g, to_gpu(np.ones(3, np.float32), fw))
 
 
@@ -92,7 +92,7 @@ def test_estimate_gains_on_gpu_matches_cpu(fw):
         np.testing.assert_allclose(gpu, cpu, rtol=1e-9)  # float64 sums in another order
     zero = to_gpu(np.zeros((128, 128), np.float32), fw)
     np.testing.assert_array_equal(ffaccel.estimate_color_gains(to_gpu(src, fw), to_gpu(ref, fw), zero), np.ones(3))
-    with pytest.raises(ValueError, match="ref_crop: is a numpy array in host memory"):
+    with pytest.raises(ValueError, match="ref_crop: expected .*, got a numpy array in host memory"):
         ffaccel.estimate_color_gains(to_gpu(src, fw), ref, to_gpu(np.ones((128, 128), np.float32), fw))
 
 

@@ -216,20 +216,20 @@ ALPHA = np.zeros((8, 8), np.uint8)
 @pytest.mark.parametrize(
     "kwargs, exc, words",
     [
-        (dict(fg=np.zeros((8, 8, 3), np.float32)), TypeError, "fg: dtype float32"),
-        (dict(fg=np.zeros((8, 8, 1), np.uint8)), ValueError, "fg: 1 channels"),
-        (dict(fg=np.zeros((8, 8), np.uint8)), ValueError, "fg: 1 channels"),
-        (dict(fg=np.zeros((8, 16, 3), np.uint8)[:, ::2]), ValueError, "fg: must be C-contiguous"),
+        (dict(fg=np.zeros((8, 8, 3), np.float32)), TypeError, "fg: expected dtype|got float32"),
+        (dict(fg=np.zeros((8, 8, 1), np.uint8)), ValueError, "fg: expected|channel|got 1"),
+        (dict(fg=np.zeros((8, 8), np.uint8)), ValueError, "fg: expected|channel|got 1"),
+        (dict(fg=np.zeros((8, 16, 3), np.uint8)[:, ::2]), ValueError, "fg: expected a C-contiguous"),
         (dict(fg=[[0]]), TypeError, "fg: expected a numpy array"),
         (dict(bg=np.zeros((8, 9, 3), np.uint8)), ValueError, "bg: expected shape (8, 8, 3)"),
         (dict(bg=np.zeros((8, 8, 4), np.uint8)), ValueError, "bg: expected shape (8, 8, 3)"),
-        (dict(bg=np.zeros((8, 8, 3), np.int16)), TypeError, "bg: dtype int16"),
-        (dict(alpha=np.zeros((8, 8), np.float64)), TypeError, "alpha: dtype float64"),
+        (dict(bg=np.zeros((8, 8, 3), np.int16)), TypeError, "bg: expected dtype|got int16"),
+        (dict(alpha=np.zeros((8, 8), np.float64)), TypeError, "alpha: expected dtype|got float64"),
         (dict(alpha=np.zeros((8, 7), np.uint8)), ValueError, "alpha: expected shape (8, 8)"),
-        (dict(alpha=np.zeros((8, 8, 3), np.uint8)), ValueError, "alpha: 3 channels"),
+        (dict(alpha=np.zeros((8, 8, 3), np.uint8)), ValueError, "alpha: expected|channel|got 3"),
         (dict(band=(225, 30)), ValueError, "band: expected 0 <= band_lo < band_hi <= 255"),
         (dict(band=(30, 256)), ValueError, "band: expected 0 <= band_lo < band_hi <= 255"),
-        (dict(band=(30.5, 200)), TypeError, "band: band_lo and band_hi must be integers"),
+        (dict(band=(30.5, 200)), TypeError, "band: expected integers band_lo, band_hi"),
         (dict(band=30), TypeError, "band: expected None or (band_lo, band_hi)"),
         (dict(band_feather=1.5), ValueError, "band_feather: expected a number in [0, 1]"),
         (dict(band_feather=float("nan")), ValueError, "band_feather"),
@@ -241,7 +241,7 @@ def test_bad_input_names_the_argument(kwargs, exc, words):
     args.update(kwargs)
     with pytest.raises(exc) as info:
         ffaccel.composite(args.pop("fg"), args.pop("bg"), args.pop("alpha"), **args)
-    assert words in str(info.value)
+    assert all(w in str(info.value) for w in words.split("|")), str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -249,21 +249,21 @@ def test_bad_input_names_the_argument(kwargs, exc, words):
     [
         (np.full((8, 9, 3), 7, np.uint8), ValueError, "out: expected shape (8, 8, 3)"),
         (np.full((8, 8, 3), 7, np.float32), TypeError, "out: expected dtype uint8"),
-        (np.full((8, 16, 3), 7, np.uint8)[:, ::2], ValueError, "out: must be C-contiguous"),
+        (np.full((8, 16, 3), 7, np.uint8)[:, ::2], ValueError, "out: expected a C-contiguous"),
     ],
 )
 def test_bad_out_is_refused_and_left_alone(out, exc, words):
     sentinel = out.copy()
     with pytest.raises(exc) as info:
         ffaccel.composite(FG, BG, np.full((8, 8), 100, np.uint8), out=out)
-    assert words in str(info.value)
+    assert all(w in str(info.value) for w in words.split("|")), str(info.value)
     np.testing.assert_array_equal(out, sentinel)
 
 
 def test_out_partly_overlapping_an_input_is_refused():
     buf = np.full((9, 8, 3), 5, np.uint8)
     fg, out = buf[:8], buf[1:]
-    with pytest.raises(ValueError, match="out: overlaps fg without being fg itself"):
+    with pytest.raises(ValueError, match="out: expected memory apart from fg"):
         ffaccel.composite(fg, BG, np.full((8, 8), 100, np.uint8), out=out)
     assert (buf == 5).all()
 

@@ -92,10 +92,10 @@ def test_mixed_devices_are_refused_and_nothing_is_written(fw):
     alpha = np.zeros((16, 16), np.uint8)
     gfg, ga = to_gpu(fg, fw), to_gpu(alpha, fw)
     host_bg = np.full((16, 16, 3), 9, np.uint8)
-    with pytest.raises(ValueError, match="bg: is a"):
+    with pytest.raises(ValueError, match="bg: expected a .* like"):
         ffaccel.composite(gfg, host_bg, ga, out=host_bg)
-    with pytest.raises(ValueError, match="alpha: is a"):
+    with pytest.raises(ValueError, match="alpha: expected a .* like"):
         ffaccel.composite(gfg, to_gpu(host_bg, fw), alpha)
-    with pytest.raises(ValueError, match="out: must be a"):
+    with pytest.raises(ValueError, match="out: expected a .* like the input"):
         ffaccel.composite(gfg, to_gpu(host_bg, fw), ga, out=host_bg)
     assert (host_bg == 9).all()

@@ -98,7 +98,7 @@ def test_landmarks_are_the_annotation_shifted_by_the_crop_corner() -> None:
 def test_shipped_faces_are_crops_of_the_original_photos() -> None:
     pytest.importorskip("skimage")
     pytest.importorskip("matplotlib")
-    from ffaccel.demo.make_faces import original_faces, shipped_faces_from_originals
+    from tools.make_faces import original_faces, shipped_faces_from_originals
 
     rebuilt = shipped_faces_from_originals()
     target, source = load_faces()  # BGR
@@ -116,7 +116,7 @@ def test_shipped_faces_are_crops_of_the_original_photos() -> None:
 def test_make_faces_writes_the_same_arrays(tmp_path: Path) -> None:
     pytest.importorskip("skimage")
     pytest.importorskip("matplotlib")
-    from ffaccel.demo.make_faces import main as make_faces
+    from tools.make_faces import main as make_faces
 
     assert make_faces([str(tmp_path / "f.npz")]) == 0
     with np.load(tmp_path / "f.npz") as new, np.load(FACES_PATH) as shipped:

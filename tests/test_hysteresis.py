@@ -233,19 +233,19 @@ M = np.zeros((8, 8), np.float32)
 @pytest.mark.parametrize(
     "kwargs, exc, words",
     [
-        (dict(mask=np.zeros((8, 8), np.float64)), TypeError, "mask: dtype float64"),
+        (dict(mask=np.zeros((8, 8), np.float64)), TypeError, "mask: expected dtype|got float64"),
         (dict(mask=np.zeros((8, 8, 1), np.float32)), ValueError, "mask: expected shape (H, W)"),
-        (dict(mask=np.zeros((8, 16), np.float32)[:, ::2]), ValueError, "mask: must be C-contiguous"),
+        (dict(mask=np.zeros((8, 16), np.float32)[:, ::2]), ValueError, "mask: expected a C-contiguous"),
         (dict(prev=np.zeros((8, 9), np.float32)), ValueError, "prev: expected float32 of shape (8, 8)"),
         (dict(prev=np.zeros((8, 8), np.uint8)), ValueError, "prev: expected float32"),
         (dict(prev=None), TypeError, "prev: expected a numpy array"),
-        (dict(t_in=-0.1), ValueError, "t_in: must be >= 0"),
-        (dict(t_out=float("inf")), ValueError, "t_out: must be finite"),
-        (dict(t_in="0.1"), TypeError, "t_in: expected a number"),
-        (dict(roi=(0, 0, 9, 8)), ValueError, "roi: box"),
-        (dict(roi=(-1, 0, 2, 2)), ValueError, "roi: box"),
+        (dict(t_in=-0.1), ValueError, "t_in: expected a number >= 0"),
+        (dict(t_out=float("inf")), ValueError, "t_out: expected a finite number"),
+        (dict(t_in="0.1"), TypeError, "t_in: expected a real number"),
+        (dict(roi=(0, 0, 9, 8)), ValueError, "roi: expected a box inside"),
+        (dict(roi=(-1, 0, 2, 2)), ValueError, "roi: expected a box inside"),
         (dict(roi=(0, 0, 2)), TypeError, "roi: expected None or (x, y, w, h)"),
-        (dict(roi=(0, 0, 2.0, 2)), TypeError, "roi: x, y, w, h must be integers"),
+        (dict(roi=(0, 0, 2.0, 2)), TypeError, "roi: expected integers x, y, w, h"),
     ],
 )
 def test_bad_input_names_the_argument(kwargs, exc, words):
@@ -253,7 +253,7 @@ def test_bad_input_names_the_argument(kwargs, exc, words):
     args.update(kwargs)
     with pytest.raises(exc) as info:
         ffaccel.mask_hysteresis(args.pop("mask"), args.pop("prev"), **args)
-    assert words in str(info.value)
+    assert all(w in str(info.value) for w in words.split("|")), str(info.value)
 
 
 def test_bad_out_and_partial_overlap_leave_buffers_untouched():
@@ -265,9 +265,9 @@ def test_bad_out_and_partial_overlap_leave_buffers_untouched():
             ffaccel.mask_hysteresis(M, prev, t_in=0, t_out=0, out=out)
         np.testing.assert_array_equal(out, sentinel)
     buf = np.full((9, 8), 3.0, np.float32)
-    with pytest.raises(ValueError, match="out: overlaps mask without being mask itself"):
+    with pytest.raises(ValueError, match="out: expected memory apart from mask"):
         ffaccel.mask_hysteresis(buf[:8], prev, t_in=0, t_out=0, out=buf[1:])
-    with pytest.raises(ValueError, match="t_out: must be >= 0"):
+    with pytest.raises(ValueError, match="t_out: expected a number >= 0"):
         ffaccel.mask_hysteresis(M, prev, t_in=0, t_out=-1, out=prev)
     assert (buf == 3.0).all() and (prev == 0.5).all()
 
@@ -275,22 +275,22 @@ def test_bad_out_and_partial_overlap_leave_buffers_untouched():
 @pytest.mark.parametrize(
     "args, exc, words",
     [
-        ((np.zeros((4, 4), np.int32), 0.1, 0.9), TypeError, "mask: dtype int32"),
-        ((M, 0.5, 0.5), ValueError, "hi: must be above lo"),
-        ((M, float("nan"), 0.5), ValueError, "lo: must be finite"),
-        ((M, 0.1, None), TypeError, "hi: expected a number"),
+        ((np.zeros((4, 4), np.int32), 0.1, 0.9), TypeError, "mask: expected dtype|got int32"),
+        ((M, 0.5, 0.5), ValueError, "hi: expected a value above lo"),
+        ((M, float("nan"), 0.5), ValueError, "lo: expected a finite number"),
+        ((M, 0.1, None), TypeError, "hi: expected a real number"),
     ],
 )
 def test_seam_ring_bad_input(args, exc, words):
     with pytest.raises(exc) as info:
         ffaccel.seam_ring(*args)
-    assert words in str(info.value)
+    assert all(w in str(info.value) for w in words.split("|")), str(info.value)
 
 
 def test_tracker_bad_arguments():
-    with pytest.raises(ValueError, match="t_in: must be >= 0"):
+    with pytest.raises(ValueError, match="t_in: expected a number >= 0"):
         ffaccel.MaskHysteresis(t_in=-1, t_out=0)
-    with pytest.raises(ValueError, match="ring_hi: must be above ring_lo"):
+    with pytest.raises(ValueError, match="ring_hi: expected a value above ring_lo"):
         ffaccel.MaskHysteresis(t_in=0, t_out=0, ring=(0.9, 0.1))
     with pytest.raises(TypeError, match="ring: expected None or"):
         ffaccel.MaskHysteresis(t_in=0, t_out=0, ring=0.5)

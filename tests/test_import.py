@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import ffaccel
 
@@ -45,3 +47,46 @@ def test_every_public_name_resolves():
     for name in ffaccel.__all__:
         assert getattr(ffaccel, name) is not None, name
     assert set(ffaccel.__all__) <= set(dir(ffaccel))
+
+
+def _package_imports() -> dict[str, set[str]]:
+    """Each ffaccel module -> the ffaccel modules it imports anywhere in its text: at the top,
+    inside functions, under TYPE_CHECKING. Imports of a module's own parent packages are
+    left out (Python runs them first anyway)."""
+    root = Path(ffaccel.__file__).parent
+    modules = {}
+    for path in root.rglob("*.py"):
+        parts = ["ffaccel", *path.relative_to(root).with_suffix("").parts]
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                found.add(base)
+                found.update(f"{base}.{alias.name}" for alias in node.names)
+        graph[name] = {m for m in found if m in modules and m != name and not name.startswith(m + ".")}
+    return graph
+
+
+def test_package_has_no_import_cycles():
+    graph = _package_imports()
+    assert {"ffaccel.quality.monitor", "ffaccel.quality.report"} <= set(graph)
+    done: set[str] = set()
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in path:
+            raise AssertionError("import cycle: " + " -> ".join(path[path.index(name):] + (name,)))
+        if name not in done:
+            for dep in sorted(graph[name]):
+                visit(dep, path + (name,))
+            done.add(name)
+
+    for name in sorted(graph):
+        visit(name, ())

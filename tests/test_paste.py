@@ -161,18 +161,18 @@ M = np.array([[1.0, 0, 0], [0, 1.0, 0]])
 @pytest.mark.parametrize(
     "kwargs, exc, words",
     [
-        (dict(frame=np.zeros((64, 64), np.uint8)), ValueError, "frame: 1 channels"),
-        (dict(frame=np.zeros((64, 64, 3), np.float32)), TypeError, "frame: dtype float32"),
-        (dict(crop=np.zeros((32, 32, 4), np.uint8)), ValueError, "crop: has 4 channels but frame has 3"),
-        (dict(crop=np.zeros((32, 32, 3), np.int32)), TypeError, "crop: dtype int32"),
+        (dict(frame=np.zeros((64, 64), np.uint8)), ValueError, "frame: expected|channel|got 1"),
+        (dict(frame=np.zeros((64, 64, 3), np.float32)), TypeError, "frame: expected dtype|got float32"),
+        (dict(crop=np.zeros((32, 32, 4), np.uint8)), ValueError, "crop: expected 3 channels like frame, got 4"),
+        (dict(crop=np.zeros((32, 32, 3), np.int32)), TypeError, "crop: expected dtype|got int32"),
         (dict(crop=np.zeros((32, 32), np.uint8)), ValueError, "crop: expected shape (h, w, C)"),
         (dict(mask=np.ones((32, 31), np.float32)), ValueError, "mask: expected shape (32, 32)"),
-        (dict(mask=np.ones((32, 32), np.float64)), TypeError, "mask: dtype float64"),
-        (dict(mask=np.ones((32, 32), np.uint8), compat="facefusion-opencv5"), TypeError, "mask: compat="),
-        (dict(matrix=np.zeros((2, 3))), ValueError, "matrix: matrix 0 is singular"),
-        (dict(matrix=np.full((2, 3), np.nan)), ValueError, "matrix: contains NaN"),
+        (dict(mask=np.ones((32, 32), np.float64)), TypeError, "mask: expected dtype|got float64"),
+        (dict(mask=np.ones((32, 32), np.uint8), compat="facefusion-opencv5"), TypeError, "mask: expected a float32 mask"),
+        (dict(matrix=np.zeros((2, 3))), ValueError, "matrix: expected an invertible matrix|(matrix 0)"),
+        (dict(matrix=np.full((2, 3), np.nan)), ValueError, "matrix: expected finite values, got NaN"),
         (dict(compat="opencv5"), ValueError, "compat: expected one of"),
-        (dict(inplace=True, out=np.zeros((64, 64, 3), np.uint8)), ValueError, "out: cannot be given together"),
+        (dict(inplace=True, out=np.zeros((64, 64, 3), np.uint8)), ValueError, "out: expected None with inplace=True"),
         (dict(out=np.zeros((64, 65, 3), np.uint8)), ValueError, "out: expected shape (64, 64, 3)"),
     ],
 )
@@ -183,13 +183,13 @@ def test_bad_input_names_the_argument_and_writes_nothing(kwargs, exc, words):
     before = frame.copy()
     with pytest.raises(exc) as info:
         ffaccel.paste_back(args.pop("frame"), args.pop("crop"), args.pop("mask"), args.pop("matrix"), **args)
-    assert words in str(info.value)
+    assert all(w in str(info.value) for w in words.split("|")), str(info.value)
     np.testing.assert_array_equal(frame, before)
 
 
 def test_crop_sharing_memory_with_frame_is_refused():
     frame = np.zeros((64, 64, 3), np.uint8)
-    with pytest.raises(ValueError, match="crop: must not share memory with frame"):
+    with pytest.raises(ValueError, match="crop: expected memory apart from frame"):
         ffaccel.paste_back(frame, frame[:32], np.ones((32, 64), np.float32), M)
 
 

@@ -215,11 +215,11 @@ def test_constructor_bad_arguments(kwargs, error, word):
 def test_update_bad_arguments():
     monitor = QualityMonitor(stride=1)
     good = np.zeros(SHAPE, np.uint8)
-    with pytest.raises(TypeError, match="frame must have dtype uint8"):
+    with pytest.raises(TypeError, match="frame: expected dtype uint8"):
         monitor.update(good.astype(np.float32))
-    with pytest.raises(ValueError, match="frame must have shape"):
+    with pytest.raises(ValueError, match="frame: expected shape"):
         monitor.update(good[..., 0])
-    with pytest.raises(TypeError, match="frame must be"):
+    with pytest.raises(TypeError, match="frame: expected"):
         monitor.update(good.tolist())
     monitor.update(good)
     with pytest.raises(ValueError, match="frame shape"):

@@ -116,7 +116,7 @@ def test_reference_must_match_frame():
     monitor = QualityMonitor()
     with pytest.raises(ValueError, match="reference shape"):
         monitor.update(frame, reference=np.zeros((HEIGHT, WIDTH + 1, 3), np.uint8))
-    with pytest.raises(TypeError, match="reference must have dtype uint8"):
+    with pytest.raises(TypeError, match="reference: expected dtype uint8"):
         QualityMonitor().update(frame, reference=frame.astype(np.float32))
 
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 torch = pytest.importorskip("torch")
 
 from ffaccel.runtime import CudaGraphRunner, bucket_batch_size  # noqa: E402
-from ffaccel.runtime._util import iter_tensors  # noqa: E402
+from ffaccel._arrays import iter_tensors  # noqa: E402
 
 
 class _FakeGraph:

@@ -85,9 +85,9 @@ def test_run_argument_checks(monkeypatch):
         sess.run({"z": torch.zeros(1)})
     with pytest.raises(ValueError, match="unknown output 'q'"):
         sess.run({"x": torch.zeros(1, 3, 4, 4)}, output_shapes={"q": (1,)})
-    with pytest.raises(TypeError, match=r"inputs\['x'\] must be a torch.Tensor"):
+    with pytest.raises(TypeError, match=r"inputs\['x'\]: expected a torch.Tensor"):
         sess.run({"x": np.zeros((1, 3, 4, 4), np.float32)})
-    with pytest.raises(ValueError, match=r"inputs\['x'\] must be on cuda:0"):
+    with pytest.raises(ValueError, match=r"inputs\['x'\]: expected a tensor on cuda:0"):
         sess.run({"x": torch.zeros(1, 3, 4, 4)})
 
 

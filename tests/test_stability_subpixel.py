@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ffaccel.stability import refine_heatmap_landmarks
-from ffaccel.stability._synth import synthetic_heatmaps
+from tools.synth_heatmaps import synthetic_heatmaps
 from ffaccel.stability.subpixel import FHR_WEIGHTS_PATH, _fhr_weights
 
 # Measured on this fixed set (seed 11, 1500 heatmaps); docs/stability.md has the
@@ -66,7 +66,7 @@ def test_fhr_beats_dark_by_the_goal_margin_on_fixed_synthetic_set():
 
 def test_numpy_inference_matches_torch_model():
     torch = pytest.importorskip("torch")
-    from ffaccel.stability.fhr_train import build_model, make_dataset
+    from tools.fhr_train import build_model, make_dataset
     from ffaccel.stability.subpixel import fhr_offsets
 
     model = build_model()

@@ -145,26 +145,26 @@ GOOD_M = np.array([[1.0, 0, 0], [0, 1.0, 0]])
 @pytest.mark.parametrize(
     "kwargs, exc, words",
     [
-        (dict(src=np.zeros((20, 20, 3), np.int16)), TypeError, "src: dtype int16"),
-        (dict(src=np.zeros((20, 20, 2), np.uint8)), ValueError, "src: 2 channels"),
-        (dict(src=np.zeros((20, 20, 4), np.float32)), ValueError, "src: 4 channels"),
+        (dict(src=np.zeros((20, 20, 3), np.int16)), TypeError, "src: expected dtype|got int16"),
+        (dict(src=np.zeros((20, 20, 2), np.uint8)), ValueError, "src: expected|channel|got 2"),
+        (dict(src=np.zeros((20, 20, 4), np.float32)), ValueError, "src: expected|channel|got 4"),
         (dict(src=np.zeros((20, 20, 3, 1), np.uint8)), ValueError, "src: expected shape"),
-        (dict(src=np.zeros((0, 20, 3), np.uint8)), ValueError, "src: image is empty"),
-        (dict(src=np.zeros((20, 40, 3), np.uint8)[:, ::2]), ValueError, "src: must be C-contiguous"),
+        (dict(src=np.zeros((0, 20, 3), np.uint8)), ValueError, "src: expected a non-empty image"),
+        (dict(src=np.zeros((20, 40, 3), np.uint8)[:, ::2]), ValueError, "src: expected a C-contiguous"),
         (dict(src=[[1, 2], [3, 4]]), TypeError, "src: expected a numpy array"),
-        (dict(matrix=np.zeros((2, 3))), ValueError, "matrix: matrix 0 is singular"),
-        (dict(matrix=np.array([[1.0, 0, np.nan], [0, 1, 0]])), ValueError, "matrix: contains NaN"),
-        (dict(matrix=np.array([[1.0, 0, np.inf], [0, 1, 0]])), ValueError, "matrix: contains NaN or infinity"),
+        (dict(matrix=np.zeros((2, 3))), ValueError, "matrix: expected an invertible matrix|(matrix 0)"),
+        (dict(matrix=np.array([[1.0, 0, np.nan], [0, 1, 0]])), ValueError, "matrix: expected finite values, got NaN"),
+        (dict(matrix=np.array([[1.0, 0, np.inf], [0, 1, 0]])), ValueError, "matrix: expected finite values, got NaN"),
         (dict(matrix=np.eye(3)), ValueError, "matrix: expected shape (2, 3)"),
-        (dict(matrix=np.array([[1e-200, 0, 0], [0, 1e-200, 0]])), ValueError, "matrix: matrix 0 is singular"),
-        (dict(matrix="abc"), TypeError, "matrix: expected a 2x3 array"),
-        (dict(dsize=(0, 10)), ValueError, "dsize: width and height must be positive"),
-        (dict(dsize=(10, -1)), ValueError, "dsize: width and height must be positive"),
-        (dict(dsize=(10.5, 10)), TypeError, "dsize: width and height must be integers"),
+        (dict(matrix=np.array([[1e-200, 0, 0], [0, 1e-200, 0]])), ValueError, "matrix: expected an invertible matrix|(matrix 0)"),
+        (dict(matrix="abc"), TypeError, "matrix: expected"),
+        (dict(dsize=(0, 10)), ValueError, "dsize: expected width and height in 1..65535"),
+        (dict(dsize=(10, -1)), ValueError, "dsize: expected width and height in 1..65535"),
+        (dict(dsize=(10.5, 10)), TypeError, "dsize: expected integer width and height"),
         (dict(dsize=10), TypeError, "dsize: expected (width, height)"),
         (dict(border="reflect"), ValueError, "border: expected one of"),
         (dict(border_value=(1, 2, 3, 4, 5)), TypeError, "border_value"),
-        (dict(border_value=float("nan")), ValueError, "border_value: values must be finite"),
+        (dict(border_value=float("nan")), ValueError, "border_value: expected finite float32 values"),
         (dict(compat="opencv3"), ValueError, "compat: expected None"),
     ],
 )
@@ -173,7 +173,7 @@ def test_bad_input_names_the_argument(kwargs, exc, words):
     args.update(kwargs)
     with pytest.raises(exc) as info:
         ffaccel.warp_affine(args.pop("src"), args.pop("matrix"), args.pop("dsize"), **args)
-    assert words in str(info.value)
+    assert all(w in str(info.value) for w in words.split("|")), str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -181,20 +181,20 @@ def test_bad_input_names_the_argument(kwargs, exc, words):
     [
         (np.zeros((8, 9, 3), np.uint8), ValueError, "out: expected shape (8, 8, 3)"),
         (np.zeros((8, 8, 3), np.float32), TypeError, "out: expected dtype uint8"),
-        (np.zeros((8, 16, 3), np.uint8)[:, ::2], ValueError, "out: must be C-contiguous"),
+        (np.zeros((8, 16, 3), np.uint8)[:, ::2], ValueError, "out: expected a C-contiguous"),
     ],
 )
 def test_bad_out_is_refused_and_left_alone(out, exc, words):
     sentinel = out.copy()
     with pytest.raises(exc) as info:
         ffaccel.warp_affine(GOOD_SRC, GOOD_M, (8, 8), out=out)
-    assert words in str(info.value)
+    assert all(w in str(info.value) for w in words.split("|")), str(info.value)
     np.testing.assert_array_equal(out, sentinel)
 
 
 def test_out_overlapping_src_is_refused():
     buf = np.zeros((20, 20, 3), np.uint8)
-    with pytest.raises(ValueError, match="out: must not share memory"):
+    with pytest.raises(ValueError, match="out: expected memory apart from"):
         ffaccel.warp_affine(buf, GOOD_M, (20, 10), out=buf[:10])
 
 
@@ -208,9 +208,9 @@ def test_bad_matrix_leaves_out_untouched():
 def test_batch_bad_matrices():
     with pytest.raises(ValueError, match=r"matrices: expected shape \(N, 2, 3\)"):
         ffaccel.warp_affine_batch(GOOD_SRC, GOOD_M, (8, 8))
-    with pytest.raises(ValueError, match="matrices: needs at least one matrix"):
+    with pytest.raises(ValueError, match="matrices: expected at least one matrix"):
         ffaccel.warp_affine_batch(GOOD_SRC, np.zeros((0, 2, 3)), (8, 8))
-    with pytest.raises(ValueError, match="matrices: matrix 1 is singular"):
+    with pytest.raises(ValueError, match="matrices: expected an invertible matrix|(matrix 1)"):
         ffaccel.warp_affine_batch(GOOD_SRC, np.stack([GOOD_M, np.zeros((2, 3))]), (8, 8))
 
 

@@ -158,11 +158,12 @@ FFACCEL_PASTE_INLINE void sample_fixed(const Src<C>& s, const FixedCoords& k, __
 
 // The clipped mask value of paste_pixel from the raw sample: uint8 masks scaled by
 // 1/255 first. Operand orders: max_ps/min_ps return their second operand when either
-// is NaN or both are zeros, so NaN and -0 come out as the scalar ternaries leave them.
+// is NaN or both are zeros, so NaN becomes +0 and -0 becomes +0, as the scalar
+// `m > 0 ? (m < 1 ? m : 1) : 0` gives.
 template <typename MaskT>
 FFACCEL_PASTE_INLINE __m256 clip_mask(__m256 m) {
     if constexpr (sizeof(MaskT) == 1) m = _mm256_mul_ps(m, _mm256_set1_ps(1.0f / 255.0f));
-    return _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_max_ps(_mm256_setzero_ps(), m));
+    return _mm256_min_ps(_mm256_max_ps(m, _mm256_setzero_ps()), _mm256_set1_ps(1.0f));
 }
 
 // 8 frame pixels (exactly 8 * C bytes read) as int32 lanes per channel.

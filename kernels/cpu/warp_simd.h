@@ -272,8 +272,13 @@ FFACCEL_SIMD_INLINE void store_u8(std::uint8_t* out, const __m256i* v) {
     }
 }
 
+// float32 results, every NaN written as canonical_nan() (0x7fc00000) as store_as<float> does.
 template <int C>
-FFACCEL_SIMD_INLINE void store_f32(float* out, const __m256* v) {
+FFACCEL_SIMD_INLINE void store_f32(float* out, const __m256* in) {
+    __m256 v[C];
+    for (int c = 0; c < C; ++c) {
+        v[c] = _mm256_blendv_ps(in[c], _mm256_set1_ps(canonical_nan()), _mm256_cmp_ps(in[c], in[c], _CMP_UNORD_Q));
+    }
     if constexpr (C == 1) {
         _mm256_storeu_ps(out, v[0]);
     } else {

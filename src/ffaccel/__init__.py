@@ -1,7 +1,7 @@
 """ffaccel: GPU and fast-CPU acceleration for face-swap pipelines.
 
-The stable public API is what this module exports (``__all__``); submodules whose
-names start with an underscore are private.
+The public API is what this module exports (``__all__``) and the rest that
+docs/api-stability.md lists; that page states the rule.
 
 Names load on first use (PEP 562): ``import ffaccel`` needs neither the compiled
 extension nor numpy, so a tool such as the FaceFusion adapter can import it, find
@@ -18,11 +18,13 @@ Example:
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ffaccel._version import __version__
 
-# public name -> the module that defines it
+# The one list of the top-level public API: public name -> the module that defines it.
+# It drives the lazy loader below and ``__all__``; the type stub __init__.pyi is generated
+# from it (python -m tools.api_stub; tests/test_api_list.py checks that they agree).
 _EXPORTS: dict[str, str] = {
     "apply_color_gain_linear": "ffaccel.ops",
     "BatchProcessor": "ffaccel.runtime",
@@ -40,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "estimate_pose": "ffaccel.stability",
     "FaceTracker": "ffaccel.stability",
     "feather_mask": "ffaccel.ops",
+    "FeatherPlan": "ffaccel.ops",  # prepared calls
     "linear_to_srgb": "ffaccel.ops",
     "mask_hysteresis": "ffaccel.ops",
     "MaskHysteresis": "ffaccel.ops",
@@ -50,8 +53,10 @@ _EXPORTS: dict[str, str] = {
     "paste_back": "ffaccel.ops",
     "paste_back_batch": "ffaccel.ops",
     "paste_back_insightface": "ffaccel.ops",
+    "PastePlan": "ffaccel.ops",  # prepared calls
     "pose_to_similarity": "ffaccel.stability",
     "PoseFilter": "ffaccel.stability",
+    "prepare": "ffaccel.ops",  # prepared calls
     "QualityMonitor": "ffaccel.quality",
     "refine_heatmap_landmarks": "ffaccel.stability",
     "require_onnxruntime_gpu": "ffaccel.runtime",
@@ -62,6 +67,7 @@ _EXPORTS: dict[str, str] = {
     "TemporalSmoother": "ffaccel.stability",
     "warp_affine": "ffaccel.ops",
     "warp_affine_batch": "ffaccel.ops",
+    "WarpPlan": "ffaccel.ops",  # prepared calls
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"], key=str.lower)
@@ -79,55 +85,3 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
-
-if TYPE_CHECKING:  # static tools see the real names
-    from ffaccel._core import (
-        CudaError,
-    )
-    from ffaccel._status import (
-        status,
-    )
-    from ffaccel.ops import (
-        ColorTransferState,
-        apply_color_gain_linear,
-        boundary_blend,
-        color_transfer,
-        box_mask,
-        composite,
-        estimate_color_gains,
-        feather_mask,
-        linear_to_srgb,
-        mask_hysteresis,
-        MaskHysteresis,
-        paste_back,
-        paste_back_batch,
-        paste_back_insightface,
-        seam_ring,
-        srgb_to_linear,
-        warp_affine,
-        warp_affine_batch,
-    )
-    from ffaccel.quality import (
-        QualityMonitor,
-    )
-    from ffaccel.runtime import (
-        BatchProcessor,
-        bucket_batch_size,
-        CudaGraphRunner,
-        deterministic_context,
-        MemoryPolicy,
-        OrtCudaSession,
-        OrtCudaUnavailableError,
-        require_onnxruntime_gpu,
-    )
-    from ffaccel.stability import (
-        EndOfSequenceGuard,
-        estimate_pose,
-        FaceTracker,
-        OneEuroFilter,
-        pose_to_similarity,
-        PoseFilter,
-        refine_heatmap_landmarks,
-        smooth_track,
-        TemporalSmoother,
-    )

@@ -3,6 +3,9 @@
 //   to linear:  s <= 0.04045   ? s / 12.92 : ((s + 0.055) / 1.055)^2.4
 //   to sRGB:    l <= 0.0031308 ? l * 12.92 : 1.055 * l^(1/2.4) - 0.055
 //
+// This is the C++ copy of the curve; the numpy copy, and the 50-digit tables below, are in
+// src/ffaccel/_colorspace.py (tests/test_colorspace.py checks that both use the same constants).
+//
 // CPU libm and CUDA disagree on pow(), so the powers are built from +, -, *, / only,
 // which IEEE 754 rounds identically on both sides:
 //   t^2.4     = t^2 * root5(t^2)         (t in [0.09, 1])

@@ -1,7 +1,7 @@
 // Shared definitions for every op: the host/device qualifier, image views, and the
 // few float helpers whose rounding must be identical on the CPU and the GPU.
 //
-// Numeric rule (DESIGN.md): one per-pixel formula serves both sides. Host code is
+// Numeric rule (docs/design.md): one per-pixel formula serves both sides. Host code is
 // compiled with -ffp-contract=off and device code with --fmad=false, so a plain
 // `a * b + c` is two roundings everywhere; where a reference implementation fuses,
 // the formula calls fma32() explicitly and both sides fuse identically.
@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 
 #if defined(__CUDACC__)
@@ -89,16 +90,35 @@ FFACCEL_HD float floor32(float v) {
 FFACCEL_HD int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
 // Float to int for sample coordinates. Values far outside any image are clamped first
-// so the conversion is defined; they land in the border either way.
+// so the conversion is defined; they land in the border either way. NaN becomes -2^30
+// (as the AVX2 path's max_ps(NaN, -lim) does), so it is defined too.
 FFACCEL_HD int coord_to_int(float v) {
     const float lim = 1073741824.0f;  // 2^30
-    v = v < -lim ? -lim : (v > lim ? lim : v);
+    v = v >= -lim ? (v > lim ? lim : v) : -lim;
     return static_cast<int>(v);
 }
 
+// Round half to even and saturate to 0..255; NaN becomes 0 (every compare with it is
+// false), on the CPU and the GPU alike.
 FFACCEL_HD std::uint8_t saturate_u8(float v) {
     v = rint32(v);
-    return static_cast<std::uint8_t>(v < 0.f ? 0.f : (v > 255.f ? 255.f : v));
+    return v > 0.f ? static_cast<std::uint8_t>(v < 255.f ? v : 255.f) : std::uint8_t(0);
+}
+
+// Truncate toward zero and saturate to 0..255 (numpy's astype(uint8) of 0..255 values);
+// NaN becomes 0.
+FFACCEL_HD std::uint8_t truncate_u8(float v) {
+    return v > 0.f ? static_cast<std::uint8_t>(v < 255.f ? v : 255.f) : std::uint8_t(0);
+}
+
+// The one NaN every float32 result holds (0x7fc00000): x86 and CUDA make NaNs of other
+// bit patterns (sign, payload), so float stores write this one instead of theirs.
+FFACCEL_HD float canonical_nan() {
+#if defined(__CUDA_ARCH__)
+    return __int_as_float(0x7fc00000);
+#else
+    return std::numeric_limits<float>::quiet_NaN();
+#endif
 }
 
 template <typename T>
@@ -106,6 +126,6 @@ FFACCEL_HD T store_as(float v);
 template <>
 FFACCEL_HD std::uint8_t store_as<std::uint8_t>(float v) { return saturate_u8(v); }
 template <>
-FFACCEL_HD float store_as<float>(float v) { return v; }
+FFACCEL_HD float store_as<float>(float v) { return v == v ? v : canonical_nan(); }
 
 }  // namespace ffaccel

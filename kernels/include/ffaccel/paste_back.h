@@ -2,11 +2,12 @@
 //
 // For each frame pixel inside a face's paste area (x1 <= x < x2, y1 <= y < y2), with
 // (u, v) = (x - x1, y - y1) and the face's inverse map k (paste area -> crop):
-//   m = clamp(sample(mask, u, v; CONSTANT 0), 0, 1)      (uint8 masks: / 255 first)
+//   m = clamp(sample(mask, u, v; CONSTANT 0), 0, 1)      (uint8 masks: / 255 first; NaN -> 0)
 //   c = sample(crop, u, v; REPLICATE)
 //   r = f * (1 - m) + c * m                                (float32, two products, one sum)
 // and the pixel becomes round_half_even(r) (Default) or trunc(r) (FaceFusion, as numpy's
-// astype(uint8)), saturated to 0..255. sample() is warp_sample() of the chosen mode, so
+// astype(uint8)), saturated to 0..255 (a NaN result, from a NaN or infinite float crop,
+// writes 0). sample() is warp_sample() of the chosen mode, so
 // under the OpenCV modes the crop and mask values are the bytes OpenCV's warpAffine would
 // have produced for FaceFusion's intermediate images. Where m == 0 the pixel is left as
 // is: f * 1 + c * 0 == f exactly, so skipping the crop fetch changes no byte.
@@ -96,7 +97,7 @@ FFACCEL_HD float paste_mask_sample(const PasteParams& p, const PasteFace& face, 
     float m;
     warp_sample<M, MaskT, 1>(mp, face.k, u, v, &m);
     if constexpr (sizeof(MaskT) == 1) m = m * (1.0f / 255.0f);
-    return m < 0.f ? 0.f : (m > 1.f ? 1.f : m);
+    return m > 0.f ? (m < 1.f ? m : 1.f) : 0.f;  // NaN weighs 0: the frame pixel is kept
 }
 
 // The warped crop of face i at area pixel (u, v): REPLICATE outside the crop.
@@ -133,7 +134,7 @@ FFACCEL_HD void paste_pixel(const PasteParams& p, const PasteFace* faces, int n,
         for (int c = 0; c < C; ++c) {
             const float r = static_cast<float>(px[c]) * keep + crop[c] * m;
             if (p.truncate) {
-                px[c] = static_cast<std::uint8_t>(r < 0.f ? 0.f : (r > 255.f ? 255.f : r));
+                px[c] = truncate_u8(r);
             } else {
                 px[c] = saturate_u8(r);
             }

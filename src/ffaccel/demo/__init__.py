@@ -8,7 +8,6 @@
   the CPU and with ffaccel on CUDA.
 - :mod:`ffaccel.demo.report`: quality against ground truth, timing tables, artefacts.
 - :mod:`ffaccel.demo.cli`: the ``ffaccel demo`` command.
-- :mod:`ffaccel.demo.make_faces`: rebuilds ``faces.npz`` from the original photos.
 
 Needs numpy only. OpenCV (``pip install "ffaccel[opencv]"``) adds the FaceFusion-style
 baseline path and the mp4 videos; matplotlib adds the PNG plots (``pip install

@@ -12,11 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_parser", "run", "parse_resolution"]
+from ffaccel._cli import EXIT_BAD_INPUT, EXIT_OK, exit_status
 
-EXIT_OK = 0
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
+__all__ = ["add_parser", "run", "parse_resolution"]
 
 _NAMED = {"2160p": (3840, 2160), "4k": (3840, 2160), "1440p": (2560, 1440), "1080p": (1920, 1080),
           "720p": (1280, 720), "540p": (960, 540), "480p": (854, 480), "360p": (640, 360), "240p": (426, 240)}
@@ -115,15 +113,8 @@ def run(args: argparse.Namespace) -> int:
                           color_transfer=not args.no_color_transfer, progress=not args.no_progress)
     try:
         result = run_demo(options)
-    except (DemoDependencyError, DemoUsageError) as exc:
-        print(f"ffaccel demo: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except OSError as exc:
-        print(f"ffaccel demo: error: cannot write {args.output}: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("\nffaccel demo: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except (DemoDependencyError, DemoUsageError, OSError, KeyboardInterrupt) as exc:
+        return exit_status(exc, "demo", f"cannot write {args.output}")
 
     from ffaccel.demo.report import format_quality_lines
 

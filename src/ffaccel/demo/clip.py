@@ -1,7 +1,7 @@
 """The demo's bundled default clip, generated at run time: no user files, no downloads.
 
 Faces (shipped inside the package as ``ffaccel/demo/faces.npz``, read with numpy alone;
-``python -m ffaccel.demo.make_faces`` rebuilds that file from the originals):
+``python -m tools.make_faces``, in a checkout, rebuilds that file from the originals):
 
 - target: scikit-image's ``astronaut`` photograph (Eileen Collins, NASA, public domain),
   ``skimage.data.astronaut()``, 512x512 RGB, cropped to :data:`TARGET_CROP`;
@@ -80,7 +80,7 @@ for _a in (TARGET_FIVE_ORIGINAL, SOURCE_FIVE_ORIGINAL, TARGET_FIVE, SOURCE_FIVE)
     _a.setflags(write=False)
 del _a
 
-#: The packaged faces: RGB uint8 arrays ``target`` and ``source`` (see ``make_faces.py``).
+#: The packaged faces: RGB uint8 arrays ``target`` and ``source`` (see ``tools/make_faces.py``).
 FACES_PATH = Path(__file__).with_name("faces.npz")
 
 _EYE_LEFT = list(range(36, 42))

@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from ffaccel import _colorspace
+
 __all__ = [
     "STEPS",
     "arcface_128_v2",
@@ -210,15 +212,13 @@ class _Clock:
 
 # ---------------------------------------------------------------- FaceFusion-style baseline
 
-_SRGB_TO_LINEAR = np.array([(c / 255 / 12.92) if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4
-                            for c in range(256)], np.float32)
+_SRGB_TO_LINEAR = _colorspace.decode_table()  # (256,) float32 linear light of the uint8 codes
 
 
 def _gain_tables_numpy(gains: np.ndarray) -> np.ndarray:
     """(3, 256) uint8: each code decoded to linear light, scaled by the channel's gain, re-encoded."""
     lin = np.clip(_SRGB_TO_LINEAR[None, :] * gains[:, None].astype(np.float32), 0.0, 1.0)
-    s = np.where(lin <= 0.0031308, lin * 12.92, 1.055 * np.power(lin, 1 / 2.4) - 0.055)
-    return np.rint(s * 255.0).astype(np.uint8)
+    return np.rint(_colorspace.linear_to_srgb(np, lin) * 255.0).astype(np.uint8)
 
 
 def create_box_mask_facefusion(crop_size: int, blur: float, padding: tuple[int, int, int, int]) -> np.ndarray:

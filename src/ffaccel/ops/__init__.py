@@ -1,4 +1,4 @@
-"""Per-face image ops; each module is one op (see DESIGN.md)."""
+"""Per-face image ops; each module is one op (see docs/design.md)."""
 
 from ffaccel.ops.boundary import boundary_blend
 from ffaccel.ops.color import apply_color_gain_linear, estimate_color_gains, linear_to_srgb, srgb_to_linear
@@ -8,11 +8,15 @@ from ffaccel.ops.hysteresis import MaskHysteresis, mask_hysteresis, seam_ring
 from ffaccel.ops.mask import box_mask, feather_mask
 from ffaccel.ops.paste import paste_back, paste_back_batch
 from ffaccel.ops.paste_insightface import paste_back_insightface
+from ffaccel.ops.prepared import FeatherPlan, PastePlan, WarpPlan, prepare
 from ffaccel.ops.warp import warp_affine, warp_affine_batch
 
 __all__ = [
     "ColorTransferState",
+    "FeatherPlan",
     "MaskHysteresis",
+    "PastePlan",
+    "WarpPlan",
     "apply_color_gain_linear",
     "boundary_blend",
     "box_mask",
@@ -25,6 +29,7 @@ __all__ = [
     "paste_back",
     "paste_back_batch",
     "paste_back_insightface",
+    "prepare",
     "seam_ring",
     "srgb_to_linear",
     "warp_affine",

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from ffaccel import _checks
+
 __all__ = ["ColorStats", "ColorTransferState"]
 
 
@@ -78,12 +80,8 @@ class ColorTransferState:
     """
 
     def __init__(self, alpha: float = 0.15, deadband: float = 0.5) -> None:
-        if not isinstance(alpha, int | float) or not 0 < alpha <= 1:
-            raise ValueError(f"alpha: expected a number in (0, 1], got {alpha!r}")
-        if not isinstance(deadband, int | float) or not deadband >= 0:
-            raise ValueError(f"deadband: expected a number >= 0, got {deadband!r}")
-        self.alpha = float(alpha)
-        self.deadband = float(deadband)
+        self.alpha = _checks.real(alpha, "alpha", lo=0.0, lo_open=True, hi=1.0)
+        self.deadband = _checks.real(deadband, "deadband", lo=0.0)
         self._tracks: dict[Any, _Track] = {}
 
     def update(self, track: Any, method: str, src: ColorStats, ref: ColorStats) -> tuple[ColorStats, ColorStats]:

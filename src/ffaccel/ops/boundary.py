@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from ffaccel.quality._xp import as_array, device_scope
+from ffaccel import _arrays, _checks
+from ffaccel._arrays import device_scope, like_input
 
 __all__ = ["boundary_blend"]
 
@@ -45,10 +46,13 @@ def boundary_blend(frame: Any, mask: Any, width: int, *, inplace: bool = False, 
     Args:
         frame: (H, W, C) uint8 frame, C = 3 or 4, numpy/cupy/torch.
         mask: (H, W) float32 0..1 or uint8 0..255: the pasted face's mask in frame
-            coordinates (e.g. the crop mask warped with the inverse matrix).
+            coordinates (e.g. the crop mask warped with the inverse matrix). A NaN
+            weight counts as outside (NaN >= 0.5 is false).
         width: ring half-width in pixels, 1..256.
-        inplace: write into ``frame``.
-        out: optional (H, W, C) uint8 result of the frame's kind; not with ``inplace``.
+        inplace: write into ``frame`` (which must be writeable and not overlap ``mask``).
+        out: optional (H, W, C) uint8 C-contiguous, writeable result of the frame's
+            kind and device, sharing no memory with ``frame`` or ``mask``; not with
+            ``inplace``.
 
     Returns:
         The frame with its seam ring softened: a new array, ``out``, or ``frame``.
@@ -65,27 +69,23 @@ def boundary_blend(frame: Any, mask: Any, width: int, *, inplace: bool = False, 
         >>> int(out[10, 31, 0]), int(out[10, 0, 0]), int(out[10, 63, 0])
         (71, 0, 200)
     """
-    f, xp = as_array(frame, "frame")
-    if f.dtype != np.uint8:
-        raise TypeError(f"frame: dtype {f.dtype} is not supported (expected uint8)")
-    if f.ndim != 3 or f.shape[2] not in (3, 4) or f.shape[0] == 0 or f.shape[1] == 0:
-        raise ValueError(f"frame: expected shape (H, W, 3|4), got {tuple(f.shape)}")
-    m, mxp = as_array(mask, "mask")
-    if mxp is not xp:
-        raise ValueError("mask: must live where frame lives (host or the same GPU)")
+    f, xp = _checks.xp_image(frame, "frame", (np.uint8,), (3, 4))
+    m, mxp = _checks.xp_image(mask, "mask", (np.uint8, np.float32), None)
+    _checks.same_xp("mask", mxp, "frame", xp)
     if tuple(m.shape) != tuple(f.shape[:2]):
         raise ValueError(f"mask: expected shape {tuple(f.shape[:2])}, got {tuple(m.shape)}")
-    if m.dtype not in (np.uint8, np.float32):
-        raise TypeError(f"mask: dtype {m.dtype} is not supported (expected float32 0..1 or uint8 0..255)")
-    if isinstance(width, bool) or not isinstance(width, int | np.integer) or not 1 <= width <= 256:
-        raise ValueError(f"width: expected an integer 1..256, got {width!r}")
+    width = _checks.integer(width, "width", 1, 256)
+    inplace = _checks.flag(inplace, "inplace")
     if inplace and out is not None:
-        raise ValueError("out: cannot be given together with inplace=True")
+        raise ValueError("out: expected None with inplace=True, got an array")
+    fv, mv = _arrays.view(frame, "frame"), _arrays.view(mask, "mask")
     o = None
-    if out is not None:
-        o, oxp = as_array(out, "out")
-        if oxp is not xp or tuple(o.shape) != tuple(f.shape) or o.dtype != np.uint8:
-            raise ValueError(f"out: expected a uint8 array of shape {tuple(f.shape)} where frame lives")
+    if inplace:
+        _checks.writable(fv, "frame")
+        _checks.disjoint(("mask", mv), ("frame", fv))
+    elif out is not None:
+        _checks.output(out, fv, tuple(f.shape), np.dtype(np.uint8), inputs=[("frame", fv), ("mask", mv)])
+        o, _ = _arrays.as_xp(out, "out")
     with device_scope(frame):
         inside = (m >= (128 if m.dtype == np.uint8 else 0.5))
         k = max(1, int(width) // 2)
@@ -110,8 +110,4 @@ def boundary_blend(frame: Any, mask: Any, width: int, *, inplace: bool = False, 
         return frame
     if out is not None:
         return out
-    if type(frame).__module__.startswith("torch"):
-        import torch
-
-        return torch.as_tensor(o, device=frame.device)
-    return o
+    return like_input(frame, o)

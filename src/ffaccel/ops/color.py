@@ -1,20 +1,19 @@
 """Linear-light colour: sRGB transfer curve, per-channel gains, gain estimation.
 
-Kernel: ``kernels/include/ffaccel/color.h`` (the per-element formulas),
+Kernel: ``kernels/include/ffaccel/color.h`` (the per-element formulas; their numpy copy
+and the 50-digit tables, :func:`srgb_tables`, are in ``ffaccel/_colorspace.py``),
 ``kernels/cpu/color.cpp``, ``kernels/cuda/color.cu``, ``kernels/bindings/color.cpp``.
 Tests: ``tests/test_color.py``.
 """
 
 from __future__ import annotations
 
-import functools
-from decimal import Decimal, localcontext
 from typing import Any
 
 import numpy as np
 
-from ffaccel import _arrays, _core
-from ffaccel.ops import _checks
+from ffaccel import _arrays, _checks, _core
+from ffaccel._colorspace import srgb_tables
 
 __all__ = [
     "FAST_ERROR_BOUND",
@@ -37,50 +36,8 @@ _RGB_U8 = {np.dtype(np.uint8): (3,)}
 _MASK = {np.dtype(np.uint8): (1,), np.dtype(np.float32): (1,)}
 
 
-def _linear_decimal(s: Decimal) -> Decimal:
-    if s <= Decimal("0.04045"):
-        return s / Decimal("12.92")
-    return ((s + Decimal("0.055")) / Decimal("1.055")) ** Decimal("2.4")
-
-
-def _nearest_float32(x: Decimal) -> np.float32:
-    f = np.float32(float(x))  # within one float of the nearest; pick among the neighbours
-    cands = [np.nextafter(f, np.float32(-1)), f, np.nextafter(f, np.float32(2))]
-    return min(cands, key=lambda c: abs(Decimal(float(c)) - x))
-
-
-def _ceil_float32(x: Decimal) -> np.float32:
-    f = np.float32(float(x))
-    while Decimal(float(f)) < x:
-        f = np.nextafter(f, np.float32(2))
-    while Decimal(float(np.nextafter(f, np.float32(-1)))) >= x:
-        f = np.nextafter(f, np.float32(-1))
-    return f
-
-
-@functools.lru_cache(maxsize=1)
-def srgb_tables() -> tuple[np.ndarray, np.ndarray]:
-    """The two 256-entry float32 tables the kernels use, computed to 50 digits (read-only).
-
-    ``table[v]`` is the float32 nearest to linear(v / 255). ``bound[k]`` (k = 1..255) is
-    the smallest float32 >= linear((k - 0.5) / 255); a linear value l maps to the uint8
-    code ``count(l >= bound[1:])``, which equals round(255 * srgb(l)) exactly.
-    """
-    table = np.empty(256, np.float32)
-    bound = np.zeros(256, np.float32)
-    with localcontext() as ctx:
-        ctx.prec = 50
-        for v in range(256):
-            table[v] = _nearest_float32(_linear_decimal(Decimal(v) / 255))
-        for k in range(1, 256):
-            bound[k] = _ceil_float32(_linear_decimal(Decimal(2 * k - 1) / 510))
-    table.flags.writeable = False
-    bound.flags.writeable = False
-    return table, bound
-
-
 def _convert(s: _checks.ImageArg, mode: int, out_dtype: np.dtype, out: Any) -> Any:
-    out_obj, o = _checks.output(out, s, s.view.shape, out_dtype)
+    out_obj, o = _checks.output(out, s.view, s.view.shape, out_dtype, inputs=[("img", s.view)])
     dst = _core.Image(o.ptr, s.h, s.w, s.c, o.strides[0], 0,
                       _core.DType.U8 if out_dtype == np.uint8 else _core.DType.F32)
     table, bound = srgb_tables()
@@ -89,9 +46,7 @@ def _convert(s: _checks.ImageArg, mode: int, out_dtype: np.dtype, out: Any) -> A
 
 
 def _fast(value: Any) -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"fast: expected True or False, got {value!r}")
-    return bool(value)
+    return _checks.flag(value, "fast")
 
 
 def srgb_to_linear(img: Any, *, fast: bool = False, out: Any = None) -> Any:
@@ -154,41 +109,30 @@ def linear_to_srgb(img: Any, *, fast: bool = False, dtype: Any = np.float32, out
     fast = _fast(fast)
     try:
         want = np.dtype(dtype)
-    except TypeError:
+    except (TypeError, ValueError):
         raise TypeError(f"dtype: expected np.float32 or np.uint8, got {dtype!r}") from None
     if want not in (np.dtype(np.float32), np.dtype(np.uint8)):
         raise TypeError(f"dtype: expected np.float32 or np.uint8, got {dtype!r}")
     if want == np.uint8 and fast:
-        raise ValueError("fast: the uint8 output is exact and has no fast variant")
+        raise ValueError("fast: expected False with dtype=np.uint8 (the uint8 output is exact and has no fast variant), got True")
     s = _checks.image(img, "img", _FLOAT_IMAGE)
     mode = _TO_SRGB_U8 if want == np.uint8 else _TO_SRGB_FAST if fast else _TO_SRGB
     return _convert(s, mode, want, out)
 
 
 def _gains(value: Any) -> tuple[float, float, float]:
-    v = _arrays.view(value, "gains") if not isinstance(value, list | tuple) else None
-    if v is not None and v.on_gpu:
-        raise TypeError("gains: must be a host array or a sequence of 3 numbers (reading a GPU array would sync)")
-    try:
-        arr = np.asarray(value.detach().numpy() if v is not None and v.kind == "torch" else value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"gains: expected 3 numbers, got {value!r}") from None
-    if arr.shape != (3,):
-        raise ValueError(f"gains: expected shape (3,), got {arr.shape}")
     # Past float32's range a gain would become inf, and inf * 0 (black, or mask weight 0) NaN.
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr > np.finfo(np.float32).max):
-        raise ValueError(f"gains: must be finite float32 values >= 0, got {arr.tolist()}")
-    f = arr.astype(np.float32)
+    f = _checks.float32_values(value, "gains", (3,), minimum=0.0)
     return (float(f[0]), float(f[1]), float(f[2]))
 
 
-def _mask(mask: Any, img: _checks.ImageArg) -> Any:
-    """A (H, W) or (H, W, 1) mask on the image's device, as a _core.Image."""
+def _mask(mask: Any, img: _checks.ImageArg) -> _checks.ImageArg:
+    """A (H, W) or (H, W, 1) mask on the image's device."""
     m = _checks.image(mask, "mask", _MASK)
     _checks.same_device([("img", img.view), ("mask", m.view)])
     if (m.h, m.w) != (img.h, img.w):
         raise ValueError(f"mask: expected {img.h}x{img.w} pixels like img, got {m.h}x{m.w}")
-    return m.core_image()
+    return m
 
 
 def apply_color_gain_linear(img: Any, gains: Any, *, mask: Any = None, out: Any = None) -> Any:
@@ -222,8 +166,14 @@ def apply_color_gain_linear(img: Any, gains: Any, *, mask: Any = None, out: Any 
     """
     s = _checks.image(img, "img", _RGB_U8)
     g = _gains(gains)
-    core_mask = _mask(mask, s) if mask is not None else _core.Image(0, 0, 0, 0, 0, 0, _core.DType.U8)
-    out_obj, o = _checks.output(out, s, (s.h, s.w, 3), np.dtype(np.uint8))
+    inputs = [("img", s.view)]
+    if mask is not None:
+        m = _mask(mask, s)
+        inputs.append(("mask", m.view))
+        core_mask = m.core_image()
+    else:
+        core_mask = _core.Image(0, 0, 0, 0, 0, 0, _core.DType.U8)
+    out_obj, o = _checks.output(out, s.view, (s.h, s.w, 3), np.dtype(np.uint8), inputs=inputs)
     dst = _core.Image(o.ptr, s.h, s.w, 3, o.strides[0], 0, _core.DType.U8)
     table, bound = srgb_tables()
     _core.apply_gain(s.core_image(), dst, core_mask, g, table, bound, s.view.device, _arrays.current_stream(s.view))
@@ -244,9 +194,10 @@ def estimate_color_gains(src_crop: Any, ref_crop: Any, mask: Any, *, min_mean: f
 
     Args:
         src_crop, ref_crop: (H, W, 3) uint8, same shape, channel order and device.
-        mask: (H, W) or (H, W, 1) float32 (0..1) or uint8 (0..255), same device.
-            GPU arrays are reduced with their framework (cupy or torch) and the result
-            is copied to the host, which waits for the current stream.
+        mask: (H, W) or (H, W, 1) float32 (0..1; NaN counts as 0) or uint8 (0..255),
+            same device. GPU arrays are copied to the host (7 to 10 bytes a pixel,
+            which waits for the current stream) and reduced there in the same order
+            as host arrays, so CPU and GPU give the same bytes.
         min_mean: the smallest masked linear source mean (0..1) that gets a ratio.
 
     Returns:
@@ -266,11 +217,15 @@ def estimate_color_gains(src_crop: Any, ref_crop: Any, mask: Any, *, min_mean: f
         raise ValueError(f"ref_crop: expected shape {s.view.shape} like src_crop, got {r.view.shape}")
     if (m.h, m.w) != (s.h, s.w):
         raise ValueError(f"mask: expected {s.h}x{s.w} pixels like src_crop, got {m.h}x{m.w}")
-    if isinstance(min_mean, bool) or not isinstance(min_mean, int | float) or not min_mean > 0:
-        raise ValueError(f"min_mean: expected a positive number, got {min_mean!r}")
-    src_lin = srgb_to_linear(src_crop)
-    ref_lin = srgb_to_linear(ref_crop)
-    src_sum, ref_sum, weight = _masked_sums(src_lin, ref_lin, mask, m)
+    min_mean = _checks.real(min_mean, "min_mean", lo=0.0, lo_open=True)
+    # GPU arrays come to the host (a few bytes per pixel, one wait for the current
+    # stream): one summation order for every device, so CPU and GPU give the same bytes.
+    src_lin = srgb_to_linear(_arrays.to_numpy(src_crop))
+    ref_lin = srgb_to_linear(_arrays.to_numpy(ref_crop))
+    w = _arrays.to_numpy(mask).reshape(m.h, m.w).astype(np.float64)
+    w = w / 255.0 if m.view.dtype == np.uint8 else np.clip(np.nan_to_num(w, nan=0.0), 0.0, 1.0)
+    src_sum, ref_sum = ((lin.astype(np.float64) * w[..., None]).sum(axis=(0, 1)) for lin in (src_lin, ref_lin))
+    weight = float(w.sum())
     gains = np.ones(3, np.float64)
     if not weight > 0:
         return gains
@@ -278,20 +233,3 @@ def estimate_color_gains(src_crop: Any, ref_crop: Any, mask: Any, *, min_mean: f
     ok = src_mean >= min_mean
     gains[ok] = (ref_sum[ok] / weight) / src_mean[ok]
     return gains
-
-
-def _masked_sums(src_lin: Any, ref_lin: Any, mask: Any, m: _checks.ImageArg) -> tuple[np.ndarray, np.ndarray, float]:
-    """Weighted channel sums of two (H, W, 3) float32 arrays and the weight total, in float64 on the host."""
-    if m.view.kind == "torch":
-        w = mask.reshape(m.h, m.w).double()
-        w = w / 255.0 if m.view.dtype == np.uint8 else w.nan_to_num(0.0).clamp(0.0, 1.0)
-        sums = [(lin.double() * w[..., None]).sum(dim=(0, 1)).cpu().numpy() for lin in (src_lin, ref_lin)]
-        return sums[0], sums[1], float(w.sum().item())
-    xp = np if m.view.kind == "numpy" else _arrays._cupy_module()
-    w = mask.reshape(m.h, m.w).astype(xp.float64)
-    w = w / 255.0 if m.view.dtype == np.uint8 else xp.clip(xp.nan_to_num(w, nan=0.0), 0.0, 1.0)
-    sums = []
-    for lin in (src_lin, ref_lin):
-        total = (lin.astype(xp.float64) * w[..., None]).sum(axis=(0, 1))
-        sums.append(total.get() if xp is not np else total)
-    return sums[0], sums[1], float(w.sum())

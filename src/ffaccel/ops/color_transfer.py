@@ -22,73 +22,23 @@ installed OpenCV.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
+from ffaccel import _checks, _colorspace
+from ffaccel._arrays import as_xp, device_scope, like_input
 from ffaccel.ops._color_state import ColorStats, ColorTransferState
-from ffaccel.quality._xp import as_array, device_scope
 
 __all__ = ["color_transfer", "bgr_to_lab", "lab_to_bgr", "COLOR_METHODS", "ColorTransferState", "ColorStats"]
 
 COLOR_METHODS = ("reinhard_lab", "linear_gain", "mkl")
 
-# OpenCV's sRGB -> XYZ (D65) matrix and white point, as its cvtColor documentation gives them.
-_RGB_TO_XYZ = np.array([[0.412453, 0.357580, 0.180423],
-                        [0.212671, 0.715160, 0.072169],
-                        [0.019334, 0.119193, 0.950227]])
-_WHITE = np.array([0.950456, 1.0, 1.088754])
-# BGR in, X/Xn Y/Yn Z/Zn out, and back.
-_BGR_TO_XYZN = (_RGB_TO_XYZ[:, ::-1] / _WHITE[:, None]).astype(np.float32)
-_XYZN_TO_BGR = np.linalg.inv(_RGB_TO_XYZ[:, ::-1] / _WHITE[:, None]).astype(np.float32)
-_KNEE = 0.008856
-_SLOPE, _OFFSET = 7.787, 16.0 / 116.0
-_F_KNEE = _SLOPE * _KNEE + _OFFSET  # f(t) at the knee: where the inverse switches branch
-
-
-def _srgb_to_linear(xp: Any, v: Any) -> Any:
-    return xp.where(v <= 0.04045, v / 12.92, ((xp.maximum(v, 0.04045) + 0.055) / 1.055) ** 2.4)
-
-
-def _linear_to_srgb(xp: Any, v: Any) -> Any:
-    return xp.where(v <= 0.0031308, v * 12.92, 1.055 * xp.maximum(v, 0.0031308) ** (1 / 2.4) - 0.055)
-
-
-def _mix(xp: Any, m: np.ndarray, planes: Any) -> Any:
-    """3x3 matrix times (..., 3) pixels, written out (no BLAS threads)."""
-    m = m.astype(np.float32)
-    return xp.stack([planes[..., 0] * m[r, 0] + planes[..., 1] * m[r, 1] + planes[..., 2] * m[r, 2]
-                     for r in range(3)], axis=-1)
-
-
-def _bgr01_to_lab(xp: Any, bgr: Any) -> Any:
-    xyz = _mix(xp, _BGR_TO_XYZN, _srgb_to_linear(xp, bgr))
-    f = xp.where(xyz > _KNEE, xp.cbrt(xyz), xyz * _SLOPE + _OFFSET)
-    y = xyz[..., 1]
-    lum = xp.where(y > _KNEE, 116.0 * f[..., 1] - 16.0, 903.3 * y)
-    return xp.stack([lum, 500.0 * (f[..., 0] - f[..., 1]), 200.0 * (f[..., 1] - f[..., 2])], axis=-1).astype(xp.float32)
-
-
-def _lab_to_bgr01(xp: Any, lab: Any) -> Any:
-    lum, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
-    y = xp.where(lum > 903.3 * _KNEE, ((lum + 16.0) / 116.0) ** 3, lum / 903.3)
-    fy = xp.where(lum > 903.3 * _KNEE, (lum + 16.0) / 116.0, y * _SLOPE + _OFFSET)
-    fx, fz = fy + a / 500.0, fy - b / 200.0
-
-    def inv(f: Any) -> Any:
-        return xp.where(f > _F_KNEE, f ** 3, (f - _OFFSET) / _SLOPE)
-
-    xyz = xp.stack([inv(fx), y, inv(fz)], axis=-1)
-    return _linear_to_srgb(xp, _mix(xp, _XYZN_TO_BGR, xyz)).astype(xp.float32)
-
-
-def _back(like: Any, arr: Any) -> Any:
-    """``arr`` (numpy/cupy) as the caller's kind: torch in, torch out (zero copy)."""
-    if type(like).__module__.startswith("torch"):
-        import torch
-
-        return torch.as_tensor(arr, device=like.device)
-    return arr
+# The Lab of reinhard_lab: OpenCV's documented float formula (ffaccel/_colorspace.py, OPENCV).
+_bgr01_to_lab = functools.partial(_colorspace.bgr01_to_lab, c=_colorspace.OPENCV)
+_lab_to_bgr01 = functools.partial(_colorspace.lab_to_bgr01, c=_colorspace.OPENCV)
+_mix = _colorspace.mix_pixels
 
 
 def bgr_to_lab(image: Any) -> Any:
@@ -107,7 +57,7 @@ def bgr_to_lab(image: Any) -> Any:
     """
     arr, xp = _colour_image(image, "image")
     with device_scope(image):
-        return _back(image, _bgr01_to_lab(xp, arr.astype(xp.float32) * np.float32(1 / 255)))
+        return like_input(image, _bgr01_to_lab(xp, arr.astype(xp.float32) * np.float32(1 / 255)))
 
 
 def lab_to_bgr(lab: Any) -> Any:
@@ -119,44 +69,38 @@ def lab_to_bgr(lab: Any) -> Any:
         >>> np.rint(lab_to_bgr(lab)).astype(int).tolist()
         [[[10, 120, 250]]]
     """
-    arr, xp = as_array(lab, "lab")
+    arr, xp = as_xp(lab, "lab")
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"lab: expected shape (H, W, 3), got {tuple(arr.shape)}")
     with device_scope(lab):
-        return _back(lab, _lab_to_bgr01(xp, arr.astype(xp.float32)) * np.float32(255))
+        return like_input(lab, _lab_to_bgr01(xp, arr.astype(xp.float32)) * np.float32(255))
 
 
 def _colour_image(x: Any, name: str) -> tuple[Any, Any]:
-    arr, xp = as_array(x, name)
-    if arr.ndim != 3 or arr.shape[2] != 3:
-        raise ValueError(f"{name}: expected shape (H, W, 3) BGR, got {tuple(arr.shape)}")
-    if arr.dtype not in (np.uint8, np.float32):
-        raise TypeError(f"{name}: dtype {arr.dtype} is not supported (expected uint8 or float32 0..255)")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"{name}: image is empty")
-    return arr, xp
+    return _checks.xp_image(x, name, (np.uint8, np.float32), (3,))
+
+
+def _finite(xp: Any, arr: Any, name: str) -> None:
+    """float32 crops must be finite: statistics of NaN or infinity mean nothing (one device read)."""
+    if arr.dtype == np.float32 and not bool(xp.isfinite(arr).all()):
+        raise ValueError(f"{name}: expected finite values, got NaN or infinity")
 
 
 def _weights(xp: Any, mask: Any, shape: tuple[int, ...], name: str) -> Any:
-    m, mxp = as_array(mask, name)
-    if mxp is not xp:
-        raise ValueError(f"{name}: must live where the crops live (host or the same GPU)")
+    m, mxp = _checks.xp_image(mask, name, (np.uint8, np.float32), None)
+    _checks.same_xp(name, mxp, "src_crop", xp)
     if tuple(m.shape) != tuple(shape[:2]):
         raise ValueError(f"{name}: expected shape {tuple(shape[:2])}, got {tuple(m.shape)}")
     if m.dtype == np.uint8:
-        w = m.astype(xp.float32) * np.float32(1 / 255)
-    elif m.dtype == np.float32:
-        w = xp.clip(m, 0, 1)
-    else:
-        raise TypeError(f"{name}: dtype {m.dtype} is not supported (expected float32 0..1 or uint8 0..255)")
-    return w
+        return m.astype(xp.float32) * np.float32(1 / 255)
+    return xp.clip(xp.nan_to_num(m, nan=0.0), 0, 1)  # NaN weighs 0
 
 
 def _stats(xp: Any, pixels: Any, w: Any, name: str, full_cov: bool) -> ColorStats:
     """Mask-weighted mean, std and (optionally) covariance of (H, W, 3) pixels, on the host."""
     total = float(w.sum())
     if total <= 1e-6:
-        raise ValueError(f"{name}: is empty (no pixel has a weight above 0), so there are no statistics")
+        raise ValueError(f"{name}: expected some pixel with a weight above 0 (else there are no statistics), got none")
     p = pixels.reshape(-1, 3).astype(xp.float64)
     wf = w.reshape(-1, 1).astype(xp.float64)
     mean = (p * wf).sum(axis=0) / total
@@ -196,7 +140,8 @@ def color_transfer(src_crop: Any, ref_crop: Any, mask: Any, method: str = "reinh
         ref_crop: (h', w', 3) BGR, same kinds: the target face (the frame's own face, cut
             with the same alignment), whose colour the result should take.
         mask: (h, w) float32 0..1 or uint8 0..255 weights of src_crop's pixels in the
-            statistics (the face mask); pixels with 0 do not count.
+            statistics (the face mask); pixels with 0 (or NaN) do not count. float32
+            crops must be finite (NaN or infinity raises ValueError).
         method: one of ``COLOR_METHODS`` (see the module docstring).
         ref_mask: weights for ref_crop; defaults to ``mask`` (then shapes must match).
         state: a :class:`ColorTransferState` that smooths the statistics per face track
@@ -209,7 +154,8 @@ def color_transfer(src_crop: Any, ref_crop: Any, mask: Any, method: str = "reinh
         what reaches the frame.
 
     Raises:
-        TypeError, ValueError: bad arguments, named in the message (an all-zero mask too).
+        TypeError, ValueError: bad arguments, named in the message (an all-zero mask too);
+            nothing of the caller's is written.
 
     Example:
         >>> import numpy as np, ffaccel
@@ -219,15 +165,18 @@ def color_transfer(src_crop: Any, ref_crop: Any, mask: Any, method: str = "reinh
         >>> out[0, 0].tolist()
         [70, 100, 170]
     """
-    if method not in COLOR_METHODS:
-        raise ValueError(f"method: expected one of {COLOR_METHODS}, got {method!r}")
+    _checks.choice(method, "method", COLOR_METHODS)
+    if state is not None and not isinstance(state, ColorTransferState):
+        raise TypeError(f"state: expected a ColorTransferState or None, got {type(state).__name__}")
+    _checks.hashable(track, "track")
     src, xp = _colour_image(src_crop, "src_crop")
     ref, rxp = _colour_image(ref_crop, "ref_crop")
-    if rxp is not xp:
-        raise ValueError("ref_crop: must live where src_crop lives (host or the same GPU)")
+    _checks.same_xp("ref_crop", rxp, "src_crop", xp)
     with device_scope(src_crop):
         w_src = _weights(xp, mask, src.shape, "mask")
         w_ref = _weights(xp, mask if ref_mask is None else ref_mask, ref.shape, "mask" if ref_mask is None else "ref_mask")
+        _finite(xp, src, "src_crop")
+        _finite(xp, ref, "ref_crop")
         if method == "reinhard_lab":
             sp = _bgr01_to_lab(xp, src.astype(xp.float32) * np.float32(1 / 255))
             rp = _bgr01_to_lab(xp, ref.astype(xp.float32) * np.float32(1 / 255))
@@ -255,4 +204,4 @@ def color_transfer(src_crop: Any, ref_crop: Any, mask: Any, method: str = "reinh
             res = xp.clip(xp.rint(res), 0, 255).astype(xp.uint8)
         else:
             res = res.astype(xp.float32)
-        return _back(src_crop, res)
+        return like_input(src_crop, res)

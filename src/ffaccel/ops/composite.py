@@ -8,13 +8,11 @@ Kernel: ``kernels/include/ffaccel/composite.h`` (the per-pixel formula),
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
-from ffaccel import _arrays, _core
-from ffaccel.ops import _alias, _checks
+from ffaccel import _arrays, _checks, _core
 
 __all__ = ["DEFAULT_BAND", "DEFAULT_BAND_FEATHER", "composite"]
 
@@ -30,23 +28,19 @@ _ALPHA_DTYPES = {np.dtype(np.uint8): (1,), np.dtype(np.float32): (1,)}
 def _band(band: Any) -> tuple[bool, int, int]:
     if band is None:
         return False, 0, 255
-    if not isinstance(band, tuple | list | np.ndarray) or len(band) != 2:
+    if not isinstance(band, tuple | list | np.ndarray) or np.ndim(band) != 1 or len(band) != 2:
         raise TypeError(f"band: expected None or (band_lo, band_hi), got {band!r}")
     try:
         lo, hi = (_checks.operator_index(v) for v in band)
     except (TypeError, AttributeError):
-        raise TypeError(f"band: band_lo and band_hi must be integers in 0..255, got {band!r}") from None
+        raise TypeError(f"band: expected integers band_lo, band_hi in 0..255, got {band!r}") from None
     if not 0 <= lo < hi <= 255:
         raise ValueError(f"band: expected 0 <= band_lo < band_hi <= 255, got {band!r}")
     return True, lo, hi
 
 
 def _feather(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise TypeError(f"band_feather: expected a number in [0, 1], got {value!r}")
-    f = float(value)
-    if not (math.isfinite(f) and 0.0 <= f <= 1.0):
-        raise ValueError(f"band_feather: expected a number in [0, 1], got {value!r}")
+    f = _checks.real(value, "band_feather", lo=0.0, hi=1.0)
     return float(np.float32(f))  # the kernel computes in float32; say so up front
 
 
@@ -135,8 +129,8 @@ def composite(
     band_on, lo, hi = _band(band)
     feather = _feather(band_feather)
     # out may be fg or bg itself (composite in place); any other overlap is refused.
-    out_obj, o = _alias.output(out, f.view, [("fg", f.view), ("bg", b.view), ("alpha", a.view)], f.view.shape,
-                               np.dtype(np.uint8))
+    out_obj, o = _checks.output(out, f.view, f.view.shape, np.dtype(np.uint8),
+                                inputs=[("fg", f.view), ("bg", b.view), ("alpha", a.view)], alias=("fg", "bg"))
     dst = _core.Image(o.ptr, f.h, f.w, f.c, o.strides[-3], 0, _core.DType.U8)
     _core.composite(f.core_image(), b.core_image(), a.core_image(), dst, band_on, float(lo), float(hi), feather,
                     f.view.device, _arrays.current_stream(f.view))

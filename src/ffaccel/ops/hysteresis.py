@@ -12,13 +12,11 @@ masks. They are rounded to float32, and the kernels compare in float32.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
-from ffaccel import _arrays, _core
-from ffaccel.ops import _alias, _checks
+from ffaccel import _arrays, _checks, _core
 
 __all__ = ["MaskHysteresis", "mask_hysteresis", "seam_ring"]
 
@@ -34,34 +32,27 @@ def _mask(x: Any, name: str) -> _checks.ImageArg:
 
 
 def _f32(value: Any, name: str, minimum: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise TypeError(f"{name}: expected a number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"{name}: must be finite, got {value!r}")
-    if minimum is not None and v < minimum:
-        raise ValueError(f"{name}: must be >= {minimum}, got {value!r}")
-    return float(np.float32(v))
+    return float(np.float32(_checks.real(value, name, lo=minimum, float32=True)))
 
 
 def _ring_bounds(lo: Any, hi: Any, lo_name: str = "lo", hi_name: str = "hi") -> tuple[float, float]:
     lo32, hi32 = _f32(lo, lo_name), _f32(hi, hi_name)
     if not lo32 < hi32:
-        raise ValueError(f"{hi_name}: must be above {lo_name} ({lo!r}), got {hi!r}")
+        raise ValueError(f"{hi_name}: expected a value above {lo_name} ({lo!r}) in float32, got {hi!r}")
     return lo32, hi32
 
 
 def _roi(roi: Any, h: int, w: int) -> tuple[int, int, int, int]:
     if roi is None:
         return (0, 0, w, h)
-    if not isinstance(roi, tuple | list | np.ndarray) or len(roi) != 4:
+    if not isinstance(roi, tuple | list | np.ndarray) or np.ndim(roi) != 1 or len(roi) != 4:
         raise TypeError(f"roi: expected None or (x, y, w, h), got {roi!r}")
     try:
         x, y, rw, rh = (_checks.operator_index(v) for v in roi)
     except (TypeError, AttributeError):
-        raise TypeError(f"roi: x, y, w, h must be integers, got {roi!r}") from None
+        raise TypeError(f"roi: expected integers x, y, w, h, got {roi!r}") from None
     if x < 0 or y < 0 or rw < 0 or rh < 0 or x + rw > w or y + rh > h:
-        raise ValueError(f"roi: box {roi!r} is not inside the {w}x{h} mask (x, y >= 0, w, h >= 0)")
+        raise ValueError(f"roi: expected a box inside the {w}x{h} mask (x, y, w, h >= 0), got {roi!r}")
     return (x, y, rw, rh)
 
 
@@ -72,10 +63,11 @@ def _core_mask(v: _arrays.ArrayView, h: int, w: int) -> Any:
 
 def _run(m: _checks.ImageArg, p: _checks.ImageArg, out: Any, t_in: float, t_out: float,
          ring: tuple[float, float] | None, roi: tuple[int, int, int, int]) -> Any:
-    out_obj, o = _alias.output(out, m.view, [("mask", m.view), ("prev", p.view)], m.view.shape, m.view.dtype)
+    out_obj, o = _checks.output(out, m.view, m.view.shape, m.view.dtype, inputs=[("mask", m.view), ("prev", p.view)],
+                                alias=("mask", "prev"))
     # When out is mask itself, pixels outside the box already hold their result (mask):
     # the kernels then visit the box alone.
-    copy_outside = not _alias.is_same_array(o, m.view)
+    copy_outside = not _arrays.same_array(o, m.view)
     lo, hi = ring if ring is not None else (0.0, 0.0)
     _core.mask_hysteresis(m.core_image(), p.core_image(), _core_mask(o, m.h, m.w), t_in, t_out, ring is not None,
                           lo, hi, roi, copy_outside, m.view.device, _arrays.current_stream(m.view))
@@ -144,16 +136,9 @@ def mask_hysteresis(
 
 def _ring_gpu(v: _arrays.ArrayView, lo: float, hi: float) -> tuple[Any, np.ndarray, np.ndarray]:
     """Ring bytes on the device, and its row/column occupancy on the host (synchronises)."""
-    x = v.obj
-    if v.kind == "cupy":
-        import cupy
-
-        inside = (x > lo) & (x < hi)
-        return inside.astype(cupy.uint8), cupy.asnumpy(inside.any(axis=1)), cupy.asnumpy(inside.any(axis=0))
-    import torch
-
-    inside = (x > lo) & (x < hi)
-    return inside.to(torch.uint8), inside.any(dim=1).cpu().numpy(), inside.any(dim=0).cpu().numpy()
+    inside = (v.obj > lo) & (v.obj < hi)  # element-wise ops of the array's own framework
+    return (_arrays.astype(inside, np.dtype(np.uint8)), _arrays.to_numpy(_arrays.any_axis(inside, 1)),
+            _arrays.to_numpy(_arrays.any_axis(inside, 0)))
 
 
 def seam_ring(mask: Any, lo: float, hi: float) -> tuple[Any, tuple[int, int, int, int] | None]:

@@ -12,9 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ffaccel import _arrays, _core
-from ffaccel.ops import _checks
-from ffaccel.ops._matrix import host_matrices, invert_affine
+from ffaccel import _arrays, _checks, _core, _fast
 
 __all__ = ["paste_back", "paste_back_batch", "paste_areas", "PASTE_COMPAT", "PASTE_BLENDS"]
 
@@ -75,12 +73,13 @@ def paste_areas(frame_size: tuple[int, int], crop_size: tuple[int, int], matrice
         >>> p.paste_areas((640, 480), (128, 128), np.array([[1.0, 0, -100.5], [0, 1.0, -50.0]])).tolist()
         [[100, 50, 229, 178]]
     """
-    m = np.asarray(matrices, np.float64)
-    m = host_matrices(m, "matrices", batched=m.ndim == 3).reshape(-1, 6)
-    invert_affine(m.reshape(-1, 2, 3), "matrices")  # validation: finite and invertible
+    m = _checks.real_array(matrices, "matrices")
+    m = _checks.matrices(m, "matrices", batched=m.ndim == 3).reshape(-1, 6)
+    _checks.affine_inverse(m.reshape(-1, 2, 3), "matrices")  # validation: finite and invertible
     areas = np.empty((len(m), 4), np.int64)
-    _core.paste_areas(np.ascontiguousarray(m), int(frame_size[0]), int(frame_size[1]), int(crop_size[0]),
-                      int(crop_size[1]), bool(facefusion), areas)
+    fw, fh = _checks.dsize(frame_size, "frame_size")
+    cw, ch = _checks.dsize(crop_size, "crop_size")
+    _core.paste_areas(np.ascontiguousarray(m), fw, fh, cw, ch, _checks.flag(facefusion, "facefusion"), areas)
     return areas
 
 
@@ -98,12 +97,100 @@ def _blend(blend: Any, levels: Any, compat: Any) -> int:
     if isinstance(levels, bool) or not isinstance(levels, int | np.integer) or not 1 <= levels <= _MAX_LEVELS:
         raise ValueError(f"levels: expected an integer 1..{_MAX_LEVELS}, got {levels!r}")
     if compat is not None:
-        raise ValueError(f"compat: {compat!r} reproduces FaceFusion's alpha paste; blend='multiband' needs compat=None")
+        raise ValueError(f"compat: expected None with blend='multiband' ({compat!r} reproduces FaceFusion's alpha paste), got {compat!r}")
     return int(levels)
 
 
-def _run(frame: Any, crops: Any, masks: Any, matrices: Any, compat: Any, inplace: bool, out: Any, batched: bool,
-         blend: Any = "alpha", levels: Any = 5) -> Any:
+class PasteSpec:
+    """What the checks of one paste call worked out, reusable for any call of the same
+    argument signature (see :mod:`ffaccel._fast`)."""
+
+    __slots__ = ("h", "w", "c", "frame_stride", "frame_nbytes", "ch", "cw", "crop_stride", "crop_bstride",
+                 "crop_dt", "crop_nbytes", "mask_stride", "mask_bstride", "mask_dt", "mask_nbytes", "out_stride",
+                 "n", "batched", "mode", "facefusion", "inplace", "levels", "device", "stream", "alloc", "_imgs")
+
+    def __init__(self, f: _checks.ImageArg, cv: _arrays.ArrayView, mv: _arrays.ArrayView, o: _arrays.ArrayView,
+                 n: int, batched: bool, mode: int, facefusion: bool, inplace: bool, levels: int,
+                 crop_shape: tuple[int, ...]) -> None:
+        self.h, self.w, self.c = f.h, f.w, f.c
+        self.frame_stride, self.frame_nbytes = f.view.strides[-3], f.view.nbytes
+        self.ch, self.cw = crop_shape[0], crop_shape[1]
+        self.crop_stride, self.crop_bstride = cv.strides[-3], cv.strides[0] if batched else 0
+        self.crop_dt = _core.DType.U8 if cv.dtype == np.uint8 else _core.DType.F32
+        self.crop_nbytes = cv.nbytes
+        self.mask_stride, self.mask_bstride = mv.strides[-2], mv.strides[0] if batched else 0
+        self.mask_dt = _core.DType.U8 if mv.dtype == np.uint8 else _core.DType.F32
+        self.mask_nbytes = mv.nbytes
+        self.out_stride = o.strides[0]
+        self.n, self.batched, self.mode, self.facefusion = n, batched, mode, facefusion
+        self.inplace, self.levels = inplace, levels
+        self.device = f.view.device
+        self.stream = _fast.stream_reader(f.view.kind, f.view.device)
+        self.alloc = _fast.allocator(f.view.kind, f.view.device, (f.h, f.w, f.c), f.view.dtype)
+        self._imgs: tuple[Any, ...] = (None,)  # (pointers, images) of the last call
+
+    def images(self, fp: int, cp: int, mp: int, op: int) -> tuple[Any, Any, Any, Any]:
+        """The kernel's image descriptors for these pointers (reused while they repeat)."""
+        last = self._imgs  # one attribute read and one write: safe across threads
+        key = (fp, cp, mp, op)
+        if last[0] != key:
+            u8 = _core.DType.U8
+            last = self._imgs = (key, (
+                _core.Image(fp, self.h, self.w, self.c, self.frame_stride, 0, u8),
+                _core.Image(cp, self.ch, self.cw, self.c, self.crop_stride, self.crop_bstride, self.crop_dt),
+                _core.Image(mp, self.ch, self.cw, 1, self.mask_stride, self.mask_bstride, self.mask_dt),
+                _core.Image(op, self.h, self.w, self.c, self.out_stride, 0, u8)))
+        return last[1]
+
+    def launch(self, fp: int, cp: int, mp: int, op: int, mats: np.ndarray) -> None:
+        """Run the alpha-blend kernel on validated pointers and (N, 6) frame -> crop matrices."""
+        fi, ci, mi, oi = self.images(fp, cp, mp, op)
+        _core.paste_back(fi, oi, ci, mi, mats, self.mode, self.facefusion, self.inplace, self.device, self.stream())
+
+    def fast_call(self, frame: Any, crops: Any, masks: Any, matrices: Any, out: Any) -> Any:
+        """The call on arrays of this spec's signature, or None where the full checks must run
+        (a matrix or an overlap they would refuse); nothing is written before that is known."""
+        mats = _fast.forward(matrices, self.n, self.batched)
+        if mats is None:
+            return None
+        fp, cp, mp = _fast.ptr(frame), _fast.ptr(crops), _fast.ptr(masks)
+        fn = self.frame_nbytes
+        if not (_fast.apart(cp, self.crop_nbytes, fp, fn) and _fast.apart(mp, self.mask_nbytes, fp, fn)):
+            return None
+        if self.inplace:
+            self.launch(fp, cp, mp, fp, mats)
+            return frame
+        if out is None:
+            out = self.alloc()
+            self.launch(fp, cp, mp, _fast.ptr(out), mats)
+            return out
+        op = _fast.ptr(out)
+        if not (_fast.apart(op, fn, fp, fn) and _fast.apart(op, fn, cp, self.crop_nbytes)
+                and _fast.apart(op, fn, mp, self.mask_nbytes)):
+            return None
+        self.launch(fp, cp, mp, op, mats)
+        return out
+
+    def launch_multiband(self, frame: Any, out_obj: Any, ptrs: tuple[int, int, int, int], mats: np.ndarray) -> None:
+        """Laplacian-pyramid paste with a per-call workspace of the frame's framework."""
+        fp, cp, mp, op = ptrs
+        fi, ci, mi, oi = self.images(fp, cp, mp, op)
+        floats = _core.multiband_workspace_floats(mats, self.w, self.h, self.cw, self.ch, self.c, self.levels)
+        # The pyramids live in a per-call float32 workspace of the frame's own framework
+        # (numpy, or the cupy/torch allocator on the current stream), so no memory is
+        # allocated behind the caller's allocator: about (4/3 (C + 1) + C / 4) floats per
+        # pixel of the largest paste area.
+        fv = _arrays.view(frame, "frame")
+        workspace = _arrays.empty(fv, (max(floats, 1),), np.dtype(np.float32))
+        wv = _arrays.view(workspace, "workspace")
+        _core.paste_back_multiband(fi, oi, ci, mi, mats, self.inplace, self.levels, wv.ptr, floats, self.device,
+                                   self.stream())
+
+
+def check(frame: Any, crops: Any, masks: Any, matrices: Any, compat: Any, inplace: bool, out: Any, batched: bool,
+          blend: Any = "alpha", levels: Any = 5) -> tuple[PasteSpec, np.ndarray, Any, tuple[int, int, int, int]]:
+    """Every check of a paste call: (spec, (N, 6) matrices, result object, pointers of frame, crops, masks, result)."""
+    inplace = _checks.flag(inplace, "inplace")
     pyramid_levels = _blend(blend, levels, compat)
     f = _checks.image(frame, "frame", _FRAME)
     if f.planar:
@@ -122,64 +209,73 @@ def _run(frame: Any, crops: Any, masks: Any, matrices: Any, compat: Any, inplace
         if mv.shape[0] != n:
             raise ValueError(f"masks: expected {n} masks to match crops, got {mv.shape[0]}")
         if n == 0:
-            raise ValueError("crops: needs at least one crop")
+            raise ValueError("crops: expected at least one crop, got none")
         crop_shape, mask_shape = cv.shape[1:], mv.shape[1:]
     else:
         crop_shape, mask_shape = cv.shape, mv.shape
     if len(crop_shape) != 3:
         raise ValueError(f"{crops_name}: expected shape (h, w, C), got {cv.shape}")
     if cv.dtype not in _CROP:
-        raise TypeError(f"{crops_name}: dtype {cv.dtype} is not supported (expected uint8 or float32)")
+        raise TypeError(f"{crops_name}: expected dtype uint8 or float32, got {cv.dtype}")
     if crop_shape[2] != f.c:
-        raise ValueError(f"{crops_name}: has {crop_shape[2]} channels but frame has {f.c}")
+        raise ValueError(f"{crops_name}: expected {f.c} channels like frame, got {crop_shape[2]}")
     if mv.dtype not in _MASK:
-        raise TypeError(f"{masks_name}: dtype {mv.dtype} is not supported (expected float32 0..1 or uint8 0..255)")
+        raise TypeError(f"{masks_name}: expected dtype float32 (0..1) or uint8 (0..255), got {mv.dtype}")
     if tuple(mask_shape) != tuple(crop_shape[:2]):
         raise ValueError(f"{masks_name}: expected shape {tuple(crop_shape[:2])} to match the crop, got {tuple(mask_shape)}")
     if crop_shape[0] == 0 or crop_shape[1] == 0:
-        raise ValueError(f"{crops_name}: crop is empty")
+        raise ValueError(f"{crops_name}: expected a non-empty crop, got shape {tuple(cv.shape)}")
     for name, v in ((crops_name, cv), (masks_name, mv)):
-        if not v.c_contiguous:
-            raise ValueError(f"{name}: must be C-contiguous")
-    m = host_matrices(matrices, "matrices" if batched else "matrix", batched)
+        _checks.contiguous(v, name)
+    m = _checks.matrices(matrices, "matrices" if batched else "matrix", batched)
     if m.shape[0] != n:
         raise ValueError(f"matrices: expected {n} matrices to match crops, got {m.shape[0]}")
     mode, facefusion = _compat(compat)
     if facefusion and mv.dtype != np.float32:
-        raise TypeError(f"{masks_name}: compat={compat!r} needs a float32 mask (0..1), as FaceFusion uses")
+        raise TypeError(f"{masks_name}: expected a float32 mask (0..1) with compat={compat!r}, as FaceFusion uses, got {mv.dtype}")
     if inplace and out is not None:
-        raise ValueError("out: cannot be given together with inplace=True")
+        raise ValueError("out: expected None with inplace=True, got an array")
     for name, v in ((crops_name, cv), (masks_name, mv)):
-        if _arrays.overlaps(f.view, v):
-            raise ValueError(f"{name}: must not share memory with frame")
+        _checks.disjoint((name, v), ("frame", f.view))
     if inplace:
+        _checks.writable(f.view, "frame")
         out_obj, o = frame, f.view
     else:
-        out_obj, o = _checks.output(out, f, (f.h, f.w, f.c), f.view.dtype)
-        for name, v in ((crops_name, cv), (masks_name, mv)):
-            if _arrays.overlaps(o, v):
-                raise ValueError(f"out: must not share memory with {name}")
-    invert_affine(m, "matrices" if batched else "matrix")  # finite and invertible, or a named error
-    ch, cw = crop_shape[0], crop_shape[1]
-    crop_img = _core.Image(cv.ptr, ch, cw, f.c, cv.strides[-3], cv.strides[0] if batched else 0,
-                           _core.DType.U8 if cv.dtype == np.uint8 else _core.DType.F32)
-    mask_img = _core.Image(mv.ptr, ch, cw, 1, mv.strides[-2], mv.strides[0] if batched else 0,
-                           _core.DType.U8 if mv.dtype == np.uint8 else _core.DType.F32)
-    out_img = _core.Image(o.ptr, f.h, f.w, f.c, o.strides[0], 0, _core.DType.U8)
-    if pyramid_levels:
-        mats = m.reshape(-1, 6)
-        floats = _core.multiband_workspace_floats(mats, f.w, f.h, cw, ch, f.c, pyramid_levels)
-        # The pyramids live in a per-call float32 workspace of the frame's own framework
-        # (numpy, or the cupy/torch allocator on the current stream), so no memory is
-        # allocated behind the caller's allocator: about (4/3 (C + 1) + C / 4) floats per
-        # pixel of the largest paste area.
-        workspace = _arrays.empty(f.view, (max(floats, 1),), np.dtype(np.float32))
-        wv = _arrays.view(workspace, "workspace")
-        _core.paste_back_multiband(f.core_image(), out_img, crop_img, mask_img, mats, bool(inplace), pyramid_levels,
-                                   wv.ptr, floats, f.view.device, _arrays.current_stream(f.view))
+        out_obj, o = _checks.output(out, f.view, (f.h, f.w, f.c), f.view.dtype,
+                                    inputs=[("frame", f.view), (crops_name, cv), (masks_name, mv)])
+    _checks.affine_inverse(m, "matrices" if batched else "matrix")  # finite and invertible, or a named error
+    spec = PasteSpec(f, cv, mv, o, n, batched, mode, facefusion, inplace, pyramid_levels, crop_shape)
+    return spec, m.reshape(-1, 6), out_obj, (f.view.ptr, cv.ptr, mv.ptr, o.ptr)
+
+
+def _key(frame: Any, crops: Any, masks: Any, compat: Any, inplace: Any, out: Any, batched: bool, blend: Any) -> tuple | None:
+    """The cache key of an alpha-blend paste call, or None where it must take the full checks."""
+    if not (type(blend) is str and blend == "alpha" and type(inplace) is bool and (compat is None or type(compat) is str)):
+        return None
+    sigs = (_fast.out_signature(frame) if inplace else _fast.signature(frame), _fast.signature(crops),
+            _fast.signature(masks))
+    if None in sigs:
+        return None
+    os_ = None if out is None else _fast.out_signature(out)
+    if out is not None and os_ is None:
+        return None
+    return ("paste", batched, *sigs, os_, compat, inplace)
+
+
+def _run(frame: Any, crops: Any, masks: Any, matrices: Any, compat: Any, inplace: bool, out: Any, batched: bool,
+         blend: Any = "alpha", levels: Any = 5) -> Any:
+    key = _key(frame, crops, masks, compat, inplace, out, batched, blend)
+    spec = _fast.lookup(key)
+    if spec is not None:  # same signature as a call that passed every check: re-check only what can change
+        result = spec.fast_call(frame, crops, masks, matrices, out)
+        if result is not None:
+            return result
+    spec, mats, out_obj, ptrs = check(frame, crops, masks, matrices, compat, inplace, out, batched, blend, levels)
+    if spec.levels:
+        spec.launch_multiband(frame, out_obj, ptrs, mats)
         return out_obj
-    _core.paste_back(f.core_image(), out_img, crop_img, mask_img, m.reshape(-1, 6), mode, facefusion,
-                     bool(inplace), f.view.device, _arrays.current_stream(f.view))
+    _fast.remember(key, spec)
+    spec.launch(*ptrs, mats)
     return out_obj
 
 

@@ -11,9 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ffaccel import _arrays, _core
-from ffaccel.ops import _checks
-from ffaccel.ops._matrix import host_matrices, invert_affine
+from ffaccel import _arrays, _checks, _core, _fast
 
 __all__ = ["warp_affine", "warp_affine_batch", "COMPAT_MODES"]
 
@@ -30,22 +28,116 @@ def _mode(compat: Any) -> int:
         raise ValueError(f"compat: expected None, 'opencv5' or 'opencv4', got {compat!r}") from None
 
 
-def _run(src: Any, matrix: Any, dsize: Any, border: Any, border_value: Any, compat: Any, out: Any, batched: bool) -> Any:
+class WarpSpec:
+    """What the checks of one warp call worked out, reusable for any call of the same
+    argument signature (see :mod:`ffaccel._fast`)."""
+
+    __slots__ = ("h", "w", "c", "dt", "src_stride", "src_nbytes", "dh", "dw", "out_stride", "out_bstride",
+                 "out_nbytes", "n", "batched", "mode", "border", "bval", "device", "stream", "alloc", "_src_img",
+                 "_out_img")
+
+    def __init__(self, s: _checks.ImageArg, o: _arrays.ArrayView, n: int, batched: bool, mode: int, border: int,
+                 bval: tuple[float, float, float, float], shape: tuple[int, ...]) -> None:
+        v = s.view
+        self.h, self.w, self.c = s.h, s.w, s.c
+        self.dt = _core.DType.U8 if v.dtype == np.uint8 else _core.DType.F32
+        self.src_stride = v.strides[-2] if s.planar else v.strides[-3]
+        self.src_nbytes = v.nbytes
+        self.dh, self.dw = (shape[1], shape[2]) if batched else (shape[0], shape[1])
+        self.out_stride = o.strides[-2] if s.planar else o.strides[-3]
+        self.out_bstride = o.strides[0] if batched else 0
+        self.out_nbytes = o.nbytes
+        self.n, self.batched = n, batched
+        self.mode, self.border, self.bval = mode, border, bval
+        self.device = v.device
+        self.stream = _fast.stream_reader(v.kind, v.device)
+        self.alloc = _fast.allocator(v.kind, v.device, shape, v.dtype)
+        self._src_img: tuple[int, Any] = (0, None)  # (pointer, _core.Image) of the last call
+        self._out_img: tuple[int, Any] = (0, None)
+
+    def launch(self, sp: int, op: int, inverse: np.ndarray) -> None:
+        """Run the kernel on validated pointers (host or device) and inverse maps."""
+        last = self._src_img  # one attribute read and one write: safe across threads
+        if last[0] != sp:
+            last = self._src_img = (sp, _core.Image(sp, self.h, self.w, self.c, self.src_stride, 0, self.dt))
+        dst = self._out_img
+        if dst[0] != op:
+            dst = self._out_img = (op, _core.Image(op, self.dh, self.dw, self.c, self.out_stride, self.out_bstride,
+                                                   self.dt))
+        _core.warp_affine(last[1], dst[1], inverse, self.mode, self.border, self.bval, self.device, self.stream())
+
+
+    def fast_call(self, src: Any, matrix: Any, out: Any) -> Any:
+        """The call on arrays of this spec's signature, or None where the full checks must run
+        (a matrix or an overlap they would refuse); nothing is written before that is known."""
+        inverse = _fast.inverse(matrix, self.n, self.batched)
+        if inverse is None:
+            return None
+        sp = _fast.ptr(src)
+        if out is None:
+            out = self.alloc()
+            self.launch(sp, _fast.ptr(out), inverse)
+            return out
+        op = _fast.ptr(out)
+        if not (sp + self.src_nbytes <= op or op + self.out_nbytes <= sp):  # _fast.apart, inline
+            return None
+        self.launch(sp, op, inverse)
+        return out
+
+
+def _key(src: Any, matrix: Any, dsize: Any, border: Any, border_value: Any, compat: Any, out: Any,
+         batched: bool) -> tuple | None:
+    """The cache key of a call, or None where the call must take the full checks."""
+    if not (type(dsize) is tuple and len(dsize) == 2 and type(dsize[0]) is int and type(dsize[1]) is int
+            and type(border) is str and type(border_value) in (int, float) and (compat is None or type(compat) is str)):
+        return None
+    n = 1
+    if batched:
+        if type(matrix) is not np.ndarray or matrix.ndim != 3:
+            return None
+        n = matrix.shape[0]
+    # numpy inline (the CPU path's common case), else the general reader
+    ss = (np.ndarray, src.shape, src.strides, src.dtype) if type(src) is np.ndarray else _fast.signature(src)
+    if ss is None:
+        return None
+    if out is None:
+        os_ = None
+    elif type(out) is np.ndarray:
+        os_ = (np.ndarray, out.shape, out.strides, out.dtype, out.flags.writeable)
+    else:
+        os_ = _fast.out_signature(out)
+        if os_ is None:
+            return None
+    return ("warp", batched, n, ss, os_, dsize, border, border_value, compat)
+
+
+def check(src: Any, matrix: Any, dsize: Any, border: Any, border_value: Any, compat: Any, out: Any,
+          batched: bool) -> tuple[WarpSpec, np.ndarray, Any, int, int]:
+    """Every check of a warp call: (spec, inverse maps, result object, src pointer, result pointer)."""
     s = _checks.image(src, "src", _ALLOWED)
-    inverse = invert_affine(host_matrices(matrix, "matrices" if batched else "matrix", batched),
-                            "matrices" if batched else "matrix")
+    inverse = _checks.affine_inverse(_checks.matrices(matrix, "matrices" if batched else "matrix", batched),
+                                     "matrices" if batched else "matrix")
     w, h = _checks.dsize(dsize)
     mode = _mode(compat)
     border_code = _checks.border(border)
     bval = _checks.border_value(border_value, s.view.dtype)
     crop_shape = (h, w) if s.planar else (h, w, s.c)
     shape = (inverse.shape[0], *crop_shape) if batched else crop_shape
-    out_obj, o = _checks.output(out, s, shape, s.view.dtype)
-    batch_stride = o.strides[0] if batched else 0
-    dst = _core.Image(o.ptr, h, w, s.c, o.strides[-2] if s.planar else o.strides[-3], batch_stride,
-                      _core.DType.U8 if s.view.dtype == np.uint8 else _core.DType.F32)
-    _core.warp_affine(s.core_image(), dst, inverse, mode, border_code, bval, s.view.device,
-                      _arrays.current_stream(s.view))
+    out_obj, o = _checks.output(out, s.view, shape, s.view.dtype, inputs=[("src", s.view)])
+    spec = WarpSpec(s, o, inverse.shape[0], batched, mode, border_code, bval, shape)
+    return spec, inverse, out_obj, s.view.ptr, o.ptr
+
+
+def _run(src: Any, matrix: Any, dsize: Any, border: Any, border_value: Any, compat: Any, out: Any, batched: bool) -> Any:
+    key = _key(src, matrix, dsize, border, border_value, compat, out, batched)
+    spec = None if key is None else _fast.CACHE.get(key)
+    if spec is not None:  # same signature as a call that passed every check: re-check only what can change
+        result = spec.fast_call(src, matrix, out)
+        if result is not None:
+            return result
+    spec, inverse, out_obj, sp, op = check(src, matrix, dsize, border, border_value, compat, out, batched)
+    _fast.remember(key, spec)
+    spec.launch(sp, op, inverse)
     return out_obj
 
 

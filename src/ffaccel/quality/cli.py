@@ -11,14 +11,12 @@ import argparse
 import functools
 import itertools
 import os
-import sys
 from typing import Any
+
+from ffaccel._cli import EXIT_OK, exit_status
 
 __all__ = ["add_parser", "format_summary_table", "run"]
 
-EXIT_OK = 0
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
 _ENDED = object()  # fill value marking a stream that ran out before the other
 
 
@@ -145,15 +143,8 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     try:
         return _run(args)
-    except (VideoError, ValueError, ModuleNotFoundError) as exc:
-        print(f"ffaccel quality: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except OSError as exc:
-        print(f"ffaccel quality: error: cannot write report: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("\nffaccel quality: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except (VideoError, ValueError, ModuleNotFoundError, OSError, KeyboardInterrupt) as exc:
+        return exit_status(exc, "quality", "cannot write report")
 
 
 def _run(args: argparse.Namespace) -> int:

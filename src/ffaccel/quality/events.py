@@ -49,9 +49,9 @@ def find_jitter_events(
     [(3, 40.0)]
     """
     if not (isinstance(threshold_db, (int, float)) and math.isfinite(threshold_db)) or threshold_db <= 0:
-        raise ValueError(f"threshold_db must be a finite number > 0, got {threshold_db!r}")
+        raise ValueError(f"threshold_db: expected a finite number > 0, got {threshold_db!r}")
     if not isinstance(window, int) or window < 1:
-        raise ValueError(f"window must be an int >= 1, got {window!r}")
+        raise ValueError(f"window: expected an int >= 1, got {window!r}")
     events: list[tuple[int, float]] = []
     history: list[float] = []
     for position in _finite_positions(values):

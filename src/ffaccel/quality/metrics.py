@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from ffaccel.quality._xp import as_array, check_frame, device_scope, to_host_floats
+from ffaccel import _checks, _colorspace
+from ffaccel._arrays import as_xp, device_scope, to_host_floats
+from ffaccel._colorspace import CIE
 
 __all__ = [
     "bgr_to_lab",
@@ -24,39 +26,8 @@ __all__ = [
     "psnr_from_mse",
 ]
 
-# sRGB primaries -> CIE XYZ (IEC 61966-2-1, D65). Rows are X, Y, Z; columns R, G, B.
-_RGB_TO_XYZ = np.array(
-    [
-        [0.4124564, 0.3575761, 0.1804375],
-        [0.2126729, 0.7151522, 0.0721750],
-        [0.0193339, 0.1191920, 0.9503041],
-    ],
-    dtype=np.float64,
-)
-# The D65 white point is taken as the row sums, so sRGB white maps to exactly
-# L=100, a=b=0 instead of being off by the rounding of the published constants.
-_WHITE_XYZ = _RGB_TO_XYZ.sum(axis=1)
-# Columns reordered for BGR input and each row divided by its white component, so
-# one matrix product gives X/Xn, Y/Yn, Z/Zn straight from BGR linear light.
-_BGR_TO_XYZ_NORMALISED = (_RGB_TO_XYZ[:, ::-1] / _WHITE_XYZ[:, None]).astype(np.float32)
-
-_LAB_EPSILON = (6.0 / 29.0) ** 3  # below this, f(t) is the linear segment
-_LAB_SLOPE = 1.0 / (3.0 * (6.0 / 29.0) ** 2)
-_LAB_OFFSET = 4.0 / 29.0
-
 # BT.601 luma weights in BGR order (what cv2.COLOR_BGR2GRAY uses).
 _GRAY_WEIGHTS_BGR = (0.114, 0.587, 0.299)
-
-
-def _srgb_decode(encoded: np.ndarray) -> np.ndarray:
-    """sRGB transfer function inverse: encoded 0..1 -> linear light 0..1 (float64)."""
-    return np.where(
-        encoded <= 0.04045, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4
-    )
-
-
-# Exact for uint8 input: 256 possible code values, so decode once into a table.
-_SRGB_DECODE_LUT = _srgb_decode(np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
 
 
 def psnr_from_mse(mse_value: float, peak: float = 255.0) -> float:
@@ -70,9 +41,9 @@ def psnr_from_mse(mse_value: float, peak: float = 255.0) -> float:
     inf
     """
     if not math.isfinite(mse_value) or mse_value < 0:
-        raise ValueError(f"mse_value must be a finite number >= 0, got {mse_value!r}")
+        raise ValueError(f"mse_value: expected a finite number >= 0, got {mse_value!r}")
     if peak <= 0:
-        raise ValueError(f"peak must be > 0, got {peak!r}")
+        raise ValueError(f"peak: expected a number > 0, got {peak!r}")
     if mse_value == 0:
         return math.inf
     return 10.0 * math.log10(peak * peak / mse_value)
@@ -90,17 +61,17 @@ def _sum_squared_difference(xp: ModuleType, a: Any, b: Any) -> Any:
 
 
 def _check_pair(a: Any, b: Any) -> tuple[Any, Any, ModuleType]:
-    a_arr, xp_a = as_array(a, "a")
-    b_arr, xp_b = as_array(b, "b")
+    a_arr, xp_a = as_xp(a, "a")
+    b_arr, xp_b = as_xp(b, "b")
     if xp_a is not xp_b:
-        raise ValueError("a and b must both be on the host or both on the GPU")
+        raise ValueError("b: expected an array where a lives (a and b must both be on the host or both on the GPU)")
     for name, arr in (("a", a_arr), ("b", b_arr)):
         if arr.dtype != np.uint8:
-            raise TypeError(f"{name} must have dtype uint8, got {arr.dtype}")
+            raise TypeError(f"{name}: expected dtype uint8, got {arr.dtype}")
         if arr.size == 0:
-            raise ValueError(f"{name} must not be empty")
+            raise ValueError(f"{name}: expected a non-empty array, got shape {tuple(arr.shape)}")
     if a_arr.shape != b_arr.shape:
-        raise ValueError(f"a and b must have the same shape, got {a_arr.shape} and {b_arr.shape}")
+        raise ValueError(f"b: expected shape {a_arr.shape} like a, got {b_arr.shape}")
     return a_arr, b_arr, xp_a
 
 
@@ -139,19 +110,6 @@ def psnr(a: Any, b: Any, *, peak: float = 255.0) -> float:
     return psnr_from_mse(mse(a, b), peak)
 
 
-def _lab_f(xp: ModuleType, t: Any) -> Any:
-    """The CIE Lab companding function f(t), elementwise."""
-    if xp is not np:
-        return xp.where(t > _LAB_EPSILON, xp.cbrt(t), t * _LAB_SLOPE + _LAB_OFFSET)
-    # On the CPU most pixels are above the knee: take the cube root everywhere and
-    # patch the few dark ones, rather than evaluating both branches for all.
-    f = np.cbrt(t)
-    dark = t <= _LAB_EPSILON
-    if dark.any():
-        f[dark] = t[dark] * _LAB_SLOPE + _LAB_OFFSET
-    return f
-
-
 def _normalised_xyz(xp: ModuleType, bgr: Any) -> Any:
     """(3, N) float32 planes X/Xn, Y/Yn, Z/Zn from an (H, W, 3) BGR image.
 
@@ -162,31 +120,23 @@ def _normalised_xyz(xp: ModuleType, bgr: Any) -> Any:
     """
     planes = bgr.transpose(2, 0, 1)
     if bgr.dtype == np.uint8:
-        lut = _SRGB_DECODE_LUT if xp is np else xp.asarray(_SRGB_DECODE_LUT)
-        linear = xp.take(lut, planes).reshape(3, -1)
+        lut = _colorspace.decode_table()
+        linear = xp.take(lut if xp is np else xp.asarray(lut), planes).reshape(3, -1)
     else:
-        encoded = planes.reshape(3, -1).astype(xp.float64)
-        linear = xp.where(
-            encoded <= 0.04045, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4
-        ).astype(xp.float32)
+        linear = _colorspace.srgb_to_linear(xp, planes.reshape(3, -1).astype(xp.float64)).astype(xp.float32)
     xyz = xp.empty_like(linear)
-    for row in range(3):
-        weights = _BGR_TO_XYZ_NORMALISED[row]
-        plane = xyz[row]
-        xp.multiply(linear[0], weights[0], out=plane)
-        plane += linear[1] * weights[1]
-        plane += linear[2] * weights[2]
+    _colorspace.mix(xp, CIE.bgr_to_xyzn, linear, out=xyz)
     return xyz
 
 
 def _check_colour_image(image: Any, name: str) -> tuple[Any, ModuleType]:
-    arr, xp = as_array(image, name)
+    arr, xp = as_xp(image, name)
     if arr.ndim != 3 or arr.shape[2] not in (3, 4):
-        raise ValueError(f"{name} must have shape (H, W, 3) or (H, W, 4), got {tuple(arr.shape)}")
+        raise ValueError(f"{name}: expected shape (H, W, 3) or (H, W, 4), got {tuple(arr.shape)}")
     if arr.size == 0:
-        raise ValueError(f"{name} must not be empty")
+        raise ValueError(f"{name}: expected a non-empty array, got shape {tuple(arr.shape)}")
     if arr.dtype not in (np.uint8, np.float32, np.float64):
-        raise TypeError(f"{name} must be uint8 (0..255) or float32/float64 (0..1), got {arr.dtype}")
+        raise TypeError(f"{name}: expected dtype uint8 (0..255) or float32/float64 (0..1), got {arr.dtype}")
     return arr[:, :, :3], xp
 
 
@@ -208,10 +158,8 @@ def bgr_to_lab(image: Any) -> Any:
     """
     arr, xp = _check_colour_image(image, "image")
     with device_scope(image):
-        f = _lab_f(xp, _normalised_xyz(xp, arr))
-        lab = xp.stack(
-            [116.0 * f[1] - 16.0, 500.0 * (f[0] - f[1]), 200.0 * (f[1] - f[2])], axis=-1
-        )
+        f = _colorspace.lab_f(xp, _normalised_xyz(xp, arr), CIE)
+        lab = xp.stack(_colorspace.lab_from_f(xp, f, None, CIE), axis=-1)
         return lab.reshape(arr.shape[0], arr.shape[1], 3).astype(xp.float32)
 
 
@@ -221,9 +169,8 @@ def _mean_lab_device(xp: ModuleType, bgr: Any) -> Any:
     L, a and b are linear in f(X), f(Y), f(Z), so averaging the three f planes first
     and combining afterwards gives the same mean with a third of the arithmetic.
     """
-    f_mean = _lab_f(xp, _normalised_xyz(xp, bgr)).mean(axis=1, dtype=xp.float64)
-    fx, fy, fz = f_mean[0], f_mean[1], f_mean[2]
-    return xp.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)])
+    f_mean = _colorspace.lab_f(xp, _normalised_xyz(xp, bgr), CIE).mean(axis=1, dtype=xp.float64)
+    return xp.stack(_colorspace.lab_from_f(xp, f_mean, None, CIE))
 
 
 def mean_lab(image: Any) -> tuple[float, float, float]:
@@ -284,15 +231,15 @@ def laplacian_variance(image: Any) -> float:
     >>> laplacian_variance(np.zeros((8, 8, 3), np.uint8))
     0.0
     """
-    arr, xp = as_array(image, "image")
+    arr, xp = as_xp(image, "image")
     if arr.ndim == 3:
-        arr, xp = check_frame(arr, "image")
+        arr, xp = _checks.xp_image(arr, "image", (np.uint8,), (3, 4), min_side=3)
     elif arr.ndim != 2:
-        raise ValueError(f"image must have shape (H, W, 3|4) or (H, W), got {tuple(arr.shape)}")
+        raise ValueError(f"image: expected shape (H, W, 3|4) or (H, W), got {tuple(arr.shape)}")
     if arr.shape[0] < 3 or arr.shape[1] < 3:
-        raise ValueError(f"image must be at least 3x3 pixels, got {tuple(arr.shape)}")
+        raise ValueError(f"image: expected at least 3x3 pixels, got {tuple(arr.shape)}")
     if arr.dtype.kind not in "uif":
-        raise TypeError(f"image must be a numeric array, got {arr.dtype}")
+        raise TypeError(f"image: expected a numeric array, got {arr.dtype}")
     with device_scope(image):
         (value,) = to_host_floats(_laplacian_variance_device(xp, arr).reshape(1))
     return value

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ffaccel.quality._xp import check_frame, device_scope, to_host_floats
+from ffaccel import _checks
+from ffaccel._arrays import device_scope, to_host_floats
+from ffaccel.quality import report as _report
+from ffaccel.quality._sample import Box, FrameSample
 from ffaccel.quality.events import find_jitter_events, find_negative_outliers, finite_stats
 from ffaccel.quality.metrics import (
     _laplacian_variance_device,
@@ -20,35 +22,6 @@ from ffaccel.quality.metrics import (
 from ffaccel.quality.relative import delta_tpsnr, stability_verdict
 
 __all__ = ["FrameSample", "QualityMonitor", "frame_needed"]
-
-Box = tuple[int, int, int, int]
-
-
-@dataclass(frozen=True)
-class FrameSample:
-    """Measurements at one sampled frame (the pair ``frame - 1`` -> ``frame``).
-
-    Attributes:
-        frame: 0-based index of the later frame of the pair.
-        box: ``(x, y, w, h)`` pixel box measured, after clipping to the frame.
-        tpsnr: PSNR in dB between the pair inside ``box``; ``inf`` if identical.
-        lab: mean CIE L*a*b* (D65) of the frame inside ``box``.
-        color_drift: CIE76 ΔE between ``lab`` and the first sample's ``lab``.
-        sharpness: variance of the Laplacian of the luma inside ``box``.
-        reference_tpsnr: the same pair's tPSNR in the reference clip, or None.
-        delta_tpsnr: ``tpsnr - reference_tpsnr`` in dB (see ``relative.delta_tpsnr``),
-            or None when not comparable or no reference.
-    """
-
-    frame: int
-    box: Box
-    tpsnr: float
-    lab: tuple[float, float, float]
-    color_drift: float
-    sharpness: float
-    reference_tpsnr: float | None = None
-    delta_tpsnr: float | None = None
-
 
 def frame_needed(index: int, stride: int) -> bool:
     """Whether a monitor with this ``stride`` uses frame ``index`` (0-based).
@@ -66,9 +39,9 @@ def _parse_pair(value: Any, name: str) -> tuple[int, int] | None:
     if value is None:
         return None
     if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise TypeError(f"{name} must be a (width, height) pair or None, got {value!r}")
+        raise TypeError(f"{name}: expected a (width, height) pair or None, got {value!r}")
     if not all(isinstance(v, (int, np.integer)) and v > 0 for v in value):
-        raise ValueError(f"{name} must hold two positive ints, got {value!r}")
+        raise ValueError(f"{name}: expected two positive ints, got {value!r}")
     return int(value[0]), int(value[1])
 
 
@@ -76,9 +49,9 @@ def _parse_box(value: Any, name: str) -> Box | None:
     if value is None:
         return None
     if not isinstance(value, (tuple, list, np.ndarray)) or len(value) != 4:
-        raise TypeError(f"{name} must be an (x, y, w, h) box or None, got {value!r}")
+        raise TypeError(f"{name}: expected an (x, y, w, h) box or None, got {value!r}")
     if not all(isinstance(v, (int, np.integer)) for v in value):
-        raise TypeError(f"{name} must hold four ints, got {value!r}")
+        raise TypeError(f"{name}: expected four ints, got {value!r}")
     x, y, w, h = (int(v) for v in value)
     if w <= 0 or h <= 0:
         raise ValueError(f"{name} width and height must be > 0, got {value!r}")
@@ -148,15 +121,15 @@ class QualityMonitor:
     ) -> None:
         self.crop = _parse_pair(crop, "crop")
         if not isinstance(stride, (int, np.integer)) or isinstance(stride, bool) or stride < 1:
-            raise ValueError(f"stride must be an int >= 1, got {stride!r}")
+            raise ValueError(f"stride: expected an int >= 1, got {stride!r}")
         if (
             not isinstance(jitter_threshold_db, (int, float))
             or not math.isfinite(jitter_threshold_db)
             or jitter_threshold_db <= 0
         ):
-            raise ValueError(f"jitter_threshold_db must be a finite number > 0, got {jitter_threshold_db!r}")
+            raise ValueError(f"jitter_threshold_db: expected a finite number > 0, got {jitter_threshold_db!r}")
         if not isinstance(tail_frames, (int, np.integer)) or tail_frames < 0:
-            raise ValueError(f"tail_frames must be an int >= 0, got {tail_frames!r}")
+            raise ValueError(f"tail_frames: expected an int >= 0, got {tail_frames!r}")
         self.stride = int(stride)
         self.jitter_threshold_db = float(jitter_threshold_db)
         self.tail_frames = int(tail_frames)
@@ -201,7 +174,7 @@ class QualityMonitor:
         """
         # Validate everything before any state changes, so a rejected call leaves the
         # monitor exactly as it was.
-        frame_arr, xp = check_frame(frame, "frame")
+        frame_arr, xp = _checks.xp_image(frame, "frame", (np.uint8,), (3, 4), min_side=3)
         uses_reference = reference is not None
         if self._shape is not None:
             if tuple(frame_arr.shape) != self._shape:
@@ -210,9 +183,9 @@ class QualityMonitor:
                 raise ValueError("reference must be given with every frame or with none")
         ref_arr = None
         if reference is not None:
-            ref_arr, ref_xp = check_frame(reference, "reference")
+            ref_arr, ref_xp = _checks.xp_image(reference, "reference", (np.uint8,), (3, 4), min_side=3)
             if ref_xp is not xp:
-                raise ValueError("reference must be on the same device as frame (both numpy or both CUDA)")
+                raise ValueError("reference: expected an array on the same device as frame (both numpy or both CUDA)")
             if ref_arr.shape != frame_arr.shape:
                 raise ValueError(
                     f"reference shape {tuple(ref_arr.shape)} differs from frame shape {tuple(frame_arr.shape)}"
@@ -351,18 +324,12 @@ class QualityMonitor:
 
     def save_json(self, path: str | Path) -> None:
         """Write the JSON report (schema in docs/quality.md)."""
-        from ffaccel.quality.report import write_json
-
-        write_json(self, path)
+        _report.write_json(self, path)
 
     def save_plot(self, path: str | Path) -> None:
         """Write a PNG plot of per-frame tPSNR with jitter events marked (needs matplotlib)."""
-        from ffaccel.quality.report import write_plot
-
-        write_plot(self, path)
+        _report.write_plot(self, path)
 
     def save_html(self, path: str | Path) -> None:
         """Write a self-contained HTML summary page embedding the plot (needs matplotlib)."""
-        from ffaccel.quality.report import write_html
-
-        write_html(self, path)
+        _report.write_html(self, path)

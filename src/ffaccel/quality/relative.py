@@ -32,7 +32,7 @@ def delta_tpsnr(output_db: float, reference_db: float) -> float | None:
     """
     for name, value in (("output_db", output_db), ("reference_db", reference_db)):
         if not isinstance(value, (int, float)) or math.isnan(value):
-            raise ValueError(f"{name} must be a number (inf allowed), got {value!r}")
+            raise ValueError(f"{name}: expected a number (inf allowed), got {value!r}")
     out_inf, ref_inf = math.isinf(output_db), math.isinf(reference_db)
     if out_inf and ref_inf:
         return 0.0

@@ -12,29 +12,50 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from ffaccel.quality.monitor import QualityMonitor
+from ffaccel.quality._sample import Box, FrameSample
+from ffaccel.quality.events import JITTER_WINDOW
 
-__all__ = ["SCHEMA", "build_report", "render_plot_png", "write_html", "write_json", "write_plot"]
+__all__ = ["SCHEMA", "MonitorView", "build_report", "render_plot_png", "write_html", "write_json", "write_plot"]
 
 SCHEMA = "ffaccel.quality/1"
 REPORT_EXTRA_HINT = "pip install ffaccel[report]"
+
+
+class MonitorView(Protocol):
+    """What a report reads from a monitor: :class:`ffaccel.quality.QualityMonitor` has it all.
+
+    Reports depend on this shape, not on the monitor module, so the monitor can import
+    them (``QualityMonitor.save_json`` and friends) without an import cycle.
+    """
+
+    samples: list[FrameSample]
+    crop: tuple[int, int] | None
+    region: Box | None
+    stride: int
+    jitter_threshold_db: float
+    tail_frames: int
+    frames_seen: int
+
+    @property
+    def relative(self) -> bool: ...
+
+    def summary(self) -> dict[str, Any]: ...
+
+    def events(self) -> list[dict[str, float | int]]: ...
 
 
 def _finite_or_none(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def build_report(monitor: QualityMonitor, source: dict[str, Any] | None = None) -> dict[str, Any]:
+def build_report(monitor: MonitorView, source: dict[str, Any] | None = None) -> dict[str, Any]:
     """The JSON report as a dict: schema, settings, source, summary, events, frames.
 
     Infinite tPSNR (identical pairs) is written as ``null`` with ``"identical": true``,
     so the file is strict JSON (no NaN / Infinity tokens).
     """
-    from ffaccel.quality.events import JITTER_WINDOW
-
     frames = []
     for s in monitor.samples:
         entry: dict[str, Any] = {
@@ -68,7 +89,7 @@ def build_report(monitor: QualityMonitor, source: dict[str, Any] | None = None) 
     }
 
 
-def write_json(monitor: QualityMonitor, path: str | Path, source: dict[str, Any] | None = None) -> None:
+def write_json(monitor: MonitorView, path: str | Path, source: dict[str, Any] | None = None) -> None:
     """Write the JSON report to ``path`` (UTF-8, strict JSON)."""
     text = json.dumps(build_report(monitor, source), indent=2, allow_nan=False)
     Path(path).write_text(text + "\n", encoding="utf-8")
@@ -85,7 +106,7 @@ def _pyplot() -> Any:
     return plt
 
 
-def render_plot_png(monitor: QualityMonitor) -> bytes:
+def render_plot_png(monitor: MonitorView) -> bytes:
     """PNG bytes: per-frame tPSNR with jitter events marked (and ΔtPSNR in relative mode)."""
     plt = _pyplot()
     samples = monitor.samples
@@ -139,7 +160,7 @@ def render_plot_png(monitor: QualityMonitor) -> bytes:
     return buffer.getvalue()
 
 
-def write_plot(monitor: QualityMonitor, path: str | Path) -> None:
+def write_plot(monitor: MonitorView, path: str | Path) -> None:
     """Write the PNG plot to ``path``."""
     Path(path).write_bytes(render_plot_png(monitor))
 
@@ -156,7 +177,7 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def write_html(monitor: QualityMonitor, path: str | Path, source: dict[str, Any] | None = None, *,
+def write_html(monitor: MonitorView, path: str | Path, source: dict[str, Any] | None = None, *,
                plot: bool = True) -> None:
     """Write a self-contained HTML page: summary table, embedded plot, event list.
 

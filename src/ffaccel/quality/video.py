@@ -171,7 +171,7 @@ def prefetch_frames(
     caller stops iterating; an exception in the thread is re-raised here.
     """
     if depth < 1:
-        raise ValueError(f"depth must be >= 1, got {depth!r}")
+        raise ValueError(f"depth: expected an int >= 1, got {depth!r}")
     slots: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 

@@ -12,7 +12,8 @@ from typing import Any, Callable, Hashable
 
 import numpy as np
 
-from ._util import check_int, import_torch, is_torch_tensor
+from ffaccel._arrays import import_torch, is_torch_tensor
+from ffaccel._checks import positive_int
 
 __all__ = ["BatchProcessor"]
 
@@ -25,7 +26,7 @@ def _describe(x: Any) -> tuple[Any, ...]:
         return ("numpy", x.shape, x.dtype.str, "cpu")
     if is_torch_tensor(x):
         return ("torch", tuple(x.shape), str(x.dtype), str(x.device))
-    raise TypeError(f"item leaves must be numpy arrays or torch tensors, got {type(x).__name__}")
+    raise TypeError(f"item: expected leaves that are numpy arrays or torch tensors, got {type(x).__name__}")
 
 
 def _signature(item: Any) -> tuple[Any, ...]:
@@ -47,13 +48,13 @@ def _take(out: Any, i: int, n: int, path: str = "output") -> Any:
     if isinstance(out, np.ndarray) or is_torch_tensor(out):
         if out.ndim == 0 or out.shape[0] != n:
             shape = tuple(out.shape)
-            raise ValueError(f"model {path} must have the batch ({n}) on axis 0, got shape {shape}")
+            raise ValueError(f"model {path}: expected the batch ({n}) on axis 0, got shape {shape}")
         return out[i]
     if isinstance(out, (tuple, list)):
         return type(out)(_take(o, i, n, f"{path}[{j}]") for j, o in enumerate(out))
     if isinstance(out, dict):
         return {k: _take(v, i, n, f"{path}[{k!r}]") for k, v in out.items()}
-    raise TypeError(f"model {path} must be an array, tensor, or a tuple/list/dict of them, got {type(out).__name__}")
+    raise TypeError(f"model {path}: expected an array, tensor, or a tuple/list/dict of them, got {type(out).__name__}")
 
 
 class BatchProcessor:
@@ -91,10 +92,10 @@ class BatchProcessor:
 
     def __init__(self, model: Callable[..., Any], max_batch: int = 8, max_wait_frames: int | None = None) -> None:
         if not callable(model):
-            raise TypeError(f"model must be callable, got {type(model).__name__}")
+            raise TypeError(f"model: expected a callable, got {type(model).__name__}")
         self.model = model
-        self.max_batch = check_int("max_batch", max_batch, 1)
-        self.max_wait_frames = None if max_wait_frames is None else check_int("max_wait_frames", max_wait_frames, 0)
+        self.max_batch = positive_int(max_batch, "max_batch", minimum=1)
+        self.max_wait_frames = None if max_wait_frames is None else positive_int(max_wait_frames, "max_wait_frames", minimum=0)
         self._queue: deque[tuple[Hashable, Any, int]] = deque()
         self._signature: tuple[Any, ...] | None = None
         self._frame = 0

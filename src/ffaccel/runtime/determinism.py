@@ -13,7 +13,7 @@ import contextlib
 import os
 from typing import Any, Iterator
 
-from ._util import import_torch
+from ffaccel._arrays import import_torch
 
 __all__ = ["deterministic_context", "snapshot_torch_flags"]
 

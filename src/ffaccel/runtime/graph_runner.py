@@ -34,7 +34,8 @@ from typing import Any, Callable, Hashable
 
 import numpy as np
 
-from ._util import check_int, import_torch, is_torch_tensor, iter_tensors, map_tensors
+from ffaccel._arrays import import_torch, is_torch_tensor, iter_tensors, map_tensors
+from ffaccel._checks import positive_int
 
 __all__ = ["CudaGraphRunner", "bucket_batch_size", "live_runners"]
 
@@ -67,8 +68,8 @@ def bucket_batch_size(n: int, max_bucket: int = 64) -> int:
         >>> [bucket_batch_size(n, max_bucket=8) for n in (1, 2, 3, 5, 8)]
         [1, 2, 4, 8, 8]
     """
-    n = check_int("n", n, 1)
-    max_bucket = check_int("max_bucket", max_bucket, 1)
+    n = positive_int(n, "n", minimum=1)
+    max_bucket = positive_int(max_bucket, "max_bucket", minimum=1)
     if n > max_bucket:
         raise ValueError(f"n={n} exceeds max_bucket={max_bucket}; split the batch first")
     return min(1 << (n - 1).bit_length(), max_bucket)
@@ -167,14 +168,15 @@ class CudaGraphRunner:
     reason once (logger ``ffaccel.runtime``, WARNING) and runs that bucket eagerly from
     then on. Not thread-safe.
 
-    Example:
+    Example (captures a graph on a GPU; on the CPU the same lines run eagerly):
         >>> import torch
         >>> from ffaccel.runtime import CudaGraphRunner
-        >>> net = torch.nn.Conv2d(3, 8, 3, padding=1).cuda().eval()   # doctest: +SKIP
-        >>> run = CudaGraphRunner(net, max_graphs=8)                   # doctest: +SKIP
-        >>> y = run(torch.rand(3, 3, 128, 128, device="cuda"))         # doctest: +SKIP
-        >>> y.shape                                                     # doctest: +SKIP
-        torch.Size([3, 8, 128, 128])
+        >>> device = "cuda" if torch.cuda.is_available() else "cpu"
+        >>> net = torch.nn.Conv2d(3, 8, 3, padding=1).to(device).eval()
+        >>> run = CudaGraphRunner(net, max_graphs=8)
+        >>> y = run(torch.rand(3, 3, 128, 128, device=device))
+        >>> y.shape, run.stats["captures"] == (1 if device == "cuda" else 0)
+        (torch.Size([3, 8, 128, 128]), True)
     """
 
     #: Subclasses used in CPU tests set this False to exercise caching with fake graphs.
@@ -191,16 +193,16 @@ class CudaGraphRunner:
         clone_outputs: bool = True,
     ) -> None:
         if not callable(fn):
-            raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+            raise TypeError(f"fn: expected a callable, got {type(fn).__name__}")
         self.fn = fn
-        self.max_graphs = check_int("max_graphs", max_graphs, 1)
+        self.max_graphs = positive_int(max_graphs, "max_graphs", minimum=1)
         if not isinstance(bucket_batch, bool):
-            raise TypeError(f"bucket_batch must be a bool, got {type(bucket_batch).__name__}")
+            raise TypeError(f"bucket_batch: expected a bool, got {type(bucket_batch).__name__}")
         self.bucket_batch = bucket_batch
-        self.max_bucket = check_int("max_bucket", max_bucket, 1)
-        self.warmup_iters = check_int("warmup_iters", warmup_iters, 1)
+        self.max_bucket = positive_int(max_bucket, "max_bucket", minimum=1)
+        self.warmup_iters = positive_int(warmup_iters, "warmup_iters", minimum=1)
         if not isinstance(clone_outputs, bool):
-            raise TypeError(f"clone_outputs must be a bool, got {type(clone_outputs).__name__}")
+            raise TypeError(f"clone_outputs: expected a bool, got {type(clone_outputs).__name__}")
         self.clone_outputs = clone_outputs
         self._cache: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._warned = False
@@ -390,5 +392,5 @@ class CudaGraphRunner:
                 out = self.fn(*s_args, **s_kwargs)
         for t in iter_tensors(out):
             if t.device.type != "cuda":
-                raise TypeError("fn returned a CPU tensor; graph outputs must be CUDA tensors")
+                raise TypeError("fn: expected CUDA tensor outputs (graph outputs live on the GPU), got a CPU tensor")
         return graph, out

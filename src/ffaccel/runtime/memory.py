@@ -112,9 +112,9 @@ class MemoryPolicy:
 
     def __init__(self, level: str = "moderate") -> None:
         if not isinstance(level, str):
-            raise TypeError(f"level must be a str, got {type(level).__name__}")
+            raise TypeError(f"level: expected a str, got {type(level).__name__}")
         if level not in _PLANS:
-            raise ValueError(f"level must be one of {_LEVELS}, got {level!r}")
+            raise ValueError(f"level: expected one of {_LEVELS}, got {level!r}")
         self.level = level
 
     @property
@@ -162,7 +162,7 @@ class MemoryPolicy:
                 runners = live_runners()
             for runner in runners:
                 if not callable(getattr(runner, "clear", None)):
-                    raise TypeError(f"runners must hold objects with a clear() method, got {type(runner).__name__}")
+                    raise TypeError(f"runners: expected objects with a clear() method, got {type(runner).__name__}")
                 report.graphs_dropped += int(runner.clear())
             report.actions.append("clear_graphs")
         if plan.gc_collect:

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ._util import import_torch, is_torch_tensor
+from ffaccel._arrays import import_torch, is_torch_tensor
 
 __all__ = ["OrtCudaSession", "OrtCudaUnavailableError", "require_onnxruntime_gpu"]
 
@@ -79,7 +79,7 @@ def _resolve_output_shape(
     if given is not None:
         fixed = tuple(int(d) for d in given)
         if len(fixed) != len(declared) or any(d < 0 for d in fixed):
-            raise ValueError(f"output_shapes[{name!r}] must be {len(declared)} non-negative ints, got {tuple(given)}")
+            raise ValueError(f"output_shapes[{name!r}]: expected {len(declared)} non-negative ints, got {tuple(given)}")
         return fixed
     shape: list[int] = []
     for d in declared:
@@ -121,7 +121,7 @@ class OrtCudaSession:
     def __init__(self, model: Any, *, device_id: int = 0, stream: Any = None, session_options: Any = None) -> None:
         ort = require_onnxruntime_gpu()
         if isinstance(device_id, bool) or not isinstance(device_id, int) or device_id < 0:
-            raise ValueError(f"device_id must be an int >= 0, got {device_id!r}")
+            raise ValueError(f"device_id: expected an int >= 0, got {device_id!r}")
         self.device_id = device_id
         self.stream = stream
         if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
@@ -137,7 +137,7 @@ class OrtCudaSession:
             self.session = model
             self.stream = None
         else:
-            raise TypeError(f"model must be a path, bytes or an InferenceSession, got {type(model).__name__}")
+            raise TypeError(f"model: expected a path, bytes or an InferenceSession, got {type(model).__name__}")
         if "CUDAExecutionProvider" not in list(self.session.get_providers()):
             raise OrtCudaUnavailableError(
                 f"the session does not use CUDAExecutionProvider (it uses {self.session.get_providers()}); "
@@ -148,16 +148,16 @@ class OrtCudaSession:
 
     def _check_tensor(self, where: str, t: Any, arg: Any, torch: Any) -> None:
         if not is_torch_tensor(t):
-            raise TypeError(f"{where} must be a torch.Tensor, got {type(t).__name__}")
+            raise TypeError(f"{where}: expected a torch.Tensor, got {type(t).__name__}")
         if t.device.type != "cuda" or (t.device.index or 0) != self.device_id:
-            raise ValueError(f"{where} must be on cuda:{self.device_id}, got {t.device}")
+            raise ValueError(f"{where}: expected a tensor on cuda:{self.device_id}, got {t.device}")
         if not t.is_contiguous():
-            raise ValueError(f"{where} must be C-contiguous")
+            raise ValueError(f"{where}: expected a C-contiguous tensor, got strides {tuple(t.stride())}")
         np_dtype, torch_name = _ORT_TYPES.get(arg.type, (None, None))
         if torch_name is None:
             raise TypeError(f"{where}: ONNX type {arg.type} is not supported")
         if t.dtype != getattr(torch, torch_name):
-            raise TypeError(f"{where} must have dtype torch.{torch_name} (ONNX {arg.type}), got {t.dtype}")
+            raise TypeError(f"{where}: expected dtype torch.{torch_name} (ONNX {arg.type}), got {t.dtype}")
 
     def run(
         self,
@@ -179,7 +179,7 @@ class OrtCudaSession:
         """
         torch = import_torch()
         if not isinstance(inputs, Mapping):
-            raise TypeError(f"inputs must be a mapping of name -> tensor, got {type(inputs).__name__}")
+            raise TypeError(f"inputs: expected a mapping of name -> tensor, got {type(inputs).__name__}")
         missing = sorted(set(self.inputs) - set(inputs))
         extra = sorted(set(inputs) - set(self.inputs))
         if missing or extra:
@@ -196,10 +196,10 @@ class OrtCudaSession:
             t = inputs[name]
             self._check_tensor(f"inputs[{name!r}]", t, arg, torch)
             if len(arg.shape) != t.dim():
-                raise ValueError(f"inputs[{name!r}] must have {len(arg.shape)} dims {arg.shape}, got {tuple(t.shape)}")
+                raise ValueError(f"inputs[{name!r}]: expected {len(arg.shape)} dims {arg.shape}, got {tuple(t.shape)}")
             for d, size in zip(arg.shape, t.shape):
                 if isinstance(d, int) and d >= 0 and d != size:
-                    raise ValueError(f"inputs[{name!r}] must have shape {arg.shape}, got {tuple(t.shape)}")
+                    raise ValueError(f"inputs[{name!r}]: expected shape {arg.shape}, got {tuple(t.shape)}")
                 if isinstance(d, str):
                     dims.setdefault(d, int(size))
         result: dict[str, Any] = {}

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import as_float_array, positive, positive_int
+from ffaccel._checks import as_float_array, positive, positive_int
 
 __all__ = ["EndOfSequenceGuard", "quantize_hysteresis"]
 

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._checks import as_float_array, box_iou, positive
+from ffaccel._checks import as_float_array, positive
+from ._boxes import box_iou
 
 __all__ = ["smooth_track", "detect_cuts", "estimate_noise"]
 

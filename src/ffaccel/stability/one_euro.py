@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_points, as_timestamp, positive
+from ffaccel._checks import as_points, as_timestamp, positive
 
 __all__ = ["OneEuroFilter"]
 

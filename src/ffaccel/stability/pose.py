@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, as_points, positive
+from ffaccel._checks import as_float_array, as_points, positive
 from ._face import FACE_TEMPLATE
 
 __all__ = ["estimate_pose", "PoseFilter", "pose_to_similarity"]

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_points, as_timestamp, box_iou, boxes_from_points, positive, positive_int
+from ffaccel._checks import as_points, as_timestamp, positive, positive_int
+from ._boxes import box_iou, boxes_from_points
 
 __all__ = ["TemporalSmoother", "matched_gain"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import as_float_array, positive_int
+from ffaccel._checks import as_float_array, positive_int
 
 __all__ = ["FaceTracker", "Track", "iou_matrix"]
 

@@ -15,10 +15,11 @@ and :data:`ffaccel.demo.clip.SOURCE_CROP`, so that the hand-annotated landmarks 
 exact (they shift by the box's corner). The arrays are stored RGB, uint8, with
 ``np.savez_compressed``; keys ``target`` and ``source``.
 
-Usage (needs scikit-image and matplotlib, i.e. ``pip install "ffaccel[demo]"``)::
+Usage, from the repository root (needs scikit-image and matplotlib, i.e.
+``pip install "ffaccel[demo]" scikit-image``)::
 
-    python -m ffaccel.demo.make_faces                 # rewrites the packaged faces.npz
-    python -m ffaccel.demo.make_faces other/path.npz  # writes elsewhere
+    python -m tools.make_faces                 # rewrites src/ffaccel/demo/faces.npz of this checkout
+    python -m tools.make_faces other/path.npz  # writes elsewhere
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ffaccel.demo.clip import FACES_PATH, SOURCE_CROP, TARGET_CROP
+from ffaccel.demo.clip import SOURCE_CROP, TARGET_CROP
+
+#: The packaged file in this checkout (the wheel ships it from there).
+FACES_PATH = Path(__file__).resolve().parents[1] / "src" / "ffaccel" / "demo" / "faces.npz"
 
 __all__ = ["original_faces", "shipped_faces_from_originals", "main"]
 

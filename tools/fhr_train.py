@@ -1,11 +1,12 @@
 """Train the "fhr" sub-pixel refiner and write ``fhr_weights.npz``.
 
-Run: ``python -m ffaccel.stability.fhr_train [--out PATH] [--samples N]``.
+Run from the repository root: ``python -m tools.fhr_train [--out PATH] [--samples N]``
+(default ``--out``: this checkout's ``src/ffaccel/stability/fhr_weights.npz``).
 Needs torch (CPU is enough, a few minutes on 2 cores); ffaccel itself never
 imports torch at run time. Everything is seeded (numpy data, torch init and
 shuffling, one thread), so the same torch version reproduces the same weights.
 
-The network matches ``subpixel.fhr_offsets``: input (2, 7, 7) = the patch
+The network matches ``ffaccel.stability.subpixel.fhr_offsets``: input (2, 7, 7) = the patch
 around the heatmap's argmax divided by its centre value, and the log of that;
 three valid 3x3 convolutions with ReLU (2->16->32->32 channels, 7x7 -> 1x1);
 a linear head to the (dx, dy) offset from the argmax pixel. Loss: smooth L1
@@ -19,10 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ._synth import synthetic_heatmaps
-from .subpixel import FHR_PATCH, FHR_WEIGHTS_PATH, extract_patches, fhr_features
+from ffaccel.stability.subpixel import FHR_PATCH, extract_patches, fhr_features
+from tools.synth_heatmaps import synthetic_heatmaps
 
 SEED = 20240611
+#: Where the weights live in this checkout (the wheel packages them from there).
+FHR_WEIGHTS_PATH = Path(__file__).resolve().parents[1] / "src" / "ffaccel" / "stability" / "fhr_weights.npz"
 
 
 def make_dataset(samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

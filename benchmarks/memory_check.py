@@ -1,0 +1,88 @@
+"""Memory check: N calls of every public op (default 1e5), resident memory must stay flat.
+
+Usage:
+    python benchmarks/memory_check.py [--calls 100000] [--gpu cupy|torch]
+
+For each op: 1,000 warm-up calls, then N calls; it prints the process RSS before and
+after (and, with --gpu, the framework's allocated device bytes). A growth above
+--limit-mib (default 8 MiB) is reported as a leak and the exit status is 1. The op
+table is tests/test_hostile.py's (small inputs, every op with and without ``out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from test_hostile import NO_OUT_OPS, OUT_OPS  # noqa: E402
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
+def device_bytes(fw: str | None) -> int:
+    if fw == "cupy":
+        import cupy
+
+        cupy.cuda.get_current_stream().synchronize()
+        return int(cupy.get_default_memory_pool().used_bytes())
+    if fw == "torch":
+        import torch
+
+        torch.cuda.synchronize()
+        return int(torch.cuda.memory_allocated())
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--calls", type=int, default=100_000)
+    ap.add_argument("--gpu", choices=["cupy", "torch"])
+    ap.add_argument("--limit-mib", type=float, default=8.0)
+    a = ap.parse_args()
+    conv = (lambda x: x)
+    if a.gpu:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from gpu import to_gpu
+
+        conv = (lambda x: to_gpu(x, a.gpu))
+    jobs = []
+    for op, (inputs, call, shape, dtype) in OUT_OPS.items():
+        ins = {k: conv(v) for k, v in inputs.items()}
+        out = conv(np.zeros(shape, dtype))
+        jobs.append((op + "(out=)", lambda ins=ins, call=call, out=out: call(ins, out)))
+        jobs.append((op, lambda ins=ins, call=call: call(ins, None)))
+    if not a.gpu:
+        for op, (inputs, call) in NO_OUT_OPS.items():
+            jobs.append((op, lambda inputs=inputs, call=call: call(inputs)))
+    leaks = 0
+    print(f"{'op':34s} {'calls':>7s} {'RSS before':>11s} {'after':>9s} {'growth':>8s} {'dev growth':>11s} {'s':>6s}")
+    for name, fn in jobs:
+        for _ in range(1000):
+            fn()
+        gc.collect()
+        r0, d0, t0 = rss_mib(), device_bytes(a.gpu), time.perf_counter()
+        for _ in range(a.calls):
+            fn()
+        gc.collect()
+        r1, d1 = rss_mib(), device_bytes(a.gpu)
+        grew = r1 - r0
+        bad = grew > a.limit_mib or (d1 - d0) > a.limit_mib * 2 ** 20
+        leaks += bad
+        print(f"{name:34s} {a.calls:7d} {r0:9.1f}MiB {r1:7.1f}MiB {grew:+7.2f}M {(d1 - d0) / 2**20:+10.2f}M "
+              f"{time.perf_counter() - t0:6.1f}{'  LEAK' if bad else ''}")
+    print(f"{leaks} ops grew by more than {a.limit_mib} MiB")
+    return 1 if leaks else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

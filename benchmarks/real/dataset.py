@@ -1,0 +1,152 @@
+"""The clip set of the real-detector benchmark: specs, parallel generation, export as .npz tracks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import clips
+
+QUICK_SCENARIOS = ("still", "nod", "cut", "occlusion")
+QUICK_COMBOS = (("720p", 240),)
+# The small float32 subset committed under tests/data/real_tracks (about 100 KB).
+TEST_SUBSET = tuple(
+    [clips.ClipSpec(s, r, f, "astronaut") for s in ("still", "nod", "cut", "occlusion") for r, f in (("720p", 80), ("4k", 600))]
+    + [clips.ClipSpec(s, "720p", 240, "camera") for s in ("still", "nod")]
+)
+
+
+def all_specs(quick: bool = False) -> list[clips.ClipSpec]:
+    scen = QUICK_SCENARIOS if quick else clips.SCENARIOS
+    combos = QUICK_COMBOS if quick else clips.COMBOS
+    out = []
+    for res, face in combos:
+        for photo in clips.PHOTOS:
+            if quick and photo != "astronaut":
+                continue
+            if photo == "camera" and face > clips.CAMERA_MAX_FACE:
+                continue
+            out.extend(clips.ClipSpec(s, res, face, photo) for s in scen)
+    return out
+
+
+_DET = None
+
+
+def _work(args):
+    spec, cache = args
+    global _DET
+    import cv2
+
+    cv2.setNumThreads(1)
+    from . import track
+    from .mtcnn_onnx import MTCNN
+
+    if _DET is None:
+        _DET = MTCNN()
+    return spec, track.run_clip(spec, _DET, Path(cache))
+
+
+def generate(specs, cache: Path, jobs: int = 2, on_done=None) -> dict:
+    """Run (or load) every clip; ``on_done(spec, result)`` is called as each one finishes."""
+    from . import track
+    from .mtcnn_onnx import MTCNN
+
+    cache = Path(cache)
+    # The photos' reference points first (shared by all clips of a photo), in this process.
+    det = MTCNN()
+    for photo in sorted({s.photo for s in specs}):
+        track.reference_points(photo, det, cache)
+    results = {}
+    todo = [(s, str(cache)) for s in specs]
+    if jobs <= 1:
+        it = map(_work, todo)
+        pool = None
+    else:
+        import multiprocessing as mp
+
+        pool = mp.get_context("spawn").Pool(jobs)  # fork after onnxruntime threads deadlocks
+        it = pool.imap_unordered(_work, todo)
+    try:
+        for spec, res in it:
+            results[spec] = res
+            if on_done is not None:
+                on_done(spec, res)
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+    return results
+
+
+def face_widths(truth: np.ndarray) -> np.ndarray:
+    """(T,) face width per frame: 2 x the distance between the two eye points, px."""
+    return 2.0 * np.linalg.norm(truth[:, 1] - truth[:, 0], axis=1)
+
+
+def export(spec: clips.ClipSpec, res: dict, outdir: Path, dtype=np.float64) -> Path:
+    """Write one clip's tracks in the documented format (see ``README_TRACKS``)."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    fw = face_widths(res["truth"])
+    path = outdir / f"{spec.tag}.npz"
+    tmp = outdir / f".{spec.tag}.{os.getpid()}.tmp.npz"
+    np.savez_compressed(
+        tmp,
+        truth=res["truth"].astype(dtype),
+        detected=res["detected"].astype(dtype),
+        fps=np.float64(clips.FPS),
+        face_width=np.float64(np.median(fw)),
+        face_width_per_frame=fw.astype(dtype),
+        cuts=np.asarray(res["cuts"], np.int64),
+        scenario=np.str_(spec.scenario),
+        resolution=np.str_(spec.res),
+        photo=np.str_(spec.photo),
+        boxes=res["boxes"].astype(dtype),
+        scores=res["scores"].astype(dtype),
+    )
+    tmp.replace(path)
+    return path
+
+
+README_TRACKS = """\
+Real-detector landmark tracks (ffaccel issue 13, part 1)
+=========================================================
+
+One .npz per clip: <scenario>_<resolution>_<facepx>_<photo>.npz, written by
+benchmarks/bench_stability_real.py (--export DIR). Load with numpy.load(path).
+
+Keys
+  truth       (T, 5, 2) float, px: the known position of the photo's 5 points in every
+              frame (the photo's points located once by MTCNN on the still photo at a
+              300 px face, mapped by the frame's known similarity transform).
+  detected    (T, 5, 2) float, px: MTCNN's float (sub-pixel) landmarks on the rendered
+              frame; a row of NaN where the detector found no face (a missed frame).
+  fps         float, frames per second (30).
+  face_width  float, px: median over frames of 2 x inter-ocular distance of truth
+              (distance between points 0 and 1). Normalise errors by it.
+  face_width_per_frame (T,) float, px: the same per frame (it changes in "zoom").
+  cuts        (K,) int: frame indices that start a new shot (empty but for "cut").
+  scenario, resolution, photo: str.
+  boxes       (T, 4) float px x0 y0 x1 y1 of MTCNN's box (NaN on misses); scores (T,).
+
+Point order: image-left eye, image-right eye, nose tip, image-left mouth corner,
+image-right mouth corner. Coordinates: x right, y down, 0-based pixel indices (the
+centre of the top-left pixel is (0, 0)).
+
+Scenarios (96 frames at 30 fps; motion in face widths F so every scale sees the same
+normalised clip): still; slow_pan (0.005 F/frame); shaky (1.1-2.7 Hz sinusoids,
+amplitudes 0.025-0.04 F, roll +-1.5 deg); nod (frames 20-80: vertical 1.5 Hz oscillation
+peaking at 0.08 F/frame, roll +-3 deg, scale +-3 %); turn (frames 30-60: sideways sweep
+peaking at 0.10 F/frame, roll 12 deg, scale -8 %); zoom (face x1.5, frames 20-80);
+cut (new shot at frame 48: other place, scale x0.8, roll -8 deg); occlusion (slow pan;
+frames 40-47 the lower face is covered, frames 75-78 the whole face: misses).
+Resolutions x face widths: 720p 80/240, 1080p 120/360, 4k 240/600.
+Photos: astronaut (skimage), hopper (matplotlib's grace_hopper.jpg), camera (skimage
+cameraman, faces <= 240 px only).
+
+The detector sees a window of 2x its previous box around the last detection (as a
+tracking pipeline would) and searches the whole frame when the window holds no face.
+"""

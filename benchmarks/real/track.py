@@ -1,0 +1,134 @@
+"""Run MTCNN on every frame of a rendered clip, as a tracking pipeline would; cache the tracks.
+
+Search strategy (bounds the CPU at 4K): on a frame after a detection, the detector sees only
+a square window of 2x the larger side of the previous face box around it, with ``min_face`` half that box;
+when the window holds no face (first frame, after a scene cut, after the face was covered)
+it searches the whole frame with ``min_face = max(20, height / 40)``. Of several faces in the
+window the one overlapping the previous box most is kept (the highest score on a search).
+
+Cache: ``<cache>/<tag>_<key>.npz``, key = hash of the clip spec, the render version and the
+detector version (weights + code), so a change to any of them re-runs the detector.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from . import clips
+from .mtcnn_onnx import MTCNN, detector_version
+
+REF_FACE = 300.0
+REF_RENDERS = 24
+WINDOW = 2.0  # search window side, in face boxes (the larger box side)
+
+
+def _best(dets, prev_box):
+    if not dets:
+        return None
+    if prev_box is None:
+        return max(dets, key=lambda d: d[1])
+
+    def iou(b):
+        ix = max(0.0, min(b[2], prev_box[2]) - max(b[0], prev_box[0]))
+        iy = max(0.0, min(b[3], prev_box[3]) - max(b[1], prev_box[1]))
+        inter = ix * iy
+        area = (b[2] - b[0]) * (b[3] - b[1]) + (prev_box[2] - prev_box[0]) * (prev_box[3] - prev_box[1])
+        return inter / max(area - inter, 1e-9)
+
+    return max(dets, key=lambda d: (iou(d[0]), d[1]))
+
+
+def reference_points(photo_name: str, det: MTCNN, cache: Path) -> np.ndarray:
+    """The photo's 5 points (photo px) as the detector sees them at a 300 px face; cached."""
+    key = hashlib.sha1(f"{photo_name}|{detector_version()}|{clips.RENDER_VERSION}".encode()).hexdigest()[:12]
+    path = cache / f"ref_{photo_name}_{key}.npy"
+    if path.exists():
+        return np.load(path)
+    photo = clips.load_photo(photo_name)
+    found = _best(det.detect(photo), None)
+    if found is None:
+        raise RuntimeError(f"no face found in photo {photo_name!r}")
+    ref = found[2]
+    rng = np.random.default_rng(7)
+    rend = clips.Renderer(photo)
+    import cv2
+
+    cv2.setRNGSeed(7)
+    side = int(3 * REF_FACE)
+    for _ in range(2):  # the second pass uses the refined face centre and eye distance
+        back = []
+        for _ in range(REF_RENDERS):
+            row = np.array([side / 2 + rng.uniform(-1, 1), side / 2 + rng.uniform(-1, 1),
+                            REF_FACE * rng.uniform(0.93, 1.13), np.radians(rng.uniform(-3, 3))])
+            m = clips.similarity(row, ref)
+            img = rend.render(m, (0, 0, side, side))
+            hit = _best(det.detect(img, min_face=0.5 * REF_FACE), None)
+            if hit is not None:
+                inv = cv2.invertAffineTransform(m)
+                back.append(clips.apply(inv, hit[2]))
+        ref = np.mean(back, axis=0)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(path, ref)
+    return ref
+
+
+def clip_key(spec: clips.ClipSpec) -> str:
+    blob = json.dumps([asdict(spec), clips.RENDER_VERSION, clips.SENSOR_SIGMA, detector_version()], sort_keys=True)
+    return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+
+def run_clip(spec: clips.ClipSpec, det: MTCNN, cache: Path) -> dict:
+    """truth (T,5,2), detected (T,5,2) NaN on misses, boxes (T,4), scores (T,), searches (T,) bool, cuts."""
+    path = cache / f"{spec.tag}_{clip_key(spec)}.npz"
+    if path.exists():
+        with np.load(path) as d:
+            return {k: d[k] for k in d.files}
+    import cv2
+
+    ref = reference_points(spec.photo, det, cache)
+    traj, cuts = clips.trajectory(spec)
+    w, h = spec.size
+    rend = clips.Renderer(clips.load_photo(spec.photo))
+    cv2.setRNGSeed(int(clip_key(spec)[:6], 16))
+    t_len = spec.frames
+    truth = np.empty((t_len, 5, 2))
+    detected = np.full((t_len, 5, 2), np.nan)
+    boxes = np.full((t_len, 4), np.nan)
+    scores = np.zeros(t_len)
+    searched = np.zeros(t_len, bool)
+    prev = None
+    full_min = max(20.0, h / 40.0)
+    for i in range(t_len):
+        m = clips.similarity(traj[i], ref)
+        truth[i] = clips.apply(m, ref)
+        occ = clips.occluders(spec, i, truth[i])
+        hit = None
+        if prev is not None:
+            side = WINDOW * max(prev[2] - prev[0], prev[3] - prev[1])
+            cx, cy = 0.5 * (prev[0] + prev[2]), 0.5 * (prev[1] + prev[3])
+            x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
+            x1, y1 = int(min(w, cx + side / 2)), int(min(h, cy + side / 2))
+            if x1 - x0 >= 24 and y1 - y0 >= 24:
+                img = rend.render(m, (x0, y0, x1 - x0, y1 - y0), occ)
+                dets = det.detect(img, min_face=max(12.0, 0.5 * side / WINDOW))
+                shifted = [(b + [x0, y0, x0, y0], s, p + [x0, y0]) for b, s, p in dets]
+                hit = _best(shifted, prev)
+        if hit is None:
+            searched[i] = True
+            img = rend.render(m, (0, 0, w, h), occ)
+            hit = _best(det.detect(img, min_face=full_min), None)
+        if hit is not None:
+            boxes[i], scores[i], detected[i] = hit
+            prev = hit[0]
+    out = {"truth": truth, "detected": detected, "boxes": boxes, "scores": scores, "searched": searched,
+           "cuts": np.asarray(cuts, np.int64), "ref5": ref, "traj": traj}
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **out)
+    tmp.replace(path)
+    return out

@@ -1,0 +1,249 @@
+"""The hot path of the kernel ops: checks done once per argument signature, then reused.
+
+An op's full checks (:mod:`ffaccel._checks`) look at each array's kind, shape, strides,
+dtype, device and writeability, and at the op's scalar arguments. None of that changes
+between two calls that pass arrays of the same :func:`signature` and equal scalars, so
+after one call passes every check, the op keeps what the checks worked out (a *spec*:
+image geometry, kernel mode, stream reader, allocator) under that key, and the next call
+with the same key only re-reads what can change cheaply:
+
+- the arrays' data pointers (numpy: the extension's ``host_ptr``; torch: ``data_ptr()``;
+  cupy: ``data.ptr``), and whether the output's bytes overlap an input's;
+- the affine matrices: shape, finiteness and invertibility, every call.
+
+A call whose key is new, or whose pointers overlap, or whose matrix fails a check, runs
+the full checks instead, so a bad argument raises exactly the error the full path gives,
+before anything is written. Nothing here synchronises or allocates device memory, so the
+hot path stays CUDA-graph capturable. Prepared calls (:mod:`ffaccel.ops.prepared`) use
+the same specs without the dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import sys
+import threading
+from typing import Any
+
+import numpy as np
+
+from ffaccel._checks import MATRIX_LIMIT, real_array
+
+__all__ = ["signature", "out_signature", "ptr", "stream_reader", "allocator", "lookup", "remember", "forward",
+           "inverse", "apart", "cache_clear"]
+
+_F64 = np.dtype(np.float64)
+CACHE: dict[Any, Any] = {}
+_TLS = threading.local()
+CACHE_MAX = 256  # keys; the cache is emptied when full (a pipeline uses a handful)
+
+
+def signature(x: Any) -> tuple | None:
+    """Everything the checks read from an *input* array except its pointer, hashable;
+    None if ``x`` is not a numpy array, torch tensor or cupy array.
+
+    numpy: (type, shape, strides, dtype); torch: (type, shape, strides, dtype, device);
+    cupy: (type, shape, strides, dtype, device id).
+    """
+    if isinstance(x, np.ndarray):
+        return (type(x), x.shape, x.strides, x.dtype)
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.Tensor):
+        return (type(x), x.shape, x.stride(), x.dtype, x.device)
+    cp = sys.modules.get("cupy")
+    if cp is not None and isinstance(x, cp.ndarray):
+        return (type(x), x.shape, x.strides, x.dtype, x.device.id)
+    return None
+
+
+def out_signature(x: Any) -> tuple | None:
+    """:func:`signature` of an array the op writes, with what decides whether it may be
+    written: numpy's WRITEABLE flag, torch's ``requires_grad`` (cupy arrays always may)."""
+    if isinstance(x, np.ndarray):
+        return (type(x), x.shape, x.strides, x.dtype, x.flags.writeable)
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.Tensor):
+        return (type(x), x.shape, x.stride(), x.dtype, x.device, x.requires_grad)
+    return signature(x)
+
+
+def _host_ptr(x: np.ndarray) -> int:
+    """The extension's cheap address reader, bound on first use (importing this module
+    needs no compiled extension)."""
+    global _host_ptr
+    from ffaccel._core import host_ptr
+
+    _host_ptr = host_ptr
+    return int(host_ptr(x))
+
+
+def ptr(x: Any) -> int:
+    """The address of the first element (host or device); never synchronises."""
+    if isinstance(x, np.ndarray):
+        return _host_ptr(x)
+    if hasattr(x, "data_ptr"):
+        return x.data_ptr()
+    return x.data.ptr
+
+
+def _zero() -> int:
+    return 0
+
+
+def _cupy_stream(device: int) -> int:
+    cp = sys.modules["cupy"]
+    with cp.cuda.Device(device):
+        return int(cp.cuda.get_current_stream().ptr)
+
+
+def _torch_stream(device: int) -> int:
+    return int(sys.modules["torch"].cuda.current_stream(device).cuda_stream)
+
+
+def stream_reader(kind: str, device: int) -> Any:
+    """A zero-argument function returning the framework's current stream on ``device``
+    (0 for host memory): torch's raw-stream getter where it exists (no Stream object is
+    built), else the public API; cupy's current stream."""
+    if device < 0:
+        return _zero
+    if kind == "cupy":
+        return functools.partial(_cupy_stream, device)
+    raw = getattr(sys.modules["torch"]._C, "_cuda_getCurrentRawStream", None)
+    if raw is not None:
+        return functools.partial(raw, device)
+    return functools.partial(_torch_stream, device)
+
+
+def _new_cupy(shape: tuple[int, ...], dtype: np.dtype, device: int) -> Any:
+    cp = sys.modules["cupy"]
+    with cp.cuda.Device(device):
+        return cp.empty(shape, dtype)
+
+
+def allocator(kind: str, device: int, shape: tuple[int, ...], dtype: np.dtype) -> Any:
+    """A zero-argument function making a new C-contiguous result as ``_arrays.empty`` does
+    (it holds no reference to any array)."""
+    if kind == "numpy":
+        return functools.partial(np.empty, shape, dtype)
+    if kind == "cupy":
+        return functools.partial(_new_cupy, shape, dtype, device)
+    torch = sys.modules["torch"]
+    tdt = {np.dtype(np.uint8): torch.uint8, np.dtype(np.float32): torch.float32}[np.dtype(dtype)]
+    dev = torch.device("cuda", device) if device >= 0 else torch.device("cpu")
+    return functools.partial(torch.empty, shape, dtype=tdt, device=dev)
+
+
+def lookup(key: Any) -> Any:
+    """The spec stored under ``key`` (None if none or if ``key`` is None); keys are built
+    from signatures and scalars of exact built-in types, so they always hash."""
+    return None if key is None else CACHE.get(key)
+
+
+def remember(key: Any, spec: Any) -> None:
+    if key is None:
+        return
+    try:
+        if len(CACHE) >= CACHE_MAX:
+            CACHE.clear()
+        CACHE[key] = spec
+    except TypeError:  # an unhashable scalar slipped into the key: just don't cache
+        pass
+
+
+def cache_clear() -> None:
+    """Forget every stored spec (tests use it to force the full path)."""
+    CACHE.clear()
+
+
+def _float64(matrix: Any) -> np.ndarray | None:
+    """``matrix`` as float64 by the full checks' own reader (lists, other real dtypes, host
+    tensors), or None where that reader refuses it."""
+    if type(matrix) is np.ndarray and matrix.dtype == _F64:
+        return matrix
+    try:
+        return real_array(matrix, "matrix")
+    except (TypeError, ValueError):
+        return None
+
+
+def forward(matrix: Any, n: int, batched: bool) -> np.ndarray | None:
+    """``matrix`` as a C-contiguous (n, 6) float64 array if it reads as real numbers of
+    shape (2, 3) (or (n, 2, 3) when ``batched``) whose matrices pass every rule of
+    ``_checks.affine_inverse``; None otherwise (the caller then runs the full checks,
+    which name the problem)."""
+    matrix = _float64(matrix)
+    if matrix is None or matrix.shape != ((n, 2, 3) if batched else (2, 3)):
+        return None
+    rows = matrix.reshape(n, 6)
+    if (_inverse_one(matrix.tolist()) if not batched else _inverse_rows(rows.tolist())) is None:
+        return None
+    return rows if rows.flags.c_contiguous else np.ascontiguousarray(rows)
+
+
+def inverse(matrix: Any, n: int, batched: bool) -> np.ndarray | None:
+    """The (n, 6) inverse maps of ``matrix`` by ``_checks.affine_inverse``'s formula; None
+    when ``matrix`` does not read as real numbers of the right shape or breaks a rule
+    (the caller then runs the full checks).
+
+    One matrix is written into a per-thread buffer that the next call on the same thread
+    overwrites: the kernels read the maps on the host before they return.
+    """
+    if type(matrix) is not np.ndarray or matrix.dtype != _F64:
+        matrix = _float64(matrix)
+        if matrix is None:
+            return None
+    if n == 1 and not batched:
+        if matrix.shape != (2, 3):
+            return None
+        inv = _inverse_one(matrix.tolist())
+        if inv is None:
+            return None
+        try:
+            buf = _TLS.inverse
+        except AttributeError:
+            buf = _TLS.inverse = np.empty((1, 6), np.float64)
+        buf[0] = inv
+        return buf
+    if matrix.shape != (n, 2, 3):
+        return None
+    rows = _inverse_rows(matrix.reshape(n, 6).tolist())
+    return None if rows is None else np.array(rows, np.float64)
+
+
+def _inverse_one(rows: list[list[float]]) -> tuple[float, ...] | None:
+    """One inverse map of a (2, 3) matrix given as nested lists, or None where
+    ``_checks.affine_inverse`` would refuse it. A chained comparison with the limit is
+    False for NaN and infinity, so it checks finiteness and magnitude at once."""
+    (a, b, c), (d, e, f) = rows
+    lim, nlim = MATRIX_LIMIT, -MATRIX_LIMIT
+    if not (nlim <= a <= lim and nlim <= b <= lim and nlim <= c <= lim and nlim <= d <= lim
+            and nlim <= e <= lim and nlim <= f <= lim):
+        return None
+    det = a * e - b * d
+    if det == 0.0 or not math.isfinite(det):
+        return None
+    inv_det = 1.0 / det
+    a11, a22 = e * inv_det, a * inv_det
+    b12, b21 = b * -inv_det, d * -inv_det
+    c1, c2 = -a11 * c - b12 * f, -b21 * c - a22 * f
+    if not (nlim <= a11 <= lim and nlim <= b12 <= lim and nlim <= c1 <= lim and nlim <= b21 <= lim
+            and nlim <= a22 <= lim and nlim <= c2 <= lim):
+        return None
+    return (a11, b12, c1, b21, a22, c2)
+
+
+def _inverse_rows(rows: list[list[float]]) -> list[tuple[float, ...]] | None:
+    """:func:`_inverse_one` for (N, 6) rows; None if any matrix is refused."""
+    out = []
+    for a, b, c, d, e, f in rows:
+        inv = _inverse_one([[a, b, c], [d, e, f]])
+        if inv is None:
+            return None
+        out.append(inv)
+    return out
+
+
+def apart(p: int, n: int, q: int, m: int) -> bool:
+    """Byte ranges [p, p + n) and [q, q + m) share no byte (both arrays C-contiguous)."""
+    return p + n <= q or q + m <= p

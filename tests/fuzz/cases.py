@@ -1,0 +1,382 @@
+"""Seeded case generators: one per public op, each mixing valid and hostile arguments.
+
+A case is fully determined by ``(seed, index)``. It holds host arrays by name and a
+``call(arrays)`` that builds the op call from them, so the GPU mode can run the same
+case on device copies of the arrays (``out`` views that overlap an input are derived
+from the arrays inside ``call``, so they overlap on the device too).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import ffaccel
+from ffaccel.ops.paste import paste_areas
+
+from . import values as V
+
+#: Inputs the last make_out call handed back as `out` itself (an "overlap" request on an
+#: input too small to hold `out` at an offset): a successful call may write them.
+ALIASED: set[str] = set()
+
+P_BAD = 0.12  # chance that one argument is replaced by a hostile value
+
+
+@dataclass
+class Case:
+    index: int
+    op: str
+    tags: list[str]
+    arrays: dict[str, Any]
+    call: Callable[[dict[str, Any]], tuple[Callable[..., Any], tuple, dict]]
+    writes: set[str] = field(default_factory=set)  # arrays a successful call may change
+    exempt: bool = False  # array-level op: GPU may differ by one level (docs/api-stability.md)
+
+    def describe(self) -> str:
+        return f"case {self.index} {self.op}({', '.join(self.tags)})"
+
+
+class _Gen:
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.tags: list[str] = []
+        self.arrays: dict[str, Any] = {}
+
+    def bad(self) -> bool:
+        return bool(self.rng.random() < P_BAD)
+
+    def pick(self, seq):
+        return seq[int(self.rng.integers(len(seq)))]
+
+    def array(self, name: str, a: np.ndarray) -> None:
+        if self.bad():
+            tag, a = V.spoil_array(self.rng, a)
+            self.tags.append(f"{name}={tag}")
+        self.arrays[name] = a
+
+    def scalar(self, name: str, good: Any) -> Any:
+        if self.bad():
+            tag, v = V.spoil_scalar(self.rng)
+            self.tags.append(f"{name}={tag}")
+            return v
+        return good
+
+    def matrix(self, name: str, m: np.ndarray) -> Any:
+        if self.bad():
+            tag, v = V.spoil_matrix(self.rng, m)
+            self.tags.append(f"{name}={tag}")
+            return v
+        return m
+
+    def out_spec(self, inputs: list[str], alias_ok: bool = False) -> str:
+        """How `out` is given: none, fresh, or hostile (read-only, overlap, input itself, wrong dtype)."""
+        r = self.rng.random()
+        if r < 0.45:
+            return "none"
+        if r < 0.75:
+            return "fresh"
+        spec = self.pick(["readonly", "overlap:" + self.pick(inputs), "same:" + self.pick(inputs), "wrongdtype",
+                          "wrongshape", "noncontig"])
+        self.tags.append(f"out={spec}")
+        return spec
+
+
+def make_out(spec: str, arrays: dict[str, Any], shape: tuple, dtype) -> Any:
+    """The `out` argument for ``spec``, built from ``arrays`` (numpy, cupy or torch alike)."""
+    if spec == "none":
+        return None
+    from . import devices
+
+    np_like = devices.ACTIVE is None
+    if spec.startswith(("overlap:", "same:")):
+        name = spec.split(":")[1]
+        src = arrays[name]
+        if not hasattr(src, "reshape"):  # a hostile non-array input (a list): a fresh out
+            spec = "fresh"
+        elif spec.startswith("same:"):
+            ALIASED.add(name)
+            return src
+        else:
+            n = int(np.prod(shape))
+            flat = src.reshape(-1)
+            if flat.shape[0] >= n + 1:
+                return flat[1:1 + n].reshape(shape)
+            ALIASED.add(name)
+            return src
+    if np_like:
+        if spec == "readonly":
+            o = np.zeros(shape, dtype)
+            o.flags.writeable = False
+            return o
+        if spec == "wrongdtype":
+            return np.zeros(shape, np.float64)
+        if spec == "wrongshape":
+            return np.zeros((shape[0] + 1, *shape[1:]), dtype)
+        if spec == "noncontig":
+            return np.zeros((shape[0], shape[1] * 2, *shape[2:]), dtype)[:, ::2]
+        return np.full(shape, 7, dtype)
+    return devices.empty(shape, dtype, spec)
+
+
+def _affine(rng, scale_lo=0.3, scale_hi=3.0, shift=30.0) -> np.ndarray:
+    a = rng.uniform(-math.pi, math.pi)
+    s = math.exp(rng.uniform(math.log(scale_lo), math.log(scale_hi)))
+    c, d = math.cos(a) * s, math.sin(a) * s
+    return np.array([[c, -d, rng.uniform(-shift, shift)], [d, c, rng.uniform(-shift, shift)]])
+
+
+def _hw(g: _Gen, lo=1, hi=40) -> tuple[int, int]:
+    return int(g.rng.integers(lo, hi + 1)), int(g.rng.integers(lo, hi + 1))
+
+
+def gen_warp(g: _Gen, batched: bool) -> tuple:
+    dtype = g.pick([np.uint8, np.float32])
+    c = g.pick([None, 1, 3, 4] if dtype == np.uint8 else [None, 1, 3])
+    h, w = _hw(g)
+    g.array("src", V.image(g.rng, h, w, c, dtype))
+    n = int(g.rng.integers(1, 4))
+    m = np.stack([_affine(g.rng) for _ in range(n)]) if batched else _affine(g.rng)
+    m = g.matrix("matrix", m)
+    dw, dh = _hw(g, 1, 24)
+    dsize = g.scalar("dsize", (dw, dh)) if g.bad() else (dw, dh)
+    border = g.pick(["replicate", "constant"]) if not g.bad() else g.pick(["wrap", 1, None])
+    bval = g.pick([0, 3.5, (1, 2, 3), np.array([9.0, 8.0, 7.0]), np.array(4.0)])
+    bval = g.scalar("border_value", bval)
+    compat = g.pick([None, "opencv5", "opencv4"])
+    ch = () if c is None else (c,)
+    shape = ((n,) if batched else ()) + (dh, dw) + ch
+    spec = g.out_spec(["src"])
+    fn = ffaccel.warp_affine_batch if batched else ffaccel.warp_affine
+    g.tags += [f"{np.dtype(dtype)}x{c}", f"compat={compat}"]
+
+    def call(arrs):
+        return fn, (arrs["src"], m, dsize), dict(border=border, border_value=bval, compat=compat,
+                                                 out=make_out(spec, arrs, shape, dtype))
+    return call, {"out"}
+
+
+def gen_paste(g: _Gen, batched: bool) -> tuple:
+    c = g.pick([3, 4])
+    H, W = _hw(g, 8, 48)
+    g.array("frame", V.image(g.rng, H, W, c, np.uint8))
+    crop_dtype, mask_dtype = g.pick([np.uint8, np.float32]), g.pick([np.float32, np.uint8])
+    h, w = _hw(g, 2, 24)
+    n = int(g.rng.integers(1, 4)) if batched else 1
+    crops = np.stack([V.image(g.rng, h, w, c, crop_dtype) for _ in range(n)])
+    masks = np.stack([V.mask(g.rng, h, w, mask_dtype) for _ in range(n)])
+    g.array("crop", crops if batched else crops[0])
+    g.array("mask", masks if batched else masks[0])
+    ms = np.stack([_affine(g.rng, 0.5, 2.0, 20.0) for _ in range(n)])
+    m = g.matrix("matrix", ms if batched else ms[0])
+    blend = g.pick(["alpha", "alpha", "multiband"])
+    compat = None if blend == "multiband" else g.pick([None, "facefusion-opencv5", "facefusion-opencv4"])
+    levels = g.scalar("levels", int(g.rng.integers(1, 6)))
+    inplace = g.pick([False, True])
+    spec = "none" if inplace else g.out_spec(["frame", "crop", "mask"])
+    if inplace and g.bad():
+        g.tags.append("out+inplace")
+        spec = "fresh"
+    fn = ffaccel.paste_back_batch if batched else ffaccel.paste_back
+    g.tags += [f"crop={np.dtype(crop_dtype)}", f"mask={np.dtype(mask_dtype)}", f"blend={blend}",
+               f"compat={compat}", f"inplace={inplace}", f"n={n}"]
+
+    def call(arrs):
+        return fn, (arrs["frame"], arrs["crop"], arrs["mask"], m), dict(
+            compat=compat, inplace=inplace, blend=blend, levels=levels,
+            out=make_out(spec, arrs, (H, W, c), np.uint8))
+    return call, {"out", "frame"} if inplace else {"out"}
+
+
+def gen_composite(g: _Gen) -> tuple:
+    c = g.pick([3, 4])
+    h, w = _hw(g)
+    g.array("fg", V.image(g.rng, h, w, c, np.uint8))
+    g.array("bg", V.image(g.rng, h, w, c, np.uint8))
+    g.array("alpha", V.mask(g.rng, h, w, g.pick([np.uint8, np.float32])))
+    band = g.pick([None, (30, 225), (0, 255), [10, 20]])
+    band = g.scalar("band", band) if g.bad() else band
+    feather = g.scalar("band_feather", g.pick([0.0, 0.15, 1.0]))
+    spec = g.out_spec(["fg", "bg", "alpha"])
+    writes = {"out"} | ({spec.split(":")[1]} if spec.startswith("same:") else set())
+
+    def call(arrs):
+        return ffaccel.composite, (arrs["fg"], arrs["bg"], arrs["alpha"]), dict(
+            band=band, band_feather=feather, out=make_out(spec, arrs, (h, w, c), np.uint8))
+    return call, writes
+
+
+def gen_feather(g: _Gen) -> tuple:
+    dtype = g.pick([np.uint8, np.float32])
+    h, w = _hw(g)
+    g.array("mask", V.mask(g.rng, h, w, dtype))
+    sigma = g.scalar("sigma", g.pick([0.5, 1.0, 3.3, 1e-3, 12.0]))
+    spec = g.out_spec(["mask"])
+
+    def call(arrs):
+        return ffaccel.feather_mask, (arrs["mask"], sigma), dict(out=make_out(spec, arrs, (h, w), dtype))
+    return call, {"out"}
+
+
+def gen_box_mask(g: _Gen) -> tuple:
+    size = g.scalar("size", g.pick([16, (24, 16), 33]))
+    blur = g.scalar("blur", g.pick([0.0, 0.3, 1.0]))
+    padding = g.scalar("padding", g.pick([0, (5, 10, 0, 20), 100]))
+    return (lambda arrs: (ffaccel.box_mask, (size, blur, padding), {})), set()
+
+
+def gen_srgb(g: _Gen, to_linear: bool) -> tuple:
+    dtype = g.pick([np.uint8, np.float32]) if to_linear else np.float32
+    c = g.pick([None, 1, 3, 4])
+    h, w = _hw(g)
+    a = V.image(g.rng, h, w, c, dtype)
+    if dtype == np.float32:
+        a = (a / max(float(a.max()), 1.0)).astype(np.float32)
+    g.array("img", a)
+    fast = g.scalar("fast", g.pick([False, True]))
+    out_dtype = np.float32 if to_linear else g.pick([np.float32, np.uint8])
+    spec = g.out_spec(["img"])
+    shape = (h, w) if c is None else (h, w, c)
+    if to_linear:
+        return (lambda arrs: (ffaccel.srgb_to_linear, (arrs["img"],),
+                              dict(fast=fast, out=make_out(spec, arrs, shape, out_dtype)))), {"out"}
+    return (lambda arrs: (ffaccel.linear_to_srgb, (arrs["img"],), dict(
+        fast=fast, dtype=out_dtype, out=make_out(spec, arrs, shape, out_dtype)))), {"out"}
+
+
+def gen_gain(g: _Gen) -> tuple:
+    h, w = _hw(g)
+    g.array("img", V.image(g.rng, h, w, 3, np.uint8))
+    with_mask = g.pick([False, True])
+    if with_mask:
+        g.array("mask", V.mask(g.rng, h, w, g.pick([np.uint8, np.float32])))
+    gains = g.scalar("gains", g.pick([(1.0, 2.0, 0.5), np.array([0.9, 1.1, 1.0]), [0, 0, 0]]))
+    spec = g.out_spec(["img"] + (["mask"] if with_mask else []))
+    return (lambda arrs: (ffaccel.apply_color_gain_linear, (arrs["img"], gains), dict(
+        mask=arrs.get("mask"), out=make_out(spec, arrs, (h, w, 3), np.uint8)))), {"out"}
+
+
+def gen_estimate(g: _Gen) -> tuple:
+    h, w = _hw(g)
+    g.array("src", V.image(g.rng, h, w, 3, np.uint8))
+    g.array("ref", V.image(g.rng, h, w, 3, np.uint8))
+    g.array("mask", V.mask(g.rng, h, w, g.pick([np.uint8, np.float32])))
+    min_mean = g.scalar("min_mean", 1e-6)
+    return (lambda arrs: (ffaccel.estimate_color_gains, (arrs["src"], arrs["ref"], arrs["mask"]),
+                          dict(min_mean=min_mean))), set()
+
+
+def gen_hysteresis(g: _Gen) -> tuple:
+    dtype = g.pick([np.uint8, np.float32])
+    h, w = _hw(g)
+    g.array("mask", V.mask(g.rng, h, w, dtype))
+    g.array("prev", V.mask(g.rng, h, w, dtype))
+    scale = 255 if dtype == np.uint8 else 1
+    t_in = g.scalar("t_in", 0.05 * scale)
+    t_out = g.scalar("t_out", 0.1 * scale)
+    roi = g.pick([None, (0, 0, w, h), (w // 4, h // 4, w // 2, h // 2), (0, 0, 0, 0)])
+    roi = g.scalar("roi", roi) if g.bad() else roi
+    spec = g.out_spec(["mask", "prev"])
+    writes = {"out"} | ({spec.split(":")[1]} if spec.startswith("same:") else set())
+    return (lambda arrs: (ffaccel.mask_hysteresis, (arrs["mask"], arrs["prev"]), dict(
+        t_in=t_in, t_out=t_out, roi=roi, out=make_out(spec, arrs, (h, w), dtype)))), writes
+
+
+def gen_seam_ring(g: _Gen) -> tuple:
+    dtype = g.pick([np.uint8, np.float32])
+    h, w = _hw(g)
+    g.array("mask", V.mask(g.rng, h, w, dtype))
+    scale = 255 if dtype == np.uint8 else 1
+    lo = g.scalar("lo", 0.0)
+    hi = g.scalar("hi", 1.0 * scale)
+    return (lambda arrs: (ffaccel.seam_ring, (arrs["mask"], lo, hi), {})), set()
+
+
+def gen_tracker(g: _Gen) -> tuple:
+    dtype = g.pick([np.uint8, np.float32])
+    h, w = _hw(g)
+    g.array("m1", V.mask(g.rng, h, w, dtype))
+    g.array("m2", V.mask(g.rng, h, w, dtype))
+    scale = 255 if dtype == np.uint8 else 1
+    t_in = g.scalar("t_in", 0.05 * scale)
+    ring = g.pick([None, (0.1 * scale, 0.9 * scale)])
+    ring = g.scalar("ring", ring) if g.bad() else ring
+
+    def run(m1, m2):
+        track = ffaccel.MaskHysteresis(t_in=t_in, t_out=0.05 * scale, ring=ring)
+        track.update(m1)
+        return track.update(m2)
+    return (lambda arrs: (run, (arrs["m1"], arrs["m2"]), {})), set()
+
+
+def gen_color_transfer(g: _Gen) -> tuple:
+    dtype = g.pick([np.uint8, np.float32])
+    h, w = _hw(g, 2, 32)
+    g.array("src", V.image(g.rng, h, w, 3, dtype))
+    g.array("ref", V.image(g.rng, h, w, 3, dtype))
+    g.array("mask", np.maximum(V.mask(g.rng, h, w, np.float32), 0.2).astype(np.float32))
+    method = g.pick(["reinhard_lab", "linear_gain", "mkl"])
+    method = g.scalar("method", method) if g.bad() else method
+    state = g.pick([None, "state"])
+    state = g.scalar("state", state) if g.bad() else state
+    track = g.scalar("track", 0) if g.bad() else 0
+
+    def run(src, ref, mask):
+        st = ffaccel.ColorTransferState() if state == "state" else state
+        return ffaccel.color_transfer(src, ref, mask, method, state=st, track=track)
+    return (lambda arrs: (run, (arrs["src"], arrs["ref"], arrs["mask"]), {})), set()
+
+
+def gen_boundary(g: _Gen) -> tuple:
+    c = g.pick([3, 4])
+    h, w = _hw(g, 4, 40)
+    g.array("frame", V.image(g.rng, h, w, c, np.uint8))
+    m = np.zeros((h, w), np.float32)
+    m[h // 4: 3 * h // 4 + 1, w // 4: 3 * w // 4 + 1] = 1
+    g.array("mask", m)
+    width = g.scalar("width", int(g.rng.integers(1, 8)))
+    inplace = g.pick([False, True])
+    spec = "none" if inplace else g.out_spec(["frame", "mask"])
+    return (lambda arrs: (ffaccel.boundary_blend, (arrs["frame"], arrs["mask"], width), dict(
+        inplace=inplace, out=make_out(spec, arrs, (h, w, c), np.uint8)))), {"out", "frame"} if inplace else {"out"}
+
+
+def gen_paste_areas(g: _Gen) -> tuple:
+    fs = g.scalar("frame_size", (64, 48)) if g.bad() else (64, 48)
+    m = g.matrix("matrices", np.stack([_affine(g.rng) for _ in range(2)]))
+    return (lambda arrs: (paste_areas, (fs, (16, 16), m), {})), set()
+
+
+GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
+    "warp_affine": lambda g: gen_warp(g, False),
+    "warp_affine_batch": lambda g: gen_warp(g, True),
+    "paste_back": lambda g: gen_paste(g, False),
+    "paste_back_batch": lambda g: gen_paste(g, True),
+    "composite": gen_composite,
+    "feather_mask": gen_feather,
+    "box_mask": gen_box_mask,
+    "srgb_to_linear": lambda g: gen_srgb(g, True),
+    "linear_to_srgb": lambda g: gen_srgb(g, False),
+    "apply_color_gain_linear": gen_gain,
+    "estimate_color_gains": gen_estimate,
+    "mask_hysteresis": gen_hysteresis,
+    "seam_ring": gen_seam_ring,
+    "MaskHysteresis": gen_tracker,
+    "color_transfer": gen_color_transfer,
+    "boundary_blend": gen_boundary,
+    "paste_areas": gen_paste_areas,
+}
+EXEMPT = {"color_transfer", "boundary_blend"}
+
+
+def make_case(seed: int, index: int) -> Case:
+    rng = np.random.default_rng([seed, index])
+    ops = list(GENERATORS)
+    op = ops[index % len(ops)]
+    g = _Gen(rng)
+    call, writes = GENERATORS[op](g)
+    return Case(index, op, g.tags, g.arrays, call, writes, op in EXEMPT)

