@@ -14,6 +14,7 @@ void register_hysteresis(nb::module_& m);
 void register_feather_mask(nb::module_& m);
 void register_color(nb::module_& m);
 void register_multiband(nb::module_& m);
+void register_paste_insightface(nb::module_& m);
 
 // GPU work of a binding: runs `fn` with `device` current, or raises CudaError when
 // this build has no CUDA kernels.

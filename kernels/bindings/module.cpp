@@ -83,4 +83,5 @@ NB_MODULE(_core, m) {
     bindings::register_feather_mask(m);
     bindings::register_color(m);
     bindings::register_multiband(m);
+    bindings::register_paste_insightface(m);
 }

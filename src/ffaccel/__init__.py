@@ -53,6 +53,7 @@ _EXPORTS: dict[str, str] = {
     "OrtCudaUnavailableError": "ffaccel.runtime",
     "paste_back": "ffaccel.ops",
     "paste_back_batch": "ffaccel.ops",
+    "paste_back_insightface": "ffaccel.ops",
     "PastePlan": "ffaccel.ops",  # prepared calls
     "pose_to_similarity": "ffaccel.stability",
     "PoseFilter": "ffaccel.stability",

@@ -7,6 +7,7 @@ from ffaccel.ops.composite import composite
 from ffaccel.ops.hysteresis import MaskHysteresis, mask_hysteresis, seam_ring
 from ffaccel.ops.mask import box_mask, feather_mask
 from ffaccel.ops.paste import paste_back, paste_back_batch
+from ffaccel.ops.paste_insightface import paste_back_insightface
 from ffaccel.ops.prepared import FeatherPlan, PastePlan, WarpPlan, prepare
 from ffaccel.ops.warp import warp_affine, warp_affine_batch
 
@@ -27,6 +28,7 @@ __all__ = [
     "mask_hysteresis",
     "paste_back",
     "paste_back_batch",
+    "paste_back_insightface",
     "prepare",
     "seam_ring",
     "srgb_to_linear",

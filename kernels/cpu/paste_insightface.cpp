@@ -1,0 +1,371 @@
+// CPU loop for paste_back_insightface (formulas: ffaccel/paste_insightface.h).
+//
+// Phases, each split over the thread pool: the frame copy (new output only); the
+// thresholded mask T over the box B with its 255-extent; the erode as two 1-D sliding
+// minimums (van Herk / Gil-Werman: min is exact in any order); the blur's row pass over
+// B's rows; the column pass fused with the blend over R.
+//
+// Shortcuts that change no byte:
+// - Mask: a pixel whose sample lies at least half a crop pixel inside the crop (all four
+//   taps inside) warps to 255 or to a lerp/weighted sum of 255s, > 20 in every mode, so
+//   T = 255; one whose sample is far outside has all taps outside, so T = 0. Only the
+//   rim in between is sampled. Intervals are found in double with 1 px of slack.
+// - Blur: a window (no reflection) whose inputs are all 0 gives 0; one whose inputs
+//   all equal the same value v gives the formula's result for constant v, computed once
+//   per column class. The formula itself runs elsewhere, in the header's order.
+// - Blend: where G = 0 the pixel is m = 0: 0 * c + 1 * f = f, left as is.
+#include "ffaccel/paste_insightface.h"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <stdexcept>
+#include <vector>
+
+#include "parallel.h"
+#include "paste_insightface_parts.h"
+#include "variant.h"
+
+namespace ffaccel::cpu {
+namespace FFACCEL_CPU_VARIANT {
+namespace {
+
+// Frame columns [x0, x1) of row y where the mask sample is surely inside / possibly live.
+void mask_spans(const WarpCoeffs& k, int cw, int ch, int y, int fw, int* in0, int* in1, int* live0, int* live1) {
+    double ilo = -1e300, ihi = 1e300, llo = -1e300, lhi = 1e300;
+    for (int axis = 0; axis < 2; ++axis) {
+        const double a = k.d[3 * axis], b = k.d[3 * axis + 1] * y + k.d[3 * axis + 2];
+        const double size = axis == 0 ? cw : ch;
+        const double in_lo = 0.5, in_hi = size - 1.5, live_lo = -1.5, live_hi = size + 0.5;
+        auto clamp_range = [&](double lo, double hi, double& rlo, double& rhi) {
+            if (std::fabs(a) < 1e-12) {
+                if (!(b >= lo && b <= hi)) rlo = 1e300, rhi = -1e300;
+                return;
+            }
+            double t0 = (lo - b) / a, t1 = (hi - b) / a;
+            if (t0 > t1) std::swap(t0, t1);
+            rlo = std::max(rlo, t0);
+            rhi = std::min(rhi, t1);
+        };
+        clamp_range(in_lo, in_hi, ilo, ihi);
+        clamp_range(live_lo, live_hi, llo, lhi);
+    }
+    auto to_int = [&](double lo, double hi, int grow, int* x0, int* x1) {
+        if (!(lo <= hi)) {
+            *x0 = *x1 = 0;
+            return;
+        }
+        const double a = std::max(-1.0, std::min(double(fw) + 1, grow > 0 ? std::floor(lo) - grow : std::ceil(lo) + 1));
+        const double b = std::max(-1.0, std::min(double(fw) + 1, grow > 0 ? std::ceil(hi) + grow + 1 : std::floor(hi)));
+        *x0 = std::max(0, std::min(fw, static_cast<int>(a)));
+        *x1 = std::max(*x0, std::min(fw, static_cast<int>(b)));
+    };
+    to_int(ilo, ihi, 0, in0, in1);
+    to_int(llo, lhi, 1, live0, live1);
+    if (*in0 < *live0) *in0 = *live0;
+    if (*in1 > *live1) *in1 = *live1;
+    if (*in1 < *in0) *in1 = *in0;
+}
+
+template <WarpMode M>
+struct Impl {
+    static bool run(const InsParams& p, const InsFace& f) {
+        const int fw = p.out.w, fh = p.out.h, cw = p.crop.w, ch = p.crop.h;
+        const std::size_t row_bytes = static_cast<std::size_t>(fw) * 3;
+        if (!p.in_place) {
+            parallel_for(fh, [&](int b, int e) {
+                for (int y = b; y < e; ++y)
+                    std::memcpy(row_ptr_mut<std::uint8_t>(p.out, 0, y), row_ptr<std::uint8_t>(p.frame, 0, y), row_bytes);
+            });
+        }
+        const int bw = f.bx2 - f.bx1, bh = f.by2 - f.by1;
+        if (bw <= 0 || bh <= 0) return false;
+        const InsLayout lay = ins_layout(f, cw);
+        float* white = p.ws + lay.white;
+        for (int i = 0; i < cw; ++i) white[i] = 255.0f;
+        const WarpParams wp = ins_white_params(white, cw, ch, fw);
+        float* T = p.ws + lay.t;
+        float* E = p.ws + lay.e;
+
+        // 1. T over B, and the rows / columns where T == 255.
+        std::mutex mu;
+        int ymin = INT_MAX, ymax = -1, xmin = INT_MAX, xmax = -1;
+        parallel_for(bh, [&](int b, int e) {
+            int y0 = INT_MAX, y1 = -1, x0 = INT_MAX, x1 = -1;
+            for (int i = b; i < e; ++i) {
+                const int y = f.by1 + i;
+                float* row = T + static_cast<std::int64_t>(i) * bw;
+                int in0, in1, l0, l1;
+                mask_spans(f.k, cw, ch, y, fw, &in0, &in1, &l0, &l1);
+                l0 = std::max(l0, f.bx1), l1 = std::min(l1, f.bx2);
+                in0 = std::max(in0, l0), in1 = std::min(in1, l1);
+                if (in1 < in0) in1 = in0;
+                for (int x = f.bx1; x < f.bx2; ++x) {
+                    float v;
+                    if (x < l0 || x >= l1) {
+                        v = 0.f;
+                    } else if (x >= in0 && x < in1) {
+                        v = 255.f;
+                    } else {
+                        v = ins_mask_value<M>(wp, f.k, x, y);
+                    }
+                    row[x - f.bx1] = v;
+                    if (v == 255.f) {
+                        x0 = std::min(x0, x), x1 = std::max(x1, x);
+                        y0 = std::min(y0, y), y1 = std::max(y1, y);
+                    }
+                }
+            }
+            std::lock_guard<std::mutex> lock(mu);
+            ymin = std::min(ymin, y0), ymax = std::max(ymax, y1);
+            xmin = std::min(xmin, x0), xmax = std::max(xmax, x1);
+        });
+        if (ymax < 0) return false;  // stock: np.max of an empty array
+        int ke, r;
+        ins_sizes(ymax - ymin, xmax - xmin, &ke, &r);
+        if (r > f.rmax) throw std::logic_error("paste_insightface: blur radius above its bound");
+        const int a = ke / 2, ks = 2 * r + 1;
+        float* kern = p.ws + lay.kern;
+        ins_gaussian_kernel(ks, kern);
+        const float inf = std::numeric_limits<float>::infinity();
+
+        // 2. Erode: rows T -> E, then columns E -> T (T then holds the eroded mask).
+        parallel_for(bh, [&](int b, int e) {
+            thread_local std::vector<float> buf;
+            const int n = bw + ke - 1;
+            float* pad = scratch(buf, static_cast<std::size_t>(n) * 3);
+            float *g = pad + n, *h = pad + 2 * n;
+            for (int i = b; i < e; ++i) {
+                const float* row = T + static_cast<std::int64_t>(i) * bw;
+                for (int j = 0; j < n; ++j) {
+                    const int c = f.bx1 - a + j;
+                    pad[j] = (c < 0 || c >= fw) ? inf : (c >= f.bx1 && c < f.bx2 ? row[c - f.bx1] : 0.f);
+                }
+                sliding_min(pad, n, ke, 1, g, h, E + static_cast<std::int64_t>(i) * bw);
+            }
+        });
+        constexpr int kLanes = 16;
+        const int stripes = (bw + kLanes - 1) / kLanes;
+        parallel_for(stripes, [&](int b, int e) {
+            thread_local std::vector<float> buf;
+            const int n = bh + ke - 1;
+            float* pad = scratch(buf, static_cast<std::size_t>(n) * kLanes * 4);
+            float *g = pad + n * kLanes, *h = pad + 2 * n * kLanes, *o = pad + 3 * n * kLanes;
+            for (int s = b; s < e; ++s) {
+                const int c0 = s * kLanes, lanes = std::min(kLanes, bw - c0);
+                for (int j = 0; j < n; ++j) {
+                    const int y = f.by1 - a + j;
+                    for (int l = 0; l < lanes; ++l) {
+                        pad[j * lanes + l] = (y < 0 || y >= fh)
+                                                 ? inf
+                                                 : (y >= f.by1 && y < f.by2 ? E[static_cast<std::int64_t>(y - f.by1) * bw + c0 + l] : 0.f);
+                    }
+                }
+                sliding_min(pad, n, ke, lanes, g, h, o);
+                for (int i = 0; i < bh; ++i)
+                    for (int l = 0; l < lanes; ++l) T[static_cast<std::int64_t>(i) * bw + c0 + l] = o[i * lanes + l];
+            }
+        });
+        const float* Ev = T;  // the eroded mask over B
+
+        // 3. Row pass over B's rows, columns of R. Per row, the reflected E row is laid
+        // out once (pe). A window of zeros gives 0. A window holding only 0s and 255s,
+        // the 255s contiguous at taps [j0, j1), gives run255[j0][j1]: the formula over
+        // those taps alone, since a leading 0 tap leaves s = +0 (0 k = +0, fma(0, k, +0)
+        // = +0, +0 + 0 k = +0), then the first 255 tap gives round(255 k_j0) fused or
+        // not, as the table's start does, and a trailing 0 tap leaves s as it is. The
+        // other columns run the header's formula with the tap loop outermost (each column
+        // still sees x0 k0, then its taps in order).
+        const int rx1 = std::max(0, f.bx1 - r), rx2 = std::min(fw, f.bx2 + r);
+        const int ry1 = std::max(0, f.by1 - r), ry2 = std::min(fh, f.by2 + r);
+        const int rw = rx2 - rx1;
+        float* H = p.ws + lay.h;
+        const float row255[2] = {row_const(kern, r, 255.f, false), row_const(kern, r, 255.f, true)};
+        const int row_split = p.blur == BlurMode::OpenCV4 ? fw : fw - fw % 4;  // fused below it
+        const int col_split = p.blur == BlurMode::OpenCV4 ? fw : fw - fw % 8;
+        const int ks1 = ks + 1;
+        thread_local std::vector<float> run_tab;
+        float* run255 = scratch(run_tab, static_cast<std::size_t>(ks1) * ks1 * 2);  // [fused][j0][j1]
+        for (int fz = 0; fz < 2; ++fz) {
+            for (int j0 = 0; j0 < ks; ++j0) {
+                float* t = run255 + (static_cast<std::size_t>(fz) * ks1 + j0) * ks1;
+                float acc = 255.f * kern[j0];
+                t[j0 + 1] = acc;
+                for (int j1 = j0 + 2; j1 <= ks; ++j1) t[j1] = acc = ins_madd(255.f, kern[j1 - 1], acc, fz != 0);
+            }
+        }
+        parallel_for(bh, [&](int b, int e) {
+            thread_local std::vector<float> fbuf;
+            const int n = rw + 2 * r;
+            float* pe = scratch(fbuf, static_cast<std::size_t>(n));
+            const int off = rx1 - r;  // frame column of pe[0]
+            for (int i = b; i < e; ++i) {
+                const float* erow = Ev + static_cast<std::int64_t>(i) * bw;
+                float* hrow = H + static_cast<std::int64_t>(i) * rw;
+                // pe: E at reflect101(off + c); zero outside B.
+                std::fill(pe, pe + n, 0.f);
+                std::memcpy(pe + (f.bx1 - off), erow, static_cast<std::size_t>(bw) * sizeof(float));
+                for (int c = 0; c < n; ++c) {
+                    const int xx = off + c;
+                    if (xx >= 0) break;
+                    const int rr = reflect101(xx, fw);
+                    pe[c] = rr >= f.bx1 && rr < f.bx2 ? erow[rr - f.bx1] : 0.f;
+                }
+                for (int c = n - 1; c >= 0; --c) {
+                    const int xx = off + c;
+                    if (xx < fw) break;
+                    const int rr = reflect101(xx, fw);
+                    pe[c] = rr >= f.bx1 && rr < f.bx2 ? erow[rr - f.bx1] : 0.f;
+                }
+                // The row's shape: non-zero span [z0, z1], 255 span [a0, a1]; `simple`
+                // when every value in [z0, z1] is non-zero and every one in [a0, a1] is 255.
+                int z0 = n, z1 = -1, a0 = n, a1 = -1, nonzero = 0, n255 = 0;
+                for (int c = 0; c < n; ++c) {
+                    const float v = pe[c];
+                    if (v != 0.f) {
+                        z0 = c < z0 ? c : z0;
+                        z1 = c;
+                        ++nonzero;
+                        if (v == 255.f) {
+                            a0 = c < a0 ? c : a0;
+                            a1 = c;
+                            ++n255;
+                        }
+                    }
+                }
+                const bool simple = nonzero == z1 - z0 + 1 && n255 == a1 - a0 + 1;
+                // 1: value in *v (zero, or a 255 run over rim-free taps), 2: compute
+                auto kind = [&](int c0, bool fused, float* v) {
+                    const int c1 = c0 + 2 * r;  // inclusive
+                    if (c1 < z0 || c0 > z1) {
+                        *v = 0.f;
+                        return 1;
+                    }
+                    if (!simple || n255 == 0) return 2;
+                    const int lo = c0 > z0 ? c0 : z0, hi = c1 < z1 ? c1 : z1;  // non-zero taps
+                    if (lo < a0 || hi > a1) return 2;                          // a rim value in the window
+                    *v = run255[(static_cast<std::size_t>(fused) * ks1 + (lo - c0)) * ks1 + (hi - c0 + 1)];
+                    return 1;
+                };
+                int x = rx1;
+                while (x < rx2) {
+                    const int c0 = x - rx1;
+                    const bool fused = x < row_split;
+                    float v;
+                    if (kind(c0, fused, &v) == 1) {
+                        hrow[c0] = v;
+                        ++x;
+                        continue;
+                    }
+                    // A run of columns to compute, all on one side of row_split.
+                    int x2 = x + 1;
+                    const int lim = fused ? std::min(rx2, row_split) : rx2;
+                    float dummy;
+                    while (x2 < lim && kind(x2 - rx1, fused, &dummy) == 2) ++x2;
+                    row_run(pe + c0, hrow + c0, x2 - x, kern, r, fused);
+                    x = x2;
+                }
+            }
+        });
+
+        // 4. Column pass and blend over R, one output row at a time. Each row of H has
+        // a non-zero span [hz0, hz1] (first and last non-zero) and, where the columns
+        // holding the all-255 row value hc(x) are contiguous, that span [hc0, hc1]. For
+        // an output row, outside the union of its taps' non-zero spans every tap is 0,
+        // so G = 0; inside the intersection of their constant spans every tap is hc(x),
+        // so G is the formula over constant input, computed once per column class; the
+        // rest runs the formula. Rows outside B are 0 (empty spans).
+        thread_local std::vector<int> spans;
+        int* sp = scratch(spans, static_cast<std::size_t>(bh) * 4);
+        int *hz0 = sp, *hz1 = sp + bh, *hc0 = sp + 2 * bh, *hc1 = sp + 3 * bh;
+        parallel_for(bh, [&](int b, int e) {
+            for (int i = b; i < e; ++i) {
+                const float* hrow = H + static_cast<std::int64_t>(i) * rw;
+                int z0 = rw, z1 = -1, c0 = rw, c1 = -1, nc = 0;
+                for (int xi = 0; xi < rw; ++xi) {
+                    const float v = hrow[xi];
+                    if (v != 0.f) {
+                        z0 = xi < z0 ? xi : z0;
+                        z1 = xi;
+                    }
+                    if (v == row255[rx1 + xi < row_split]) {
+                        c0 = xi < c0 ? xi : c0;
+                        c1 = xi;
+                        ++nc;
+                    }
+                }
+                hz0[i] = z0, hz1[i] = z1;
+                const bool contiguous = nc > 0 && nc == c1 - c0 + 1;
+                hc0[i] = contiguous ? c0 : rw;
+                hc1[i] = contiguous ? c1 : -1;
+            }
+        });
+        float g255[2][2];
+        for (int rf = 0; rf < 2; ++rf)
+            for (int cf = 0; cf < 2; ++cf) g255[rf][cf] = col_const(kern, r, row255[rf], cf != 0);
+        const Blender<M> blender(p, f, fw);
+        const int split = std::max(0, std::min(rw, col_split - rx1));  // column pass fused below it
+        parallel_for(ry2 - ry1, [&](int b, int e) {
+            thread_local std::vector<float> gbuf, zbuf;
+            thread_local std::vector<const float*> tbuf;
+            const float** taps = scratch(tbuf, static_cast<std::size_t>(2 * r + 1));
+            float* g = scratch(gbuf, static_cast<std::size_t>(rw) + 8);
+            float* zero = scratch(zbuf, static_cast<std::size_t>(rw));
+            std::fill(zero, zero + rw, 0.f);
+            auto compute = [&](int lo, int hi) {  // columns [lo, hi) of R
+                if (lo < std::min(hi, split)) col_run(taps, lo, g + lo, std::min(hi, split) - lo, kern, r, true);
+                const int l2 = std::max(lo, split);
+                if (l2 < hi) col_run(taps, l2, g + l2, hi - l2, kern, r, p.blur == BlurMode::OpenCV4);
+            };
+            for (int yy = b; yy < e; ++yy) {
+                const int y = ry1 + yy;
+                int zlo = rw, zhi = -1, clo = 0, chi = rw - 1;
+                for (int j = -r; j <= r; ++j) {
+                    const int yv = reflect101(y + j, fh);
+                    const bool in_b = yv >= f.by1 && yv < f.by2;
+                    const float* row = in_b ? H + static_cast<std::int64_t>(yv - f.by1) * rw : zero;
+                    taps[j == 0 ? 0 : (j > 0 ? 2 * j - 1 : -2 * j)] = row;
+                    if (in_b) {
+                        const int i = yv - f.by1;
+                        zlo = std::min(zlo, hz0[i]), zhi = std::max(zhi, hz1[i]);
+                        clo = std::max(clo, hc0[i]), chi = std::min(chi, hc1[i]);
+                    } else {
+                        clo = rw, chi = -1;
+                    }
+                }
+                if (zlo > zhi) continue;  // G = 0 on the whole row
+                std::fill(g, g + zlo, 0.f);
+                std::fill(g + zhi + 1, g + rw, 0.f);
+                if (clo <= chi) {
+                    compute(zlo, clo);
+                    for (int xi = clo; xi <= chi; ++xi) {
+                        const int x = rx1 + xi;
+                        g[xi] = g255[x < row_split][x < col_split];
+                    }
+                    compute(chi + 1, zhi + 1);
+                } else {
+                    compute(zlo, zhi + 1);
+                }
+                blender.row(y, rx1, rx2, g);
+            }
+        });
+        return true;
+    }
+};
+
+}  // namespace
+
+bool paste_insightface(const InsParams& p, const InsFace& f) {
+    if (p.warp == WarpMode::OpenCV5) return Impl<WarpMode::OpenCV5>::run(p, f);
+    if (p.warp == WarpMode::OpenCV4) return Impl<WarpMode::OpenCV4>::run(p, f);
+    throw std::invalid_argument("paste_insightface: warp mode must be OpenCV4 or OpenCV5");
+}
+
+}  // namespace FFACCEL_CPU_VARIANT
+
+FFACCEL_CPU_DISPATCH(bool, paste_insightface, (const InsParams& p, const InsFace& f), (p, f))
+
+}  // namespace ffaccel::cpu

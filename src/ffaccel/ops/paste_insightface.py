@@ -1,0 +1,227 @@
+"""``paste_back_insightface``: insightface's INSwapper paste-back, byte for byte, over the face only.
+
+Kernel: ``kernels/include/ffaccel/paste_insightface.h`` (the formulas and the proof of
+which pixels can change), ``kernels/cpu/paste_insightface.cpp``,
+``kernels/cuda/paste_insightface.cu``, ``kernels/bindings/paste_insightface.cpp``.
+Tests: ``tests/test_paste_insightface.py``. Docs: docs/insightface.md.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any
+
+import numpy as np
+
+from ffaccel import _arrays, _checks, _core
+
+__all__ = ["INSIGHTFACE_COMPAT", "insightface_generation", "paste_back_insightface"]
+
+#: ``compat`` values. ``"insightface"`` follows the installed cv2.
+INSIGHTFACE_COMPAT = ("insightface", "insightface-opencv4", "insightface-opencv5")
+
+# compat -> (warp mode of warp_affine.h, blur mode of paste_insightface.h). A new OpenCV
+# generation adds one row here (and its warp mode in the kernels).
+_MODES = {
+    "insightface-opencv4": (2, 0),  # WarpMode::OpenCV4, BlurMode::OpenCV4
+    "insightface-opencv5": (1, 1),  # WarpMode::OpenCV5, BlurMode::OpenCV5
+}
+
+_FRAME = {np.dtype(np.uint8): (3,)}
+_local = threading.local()
+
+# Recycled numpy output frames (see _new_frame): large enough that a fresh allocation
+# would be a new mapping whose first touch page-faults (about 15 ms of a 4K frame's
+# 25 MB on the 2-core machine), at most _POOL_PER_SHAPE per shape.
+_POOL_MIN_BYTES = 8 << 20
+_POOL_PER_SHAPE = 3
+_pool: dict[tuple[int, ...], list[np.ndarray]] = {}
+_pool_lock = threading.Lock()
+
+
+def _new_frame(shape: tuple[int, ...]) -> np.ndarray:
+    """A new-to-the-caller (H, W, 3) uint8 array; every byte is written by the op.
+
+    Large frames come from a small pool: an array is handed out again only when no one
+    else holds a reference to it (no view, no memoryview, no variable: its reference
+    count is the pool's own), so a caller never sees its result change.
+    """
+    if int(np.prod(shape)) < _POOL_MIN_BYTES:
+        return np.empty(shape, np.uint8)
+    with _pool_lock:
+        arrays = _pool.setdefault(tuple(shape), [])
+        for a in arrays:
+            if sys.getrefcount(a) == 3:  # the list, the loop variable, getrefcount's argument
+                return a
+        a = np.empty(shape, np.uint8)
+        if len(arrays) < _POOL_PER_SHAPE:
+            arrays.append(a)
+        return a
+
+
+def insightface_generation(version: str | None = None, ipp: bool | None = None) -> str:
+    """The ``compat`` value matching an OpenCV release (default: the imported cv2).
+
+    The paste's erode and Gaussian blur are the same arithmetic with or without Intel
+    IPP in 4.12, 5.0 and 5.1; the uint8 warp is not: OpenCV 5.1 hands ``warpAffine`` to
+    IPP when IPP is on, and with IPP off gives exactly 5.0's bytes.
+
+    Args:
+        version: ``cv2.__version__``-style string such as ``"4.12.0"``; None reads cv2.
+        ipp: whether cv2 uses IPP (``cv2.ipp.useIPP()``); None reads it from cv2 when
+            ``version`` is None, else assumes False.
+
+    Returns:
+        ``"insightface-opencv4"`` for 4.x (x <= 13), ``"insightface-opencv5"`` for 5.0,
+        and for 5.1 with IPP off (environment ``OPENCV_IPP=disabled`` before cv2 is
+        imported).
+
+    Raises:
+        ValueError: cv2 is not importable, or a release whose bytes are not reproduced
+            (5.1 with IPP on, or anything newer than 4.13 / 5.1), naming it.
+
+    Example:
+        >>> insightface_generation("4.12.0")
+        'insightface-opencv4'
+        >>> insightface_generation("5.1.0", ipp=False)
+        'insightface-opencv5'
+    """
+    if version is None:
+        try:
+            import cv2
+        except ImportError:
+            raise ValueError("compat: 'insightface' follows the installed OpenCV, but cv2 is not importable; pass "
+                             "'insightface-opencv4' or 'insightface-opencv5'") from None
+        version = str(cv2.__version__)
+        if ipp is None:
+            ipp_mod = getattr(cv2, "ipp", None)
+            ipp = bool(ipp_mod.useIPP()) if ipp_mod is not None and hasattr(ipp_mod, "useIPP") else False
+    parts = str(version).split(".")
+    try:
+        major, minor = int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
+    except ValueError:
+        raise ValueError(f"version: cannot read an OpenCV version from {version!r}") from None
+    if major == 4 and minor <= 13:
+        return "insightface-opencv4"
+    if major == 5 and minor == 0:
+        return "insightface-opencv5"
+    if major == 5 and minor == 1:
+        if not ipp:
+            return "insightface-opencv5"
+        raise ValueError(f"version: OpenCV {version} hands warpAffine to Intel IPP, which is not reproduced byte for "
+                         "byte; set OPENCV_IPP=disabled before cv2 is imported (5.1 then gives 5.0's bytes)")
+    raise ValueError(f"version: OpenCV {version} is not reproduced (supported: 4.x up to 4.13, 5.0, 5.1 without IPP)")
+
+
+def _modes(compat: Any) -> tuple[int, int]:
+    if compat == "insightface":
+        compat = insightface_generation()
+    try:
+        return _MODES[compat]
+    except (KeyError, TypeError):
+        raise ValueError(f"compat: expected one of {INSIGHTFACE_COMPAT}, got {compat!r}") from None
+
+
+def _workspace(like: _arrays.ArrayView, floats: int) -> tuple[Any, int]:
+    """A float32 workspace: a per-thread reused numpy buffer on the CPU (no page faults per
+    call), the frame's own allocator on the GPU."""
+    if like.kind == "numpy":
+        buf = getattr(_local, "buf", None)
+        if buf is None or buf.size < floats:
+            buf = np.empty(max(floats, 1 << 16), np.float32)
+            _local.buf = buf
+        return buf, buf.ctypes.data
+    ws = _arrays.empty(like, (max(floats, 1),), np.dtype(np.float32))
+    return ws, _arrays.view(ws, "workspace").ptr
+
+
+def paste_back_insightface(frame: Any, crop: Any, matrix: Any, *, compat: str = "insightface",
+                           inplace: bool = False, out: Any = None) -> Any:
+    """Paste a swapped crop as insightface's ``INSwapper.get(..., paste_back=True)`` does.
+
+    Byte-identical to stock insightface 2.1 for the same ``bgr_fake`` crop and matrix,
+    under the OpenCV generation named by ``compat``, but only the face's neighbourhood
+    is computed (docs/insightface.md gives the steps and the proof that no other pixel
+    can change). The dead ``fake_diff`` work of stock is skipped.
+
+    Args:
+        frame: (H, W, 3) uint8 frame (BGR). numpy runs on the CPU (a non-contiguous
+            numpy frame is copied first, as cv2 does); cupy/torch CUDA arrays on their
+            device and current stream (C-contiguous).
+        crop: (h, w, 3) uint8 ``bgr_fake`` (the model's output, BGR), same kind/device
+            as frame; a non-contiguous numpy crop (stock's ``[:, :, ::-1]`` view) is fine.
+        matrix: (2, 3) host array M, frame -> crop, as ``face_align.norm_crop2`` returns
+            it (float64; other dtypes are converted to float64).
+        compat: ``"insightface"`` (the imported cv2, see :func:`insightface_generation`),
+            ``"insightface-opencv4"`` or ``"insightface-opencv5"``.
+        inplace: write into ``frame`` itself (numpy: must be C-contiguous and writable).
+        out: optional (H, W, 3) uint8 C-contiguous result buffer; not with ``inplace``.
+
+    Returns:
+        The pasted frame: a new array, ``out``, or ``frame``. Where stock insightface
+        raises (no mask pixel above 20 in the frame, e.g. a face wholly off the frame)
+        the frame comes back unchanged.
+
+    Raises:
+        TypeError, ValueError: bad arguments, named in the message; nothing is written.
+
+    Example:
+        >>> import numpy as np, ffaccel
+        >>> frame = np.full((480, 640, 3), 40, np.uint8)
+        >>> crop = np.full((128, 128, 3), 200, np.uint8)
+        >>> M = np.array([[0.5, 0.0, -100.0], [0.0, 0.5, -60.0]])  # 256 px face at (200, 120)
+        >>> res = ffaccel.paste_back_insightface(frame, crop, M, compat="insightface-opencv5")
+        >>> int(res[248, 328, 0]), int(res[10, 10, 0])  # stock's blurred mask peaks just below 1: 199
+        (199, 40)
+    """
+    warp, blur = _modes(compat)
+    inplace = _checks.flag(inplace, "inplace")
+    fv = _arrays.view(frame, "frame")
+    copy_first = fv.kind == "numpy" and not fv.c_contiguous and not inplace
+    if copy_first:
+        if fv.dtype != np.uint8 or len(fv.shape) != 3 or fv.shape[2] != 3:
+            _checks.image(frame, "frame", _FRAME)  # the named error
+        frame = np.ascontiguousarray(frame)
+    f = _checks.image(frame, "frame", _FRAME)
+    if f.planar:
+        raise ValueError(f"frame: expected shape (H, W, 3), got {f.view.shape}")
+    cv = _arrays.view(crop, "crop")
+    _checks.same_device([("frame", f.view), ("crop", cv)])
+    if cv.dtype != np.uint8:
+        raise TypeError(f"crop: expected dtype uint8 (insightface's bgr_fake), got {cv.dtype}")
+    if len(cv.shape) != 3 or cv.shape[2] != 3:
+        raise ValueError(f"crop: expected shape (h, w, 3), got {cv.shape}")
+    if cv.shape[0] == 0 or cv.shape[1] == 0:
+        raise ValueError(f"crop: expected a non-empty crop, got shape {cv.shape}")
+    if not cv.c_contiguous:
+        if cv.kind != "numpy":
+            _checks.contiguous(cv, "crop")
+        crop = np.ascontiguousarray(crop)
+        cv = _arrays.view(crop, "crop")
+    m = _checks.matrices(matrix, "matrix", batched=False)
+    _checks.affine_inverse(m, "matrix")  # finite and invertible, or a named error
+    if inplace and out is not None:
+        raise ValueError("out: expected None with inplace=True, got an array")
+    _checks.disjoint(("crop", cv), ("frame", f.view))
+    if inplace:
+        _checks.writable(f.view, "frame")
+        out_obj, o, in_place = frame, f.view, True
+    elif copy_first and out is None:
+        out_obj, o, in_place = frame, f.view, True  # our own contiguous copy
+    else:
+        if out is None and f.view.kind == "numpy":
+            out = _new_frame((f.h, f.w, 3))
+        out_obj, o = _checks.output(out, f.view, (f.h, f.w, 3), np.dtype(np.uint8),
+                                    inputs=[("frame", f.view), ("crop", cv)])
+        in_place = False
+    mat = np.ascontiguousarray(m.reshape(6))
+    ch, cw = cv.shape[0], cv.shape[1]
+    floats = _core.insightface_workspace_floats(mat, f.w, f.h, cw, ch)
+    ws, ws_ptr = _workspace(f.view, floats)
+    crop_img = _core.Image(cv.ptr, ch, cw, 3, cv.strides[0], 0, _core.DType.U8)
+    out_img = _core.Image(o.ptr, f.h, f.w, 3, o.strides[0], 0, _core.DType.U8)
+    _core.paste_insightface(f.core_image(), out_img, crop_img, mat, warp, blur, in_place, ws_ptr, floats,
+                            f.view.device, _arrays.current_stream(f.view))
+    del ws
+    return out_obj

@@ -1,0 +1,286 @@
+"""paste_back_insightface on the CPU: byte-identical to insightface's paste (numpy + cv2
+reference of its steps), the bytes outside the face untouched, bad input refused.
+
+The reference runs the installed cv2, so the comparisons use compat="insightface" (the
+installed generation); tests/run.sh runs this file under OpenCV 4.12 and 5.0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import ffaccel
+from ffaccel import _core
+from ffaccel.ops.paste_insightface import insightface_generation
+from insightface_reference import face_matrix, reference_paste
+from strategies import examples
+
+cv2 = pytest.importorskip("cv2")
+try:
+    insightface_generation()
+    SUPPORTED = True
+except ValueError:
+    SUPPORTED = False
+needs_cv2_mode = pytest.mark.skipif(not SUPPORTED, reason=f"OpenCV {cv2.__version__} is not reproduced")
+
+
+def _reference_or_unchanged(frame, crop, m):
+    try:
+        return reference_paste(frame, crop, m)
+    except ValueError:  # stock: no mask pixel above 20 in the frame
+        return frame
+
+
+@st.composite
+def cases(draw):
+    h = draw(st.integers(24, 260))
+    w = draw(st.integers(24, 330))
+    cs = draw(st.sampled_from([128, 128, 112, 64, 17]))
+    seed = draw(st.integers(0, 2**31 - 1))
+    size = draw(st.floats(8.0, 1.6 * max(h, w)))
+    angle = draw(st.floats(-180.0, 180.0))
+    cx = draw(st.floats(-0.6 * size, w + 0.6 * size))
+    cy = draw(st.floats(-0.6 * size, h + 0.6 * size))
+    rng = np.random.default_rng(seed)
+    frame = rng.integers(0, 256, (h, w, 3), np.uint8)
+    crop = rng.integers(0, 256, (cs, cs, 3), np.uint8)
+    m = face_matrix((cx, cy), size, angle, crop=cs)
+    if draw(st.booleans()):  # a general affine (shear, unequal scales), not only similarities
+        m[:, :2] = m[:, :2] @ np.array([[1.0, draw(st.floats(-0.4, 0.4))], [0.0, draw(st.floats(0.6, 1.5))]])
+    return frame, crop, m
+
+
+@needs_cv2_mode
+@settings(max_examples=examples(120), deadline=None)
+@given(case=cases())
+def test_matches_insightface_reference(case):
+    frame, crop, m = case
+    before = frame.copy()
+    out = ffaccel.paste_back_insightface(frame, crop, m)
+    np.testing.assert_array_equal(out, _reference_or_unchanged(frame, crop, m))
+    np.testing.assert_array_equal(frame, before)  # not in place: the input is untouched
+
+
+@needs_cv2_mode
+@pytest.mark.parametrize("w", [1016, 1017, 1019, 1020, 1023, 1024])  # every W % 4, W % 8, W % 16 class
+def test_frame_width_classes(w):
+    rng = np.random.default_rng(w)
+    frame = rng.integers(0, 256, (300, w, 3), np.uint8)
+    crop = rng.integers(0, 256, (128, 128, 3), np.uint8)
+    m = face_matrix((w - 60.0, 150.0), 260.0, 33.0)  # the face reaches the right edge: the scalar tails
+    np.testing.assert_array_equal(ffaccel.paste_back_insightface(frame, crop, m), reference_paste(frame, crop, m))
+
+
+@needs_cv2_mode
+@pytest.mark.parametrize("h,w,size,angle", [(1080, 1920, 380, 20), (720, 1280, 900, -70), (1080, 1920, 60, 90)])
+def test_frame_sizes(h, w, size, angle):
+    rng = np.random.default_rng(h + int(size))
+    frame = rng.integers(0, 256, (h, w, 3), np.uint8)
+    crop = rng.integers(0, 256, (128, 128, 3), np.uint8)
+    m = face_matrix((w * 0.45, h * 0.55), size, angle)
+    np.testing.assert_array_equal(ffaccel.paste_back_insightface(frame, crop, m), reference_paste(frame, crop, m))
+
+
+@needs_cv2_mode
+@settings(max_examples=examples(40), deadline=None)
+@given(case=cases())
+def test_nothing_changes_outside_the_reach_of_the_mask(case):
+    """Changed pixels lie in B grown by r (docs/insightface.md): B bounds the mask, r the blur."""
+    frame, crop, m = case
+    out = ffaccel.paste_back_insightface(frame, crop, m)
+    x1, y1, x2, y2, rmax = _core.insightface_box(np.ascontiguousarray(m.reshape(6)), frame.shape[1], frame.shape[0],
+                                                  crop.shape[1], crop.shape[0])
+    changed = (out != frame).any(axis=2)
+    outside = np.ones_like(changed)
+    outside[max(0, y1 - rmax):y2 + rmax, max(0, x1 - rmax):x2 + rmax] = False
+    assert not changed[outside].any()
+    # and B does bound the warped mask: cv2's warp of the white crop is 0 outside it
+    white = cv2.warpAffine(np.full(crop.shape[:2], 255, np.float32), cv2.invertAffineTransform(m),
+                           (frame.shape[1], frame.shape[0]), borderValue=0.0)
+    inside_b = np.zeros(white.shape, bool)
+    inside_b[y1:y2, x1:x2] = True
+    assert not white[~inside_b].any()
+
+
+@needs_cv2_mode
+def test_inplace_out_and_new_agree():
+    rng = np.random.default_rng(3)
+    frame = rng.integers(0, 256, (400, 600, 3), np.uint8)
+    crop = rng.integers(0, 256, (128, 128, 3), np.uint8)
+    m = face_matrix((300.0, 200.0), 240.0, 12.0)
+    new = ffaccel.paste_back_insightface(frame, crop, m)
+    out = np.zeros_like(frame)
+    assert ffaccel.paste_back_insightface(frame, crop, m, out=out) is out
+    inplace = frame.copy()
+    assert ffaccel.paste_back_insightface(inplace, crop, m, inplace=True) is inplace
+    np.testing.assert_array_equal(new, out)
+    np.testing.assert_array_equal(new, inplace)
+    np.testing.assert_array_equal(new, reference_paste(frame, crop, m))
+
+
+@needs_cv2_mode
+def test_non_contiguous_inputs_as_stock():
+    rng = np.random.default_rng(4)
+    frame = np.rot90(rng.integers(0, 256, (500, 380, 3), np.uint8))  # (380, 500, 3) view
+    crop = rng.integers(0, 256, (128, 128, 3), np.uint8)[:, :, ::-1]  # stock's bgr_fake view
+    m = face_matrix((250.0, 190.0), 200.0, -30.0).astype(np.float32).astype(np.float64)
+    out = ffaccel.paste_back_insightface(frame, crop, m)
+    np.testing.assert_array_equal(out, reference_paste(frame, crop, m))
+    assert out.flags.c_contiguous
+
+
+def test_face_off_the_frame_returns_it_unchanged():
+    rng = np.random.default_rng(5)
+    frame = rng.integers(0, 256, (200, 300, 3), np.uint8)
+    crop = rng.integers(0, 256, (128, 128, 3), np.uint8)
+    m = face_matrix((-400.0, 100.0), 150.0, 0.0)
+    with pytest.raises(ValueError):
+        reference_paste(frame, crop, m)  # stock fails here
+    for compat in ("insightface-opencv4", "insightface-opencv5"):
+        np.testing.assert_array_equal(ffaccel.paste_back_insightface(frame, crop, m, compat=compat), frame)
+
+
+def test_gaussian_kernel_matches_opencv():
+    for ks in range(11, 4002, 2):
+        ref = cv2.getGaussianKernel(ks, 0, ktype=cv2.CV_32F).ravel()
+        got = _core.insightface_gaussian_kernel(ks)
+        assert np.array_equal(got, ref), ks
+
+
+def test_generation_mapping():
+    assert insightface_generation("4.12.0") == "insightface-opencv4"
+    assert insightface_generation("5.0.0") == "insightface-opencv5"
+    assert insightface_generation("5.1.0", ipp=False) == "insightface-opencv5"
+    with pytest.raises(ValueError, match="IPP"):
+        insightface_generation("5.1.0", ipp=True)
+    with pytest.raises(ValueError, match="5.2"):
+        insightface_generation("5.2.0")
+    with pytest.raises(ValueError, match="version"):
+        insightface_generation("x.y")
+
+
+def test_baseline_and_avx2_builds_agree():
+    script = r'''
+import hashlib, numpy as np, ffaccel
+from insightface_reference import face_matrix
+h = hashlib.sha256()
+rng = np.random.default_rng(0)
+for t in range(12):
+    H, W = int(rng.integers(100, 400)), int(rng.integers(100, 500))
+    frame = rng.integers(0, 256, (H, W, 3), np.uint8)
+    crop = rng.integers(0, 256, (128, 128, 3), np.uint8)
+    m = face_matrix((rng.uniform(0, W), rng.uniform(0, H)), rng.uniform(30, 400), rng.uniform(-90, 90))
+    for compat in ("insightface-opencv4", "insightface-opencv5"):
+        h.update(ffaccel.paste_back_insightface(frame, crop, m, compat=compat).tobytes())
+print(h.hexdigest())
+'''
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    digests = []
+    for baseline in ("0", "1"):
+        env["FFACCEL_CPU_BASELINE"] = baseline
+        res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, res.stderr
+        digests.append(res.stdout.strip())
+    assert digests[0] == digests[1]
+    assert len(digests[0]) == len(hashlib.sha256().hexdigest())
+
+
+# ---------------------------------------------------------------- bad input
+
+FRAME = np.zeros((64, 80, 3), np.uint8)
+CROP = np.zeros((32, 32, 3), np.uint8)
+M = face_matrix((40.0, 32.0), 40.0, 0.0, crop=32)
+
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    (dict(frame=np.zeros((64, 80, 3), np.float32)), TypeError, "frame"),
+    (dict(frame=np.zeros((64, 80, 4), np.uint8)), ValueError, "frame"),
+    (dict(frame=np.zeros((64, 80), np.uint8)), ValueError, "frame"),
+    (dict(frame=[[1, 2, 3]]), TypeError, "frame"),
+    (dict(crop=np.zeros((32, 32, 3), np.float32)), TypeError, "crop"),
+    (dict(crop=np.zeros((32, 32), np.uint8)), ValueError, "crop"),
+    (dict(crop=np.zeros((0, 32, 3), np.uint8)), ValueError, "crop"),
+    (dict(matrix=np.zeros((3, 3))), ValueError, "matrix"),
+    (dict(matrix=np.array([[np.nan, 0, 0], [0, 1.0, 0]])), ValueError, "matrix"),
+    (dict(matrix=np.zeros((2, 3))), ValueError, "matrix"),
+    (dict(matrix="M"), TypeError, "matrix"),
+    (dict(compat="opencv5"), ValueError, "compat"),
+    (dict(compat=None), ValueError, "compat"),
+    (dict(out=np.zeros((64, 80, 3), np.uint8), inplace=True), ValueError, "out"),
+    (dict(out=np.zeros((64, 81, 3), np.uint8)), ValueError, "out"),
+    (dict(out=np.zeros((64, 80, 3), np.float32)), TypeError, "out"),
+])
+def test_bad_arguments_are_named(kwargs, exc, match):
+    args = dict(frame=FRAME.copy(), crop=CROP, matrix=M, compat="insightface-opencv5")
+    args.update(kwargs)
+    frame = args.pop("frame")
+    before = frame.copy() if isinstance(frame, np.ndarray) else None
+    out_before = args["out"].copy() if isinstance(args.get("out"), np.ndarray) else None
+    with pytest.raises(exc, match=match):
+        ffaccel.paste_back_insightface(frame, args.pop("crop"), args.pop("matrix"), **args)
+    if before is not None:
+        np.testing.assert_array_equal(frame, before)  # nothing written
+    if out_before is not None:
+        np.testing.assert_array_equal(kwargs["out"], out_before)  # nothing written
+
+
+def test_read_only_buffers():
+    ro = FRAME.copy()
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="frame"):
+        ffaccel.paste_back_insightface(ro, CROP, M, compat="insightface-opencv5", inplace=True)
+    out = np.zeros_like(FRAME)
+    out.flags.writeable = False
+    with pytest.raises(ValueError, match="out"):
+        ffaccel.paste_back_insightface(FRAME, CROP, M, compat="insightface-opencv5", out=out)
+    # a read-only frame and crop are fine as inputs
+    crop = CROP.copy()
+    crop.flags.writeable = False
+    res = ffaccel.paste_back_insightface(ro, crop, M, compat="insightface-opencv5")
+    assert res.shape == FRAME.shape
+
+
+def test_overlapping_buffers():
+    buf = np.zeros(3 * 64 * 80 * 3, np.uint8)
+    frame = buf[:64 * 80 * 3].reshape(64, 80, 3)
+    n = 32 * 32 * 3
+    with pytest.raises(ValueError, match="crop"):
+        ffaccel.paste_back_insightface(frame, buf[100:100 + n].reshape(32, 32, 3), M, compat="insightface-opencv5")
+    crop = buf[-n:].reshape(32, 32, 3)
+    out = buf[-64 * 80 * 3:].reshape(64, 80, 3)  # overlaps the crop, not the frame
+    with pytest.raises(ValueError, match="out"):
+        ffaccel.paste_back_insightface(frame, crop, M, compat="insightface-opencv5", out=out)
+    with pytest.raises(ValueError, match="out"):
+        ffaccel.paste_back_insightface(frame, np.zeros((32, 32, 3), np.uint8), M, compat="insightface-opencv5",
+                                       out=buf[100:100 + 64 * 80 * 3].reshape(64, 80, 3))  # overlaps the frame
+    # a non-contiguous numpy crop inside the frame is copied first, as cv2 does: no aliasing
+    big = np.zeros((200, 200, 3), np.uint8)
+    res = ffaccel.paste_back_insightface(big, big[50:82, :32], face_matrix((100.0, 100.0), 60.0, 0.0, crop=32),
+                                         compat="insightface-opencv5")
+    assert res.shape == big.shape
+
+
+def test_recycled_output_frames_never_alias_a_held_result():
+    rng = np.random.default_rng(6)
+    frame = rng.integers(0, 256, (1700, 2000, 3), np.uint8)  # above the pool's size threshold
+    crop = rng.integers(0, 256, (128, 128, 3), np.uint8)
+    m1 = face_matrix((700.0, 800.0), 300.0, 10.0)
+    m2 = face_matrix((1300.0, 800.0), 300.0, -10.0)
+    a = ffaccel.paste_back_insightface(frame, crop, m1, compat="insightface-opencv5")
+    a_copy = a.copy()
+    view = a[100:200]
+    b = ffaccel.paste_back_insightface(frame, crop, m2, compat="insightface-opencv5")
+    assert not np.shares_memory(a, b)
+    del a
+    c = ffaccel.paste_back_insightface(frame, crop, m2, compat="insightface-opencv5")
+    assert not np.shares_memory(view, c) and not np.shares_memory(b, c)  # a view keeps its base held
+    np.testing.assert_array_equal(view, a_copy[100:200])
+    np.testing.assert_array_equal(b, c)

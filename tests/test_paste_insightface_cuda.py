@@ -1,0 +1,53 @@
+"""paste_back_insightface on the GPU: the same bytes as the CPU path (which tests/
+test_paste_insightface.py checks against insightface's steps), new, out= and in place."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import ffaccel
+from gpu import frameworks, to_gpu, to_host
+from insightface_reference import face_matrix
+from strategies import examples
+from test_paste_insightface import cases
+
+pytestmark = pytest.mark.cuda
+FRAMEWORKS = frameworks()
+COMPATS = ("insightface-opencv4", "insightface-opencv5")
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+@settings(max_examples=examples(80), deadline=None)
+@given(case=cases(), compat=st.sampled_from(COMPATS))
+def test_gpu_matches_cpu_bytes(fw, case, compat):
+    frame, crop, m = case
+    cpu = ffaccel.paste_back_insightface(frame, crop, m, compat=compat)
+    g = to_gpu(frame, fw)
+    gpu = ffaccel.paste_back_insightface(g, to_gpu(crop, fw), m, compat=compat)
+    np.testing.assert_array_equal(to_host(gpu), cpu)
+    np.testing.assert_array_equal(to_host(g), frame)  # not in place: the frame is untouched
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+@pytest.mark.parametrize("compat", COMPATS)
+@pytest.mark.parametrize("h,w,size,angle,cx,cy", [
+    (1080, 1920, 380, 20, 960, 540),
+    (2160, 3840, 900, -45, 3700, 2000),  # partly off the frame
+    (720, 1281, 60, 90, 640, 360),
+    (720, 1280, 200, 0, -500, 300),  # wholly off the frame: unchanged
+])
+def test_large_frames_out_and_in_place(fw, compat, h, w, size, angle, cx, cy):
+    rng = np.random.default_rng(h + w)
+    frame = rng.integers(0, 256, (h, w, 3), np.uint8)
+    crop = rng.integers(0, 256, (128, 128, 3), np.uint8)
+    m = face_matrix((cx, cy), size, angle)
+    cpu = ffaccel.paste_back_insightface(frame, crop, m, compat=compat)
+    g, gc = to_gpu(frame, fw), to_gpu(crop, fw)
+    out = to_gpu(np.zeros_like(frame), fw)
+    ffaccel.paste_back_insightface(g, gc, m, compat=compat, out=out)
+    np.testing.assert_array_equal(to_host(out), cpu)
+    ffaccel.paste_back_insightface(g, gc, m, compat=compat, inplace=True)
+    np.testing.assert_array_equal(to_host(g), cpu)
