@@ -47,20 +47,20 @@ def test_whole_video_stabilisation_leaves_no_trace_of_segments():
     truth = np.linspace(0, 90, 120)[:, None, None] + rng.uniform(100, 200, (5, 2))
     noisy = truth + rng.normal(0, 1.5, truth.shape)
     s = StabiliserSettings(cuts=[])
-    whole = stabilise_track(noisy, 1080, s)
-    np.testing.assert_array_equal(whole, ffaccel.smooth_track(noisy, accel_px=0.3, cuts=[]))
+    whole = stabilise_track(noisy, s)
+    np.testing.assert_array_equal(whole, ffaccel.stabilize_track(noisy, mode="offline", cuts=[]))
     # gathered from segments (as pass 1 returns them), then stabilised: identical
     gathered = np.concatenate([noisy[a:b] for a, b in plan_segments(120, range(120), 25)])
-    np.testing.assert_array_equal(stabilise_track(gathered, 1080, s), whole)
-    per_segment = np.concatenate([stabilise_track(noisy[a:b], 1080, s) for a, b in plan_segments(120, range(120), 25)])
+    np.testing.assert_array_equal(stabilise_track(gathered, s), whole)
+    per_segment = np.concatenate([stabilise_track(noisy[a:b], s) for a, b in plan_segments(120, range(120), 25)])
     assert np.abs(per_segment[24:26] - whole[24:26]).max() > 1e-3  # a per-segment smoother would leave a seam
 
 
-def test_stabiliser_scales_with_height_and_can_be_off():
+def test_stabiliser_is_the_offline_stabilize_track_and_can_be_off():
     track = np.cumsum(np.random.default_rng(0).normal(0, 1, (40, 5, 2)), axis=0)
-    np.testing.assert_array_equal(stabilise_track(track, 540, StabiliserSettings(accel_px=0.4, cuts=[])),
-                                  ffaccel.smooth_track(track, accel_px=0.2, cuts=[]))
-    np.testing.assert_array_equal(stabilise_track(track, 540, StabiliserSettings(enabled=False)), track)
+    np.testing.assert_array_equal(stabilise_track(track, StabiliserSettings(cuts=[])),
+                                  ffaccel.stabilize_track(track, mode="offline", cuts=[]))
+    np.testing.assert_array_equal(stabilise_track(track, StabiliserSettings(enabled=False)), track)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_run_local_equals_the_demo_pipeline(clip, tmp_path):
 
     res = run_local(Job(clip, tmp_path / "out.ffr"), DemoPipeline(crop_size=96))
     demo = SyntheticClip(ClipSpec(frames=12, width=320, height=180, seed=7))
-    smooth = ffaccel.smooth_track(demo.noisy5, accel_px=0.3 * demo.unit, cuts=[])
+    smooth = ffaccel.stabilize_track(demo.noisy5, mode="offline", cuts=[])
     np.testing.assert_array_equal(res.track, smooth)
     path = FfaccelCpuPath(PipelineConfig(align_source(demo.source, demo.source_five, 96)))
     expected = np.stack([path.process(demo.frame(i), smooth[i])[0] for i in range(12)])

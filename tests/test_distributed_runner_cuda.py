@@ -40,7 +40,7 @@ def test_gpu_one_process_matches_the_demo_cuda_path(setup):
 
     d, paths, refs = setup
     demo = SyntheticClip(ClipSpec(frames=FRAMES, width=640, height=360, seed=7))
-    smooth = ffaccel.smooth_track(demo.noisy5, accel_px=0.3 * demo.unit, cuts=[])
+    smooth = ffaccel.stabilize_track(demo.noisy5, mode="offline", cuts=[])
     path = FfaccelCudaPath(PipelineConfig(align_source(demo.source, demo.source_five, 256)), cuda_backend()[0])
     expected = np.stack([path.process(demo.frame(i), smooth[i])[0] for i in range(FRAMES)])
     got = read_ffr(d / "ref_0.ffr")

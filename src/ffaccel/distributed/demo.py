@@ -28,7 +28,6 @@ __all__ = ["DemoPipeline", "write_demo_clips", "DEMO_META_KEY"]
 #: Metadata key of the simulated detections in a demo clip's ``.ffr`` header.
 DEMO_META_KEY = "demo_detections"
 #: The demo's smoother setting (``ffaccel.demo.runner.STABILISER_ACCEL_PX``), px/frame^2 at 1080p.
-DEMO_ACCEL_PX = 0.3
 
 
 def write_demo_clips(folder: str | Path, count: int = 3, frames: int = 24, width: int = 320, height: int = 180,
@@ -144,7 +143,7 @@ class DemoPipeline(SwapPipeline):
         crop_size: face crop side in pixels (the demo's default is 512; small clips use less).
         color_transfer: colour-match the stand-in to the target crop.
         batch_size: frames per call.
-        stabilise: run the offline stabiliser (the demo's ``accel_px = 0.3`` at 1080p, no cuts).
+        stabilise: run the offline stabiliser (as the demo does).
         cuts: shot cuts for the stabiliser (default none, as the demo; None detects them).
         device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (see :class:`SwapPipeline`).
 
@@ -158,4 +157,4 @@ class DemoPipeline(SwapPipeline):
                  stabilise: bool = True, cuts: Sequence[int] | None = (), device: str = "cpu") -> None:
         super().__init__(_make_detector, functools.partial(StandInSwap, int(crop_size), bool(color_transfer)),
                          crop_size=crop_size, batch_size=batch_size, device=device,
-                         stabiliser=StabiliserSettings(DEMO_ACCEL_PX, None if cuts is None else list(cuts), stabilise))
+                         stabiliser=StabiliserSettings(None if cuts is None else list(cuts), stabilise))

@@ -211,7 +211,7 @@ class FaceFusionPipeline(Pipeline):
         for k in range(self.max_faces):
             sl = slice(5 * k, 5 * k + 5)
             if np.any(np.isfinite(linked[:, sl])):
-                smooth[:, sl] = stabilise_track(linked[:, sl], height, self.stabiliser)
+                smooth[:, sl] = stabilise_track(linked[:, sl], self.stabiliser)
         return np.stack([linked, smooth], axis=1)
 
     def process(self, frames: np.ndarray, landmarks: np.ndarray, indices: np.ndarray,

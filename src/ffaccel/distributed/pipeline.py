@@ -25,35 +25,36 @@ __all__ = ["Pipeline", "SwapPipeline", "Detector", "Swapper", "StabiliserSetting
 class StabiliserSettings:
     """Settings of the offline stabiliser, for one whole video.
 
+    The stabiliser is scale-free and estimates the detector's noise from the track itself,
+    so there is nothing to tune but the shot cuts.
+
     Attributes:
-        accel_px: std of the per-frame change of velocity, px/frame^2 at 1080p; scaled by
-            the video's height / 1080 (a detector sees faces at a fixed resolution).
         cuts: frame indices that start a new shot, ``[]`` for none, or None to let the
             stabiliser detect them from jumps of the track.
         enabled: False passes the raw track through.
     """
 
-    accel_px: float = 0.3
     cuts: Sequence[int] | None = None
     enabled: bool = True
 
 
-def stabilise_track(landmarks: np.ndarray, height: int, settings: StabiliserSettings) -> np.ndarray:
+def stabilise_track(landmarks: np.ndarray, settings: StabiliserSettings) -> np.ndarray:
     """The whole video's (T, K, 2) float64 track, stabilised offline (zero lag, both directions).
 
     This is the one place the distributed runner calls the stabiliser: it sees the whole
-    track, never a segment, so segment boundaries leave no trace. Today it is
-    :func:`ffaccel.smooth_track` (an RTS smoother); frames with no face are NaN rows.
+    track, never a segment, so segment boundaries leave no trace. It is
+    :func:`ffaccel.stabilize_track` in offline mode, as in ``ffaccel demo`` and the FaceFusion
+    adapter; frames with no face are NaN rows.
 
     Args:
         landmarks: (T, K, 2) pixels, NaN where no face was found.
-        height: frame height in pixels (scales ``settings.accel_px``).
         settings: :class:`StabiliserSettings`.
 
     Example:
         >>> import numpy as np
-        >>> track = np.cumsum(np.ones((30, 5, 2)), axis=0)
-        >>> stabilise_track(track, 1080, StabiliserSettings(cuts=[])).shape
+        >>> face = np.array([[38., 52], [74, 52], [56, 72], [42, 92], [70, 92]])  # 5 points, px
+        >>> track = face + np.linspace(0, 30, 30)[:, None, None]                 # a slow pan
+        >>> stabilise_track(track, StabiliserSettings(cuts=[])).shape
         (30, 5, 2)
     """
     import ffaccel
@@ -62,8 +63,7 @@ def stabilise_track(landmarks: np.ndarray, height: int, settings: StabiliserSett
     if not settings.enabled or np.all(np.isnan(track)):
         return track.copy()
     cuts = None if settings.cuts is None else list(settings.cuts)
-    # The one call to change when ffaccel.stability.stabilize_track(track, mode="offline") is the stabiliser.
-    return np.asarray(ffaccel.smooth_track(track, accel_px=settings.accel_px * height / 1080.0, cuts=cuts))
+    return np.asarray(ffaccel.stabilize_track(track, mode="offline", cuts=cuts))
 
 
 class Detector(Protocol):
@@ -105,7 +105,7 @@ class Pipeline:
 
         Default: :func:`stabilise_track` with :attr:`stabiliser`. Runs on the driver, once per video.
         """
-        return stabilise_track(track, height, self.stabiliser)
+        return stabilise_track(track, self.stabiliser)
 
     def detect(self, frames: np.ndarray, indices: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
         """(B, K, 2) float64 landmarks of ``frames`` (B, H, W, 3) uint8; NaN rows for no face."""
