@@ -74,18 +74,17 @@ def paste_areas(frame_size: tuple[int, int], crop_size: tuple[int, int], matrice
         [[100, 50, 229, 178]]
     """
     m = _checks.real_array(matrices, "matrices")
-    m = _checks.matrices(m, "matrices", batched=m.ndim == 3).reshape(-1, 6)
-    _checks.affine_inverse(m.reshape(-1, 2, 3), "matrices")  # validation: finite and invertible
-    areas = np.empty((len(m), 4), np.int64)
+    inverse = _checks.affine_inverse(_checks.matrices(m, "matrices", batched=m.ndim == 3), "matrices")
+    areas = np.empty((len(inverse), 4), np.int64)
     fw, fh = _checks.dsize(frame_size, "frame_size")
     cw, ch = _checks.dsize(crop_size, "crop_size")
-    _core.paste_areas(np.ascontiguousarray(m), fw, fh, cw, ch, _checks.flag(facefusion, "facefusion"), areas)
+    _core.paste_areas(inverse, fw, fh, cw, ch, _checks.flag(facefusion, "facefusion"), areas)
     return areas
 
 
 #: ``blend`` values: one-pass alpha blend, or Laplacian-pyramid (multi-band) blend.
 PASTE_BLENDS = ("alpha", "multiband")
-_MAX_LEVELS = 10  # kMultibandMaxLevels in kernels/include/ffaccel/multiband.h
+_MAX_LEVELS: int = _core.MULTIBAND_MAX_LEVELS  # kMultibandMaxLevels of kernels/include/ffaccel/multiband.h
 
 
 def _blend(blend: Any, levels: Any, compat: Any) -> int:
@@ -156,7 +155,8 @@ def _run(frame: Any, crops: Any, masks: Any, matrices: Any, compat: Any, inplace
     else:
         out_obj, o = _checks.output(out, f.view, (f.h, f.w, f.c), f.view.dtype,
                                     inputs=[("frame", f.view), (crops_name, cv), (masks_name, mv)])
-    _checks.affine_inverse(m, "matrices" if batched else "matrix")  # finite and invertible, or a named error
+    # The one inversion of the call (OpenCV's formula); every binding takes the inverse.
+    inverse = _checks.affine_inverse(m, "matrices" if batched else "matrix")
     ch, cw = crop_shape[0], crop_shape[1]
     crop_img = _core.Image(cv.ptr, ch, cw, f.c, cv.strides[-3], cv.strides[0] if batched else 0,
                            _core.DType.U8 if cv.dtype == np.uint8 else _core.DType.F32)
@@ -164,18 +164,18 @@ def _run(frame: Any, crops: Any, masks: Any, matrices: Any, compat: Any, inplace
                            _core.DType.U8 if mv.dtype == np.uint8 else _core.DType.F32)
     out_img = _core.Image(o.ptr, f.h, f.w, f.c, o.strides[0], 0, _core.DType.U8)
     if pyramid_levels:
-        mats = m.reshape(-1, 6)
-        floats = _core.multiband_workspace_floats(mats, f.w, f.h, cw, ch, f.c, pyramid_levels)
+        faces = _core.paste_faces(inverse, f.w, f.h, cw, ch)  # built once, used for the size and the paste
+        floats = _core.multiband_workspace_floats(faces, f.c, pyramid_levels)
         # The pyramids live in a per-call float32 workspace of the frame's own framework
         # (numpy, or the cupy/torch allocator on the current stream), so no memory is
         # allocated behind the caller's allocator: about (4/3 (C + 1) + C / 4) floats per
         # pixel of the largest paste area.
         workspace = _arrays.empty(f.view, (max(floats, 1),), np.dtype(np.float32))
         wv = _arrays.view(workspace, "workspace")
-        _core.paste_back_multiband(f.core_image(), out_img, crop_img, mask_img, mats, bool(inplace), pyramid_levels,
+        _core.paste_back_multiband(f.core_image(), out_img, crop_img, mask_img, faces, bool(inplace), pyramid_levels,
                                    wv.ptr, floats, f.view.device, _arrays.current_stream(f.view))
         return out_obj
-    _core.paste_back(f.core_image(), out_img, crop_img, mask_img, m.reshape(-1, 6), mode, facefusion,
+    _core.paste_back(f.core_image(), out_img, crop_img, mask_img, inverse, mode, facefusion,
                      bool(inplace), f.view.device, _arrays.current_stream(f.view))
     return out_obj
 
