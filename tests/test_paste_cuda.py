@@ -8,15 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ffaccel
-from gpu import capture_torch_graph, frameworks, to_gpu, to_host
+from gpu import capture_torch_graph, to_gpu, to_host
 from strategies import examples
 from test_paste import COMPATS, paste_cases
 
 pytestmark = pytest.mark.cuda
-FRAMEWORKS = frameworks()
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 @settings(max_examples=examples(60), deadline=None)
 @given(case=paste_cases(), compat=st.sampled_from(COMPATS))
 def test_gpu_matches_cpu_bytes(fw, case, compat):
@@ -30,7 +28,6 @@ def test_gpu_matches_cpu_bytes(fw, case, compat):
     np.testing.assert_array_equal(to_host(g), frame)  # not in place: the frame is untouched
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 @pytest.mark.parametrize("compat", COMPATS)
 def test_1080p_batch_parity_in_place(fw, compat):
     rng = np.random.default_rng(8)
