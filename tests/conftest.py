@@ -1,8 +1,10 @@
-"""Shared pytest setup: the `cuda` marker and GPU detection.
+"""Shared pytest setup: the `cuda` marker, GPU detection and the ``fw`` fixture.
 
-GPU tests carry ``@pytest.mark.cuda``. Where no CUDA device is visible they are
-skipped (and reported as skipped, never as passed); ``pytest -m cuda`` on a GPU
-machine runs exactly them.
+GPU tests carry ``@pytest.mark.cuda`` (the ``tests/*_cuda.py`` files set ``pytestmark``).
+Where no CUDA device is visible they are skipped (and reported as skipped, never as
+passed); ``pytest -m cuda`` on a GPU machine runs exactly them. A test that takes an
+argument ``fw`` runs once per GPU framework installed (``"cupy"``, ``"torch"``; see
+``gpu.py`` for moving arrays to it and back).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from gpu import frameworks
 
 
 def _cuda_visible() -> bool:
@@ -30,6 +33,13 @@ def _cuda_visible() -> bool:
 
 
 CUDA_VISIBLE = _cuda_visible()
+
+
+@pytest.fixture(scope="session", params=frameworks())
+def fw(request: pytest.FixtureRequest) -> str:
+    """The GPU framework a CUDA test runs on: one run per installed framework (session
+    scoped, so hypothesis's ``@given`` tests can take it)."""
+    return str(request.param)
 
 
 def pytest_configure(config: pytest.Config) -> None:

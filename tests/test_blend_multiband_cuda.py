@@ -10,15 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ffaccel
-from gpu import capture_torch_graph, frameworks, to_gpu, to_host
+from gpu import capture_torch_graph, to_gpu, to_host
 from strategies import examples
 from test_paste import paste_cases
 
 pytestmark = pytest.mark.cuda
-FRAMEWORKS = frameworks()
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 @settings(max_examples=examples(60), deadline=None)
 @given(case=paste_cases(), levels=st.integers(1, 7))
 def test_gpu_matches_cpu_bytes(fw, case, levels):
@@ -30,7 +28,6 @@ def test_gpu_matches_cpu_bytes(fw, case, levels):
     np.testing.assert_array_equal(to_host(g), frame)
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 def test_1080p_batch_parity_in_place_and_out(fw):
     rng = np.random.default_rng(8)
     frame = rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8)
@@ -49,8 +46,7 @@ def test_1080p_batch_parity_in_place_and_out(fw):
     np.testing.assert_array_equal(to_host(g), cpu)
 
 
-def test_uint8_mask_4_channels_parity():
-    fw = FRAMEWORKS[0]
+def test_uint8_mask_4_channels_parity(fw):
     rng = np.random.default_rng(10)
     frame = rng.integers(0, 256, (300, 400, 4), dtype=np.uint8)
     crop = rng.integers(0, 256, (128, 128, 4), dtype=np.uint8)

@@ -1,7 +1,7 @@
 """Linear-light colour ops on the GPU: byte parity with the CPU path, out=, devices, graphs.
 
-Every test here is marked ``cuda``; they run on a machine with a GPU (``pytest -m cuda``)
-and are skipped (never counted as passed) elsewhere.
+Every test here is marked ``cuda`` (tests/conftest.py: run on a GPU machine, skipped
+elsewhere); ``fw`` is the conftest fixture, one run per installed GPU framework.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ffaccel
-from gpu import capture_torch_graph, frameworks, to_gpu, to_host
+from gpu import capture_torch_graph, to_gpu, to_host
 from strategies import examples
 
 pytestmark = pytest.mark.cuda
-FRAMEWORKS = frameworks()
 
 # Every float class the curves branch on: both segments, the joins, clamping, NaN.
 SPECIALS = np.array([-1.0, -0.0, 0.0, 1e-30, 0.0031308, 0.04045, 0.5, 1.0, 1.5, np.inf, -np.inf, np.nan], np.float32)
@@ -27,7 +26,6 @@ def _dense(n: int = 1 << 20) -> np.ndarray:
     return np.concatenate([grid, SPECIALS]).reshape(1, -1)
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 @pytest.mark.parametrize("fast", [False, True])
 def test_float_curves_parity(fw, fast):
     x = _dense()
@@ -36,7 +34,6 @@ def test_float_curves_parity(fw, fast):
         np.testing.assert_array_equal(to_host(fn(g, fast=fast)), fn(x, fast=fast))
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 def test_uint8_table_and_uint8_codes_parity(fw):
     rng = np.random.default_rng(1)
     img = rng.integers(0, 256, (300, 257, 3), dtype=np.uint8)
@@ -46,7 +43,6 @@ def test_uint8_table_and_uint8_codes_parity(fw):
                                   ffaccel.linear_to_srgb(x, dtype=np.uint8))
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 @settings(max_examples=examples(40), deadline=None)
 @given(h=st.integers(1, 300), w=st.integers(1, 300), seed=st.integers(0, 2**32 - 1),
        gains=st.tuples(*[st.floats(0.0, 3.0)] * 3), mask_kind=st.sampled_from([None, "float32", "uint8"]))
@@ -64,7 +60,6 @@ def test_gain_parity(fw, h, w, seed, gains, mask_kind):
     np.testing.assert_array_equal(to_host(gpu), cpu)
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 def test_gain_out_on_gpu_and_mixed_devices(fw):
     img = np.random.default_rng(2).integers(0, 256, (40, 48, 3), dtype=np.uint8)
     g = to_gpu(img, fw)
@@ -81,7 +76,6 @@ def test_gain_out_on_gpu_and_mixed_devices(fw):
         ffaccel.apply_color_gain_linear(g, to_gpu(np.ones(3, np.float32), fw))
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 def test_estimate_gains_on_gpu_matches_cpu(fw):
     rng = np.random.default_rng(3)
     src, ref = (rng.integers(0, 256, (128, 128, 3), dtype=np.uint8) for _ in range(2))
@@ -114,7 +108,6 @@ def test_gain_graph_capture_replays_with_new_frames():
         np.testing.assert_array_equal(static_out.cpu().numpy(), want)
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 def test_taller_than_one_launch_grid(fw):
     # gridDim.y stops at 65535: the launchers split taller images into bands of rows.
     rng = np.random.default_rng(5)

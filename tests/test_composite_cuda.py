@@ -1,7 +1,7 @@
 """composite on the GPU: byte parity with the CPU path, out= and in-place, streams, devices.
 
-Every test here is marked ``cuda``; they run on a machine with a GPU (``pytest -m cuda``)
-and are skipped (never counted as passed) elsewhere.
+Every test here is marked ``cuda`` (tests/conftest.py: run on a GPU machine, skipped
+elsewhere); ``fw`` is the conftest fixture, one run per installed GPU framework.
 """
 
 from __future__ import annotations
@@ -11,15 +11,13 @@ import pytest
 from hypothesis import given, settings
 
 import ffaccel
-from gpu import frameworks, synchronize, to_gpu, to_host
+from gpu import synchronize, to_gpu, to_host
 from strategies import examples
 from test_composite import bands, composite_inputs, feathers
 
 pytestmark = pytest.mark.cuda
-FRAMEWORKS = frameworks()
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 @settings(max_examples=examples(60), deadline=None)
 @given(inputs=composite_inputs(max_side=96), band=bands, feather=feathers)
 def test_gpu_matches_cpu_bytes(fw, inputs, band, feather):
@@ -30,7 +28,6 @@ def test_gpu_matches_cpu_bytes(fw, inputs, band, feather):
     np.testing.assert_array_equal(to_host(gpu), cpu)
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 @pytest.mark.parametrize("channels", [3, 4])
 def test_1080p_parity_every_alpha_kind(fw, channels):
     rng = np.random.default_rng(channels)
@@ -46,7 +43,6 @@ def test_1080p_parity_every_alpha_kind(fw, channels):
             np.testing.assert_array_equal(to_host(gpu), cpu)
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 def test_out_on_gpu_and_in_place(fw):
     rng = np.random.default_rng(0)
     fg, bg = (rng.integers(0, 256, (70, 90, 3), dtype=np.uint8) for _ in range(2))
@@ -61,7 +57,6 @@ def test_out_on_gpu_and_in_place(fw):
     np.testing.assert_array_equal(to_host(gbg), want)
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 def test_runs_on_the_current_stream(fw):
     rng = np.random.default_rng(1)
     fg, bg = (rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8) for _ in range(2))
@@ -86,7 +81,6 @@ def test_runs_on_the_current_stream(fw):
     np.testing.assert_array_equal(to_host(got), want)
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 def test_mixed_devices_are_refused_and_nothing_is_written(fw):
     fg = np.zeros((16, 16, 3), np.uint8)
     alpha = np.zeros((16, 16), np.uint8)

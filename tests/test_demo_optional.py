@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ffaccel._checks import affine_inverse
 from ffaccel.cli import main
 from ffaccel.demo import OPTIONAL, missing_optional
 from ffaccel.demo.clip import (
@@ -32,7 +33,6 @@ from ffaccel.demo.pipeline import (
     arcface_128_v2,
     estimate_matrix,
     estimate_similarity,
-    invert_affine,
 )
 from ffaccel.demo.report import format_timing_table, timing_summary
 from ffaccel.demo.runner import write_png
@@ -126,6 +126,11 @@ def test_make_faces_writes_the_same_arrays(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------ numpy replacements
+
+
+def invert_affine(m: np.ndarray) -> np.ndarray:
+    """The (2, 3) inverse, by ffaccel's one inversion (OpenCV's formula)."""
+    return affine_inverse(m[None], "matrix").reshape(2, 3)
 
 
 def test_least_squares_similarity_recovers_a_known_transform() -> None:

@@ -1,7 +1,7 @@
 """mask_hysteresis, seam_ring and MaskHysteresis on the GPU: byte parity with the CPU path.
 
-Every test here is marked ``cuda``; they run on a machine with a GPU (``pytest -m cuda``)
-and are skipped (never counted as passed) elsewhere.
+Every test here is marked ``cuda`` (tests/conftest.py: run on a GPU machine, skipped
+elsewhere); ``fw`` is the conftest fixture, one run per installed GPU framework.
 """
 
 from __future__ import annotations
@@ -12,15 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ffaccel
-from gpu import frameworks, to_gpu, to_host
+from gpu import to_gpu, to_host
 from strategies import examples
 from test_hysteresis import _moving_face_masks, mask_pairs, rois
 
 pytestmark = pytest.mark.cuda
-FRAMEWORKS = frameworks()
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 @settings(max_examples=examples(60), deadline=None)
 @given(pair=mask_pairs(max_side=80), data=st.data())
 def test_gpu_matches_cpu_bytes_full_and_roi(fw, pair, data):
@@ -34,7 +32,6 @@ def test_gpu_matches_cpu_bytes_full_and_roi(fw, pair, data):
         np.testing.assert_array_equal(to_host(gpu), cpu)
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
 def test_in_place_roi_launch_on_gpu(fw, dtype):
     rng = np.random.default_rng(3)
@@ -53,7 +50,6 @@ def test_in_place_roi_launch_on_gpu(fw, dtype):
     np.testing.assert_array_equal(to_host(gm), mask)
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
 def test_seam_ring_parity(fw, dtype):
     masks = _moving_face_masks(3, 7, dtype)
@@ -69,7 +65,6 @@ def test_seam_ring_parity(fw, dtype):
     assert box_g is None and not to_host(ring_g).any()
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
 def test_tracker_gpu_sequence_equals_cpu_sequence(fw, dtype):
     masks = _moving_face_masks(15, 8, dtype)
@@ -87,7 +82,6 @@ def test_tracker_gpu_sequence_equals_cpu_sequence(fw, dtype):
     assert isinstance(gpu_track.update(masks[0]), np.ndarray)
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 def test_mixed_devices_are_refused_and_nothing_is_written(fw):
     mask = np.zeros((16, 16), np.float32)
     host_prev = np.full((16, 16), 0.5, np.float32)

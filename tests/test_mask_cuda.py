@@ -1,7 +1,7 @@
 """feather_mask on the GPU: byte parity with the CPU path, out=, devices, streams, graphs.
 
-Every test here is marked ``cuda``; they run on a machine with a GPU (``pytest -m cuda``)
-and are skipped (never counted as passed) elsewhere.
+Every test here is marked ``cuda`` (tests/conftest.py: run on a GPU machine, skipped
+elsewhere); ``fw`` is the conftest fixture, one run per installed GPU framework.
 """
 
 from __future__ import annotations
@@ -12,17 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ffaccel
+from ffaccel import _core
 from ffaccel.ops.mask import MAX_SIGMA
-from gpu import capture_torch_graph, frameworks, to_gpu, to_host
+from gpu import capture_torch_graph, to_gpu, to_host
 from strategies import examples
 from test_mask import masks
 
 pytestmark = pytest.mark.cuda
-FRAMEWORKS = frameworks()
-MAX_GPU_WIDTH = 12288  # the shared-memory row of the kernel (kFeatherMaxWidth)
+MAX_GPU_WIDTH = _core.FEATHER_MAX_WIDTH  # the shared-memory row of the kernel (kFeatherMaxWidth)
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 @settings(max_examples=examples(60), deadline=None)
 @given(mask=masks(max_side=200), sigma=st.floats(0.05, 40.0))
 def test_gpu_matches_cpu_bytes(fw, mask, sigma):
@@ -32,7 +31,6 @@ def test_gpu_matches_cpu_bytes(fw, mask, sigma):
     np.testing.assert_array_equal(to_host(gpu), cpu)
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 @pytest.mark.parametrize("shape, sigma", [((512, 512), 19.0), ((512, 512), MAX_SIGMA), ((1, 700), 3.0),
                                           ((700, 1), 3.0), ((1, 1), 5.0), ((3, MAX_GPU_WIDTH), 2.5),
                                           ((1080, 1920), 7.0)])
@@ -43,14 +41,12 @@ def test_face_sized_and_edge_shapes_parity(fw, shape, sigma):
         np.testing.assert_array_equal(to_host(ffaccel.feather_mask(to_gpu(mask, fw), sigma)), cpu)
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 def test_box_mask_feathered_on_gpu_matches_cpu(fw):
     box = ffaccel.box_mask(512, 0.0, (5, 5, 10, 5)).copy()  # writable: torch warns on read-only arrays
     cpu = ffaccel.feather_mask(box, 9.5)
     np.testing.assert_array_equal(to_host(ffaccel.feather_mask(to_gpu(box, fw), 9.5)), cpu)
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 def test_out_on_gpu_is_written_and_returned(fw):
     mask = np.random.default_rng(0).random((64, 80)).astype(np.float32)
     out = to_gpu(np.zeros((64, 80), np.float32), fw)
@@ -58,7 +54,6 @@ def test_out_on_gpu_is_written_and_returned(fw):
     np.testing.assert_array_equal(to_host(out), ffaccel.feather_mask(mask, 3.0))
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 def test_mixed_devices_and_gpu_limits_are_refused(fw):
     mask = np.ones((16, 16), np.float32)
     host_out = np.full((16, 16), 9, np.float32)

@@ -8,15 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ffaccel
-from gpu import capture_torch_graph, frameworks, to_gpu, to_host
+from gpu import capture_torch_graph, to_gpu, to_host
 from strategies import examples
 from test_paste import COMPATS, paste_cases
 
 pytestmark = pytest.mark.cuda
-FRAMEWORKS = frameworks()
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 @settings(max_examples=examples(60), deadline=None)
 @given(case=paste_cases(), compat=st.sampled_from(COMPATS))
 def test_gpu_matches_cpu_bytes(fw, case, compat):
@@ -30,7 +28,6 @@ def test_gpu_matches_cpu_bytes(fw, case, compat):
     np.testing.assert_array_equal(to_host(g), frame)  # not in place: the frame is untouched
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 @pytest.mark.parametrize("compat", COMPATS)
 def test_1080p_batch_parity_in_place(fw, compat):
     rng = np.random.default_rng(8)
@@ -44,6 +41,24 @@ def test_1080p_batch_parity_in_place(fw, compat):
     res = ffaccel.paste_back_batch(g, to_gpu(crops, fw), to_gpu(masks, fw), ms, compat=compat, inplace=True)
     assert res is g
     np.testing.assert_array_equal(to_host(g), cpu)
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_launch_groups_use_the_union_of_all_areas(fw, inplace):
+    """40 faces in two launch groups over one union of paste areas (paste_region): the
+    second group's faces all miss the frame; then a batch where every face misses."""
+    rng = np.random.default_rng(12)
+    frame = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    n = 40
+    crops = rng.integers(0, 256, (n, 48, 48, 3), dtype=np.uint8)
+    masks = rng.random((n, 48, 48)).astype(np.float32)
+    shift = [(-rng.uniform(0, 350), -rng.uniform(0, 250)) if i < 32 else (900.0, 900.0) for i in range(n)]
+    for ms in (np.array([[[1.1, 0.1, tx], [-0.1, 1.1, ty]] for tx, ty in shift]),
+               np.array([[[1.0, 0.0, 900.0], [0.0, 1.0, 900.0]]] * n)):
+        cpu = ffaccel.paste_back_batch(frame, crops, masks, ms)
+        g = to_gpu(frame, fw)
+        res = ffaccel.paste_back_batch(g, to_gpu(crops, fw), to_gpu(masks, fw), ms, inplace=inplace)
+        np.testing.assert_array_equal(to_host(res), cpu)
 
 
 def test_torch_graph_capture_of_warp_then_paste():

@@ -1,7 +1,7 @@
 """warp_affine on the GPU: byte parity with the CPU path, graphs, streams, threads.
 
-Every test here is marked ``cuda``; they run on a machine with a GPU (``pytest -m cuda``)
-and are skipped (never counted as passed) elsewhere.
+Every test here is marked ``cuda`` (tests/conftest.py: run on a GPU machine, skipped
+elsewhere); ``fw`` is the conftest fixture, one run per installed GPU framework.
 """
 
 from __future__ import annotations
@@ -13,14 +13,12 @@ import pytest
 from hypothesis import given, settings
 
 import ffaccel
-from gpu import capture_torch_graph, frameworks, synchronize, to_gpu, to_host
+from gpu import capture_torch_graph, synchronize, to_gpu, to_host
 from strategies import affine_matrices, border_values, borders, compat_modes, dsizes, examples, images
 
 pytestmark = pytest.mark.cuda
-FRAMEWORKS = frameworks()
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 @settings(max_examples=examples(60), deadline=None)
 @given(src=images(max_side=160), m=affine_matrices(), dsize=dsizes, border=borders, bval=border_values,
        compat=compat_modes)
@@ -31,7 +29,6 @@ def test_gpu_matches_cpu_bytes(fw, src, m, dsize, border, bval, compat):
     np.testing.assert_array_equal(to_host(gpu), cpu)
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 @pytest.mark.parametrize("compat", [None, "opencv5", "opencv4"])
 def test_face_crops_1080p_parity(fw, compat):
     rng = np.random.default_rng(11)
@@ -46,7 +43,6 @@ def test_face_crops_1080p_parity(fw, compat):
     np.testing.assert_array_equal(to_host(ffaccel.warp_affine(g, ms[5], (512, 512), compat=compat)), cpu[5])
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 def test_float32_and_planar_parity(fw):
     rng = np.random.default_rng(2)
     for src in (rng.random((300, 400, 3)).astype(np.float32) * 255, rng.integers(0, 256, (300, 400), dtype=np.uint8)):
@@ -58,7 +54,6 @@ def test_float32_and_planar_parity(fw):
             np.testing.assert_array_equal(gpu, cpu)
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 def test_out_on_gpu_is_written_and_returned(fw):
     src = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     m = np.array([[0.9, 0.1, 2.0], [-0.1, 0.9, 1.0]])
@@ -68,7 +63,6 @@ def test_out_on_gpu_is_written_and_returned(fw):
     np.testing.assert_array_equal(to_host(out), ffaccel.warp_affine(src, m, (48, 32)))
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 def test_mixed_devices_and_gpu_matrix_are_refused(fw):
     src = np.zeros((16, 16, 3), np.uint8)
     m = np.array([[1.0, 0, 0], [0, 1.0, 0]])
@@ -179,7 +173,6 @@ def test_cuda_error_type():
     assert issubclass(ffaccel.CudaError, RuntimeError)
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
 def test_repeatable_bytes_across_runs(fw):
     rng = np.random.default_rng(9)
     frame = to_gpu(rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8), fw)

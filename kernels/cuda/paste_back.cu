@@ -1,6 +1,6 @@
 // CUDA kernel for paste_back: one thread per pixel of the region it must touch (the
-// whole frame when the result goes to a separate buffer, the union of the paste areas
-// when in place). Faces are looped inside the thread, in order, so overlapping faces
+// whole frame when the result goes to a separate buffer, the union of the paste areas,
+// p.region_*, when in place). Faces are looped inside the thread, in order, so overlapping faces
 // compose exactly as successive calls would.
 #include "ffaccel/paste_back.h"
 
@@ -32,29 +32,18 @@ struct PasteLaunch {
         for (int first = 0; first < n; first += kMaxFacesPerLaunch) {
             const int count = n - first < kMaxFacesPerLaunch ? n - first : kMaxFacesPerLaunch;
             FaceBlock block_faces;
-            int rx1 = params.out.w, ry1 = params.out.h, rx2 = 0, ry2 = 0;
-            for (int i = 0; i < count; ++i) {
-                const PasteFace& f = faces[first + i];
-                block_faces.f[i] = f;
-                if (f.x1 < f.x2 && f.y1 < f.y2) {
-                    rx1 = f.x1 < rx1 ? f.x1 : rx1;
-                    ry1 = f.y1 < ry1 ? f.y1 : ry1;
-                    rx2 = f.x2 > rx2 ? f.x2 : rx2;
-                    ry2 = f.y2 > ry2 ? f.y2 : ry2;
-                }
-            }
-            PasteParams p = params;
+            for (int i = 0; i < count; ++i) block_faces.f[i] = faces[first + i];
+            PasteParams p = params;  // region: the union of every face's area (paste_region)
             p.crops.data += static_cast<std::uintptr_t>(first) * params.crops.batch_stride;
             p.masks.data += static_cast<std::uintptr_t>(first) * params.masks.batch_stride;
-            p.region_x1 = rx1, p.region_y1 = ry1, p.region_x2 = rx2, p.region_y2 = ry2;
             if (first > 0) {  // later groups paste over the result of the earlier ones
                 p.in_place = true;
                 p.frame = params.out;
             }
             int x0 = 0, y0 = 0, w = p.out.w, h = p.out.h;
             if (p.in_place) {
-                if (rx2 <= rx1 || ry2 <= ry1) continue;  // nothing to paste in this group
-                x0 = rx1, y0 = ry1, w = rx2 - rx1, h = ry2 - ry1;
+                if (p.region_x2 <= p.region_x1 || p.region_y2 <= p.region_y1) return;  // no face touches the frame
+                x0 = p.region_x1, y0 = p.region_y1, w = p.region_x2 - x0, h = p.region_y2 - y0;
             }
             const dim3 grid((w + block.x - 1) / block.x, (h + block.y - 1) / block.y);
             paste_back_kernel<CropT, MaskT, M, C><<<grid, block, 0, stream>>>(p, block_faces, count, x0, y0, w, h);

@@ -30,7 +30,7 @@ import numpy as np
 
 from ffaccel._checks import MATRIX_LIMIT, real_array
 
-__all__ = ["signature", "out_signature", "ptr", "stream_reader", "allocator", "lookup", "remember", "forward",
+__all__ = ["signature", "out_signature", "ptr", "stream_reader", "allocator", "lookup", "remember",
            "inverse", "apart", "cache_clear"]
 
 _F64 = np.dtype(np.float64)
@@ -165,20 +165,6 @@ def _float64(matrix: Any) -> np.ndarray | None:
         return real_array(matrix, "matrix")
     except (TypeError, ValueError):
         return None
-
-
-def forward(matrix: Any, n: int, batched: bool) -> np.ndarray | None:
-    """``matrix`` as a C-contiguous (n, 6) float64 array if it reads as real numbers of
-    shape (2, 3) (or (n, 2, 3) when ``batched``) whose matrices pass every rule of
-    ``_checks.affine_inverse``; None otherwise (the caller then runs the full checks,
-    which name the problem)."""
-    matrix = _float64(matrix)
-    if matrix is None or matrix.shape != ((n, 2, 3) if batched else (2, 3)):
-        return None
-    rows = matrix.reshape(n, 6)
-    if (_inverse_one(matrix.tolist()) if not batched else _inverse_rows(rows.tolist())) is None:
-        return None
-    return rows if rows.flags.c_contiguous else np.ascontiguousarray(rows)
 
 
 def inverse(matrix: Any, n: int, batched: bool) -> np.ndarray | None:

@@ -77,6 +77,19 @@ inline MultibandPlan plan_multiband(int w, int h, int levels, int c) {
     return plan;
 }
 
+// float32 elements of workspace n faces need: the plan of the largest paste area (the
+// faces run one after another over the same workspace).
+inline std::int64_t multiband_workspace_floats(const PasteFace* faces, int n, int levels, int c) {
+    std::int64_t most = 0;
+    for (int i = 0; i < n; ++i) {
+        const PasteFace& f = faces[i];
+        if (f.x2 <= f.x1 || f.y2 <= f.y1) continue;
+        const std::int64_t need = plan_multiband(f.x2 - f.x1, f.y2 - f.y1, levels, c).floats;
+        most = need > most ? need : most;
+    }
+    return most;
+}
+
 FFACCEL_HD int reflect101(int p, int n) {
     if (n == 1) return 0;
     while (p < 0 || p >= n) p = p < 0 ? -p : 2 * n - 2 - p;

@@ -39,17 +39,18 @@ inline void invert_affine(const double* m, double* inv) {
     inv[5] = -a21 * m[2] - a22 * m[5];
 }
 
-// The paste area of a crop (cw x ch) cut from a frame (fw x fh) by the frame -> crop
-// matrix `m`, and the map from area pixels back to crop pixels. The crop's corners are
-// mapped into the frame by the inverse; the area runs from the floor of their minimum
-// to the ceil of their maximum, clipped to the frame. FaceFusion's calculate_paste_area
-// means the same, but its corner array is integer, so OpenCV's transform hands back the
-// corners rounded half to even and floor/ceil change nothing: `facefusion` does that.
+// The paste area of a crop (cw x ch) cut from a frame (fw x fh), and the map from area
+// pixels back to crop pixels, from `inv`, the crop -> frame inverse of the frame -> crop
+// matrix (OpenCV's formula, as invert_affine and Python's _checks.affine_inverse give it:
+// the bindings receive it from Python, inverted once there). The crop's corners are
+// mapped into the frame by it; the area runs from the floor of their minimum to the ceil
+// of their maximum, clipped to the frame. FaceFusion's calculate_paste_area means the
+// same, but its corner array is integer, so OpenCV's transform hands back the corners
+// rounded half to even and floor/ceil change nothing: `facefusion` does that.
 // The area map is what warpAffine computes from FaceFusion's paste_matrix (the inverse
-// shifted to the area's origin): it inverts it once more, by the same formula.
-inline PasteFace make_paste_face(const double* m, int fw, int fh, int cw, int ch, bool facefusion) {
-    double inv[6];
-    invert_affine(m, inv);
+// shifted to the area's origin): it inverts that once more, by the same formula, as
+// warpAffine does.
+inline PasteFace make_paste_face(const double* inv, int fw, int fh, int cw, int ch, bool facefusion) {
     const double corners[4][2] = {{0.0, 0.0}, {double(cw), 0.0}, {double(cw), double(ch)}, {0.0, double(ch)}};
     double lo_x = 0, lo_y = 0, hi_x = 0, hi_y = 0;
     for (int i = 0; i < 4; ++i) {
@@ -82,8 +83,23 @@ struct PasteParams {
     WarpMode mode;
     bool truncate;        // FaceFusion's astype(uint8) instead of round half to even
     bool in_place;
-    int region_x1, region_y1, region_x2, region_y2;  // union of the faces' areas
+    int region_x1, region_y1, region_x2, region_y2;  // union of the faces' areas (paste_region)
 };
+
+// The union of the non-empty paste areas of n faces into p.region_*, computed once per
+// call (by the binding) for every launch of it; x2 <= x1 or y2 <= y1 when no face
+// touches the frame. Pixels outside it are only copied (or left alone in place).
+inline void paste_region(PasteParams& p, const PasteFace* faces, int n) {
+    p.region_x1 = p.out.w, p.region_y1 = p.out.h, p.region_x2 = 0, p.region_y2 = 0;
+    for (int i = 0; i < n; ++i) {
+        const PasteFace& f = faces[i];
+        if (f.x1 >= f.x2 || f.y1 >= f.y2) continue;
+        p.region_x1 = f.x1 < p.region_x1 ? f.x1 : p.region_x1;
+        p.region_y1 = f.y1 < p.region_y1 ? f.y1 : p.region_y1;
+        p.region_x2 = f.x2 > p.region_x2 ? f.x2 : p.region_x2;
+        p.region_y2 = f.y2 > p.region_y2 ? f.y2 : p.region_y2;
+    }
+}
 
 // The warped, clipped mask of face i at area pixel (u, v): CONSTANT 0 outside the crop.
 template <typename MaskT, WarpMode M>

@@ -46,7 +46,6 @@ __all__ = [
     "STEPS",
     "arcface_128_v2",
     "estimate_similarity",
-    "invert_affine",
     "have_cv2",
     "warp_compat",
     "paste_compat",
@@ -92,13 +91,6 @@ def estimate_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     b = float(np.sum(s[:, 0] * d[:, 1] - s[:, 1] * d[:, 0])) / norm
     rot = np.array([[a, -b], [b, a]])
     return np.hstack([rot, (md - rot @ ms)[:, None]])
-
-
-def invert_affine(matrix: np.ndarray) -> np.ndarray:
-    """(2, 3) inverse of a (2, 3) affine matrix (numpy; ``cv2.invertAffineTransform``'s result)."""
-    m = np.asarray(matrix, np.float64)
-    inv = np.linalg.inv(m[:, :2])
-    return np.hstack([inv, -(inv @ m[:, 2])[:, None]])
 
 
 def have_cv2() -> bool:

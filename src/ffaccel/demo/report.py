@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ffaccel.demo.pipeline import STEPS, estimate_matrix, have_cv2, invert_affine
+from ffaccel import _checks
+from ffaccel.demo.pipeline import STEPS, estimate_matrix, have_cv2
 
 __all__ = [
     "track_metrics",
@@ -40,7 +41,7 @@ def footprint_track(five: np.ndarray, crop_size: int) -> np.ndarray:
     corners = np.array([[0, 0], [crop_size, 0], [crop_size, crop_size], [0, crop_size]], np.float64)
     out = np.empty((len(five), 4, 2))
     for t, pts in enumerate(five):
-        inverse = invert_affine(estimate_matrix(pts, crop_size, use_cv2))
+        inverse = _checks.affine_inverse(estimate_matrix(pts, crop_size, use_cv2)[None], "matrix").reshape(2, 3)
         out[t] = corners @ inverse[:, :2].T + inverse[:, 2]
     return out
 

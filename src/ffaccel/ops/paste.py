@@ -74,18 +74,17 @@ def paste_areas(frame_size: tuple[int, int], crop_size: tuple[int, int], matrice
         [[100, 50, 229, 178]]
     """
     m = _checks.real_array(matrices, "matrices")
-    m = _checks.matrices(m, "matrices", batched=m.ndim == 3).reshape(-1, 6)
-    _checks.affine_inverse(m.reshape(-1, 2, 3), "matrices")  # validation: finite and invertible
-    areas = np.empty((len(m), 4), np.int64)
+    inverse = _checks.affine_inverse(_checks.matrices(m, "matrices", batched=m.ndim == 3), "matrices")
+    areas = np.empty((len(inverse), 4), np.int64)
     fw, fh = _checks.dsize(frame_size, "frame_size")
     cw, ch = _checks.dsize(crop_size, "crop_size")
-    _core.paste_areas(np.ascontiguousarray(m), fw, fh, cw, ch, _checks.flag(facefusion, "facefusion"), areas)
+    _core.paste_areas(inverse, fw, fh, cw, ch, _checks.flag(facefusion, "facefusion"), areas)
     return areas
 
 
 #: ``blend`` values: one-pass alpha blend, or Laplacian-pyramid (multi-band) blend.
 PASTE_BLENDS = ("alpha", "multiband")
-_MAX_LEVELS = 10  # kMultibandMaxLevels in kernels/include/ffaccel/multiband.h
+_MAX_LEVELS: int = _core.MULTIBAND_MAX_LEVELS  # kMultibandMaxLevels of kernels/include/ffaccel/multiband.h
 
 
 def _blend(blend: Any, levels: Any, compat: Any) -> int:
@@ -142,15 +141,15 @@ class PasteSpec:
                 _core.Image(op, self.h, self.w, self.c, self.out_stride, 0, u8)))
         return last[1]
 
-    def launch(self, fp: int, cp: int, mp: int, op: int, mats: np.ndarray) -> None:
-        """Run the alpha-blend kernel on validated pointers and (N, 6) frame -> crop matrices."""
+    def launch(self, fp: int, cp: int, mp: int, op: int, inverse: np.ndarray) -> None:
+        """Run the alpha-blend kernel on validated pointers and the (N, 6) crop -> frame inverse maps."""
         fi, ci, mi, oi = self.images(fp, cp, mp, op)
-        _core.paste_back(fi, oi, ci, mi, mats, self.mode, self.facefusion, self.inplace, self.device, self.stream())
+        _core.paste_back(fi, oi, ci, mi, inverse, self.mode, self.facefusion, self.inplace, self.device, self.stream())
 
     def fast_call(self, frame: Any, crops: Any, masks: Any, matrices: Any, out: Any) -> Any:
         """The call on arrays of this spec's signature, or None where the full checks must run
         (a matrix or an overlap they would refuse); nothing is written before that is known."""
-        mats = _fast.forward(matrices, self.n, self.batched)
+        mats = _fast.inverse(matrices, self.n, self.batched)
         if mats is None:
             return None
         fp, cp, mp = _fast.ptr(frame), _fast.ptr(crops), _fast.ptr(masks)
@@ -171,11 +170,12 @@ class PasteSpec:
         self.launch(fp, cp, mp, op, mats)
         return out
 
-    def launch_multiband(self, frame: Any, out_obj: Any, ptrs: tuple[int, int, int, int], mats: np.ndarray) -> None:
+    def launch_multiband(self, frame: Any, out_obj: Any, ptrs: tuple[int, int, int, int], inverse: np.ndarray) -> None:
         """Laplacian-pyramid paste with a per-call workspace of the frame's framework."""
         fp, cp, mp, op = ptrs
         fi, ci, mi, oi = self.images(fp, cp, mp, op)
-        floats = _core.multiband_workspace_floats(mats, self.w, self.h, self.cw, self.ch, self.c, self.levels)
+        faces = _core.paste_faces(inverse, self.w, self.h, self.cw, self.ch)  # built once, used for the size and the paste
+        floats = _core.multiband_workspace_floats(faces, self.c, self.levels)
         # The pyramids live in a per-call float32 workspace of the frame's own framework
         # (numpy, or the cupy/torch allocator on the current stream), so no memory is
         # allocated behind the caller's allocator: about (4/3 (C + 1) + C / 4) floats per
@@ -183,7 +183,7 @@ class PasteSpec:
         fv = _arrays.view(frame, "frame")
         workspace = _arrays.empty(fv, (max(floats, 1),), np.dtype(np.float32))
         wv = _arrays.view(workspace, "workspace")
-        _core.paste_back_multiband(fi, oi, ci, mi, mats, self.inplace, self.levels, wv.ptr, floats, self.device,
+        _core.paste_back_multiband(fi, oi, ci, mi, faces, self.inplace, self.levels, wv.ptr, floats, self.device,
                                    self.stream())
 
 
@@ -243,9 +243,10 @@ def check(frame: Any, crops: Any, masks: Any, matrices: Any, compat: Any, inplac
     else:
         out_obj, o = _checks.output(out, f.view, (f.h, f.w, f.c), f.view.dtype,
                                     inputs=[("frame", f.view), (crops_name, cv), (masks_name, mv)])
-    _checks.affine_inverse(m, "matrices" if batched else "matrix")  # finite and invertible, or a named error
+    # The one inversion of the call (OpenCV's formula); every binding takes the inverse.
+    inverse = _checks.affine_inverse(m, "matrices" if batched else "matrix")
     spec = PasteSpec(f, cv, mv, o, n, batched, mode, facefusion, inplace, pyramid_levels, crop_shape)
-    return spec, m.reshape(-1, 6), out_obj, (f.view.ptr, cv.ptr, mv.ptr, o.ptr)
+    return spec, inverse, out_obj, (f.view.ptr, cv.ptr, mv.ptr, o.ptr)
 
 
 def _key(frame: Any, crops: Any, masks: Any, compat: Any, inplace: Any, out: Any, batched: bool, blend: Any) -> tuple | None:
