@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-CUPY_HINT = "GPU frames need cupy: pip install ffaccel[cuda12] (or ffaccel[cuda13])"
+CUPY_HINT = 'GPU frames need cupy: pip install "ffaccel[cuda12]" (or "ffaccel[cuda13]"; ".[cuda12]" from a checkout)'
 
 
 def _import_cupy() -> ModuleType:

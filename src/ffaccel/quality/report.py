@@ -1,7 +1,7 @@
 """Reports for a QualityMonitor: JSON (schema ``ffaccel.quality/1``), PNG plot, HTML page.
 
 The JSON schema is documented in docs/quality.md. The plot and the HTML page need
-matplotlib, imported only when they are asked for (``pip install ffaccel[report]``).
+matplotlib, imported only when they are asked for (``pip install "ffaccel[report]"``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["SCHEMA", "build_report", "render_plot_png", "write_html", "write_json", "write_plot"]
 
 SCHEMA = "ffaccel.quality/1"
-REPORT_EXTRA_HINT = "pip install ffaccel[report]"
+REPORT_EXTRA_HINT = 'pip install "ffaccel[report]" (or ".[report]" from a checkout)'
 
 
 def _finite_or_none(value: float | None) -> float | None:
