@@ -30,7 +30,7 @@ def import_torch() -> Any:
     except ImportError as exc:  # pragma: no cover - torch is present in the test env
         raise ImportError(
             "ffaccel.runtime needs PyTorch for this feature; install it with "
-            "`pip install "ffaccel[torch]"` or see https://pytorch.org"
+            '`pip install "ffaccel[torch]"` (or ".[torch]" from a checkout) or see https://pytorch.org'
         ) from exc
 
 
