@@ -167,3 +167,49 @@ def test_info_prints_the_opencv_verdict(capsys):
     else:
         assert info["version"] in line
         assert (repr(info["mode"]) in line) if info["mode"] else ("NO compat mode" in line)
+
+
+_ISA_SCRIPT = r"""
+import json, numpy as np, cv2, ffaccel
+from ffaccel.opencv_compat import OpenCVVersionError, opencv_compat_mode
+try:
+    mode = opencv_compat_mode(cv2)
+except OpenCVVersionError as exc:
+    mode = "refused: " + str(exc)
+rng = np.random.default_rng(11)
+same = 0
+for i in range(12):
+    src = rng.integers(0, 256, (90, 120, 3), dtype=np.uint8) if i % 2 else rng.uniform(0, 255, (90, 120)).astype(np.float32)
+    a = rng.uniform(-3, 3)
+    m = np.array([[0.8 * np.cos(a), -0.8 * np.sin(a), 40.3], [0.8 * np.sin(a), 0.8 * np.cos(a), 20.7]])
+    want = cv2.warpAffine(src, m, (77, 61), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    same += int(np.array_equal(ffaccel.warp_affine(src, m, (77, 61), compat="opencv5.0").reshape(want.shape), want))
+print(json.dumps({"features": cv2.getCPUFeaturesLine(), "mode": mode, "same": same}))
+"""
+
+
+@pytest.mark.parametrize("disable, matches", [("", True), ("AVX512-SKX", True), ("AVX2", False)])
+def test_opencv5_depends_on_avx2_only(disable, matches):
+    """On this machine: OpenCV 5.x's warp is the AVX2 one with or without AVX-512, and
+    differs without AVX2, where opencv_compat_mode refuses (OPENCV_CPU_DISABLE)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    cv2 = pytest.importorskip("cv2")
+    if parse_version(cv2.__version__)[:2] not in ((5, 0), (5, 1)):
+        pytest.skip(f"needs OpenCV 5.0 or 5.1, have {cv2.__version__}")
+    features = cv2.getCPUFeaturesLine().split()
+    if "*AVX2" not in features or (disable == "AVX512-SKX" and "*AVX512-SKX" not in features):
+        pytest.skip(f"this CPU/OpenCV build lacks {disable or 'AVX2'} ({' '.join(features)})")
+    env = dict(os.environ, OPENCV_CPU_DISABLE=disable, OPENCV_IPP="disabled",
+               PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    res = subprocess.run([sys.executable, "-c", _ISA_SCRIPT], env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    if matches:
+        assert out["mode"] == "opencv5.0" and out["same"] == 12, out
+    else:
+        assert out["mode"].startswith("refused") and "without AVX2" in out["mode"], out
+        assert out["same"] < 12, out  # OpenCV's SSE loop really gives other bytes
