@@ -54,3 +54,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def opencv_mode():
+    """``(cv2, mode)``: the installed cv2 and the compat mode that reproduces it.
+
+    Skips (with the version and the reason) where cv2 is missing or no mode matches it
+    (e.g. OpenCV 5.1 without ``OPENCV_IPP=disabled``: tests/run.sh sets it for 5.1).
+    """
+    cv2 = pytest.importorskip("cv2")
+    from ffaccel.opencv_compat import OpenCVVersionError, opencv_compat_mode
+
+    try:
+        return cv2, opencv_compat_mode(cv2)
+    except OpenCVVersionError as exc:
+        pytest.skip(f"no compat mode for the installed OpenCV: {exc}")

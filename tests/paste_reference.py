@@ -45,7 +45,7 @@ def paste_reference(frame, crop, mask, m, compat=None):
         if mask.dtype == np.uint8:
             mm = mm * f32(1 / 255)
     else:
-        warp = warp_opencv5 if compat.endswith("opencv5") else warp_opencv4
+        warp = warp_opencv5 if "opencv5" in compat else warp_opencv4  # "-opencv5.0" and the deprecated "-opencv5"
         # warpAffine inverts the paste matrix itself; the references take the forward map.
         cm = warp(crop, paste, size, "replicate").astype(f32)
         mm = warp(mask, paste, size, "constant", 0.0).astype(f32)

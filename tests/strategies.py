@@ -42,7 +42,7 @@ def images(draw, dtypes=(np.uint8, np.float32), channels=(1, 3, 4), max_side: in
 dsizes = st.tuples(st.integers(1, 80), st.integers(1, 80))
 borders = st.sampled_from(["replicate", "constant"])
 border_values = st.one_of(st.integers(0, 255).map(float), st.floats(-20.0, 300.0))
-compat_modes = st.sampled_from([None, "opencv5", "opencv4"])
+compat_modes = st.sampled_from([None, "opencv5.0", "opencv4"])
 
 
 def examples(n: int) -> int:

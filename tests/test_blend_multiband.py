@@ -91,7 +91,7 @@ def test_close_to_opencv_multiband_blender():
         ({"blend": "multiband", "levels": 11}, ValueError, "levels"),
         ({"blend": "multiband", "levels": True}, ValueError, "levels"),
         ({"blend": "multiband", "levels": 2.0}, ValueError, "levels"),
-        ({"blend": "multiband", "compat": "facefusion-opencv5"}, ValueError, "compat"),
+        ({"blend": "multiband", "compat": "facefusion-opencv5.0"}, ValueError, "compat"),
     ],
 )
 def test_bad_arguments_name_the_argument(kwargs, exc, text):

@@ -187,3 +187,29 @@ def test_cuda_path_runs_and_matches_the_cpu_path(tmp_path: Path) -> None:
     assert q["measured_path"] == "ffaccel-cuda"
     agree = q["paths_agree_with_facefusion"]
     assert agree["ffaccel-cuda"]["max_abs_diff"] <= 2 and agree["ffaccel-cpu"]["max_abs_diff"] <= 2
+
+
+def test_agreement_verdict_lines():
+    from ffaccel.demo.cli import agreement_lines
+
+    same = {"ffaccel-cpu": {"max_abs_diff": 0, "differing_values": 0, "identical_frames": 6}}
+    assert agreement_lines(same, 3) == ["agreement: ffaccel-cpu is byte-identical to the FaceFusion-style path "
+                                        "(6 of 6 frames)"]
+    diff = {"ffaccel-cpu": {"max_abs_diff": 1, "differing_values": 654894, "identical_frames": 0}}
+    (line,) = agreement_lines(diff, 3)
+    assert "DIFFERS" in line and "654894 values" in line and "max difference 1" in line
+    assert agreement_lines(None, 3) == ["agreement: not checked (the FaceFusion-style path needs OpenCV)"]
+
+
+def test_clean_artefacts_removes_only_the_demos_own_files(tmp_path):
+    from ffaccel.demo.runner import clean_artefacts
+
+    own = ["swapped_frame_0010.png", "comparison_frame_0042.png", "quality.json", "quality_raw.html",
+           "timing.md", "landmarks.npz", "swapped.mp4"]
+    other = ["notes.txt", "my_swapped.png", "quality_report.pdf"]
+    for name in own + other:
+        (tmp_path / name).write_text("x")
+    (tmp_path / "sub").mkdir()
+    removed = clean_artefacts(tmp_path)
+    assert sorted(p.name for p in removed) == sorted(own)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(other + ["sub"])

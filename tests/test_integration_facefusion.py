@@ -95,7 +95,9 @@ def test_exact_mode_is_byte_identical(ff, frame_shape, crop):
         p1 = paste1(frame, swapped, mask, m0)
         assert p0.dtype == p1.dtype and p0.shape == p1.shape
         assert np.array_equal(p0, p1), f"paste differs at {np.argwhere(p0 != p1)[:3]}"
-    assert ffa.installed_options()["opencv"] == ("opencv5" if cv2.__version__.startswith("5") else "opencv4")
+    from ffaccel.opencv_compat import opencv_compat_mode
+
+    assert ffa.installed_options()["opencv"] == opencv_compat_mode(cv2)
 
 
 def test_processor_pipeline_exact_and_calls_ffaccel(ff, monkeypatch):

@@ -1,9 +1,10 @@
 """FaceFusion adapter against FaceFusion's real source (3.5.x-3.8.x), where a checkout is available.
 
-Set ``FFACCEL_FACEFUSION_SRC`` to a FaceFusion checkout (the directory holding
-``facefusion/``); without it, a ``git archive`` of ``FFACCEL_FACEFUSION_TAG`` (default
-3.8.1 under OpenCV 5, 3.5.0 under OpenCV 4) from the bare mirror at
-``FFACCEL_FACEFUSION_MIRROR`` is used if that exists; otherwise these tests are skipped.
+The source comes only from ``FFACCEL_FACEFUSION_SRC``: a FaceFusion checkout (the
+directory holding ``facefusion/``), e.g. ``git clone --branch 3.5.0
+https://github.com/facefusion/facefusion`` (3.5.x for OpenCV 4, 3.8.x for OpenCV 5).
+Without it these tests are skipped, and tests/run.sh says so in its summary. The
+FaceFusion version is read from the checkout's ``facefusion/metadata.py``.
 FaceFusion's model runtimes are not needed: if onnxruntime, onnx, tqdm or scipy are
 missing, import-only stand-ins are put on sys.path (the helpers under test do not use
 them).
@@ -13,12 +14,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import io
 import os
 import pkgutil
-import subprocess
+import re
 import sys
-import tarfile
 
 import cv2
 import facefusion_fake
@@ -27,8 +26,7 @@ import pytest
 
 import ffaccel.integrations.facefusion as ffa
 
-MIRROR = os.environ.get("FFACCEL_FACEFUSION_MIRROR", "/work/.mirror/facefusion+facefusion/repo")
-TAG = os.environ.get("FFACCEL_FACEFUSION_TAG", "3.8.1" if cv2.__version__.startswith("5") else "3.5.0")
+SKIP_REASON = "no FaceFusion source: set FFACCEL_FACEFUSION_SRC to a FaceFusion checkout"
 
 STUBS = {
     "onnxruntime/__init__.py": "class InferenceSession:\n    pass\n\n\n"
@@ -41,26 +39,26 @@ STUBS = {
 }
 
 
-def _source(tmp_path_factory) -> str:
+def _source() -> str:
     src = os.environ.get("FFACCEL_FACEFUSION_SRC")
-    if src:
-        return src
-    if not os.path.isdir(MIRROR):
-        pytest.skip("no FaceFusion source: set FFACCEL_FACEFUSION_SRC")
-    out = tmp_path_factory.mktemp(f"facefusion-{TAG}")
-    try:
-        data = subprocess.run(["git", "-C", MIRROR, "archive", TAG, "facefusion", "facefusion.py"], check=True,
-                              capture_output=True, timeout=120).stdout
-    except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"cannot read FaceFusion {TAG} from {MIRROR}: {exc}")
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        tar.extractall(out, filter="data")
-    return str(out)
+    if not src:
+        pytest.skip(SKIP_REASON)
+    if not os.path.isfile(os.path.join(src, "facefusion", "metadata.py")):
+        pytest.fail(f"FFACCEL_FACEFUSION_SRC={src!r}: expected a FaceFusion checkout holding facefusion/metadata.py")
+    return src
+
+
+def _version(src: str) -> tuple[int, ...]:
+    """FaceFusion's version from its metadata.py, as numbers (compare tuples, not strings)."""
+    with open(os.path.join(src, "facefusion", "metadata.py"), encoding="utf-8") as f:
+        m = re.search(r"'version'\s*:\s*'(\d+(?:\.\d+)*)", f.read())
+    assert m, "facefusion/metadata.py: no 'version' entry"
+    return tuple(int(p) for p in m.group(1).split("."))
 
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
-    src = _source(tmp_path_factory)
+    src = _source()
     stubs = tmp_path_factory.mktemp("stubs")
     for rel, text in STUBS.items():
         if importlib.util.find_spec(rel.split("/")[0]) is None:
@@ -78,7 +76,7 @@ def real(tmp_path_factory):
         processors = importlib.import_module("facefusion.processors.modules")
         mods["processors"] = [importlib.import_module(f"facefusion.processors.modules.{m.name}.core")
                               for m in pkgutil.iter_modules(processors.__path__)]
-        mods["src"], mods["stubs"] = src, str(stubs)
+        mods["src"], mods["stubs"], mods["version"] = src, str(stubs), _version(src)
         yield mods
     finally:
         ffa.uninstall()
@@ -116,13 +114,13 @@ def test_every_reference_patched_and_restored(real):
 
 
 def test_frame_functions_wrapped_with_stabilize(real):
-    module_name = "facefusion.workflows.core" if TAG >= "3.8" else "facefusion.workflows.image_to_video"
+    module_name = "facefusion.workflows.core" if real["version"] >= (3, 8) else "facefusion.workflows.image_to_video"
     module = importlib.import_module(module_name)
     original = module.process_temp_frame
     ffa.install(stabilize=True)
     assert module.process_temp_frame is not original
     assert module.process_temp_frame.__ffaccel_original__ is original
-    if TAG >= "3.8":
+    if real["version"] >= (3, 8):
         to_video = importlib.import_module("facefusion.workflows.to_video")  # imported after install
         assert to_video.process_temp_frame is module.process_temp_frame
     ffa.uninstall()
@@ -217,7 +215,7 @@ def test_real_face_swapper_flow_byte_identical(real, monkeypatch, boost):
 
 def test_real_process_temp_frame_runs_processors_in_frame_scope(real, monkeypatch):
     """FaceFusion 3.8's workflows.core.process_temp_frame, run from 8 threads out of order."""
-    if TAG < "3.8":
+    if real["version"] < (3, 8):
         pytest.skip("process_temp_frame(target_vision_frames, temp_vision_frame, frame_number) is 3.8's")
     workflow = importlib.import_module("facefusion.workflows.core")
     seen: dict = {}

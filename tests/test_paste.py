@@ -11,7 +11,7 @@ import ffaccel
 from paste_reference import facefusion_paste_back, paste_reference
 from strategies import examples
 
-COMPATS = [None, "facefusion-opencv5", "facefusion-opencv4"]
+COMPATS = [None, "facefusion-opencv5.0", "facefusion-opencv4"]
 
 
 @st.composite
@@ -49,8 +49,8 @@ def test_matches_reference(case, compat):
     np.testing.assert_array_equal(frame, before)  # not in place: the frame is untouched
 
 
-def test_facefusion_mode_matches_facefusion_with_installed_cv2():
-    cv2 = pytest.importorskip("cv2")
+def test_facefusion_mode_matches_facefusion_with_installed_cv2(opencv_mode):
+    cv2, mode = opencv_mode
     rng = np.random.default_rng(1)
     checked = 0
     for trial in range(30):
@@ -68,12 +68,12 @@ def test_facefusion_mode_matches_facefusion_with_installed_cv2():
         except ValueError:
             continue  # the face misses the frame: FaceFusion itself fails there
         np.testing.assert_array_equal(ffaccel.paste_back(frame, crop, mask, m, compat="facefusion"), want)
+        np.testing.assert_array_equal(ffaccel.paste_back(frame, crop, mask, m, compat="facefusion-" + mode), want)
         checked += 1
     assert checked >= 10, f"only {checked} cases exercised ({cv2.__version__})"
 
 
-def test_facefusion_1080p_512_face():
-    pytest.importorskip("cv2")
+def test_facefusion_1080p_512_face(opencv_mode):
     rng = np.random.default_rng(2)
     frame = rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8)
     crop = rng.integers(0, 256, (512, 512, 3), dtype=np.uint8).astype(np.float32)
@@ -90,7 +90,7 @@ def test_default_rounds_where_facefusion_truncates():
     mask = np.full((32, 32), 0.5, np.float32)
     m = np.array([[1.0, 0, -16], [0, 1.0, -16]])
     default = ffaccel.paste_back(frame, crop, mask, m)
-    ff = ffaccel.paste_back(frame, crop, mask, m, compat="facefusion-opencv5")
+    ff = ffaccel.paste_back(frame, crop, mask, m, compat="facefusion-opencv5.0")
     assert default[32, 32, 0] == 100  # 100.5 rounds half to even
     assert ff[32, 32, 0] == 100  # truncation
     crop[:] = 104
@@ -98,7 +98,7 @@ def test_default_rounds_where_facefusion_truncates():
     mask[:] = 0.7
     # 100 * 0.3 + 104 * 0.7 = 102.8: rounds to 103, truncates to 102
     assert ffaccel.paste_back(frame, crop, mask, m)[32, 32, 0] == 103
-    assert ffaccel.paste_back(frame, crop, mask, m, compat="facefusion-opencv5")[32, 32, 0] == 102
+    assert ffaccel.paste_back(frame, crop, mask, m, compat="facefusion-opencv5.0")[32, 32, 0] == 102
 
 
 def test_only_the_paste_area_is_written():
@@ -168,10 +168,10 @@ M = np.array([[1.0, 0, 0], [0, 1.0, 0]])
         (dict(crop=np.zeros((32, 32), np.uint8)), ValueError, "crop: expected shape (h, w, C)"),
         (dict(mask=np.ones((32, 31), np.float32)), ValueError, "mask: expected shape (32, 32)"),
         (dict(mask=np.ones((32, 32), np.float64)), TypeError, "mask: expected dtype|got float64"),
-        (dict(mask=np.ones((32, 32), np.uint8), compat="facefusion-opencv5"), TypeError, "mask: expected a float32 mask"),
+        (dict(mask=np.ones((32, 32), np.uint8), compat="facefusion-opencv5.0"), TypeError, "mask: expected a float32 mask"),
         (dict(matrix=np.zeros((2, 3))), ValueError, "matrix: expected an invertible matrix|(matrix 0)"),
         (dict(matrix=np.full((2, 3), np.nan)), ValueError, "matrix: expected finite values, got NaN"),
-        (dict(compat="opencv5"), ValueError, "compat: expected one of"),
+        (dict(compat="opencv5.0"), ValueError, "compat: expected one of"),
         (dict(inplace=True, out=np.zeros((64, 64, 3), np.uint8)), ValueError, "out: expected None with inplace=True"),
         (dict(out=np.zeros((64, 65, 3), np.uint8)), ValueError, "out: expected shape (64, 64, 3)"),
     ],
@@ -205,9 +205,6 @@ def test_batch_count_mismatch():
 def test_facefusion_without_cv2_says_what_to_do(monkeypatch):
     import builtins
 
-    from ffaccel.ops import paste
-
-    paste._installed_opencv_generation.cache_clear()
     real_import = builtins.__import__
 
     def no_cv2(name, *a, **k):
@@ -217,8 +214,13 @@ def test_facefusion_without_cv2_says_what_to_do(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_cv2)
     try:
-        with pytest.raises(ValueError, match="facefusion-opencv4"):
+        with pytest.raises(ValueError, match="cv2 is not importable"):
             ffaccel.paste_back(F, C, K, M, compat="facefusion")
     finally:
         monkeypatch.undo()
-        paste._installed_opencv_generation.cache_clear()
+
+
+def test_deprecated_facefusion_opencv5_alias_warns():
+    with pytest.warns(DeprecationWarning, match="facefusion-opencv5.0"):
+        old = ffaccel.paste_back(F, C, K, M, compat="facefusion-opencv5")
+    np.testing.assert_array_equal(old, ffaccel.paste_back(F, C, K, M, compat="facefusion-opencv5.0"))

@@ -61,7 +61,7 @@ def _same_error(plain, plan, exc=(ValueError, TypeError)):
 
 @settings(max_examples=40, deadline=None)
 @given(src=images(max_side=48), m=affine_matrices(max_offset=40.0), w=st.integers(1, 40), h=st.integers(1, 40),
-       border=st.sampled_from(["replicate", "constant"]), compat=st.sampled_from([None, "opencv5"]))
+       border=st.sampled_from(["replicate", "constant"]), compat=st.sampled_from([None, "opencv5.0"]))
 def test_warp_plan_same_bytes(src, m, w, h, border, compat):
     out = np.empty((h, w) + src.shape[2:], src.dtype)
     plan = ffaccel.prepare(ffaccel.warp_affine, src, m, (w, h), border=border, border_value=7, compat=compat, out=out)

@@ -83,7 +83,7 @@ def test_missing_matplotlib_names_the_extra(monkeypatch, tmp_path):
     for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setattr(builtins, "__import__", no_mpl)
-    with pytest.raises(ModuleNotFoundError, match=r"pip install ffaccel\[report\]"):
+    with pytest.raises(ModuleNotFoundError, match=r"pip install \"ffaccel\[report\]\""):
         _monitor().save_html(tmp_path / "r.html")
 
 

@@ -124,5 +124,5 @@ def test_missing_opencv_names_the_extra(monkeypatch, clip):
 
     monkeypatch.delitem(sys.modules, "cv2")
     monkeypatch.setattr(builtins, "__import__", no_cv2)
-    with pytest.raises(ModuleNotFoundError, match=r"pip install ffaccel\[opencv\]"):
+    with pytest.raises(ModuleNotFoundError, match=r"pip install \"ffaccel\[opencv\]\""):
         probe(clip)

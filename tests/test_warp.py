@@ -14,10 +14,6 @@ from warp_reference import REFERENCES, warp_default, warp_opencv4, warp_opencv5
 SETTINGS = settings(max_examples=examples(80), deadline=None)
 
 
-def _cv2():
-    return pytest.importorskip("cv2")
-
-
 @SETTINGS
 @given(src=images(), m=affine_matrices(), dsize=dsizes, border=borders, bval=border_values, compat=compat_modes)
 def test_matches_reference(src, m, dsize, border, bval, compat):
@@ -37,16 +33,14 @@ def test_reference_is_not_trivially_equal_across_modes():
     assert np.count_nonzero(a != c) > 100 and np.count_nonzero(b != c) > 100
 
 
-@pytest.mark.parametrize("compat", ["opencv5", "opencv4"])
 @pytest.mark.parametrize("channels", [1, 3, 4])
 @pytest.mark.parametrize("border", ["replicate", "constant"])
-def test_compat_matches_installed_cv2(compat, channels, border):
-    """Each compat mode against the real OpenCV of its generation (CI's second
-    environment has OpenCV 4.12; the first has 5.0)."""
-    cv2 = _cv2()
-    if not cv2.__version__.startswith(compat[-1] + "."):
-        pytest.skip(f"compat={compat} needs OpenCV {compat[-1]}.x, have {cv2.__version__}")
-    rng = np.random.default_rng(channels + (10 if compat == "opencv4" else 0))
+def test_compat_matches_installed_cv2(opencv_mode, channels, border):
+    """compat="opencv" and the mode it names against the installed OpenCV (tests/run.sh runs
+    this under every supported release: 4.8-4.13 -> opencv4, 5.0 and 5.1 with IPP off ->
+    opencv5.0)."""
+    cv2, mode = opencv_mode
+    rng = np.random.default_rng(channels + (10 if mode == "opencv4" else 0))
     bm = cv2.BORDER_REPLICATE if border == "replicate" else cv2.BORDER_CONSTANT
     for trial in range(25):
         src = rng.integers(0, 256, (int(rng.integers(1, 300)), int(rng.integers(1, 300)), channels), dtype=np.uint8)
@@ -56,19 +50,28 @@ def test_compat_matches_installed_cv2(compat, channels, border):
         dsize = (int(rng.integers(1, 260)), int(rng.integers(1, 130)))
         bval = float(rng.uniform(0, 255))
         want = cv2.warpAffine(src, m, dsize, flags=cv2.INTER_LINEAR, borderMode=bm, borderValue=(bval,) * 4)
-        got = ffaccel.warp_affine(src, m, dsize, border=border, border_value=bval, compat=compat)
-        np.testing.assert_array_equal(got.reshape(want.shape), want)
+        for compat in ("opencv", mode):
+            got = ffaccel.warp_affine(src, m, dsize, border=border, border_value=bval, compat=compat)
+            np.testing.assert_array_equal(got.reshape(want.shape), want, err_msg=f"compat={compat} cv2 {cv2.__version__}")
 
 
-def test_face_crop_1080p_all_modes_vs_cv2():
+def test_face_crop_1080p_all_modes_vs_cv2(opencv_mode):
     """The FaceFusion workload: a 512 crop of a 1080p frame, INTER_AREA treated as LINEAR."""
-    cv2 = _cv2()
-    compat = "opencv5" if cv2.__version__.startswith("5.") else "opencv4"
+    cv2, compat = opencv_mode
     rng = np.random.default_rng(7)
     frame = rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8)
     m = np.array([[0.4312, -0.1187, -512.77], [0.1187, 0.4312, -201.31]])
     want = cv2.warpAffine(frame, m, (512, 512), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_AREA)
     np.testing.assert_array_equal(ffaccel.warp_affine(frame, m, (512, 512), compat=compat), want)
+
+
+def test_deprecated_opencv5_alias_warns_and_means_opencv5_0():
+    rng = np.random.default_rng(3)
+    src = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    m = _random_matrix(rng)
+    with pytest.warns(DeprecationWarning, match="opencv5.0"):
+        old = ffaccel.warp_affine(src, m, (33, 21), compat="opencv5")
+    np.testing.assert_array_equal(old, ffaccel.warp_affine(src, m, (33, 21), compat="opencv5.0"))
 
 
 def _random_matrix(rng) -> np.ndarray:
@@ -93,7 +96,7 @@ def test_identity_is_exact_copy():
     rng = np.random.default_rng(3)
     src = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
     eye = np.array([[1.0, 0, 0], [0, 1.0, 0]])
-    for compat in (None, "opencv5", "opencv4"):
+    for compat in (None, "opencv5.0", "opencv4"):
         np.testing.assert_array_equal(ffaccel.warp_affine(src, eye, (53, 37), compat=compat), src)
 
 
@@ -230,7 +233,7 @@ def _image(rng, h, w, dtype, c):
 
 
 def _check_all_modes(src, m, dsize, border="replicate", bval=17.0):
-    for compat in (None, "opencv5", "opencv4"):
+    for compat in (None, "opencv5.0", "opencv4"):
         got = ffaccel.warp_affine(src, m, dsize, border=border, border_value=bval, compat=compat)
         want = REFERENCES[compat](src, m, dsize, border, bval)
         np.testing.assert_array_equal(got, want, err_msg=f"compat={compat} border={border} dsize={dsize} m={m.tolist()}")
@@ -331,6 +334,16 @@ def test_no_read_outside_the_source(dtype, c):
                     _check_all_modes(src, m, (w * 3 + 9, h + 2), border)
 
 
+def _cpu_has_v3() -> bool:
+    """Whether this CPU has what the x86-64-v3 build needs (AVX2, FMA, BMI2), from /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return {"avx2", "fma", "bmi2"} <= set(flags)
+
+
 def test_baseline_build_gives_the_same_bytes():
     """The baseline (SSE2) and x86-64-v3 (AVX2) builds of the CPU loop agree byte for byte."""
     import hashlib
@@ -352,19 +365,26 @@ for trial in range(60):
     ang, s = rng.uniform(-3.1, 3.1), np.exp(rng.uniform(-2, 2))
     m = np.array([[s * np.cos(ang), -s * np.sin(ang), rng.uniform(-60, 60)],
                   [s * np.sin(ang), s * np.cos(ang), rng.uniform(-60, 60)]])
-    for compat in (None, "opencv5", "opencv4"):
+    for compat in (None, "opencv5.0", "opencv4"):
         for border in ("replicate", "constant"):
             out = ffaccel.warp_affine(src, m, (int(rng.integers(1, 90)), int(rng.integers(1, 40))),
                                       border=border, border_value=float(rng.uniform(0, 255)), compat=compat)
             h.update(out.tobytes())
+import ffaccel._core as _core
+print(_core.build_info()['cpu_variant'])
 print(h.hexdigest())
 '''
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    digests = []
+    if not _cpu_has_v3():
+        pytest.skip("this CPU lacks AVX2/FMA/BMI2: only the baseline build can run here")
+    digests, variants = [], []
     for baseline in ("0", "1"):
         env["FFACCEL_CPU_BASELINE"] = baseline
         res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
         assert res.returncode == 0, res.stderr
-        digests.append(res.stdout.strip())
+        variant, digest = res.stdout.split()
+        variants.append(variant)
+        digests.append(digest)
+    assert variants == ["x86-64-v3", "baseline"]  # both builds really ran
     assert digests[0] == digests[1]
     assert len(digests[0]) == len(hashlib.sha256().hexdigest())

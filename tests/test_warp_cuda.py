@@ -29,7 +29,7 @@ def test_gpu_matches_cpu_bytes(fw, src, m, dsize, border, bval, compat):
     np.testing.assert_array_equal(to_host(gpu), cpu)
 
 
-@pytest.mark.parametrize("compat", [None, "opencv5", "opencv4"])
+@pytest.mark.parametrize("compat", [None, "opencv5.0", "opencv4"])
 def test_face_crops_1080p_parity(fw, compat):
     rng = np.random.default_rng(11)
     frame = rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8)
@@ -47,7 +47,7 @@ def test_float32_and_planar_parity(fw):
     rng = np.random.default_rng(2)
     for src in (rng.random((300, 400, 3)).astype(np.float32) * 255, rng.integers(0, 256, (300, 400), dtype=np.uint8)):
         m = np.array([[1.7, 0.3, -40.0], [-0.2, 1.6, -33.0]])
-        for compat in (None, "opencv5", "opencv4"):
+        for compat in (None, "opencv5.0", "opencv4"):
             cpu = ffaccel.warp_affine(src, m, (256, 200), border="constant", border_value=17, compat=compat)
             gpu = to_host(ffaccel.warp_affine(to_gpu(src, fw), m, (256, 200), border="constant", border_value=17,
                                               compat=compat))
@@ -145,7 +145,7 @@ def test_concurrent_threads_each_on_own_stream():
                 for _ in range(30):
                     m = np.array([[local.uniform(0.3, 1.5), local.uniform(-0.3, 0.3), local.uniform(-300, 0)],
                                   [local.uniform(-0.3, 0.3), local.uniform(0.3, 1.5), local.uniform(-200, 0)]])
-                    compat = [None, "opencv5", "opencv4"][int(local.integers(0, 3))]
+                    compat = [None, "opencv5.0", "opencv4"][int(local.integers(0, 3))]
                     got = ffaccel.warp_affine(g, m, (200, 180), compat=compat)
                     stream.synchronize()
                     want = ffaccel.warp_affine(frames[i], m, (200, 180), compat=compat)

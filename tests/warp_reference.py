@@ -148,4 +148,4 @@ def warp_opencv4(src, m, dsize, border="replicate", border_value=0.0):
     return out if src.ndim == 3 else out[..., 0]
 
 
-REFERENCES = {None: warp_default, "opencv5": warp_opencv5, "opencv4": warp_opencv4}
+REFERENCES = {None: warp_default, "opencv5.0": warp_opencv5, "opencv5": warp_opencv5, "opencv4": warp_opencv4}  # "opencv5": deprecated alias

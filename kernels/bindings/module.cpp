@@ -8,6 +8,7 @@
 #include "ffaccel/common.h"
 #include "ffaccel/cuda_runtime_info.h"
 #include "../cpu/parallel.h"
+#include "../cpu/variant.h"
 
 namespace nb = nanobind;
 using namespace ffaccel;
@@ -23,6 +24,14 @@ static nb::dict build_info() {
     d["cuda_archs"] = FFACCEL_CUDA_ARCHS;
     d["cuda_compiler"] = FFACCEL_CUDA_COMPILER;
     d["cpu_threads"] = cpu::num_threads();
+    // Which build of the CPU loops runs here (cpu/variant.h): "x86-64-v3" (AVX2 + FMA) or
+    // "baseline" (no v3 build, a CPU without AVX2/FMA/BMI2, or FFACCEL_CPU_BASELINE=1).
+#if defined(FFACCEL_HAVE_V3_BUILD)
+    d["cpu_v3_built"] = true;
+#else
+    d["cpu_v3_built"] = false;
+#endif
+    d["cpu_variant"] = cpu::has_x86_64_v3() ? "x86-64-v3" : "baseline";
     return d;
 }
 

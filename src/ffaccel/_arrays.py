@@ -44,7 +44,7 @@ _TORCH_DTYPES: dict[str, np.dtype] = {
 }
 #: numpy dtype kinds an op can be handed at all: bool, signed, unsigned, float.
 _REAL_KINDS = "biuf"
-CUPY_HINT = "GPU frames need cupy: pip install ffaccel[cuda12] (or ffaccel[cuda13])"
+CUPY_HINT = 'GPU frames need cupy: pip install "ffaccel[cuda12]" (or "ffaccel[cuda13]"; ".[cuda12]" from a checkout)'
 
 
 @dataclass(frozen=True)
@@ -238,7 +238,7 @@ def import_torch() -> Any:
     try:
         return importlib.import_module("torch")
     except ImportError as exc:  # pragma: no cover - torch is present in the test env
-        raise ImportError("this feature needs PyTorch; install it with `pip install ffaccel[torch]` "
+        raise ImportError('this feature needs PyTorch; install it with `pip install "ffaccel[torch]"` (or ".[torch]" from a checkout) '
                           "or see https://pytorch.org") from exc
 
 

@@ -16,7 +16,10 @@ _PLUGINS = ("ffaccel.quality.cli", "ffaccel.demo.cli")
 def _print_info(args: argparse.Namespace) -> int:
     from ffaccel import status
 
+    from ffaccel.opencv_compat import installed_opencv
+
     s = status()
+    s["opencv"] = installed_opencv()
     if args.json:
         print(json.dumps(s, indent=2))
         return 0
@@ -42,6 +45,13 @@ def _print_info(args: argparse.Namespace) -> int:
             print(f"  {name:<15} {info['version']}{extra}")
         elif info:
             print(f"  {name:<15} not importable ({info['error']})")
+    cv = s["opencv"]
+    if not cv["available"]:
+        print(f"  {'opencv':<15} not importable; compat modes that follow OpenCV need it")
+    elif cv["mode"]:
+        print(f"  {'opencv':<15} {cv['version']}: compat mode {cv['mode']!r} reproduces its warpAffine byte for byte")
+    else:
+        print(f"  {'opencv':<15} {cv['version']}: NO compat mode matches it: {cv['reason']}")
     return 0
 
 

@@ -89,7 +89,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto",
                         help="auto (default): add the CUDA path when a GPU is usable; cuda: require it; cpu: skip it")
     parser.add_argument("--output", type=Path, default=Path("ffaccel-demo"), metavar="DIR",
-                        help="output folder, created if needed; its demo files are overwritten (default ./ffaccel-demo)")
+                        help="output folder, created if needed; the files of an earlier demo run there are removed first, "
+                             "other files are kept (default ./ffaccel-demo)")
     parser.add_argument("--no-video", action="store_true", help="do not write the two mp4 files (the PNG stills without OpenCV)")
     parser.add_argument("--crop-size", type=int, choices=(128, 256, 512), default=512,
                         help="face crop side in pixels (default 512)")
@@ -97,6 +98,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="paste the source face without matching its colour to the target")
     parser.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
     parser.set_defaults(func=run)
+
+
+def agreement_lines(agreement: dict | None, frames: int) -> list[str]:
+    """Console verdict of quality.json's ``paths_agree_with_facefusion``: one line per path.
+
+    Example:
+        >>> agreement_lines({"ffaccel-cpu": {"max_abs_diff": 0, "differing_values": 0, "identical_frames": 24}}, 12)
+        ['agreement: ffaccel-cpu is byte-identical to the FaceFusion-style path (24 of 24 frames)']
+    """
+    if agreement is None:
+        return ["agreement: not checked (the FaceFusion-style path needs OpenCV)"]
+    lines = []
+    for name, a in agreement.items():
+        total = 2 * frames  # raw and stabilised variants
+        if a["differing_values"] == 0:
+            lines.append(f"agreement: {name} is byte-identical to the FaceFusion-style path "
+                         f"({a['identical_frames']} of {total} frames)")
+        else:
+            lines.append(f"agreement: {name} DIFFERS from the FaceFusion-style path: {a['differing_values']} values, "
+                         f"max difference {a['max_abs_diff']}, {a['identical_frames']} of {total} frames identical")
+    return lines
 
 
 def run(args: argparse.Namespace) -> int:
@@ -132,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     verdict = "reduced" if result.quality["stabilisation"]["reduced_jitter"] else "did NOT reduce"
     print(f"stabilisation {verdict} jitter against ground truth")
+    for line in agreement_lines(result.quality.get("paths_agree_with_facefusion"), options.frames):
+        print(line)
     print()
     print(f"finished in {result.wall_s:.1f} s; artefacts in {result.output.resolve()}/:")
     for name in sorted({p.name for p in result.artefacts.values()}):

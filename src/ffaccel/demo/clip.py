@@ -310,7 +310,7 @@ class SyntheticClip:
         """Frame ``index`` as a new (height, width, 3) uint8 BGR array.
 
         Bilinear warp of the scene: ``cv2.warpAffine`` when OpenCV is installed (the
-        faster of the two on a CPU), else ``ffaccel.warp_affine(compat="opencv5")``,
+        faster of the two on a CPU), else ``ffaccel.warp_affine(compat="opencv5.0")``,
         OpenCV 5's bytes. They differ only where the camera would look past the
         scene's border (reflected by OpenCV, replicated by ffaccel).
         """
@@ -321,7 +321,7 @@ class SyntheticClip:
             import ffaccel
 
             return np.asarray(ffaccel.warp_affine(self.scene, self.matrices[index], (s.width, s.height),
-                                                  compat="opencv5"))
+                                                  compat="opencv5.0"))
         return cv2.warpAffine(self.scene, self.matrices[index], (s.width, s.height), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REFLECT_101)
 

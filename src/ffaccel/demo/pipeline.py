@@ -8,7 +8,7 @@ noisy landmarks -> [stabilise] -> align -> warp crop -> swap stand-in -> mask ->
   and ``astype`` truncation of ``paste_back``). This is the baseline.
 - :class:`FfaccelCpuPath`: ffaccel's ops on numpy arrays: ``warp_affine``, the cached
   ``box_mask``, ``estimate_color_gains`` / ``apply_color_gain_linear`` and the fused
-  ``paste_back(compat="facefusion-opencv5"/"-opencv4")``, which writes the same bytes
+  ``paste_back(compat="facefusion-opencv5.0"/"-opencv4")``, which writes the same bytes
   as FaceFusion's.
 - :class:`FfaccelCudaPath`: the same ops on torch or cupy CUDA arrays (frame uploaded
   once, downloaded once for the video writer).
@@ -129,7 +129,7 @@ def estimate_matrix(five: np.ndarray, crop_size: int, use_cv2: bool | None = Non
 def align_source(source: np.ndarray, five: np.ndarray, crop_size: int) -> np.ndarray:
     """The source face cut out at the alignment template: the swap stand-in's output.
 
-    ``cv2.warpAffine`` with OpenCV, else ``ffaccel.warp_affine(compat="opencv5")``, which gives
+    ``cv2.warpAffine`` with OpenCV, else ``ffaccel.warp_affine(compat="opencv5.0")``, which gives
     OpenCV 5's bytes (``warpAffine`` treats INTER_AREA as INTER_LINEAR).
     """
     m = estimate_matrix(five, crop_size)
@@ -333,13 +333,23 @@ class FfaccelCpuPath:
 
 
 def warp_compat() -> str:
-    """``compat`` for ffaccel.warp_affine: the installed OpenCV generation's bytes ("opencv5" or
-    "opencv4"); "opencv5" when OpenCV is not installed (ffaccel reproduces it without OpenCV)."""
+    """``compat`` for ffaccel.warp_affine: the installed OpenCV's bytes ("opencv4" or "opencv5.0",
+    from :func:`ffaccel.opencv_compat.opencv_compat_mode`, which raises naming the version when
+    no mode matches: the demo then warns and uses "opencv5.0"); "opencv5.0" when OpenCV is not installed (ffaccel reproduces it without OpenCV)."""
     try:
         import cv2
     except ImportError:
-        return "opencv5"
-    return "opencv5" if int(cv2.__version__.split(".")[0]) >= 5 else "opencv4"
+        return "opencv5.0"
+    import warnings
+
+    from ffaccel.opencv_compat import OpenCVVersionError, opencv_compat_mode
+
+    try:
+        return opencv_compat_mode(cv2)
+    except OpenCVVersionError as exc:
+        warnings.warn(f"{exc}; the demo uses compat 'opencv5.0' instead, so its agreement check will report "
+                      "differences", RuntimeWarning, stacklevel=2)
+        return "opencv5.0"
 
 
 def paste_compat() -> str:

@@ -148,6 +148,29 @@ def _tile(img: np.ndarray, size: tuple[int, int], text: str, unit: float) -> np.
     return tile
 
 
+#: File names the demo writes (fnmatch patterns); a run removes these, and only these,
+#: from its output folder first, so no still of an earlier run is left beside new ones.
+ARTEFACT_PATTERNS = ("swapped.mp4", "comparison.mp4", "swapped_*.png", "comparison_*.png", "quality.json",
+                     "quality_*.json", "quality_*.png", "quality_*.html", "landmarks.png", "landmarks.npz",
+                     "timing.json", "timing.md")
+
+
+def clean_artefacts(out_dir: Path) -> list[Path]:
+    """Delete the demo's own artefacts (:data:`ARTEFACT_PATTERNS`) from ``out_dir``; other files stay.
+
+    Returns:
+        The paths removed.
+    """
+    import fnmatch
+
+    removed = []
+    for path in sorted(out_dir.iterdir()):
+        if path.is_file() and any(fnmatch.fnmatchcase(path.name, pat) for pat in ARTEFACT_PATTERNS):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
 def run_demo(options: DemoOptions, log: Callable[[str], None] = print) -> DemoResult:
     """Run the demo and write its artefacts; see docs/demo.md for what each one shows.
 
@@ -185,6 +208,7 @@ def run_demo(options: DemoOptions, log: Callable[[str], None] = print) -> DemoRe
     backend, device_note = resolve_device(options.device)
     out_dir = Path(options.output)
     out_dir.mkdir(parents=True, exist_ok=True)
+    clean_artefacts(out_dir)
 
     spec = ClipSpec(frames=options.frames, width=options.width, height=options.height, seed=options.seed)
     clip = SyntheticClip(spec)

@@ -39,16 +39,15 @@ def load_ffaccel() -> Any:
 
 
 def opencv_generation(cv2: Any) -> str:
-    """``"opencv5"`` or ``"opencv4"`` from ``cv2.__version__`` (ValueError for anything else)."""
-    try:
-        major = int(str(cv2.__version__).split(".")[0])
-    except ValueError:
-        raise ValueError(f"cv2.__version__: cannot read the major version from {cv2.__version__!r}") from None
-    if major >= 5:
-        return "opencv5"
-    if major == 4:
-        return "opencv4"
-    raise ValueError(f"cv2 {cv2.__version__}: FaceFusion 3.5-3.8 needs OpenCV 4.x or 5.x")
+    """The compat mode (``"opencv4"`` or ``"opencv5.0"``) that reproduces ``cv2``'s warps.
+
+    Delegates to :func:`ffaccel.opencv_compat.opencv_compat_mode`, which raises
+    :class:`ffaccel.opencv_compat.OpenCVVersionError` (a ValueError) naming the version when
+    no mode matches it (OpenCV 4.14, 5.1 with IPP on, releases not verified).
+    """
+    from ffaccel.opencv_compat import opencv_compat_mode
+
+    return opencv_compat_mode(cv2)
 
 
 class _Gpu:
@@ -122,9 +121,17 @@ class Backend:
         self.ops = ops
         self.cv2 = cv2
         self.mode = mode
-        self.generation = opencv_generation(cv2)
+        # exact mode must reproduce this cv2: refuse at install if no mode does. fast mode
+        # does not depend on it; the status just reports None then.
+        if mode == "exact":
+            self.generation: str | None = opencv_generation(cv2)
+        else:
+            try:
+                self.generation = opencv_generation(cv2)
+            except ValueError:
+                self.generation = None
         self.warp_compat: str | None = self.generation if mode == "exact" else None
-        self.paste_compat: str | None = "facefusion-" + self.generation if mode == "exact" else None
+        self.paste_compat: str | None = f"facefusion-{self.generation}" if mode == "exact" else None
         self.gpu: _Gpu | None = None
         self.gpu_reason = ""
         if index is not None:

@@ -7,7 +7,7 @@ sampling of ``warp_affine.h``), ``kernels/cpu/paste_back.cpp``, ``kernels/cuda/p
 
 from __future__ import annotations
 
-from functools import lru_cache
+import warnings
 from typing import Any
 
 import numpy as np
@@ -17,23 +17,13 @@ from ffaccel import _arrays, _checks, _core, _fast
 __all__ = ["paste_back", "paste_back_batch", "paste_areas", "PASTE_COMPAT", "PASTE_BLENDS"]
 
 #: ``compat`` values: kernel mode, truncation, and how paste areas are rounded.
-PASTE_COMPAT = (None, "facefusion", "facefusion-opencv4", "facefusion-opencv5")
+#: ``"facefusion"`` follows the installed cv2 (:mod:`ffaccel.opencv_compat`);
+#: ``"facefusion-opencv5"`` is a deprecated alias of ``"facefusion-opencv5.0"``.
+PASTE_COMPAT = (None, "facefusion", "facefusion-opencv4", "facefusion-opencv5.0")
 
 _FRAME = {np.dtype(np.uint8): (3, 4)}
 _CROP = {np.dtype(np.uint8): (3, 4), np.dtype(np.float32): (3, 4)}
 _MASK = {np.dtype(np.float32): (1,), np.dtype(np.uint8): (1,)}
-
-
-@lru_cache(maxsize=1)
-def _installed_opencv_generation() -> str:
-    try:
-        import cv2
-    except ImportError:
-        raise ValueError(
-            "compat: 'facefusion' follows the installed OpenCV generation, but cv2 is not importable; "
-            "pass 'facefusion-opencv4' or 'facefusion-opencv5', or `pip install ffaccel[opencv]`"
-        ) from None
-    return "opencv5" if int(cv2.__version__.split(".")[0]) >= 5 else "opencv4"
 
 
 def _compat(compat: Any) -> tuple[int, bool]:
@@ -41,8 +31,15 @@ def _compat(compat: Any) -> tuple[int, bool]:
     if compat is None:
         return 0, False
     if compat == "facefusion":
-        compat = "facefusion-" + _installed_opencv_generation()
+        from ffaccel.opencv_compat import opencv_compat_mode
+
+        compat = "facefusion-" + opencv_compat_mode()
     if compat == "facefusion-opencv5":
+        warnings.warn("compat='facefusion-opencv5' is deprecated: it means 'facefusion-opencv5.0' (OpenCV 5.1 "
+                      "differs); pass 'facefusion-opencv5.0', or 'facefusion' to follow the installed cv2",
+                      DeprecationWarning, stacklevel=4)
+        compat = "facefusion-opencv5.0"
+    if compat == "facefusion-opencv5.0":
         return 1, True
     if compat == "facefusion-opencv4":
         return 2, True
@@ -298,8 +295,11 @@ def paste_back(frame: Any, crop: Any, mask: Any, matrix: Any, *, compat: str | N
         matrix: (2, 3) host array, the frame -> crop matrix the crop was made with.
         compat: ``None``: ffaccel's warp formula, unrounded samples, result rounded half
             to even. ``"facefusion"``: byte-identical to FaceFusion 3.5-3.8's
-            face_helper.paste_back under the installed OpenCV generation (4.x or 5.x; or
-            say which with ``"facefusion-opencv4"`` / ``"facefusion-opencv5"``): OpenCV's
+            face_helper.paste_back under the installed OpenCV, whose warp mode
+            :func:`ffaccel.opencv_compat.opencv_compat_mode` picks (ValueError naming the
+            version when none matches; or say which with ``"facefusion-opencv4"`` /
+            ``"facefusion-opencv5.0"``; ``"facefusion-opencv5"`` is a deprecated alias of
+            the latter): OpenCV's
             warps, float32 blend, truncation toward zero as numpy's astype(uint8). Needs
             a float32 mask. FaceFusion's truncation darkens the face by half a level on
             average, which the default avoids. Values outside 0..255 saturate (numpy's

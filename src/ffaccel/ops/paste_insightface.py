@@ -78,8 +78,9 @@ def insightface_generation(version: str | None = None, ipp: bool | None = None) 
         imported).
 
     Raises:
-        ValueError: cv2 is not importable, or a release whose bytes are not reproduced
-            (5.1 with IPP on, or anything newer than 4.13 / 5.1), naming it.
+        ffaccel.opencv_compat.OpenCVVersionError (a ValueError): cv2 is not importable, or a
+            release whose bytes are not reproduced (5.1 with IPP on, 4.14, or anything newer
+            than 5.1), naming it.
 
     Example:
         >>> insightface_generation("4.12.0")
@@ -87,31 +88,15 @@ def insightface_generation(version: str | None = None, ipp: bool | None = None) 
         >>> insightface_generation("5.1.0", ipp=False)
         'insightface-opencv5'
     """
+    # One mapping from OpenCV releases to modes for every op (ffaccel.opencv_compat); the
+    # insightface paste adds no rule of its own: its erode and blur are the same in 4.x-5.1.
+    from ffaccel import opencv_compat
+
     if version is None:
-        try:
-            import cv2
-        except ImportError:
-            raise ValueError("compat: 'insightface' follows the installed OpenCV, but cv2 is not importable; pass "
-                             "'insightface-opencv4' or 'insightface-opencv5'") from None
-        version = str(cv2.__version__)
-        if ipp is None:
-            ipp_mod = getattr(cv2, "ipp", None)
-            ipp = bool(ipp_mod.useIPP()) if ipp_mod is not None and hasattr(ipp_mod, "useIPP") else False
-    parts = str(version).split(".")
-    try:
-        major, minor = int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
-    except ValueError:
-        raise ValueError(f"version: cannot read an OpenCV version from {version!r}") from None
-    if major == 4 and minor <= 13:
-        return "insightface-opencv4"
-    if major == 5 and minor == 0:
-        return "insightface-opencv5"
-    if major == 5 and minor == 1:
-        if not ipp:
-            return "insightface-opencv5"
-        raise ValueError(f"version: OpenCV {version} hands warpAffine to Intel IPP, which is not reproduced byte for "
-                         "byte; set OPENCV_IPP=disabled before cv2 is imported (5.1 then gives 5.0's bytes)")
-    raise ValueError(f"version: OpenCV {version} is not reproduced (supported: 4.x up to 4.13, 5.0, 5.1 without IPP)")
+        mode = opencv_compat.opencv_compat_mode()
+    else:
+        mode = opencv_compat.compat_mode_for(str(version), ipp=bool(ipp))
+    return "insightface-opencv4" if mode == "opencv4" else "insightface-opencv5"
 
 
 def _modes(compat: Any) -> tuple[int, int]:

@@ -7,6 +7,7 @@ Kernel: ``kernels/include/ffaccel/warp_affine.h`` (the per-pixel formula),
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -15,17 +16,39 @@ from ffaccel import _arrays, _checks, _core, _fast
 
 __all__ = ["warp_affine", "warp_affine_batch", "COMPAT_MODES"]
 
-#: ``compat`` values and the kernel mode each selects.
-COMPAT_MODES: dict[str | None, int] = {None: 0, "opencv5": 1, "opencv4": 2}
+#: ``compat`` values and the kernel mode each selects. ``"opencv"`` (the mode of the
+#: installed cv2, see :mod:`ffaccel.opencv_compat`) and the deprecated ``"opencv5"`` (an
+#: alias of ``"opencv5.0"``) are resolved to one of these first.
+COMPAT_MODES: dict[str | None, int] = {None: 0, "opencv5.0": 1, "opencv4": 2}
 
 _ALLOWED = {np.dtype(np.uint8): (1, 3, 4), np.dtype(np.float32): (1, 3)}
 
 
+def resolve_compat(compat: Any, stacklevel: int = 3) -> str | None:
+    """``compat`` as a key of :data:`COMPAT_MODES`: ``"opencv"`` becomes the installed cv2's mode,
+    ``"opencv5"`` becomes ``"opencv5.0"`` with a DeprecationWarning.
+
+    Raises:
+        ValueError: unknown value; ffaccel.opencv_compat.OpenCVVersionError (a ValueError)
+            for ``"opencv"`` when no mode matches the installed OpenCV.
+    """
+    if compat == "opencv":
+        from ffaccel.opencv_compat import opencv_compat_mode
+
+        return opencv_compat_mode()
+    if compat == "opencv5":
+        warnings.warn("compat='opencv5' is deprecated: it means 'opencv5.0' (OpenCV 5.1 differs); "
+                      "pass 'opencv5.0', or 'opencv' to follow the installed cv2", DeprecationWarning,
+                      stacklevel=stacklevel)
+        return "opencv5.0"
+    if isinstance(compat, str) or compat is None:
+        if compat in COMPAT_MODES:
+            return compat
+    raise ValueError(f"compat: expected None, 'opencv', 'opencv4' or 'opencv5.0', got {compat!r}")
+
+
 def _mode(compat: Any) -> int:
-    try:
-        return COMPAT_MODES[compat]
-    except (KeyError, TypeError):
-        raise ValueError(f"compat: expected None, 'opencv5' or 'opencv4', got {compat!r}") from None
+    return COMPAT_MODES[resolve_compat(compat, stacklevel=5)]
 
 
 class WarpSpec:
@@ -166,9 +189,14 @@ def warp_affine(
         border_value: value of pixels outside ``src`` for ``"constant"``: a number or
             one per channel (rounded and saturated for uint8).
         compat: ``None`` (ffaccel's formula: float32, no FMA, round half to even),
-            ``"opencv5"`` (byte-identical to ``cv2.warpAffine`` with INTER_LINEAR in
-            OpenCV 5.0 on x86-64 with AVX2), or ``"opencv4"`` (byte-identical to
-            OpenCV 4.x's fixed-point path, 1/32 px coordinates).
+            ``"opencv4"`` (byte-identical to ``cv2.warpAffine`` with INTER_LINEAR in
+            OpenCV 4.8-4.13: fixed point, 1/32 px coordinates), ``"opencv5.0"``
+            (OpenCV 5.0 on x86-64 with AVX2, and 5.1 with ``cv2.ipp.setUseIPP(False)``),
+            or ``"opencv"``: the mode of the installed cv2, chosen by
+            :func:`ffaccel.opencv_compat.opencv_compat_mode`, which raises a ValueError
+            naming the version when none matches (4.14; 5.1 with IPP on).
+            ``"opencv5"`` is a deprecated alias of ``"opencv5.0"``. The verified
+            releases are listed in docs/ops.md.
         out: optional result buffer of shape (height, width[, C]), same kind, device
             and dtype as ``src``; it must not overlap ``src``.
 

@@ -1,7 +1,7 @@
 """Reports for a QualityMonitor: JSON (schema ``ffaccel.quality/2``), PNG plot, HTML page.
 
 The JSON schema is documented in docs/quality.md. The plot and the HTML page need
-matplotlib, imported only when they are asked for (``pip install ffaccel[report]``).
+matplotlib, imported only when they are asked for (``pip install "ffaccel[report]"``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ffaccel.quality.events import JITTER_WINDOW
 __all__ = ["SCHEMA", "MonitorView", "build_report", "render_plot_png", "write_html", "write_json", "write_plot"]
 
 SCHEMA = "ffaccel.quality/2"  # /2: boxes are (x0, y0, x1, y1) (were (x, y, w, h) in /1)
-REPORT_EXTRA_HINT = "pip install ffaccel[report]"
+REPORT_EXTRA_HINT = 'pip install "ffaccel[report]" (or ".[report]" from a checkout)'
 
 
 class MonitorView(Protocol):

@@ -1,7 +1,7 @@
 """Streaming video input for the quality command: one decoded frame in memory at a time.
 
 OpenCV (``cv2``) is imported only here and only when a video is opened; without it
-the error names the extra to install (``pip install ffaccel[opencv]``).
+the error names the extra to install (``pip install "ffaccel[opencv]"``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 
 __all__ = ["VideoError", "VideoInfo", "VideoReader", "check_same_geometry", "prefetch_frames", "probe"]
 
-OPENCV_EXTRA_HINT = "pip install ffaccel[opencv]"
+OPENCV_EXTRA_HINT = 'pip install "ffaccel[opencv]" (or ".[opencv]" from a checkout)'
 
 
 class VideoError(ValueError):
