@@ -145,6 +145,7 @@ import collections, glob, os, sys, xml.etree.ElementTree as ET
 reports, status_file, ff_src, gpus, total, work = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4] or 0), int(sys.argv[5]), sys.argv[6]
 reasons = collections.defaultdict(collections.Counter)  # reason -> environment -> count
 failed_tests = []
+totals = collections.Counter()
 print(f"{'environment':<34} {'passed':>7} {'failed':>7} {'errors':>7} {'skipped':>8} {'xfailed':>8}")
 for path in sorted(glob.glob(os.path.join(reports, "*.xml"))):
     name = os.path.basename(path)[:-4]
@@ -163,6 +164,7 @@ for path in sorted(glob.glob(os.path.join(reports, "*.xml"))):
                 else:
                     failed_tests.append(f"{name}: {case.get('classname')}::{case.get('name')}")
         counts[kind] += 1
+    totals.update(counts)
     print(f"{name:<34} {counts['passed']:>7} {counts['failed']:>7} {counts['errors']:>7} {counts['skipped']:>8} "
           f"{counts['xfailed']:>8}")
 if reasons:
@@ -192,6 +194,9 @@ if gpus == 0:
 if none:
     print("  (none)")
 print(f"\ntotal wall time {total // 60} min {total % 60} s")
+# One closing line over every environment (xfailed counted with skipped; errors with failed).
+print(f"\ntotal: {totals['passed']} passed, {totals['failed'] + totals['errors']} failed, "
+      f"{totals['skipped'] + totals['xfailed']} skipped")
 sys.exit(1 if (bad or failed_tests) else 0)
 EOF
 rc=$?
