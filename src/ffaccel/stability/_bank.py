@@ -31,6 +31,8 @@ lag at the ends either and the smoothest levels do not see a noisy end value.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 __all__ = ["LEVELS", "smooth_channels", "noise_variance"]
@@ -106,6 +108,32 @@ def _moving_average(x: np.ndarray, half: int) -> np.ndarray:
     return (c[hi] - c[lo]) / (hi - lo).reshape((-1,) + (1,) * (x.ndim - 1))
 
 
+@functools.lru_cache(maxsize=16)
+def _plan(t_len: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Data-independent parts of ``smooth_channels`` for a segment of ``t_len`` frames padded
+    to ``n``: the bank's responses (J, F), their noise gains ||h|| (J,), the level-end
+    corrections' unit responses (J, 2, T) and the end-value fit lengths. Cached (read-only)."""
+    w = 2.0 * np.pi * np.arange(n // 2 + 1) / n
+    d4 = (2.0 - 2.0 * np.cos(w)) ** ORDER
+    resp = 1.0 / (1.0 + d4[None, :] / LEVELS[:, None])  # (J, F)
+    # ||h||^2 over the full circle: (1/n) sum |H|^2, the rfft half counted twice but for DC and Nyquist
+    wts = np.full(len(w), 2.0)
+    wts[0] = 1.0
+    if n % 2 == 0:
+        wts[-1] = 1.0
+    norm = np.sqrt((resp**2 * wts).sum(axis=1) / n)  # (J,)
+    u = np.zeros((2, n))
+    u[0, :_PAD] = 2.0
+    u[0, _PAD] = 1.0
+    u[1, t_len + _PAD: t_len + 2 * _PAD] = 2.0
+    u[1, t_len + _PAD - 1] = 1.0
+    g = np.fft.irfft(resp[:, None, :] * np.fft.rfft(u, axis=1)[None], n=n, axis=2)[:, :, _PAD:_PAD + t_len]  # (J, 2, T)
+    g = np.ascontiguousarray(g)
+    for a in (resp, norm, g):
+        a.flags.writeable = False
+    return resp, norm, g
+
+
 def smooth_channels(y: np.ndarray, r: np.ndarray, lightest: np.ndarray, *, gamma: float = 1.5,
                     erode: int = 3, average: int = 5) -> np.ndarray:
     """Smooth (T, C) channels (finite, uniformly spaced) with the level bank.
@@ -121,54 +149,60 @@ def smooth_channels(y: np.ndarray, r: np.ndarray, lightest: np.ndarray, *, gamma
 
     Returns:
         (T, C) float64.
+
+    Internally the channels are laid out (C, T) (time contiguous): every transform and the
+    rule run along the last axis. Channels that may not use the smoothest levels skip them
+    (the rule's outcome for them does not depend on those levels).
     """
     t_len, n_ch = y.shape
     if t_len < 3:
         return y.copy()
     n = 1 << int(np.ceil(np.log2(t_len + 2 * _PAD + 16)))
+    resp, norm, g = _plan(t_len, n)
     # One padded copy for every level: odd reflection about the first / last value. Level j
     # reflects about its own end values p0, p1 instead, which adds d0 * u_left + d1 * u_right
     # (d = p - end value; u = 2 on the pad, 1 on the end frame): filtered once per level.
-    padded = np.empty((n, n_ch))
-    padded[: t_len + 2 * _PAD] = np.pad(y, ((_PAD, _PAD), (0, 0)), mode="reflect", reflect_type="odd")
-    gap = n - (t_len + 2 * _PAD)  # wrap-around filler: a straight line from the right pad back to the left one
-    w_fill = (np.arange(1, gap + 1) / (gap + 1))[:, None]
-    padded[t_len + 2 * _PAD:] = padded[t_len + 2 * _PAD - 1] + w_fill * (padded[0] - padded[t_len + 2 * _PAD - 1])
-    spec = np.fft.rfft(padded, axis=0)  # (F, C)
-    w = 2.0 * np.pi * np.arange(spec.shape[0]) / n
-    d4 = (2.0 - 2.0 * np.cos(w)) ** ORDER
-    resp = 1.0 / (1.0 + d4[None, :] / LEVELS[:, None])  # (J, F)
-    # ||h||^2 over the full circle: (1/n) sum |H|^2, the rfft half counted twice but for DC and Nyquist
-    wts = np.full(spec.shape[0], 2.0)
-    wts[0] = 1.0
-    if n % 2 == 0:
-        wts[-1] = 1.0
-    norm = np.sqrt((resp**2 * wts).sum(axis=1) / n)  # (J,)
-    est = np.fft.irfft(resp[:, :, None] * spec[None], n=n, axis=1)[:, _PAD:_PAD + t_len]  # (J, T, C)
-    u = np.zeros((2, n))
-    u[0, :_PAD] = 2.0
-    u[0, _PAD] = 1.0
-    u[1, t_len + _PAD: t_len + 2 * _PAD] = 2.0
-    u[1, t_len + _PAD - 1] = 1.0
-    g = np.fft.irfft(resp[:, None, :] * np.fft.rfft(u, axis=1)[None], n=n, axis=2)[:, :, _PAD:_PAD + t_len]  # (J, 2, T)
+    yt = y.T
+    padded = np.empty((n_ch, n))
+    m = t_len + 2 * _PAD
+    padded[:, :m] = np.pad(yt, ((0, 0), (_PAD, _PAD)), mode="reflect", reflect_type="odd")
+    gap = n - m  # wrap-around filler: a straight line from the right pad back to the left one
+    w_fill = np.arange(1, gap + 1) / (gap + 1)
+    padded[:, m:] = padded[:, m - 1:m] + w_fill[None, :] * (padded[:, :1] - padded[:, m - 1:m])
+    spec = np.fft.rfft(padded, axis=1)  # (C, F)
     p0, p1 = _end_values(y, _END_FRAMES)
-    d0 = p0 - y[0]
-    d1 = p1 - y[-1]
-    est += g[:, 0, :, None] * d0[:, None, :] + g[:, 1, :, None] * d1[:, None, :]
-    sd = norm[:, None, None] * np.sqrt(r)[None, None, :]
-    # ICI from the lightest level (last) toward the smoothest (first).
-    lower = np.maximum.accumulate((est - gamma * sd)[::-1], axis=0)
-    upper = np.minimum.accumulate((est + gamma * sd)[::-1], axis=0)
-    agree = lower <= upper  # (J, T, C) reversed: True while all lighter levels agree
-    # smoothest level still agreeing = count of leading True values from the lightest
-    run = np.cumprod(agree, axis=0).sum(axis=0)  # (T, C), >= 1
-    level = (len(LEVELS) - run).astype(np.float64)
-    level = np.maximum(level, lightest[None, :].astype(np.float64))
-    level = _running(level, erode, np.maximum)  # larger index = lighter smoothing
-    level = _moving_average(level, average)
-    j0 = np.clip(np.floor(level).astype(np.intp), 0, len(LEVELS) - 1)
-    j1 = np.minimum(j0 + 1, len(LEVELS) - 1)
-    frac = level - j0
-    a = np.take_along_axis(est, j0[None], axis=0)[0]
-    b = np.take_along_axis(est, j1[None], axis=0)[0]
-    return a + frac * (b - a)
+    d0 = (p0 - y[0]).T  # (C, J)
+    d1 = (p1 - y[-1]).T
+    sdr = np.sqrt(r)
+    out = np.empty((n_ch, t_len))
+    n_lev = len(LEVELS)
+    for low in np.unique(lightest):
+        cs = np.flatnonzero(lightest == low)
+        js = slice(int(low), n_lev)
+        est = np.fft.irfft(resp[js, None, :] * spec[None, cs], n=n, axis=2)[:, :, _PAD:_PAD + t_len]  # (J', C', T)
+        est += g[js, 0, None, :] * d0[cs, js].T[:, :, None] + g[js, 1, None, :] * d1[cs, js].T[:, :, None]
+        sd = (norm[js, None] * sdr[None, cs])[:, :, None]
+        # ICI from the lightest level (last) toward the smoothest (first). ``lower`` only rises
+        # and ``upper`` only falls along the way, so the agreeing levels are a leading run:
+        # count them (a loop over levels: ufunc.accumulate along a short axis is slow).
+        lo_all = est - gamma * sd
+        up_all = est + gamma * sd
+        lower = lo_all[-1].copy()
+        upper = up_all[-1].copy()
+        run = np.ones(lower.shape, np.intp)  # (C', T), >= 1
+        for j in range(est.shape[0] - 2, -1, -1):
+            np.maximum(lower, lo_all[j], out=lower)
+            np.minimum(upper, up_all[j], out=upper)
+            run += lower <= upper
+        level = np.maximum((n_lev - run).astype(np.float64), float(low))
+        level = _running(level.T, erode, np.maximum)  # larger index = lighter smoothing
+        level = _moving_average(level, average).T
+        j0 = np.clip(np.floor(level).astype(np.intp), 0, n_lev - 1)
+        j1 = np.minimum(j0 + 1, n_lev - 1)
+        frac = level - j0
+        stride = level.size
+        pos = np.arange(stride).reshape(level.shape) - low * stride
+        a = np.take(est, j0 * stride + pos)
+        b = np.take(est, j1 * stride + pos)
+        out[cs] = a + frac * (b - a)
+    return out.T

@@ -111,11 +111,18 @@ def _quadratic_deviation(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
 
 
 def _median_deviation(ch: np.ndarray) -> np.ndarray:
-    """|y - median of the 5 frames around it| (the first / last 5 frames at the ends)."""
+    """|y - median of the 5 frames around it| (the first / last 5 frames at the ends).
+
+    The median of 5 is a min/max network (the same value as ``np.median``, fewer passes):
+    median3(e, max(min(a, b), min(c, d)), min(max(a, b), max(c, d))).
+    """
     t_len = len(ch)
     start = np.clip(np.arange(t_len) - 2, 0, t_len - 5)
-    win = ch[start[:, None] + np.arange(5)[None, :]]  # (T, 5, C)
-    return np.abs(ch - np.median(win, axis=1))
+    a, b, c, d, e = (ch[start + k] for k in range(5))
+    f = np.maximum(np.minimum(a, b), np.minimum(c, d))
+    g = np.minimum(np.maximum(a, b), np.maximum(c, d))
+    med = np.maximum(np.minimum(f, g), np.minimum(np.maximum(f, g), e))
+    return np.abs(ch - med)
 
 
 def _outliers(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
