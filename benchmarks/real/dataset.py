@@ -81,6 +81,18 @@ def generate(specs, cache: Path, jobs: int = 2, on_done=None) -> dict:
     return results
 
 
+def load_tracks(specs, folder: Path) -> dict:
+    """The clips' tracks from .npz files written by ``export`` (no detector run): {spec: result}."""
+    results = {}
+    for s in specs:
+        path = Path(folder) / f"{s.tag}.npz"
+        if not path.is_file():
+            raise FileNotFoundError(f"--tracks: no {path.name} in {folder} (write them with --export)")
+        with np.load(path) as d:
+            results[s] = {k: d[k] for k in d.files}
+    return results
+
+
 def face_widths(truth: np.ndarray) -> np.ndarray:
     """(T,) face width per frame: 2 x the distance between the two eye points, px."""
     return 2.0 * np.linalg.norm(truth[:, 1] - truth[:, 0], axis=1)

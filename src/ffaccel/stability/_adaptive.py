@@ -55,6 +55,9 @@ _A_DET, _B_DET = (float(v) for v in gains(np.array(LAMBDA[DETECT])))
 _NU0 = 1.0 / (1.0 - _A_DET)  # E[nu^2] / r of the detector on white noise
 _BIAS_VAR = (1.0 - BIAS_MEMORY) / (1.0 + BIAS_MEMORY)  # variance of the running mean of white innovations
 _LOG_MIN, _LOG_MAX = float(np.log(LAMBDA[0])), float(np.log(LAMBDA[-1]))
+_THRESH_NU0 = THRESH * _NU0
+# the smallest gains any index can give (LAMBDA[0], less a margin): below them the start-up floors do nothing
+_ALPHA_MIN, _BETA_MIN = (0.5 * float(v) for v in gains(np.array(LAMBDA[0])))
 
 
 class AdaptiveFilter:
@@ -79,14 +82,22 @@ class AdaptiveFilter:
         self.xd = self.xd + self.vd * dt
 
     def update(self, y: np.ndarray, r: np.ndarray, dt: float) -> np.ndarray:
-        """Predict over ``dt`` frames, update with ``y``; returns the output (C,)."""
+        """Predict over ``dt`` frames, update with ``y``; returns the output (C,) (do not modify it).
+
+        Written for few numpy calls per frame (the causal budget): the same arithmetic as the
+        model above, with the ``* dt`` / ``/ dt`` skipped when ``dt`` is 1 (exact) and the
+        start-up gain floors skipped once they are below every reachable gain (exact).
+        """
         self.count += 1
         k = self.count
-        pd = self.xd + self.vd * dt
+        unit = dt == 1.0
+        pd = self.xd + self.vd if unit else self.xd + self.vd * dt
         nu_d = y - pd
         self.xd = pd + _A_DET * nu_d
-        self.vd = self.vd + (_B_DET / dt) * nu_d
-        excess_now = np.maximum(nu_d * nu_d - (THRESH * _NU0) * r, 0.0)
+        self.vd = self.vd + (_B_DET if unit else _B_DET / dt) * nu_d
+        excess_now = nu_d * nu_d
+        excess_now -= _THRESH_NU0 * r
+        np.maximum(excess_now, 0.0, out=excess_now)
         excess = np.minimum(excess_now, self.excess_prev) if PERSIST else excess_now
         self.excess_prev = excess_now
         if k > 3:
@@ -94,22 +105,30 @@ class AdaptiveFilter:
             self.a2 = self.a2 + rate * (excess - self.a2)
         # bias of the output filter's own innovations: a slow change of velocity (a pan
         # starting, a zoom) that the detector's threshold misses
-        p = self.x + self.v * dt
+        p = self.x + self.v if unit else self.x + self.v * dt
         nu = y - p
         self.bias = BIAS_MEMORY * self.bias + (1.0 - BIAS_MEMORY) * nu
         sd = np.sqrt(r / (1.0 - self.alpha) * _BIAS_VAR)
         off = np.abs(self.bias) > BIAS_GATE * sd
         self.boost = np.where(off, self.boost + _STEP, np.maximum(self.boost - 0.25 * _STEP, 0.0))
         log_lam = np.maximum(0.5 * np.log(np.maximum(KAPPA * self.a2 / r, 1e-300)), self.log_min + self.boost)
-        log_lam = np.clip(log_lam, self.log_min, _LOG_MAX)
-        self.lam = np.exp(log_lam)
-        alpha, beta = gains(self.lam)
-        self.alpha = alpha
-        alpha = np.maximum(alpha, 2.0 * (2 * k - 1) / (k * (k + 1)))  # least-squares line gains at the start
-        beta = np.maximum(beta, 6.0 / (k * (k + 1)))
+        np.minimum(log_lam, _LOG_MAX, out=log_lam)  # >= log_min already (boost >= 0)
+        lam = self.lam = np.exp(log_lam)
+        # gains(lam), sharing the common terms
+        l2 = lam * lam
+        s8 = l2 + 8.0 * lam
+        root = np.sqrt(s8)
+        alpha = self.alpha = (s8 - (lam + 4.0) * root) / -8.0
+        beta = (l2 + 4.0 * lam - lam * root) / 4.0
+        a_floor = 2.0 * (2 * k - 1) / (k * (k + 1))  # least-squares line gains at the start
+        if a_floor >= _ALPHA_MIN:
+            alpha = np.maximum(alpha, a_floor)
+        b_floor = 6.0 / (k * (k + 1))
+        if b_floor >= _BETA_MIN:
+            beta = np.maximum(beta, b_floor)
         self.x = p + alpha * nu
-        self.v = self.v + (beta / dt) * nu
-        return self.x.copy()
+        self.v = self.v + (beta if unit else beta / dt) * nu
+        return self.x
 
     def q_over_r(self) -> np.ndarray:
         """(C,) process over measurement noise in use (for a Kalman filter with the same model)."""
