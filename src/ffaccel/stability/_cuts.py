@@ -18,6 +18,9 @@ size in pixels.
 
 from __future__ import annotations
 
+import cmath
+import math
+
 import numpy as np
 
 __all__ = ["MOVE", "ZOOM", "TURN", "SHAPE", "frame_features", "is_cut", "cut_flags"]
@@ -26,6 +29,7 @@ MOVE = 1.5
 ZOOM = 1.5
 TURN = 0.6
 SHAPE = 0.35
+_LOG_ZOOM = math.log(ZOOM)
 
 
 def frame_features(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -39,21 +43,27 @@ def frame_features(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def is_cut(c: complex, s: float, u: np.ndarray, prev: tuple, before: tuple | None, gap: int, gap_before: int) -> bool:
-    """The rule for one frame (see the module doc). ``prev``/``before`` are (c, s, u)."""
+    """The rule for one frame (see the module doc). ``prev``/``before`` are (c, s, u).
+
+    Plain Python scalars where it can (the causal filter's per-frame budget)."""
     cp, sp, up = prev
+    s, sp = float(s), float(sp)
     if sp <= 0 or s <= 0:
         return False
+    c, cp = complex(c), complex(cp)
     pred = cp
     if before is not None:
-        pred = cp + (cp - before[0]) * (gap / gap_before)
+        pred = cp + (cp - complex(before[0])) * (gap / gap_before)
     if abs(c - pred) > MOVE * sp * max(gap, 1) ** 0.5:
         return True
-    if abs(np.log(s / sp)) > np.log(ZOOM):
+    if abs(math.log(s / sp)) > _LOG_ZOOM:
         return True
-    a = np.vdot(up, u) / len(u)
-    if a == 0 or abs(np.angle(a)) > TURN:
+    n = len(u)
+    a = complex(np.vdot(up, u)) / n
+    if a == 0 or abs(cmath.phase(a)) > TURN:
         return True
-    return float(np.sqrt(np.mean(np.abs(u - a / abs(a) * up) ** 2))) > SHAPE
+    d = u - (a / abs(a)) * up
+    return math.sqrt(float(np.vdot(d, d).real) / n) > SHAPE
 
 
 def cut_flags(z: np.ndarray, valid: np.ndarray) -> list[int]:

@@ -239,6 +239,10 @@ class LandmarkStabilizer:
         t = as_timestamp(timestamp)
         if not isinstance(cut, (bool, np.bool_)):
             raise TypeError(f"cut: expected a bool, got {type(cut).__name__}")
+        return self._feed(z, t, bool(cut))
+
+    def _feed(self, z: np.ndarray | None, t: float | None, cut: bool) -> np.ndarray | None:
+        """``update`` after its argument checks (``z`` float64 (N, 2) or None)."""
         if self._use_t is None:
             self._use_t = t is not None
         elif self._use_t != (t is not None):
@@ -255,7 +259,7 @@ class LandmarkStabilizer:
         if z is not None and self._n is None:
             self._n = len(z)
         self._frame += 1
-        self._advance(z, dt, bool(cut))
+        self._advance(z, dt, cut)
         return self._emit()
 
     def _advance(self, z: np.ndarray | None, dt: float, cut: bool) -> None:
@@ -328,7 +332,7 @@ class LandmarkStabilizer:
         for i in range(t_len):
             row = arr[i]
             pts = None if np.isnan(row[0, 0]) else row
-            res = self.update(pts, None if times is None else float(times[i]), cut=i in cutset)
+            res = self._feed(pts, None if times is None else float(times[i]), i in cutset)  # arr is checked
             if i >= self.lag:
                 results.append(res)
         results.extend(self.flush())

@@ -1,0 +1,124 @@
+"""Regression tests of ``stabilize_track`` on the real MTCNN tracks shipped in
+tests/data/real_tracks (issue 13). Each test asserts a goal-level property with a
+margin below what the filters achieve today, so a regression fails and noise in
+the last digits does not. Errors are in % of the face width F (``_realdata``).
+
+The cameraman clips (a small 3/4 view MTCNN barely finds) are left out of the
+properties the benchmark reports on frontal faces only (tail spikes, worst frame).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ffaccel.stability import LandmarkStabilizer, stabilize_track
+from ffaccel.stability import _realdata as rd
+
+DATA = Path(__file__).resolve().parent / "data" / "real_tracks"
+FILES = sorted(DATA.glob("*.npz"))
+MODES = ("offline", "fixed_lag", "causal")
+NOD = slice(20, 80)  # the nod's frames (README of the tracks)
+
+
+def _load(path: Path) -> dict:
+    with np.load(path, allow_pickle=False) as d:
+        return {"truth": d["truth"].astype(np.float64), "z": d["detected"].astype(np.float64),
+                "cuts": [int(c) for c in d["cuts"]], "name": path.stem}
+
+
+_CACHE: dict = {}
+
+
+def _run(path: Path, mode: str) -> np.ndarray:
+    key = (path.name, mode)
+    if key not in _CACHE:
+        _CACHE[key] = stabilize_track(_load(path)["z"], mode=mode)
+    return _CACHE[key]
+
+
+def _frontal(path: Path) -> bool:
+    return not path.stem.endswith("camera")
+
+
+def test_the_tracks_are_there():
+    assert len(FILES) == 10
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_every_mode_cuts_jitter_and_error(path):
+    c = _load(path)
+    raw_j, raw_e = rd.jitter(c["z"], c["truth"], c["cuts"]), rd.rmse(c["z"], c["truth"])
+    occluded = c["name"].startswith("occlusion")
+    # offline: the goal (jitter <= raw / 5, RMSE below raw) on every clip
+    out = _run(path, "offline")
+    assert raw_j / rd.jitter(out, c["truth"], c["cuts"]) >= 5.0
+    assert rd.rmse(out, c["truth"]) < 0.95 * raw_e
+    # fixed-lag: at least 3x less jitter, error not above raw
+    out = _run(path, "fixed_lag")
+    assert raw_j / rd.jitter(out, c["truth"], c["cuts"]) >= 3.0
+    assert rd.rmse(out, c["truth"]) < 1.05 * raw_e
+    # causal: jitter <= raw / 2.5 (raw / 1.5 through the occlusions, which hold the last output)
+    out = _run(path, "causal")
+    assert raw_j / rd.jitter(out, c["truth"], c["cuts"]) >= (1.5 if occluded else 2.5)
+
+
+@pytest.mark.parametrize("path", [p for p in FILES if p.stem.startswith(("still", "nod", "cut"))], ids=lambda p: p.stem)
+def test_fixed_lag_stays_within_3x_offline_jitter(path):
+    # goal 1.3x (not met; today 1-3x on these clips): a bound that catches a regression
+    c = _load(path)
+    ratio = rd.jitter(_run(path, "fixed_lag"), c["truth"], c["cuts"]) / rd.jitter(_run(path, "offline"), c["truth"], c["cuts"])
+    assert ratio <= 3.5
+
+
+@pytest.mark.parametrize("path", [p for p in FILES if p.stem.startswith("nod")], ids=lambda p: p.stem)
+def test_fast_nod_lag_and_worst_frame(path):
+    c = _load(path)
+    off = _run(path, "offline")
+    assert abs(rd.lag(off, c["truth"])) <= 0.2  # goal 0.1 frame
+    assert abs(rd.lag(_run(path, "fixed_lag"), c["truth"])) <= 0.4
+    assert rd.lag(_run(path, "causal"), c["truth"]) <= 0.75  # goal: <= 1 frame
+    worst_raw = rd.worst(c["z"], c["truth"], NOD)
+    worst_off = rd.worst(off, c["truth"], NOD)
+    assert worst_off < 0.8 * worst_raw  # zero lag: the smoothed nod is closer than the detections
+    if _frontal(path):
+        assert worst_off <= 2.0  # the goal, on the frontal faces
+
+
+@pytest.mark.parametrize("path", [p for p in FILES if p.stem.startswith("cut")], ids=lambda p: p.stem)
+@pytest.mark.parametrize("mode", MODES)
+def test_cut_recovery_within_one_frame(path, mode):
+    c = _load(path)
+    assert rd.recovery(_run(path, mode), c["truth"], c["cuts"][0]) <= 1
+
+
+@pytest.mark.parametrize("path", [p for p in FILES if p.stem.startswith("occlusion")], ids=lambda p: p.stem)
+@pytest.mark.parametrize("mode", MODES)
+def test_missed_frames_are_filled_without_a_jump(path, mode):
+    c = _load(path)
+    out = _run(path, mode)
+    missed = ~np.all(np.isfinite(c["z"]), axis=(1, 2))
+    assert missed.any() and np.all(np.isfinite(out[missed]))
+    # interpolated (offline) / held (streaming): the step at and after a miss, against the truth's
+    assert rd.miss_jump(out, c["truth"], missed) <= (0.5 if mode == "offline" else 4.0)
+
+
+@pytest.mark.parametrize("path", [p for p in FILES if _frontal(p) and p.stem.startswith(("still", "cut", "occlusion"))],
+                         ids=lambda p: p.stem)
+@pytest.mark.parametrize("mode", MODES)
+def test_no_tail_spikes_on_frontal_faces(path, mode):
+    c = _load(path)
+    assert rd.tail_spikes(_run(path, mode), c["truth"]) == 0
+
+
+@pytest.mark.parametrize("mode", ["causal", "fixed_lag"])
+def test_track_equals_frame_by_frame_updates(mode):
+    # stabilize_track's streaming modes skip the per-frame argument checks: same bytes as update()
+    c = _load(DATA / "occlusion_720p_80_astronaut.npz")
+    st = LandmarkStabilizer(mode=mode, lag=3)
+    rows = [st.update(None if np.isnan(p[0, 0]) else p) for p in c["z"]]
+    rows = rows[st.delay:] + st.flush()
+    manual = np.array([np.full((5, 2), np.nan) if r is None else r for r in rows])
+    np.testing.assert_array_equal(manual, _run(DATA / "occlusion_720p_80_astronaut.npz", mode))
