@@ -286,7 +286,7 @@ def main(argv=None) -> int:
         lines += ["", "### The hard face (cameraman, a small 3/4 view; faces up to 240 px), not in the goals"]
         lines += table(agg_hard, names, scenarios, hard_combos)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    lines += ["", f"### Cost (one thread, median of 5 runs over the nod clip ping-ponged to 1000 frames; load average "
+    lines += ["", f"### Cost (one thread, CPU time of the process, median of 5 runs over the nod clip ping-ponged to 1000 frames; load average "
               f"{load:.1f} on {os.cpu_count()} CPUs during the run)", "",
               "| method | us per face per frame (= ms per 1000 frames) |", "|---|---|"]
     lines += [f"| {n} | {v['us_per_frame']:.1f} |" for n, v in cost.items()]

@@ -41,6 +41,7 @@ _R_FLOOR = 1e-4**2
 _V_PRIOR = 0.1**2  # velocity variance at the start of a shot, (face units / frame)^2
 RESID_LIGHTEST = 4  # index into _adaptive.LAMBDA: the smoothest the residual (expression) channels get
 _ETA = 0.08  # step of the running median (log scale)
+_UP, _DOWN = (float(v) for v in np.exp(_ETA * np.array([1.0, -1.0])))  # its factors (numpy's exp, as per frame)
 
 
 class LandmarkStabilizer:
@@ -115,7 +116,7 @@ class LandmarkStabilizer:
                 self._mad_seed.append(d)
                 self._mad = np.median(np.array(self._mad_seed), axis=0)
             else:
-                self._mad = self._mad * np.exp(_ETA * np.where(d > self._mad, 1.0, -1.0))
+                self._mad = self._mad * np.where(d > self._mad, _UP, _DOWN)
             self._mad_n += 1
         if self._mad is None:
             return np.full(y.shape, _R_PRIOR)
