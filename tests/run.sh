@@ -111,6 +111,11 @@ shopt -s nullglob
 ADAPTER_FILES=(tests/test_integration_facefusion*.py tests/test_integration_insightface*.py)
 shopt -u nullglob
 stage "compat: venv (numpy 2)" make_env compat "numpy>=2,<2.3"
+# The insightface adapter's byte tests call the real INSwapper.get under each release:
+# insightface without its opencv-python dependency (it would shadow the headless cv2 pinned here).
+stage "compat: insightface==2.1 (--no-deps) and what it imports" bash -c "
+    '$WORK/compat/bin/pip' install ${PIP_FLAGS[*]} 'numpy>=2,<2.3' onnx==1.23.2 onnxruntime==1.32.0 scikit-image==0.26.0 tqdm requests &&
+    '$WORK/compat/bin/pip' install ${PIP_FLAGS[*]} --no-deps insightface==2.1"
 stage "compat-old: venv (numpy 1.26, for OpenCV 4.8/4.9)" make_env compat-old "numpy<2"
 for cv in "${CV_COMPAT[@]}"; do
     # 5.1 hands warpAffine to Intel IPP unless OPENCV_IPP=disabled (process-wide); ffaccel

