@@ -183,6 +183,17 @@ class _Finder(importlib.abc.MetaPathFinder):
 
 def _dump():
     _data["wall_s"] = time.perf_counter() - _T0
+    swapper = sys.modules.get("facefusion.processors.modules.face_swapper.core")
+    if swapper is not None:  # whose helpers the face swapper called at the end (stock or ffaccel)
+        _data["swapper_helpers"] = {n: getattr(getattr(swapper, n, None), "__module__", None)
+                                    for n in ("warp_face_by_face_landmark_5", "paste_back", "create_box_mask")}
+    adapter = sys.modules.get("ffaccel.integrations.facefusion")
+    if adapter is not None:
+        try:
+            opts = adapter.installed_options()
+            _data["ffaccel"] = {k: opts.get(k) for k in ("mode", "opencv", "gpu", "fallbacks")}
+        except Exception as exc:  # never disturb the run
+            _data["ffaccel"] = {"error": repr(exc)}
     path = os.path.join(_OUT, f"{os.getpid()}.json")
     with open(path, "w") as fh:
         json.dump(_data, fh)
