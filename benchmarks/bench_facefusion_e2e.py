@@ -249,7 +249,19 @@ def main(argv=None) -> int:
                     help="put this source folder (containing ffaccel/) first on the child's PYTHONPATH")
     ap.add_argument("--work", type=Path, default=None, help="work folder (default: a temporary one)")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--report", type=Path, nargs="+", default=None, metavar="JSON",
+                    help="print the tables and goals of earlier --json files (no runs)")
     args = ap.parse_args(argv)
+    if args.report:
+        for path in args.report:
+            doc = json.loads(path.read_text())
+            print(f"<!-- {path.name}: {doc['machine']} -->")
+            print_tables(doc["results"], doc["frames"], doc["size"])
+            print("\nGoals (issue 15)\n")
+            print("| goal | result | data |\n|---|---|---|")
+            for g in goals(doc["results"]):
+                print(f"| {g[0]} | {'PASS' if g[1] else 'FAIL'} | {g[2]} |")
+        return 0
 
     specs = list(args.facefusion)
     if not specs and os.environ.get("FFACCEL_FACEFUSION_SRC"):
