@@ -179,7 +179,8 @@ def goals(results: list[dict]) -> list[tuple[str, bool, str]]:
             rows.append((f"{v}: stabilised jitter (about the true motion) <= raw/5",
                          st["jitter_vs_truth_px"] <= raw["jitter_vs_truth_px"] / 5,
                          f"{st['jitter_vs_truth_px']:.2f} vs {raw['jitter_vs_truth_px']:.2f} px; plain second "
-                         f"differences {st['jitter_px']:.2f} vs {raw['jitter_px']:.2f} (truth {raw['truth_jitter_px']:.2f})"))
+                         f"differences {st['jitter_px']:.2f} vs {raw['jitter_px']:.2f} "
+                         f"(truth {raw['truth_jitter_px']:.2f})"))
             rows.append((f"{v}: no stabilised frame slides off the face (error < 0.1 eye distance)",
                          st["error_max_over_eye"] < 0.1,
                          f"max error {st['error_max_px']:.1f} px = {st['error_max_over_eye']:.3f} eye distances"))
@@ -218,7 +219,8 @@ def print_tables(results: list[dict], frames: int, size: str) -> None:
             for variant in VARIANT_ORDER[1:]:
                 d = cfg.get(variant, {}).get("vs_stock")
                 if d:
-                    share = "-" if d["share_mean"] is None else f"{100 * d['share_mean']:.3f} % / {100 * d['share_max']:.3f} %"
+                    share = ("-" if d["share_mean"] is None
+                             else f"{100 * d['share_mean']:.3f} % / {100 * d['share_max']:.3f} %")
                     print(f"| {res['version']} | {tkey} | {variant} | {d['identical_frames']}/{d['frames']} | "
                           f"{d['max_abs']} | {share} |")
     print("\nPasted face position (face swapper's warp: template centre mapped back into the frame)")
@@ -231,7 +233,8 @@ def print_tables(results: list[dict], frames: int, size: str) -> None:
                 j = cfg.get(variant, {}).get("jitter", {})
                 if "jitter_px" in j:
                     print(f"| {res['version']} | {tkey} | {variant} | {j['jitter_px']:.2f} | "
-                          f"{j['jitter_vs_truth_px']:.2f} | {j['truth_jitter_px']:.2f} | {j['error_mean_px']:.2f} | {j['error_max_px']:.2f} |")
+                          f"{j['jitter_vs_truth_px']:.2f} | {j['truth_jitter_px']:.2f} | {j['error_mean_px']:.2f} | "
+                          f"{j['error_max_px']:.2f} |")
 
 
 def main(argv=None) -> int:
@@ -299,8 +302,9 @@ def main(argv=None) -> int:
     for name, ok, detail in g:
         print(f"  {'PASS' if ok else 'FAIL'}  {name}: {detail}")
     if args.json:
-        doc = {"frames": args.frames, "size": size, "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-               "platform": platform.platform()}, "results": results,
+        machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                   "load_average": os.getloadavg()}
+        doc = {"frames": args.frames, "size": size, "machine": machine, "results": results,
                "goals": [{"goal": n, "pass": ok, "detail": d} for n, ok, d in g]}
         args.json.write_text(json.dumps(doc, indent=1))
         print(f"wrote {args.json}")

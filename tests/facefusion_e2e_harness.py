@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,9 +116,6 @@ def run_facefusion(ff_dir: Path, python: str, variant: str, case, out: Path, bin
     env["PYTHONPATH"] = os.pathsep.join(paths)
     env["FFE2E_PROFILE_DIR"] = str(out / "probe")
     env["FFE2E_KEEP_TEMP"] = "1"
-    env.setdefault("OMP_NUM_THREADS", env.get("OMP_NUM_THREADS", ""))
-    if not env["OMP_NUM_THREADS"]:
-        del env["OMP_NUM_THREADS"]
     t = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ff_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           timeout=timeout)
@@ -209,4 +205,4 @@ def python_has(python: str, modules: list[str]) -> str:
 
 
 __all__ = ["VARIANTS", "RunResult", "compare_frames", "facefusion_version", "prepare_facefusion",
-           "python_has", "read_frames", "run_facefusion", "summarise_profiles", "swap_matrices", "sys"]
+           "python_has", "read_frames", "run_facefusion", "summarise_profiles", "swap_matrices"]
