@@ -347,7 +347,8 @@ class Case:
     Attributes:
         root: its folder; target: the lossless target video (.mkv, FFV1); source: the source face (.png);
         models: the stand-in models folder; frames, width, height: the clip's size;
-        truth5, noisy5: (T, 5, 2) ground-truth and detected (stand-in) landmarks per frame.
+        truth5, noisy5: (T, 5, 2) ground-truth and detected (stand-in) landmarks per frame;
+        face_width: (T,) width of the ground-truth 68-point face (jaw to jaw), px.
     """
 
     root: Path
@@ -359,23 +360,51 @@ class Case:
     height: int
     truth5: np.ndarray
     noisy5: np.ndarray
+    face_width: np.ndarray
 
 
-def render_case(root: Path, frames: int, width: int, height: int, ffmpeg: str, seed: int = 7) -> Case:
+#: peak vertical speed of the ``fast-nod`` motion, px/frame at 1080p (issue 13's fast nod: 10-25)
+NOD_PEAK_PX = 20.0
+NOD_PERIOD_FRAMES = 15
+
+
+def _clip(frames: int, width: int, height: int, seed: int, motion: str):
+    from ffaccel.demo.clip import ClipSpec, SyntheticClip
+
+    if motion == "demo":
+        return SyntheticClip(ClipSpec(frames=frames, width=width, height=height, seed=seed))
+    if motion != "fast-nod":
+        raise ValueError(f"motion: expected 'demo' or 'fast-nod', got {motion!r}")
+
+    class NodClip(SyntheticClip):
+        """The demo's motion plus a fast nod: a vertical sine peaking at NOD_PEAK_PX px/frame."""
+
+        def _trajectory(self, centre):
+            m = super()._trajectory(centre)
+            t = np.arange(self.spec.frames)
+            amplitude = NOD_PEAK_PX * self.unit * NOD_PERIOD_FRAMES / (2 * np.pi)
+            m[:, 1, 2] += amplitude * np.sin(2 * np.pi * t / NOD_PERIOD_FRAMES)
+            return m
+
+    return NodClip(ClipSpec(frames=frames, width=width, height=height, seed=seed))
+
+
+def render_case(root: Path, frames: int, width: int, height: int, ffmpeg: str, seed: int = 7,
+                motion: str = "demo") -> Case:
     """Render the demo clip (``ffaccel.demo.clip``), encode it losslessly, build the stand-ins.
 
+    ``motion="fast-nod"`` adds a fast nod to the demo's motion (see :data:`NOD_PEAK_PX`).
     Cached: a second call with the same arguments reuses ``root/<key>`` when complete.
     """
     import cv2
 
-    from ffaccel.demo.clip import ClipSpec, SyntheticClip
-
-    key = hashlib.sha1(json.dumps([frames, width, height, seed, 3]).encode()).hexdigest()[:12]
+    key = hashlib.sha1(json.dumps([frames, width, height, seed, 3] + ([motion] if motion != "demo" else []))
+                       .encode()).hexdigest()[:12]
     case_dir = Path(root) / f"case-{width}x{height}-{frames}-{key}"
     target, source, models = case_dir / "target.mkv", case_dir / "source.png", case_dir / "models"
-    clip = SyntheticClip(ClipSpec(frames=frames, width=width, height=height, seed=seed))
+    clip = _clip(frames, width, height, seed, motion)
     case = Case(case_dir, target, source, models, frames, width, height, np.array(clip.truth5),
-                np.array(clip.noisy5))
+                np.array(clip.noisy5), np.ptp(np.asarray(clip.truth68)[:, :, 0], axis=1))
     if (case_dir / "done").exists():
         return case
     shutil.rmtree(case_dir, ignore_errors=True)
