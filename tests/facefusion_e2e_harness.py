@@ -163,7 +163,10 @@ def summarise_profiles(result: RunResult, frames: int) -> dict:
     per_model: dict[str, float] = {}
     tasks: dict[str, float] = {}
     procs: dict[str, float] = {}
+    frame_io: dict[str, float] = {}
     for p in result.profiles:
+        for k, v in p.get("frame_io", {}).items():
+            frame_io[k] = frame_io.get(k, 0.0) + v[0]
         for k, v in p["models"].items():
             per_model[k] = per_model.get(k, 0.0) + v[0]
         for k, v in p["tasks"].items():
@@ -173,7 +176,7 @@ def summarise_profiles(result: RunResult, frames: int) -> dict:
     wall = result.wall_s
     return {
         "wall_s": wall, "fps": frames / wall if wall > 0 else None, "model_s": model_s, "model_calls": model_calls,
-        "model_by_file": per_model, "tasks_s": tasks, "processors_s": procs,
+        "model_by_file": per_model, "tasks_s": tasks, "processors_s": procs, "frame_io_s": frame_io,
         "non_model_ms_per_frame": 1000.0 * (wall - model_s) / frames,
         "processes": len(result.profiles),
     }

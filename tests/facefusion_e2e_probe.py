@@ -10,6 +10,7 @@ set. It changes no result; it only measures:
   extract / process / merge / audio / finalize functions, looked up there at call time):
   wall seconds each;
 - the processors' ``process_frame`` (face_swapper ...): seconds and calls, summed over threads;
+- reading and writing the PNG temp frames in the frame loop: seconds and calls, summed over threads;
 - every ``cv2.estimateAffinePartial2D`` call made while a frame is processed: the frame
   number, the 5 source points, the destination template's extent and the matrix (the
   face swapper's warp is the one with the largest template; stock and ffaccel both call
@@ -31,7 +32,7 @@ _T0 = time.perf_counter()
 _OUT = os.environ.get("FFE2E_PROFILE_DIR")
 _lock = threading.Lock()
 _local = threading.local()
-_data = {"models": {}, "tasks": {}, "processors": {}, "matrices": [], "argv": list(sys.argv)}
+_data = {"models": {}, "tasks": {}, "processors": {}, "frame_io": {}, "matrices": [], "argv": list(sys.argv)}
 
 _TASKS = ("setup", "clear", "analyse_video", "extract_frames", "process_video", "process_disk_frames",
           "process_memory_frames", "merge_frames", "restore_audio", "finalize_video")
@@ -116,9 +117,18 @@ def _patch_module(module):
             def read_static_image(path, *args, **kwargs):
                 if args and args[0] == "rgba" or kwargs.get("color_mode") == "rgba":
                     _local.frame = _frame_from_path(path)
+                    return _timed(_data["frame_io"], "read_temp_frame", read)(path, *args, **kwargs)
                 return read(path, *args, **kwargs)
 
             module.read_static_image = read_static_image
+    if name in ("facefusion.workflows.image_to_video", "facefusion.workflows.to_video"):
+        write = getattr(module, "write_image", None)  # the processed temp frame, written back as PNG
+        if callable(write):
+            module.write_image = _timed(_data["frame_io"], "write_temp_frame", write)
+        if name.endswith("to_video"):
+            read38 = getattr(module, "read_static_image", None)
+            if callable(read38):
+                module.read_static_image = _timed(_data["frame_io"], "read_temp_frame", read38)
     if name == "facefusion.workflows.to_video":  # 3.8
         for fname in ("process_disk_frame", "process_memory_frame"):
             fn = getattr(module, fname, None)
