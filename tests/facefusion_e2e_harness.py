@@ -179,6 +179,8 @@ def summarise_profiles(result: RunResult, frames: int) -> dict:
         "model_by_file": per_model, "tasks_s": tasks, "processors_s": procs, "frame_io_s": frame_io,
         "non_model_ms_per_frame": 1000.0 * (wall - model_s) / frames,
         "processes": len(result.profiles),
+        "ffaccel": [p.get("ffaccel") for p in result.profiles if p.get("ffaccel")],
+        "swapper_helpers": [p.get("swapper_helpers") for p in result.profiles if p.get("swapper_helpers")],
     }
 
 
