@@ -260,7 +260,10 @@ def _stable_paste_inputs(backend: Backend, options: Any, plan: StabilizePlan | N
     import numpy as np
 
     info = _track_of(matrix)
-    if info is None or not backend.paste_supported(frame, crop, mask, matrix):
+    # A float64 crop (FaceFusion's hyperswap/ghost/... de-normalisation) is pasted by stock in
+    # exact mode, but its gains and mask can be stabilised all the same: check it as float32.
+    probe = crop.astype(np.float32) if isinstance(crop, np.ndarray) and crop.dtype == np.float64 else crop
+    if info is None or not backend.paste_supported(frame, probe, mask, matrix):
         return crop, mask
     track, raw = info
     ops = backend.ops

@@ -184,6 +184,7 @@ class Backend:
     # ---- paste --------------------------------------------------------------------------------
     def paste(self, original: Callable[..., Any], frame: Any, crop: Any, mask: Any, matrix: Any) -> Any:
         """``paste_back`` through ffaccel; ``original`` for anything unusual."""
+        crop = self.fast_crop(crop)
         if not self.paste_supported(frame, crop, mask, matrix):
             return self._fallback(original, frame, crop, mask, matrix)
         try:
@@ -191,6 +192,19 @@ class Backend:
                                np.asarray(matrix, np.float64))
         except (ValueError, TypeError):
             return self._fallback(original, frame, crop, mask, matrix)
+
+    def fast_crop(self, crop: Any) -> Any:
+        """In fast mode, a float64 crop as float32 (else ``crop`` unchanged).
+
+        FaceFusion's swappers that de-normalise with a mean and standard deviation
+        (hyperswap, FaceFusion 3.3+'s default, and ghost, hififace, uniface) multiply by
+        Python lists, so the crop reaching ``paste_back`` is float64. ffaccel has no float64
+        path; exact mode leaves such pastes to stock (a float32 blend could round
+        differently), fast mode blends them in float32 like every other crop.
+        """
+        if self.mode == "fast" and isinstance(crop, np.ndarray) and crop.dtype == np.float64:
+            return crop.astype(np.float32)
+        return crop
 
     def paste_supported(self, frame: Any, crop: Any, mask: Any, matrix: Any) -> bool:
         """True when ffaccel reproduces FaceFusion's paste_back for these arguments."""

