@@ -117,7 +117,7 @@ def main() -> None:
                         rows, cols)
 
     # fast vs stock differences
-    from ffaccel.ops.paste import paste_areas
+    from ffaccel.ops.paste_back import paste_areas
 
     warp_d, paste_d, box_d = [], [], []
     for i in range(args.diff_cases):

@@ -2,7 +2,7 @@
 
 Timed side by side, each call producing a new output frame (as stock does):
   CPU: insightface 2.1's paste block of INSwapper.get, verbatim (tests/insightface_reference
-       .stock_paste, checked against the real get() in tests/test_integration_insightface.py;
+       .stock_paste, checked against the real get() in tests/integrations/test_integration_insightface.py;
        it includes the fake_diff work stock computes and throws away), against
        ffaccel.paste_back_insightface(compat="insightface") (exact: the same bytes, checked
        here too), new frame and in place;

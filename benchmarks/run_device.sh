@@ -23,7 +23,7 @@ run() {  # run NAME CMD... : log to $LOG/NAME.log, remember the exit code and ti
     STEP[$name]="rc=$? $(( $(date +%s) - t0 ))s"
     ORDER+=("$name")
 }
-OPS_CUDA_TESTS=$(ls tests/test_*_cuda.py | grep -v -e runtime -e quality -e distributed)
+OPS_CUDA_TESTS=$(ls tests/ops/test_*_cuda.py)
 
 stage_build() {
     nvidia-smi > "$LOG/nvidia-smi.log" 2>&1

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 import ffaccel
-from ffaccel.ops.paste import paste_areas
+from ffaccel.ops.paste_back import paste_areas
 
 #: BGR colour offset of the crop against the frame.
 COLOUR_OFFSET = np.array([24.0, -12.0, 18.0], np.float32)

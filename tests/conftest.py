@@ -1,6 +1,6 @@
 """Shared pytest setup: the `cuda` marker, GPU detection and the ``fw`` fixture.
 
-GPU tests carry ``@pytest.mark.cuda`` (the ``tests/*_cuda.py`` files set ``pytestmark``).
+GPU tests carry ``@pytest.mark.cuda`` (the ``tests/**/test_*_cuda.py`` files set ``pytestmark``).
 Where no CUDA device is visible they are skipped (and reported as skipped, never as
 passed); ``pytest -m cuda`` on a GPU machine runs exactly them. A test that takes an
 argument ``fw`` runs once per GPU framework installed (``"cupy"``, ``"torch"``; see

@@ -1,6 +1,6 @@
 """Run real FaceFusion (stock, or under ``python -m ffaccel.integrations.facefusion``) on a case.
 
-Shared by tests/test_integration_facefusion_e2e.py and benchmarks/bench_facefusion_e2e.py.
+Shared by tests/integrations/test_integration_facefusion_e2e.py and benchmarks/bench_facefusion_e2e.py.
 A FaceFusion source tree (``FFACCEL_FACEFUSION_SRC``) is copied once into a work folder,
 its ``.assets/models`` pointed at the stand-ins of tests/facefusion_standins.py, and run
 with ``headless-run`` on the case's lossless target, writing lossless PNG temp frames:

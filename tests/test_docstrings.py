@@ -50,7 +50,7 @@ DOCTESTS = _docstring_tests()
 
 def test_the_walk_finds_the_examples_of_every_part():
     found = {p.id for p in DOCTESTS}
-    for name in ("ffaccel", "ffaccel.ops.warp.warp_affine", "ffaccel.ops.composite.composite",
+    for name in ("ffaccel", "ffaccel.ops.warp_affine.warp_affine", "ffaccel.ops.composite.composite",
                  "ffaccel.ops.hysteresis.mask_hysteresis", "ffaccel.runtime.graph_runner.CudaGraphRunner",
                  "ffaccel.quality.metrics.bgr_to_lab", "ffaccel.stability.one_euro.OneEuroFilter"):
         assert name in found, name

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import ffaccel
+from ffaccel.ops.paste_back import paste_areas
 from fuzz import values as V
 
 RNG = np.random.default_rng(21)
@@ -64,7 +65,7 @@ NO_OUT_OPS = {
                        lambda a: _track(a["m1"], a["m2"])),
     "color_transfer": ({"src": FRAME, "ref": FRAME[::-1].copy(), "mask": BIG_MASK},
                        lambda a: ffaccel.color_transfer(a["src"], a["ref"], a["mask"], "mkl")),
-    "paste_areas": ({}, lambda a: ffaccel.ops.paste.paste_areas((28, 24), (12, 12), M)),
+    "paste_areas": ({}, lambda a: paste_areas((28, 24), (12, 12), M)),
 }
 
 

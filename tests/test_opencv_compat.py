@@ -2,7 +2,7 @@
 
 The version table is checked without OpenCV (fake modules); the installed cv2 is checked
 against it where present. That each mode really matches its releases byte for byte is
-tests/test_warp.py's and test_paste.py's job, run by tests/run.sh under every supported
+tests/ops/test_warp_affine.py's and test_paste_back.py's job, run by tests/run.sh under every supported
 release (docs/ops.md lists what was verified).
 """
 

@@ -1,7 +1,7 @@
 """Synthetic landmark heatmaps with known sub-pixel peaks (numpy only).
 
 Used to train the "fhr" refiner (``tools/fhr_train.py``), by its tests
-(tests/test_stability_subpixel.py) and by benchmarks/bench_stability.py. Coordinates follow ``refine_heatmap_landmarks``: x is the column,
+(tests/stability/test_stability_subpixel.py) and by benchmarks/bench_stability.py. Coordinates follow ``refine_heatmap_landmarks``: x is the column,
 y the row, integer values are pixel centres.
 
 Each heatmap is one Gaussian peak with random centre, per-axis sigma in

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 import ffaccel
-from ffaccel.ops.paste import paste_areas
+from ffaccel.ops.paste_back import paste_areas
 
 from . import values as V
 

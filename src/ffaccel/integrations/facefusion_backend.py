@@ -225,9 +225,11 @@ class Backend:
             lo, hi = crop.min(), crop.max()
             if not (lo >= 0 and hi <= 255):
                 return False
+        from ffaccel.ops.paste_back import paste_areas  # self.ops is loaded: a plain import
+
         try:
-            area = self.ops.paste.paste_areas((frame.shape[1], frame.shape[0]), (crop.shape[1], crop.shape[0]),
-                                              matrix, facefusion=True)[0]
+            area = paste_areas((frame.shape[1], frame.shape[0]), (crop.shape[1], crop.shape[0]),
+                               matrix, facefusion=True)[0]
         except (ValueError, TypeError):
             return False
         # An empty paste area makes stock call warpAffine with a zero size (OpenCV then

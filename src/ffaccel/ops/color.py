@@ -3,7 +3,7 @@
 Kernel: ``kernels/include/ffaccel/color.h`` (the per-element formulas; their numpy copy
 and the 50-digit tables, :func:`srgb_tables`, are in ``ffaccel/_colorspace.py``),
 ``kernels/cpu/color.cpp``, ``kernels/cuda/color.cu``, ``kernels/bindings/color.cpp``.
-Tests: ``tests/test_color.py``.
+Tests: ``tests/ops/test_color.py``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 #: Largest absolute difference between ``fast=True`` and the exact curve over [0, 1],
-#: for either direction (values in 0..1 units). tests/test_color.py measures it.
+#: for either direction (values in 0..1 units). tests/ops/test_color.py measures it.
 FAST_ERROR_BOUND = 1e-6
 
 # Kernel modes (ColorMode in color.h).

@@ -2,8 +2,8 @@
 
 Kernel: ``kernels/include/ffaccel/composite.h`` (the per-pixel formula),
 ``kernels/cpu/composite.cpp``, ``kernels/cuda/composite.cu``,
-``kernels/bindings/composite.cpp``. Tests: ``tests/test_composite.py``,
-``tests/test_composite_cuda.py``.
+``kernels/bindings/composite.cpp``. Tests: ``tests/ops/test_composite.py``,
+``tests/ops/test_composite_cuda.py``.
 """
 
 from __future__ import annotations

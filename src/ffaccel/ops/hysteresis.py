@@ -3,8 +3,8 @@
 Kernel: ``kernels/include/ffaccel/hysteresis.h`` (the per-pixel rule),
 ``kernels/cpu/hysteresis.cpp``, ``kernels/cuda/hysteresis.cu``,
 ``kernels/bindings/hysteresis.cpp``. ``seam_ring`` runs in C++ on the CPU and as
-cupy/torch element-wise ops on the GPU. Tests: ``tests/test_hysteresis.py``,
-``tests/test_hysteresis_cuda.py``.
+cupy/torch element-wise ops on the GPU. Tests: ``tests/ops/test_hysteresis.py``,
+``tests/ops/test_hysteresis_cuda.py``.
 
 All thresholds are in the mask's own units: 0..1 for float32 masks, 0..255 for uint8
 masks. They are rounded to float32, and the kernels compare in float32.

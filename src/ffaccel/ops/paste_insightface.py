@@ -3,7 +3,7 @@
 Kernel: ``kernels/include/ffaccel/paste_insightface.h`` (the formulas and the proof of
 which pixels can change), ``kernels/cpu/paste_insightface.cpp``,
 ``kernels/cuda/paste_insightface.cu``, ``kernels/bindings/paste_insightface.cpp``.
-Tests: ``tests/test_paste_insightface.py``. Docs: docs/insightface.md.
+Tests: ``tests/ops/test_paste_insightface.py``. Docs: docs/insightface.md.
 """
 
 from __future__ import annotations

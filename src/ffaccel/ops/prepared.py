@@ -16,7 +16,7 @@ valid arrays of another shape, simply runs at the plain call's cost. A plan read
 framework's current stream at each call, never synchronises and allocates nothing when
 ``out`` is given, so a call can be captured in a CUDA graph.
 
-Tests: ``tests/test_prepared.py``. Docs: docs/runtime.md, "Prepared calls".
+Tests: ``tests/ops/test_prepared.py``. Docs: docs/runtime.md, "Prepared calls".
 """
 
 from __future__ import annotations
@@ -25,9 +25,14 @@ import inspect
 from typing import Any
 
 from ffaccel import _fast
-from ffaccel.ops import mask as _mask
-from ffaccel.ops import paste as _paste
-from ffaccel.ops import warp as _warp
+from ffaccel.ops.feather_mask import check as _mask_check
+from ffaccel.ops.feather_mask import feather_mask as _feather_mask
+from ffaccel.ops.paste_back import check as _paste_check
+from ffaccel.ops.paste_back import paste_back as _paste_back
+from ffaccel.ops.paste_back import paste_back_batch as _paste_back_batch
+from ffaccel.ops.warp_affine import check as _warp_check
+from ffaccel.ops.warp_affine import warp_affine as _warp_affine
+from ffaccel.ops.warp_affine import warp_affine_batch as _warp_affine_batch
 
 __all__ = ["prepare", "WarpPlan", "PastePlan", "FeatherPlan"]
 
@@ -59,10 +64,10 @@ class WarpPlan(_Plan):
 
     def __init__(self, op: Any, args: dict[str, Any]) -> None:
         self.op = op
-        self.batched = op is _warp.warp_affine_batch
+        self.batched = op is _warp_affine_batch
         mname = "matrices" if self.batched else "matrix"
         self.fixed = {k: args[k] for k in ("dsize", "border", "border_value", "compat")}
-        self._spec = _warp.check(args["src"], args[mname], args["dsize"], args["border"], args["border_value"],
+        self._spec = _warp_check(args["src"], args[mname], args["dsize"], args["border"], args["border_value"],
                                  args["compat"], args["out"], self.batched)[0]
         self._sigs = (_fast.signature(args["src"]),
                       _fast.out_signature(args["out"]) if args["out"] is not None else None)
@@ -91,10 +96,10 @@ class PastePlan(_Plan):
 
     def __init__(self, op: Any, args: dict[str, Any]) -> None:
         self.op = op
-        self.batched = op is _paste.paste_back_batch
+        self.batched = op is _paste_back_batch
         c, m, mat = ("crops", "masks", "matrices") if self.batched else ("crop", "mask", "matrix")
         self.fixed = {k: args[k] for k in ("compat", "inplace", "blend", "levels")}
-        self._spec = _paste.check(args["frame"], args[c], args[m], args[mat], args["compat"], args["inplace"],
+        self._spec = _paste_check(args["frame"], args[c], args[m], args[mat], args["compat"], args["inplace"],
                                   args["out"], self.batched, args["blend"], args["levels"])[0]
         out = args["out"]
         frame_sig = _fast.out_signature if args["inplace"] is True else _fast.signature
@@ -123,7 +128,7 @@ class FeatherPlan(_Plan):
     def __init__(self, op: Any, args: dict[str, Any]) -> None:
         self.op = op
         self.fixed = {"sigma": args["sigma"]}
-        self._spec = _mask.check(args["mask"], args["sigma"], args["out"])[0]
+        self._spec = _mask_check(args["mask"], args["sigma"], args["out"])[0]
         out = args["out"]
         self._sigs = (_fast.signature(args["mask"]), _fast.out_signature(out) if out is not None else None)
 
@@ -137,11 +142,11 @@ class FeatherPlan(_Plan):
 
 
 _PLANS: dict[str, tuple[Any, type[_Plan]]] = {
-    "warp_affine": (_warp.warp_affine, WarpPlan),
-    "warp_affine_batch": (_warp.warp_affine_batch, WarpPlan),
-    "paste_back": (_paste.paste_back, PastePlan),
-    "paste_back_batch": (_paste.paste_back_batch, PastePlan),
-    "feather_mask": (_mask.feather_mask, FeatherPlan),
+    "warp_affine": (_warp_affine, WarpPlan),
+    "warp_affine_batch": (_warp_affine_batch, WarpPlan),
+    "paste_back": (_paste_back, PastePlan),
+    "paste_back_batch": (_paste_back_batch, PastePlan),
+    "feather_mask": (_feather_mask, FeatherPlan),
 }
 
 

@@ -1,6 +1,6 @@
 """ffaccel.distributed on a GPU: GPU actors (num_gpus) give the one-process GPU run's bytes.
 
-Run on the GPU machine with ``pytest -m cuda tests/test_distributed_runner_cuda.py``.
+Run on the GPU machine with ``pytest -m cuda tests/distributed/test_distributed_runner_cuda.py``.
 """
 
 from __future__ import annotations

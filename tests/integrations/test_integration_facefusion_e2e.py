@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared helpers
 
 FRAMES, WIDTH, HEIGHT = 8, 320, 240
 REQUIREMENTS = ["numpy", "onnx", "onnxruntime", "cv2", "tqdm", "scipy"]

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from ffaccel.stability import _realdata as rd
 from ffaccel.stability import smooth_track
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "real_tracks"
 FILES = sorted(DATA.glob("*.npz"))
 KEYS = {"truth", "detected", "fps", "face_width", "face_width_per_frame", "cuts", "scenario", "resolution", "photo",

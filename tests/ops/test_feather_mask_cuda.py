@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 import ffaccel
 from ffaccel import _core
-from ffaccel.ops.mask import MAX_SIGMA
+from ffaccel.ops.feather_mask import MAX_SIGMA
 from gpu import capture_torch_graph, to_gpu, to_host
 from strategies import examples
-from test_mask import masks
+from test_feather_mask import masks
 
 pytestmark = pytest.mark.cuda
 MAX_GPU_WIDTH = _core.FEATHER_MAX_WIDTH  # the shared-memory row of the kernel (kFeatherMaxWidth)

@@ -17,7 +17,7 @@ import pytest
 from ffaccel.stability import LandmarkStabilizer, stabilize_track
 from ffaccel.stability import _realdata as rd
 
-DATA = Path(__file__).resolve().parent / "data" / "real_tracks"
+DATA = Path(__file__).resolve().parents[1] / "data" / "real_tracks"
 FILES = sorted(DATA.glob("*.npz"))
 MODES = ("offline", "fixed_lag", "causal")
 NOD = slice(20, 80)  # the nod's frames (README of the tracks)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ffaccel
-from ffaccel.ops.mask import MAX_SIGMA, _blur_like_opencv, gaussian_taps
+from ffaccel.ops.feather_mask import MAX_SIGMA, _blur_like_opencv, gaussian_taps
 from strategies import examples
 
 SETTINGS = settings(max_examples=examples(60), deadline=None)

@@ -2,7 +2,7 @@
 
 Kernel: ``kernels/include/ffaccel/warp_affine.h`` (the per-pixel formula),
 ``kernels/cpu/warp_affine.cpp``, ``kernels/cuda/warp_affine.cu``,
-``kernels/bindings/warp_affine.cpp``. Tests: ``tests/test_warp.py``.
+``kernels/bindings/warp_affine.cpp``. Tests: ``tests/ops/test_warp_affine.py``.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import ffaccel
 from ffaccel import _core
 from multiband_reference import multiband_reference
 from strategies import examples
-from test_paste import paste_cases
+from test_paste_back import paste_cases
 
 
 @settings(max_examples=examples(60), deadline=None)

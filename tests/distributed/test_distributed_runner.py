@@ -192,7 +192,7 @@ def test_docs_example_runs(cluster, tmp_path, monkeypatch, capsys):
     pytest.importorskip("imageio_ffmpeg", reason="the example writes .mkv outputs (imageio-ffmpeg)")
     import re
 
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "distributed.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "distributed.md").read_text()
     code = re.search(r"```python\n(.*?)```", doc, re.S).group(1)
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "docs/distributed.md", "exec"), {})

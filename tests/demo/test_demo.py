@@ -1,5 +1,5 @@
 """``ffaccel demo`` end to end at a tiny size with every optional package, its measurements, and its
-option errors. tests/test_demo_optional.py runs it with OpenCV and matplotlib hidden."""
+option errors. tests/demo/test_demo_optional.py runs it with OpenCV and matplotlib hidden."""
 
 from __future__ import annotations
 

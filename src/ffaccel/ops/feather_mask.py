@@ -2,7 +2,7 @@
 
 Kernel: ``kernels/include/ffaccel/feather_mask.h`` (the per-pixel formula),
 ``kernels/cpu/feather_mask.cpp``, ``kernels/cuda/feather_mask.cu``,
-``kernels/bindings/feather_mask.cpp``. Tests: ``tests/test_mask.py``.
+``kernels/bindings/feather_mask.cpp``. Tests: ``tests/ops/test_feather_mask.py``.
 """
 
 from __future__ import annotations

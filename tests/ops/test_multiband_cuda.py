@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import ffaccel
 from gpu import capture_torch_graph, to_gpu, to_host
 from strategies import examples
-from test_paste import paste_cases
+from test_paste_back import paste_cases
 
 pytestmark = pytest.mark.cuda
 

@@ -3,7 +3,7 @@
 FaceFusion's ``normalize_crop_frame`` de-normalises hyperswap (3.3+'s default), ghost,
 hififace and uniface outputs with Python-list mean and standard deviation, so the crop
 that reaches ``paste_back`` is float64 (found by the end-to-end run,
-tests/test_integration_facefusion_e2e.py). Exact mode must hand those pastes to stock
+tests/integrations/test_integration_facefusion_e2e.py). Exact mode must hand those pastes to stock
 (bytes unchanged); fast mode blends them in float32; stabilisation still records and
 applies colour gains and masks for them.
 """

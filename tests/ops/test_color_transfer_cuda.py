@@ -8,7 +8,7 @@ import pytest
 
 import ffaccel
 from gpu import to_gpu, to_host
-from test_blend_boundary import _ring_reference
+from test_boundary import _ring_reference
 
 pytestmark = pytest.mark.cuda
 

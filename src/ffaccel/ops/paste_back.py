@@ -2,7 +2,7 @@
 
 Kernel: ``kernels/include/ffaccel/paste_back.h`` (the per-pixel formula, reusing the warp
 sampling of ``warp_affine.h``), ``kernels/cpu/paste_back.cpp``, ``kernels/cuda/paste_back.cu``,
-``kernels/bindings/paste_back.cpp``. Tests: ``tests/test_paste.py``.
+``kernels/bindings/paste_back.cpp``. Tests: ``tests/ops/test_paste_back.py``.
 """
 
 from __future__ import annotations
@@ -66,8 +66,9 @@ def paste_areas(frame_size: tuple[int, int], crop_size: tuple[int, int], matrice
         (N, 4) int64 rows x1, y1, x2, y2; x2 <= x1 or y2 <= y1 means the face misses the frame.
 
     Example:
-        >>> import numpy as np, ffaccel.ops.paste as p
-        >>> p.paste_areas((640, 480), (128, 128), np.array([[1.0, 0, -100.5], [0, 1.0, -50.0]])).tolist()
+        >>> import numpy as np
+        >>> from ffaccel.ops.paste_back import paste_areas
+        >>> paste_areas((640, 480), (128, 128), np.array([[1.0, 0, -100.5], [0, 1.0, -50.0]])).tolist()
         [[100, 50, 229, 178]]
     """
     m = _checks.real_array(matrices, "matrices")
