@@ -10,15 +10,12 @@ crops), against the baseline build's scalar loop.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import ffaccel
+from cpu_builds import digests_of_both_builds
 from paste_reference import paste_reference
 
 COMPATS = [None, "facefusion-opencv5.0", "facefusion-opencv4"]
@@ -138,16 +135,6 @@ def test_batch_with_overlapping_faces(compat, c):
     np.testing.assert_array_equal(work, want)
 
 
-def _cpu_has_v3() -> bool:
-    """Whether this CPU has what the x86-64-v3 build needs (AVX2, FMA, BMI2), from /proc/cpuinfo."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
-        return False
-    return {"avx2", "fma", "bmi2"} <= set(flags)
-
-
 def test_baseline_build_gives_the_same_bytes():
     """The baseline (SSE2, scalar) and x86-64-v3 (AVX2) builds of the paste loop agree byte
     for byte, NaN and infinite crop values included (the reference has no say on NaN)."""
@@ -183,21 +170,7 @@ for trial in range(90):
             if compat is None:
                 u8 = (np.nan_to_num(np.clip(mask, 0, 1)) * 255).astype(np.uint8)
                 h.update(ffaccel.paste_back(frame, crop, u8, m).tobytes())
-import ffaccel._core as _core
-print(_core.build_info()['cpu_variant'])
 print(h.hexdigest())
 '''
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    if not _cpu_has_v3():
-        pytest.skip("this CPU lacks AVX2/FMA/BMI2: only the baseline build can run here")
-    digests, variants = [], []
-    for baseline in ("0", "1"):
-        env["FFACCEL_CPU_BASELINE"] = baseline
-        res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
-        assert res.returncode == 0, res.stderr
-        variant, digest = res.stdout.split()
-        variants.append(variant)
-        digests.append(digest)
-    assert variants == ["x86-64-v3", "baseline"]  # both builds really ran
+    digests = digests_of_both_builds(script, timeout=600)
     assert digests[0] == digests[1]
-    assert len(digests[0]) == len(hashlib.sha256().hexdigest())

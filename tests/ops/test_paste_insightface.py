@@ -7,10 +7,6 @@ installed generation); tests/run.sh runs this file under OpenCV 4.12 and 5.0.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -20,6 +16,7 @@ from hypothesis import strategies as st
 import ffaccel
 from ffaccel import _core
 from ffaccel.ops.paste_insightface import insightface_generation
+from cpu_builds import digests_of_both_builds
 from insightface_reference import face_matrix, reference_paste
 from strategies import examples
 
@@ -182,15 +179,8 @@ for t in range(12):
         h.update(ffaccel.paste_back_insightface(frame, crop, m, compat=compat).tobytes())
 print(h.hexdigest())
 '''
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    digests = []
-    for baseline in ("0", "1"):
-        env["FFACCEL_CPU_BASELINE"] = baseline
-        res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
-        assert res.returncode == 0, res.stderr
-        digests.append(res.stdout.strip())
+    digests = digests_of_both_builds(script, timeout=600)
     assert digests[0] == digests[1]
-    assert len(digests[0]) == len(hashlib.sha256().hexdigest())
 
 
 # ---------------------------------------------------------------- bad input

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ffaccel
+from cpu_builds import digests_of_both_builds
 from strategies import affine_matrices, border_values, borders, compat_modes, dsizes, examples, images
 from warp_reference import REFERENCES, warp_default, warp_opencv4, warp_opencv5
 
@@ -334,23 +335,8 @@ def test_no_read_outside_the_source(dtype, c):
                     _check_all_modes(src, m, (w * 3 + 9, h + 2), border)
 
 
-def _cpu_has_v3() -> bool:
-    """Whether this CPU has what the x86-64-v3 build needs (AVX2, FMA, BMI2), from /proc/cpuinfo."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
-        return False
-    return {"avx2", "fma", "bmi2"} <= set(flags)
-
-
 def test_baseline_build_gives_the_same_bytes():
     """The baseline (SSE2) and x86-64-v3 (AVX2) builds of the CPU loop agree byte for byte."""
-    import hashlib
-    import os
-    import subprocess
-    import sys
-
     script = r'''
 import hashlib, sys
 import numpy as np
@@ -370,21 +356,7 @@ for trial in range(60):
             out = ffaccel.warp_affine(src, m, (int(rng.integers(1, 90)), int(rng.integers(1, 40))),
                                       border=border, border_value=float(rng.uniform(0, 255)), compat=compat)
             h.update(out.tobytes())
-import ffaccel._core as _core
-print(_core.build_info()['cpu_variant'])
 print(h.hexdigest())
 '''
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    if not _cpu_has_v3():
-        pytest.skip("this CPU lacks AVX2/FMA/BMI2: only the baseline build can run here")
-    digests, variants = [], []
-    for baseline in ("0", "1"):
-        env["FFACCEL_CPU_BASELINE"] = baseline
-        res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
-        assert res.returncode == 0, res.stderr
-        variant, digest = res.stdout.split()
-        variants.append(variant)
-        digests.append(digest)
-    assert variants == ["x86-64-v3", "baseline"]  # both builds really ran
+    digests = digests_of_both_builds(script, timeout=300)
     assert digests[0] == digests[1]
-    assert len(digests[0]) == len(hashlib.sha256().hexdigest())
