@@ -37,6 +37,15 @@ def cuda_median_ms(fn: Callable[[], Any], runs: int, warmup: int = 20) -> float:
     return statistics.median(s.elapsed_time(e) for s, e in pairs)
 
 
+def cuda_torch() -> Any:
+    """The torch module when it imports and sees a CUDA device, else None (the GPU rows are skipped)."""
+    try:
+        import torch
+    except Exception:  # not installed, or a broken install: CPU rows only
+        return None
+    return torch if torch.cuda.is_available() else None
+
+
 def machine() -> dict[str, Any]:
     info: dict[str, Any] = {"cpu": platform.processor() or platform.machine(), "python": platform.python_version()}
     try:

@@ -95,12 +95,8 @@ def main() -> int:
     except ImportError:
         print("cv2 not installed: anchor rows skipped", file=sys.stderr)
 
-    try:
-        import torch
-
-        gpu = torch.cuda.is_available()
-    except ImportError:
-        gpu = False
+    torch = _timing.cuda_torch()
+    gpu = torch is not None
     if gpu:
         g = torch.from_numpy(frame).cuda()
         gout = torch.empty_like(g)

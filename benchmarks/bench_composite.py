@@ -129,12 +129,8 @@ def main() -> int:
     add("cpu", "tracker update 512x512", "ffaccel MaskHysteresis", cpu(lambda: track.update(mask)))
     add("cpu", "tracker update 512x512", "numpy", cpu(lambda: numpy_tracker_update(mask, prev)))
 
-    try:
-        import torch
-
-        gpu = torch.cuda.is_available()
-    except ImportError:
-        gpu = False
+    torch = _timing.cuda_torch()
+    gpu = torch is not None
     if gpu:
         cuda = lambda fn: _timing.cuda_median_ms(fn, args.runs)  # noqa: E731
         gfg, gbg, ga = (torch.from_numpy(x).cuda() for x in (fg, bg, alpha))

@@ -146,12 +146,8 @@ def main() -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     rows = cpu_overhead(args.cpu_calls)
-    try:
-        import torch
-
-        gpu = torch.cuda.is_available()
-    except ImportError:
-        gpu = False
+    torch = _timing.cuda_torch()
+    gpu = torch is not None
     if gpu:
         rows.update(gpu_rows(args.runs))
     else:

@@ -79,13 +79,8 @@ def main() -> None:
     if args.threads:
         cv2.setNumThreads(args.threads)
     print(f"threads: OpenCV {cv2.getNumThreads()}, ffaccel {ffaccel.status(frameworks=False)['cpu_threads']}")
-    gpu = False
-    try:
-        import torch
-
-        gpu = torch.cuda.is_available()
-    except Exception:
-        pass
+    torch = _timing.cuda_torch()
+    gpu = torch is not None
 
     rng = np.random.default_rng(0)
     rows = []

@@ -79,12 +79,8 @@ def main() -> int:
                          "median_ms": ours, "ratio": stock / ours, "exact": same})
             rows.append({"path": "cpu", "frame": name, "impl": "ffaccel paste_back_insightface (in place)",
                          "median_ms": inplace, "ratio": stock / inplace, "exact": same})
-        try:
-            import torch
-
-            gpu = torch.cuda.is_available()
-        except ImportError:
-            gpu = False
+        torch = _timing.cuda_torch()
+        gpu = torch is not None
         if gpu:
             g = torch.from_numpy(frame).cuda()
             gout = torch.empty_like(g)

@@ -74,13 +74,8 @@ def main() -> int:
             lambda: [cv2.warpAffine(frame, m, (512, 512), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
                      for m in eight], args.cpu_runs)})
 
-    gpu = False
-    try:
-        import torch
-
-        gpu = torch.cuda.is_available()
-    except ImportError:
-        torch = None
+    torch = _timing.cuda_torch()
+    gpu = torch is not None
     if gpu:
         g = torch.from_numpy(frame).cuda()
         out1 = torch.empty((512, 512, 3), dtype=torch.uint8, device="cuda")
