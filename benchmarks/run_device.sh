@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Work for the lent GPU machine, in stages that each fit one call (10 minutes):
 #   bash benchmarks/run_device.sh build tests bench      # build (sm_90), GPU tests, benchmarks
-#   bash benchmarks/run_device.sh sanitize               # compute-sanitizer memcheck + racecheck
+#   bash benchmarks/run_device.sh fuzz sanitize          # GPU fuzz, compute-sanitizer memcheck + racecheck
 #   bash benchmarks/run_device.sh all                    # everything, one machine of your own
 # Stages after "build" reuse the installed build (a warm machine keeps it between calls).
 # Logs and JSON go to $OUT; a short table is printed last. CV-CUDA, for the same-run
@@ -16,10 +16,13 @@ mkdir -p "$OUT" "$LOG"
 export FFACCEL_CUDA_ARCHS=${FFACCEL_CUDA_ARCHS:-90}
 declare -A STEP
 ORDER=()
+STEP_TIMEOUT=${STEP_TIMEOUT:-420}
 run() {  # run NAME CMD... : log to $LOG/NAME.log, remember the exit code and time
+    # Each step is capped (STEP_TIMEOUT seconds) so one slow step cannot eat the whole call;
+    # rc=124 in the summary means the cap stopped it.
     local name=$1; shift
     local t0=$(date +%s)
-    "$@" > "$LOG/$name.log" 2>&1
+    timeout "$STEP_TIMEOUT" "$@" > "$LOG/$name.log" 2>&1
     STEP[$name]="rc=$? $(( $(date +%s) - t0 ))s"
     ORDER+=("$name")
 }
@@ -33,6 +36,8 @@ stage_build() {
 stage_tests() {
     run pytest_cuda python3 -m pytest -m cuda tests -q -p no:cacheprovider -rs
     run docstrings python3 -m pytest tests/test_docstrings.py -q -p no:cacheprovider
+}
+stage_fuzz() {
     run fuzz_gpu python3 -m tests.fuzz --cases 2000 --gpu torch
 }
 stage_bench() {
@@ -56,9 +61,9 @@ stage_sanitize() {
 [ $# -eq 0 ] && set -- all
 for s in "$@"; do
     case $s in
-        build) stage_build ;; tests) stage_tests ;; bench) stage_bench ;; sanitize) stage_sanitize ;;
-        all) stage_build; stage_tests; stage_bench; stage_sanitize ;;
-        *) echo "unknown stage $s (build, tests, bench, sanitize, all)"; exit 2 ;;
+        build) stage_build ;; tests) stage_tests ;; fuzz) stage_fuzz ;; bench) stage_bench ;; sanitize) stage_sanitize ;;
+        all) stage_build; stage_tests; stage_fuzz; stage_bench; stage_sanitize ;;
+        *) echo "unknown stage $s (build, tests, fuzz, bench, sanitize, all)"; exit 2 ;;
     esac
 done
 
@@ -71,4 +76,7 @@ grep -h "ERROR SUMMARY\|RACECHECK SUMMARY" "$LOG"/memcheck*.log "$LOG"/racecheck
 [ -f "$LOG/profile.log" ] && grep -h "overhead on top\|goal" "$LOG/profile.log" | head -8
 [ -f "$LOG/bench_dispatch.log" ] && grep -A14 "issue 17 goals" "$LOG/bench_dispatch.log"
 [ -f "$LOG/bench_insightface.log" ] && tail -n 12 "$LOG/bench_insightface.log"
+# The device returns at most 8 files from $OUT: pack logs and JSON into one archive.
+(cd "$OUT" && tar czf /tmp/device_results.tgz --exclude=device_results.tgz . && mv /tmp/device_results.tgz "$OUT/" \
+    && find "$OUT" -mindepth 1 ! -name device_results.tgz -delete)
 exit 0
