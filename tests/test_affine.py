@@ -3,9 +3,8 @@ extension, worded by ffaccel._checks.affine_inverse) against an independent Pyth
 
 The extension is the only place the package inverts a matrix; the reference below is the
 formula and the rules written out in Python floats, so every accepted matrix must give the
-same inverse bytes and every refused one the same message. The prepared calls that run
-the rules per frame (_core.WarpCall, _core.PasteCall) must refuse what the checks refuse,
-and write nothing when they do.
+same inverse bytes and every refused one the same message. The extension's per-frame
+calls that run the same rules are tested in tests/ops/test_call_status.py.
 """
 
 from __future__ import annotations
@@ -91,34 +90,3 @@ def test_non_contiguous_and_read_only_matrices():
     m.flags.writeable = False
     assert not m.flags.c_contiguous
     np.testing.assert_array_equal(_checks.affine_inverse(m, "matrix"), reference(m, "matrix"))
-
-
-def _warp_call(src, out):
-    img = _core.Image(0, src.shape[0], src.shape[1], 3, src.strides[0], 0, _core.DType.U8)
-    dst = _core.Image(0, out.shape[0], out.shape[1], 3, out.strides[0], 0, _core.DType.U8)
-    return _core.WarpCall(img, dst, 1, False, 0, 0, (0.0, 0.0, 0.0, 0.0), -1, src.nbytes, out.nbytes)
-
-
-@pytest.mark.parametrize("matrix, status", [
-    (np.zeros((2, 3)), 2),                               # singular
-    (np.array([[np.nan, 0, 0], [0, 1.0, 0]]), 2),        # not finite
-    (np.array([[1e-40, 0, 0], [0, 1e-40, 0]]), 2),       # inverse past the limit
-    (np.eye(2, 3)[None], 1),                             # (1, 2, 3) for a single call
-    (np.eye(3), 1),                                      # wrong shape
-])
-def test_warp_call_refuses_and_writes_nothing(matrix, status):
-    src = np.full((8, 8, 3), 200, np.uint8)
-    out = np.full((8, 8, 3), 17, np.uint8)
-    call = _warp_call(src, out)
-    assert call(_core.host_ptr(src), _core.host_ptr(out), matrix, 0) == status
-    assert (out == 17).all()
-    assert call(_core.host_ptr(src), _core.host_ptr(out), np.eye(2, 3), 0) == 0
-    assert (out == 200).all()
-
-
-def test_warp_call_refuses_overlap():
-    buf = np.full((8, 16, 3), 5, np.uint8)
-    src, out = buf[:, :8], buf[:, 4:12]  # same rows: the byte ranges overlap
-    call = _warp_call(np.empty((8, 8, 3), np.uint8), np.empty((8, 8, 3), np.uint8))
-    assert call(_core.host_ptr(src), _core.host_ptr(out), np.eye(2, 3), 0) == 3
-    assert (buf == 5).all()

@@ -92,11 +92,9 @@ static void paste_areas(Matrices matrices, int fw, int fh, int cw, int ch, bool 
 
 void register_paste_back(nb::module_& m) {
     nb::class_<PasteCall>(m, "PasteCall",
-                          "A checked paste: frame, out, crops and masks images (data ignored), face count, batch form, mode, truncate (FaceFusion's semantics), "
-                          "in_place, device (< 0: CPU) and the byte extents of frame, crops and masks. Call it "
-                          "with (frame, crops, masks, out pointers, frame -> crop matrices (2, 3) or (N, 2, 3) "
-                          "float64, stream); returns 0 when launched, else 1 (matrix shape), 2 (matrix rule) or "
-                          "3 (overlap), with nothing written.")
+                          "A paste checked once (ffaccel.ops.paste_back.PasteSpec). Call it with the frame, crops, "
+                          "masks and out pointers, the frame -> crop matrices and the stream; it returns a "
+                          "CallStatus (kernels/bindings/matrices.h), 0 when launched.")
         .def(nb::init<const Image&, const Image&, const Image&, const Image&, int, bool, int, bool, bool, int, std::int64_t,
                       std::int64_t, std::int64_t>(),
              nb::arg("frame"), nb::arg("out"), nb::arg("crops"), nb::arg("masks"), nb::arg("n"), nb::arg("batched"), nb::arg("mode"),

@@ -59,11 +59,9 @@ struct WarpCall {
 
 void register_warp_affine(nb::module_& m) {
     nb::class_<WarpCall>(m, "WarpCall",
-                         "A checked warp: images (data ignored), matrix count, batch form, mode, border, border "
-                         "value, device (< 0: CPU) and the byte extents of src and dst. Call it with "
-                         "(src pointer, dst pointer, forward matrices (2, 3) or (N, 2, 3) float64, stream); "
-                         "returns 0 when launched, else 1 (matrix shape), 2 (matrix rule) or 3 (overlap), "
-                         "with nothing written.")
+                         "A warp checked once (ffaccel.ops.warp_affine.WarpSpec). Call it with the src and dst "
+                         "pointers, the forward matrices (2, 3) or (N, 2, 3) float64 and the stream; it returns a "
+                         "CallStatus (kernels/bindings/matrices.h), 0 when launched.")
         .def(nb::init<const Image&, const Image&, int, bool, int, int, std::array<float, 4>, int, std::int64_t,
                       std::int64_t>(),
              nb::arg("src"), nb::arg("dst"), nb::arg("n"), nb::arg("batched"), nb::arg("mode"), nb::arg("border"),
