@@ -19,7 +19,6 @@ a goal whose peer is missing (no cvcuda, no GPU) prints SKIP. JSON with ``--json
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -137,10 +136,8 @@ def cpu_overhead(calls: int) -> dict[str, float]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=200)
+    ap = _timing.arguments(__doc__, cpu_runs=None)
     ap.add_argument("--cpu-calls", type=int, default=20000)
-    ap.add_argument("--json", default=None)
     args = ap.parse_args()
     rows = cpu_overhead(args.cpu_calls)
     torch = _timing.cuda_torch()

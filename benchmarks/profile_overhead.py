@@ -205,6 +205,7 @@ def main() -> None:
     except ImportError:
         cuda = False
     if cuda:
+        rng = np.random.default_rng(0)
         frame = torch.from_numpy(rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8)).cuda()
         crop = torch.empty((512, 512, 3), dtype=torch.uint8, device="cuda")
         big = np.array([[0.45, -0.1, -400.0], [0.1, 0.45, -150.0]])
@@ -213,6 +214,12 @@ def main() -> None:
         gpu["a no-op torch kernel (add_)"] = per_call_us({"s": lambda: crop.add_(0)}, 5000)["s"]
         torch.cuda.synchronize()
         print_stages("GPU path, torch, 1080p -> 512x512 crop, out= given (host time per call, median):", gpu)
+        mask = torch.ones((512, 512), dtype=torch.float32, device="cuda")
+        gpu_paste = paste_stages(frame, crop, mask, torch.empty_like(frame), big, min(args.calls, 5000),
+                                 torch.cuda.synchronize)
+        print_stages("GPU path, torch, 512x512 crop pasted into 1080p, out= given (host time per call, median):",
+                     gpu_paste)
+        report["gpu_paste_us"] = gpu_paste
         report["gpu_us"] = gpu
     else:
         print("GPU path: no CUDA device visible (torch), skipped")
