@@ -16,6 +16,7 @@
 #include "parallel.h"
 #include "variant.h"
 #include "warp_simd.h"
+#include "warp_coords.h"
 
 namespace ffaccel::cpu {
 namespace FFACCEL_CPU_VARIANT {
