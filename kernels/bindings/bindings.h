@@ -7,6 +7,7 @@ namespace ffaccel::bindings {
 
 namespace nb = nanobind;
 
+void register_affine(nb::module_& m);
 void register_warp_affine(nb::module_& m);
 void register_paste_back(nb::module_& m);
 void register_composite(nb::module_& m);

@@ -85,6 +85,7 @@ NB_MODULE(_core, m) {
     m.def("build_info", &build_info, "What this build of the extension contains.");
     m.def("runtime_info", &runtime_info, "CUDA runtime/driver versions and visible devices.");
 
+    bindings::register_affine(m);
     bindings::register_warp_affine(m);
     bindings::register_paste_back(m);
     bindings::register_composite(m);
