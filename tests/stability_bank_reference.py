@@ -14,7 +14,24 @@ import functools
 
 import numpy as np
 
+from ffaccel.stability import _bank
 from ffaccel.stability._bank import _END_FRAMES, _PAD, LEVELS, ORDER
+
+
+def noise_variance_reference(y: np.ndarray, valid: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """Per-channel measurement-noise variance of (T, C) ``y`` from second differences.
+
+    Median-based (robust to the frames where the head really accelerates):
+    for white noise of std s the second difference has std s * sqrt(6).
+    Only triples of measured (not interpolated) frames count.
+    """
+    if len(y) < 3:
+        return floor.copy()
+    ok = valid[2:] & valid[1:-1] & valid[:-2]
+    if not ok.any():
+        return floor.copy()
+    d2 = np.abs(y[2:] - 2.0 * y[1:-1] + y[:-2])[ok]
+    return np.maximum(np.median(d2, axis=0) ** 2 * _bank._MAD_TO_SIGMA2, floor)
 
 
 def _end_values(y: np.ndarray, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -17,6 +17,7 @@ void register_multiband(nb::module_& m);
 void register_paste_insightface(nb::module_& m);
 void register_stab_bank(nb::module_& m);
 void register_stab_outliers(nb::module_& m);
+void register_stab_rigid(nb::module_& m);
 
 // GPU work of a binding: runs `fn` with `device` current, or raises CudaError when
 // this build has no CUDA kernels.

@@ -95,4 +95,5 @@ NB_MODULE(_core, m) {
     bindings::register_paste_insightface(m);
     bindings::register_stab_bank(m);
     bindings::register_stab_outliers(m);
+    bindings::register_stab_rigid(m);
 }

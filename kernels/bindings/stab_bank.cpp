@@ -86,7 +86,23 @@ static void stab_bank(In2 padded, int t_len, int pad, Int1 ends, In2 coef, Int1 
     cpu::stab_bank(p);
 }
 
+using U8 = nb::ndarray<const std::uint8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+using Out1 = nb::ndarray<double, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+
+static void stab_noise_variance(In2 y, U8 measured, In1 floor, double scale, Out1 out) {
+    const int T = static_cast<int>(y.shape(0)), C = static_cast<int>(y.shape(1));
+    need(measured.shape(0) == y.shape(0), "measured: expected (T,)");
+    need(floor.shape(0) == y.shape(1) && out.shape(0) == y.shape(1), "floor, out: expected (C,)");
+    need(scale > 0, "scale: expected > 0");
+    nb::gil_scoped_release release;
+    ffaccel::stab_noise_variance(y.data(), measured.data(), floor.data(), T, C, scale, out.data());
+}
+
 void register_stab_bank(nb::module_& m) {
+    m.def("stab_noise_variance", &stab_noise_variance, nb::arg("y"), nb::arg("measured"), nb::arg("floor"),
+          nb::arg("scale"), nb::arg("out").noconvert(),
+          "Per-channel noise variance of y (T, C) float64 from the median |second difference| over triples of "
+          "measured frames (uint8 (T,)), times scale, floored (C,); writes out (C,).");
     m.def("stab_bank", &stab_bank, nb::arg("padded"), nb::arg("t_len"), nb::arg("pad"), nb::arg("ends"),
           nb::arg("coef"), nb::arg("warm"), nb::arg("norm"), nb::arg("sdr"), nb::arg("low"), nb::arg("gamma"),
           nb::arg("erode"), nb::arg("average"), nb::arg("out").noconvert(),

@@ -5,12 +5,37 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "variant.h"
 
 namespace ffaccel {
 
 #if defined(FFACCEL_CPU_BASE)
+void stab_noise_variance(const double* y, const std::uint8_t* measured, const double* floor, int t_len, int channels,
+                         double scale, double* out) {
+    std::vector<double> d2;
+    d2.reserve(t_len > 2 ? t_len - 2 : 0);
+    for (int c = 0; c < channels; ++c) {
+        d2.clear();
+        for (int t = 0; t + 2 < t_len; ++t) {
+            if (measured[t] && measured[t + 1] && measured[t + 2]) {
+                const double* r = y + static_cast<std::int64_t>(t) * channels + c;
+                d2.push_back(std::abs((r[2 * channels] - 2.0 * r[channels]) + r[0]));
+            }
+        }
+        if (d2.empty()) {
+            out[c] = floor[c];
+            continue;
+        }
+        const std::size_t n = d2.size(), h = n / 2;
+        std::nth_element(d2.begin(), d2.begin() + h, d2.end());
+        double med = d2[h];
+        if (n % 2 == 0) med = (*std::max_element(d2.begin(), d2.begin() + h) + med) / 2.0;
+        out[c] = std::max(med * med * scale, floor[c]);
+    }
+}
+
 std::int64_t stab_bank_work_size(int t_len, int channels, int levels, int max_warm) {
     const std::int64_t tc = static_cast<std::int64_t>(t_len) * channels;
     // estimates (T, J, C) + one level's recursion buffer + lower, upper (+1 row), count, eroded

@@ -49,6 +49,12 @@ struct StabBankParams {
 // Doubles of scratch stab_bank needs.
 std::int64_t stab_bank_work_size(int t_len, int channels, int levels, int max_warm);
 
+// The bank's noise input: per channel of y (T, C), max(median(|second difference|)^2 * scale,
+// floor[c]) over the triples of measured frames (numpy's median: the mean of the two middle
+// values for an even count); floor[c] when T < 3 or no triple is measured.
+void stab_noise_variance(const double* y, const std::uint8_t* measured, const double* floor, int t_len, int channels,
+                         double scale, double* out);
+
 namespace cpu {
 void stab_bank(const StabBankParams& p);
 }  // namespace cpu

@@ -38,7 +38,7 @@ from ffaccel._checks import as_float_array
 from . import _bank
 from ._cuts import cut_flags
 from ._modes import MODES, check_mode
-from ._rigid import from_channels, reference_shape, to_channels
+from ._rigid import from_channels
 from .stabilizer import LandmarkStabilizer
 
 __all__ = ["stabilize_track", "MODES"]
@@ -125,8 +125,13 @@ def _offline_segment(z: np.ndarray, valid: np.ndarray, times: np.ndarray | None)
     idx = np.flatnonzero(valid)
     if len(idx) == 0:
         return out
-    m, size = reference_shape(z[idx])
-    ch_valid = to_channels(z[idx], m, size)
+    pts = np.empty((len(idx), n, 2))
+    pts[..., 0] = z.real[idx]
+    pts[..., 1] = z.imag[idx]
+    m2 = np.empty((n, 2))
+    ch_valid = np.empty((len(idx), 4 + 2 * n))
+    size = _core.stab_rigid(pts, m2, ch_valid)  # reference_shape + to_channels (_rigid)
+    m = m2[:, 0] + 1j * m2[:, 1]
     first, last = idx[0], idx[-1]
     if times is None:
         frame_at = idx.astype(np.float64)
@@ -146,9 +151,12 @@ def _offline_segment(z: np.ndarray, valid: np.ndarray, times: np.ndarray | None)
         grid = np.arange(0.0, (times[last] - times[first]) / dt + 0.5)
         if len(grid) > 4 * (last - first + 1) + 16:
             raise ValueError("timestamps: the frames are too unevenly spaced to resample (gaps over 4x the median interval)")
-    ch = np.empty((len(grid), ch_valid.shape[1]))
-    for k in range(ch.shape[1]):
-        ch[:, k] = np.interp(grid, at, ch_valid[:, k])
+    if len(grid) == len(at) and times is None:  # every frame measured and kept: the grid is `at`
+        ch = ch_valid
+    else:
+        ch = np.empty((len(grid), ch_valid.shape[1]))
+        for k in range(ch.shape[1]):
+            ch[:, k] = np.interp(grid, at, ch_valid[:, k])
     # before the first / after the last kept frame (dropped glitches): the straight line
     # through the nearest kept frames, not a held value (a pan would lag)
     for side, sel in ((0, grid < at[0] - 1e-6), (1, grid > at[-1] + 1e-6)):

@@ -1,0 +1,100 @@
+"""The offline mode's compiled steps against their numpy references: the rigid split
+(``_core.stab_rigid`` vs ``_rigid.reference_shape`` + ``to_channels``), the noise level
+(``_core.stab_noise_variance``) and the whole of ``stabilize_track(mode="offline")`` against
+tests/stability_offline_reference.py, on random tracks and on the real MTCNN tracks."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ffaccel import _core
+from ffaccel.stability import _bank, stabilize_track
+from ffaccel.stability._rigid import reference_shape, to_channels
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from stability_bank_reference import noise_variance_reference  # noqa: E402
+from stability_offline_reference import stabilize_offline_reference  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "real_tracks"
+FILES = sorted(DATA.glob("*.npz"))
+FACE5 = np.array([[-20.0, -12.0], [20.0, -12.0], [0.0, 5.0], [-15.0, 22.0], [15.0, 22.0]])
+
+
+def _track(seed: int, frames: int, n_pts: int, turn: float) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    shape = FACE5 if n_pts == 5 else rng.uniform(-30, 30, (n_pts, 2))
+    t = np.arange(frames, dtype=float)
+    ang = turn * np.sin(t / 7.0)  # may wrap past +-pi
+    rot = np.stack([np.cos(ang), -np.sin(ang), np.sin(ang), np.cos(ang)], 1).reshape(-1, 2, 2)
+    pts = np.einsum("tij,nj->tni", rot, shape) * rng.uniform(0.5, 5) + rng.uniform(0, 1000, 2)
+    return pts + rng.normal(0, 1.0, pts.shape)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 200), st.sampled_from([2, 5, 68]), st.floats(0, 4.0))
+def test_rigid_split_equals_the_numpy_reference(seed, frames, n_pts, turn):
+    pts = _track(seed, frames, n_pts, turn)
+    z = pts[..., 0] + 1j * pts[..., 1]
+    m_ref, size_ref = reference_shape(z)
+    ch_ref = to_channels(z, m_ref, size_ref)
+    m = np.empty((n_pts, 2))
+    ch = np.empty((frames, 4 + 2 * n_pts))
+    size = _core.stab_rigid(pts, m, ch)
+    assert abs(size - size_ref) <= 1e-12 * size_ref
+    assert np.max(np.abs(m[:, 0] + 1j * m[:, 1] - m_ref)) < 1e-12
+    assert np.max(np.abs(ch - ch_ref)) < 1e-11
+
+
+def test_rigid_split_rejects_degenerate_frames():
+    pts = np.repeat(FACE5[None], 4, 0).copy()
+    pts[0] = 3.0  # every point of the first frame at one place
+    with pytest.raises(ValueError, match="same place"):
+        _core.stab_rigid(pts, np.empty((5, 2)), np.empty((4, 14)))
+    with pytest.raises(ValueError, match="z"):
+        _core.stab_rigid(np.zeros((4, 1, 2)), np.empty((1, 2)), np.empty((4, 6)))
+    with pytest.raises(ValueError, match="channels"):
+        _core.stab_rigid(np.repeat(FACE5[None], 4, 0), np.empty((5, 2)), np.empty((3, 14)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 300), st.integers(1, 14), st.floats(0, 1))
+def test_noise_level_equals_the_numpy_reference(seed, t_len, n_ch, miss):
+    rng = np.random.default_rng(seed)
+    y = np.cumsum(rng.normal(0, 0.01, (t_len, n_ch)), 0) + rng.normal(0, 0.003, (t_len, n_ch))
+    valid = rng.uniform(size=t_len) >= miss
+    floor = np.full(n_ch, 1e-8)
+    assert np.array_equal(_bank.noise_variance(y, valid, floor), noise_variance_reference(y, valid, floor))
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("stamped", [False, True])
+def test_offline_equals_the_numpy_pipeline_on_real_tracks(path, stamped):
+    with np.load(path) as d:
+        z = d["detected"].astype(np.float64)
+        width = float(d["face_width"])
+    ts = np.arange(len(z)) / 30.0 + (0.002 * np.sin(np.arange(len(z))) if stamped else 0.0)
+    kw = {"timestamps": ts} if stamped else {}
+    got = stabilize_track(z, **kw)
+    want = stabilize_offline_reference(z, **kw)
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    assert np.nanmax(np.abs(got - want)) / width < 1e-9
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 400), st.floats(0, 0.3), st.floats(0, 3.0))
+def test_offline_equals_the_numpy_pipeline_on_random_tracks(seed, frames, miss, turn):
+    pts = _track(seed, frames, 5, turn)
+    rng = np.random.default_rng(seed + 1)
+    pts[rng.uniform(size=frames) < miss] = np.nan
+    pts[rng.integers(0, frames, 3)] += rng.normal(0, 8, (3, 1, 2))  # glitches
+    got = stabilize_track(pts)
+    want = stabilize_offline_reference(pts)
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    if np.isfinite(want).any():
+        assert np.nanmax(np.abs(got - want)) < 1e-9 * 100.0
