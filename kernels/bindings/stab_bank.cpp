@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -26,11 +27,13 @@ static void need(bool ok, const std::string& msg) {
 static void stab_bank(In2 padded, int t_len, int pad, Int1 ends, In2 coef, Int1 warm, In1 norm, In1 sdr,
                       Int1 low, double gamma, int erode, int average, Out2 out) {
     const int n = static_cast<int>(padded.shape(0));
-    const int C = static_cast<int>(padded.shape(1));
+    const int Cp = static_cast<int>(padded.shape(1));
+    const int C = static_cast<int>(sdr.shape(0));
     const int J = static_cast<int>(coef.shape(0));
     const int order = static_cast<int>(coef.shape(1));
     need(C >= 1 && C <= STAB_BANK_MAX_CHANNELS && J >= 1 && J <= STAB_BANK_MAX_LEVELS,
-         "padded: expected (n, 1 <= C <= 1024), coef (1 <= J <= 64, order)");
+         "sdr, coef: expected (C,) with 1 <= C <= 1024 and (J, order) with 1 <= J <= 64");
+    need(Cp % 4 == 0 && Cp >= C && Cp < C + 4, "padded: expected (n, C rounded up to a multiple of 4) columns");
     need(order >= 1 && order <= STAB_BANK_MAX_ORDER, "coef: expected 1 to 4 columns (filter order)");
     need(t_len >= 3 && pad >= 1 && static_cast<long long>(t_len) + 2LL * pad <= n,
          "t_len, pad: expected t_len >= 3, pad >= 1, t_len + 2 pad <= n");
@@ -57,12 +60,16 @@ static void stab_bank(In2 padded, int t_len, int pad, Int1 ends, In2 coef, Int1 
         const char* b = static_cast<const char*>(d);
         return b < oe && ob < b + bytes;
     };
-    need(!overlaps(padded.data(), sizeof(double) * static_cast<size_t>(n) * C) &&
+    need(!overlaps(padded.data(), sizeof(double) * static_cast<size_t>(n) * Cp) &&
              !overlaps(coef.data(), sizeof(double) * static_cast<size_t>(J) * order) &&
              !overlaps(norm.data(), sizeof(double) * J) && !overlaps(sdr.data(), sizeof(double) * C),
          "out: must not overlap an input");
-    // Uninitialised scratch (every element is written before it is read).
-    std::unique_ptr<double[]> work(new double[static_cast<size_t>(stab_bank_work_size(t_len, C, J, max_warm))]);
+    // Uninitialised, 64-byte aligned scratch (every element is written before it is read).
+    const size_t bytes = sizeof(double) * static_cast<size_t>(stab_bank_work_size(t_len, C, Cp, J, max_warm));
+    struct Free {
+        void operator()(void* q) const { ::operator delete[](q, std::align_val_t(64)); }
+    };
+    std::unique_ptr<void, Free> work(::operator new[](bytes, std::align_val_t(64)));
     StabBankParams p;
     p.padded = padded.data();
     p.ends = ends.data();
@@ -72,11 +79,12 @@ static void stab_bank(In2 padded, int t_len, int pad, Int1 ends, In2 coef, Int1 
     p.sdr = sdr.data();
     p.low = low.data();
     p.out = out.data();
-    p.work = work.get();
+    p.work = static_cast<double*>(work.get());
     p.n = n;
     p.t_len = t_len;
     p.pad = pad;
     p.channels = C;
+    p.stride = Cp;
     p.levels = J;
     p.order = order;
     p.gamma = gamma;
@@ -106,7 +114,8 @@ void register_stab_bank(nb::module_& m) {
     m.def("stab_bank", &stab_bank, nb::arg("padded"), nb::arg("t_len"), nb::arg("pad"), nb::arg("ends"),
           nb::arg("coef"), nb::arg("warm"), nb::arg("norm"), nb::arg("sdr"), nb::arg("low"), nb::arg("gamma"),
           nb::arg("erode"), nb::arg("average"), nb::arg("out").noconvert(),
-          "Offline level bank of stabilize_track (float64): padded (n, C) periodic signal, end-line lengths "
+          "Offline level bank of stabilize_track (float64): padded (n, C rounded up to 4; extra columns 0) "
+          "periodic signal, end-line lengths "
           "ends (J,), recursion coefficients coef (J, order), warm-up lengths (J,), noise gains norm (J,), noise "
           "std sdr (C,), smoothest level low (C,, non-decreasing); writes out (t_len, C).");
 }

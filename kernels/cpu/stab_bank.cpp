@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "select.h"
 #include "variant.h"
 
 namespace ffaccel {
@@ -28,20 +29,22 @@ void stab_noise_variance(const double* y, const std::uint8_t* measured, const do
             out[c] = floor[c];
             continue;
         }
-        const std::size_t n = d2.size(), h = n / 2;
-        std::nth_element(d2.begin(), d2.begin() + h, d2.end());
-        double med = d2[h];
-        if (n % 2 == 0) med = (*std::max_element(d2.begin(), d2.begin() + h) + med) / 2.0;
+        const double med = cpu::median_of(d2.data(), static_cast<std::ptrdiff_t>(d2.size()));
         out[c] = std::max(med * med * scale, floor[c]);
     }
 }
 
-std::int64_t stab_bank_work_size(int t_len, int channels, int levels, int max_warm) {
-    const std::int64_t tc = static_cast<std::int64_t>(t_len) * channels;
-    // estimates (T, J, C) + one level's recursion buffer + lower, upper (+1 row), count, eroded
-    // (+1 row for the prefix sums) + offsets, five correction rows, two sums, the noise widths (J, C)
-    return tc * levels + (static_cast<std::int64_t>(t_len) + 2 * max_warm + 2 * STAB_BANK_MAX_ORDER) * channels +
-           4 * tc + (9 + static_cast<std::int64_t>(levels)) * channels;
+std::int64_t stab_bank_work_size(int t_len, int channels, int stride, int levels, int max_warm) {
+    (void)channels;
+    const std::int64_t tcp = static_cast<std::int64_t>(t_len) * stride;
+    const std::int64_t lanes = std::max(stride / 4, STAB_BANK_LANES / 4);
+    // in doubles: a group's recursion buffer (T + 2 W + 2 K rows of `lanes` four-lane blocks)
+    // and scratch (taps, gains, offsets, 5 correction rows), estimates (T, J, stride), prefix
+    // sums (T + 1, stride), count and eroded (T, stride), offsets (stride), widths (J, stride)
+    return 4 * ((static_cast<std::int64_t>(t_len) + 2 * max_warm + 2 * STAB_BANK_MAX_ORDER) * lanes +
+                (STAB_BANK_MAX_ORDER + 7) * lanes) +
+           static_cast<std::int64_t>(t_len) * levels * stride + 3 * tcp + stride + stride +
+           static_cast<std::int64_t>(levels) * stride;
 }
 #endif
 
@@ -71,77 +74,110 @@ void line_start(const double* x, std::int64_t step, int k, int active, double* s
     }
 }
 
-// One level: forward and backward recursions of order K over the periodic signal, for the
-// first `active` channels; writes est rows (frames, stride J * C) of this level.
+// Four doubles side by side (GCC / Clang vector extension): plain elementwise IEEE
+// arithmetic, so the baseline build (two SSE2 halves) and the x86-64-v3 build (one AVX2
+// register) give the same bytes.
+typedef double v4d __attribute__((vector_size(32)));
+
+inline v4d load4(const double* q) {
+    v4d r;
+    std::memcpy(&r, q, sizeof(r));
+    return r;
+}
+inline void store4(double* q, v4d v) { std::memcpy(q, &v, sizeof(v)); }
+inline v4d splat(double x) { return v4d{x, x, x, x}; }
+
+// A group of G consecutive levels j0 .. j0 + G - 1 that share their active channels (the
+// first A, rounded up to Q blocks of 4 columns of the padded input, whose columns past C are
+// zero): forward and backward recursions of order K over the periodic signal, all G x Q
+// four-lane blocks in one time loop (independent chains, so the loop is not bound by one
+// recursion's latency), each started the group's largest warm-up early (more warm-up only
+// brings a lane closer to the periodic steady state). Writes est rows (frames, stride J * Cp).
 template <int K>
-void level_pass(const StabBankParams& p, int j, int active, const double* off, double* scratch, double* buf,
+void group_pass(const StabBankParams& p, int j0, int G, int A, const double* off, v4d* scratch, v4d* buf,
                 double* est) {
-    const int C = p.channels, T = p.t_len, n = p.n, pad = p.pad, J = p.levels;
-    const int W = p.warm[j];
-    const double* a = p.coef + static_cast<std::int64_t>(j) * p.order;
-    double tap[STAB_BANK_MAX_ORDER];
-    double g = 1.0;
-    for (int m = 0; m < K; ++m) {
-        tap[m] = a[m];
-        g += a[m];
-    }
-    // The level's own end values (lines through its first / last ends[j] frames), and the
-    // additive corrections of the common padded signal by region: 0 none, 1 left pad
-    // (2 d0), 2 first frame (d0), 3 last frame (d1), 4 right pad (2 d1).
-    const std::int64_t Cs = C;
-    const double* y0 = p.padded + static_cast<std::int64_t>(pad) * C;
-    const double* y1 = p.padded + static_cast<std::int64_t>(pad + T - 1) * C;
-    const int k_end = std::min(std::max(p.ends[j], 2), T);
-    double* cd = scratch;            // (5, C)
-    double* s0 = scratch + 5 * Cs;   // (C,)
-    double* s1 = s0 + Cs;            // (C,)
-    line_start(y0, Cs, k_end, active, s0, s1, cd + 2 * Cs);   // p0 into row 2
-    line_start(y1, -Cs, k_end, active, s0, s1, cd + 3 * Cs);  // p1 into row 3
-    for (int c = 0; c < active; ++c) {
-        const double d0 = cd[2 * Cs + c] - y0[c], d1 = cd[3 * Cs + c] - y1[c];
-        cd[c] = 0.0;
-        cd[1 * Cs + c] = 2.0 * d0;
-        cd[2 * Cs + c] = d0;
-        cd[3 * Cs + c] = d1;
-        cd[4 * Cs + c] = 2.0 * d1;
+    const int Cp = p.stride, T = p.t_len, n = p.n, pad = p.pad, J = p.levels;
+    const int Q = (A + 3) / 4;
+    const int L = G * Q;  // four-lane blocks: level-major, channel block minor
+    int W = 0;
+    for (int g = 0; g < G; ++g) W = std::max(W, p.warm[j0 + g]);
+    // scratch: taps (K, L), gain (L), offset (Q), corrections (5, L)
+    v4d* tap = scratch;
+    v4d* gain = tap + K * L;
+    v4d* offq = gain + L;
+    v4d* cd = offq + Q;
+    const double* y0 = p.padded + static_cast<std::int64_t>(pad) * Cp;
+    const double* y1 = p.padded + static_cast<std::int64_t>(pad + T - 1) * Cp;
+    for (int q = 0; q < Q; ++q) offq[q] = load4(off + 4 * q);
+    double e0[STAB_BANK_MAX_CHANNELS + 4], e1[STAB_BANK_MAX_CHANNELS + 4], s0[STAB_BANK_MAX_CHANNELS + 4],
+        s1[STAB_BANK_MAX_CHANNELS + 4];
+    for (int g = 0; g < G; ++g) {
+        const int j = j0 + g;
+        const double* a = p.coef + static_cast<std::int64_t>(j) * p.order;
+        double gj = 1.0;
+        for (int m = 0; m < K; ++m) gj += a[m];
+        // the level's own end values: lines through its first / last ends[j] frames
+        const int k_end = std::min(std::max(p.ends[j], 2), T);
+        line_start(y0, Cp, k_end, 4 * Q, s0, s1, e0);
+        line_start(y1, -static_cast<std::int64_t>(Cp), k_end, 4 * Q, s0, s1, e1);
+        for (int q = 0; q < Q; ++q) {
+            const int l = g * Q + q;
+            for (int m = 0; m < K; ++m) tap[m * L + l] = splat(a[m]);
+            gain[l] = splat(gj);
+            // additive corrections by region: 0 none, 1 left pad (2 d0), 2 first frame (d0),
+            // 3 last frame (d1), 4 right pad (2 d1)
+            const v4d d0 = load4(e0 + 4 * q) - load4(y0 + 4 * q), d1 = load4(e1 + 4 * q) - load4(y1 + 4 * q);
+            cd[l] = splat(0.0);
+            cd[1 * L + l] = splat(2.0) * d0;
+            cd[2 * L + l] = d0;
+            cd[3 * L + l] = d1;
+            cd[4 * L + l] = splat(2.0) * d1;
+        }
     }
     // buf: K zero rows, the len rows of the recursion, K zero rows (the states before the
     // forward pass and after the backward one start at zero).
     const int len = T + 2 * W;
-    std::memset(buf, 0, sizeof(double) * static_cast<std::size_t>(K) * C);
-    std::memset(buf + static_cast<std::int64_t>(K + len) * C, 0, sizeof(double) * static_cast<std::size_t>(K) * C);
-    double* const rows = buf + static_cast<std::int64_t>(K) * C;
+    for (int i = 0; i < K * L; ++i) buf[i] = splat(0.0);
+    for (int i = 0; i < K * L; ++i) buf[static_cast<std::int64_t>(K + len) * L + i] = splat(0.0);
+    v4d* const rows = buf + static_cast<std::int64_t>(K) * L;
     long long start = (static_cast<long long>(pad) - W) % n;
     if (start < 0) start += n;
     int k = static_cast<int>(start);
+    v4d xin[STAB_BANK_MAX_CHANNELS / 4 + 1];
     for (int i = 0; i < len; ++i) {
         int region = 0;
         if (k < pad) region = 1;
         else if (k == pad) region = 2;
         else if (k == pad + T - 1) region = 3;
         else if (k >= pad + T && k < T + 2 * pad) region = 4;
-        const double* __restrict x = p.padded + static_cast<std::int64_t>(k) * C;
-        const double* __restrict corr = cd + region * Cs;
-        double* __restrict v = rows + static_cast<std::int64_t>(i) * C;
-        for (int c = 0; c < active; ++c) {
-            // the oldest tap first: the newest output enters last (shortest dependency chain)
-            double acc = g * ((x[c] - off[c]) + corr[c]);
-            for (int m = K; m >= 1; --m) acc = acc - tap[m - 1] * v[c - m * Cs];
-            v[c] = acc;
+        const double* x = p.padded + static_cast<std::int64_t>(k) * Cp;
+        for (int q = 0; q < Q; ++q) xin[q] = load4(x + 4 * q) - offq[q];
+        const v4d* corr = cd + region * L;
+        v4d* v = rows + static_cast<std::int64_t>(i) * L;
+        for (int g = 0; g < G; ++g) {
+            for (int q = 0; q < Q; ++q) {
+                const int l = g * Q + q;
+                // the oldest tap first: the newest output enters last (shortest dependency chain)
+                v4d acc = gain[l] * (xin[q] + corr[l]);
+                for (int m = K; m >= 1; --m) acc = acc - tap[(m - 1) * L + l] * v[l - m * L];
+                v[l] = acc;
+            }
         }
         if (++k == n) k = 0;
     }
-    const std::int64_t jc = static_cast<std::int64_t>(J) * C;
+    const std::int64_t jc = static_cast<std::int64_t>(J) * Cp;
     for (int i = len - 1; i >= W; --i) {
-        double* __restrict v = rows + static_cast<std::int64_t>(i) * C;
-        double* __restrict e = (i < W + T) ? est + (i - W) * jc : nullptr;
-        for (int c = 0; c < active; ++c) {
-            double acc = g * v[c];
-            for (int m = K; m >= 1; --m) acc = acc - tap[m - 1] * v[c + m * Cs];
-            v[c] = acc;
+        v4d* v = rows + static_cast<std::int64_t>(i) * L;
+        for (int l = 0; l < L; ++l) {
+            v4d acc = gain[l] * v[l];
+            for (int m = K; m >= 1; --m) acc = acc - tap[(m - 1) * L + l] * v[l + m * L];
+            v[l] = acc;
         }
-        if (e) {
-            for (int c = 0; c < active; ++c) e[c] = v[c] + off[c];
+        if (i < W + T) {
+            double* e = est + (i - W) * jc + static_cast<std::int64_t>(j0) * Cp;
+            for (int g = 0; g < G; ++g) {
+                for (int q = 0; q < Q; ++q) store4(e + g * Cp + 4 * q, v[g * Q + q] + offq[q]);
+            }
         }
     }
 }
@@ -149,100 +185,111 @@ void level_pass(const StabBankParams& p, int j, int active, const double* off, d
 }  // namespace
 
 void stab_bank(const StabBankParams& p) {
-    const int C = p.channels, T = p.t_len, J = p.levels;
-    const std::int64_t tc = static_cast<std::int64_t>(T) * C;
-    const std::int64_t jc = static_cast<std::int64_t>(J) * C;
+    const int C = p.channels, Cp = p.stride, T = p.t_len, J = p.levels;
+    const std::int64_t jc = static_cast<std::int64_t>(J) * Cp;
     int max_warm = 0;
     for (int j = 0; j < J; ++j) max_warm = std::max(max_warm, p.warm[j]);
-    double* est = p.work;        // (T, J, C)
-    double* buf = est + tc * J;  // (T + 2 W + 2 K, C)
-    double* lower = buf + (static_cast<std::int64_t>(T) + 2 * max_warm + 2 * STAB_BANK_MAX_ORDER) * C;  // (T + 1, C)
-    double* upper = lower + tc + C;                                                                     // (T, C)
-    double* count = upper + tc;                                                                         // (T, C)
-    double* eroded = count + tc;                                                                        // (T, C)
-    double* off = eroded + tc;                                                                          // (C,)
-    double* scratch = off + C;                                                                          // (7 + J, C)
-    for (int c = 0; c < C; ++c) off[c] = p.padded[static_cast<std::int64_t>(p.pad) * C + c];
-    // low[] is non-decreasing: the channels that may use level j are a prefix.
-    for (int j = 0; j < J; ++j) {
+    const int lanes = std::max(Cp / 4, STAB_BANK_LANES / 4);  // four-lane blocks of a group, at most
+    // work (see stab_bank_work_size): the group's blocks first (32-byte units), then doubles
+    v4d* buf = reinterpret_cast<v4d*>(p.work);  // (T + 2 W + 2 K, lanes)
+    v4d* scratch = buf + (static_cast<std::int64_t>(T) + 2 * max_warm + 2 * STAB_BANK_MAX_ORDER) * lanes;
+    double* est = reinterpret_cast<double*>(scratch + (STAB_BANK_MAX_ORDER + 7) * lanes);  // (T, J, Cp)
+    const std::int64_t tcp = static_cast<std::int64_t>(T) * Cp;
+    double* lower = est + static_cast<std::int64_t>(T) * jc;  // (T + 1, Cp): prefix sums
+    double* count = lower + tcp + Cp;                         // (T, Cp)
+    double* eroded = count + tcp;                             // (T, Cp)
+    double* off = eroded + tcp;                               // (Cp,)
+    double* gs = off + Cp;                                    // (J, Cp)
+    for (int c = 0; c < Cp; ++c) off[c] = p.padded[static_cast<std::int64_t>(p.pad) * Cp + c];
+    // low[] is non-decreasing: the channels that may use level j are a prefix. Consecutive
+    // levels with the same prefix run together, about STAB_BANK_LANES lanes at a time.
+    for (int j = 0; j < J;) {
         int active = 0;
         while (active < C && p.low[active] <= j) ++active;
-        if (active == 0) continue;
-        double* e = est + static_cast<std::int64_t>(j) * C;
-        switch (p.order) {
-            case 1: level_pass<1>(p, j, active, off, scratch, buf, e); break;
-            case 2: level_pass<2>(p, j, active, off, scratch, buf, e); break;
-            case 3: level_pass<3>(p, j, active, off, scratch, buf, e); break;
-            default: level_pass<4>(p, j, active, off, scratch, buf, e); break;
+        if (active == 0) {
+            ++j;
+            continue;
         }
+        const int blocks = (active + 3) / 4;
+        const int want = std::max(1, (STAB_BANK_LANES / 4) / blocks);
+        int G = 1;
+        while (G < want && j + G < J) {
+            int a2 = 0;
+            while (a2 < C && p.low[a2] <= j + G) ++a2;
+            if (a2 != active) break;
+            ++G;
+        }
+        switch (p.order) {
+            case 1: group_pass<1>(p, j, G, active, off, scratch, buf, est); break;
+            case 2: group_pass<2>(p, j, G, active, off, scratch, buf, est); break;
+            case 3: group_pass<3>(p, j, G, active, off, scratch, buf, est); break;
+            default: group_pass<4>(p, j, G, active, off, scratch, buf, est); break;
+        }
+        j += G;
     }
-    // ICI from the lightest level toward the smoothest, frame by frame (a frame's levels are
-    // one small block of est): lower only rises and upper only falls, so the agreeing levels
-    // are a leading run; its length `run` gives level = max(J - run, low).
-    double* __restrict lo_b = lower;  // (C,) scratch
-    double* __restrict up_b = upper;  // (C,)
-    double* __restrict cnt = count;   // (T, C): the level
-    double* gs = scratch + 7 * static_cast<std::int64_t>(C);  // (J, C)
+    // ICI from the lightest level toward the smoothest, frame by frame and four channels at a
+    // time (a frame's levels are one small block of est): lower only rises and upper only
+    // falls, so the agreeing levels are a leading run; its length `run` gives
+    // level = max(J - run, low). Lanes past a level's active channels keep their state.
+    const int Q = Cp / 4;
     int act[STAB_BANK_MAX_LEVELS];
     for (int j = 0; j < J; ++j) {
         int active = 0;
         while (active < C && p.low[active] <= j) ++active;
         act[j] = active;
-        for (int c = 0; c < C; ++c) gs[static_cast<std::int64_t>(j) * C + c] = p.gamma * (p.norm[j] * p.sdr[c]);
+        for (int c = 0; c < Cp; ++c) gs[static_cast<std::int64_t>(j) * Cp + c] = c < C ? p.gamma * (p.norm[j] * p.sdr[c]) : 0.0;
     }
-    double lowd[STAB_BANK_MAX_CHANNELS];
-    for (int c = 0; c < C; ++c) lowd[c] = static_cast<double>(p.low[c]);
-    const double jd = static_cast<double>(J);
+    double lowd[STAB_BANK_MAX_CHANNELS + 4];
+    for (int c = 0; c < Cp; ++c) lowd[c] = c < C ? static_cast<double>(p.low[c]) : 0.0;
+    const v4d one = splat(1.0), zero = splat(0.0), jd = splat(static_cast<double>(J));
+    const v4d lane = {0.0, 1.0, 2.0, 3.0};
+    double* cnt = count;  // (T, Cp): the level
     for (int t = 0; t < T; ++t) {
-        const double* __restrict et = est + t * jc;
-        double* __restrict ct = cnt + static_cast<std::int64_t>(t) * C;
-        {
-            const double* __restrict e = et + static_cast<std::int64_t>(J - 1) * C;
-            const double* __restrict g = gs + static_cast<std::int64_t>(J - 1) * C;
-            for (int c = 0; c < C; ++c) {
-                lo_b[c] = e[c] - g[c];
-                up_b[c] = e[c] + g[c];
-                ct[c] = 1.0;
+        const double* et = est + t * jc;
+        for (int q = 0; q < Q; ++q) {
+            const v4d e = load4(et + static_cast<std::int64_t>(J - 1) * Cp + 4 * q);
+            const v4d g = load4(gs + static_cast<std::int64_t>(J - 1) * Cp + 4 * q);
+            v4d lo = e - g, up = e + g, run = one;
+            const v4d ch = lane + splat(4.0 * q);
+            for (int j = J - 2; j >= 0 && act[j] > 4 * q; --j) {
+                const v4d ej = load4(et + static_cast<std::int64_t>(j) * Cp + 4 * q);
+                const v4d gj = load4(gs + static_cast<std::int64_t>(j) * Cp + 4 * q);
+                const v4d lj = ej - gj, uj = ej + gj;
+                const auto on = ch < splat(static_cast<double>(act[j]));
+                const v4d nlo = (lo < lj) ? lj : lo;  // max
+                const v4d nup = (uj < up) ? uj : up;  // min
+                lo = on ? nlo : lo;
+                up = on ? nup : up;
+                run = run + ((on & (nlo <= nup)) ? one : zero);
             }
+            const v4d lv = jd - run, lw = load4(lowd + 4 * q);
+            store4(cnt + static_cast<std::int64_t>(t) * Cp + 4 * q, (lv < lw) ? lw : lv);
         }
-        for (int j = J - 2; j >= 0 && act[j] > 0; --j) {
-            const double* __restrict e = et + static_cast<std::int64_t>(j) * C;
-            const double* __restrict g = gs + static_cast<std::int64_t>(j) * C;
-            const int active = act[j];
-            for (int c = 0; c < active; ++c) {
-                const double lo = std::max(lo_b[c], e[c] - g[c]);
-                const double up = std::min(up_b[c], e[c] + g[c]);
-                lo_b[c] = lo;
-                up_b[c] = up;
-                ct[c] += (lo <= up) ? 1.0 : 0.0;
-            }
-        }
-        for (int c = 0; c < C; ++c) ct[c] = std::max(jd - ct[c], lowd[c]);
     }
-    // Running maximum over +-erode frames (clipped at the ends): flat passes over (T, C),
+    // Running maximum over +-erode frames (clipped at the ends): flat passes over (T, Cp),
     // one per offset, each way.
     double* __restrict er = eroded;
-    std::memcpy(er, cnt, sizeof(double) * static_cast<std::size_t>(tc));
+    const double* __restrict cn = cnt;
+    std::memcpy(er, cn, sizeof(double) * static_cast<std::size_t>(tcp));
     for (int k = 1; k <= p.erode && k < T; ++k) {
-        const std::int64_t sh = static_cast<std::int64_t>(k) * C;
-        for (std::int64_t q = sh; q < tc; ++q) er[q] = std::max(er[q], cnt[q - sh]);
-        for (std::int64_t q = 0; q < tc - sh; ++q) er[q] = std::max(er[q], cnt[q + sh]);
+        const std::int64_t sh = static_cast<std::int64_t>(k) * Cp;
+        for (std::int64_t q = sh; q < tcp; ++q) er[q] = std::max(er[q], cn[q - sh]);
+        for (std::int64_t q = 0; q < tcp - sh; ++q) er[q] = std::max(er[q], cn[q + sh]);
     }
     // Moving average over +-average frames (the window shrinks at the ends). The values are
     // small integers, so prefix sums are exact and the result is numpy's to the bit.
     const bool avg = p.average > 0 && T >= 2;
-    double* __restrict pre = lower;  // (T + 1, C)
-    for (int c = 0; c < C; ++c) pre[c] = 0.0;
+    double* __restrict pre = lower;  // (T + 1, Cp)
+    for (int c = 0; c < Cp; ++c) pre[c] = 0.0;
     for (int t = 0; t < T; ++t) {
-        const std::int64_t r = static_cast<std::int64_t>(t) * C;
-        for (int c = 0; c < C; ++c) pre[r + C + c] = pre[r + c] + er[r + c];
+        const std::int64_t r = static_cast<std::int64_t>(t) * Cp;
+        for (int c = 0; c < Cp; ++c) pre[r + Cp + c] = pre[r + c] + er[r + c];
     }
     double* __restrict o = p.out;
     for (int t = 0; t < T; ++t) {
         const int a = avg ? std::max(0, t - p.average) : t, b = avg ? std::min(T, t + p.average + 1) : t + 1;
         const double frames = static_cast<double>(b - a);
-        const std::int64_t ra = static_cast<std::int64_t>(a) * C, rb = static_cast<std::int64_t>(b) * C;
-        const std::int64_t r = static_cast<std::int64_t>(t) * C;
+        const std::int64_t ra = static_cast<std::int64_t>(a) * Cp, rb = static_cast<std::int64_t>(b) * Cp;
         const double* et = est + t * jc;
         for (int c = 0; c < C; ++c) {
             const double lv = (pre[rb + c] - pre[ra + c]) / frames;
@@ -250,9 +297,9 @@ void stab_bank(const StabBankParams& p) {
             j0 = std::min(std::max(j0, 0), J - 1);
             const int j1 = std::min(j0 + 1, J - 1);
             const double frac = lv - static_cast<double>(j0);
-            const double va = et[static_cast<std::int64_t>(j0) * C + c];
-            const double vb = et[static_cast<std::int64_t>(j1) * C + c];
-            o[r + c] = va + frac * (vb - va);
+            const double va = et[static_cast<std::int64_t>(j0) * Cp + c];
+            const double vb = et[static_cast<std::int64_t>(j1) * Cp + c];
+            o[static_cast<std::int64_t>(t) * C + c] = va + frac * (vb - va);
         }
     }
 }

@@ -5,23 +5,13 @@
 #include <cmath>
 #include <vector>
 
+#include "select.h"
 #include "variant.h"
 
 namespace ffaccel {
 namespace cpu {
 namespace FFACCEL_CPU_VARIANT {
 namespace {
-
-// numpy's median of v (its n values are reordered): the middle value, or the mean of the
-// two middle ones.
-double median(double* v, int n) {
-    const int h = n / 2;
-    std::nth_element(v, v + h, v + n);
-    const double hi = v[h];
-    if (n % 2) return hi;
-    const double lo = *std::max_element(v, v + h);
-    return (lo + hi) / 2.0;
-}
 
 // Median of five as a min/max network (stability/stabilize.py's _median_deviation).
 inline double median5(double a, double b, double c, double d, double e) {
@@ -110,9 +100,9 @@ void stab_outliers(const StabOutlierParams& p) {
                     col[i] = dq[static_cast<std::size_t>(i) * C + c];
                     amax = std::max(amax, std::abs(p.y[static_cast<std::int64_t>(i) * C + c]));
                 }
-                sq[c] = std::max(1.4826 * median(col.data(), K), 1e-9 * (1.0 + amax));
+                sq[c] = std::max(1.4826 * median_of(col.data(), K), 1e-9 * (1.0 + amax));
                 for (int i = 0; i < K; ++i) col[i] = dm[static_cast<std::size_t>(i) * C + c];
-                sm[c] = std::max(1.4826 * median(col.data(), K), 0.5 * sq[c]);
+                sm[c] = std::max(1.4826 * median_of(col.data(), K), 0.5 * sq[c]);
             }
             have_scales = true;
         }

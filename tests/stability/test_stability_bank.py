@@ -97,7 +97,7 @@ def test_both_cpu_builds_give_the_same_bytes():
 def _args(t_len=50, n_ch=3):
     n = _bank.padded_length(t_len)
     coef, warm = _bank._recursions()
-    return dict(padded=np.zeros((n, n_ch)), t_len=t_len, pad=_bank._PAD, ends=_bank._ENDS, coef=coef, warm=warm,
+    return dict(padded=np.zeros((n, -(-n_ch // 4) * 4)), t_len=t_len, pad=_bank._PAD, ends=_bank._ENDS, coef=coef, warm=warm,
                 norm=_bank._noise_gains(n), sdr=np.full(n_ch, 0.01), low=np.zeros(n_ch, np.int32), gamma=1.5,
                 erode=3, average=5, out=np.empty((t_len, n_ch)))
 
@@ -116,7 +116,9 @@ def test_binding_runs_on_read_only_inputs():
     (dict(pad=0), "t_len"),
     (dict(low=np.array([0, 4, 2], np.int32)), "non-decreasing"),
     (dict(low=np.array([0, 0, 17], np.int32)), "low"),
-    (dict(sdr=np.full(4, 0.01)), "sdr"),
+    (dict(sdr=np.full(4, 0.01)), "low"),
+    (dict(padded=np.zeros((256, 3))), "padded"),
+    (dict(padded=np.zeros((256, 8))), "padded"),
     (dict(out=np.empty((49, 3))), "out"),
     (dict(ends=np.zeros(17, np.int32)), "ends"),
     (dict(warm=np.full(17, -1, np.int32)), "warm"),
@@ -131,6 +133,8 @@ def test_binding_rejects_bad_arguments(change, match):
 
 def test_binding_rejects_an_output_that_overlaps_an_input():
     a = _args()
+    a["padded"] = np.zeros((256, 4))
+    a["sdr"], a["low"] = np.full(4, 0.01), np.zeros(4, np.int32)
     a["out"] = a["padded"][: a["t_len"]]
     with pytest.raises(ValueError, match="overlap"):
         _core.stab_bank(**a)

@@ -30,9 +30,11 @@ namespace ffaccel {
 constexpr int STAB_BANK_MAX_ORDER = 4;
 constexpr int STAB_BANK_MAX_LEVELS = 64;
 constexpr int STAB_BANK_MAX_CHANNELS = 1024;
+// Lanes (levels x channels) the recursions aim to run side by side.
+constexpr int STAB_BANK_LANES = 16;
 
 struct StabBankParams {
-    const double* padded = nullptr;  // (n, C): one period of the common padded signal
+    const double* padded = nullptr;  // (n, stride): one period of the common padded signal; columns >= C zero
     const int* ends = nullptr;       // (J,) frames of the lines fitted at each end (clipped to [2, T])
     const double* coef = nullptr;    // (J, order): a_1..a_order of A_j
     const int* warm = nullptr;       // (J,) warm-up samples of level j
@@ -40,14 +42,15 @@ struct StabBankParams {
     const double* sdr = nullptr;     // (C,) measurement-noise standard deviation
     const int* low = nullptr;        // (C,) smoothest level channel c may use
     double* out = nullptr;           // (T, C)
-    double* work = nullptr;          // scratch, stab_bank_work_size() doubles
+    double* work = nullptr;          // scratch, stab_bank_work_size() doubles, 32-byte aligned
     int n = 0, t_len = 0, pad = 0, channels = 0, levels = 0, order = 0;
+    int stride = 0;  // columns of padded: C rounded up to a multiple of 4
     double gamma = 1.5;
     int erode = 3, average = 5;
 };
 
-// Doubles of scratch stab_bank needs.
-std::int64_t stab_bank_work_size(int t_len, int channels, int levels, int max_warm);
+// Doubles of scratch stab_bank needs; the binding hands it 32-byte aligned.
+std::int64_t stab_bank_work_size(int t_len, int channels, int stride, int levels, int max_warm);
 
 // The bank's noise input: per channel of y (T, C), max(median(|second difference|)^2 * scale,
 // floor[c]) over the triples of measured frames (numpy's median: the mean of the two middle

@@ -145,11 +145,12 @@ def smooth_channels(y: np.ndarray, r: np.ndarray, lightest: np.ndarray, *, gamma
         y, r, lightest = y[:, order], r[order], lightest[order]
     n = padded_length(t_len)
     m = t_len + 2 * _PAD
-    padded = np.empty((n, n_ch))
-    padded[:m] = np.pad(y, ((_PAD, _PAD), (0, 0)), mode="reflect", reflect_type="odd")
+    padded = np.zeros((n, -(-n_ch // 4) * 4))  # columns rounded up to 4 (the core's lanes), the extra ones 0
+    body = padded[:, :n_ch]
+    body[:m] = np.pad(y, ((_PAD, _PAD), (0, 0)), mode="reflect", reflect_type="odd")
     gap = n - m  # wrap-around filler: a straight line from the right pad back to the left one
     w_fill = (np.arange(1, gap + 1) / (gap + 1))[:, None]
-    padded[m:] = padded[m - 1] + w_fill * (padded[0] - padded[m - 1])
+    body[m:] = body[m - 1] + w_fill * (body[0] - body[m - 1])
     coef, warm = _recursions()
     out = np.empty((t_len, n_ch))
     _core.stab_bank(padded, t_len, _PAD, _ENDS, coef, warm,
