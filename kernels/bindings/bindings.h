@@ -18,6 +18,7 @@ void register_paste_insightface(nb::module_& m);
 void register_stab_bank(nb::module_& m);
 void register_stab_outliers(nb::module_& m);
 void register_stab_rigid(nb::module_& m);
+void register_stab_cuts(nb::module_& m);
 
 // GPU work of a binding: runs `fn` with `device` current, or raises CudaError when
 // this build has no CUDA kernels.

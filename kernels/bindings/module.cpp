@@ -96,4 +96,5 @@ NB_MODULE(_core, m) {
     bindings::register_stab_bank(m);
     bindings::register_stab_outliers(m);
     bindings::register_stab_rigid(m);
+    bindings::register_stab_cuts(m);
 }

@@ -98,3 +98,49 @@ def test_offline_equals_the_numpy_pipeline_on_random_tracks(seed, frames, miss, 
     assert np.array_equal(np.isnan(got), np.isnan(want))
     if np.isfinite(want).any():
         assert np.nanmax(np.abs(got - want)) < 1e-9 * 100.0
+
+
+def _cut_flags_core(pts: np.ndarray, valid: np.ndarray) -> list[int]:
+    from ffaccel.stability import _cuts
+
+    flags = np.empty(len(pts), np.uint8)
+    _core.stab_cuts(np.ascontiguousarray(pts), valid.astype(np.uint8), _cuts.MOVE, _cuts.ZOOM, _cuts.TURN,
+                    _cuts.SHAPE, flags)
+    return np.flatnonzero(flags).tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 120), st.sampled_from([2, 5, 68]), st.floats(0, 0.4),
+       st.integers(0, 4))
+def test_cut_rule_equals_the_numpy_rule(seed, frames, n_pts, miss, n_cuts):
+    from ffaccel.stability._cuts import cut_flags
+
+    rng = np.random.default_rng(seed)
+    pts = _track(seed, frames, n_pts, 0.3)
+    for at in rng.integers(1, max(frames, 2), n_cuts):  # jumps, zooms, turns, other shapes
+        kind = rng.integers(0, 4)
+        if kind == 0:
+            pts[at:] += rng.normal(0, 200, 2)
+        elif kind == 1:
+            pts[at:] = (pts[at:] - pts[at:].mean(1, keepdims=True)) * rng.uniform(0.3, 3) + pts[at:].mean(1, keepdims=True)
+        elif kind == 2:
+            pts[at:] = pts[at:][..., ::-1].copy()
+        else:
+            pts[at:] += rng.normal(0, 15, (n_pts, 2))
+    valid = rng.uniform(size=frames) >= miss
+    pts[~valid] = np.nan
+    z = pts[..., 0] + 1j * pts[..., 1]
+    assert _cut_flags_core(pts, valid) == cut_flags(z, valid)
+
+
+def test_cut_rule_binding_rejects_bad_arguments():
+    pts = np.repeat(FACE5[None], 6, 0)
+    ok = dict(z=pts, valid=np.ones(6, np.uint8), move=1.5, zoom=1.5, turn=0.6, shape=0.35, flags=np.empty(6, np.uint8))
+    for change, match in ((dict(valid=np.ones(5, np.uint8)), "valid"), (dict(zoom=1.0), "zoom"),
+                          (dict(move=float("nan")), "move"), (dict(z=np.zeros((6, 5, 3))), "z")):
+        with pytest.raises(ValueError, match=match):
+            _core.stab_cuts(**{**ok, **change})
+    flags = np.empty(6, np.uint8)
+    flags.flags.writeable = False
+    with pytest.raises(TypeError):
+        _core.stab_cuts(**{**ok, "flags": flags})

@@ -36,7 +36,7 @@ from ffaccel import _core
 from ffaccel._checks import as_float_array
 
 from . import _bank
-from ._cuts import cut_flags
+from . import _cuts
 from ._modes import MODES, check_mode
 from ._rigid import from_channels
 from .stabilizer import LandmarkStabilizer
@@ -248,7 +248,13 @@ def stabilize_track(
         return LandmarkStabilizer(mode=mode, lag=lag)._run_track(arr, times, given)
     z = arr[..., 0] + 1j * arr[..., 1]
     valid = ~np.isnan(arr[:, 0, 0])
-    starts = cut_flags(z, valid) if given is None else given
+    if given is None:  # the scale-free cut rule (_cuts.cut_flags), in _core.stab_cuts
+        flags = np.empty(t_len, np.uint8)
+        _core.stab_cuts(np.ascontiguousarray(arr), valid.view(np.uint8), _cuts.MOVE, _cuts.ZOOM, _cuts.TURN,
+                        _cuts.SHAPE, flags)
+        starts = np.flatnonzero(flags).tolist()
+    else:
+        starts = given
     bounds = [0, *starts, t_len]
     out = np.empty((t_len, n, 2))
     for a, b in zip(bounds[:-1], bounds[1:]):
