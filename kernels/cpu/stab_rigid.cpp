@@ -118,6 +118,28 @@ StabRigidStatus stab_rigid(const StabRigidParams& p, double* size_out) {
 
 }  // namespace FFACCEL_CPU_VARIANT
 
+#if defined(FFACCEL_CPU_BASE)
+}  // namespace cpu
+
+void stab_points(const double* channels, const double* m, double size, int frames, int points, double* out) {
+    using cd = std::complex<double>;
+    const int C = 4 + 2 * points;
+    for (int t = 0; t < frames; ++t) {
+        const double* ch = channels + static_cast<std::int64_t>(t) * C;
+        const cd c = cd(ch[0], ch[1]) * size;
+        const cd a = std::exp(cd(ch[2], ch[3])) * size;
+        double* o = out + static_cast<std::int64_t>(t) * points * 2;
+        for (int i = 0; i < points; ++i) {
+            const cd z = c + a * (cd(m[2 * i], m[2 * i + 1]) + cd(ch[4 + 2 * i], ch[5 + 2 * i]));
+            o[2 * i] = z.real();
+            o[2 * i + 1] = z.imag();
+        }
+    }
+}
+
+namespace cpu {
+#endif
+
 #if defined(FFACCEL_CPU_BASE) && defined(FFACCEL_HAVE_V3_BUILD)
 namespace v3 {
 StabRigidStatus stab_rigid(const StabRigidParams& p, double* size_out);

@@ -144,3 +144,22 @@ def test_cut_rule_binding_rejects_bad_arguments():
     flags.flags.writeable = False
     with pytest.raises(TypeError):
         _core.stab_cuts(**{**ok, "flags": flags})
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 100), st.sampled_from([2, 5, 68]))
+def test_points_from_channels_equal_the_numpy_way_back(seed, frames, n_pts):
+    from ffaccel.stability._rigid import from_channels
+
+    rng = np.random.default_rng(seed)
+    ch = rng.normal(0, 1, (frames, 4 + 2 * n_pts))
+    m = rng.normal(0, 1, (n_pts, 2))
+    size = float(rng.uniform(1, 300))
+    out = np.empty((frames, n_pts, 2))
+    _core.stab_points(ch, m, size, out)
+    want = from_channels(ch, m[:, 0] + 1j * m[:, 1], size)
+    assert np.max(np.abs(out - want)) <= 1e-12 * (1 + np.max(np.abs(want)))
+    with pytest.raises(ValueError, match="size"):
+        _core.stab_points(ch, m, 0.0, out)
+    with pytest.raises(ValueError, match="out"):
+        _core.stab_points(ch, m, size, np.empty((frames + 1, n_pts, 2)))

@@ -24,6 +24,10 @@ struct StabRigidParams {
     int frames = 0, points = 0;
 };
 
+// The way back: channels (T, 4 + 2N) -> points (T, N, 2), z_i = c + a (m_i + w_i) with
+// c = (ch0 + i ch1) size and a = exp(ch2 + i ch3) size.
+void stab_points(const double* channels, const double* m, double size, int frames, int points, double* out);
+
 namespace cpu {
 // Returns the status and writes size (px) on success.
 StabRigidStatus stab_rigid(const StabRigidParams& p, double* size);

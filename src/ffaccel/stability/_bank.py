@@ -138,10 +138,10 @@ def smooth_channels(y: np.ndarray, r: np.ndarray, lightest: np.ndarray, *, gamma
     t_len, n_ch = y.shape
     if t_len < 3:
         return y.copy()
-    lightest = np.asarray(lightest, np.intp)
-    order = np.argsort(lightest, kind="stable")  # the core wants the levels' lower bounds non-decreasing
-    ident = bool(np.all(order == np.arange(n_ch)))
+    lightest = np.asarray(lightest, np.int32)
+    ident = bool(np.all(lightest[1:] >= lightest[:-1]))  # the core wants the levels' lower bounds non-decreasing
     if not ident:
+        order = np.argsort(lightest, kind="stable")
         y, r, lightest = y[:, order], r[order], lightest[order]
     n = padded_length(t_len)
     m = t_len + 2 * _PAD
@@ -154,7 +154,7 @@ def smooth_channels(y: np.ndarray, r: np.ndarray, lightest: np.ndarray, *, gamma
     coef, warm = _recursions()
     out = np.empty((t_len, n_ch))
     _core.stab_bank(padded, t_len, _PAD, _ENDS, coef, warm,
-                    _noise_gains(n), np.sqrt(r), lightest.astype(np.int32), float(gamma), int(erode),
+                    _noise_gains(n), np.sqrt(r), lightest, float(gamma), int(erode),
                     int(average), out)
     if not ident:
         back = np.empty_like(out)

@@ -38,7 +38,6 @@ from ffaccel._checks import as_float_array
 from . import _bank
 from . import _cuts
 from ._modes import MODES, check_mode
-from ._rigid import from_channels
 from .stabilizer import LandmarkStabilizer
 
 __all__ = ["stabilize_track", "MODES"]
@@ -118,20 +117,17 @@ def _outliers(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
     return bad.view(bool)
 
 
-def _offline_segment(z: np.ndarray, valid: np.ndarray, times: np.ndarray | None) -> np.ndarray:
-    """Smooth one shot: complex (T, N) frames, rows valid where ``valid``. Returns (T, N, 2)."""
-    t_len, n = z.shape
+def _offline_segment(arr: np.ndarray, valid: np.ndarray, times: np.ndarray | None) -> np.ndarray:
+    """Smooth one shot: (T, N, 2) points, rows valid where ``valid``. Returns (T, N, 2)."""
+    t_len, n, _ = arr.shape
     out = np.full((t_len, n, 2), np.nan)
     idx = np.flatnonzero(valid)
     if len(idx) == 0:
         return out
-    pts = np.empty((len(idx), n, 2))
-    pts[..., 0] = z.real[idx]
-    pts[..., 1] = z.imag[idx]
-    m2 = np.empty((n, 2))
+    pts = arr if len(idx) == t_len else arr[idx]
+    m = np.empty((n, 2))
     ch_valid = np.empty((len(idx), 4 + 2 * n))
-    size = _core.stab_rigid(pts, m2, ch_valid)  # reference_shape + to_channels (_rigid)
-    m = m2[:, 0] + 1j * m2[:, 1]
+    size = _core.stab_rigid(pts, m, ch_valid)  # _rigid's reference_shape + to_channels
     first, last = idx[0], idx[-1]
     if times is None:
         frame_at = idx.astype(np.float64)
@@ -182,7 +178,7 @@ def _offline_segment(z: np.ndarray, valid: np.ndarray, times: np.ndarray | None)
         for k in range(n_ch):
             back[:, k] = np.interp(at_span, grid, sm[:, k])
         sm = back
-    out[first:last + 1] = from_channels(sm, m, size)
+    _core.stab_points(np.ascontiguousarray(sm), m, size, out[first:last + 1])  # _rigid.from_channels
     return out
 
 
@@ -246,11 +242,11 @@ def stabilize_track(
     given = _check_cuts(cuts, t_len)
     if mode != "offline":
         return LandmarkStabilizer(mode=mode, lag=lag)._run_track(arr, times, given)
-    z = arr[..., 0] + 1j * arr[..., 1]
+    arr = np.ascontiguousarray(arr)
     valid = ~np.isnan(arr[:, 0, 0])
     if given is None:  # the scale-free cut rule (_cuts.cut_flags), in _core.stab_cuts
         flags = np.empty(t_len, np.uint8)
-        _core.stab_cuts(np.ascontiguousarray(arr), valid.view(np.uint8), _cuts.MOVE, _cuts.ZOOM, _cuts.TURN,
+        _core.stab_cuts(arr, valid.view(np.uint8), _cuts.MOVE, _cuts.ZOOM, _cuts.TURN,
                         _cuts.SHAPE, flags)
         starts = np.flatnonzero(flags).tolist()
     else:
@@ -258,5 +254,5 @@ def stabilize_track(
     bounds = [0, *starts, t_len]
     out = np.empty((t_len, n, 2))
     for a, b in zip(bounds[:-1], bounds[1:]):
-        out[a:b] = _offline_segment(z[a:b], valid[a:b], None if times is None else times[a:b])
+        out[a:b] = _offline_segment(arr[a:b], valid[a:b], None if times is None else times[a:b])
     return out
