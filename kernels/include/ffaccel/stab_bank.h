@@ -9,7 +9,7 @@
 //
 // as a forward recursion (g_j / A_j(z)) and a backward one (g_j / A_j(1/z)), each started
 // warm_j samples early on the periodic signal (the poles' decay over warm_j samples is
-// below 1e-20): the circular convolution the numpy reference computes with FFTs.
+// below 1e-15): the circular convolution the numpy reference computes with FFTs.
 //
 // The level's end values p0 / p1 are the values at the first / last frame of the
 // least-squares lines through its first / last ends_j frames; s_j is the common padded

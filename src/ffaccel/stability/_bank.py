@@ -16,7 +16,8 @@ factors as ``H = g^2 / |A(e^{iw})|^2`` with ``A(z) = 1 + a_1 z^-1 + ... + a_K z^
 (K = ``ORDER``, the roots of ``L^2 + (2 - z - 1/z)^K`` inside the unit circle, in
 closed form) and ``g = A(1)``; a forward pass of ``g / A(z)`` and a backward pass of
 ``g / A(1/z)`` over the padded, periodic signal, each started ``warm`` samples early
-(the poles' decay over those samples is below 1e-20), give the circular convolution a
+(the poles' decay over those samples is below 1e-15: far below the 1e-9 face widths the
+output is held to, for tracks of up to ~1e5 face radii), give the circular convolution a
 frequency-domain filter of the same period computes (tests/stability_bank_reference.py
 keeps that FFT form as the reference; the two agree to about 1e-12 face units).
 
@@ -74,7 +75,7 @@ def noise_variance(y: np.ndarray, valid: np.ndarray, floor: np.ndarray) -> np.nd
 @functools.lru_cache(maxsize=4)
 def _recursions() -> tuple[np.ndarray, np.ndarray]:
     """(J, ORDER) coefficients a_1..a_K of every level's causal factor A_j, and (J,) int32
-    warm-up lengths (samples over which its slowest pole decays below 1e-20). Read-only."""
+    warm-up lengths (samples over which its slowest pole decays below 1e-15). Read-only."""
     k = np.arange(ORDER)
     coef = np.empty((len(LEVELS), ORDER))
     warm = np.empty(len(LEVELS), np.int32)
@@ -86,7 +87,7 @@ def _recursions() -> tuple[np.ndarray, np.ndarray]:
         disc = np.sqrt(b * b - 4.0)
         z = np.where(np.abs((b + disc) / 2) < 1.0, (b + disc) / 2, (b - disc) / 2)
         coef[j] = np.real(np.poly(z))[1:]
-        warm[j] = int(np.ceil(np.log(1e-20) / np.log(np.max(np.abs(z)))))
+        warm[j] = int(np.ceil(np.log(1e-15) / np.log(np.max(np.abs(z)))))
     for a in (coef, warm):
         a.flags.writeable = False
     return coef, warm
