@@ -48,7 +48,7 @@ void stab_outliers(const StabOutlierParams& p) {
     for (int t = 0; t < T; ++t) p.bad[t] = 0;
     std::vector<int> keep(T);
     std::vector<double> dq(static_cast<std::size_t>(T) * C), dm(static_cast<std::size_t>(T) * C), col(T);
-    std::vector<double> sq(C), sm(C);
+    std::vector<double> sq(C), sm(C), isq(C), ism(C);
     bool have_scales = false;
     for (int pass = 0; pass < p.passes; ++pass) {
         int K = 0;
@@ -87,9 +87,10 @@ void stab_outliers(const StabOutlierParams& p) {
             const double* m4 = p.y + static_cast<std::int64_t>(keep[start + 4]) * C;
             double* dqi = dq.data() + static_cast<std::int64_t>(i) * C;
             double* dmi = dm.data() + static_cast<std::int64_t>(i) * C;
+            const double inv_noise = 1.0 / noise;
             for (int c = 0; c < C; ++c) {
                 const double pred = ((w[0] * y0[c] + w[1] * y1[c]) + w[2] * y2[c]) + w[3] * y3[c];
-                dqi[c] = std::abs(yi[c] - pred) / noise;
+                dqi[c] = std::abs(yi[c] - pred) * inv_noise;
                 dmi[c] = std::abs(yi[c] - median5(m0[c], m1[c], m2[c], m3[c], m4[c]));
             }
         }
@@ -107,11 +108,15 @@ void stab_outliers(const StabOutlierParams& p) {
             have_scales = true;
         }
         bool any = false;
+        for (int c = 0; c < C; ++c) {
+            isq[c] = 1.0 / sq[c];
+            ism[c] = 1.0 / sm[c];
+        }
         for (int i = 0; i < K; ++i) {
             const double* dqi = dq.data() + static_cast<std::int64_t>(i) * C;
             const double* dmi = dm.data() + static_cast<std::int64_t>(i) * C;
             bool flag = false;
-            for (int c = 0; c < C; ++c) flag |= std::min(dqi[c] / sq[c], dmi[c] / sm[c]) > p.outlier;
+            for (int c = 0; c < C; ++c) flag |= std::min(dqi[c] * isq[c], dmi[c] * ism[c]) > p.outlier;
             if (flag) {
                 p.bad[keep[i]] = 1;
                 any = true;

@@ -73,7 +73,8 @@ StabRigidStatus stab_rigid(const StabRigidParams& p, double* size_out) {
         }
         a /= nd;
         if (a == cd(0.0)) return StabRigidStatus::no_size;  // numpy: a NaN mean shape, which has no size
-        for (int i = 0; i < N; ++i) acc[i] += (zt[i] - cen[t]) / a;
+        const cd inv_a = std::conj(a) / std::norm(a);  // 1 / a (a multiply per point, not a division)
+        for (int i = 0; i < N; ++i) acc[i] += (zt[i] - cen[t]) * inv_a;
         size += std::sqrt(ss / nd);
     }
     size /= static_cast<double>(K);
@@ -106,8 +107,9 @@ StabRigidStatus stab_rigid(const StabRigidParams& p, double* size_out) {
         }
         prev_angle = ang;
         out[3] = ang + correction;
+        const cd inv_a = std::conj(a) / std::norm(a);
         for (int i = 0; i < N; ++i) {
-            const cd w = (zt[i] - cen[t]) / a - m[i];
+            const cd w = (zt[i] - cen[t]) * inv_a - m[i];
             out[4 + 2 * i] = w.real();
             out[5 + 2 * i] = w.imag();
         }

@@ -148,7 +148,12 @@ def smooth_channels(y: np.ndarray, r: np.ndarray, lightest: np.ndarray, *, gamma
     m = t_len + 2 * _PAD
     padded = np.zeros((n, -(-n_ch // 4) * 4))  # columns rounded up to 4 (the core's lanes), the extra ones 0
     body = padded[:, :n_ch]
-    body[:m] = np.pad(y, ((_PAD, _PAD), (0, 0)), mode="reflect", reflect_type="odd")
+    if t_len > _PAD:  # odd reflection about the end frames (numpy.pad's "reflect", "odd"; same arithmetic)
+        body[_PAD:_PAD + t_len] = y
+        body[:_PAD] = 2 * y[0] - y[_PAD:0:-1]
+        body[_PAD + t_len:m] = 2 * y[-1] - y[-2:-_PAD - 2:-1]
+    else:  # numpy reflects again past the far end
+        body[:m] = np.pad(y, ((_PAD, _PAD), (0, 0)), mode="reflect", reflect_type="odd")
     gap = n - m  # wrap-around filler: a straight line from the right pad back to the left one
     w_fill = (np.arange(1, gap + 1) / (gap + 1))[:, None]
     body[m:] = body[m - 1] + w_fill * (body[0] - body[m - 1])

@@ -57,6 +57,8 @@ def _check_landmarks(landmarks) -> np.ndarray:
         raise ValueError("landmarks: expected at least one frame, got shape (0, N, 2)")
     if arr.shape[1] < 2:
         raise ValueError(f"landmarks: expected at least 2 points per frame, got shape {arr.shape}")
+    if np.isfinite(arr).all():  # the usual case: one pass
+        return arr
     if np.any(np.isinf(arr)):
         raise ValueError("landmarks: expected finite values or NaN rows for missed frames, got inf")
     partial = np.isnan(arr).any(axis=(1, 2)) & ~np.isnan(arr).all(axis=(1, 2))
