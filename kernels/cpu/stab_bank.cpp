@@ -144,6 +144,9 @@ void group_pass(const StabBankParams& p, int j0, int G, int A, const double* off
     if (start < 0) start += n;
     int k = static_cast<int>(start);
     v4d xin[STAB_BANK_MAX_CHANNELS / 4 + 1];
+    v4d t1[K];  // the taps and gain of a one-level group, broadcast once
+    for (int m = 0; m < K; ++m) t1[m] = tap[m * L];
+    const v4d g1 = gain[0];
     for (int i = 0; i < len; ++i) {
         int region = 0;
         if (k < pad) region = 1;
@@ -154,13 +157,21 @@ void group_pass(const StabBankParams& p, int j0, int G, int A, const double* off
         for (int q = 0; q < Q; ++q) xin[q] = load4(x + 4 * q) - offq[q];
         const v4d* corr = cd + region * L;
         v4d* v = rows + static_cast<std::int64_t>(i) * L;
-        for (int g = 0; g < G; ++g) {
+        if (G == 1) {  // one level: its taps held in registers
             for (int q = 0; q < Q; ++q) {
-                const int l = g * Q + q;
-                // the oldest tap first: the newest output enters last (shortest dependency chain)
-                v4d acc = gain[l] * (xin[q] + corr[l]);
-                for (int m = K; m >= 1; --m) acc = acc - tap[(m - 1) * L + l] * v[l - m * L];
-                v[l] = acc;
+                v4d acc = g1 * (xin[q] + corr[q]);
+                for (int m = K; m >= 1; --m) acc = acc - t1[m - 1] * v[q - m * L];
+                v[q] = acc;
+            }
+        } else {
+            for (int g = 0; g < G; ++g) {
+                for (int q = 0; q < Q; ++q) {
+                    const int l = g * Q + q;
+                    // the oldest tap first: the newest output enters last (shortest dependency chain)
+                    v4d acc = gain[l] * (xin[q] + corr[l]);
+                    for (int m = K; m >= 1; --m) acc = acc - tap[(m - 1) * L + l] * v[l - m * L];
+                    v[l] = acc;
+                }
             }
         }
         if (++k == n) k = 0;
@@ -168,10 +179,18 @@ void group_pass(const StabBankParams& p, int j0, int G, int A, const double* off
     const std::int64_t jc = static_cast<std::int64_t>(J) * Cp;
     for (int i = len - 1; i >= W; --i) {
         v4d* v = rows + static_cast<std::int64_t>(i) * L;
-        for (int l = 0; l < L; ++l) {
-            v4d acc = gain[l] * v[l];
-            for (int m = K; m >= 1; --m) acc = acc - tap[(m - 1) * L + l] * v[l + m * L];
-            v[l] = acc;
+        if (G == 1) {
+            for (int l = 0; l < L; ++l) {
+                v4d acc = g1 * v[l];
+                for (int m = K; m >= 1; --m) acc = acc - t1[m - 1] * v[l + m * L];
+                v[l] = acc;
+            }
+        } else {
+            for (int l = 0; l < L; ++l) {
+                v4d acc = gain[l] * v[l];
+                for (int m = K; m >= 1; --m) acc = acc - tap[(m - 1) * L + l] * v[l + m * L];
+                v[l] = acc;
+            }
         }
         if (i < W + T) {
             double* e = est + (i - W) * jc + static_cast<std::int64_t>(j0) * Cp;
@@ -230,7 +249,7 @@ void stab_bank(const StabBankParams& p) {
     // ICI from the lightest level toward the smoothest, frame by frame and four channels at a
     // time (a frame's levels are one small block of est): lower only rises and upper only
     // falls, so the agreeing levels are a leading run; its length `run` gives
-    // level = max(J - run, low). Lanes past a level's active channels keep their state.
+    // level = max(J - run, low).
     const int Q = Cp / 4;
     int act[STAB_BANK_MAX_LEVELS];
     for (int j = 0; j < J; ++j) {
@@ -242,7 +261,6 @@ void stab_bank(const StabBankParams& p) {
     double lowd[STAB_BANK_MAX_CHANNELS + 4];
     for (int c = 0; c < Cp; ++c) lowd[c] = c < C ? static_cast<double>(p.low[c]) : 0.0;
     const v4d one = splat(1.0), zero = splat(0.0), jd = splat(static_cast<double>(J));
-    const v4d lane = {0.0, 1.0, 2.0, 3.0};
     double* cnt = count;  // (T, Cp): the level
     for (int t = 0; t < T; ++t) {
         const double* et = est + t * jc;
@@ -250,17 +268,17 @@ void stab_bank(const StabBankParams& p) {
             const v4d e = load4(et + static_cast<std::int64_t>(J - 1) * Cp + 4 * q);
             const v4d g = load4(gs + static_cast<std::int64_t>(J - 1) * Cp + 4 * q);
             v4d lo = e - g, up = e + g, run = one;
-            const v4d ch = lane + splat(4.0 * q);
+            // Down to the first level at which this block has no active channel. Lanes of a
+            // block whose channel may not use level j (or past C) were computed all the same
+            // (finite) and may run on: the run is clamped to their `low` below, and counting
+            // on past a disagreement changes nothing (lower > upper stays so).
             for (int j = J - 2; j >= 0 && act[j] > 4 * q; --j) {
                 const v4d ej = load4(et + static_cast<std::int64_t>(j) * Cp + 4 * q);
                 const v4d gj = load4(gs + static_cast<std::int64_t>(j) * Cp + 4 * q);
                 const v4d lj = ej - gj, uj = ej + gj;
-                const auto on = ch < splat(static_cast<double>(act[j]));
-                const v4d nlo = (lo < lj) ? lj : lo;  // max
-                const v4d nup = (uj < up) ? uj : up;  // min
-                lo = on ? nlo : lo;
-                up = on ? nup : up;
-                run = run + ((on & (nlo <= nup)) ? one : zero);
+                lo = (lo < lj) ? lj : lo;  // max
+                up = (uj < up) ? uj : up;  // min
+                run = run + ((lo <= up) ? one : zero);
             }
             const v4d lv = jd - run, lw = load4(lowd + 4 * q);
             store4(cnt + static_cast<std::int64_t>(t) * Cp + 4 * q, (lv < lw) ? lw : lv);
