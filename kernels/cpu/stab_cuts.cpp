@@ -7,9 +7,10 @@
 
 #include "variant.h"
 
+// Scalar complex arithmetic, compiled once (baseline build only), as stab_rigid.
+#if defined(FFACCEL_CPU_BASE)
 namespace ffaccel {
 namespace cpu {
-namespace FFACCEL_CPU_VARIANT {
 
 void stab_cuts(const StabCutParams& p) {
     using cd = std::complex<double>;
@@ -81,9 +82,6 @@ void stab_cuts(const StabCutParams& p) {
     }
 }
 
-}  // namespace FFACCEL_CPU_VARIANT
-
-FFACCEL_CPU_DISPATCH(void, stab_cuts, (const StabCutParams& p), (p))
-
 }  // namespace cpu
 }  // namespace ffaccel
+#endif  // FFACCEL_CPU_BASE

@@ -1,4 +1,4 @@
-// CPU loop for stab_rigid (kernels/include/ffaccel/stab_rigid.h): one thread.
+// CPU loops for stab_rigid and stab_points (kernels/include/ffaccel/stab_rigid.h): one thread.
 #include "ffaccel/stab_rigid.h"
 
 #include <cmath>
@@ -7,9 +7,11 @@
 
 #include "variant.h"
 
+// Scalar complex arithmetic, compiled once (baseline build only): the x86-64-v3 build of
+// the same loops gave different last bits (complex products), and they cost little.
+#if defined(FFACCEL_CPU_BASE)
 namespace ffaccel {
 namespace cpu {
-namespace FFACCEL_CPU_VARIANT {
 namespace {
 
 using cd = std::complex<double>;
@@ -118,9 +120,6 @@ StabRigidStatus stab_rigid(const StabRigidParams& p, double* size_out) {
     return StabRigidStatus::ok;
 }
 
-}  // namespace FFACCEL_CPU_VARIANT
-
-#if defined(FFACCEL_CPU_BASE)
 }  // namespace cpu
 
 void stab_points(const double* channels, const double* m, double size, int frames, int points, double* out) {
@@ -139,19 +138,5 @@ void stab_points(const double* channels, const double* m, double size, int frame
     }
 }
 
-namespace cpu {
-#endif
-
-#if defined(FFACCEL_CPU_BASE) && defined(FFACCEL_HAVE_V3_BUILD)
-namespace v3 {
-StabRigidStatus stab_rigid(const StabRigidParams& p, double* size_out);
-}
-StabRigidStatus stab_rigid(const StabRigidParams& p, double* size_out) {
-    return has_x86_64_v3() ? v3::stab_rigid(p, size_out) : base::stab_rigid(p, size_out);
-}
-#elif defined(FFACCEL_CPU_BASE)
-StabRigidStatus stab_rigid(const StabRigidParams& p, double* size_out) { return base::stab_rigid(p, size_out); }
-#endif
-
-}  // namespace cpu
 }  // namespace ffaccel
+#endif  // FFACCEL_CPU_BASE

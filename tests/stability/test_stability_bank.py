@@ -78,6 +78,7 @@ def test_real_tracks_equal_the_reference_through_stabilize_track(path, monkeypat
 
 
 def test_both_cpu_builds_give_the_same_bytes():
+    # the bank alone, then whole offline tracks (every offline kernel)
     script = (
         "import hashlib, numpy as np\n"
         "from ffaccel.stability import _bank\n"
@@ -87,6 +88,13 @@ def test_both_cpu_builds_give_the_same_bytes():
         "    y = np.cumsum(rng.normal(0, 0.01, (t_len, n_ch)), axis=0) + rng.normal(0, 0.003, (t_len, n_ch))\n"
         "    low = np.where(np.arange(n_ch) < 4, 0, 4)\n"
         "    h.update(_bank.smooth_channels(y, np.full(n_ch, 1e-5), low).tobytes())\n"
+        "from ffaccel.stability import stabilize_track\n"  # every offline kernel (cuts, rigid, glitches, noise, points)
+        "for t_len in (7, 150, 1000):\n"
+        "    face = rng.uniform(-30, 30, (5, 2))\n"
+        "    pts = face + np.cumsum(rng.normal(0, 2, (t_len, 1, 2)), axis=0) + rng.normal(0, 1, (t_len, 5, 2)) + 500\n"
+        "    pts[rng.integers(0, t_len, 3)] += 40.0\n"
+        "    pts[rng.integers(0, t_len, 2)] = np.nan\n"
+        "    h.update(stabilize_track(pts).tobytes())\n"
         "print(h.hexdigest())\n"
     )
     v3, base = digests_of_both_builds(script)
