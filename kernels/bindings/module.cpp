@@ -97,4 +97,5 @@ NB_MODULE(_core, m) {
     bindings::register_stab_outliers(m);
     bindings::register_stab_rigid(m);
     bindings::register_stab_cuts(m);
+    bindings::register_stab_offline(m);
 }

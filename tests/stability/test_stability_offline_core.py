@@ -163,3 +163,45 @@ def test_points_from_channels_equal_the_numpy_way_back(seed, frames, n_pts):
         _core.stab_points(ch, m, 0.0, out)
     with pytest.raises(ValueError, match="out"):
         _core.stab_points(ch, m, size, np.empty((frames + 1, n_pts, 2)))
+
+
+def _clean_args(pts: np.ndarray) -> dict:
+    from ffaccel.stability import stabilize
+
+    floor, lightest = stabilize._channel_limits(pts.shape[1])
+    coef, warm = _bank._recursions()
+    n = _bank.padded_length(len(pts))
+    return dict(z=pts, n=n, pad=_bank._PAD, outlier=stabilize.OUTLIER, floor=floor, low=lightest,
+                mad_to_var=_bank._MAD_TO_SIGMA2, ends=_bank._ENDS, coef=coef, warm=warm, norm=_bank._noise_gains(n),
+                gamma=1.5, erode=3, average=5, out=np.full(pts.shape, -1.0))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(49, 400), st.sampled_from([2, 5, 68]), st.booleans())
+def test_one_call_path_equals_the_step_by_step_path(seed, frames, n_pts, glitch):
+    pts = _track(seed, frames, n_pts, 0.5)
+    if glitch:
+        pts[frames // 2] += 30.0
+    a = _clean_args(pts)
+    done = _core.stab_offline_clean(**a)
+    want = stabilize_offline_reference(pts, cuts=[])
+    if done:
+        assert np.max(np.abs(a["out"] - want)) < 1e-9 * 100.0
+    else:  # a glitch to drop: nothing written, the caller takes the general path
+        assert np.all(a["out"] == -1.0)
+    assert not (glitch and n_pts == 5 and done)  # a 30 px jump on a 5-point face is always a glitch
+
+
+def test_one_call_path_declines_short_shots_and_checks_its_arguments():
+    pts = _track(1, 40, 5, 0.2)  # not longer than the pad: the general path
+    a = _clean_args(pts)
+    assert _core.stab_offline_clean(**a) is False and np.all(a["out"] == -1.0)
+    pts = _track(1, 100, 5, 0.2)
+    for change, match in ((dict(out=np.empty((99, 5, 2))), "out"), (dict(n=64), "pad"),
+                          (dict(low=np.arange(14, dtype=np.int32)[::-1].copy()), "low")):
+        with pytest.raises(ValueError, match=match):
+            _core.stab_offline_clean(**{**_clean_args(pts), **change})
+    a = _clean_args(pts)
+    a["out"] = pts  # overlaps z (and is read-only-safe: refused before anything is written)
+    with pytest.raises((ValueError, TypeError)):
+        _core.stab_offline_clean(**a)
