@@ -21,8 +21,8 @@ static void stab_cuts(In3 z, U8 valid, double move, double zoom, double turn, do
     need(z.shape(1) >= 1 && z.shape(2) == 2, "z: expected (T, N >= 1, 2) points");
     need(valid.shape(0) == z.shape(0) && flags.shape(0) == z.shape(0), "valid, flags: expected (T,)");
     need(std::isfinite(move) && move > 0 && std::isfinite(zoom) && zoom > 1 && std::isfinite(turn) && turn > 0 &&
-             std::isfinite(shape) && shape > 0,
-         "move, zoom, turn, shape: expected finite thresholds (move, turn, shape > 0; zoom > 1)");
+             turn < 1.5 && std::isfinite(shape) && shape > 0,
+         "move, zoom, turn, shape: expected finite thresholds (move, shape > 0; zoom > 1; 0 < turn < 1.5)");
     StabCutParams p;
     p.z = z.data();
     p.valid = valid.data();

@@ -42,21 +42,23 @@ void stab_cuts(const StabCutParams& p) {
         const double div = s[k] > 0 ? s[k] : 1.0;
         for (int i = 0; i < N; ++i) uk[i] /= div;
     }
-    const double log_zoom = std::log(p.zoom);
+    const double inv_zoom = 1.0 / p.zoom, tan_turn = std::tan(p.turn);
     // pair k = (frame k - 1, frame k); the part of the rule without the velocity term
     std::vector<std::uint8_t> rest(K, 0), good(K, 0), flag(K, 0);
     for (int k = 1; k < K; ++k) {
         const double sp = s[k - 1], sc = s[k];
         good[k] = (sp > 0) && (sc > 0);
         const double sps = good[k] ? sp : 1.0, scs = good[k] ? sc : 1.0;
-        const bool zoom = std::abs(std::log(scs / sps)) > log_zoom;
+        const double ratio = scs / sps;  // |log(ratio)| > log(zoom), without the logarithm
+        const bool zoom = ratio > p.zoom || ratio < inv_zoom;
         const cd* up = u.data() + static_cast<std::size_t>(k - 1) * N;
         const cd* uc = u.data() + static_cast<std::size_t>(k) * N;
         cd a = 0.0;
         for (int i = 0; i < N; ++i) a += std::conj(up[i]) * uc[i];
         a /= nd;
         const double absa = std::abs(a);
-        const bool turn = (absa == 0) || (std::abs(std::arg(a)) > p.turn);
+        // |arg a| > turn (turn < pi / 2): left half-plane, or |Im a| > Re a tan(turn)
+        const bool turn = (absa == 0) || !(a.real() > 0) || (std::abs(a.imag()) > a.real() * tan_turn);
         const cd rot = absa > 0 ? a / absa : cd(1.0);
         double dd = 0.0;
         for (int i = 0; i < N; ++i) dd += std::norm(uc[i] - rot * up[i]);
