@@ -2,14 +2,15 @@
 
 Each channel y (one segment, T frames, uniformly spaced, NaN rows already
 interpolated) is smoothed by a bank of J steady-state Rauch-Tung-Striebel
-smoothers of the constant-velocity model (white acceleration of variance q,
-white measurement noise of variance r). In the steady state the RTS smoother
-is the zero-phase filter
+smoothers of a polynomial motion model (white process noise of variance q on the
+K-th difference, white measurement noise of variance r; K = ``ORDER`` = 3, the
+constant-acceleration model; K = 2 would be the constant-velocity one). In the
+steady state the RTS smoother is the zero-phase filter
 
-    H(w) = 1 / (1 + (2 - 2 cos w)^2 / L^2),    L^2 = q / r,
+    H(w) = 1 / (1 + (2 - 2 cos w)^K / L^2),    L^2 = q / r,
 
-(the Hodrick-Prescott / cubic smoothing-spline response: a straight line
-passes unchanged, so a steady pan has no lag). The levels L^2 are spaced half
+(for K = 2 the Hodrick-Prescott / cubic smoothing-spline response; for any K a
+straight line passes unchanged, so a steady pan has no lag). The levels L^2 are spaced half
 a decade apart from ``LEVELS[0]`` (smoothest) to ``LEVELS[-1]`` (lightest).
 Each level runs as a pair of recursions (``_core.stab_bank``, C++): the response
 factors as ``H = g^2 / |A(e^{iw})|^2`` with ``A(z) = 1 + a_1 z^-1 + ... + a_K z^-K``
