@@ -2,18 +2,18 @@
 #include "ffaccel/stab_cuts.h"
 
 #include <cmath>
-#include <complex>
 #include <vector>
 
+#include "cx.h"
 #include "variant.h"
 
-// Scalar complex arithmetic, compiled once (baseline build only), as stab_rigid.
+// Scalar complex arithmetic (cx.h), compiled once (baseline build only), as stab_rigid.
 #if defined(FFACCEL_CPU_BASE)
 namespace ffaccel {
 namespace cpu {
 
 void stab_cuts(const StabCutParams& p) {
-    using cd = std::complex<double>;
+    using cd = Cx;
     const int T = p.t_len, N = p.points;
     const double nd = static_cast<double>(N);
     for (int t = 0; t < T; ++t) p.flags[t] = 0;
@@ -29,18 +29,18 @@ void stab_cuts(const StabCutParams& p) {
     std::vector<double> s(K);
     for (int k = 0; k < K; ++k) {
         const double* z = p.z + static_cast<std::int64_t>(idx[k]) * N * 2;
-        cd sum = 0.0;
-        for (int i = 0; i < N; ++i) sum += cd(z[2 * i], z[2 * i + 1]);
+        cd sum;
+        for (int i = 0; i < N; ++i) sum = sum + cd{z[2 * i], z[2 * i + 1]};
         c[k] = sum / nd;
         double ss = 0.0;
         cd* uk = u.data() + static_cast<std::size_t>(k) * N;
         for (int i = 0; i < N; ++i) {
-            uk[i] = cd(z[2 * i], z[2 * i + 1]) - c[k];
-            ss += uk[i].real() * uk[i].real() + uk[i].imag() * uk[i].imag();
+            uk[i] = cd{z[2 * i], z[2 * i + 1]} - c[k];
+            ss += uk[i].re * uk[i].re + uk[i].im * uk[i].im;
         }
         s[k] = std::sqrt(ss / nd);
         const double div = s[k] > 0 ? s[k] : 1.0;
-        for (int i = 0; i < N; ++i) uk[i] /= div;
+        for (int i = 0; i < N; ++i) uk[i] = uk[i] / div;
     }
     const double inv_zoom = 1.0 / p.zoom, tan_turn = std::tan(p.turn);
     // pair k = (frame k - 1, frame k); the part of the rule without the velocity term
@@ -53,22 +53,22 @@ void stab_cuts(const StabCutParams& p) {
         const bool zoom = ratio > p.zoom || ratio < inv_zoom;
         const cd* up = u.data() + static_cast<std::size_t>(k - 1) * N;
         const cd* uc = u.data() + static_cast<std::size_t>(k) * N;
-        cd a = 0.0;
-        for (int i = 0; i < N; ++i) a += std::conj(up[i]) * uc[i];
-        a /= nd;
-        const double absa = std::abs(a);
+        cd a;
+        for (int i = 0; i < N; ++i) a = a + conj(up[i]) * uc[i];
+        a = a / nd;
+        const double absa = absc(a);
         // |arg a| > turn (turn < pi / 2): left half-plane, or |Im a| > Re a tan(turn)
-        const bool turn = (absa == 0) || !(a.real() > 0) || (std::abs(a.imag()) > a.real() * tan_turn);
-        const cd rot = absa > 0 ? a / absa : cd(1.0);
+        const bool turn = (absa == 0) || !(a.re > 0) || (std::abs(a.im) > a.re * tan_turn);
+        const cd rot = absa > 0 ? a / absa : cd{1.0, 0.0};
         double dd = 0.0;
-        for (int i = 0; i < N; ++i) dd += std::norm(uc[i] - rot * up[i]);
+        for (int i = 0; i < N; ++i) dd += norm2(uc[i] - rot * up[i]);
         const bool shape = std::sqrt(dd / nd) > p.shape;
         rest[k] = zoom || turn || shape;
         const double gap = static_cast<double>(idx[k] - idx[k - 1]);
         cd pred = c[k - 1];
         if (k >= 2) pred = c[k - 1] + (c[k - 1] - c[k - 2]) * (gap / static_cast<double>(idx[k - 1] - idx[k - 2]));
         const double lim = p.move * sps * std::sqrt(std::max(gap, 1.0));
-        const bool move = std::abs(c[k] - pred) > lim;
+        const bool move = absc(c[k] - pred) > lim;
         flag[k] = good[k] && (move || rest[k]);
     }
     // a cut resets the velocity: the frame after a flagged one is judged without it
@@ -77,7 +77,7 @@ void stab_cuts(const StabCutParams& p) {
         if (k >= 2 && flag[k - 1]) {
             const double sps = good[k] ? s[k - 1] : 1.0;
             const double gap = static_cast<double>(idx[k] - idx[k - 1]);
-            const bool move2 = std::abs(c[k] - c[k - 1]) > p.move * sps * std::sqrt(std::max(gap, 1.0));
+            const bool move2 = absc(c[k] - c[k - 1]) > p.move * sps * std::sqrt(std::max(gap, 1.0));
             f = good[k] && (move2 || rest[k]);
         }
         p.flags[idx[k]] = f ? 1 : 0;
