@@ -63,7 +63,13 @@ static bool stab_offline_clean(In3 z, int n, int pad, double outlier, In1 floor,
 
     std::vector<double> ch(static_cast<size_t>(T) * C), m(static_cast<size_t>(N) * 2), at(T), r(C), sdr(C);
     std::vector<std::uint8_t> bad(T), measured(T, 1);
-    std::vector<double> padded(static_cast<size_t>(n) * Cp, 0.0), sm(static_cast<size_t>(T) * C);
+    // every column < C of `padded` is written below; the extra ones (to Cp) must be 0
+    std::unique_ptr<double[]> padded_buf(new double[static_cast<size_t>(n) * Cp]);
+    double* const padded = padded_buf.get();
+    if (Cp > C) {
+        for (int k = 0; k < n; ++k) std::fill(padded + static_cast<size_t>(k) * Cp + C, padded + static_cast<size_t>(k + 1) * Cp, 0.0);
+    }
+    std::vector<double> sm(static_cast<size_t>(T) * C);
     struct Free {
         void operator()(void* q) const { ::operator delete[](q, std::align_val_t(64)); }
     };
@@ -102,10 +108,10 @@ static bool stab_offline_clean(In3 z, int n, int pad, double outlier, In1 floor,
                 const int mrows = T + 2 * pad;
                 for (int t = 0; t < T; ++t)
                     std::copy(&ch[static_cast<size_t>(t) * C], &ch[static_cast<size_t>(t) * C] + C,
-                              &padded[static_cast<size_t>(pad + t) * Cp]);
+                              padded + static_cast<size_t>(pad + t) * Cp);
                 for (int k = 1; k <= pad; ++k) {
-                    double* l = &padded[static_cast<size_t>(pad - k) * Cp];
-                    double* rr = &padded[static_cast<size_t>(pad + T - 1 + k) * Cp];
+                    double* l = padded + static_cast<size_t>(pad - k) * Cp;
+                    double* rr = padded + static_cast<size_t>(pad + T - 1 + k) * Cp;
                     const double* y0 = &ch[0];
                     const double* yk = &ch[static_cast<size_t>(k) * C];
                     const double* ye = &ch[static_cast<size_t>(T - 1) * C];
@@ -116,15 +122,15 @@ static bool stab_offline_clean(In3 z, int n, int pad, double outlier, In1 floor,
                     }
                 }
                 const int gap = n - mrows;
-                const double* first = &padded[0];
-                const double* last = &padded[static_cast<size_t>(mrows - 1) * Cp];
+                const double* first = padded;
+                const double* last = padded + static_cast<size_t>(mrows - 1) * Cp;
                 for (int i = 1; i <= gap; ++i) {
                     const double w = static_cast<double>(i) / static_cast<double>(gap + 1);
-                    double* row = &padded[static_cast<size_t>(mrows - 1 + i) * Cp];
+                    double* row = padded + static_cast<size_t>(mrows - 1 + i) * Cp;
                     for (int c = 0; c < C; ++c) row[c] = last[c] + w * (first[c] - last[c]);
                 }
                 StabBankParams bp;
-                bp.padded = padded.data();
+                bp.padded = padded;
                 bp.ends = ends.data();
                 bp.coef = coef.data();
                 bp.warm = warm.data();
