@@ -94,4 +94,9 @@ NB_MODULE(_core, m) {
     bindings::register_color(m);
     bindings::register_multiband(m);
     bindings::register_paste_insightface(m);
+    bindings::register_stab_bank(m);
+    bindings::register_stab_outliers(m);
+    bindings::register_stab_rigid(m);
+    bindings::register_stab_cuts(m);
+    bindings::register_stab_offline(m);
 }
