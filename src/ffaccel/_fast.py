@@ -25,6 +25,7 @@ the same specs without the dictionary lookup.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import sys
 from typing import Any
@@ -156,6 +157,13 @@ def remember(key: Any, spec: Any) -> None:
 def cache_clear() -> None:
     """Forget every stored spec (tests use it to force the full path)."""
     CACHE.clear()
+
+
+# The stored specs hold extension objects (_core.Image, WarpCall, PasteCall). Dropped at
+# interpreter exit, before module teardown: otherwise, when a framework's module outlives
+# this one's dict (seen with cupy on the H100), they outlive the extension and nanobind
+# reports them as leaked instances.
+atexit.register(cache_clear)
 
 
 def host_matrix(matrix: Any) -> np.ndarray | None:

@@ -12,6 +12,10 @@ ACTIVE: str | None = None  # None: host; "cupy" or "torch": the GPU framework in
 def to_device(a: Any) -> Any:
     if not isinstance(a, np.ndarray):
         return a
+    if not a.dtype.isnative:
+        # cupy.asarray silently swaps a big-endian array to native order (torch refuses it):
+        # the device copy would no longer be the hostile input, so the case stays host-only.
+        raise TypeError(f"no GPU framework holds byte order {a.dtype.str}")
     if ACTIVE == "cupy":
         import cupy
 
