@@ -201,7 +201,7 @@ def _dump():
     if adapter is not None:
         try:
             opts = adapter.installed_options()
-            _data["ffaccel"] = {k: opts.get(k) for k in ("mode", "opencv", "gpu", "fallbacks")}
+            _data["ffaccel"] = {k: opts.get(k) for k in ("mode", "opencv", "gpu", "fallbacks", "raw_temp_png")}
         except Exception as exc:  # never disturb the run
             _data["ffaccel"] = {"error": repr(exc)}
     path = os.path.join(_OUT, f"{os.getpid()}.json")
