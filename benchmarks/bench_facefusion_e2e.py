@@ -112,7 +112,10 @@ def run_version(src: Path, python: str, case, work: Path, bin_dir: Path, threads
                 ffaccel_src: Path | None, log) -> dict:
     ff = H.prepare_facefusion(src, work, case.models)
     version = H.facefusion_version(src)
-    out: dict = {"version": version, "python": python, "configs": {}}
+    # the interpreter by its environment's folder name (no machine paths in committed results)
+    interp = Path(python)
+    out: dict = {"version": version, "python": str(Path(interp.parent.parent.name) / interp.parent.name / interp.name),
+                 "configs": {}}
     info = H.python_has(python, ["cv2", "onnxruntime", "numpy"])
     if info:
         raise SystemExit(f"{python}: {info}")
@@ -264,6 +267,24 @@ def print_tables(results: list[dict], frames: int, size: str) -> None:
                       f"{t.get('analyse_video', 0.0):.1f} | {t.get('extract_frames', 0.0):.1f} | {proc:.1f} | "
                       f"{t.get('merge_frames', 0.0):.1f} | {s['processors_s'].get('face_swapper', 0.0):.1f} | "
                       f"{io.get('read_temp_frame', 0.0):.1f} / {io.get('write_temp_frame', 0.0):.1f} |")
+    cpu_rows = [(res, tkey, variant, cfg[variant]) for res in results for tkey, cfg in res["configs"].items()
+                for variant in VARIANT_ORDER if cfg.get(variant, {}).get("tasks_cpu_s")]
+    if cpu_rows:
+        print("\nCPU seconds by task (first run of each variant; FaceFusion's own threads + the ffmpeg "
+              "children reaped during the task; 'rest' = the whole tree's CPU minus the tasks: start-up, "
+              "model loading, video readers closed at exit)")
+        print("| FaceFusion | threads | variant | analyse | extract | process | merge | rest | total |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for res, tkey, variant, s in cpu_rows:
+            tc = s["tasks_cpu_s"]
+            proc = next((tc[k] for k in ("process_video", "process_disk_frames", "process_memory_frames")
+                         if k in tc), [0.0, 0.0])
+            cols = [tc.get("analyse_video", [0.0, 0.0]), tc.get("extract_frames", [0.0, 0.0]), proc,
+                    tc.get("merge_frames", [0.0, 0.0])]
+            total = s["cpu_runs_s"][0]
+            rest = total - sum(a + b for a, b in tc.values())
+            cells = " | ".join(f"{a + b:.1f}" for a, b in cols)
+            print(f"| {res['version']} | {tkey} | {variant} | {cells} | {rest:.1f} | {total:.1f} |")
     print("\nBytes against stock (PNG temp frames, decoded pixels)")
     print("| FaceFusion | threads | variant | identical frames | max abs diff | share of pixels differing "
           "(mean / max over frames) | PNG files identical | output video: decoded frames / file identical |")

@@ -198,6 +198,7 @@ def summarise_profiles(result: RunResult, frames: int) -> dict:
     model_calls = sum(v[1] for p in result.profiles for v in p["models"].values())
     per_model: dict[str, float] = {}
     tasks: dict[str, float] = {}
+    tasks_cpu: dict[str, list[float]] = {}
     procs: dict[str, float] = {}
     frame_io: dict[str, float] = {}
     for p in result.profiles:
@@ -207,13 +208,18 @@ def summarise_profiles(result: RunResult, frames: int) -> dict:
             per_model[k] = per_model.get(k, 0.0) + v[0]
         for k, v in p["tasks"].items():
             tasks[k] = tasks.get(k, 0.0) + v[0]
+            if len(v) >= 4:  # [wall, calls, own CPU, children's CPU]
+                row = tasks_cpu.setdefault(k, [0.0, 0.0])
+                row[0] += v[2]
+                row[1] += v[3]
         for k, v in p["processors"].items():
             procs[k] = procs.get(k, 0.0) + v[0]
     wall = result.wall_s
     return {
         "wall_s": wall, "cpu_s": result.cpu_s,
         "non_model_cpu_ms_per_frame": 1000.0 * (result.cpu_s - model_s) / frames, "fps": frames / wall if wall > 0 else None, "model_s": model_s, "model_calls": model_calls,
-        "model_by_file": per_model, "tasks_s": tasks, "processors_s": procs, "frame_io_s": frame_io,
+        "model_by_file": per_model, "tasks_s": tasks,
+        "tasks_cpu_s": tasks_cpu, "processors_s": procs, "frame_io_s": frame_io,
         "non_model_ms_per_frame": 1000.0 * (wall - model_s) / frames,
         "processes": len(result.profiles),
         "ffaccel": [p.get("ffaccel") for p in result.profiles if p.get("ffaccel")],
