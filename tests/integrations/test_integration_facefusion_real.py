@@ -17,6 +17,7 @@ import importlib.util
 import os
 import pkgutil
 import re
+import subprocess
 import sys
 
 import cv2
