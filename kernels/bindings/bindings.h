@@ -15,6 +15,7 @@ void register_feather_mask(nb::module_& m);
 void register_color(nb::module_& m);
 void register_multiband(nb::module_& m);
 void register_paste_insightface(nb::module_& m);
+void register_facefusion_blend(nb::module_& m);
 
 // GPU work of a binding: runs `fn` with `device` current, or raises CudaError when
 // this build has no CUDA kernels.

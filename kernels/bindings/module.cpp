@@ -93,4 +93,5 @@ NB_MODULE(_core, m) {
     bindings::register_color(m);
     bindings::register_multiband(m);
     bindings::register_paste_insightface(m);
+    bindings::register_facefusion_blend(m);
 }

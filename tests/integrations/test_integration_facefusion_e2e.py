@@ -86,6 +86,8 @@ def test_exact_mode_uses_ffaccel(e2e):
     _ok(runs["exact"])
     main = runs["exact"].profiles[0]
     assert main.get("ffaccel", {}).get("mode") == "exact", main.get("ffaccel")
+    # every paste (hyperswap's float64 crops included) went through ffaccel, none to stock
+    assert main["ffaccel"].get("fallbacks") == 0, main["ffaccel"]
     helpers = main.get("swapper_helpers", {})
     assert helpers and all(m == "ffaccel.integrations.facefusion" for m in helpers.values()), helpers
     stock_helpers = runs["stock"].profiles[0].get("swapper_helpers", {})
