@@ -12,8 +12,10 @@ or, from a FaceFusion checkout, for any of FaceFusion's commands::
 :func:`install` replaces ``facefusion.face_helper.warp_face_by_face_landmark_5`` and
 ``paste_back`` and ``facefusion.face_masker.create_box_mask``, in the defining modules
 and in every ``facefusion`` module that imported them by name, now and when imported
-later. :func:`uninstall` puts the original function objects back. See
-docs/facefusion.md for modes, stabilisation and measured speed.
+later. With ``raw_temp_png=True`` it also has FaceFusion write its PNG temp frames
+uncompressed (ffmpeg_builder.set_output, vision.write_image; same pixels). :func:`uninstall`
+puts the original function objects back. See docs/facefusion.md for modes, stabilisation
+and measured speed.
 """
 
 from __future__ import annotations
