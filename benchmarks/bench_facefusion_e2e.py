@@ -44,7 +44,9 @@ sys.path.insert(0, str(REPO / "tests"))
 import facefusion_e2e_harness as H  # noqa: E402
 import facefusion_standins as S  # noqa: E402
 
-VARIANT_ORDER = ("stock", "exact", "fast", "stabilized")
+VARIANT_ORDER = ("stock", "exact", "fast", "stabilized", "exact_rawpng", "fast_rawpng")
+#: variants run when --variants is not given (the rawpng ones add the adapter's --ffaccel-raw-temp-png)
+DEFAULT_VARIANTS = ("stock", "exact", "fast", "stabilized", "exact_rawpng")
 
 
 def _centre(matrix: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -110,7 +112,10 @@ def run_version(src: Path, python: str, case, work: Path, bin_dir: Path, threads
                 ffaccel_src: Path | None, log) -> dict:
     ff = H.prepare_facefusion(src, work, case.models)
     version = H.facefusion_version(src)
-    out: dict = {"version": version, "python": python, "configs": {}}
+    # the interpreter by its environment's folder name (no machine paths in committed results)
+    interp = Path(python)
+    out: dict = {"version": version, "python": str(Path(interp.parent.parent.name) / interp.parent.name / interp.name),
+                 "configs": {}}
     info = H.python_has(python, ["cv2", "onnxruntime", "numpy"])
     if info:
         raise SystemExit(f"{python}: {info}")
@@ -122,39 +127,61 @@ def run_version(src: Path, python: str, case, work: Path, bin_dir: Path, threads
     for threads in threads_list:
         tkey = "default" if threads is None else str(threads)
         cfg: dict = {}
-        stock_run = None
-        for variant in variants:
-            walls, summary, result = [], None, None
-            for rep in range(repeats):
+        walls: dict[str, list[float]] = {v: [] for v in variants}
+        non_model: dict[str, list[float]] = {v: [] for v in variants}
+        non_model_cpu: dict[str, list[float]] = {v: [] for v in variants}
+        cpus: dict[str, list[float]] = {v: [] for v in variants}
+        first: dict = {}
+        # Repeats are interleaved (stock, exact, ..., stock, exact, ...) so that a change of
+        # the machine's load hits every variant alike; the first run of each is kept for bytes.
+        for rep in range(repeats):
+            for variant in variants:
+                if variant in cfg:  # failed earlier
+                    continue
                 t0 = time.time()
-                r = H.run_facefusion(ff, python, variant, case, work / "runs" / f"{version}-{tkey}-{variant}",
+                r = H.run_facefusion(ff, python, variant, case, work / "runs" / f"{version}-{tkey}-{variant}-{rep}",
                                      bin_dir, threads, ffaccel_src)
                 if r.returncode != 0:
                     log(f"  {version} {tkey} {variant}: exit {r.returncode}\n{r.log_tail}")
                     cfg[variant] = {"error": r.returncode, "log": r.log_tail}
-                    break
-                walls.append(r.wall_s)
+                    continue
+                walls[variant].append(r.wall_s)
+                summary = H.summarise_profiles(r, case.frames)
+                non_model[variant].append(summary["non_model_ms_per_frame"])
+                non_model_cpu[variant].append(summary["non_model_cpu_ms_per_frame"])
+                cpus[variant].append(r.cpu_s)
                 if rep == 0:
-                    result, summary = r, H.summarise_profiles(r, case.frames)
+                    first[variant] = (r, summary)
+                else:
+                    shutil.rmtree(r.frames_dir.parent.parent.parent, ignore_errors=True)
                 log(f"  {version} threads={tkey} {variant} rep {rep + 1}: {r.wall_s:.1f} s "
-                    f"({len(r.frame_paths())} frames, {time.time() - t0:.0f} s)")
-            if result is None:
+                    f"({len(r.frame_paths())} frames, {time.time() - t0:.0f} s, load {os.getloadavg()[0]:.1f})")
+        stock_run = first.get("stock", (None, None))[0]
+        for variant in variants:
+            if variant not in first or variant in cfg:
                 continue
-            summary["wall_runs_s"] = walls
-            summary["wall_s"] = statistics.median(walls)
+            result, summary = first[variant]
+            summary["wall_runs_s"] = walls[variant]
+            summary["wall_s"] = statistics.median(walls[variant])
             summary["fps"] = case.frames / summary["wall_s"]
-            summary["non_model_ms_per_frame"] = 1000.0 * (summary["wall_s"] - summary["model_s"]) / case.frames
+            summary["non_model_runs_ms_per_frame"] = non_model[variant]
+            summary["non_model_ms_per_frame"] = statistics.median(non_model[variant])
+            summary["cpu_runs_s"] = cpus[variant]
+            summary["cpu_s"] = statistics.median(cpus[variant])
+            summary["non_model_cpu_runs_ms_per_frame"] = non_model_cpu[variant]
+            summary["non_model_cpu_ms_per_frame"] = statistics.median(non_model_cpu[variant])
             summary["frames_written"] = len(result.frame_paths())
             summary["jitter"] = jitter_stats(case, H.swap_matrices(result))
-            if variant == "stock":
-                stock_run = result
-            else:
+            if variant != "stock":
+                summary["adapter_active"] = any(p and p.get("mode") for p in summary["ffaccel"])
+                if not summary["adapter_active"]:
+                    log(f"  WARNING {version} {variant}: the adapter was not installed in the child (stock ran)")
                 if stock_run is not None:
                     summary["vs_stock"] = diff_summary(H.compare_frames(stock_run, result))
-                shutil.rmtree(result.frames_dir.parent.parent.parent, ignore_errors=True)
+                    summary["vs_stock"]["output_video"] = H.compare_outputs(stock_run, result, bin_dir)
             cfg[variant] = summary
-        if stock_run is not None:
-            shutil.rmtree(stock_run.frames_dir.parent.parent.parent, ignore_errors=True)
+        for variant, (result, _) in first.items():
+            shutil.rmtree(result.frames_dir.parent.parent.parent, ignore_errors=True)
         out["configs"][tkey] = cfg
     return out
 
@@ -164,18 +191,32 @@ def goals(results: list[dict]) -> list[tuple[str, bool, str]]:
     for res in results:
         v = res["version"]
         for tkey, cfg in res["configs"].items():
-            ex = cfg.get("exact", {}).get("vs_stock")
-            if ex is not None:
-                rows.append((f"{v} threads={tkey}: exact mode byte-identical to stock on every frame",
-                             bool(ex["all_identical"]) and ex["frames"] == ex["frames_other"] > 0,
-                             f"{ex['identical_frames']}/{ex['frames']} frames identical"))
-        cfg = res["configs"].get("default") or next(iter(res["configs"].values()))
+            for variant in ("exact", "exact_rawpng"):
+                ex = cfg.get(variant, {}).get("vs_stock")
+                if ex is None:
+                    continue
+                ov = ex.get("output_video")
+                ok = bool(ex["all_identical"]) and ex["frames"] == ex["frames_other"] > 0
+                detail = f"{ex['identical_frames']}/{ex['frames']} frames identical"
+                if ov is not None:
+                    ok = ok and ov["frames_identical"]
+                    detail += f"; output video's decoded frames {'identical' if ov['frames_identical'] else 'DIFFER'}"
+                rows.append((f"{v} threads={tkey}: {variant} byte-identical to stock on every frame", ok, detail))
+        tkey = "default" if "default" in res["configs"] else next(iter(res["configs"]))
+        cfg = res["configs"][tkey]
+        threads = "default threads" if tkey == "default" else f"threads={tkey}"
         stock = cfg.get("stock", {}).get("non_model_ms_per_frame")
-        for mode in ("exact", "fast"):
+        stock_cpu = cfg.get("stock", {}).get("non_model_cpu_ms_per_frame")
+        for mode in ("exact", "fast", "exact_rawpng", "fast_rawpng"):
             got = cfg.get(mode, {}).get("non_model_ms_per_frame")
             if stock and got:
-                rows.append((f"{v}: {mode} non-model time per frame <= 1/4 of stock's (default threads)",
+                rows.append((f"{v}: {mode} non-model time per frame <= 1/4 of stock's ({threads})",
                              got <= stock / 4, f"{got:.1f} vs {stock:.1f} ms/frame (ratio {got / stock:.2f})"))
+            got_cpu = cfg.get(mode, {}).get("non_model_cpu_ms_per_frame")
+            if stock_cpu and got_cpu:
+                rows.append((f"{v}: {mode} non-model CPU time per frame <= 1/4 of stock's ({threads})",
+                             got_cpu <= stock_cpu / 4, f"{got_cpu:.1f} vs {stock_cpu:.1f} CPU ms/frame "
+                             f"(ratio {got_cpu / stock_cpu:.2f})"))
         raw = cfg.get("exact", {}).get("jitter", {})
         st = cfg.get("stabilized", {}).get("jitter", {})
         if "jitter_px" in raw and "jitter_px" in st:
@@ -197,11 +238,14 @@ def goals(results: list[dict]) -> list[tuple[str, bool, str]]:
 
 def print_tables(results: list[dict], frames: int, size: str) -> None:
     print(f"\nFaceFusion headless-run, {frames} frames at {size}, stand-in models "
-          f"(wall = median; model = time inside InferenceSession.run, summed over threads)")
+          f"(wall = median; model = time inside InferenceSession.run, summed over threads; "
+          "CPU = user + system seconds of the whole process tree, ffmpeg included, median; "
+          "temp PNG read / write: in the frame loop, summed over threads)")
     head = ("| FaceFusion | threads | variant | wall s | frames/s | model s | non-model ms/frame | vs stock "
-            "| analyse s | extract s | process s | merge s | face_swapper s |")
+            "| CPU s | non-model CPU ms/frame | CPU vs stock "
+            "| analyse s | extract s | process s | merge s | face_swapper s | temp PNG read / write s |")
     print(head)
-    print("|" + "---|" * 13)
+    print("|" + "---|" * 17)
     for res in results:
         for tkey, cfg in res["configs"].items():
             stock = cfg.get("stock", {}).get("non_model_ms_per_frame")
@@ -212,16 +256,43 @@ def print_tables(results: list[dict], frames: int, size: str) -> None:
                         print(f"| {res['version']} | {tkey} | {variant} | error {s['error']} |")
                     continue
                 t = s["tasks_s"]
+                io = s.get("frame_io_s", {})
                 proc = t.get("process_video", t.get("process_disk_frames", t.get("process_memory_frames", 0.0)))
                 ratio = f"{s['non_model_ms_per_frame'] / stock:.2f}x" if stock else "-"
+                stock_cpu = cfg.get("stock", {}).get("non_model_cpu_ms_per_frame")
+                cpu_ms = s.get("non_model_cpu_ms_per_frame")
+                cpu_cols = (f"{s['cpu_s']:.1f} | {cpu_ms:.0f} | "
+                            f"{(f'{cpu_ms / stock_cpu:.2f}x' if stock_cpu else '-')}" if cpu_ms is not None
+                            else "- | - | -")
                 print(f"| {res['version']} | {tkey} | {variant} | {s['wall_s']:.1f} | {s['fps']:.2f} | "
-                      f"{s['model_s']:.2f} | {s['non_model_ms_per_frame']:.0f} | {ratio} | "
+                      f"{s['model_s']:.2f} | {s['non_model_ms_per_frame']:.0f} | {ratio} | {cpu_cols} | "
                       f"{t.get('analyse_video', 0.0):.1f} | {t.get('extract_frames', 0.0):.1f} | {proc:.1f} | "
-                      f"{t.get('merge_frames', 0.0):.1f} | {s['processors_s'].get('face_swapper', 0.0):.1f} |")
+                      f"{t.get('merge_frames', 0.0):.1f} | {s['processors_s'].get('face_swapper', 0.0):.1f} | "
+                      f"{io.get('read_temp_frame', 0.0):.1f} / {io.get('write_temp_frame', 0.0):.1f} |")
+    cpu_rows = [(res, tkey, variant, cfg[variant]) for res in results for tkey, cfg in res["configs"].items()
+                for variant in VARIANT_ORDER if cfg.get(variant, {}).get("tasks_cpu_s")]
+    if cpu_rows:
+        print("\nCPU seconds by task (first run of each variant; FaceFusion's own threads + the ffmpeg "
+              "children reaped during the task: FaceFusion 3.8 closes its video readers, the content analyser's "
+              "included, after the frame loop, so their decoding counts under process; 'rest' = the whole "
+              "tree's CPU minus the tasks: start-up, model loading, audio)")
+        print("| FaceFusion | threads | variant | analyse | extract | process | merge | rest | total |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for res, tkey, variant, s in cpu_rows:
+            tc = s["tasks_cpu_s"]
+            proc = next((tc[k] for k in ("process_video", "process_disk_frames", "process_memory_frames")
+                         if k in tc), [0.0, 0.0])
+            cols = [tc.get("analyse_video", [0.0, 0.0]), tc.get("extract_frames", [0.0, 0.0]), proc,
+                    tc.get("merge_frames", [0.0, 0.0])]
+            total = s["cpu_runs_s"][0]
+            # 3.5-3.7's setup task calls analyse_video (both are timed): leave setup out of the sum
+            rest = total - sum(a + b for k, (a, b) in tc.items() if k != "setup")
+            cells = " | ".join(f"{a + b:.1f}" for a, b in cols)
+            print(f"| {res['version']} | {tkey} | {variant} | {cells} | {rest:.1f} | {total:.1f} |")
     print("\nBytes against stock (PNG temp frames, decoded pixels)")
     print("| FaceFusion | threads | variant | identical frames | max abs diff | share of pixels differing "
-          "(mean / max over frames) |")
-    print("|---|---|---|---|---|---|")
+          "(mean / max over frames) | PNG files identical | output video: decoded frames / file identical |")
+    print("|---|---|---|---|---|---|---|---|")
     for res in results:
         for tkey, cfg in res["configs"].items():
             for variant in VARIANT_ORDER[1:]:
@@ -229,8 +300,11 @@ def print_tables(results: list[dict], frames: int, size: str) -> None:
                 if d:
                     share = ("-" if d["share_mean"] is None
                              else f"{100 * d['share_mean']:.3f} % / {100 * d['share_max']:.3f} %")
+                    ov = d.get("output_video")
+                    video = "-" if not ov else (f"{'yes' if ov['frames_identical'] else 'NO'} / "
+                                                f"{'yes' if ov['file_identical'] else 'no'}")
                     print(f"| {res['version']} | {tkey} | {variant} | {d['identical_frames']}/{d['frames']} | "
-                          f"{d['max_abs']} | {share} |")
+                          f"{d['max_abs']} | {share} | {d['identical_png_files']}/{d['frames']} | {video} |")
     print("\nPasted face position (face swapper's warp: template centre mapped back into the frame)")
     print("| FaceFusion | threads | variant | jitter px | jitter about truth px | truth jitter px | mean error px "
           "| max error px |")
@@ -254,7 +328,7 @@ def main(argv=None) -> int:
     ap.add_argument("--height", type=int, default=1080)
     ap.add_argument("--threads", default="default,1",
                     help="comma list: 'default' (FaceFusion's own, 8) and/or numbers")
-    ap.add_argument("--variants", default=",".join(VARIANT_ORDER),
+    ap.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
                     help="comma list; without stock first, no byte comparison")
     ap.add_argument("--motion", default="demo", choices=("demo", "fast-nod"),
                     help="the demo's motion, or it plus a fast nod (20 px/frame peak at 1080p)")

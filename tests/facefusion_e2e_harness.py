@@ -34,6 +34,8 @@ VARIANTS: dict[str, list[str] | None] = {
     "exact": ["--ffaccel-mode=exact"],
     "fast": ["--ffaccel-mode=fast"],
     "stabilized": ["--ffaccel-mode=exact", "--ffaccel-stabilize"],
+    "exact_rawpng": ["--ffaccel-mode=exact", "--ffaccel-raw-temp-png"],
+    "fast_rawpng": ["--ffaccel-mode=fast", "--ffaccel-raw-temp-png"],
 }
 
 
@@ -82,9 +84,18 @@ class RunResult:
     frames_dir: Path
     profiles: list[dict] = field(default_factory=list)
     log_tail: str = ""
+    #: CPU seconds (user + system) of the run's whole process tree: FaceFusion, its ffmpeg
+    #: children, a stabilised run's record pass. Unlike wall time, barely changed by other
+    #: jobs on the machine.
+    cpu_s: float = 0.0
 
     def frame_paths(self) -> list[Path]:
         return sorted(self.frames_dir.glob("*.png"), key=lambda p: int(p.stem))
+
+    @property
+    def output(self) -> Path:
+        """The encoded output video (``--output-path``)."""
+        return self.frames_dir.parent.parent.parent / "output.mkv"
 
 
 def run_facefusion(ff_dir: Path, python: str, variant: str, case, out: Path, bin_dir: Path,
@@ -116,16 +127,21 @@ def run_facefusion(ff_dir: Path, python: str, variant: str, case, out: Path, bin
     env["PYTHONPATH"] = os.pathsep.join(paths)
     env["FFE2E_PROFILE_DIR"] = str(out / "probe")
     env["FFE2E_KEEP_TEMP"] = "1"
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ff_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           timeout=timeout)
     wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     profiles = []
     for p in sorted((out / "probe").glob("*.json")):
         profiles.append(json.loads(p.read_text()))
     log = proc.stdout.decode(errors="replace")
     return RunResult(variant, threads, wall, proc.returncode, out / "tmp" / "facefusion" / case.target.stem,
-                     profiles, log[-3000:])
+                     profiles, log[-3000:], cpu)
 
 
 def read_frames(paths: list[Path]) -> list[np.ndarray]:
@@ -156,12 +172,33 @@ def compare_frames(ref: RunResult, other: RunResult) -> dict:
             "all_identical": len(a) == len(b) and len(a) > 0 and all(r["identical"] for r in rows)}
 
 
+def video_frame_md5s(path: Path, bin_dir: Path) -> list[str]:
+    """MD5 of every decoded video frame of ``path`` (``ffmpeg -f framemd5``); [] if it cannot be read."""
+    if not Path(path).is_file():
+        return []
+    proc = subprocess.run([str(Path(bin_dir) / "ffmpeg"), "-v", "error", "-i", str(path), "-map", "0:v:0",
+                           "-f", "framemd5", "-"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        return []
+    rows = [ln.split(",") for ln in proc.stdout.decode(errors="replace").splitlines() if ln and ln[0] != "#"]
+    return [r[-1].strip() for r in rows if len(r) >= 6]
+
+
+def compare_outputs(ref: RunResult, other: RunResult, bin_dir: Path) -> dict:
+    """The two runs' output videos: file bytes equal, and decoded frames equal (framemd5)."""
+    a, b = video_frame_md5s(ref.output, bin_dir), video_frame_md5s(other.output, bin_dir)
+    same_file = ref.output.is_file() and other.output.is_file() and ref.output.read_bytes() == other.output.read_bytes()
+    return {"frames": len(a), "frames_other": len(b), "file_identical": bool(same_file),
+            "frames_identical": bool(a) and a == b}
+
+
 def summarise_profiles(result: RunResult, frames: int) -> dict:
     """Wall, model, processor, task seconds of a run (all its processes: a stabilised run has two)."""
     model_s = sum(v[0] for p in result.profiles for v in p["models"].values())
     model_calls = sum(v[1] for p in result.profiles for v in p["models"].values())
     per_model: dict[str, float] = {}
     tasks: dict[str, float] = {}
+    tasks_cpu: dict[str, list[float]] = {}
     procs: dict[str, float] = {}
     frame_io: dict[str, float] = {}
     for p in result.profiles:
@@ -171,12 +208,19 @@ def summarise_profiles(result: RunResult, frames: int) -> dict:
             per_model[k] = per_model.get(k, 0.0) + v[0]
         for k, v in p["tasks"].items():
             tasks[k] = tasks.get(k, 0.0) + v[0]
+            if len(v) >= 4:  # [wall, calls, own CPU, children's CPU]
+                row = tasks_cpu.setdefault(k, [0.0, 0.0])
+                row[0] += v[2]
+                row[1] += v[3]
         for k, v in p["processors"].items():
             procs[k] = procs.get(k, 0.0) + v[0]
     wall = result.wall_s
     return {
-        "wall_s": wall, "fps": frames / wall if wall > 0 else None, "model_s": model_s, "model_calls": model_calls,
-        "model_by_file": per_model, "tasks_s": tasks, "processors_s": procs, "frame_io_s": frame_io,
+        "wall_s": wall, "cpu_s": result.cpu_s,
+        "non_model_cpu_ms_per_frame": 1000.0 * (result.cpu_s - model_s) / frames,
+        "fps": frames / wall if wall > 0 else None, "model_s": model_s, "model_calls": model_calls,
+        "model_by_file": per_model, "tasks_s": tasks,
+        "tasks_cpu_s": tasks_cpu, "processors_s": procs, "frame_io_s": frame_io,
         "non_model_ms_per_frame": 1000.0 * (wall - model_s) / frames,
         "processes": len(result.profiles),
         "ffaccel": [p.get("ffaccel") for p in result.profiles if p.get("ffaccel")],
@@ -209,5 +253,5 @@ def python_has(python: str, modules: list[str]) -> str:
     return "" if proc.returncode == 0 else proc.stdout.decode(errors="replace").strip().splitlines()[-1]
 
 
-__all__ = ["VARIANTS", "RunResult", "compare_frames", "facefusion_version", "prepare_facefusion",
-           "python_has", "read_frames", "run_facefusion", "summarise_profiles", "swap_matrices"]
+__all__ = ["VARIANTS", "RunResult", "compare_frames", "compare_outputs", "video_frame_md5s", "facefusion_version",
+           "prepare_facefusion", "python_has", "read_frames", "run_facefusion", "summarise_profiles", "swap_matrices"]

@@ -97,6 +97,30 @@ def _timed(table, key, fn):
     return wrapper
 
 
+def _task_timed(name, fn):
+    """Like _timed for a video task, plus the CPU seconds it used: this process (all threads)
+    and the child processes reaped meanwhile (ffmpeg's extract and merge; a video reader's
+    ffmpeg is counted when FaceFusion closes it, which may be in a later task)."""
+    import resource
+
+    def wrapper(*args, **kwargs):
+        t = time.perf_counter()
+        s0, c0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            s1, c1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+            with _lock:
+                row = _data["tasks"].setdefault(name, [0.0, 0, 0.0, 0.0])
+                row[0] += time.perf_counter() - t
+                row[1] += 1
+                row[2] += (s1.ru_utime - s0.ru_utime) + (s1.ru_stime - s0.ru_stime)
+                row[3] += (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
+
+    wrapper.__wrapped__ = fn
+    return wrapper
+
+
 def _frame_from_path(path):
     stem = os.path.splitext(os.path.basename(str(path)))[0]
     return int(stem) if stem.isdigit() else None
@@ -111,7 +135,7 @@ def _patch_module(module):
                 if task == "clear" and os.environ.get("FFE2E_KEEP_TEMP") == "1":
                     setattr(module, task, lambda *a, **k: 0)
                 else:
-                    setattr(module, task, _timed(_data["tasks"], task, fn))
+                    setattr(module, task, _task_timed(task, fn))
         read = getattr(module, "read_static_image", None)  # 3.5-3.7: the temp frame's path names the frame
         if callable(read):
             def read_static_image(path, *args, **kwargs):
@@ -192,7 +216,11 @@ class _Finder(importlib.abc.MetaPathFinder):
 
 
 def _dump():
+    import resource
+
     _data["wall_s"] = time.perf_counter() - _T0
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    _data["cpu_s"] = {"self": own.ru_utime + own.ru_stime, "children": children.ru_utime + children.ru_stime}
     swapper = sys.modules.get("facefusion.processors.modules.face_swapper.core")
     if swapper is not None:  # whose helpers the face swapper called at the end (stock or ffaccel)
         _data["swapper_helpers"] = {n: getattr(getattr(swapper, n, None), "__module__", None)
@@ -201,7 +229,7 @@ def _dump():
     if adapter is not None:
         try:
             opts = adapter.installed_options()
-            _data["ffaccel"] = {k: opts.get(k) for k in ("mode", "opencv", "gpu", "fallbacks")}
+            _data["ffaccel"] = {k: opts.get(k) for k in ("mode", "opencv", "gpu", "fallbacks", "raw_temp_png")}
         except Exception as exc:  # never disturb the run
             _data["ffaccel"] = {"error": repr(exc)}
     path = os.path.join(_OUT, f"{os.getpid()}.json")

@@ -99,4 +99,5 @@ NB_MODULE(_core, m) {
     bindings::register_stab_rigid(m);
     bindings::register_stab_cuts(m);
     bindings::register_stab_offline(m);
+    bindings::register_facefusion_blend(m);
 }

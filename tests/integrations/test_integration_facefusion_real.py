@@ -17,6 +17,7 @@ import importlib.util
 import os
 import pkgutil
 import re
+import subprocess
 import sys
 
 import cv2
@@ -151,6 +152,42 @@ def test_real_helpers_byte_identical(real, crop):
             assert np.array_equal(paste0(frame, swapped, mask, m0), helper.paste_back(frame, swapped, mask, m0))
     finally:
         ffa.uninstall()
+
+
+def test_raw_temp_png_patches_real_modules(real, tmp_path):
+    """raw_temp_png=True: the real set_output / write_image are replaced (and only then), act on temp frames."""
+    builder = importlib.import_module("facefusion.ffmpeg_builder")
+    vision = importlib.import_module("facefusion.vision")
+    state = importlib.import_module("facefusion.state_manager")
+    temp_helper = importlib.import_module("facefusion.temp_helper")
+    workflow = importlib.import_module("facefusion.workflows.to_video" if real["version"] >= (3, 8)
+                                       else "facefusion.workflows.image_to_video")
+    set_output, write_image = builder.set_output, vision.write_image
+    assert workflow.write_image is write_image
+    ffa.install()
+    assert builder.set_output is set_output and workflow.write_image is write_image  # off by default
+    ffa.install(raw_temp_png=True)
+    try:
+        assert builder.set_output is not set_output and builder.set_output.__ffaccel_original__ is set_output
+        assert vision.write_image is not write_image and workflow.write_image is vision.write_image
+        target = str(tmp_path / "clip.mp4")
+        for key, value in (("target_path", target), ("temp_path", str(tmp_path / "tmp")),
+                           ("temp_frame_format", "png")):
+            state.init_item(key, value)
+        pattern_fn = getattr(temp_helper, "get_temp_frame_pattern", None) or temp_helper.get_temp_frames_pattern
+        pattern = pattern_fn(target, "%08d")
+        assert builder.set_output(pattern) == ["-compression_level", "0", "-pred", "none", pattern]
+        assert builder.set_output(str(tmp_path / "out.mp4")) == [str(tmp_path / "out.mp4")]
+        os.makedirs(os.path.dirname(pattern), exist_ok=True)
+        frame = cv2.GaussianBlur(np.random.default_rng(1).integers(0, 256, (60, 80, 3), np.uint8), (5, 5), 0)
+        ours, stock = pattern.replace("%08d", "00000000"), str(tmp_path / "stock.png")
+        assert workflow.write_image(ours, frame) and write_image(stock, frame)
+        assert np.array_equal(cv2.imread(ours, cv2.IMREAD_UNCHANGED), cv2.imread(stock, cv2.IMREAD_UNCHANGED))
+        assert os.path.getsize(ours) > os.path.getsize(stock)
+    finally:
+        ffa.uninstall()
+    assert builder.set_output is set_output and vision.write_image is write_image
+    assert workflow.write_image is write_image
 
 
 def test_cli_hands_over_to_facefusion(real, tmp_path):

@@ -12,8 +12,10 @@ or, from a FaceFusion checkout, for any of FaceFusion's commands::
 :func:`install` replaces ``facefusion.face_helper.warp_face_by_face_landmark_5`` and
 ``paste_back`` and ``facefusion.face_masker.create_box_mask``, in the defining modules
 and in every ``facefusion`` module that imported them by name, now and when imported
-later. :func:`uninstall` puts the original function objects back. See
-docs/facefusion.md for modes, stabilisation and measured speed.
+later. With ``raw_temp_png=True`` it also has FaceFusion write its PNG temp frames
+uncompressed (ffmpeg_builder.set_output, vision.write_image; same pixels). :func:`uninstall`
+puts the original function objects back. See docs/facefusion.md for modes, stabilisation
+and measured speed.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ffaccel.integrations.facefusion_backend import MODES, Backend, load_ffaccel
+from ffaccel.integrations.facefusion_io import make_set_output, make_write_image
 from ffaccel.integrations.facefusion_patch import Patcher, Target
 from ffaccel.integrations.facefusion_stabilize import (
     Recorder,
@@ -68,7 +71,8 @@ def _is_processor(module_name: str) -> bool:
     return module_name.startswith("facefusion.processors.")
 
 
-def install(mode: str = "exact", stabilize: bool | StabilizeOptions = False, device: Any = None) -> bool:
+def install(mode: str = "exact", stabilize: bool | StabilizeOptions = False, device: Any = None,
+            raw_temp_png: bool = False) -> bool:
     """Route FaceFusion's warp, paste and box-mask helpers through ffaccel.
 
     Args:
@@ -82,6 +86,11 @@ def install(mode: str = "exact", stabilize: bool | StabilizeOptions = False, dev
         device: ``None`` (CPU), ``"cuda"``, ``"cuda:N"`` or a CUDA index, for
             ``mode="fast"`` only: numpy arrays are uploaded, processed and downloaded.
             If the GPU path is unavailable, ffaccel's CPU path is used (one warning).
+        raw_temp_png: ``False`` (default): FaceFusion's PNG temp frames as stock writes
+            them. ``True``: temp frames (``--temp-frame-format png``) are written without
+            deflate compression and row filter, by ffmpeg's extraction and by the frame
+            loop; decoded pixels, and so the output video, are unchanged, the files are
+            about 2.7x larger and much cheaper to write and read (docs/facefusion.md).
 
     Returns:
         True when the patches are in place; False when ffaccel could not be loaded (one
@@ -92,14 +101,16 @@ def install(mode: str = "exact", stabilize: bool | StabilizeOptions = False, dev
     Thread-safe.
 
     Raises:
-        ValueError, TypeError: bad ``mode``, ``device`` or ``stabilize``.
+        ValueError, TypeError: bad ``mode``, ``device``, ``stabilize`` or ``raw_temp_png``.
     """
     global _warned_load
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+    if not isinstance(raw_temp_png, bool):
+        raise TypeError(f"raw_temp_png: expected a bool, got {type(raw_temp_png).__name__}")
     options = _options(stabilize)
     with _lock:
-        key = (mode, repr(device), stabilize if isinstance(stabilize, bool) else id(stabilize))
+        key = (mode, repr(device), stabilize if isinstance(stabilize, bool) else id(stabilize), raw_temp_png)
         if _state.get("key") == key:
             return True
         try:
@@ -119,10 +130,11 @@ def install(mode: str = "exact", stabilize: bool | StabilizeOptions = False, dev
         plan = options.resolved_plan() if options else None
         if _state:
             uninstall()
-        targets = _targets(backend, options, plan)
+        targets = _targets(backend, options, plan, raw_temp_png)
         patcher = Patcher(targets)
         patcher.start()
-        _state.update(key=key, patcher=patcher, backend=backend, options=options, plan=plan)
+        _state.update(key=key, patcher=patcher, backend=backend, options=options, plan=plan,
+                      raw_temp_png=raw_temp_png)
         return True
 
 
@@ -142,13 +154,13 @@ def is_installed() -> bool:
 
 
 def installed_options() -> dict[str, Any]:
-    """Mode, OpenCV generation, device in use, stabilisation options and fallback count (empty if not installed)."""
+    """Mode, OpenCV generation, device, stabilisation options, fallback count, raw_temp_png ({} if not installed)."""
     with _lock:
         if not _state:
             return {}
         b: Backend = _state["backend"]
         return {"mode": b.mode, "opencv": b.generation, "gpu": b.gpu is not None, "gpu_reason": b.gpu_reason,
-                "stabilize": _state["options"], "fallbacks": b.fallbacks}
+                "stabilize": _state["options"], "fallbacks": b.fallbacks, "raw_temp_png": _state["raw_temp_png"]}
 
 
 def _options(stabilize: Any) -> StabilizeOptions | None:
@@ -161,7 +173,8 @@ def _options(stabilize: Any) -> StabilizeOptions | None:
     raise TypeError(f"stabilize: expected a bool or StabilizeOptions, got {type(stabilize).__name__}")
 
 
-def _targets(backend: Backend, options: StabilizeOptions | None, plan: StabilizePlan | None) -> list[Target]:
+def _targets(backend: Backend, options: StabilizeOptions | None, plan: StabilizePlan | None,
+             raw_temp_png: bool = False) -> list[Target]:
     helper_module: dict[str, Any] = {}
 
     def templates() -> Any:
@@ -231,6 +244,9 @@ def _targets(backend: Backend, options: StabilizeOptions | None, plan: Stabilize
     ]
     if options is not None:
         targets += [Target(m, a, make_frame) for m, a in FRAME_FUNCTIONS]
+    if raw_temp_png:
+        targets += [Target("facefusion.ffmpeg_builder", "set_output", make_set_output),
+                    Target("facefusion.vision", "write_image", make_write_image)]
     return targets
 
 
@@ -309,6 +325,8 @@ ffaccel options (all optional, all before COMMAND):
                                   again applying it (twice the time; the output is written twice)
   --ffaccel-stabilize-record PATH record pass: write a stabilisation plan to PATH (.npz)
   --ffaccel-stabilize-plan PATH   apply the plan in PATH (landmarks, colour, mask)
+  --ffaccel-raw-temp-png          write PNG temp frames uncompressed (same pixels and
+                                  output video; about 2.7x larger temp files, far less CPU)
   --ffaccel-facefusion-dir DIR    FaceFusion checkout (default: current directory)
 """
 
@@ -323,6 +341,11 @@ def _parse_cli(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
         name, eq, value = arg.partition("=")
         if name == "--ffaccel-stabilize" and not eq:
             opts["stabilize"] = "1"
+            continue
+        if name == "--ffaccel-raw-temp-png":
+            if eq and value not in ("0", "1"):
+                raise SystemExit(f"ffaccel: {name}: expected no value, =0 or =1, got {value!r}")
+            opts["raw-temp-png"] = value if eq else "1"
             continue
         if name not in names:
             raise SystemExit(f"ffaccel: unknown option {name}\n\n{_HELP}")
@@ -361,7 +384,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     device = opts.get("device")
     if device is not None and device.isdigit():
         device = int(device)  # type: ignore[assignment]
-    installed = install(opts.get("mode", "exact"), options or False, device)
+    installed = install(opts.get("mode", "exact"), options or False, device,
+                        raw_temp_png=opts.get("raw-temp-png", "0") == "1")
     if installed and options is not None and options.record is not None:
         path = opts["stabilize-record"]
 

@@ -11,6 +11,7 @@ to FaceFusion's own function, so unusual inputs keep stock behaviour, errors inc
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -120,6 +121,11 @@ class Backend:
             raise ValueError("device: the GPU path is only for mode='fast' (mode='exact' follows OpenCV's CPU bytes)")
         self.ops = ops
         self.cv2 = cv2
+        import importlib
+
+        # the fused float64 blend (exact mode's path for hyperswap-like crops); None in an
+        # older extension without it (those pastes then stay stock's)
+        self._blend_f64 = getattr(importlib.import_module("ffaccel._core"), "facefusion_blend_f64", None)
         self.mode = mode
         # exact mode must reproduce this cv2: refuse at install if no mode does. fast mode
         # does not depend on it; the status just reports None then.
@@ -184,6 +190,9 @@ class Backend:
     # ---- paste --------------------------------------------------------------------------------
     def paste(self, original: Callable[..., Any], frame: Any, crop: Any, mask: Any, matrix: Any) -> Any:
         """``paste_back`` through ffaccel; ``original`` for anything unusual."""
+        if self.mode == "exact" and isinstance(crop, np.ndarray) and crop.dtype == np.float64:
+            out = self.paste_float64(frame, crop, mask, matrix)
+            return out if out is not None else self._fallback(original, frame, crop, mask, matrix)
         crop = self.fast_crop(crop)
         if not self.paste_supported(frame, crop, mask, matrix):
             return self._fallback(original, frame, crop, mask, matrix)
@@ -193,14 +202,49 @@ class Backend:
         except (ValueError, TypeError):
             return self._fallback(original, frame, crop, mask, matrix)
 
+    def paste_float64(self, frame: Any, crop: np.ndarray, mask: Any, matrix: Any) -> np.ndarray | None:
+        """Exact mode's ``paste_back`` of a float64 crop, or None where it would not be stock's bytes.
+
+        Stock's own steps with the blend fused: FaceFusion's ``calculate_paste_area``, the same
+        two ``cv2.warpAffine`` calls as stock (float32 mask, float64 crop with replicated
+        border), then ``_core.facefusion_blend_f64``, which computes
+        ``region * (1 - mask) + crop * mask`` and ``astype(uint8)`` in one pass with numpy's
+        float32/float64 promotion and rounding. None (the caller runs stock) for a float32
+        mask not 2-D and crop-shaped, a non-uint8 frame, a matrix that is not finite, an
+        empty paste area, an OpenCV error, or a blended value outside 0..255 (where numpy's
+        uint8 conversion is undefined).
+        """
+        area_fn = getattr(sys.modules.get("facefusion.face_helper"), "calculate_paste_area", None)
+        if self._blend_f64 is None or not callable(area_fn):
+            return None
+        if not (isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.ndim == 3
+                and frame.shape[2] in (3, 4) and crop.ndim == 3 and crop.shape[2] == frame.shape[2]
+                and isinstance(mask, np.ndarray) and mask.dtype == np.float32 and mask.shape == crop.shape[:2]
+                and isinstance(matrix, np.ndarray) and matrix.shape == (2, 3) and np.all(np.isfinite(matrix))):
+            return None
+        cv2 = self.cv2
+        try:
+            (x1, y1, x2, y2), paste_matrix = area_fn(frame, crop, matrix)
+            if not (x2 > x1 and y2 > y1):
+                return None
+            size = (x2 - x1, y2 - y1)
+            inverse_mask = cv2.warpAffine(mask, paste_matrix, size).clip(0, 1)
+            inverse_crop = cv2.warpAffine(crop, paste_matrix, size, borderMode=cv2.BORDER_REPLICATE)
+            out = frame.copy()
+            ok = self._blend_f64(out[y1:y2, x1:x2], np.ascontiguousarray(inverse_mask, np.float32),
+                                 np.ascontiguousarray(inverse_crop, np.float64))
+        except Exception:  # stock then runs and raises (or not) as it would have
+            return None
+        return out if ok else None
+
     def fast_crop(self, crop: Any) -> Any:
         """In fast mode, a float64 crop as float32 (else ``crop`` unchanged).
 
         FaceFusion's swappers that de-normalise with a mean and standard deviation
         (hyperswap, FaceFusion 3.3+'s default, and ghost, hififace, uniface) multiply by
-        Python lists, so the crop reaching ``paste_back`` is float64. ffaccel has no float64
-        path; exact mode leaves such pastes to stock (a float32 blend could round
-        differently), fast mode blends them in float32 like every other crop.
+        Python lists, so the crop reaching ``paste_back`` is float64. ffaccel's paste kernel has
+        no float64 path; exact mode pastes them with :meth:`paste_float64` (stock's arithmetic),
+        fast mode blends them in float32 like every other crop.
         """
         if self.mode == "fast" and isinstance(crop, np.ndarray) and crop.dtype == np.float64:
             return crop.astype(np.float32)
