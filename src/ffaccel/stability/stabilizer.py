@@ -38,7 +38,9 @@ __all__ = ["LandmarkStabilizer"]
 _MAD = 0.6745 * np.sqrt(6.0)  # median |second difference| per unit noise std
 _R_PRIOR = 0.02**2  # face units^2, used until three frames give a noise estimate
 _R_FLOOR = 1e-4**2
-_V_PRIOR = 0.1**2  # velocity variance at the start of a shot, (face units / frame)^2
+V_PRIOR = 1e-3**2  # velocity variance at the start of a shot, (face units / frame)^2
+PREDICT_MAX = 8  # missed frames in a run output at the filtered velocity; later ones hold the last output
+GLITCH = 6.0  # noise stds off the next detection at which a shot's first detection is dropped
 RESID_LIGHTEST = 4  # index into _adaptive.LAMBDA: the smoothest the residual (expression) channels get
 _ETA = 0.08  # step of the running median (log scale)
 _UP, _DOWN = (float(v) for v in np.exp(_ETA * np.array([1.0, -1.0])))  # its factors (numpy's exp, as per frame)
@@ -86,6 +88,7 @@ class LandmarkStabilizer:
         self._unit: float | None = None  # seconds per frame (first interval seen)
         self._use_t: bool | None = None
         self._pending: deque = deque()  # (frame, output or None) finalised, waiting to be returned
+        self._r_carry = None  # noise variance (face units^2) of the last shot, for the start-of-shot glitch test
         self._start_segment()
 
     def _start_segment(self) -> None:
@@ -99,6 +102,7 @@ class LandmarkStabilizer:
         self._last_y = None  # last two measured channel rows, for the noise estimate
         self._last_y2 = None
         self._held = None
+        self._n_meas = 0  # measured frames of this shot
         self._mad = None
         self._mad_n = 0
         self._mad_seed: list = []
@@ -124,7 +128,7 @@ class LandmarkStabilizer:
 
     # ------------------------------------------------------------------ kalman
     def _step(self, h: dict | None, y: np.ndarray | None, dt: float, consecutive: bool) -> dict:
-        """One frame of the shot: the causal bank, and (fixed-lag) a Kalman filter using its level."""
+        """One frame of the shot: the adaptive bank sets the level, a Kalman filter of that level filters."""
         if h is None:  # first frame of the shot
             n_ch = len(y)
             r = self._noise(y, False)
@@ -132,10 +136,9 @@ class LandmarkStabilizer:
             lightest = np.zeros(n_ch)
             lightest[4:] = RESID_LIGHTEST
             self._bank = AdaptiveFilter(y, lightest)
-            rec = {"x": y.copy(), "measured": True, "dt": dt}
-            if self.lag:
-                rec.update(v=np.zeros(n_ch), p00=r.copy(), p01=np.zeros(n_ch), p11=np.full(n_ch, _V_PRIOR))
-                rec.update(xp=rec["x"], vp=rec["v"], pp00=rec["p00"], pp01=rec["p01"], pp11=rec["p11"])
+            rec = {"x": y.copy(), "measured": True, "dt": dt, "v": np.zeros(n_ch), "p00": r.copy(),
+                   "p01": np.zeros(n_ch), "p11": np.full(n_ch, V_PRIOR)}
+            rec.update(xp=rec["x"], vp=rec["v"], pp00=rec["p00"], pp01=rec["p01"], pp11=rec["p11"])
             return rec
         bank = self._bank
         if y is None:
@@ -144,9 +147,9 @@ class LandmarkStabilizer:
         else:
             r = self._noise(y, consecutive)
             self._r_last = r
-            out = bank.update(y, r, dt)
-        if not self.lag:
-            return {"x": out if y is not None else h["x"], "measured": y is not None, "dt": dt}
+            if self._mad is not None:
+                self._r_carry = r
+            bank.update(y, r, dt)
         q = bank.q_over_r() * r
         x, v, p00, p01, p11 = h["x"], h["v"], h["p00"], h["p01"], h["p11"]
         dt2 = dt * dt
@@ -156,7 +159,7 @@ class LandmarkStabilizer:
         pp11 = p11 + q * dt2
         rec = {"measured": y is not None, "dt": dt, "xp": xp, "vp": v, "pp00": pp00, "pp01": pp01, "pp11": pp11}
         if y is None:
-            rec.update(x=xp, v=v, p00=pp00, p01=pp01, p11=pp11)
+            rec.update(x=xp, v=v, p00=pp00, p01=pp01, p11=pp11, run=h.get("run", 0) + 1)
             return rec
         nu = y - xp
         s = pp00 + r
@@ -202,10 +205,12 @@ class LandmarkStabilizer:
         if rec.get("before_face"):
             return None
         hist = self._hist
-        later = [hist[len(hist) - 1 - k] for k in range(back)]
-        if not rec["measured"] and not any(r["measured"] for r in later):
-            out = None if self._held is None else self._held.copy()  # held: no detection yet after it
-        else:
+        if rec.get("glitch"):  # the shot restarted on the next frame: that frame's estimate
+            out = self._points(self._smoothed(back - 1))
+        elif (not rec["measured"] and rec["run"] > PREDICT_MAX
+              and not any(hist[len(hist) - 1 - k]["measured"] for k in range(back))):
+            out = None if self._held is None else self._held.copy()  # a long miss: held
+        else:  # (a short miss with no detection after it yet: predicted at the filtered velocity)
             out = self._points(self._smoothed(back))
         if out is not None:
             self._held = out
@@ -287,15 +292,34 @@ class LandmarkStabilizer:
             self._m, self._size = feat[2], float(feat[1])
             self._theta = 0.0
         y = frame_channels(zc, self._m, self._size, self._theta)
-        self._theta = float(y[3])
         consecutive = self._gap == 1 and last is not None
+        if consecutive and self._n_meas == 1 and self._first_frame_glitch(last, y):
+            # the shot's first detection was off (a detector that has just locked on): restart on this one
+            last["glitch"] = True
+            last = None
+            consecutive = False
+            self._m, self._size, self._theta = feat[2], float(feat[1]), 0.0
+            y = frame_channels(zc, self._m, self._size, self._theta)
+            self._n_meas = 0
+            self._prev_feat = None
+        self._theta = float(y[3])
+        self._n_meas += 1
         rec = self._step(last, y, dt, consecutive)
         self._last_y2, self._last_y = (self._last_y, y) if consecutive else (None, y)
         if last is not None:
             self._before_feat, self._gap_before = self._prev_feat, self._gap
+        else:
+            self._before_feat = None
         self._prev_feat, self._gap = feat, 1
         self._hist.append(rec)
         self._trim()
+
+    def _first_frame_glitch(self, first: dict, y: np.ndarray) -> bool:
+        """Is the shot's first detection off the second one by more than ``GLITCH`` noise stds
+        (rigid channels; the noise of the last shot, or the prior)?"""
+        r = self._r_carry if self._r_carry is not None else np.full(len(y), _R_PRIOR)
+        d = y[:4] - first["x"][:4]
+        return bool(np.any(d * d > GLITCH * GLITCH * (2.0 * r[:4] + V_PRIOR)))
 
     def _trim(self) -> None:
         while len(self._hist) > self.lag + 1 and self._hist[0].get("returned"):
