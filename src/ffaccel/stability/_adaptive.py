@@ -34,11 +34,16 @@ __all__ = ["LAMBDA", "AdaptiveFilter", "gains"]
 LAMBDA = 10.0 ** np.arange(-4.0, 1.01, 0.5)  # tracking indices, smoothest first
 DETECT = 6  # the detector's tracking index: LAMBDA[6] = 0.1
 KAPPA = 0.003
-THRESH = 6.0
+THRESH = 14.0
 MEMORY = 0.7
 RISE_RATE = 0.5
 BIAS_MEMORY = 0.9
-BIAS_GATE = 4.0
+BIAS_GATE = 6.0
+REST_GATE = 3.0  # detector velocity within this many of its noise stds: no motion
+REST_AFTER = 6  # frames without motion before the output holds a running mean
+REST_N0 = 4.0  # weight (frames) of the output at the moment rest starts
+REST_MAX = 200.0  # frames at most in the running mean
+BOOST_DECAY = 0.5  # the boost falls back by this fraction of a doubling per frame once the bias is gone
 _STEP = float(np.log(2.0))  # the index doubles per frame while the innovations stay biased
 PERSIST = True  # motion must show in two frames running (a one-frame glitch does not open the filter)
 
@@ -54,6 +59,18 @@ def gains(lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 _A_DET, _B_DET = (float(v) for v in gains(np.array(LAMBDA[DETECT])))
 _NU0 = 1.0 / (1.0 - _A_DET)  # E[nu^2] / r of the detector on white noise
 _BIAS_VAR = (1.0 - BIAS_MEMORY) / (1.0 + BIAS_MEMORY)  # variance of the running mean of white innovations
+def _velocity_variance(a: float, b: float) -> float:
+    """Variance of the steady-state (a, b) alpha-beta filter's velocity on unit white noise."""
+    k = np.array([[a], [b]])
+    m = (np.eye(2) - k @ np.array([[1.0, 0.0]])) @ np.array([[1.0, 1.0], [0.0, 1.0]])
+    s = np.zeros((2, 2))
+    for _ in range(3000):
+        s = m @ s @ m.T + k @ k.T
+    return float(s[1, 1])
+
+
+_VD_VAR = _velocity_variance(_A_DET, _B_DET)
+_LOG_DET = float(np.log(LAMBDA[DETECT]))
 _LOG_MIN, _LOG_MAX = float(np.log(LAMBDA[0])), float(np.log(LAMBDA[-1]))
 _THRESH_NU0 = THRESH * _NU0
 # the smallest gains any index can give (LAMBDA[0], less a margin): below them the start-up floors do nothing
@@ -63,7 +80,8 @@ _ALPHA_MIN, _BETA_MIN = (0.5 * float(v) for v in gains(np.array(LAMBDA[0])))
 class AdaptiveFilter:
     """State for C channels: output x, v; detector xd, vd; a2; tracking index (C,)."""
 
-    def __init__(self, y: np.ndarray, lightest: np.ndarray) -> None:
+    def __init__(self, y: np.ndarray, lightest: np.ndarray, v0: float | None = None, p0: float = 1.0,
+                 rest: np.ndarray | None = None) -> None:
         self.x = y.copy()
         self.v = np.zeros_like(y)
         self.xd = y.copy()
@@ -72,12 +90,24 @@ class AdaptiveFilter:
         self.excess_prev = np.zeros_like(y)
         self.bias = np.zeros_like(y)
         self.boost = np.zeros_like(y)
+        self.quiet = np.zeros(y.shape)  # frames in a row the detector has seen no motion
+        self.n_rest = np.zeros(y.shape)  # frames averaged at rest (0: moving)
+        self.xr = y.copy()  # the running mean at rest
+        self.rest_ok = np.ones(y.shape, bool) if rest is None else rest
         self.log_min = _LOG_MIN + (_LOG_MAX - _LOG_MIN) * lightest / (len(LAMBDA) - 1)
         self.lam = np.exp(self.log_min)
         self.alpha = gains(self.lam)[0]
         self.count = 1
+        # start-up gains: the Kalman filter of the constant-velocity model without process noise,
+        # unit measurement noise and velocity prior variance v0 (in units of the noise variance);
+        # None: a diffuse prior (the least-squares line through the frames so far)
+        self.v0 = v0
+        self._s = (float(p0), 0.0, float(v0)) if v0 is not None else None
 
     def predict(self, dt: float) -> None:
+        if self._s is not None:
+            s00, s01, s11 = self._s
+            self._s = (s00 + 2.0 * dt * s01 + dt * dt * s11, s01 + dt * s11, s11)
         self.x = self.x + self.v * dt
         self.xd = self.xd + self.vd * dt
 
@@ -110,7 +140,7 @@ class AdaptiveFilter:
         self.bias = BIAS_MEMORY * self.bias + (1.0 - BIAS_MEMORY) * nu
         sd = np.sqrt(r / (1.0 - self.alpha) * _BIAS_VAR)
         off = np.abs(self.bias) > BIAS_GATE * sd
-        self.boost = np.where(off, self.boost + _STEP, np.maximum(self.boost - 0.25 * _STEP, 0.0))
+        self.boost = np.where(off, self.boost + _STEP, np.maximum(self.boost - BOOST_DECAY * _STEP, 0.0))
         log_lam = np.maximum(0.5 * np.log(np.maximum(KAPPA * self.a2 / r, 1e-300)), self.log_min + self.boost)
         np.minimum(log_lam, _LOG_MAX, out=log_lam)  # >= log_min already (boost >= 0)
         lam = self.lam = np.exp(log_lam)
@@ -120,15 +150,46 @@ class AdaptiveFilter:
         root = np.sqrt(s8)
         alpha = self.alpha = (s8 - (lam + 4.0) * root) / -8.0
         beta = (l2 + 4.0 * lam - lam * root) / 4.0
-        a_floor = 2.0 * (2 * k - 1) / (k * (k + 1))  # least-squares line gains at the start
+        if self._s is None:
+            a_floor = 2.0 * (2 * k - 1) / (k * (k + 1))  # least-squares line gains at the start
+            b_floor = 6.0 / (k * (k + 1))
+        else:
+            a_floor, b_floor = self._startup(dt)
         if a_floor >= _ALPHA_MIN:
             alpha = np.maximum(alpha, a_floor)
-        b_floor = 6.0 / (k * (k + 1))
         if b_floor >= _BETA_MIN:
             beta = np.maximum(beta, b_floor)
         self.x = p + alpha * nu
         self.v = self.v + (beta if unit else beta / dt) * nu
+        if REST_GATE:
+            self._rest(y, r, alpha)
         return self.x
+
+    def _rest(self, y: np.ndarray, r: np.ndarray, alpha) -> None:
+        """At rest (the detector has seen no motion for ``REST_AFTER`` frames) the output is a
+        running mean with no velocity: a constant-velocity filter, however smooth its level,
+        keeps the velocity it had when a motion stopped and drifts."""
+        quiet = (self.vd * self.vd <= (REST_GATE * REST_GATE * _VD_VAR) * r) & (self.a2 == 0.0) & (self.boost == 0.0)
+        self.quiet = np.where(quiet, self.quiet + 1.0, 0.0)
+        rest = (self.quiet >= REST_AFTER) & self.rest_ok
+        if not rest.any() and not self.n_rest.any():
+            return
+        n = np.where(rest, np.where(self.n_rest > 0, np.minimum(self.n_rest + 1.0, REST_MAX), np.maximum(REST_N0, 1.0 / alpha)), 0.0)
+        prev = np.where(self.n_rest > 0, self.xr, self.x)
+        self.xr = np.where(rest, prev + (y - prev) / np.maximum(n, 1.0), self.x)
+        self.x = np.where(rest, self.xr, self.x)
+        self.v = np.where(rest, 0.0, self.v)
+        self.n_rest = n
+
+    def _startup(self, dt: float) -> tuple[float, float]:
+        """One step of the start-up Kalman filter (scalars): its position and velocity gains."""
+        s00, s01, s11 = self._s
+        s00 = s00 + 2.0 * dt * s01 + dt * dt * s11
+        s01 = s01 + dt * s11
+        inv = 1.0 / (s00 + 1.0)
+        k0, k1 = s00 * inv, s01 * inv
+        self._s = (s00 - k0 * s00, s01 - k0 * s01, s11 - k1 * s01)
+        return k0, k1 * dt
 
     def q_over_r(self) -> np.ndarray:
         """(C,) process over measurement noise in use (for a Kalman filter with the same model)."""

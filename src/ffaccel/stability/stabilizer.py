@@ -27,6 +27,7 @@ from collections import deque
 
 import numpy as np
 
+from . import _kalman
 from ._adaptive import AdaptiveFilter
 from ffaccel._checks import as_points, as_timestamp
 from ._cuts import frame_features, is_cut
@@ -40,6 +41,12 @@ _R_PRIOR = 0.02**2  # face units^2, used until three frames give a noise estimat
 _R_FLOOR = 1e-4**2
 V_PRIOR = 1e-3**2  # velocity variance at the start of a shot, (face units / frame)^2
 PREDICT_MAX = 8  # missed frames in a run output at the filtered velocity; later ones hold the last output
+START_V0 = 1e-4
+START_P0 = 0.25
+FL_P0 = 0.25
+FL_LIGHT = 1.0  # q / r of the fixed-lag mode's light level (rigid channels)
+FL_GATE = (1.5, 3.0)  # |light - smooth| / noise std: from the first the light level blends in, fully at the second
+FL_HOLD = 0.95  # the light level's weight falls by at most this factor per frame
 GLITCH = 6.0  # noise stds off the next detection at which a shot's first detection is dropped
 RESID_LIGHTEST = 4  # index into _adaptive.LAMBDA: the smoothest the residual (expression) channels get
 _ETA = 0.08  # step of the running median (log scale)
@@ -102,6 +109,7 @@ class LandmarkStabilizer:
         self._last_y = None  # last two measured channel rows, for the noise estimate
         self._last_y2 = None
         self._held = None
+        self._w_prev = np.zeros(4)
         self._n_meas = 0  # measured frames of this shot
         self._mad = None
         self._mad_n = 0
@@ -128,72 +136,61 @@ class LandmarkStabilizer:
 
     # ------------------------------------------------------------------ kalman
     def _step(self, h: dict | None, y: np.ndarray | None, dt: float, consecutive: bool) -> dict:
-        """One frame of the shot: the adaptive bank sets the level, a Kalman filter of that level filters."""
+        """One frame of the shot: the adaptive filter (causal output; its level), and for the
+        fixed-lag mode two Kalman filters: ``a`` at that level (every channel), ``b`` at the
+        fixed light level ``FL_LIGHT`` (rigid channels)."""
         if h is None:  # first frame of the shot
             n_ch = len(y)
             r = self._noise(y, False)
             self._r_last = r
             lightest = np.zeros(n_ch)
             lightest[4:] = RESID_LIGHTEST
-            self._bank = AdaptiveFilter(y, lightest)
-            rec = {"x": y.copy(), "measured": True, "dt": dt, "v": np.zeros(n_ch), "p00": r.copy(),
-                   "p01": np.zeros(n_ch), "p11": np.full(n_ch, V_PRIOR)}
-            rec.update(xp=rec["x"], vp=rec["v"], pp00=rec["p00"], pp01=rec["p01"], pp11=rec["p11"])
+            self._bank = AdaptiveFilter(y, lightest, START_V0, START_P0)
+            rec = {"x": y.copy(), "measured": True, "dt": dt}
+            if self.lag:
+                rec.update(a=_kalman.start(y, r * FL_P0, V_PRIOR), b=_kalman.start(y[:4], r[:4] * FL_P0, V_PRIOR), r=r)
             return rec
         bank = self._bank
         if y is None:
             bank.predict(dt)
             r = self._r_last
+            out = bank.x
         else:
             r = self._noise(y, consecutive)
             self._r_last = r
             if self._mad is not None:
                 self._r_carry = r
-            bank.update(y, r, dt)
-        q = bank.q_over_r() * r
-        x, v, p00, p01, p11 = h["x"], h["v"], h["p00"], h["p01"], h["p11"]
-        dt2 = dt * dt
-        xp = x + v * dt
-        pp00 = p00 + 2.0 * dt * p01 + dt2 * p11 + q * (dt2 * dt2 / 4.0)
-        pp01 = p01 + dt * p11 + q * (dt2 * dt / 2.0)
-        pp11 = p11 + q * dt2
-        rec = {"measured": y is not None, "dt": dt, "xp": xp, "vp": v, "pp00": pp00, "pp01": pp01, "pp11": pp11}
+            out = bank.update(y, r, dt)
+        rec = {"x": out, "measured": y is not None, "dt": dt}
         if y is None:
-            rec.update(x=xp, v=v, p00=pp00, p01=pp01, p11=pp11, run=h.get("run", 0) + 1)
-            return rec
-        nu = y - xp
-        s = pp00 + r
-        k0 = pp00 / s
-        k1 = pp01 / s
-        rec.update(x=xp + k0 * nu, v=v + k1 * nu, p00=pp00 - k0 * pp00, p01=pp01 - k0 * pp01, p11=pp11 - k1 * pp01)
+            rec["run"] = h.get("run", 0) + 1
+        if self.lag:
+            rec["r"] = r
+            rec["a"] = _kalman.step(h["a"], y, bank.q_over_r() * r, r, dt)
+            rec["b"] = _kalman.step(h["b"], None if y is None else y[:4], FL_LIGHT * r[:4], r[:4], dt)
         return rec
 
     def _smoothed(self, back: int) -> np.ndarray:
-        """RTS estimate (channel positions) of the frame ``back`` records before the newest."""
+        """Estimate (channel positions) of the frame ``back`` records before the newest."""
         hist = self._hist
         i = len(hist) - 1
-        if back == 0:
+        if not self.lag:
             return hist[i]["x"]
-        xs, vs = hist[i]["x"], hist[i]["v"]
-        for _ in range(back):
-            nxt, cur = hist[i], hist[i - 1]
-            dt = nxt["dt"]
-            a, b, d = nxt["pp00"], nxt["pp01"], nxt["pp11"]
-            det = a * d - b * b
-            # C = P_f F^T (P_pred)^-1 with F = [[1, dt], [0, 1]]
-            f00 = cur["p00"] + dt * cur["p01"]
-            f01 = cur["p01"]
-            f10 = cur["p01"] + dt * cur["p11"]
-            f11 = cur["p11"]
-            c00 = (f00 * d - f01 * b) / det
-            c01 = (-f00 * b + f01 * a) / det
-            c10 = (f10 * d - f11 * b) / det
-            c11 = (-f10 * b + f11 * a) / det
-            ex, ev = xs - nxt["xp"], vs - nxt["vp"]
-            xs = cur["x"] + c00 * ex + c01 * ev
-            vs = cur["v"] + c10 * ex + c11 * ev
-            i -= 1
-        return xs
+        recs = [hist[k] for k in range(i - back, i + 1)]
+        dts = [rec["dt"] for rec in recs[1:]]
+        xa = _kalman.smooth([rec["a"] for rec in recs], dts)
+        xb = _kalman.smooth([rec["b"] for rec in recs], dts)
+        # the light level where the smooth one departs from it by more than noise (two-level ICI)
+        d = xb - xa[:4]
+        z = np.abs(d) / np.sqrt(recs[-1]["r"][:4])
+        w = np.clip((z - FL_GATE[0]) / (FL_GATE[1] - FL_GATE[0]), 0.0, 1.0)
+        if back < self.lag:  # the last frames of a shot: too few later frames to tell, keep the weight
+            w = np.zeros_like(w)
+        w = np.maximum(w, FL_HOLD * self._w_prev)
+        self._w_prev = w
+        out = xa.copy()
+        out[:4] += w * d
+        return out
 
     def _points(self, ch: np.ndarray) -> np.ndarray:
         return frame_points(ch, self._m, self._size)
@@ -318,7 +315,7 @@ class LandmarkStabilizer:
         """Is the shot's first detection off the second one by more than ``GLITCH`` noise stds
         (rigid channels; the noise of the last shot, or the prior)?"""
         r = self._r_carry if self._r_carry is not None else np.full(len(y), _R_PRIOR)
-        d = y[:4] - first["x"][:4]
+        d = y[:4] - first["x"][:4]  # (the shot's first frame: x is y)
         return bool(np.any(d * d > GLITCH * GLITCH * (2.0 * r[:4] + V_PRIOR)))
 
     def _trim(self) -> None:
