@@ -18,11 +18,31 @@ Still: ``a2`` is 0 and the filter is the smoothest; a nod: ``a2`` jumps and so
 do the gains. A slow change of velocity (a pan starting, a zoom) stays under
 the detector's threshold but biases the output filter's own innovations: while
 their running mean (memory ``BIAS_MEMORY``) is beyond ``BIAS_GATE`` of its
-noise std, the index doubles every frame (and falls back by a quarter of that
-per frame afterwards). Motion must show in two frames running before the
-detector opens the filter, so a one-frame detector glitch does not. ``r`` is estimated by the caller (running median of second
-differences). The constants were chosen on real MTCNN tracks (issue 13's
-benchmark): the smallest jitter at a lag within one frame on fast nods.
+noise std, the index doubles every frame (and falls back by ``BOOST_DECAY``
+of that per frame afterwards). Motion must show in two frames running before
+the detector opens the filter, so a one-frame detector glitch does not.
+
+Three additions keep a smooth level from being wrong for long:
+
+- start-up: the gains never fall below those of a Kalman filter of the same
+  model without process noise whose prior trusts the first frame like
+  ``1 / p0`` frames and expects a velocity of variance ``v0`` (both in units
+  of the noise variance): a tight velocity prior starts like a running mean
+  (gain ~1/k) instead of a least-squares line (gain ~4/k), four times calmer;
+- velocity takeover: where the output's velocity and the detector's differ by
+  more than ``VGATE`` noise stds of the detector's velocity (two frames
+  running), the output takes the detector's. A smooth level otherwise keeps
+  the velocity it had when a motion stopped, and drifts on (a turn
+  overshot by degrees before this);
+- rest: once the detector's velocity has stayed within ``REST_GATE`` of its
+  noise std (and ``a2`` at 0) for ``REST_AFTER`` frames, the output is a
+  running mean with no velocity, started with the weight of the filter it
+  replaces; it ends as soon as the detector sees motion.
+
+``r`` is estimated by the caller (running median of second differences). The
+constants were chosen on real MTCNN tracks (issue 13's benchmark, 128 clips:
+a risk of fitting that clip set; docs/stability.md says which goals each
+choice moved).
 """
 
 from __future__ import annotations
@@ -39,9 +59,10 @@ MEMORY = 0.7
 RISE_RATE = 0.5
 BIAS_MEMORY = 0.9
 BIAS_GATE = 6.0
+VGATE = 4.0  # noise stds of the detector's velocity beyond which the output takes it over (0: off)
 REST_GATE = 3.0  # detector velocity within this many of its noise stds: no motion
 REST_AFTER = 6  # frames without motion before the output holds a running mean
-REST_N0 = 4.0  # weight (frames) of the output at the moment rest starts
+REST_N0 = 4.0  # least weight (frames) of the output at the moment rest starts
 REST_MAX = 200.0  # frames at most in the running mean
 BOOST_DECAY = 0.5  # the boost falls back by this fraction of a doubling per frame once the bias is gone
 _STEP = float(np.log(2.0))  # the index doubles per frame while the innovations stay biased
@@ -70,7 +91,6 @@ def _velocity_variance(a: float, b: float) -> float:
 
 
 _VD_VAR = _velocity_variance(_A_DET, _B_DET)
-_LOG_DET = float(np.log(LAMBDA[DETECT]))
 _LOG_MIN, _LOG_MAX = float(np.log(LAMBDA[0])), float(np.log(LAMBDA[-1]))
 _THRESH_NU0 = THRESH * _NU0
 # the smallest gains any index can give (LAMBDA[0], less a margin): below them the start-up floors do nothing
@@ -80,8 +100,7 @@ _ALPHA_MIN, _BETA_MIN = (0.5 * float(v) for v in gains(np.array(LAMBDA[0])))
 class AdaptiveFilter:
     """State for C channels: output x, v; detector xd, vd; a2; tracking index (C,)."""
 
-    def __init__(self, y: np.ndarray, lightest: np.ndarray, v0: float | None = None, p0: float = 1.0,
-                 rest: np.ndarray | None = None) -> None:
+    def __init__(self, y: np.ndarray, lightest: np.ndarray, v0: float, p0: float = 1.0) -> None:
         self.x = y.copy()
         self.v = np.zeros_like(y)
         self.xd = y.copy()
@@ -90,24 +109,21 @@ class AdaptiveFilter:
         self.excess_prev = np.zeros_like(y)
         self.bias = np.zeros_like(y)
         self.boost = np.zeros_like(y)
+        self.vfire_prev = np.zeros(y.shape, bool)
         self.quiet = np.zeros(y.shape)  # frames in a row the detector has seen no motion
         self.n_rest = np.zeros(y.shape)  # frames averaged at rest (0: moving)
         self.xr = y.copy()  # the running mean at rest
-        self.rest_ok = np.ones(y.shape, bool) if rest is None else rest
         self.log_min = _LOG_MIN + (_LOG_MAX - _LOG_MIN) * lightest / (len(LAMBDA) - 1)
         self.lam = np.exp(self.log_min)
         self.alpha = gains(self.lam)[0]
         self.count = 1
         # start-up gains: the Kalman filter of the constant-velocity model without process noise,
-        # unit measurement noise and velocity prior variance v0 (in units of the noise variance);
-        # None: a diffuse prior (the least-squares line through the frames so far)
-        self.v0 = v0
-        self._s = (float(p0), 0.0, float(v0)) if v0 is not None else None
+        # unit measurement noise, position prior variance p0 and velocity prior variance v0
+        self._s = (float(p0), 0.0, float(v0))
 
     def predict(self, dt: float) -> None:
-        if self._s is not None:
-            s00, s01, s11 = self._s
-            self._s = (s00 + 2.0 * dt * s01 + dt * dt * s11, s01 + dt * s11, s11)
+        s00, s01, s11 = self._s
+        self._s = (s00 + 2.0 * dt * s01 + dt * dt * s11, s01 + dt * s11, s11)
         self.x = self.x + self.v * dt
         self.xd = self.xd + self.vd * dt
 
@@ -116,7 +132,8 @@ class AdaptiveFilter:
 
         Written for few numpy calls per frame (the causal budget): the same arithmetic as the
         model above, with the ``* dt`` / ``/ dt`` skipped when ``dt`` is 1 (exact) and the
-        start-up gain floors skipped once they are below every reachable gain (exact).
+        start-up gain floors skipped once they are below every reachable gain (exact). ``dt``
+        must not be 0.
         """
         self.count += 1
         k = self.count
@@ -133,10 +150,16 @@ class AdaptiveFilter:
         if k > 3:
             rate = np.where(excess > self.a2, RISE_RATE, 1.0 - MEMORY)
             self.a2 = self.a2 + rate * (excess - self.a2)
-        # bias of the output filter's own innovations: a slow change of velocity (a pan
-        # starting, a zoom) that the detector's threshold misses
+        if VGATE:  # velocity takeover (module doc)
+            dv = self.vd - self.v
+            fire_now = dv * dv > (VGATE * VGATE * _VD_VAR) * r
+            fire = fire_now & self.vfire_prev
+            self.vfire_prev = fire_now
+            self.v = np.where(fire, self.vd, self.v)
         p = self.x + self.v if unit else self.x + self.v * dt
         nu = y - p
+        # bias of the output filter's own innovations: a slow change of velocity (a pan
+        # starting, a zoom) that the detector's threshold misses
         self.bias = BIAS_MEMORY * self.bias + (1.0 - BIAS_MEMORY) * nu
         sd = np.sqrt(r / (1.0 - self.alpha) * _BIAS_VAR)
         off = np.abs(self.bias) > BIAS_GATE * sd
@@ -150,11 +173,7 @@ class AdaptiveFilter:
         root = np.sqrt(s8)
         alpha = self.alpha = (s8 - (lam + 4.0) * root) / -8.0
         beta = (l2 + 4.0 * lam - lam * root) / 4.0
-        if self._s is None:
-            a_floor = 2.0 * (2 * k - 1) / (k * (k + 1))  # least-squares line gains at the start
-            b_floor = 6.0 / (k * (k + 1))
-        else:
-            a_floor, b_floor = self._startup(dt)
+        a_floor, b_floor = self._startup(dt)
         if a_floor >= _ALPHA_MIN:
             alpha = np.maximum(alpha, a_floor)
         if b_floor >= _BETA_MIN:
@@ -165,20 +184,22 @@ class AdaptiveFilter:
             self._rest(y, r, alpha)
         return self.x
 
-    def _rest(self, y: np.ndarray, r: np.ndarray, alpha) -> None:
+    def _rest(self, y: np.ndarray, r: np.ndarray, alpha: np.ndarray) -> None:
         """At rest (the detector has seen no motion for ``REST_AFTER`` frames) the output is a
         running mean with no velocity: a constant-velocity filter, however smooth its level,
         keeps the velocity it had when a motion stopped and drifts."""
-        quiet = (self.vd * self.vd <= (REST_GATE * REST_GATE * _VD_VAR) * r) & (self.a2 == 0.0) & (self.boost == 0.0)
+        quiet = (self.vd * self.vd <= (REST_GATE * REST_GATE * _VD_VAR) * r) & (self.a2 == 0.0)
         self.quiet = np.where(quiet, self.quiet + 1.0, 0.0)
-        rest = (self.quiet >= REST_AFTER) & self.rest_ok
+        rest = self.quiet >= REST_AFTER
         if not rest.any() and not self.n_rest.any():
             return
-        n = np.where(rest, np.where(self.n_rest > 0, np.minimum(self.n_rest + 1.0, REST_MAX), np.maximum(REST_N0, 1.0 / alpha)), 0.0)
+        start = np.maximum(REST_N0, 1.0 / alpha)  # the weight of the filter it replaces
+        n = np.where(rest, np.where(self.n_rest > 0, np.minimum(self.n_rest + 1.0, REST_MAX), start), 0.0)
         prev = np.where(self.n_rest > 0, self.xr, self.x)
         self.xr = np.where(rest, prev + (y - prev) / np.maximum(n, 1.0), self.x)
         self.x = np.where(rest, self.xr, self.x)
         self.v = np.where(rest, 0.0, self.v)
+        self.boost = np.where(rest, 0.0, self.boost)
         self.n_rest = n
 
     def _startup(self, dt: float) -> tuple[float, float]:

@@ -8,17 +8,27 @@ Per channel (the rigid and residual channels of ``_rigid``, in face units):
   noise of std s), tracked multiplicatively (step ``_ETA``), so a burst of
   real motion moves it little;
 - causal: the adaptive alpha-beta filter of ``_adaptive`` (its tracking index,
-  i.e. how much motion to expect, estimated every frame); the residual
+  i.e. how much motion to expect, estimated every frame; Kalman start-up
+  gains; velocity takeover; a running mean at rest); the residual
   (expression) channels never go below index ``LAMBDA[RESID_LIGHTEST]``, so
   they are filtered more gently;
-- fixed-lag: a Kalman filter of the same constant-velocity model whose process
-  noise is the adaptive filter's ``q`` of each frame, and a Rauch-Tung-Striebel
-  pass over the last ``lag`` frames: the output is ``lag`` frames late.
+- fixed-lag: two Kalman filters of the same constant-velocity model with a
+  Rauch-Tung-Striebel pass over the last ``lag`` frames (``_kalman``): ``a``
+  with the adaptive filter's process noise of each frame (every channel), ``b``
+  at the fixed light level ``q / r = FL_LIGHT`` (the rigid channels). Where
+  their estimates of a frame differ by more than ``FL_GATE`` noise stds the
+  light one blends in (a two-level form of the offline mode's ICI rule: the
+  smooth level is kept while it agrees with the light one), and its weight
+  then falls by at most ``FL_HOLD`` per frame. The output is ``lag`` frames late.
 
 A cut (the scale-free rule of ``_cuts``, or ``update(..., cut=True)``) restarts
-everything; a missed frame (``None``) predicts without an update, and its
-output holds the previous one (fixed-lag: it is interpolated when a detection
-follows within ``lag`` frames).
+everything. The first detection of a shot is dropped when the second one is
+more than ``GLITCH`` noise stds off it (a detector that has just found the
+face is often off on that frame; the shot restarts on the second one, and the
+fixed-lag mode gives the dropped frame the second one's estimate). A missed
+frame (``None``) predicts without an update: its output moves on at the
+filtered velocity for up to ``PREDICT_MAX`` frames of a run, then holds
+(fixed-lag: it is interpolated when a detection follows within ``lag`` frames).
 """
 
 from __future__ import annotations
@@ -39,11 +49,11 @@ __all__ = ["LandmarkStabilizer"]
 _MAD = 0.6745 * np.sqrt(6.0)  # median |second difference| per unit noise std
 _R_PRIOR = 0.02**2  # face units^2, used until three frames give a noise estimate
 _R_FLOOR = 1e-4**2
-V_PRIOR = 1e-3**2  # velocity variance at the start of a shot, (face units / frame)^2
+V_PRIOR = 1e-3**2  # fixed-lag Kalman filters: velocity variance at the start of a shot, (face units / frame)^2
+FL_P0 = 0.25  # ... and position variance there, in units of the noise variance
+START_V0 = 1e-4  # causal start-up gains (_adaptive): velocity prior variance, in noise variances per frame^2
+START_P0 = 0.25  # ... and position prior variance: the first frame counts as 4
 PREDICT_MAX = 8  # missed frames in a run output at the filtered velocity; later ones hold the last output
-START_V0 = 1e-4
-START_P0 = 0.25
-FL_P0 = 0.25
 FL_LIGHT = 1.0  # q / r of the fixed-lag mode's light level (rigid channels)
 FL_GATE = (1.5, 3.0)  # |light - smooth| / noise std: from the first the light level blends in, fully at the second
 FL_HOLD = 0.95  # the light level's weight falls by at most this factor per frame
