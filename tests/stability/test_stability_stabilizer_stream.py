@@ -85,15 +85,16 @@ def test_causal_stops_with_the_head_after_a_turn(monkeypatch):
     truth = _face_track(shift)
     z = _noisy(truth, 0.6, 3)
 
-    def overshoot() -> float:
+    def errors() -> tuple[float, float]:
         out = stabilize_track(z, mode="causal")
-        return float(np.abs(out[60:, :, 0] - truth[60:, :, 0]).max())
+        err = np.abs(out[:, :, 0] - truth[:, :, 0]).mean(axis=1)
+        return float(err[55:].max()), float(err[70:].max())  # the stop's overshoot; 10 frames on
 
-    with_takeover = overshoot()
+    peak, settled = errors()
     monkeypatch.setattr(_adaptive, "VGATE", 0.0)
-    without = overshoot()
-    assert with_takeover < 2.0, with_takeover  # px, face 100 px wide
-    assert with_takeover < 0.7 * without, (with_takeover, without)
+    peak_without, settled_without = errors()
+    assert peak < 3.0 and settled < 1.0, (peak, settled)  # px, face 100 px wide
+    assert peak < 0.9 * peak_without and settled < 0.75 * settled_without
 
 
 def test_causal_rest_is_calmer_than_the_smoothest_level_on_a_still_face(monkeypatch):

@@ -35,7 +35,7 @@ Three additions keep a smooth level from being wrong for long:
   the velocity it had when a motion stopped, and drifts on (a turn
   overshot by degrees before this);
 - rest: once the detector's velocity has stayed within ``REST_GATE`` of its
-  noise std (and ``a2`` at 0) for ``REST_AFTER`` frames, the output is a
+  noise std (and ``a2`` asking for no more than index ``REST_LAM``) for ``REST_AFTER`` frames, the output is a
   running mean with no velocity, started with the weight of the filter it
   replaces; it ends as soon as the detector sees motion.
 
@@ -61,6 +61,7 @@ BIAS_MEMORY = 0.9
 BIAS_GATE = 6.0
 VGATE = 4.0  # noise stds of the detector's velocity beyond which the output takes it over (0: off)
 REST_GATE = 3.0  # detector velocity within this many of its noise stds: no motion
+REST_LAM = 0.01  # ... and a2 asking for no more than this tracking index
 REST_AFTER = 6  # frames without motion before the output holds a running mean
 REST_N0 = 4.0  # least weight (frames) of the output at the moment rest starts
 REST_MAX = 200.0  # frames at most in the running mean
@@ -91,6 +92,7 @@ def _velocity_variance(a: float, b: float) -> float:
 
 
 _VD_VAR = _velocity_variance(_A_DET, _B_DET)
+_LAM_DET = float(LAMBDA[DETECT])
 _LOG_MIN, _LOG_MAX = float(np.log(LAMBDA[0])), float(np.log(LAMBDA[-1]))
 _THRESH_NU0 = THRESH * _NU0
 # the smallest gains any index can give (LAMBDA[0], less a margin): below them the start-up floors do nothing
@@ -152,7 +154,7 @@ class AdaptiveFilter:
             self.a2 = self.a2 + rate * (excess - self.a2)
         if VGATE:  # velocity takeover (module doc)
             dv = self.vd - self.v
-            fire_now = dv * dv > (VGATE * VGATE * _VD_VAR) * r
+            fire_now = (dv * dv > (VGATE * VGATE * _VD_VAR) * r) & (self.lam < _LAM_DET)
             fire = fire_now & self.vfire_prev
             self.vfire_prev = fire_now
             self.v = np.where(fire, self.vd, self.v)
@@ -188,7 +190,8 @@ class AdaptiveFilter:
         """At rest (the detector has seen no motion for ``REST_AFTER`` frames) the output is a
         running mean with no velocity: a constant-velocity filter, however smooth its level,
         keeps the velocity it had when a motion stopped and drifts."""
-        quiet = (self.vd * self.vd <= (REST_GATE * REST_GATE * _VD_VAR) * r) & (self.a2 == 0.0)
+        # no motion: the detector's velocity within noise, and a2 asks for no more than index REST_LAM
+        quiet = (self.vd * self.vd <= (REST_GATE * REST_GATE * _VD_VAR) * r) & (KAPPA * self.a2 <= (REST_LAM * REST_LAM) * r)
         self.quiet = np.where(quiet, self.quiet + 1.0, 0.0)
         rest = self.quiet >= REST_AFTER
         if not rest.any() and not self.n_rest.any():
