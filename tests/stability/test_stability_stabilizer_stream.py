@@ -144,3 +144,16 @@ def test_fixed_lag_weight_holds_in_the_last_frames():
     out = stabilize_track(_noisy(truth, 1.0, 13), mode="fixed_lag", lag=3)
     steps = np.abs(np.diff(out[60:], axis=0)).max(axis=(1, 2))
     assert steps[-3:].max() < 0.2, steps
+
+
+def test_fixed_lag_takes_no_velocity_where_the_causal_filter_rests(monkeypatch):
+    truth = _face_track(np.zeros((150, 2)))
+    z = _noisy(truth, 1.0, 17)
+
+    def jitter() -> float:
+        out = stabilize_track(z, mode="fixed_lag", lag=3)
+        return float(np.sqrt(np.mean(np.diff(out[10:], 2, axis=0) ** 2)))
+
+    with_rest = jitter()
+    monkeypatch.setattr(stab, "FL_REST", 0.0)
+    assert with_rest < 0.85 * jitter()
