@@ -93,6 +93,9 @@ def _velocity_variance(a: float, b: float) -> float:
 
 _VD_VAR = _velocity_variance(_A_DET, _B_DET)
 _LAM_DET = float(LAMBDA[DETECT])
+_REST_VD = REST_GATE * REST_GATE * _VD_VAR  # rest: bound on vd^2 / r
+_REST_A2 = REST_LAM * REST_LAM / KAPPA  # ... and on a2 / r
+_VGATE2 = VGATE * VGATE * _VD_VAR  # takeover: bound on (vd - v)^2 / r
 _LOG_MIN, _LOG_MAX = float(np.log(LAMBDA[0])), float(np.log(LAMBDA[-1]))
 _THRESH_NU0 = THRESH * _NU0
 # the smallest gains any index can give (LAMBDA[0], less a margin): below them the start-up floors do nothing
@@ -154,10 +157,11 @@ class AdaptiveFilter:
             self.a2 = self.a2 + rate * (excess - self.a2)
         if VGATE:  # velocity takeover (module doc)
             dv = self.vd - self.v
-            fire_now = (dv * dv > (VGATE * VGATE * _VD_VAR) * r) & (self.lam < _LAM_DET)
+            fire_now = (dv * dv > _VGATE2 * r) & (self.lam < _LAM_DET)
             fire = fire_now & self.vfire_prev
             self.vfire_prev = fire_now
-            self.v = np.where(fire, self.vd, self.v)
+            if fire.any():
+                self.v = np.where(fire, self.vd, self.v)
         p = self.x + self.v if unit else self.x + self.v * dt
         nu = y - p
         # bias of the output filter's own innovations: a slow change of velocity (a pan
@@ -191,18 +195,22 @@ class AdaptiveFilter:
         running mean with no velocity: a constant-velocity filter, however smooth its level,
         keeps the velocity it had when a motion stopped and drifts."""
         # no motion: the detector's velocity within noise, and a2 asks for no more than index REST_LAM
-        quiet = (self.vd * self.vd <= (REST_GATE * REST_GATE * _VD_VAR) * r) & (KAPPA * self.a2 <= (REST_LAM * REST_LAM) * r)
-        self.quiet = np.where(quiet, self.quiet + 1.0, 0.0)
+        quiet = (self.vd * self.vd <= _REST_VD * r) & (self.a2 <= _REST_A2 * r)
+        self.quiet = (self.quiet + 1.0) * quiet
         rest = self.quiet >= REST_AFTER
-        if not rest.any() and not self.n_rest.any():
+        was = self.n_rest > 0
+        if not rest.any():
+            if was.any():
+                self.n_rest = np.zeros_like(self.n_rest)
             return
         start = np.maximum(REST_N0, 1.0 / alpha)  # the weight of the filter it replaces
-        n = np.where(rest, np.where(self.n_rest > 0, np.minimum(self.n_rest + 1.0, REST_MAX), start), 0.0)
-        prev = np.where(self.n_rest > 0, self.xr, self.x)
-        self.xr = np.where(rest, prev + (y - prev) / np.maximum(n, 1.0), self.x)
+        n = np.where(was, np.minimum(self.n_rest + 1.0, REST_MAX), start) * rest
+        prev = np.where(was, self.xr, self.x)
+        self.xr = prev + (y - prev) / np.maximum(n, 1.0)  # (meaningful where at rest)
         self.x = np.where(rest, self.xr, self.x)
-        self.v = np.where(rest, 0.0, self.v)
-        self.boost = np.where(rest, 0.0, self.boost)
+        moving = ~rest
+        self.v = self.v * moving
+        self.boost = self.boost * moving
         self.n_rest = n
 
     def _startup(self, dt: float) -> tuple[float, float]:
