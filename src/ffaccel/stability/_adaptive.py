@@ -35,9 +35,11 @@ Three additions keep a smooth level from being wrong for long:
   the velocity it had when a motion stopped, and drifts on (a turn
   overshot by degrees before this);
 - rest: once the detector's velocity has stayed within ``REST_GATE`` of its
-  noise std (and ``a2`` asking for no more than index ``REST_LAM``) for ``REST_AFTER`` frames, the output is a
-  running mean with no velocity, started with the weight of the filter it
-  replaces; it ends as soon as the detector sees motion.
+  noise std, ``a2`` asks for no more than index ``REST_LAM`` and the output's
+  innovations are unbiased (``REST_BIAS_GATE``) for ``REST_AFTER`` frames, the
+  output is a running mean with no velocity, started with the weight of the
+  filter it replaces; it ends as soon as one of those fails, and the output
+  then starts from the detector's velocity.
 
 ``r`` is estimated by the caller (running median of second differences). The
 constants were chosen on real MTCNN tracks (issue 13's benchmark, 128 clips:
@@ -62,6 +64,7 @@ BIAS_GATE = 6.0
 VGATE = 4.0  # noise stds of the detector's velocity beyond which the output takes it over (0: off)
 REST_GATE = 3.0  # detector velocity within this many of its noise stds: no motion
 REST_LAM = 0.01  # ... and a2 asking for no more than this tracking index
+REST_BIAS_GATE = 3.0  # ... and the running mean of the output's innovations within this many of its stds
 REST_AFTER = 6  # frames without motion before the output holds a running mean
 REST_N0 = 4.0  # least weight (frames) of the output at the moment rest starts
 REST_MAX = 200.0  # frames at most in the running mean
@@ -187,18 +190,22 @@ class AdaptiveFilter:
         self.x = p + alpha * nu
         self.v = self.v + (beta if unit else beta / dt) * nu
         if REST_GATE:
-            self._rest(y, r, alpha)
+            self._rest(y, r, alpha, np.abs(self.bias) > REST_BIAS_GATE * sd)
         return self.x
 
-    def _rest(self, y: np.ndarray, r: np.ndarray, alpha: np.ndarray) -> None:
+    def _rest(self, y: np.ndarray, r: np.ndarray, alpha: np.ndarray, biased: np.ndarray) -> None:
         """At rest (the detector has seen no motion for ``REST_AFTER`` frames) the output is a
         running mean with no velocity: a constant-velocity filter, however smooth its level,
         keeps the velocity it had when a motion stopped and drifts."""
         # no motion: the detector's velocity within noise, and a2 asks for no more than index REST_LAM
         quiet = (self.vd * self.vd <= _REST_VD * r) & (self.a2 <= _REST_A2 * r)
+        quiet &= ~biased  # ... and the output's innovations not biased (a slow pan under the noise)
         self.quiet = (self.quiet + 1.0) * quiet
         rest = self.quiet >= REST_AFTER
         was = self.n_rest > 0
+        leaving = was & ~rest
+        if leaving.any():  # motion again: start from the detector's velocity, not from 0
+            self.v = np.where(leaving, self.vd, self.v)
         if not rest.any():
             if was.any():
                 self.n_rest = np.zeros_like(self.n_rest)
