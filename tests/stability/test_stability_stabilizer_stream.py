@@ -146,19 +146,6 @@ def test_fixed_lag_weight_holds_in_the_last_frames():
     assert steps[-3:].max() < 0.2, steps
 
 
-def test_fixed_lag_takes_no_velocity_where_the_causal_filter_rests(monkeypatch):
-    truth = _face_track(np.zeros((150, 2)))
-    z = _noisy(truth, 1.0, 17)
-
-    def jitter() -> float:
-        out = stabilize_track(z, mode="fixed_lag", lag=3)
-        return float(np.sqrt(np.mean(np.diff(out[10:], 2, axis=0) ** 2)))
-
-    with_rest = jitter()
-    monkeypatch.setattr(stab, "FL_REST", 0.0)
-    assert with_rest < 0.85 * jitter()
-
-
 @pytest.mark.parametrize("seed", range(4))
 def test_causal_rest_does_not_lag_a_slow_pan_under_heavy_noise(seed):
     # a pan of 0.3 % of the face width per frame under 1.5 % noise: the detector's velocity is

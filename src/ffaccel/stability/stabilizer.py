@@ -56,7 +56,6 @@ START_P0 = 0.25  # ... and position prior variance: the first frame counts as 4
 PREDICT_MAX = 8  # missed frames in a run output at the filtered velocity; later ones hold the last output
 FL_LIGHT = 1.0  # q / r of the fixed-lag mode's light level (rigid channels)
 FL_GATE = (1.5, 3.0)  # |light - smooth| / noise std: from the first the light level blends in, fully at the second
-FL_REST = 1e-6  # fixed-lag filter a, channels at rest: velocity variance cap, in noise variances per frame^2
 FL_HOLD = 0.95  # the light level's weight falls by at most this factor per frame
 GLITCH = 6.0  # noise stds off the next detection at which a shot's first detection is dropped
 RESID_LIGHTEST = 4  # index into _adaptive.LAMBDA: the smoothest the residual (expression) channels get
@@ -177,14 +176,7 @@ class LandmarkStabilizer:
             rec["run"] = h.get("run", 0) + 1
         if self.lag:
             rec["r"] = r
-            a = _kalman.step(h["a"], y, bank.q_over_r() * r, r, dt)
-            if FL_REST:  # channels the causal filter holds at rest: no velocity there either
-                rest = bank.n_rest > 0
-                if rest.any():
-                    a["v"] = np.where(rest, 0.0, a["v"])
-                    a["p01"] = np.where(rest, 0.0, a["p01"])
-                    a["p11"] = np.where(rest, np.minimum(a["p11"], FL_REST * r), a["p11"])
-            rec["a"] = a
+            rec["a"] = _kalman.step(h["a"], y, bank.q_over_r() * r, r, dt)
             rec["b"] = _kalman.step(h["b"], None if y is None else y[:4], FL_LIGHT * r[:4], r[:4], dt)
         return rec
 
