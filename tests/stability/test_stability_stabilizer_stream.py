@@ -1,5 +1,5 @@
 """The streaming modes' parts (issue 13): the fixed-lag Kalman/RTS kernel against a matrix
-reference, the causal filter's rest and velocity takeover, the fixed-lag light level."""
+reference, the causal filter's start-up and velocity takeover, the fixed-lag light level."""
 
 from __future__ import annotations
 
@@ -76,47 +76,59 @@ def _noisy(truth: np.ndarray, sigma: float, seed: int) -> np.ndarray:
     return truth + rng.normal(0, sigma * 0.9, (len(truth), 1, 2)) + rng.normal(0, sigma * 0.45, truth.shape)
 
 
-def test_causal_stops_with_the_head_after_a_turn(monkeypatch):
-    # a sideways turn of 60 px over 30 frames (raised cosine), then still: the output must
-    # stop with it, not run on at the velocity it had (the smooth level keeps its velocity)
+def test_causal_stops_with_the_head_after_a_turn():
+    # a sideways turn of 60 px over 30 frames (raised cosine), then still: bounded overshoot,
+    # and the output settles with the head
     t = np.arange(120.0)
     u = np.clip((t - 30) / 30, 0, 1)
     shift = np.stack([60.0 * (0.5 - 0.5 * np.cos(np.pi * u)), 0 * t], axis=1)
     truth = _face_track(shift)
-    z = _noisy(truth, 0.6, 3)
-
-    def errors() -> tuple[float, float]:
-        out = stabilize_track(z, mode="causal")
+    for seed in (3, 4, 5):
+        out = stabilize_track(_noisy(truth, 0.6, seed), mode="causal")
         err = np.abs(out[:, :, 0] - truth[:, :, 0]).mean(axis=1)
-        return float(err[55:].max()), float(err[70:].max())  # the stop's overshoot; 10 frames on
-
-    peak, settled = errors()
-    monkeypatch.setattr(_adaptive, "VGATE", 0.0)
-    peak_without, settled_without = errors()
-    assert peak < 3.0 and settled < 1.0, (peak, settled)  # px, face 100 px wide
-    assert peak < 0.85 * peak_without and settled < 1.0 and settled_without < 1.0
+        assert err[55:].max() < 3.5 and err[70:].max() < 1.5, (seed, err[55:].max(), err[70:].max())
 
 
-def test_causal_rest_is_calmer_than_the_smoothest_level_on_a_still_face(monkeypatch):
-    truth = _face_track(np.zeros((150, 2)))
-    z = _noisy(truth, 1.0, 5)
+def test_velocity_takeover_replaces_a_stale_velocity():
+    # a smooth output still carrying the velocity of a motion that stopped, a detector that
+    # sees none: after two frames running the output has the detector's velocity
+    y = np.zeros(6)
+    r = np.full(6, 0.02**2)
+    flt = _adaptive.AdaptiveFilter(y, np.zeros(6), v0=1e-2, p0=0.25)
+    for _ in range(30):
+        flt.update(y, r, 1.0)
+    flt.v = np.full(6, 0.05)  # stale: 2.5 noise stds per frame
+    flt.update(y, r, 1.0)
+    assert np.all(flt.v > 0.01)  # one frame is not enough
+    flt.update(y, r, 1.0)
+    assert np.allclose(flt.v, flt.vd, atol=0.01)
+    off = _adaptive.AdaptiveFilter(y, np.zeros(6), v0=1e-2, p0=0.25)
+    for _ in range(30):
+        off.update(y, r, 1.0)
+    off.v = np.full(6, 0.05)
+    saved, _adaptive.VGATE = _adaptive.VGATE, 0.0
+    try:
+        off.update(y, r, 1.0)
+        off.update(y, r, 1.0)
+    finally:
+        _adaptive.VGATE = saved
+    assert np.all(off.v > 0.03)  # without the takeover the stale velocity stays
 
-    def steps() -> float:
-        out = stabilize_track(z, mode="causal")
-        return float(np.sqrt(np.mean(np.diff(out[20:], axis=0) ** 2)))
 
-    with_rest = steps()
-    monkeypatch.setattr(_adaptive, "REST_GATE", 0.0)
-    assert with_rest < 0.8 * steps()
-    assert with_rest < 0.05  # px per frame, noise 1 px
+def test_causal_start_up_is_calm(monkeypatch):
+    # the first frames of a shot: gains of a Kalman filter with a tight velocity prior (close to a
+    # running mean) instead of a least-squares line's (about 4x larger)
+    truth = _face_track(np.zeros((40, 2)))
+    zs = [_noisy(truth, 1.0, seed) for seed in range(8)]
 
+    def early_jitter() -> float:
+        return float(np.mean([np.sqrt(np.mean(np.diff(stabilize_track(z, mode="causal")[:30], 2, axis=0) ** 2))
+                              for z in zs]))
 
-def test_causal_rest_ends_when_the_head_moves():
-    # still, then a pan of 1 px/frame from frame 60: the output follows within a few frames
-    t = np.arange(120.0)
-    truth = _face_track(np.stack([np.clip(t - 60, 0, None), 0 * t], axis=1))
-    out = stabilize_track(_noisy(truth, 0.5, 7), mode="causal")
-    assert np.abs(out[80:, :, 0] - truth[80:, :, 0]).mean() < 1.5
+    calm = early_jitter()
+    monkeypatch.setattr(stab, "START_V0", 1e6)  # ~ a diffuse velocity prior: the least-squares line
+    monkeypatch.setattr(stab, "START_P0", 1.0)
+    assert calm < 0.6 * early_jitter()
 
 
 def test_fixed_lag_light_level_follows_a_fast_nod(monkeypatch):
@@ -144,17 +156,6 @@ def test_fixed_lag_weight_holds_in_the_last_frames():
     out = stabilize_track(_noisy(truth, 1.0, 13), mode="fixed_lag", lag=3)
     steps = np.abs(np.diff(out[60:], axis=0)).max(axis=(1, 2))
     assert steps[-3:].max() < 0.2, steps
-
-
-@pytest.mark.parametrize("seed", range(4))
-def test_causal_rest_does_not_lag_a_slow_pan_under_heavy_noise(seed):
-    # a pan of 0.3 % of the face width per frame under 1.5 % noise: the detector's velocity is
-    # within its noise, so the pan must show in the output's innovations and end the rest.
-    # The bound (4 frames of the pan) is what the bias test buys: without it up to 1.9 px
-    t = np.arange(150.0)
-    truth = _face_track(np.stack([0.3 * t, 0 * t], axis=1))
-    out = stabilize_track(_noisy(truth, 1.5, seed), mode="causal")
-    assert abs((out - truth)[40:, :, 0].mean()) < 1.2  # px
 
 
 # ----------------------------------------------------------------- real MTCNN tracks (regression bounds)

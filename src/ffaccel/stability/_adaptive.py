@@ -22,24 +22,18 @@ noise std, the index doubles every frame (and falls back by ``BOOST_DECAY``
 of that per frame afterwards). Motion must show in two frames running before
 the detector opens the filter, so a one-frame detector glitch does not.
 
-Three additions keep a smooth level from being wrong for long:
+Two additions keep a smooth level from being wrong for long:
 
 - start-up: the gains never fall below those of a Kalman filter of the same
   model without process noise whose prior trusts the first frame like
   ``1 / p0`` frames and expects a velocity of variance ``v0`` (both in units
   of the noise variance): a tight velocity prior starts like a running mean
   (gain ~1/k) instead of a least-squares line (gain ~4/k), four times calmer;
-- velocity takeover: where the output's velocity and the detector's differ by
-  more than ``VGATE`` noise stds of the detector's velocity (two frames
-  running), the output takes the detector's. A smooth level otherwise keeps
+- velocity takeover: where the output is smoother than the detector and their
+  velocities differ by more than ``VGATE`` noise stds of the detector's
+  velocity (two frames running), the output takes the detector's. A smooth level otherwise keeps
   the velocity it had when a motion stopped, and drifts on (a turn
   overshot by degrees before this);
-- rest: once the detector's velocity has stayed within ``REST_GATE`` of its
-  noise std, ``a2`` asks for no more than index ``REST_LAM`` and the output's
-  innovations are unbiased (``REST_BIAS_GATE``) for ``REST_AFTER`` frames, the
-  output is a running mean with no velocity, started with the weight of the
-  filter it replaces; it ends as soon as one of those fails, and the output
-  then starts from the detector's velocity.
 
 ``r`` is estimated by the caller (running median of second differences). The
 constants were chosen on real MTCNN tracks (issue 13's benchmark, 128 clips:
@@ -62,12 +56,6 @@ RISE_RATE = 0.5
 BIAS_MEMORY = 0.9
 BIAS_GATE = 6.0
 VGATE = 4.0  # noise stds of the detector's velocity beyond which the output takes it over (0: off)
-REST_GATE = 3.0  # detector velocity within this many of its noise stds: no motion
-REST_LAM = 0.01  # ... and a2 asking for no more than this tracking index
-REST_BIAS_GATE = 3.0  # ... and the running mean of the output's innovations within this many of its stds
-REST_AFTER = 6  # frames without motion before the output holds a running mean
-REST_N0 = 4.0  # least weight (frames) of the output at the moment rest starts
-REST_MAX = 200.0  # frames at most in the running mean
 BOOST_DECAY = 0.5  # the boost falls back by this fraction of a doubling per frame once the bias is gone
 _STEP = float(np.log(2.0))  # the index doubles per frame while the innovations stay biased
 PERSIST = True  # motion must show in two frames running (a one-frame glitch does not open the filter)
@@ -96,8 +84,6 @@ def _velocity_variance(a: float, b: float) -> float:
 
 _VD_VAR = _velocity_variance(_A_DET, _B_DET)
 _LAM_DET = float(LAMBDA[DETECT])
-_REST_VD = REST_GATE * REST_GATE * _VD_VAR  # rest: bound on vd^2 / r
-_REST_A2 = REST_LAM * REST_LAM / KAPPA  # ... and on a2 / r
 _VGATE2 = VGATE * VGATE * _VD_VAR  # takeover: bound on (vd - v)^2 / r
 _LOG_MIN, _LOG_MAX = float(np.log(LAMBDA[0])), float(np.log(LAMBDA[-1]))
 _THRESH_NU0 = THRESH * _NU0
@@ -118,9 +104,6 @@ class AdaptiveFilter:
         self.bias = np.zeros_like(y)
         self.boost = np.zeros_like(y)
         self.vfire_prev = np.zeros(y.shape, bool)
-        self.quiet = np.zeros(y.shape)  # frames in a row the detector has seen no motion
-        self.n_rest = np.zeros(y.shape)  # frames averaged at rest (0: moving)
-        self.xr = y.copy()  # the running mean at rest
         self.log_min = _LOG_MIN + (_LOG_MAX - _LOG_MIN) * lightest / (len(LAMBDA) - 1)
         self.lam = np.exp(self.log_min)
         self.alpha = gains(self.lam)[0]
@@ -189,36 +172,7 @@ class AdaptiveFilter:
             beta = np.maximum(beta, b_floor)
         self.x = p + alpha * nu
         self.v = self.v + (beta if unit else beta / dt) * nu
-        if REST_GATE:
-            self._rest(y, r, alpha, np.abs(self.bias) > REST_BIAS_GATE * sd)
         return self.x
-
-    def _rest(self, y: np.ndarray, r: np.ndarray, alpha: np.ndarray, biased: np.ndarray) -> None:
-        """At rest (the detector has seen no motion for ``REST_AFTER`` frames) the output is a
-        running mean with no velocity: a constant-velocity filter, however smooth its level,
-        keeps the velocity it had when a motion stopped and drifts."""
-        # no motion: the detector's velocity within noise, and a2 asks for no more than index REST_LAM
-        quiet = (self.vd * self.vd <= _REST_VD * r) & (self.a2 <= _REST_A2 * r)
-        quiet &= ~biased  # ... and the output's innovations not biased (a slow pan under the noise)
-        self.quiet = (self.quiet + 1.0) * quiet
-        rest = self.quiet >= REST_AFTER
-        was = self.n_rest > 0
-        leaving = was & ~rest
-        if leaving.any():  # motion again: start from the detector's velocity, not from 0
-            self.v = np.where(leaving, self.vd, self.v)
-        if not rest.any():
-            if was.any():
-                self.n_rest = np.zeros_like(self.n_rest)
-            return
-        start = np.maximum(REST_N0, 1.0 / alpha)  # the weight of the filter it replaces
-        n = np.where(was, np.minimum(self.n_rest + 1.0, REST_MAX), start) * rest
-        prev = np.where(was, self.xr, self.x)
-        self.xr = prev + (y - prev) / np.maximum(n, 1.0)  # (meaningful where at rest)
-        self.x = np.where(rest, self.xr, self.x)
-        moving = ~rest
-        self.v = self.v * moving
-        self.boost = self.boost * moving
-        self.n_rest = n
 
     def _startup(self, dt: float) -> tuple[float, float]:
         """One step of the start-up Kalman filter (scalars): its position and velocity gains."""

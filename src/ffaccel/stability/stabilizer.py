@@ -9,7 +9,7 @@ Per channel (the rigid and residual channels of ``_rigid``, in face units):
   real motion moves it little;
 - causal: the adaptive alpha-beta filter of ``_adaptive`` (its tracking index,
   i.e. how much motion to expect, estimated every frame; Kalman start-up
-  gains; velocity takeover; a running mean at rest); the residual
+  gains; velocity takeover); the residual
   (expression) channels never go below index ``LAMBDA[RESID_LIGHTEST]``, so
   they are filtered more gently;
 - fixed-lag: two Kalman filters of the same constant-velocity model with a
