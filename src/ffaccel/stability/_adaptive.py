@@ -18,11 +18,27 @@ Still: ``a2`` is 0 and the filter is the smoothest; a nod: ``a2`` jumps and so
 do the gains. A slow change of velocity (a pan starting, a zoom) stays under
 the detector's threshold but biases the output filter's own innovations: while
 their running mean (memory ``BIAS_MEMORY``) is beyond ``BIAS_GATE`` of its
-noise std, the index doubles every frame (and falls back by a quarter of that
-per frame afterwards). Motion must show in two frames running before the
-detector opens the filter, so a one-frame detector glitch does not. ``r`` is estimated by the caller (running median of second
-differences). The constants were chosen on real MTCNN tracks (issue 13's
-benchmark): the smallest jitter at a lag within one frame on fast nods.
+noise std, the index doubles every frame (and falls back by ``BOOST_DECAY``
+of that per frame afterwards). Motion must show in two frames running before
+the detector opens the filter, so a one-frame detector glitch does not.
+
+Two additions keep a smooth level from being wrong for long:
+
+- start-up: the gains never fall below those of a Kalman filter of the same
+  model without process noise whose prior trusts the first frame like
+  ``1 / p0`` frames and expects a velocity of variance ``v0`` (both in units
+  of the noise variance): a tight velocity prior starts like a running mean
+  (gain ~1/k) instead of a least-squares line (gain ~4/k), four times calmer;
+- velocity takeover: where the output is smoother than the detector and their
+  velocities differ by more than ``VGATE`` noise stds of the detector's
+  velocity (two frames running), the output takes the detector's. A smooth level otherwise keeps
+  the velocity it had when a motion stopped, and drifts on (a turn
+  overshot by degrees before this);
+
+``r`` is estimated by the caller (running median of second differences). The
+constants were chosen on real MTCNN tracks (issue 13's benchmark, 128 clips:
+a risk of fitting that clip set; docs/stability.md says which goals each
+choice moved).
 """
 
 from __future__ import annotations
@@ -34,11 +50,13 @@ __all__ = ["LAMBDA", "AdaptiveFilter", "gains"]
 LAMBDA = 10.0 ** np.arange(-4.0, 1.01, 0.5)  # tracking indices, smoothest first
 DETECT = 6  # the detector's tracking index: LAMBDA[6] = 0.1
 KAPPA = 0.003
-THRESH = 6.0
+THRESH = 14.0
 MEMORY = 0.7
 RISE_RATE = 0.5
 BIAS_MEMORY = 0.9
-BIAS_GATE = 4.0
+BIAS_GATE = 6.0
+VGATE = 4.0  # noise stds of the detector's velocity beyond which the output takes it over (0: off)
+BOOST_DECAY = 0.5  # the boost falls back by this fraction of a doubling per frame once the bias is gone
 _STEP = float(np.log(2.0))  # the index doubles per frame while the innovations stay biased
 PERSIST = True  # motion must show in two frames running (a one-frame glitch does not open the filter)
 
@@ -54,6 +72,19 @@ def gains(lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 _A_DET, _B_DET = (float(v) for v in gains(np.array(LAMBDA[DETECT])))
 _NU0 = 1.0 / (1.0 - _A_DET)  # E[nu^2] / r of the detector on white noise
 _BIAS_VAR = (1.0 - BIAS_MEMORY) / (1.0 + BIAS_MEMORY)  # variance of the running mean of white innovations
+def _velocity_variance(a: float, b: float) -> float:
+    """Variance of the steady-state (a, b) alpha-beta filter's velocity on unit white noise."""
+    k = np.array([[a], [b]])
+    m = (np.eye(2) - k @ np.array([[1.0, 0.0]])) @ np.array([[1.0, 1.0], [0.0, 1.0]])
+    s = np.zeros((2, 2))
+    for _ in range(3000):
+        s = m @ s @ m.T + k @ k.T
+    return float(s[1, 1])
+
+
+_VD_VAR = _velocity_variance(_A_DET, _B_DET)
+_LAM_DET = float(LAMBDA[DETECT])
+_VGATE2 = VGATE * VGATE * _VD_VAR  # takeover: bound on (vd - v)^2 / r
 _LOG_MIN, _LOG_MAX = float(np.log(LAMBDA[0])), float(np.log(LAMBDA[-1]))
 _THRESH_NU0 = THRESH * _NU0
 # the smallest gains any index can give (LAMBDA[0], less a margin): below them the start-up floors do nothing
@@ -63,7 +94,7 @@ _ALPHA_MIN, _BETA_MIN = (0.5 * float(v) for v in gains(np.array(LAMBDA[0])))
 class AdaptiveFilter:
     """State for C channels: output x, v; detector xd, vd; a2; tracking index (C,)."""
 
-    def __init__(self, y: np.ndarray, lightest: np.ndarray) -> None:
+    def __init__(self, y: np.ndarray, lightest: np.ndarray, v0: float, p0: float = 1.0) -> None:
         self.x = y.copy()
         self.v = np.zeros_like(y)
         self.xd = y.copy()
@@ -72,12 +103,18 @@ class AdaptiveFilter:
         self.excess_prev = np.zeros_like(y)
         self.bias = np.zeros_like(y)
         self.boost = np.zeros_like(y)
+        self.vfire_prev = np.zeros(y.shape, bool)
         self.log_min = _LOG_MIN + (_LOG_MAX - _LOG_MIN) * lightest / (len(LAMBDA) - 1)
         self.lam = np.exp(self.log_min)
         self.alpha = gains(self.lam)[0]
         self.count = 1
+        # start-up gains: the Kalman filter of the constant-velocity model without process noise,
+        # unit measurement noise, position prior variance p0 and velocity prior variance v0
+        self._s = (float(p0), 0.0, float(v0))
 
     def predict(self, dt: float) -> None:
+        s00, s01, s11 = self._s
+        self._s = (s00 + 2.0 * dt * s01 + dt * dt * s11, s01 + dt * s11, s11)
         self.x = self.x + self.v * dt
         self.xd = self.xd + self.vd * dt
 
@@ -86,7 +123,8 @@ class AdaptiveFilter:
 
         Written for few numpy calls per frame (the causal budget): the same arithmetic as the
         model above, with the ``* dt`` / ``/ dt`` skipped when ``dt`` is 1 (exact) and the
-        start-up gain floors skipped once they are below every reachable gain (exact).
+        start-up gain floors skipped once they are below every reachable gain (exact). ``dt``
+        must not be 0.
         """
         self.count += 1
         k = self.count
@@ -103,14 +141,21 @@ class AdaptiveFilter:
         if k > 3:
             rate = np.where(excess > self.a2, RISE_RATE, 1.0 - MEMORY)
             self.a2 = self.a2 + rate * (excess - self.a2)
-        # bias of the output filter's own innovations: a slow change of velocity (a pan
-        # starting, a zoom) that the detector's threshold misses
+        if VGATE:  # velocity takeover (module doc)
+            dv = self.vd - self.v
+            fire_now = (dv * dv > _VGATE2 * r) & (self.lam < _LAM_DET)
+            fire = fire_now & self.vfire_prev
+            self.vfire_prev = fire_now
+            if fire.any():
+                self.v = np.where(fire, self.vd, self.v)
         p = self.x + self.v if unit else self.x + self.v * dt
         nu = y - p
+        # bias of the output filter's own innovations: a slow change of velocity (a pan
+        # starting, a zoom) that the detector's threshold misses
         self.bias = BIAS_MEMORY * self.bias + (1.0 - BIAS_MEMORY) * nu
         sd = np.sqrt(r / (1.0 - self.alpha) * _BIAS_VAR)
         off = np.abs(self.bias) > BIAS_GATE * sd
-        self.boost = np.where(off, self.boost + _STEP, np.maximum(self.boost - 0.25 * _STEP, 0.0))
+        self.boost = np.where(off, self.boost + _STEP, np.maximum(self.boost - BOOST_DECAY * _STEP, 0.0))
         log_lam = np.maximum(0.5 * np.log(np.maximum(KAPPA * self.a2 / r, 1e-300)), self.log_min + self.boost)
         np.minimum(log_lam, _LOG_MAX, out=log_lam)  # >= log_min already (boost >= 0)
         lam = self.lam = np.exp(log_lam)
@@ -120,15 +165,24 @@ class AdaptiveFilter:
         root = np.sqrt(s8)
         alpha = self.alpha = (s8 - (lam + 4.0) * root) / -8.0
         beta = (l2 + 4.0 * lam - lam * root) / 4.0
-        a_floor = 2.0 * (2 * k - 1) / (k * (k + 1))  # least-squares line gains at the start
+        a_floor, b_floor = self._startup(dt)
         if a_floor >= _ALPHA_MIN:
             alpha = np.maximum(alpha, a_floor)
-        b_floor = 6.0 / (k * (k + 1))
         if b_floor >= _BETA_MIN:
             beta = np.maximum(beta, b_floor)
         self.x = p + alpha * nu
         self.v = self.v + (beta if unit else beta / dt) * nu
         return self.x
+
+    def _startup(self, dt: float) -> tuple[float, float]:
+        """One step of the start-up Kalman filter (scalars): its position and velocity gains."""
+        s00, s01, s11 = self._s
+        s00 = s00 + 2.0 * dt * s01 + dt * dt * s11
+        s01 = s01 + dt * s11
+        inv = 1.0 / (s00 + 1.0)
+        k0, k1 = s00 * inv, s01 * inv
+        self._s = (s00 - k0 * s00, s01 - k0 * s01, s11 - k1 * s01)
+        return k0, k1 * dt
 
     def q_over_r(self) -> np.ndarray:
         """(C,) process over measurement noise in use (for a Kalman filter with the same model)."""

@@ -22,8 +22,8 @@ Method (details in docs/stability.md):
    The residual channels are filtered the same way but never harder than a
    gentler floor, so expressions (mouth, blinks) are kept.
 3. Cuts (given, or detected by a scale-free rule, ``_cuts``) restart
-   everything; missed frames (NaN rows) are interpolated offline and held
-   causally.
+   everything; missed frames (NaN rows) are interpolated offline and
+   carried on at the filtered velocity causally.
 """
 
 from __future__ import annotations
@@ -236,8 +236,8 @@ def stabilize_track(
         (T, N, 2) float64 points in pixels. Offline, a missed frame is
         interpolated from both sides; frames before a shot's first or after
         its last detection stay NaN. Causal and fixed-lag, a missed frame
-        holds the last output (and frames before the first detection are
-        NaN). The causal and fixed-lag results equal those of
+        moves on at the filtered velocity (up to 8 frames of a run, then
+        holds; frames before the first detection are NaN). The causal and fixed-lag results equal those of
         :class:`LandmarkStabilizer` fed the same frames.
 
     Raises:

@@ -8,17 +8,27 @@ Per channel (the rigid and residual channels of ``_rigid``, in face units):
   noise of std s), tracked multiplicatively (step ``_ETA``), so a burst of
   real motion moves it little;
 - causal: the adaptive alpha-beta filter of ``_adaptive`` (its tracking index,
-  i.e. how much motion to expect, estimated every frame); the residual
+  i.e. how much motion to expect, estimated every frame; Kalman start-up
+  gains; velocity takeover); the residual
   (expression) channels never go below index ``LAMBDA[RESID_LIGHTEST]``, so
   they are filtered more gently;
-- fixed-lag: a Kalman filter of the same constant-velocity model whose process
-  noise is the adaptive filter's ``q`` of each frame, and a Rauch-Tung-Striebel
-  pass over the last ``lag`` frames: the output is ``lag`` frames late.
+- fixed-lag: two Kalman filters of the same constant-velocity model with a
+  Rauch-Tung-Striebel pass over the last ``lag`` frames (``_kalman``): ``a``
+  with the adaptive filter's process noise of each frame (every channel), ``b``
+  at the fixed light level ``q / r = FL_LIGHT`` (the rigid channels). Where
+  their estimates of a frame differ by more than ``FL_GATE`` noise stds the
+  light one blends in (a two-level form of the offline mode's ICI rule: the
+  smooth level is kept while it agrees with the light one), and its weight
+  then falls by at most ``FL_HOLD`` per frame. The output is ``lag`` frames late.
 
 A cut (the scale-free rule of ``_cuts``, or ``update(..., cut=True)``) restarts
-everything; a missed frame (``None``) predicts without an update, and its
-output holds the previous one (fixed-lag: it is interpolated when a detection
-follows within ``lag`` frames).
+everything. The first detection of a shot is dropped when the second one is
+more than ``GLITCH`` noise stds off it (a detector that has just found the
+face is often off on that frame; the shot restarts on the second one, and the
+fixed-lag mode gives the dropped frame the second one's estimate). A missed
+frame (``None``) predicts without an update: its output moves on at the
+filtered velocity for up to ``PREDICT_MAX`` frames of a run, then holds
+(fixed-lag: it is interpolated when a detection follows within ``lag`` frames).
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ from collections import deque
 
 import numpy as np
 
+from . import _kalman
 from ._adaptive import AdaptiveFilter
 from ffaccel._checks import as_points, as_timestamp
 from ._cuts import frame_features, is_cut
@@ -38,7 +49,15 @@ __all__ = ["LandmarkStabilizer"]
 _MAD = 0.6745 * np.sqrt(6.0)  # median |second difference| per unit noise std
 _R_PRIOR = 0.02**2  # face units^2, used until three frames give a noise estimate
 _R_FLOOR = 1e-4**2
-_V_PRIOR = 0.1**2  # velocity variance at the start of a shot, (face units / frame)^2
+V_PRIOR = 1e-3**2  # fixed-lag Kalman filters: velocity variance at the start of a shot, (face units / frame)^2
+FL_P0 = 0.25  # ... and position variance there, in units of the noise variance
+START_V0 = 1e-2  # causal start-up gains (_adaptive): velocity prior variance, in noise variances per frame^2
+START_P0 = 0.25  # ... and position prior variance: the first frame counts as 4
+PREDICT_MAX = 8  # missed frames in a run output at the filtered velocity; later ones hold the last output
+FL_LIGHT = 1.0  # q / r of the fixed-lag mode's light level (rigid channels)
+FL_GATE = (1.5, 3.0)  # |light - smooth| / noise std: from the first the light level blends in, fully at the second
+FL_HOLD = 0.95  # the light level's weight falls by at most this factor per frame
+GLITCH = 6.0  # noise stds off the next detection at which a shot's first detection is dropped
 RESID_LIGHTEST = 4  # index into _adaptive.LAMBDA: the smoothest the residual (expression) channels get
 _ETA = 0.08  # step of the running median (log scale)
 _UP, _DOWN = (float(v) for v in np.exp(_ETA * np.array([1.0, -1.0])))  # its factors (numpy's exp, as per frame)
@@ -86,6 +105,7 @@ class LandmarkStabilizer:
         self._unit: float | None = None  # seconds per frame (first interval seen)
         self._use_t: bool | None = None
         self._pending: deque = deque()  # (frame, output or None) finalised, waiting to be returned
+        self._r_carry = None  # noise variance (face units^2) of the last shot, for the start-of-shot glitch test
         self._start_segment()
 
     def _start_segment(self) -> None:
@@ -99,6 +119,8 @@ class LandmarkStabilizer:
         self._last_y = None  # last two measured channel rows, for the noise estimate
         self._last_y2 = None
         self._held = None
+        self._w_prev = np.zeros(4)
+        self._n_meas = 0  # measured frames of this shot
         self._mad = None
         self._mad_n = 0
         self._mad_seed: list = []
@@ -124,73 +146,61 @@ class LandmarkStabilizer:
 
     # ------------------------------------------------------------------ kalman
     def _step(self, h: dict | None, y: np.ndarray | None, dt: float, consecutive: bool) -> dict:
-        """One frame of the shot: the causal bank, and (fixed-lag) a Kalman filter using its level."""
+        """One frame of the shot: the adaptive filter (causal output; its level), and for the
+        fixed-lag mode two Kalman filters: ``a`` at that level (every channel), ``b`` at the
+        fixed light level ``FL_LIGHT`` (rigid channels)."""
         if h is None:  # first frame of the shot
             n_ch = len(y)
             r = self._noise(y, False)
             self._r_last = r
             lightest = np.zeros(n_ch)
             lightest[4:] = RESID_LIGHTEST
-            self._bank = AdaptiveFilter(y, lightest)
+            self._bank = AdaptiveFilter(y, lightest, START_V0, START_P0)
             rec = {"x": y.copy(), "measured": True, "dt": dt}
             if self.lag:
-                rec.update(v=np.zeros(n_ch), p00=r.copy(), p01=np.zeros(n_ch), p11=np.full(n_ch, _V_PRIOR))
-                rec.update(xp=rec["x"], vp=rec["v"], pp00=rec["p00"], pp01=rec["p01"], pp11=rec["p11"])
+                rec.update(a=_kalman.start(y, r * FL_P0, V_PRIOR), b=_kalman.start(y[:4], r[:4] * FL_P0, V_PRIOR), r=r)
             return rec
         bank = self._bank
         if y is None:
             bank.predict(dt)
             r = self._r_last
+            out = bank.x
         else:
             r = self._noise(y, consecutive)
             self._r_last = r
+            if self._mad is not None:
+                self._r_carry = r
             out = bank.update(y, r, dt)
-        if not self.lag:
-            return {"x": out if y is not None else h["x"], "measured": y is not None, "dt": dt}
-        q = bank.q_over_r() * r
-        x, v, p00, p01, p11 = h["x"], h["v"], h["p00"], h["p01"], h["p11"]
-        dt2 = dt * dt
-        xp = x + v * dt
-        pp00 = p00 + 2.0 * dt * p01 + dt2 * p11 + q * (dt2 * dt2 / 4.0)
-        pp01 = p01 + dt * p11 + q * (dt2 * dt / 2.0)
-        pp11 = p11 + q * dt2
-        rec = {"measured": y is not None, "dt": dt, "xp": xp, "vp": v, "pp00": pp00, "pp01": pp01, "pp11": pp11}
+        rec = {"x": out, "measured": y is not None, "dt": dt}
         if y is None:
-            rec.update(x=xp, v=v, p00=pp00, p01=pp01, p11=pp11)
-            return rec
-        nu = y - xp
-        s = pp00 + r
-        k0 = pp00 / s
-        k1 = pp01 / s
-        rec.update(x=xp + k0 * nu, v=v + k1 * nu, p00=pp00 - k0 * pp00, p01=pp01 - k0 * pp01, p11=pp11 - k1 * pp01)
+            rec["run"] = h.get("run", 0) + 1
+        if self.lag:
+            rec["r"] = r
+            rec["a"] = _kalman.step(h["a"], y, bank.q_over_r() * r, r, dt)
+            rec["b"] = _kalman.step(h["b"], None if y is None else y[:4], FL_LIGHT * r[:4], r[:4], dt)
         return rec
 
     def _smoothed(self, back: int) -> np.ndarray:
-        """RTS estimate (channel positions) of the frame ``back`` records before the newest."""
+        """Estimate (channel positions) of the frame ``back`` records before the newest."""
         hist = self._hist
         i = len(hist) - 1
-        if back == 0:
+        if not self.lag:
             return hist[i]["x"]
-        xs, vs = hist[i]["x"], hist[i]["v"]
-        for _ in range(back):
-            nxt, cur = hist[i], hist[i - 1]
-            dt = nxt["dt"]
-            a, b, d = nxt["pp00"], nxt["pp01"], nxt["pp11"]
-            det = a * d - b * b
-            # C = P_f F^T (P_pred)^-1 with F = [[1, dt], [0, 1]]
-            f00 = cur["p00"] + dt * cur["p01"]
-            f01 = cur["p01"]
-            f10 = cur["p01"] + dt * cur["p11"]
-            f11 = cur["p11"]
-            c00 = (f00 * d - f01 * b) / det
-            c01 = (-f00 * b + f01 * a) / det
-            c10 = (f10 * d - f11 * b) / det
-            c11 = (-f10 * b + f11 * a) / det
-            ex, ev = xs - nxt["xp"], vs - nxt["vp"]
-            xs = cur["x"] + c00 * ex + c01 * ev
-            vs = cur["v"] + c10 * ex + c11 * ev
-            i -= 1
-        return xs
+        recs = [hist[k] for k in range(i - back, i + 1)]
+        dts = [rec["dt"] for rec in recs[1:]]
+        xa = _kalman.smooth([rec["a"] for rec in recs], dts)
+        xb = _kalman.smooth([rec["b"] for rec in recs], dts)
+        # the light level where the smooth one departs from it by more than noise (two-level ICI)
+        d = xb - xa[:4]
+        z = np.abs(d) / np.sqrt(recs[-1]["r"][:4])
+        w = np.clip((z - FL_GATE[0]) / (FL_GATE[1] - FL_GATE[0]), 0.0, 1.0)
+        if back < self.lag:  # the last frames of a shot: too few later frames to tell, keep the weight
+            w = np.zeros_like(w)
+        w = np.maximum(w, FL_HOLD * self._w_prev)
+        self._w_prev = w
+        out = xa.copy()
+        out[:4] += w * d
+        return out
 
     def _points(self, ch: np.ndarray) -> np.ndarray:
         return frame_points(ch, self._m, self._size)
@@ -202,10 +212,12 @@ class LandmarkStabilizer:
         if rec.get("before_face"):
             return None
         hist = self._hist
-        later = [hist[len(hist) - 1 - k] for k in range(back)]
-        if not rec["measured"] and not any(r["measured"] for r in later):
-            out = None if self._held is None else self._held.copy()  # held: no detection yet after it
-        else:
+        if rec.get("glitch"):  # the shot restarted on the next frame: that frame's estimate
+            out = self._points(self._smoothed(back - 1))
+        elif (not rec["measured"] and rec["run"] > PREDICT_MAX
+              and not any(hist[len(hist) - 1 - k]["measured"] for k in range(back))):
+            out = None if self._held is None else self._held.copy()  # a long miss: held
+        else:  # (a short miss with no detection after it yet: predicted at the filtered velocity)
             out = self._points(self._smoothed(back))
         if out is not None:
             self._held = out
@@ -287,15 +299,34 @@ class LandmarkStabilizer:
             self._m, self._size = feat[2], float(feat[1])
             self._theta = 0.0
         y = frame_channels(zc, self._m, self._size, self._theta)
-        self._theta = float(y[3])
         consecutive = self._gap == 1 and last is not None
+        if consecutive and self._n_meas == 1 and self._first_frame_glitch(last, y):
+            # the shot's first detection was off (a detector that has just locked on): restart on this one
+            last["glitch"] = True
+            last = None
+            consecutive = False
+            self._m, self._size, self._theta = feat[2], float(feat[1]), 0.0
+            y = frame_channels(zc, self._m, self._size, self._theta)
+            self._n_meas = 0
+            self._prev_feat = None
+        self._theta = float(y[3])
+        self._n_meas += 1
         rec = self._step(last, y, dt, consecutive)
         self._last_y2, self._last_y = (self._last_y, y) if consecutive else (None, y)
         if last is not None:
             self._before_feat, self._gap_before = self._prev_feat, self._gap
+        else:
+            self._before_feat = None
         self._prev_feat, self._gap = feat, 1
         self._hist.append(rec)
         self._trim()
+
+    def _first_frame_glitch(self, first: dict, y: np.ndarray) -> bool:
+        """Is the shot's first detection off the second one by more than ``GLITCH`` noise stds
+        (rigid channels; the noise of the last shot, or the prior)?"""
+        r = self._r_carry if self._r_carry is not None else np.full(len(y), _R_PRIOR)
+        d = y[:4] - first["x"][:4]  # (the shot's first frame: x is y)
+        return bool(np.any(d * d > GLITCH * GLITCH * (2.0 * r[:4] + V_PRIOR)))
 
     def _trim(self) -> None:
         while len(self._hist) > self.lag + 1 and self._hist[0].get("returned"):
