@@ -1,7 +1,8 @@
 // CPU loop for paste_back_insightface (formulas: ffaccel/paste_insightface.h).
 //
 // Phases, each split over the thread pool: the frame copy (new output only); the
-// thresholded mask T over the box B with its 255-extent; the erode as two 1-D sliding
+// thresholded mask T over the box B (its 255-extent, which sets the erode and blur
+// sizes, comes from the host: ins_set_extent); the erode as two 1-D sliding
 // minimums (van Herk / Gil-Werman: min is exact in any order); the blur's row pass over
 // B's rows; the column pass fused with the blend over R.
 //
@@ -21,7 +22,6 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <mutex>
 #include <stdexcept>
 #include <vector>
 
@@ -32,43 +32,6 @@
 namespace ffaccel::cpu {
 namespace FFACCEL_CPU_VARIANT {
 namespace {
-
-// Frame columns [x0, x1) of row y where the mask sample is surely inside / possibly live.
-void mask_spans(const WarpCoeffs& k, int cw, int ch, int y, int fw, int* in0, int* in1, int* live0, int* live1) {
-    double ilo = -1e300, ihi = 1e300, llo = -1e300, lhi = 1e300;
-    for (int axis = 0; axis < 2; ++axis) {
-        const double a = k.d[3 * axis], b = k.d[3 * axis + 1] * y + k.d[3 * axis + 2];
-        const double size = axis == 0 ? cw : ch;
-        const double in_lo = 0.5, in_hi = size - 1.5, live_lo = -1.5, live_hi = size + 0.5;
-        auto clamp_range = [&](double lo, double hi, double& rlo, double& rhi) {
-            if (std::fabs(a) < 1e-12) {
-                if (!(b >= lo && b <= hi)) rlo = 1e300, rhi = -1e300;
-                return;
-            }
-            double t0 = (lo - b) / a, t1 = (hi - b) / a;
-            if (t0 > t1) std::swap(t0, t1);
-            rlo = std::max(rlo, t0);
-            rhi = std::min(rhi, t1);
-        };
-        clamp_range(in_lo, in_hi, ilo, ihi);
-        clamp_range(live_lo, live_hi, llo, lhi);
-    }
-    auto to_int = [&](double lo, double hi, int grow, int* x0, int* x1) {
-        if (!(lo <= hi)) {
-            *x0 = *x1 = 0;
-            return;
-        }
-        const double a = std::max(-1.0, std::min(double(fw) + 1, grow > 0 ? std::floor(lo) - grow : std::ceil(lo) + 1));
-        const double b = std::max(-1.0, std::min(double(fw) + 1, grow > 0 ? std::ceil(hi) + grow + 1 : std::floor(hi)));
-        *x0 = std::max(0, std::min(fw, static_cast<int>(a)));
-        *x1 = std::max(*x0, std::min(fw, static_cast<int>(b)));
-    };
-    to_int(ilo, ihi, 0, in0, in1);
-    to_int(llo, lhi, 1, live0, live1);
-    if (*in0 < *live0) *in0 = *live0;
-    if (*in1 > *live1) *in1 = *live1;
-    if (*in1 < *in0) *in1 = *in0;
-}
 
 template <WarpMode M>
 struct Impl {
@@ -90,42 +53,24 @@ struct Impl {
         float* T = p.ws + lay.t;
         float* E = p.ws + lay.e;
 
-        // 1. T over B, and the rows / columns where T == 255.
-        std::mutex mu;
-        int ymin = INT_MAX, ymax = -1, xmin = INT_MAX, xmax = -1;
+        // 1. T over B: 0 outside the live span, 255 inside the sure span, sampled between.
+        // The extent of T == 255 is the host's (ins_set_extent), computed from the matrix.
+        if (f.ey1 < 0) return false;  // stock: np.max of an empty array
         parallel_for(bh, [&](int b, int e) {
-            int y0 = INT_MAX, y1 = -1, x0 = INT_MAX, x1 = -1;
             for (int i = b; i < e; ++i) {
                 const int y = f.by1 + i;
-                float* row = T + static_cast<std::int64_t>(i) * bw;
+                float* row = T + static_cast<std::int64_t>(i) * bw - f.bx1;  // indexed by frame column
                 int in0, in1, l0, l1;
-                mask_spans(f.k, cw, ch, y, fw, &in0, &in1, &l0, &l1);
-                l0 = std::max(l0, f.bx1), l1 = std::min(l1, f.bx2);
-                in0 = std::max(in0, l0), in1 = std::min(in1, l1);
-                if (in1 < in0) in1 = in0;
-                for (int x = f.bx1; x < f.bx2; ++x) {
-                    float v;
-                    if (x < l0 || x >= l1) {
-                        v = 0.f;
-                    } else if (x >= in0 && x < in1) {
-                        v = 255.f;
-                    } else {
-                        v = ins_mask_value<M>(wp, f.k, x, y);
-                    }
-                    row[x - f.bx1] = v;
-                    if (v == 255.f) {
-                        x0 = std::min(x0, x), x1 = std::max(x1, x);
-                        y0 = std::min(y0, y), y1 = std::max(y1, y);
-                    }
-                }
+                ins_row_spans(f, cw, ch, fw, y, &in0, &in1, &l0, &l1);
+                std::fill(row + f.bx1, row + l0, 0.f);
+                for (int x = l0; x < in0; ++x) row[x] = ins_mask_value<M>(wp, f.k, x, y);
+                std::fill(row + in0, row + in1, 255.f);
+                for (int x = in1; x < l1; ++x) row[x] = ins_mask_value<M>(wp, f.k, x, y);
+                std::fill(row + l1, row + f.bx2, 0.f);
             }
-            std::lock_guard<std::mutex> lock(mu);
-            ymin = std::min(ymin, y0), ymax = std::max(ymax, y1);
-            xmin = std::min(xmin, x0), xmax = std::max(xmax, x1);
         });
-        if (ymax < 0) return false;  // stock: np.max of an empty array
         int ke, r;
-        ins_sizes(ymax - ymin, xmax - xmin, &ke, &r);
+        ins_sizes(f.ey1 - f.ey0, f.ex1 - f.ex0, &ke, &r);
         if (r > f.rmax) throw std::logic_error("paste_insightface: blur radius above its bound");
         const int a = ke / 2, ks = 2 * r + 1;
         float* kern = p.ws + lay.kern;

@@ -24,6 +24,10 @@
 // m = 0 gives out = 0 * c + 1 * f = f exactly. Hence only R = B grown by r, clipped to
 // the frame, can change; every other byte is copied.
 //
+// The extent (mh, mw) is computed on the host from M alone (ins_set_extent): T is the
+// warp of a constant image, so it is known exactly without the frame; CPU and GPU use it,
+// and the GPU path never reads the mask back.
+//
 // GaussianBlur on CV_32F is OpenCV's separable filter (sepFilter2D): a row pass with the
 // plain (non-symmetric) loop, s = x0 k0, s = s + x_j k_j for j = 1..ks-1, then a column
 // pass with the symmetric loop, s = H_0 k_r, s = s + (H_{+j} + H_{-j}) k_{r+j}. In the
@@ -51,6 +55,9 @@ struct InsFace {
     WarpCoeffs k;           // frame pixel -> crop pixel (what warpAffine computes from IM)
     int bx1, by1, bx2, by2; // B: outside it (in the frame) the thresholded mask is 0
     int rmax;               // an upper bound of the blur radius r, for the workspace size
+    // The rows / columns where T == 255: [ey0, ey1] x [ex0, ex1], ey1 < 0 when there is
+    // none (stock fails there). Set on the host by ins_set_extent before any pixel work.
+    int ey0 = 0, ey1 = -1, ex0 = 0, ex1 = -1;
 };
 
 // OpenCV's BORDER_REFLECT_101 index (borderInterpolate), any offset.
@@ -127,6 +134,129 @@ FFACCEL_HD float ins_mask_value(const WarpParams& white, const WarpCoeffs& k, in
     float v;
     warp_sample<M, float, 1>(white, k, x, y, &v);
     return v > kInsThreshold ? 255.0f : v;
+}
+
+// Frame columns of row y, inside B: [in0, in1) where T is surely 255 and [l0, l1) outside
+// which T is surely 0 (in0 >= l0, in1 <= l1). The sample (sx, sy) is affine in x with
+// slope k.d[0], k.d[3]; in double with one pixel of slack on each side:
+// - live: a bilinear tap inside the crop needs s in (-1, size) on both axes; [-1.5,
+//   size + 0.5] covers it with the float (OpenCV 5) or 1/32 px (OpenCV 4) coordinate error.
+// - inside: s in [-0.5, size - 0.5] on both axes puts a weight of at least 0.47 on the
+//   inside taps of each axis (at most 0.03 px of coordinate error), so the warped 255s
+//   give at least 255 * 0.47^2 = 56 > 20, thresholded to 255.
+inline void ins_row_spans(const InsFace& f, int cw, int ch, int fw, int y, int* in0, int* in1, int* l0, int* l1) {
+    double ilo = -1e300, ihi = 1e300, llo = -1e300, lhi = 1e300;
+    for (int axis = 0; axis < 2; ++axis) {
+        const double a = f.k.d[3 * axis], b = f.k.d[3 * axis + 1] * y + f.k.d[3 * axis + 2];
+        const double size = axis == 0 ? cw : ch;
+        auto narrow = [&](double lo, double hi, double& rlo, double& rhi) {
+            if (std::fabs(a) < 1e-12) {
+                if (!(b >= lo && b <= hi)) rlo = 1e300, rhi = -1e300;
+                return;
+            }
+            double t0 = (lo - b) / a, t1 = (hi - b) / a;
+            if (t0 > t1) {
+                const double t = t0;
+                t0 = t1, t1 = t;
+            }
+            rlo = rlo > t0 ? rlo : t0;
+            rhi = rhi < t1 ? rhi : t1;
+        };
+        narrow(-0.5, size - 0.5, ilo, ihi);
+        narrow(-1.5, size + 0.5, llo, lhi);
+    }
+    auto to_int = [&](double lo, double hi, bool live, int* x0, int* x1) {
+        if (!(lo <= hi)) {
+            *x0 = *x1 = f.bx1;
+            return;
+        }
+        const double top = double(fw) + 1;
+        double a = live ? std::floor(lo) - 1 : std::ceil(lo) + 1;
+        double b = live ? std::ceil(hi) + 2 : std::floor(hi);
+        a = a < -1.0 ? -1.0 : (a > top ? top : a);
+        b = b < -1.0 ? -1.0 : (b > top ? top : b);
+        *x0 = static_cast<int>(a) < f.bx1 ? f.bx1 : (static_cast<int>(a) > f.bx2 ? f.bx2 : static_cast<int>(a));
+        *x1 = static_cast<int>(b) > f.bx2 ? f.bx2 : static_cast<int>(b);
+        if (*x1 < *x0) *x1 = *x0;
+    };
+    to_int(llo, lhi, true, l0, l1);
+    to_int(ilo, ihi, false, in0, in1);
+    if (*in0 < *l0) *in0 = *l0;
+    if (*in1 > *l1) *in1 = *l1;
+    if (*in1 < *in0) *in1 = *in0;
+}
+
+// The extent of T == 255 (stock's mask_h / mask_w inputs) on the host, exactly: T is only
+// sampled where ins_row_spans leaves it open, and only in the rows and columns that can
+// still move an extreme past the surely-255 spans. Sets f.ey0 .. f.ex1; returns false
+// (ey1 = -1) when no pixel of T is 255. `white_row` holds cw floats of 255.
+template <WarpMode M>
+inline bool ins_set_extent(InsFace& f, const float* white_row, int cw, int ch, int fw) {
+    f.ey0 = 0, f.ey1 = -1, f.ex0 = 0, f.ex1 = -1;
+    const int bh = f.by2 - f.by1;
+    if (f.bx2 <= f.bx1 || bh <= 0) return false;
+    WarpParams w;
+    w.src = Image(reinterpret_cast<std::uintptr_t>(white_row), ch, cw, 1, 0, 0, DType::F32);
+    w.dst.w = fw;
+    w.dst.h = 0;
+    w.border = Border::Constant;
+    w.border_value[0] = w.border_value[1] = w.border_value[2] = w.border_value[3] = 0.f;
+    auto is255 = [&](int x, int y) { return ins_mask_value<M>(w, f.k, x, y) == 255.0f; };
+    constexpr int kBig = 1 << 30;
+    int iy0 = kBig, iy1 = -1, ix0 = kBig, ix1 = -1;  // extremes of the surely-255 spans
+    struct Span { int in0, in1, l0, l1; };
+    Span stack_rows[64];
+    Span* rows = bh <= 64 ? stack_rows : new Span[bh];
+    for (int i = 0; i < bh; ++i) {
+        Span& s = rows[i];
+        ins_row_spans(f, cw, ch, fw, f.by1 + i, &s.in0, &s.in1, &s.l0, &s.l1);
+        if (s.in1 > s.in0) {
+            iy0 = iy0 < f.by1 + i ? iy0 : f.by1 + i;
+            iy1 = f.by1 + i;
+            ix0 = ix0 < s.in0 ? ix0 : s.in0;
+            ix1 = ix1 > s.in1 - 1 ? ix1 : s.in1 - 1;
+        }
+    }
+    // A row's first / last 255 outside its sure span, searched only where it could beat
+    // the best so far.
+    auto first255 = [&](const Span& s, int y, int below) {  // smallest x < below, else kBig
+        const int stop = s.in1 > s.in0 && s.in0 < below ? s.in0 : below;
+        for (int x = s.l0; x < stop && x < s.l1; ++x)
+            if (is255(x, y)) return x;
+        return kBig;
+    };
+    auto last255 = [&](const Span& s, int y, int above) {  // largest x > above, else -1
+        const int stop = s.in1 > s.in0 && s.in1 - 1 > above ? s.in1 - 1 : above;
+        for (int x = s.l1 - 1; x > stop && x >= s.l0; --x)
+            if (is255(x, y)) return x;
+        return -1;
+    };
+    int ey0 = iy0, ey1 = iy1, ex0 = ix0, ex1 = ix1;
+    for (int i = 0; i < bh && f.by1 + i < ey0; ++i) {  // rows above the sure rows
+        const Span& s = rows[i];
+        if (s.l1 > s.l0 && first255(s, f.by1 + i, kBig) != kBig) ey0 = f.by1 + i;
+    }
+    for (int i = bh - 1; i >= 0 && f.by1 + i > ey1; --i) {  // rows below them
+        const Span& s = rows[i];
+        if (s.l1 > s.l0 && last255(s, f.by1 + i, -1) != -1) ey1 = f.by1 + i;
+    }
+    for (int i = 0; i < bh; ++i) {
+        const Span& s = rows[i];
+        const int y = f.by1 + i;
+        if (y < ey0 || y > ey1 || s.l1 <= s.l0) continue;
+        if (s.l0 < ex0) {
+            const int x = first255(s, y, ex0);
+            ex0 = x < ex0 ? x : ex0;
+        }
+        if (s.l1 - 1 > ex1) {
+            const int x = last255(s, y, ex1);
+            ex1 = x > ex1 ? x : ex1;
+        }
+    }
+    if (rows != stack_rows) delete[] rows;
+    if (ey1 < 0 || ex1 < 0) return false;
+    f.ey0 = ey0, f.ey1 = ey1, f.ex0 = ex0, f.ex1 = ex1;
+    return true;
 }
 
 // One multiply-add of the blur, fused or as two roundings (`fused` from the column class).
