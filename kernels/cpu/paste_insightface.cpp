@@ -27,6 +27,7 @@
 
 #include "parallel.h"
 #include "paste_insightface_parts.h"
+#include "paste_insightface_spans.h"
 #include "variant.h"
 
 namespace ffaccel::cpu {
@@ -56,7 +57,15 @@ struct Impl {
         // 1. T over B: 0 outside the live span, 255 inside the sure span, sampled between.
         // The extent of T == 255 is the host's (ins_set_extent), computed from the matrix.
         if (f.ey1 < 0) return false;  // stock: np.max of an empty array
+        int ke, r;
+        ins_sizes(f.ey1 - f.ey0, f.ex1 - f.ex0, &ke, &r);
+        if (r > f.rmax) throw std::logic_error("paste_insightface: blur radius above its bound");
+        const int a = ke / 2, ks = 2 * r + 1;
+        thread_local std::vector<RowDesc> desc_buf;
+        RowDesc* desc = scratch(desc_buf, static_cast<std::size_t>(bh) * 3);  // T, row-eroded, eroded
+        int not_simple = 0;
         parallel_for(bh, [&](int b, int e) {
+            int bad = 0;
             for (int i = b; i < e; ++i) {
                 const int y = f.by1 + i;
                 float* row = T + static_cast<std::int64_t>(i) * bw - f.bx1;  // indexed by frame column
@@ -67,17 +76,49 @@ struct Impl {
                 std::fill(row + in0, row + in1, 255.f);
                 for (int x = in1; x < l1; ++x) row[x] = ins_mask_value<M>(wp, f.k, x, y);
                 std::fill(row + l1, row + f.bx2, 0.f);
+                RowScan sc;
+                sc.scan(row, l0, in0);
+                sc.all255(in0, in1);
+                sc.scan(row, in1, l1);
+                desc[i] = sc.done();
+                bad += !desc[i].simple;
             }
+            if (bad) __atomic_fetch_add(&not_simple, bad, __ATOMIC_RELAXED);
         });
-        int ke, r;
-        ins_sizes(f.ey1 - f.ey0, f.ex1 - f.ex0, &ke, &r);
-        if (r > f.rmax) throw std::logic_error("paste_insightface: blur radius above its bound");
-        const int a = ke / 2, ks = 2 * r + 1;
+        // The span shortcuts (paste_insightface_spans.h) where every row is simple and no
+        // erode or row-blur window of B meets the frame's border.
+        const bool fast = not_simple == 0 && f.bx1 - a - 2 * r - 1 >= 0 && f.bx2 + ke + 2 * r + 1 <= fw &&
+                          f.by1 - a - 1 >= 0 && f.by2 + ke + 1 <= fh;
         float* kern = p.ws + lay.kern;
         ins_gaussian_kernel(ks, kern);
         const float inf = std::numeric_limits<float>::infinity();
 
         // 2. Erode: rows T -> E, then columns E -> T (T then holds the eroded mask).
+        if (fast) {
+            RowDesc* d1 = desc + bh;
+            RowDesc* d2 = desc + 2 * bh;
+            parallel_for(bh, [&](int b, int e) {
+                for (int i = b; i < e; ++i) {
+                    const std::int64_t o = static_cast<std::int64_t>(i) * bw - f.bx1;
+                    d1[i] = erode_row_fast(T + o, desc[i], ke, a, f.bx1, f.bx2, E + o);
+                }
+            });
+            parallel_for(bh, [&](int b, int e) {
+                thread_local std::vector<const float*> rbuf;
+                const float** rows = scratch(rbuf, static_cast<std::size_t>(ke));
+                for (int i = b; i < e; ++i) {
+                    float* dst = T + static_cast<std::int64_t>(i) * bw - f.bx1;
+                    const int i0 = i - a;  // first window row, B index
+                    if (i0 < 0 || i0 + ke > bh) {  // a window row outside B: all 0
+                        std::fill(dst + f.bx1, dst + f.bx2, 0.f);
+                        d2[i] = RowDesc();
+                        continue;
+                    }
+                    for (int j = 0; j < ke; ++j) rows[j] = E + static_cast<std::int64_t>(i0 + j) * bw - f.bx1;
+                    d2[i] = erode_col_fast(rows, d1 + i0, ke, f.bx1, f.bx2, dst);
+                }
+            });
+        } else {
         parallel_for(bh, [&](int b, int e) {
             thread_local std::vector<float> buf;
             const int n = bw + ke - 1;
@@ -114,6 +155,7 @@ struct Impl {
                     for (int l = 0; l < lanes; ++l) T[static_cast<std::int64_t>(i) * bw + c0 + l] = o[i * lanes + l];
             }
         });
+        }
         const float* Ev = T;  // the eroded mask over B
 
         // 3. Row pass over B's rows, columns of R. Per row, the reflected E row is laid
@@ -142,6 +184,31 @@ struct Impl {
                 for (int j1 = j0 + 2; j1 <= ks; ++j1) t[j1] = acc = ins_madd(255.f, kern[j1 - 1], acc, fz != 0);
             }
         }
+        thread_local std::vector<int> spans;
+        int* sp = scratch(spans, static_cast<std::size_t>(bh) * 4);
+        int *hz0 = sp, *hz1 = sp + bh, *hc0 = sp + 2 * bh, *hc1 = sp + 3 * bh;
+        if (fast) {  // and the spans of H (step 4) from the rows' runs
+            const RowDesc* d2 = desc + 2 * bh;
+            parallel_for(bh, [&](int b, int e) {
+                thread_local std::vector<float> fbuf;
+                const int n = rw + 2 * r;
+                float* pe = scratch(fbuf, static_cast<std::size_t>(n));
+                const int off = rx1 - r;  // frame column of pe[0]; B lies inside [off, off + n)
+                for (int i = b; i < e; ++i) {
+                    const float* erow = Ev + static_cast<std::int64_t>(i) * bw;
+                    const RowDesc& d = d2[i];
+                    if (d.z0 <= d.z1 && (d.z0 < d.a0 || d.z1 > d.a1)) {  // rim values: the row is read
+                        std::fill(pe, pe + n, 0.f);
+                        std::memcpy(pe + (f.bx1 - off), erow, static_cast<std::size_t>(bw) * sizeof(float));
+                    }
+                    int z0, z1, c0, c1;
+                    row_pass_fast(pe, off, d, kern, r, run255 + static_cast<std::size_t>(ks1) * ks1, ks1, rx1, rx2,
+                                  H + static_cast<std::int64_t>(i) * rw, &z0, &z1, &c0, &c1);
+                    hz0[i] = z0 <= z1 ? z0 - rx1 : rw, hz1[i] = z0 <= z1 ? z1 - rx1 : -1;
+                    hc0[i] = c0 <= c1 ? c0 - rx1 : rw, hc1[i] = c0 <= c1 ? c1 - rx1 : -1;
+                }
+            });
+        } else {
         parallel_for(bh, [&](int b, int e) {
             thread_local std::vector<float> fbuf;
             const int n = rw + 2 * r;
@@ -223,9 +290,6 @@ struct Impl {
         // so G = 0; inside the intersection of their constant spans every tap is hc(x),
         // so G is the formula over constant input, computed once per column class; the
         // rest runs the formula. Rows outside B are 0 (empty spans).
-        thread_local std::vector<int> spans;
-        int* sp = scratch(spans, static_cast<std::size_t>(bh) * 4);
-        int *hz0 = sp, *hz1 = sp + bh, *hc0 = sp + 2 * bh, *hc1 = sp + 3 * bh;
         parallel_for(bh, [&](int b, int e) {
             for (int i = b; i < e; ++i) {
                 const float* hrow = H + static_cast<std::int64_t>(i) * rw;
@@ -248,6 +312,7 @@ struct Impl {
                 hc1[i] = contiguous ? c1 : -1;
             }
         });
+        }
         float g255[2][2];
         for (int rf = 0; rf < 2; ++rf)
             for (int cf = 0; cf < 2; ++cf) g255[rf][cf] = col_const(kern, r, row255[rf], cf != 0);
