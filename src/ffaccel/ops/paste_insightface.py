@@ -134,7 +134,9 @@ def paste_back_insightface(frame: Any, crop: Any, matrix: Any, *, compat: str = 
     Args:
         frame: (H, W, 3) uint8 frame (BGR). numpy runs on the CPU (a non-contiguous
             numpy frame is copied first, as cv2 does); cupy/torch CUDA arrays on their
-            device and current stream (C-contiguous).
+            device and current stream (C-contiguous), without synchronising (the mask's
+            extent comes from the matrix on the host), so the call can be captured in a
+            CUDA graph.
         crop: (h, w, 3) uint8 ``bgr_fake`` (the model's output, BGR), same kind/device
             as frame; a non-contiguous numpy crop (stock's ``[:, :, ::-1]`` view) is fine.
         matrix: (2, 3) host array M, frame -> crop, as ``face_align.norm_crop2`` returns
