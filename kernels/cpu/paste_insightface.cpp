@@ -81,7 +81,7 @@ struct Impl {
                 const int y = f.by1 + i;
                 float* row = T + static_cast<std::int64_t>(i) * bw - f.bx1;  // indexed by frame column
                 int in0, in1, l0, l1;
-                ins_row_spans(f, cw, ch, fw, y, &in0, &in1, &l0, &l1);
+                ins_row_spans(f, cw, ch, y, &in0, &in1, &l0, &l1);
                 std::fill(row + f.bx1, row + l0, 0.f);
                 for (int x = l0; x < in0; ++x) row[x] = ins_mask_value<M>(wp, f.k, x, y);
                 std::fill(row + in0, row + in1, 255.f);

@@ -136,18 +136,23 @@ FFACCEL_HD float ins_mask_value(const WarpParams& white, const WarpCoeffs& k, in
     return v > kInsThreshold ? 255.0f : v;
 }
 
-// Frame columns of row y, inside B: [in0, in1) where T is surely 255 and [l0, l1) outside
-// which T is surely 0 (in0 >= l0, in1 <= l1). The sample (sx, sy) is affine in x with
-// slope k.d[0], k.d[3]; in double with one pixel of slack on each side:
-// - live: a bilinear tap inside the crop needs s in (-1, size) on both axes; [-1.5,
-//   size + 0.5] covers it with the float (OpenCV 5) or 1/32 px (OpenCV 4) coordinate error.
+// Spans along one line of B: a frame row y (rows = true: frame columns in [bx1, bx2)) or a
+// frame column x (rows = false: frame rows in [by1, by2)). [in0, in1) where T is surely
+// 255 and [l0, l1) outside which the warped value is surely <= `far` (in0 >= l0, in1 <= l1).
+// The crop coordinate s of each axis is affine along the line; the spans come from it in
+// double, with one pixel of slack on each side:
 // - inside: s in [-0.5, size - 0.5] on both axes puts a weight of at least 0.47 on the
-//   inside taps of each axis (at most 0.03 px of coordinate error), so the warped 255s
-//   give at least 255 * 0.47^2 = 56 > 20, thresholded to 255.
-inline void ins_row_spans(const InsFace& f, int cw, int ch, int fw, int y, int* in0, int* in1, int* l0, int* l1) {
+//   inside taps of each axis (at most 0.02 px of coordinate error: OpenCV 4's 1/32 px
+//   steps, OpenCV 5's float32 coordinates), so the warped 255s give >= 255 * 0.47^2 = 56 > 20.
+// - live (lo = -1.5, hi = 0.5): a tap inside the crop needs s in (-1, size) on both axes.
+// - could be 255 (lo = -0.96, hi = -0.04): the value is at most 255 times the inside
+//   weight of either axis, which is < 0.06 (< 15.3 <= 20) outside s in [-0.96, size - 0.04].
+inline void ins_spans(const InsFace& f, int cw, int ch, bool rows, int line, double lo_at, double hi_off, int* in0,
+                      int* in1, int* l0, int* l1) {
     double ilo = -1e300, ihi = 1e300, llo = -1e300, lhi = 1e300;
     for (int axis = 0; axis < 2; ++axis) {
-        const double a = f.k.d[3 * axis], b = f.k.d[3 * axis + 1] * y + f.k.d[3 * axis + 2];
+        const double* d = f.k.d + 3 * axis;
+        const double a = rows ? d[0] : d[1], b = rows ? d[1] * line + d[2] : d[0] * line + d[2];
         const double size = axis == 0 ? cw : ch;
         auto narrow = [&](double lo, double hi, double& rlo, double& rhi) {
             if (std::fabs(a) < 1e-12) {
@@ -163,20 +168,21 @@ inline void ins_row_spans(const InsFace& f, int cw, int ch, int fw, int y, int* 
             rhi = rhi < t1 ? rhi : t1;
         };
         narrow(-0.5, size - 0.5, ilo, ihi);
-        narrow(-1.5, size + 0.5, llo, lhi);
+        narrow(lo_at, size + hi_off, llo, lhi);
     }
-    auto to_int = [&](double lo, double hi, bool live, int* x0, int* x1) {
+    const int c1 = rows ? f.bx1 : f.by1, c2 = rows ? f.bx2 : f.by2, n = rows ? f.bx2 : f.by2;
+    auto to_int = [&](double lo, double hi, bool outer, int* x0, int* x1) {
         if (!(lo <= hi)) {
-            *x0 = *x1 = f.bx1;
+            *x0 = *x1 = c1;
             return;
         }
-        const double top = double(fw) + 1;
-        double a = live ? std::floor(lo) - 1 : std::ceil(lo) + 1;
-        double b = live ? std::ceil(hi) + 2 : std::floor(hi);
+        const double top = double(n) + 1;
+        double a = outer ? std::floor(lo) - 1 : std::ceil(lo) + 1;
+        double b = outer ? std::ceil(hi) + 2 : std::floor(hi);
         a = a < -1.0 ? -1.0 : (a > top ? top : a);
         b = b < -1.0 ? -1.0 : (b > top ? top : b);
-        *x0 = static_cast<int>(a) < f.bx1 ? f.bx1 : (static_cast<int>(a) > f.bx2 ? f.bx2 : static_cast<int>(a));
-        *x1 = static_cast<int>(b) > f.bx2 ? f.bx2 : static_cast<int>(b);
+        *x0 = static_cast<int>(a) < c1 ? c1 : (static_cast<int>(a) > c2 ? c2 : static_cast<int>(a));
+        *x1 = static_cast<int>(b) > c2 ? c2 : static_cast<int>(b);
         if (*x1 < *x0) *x1 = *x0;
     };
     to_int(llo, lhi, true, l0, l1);
@@ -186,76 +192,46 @@ inline void ins_row_spans(const InsFace& f, int cw, int ch, int fw, int y, int* 
     if (*in1 < *in0) *in1 = *in0;
 }
 
-// The extent of T == 255 (stock's mask_h / mask_w inputs) on the host, exactly: T is only
-// sampled where ins_row_spans leaves it open, and only in the rows and columns that can
-// still move an extreme past the surely-255 spans. Sets f.ey0 .. f.ex1; returns false
-// (ey1 = -1) when no pixel of T is 255. `white_row` holds cw floats of 255.
+// Frame columns of row y: [in0, in1) surely 255, [l0, l1) outside which T is surely 0.
+inline void ins_row_spans(const InsFace& f, int cw, int ch, int y, int* in0, int* in1, int* l0, int* l1) {
+    ins_spans(f, cw, ch, true, y, -1.5, 0.5, in0, in1, l0, l1);
+}
+
+// The extent of T == 255 (stock's mask_h / mask_w inputs) on the host, exactly, from M:
+// rows are searched from B's top edge down (and from its bottom edge up) for the first
+// that holds a 255, columns likewise from its left and right edges. A line with a surely
+// 255 span holds one; otherwise its could-be-255 span is sampled with the generation's
+// exact warp formula. Sets f.ey0 .. f.ex1; returns false (ey1 = -1) when no pixel of T is
+// 255. `white_row` holds cw floats of 255.
 template <WarpMode M>
 inline bool ins_set_extent(InsFace& f, const float* white_row, int cw, int ch, int fw) {
     f.ey0 = 0, f.ey1 = -1, f.ex0 = 0, f.ex1 = -1;
-    const int bh = f.by2 - f.by1;
-    if (f.bx2 <= f.bx1 || bh <= 0) return false;
+    if (f.bx2 <= f.bx1 || f.by2 <= f.by1) return false;
     WarpParams w;
     w.src = Image(reinterpret_cast<std::uintptr_t>(white_row), ch, cw, 1, 0, 0, DType::F32);
     w.dst.w = fw;
     w.dst.h = 0;
     w.border = Border::Constant;
     w.border_value[0] = w.border_value[1] = w.border_value[2] = w.border_value[3] = 0.f;
-    auto is255 = [&](int x, int y) { return ins_mask_value<M>(w, f.k, x, y) == 255.0f; };
-    constexpr int kBig = 1 << 30;
-    int iy0 = kBig, iy1 = -1, ix0 = kBig, ix1 = -1;  // extremes of the surely-255 spans
-    struct Span { int in0, in1, l0, l1; };
-    Span stack_rows[64];
-    Span* rows = bh <= 64 ? stack_rows : new Span[bh];
-    for (int i = 0; i < bh; ++i) {
-        Span& s = rows[i];
-        ins_row_spans(f, cw, ch, fw, f.by1 + i, &s.in0, &s.in1, &s.l0, &s.l1);
-        if (s.in1 > s.in0) {
-            iy0 = iy0 < f.by1 + i ? iy0 : f.by1 + i;
-            iy1 = f.by1 + i;
-            ix0 = ix0 < s.in0 ? ix0 : s.in0;
-            ix1 = ix1 > s.in1 - 1 ? ix1 : s.in1 - 1;
-        }
-    }
-    // A row's first / last 255 outside its sure span, searched only where it could beat
-    // the best so far.
-    auto first255 = [&](const Span& s, int y, int below) {  // smallest x < below, else kBig
-        const int stop = s.in1 > s.in0 && s.in0 < below ? s.in0 : below;
-        for (int x = s.l0; x < stop && x < s.l1; ++x)
-            if (is255(x, y)) return x;
-        return kBig;
+    auto has255 = [&](bool rows, int line) {
+        int in0, in1, c0, c1;
+        ins_spans(f, cw, ch, rows, line, -0.96, -0.04, &in0, &in1, &c0, &c1);
+        if (in1 > in0) return true;
+        for (int t = c0; t < c1; ++t)
+            if (ins_mask_value<M>(w, f.k, rows ? t : line, rows ? line : t) == 255.0f) return true;
+        return false;
     };
-    auto last255 = [&](const Span& s, int y, int above) {  // largest x > above, else -1
-        const int stop = s.in1 > s.in0 && s.in1 - 1 > above ? s.in1 - 1 : above;
-        for (int x = s.l1 - 1; x > stop && x >= s.l0; --x)
-            if (is255(x, y)) return x;
-        return -1;
-    };
-    int ey0 = iy0, ey1 = iy1, ex0 = ix0, ex1 = ix1;
-    for (int i = 0; i < bh && f.by1 + i < ey0; ++i) {  // rows above the sure rows
-        const Span& s = rows[i];
-        if (s.l1 > s.l0 && first255(s, f.by1 + i, kBig) != kBig) ey0 = f.by1 + i;
-    }
-    for (int i = bh - 1; i >= 0 && f.by1 + i > ey1; --i) {  // rows below them
-        const Span& s = rows[i];
-        if (s.l1 > s.l0 && last255(s, f.by1 + i, -1) != -1) ey1 = f.by1 + i;
-    }
-    for (int i = 0; i < bh; ++i) {
-        const Span& s = rows[i];
-        const int y = f.by1 + i;
-        if (y < ey0 || y > ey1 || s.l1 <= s.l0) continue;
-        if (s.l0 < ex0) {
-            const int x = first255(s, y, ex0);
-            ex0 = x < ex0 ? x : ex0;
-        }
-        if (s.l1 - 1 > ex1) {
-            const int x = last255(s, y, ex1);
-            ex1 = x > ex1 ? x : ex1;
-        }
-    }
-    if (rows != stack_rows) delete[] rows;
-    if (ey1 < 0 || ex1 < 0) return false;
-    f.ey0 = ey0, f.ey1 = ey1, f.ex0 = ex0, f.ex1 = ex1;
+    int y0 = f.by1;
+    while (y0 < f.by2 && !has255(true, y0)) ++y0;
+    if (y0 == f.by2) return false;
+    int y1 = f.by2 - 1;
+    while (y1 > y0 && !has255(true, y1)) --y1;
+    int x0 = f.bx1;
+    while (x0 < f.bx2 && !has255(false, x0)) ++x0;
+    int x1 = f.bx2 - 1;
+    while (x1 > x0 && !has255(false, x1)) --x1;
+    if (x0 == f.bx2) return false;  // cannot happen once a row holds a 255
+    f.ey0 = y0, f.ey1 = y1, f.ex0 = x0, f.ex1 = x1;
     return true;
 }
 
