@@ -7,10 +7,12 @@
 // B's rows; the column pass fused with the blend over R.
 //
 // Shortcuts that change no byte:
-// - Mask: a pixel whose sample lies at least half a crop pixel inside the crop (all four
-//   taps inside) warps to 255 or to a lerp/weighted sum of 255s, > 20 in every mode, so
-//   T = 255; one whose sample is far outside has all taps outside, so T = 0. Only the
-//   rim in between is sampled. Intervals are found in double with 1 px of slack.
+// - Mask: a pixel whose sample lies in [-0.5, size - 0.5] on both crop axes warps to at
+//   least 56 (> 20) in every mode, so T = 255; one whose taps all lie outside gives
+//   T = 0. Only the rim in between is sampled (ins_row_spans: double, 1 px of slack).
+// - Spans (paste_insightface_spans.h): where every row of T is one non-zero run holding
+//   one 255 run and no erode or row-blur window meets the frame border, the erode and
+//   the row pass work from each row's runs (fills, table values, exact rim windows).
 // - Blur: a window (no reflection) whose inputs are all 0 gives 0; one whose inputs
 //   all equal the same value v gives the formula's result for constant v, computed once
 //   per column class. The formula itself runs elsewhere, in the header's order.
@@ -18,6 +20,7 @@
 #include "ffaccel/paste_insightface.h"
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <cmath>
 #include <cstring>
@@ -74,7 +77,7 @@ struct Impl {
         const int a = ke / 2, ks = 2 * r + 1;
         thread_local std::vector<RowDesc> desc_buf;
         RowDesc* desc = scratch(desc_buf, static_cast<std::size_t>(bh) * 3);  // T, row-eroded, eroded
-        int not_simple = 0;
+        std::atomic<int> not_simple{0};
         parallel_for(bh, [&](int b, int e) {
             int bad = 0;
             for (int i = b; i < e; ++i) {
@@ -94,11 +97,11 @@ struct Impl {
                 desc[i] = sc.done();
                 bad += !desc[i].simple;
             }
-            if (bad) __atomic_fetch_add(&not_simple, bad, __ATOMIC_RELAXED);
+            if (bad) not_simple.fetch_add(bad, std::memory_order_relaxed);
         });
         // The span shortcuts (paste_insightface_spans.h) where every row is simple and no
         // erode or row-blur window of B meets the frame's border.
-        const bool fast = not_simple == 0 && f.bx1 - a - 2 * r - 1 >= 0 && f.bx2 + ke + 2 * r + 1 <= fw &&
+        const bool fast = not_simple.load() == 0 && f.bx1 - a - 2 * r - 1 >= 0 && f.bx2 + ke + 2 * r + 1 <= fw &&
                           f.by1 - a - 1 >= 0 && f.by2 + ke + 1 <= fh;
         float* kern = p.ws + lay.kern;
         ins_gaussian_kernel(ks, kern);
