@@ -94,6 +94,9 @@ def main() -> int:
             same = bool(np.array_equal(gout.cpu().numpy(), ffaccel.paste_back_insightface(frame, bgr_fake, m)))
             rows.append({"path": "gpu", "frame": name, "impl": "ffaccel paste_back_insightface (out=, CUDA graph)",
                          "median_ms": tg, "ratio": None, "exact": same})
+    if not rows:
+        print("nothing timed: --gpu-only needs torch with a CUDA device", file=sys.stderr)
+        return 1
     for r in rows:
         r["median_ms"] = round(r["median_ms"], 4)
         if r["ratio"] is not None:
