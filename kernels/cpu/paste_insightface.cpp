@@ -77,6 +77,8 @@ struct Impl {
         const int a = ke / 2, ks = 2 * r + 1;
         thread_local std::vector<RowDesc> desc_buf;
         RowDesc* desc = scratch(desc_buf, static_cast<std::size_t>(bh) * 3);  // T, row-eroded, eroded
+        thread_local std::vector<int> span_buf;
+        int* tspan = scratch(span_buf, static_cast<std::size_t>(bh) * 4);  // l0, in0, in1, l1 per row
         std::atomic<int> not_simple{0};
         parallel_for(bh, [&](int b, int e) {
             int bad = 0;
@@ -85,11 +87,12 @@ struct Impl {
                 float* row = T + static_cast<std::int64_t>(i) * bw - f.bx1;  // indexed by frame column
                 int in0, in1, l0, l1;
                 ins_row_spans(f, cw, ch, y, &in0, &in1, &l0, &l1);
-                std::fill(row + f.bx1, row + l0, 0.f);
+                // Only the rim is written here; the 0 and 255 spans are filled below for the
+                // dense path (the span shortcuts never read them).
                 for (int x = l0; x < in0; ++x) row[x] = ins_mask_value<M>(wp, f.k, x, y);
-                std::fill(row + in0, row + in1, 255.f);
                 for (int x = in1; x < l1; ++x) row[x] = ins_mask_value<M>(wp, f.k, x, y);
-                std::fill(row + l1, row + f.bx2, 0.f);
+                int* sp4 = tspan + 4 * static_cast<std::int64_t>(i);
+                sp4[0] = l0, sp4[1] = in0, sp4[2] = in1, sp4[3] = l1;
                 RowScan sc;
                 sc.scan(row, l0, in0);
                 sc.all255(in0, in1);
@@ -114,7 +117,7 @@ struct Impl {
             parallel_for(bh, [&](int b, int e) {
                 for (int i = b; i < e; ++i) {
                     const std::int64_t o = static_cast<std::int64_t>(i) * bw - f.bx1;
-                    d1[i] = erode_row_fast(T + o, desc[i], ke, a, f.bx1, f.bx2, E + o);
+                    d1[i] = erode_row_fast(T + o, desc[i], ke, a, E + o);
                 }
             });
             parallel_for(bh, [&](int b, int e) {
@@ -124,15 +127,23 @@ struct Impl {
                     float* dst = T + static_cast<std::int64_t>(i) * bw - f.bx1;
                     const int i0 = i - a;  // first window row, B index
                     if (i0 < 0 || i0 + ke > bh) {  // a window row outside B: all 0
-                        std::fill(dst + f.bx1, dst + f.bx2, 0.f);
                         d2[i] = RowDesc();
                         continue;
                     }
                     for (int j = 0; j < ke; ++j) rows[j] = E + static_cast<std::int64_t>(i0 + j) * bw - f.bx1;
-                    d2[i] = erode_col_fast(rows, d1 + i0, ke, f.bx1, f.bx2, dst);
+                    d2[i] = erode_col_fast(rows, d1 + i0, ke, dst);
                 }
             });
         } else {
+        parallel_for(bh, [&](int b, int e) {  // T's 0 and 255 spans
+            for (int i = b; i < e; ++i) {
+                float* row = T + static_cast<std::int64_t>(i) * bw - f.bx1;
+                const int* sp4 = tspan + 4 * static_cast<std::int64_t>(i);
+                std::fill(row + f.bx1, row + sp4[0], 0.f);
+                std::fill(row + sp4[1], row + sp4[2], 255.f);
+                std::fill(row + sp4[3], row + f.bx2, 0.f);
+            }
+        });
         parallel_for(bh, [&](int b, int e) {
             thread_local std::vector<float> buf;
             const int n = bw + ke - 1;
@@ -211,9 +222,16 @@ struct Impl {
                 for (int i = b; i < e; ++i) {
                     const float* erow = Ev + static_cast<std::int64_t>(i) * bw;
                     const RowDesc& d = d2[i];
-                    if (d.z0 <= d.z1 && (d.z0 < d.a0 || d.z1 > d.a1)) {  // rim values: the row is read
+                    if (d.z0 <= d.z1 && (d.z0 < d.a0 || d.z1 > d.a1)) {  // rim values: lay the row out
+                        const float* ef = erow - f.bx1;                       // frame-column indexed
                         std::fill(pe, pe + n, 0.f);
-                        std::memcpy(pe + (f.bx1 - off), erow, static_cast<std::size_t>(bw) * sizeof(float));
+                        if (d.a0 <= d.a1) {
+                            std::fill(pe + (d.a0 - off), pe + (d.a1 - off) + 1, 255.f);
+                            std::copy(ef + d.z0, ef + d.a0, pe + (d.z0 - off));
+                            std::copy(ef + d.a1 + 1, ef + d.z1 + 1, pe + (d.a1 + 1 - off));
+                        } else {
+                            std::copy(ef + d.z0, ef + d.z1 + 1, pe + (d.z0 - off));
+                        }
                     }
                     int z0, z1, c0, c1;
                     row_pass_fast(pe, off, d, kern, r, run255 + static_cast<std::size_t>(ks1) * ks1, ks1, rx1, rx2,

@@ -63,50 +63,60 @@ struct RowScan {
     }
 };
 
-// Erode along one row (window [x - a, x - a + ke), inside the frame): dst over frame
-// columns [bx1, bx2) from the simple row src with runs d; returns the result's runs.
-RowDesc erode_row_fast(const float* src, const RowDesc& d, int ke, int a, int bx1, int bx2, float* dst) {
+// Rows in this form are stored sparsely: only their rim values (the non-zero values
+// outside the 255 run) are written to and read from the row buffers; 0 and 255 come
+// from the runs.
+
+// Erode along one row (window [x - a, x - a + ke), inside the frame): the rim of dst from
+// the simple row src with runs d; returns the result's runs.
+RowDesc erode_row_fast(const float* src, const RowDesc& d, int ke, int a, float* dst) {
     RowDesc o;
-    std::fill(dst + bx1, dst + bx2, 0.f);
     if (d.z1 - d.z0 + 1 < ke) return o;  // every window holds a 0
     o.z0 = d.z0 + a, o.z1 = d.z1 - ke + 1 + a;
     if (d.a1 - d.a0 + 1 >= ke) o.a0 = d.a0 + a, o.a1 = d.a1 - ke + 1 + a;
     const int s0 = o.a0 <= o.a1 ? o.a0 : o.z1 + 1;  // explicit columns: [z0, s0) and (s1, z1]
     const int s1 = o.a0 <= o.a1 ? o.a1 : o.z1;
-    auto explicit_min = [&](int x) {
-        const float* w = src + x - a;
-        float m = w[0];
-        for (int j = 1; j < ke; ++j) m = std::min(m, w[j]);
+    auto explicit_min = [&](int x) {  // the window lies in [z0, z1]: 255 on [a0, a1]
+        const int lo = x - a, hi = x - a + ke - 1;
+        float m = 255.f;
+        if (d.a0 > d.a1) {
+            for (int t = lo; t <= hi; ++t) m = std::min(m, src[t]);
+        } else {
+            for (int t = lo; t <= std::min(hi, d.a0 - 1); ++t) m = std::min(m, src[t]);
+            for (int t = std::max(lo, d.a1 + 1); t <= hi; ++t) m = std::min(m, src[t]);
+        }
         return m;
     };
     for (int x = o.z0; x < s0; ++x) dst[x] = explicit_min(x);
-    if (o.a0 <= o.a1) std::fill(dst + o.a0, dst + o.a1 + 1, 255.f);
     for (int x = s1 + 1; x <= o.z1; ++x) dst[x] = explicit_min(x);
     return o;
 }
 
 // Erode along columns for one output row: rows[j] (frame-column indexed, j = 0..ke-1) are
-// the row-eroded window rows with runs ds[j], all inside B. dst over [bx1, bx2).
-RowDesc erode_col_fast(const float* const* rows, const RowDesc* ds, int ke, int bx1, int bx2, float* dst) {
+// the row-eroded window rows with runs ds[j], all inside B. The rim of dst.
+RowDesc erode_col_fast(const float* const* rows, const RowDesc* ds, int ke, float* dst) {
     RowDesc o;
     int z0 = INT_MIN, z1 = INT_MAX, a0 = INT_MIN, a1 = INT_MAX;
     for (int j = 0; j < ke; ++j) {
         z0 = std::max(z0, ds[j].z0), z1 = std::min(z1, ds[j].z1);
         a0 = std::max(a0, ds[j].a0), a1 = std::min(a1, ds[j].a1);
     }
-    std::fill(dst + bx1, dst + bx2, 0.f);
     if (z0 > z1) return o;
     o.z0 = z0, o.z1 = z1;
     if (a0 <= a1) o.a0 = a0, o.a1 = a1;
     const int s0 = a0 <= a1 ? a0 : z1 + 1, s1 = a0 <= a1 ? a1 : z1;
-    auto explicit_min = [&](int lo, int hi) {  // columns [lo, hi)
+    auto explicit_min = [&](int lo, int hi) {  // columns [lo, hi), inside every row's [z0, z1]
         if (hi <= lo) return;
-        std::copy(rows[0] + lo, rows[0] + hi, dst + lo);
-        for (int j = 1; j < ke; ++j)
-            for (int x = lo; x < hi; ++x) dst[x] = std::min(dst[x], rows[j][x]);
+        std::fill(dst + lo, dst + hi, 255.f);
+        for (int j = 0; j < ke; ++j) {  // row j is 255 on its run, its rim values elsewhere
+            const float* row = rows[j];
+            const int e0 = std::min(hi, ds[j].a0 > ds[j].a1 ? hi : ds[j].a0);
+            for (int x = lo; x < e0; ++x) dst[x] = std::min(dst[x], row[x]);
+            for (int x = std::max(lo, ds[j].a0 > ds[j].a1 ? hi : ds[j].a1 + 1); x < hi; ++x)
+                dst[x] = std::min(dst[x], row[x]);
+        }
     };
     explicit_min(z0, s0);
-    if (a0 <= a1) std::fill(dst + a0, dst + a1 + 1, 255.f);
     explicit_min(s1 + 1, z1 + 1);
     return o;
 }
