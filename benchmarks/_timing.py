@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import statistics
@@ -10,15 +11,30 @@ from collections.abc import Callable
 from typing import Any
 
 
-def cpu_median_ms(fn: Callable[[], Any], runs: int, warmup: int = 5) -> float:
+def cpu_median_ms(fn: Callable[[], Any], runs: int, warmup: int = 5,
+                  clock: Callable[[], float] = time.perf_counter) -> float:
+    """Median of ``clock`` around each call, in ms: wall time by default; ``time.process_time``
+    (all threads' CPU time) or ``time.thread_time`` where other users' load would swamp wall time."""
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(runs):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        times.append((time.perf_counter() - t0) * 1e3)
+        times.append((clock() - t0) * 1e3)
     return statistics.median(times)
+
+
+def arguments(doc: str | None, cpu_runs: int | None) -> argparse.ArgumentParser:
+    """The options the peer benchmarks share: ``--runs`` (GPU calls per median),
+    ``--cpu-runs`` (CPU calls per median; not added where ``cpu_runs`` is None) and
+    ``--json`` (where to save the results). A script adds its own after."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=200)
+    if cpu_runs is not None:
+        ap.add_argument("--cpu-runs", type=int, default=cpu_runs)
+    ap.add_argument("--json", default=None)
+    return ap
 
 
 def cuda_median_ms(fn: Callable[[], Any], runs: int, warmup: int = 20) -> float:

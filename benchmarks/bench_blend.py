@@ -14,9 +14,9 @@ Goals (issue 9): multiband paste-back <= 15 ms on the 2-core CPU, <= 0.3 ms on a
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -43,25 +43,13 @@ def process_time_median_ms(fn, runs: int) -> float:
 
     Why: on a shared machine wall time swings with the other users' load; CPU time moves
     much less, and wall time on an idle machine is about CPU time / threads used."""
-    import statistics
-    import time
-
-    fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.process_time()
-        fn()
-        times.append((time.process_time() - t0) * 1e3)
-    return statistics.median(times)
+    return _timing.cpu_median_ms(fn, runs, warmup=1, clock=time.process_time)
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=200)
-    ap.add_argument("--cpu-runs", type=int, default=20)
+    ap = _timing.arguments(__doc__, cpu_runs=20)
     ap.add_argument("--cv2-threads", type=int, default=os.cpu_count() or 1,
                     help="cv2.setNumThreads for the anchors (the issue quotes them on 1 core)")
-    ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
     rng = np.random.default_rng(0)

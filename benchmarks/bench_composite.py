@@ -13,7 +13,6 @@ CPU times are medians of wall-clock timings with all cores.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -86,11 +85,7 @@ def face_masks(rng, size=512):
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=200)
-    ap.add_argument("--cpu-runs", type=int, default=30)
-    ap.add_argument("--json", default=None)
-    args = ap.parse_args()
+    args = _timing.arguments(__doc__, cpu_runs=30).parse_args()
     rng = np.random.default_rng(0)
     cpu = lambda fn: _timing.cpu_median_ms(fn, args.cpu_runs)  # noqa: E731
     rows: list[dict] = []

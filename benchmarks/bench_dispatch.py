@@ -8,8 +8,8 @@ Python call, median of ``--runs``; graph rows time one ``graph.replay()`` the sa
   (two warps + composite, its cheapest equivalent);
 - one face, warp + feather mask + paste: eager plain, eager prepared, CUDA-graph replay;
 - 8 faces: warp_affine_batch + paste_back_batch, plain and prepared;
-- CPU path: host overhead of a 64x64 warp on top of its pixel work (as
-  benchmarks/profile_overhead.py measures it).
+- CPU path: host overhead of a 64x64 warp and of a 64x64 paste on top of their kernel
+  call (as benchmarks/profile_overhead.py measures it).
 
 The goals of issue 17 section 3 are computed from these numbers and printed PASS/FAIL;
 a goal whose peer is missing (no cvcuda, no GPU) prints SKIP. JSON with ``--json``.
@@ -19,7 +19,6 @@ a goal whose peer is missing (no cvcuda, no GPU) prints SKIP. JSON with ``--json
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -127,23 +126,18 @@ def gpu_rows(runs: int) -> dict[str, float]:
 
 
 def cpu_overhead(calls: int) -> dict[str, float]:
-    rng = np.random.default_rng(0)
-    m = np.array([[0.9, 0.1, 2.0], [-0.1, 0.9, 3.0]])
-    src = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
-    out = np.empty((64, 64, 3), np.uint8)
-    st = profile_overhead.stages(src, out, m, (64, 64), calls, lambda: None)
-    pixel = st["kernel call (nanobind + pixel work / launch)"]
-    return {"cpu 64x64 pixel work": pixel,
-            "cpu 64x64 overhead plain": st["call: plain warp_affine (cached spec)"] - pixel,
-            "cpu 64x64 overhead prepared": st["call: prepared"] - pixel,
-            "cpu 64x64 overhead full checks": st["call: full checks + kernel (new signature)"] - pixel}
+    warp, paste = profile_overhead.cpu_cases(calls)
+    rows = {}
+    for what, st in (("64x64 warp", warp), ("paste 64x64 into 256x256", paste)):
+        rows[f"cpu {what}: kernel call"] = st[profile_overhead.KERNEL]
+        for k, v in profile_overhead.overheads(st).items():
+            rows[f"cpu {what}: overhead {k}"] = v
+    return rows
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=200)
+    ap = _timing.arguments(__doc__, cpu_runs=None)
     ap.add_argument("--cpu-calls", type=int, default=20000)
-    ap.add_argument("--json", default=None)
     args = ap.parse_args()
     rows = cpu_overhead(args.cpu_calls)
     torch = _timing.cuda_torch()
@@ -166,7 +160,7 @@ def main() -> int:
             goals[name] = "PASS" if ratio <= limit[1] else "FAIL"
         else:
             goals[name] = "PASS" if rows[row] <= limit else "FAIL"
-    plain, prep = rows["cpu 64x64 overhead plain"], rows["cpu 64x64 overhead prepared"]
+    plain, prep = rows["cpu 64x64 warp: overhead plain"], rows["cpu 64x64 warp: overhead prepared"]
     goals[CPU_GOAL] = "PASS" if max(plain, prep) <= 5.0 else "FAIL"
     for k in ("warp", "paste", "face"):
         a, b = rows.get(f"{k} plain" if k != "face" else "face plain eager"), \

@@ -16,7 +16,6 @@ Timed in the same run:
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -32,11 +31,7 @@ import ffaccel  # noqa: E402
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=200)
-    ap.add_argument("--cpu-runs", type=int, default=30)
-    ap.add_argument("--json", default=None)
-    args = ap.parse_args()
+    args = _timing.arguments(__doc__, cpu_runs=30).parse_args()
 
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8)

@@ -3,6 +3,7 @@
     PYTHONPATH=src python3 benchmarks/bench_stabilize.py                 # synthetic table
     PYTHONPATH=src python3 benchmarks/bench_stabilize.py --real DIR      # + real-track table
     PYTHONPATH=src python3 benchmarks/bench_stabilize.py --cost          # + CPU time
+    PYTHONPATH=src python3 benchmarks/bench_stabilize.py --cost-offline  # offline vs the numpy pipeline, interleaved
     PYTHONPATH=src python3 benchmarks/bench_stabilize.py --nod-bias DIR  # fast-nod worst frame, net of detector bias
     PYTHONPATH=src python3 benchmarks/bench_stabilize.py --lag-check DIR # the two lag metrics side by side
 
@@ -280,13 +281,42 @@ def cost() -> None:
         print(f"{mode}: {cpu(lambda: stabilize_track(z, mode=mode), 3) / len(z) * 1e6:.1f} us CPU per face per frame")
 
 
+def cost_offline(repeats: int = 40) -> None:
+    """Offline CPU time against the numpy pipeline it replaced (tests/stability_offline_reference.py:
+    main's offline steps before they moved to _core), interleaved in this process, medians."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from stability_offline_reference import stabilize_offline_reference
+
+    sc = scenario("fast_nod", frames=1000)
+    z = rigid_noise(sc["truth"], 1.5, np.random.default_rng(1))
+    load0 = os.getloadavg()[0]
+    ref, new = [], []
+    for _ in range(repeats):
+        for f, acc in ((stabilize_offline_reference, ref), (stabilize_track, new)):
+            t0 = time.process_time()
+            f(z)
+            acc.append(time.process_time() - t0)
+    r, n = float(np.median(ref)), float(np.median(new))
+    print(f"offline, 1000-frame fast nod (5 points), CPU ms, median of {repeats} interleaved runs "
+          f"(load average {load0:.1f}-{os.getloadavg()[0]:.1f}): numpy pipeline {r * 1e3:.2f} "
+          f"(min {min(ref) * 1e3:.2f}), stabilize_track {n * 1e3:.2f} (min {min(new) * 1e3:.2f}); {r / n:.1f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--real", metavar="DIR", default=os.environ.get("FFACCEL_REAL_TRACKS"))
     ap.add_argument("--cost", action="store_true")
+    ap.add_argument("--cost-offline", action="store_true",
+                    help="only the offline CPU time against the numpy pipeline it replaced, interleaved")
     ap.add_argument("--lag-check", metavar="DIR", default=None, help="only the lag-metric comparison on real tracks")
     ap.add_argument("--nod-bias", metavar="DIR", default=None, help="only the fast-nod worst-frame table, net of the detector's bias")
     args = ap.parse_args()
+    if args.cost_offline:
+        cost_offline()
+        return
     if args.nod_bias or args.lag_check:
         if args.nod_bias:
             nod_bias_table(args.nod_bias)

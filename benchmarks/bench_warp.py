@@ -14,7 +14,6 @@ CPU times medians of wall-clock timings.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -46,11 +45,7 @@ def inverse_matrices(ms: np.ndarray) -> np.ndarray:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=200)
-    ap.add_argument("--cpu-runs", type=int, default=50)
-    ap.add_argument("--json", default=None)
-    args = ap.parse_args()
+    args = _timing.arguments(__doc__, cpu_runs=50).parse_args()
 
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8)

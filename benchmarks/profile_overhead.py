@@ -1,22 +1,26 @@
-"""Where the host time of one warp_affine call goes, stage by stage (issue 17, section 1).
+"""Where the host time of one warp_affine (and paste_back) call goes, stage by stage (issue 17, section 1).
 
 For each array kind available (numpy always; torch CUDA tensors on a GPU machine) it
 times, per call, with ``time.perf_counter_ns`` around every single call and the median
 over many calls (robust on a busy machine):
 
 - the stages of the full checks: array-kind detection and pointer/stride reads
-  (``_arrays.view``), the image checks, the matrix checks and inversion, the output
-  checks (shape, dtype, writeability, overlap), the stream lookup (public API and the
-  raw getter), building the kernel's image descriptors (a nanobind call), and the
-  kernel call itself (nanobind + CPU pixel work, or nanobind + CUDA launch);
-- the lean path's pieces: the signature key, the spec lookup, the fast inverse, the
-  pointer reads;
+  (``_arrays.view``), the image checks, the matrix checks, the matrix rules and
+  inversion (in C++), the output checks (shape, dtype, writeability, overlap), the
+  stream lookup (public API and the raw getter), and the kernel call itself: the one
+  nanobind call (``_core.WarpCall``) that takes pointers, matrix and stream, tests the
+  overlap, checks and inverts the matrix, and runs the CPU pixel work or the CUDA launch;
+- the lean path's pieces: the signature key, the spec lookup, the pointer reads;
 - whole calls: the full checks + kernel (the path of a call with a new signature), the
   cached plain call, and a prepared call (``ffaccel.prepare``).
 
+For paste_back (a 64x64 crop into a 256x256 frame on the CPU path) it times the kernel
+call (``_core.PasteCall``) and the three whole calls the same way.
+
 The CPU-path goal of issue 17 (per-call overhead of a 64x64 warp <= 5 us on top of the
-pixel work) is computed from the same run and printed PASS/FAIL. On a GPU the crop is
-512x512 from a 1080p frame, as in issue 17's table.
+pixel work) is computed from the same run and printed PASS/FAIL: the overhead is a whole
+call's time less the kernel call's, both medians of the same interleaved run. On a GPU
+the crop is 512x512 from a 1080p frame, as in issue 17's table.
 
 Last, the CPU path's 1080p -> 512 warp with 1, 2, 4, 8 and 16 threads (``--no-threads``
 skips it).
@@ -41,11 +45,16 @@ sys.path.insert(0, os.path.dirname(__file__))
 import _timing  # noqa: E402
 
 import ffaccel  # noqa: E402
-from ffaccel import _arrays, _checks, _core, _fast  # noqa: E402
+from ffaccel import _arrays, _checks, _fast  # noqa: E402
 # the module, not ffaccel.ops.warp_affine, which the package binds to the function
 _warp = importlib.import_module("ffaccel.ops.warp_affine")
+_paste = importlib.import_module("ffaccel.ops.paste_back")
 
 CPU_GOAL_US = 5.0
+KERNEL = "kernel call (one nanobind call: overlap, matrix, pixel work / launch)"
+FULL = "call: full checks + kernel (new signature)"
+PLAIN = "call: plain op (cached spec)"
+PREPARED = "call: prepared"
 
 
 def per_call_us(fns: dict[str, object], calls: int) -> dict[str, float]:
@@ -67,45 +76,79 @@ def per_call_us(fns: dict[str, object], calls: int) -> dict[str, float]:
 def stages(src, out, m, dsize, calls: int, sync) -> dict[str, float]:
     allowed = _warp._ALLOWED
     view = _arrays.view(src, "src")
-    s = _checks.image(src, "src", allowed)
     mats = _checks.matrices(m, "matrix", False)
-    inverse = _checks.affine_inverse(mats, "matrix")
-    spec, inv, _, sp, op = _warp.check(src, m, dsize, "replicate", 0, None, out, False)
-    src_img = _core.Image(sp, spec.h, spec.w, spec.c, spec.src_stride, 0, spec.dt)
-    dst_img = _core.Image(op, spec.dh, spec.dw, spec.c, spec.out_stride, 0, spec.dt)
+    spec, km, _, sp, op = _warp.check(src, m, dsize, "replicate", 0, None, out, False)
     stream = spec.stream()
     key = _warp._key(src, m, dsize, "replicate", 0, None, out, False)
     prepared = ffaccel.prepare(ffaccel.warp_affine, src, m, dsize, out=out)
 
     def full_path():
-        spec_, inv_, _, sp_, op_ = _warp.check(src, m, dsize, "replicate", 0, None, out, False)
-        spec_.launch(sp_, op_, inv_)
+        spec_, m_, _, sp_, op_ = _warp.check(src, m, dsize, "replicate", 0, None, out, False)
+        spec_.launch(sp_, op_, m_)
 
     fns = {
         "array kind + pointer/stride reads (_arrays.view)": lambda: _arrays.view(src, "src"),
         "image checks (_checks.image)": lambda: _checks.image(src, "src", allowed),
         "matrix checks (_checks.matrices)": lambda: _checks.matrices(m, "matrix", False),
-        "matrix inversion, full (_checks.affine_inverse)": lambda: _checks.affine_inverse(mats, "matrix"),
+        "matrix rules + inversion in C++ (_checks.affine_inverse)": lambda: _checks.affine_inverse(mats, "matrix"),
         "output checks (_checks.output)": lambda: _checks.output(out, view, tuple(out.shape), view.dtype,
                                                                  inputs=[("src", view)]),
         "stream lookup, public API": lambda: _arrays.current_stream(view),
         "stream lookup, cached reader": spec.stream,
-        "image descriptor (nanobind _core.Image)": lambda: _core.Image(sp, spec.h, spec.w, spec.c, spec.src_stride,
-                                                                       0, spec.dt),
-        "kernel call (nanobind + pixel work / launch)": lambda: _core.warp_affine(
-            src_img, dst_img, inverse, 0, 0, (0.0, 0.0, 0.0, 0.0), spec.device, stream),
+        KERNEL: lambda: spec.call(sp, op, km, stream),
         "lean: signature key": lambda: _warp._key(src, m, dsize, "replicate", 0, None, out, False),
         "lean: spec lookup": lambda: _fast.lookup(key),
-        "lean: fast inverse": lambda: _fast.inverse(m, 1, False),
         "lean: pointer read": lambda: _fast.ptr(src),
-        "call: full checks + kernel (new signature)": full_path,
-        "call: plain warp_affine (cached spec)": lambda: ffaccel.warp_affine(src, m, dsize, out=out),
-        "call: prepared": lambda: prepared(src, m, out=out),
+        FULL: full_path,
+        PLAIN: lambda: ffaccel.warp_affine(src, m, dsize, out=out),
+        PREPARED: lambda: prepared(src, m, out=out),
     }
-    del s, inv
     result = per_call_us(fns, calls)
     sync()
     return result
+
+
+def paste_stages(frame, crop, mask, out, m, calls: int, sync) -> dict[str, float]:
+    """The same for paste_back (out= given): the one kernel call and the three whole calls."""
+    spec, km, _, ptrs = _paste.check(frame, crop, mask, m, None, False, out, False)
+    stream = spec.stream()
+    prepared = ffaccel.prepare(ffaccel.paste_back, frame, crop, mask, m, out=out)
+
+    def full_path():
+        spec_, m_, _, ptrs_ = _paste.check(frame, crop, mask, m, None, False, out, False)
+        spec_.launch(*ptrs_, m_)
+
+    fns = {
+        KERNEL: lambda: spec.call(*ptrs, km, stream),
+        FULL: full_path,
+        PLAIN: lambda: ffaccel.paste_back(frame, crop, mask, m, out=out),
+        PREPARED: lambda: prepared(frame, crop, mask, m, out=out),
+    }
+    result = per_call_us(fns, calls)
+    sync()
+    return result
+
+
+def overheads(st: dict[str, float]) -> dict[str, float]:
+    """Host time of each whole call on top of the kernel call (the pixel work or launch)."""
+    return {"plain": st[PLAIN] - st[KERNEL], "prepared": st[PREPARED] - st[KERNEL],
+            "full checks": st[FULL] - st[KERNEL]}
+
+
+def cpu_cases(calls: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Stages of the CPU path: a 64x64x3 uint8 warp, and a 64x64 crop pasted into a 256x256
+    frame (both with out= given)."""
+    rng = np.random.default_rng(0)
+    m = np.array([[0.9, 0.1, 2.0], [-0.1, 0.9, 3.0]])
+    src = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    out = np.empty((64, 64, 3), np.uint8)
+    warp = stages(src, out, m, (64, 64), calls, lambda: None)
+    frame = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    crop = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    mask = rng.random((64, 64)).astype(np.float32)
+    pm = np.array([[1.0, 0.05, -90.0], [-0.05, 1.0, -70.0]])
+    paste = paste_stages(frame, crop, mask, np.empty_like(frame), pm, calls, lambda: None)
+    return warp, paste
 
 
 def thread_scaling() -> dict[int, float]:
@@ -129,7 +172,7 @@ def thread_scaling() -> dict[int, float]:
 def print_stages(title: str, res: dict[str, float]) -> None:
     print(title)
     for k, v in res.items():
-        print(f"  {k:<50} {v:8.2f} us")
+        print(f"  {k:<72} {v:8.2f} us")
 
 
 def main() -> None:
@@ -140,21 +183,19 @@ def main() -> None:
                     help="also time the CPU path's 1080p -> 512 warp with 1..16 threads (subprocesses)")
     args = ap.parse_args()
     report: dict[str, object] = {"machine": _timing.machine(), "threads": os.environ.get("FFACCEL_NUM_THREADS")}
-    rng = np.random.default_rng(0)
-    m = np.array([[0.9, 0.1, 2.0], [-0.1, 0.9, 3.0]])
-    src = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
-    out = np.empty((64, 64, 3), np.uint8)
-    cpu = stages(src, out, m, (64, 64), args.calls, lambda: None)
+    cpu, cpu_paste = cpu_cases(args.calls)
     print_stages("CPU path, 64x64x3 uint8 warp, out= given (host time per call, median):", cpu)
-    pixel = cpu["kernel call (nanobind + pixel work / launch)"]
-    checks = {"plain": cpu["call: plain warp_affine (cached spec)"] - pixel,
-              "prepared": cpu["call: prepared"] - pixel,
-              "full checks": cpu["call: full checks + kernel (new signature)"] - pixel}
-    for k, v in checks.items():
-        print(f"  overhead on top of the pixel work, {k:<12} {v:6.2f} us")
+    print_stages("CPU path, 64x64 crop pasted into 256x256x3, out= given (host time per call, median):", cpu_paste)
+    checks = overheads(cpu)
+    paste_checks = overheads(cpu_paste)
+    for what, over in (("warp", checks), ("paste", paste_checks)):
+        for k, v in over.items():
+            print(f"  {what} overhead on top of the kernel call, {k:<12} {v:6.2f} us")
     goal = checks["plain"] <= CPU_GOAL_US and checks["prepared"] <= CPU_GOAL_US
     print(f"goal: CPU per-call overhead of a 64x64 warp <= {CPU_GOAL_US} us (plain and prepared): "
           f"{'PASS' if goal else 'FAIL'}")
+    report["cpu_paste_us"] = cpu_paste
+    report["cpu_paste_overhead_us"] = paste_checks
     report["cpu_us"] = cpu
     report["cpu_overhead_us"] = checks
     report["cpu_goal_pass"] = goal
@@ -164,6 +205,7 @@ def main() -> None:
     except ImportError:
         cuda = False
     if cuda:
+        rng = np.random.default_rng(0)
         frame = torch.from_numpy(rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8)).cuda()
         crop = torch.empty((512, 512, 3), dtype=torch.uint8, device="cuda")
         big = np.array([[0.45, -0.1, -400.0], [0.1, 0.45, -150.0]])
@@ -172,6 +214,12 @@ def main() -> None:
         gpu["a no-op torch kernel (add_)"] = per_call_us({"s": lambda: crop.add_(0)}, 5000)["s"]
         torch.cuda.synchronize()
         print_stages("GPU path, torch, 1080p -> 512x512 crop, out= given (host time per call, median):", gpu)
+        mask = torch.ones((512, 512), dtype=torch.float32, device="cuda")
+        gpu_paste = paste_stages(frame, crop, mask, torch.empty_like(frame), big, min(args.calls, 5000),
+                                 torch.cuda.synchronize)
+        print_stages("GPU path, torch, 512x512 crop pasted into 1080p, out= given (host time per call, median):",
+                     gpu_paste)
+        report["gpu_paste_us"] = gpu_paste
         report["gpu_us"] = gpu
     else:
         print("GPU path: no CUDA device visible (torch), skipped")

@@ -38,7 +38,8 @@ stage_tests() {
     run docstrings python3 -m pytest tests/test_docstrings.py -q -p no:cacheprovider
 }
 stage_fuzz() {
-    run fuzz_gpu python3 -m tests.fuzz --cases 2000 --gpu torch
+    run fuzz_gpu python3 -m tests.fuzz --cases ${FUZZ_CASES:-2000} --gpu torch --json "$OUT/fuzz_gpu.json"
+    run memory_gpu python3 benchmarks/memory_check.py --calls ${MEMORY_CALLS:-20000} --gpu torch
 }
 stage_bench() {
     run profile python3 benchmarks/profile_overhead.py --no-threads --calls 5000 --json "$OUT/profile_overhead.json"

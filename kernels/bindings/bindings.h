@@ -7,6 +7,7 @@ namespace ffaccel::bindings {
 
 namespace nb = nanobind;
 
+void register_affine(nb::module_& m);
 void register_warp_affine(nb::module_& m);
 void register_paste_back(nb::module_& m);
 void register_composite(nb::module_& m);
@@ -15,6 +16,11 @@ void register_feather_mask(nb::module_& m);
 void register_color(nb::module_& m);
 void register_multiband(nb::module_& m);
 void register_paste_insightface(nb::module_& m);
+void register_stab_bank(nb::module_& m);
+void register_stab_outliers(nb::module_& m);
+void register_stab_rigid(nb::module_& m);
+void register_stab_cuts(nb::module_& m);
+void register_stab_offline(nb::module_& m);
 
 // GPU work of a binding: runs `fn` with `device` current, or raises CudaError when
 // this build has no CUDA kernels.

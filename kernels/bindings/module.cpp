@@ -85,6 +85,7 @@ NB_MODULE(_core, m) {
     m.def("build_info", &build_info, "What this build of the extension contains.");
     m.def("runtime_info", &runtime_info, "CUDA runtime/driver versions and visible devices.");
 
+    bindings::register_affine(m);
     bindings::register_warp_affine(m);
     bindings::register_paste_back(m);
     bindings::register_composite(m);
@@ -93,4 +94,9 @@ NB_MODULE(_core, m) {
     bindings::register_color(m);
     bindings::register_multiband(m);
     bindings::register_paste_insightface(m);
+    bindings::register_stab_bank(m);
+    bindings::register_stab_outliers(m);
+    bindings::register_stab_rigid(m);
+    bindings::register_stab_cuts(m);
+    bindings::register_stab_offline(m);
 }

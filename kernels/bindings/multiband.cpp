@@ -1,5 +1,5 @@
-// Binding for multi-band paste-back. The faces (paste areas and maps, from the inverse
-// matrices) are built once per call into a PasteFaces object: Python reads the workspace
+// Binding for multi-band paste-back. The faces (paste areas and maps, from the frame ->
+// crop matrices, inverted here) are built once per call into a PasteFaces object: Python reads the workspace
 // size from it, allocates the workspace with the frame's framework, and hands the same
 // object to paste_back_multiband, which runs cpu:: or cuda:: on it.
 #include "ffaccel/multiband.h"
@@ -9,10 +9,9 @@
 #include <vector>
 
 #include "bindings.h"
+#include "matrices.h"
 
 namespace ffaccel::bindings {
-
-using Inverse = nb::ndarray<const double, nb::shape<-1, 6>, nb::c_contig, nb::device::cpu>;
 
 // The faces of one call and the frame and crop sizes they were built for.
 struct PasteFaces {
@@ -20,10 +19,20 @@ struct PasteFaces {
     int frame_w, frame_h, crop_w, crop_h;
 };
 
-static PasteFaces paste_faces(Inverse inverse, int fw, int fh, int cw, int ch) {
-    if (inverse.shape(0) < 1) throw nb::value_error("paste_faces: need at least one matrix");
-    PasteFaces f{std::vector<PasteFace>(inverse.shape(0)), fw, fh, cw, ch};
-    for (size_t i = 0; i < f.faces.size(); ++i) f.faces[i] = make_paste_face(inverse.data() + 6 * i, fw, fh, cw, ch, false);
+// The faces of N frame -> crop matrices (N, 2, 3), checked by the caller; a matrix that
+// breaks a rule of affine.h is refused all the same.
+static PasteFaces paste_faces(Matrices matrices, int fw, int fh, int cw, int ch) {
+    const std::size_t n = matrix_count(matrices);
+    const double* rows = matrix_rows(matrices, n, true, true);
+    if (rows == nullptr || n < 1) throw nb::value_error("paste_faces: expected matrices of shape (N, 2, 3), N >= 1");
+    PasteFaces f{std::vector<PasteFace>(n), fw, fh, cw, ch};
+    for (std::size_t i = 0; i < n; ++i) {
+        double inv[6], det;
+        if (checked_inverse(rows + 6 * i, inv, &det) != AffineFault::None) {
+            throw nb::value_error("paste_faces: a matrix breaks the rules of ffaccel._checks.affine_inverse");
+        }
+        f.faces[i] = make_paste_face(inv, fw, fh, cw, ch, false);
+    }
     return f;
 }
 
@@ -68,9 +77,9 @@ static void paste_back_multiband(const Image& frame, const Image& out, const Ima
 void register_multiband(nb::module_& m) {
     m.attr("MULTIBAND_MAX_LEVELS") = kMultibandMaxLevels;
     nb::class_<PasteFaces>(m, "PasteFaces", "The faces of one multi-band paste call (paste_faces).");
-    m.def("paste_faces", &paste_faces, nb::arg("inverse"), nb::arg("frame_w"), nb::arg("frame_h"),
+    m.def("paste_faces", &paste_faces, nb::arg("matrices"), nb::arg("frame_w"), nb::arg("frame_h"),
           nb::arg("crop_w"), nb::arg("crop_h"),
-          "The paste areas and maps of N faces, from the inverses (N, 6) of their frame -> crop matrices.");
+          "The paste areas and maps of N faces, from their frame -> crop matrices (N, 2, 3) float64.");
     m.def("multiband_workspace_floats", &workspace_floats, nb::arg("faces"), nb::arg("channels"), nb::arg("levels"),
           "float32 elements of workspace paste_back_multiband needs for these faces.");
     m.def("paste_back_multiband", &paste_back_multiband, nb::arg("frame"), nb::arg("out"), nb::arg("crops"),

@@ -181,26 +181,19 @@ void row_simd(const PasteParams& q, const PasteFace& f, const FaceSimd<MaskT, Cr
     };
 
     if constexpr (M == WarpMode::OpenCV4) {
-        // As row_simd of warp_affine.cpp: (row + 16) + col in int32 equals the double sum
-        // when both terms are within +-(2^30 - 1).
-        const double rx = rint64((f.k.d[1] * v + f.k.d[2]) * 1024.0) + 16.0;
-        const double ry = rint64((f.k.d[4] * v + f.k.d[5]) * 1024.0) + 16.0;
-        const double lim = 1073741823.0;
-        if (!(s.fc.ok && std::fabs(rx) <= lim && std::fabs(ry) <= lim)) {
+        const simd::FixedRow r = simd::fixed_row(f.k, s.fc, v);
+        if (!r.ok) {
             scalar_span<CropT, MaskT, M, C>(q, f, f.x1 + lo, f.x1 + hi, y);
             return;
         }
-        const __m256i vrx = _mm256_set1_epi32(static_cast<int>(rx)), vry = _mm256_set1_epi32(static_cast<int>(ry));
         for (int u0 = lo;; u0 += 8) {
             if (u0 > last) {
                 if (u0 >= hi) break;
                 u0 = last;  // the final block, overlapping the pasted columns
             }
             prefetch_ahead(u0);
-            const __m256i cx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.fc.x.data() + u0));
-            const __m256i cy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.fc.y.data() + u0));
-            const simd::FixedCoords k = simd::fixed_coords(_mm256_srai_epi32(_mm256_add_epi32(vrx, cx), 5),
-                                                           _mm256_srai_epi32(_mm256_add_epi32(vry, cy), 5));
+            const simd::FixedXY c = simd::fixed_xy(r, s.fc, u0);
+            const simd::FixedCoords k = simd::fixed_coords(c.X, c.Y);
             finish(
                 u0, _mm256_add_epi32(_mm256_set1_epi32(u0), iota),
                 [&](__m256* m) { simd::sample_fixed<MaskT, 1>(s.mask, k, m); },
@@ -223,12 +216,8 @@ void row_simd(const PasteParams& q, const PasteFace& f, const FaceSimd<MaskT, Cr
             const __m256i lane_u = _mm256_add_epi32(_mm256_set1_epi32(u0), iota);
             const __m256 uf = _mm256_cvtepi32_ps(lane_u);
             __m256 sx, sy;
-            if constexpr (M == WarpMode::Default) {
-                sx = _mm256_add_ps(_mm256_mul_ps(a0, uf), rx);
-                sy = _mm256_add_ps(_mm256_mul_ps(a3, uf), ry);
-            } else {
-                sx = _mm256_fmadd_ps(a0, uf, rx);
-                sy = _mm256_fmadd_ps(a3, uf, ry);
+            simd::float_xy<M>(a0, a3, rx, ry, uf, sx, sy);
+            if constexpr (M == WarpMode::OpenCV5) {
                 if (u0 + 8 > vector_end) {
                     const __m256 tx = _mm256_add_ps(_mm256_fmadd_ps(uf, a0, _mm256_set1_ps(rx1)), _mm256_set1_ps(f.k.f[2]));
                     const __m256 ty = _mm256_add_ps(_mm256_fmadd_ps(uf, a3, _mm256_set1_ps(ry1)), _mm256_set1_ps(f.k.f[5]));

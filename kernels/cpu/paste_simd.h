@@ -24,6 +24,7 @@
 #pragma once
 
 #include "warp_simd.h"
+#include "warp_coords.h"
 
 #if defined(FFACCEL_WARP_SIMD)
 #define FFACCEL_PASTE_SIMD 1

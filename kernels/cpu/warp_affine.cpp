@@ -16,6 +16,7 @@
 #include "parallel.h"
 #include "variant.h"
 #include "warp_simd.h"
+#include "warp_coords.h"
 
 namespace ffaccel::cpu {
 namespace FFACCEL_CPU_VARIANT {
@@ -32,20 +33,11 @@ void row_simd(const WarpParams& p, const simd::Src<C>& s, const WarpCoeffs& k, c
     const int w = p.dst.w;
     int x = 0;
     if constexpr (M == WarpMode::OpenCV4) {
-        // opencv4_fixed(): s = (row + 16.0) + col in double, clamped to +-(2^31 - 1).
-        // With |row + 16| and |col| both at most 2^30 - 1 the sum is exact in int32
-        // and never reaches the clamp, so integer adds give the same X.
-        const double rx = rint64((k.d[1] * y + k.d[2]) * 1024.0) + 16.0;
-        const double ry = rint64((k.d[4] * y + k.d[5]) * 1024.0) + 16.0;
-        const double lim = 1073741823.0;
-        if (fc->ok && std::fabs(rx) <= lim && std::fabs(ry) <= lim) {
-            const __m256i vrx = _mm256_set1_epi32(static_cast<int>(rx)), vry = _mm256_set1_epi32(static_cast<int>(ry));
+        const simd::FixedRow r = simd::fixed_row(k, *fc, y);  // false: the whole row goes scalar
+        if (r.ok) {
             for (; x + 8 <= w; x += 8) {
-                const __m256i cx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(fc->x.data() + x));
-                const __m256i cy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(fc->y.data() + x));
-                const __m256i X = _mm256_srai_epi32(_mm256_add_epi32(vrx, cx), 5);
-                const __m256i Y = _mm256_srai_epi32(_mm256_add_epi32(vry, cy), 5);
-                simd::block_fixed<T, C>(s, X, Y, out + x * C);
+                const simd::FixedXY c = simd::fixed_xy(r, *fc, x);
+                simd::block_fixed<T, C>(s, c.X, c.Y, out + x * C);
             }
         }
     } else {
@@ -60,13 +52,7 @@ void row_simd(const WarpParams& p, const simd::Src<C>& s, const WarpCoeffs& k, c
         const __m256 eight = _mm256_set1_ps(8.f);
         for (; x + 8 <= end; x += 8, xf = _mm256_add_ps(xf, eight)) {
             __m256 sx, sy;
-            if constexpr (M == WarpMode::Default) {
-                sx = _mm256_add_ps(_mm256_mul_ps(a0, xf), rx);
-                sy = _mm256_add_ps(_mm256_mul_ps(a3, xf), ry);
-            } else {
-                sx = _mm256_fmadd_ps(a0, xf, rx);
-                sy = _mm256_fmadd_ps(a3, xf, ry);
-            }
+            simd::float_xy<M>(a0, a3, rx, ry, xf, sx, sy);
             if (!simd::block_float<M, T, C>(s, sx, sy, out + x * C)) scalar_span<M, T, C>(p, k, x, x + 8, y, out);
         }
     }

@@ -28,7 +28,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <vector>
 
 #include "ffaccel/warp_affine.h"
 
@@ -518,31 +517,6 @@ FFACCEL_SIMD_INLINE void block_fixed(const Src<C>& s, __m256i X, __m256i Y, T* o
         }
         store_f32<C>(reinterpret_cast<float*>(out), v);
     }
-}
-
-// OpenCV4's column terms round(a * x * 1024) of warp_affine.h's opencv4_fixed(), per
-// face, as int32: the row loops (warp_affine.cpp, paste_back.cpp) then add the row term
-// in integers. Kept only when every value fits in +-2^30, so the integer sum equals
-// the double one (see row_simd of warp_affine.cpp).
-struct FixedColumns {
-    std::vector<std::int32_t> x, y;  // per column: X and Y column terms
-    bool ok = false;
-};
-
-inline FixedColumns fixed_columns(const WarpCoeffs& k, int w) {
-    FixedColumns f;
-    f.x.resize(w);
-    f.y.resize(w);
-    const double lim = 1073741823.0;  // 2^30 - 1
-    for (int x = 0; x < w; ++x) {
-        // The same expressions as opencv4_fixed(): rint64(a_col * x * 1024.0).
-        const double cx = rint64(k.d[0] * x * 1024.0), cy = rint64(k.d[3] * x * 1024.0);
-        if (!(std::fabs(cx) <= lim && std::fabs(cy) <= lim)) return f;
-        f.x[x] = static_cast<std::int32_t>(cx);
-        f.y[x] = static_cast<std::int32_t>(cy);
-    }
-    f.ok = true;
-    return f;
 }
 
 }  // namespace ffaccel::cpu::FFACCEL_CPU_VARIANT::simd

@@ -7,18 +7,13 @@
 #include <stdexcept>
 
 #include "cuda_check.h"
+#include "face_groups.h"
 
 namespace ffaccel::cuda {
 namespace {
 
-constexpr int kMaxFacesPerLaunch = 32;  // keeps the argument block under the 4 KB limit
-
-struct FaceBlock {
-    PasteFace f[kMaxFacesPerLaunch];
-};
-
 template <typename CropT, typename MaskT, WarpMode M, int C>
-__global__ void paste_back_kernel(PasteParams p, FaceBlock faces, int n, int x0, int y0, int w, int h) {
+__global__ void paste_back_kernel(PasteParams p, FaceGroup<PasteFace> faces, int n, int x0, int y0, int w, int h) {
     const int dx = blockIdx.x * blockDim.x + threadIdx.x;
     const int dy = blockIdx.y * blockDim.y + threadIdx.y;
     if (dx >= w || dy >= h) return;
@@ -29,10 +24,7 @@ template <typename CropT, typename MaskT, WarpMode M, int C>
 struct PasteLaunch {
     static void run(const PasteParams& params, const PasteFace* faces, int n, cudaStream_t stream) {
         const dim3 block(32, 8);
-        for (int first = 0; first < n; first += kMaxFacesPerLaunch) {
-            const int count = n - first < kMaxFacesPerLaunch ? n - first : kMaxFacesPerLaunch;
-            FaceBlock block_faces;
-            for (int i = 0; i < count; ++i) block_faces.f[i] = faces[first + i];
+        for_each_face_group(faces, n, [&](const FaceGroup<PasteFace>& group, int first, int count) {
             PasteParams p = params;  // region: the union of every face's area (paste_region)
             p.crops.data += static_cast<std::uintptr_t>(first) * params.crops.batch_stride;
             p.masks.data += static_cast<std::uintptr_t>(first) * params.masks.batch_stride;
@@ -46,9 +38,9 @@ struct PasteLaunch {
                 x0 = p.region_x1, y0 = p.region_y1, w = p.region_x2 - x0, h = p.region_y2 - y0;
             }
             const dim3 grid((w + block.x - 1) / block.x, (h + block.y - 1) / block.y);
-            paste_back_kernel<CropT, MaskT, M, C><<<grid, block, 0, stream>>>(p, block_faces, count, x0, y0, w, h);
+            paste_back_kernel<CropT, MaskT, M, C><<<grid, block, 0, stream>>>(p, group, count, x0, y0, w, h);
             check_launch("paste_back");
-        }
+        });
     }
 };
 

@@ -4,41 +4,30 @@
 #include <stdexcept>
 
 #include "cuda_check.h"
+#include "face_groups.h"
 
 namespace ffaccel::cuda {
 namespace {
 
-// Per-face coefficients travel as a kernel argument (no device allocation, no copy),
-// which keeps the launch capturable in a CUDA graph. 32 faces fit the classic 4 KB
-// parameter limit with room to spare; larger batches are launched in chunks.
-constexpr int kMaxFacesPerLaunch = 32;
-
-struct CoeffBlock {
-    WarpCoeffs k[kMaxFacesPerLaunch];
-};
-
 template <WarpMode M, typename T, int C>
-__global__ void warp_affine_kernel(WarpParams p, CoeffBlock coeffs, int face0) {
+__global__ void warp_affine_kernel(WarpParams p, FaceGroup<WarpCoeffs> coeffs, int face0) {
     const int x = blockIdx.x * blockDim.x + threadIdx.x;
     const int y = blockIdx.y * blockDim.y + threadIdx.y;
     const int face = blockIdx.z;
     if (x >= p.dst.w || y >= p.dst.h) return;
     T* out = row_ptr_mut<T>(p.dst, face0 + face, y) + x * C;
-    warp_pixel<M, T, C>(p, coeffs.k[face], x, y, out);
+    warp_pixel<M, T, C>(p, coeffs.f[face], x, y, out);
 }
 
 template <WarpMode M, typename T, int C>
 struct WarpLaunch {
     static void run(const WarpParams& p, const WarpCoeffs* coeffs, int n, cudaStream_t stream) {
         const dim3 block(32, 8);
-        for (int face0 = 0; face0 < n; face0 += kMaxFacesPerLaunch) {
-            const int count = n - face0 < kMaxFacesPerLaunch ? n - face0 : kMaxFacesPerLaunch;
-            CoeffBlock block_coeffs;
-            for (int i = 0; i < count; ++i) block_coeffs.k[i] = coeffs[face0 + i];
+        for_each_face_group(coeffs, n, [&](const FaceGroup<WarpCoeffs>& group, int first, int count) {
             const dim3 grid((p.dst.w + block.x - 1) / block.x, (p.dst.h + block.y - 1) / block.y, count);
-            warp_affine_kernel<M, T, C><<<grid, block, 0, stream>>>(p, block_coeffs, face0);
+            warp_affine_kernel<M, T, C><<<grid, block, 0, stream>>>(p, group, first);
             check_launch("warp_affine");
-        }
+        });
     }
 };
 

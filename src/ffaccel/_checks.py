@@ -400,30 +400,42 @@ def matrices(matrix: Any, name: str, batched: bool) -> np.ndarray:
     return m
 
 
-def affine_inverse(m: np.ndarray, name: str) -> np.ndarray:
-    """Inverse maps (N, 6) in double, by OpenCV's warpAffine formula, after the matrix rules.
+def affine(matrix: Any, name: str, batched: bool) -> np.ndarray:
+    """:func:`matrices` and the matrix rules of :func:`affine_inverse`, without keeping the
+    inverse: the (N, 2, 3) float64 matrices as the kernels take them (they invert in C++)."""
+    m = matrices(matrix, name, batched)
+    matrix_rules(m, name)
+    return m
 
-    For M = [[a, b, c], [d, e, f]]: D = 1 / (a*e - b*d), then
+
+def affine_inverse(m: np.ndarray, name: str) -> np.ndarray:
+    """Inverse maps (N, 6) in double of (N, 2, 3) float64 matrices, after the matrix rules.
+
+    The extension computes them (kernels/include/ffaccel/affine.h, the one copy of the
+    formula, OpenCV's warpAffine inverse): for M = [[a, b, c], [d, e, f]], D = 1 / (a*e - b*d),
     [[e*D, -b*D, -(e*D)*c - (-b*D)*f], [-d*D, a*D, -(-d*D)*c - (a*D)*f]].
     Refused (ValueError naming ``name``): NaN or infinity, a zero determinant, or an entry
     of the matrix or of its inverse past ``MATRIX_LIMIT`` in magnitude.
     """
     out = np.empty((m.shape[0], 6), np.float64)
-    for i, row in enumerate(m.reshape(-1, 6).tolist()):
-        a, b, c, d, e, f = row
-        if not math.isfinite(a + b + c + d + e + f):  # NaN and inf propagate through the sum
-            raise ValueError(f"{name}: expected finite values, got NaN or infinity (matrix {i})")
-        if max(abs(a), abs(b), abs(c), abs(d), abs(e), abs(f)) > MATRIX_LIMIT:
-            raise ValueError(f"{name}: expected entries of magnitude <= 2**100, got {row} (matrix {i})")
-        det = a * e - b * d
-        if det == 0.0 or not math.isfinite(det):
-            raise ValueError(f"{name}: expected an invertible matrix, got determinant {det!r} (matrix {i})")
-        inv_det = 1.0 / det
-        a11, a22 = e * inv_det, a * inv_det
-        b12, b21 = b * -inv_det, d * -inv_det
-        inv = (a11, b12, -a11 * c - b12 * f, b21, a22, -b21 * c - a22 * f)
-        if not all(math.isfinite(v) and abs(v) <= MATRIX_LIMIT for v in inv):
-            raise ValueError(f"{name}: expected a matrix whose inverse has entries of magnitude <= 2**100 "
-                             f"(too close to singular), got {row} (matrix {i})")
-        out[i] = inv
+    matrix_rules(m, name, out)
     return out
+
+
+def matrix_rules(m: np.ndarray, name: str, out: np.ndarray | None = None) -> None:
+    """Run the extension's matrix rules on ``m`` (N, 2, 3), inverses into ``out`` if given;
+    the first matrix that fails raises its named ValueError."""
+    from ffaccel import _core  # imported by the op already; importing _checks needs no extension
+
+    i, fault, det = _core.affine_inverse(m, out)
+    if not fault:
+        return
+    row = m.reshape(-1, 6)[i].tolist()
+    if fault == 1:  # NaN and inf propagate through the sum of the entries
+        raise ValueError(f"{name}: expected finite values, got NaN or infinity (matrix {i})")
+    if fault == 2:
+        raise ValueError(f"{name}: expected entries of magnitude <= 2**100, got {row} (matrix {i})")
+    if fault == 3:
+        raise ValueError(f"{name}: expected an invertible matrix, got determinant {det!r} (matrix {i})")
+    raise ValueError(f"{name}: expected a matrix whose inverse has entries of magnitude <= 2**100 "
+                     f"(too close to singular), got {row} (matrix {i})")

@@ -11,6 +11,11 @@ with the same key only re-reads what can change cheaply:
   cupy: ``data.ptr``), and whether the output's bytes overlap an input's;
 - the affine matrices: shape, finiteness and invertibility, every call.
 
+The pointers, the matrices and the stream go to the extension in one call (a
+``_core.WarpCall`` or ``_core.PasteCall`` built from the checks' results), which tests
+the overlap, checks and inverts the matrices (kernels/include/ffaccel/affine.h) and
+launches, or returns a status saying why not, with nothing written.
+
 A call whose key is new, or whose pointers overlap, or whose matrix fails a check, runs
 the full checks instead, so a bad argument raises exactly the error the full path gives,
 before anything is written. Nothing here synchronises or allocates device memory, so the
@@ -21,21 +26,18 @@ the same specs without the dictionary lookup.
 from __future__ import annotations
 
 import functools
-import math
 import sys
-import threading
 from typing import Any
 
 import numpy as np
 
-from ffaccel._checks import MATRIX_LIMIT, real_array
+from ffaccel._checks import real_array
 
 __all__ = ["signature", "out_signature", "ptr", "stream_reader", "allocator", "lookup", "remember",
-           "inverse", "apart", "cache_clear"]
+           "host_matrix", "launched", "apart", "cache_clear"]
 
-_F64 = np.dtype(np.float64)
+F64 = np.dtype(np.float64)
 CACHE: dict[Any, Any] = {}
-_TLS = threading.local()
 CACHE_MAX = 256  # keys; the cache is emptied when full (a pipeline uses a handful)
 
 
@@ -156,78 +158,22 @@ def cache_clear() -> None:
     CACHE.clear()
 
 
-def _float64(matrix: Any) -> np.ndarray | None:
+def host_matrix(matrix: Any) -> np.ndarray | None:
     """``matrix`` as float64 by the full checks' own reader (lists, other real dtypes, host
-    tensors), or None where that reader refuses it."""
-    if type(matrix) is np.ndarray and matrix.dtype == _F64:
-        return matrix
+    tensors), or None where that reader refuses it (the caller then runs the full checks).
+    Shape, finiteness and invertibility are checked by the extension's prepared call."""
     try:
         return real_array(matrix, "matrix")
     except (TypeError, ValueError):
         return None
 
 
-def inverse(matrix: Any, n: int, batched: bool) -> np.ndarray | None:
-    """The (n, 6) inverse maps of ``matrix`` by ``_checks.affine_inverse``'s formula; None
-    when ``matrix`` does not read as real numbers of the right shape or breaks a rule
-    (the caller then runs the full checks).
-
-    One matrix is written into a per-thread buffer that the next call on the same thread
-    overwrites: the kernels read the maps on the host before they return.
-    """
-    if type(matrix) is not np.ndarray or matrix.dtype != _F64:
-        matrix = _float64(matrix)
-        if matrix is None:
-            return None
-    if n == 1 and not batched:
-        if matrix.shape != (2, 3):
-            return None
-        inv = _inverse_one(matrix.tolist())
-        if inv is None:
-            return None
-        try:
-            buf = _TLS.inverse
-        except AttributeError:
-            buf = _TLS.inverse = np.empty((1, 6), np.float64)
-        buf[0] = inv
-        return buf
-    if matrix.shape != (n, 2, 3):
-        return None
-    rows = _inverse_rows(matrix.reshape(n, 6).tolist())
-    return None if rows is None else np.array(rows, np.float64)
-
-
-def _inverse_one(rows: list[list[float]]) -> tuple[float, ...] | None:
-    """One inverse map of a (2, 3) matrix given as nested lists, or None where
-    ``_checks.affine_inverse`` would refuse it. A chained comparison with the limit is
-    False for NaN and infinity, so it checks finiteness and magnitude at once."""
-    (a, b, c), (d, e, f) = rows
-    lim, nlim = MATRIX_LIMIT, -MATRIX_LIMIT
-    if not (nlim <= a <= lim and nlim <= b <= lim and nlim <= c <= lim and nlim <= d <= lim
-            and nlim <= e <= lim and nlim <= f <= lim):
-        return None
-    det = a * e - b * d
-    if det == 0.0 or not math.isfinite(det):
-        return None
-    inv_det = 1.0 / det
-    a11, a22 = e * inv_det, a * inv_det
-    b12, b21 = b * -inv_det, d * -inv_det
-    c1, c2 = -a11 * c - b12 * f, -b21 * c - a22 * f
-    if not (nlim <= a11 <= lim and nlim <= b12 <= lim and nlim <= c1 <= lim and nlim <= b21 <= lim
-            and nlim <= a22 <= lim and nlim <= c2 <= lim):
-        return None
-    return (a11, b12, c1, b21, a22, c2)
-
-
-def _inverse_rows(rows: list[list[float]]) -> list[tuple[float, ...]] | None:
-    """:func:`_inverse_one` for (N, 6) rows; None if any matrix is refused."""
-    out = []
-    for a, b, c, d, e, f in rows:
-        inv = _inverse_one([[a, b, c], [d, e, f]])
-        if inv is None:
-            return None
-        out.append(inv)
-    return out
+def launched(status: int) -> None:
+    """Raise where a prepared call (``_core.WarpCall``/``PasteCall``) refused arguments that
+    the full checks had passed: a disagreement between the two, never the caller's error."""
+    if status:
+        raise RuntimeError(f"ffaccel: the kernel refused arguments its checks passed (status {status}); "
+                           "please report this as a bug")
 
 
 def apart(p: int, n: int, q: int, m: int) -> bool:

@@ -121,17 +121,17 @@ def test_binding_refuses_faces_built_for_another_size():
     """The faces are built once per call and handed on; the binding checks they fit the images."""
     frame = np.zeros((50, 50, 3), np.uint8)
     crop, mask = np.full((16, 16, 3), 200, np.uint8), np.ones((16, 16), np.float32)
-    inverse = np.array([[1.0, 0, 5, 0, 1.0, 5]])
+    matrices = np.array([[[1.0, 0, -5], [0, 1.0, -5]]])  # frame -> crop; the binding inverts
     u8, f32 = _core.DType.U8, _core.DType.F32
     img = _core.Image(_core.host_ptr(frame), 50, 50, 3, 150, 0, u8)
     crop_img = _core.Image(_core.host_ptr(crop), 16, 16, 3, 48, 0, u8)
     mask_img = _core.Image(_core.host_ptr(mask), 16, 16, 1, 64, 0, f32)
     ws = np.zeros(100000, np.float32)
     for size in [(60, 50, 16, 16), (50, 50, 16, 17)]:
-        faces = _core.paste_faces(inverse, *size)
+        faces = _core.paste_faces(matrices, *size)
         with pytest.raises(ValueError, match="another frame or crop size"):
             _core.paste_back_multiband(img, img, crop_img, mask_img, faces, True, 3, _core.host_ptr(ws), len(ws), -1, 0)
-    faces = _core.paste_faces(inverse, 50, 50, 16, 16)
+    faces = _core.paste_faces(matrices, 50, 50, 16, 16)
     need = _core.multiband_workspace_floats(faces, 3, 3)
     with pytest.raises(ValueError, match="workspace too small"):
         _core.paste_back_multiband(img, img, crop_img, mask_img, faces, True, 3, _core.host_ptr(ws), need - 1, -1, 0)

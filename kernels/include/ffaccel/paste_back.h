@@ -17,6 +17,7 @@
 
 #include <cmath>
 
+#include "ffaccel/affine.h"
 #include "ffaccel/warp_affine.h"
 
 namespace ffaccel {
@@ -26,23 +27,9 @@ struct PasteFace {
     int x1, y1, x2, y2;   // paste area in frame pixels, clipped to the frame
 };
 
-// OpenCV's affine inverse (warpAffine and invertAffineTransform use the same formula).
-inline void invert_affine(const double* m, double* inv) {
-    double d = m[0] * m[4] - m[1] * m[3];
-    d = d != 0.0 ? 1.0 / d : 0.0;
-    const double a11 = m[4] * d, a22 = m[0] * d, a12 = m[1] * -d, a21 = m[3] * -d;
-    inv[0] = a11;
-    inv[1] = a12;
-    inv[2] = -a11 * m[2] - a12 * m[5];
-    inv[3] = a21;
-    inv[4] = a22;
-    inv[5] = -a21 * m[2] - a22 * m[5];
-}
-
 // The paste area of a crop (cw x ch) cut from a frame (fw x fh), and the map from area
 // pixels back to crop pixels, from `inv`, the crop -> frame inverse of the frame -> crop
-// matrix (OpenCV's formula, as invert_affine and Python's _checks.affine_inverse give it:
-// the bindings receive it from Python, inverted once there). The crop's corners are
+// matrix (affine.h's checked_inverse, run by the binding once per call). The crop's corners are
 // mapped into the frame by it; the area runs from the floor of their minimum to the ceil
 // of their maximum, clipped to the frame. FaceFusion's calculate_paste_area means the
 // same, but its corner array is integer, so OpenCV's transform hands back the corners

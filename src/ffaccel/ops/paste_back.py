@@ -72,11 +72,11 @@ def paste_areas(frame_size: tuple[int, int], crop_size: tuple[int, int], matrice
         [[100, 50, 229, 178]]
     """
     m = _checks.real_array(matrices, "matrices")
-    inverse = _checks.affine_inverse(_checks.matrices(m, "matrices", batched=m.ndim == 3), "matrices")
-    areas = np.empty((len(inverse), 4), np.int64)
+    m = _checks.affine(m, "matrices", batched=m.ndim == 3)
+    areas = np.empty((len(m), 4), np.int64)
     fw, fh = _checks.dsize(frame_size, "frame_size")
     cw, ch = _checks.dsize(crop_size, "crop_size")
-    _core.paste_areas(inverse, fw, fh, cw, ch, _checks.flag(facefusion, "facefusion"), areas)
+    _core.paste_areas(m, fw, fh, cw, ch, _checks.flag(facefusion, "facefusion"), areas)
     return areas
 
 
@@ -100,79 +100,60 @@ def _blend(blend: Any, levels: Any, compat: Any) -> int:
 
 class PasteSpec:
     """What the checks of one paste call worked out, reusable for any call of the same
-    argument signature (see :mod:`ffaccel._fast`)."""
+    argument signature (see :mod:`ffaccel._fast`): a ``_core.PasteCall`` holding the image
+    geometry, mode and device, which takes the rest (pointers, matrices, stream) in one
+    call and does the overlap tests, the matrix rules and the inversion in C++."""
 
-    __slots__ = ("h", "w", "c", "frame_stride", "frame_nbytes", "ch", "cw", "crop_stride", "crop_bstride",
-                 "crop_dt", "crop_nbytes", "mask_stride", "mask_bstride", "mask_dt", "mask_nbytes", "out_stride",
-                 "n", "batched", "mode", "facefusion", "inplace", "levels", "device", "stream", "alloc", "_imgs")
+    __slots__ = ("h", "w", "c", "ch", "cw", "geometry", "n", "batched", "inplace", "levels", "device", "call",
+                 "stream", "alloc")
 
     def __init__(self, f: _checks.ImageArg, cv: _arrays.ArrayView, mv: _arrays.ArrayView, o: _arrays.ArrayView,
                  n: int, batched: bool, mode: int, facefusion: bool, inplace: bool, levels: int,
                  crop_shape: tuple[int, ...]) -> None:
         self.h, self.w, self.c = f.h, f.w, f.c
-        self.frame_stride, self.frame_nbytes = f.view.strides[-3], f.view.nbytes
         self.ch, self.cw = crop_shape[0], crop_shape[1]
-        self.crop_stride, self.crop_bstride = cv.strides[-3], cv.strides[0] if batched else 0
-        self.crop_dt = _core.DType.U8 if cv.dtype == np.uint8 else _core.DType.F32
-        self.crop_nbytes = cv.nbytes
-        self.mask_stride, self.mask_bstride = mv.strides[-2], mv.strides[0] if batched else 0
-        self.mask_dt = _core.DType.U8 if mv.dtype == np.uint8 else _core.DType.F32
-        self.mask_nbytes = mv.nbytes
-        self.out_stride = o.strides[0]
-        self.n, self.batched, self.mode, self.facefusion = n, batched, mode, facefusion
-        self.inplace, self.levels = inplace, levels
+        u8 = _core.DType.U8
+        crop_dt = u8 if cv.dtype == np.uint8 else _core.DType.F32
+        mask_dt = u8 if mv.dtype == np.uint8 else _core.DType.F32
+        # (h, w, c, stride, batch stride, dtype) of frame, crops, masks and result: the
+        # kernel's image descriptors less their data pointer, which each call brings.
+        self.geometry = ((f.h, f.w, f.c, f.view.strides[-3], 0, u8),
+                         (self.ch, self.cw, f.c, cv.strides[-3], cv.strides[0] if batched else 0, crop_dt),
+                         (self.ch, self.cw, 1, mv.strides[-2], mv.strides[0] if batched else 0, mask_dt),
+                         (f.h, f.w, f.c, o.strides[0], 0, u8))
+        fi, ci, mi, oi = (_core.Image(0, *g) for g in self.geometry)
+        self.n, self.batched, self.inplace, self.levels = n, batched, inplace, levels
         self.device = f.view.device
+        self.call = _core.PasteCall(fi, oi, ci, mi, n, batched, mode, facefusion, inplace, self.device,
+                                    f.view.nbytes, cv.nbytes, mv.nbytes)
         self.stream = _fast.stream_reader(f.view.kind, f.view.device)
         self.alloc = _fast.allocator(f.view.kind, f.view.device, (f.h, f.w, f.c), f.view.dtype)
-        self._imgs: tuple[Any, ...] = (None,)  # (pointers, images) of the last call
 
-    def images(self, fp: int, cp: int, mp: int, op: int) -> tuple[Any, Any, Any, Any]:
-        """The kernel's image descriptors for these pointers (reused while they repeat)."""
-        last = self._imgs  # one attribute read and one write: safe across threads
-        key = (fp, cp, mp, op)
-        if last[0] != key:
-            u8 = _core.DType.U8
-            last = self._imgs = (key, (
-                _core.Image(fp, self.h, self.w, self.c, self.frame_stride, 0, u8),
-                _core.Image(cp, self.ch, self.cw, self.c, self.crop_stride, self.crop_bstride, self.crop_dt),
-                _core.Image(mp, self.ch, self.cw, 1, self.mask_stride, self.mask_bstride, self.mask_dt),
-                _core.Image(op, self.h, self.w, self.c, self.out_stride, 0, u8)))
-        return last[1]
-
-    def launch(self, fp: int, cp: int, mp: int, op: int, inverse: np.ndarray) -> None:
-        """Run the alpha-blend kernel on validated pointers and the (N, 6) crop -> frame inverse maps."""
-        fi, ci, mi, oi = self.images(fp, cp, mp, op)
-        _core.paste_back(fi, oi, ci, mi, inverse, self.mode, self.facefusion, self.inplace, self.device, self.stream())
+    def launch(self, fp: int, cp: int, mp: int, op: int, matrices: np.ndarray) -> None:
+        """Run the alpha-blend kernel on pointers and frame -> crop matrices the full checks passed."""
+        _fast.launched(self.call(fp, cp, mp, op, matrices, self.stream()))
 
     def fast_call(self, frame: Any, crops: Any, masks: Any, matrices: Any, out: Any) -> Any:
         """The call on arrays of this spec's signature, or None where the full checks must run
         (a matrix or an overlap they would refuse); nothing is written before that is known."""
-        mats = _fast.inverse(matrices, self.n, self.batched)
-        if mats is None:
-            return None
-        fp, cp, mp = _fast.ptr(frame), _fast.ptr(crops), _fast.ptr(masks)
-        fn = self.frame_nbytes
-        if not (_fast.apart(cp, self.crop_nbytes, fp, fn) and _fast.apart(mp, self.mask_nbytes, fp, fn)):
-            return None
+        if type(matrices) is not np.ndarray or matrices.dtype != _fast.F64:
+            matrices = _fast.host_matrix(matrices)
+            if matrices is None:
+                return None
+        fp = _fast.ptr(frame)
         if self.inplace:
-            self.launch(fp, cp, mp, fp, mats)
-            return frame
-        if out is None:
-            out = self.alloc()
-            self.launch(fp, cp, mp, _fast.ptr(out), mats)
-            return out
-        op = _fast.ptr(out)
-        if not (_fast.apart(op, fn, fp, fn) and _fast.apart(op, fn, cp, self.crop_nbytes)
-                and _fast.apart(op, fn, mp, self.mask_nbytes)):
+            result, op = frame, fp
+        else:
+            result = self.alloc() if out is None else out
+            op = _fast.ptr(result)
+        if self.call(fp, _fast.ptr(crops), _fast.ptr(masks), op, matrices, self.stream()):
             return None
-        self.launch(fp, cp, mp, op, mats)
-        return out
+        return result
 
-    def launch_multiband(self, frame: Any, out_obj: Any, ptrs: tuple[int, int, int, int], inverse: np.ndarray) -> None:
+    def launch_multiband(self, frame: Any, ptrs: tuple[int, int, int, int], matrices: np.ndarray) -> None:
         """Laplacian-pyramid paste with a per-call workspace of the frame's framework."""
-        fp, cp, mp, op = ptrs
-        fi, ci, mi, oi = self.images(fp, cp, mp, op)
-        faces = _core.paste_faces(inverse, self.w, self.h, self.cw, self.ch)  # built once, used for the size and the paste
+        fi, ci, mi, oi = (_core.Image(p, *g) for p, g in zip(ptrs, self.geometry))
+        faces = _core.paste_faces(matrices, self.w, self.h, self.cw, self.ch)  # built once, used for the size and the paste
         floats = _core.multiband_workspace_floats(faces, self.c, self.levels)
         # The pyramids live in a per-call float32 workspace of the frame's own framework
         # (numpy, or the cupy/torch allocator on the current stream), so no memory is
@@ -241,10 +222,10 @@ def check(frame: Any, crops: Any, masks: Any, matrices: Any, compat: Any, inplac
     else:
         out_obj, o = _checks.output(out, f.view, (f.h, f.w, f.c), f.view.dtype,
                                     inputs=[("frame", f.view), (crops_name, cv), (masks_name, mv)])
-    # The one inversion of the call (OpenCV's formula); every binding takes the inverse.
-    inverse = _checks.affine_inverse(m, "matrices" if batched else "matrix")
+    # The matrix rules, last as ever (the kernel inverts the matrices itself, in C++).
+    _checks.matrix_rules(m, "matrices" if batched else "matrix")
     spec = PasteSpec(f, cv, mv, o, n, batched, mode, facefusion, inplace, pyramid_levels, crop_shape)
-    return spec, inverse, out_obj, (f.view.ptr, cv.ptr, mv.ptr, o.ptr)
+    return spec, m if batched else m[0], out_obj, (f.view.ptr, cv.ptr, mv.ptr, o.ptr)
 
 
 def _key(frame: Any, crops: Any, masks: Any, compat: Any, inplace: Any, out: Any, batched: bool, blend: Any) -> tuple | None:
@@ -271,7 +252,7 @@ def _run(frame: Any, crops: Any, masks: Any, matrices: Any, compat: Any, inplace
             return result
     spec, mats, out_obj, ptrs = check(frame, crops, masks, matrices, compat, inplace, out, batched, blend, levels)
     if spec.levels:
-        spec.launch_multiband(frame, out_obj, ptrs, mats)
+        spec.launch_multiband(frame, ptrs, mats)
         return out_obj
     _fast.remember(key, spec)
     spec.launch(*ptrs, mats)

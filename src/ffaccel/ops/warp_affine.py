@@ -53,59 +53,39 @@ def _mode(compat: Any) -> int:
 
 class WarpSpec:
     """What the checks of one warp call worked out, reusable for any call of the same
-    argument signature (see :mod:`ffaccel._fast`)."""
+    argument signature (see :mod:`ffaccel._fast`): a ``_core.WarpCall`` holding the image
+    geometry, mode, border and device, which takes the rest (pointers, matrices, stream)
+    in one call and does the overlap test, the matrix rules and the inversion in C++."""
 
-    __slots__ = ("h", "w", "c", "dt", "src_stride", "src_nbytes", "dh", "dw", "out_stride", "out_bstride",
-                 "out_nbytes", "n", "batched", "mode", "border", "bval", "device", "stream", "alloc", "_src_img",
-                 "_out_img")
+    __slots__ = ("call", "stream", "alloc")
 
     def __init__(self, s: _checks.ImageArg, o: _arrays.ArrayView, n: int, batched: bool, mode: int, border: int,
                  bval: tuple[float, float, float, float], shape: tuple[int, ...]) -> None:
         v = s.view
-        self.h, self.w, self.c = s.h, s.w, s.c
-        self.dt = _core.DType.U8 if v.dtype == np.uint8 else _core.DType.F32
-        self.src_stride = v.strides[-2] if s.planar else v.strides[-3]
-        self.src_nbytes = v.nbytes
-        self.dh, self.dw = (shape[1], shape[2]) if batched else (shape[0], shape[1])
-        self.out_stride = o.strides[-2] if s.planar else o.strides[-3]
-        self.out_bstride = o.strides[0] if batched else 0
-        self.out_nbytes = o.nbytes
-        self.n, self.batched = n, batched
-        self.mode, self.border, self.bval = mode, border, bval
-        self.device = v.device
+        dt = _core.DType.U8 if v.dtype == np.uint8 else _core.DType.F32
+        dh, dw = (shape[1], shape[2]) if batched else (shape[0], shape[1])
+        src = _core.Image(0, s.h, s.w, s.c, v.strides[-2] if s.planar else v.strides[-3], 0, dt)
+        dst = _core.Image(0, dh, dw, s.c, o.strides[-2] if s.planar else o.strides[-3],
+                          o.strides[0] if batched else 0, dt)
+        self.call = _core.WarpCall(src, dst, n, batched, mode, border, bval, v.device, v.nbytes, o.nbytes)
         self.stream = _fast.stream_reader(v.kind, v.device)
         self.alloc = _fast.allocator(v.kind, v.device, shape, v.dtype)
-        self._src_img: tuple[int, Any] = (0, None)  # (pointer, _core.Image) of the last call
-        self._out_img: tuple[int, Any] = (0, None)
 
-    def launch(self, sp: int, op: int, inverse: np.ndarray) -> None:
-        """Run the kernel on validated pointers (host or device) and inverse maps."""
-        last = self._src_img  # one attribute read and one write: safe across threads
-        if last[0] != sp:
-            last = self._src_img = (sp, _core.Image(sp, self.h, self.w, self.c, self.src_stride, 0, self.dt))
-        dst = self._out_img
-        if dst[0] != op:
-            dst = self._out_img = (op, _core.Image(op, self.dh, self.dw, self.c, self.out_stride, self.out_bstride,
-                                                   self.dt))
-        _core.warp_affine(last[1], dst[1], inverse, self.mode, self.border, self.bval, self.device, self.stream())
-
+    def launch(self, sp: int, op: int, matrices: np.ndarray) -> None:
+        """Run the kernel on pointers and matrices the full checks passed."""
+        _fast.launched(self.call(sp, op, matrices, self.stream()))
 
     def fast_call(self, src: Any, matrix: Any, out: Any) -> Any:
         """The call on arrays of this spec's signature, or None where the full checks must run
         (a matrix or an overlap they would refuse); nothing is written before that is known."""
-        inverse = _fast.inverse(matrix, self.n, self.batched)
-        if inverse is None:
+        if type(matrix) is not np.ndarray or matrix.dtype != _fast.F64:
+            matrix = _fast.host_matrix(matrix)
+            if matrix is None:
+                return None
+        result = self.alloc() if out is None else out
+        if self.call(_fast.ptr(src), _fast.ptr(result), matrix, self.stream()):
             return None
-        sp = _fast.ptr(src)
-        if out is None:
-            out = self.alloc()
-            self.launch(sp, _fast.ptr(out), inverse)
-            return out
-        op = _fast.ptr(out)
-        if not (sp + self.src_nbytes <= op or op + self.out_nbytes <= sp):  # _fast.apart, inline
-            return None
-        self.launch(sp, op, inverse)
-        return out
+        return result
 
 
 def _key(src: Any, matrix: Any, dsize: Any, border: Any, border_value: Any, compat: Any, out: Any,
@@ -136,19 +116,19 @@ def _key(src: Any, matrix: Any, dsize: Any, border: Any, border_value: Any, comp
 
 def check(src: Any, matrix: Any, dsize: Any, border: Any, border_value: Any, compat: Any, out: Any,
           batched: bool) -> tuple[WarpSpec, np.ndarray, Any, int, int]:
-    """Every check of a warp call: (spec, inverse maps, result object, src pointer, result pointer)."""
+    """Every check of a warp call: (spec, the matrices as the kernel takes them, result object,
+    src pointer, result pointer)."""
     s = _checks.image(src, "src", _ALLOWED)
-    inverse = _checks.affine_inverse(_checks.matrices(matrix, "matrices" if batched else "matrix", batched),
-                                     "matrices" if batched else "matrix")
+    m = _checks.affine(matrix, "matrices" if batched else "matrix", batched)
     w, h = _checks.dsize(dsize)
     mode = _mode(compat)
     border_code = _checks.border(border)
     bval = _checks.border_value(border_value, s.view.dtype)
     crop_shape = (h, w) if s.planar else (h, w, s.c)
-    shape = (inverse.shape[0], *crop_shape) if batched else crop_shape
+    shape = (m.shape[0], *crop_shape) if batched else crop_shape
     out_obj, o = _checks.output(out, s.view, shape, s.view.dtype, inputs=[("src", s.view)])
-    spec = WarpSpec(s, o, inverse.shape[0], batched, mode, border_code, bval, shape)
-    return spec, inverse, out_obj, s.view.ptr, o.ptr
+    spec = WarpSpec(s, o, m.shape[0], batched, mode, border_code, bval, shape)
+    return spec, m if batched else m[0], out_obj, s.view.ptr, o.ptr
 
 
 def _run(src: Any, matrix: Any, dsize: Any, border: Any, border_value: Any, compat: Any, out: Any, batched: bool) -> Any:
@@ -158,9 +138,9 @@ def _run(src: Any, matrix: Any, dsize: Any, border: Any, border_value: Any, comp
         result = spec.fast_call(src, matrix, out)
         if result is not None:
             return result
-    spec, inverse, out_obj, sp, op = check(src, matrix, dsize, border, border_value, compat, out, batched)
+    spec, m, out_obj, sp, op = check(src, matrix, dsize, border, border_value, compat, out, batched)
     _fast.remember(key, spec)
-    spec.launch(sp, op, inverse)
+    spec.launch(sp, op, m)
     return out_obj
 
 
@@ -183,7 +163,7 @@ def warp_affine(
             stream, without synchronising (the call can be captured in a CUDA graph).
         matrix: (2, 3) host array mapping source to destination pixels, OpenCV's
             convention (integer coordinates are pixel centres). It is inverted in
-            double precision on the host.
+            double precision on the host (in the extension, OpenCV's formula).
         dsize: (width, height) of the result, as in OpenCV.
         border: ``"replicate"`` (clamp each tap) or ``"constant"``.
         border_value: value of pixels outside ``src`` for ``"constant"``: a number or

@@ -2,16 +2,25 @@
 
 Each channel y (one segment, T frames, uniformly spaced, NaN rows already
 interpolated) is smoothed by a bank of J steady-state Rauch-Tung-Striebel
-smoothers of the constant-velocity model (white acceleration of variance q,
-white measurement noise of variance r). In the steady state the RTS smoother
-is the zero-phase filter
+smoothers of a polynomial motion model (white process noise of variance q on the
+K-th difference, white measurement noise of variance r; K = ``ORDER`` = 3, the
+constant-acceleration model; K = 2 would be the constant-velocity one). In the
+steady state the RTS smoother is the zero-phase filter
 
-    H(w) = 1 / (1 + (2 - 2 cos w)^2 / L^2),    L^2 = q / r,
+    H(w) = 1 / (1 + (2 - 2 cos w)^K / L^2),    L^2 = q / r,
 
-(the Hodrick-Prescott / cubic smoothing-spline response: a straight line
-passes unchanged, so a steady pan has no lag). The levels L^2 are spaced half
+(for K = 2 the Hodrick-Prescott / cubic smoothing-spline response; for any K a
+straight line passes unchanged, so a steady pan has no lag). The levels L^2 are spaced half
 a decade apart from ``LEVELS[0]`` (smoothest) to ``LEVELS[-1]`` (lightest).
-All levels are applied at once in the frequency domain.
+Each level runs as a pair of recursions (``_core.stab_bank``, C++): the response
+factors as ``H = g^2 / |A(e^{iw})|^2`` with ``A(z) = 1 + a_1 z^-1 + ... + a_K z^-K``
+(K = ``ORDER``, the roots of ``L^2 + (2 - z - 1/z)^K`` inside the unit circle, in
+closed form) and ``g = A(1)``; a forward pass of ``g / A(z)`` and a backward pass of
+``g / A(1/z)`` over the padded, periodic signal, each started ``warm`` samples early
+(the poles' decay over those samples is below 1e-15: far below the 1e-9 face widths the
+output is held to, for tracks of up to ~1e5 face radii), give the circular convolution a
+frequency-domain filter of the same period computes (tests/stability_bank_reference.py
+keeps that FFT form as the reference; the two agree to about 1e-12 face units).
 
 Which level a frame gets is the Intersection of Confidence Intervals rule
 (Goldenshluger and Nemirovski 1997; Katkovnik 1999): going from the lightest
@@ -35,6 +44,8 @@ import functools
 
 import numpy as np
 
+from ffaccel import _core
+
 __all__ = ["LEVELS", "smooth_channels", "noise_variance"]
 
 LEVELS = 10.0 ** np.arange(-6.0, 2.01, 0.5)  # L^2 = q / r, smoothest first
@@ -43,6 +54,8 @@ _PAD = 48  # frames of straight-line extension at each end
 # Frames fitted by the line whose end value each level's data are reflected about: about
 # two of the level's effective half-widths (L**-0.5 frames), 4 at least.
 _END_FRAMES = np.clip(np.round(2.0 / LEVELS**0.25), 4, None)
+_ENDS = _END_FRAMES.astype(np.int32)
+_ENDS.flags.writeable = False
 _MAD_TO_SIGMA2 = 1.0 / (0.6745**2 * 6.0)  # median |second difference| -> sigma^2 (Gaussian)
 
 
@@ -51,68 +64,39 @@ def noise_variance(y: np.ndarray, valid: np.ndarray, floor: np.ndarray) -> np.nd
 
     Median-based (robust to the frames where the head really accelerates):
     for white noise of std s the second difference has std s * sqrt(6).
-    Only triples of measured (not interpolated) frames count.
+    Only triples of measured (not interpolated) frames count; ``floor`` (C,)
+    where there are none. Runs in ``_core.stab_noise_variance``.
     """
-    if len(y) < 3:
-        return floor.copy()
-    ok = valid[2:] & valid[1:-1] & valid[:-2]
-    if not ok.any():
-        return floor.copy()
-    d2 = np.abs(y[2:] - 2.0 * y[1:-1] + y[:-2])[ok]
-    return np.maximum(np.median(d2, axis=0) ** 2 * _MAD_TO_SIGMA2, floor)
-
-
-def _end_values(y: np.ndarray, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(len(ks), C) values at the first and at the last frame of the straight lines
-    fitted to the first / last ``k`` frames, for every k in ``ks`` (prefix sums)."""
-    t_len = len(y)
-    ks = np.clip(ks.astype(np.intp), 2, max(t_len, 2))
-    t = np.arange(t_len, dtype=np.float64)[:, None]
-
-    def starts(arr: np.ndarray) -> np.ndarray:
-        s0 = np.cumsum(arr, axis=0)[ks - 1]  # sum of the first k values
-        s1 = np.cumsum(t * arr, axis=0)[ks - 1]  # sum of t * value
-        k = ks[:, None].astype(np.float64)
-        mean_t = (k - 1.0) / 2.0
-        sxx = k * (k * k - 1.0) / 12.0
-        slope = (s1 - mean_t * s0) / sxx
-        return s0 / k - slope * mean_t
-
-    if t_len < 2:
-        return np.repeat(y[:1], len(ks), 0), np.repeat(y[-1:], len(ks), 0)
-    return starts(y), starts(y[::-1])
-
-
-def _running(x: np.ndarray, half: int, op) -> np.ndarray:
-    """Running min/max over +-half frames along axis 1 of (J?, T, C)-like arrays (axis 0 = time)."""
-    if half <= 0:
-        return x
-    t_len = x.shape[0]
-    out = x.copy()
-    for k in range(1, half + 1):
-        if k >= t_len:
-            break
-        op(out[k:], x[:-k], out=out[k:])
-        op(out[:-k], x[k:], out=out[:-k])
+    out = np.empty(y.shape[1])
+    _core.stab_noise_variance(np.ascontiguousarray(y, np.float64), np.ascontiguousarray(valid, np.uint8),
+                              np.ascontiguousarray(floor, np.float64), _MAD_TO_SIGMA2, out)
     return out
 
 
-def _moving_average(x: np.ndarray, half: int) -> np.ndarray:
-    """Centred moving average over +-half frames along axis 0 (window shrinks at the ends)."""
-    if half <= 0 or len(x) < 2:
-        return x
-    c = np.cumsum(np.concatenate([np.zeros((1,) + x.shape[1:]), x]), axis=0)
-    t = np.arange(len(x))
-    lo = np.clip(t - half, 0, None)
-    hi = np.clip(t + half + 1, None, len(x))
-    return (c[hi] - c[lo]) / (hi - lo).reshape((-1,) + (1,) * (x.ndim - 1))
+@functools.lru_cache(maxsize=4)
+def _recursions() -> tuple[np.ndarray, np.ndarray]:
+    """(J, ORDER) coefficients a_1..a_K of every level's causal factor A_j, and (J,) int32
+    warm-up lengths (samples over which its slowest pole decays below 1e-15). Read-only."""
+    k = np.arange(ORDER)
+    coef = np.empty((len(LEVELS), ORDER))
+    warm = np.empty(len(LEVELS), np.int32)
+    for j, l2 in enumerate(LEVELS):
+        # (2 - z - 1/z)^K = -L^2: u = 2 - z - 1/z is one of the K roots of -L^2, and
+        # z^2 - (2 - u) z + 1 = 0 gives z and 1/z; keep the one inside the unit circle.
+        u = l2 ** (1.0 / ORDER) * np.exp(1j * np.pi * (2 * k + 1) / ORDER)
+        b = 2.0 - u
+        disc = np.sqrt(b * b - 4.0)
+        z = np.where(np.abs((b + disc) / 2) < 1.0, (b + disc) / 2, (b - disc) / 2)
+        coef[j] = np.real(np.poly(z))[1:]
+        warm[j] = int(np.ceil(np.log(1e-15) / np.log(np.max(np.abs(z)))))
+    for a in (coef, warm):
+        a.flags.writeable = False
+    return coef, warm
 
 
 @functools.lru_cache(maxsize=16)
-def _plan(t_len: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Data-independent parts of ``smooth_channels`` for a segment of ``t_len`` frames padded
-    to ``n``: the bank's responses (J, F), their noise gains ||h|| (J,), the level-end
-    corrections' unit responses (J, 2, T) and the end-value fit lengths. Cached (read-only)."""
+def _noise_gains(n: int) -> np.ndarray:
+    """(J,) noise gains ||h_j|| of the levels' responses on a circle of ``n`` samples. Read-only."""
     w = 2.0 * np.pi * np.arange(n // 2 + 1) / n
     d4 = (2.0 - 2.0 * np.cos(w)) ** ORDER
     resp = 1.0 / (1.0 + d4[None, :] / LEVELS[:, None])  # (J, F)
@@ -121,17 +105,14 @@ def _plan(t_len: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     wts[0] = 1.0
     if n % 2 == 0:
         wts[-1] = 1.0
-    norm = np.sqrt((resp**2 * wts).sum(axis=1) / n)  # (J,)
-    u = np.zeros((2, n))
-    u[0, :_PAD] = 2.0
-    u[0, _PAD] = 1.0
-    u[1, t_len + _PAD: t_len + 2 * _PAD] = 2.0
-    u[1, t_len + _PAD - 1] = 1.0
-    g = np.fft.irfft(resp[:, None, :] * np.fft.rfft(u, axis=1)[None], n=n, axis=2)[:, :, _PAD:_PAD + t_len]  # (J, 2, T)
-    g = np.ascontiguousarray(g)
-    for a in (resp, norm, g):
-        a.flags.writeable = False
-    return resp, norm, g
+    norm = np.sqrt((resp**2 * wts).sum(axis=1) / n)
+    norm.flags.writeable = False
+    return norm
+
+
+def padded_length(t_len: int) -> int:
+    """Period n of the padded signal of a ``t_len``-frame segment (a power of two)."""
+    return 1 << int(np.ceil(np.log2(t_len + 2 * _PAD + 16)))
 
 
 def smooth_channels(y: np.ndarray, r: np.ndarray, lightest: np.ndarray, *, gamma: float = 1.5,
@@ -144,65 +125,46 @@ def smooth_channels(y: np.ndarray, r: np.ndarray, lightest: np.ndarray, *, gamma
         lightest: (C,) index into ``LEVELS`` of the smoothest level each
             channel may use (0 allows all; a higher value is gentler).
         gamma: ICI threshold, in noise standard deviations.
-        erode, average: frames (each side) of the level's running minimum
+        erode, average: frames (each side) of the level's running maximum
             and of its moving average.
 
     Returns:
         (T, C) float64.
 
-    Internally the channels are laid out (C, T) (time contiguous): every transform and the
-    rule run along the last axis. Channels that may not use the smoothest levels skip them
-    (the rule's outcome for them does not depend on those levels).
+    The padded signal (odd reflection about the first / last value, then a straight-line
+    filler back to the start: one period of n samples), and the noise gains are made
+    here; the level ends' lines, the recursions, the ICI rule and the blend run in
+    ``_core.stab_bank``. Channels that may not use the smoothest levels skip them (the
+    rule's outcome for them does not depend on those levels).
     """
     t_len, n_ch = y.shape
     if t_len < 3:
         return y.copy()
-    n = 1 << int(np.ceil(np.log2(t_len + 2 * _PAD + 16)))
-    resp, norm, g = _plan(t_len, n)
-    # One padded copy for every level: odd reflection about the first / last value. Level j
-    # reflects about its own end values p0, p1 instead, which adds d0 * u_left + d1 * u_right
-    # (d = p - end value; u = 2 on the pad, 1 on the end frame): filtered once per level.
-    yt = y.T
-    padded = np.empty((n_ch, n))
+    lightest = np.asarray(lightest, np.int32)
+    ident = bool(np.all(lightest[1:] >= lightest[:-1]))  # the core wants the levels' lower bounds non-decreasing
+    if not ident:
+        order = np.argsort(lightest, kind="stable")
+        y, r, lightest = y[:, order], r[order], lightest[order]
+    n = padded_length(t_len)
     m = t_len + 2 * _PAD
-    padded[:, :m] = np.pad(yt, ((0, 0), (_PAD, _PAD)), mode="reflect", reflect_type="odd")
+    padded = np.zeros((n, -(-n_ch // 4) * 4))  # columns rounded up to 4 (the core's lanes), the extra ones 0
+    body = padded[:, :n_ch]
+    if t_len > _PAD:  # odd reflection about the end frames (numpy.pad's "reflect", "odd"; same arithmetic)
+        body[_PAD:_PAD + t_len] = y
+        body[:_PAD] = 2 * y[0] - y[_PAD:0:-1]
+        body[_PAD + t_len:m] = 2 * y[-1] - y[-2:-_PAD - 2:-1]
+    else:  # numpy reflects again past the far end
+        body[:m] = np.pad(y, ((_PAD, _PAD), (0, 0)), mode="reflect", reflect_type="odd")
     gap = n - m  # wrap-around filler: a straight line from the right pad back to the left one
-    w_fill = np.arange(1, gap + 1) / (gap + 1)
-    padded[:, m:] = padded[:, m - 1:m] + w_fill[None, :] * (padded[:, :1] - padded[:, m - 1:m])
-    spec = np.fft.rfft(padded, axis=1)  # (C, F)
-    p0, p1 = _end_values(y, _END_FRAMES)
-    d0 = (p0 - y[0]).T  # (C, J)
-    d1 = (p1 - y[-1]).T
-    sdr = np.sqrt(r)
-    out = np.empty((n_ch, t_len))
-    n_lev = len(LEVELS)
-    for low in np.unique(lightest):
-        cs = np.flatnonzero(lightest == low)
-        js = slice(int(low), n_lev)
-        est = np.fft.irfft(resp[js, None, :] * spec[None, cs], n=n, axis=2)[:, :, _PAD:_PAD + t_len]  # (J', C', T)
-        est += g[js, 0, None, :] * d0[cs, js].T[:, :, None] + g[js, 1, None, :] * d1[cs, js].T[:, :, None]
-        sd = (norm[js, None] * sdr[None, cs])[:, :, None]
-        # ICI from the lightest level (last) toward the smoothest (first). ``lower`` only rises
-        # and ``upper`` only falls along the way, so the agreeing levels are a leading run:
-        # count them (a loop over levels: ufunc.accumulate along a short axis is slow).
-        lo_all = est - gamma * sd
-        up_all = est + gamma * sd
-        lower = lo_all[-1].copy()
-        upper = up_all[-1].copy()
-        run = np.ones(lower.shape, np.intp)  # (C', T), >= 1
-        for j in range(est.shape[0] - 2, -1, -1):
-            np.maximum(lower, lo_all[j], out=lower)
-            np.minimum(upper, up_all[j], out=upper)
-            run += lower <= upper
-        level = np.maximum((n_lev - run).astype(np.float64), float(low))
-        level = _running(level.T, erode, np.maximum)  # larger index = lighter smoothing
-        level = _moving_average(level, average).T
-        j0 = np.clip(np.floor(level).astype(np.intp), 0, n_lev - 1)
-        j1 = np.minimum(j0 + 1, n_lev - 1)
-        frac = level - j0
-        stride = level.size
-        pos = np.arange(stride).reshape(level.shape) - low * stride
-        a = np.take(est, j0 * stride + pos)
-        b = np.take(est, j1 * stride + pos)
-        out[cs] = a + frac * (b - a)
-    return out.T
+    w_fill = (np.arange(1, gap + 1) / (gap + 1))[:, None]
+    body[m:] = body[m - 1] + w_fill * (body[0] - body[m - 1])
+    coef, warm = _recursions()
+    out = np.empty((t_len, n_ch))
+    _core.stab_bank(padded, t_len, _PAD, _ENDS, coef, warm,
+                    _noise_gains(n), np.sqrt(r), lightest, float(gamma), int(erode),
+                    int(average), out)
+    if not ident:
+        back = np.empty_like(out)
+        back[:, order] = out
+        out = back
+    return out

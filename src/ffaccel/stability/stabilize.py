@@ -28,15 +28,17 @@ Method (details in docs/stability.md):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
 
-from . import _bank
+from ffaccel import _core
 from ffaccel._checks import as_float_array
-from ._cuts import cut_flags
+
+from . import _bank
+from . import _cuts
 from ._modes import MODES, check_mode
-from ._rigid import from_channels, reference_shape, to_channels
 from .stabilizer import LandmarkStabilizer
 
 __all__ = ["stabilize_track", "MODES"]
@@ -56,6 +58,8 @@ def _check_landmarks(landmarks) -> np.ndarray:
         raise ValueError("landmarks: expected at least one frame, got shape (0, N, 2)")
     if arr.shape[1] < 2:
         raise ValueError(f"landmarks: expected at least 2 points per frame, got shape {arr.shape}")
+    if np.isfinite(arr).all():  # the usual case: one pass
+        return arr
     if np.any(np.isinf(arr)):
         raise ValueError("landmarks: expected finite values or NaN rows for missed frames, got inf")
     partial = np.isnan(arr).any(axis=(1, 2)) & ~np.isnan(arr).all(axis=(1, 2))
@@ -90,48 +94,6 @@ def _check_timestamps(timestamps, t_len: int) -> np.ndarray | None:
     return ts
 
 
-def _quadratic_deviation(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Deviation of each frame from the least-squares parabola in time through its four
-    nearest other frames (two on either side away from the ends), in units of the
-    deviation's noise std for unit measurement noise. For equally spaced frames the
-    parabola's value is (-y[t-2] + 4 y[t-1] + 4 y[t+1] - y[t+2]) / 6."""
-    t_len = len(ch)
-    idx = np.arange(t_len)
-    start = np.clip(idx - 2, 0, t_len - 5)
-    near = start[:, None] + np.arange(5)[None, :]
-    near = np.sort(np.where(near == idx[:, None], -1, near), axis=1)[:, 1:]  # drop t itself
-    tau = at[near] - at[:, None]
-    # the weights depend on the frame's time offsets only: where the inner frames all share
-    # one pattern (equally spaced frames), solve for the two first, one inner and two last rows
-    rows = np.arange(t_len)
-    if t_len > 5 and np.all(tau[2:-2] == tau[2]):
-        rows = np.array([0, 1, 2, t_len - 2, t_len - 1])
-    a = np.stack([np.ones_like(tau[rows]), tau[rows], tau[rows] ** 2], axis=-1)  # (R, 4, 3)
-    g = np.einsum("tki,tkj->tij", a, a)
-    e0 = np.zeros((len(rows), 3, 1))
-    e0[:, 0, 0] = 1.0
-    w = np.einsum("tki,ti->tk", a, np.linalg.solve(g, e0)[..., 0])  # (R, 4) weights of the prediction
-    if len(rows) < t_len:
-        w = np.concatenate([w[:2], np.repeat(w[2:3], t_len - 4, axis=0), w[3:]])
-    noise = np.sqrt(1.0 + np.sum(w * w, axis=1))
-    return np.abs(ch - np.einsum("tk,tkc->tc", w, ch[near])) / noise[:, None]
-
-
-def _median_deviation(ch: np.ndarray) -> np.ndarray:
-    """|y - median of the 5 frames around it| (the first / last 5 frames at the ends).
-
-    The median of 5 is a min/max network (the same value as ``np.median``, fewer passes):
-    median3(e, max(min(a, b), min(c, d)), min(max(a, b), max(c, d))).
-    """
-    t_len = len(ch)
-    start = np.clip(np.arange(t_len) - 2, 0, t_len - 5)
-    a, b, c, d, e = (ch[start + k] for k in range(5))
-    f = np.maximum(np.minimum(a, b), np.minimum(c, d))
-    g = np.minimum(np.maximum(a, b), np.maximum(c, d))
-    med = np.maximum(np.minimum(f, g), np.minimum(np.maximum(f, g), e))
-    return np.abs(ch - med)
-
-
 def _outliers(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
     """(T,) bool: frames whose channels jump off their neighbours (detector glitches).
 
@@ -153,39 +115,41 @@ def _outliers(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
     frames at the start or end of the shot (a detector that has just locked on
     can be noisier for a few frames).
     """
-    t_len = len(ch)
-    bad = np.zeros(t_len, bool)
-    scales = None
-    for _ in range(3):
-        keep = np.flatnonzero(~bad)
-        if len(keep) < 5:
-            break
-        dq = _quadratic_deviation(ch[keep], at[keep])
-        dm = _median_deviation(ch[keep])
-        if scales is None:
-            sq = np.maximum(1.4826 * np.median(dq, axis=0), 1e-9 * (1.0 + np.abs(ch).max(axis=0)))
-            # where the head moves steadily the median of 5 is the frame itself: floor its scale
-            sm = np.maximum(1.4826 * np.median(dm, axis=0), 0.5 * sq)
-            scales = (sq, sm)
-        both = np.minimum(dq / scales[0], dm / scales[1])
-        new = np.any(both > OUTLIER, axis=1)
-        if not new.any():
-            break
-        bad[keep[new]] = True
-    if (~bad).sum() < max(5, t_len // 2):
-        bad[:] = False  # mostly "glitches": no
-    return bad
+    bad = np.empty(len(ch), np.uint8)
+    _core.stab_outliers(np.ascontiguousarray(ch, np.float64), np.ascontiguousarray(at, np.float64), OUTLIER, 3, bad)
+    return bad.view(bool)
 
 
-def _offline_segment(z: np.ndarray, valid: np.ndarray, times: np.ndarray | None) -> np.ndarray:
-    """Smooth one shot: complex (T, N) frames, rows valid where ``valid``. Returns (T, N, 2)."""
-    t_len, n = z.shape
+@functools.lru_cache(maxsize=8)
+def _channel_limits(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Noise floors (C,) and smoothest allowed levels (C,) int32 of the 4 + 2n channels. Read-only."""
+    floor = np.full(4 + 2 * n, _FLOOR_RESID)
+    floor[:4] = _FLOOR_RIGID
+    lightest = np.zeros(4 + 2 * n, np.int32)
+    lightest[4:] = _RESID_LIGHTEST
+    for a in (floor, lightest):
+        a.flags.writeable = False
+    return floor, lightest
+
+
+def _offline_segment(arr: np.ndarray, valid: np.ndarray, times: np.ndarray | None) -> np.ndarray:
+    """Smooth one shot: (T, N, 2) points, rows valid where ``valid``. Returns (T, N, 2)."""
+    t_len, n, _ = arr.shape
     out = np.full((t_len, n, 2), np.nan)
     idx = np.flatnonzero(valid)
     if len(idx) == 0:
         return out
-    m, size = reference_shape(z[idx])
-    ch_valid = to_channels(z[idx], m, size)
+    if times is None and len(idx) == t_len and t_len > _bank._PAD:  # every frame measured: try the one-call path
+        floor, lightest = _channel_limits(n)
+        coef, warm = _bank._recursions()
+        size_n = _bank.padded_length(t_len)
+        if _core.stab_offline_clean(arr, size_n, _bank._PAD, OUTLIER, floor, lightest, _bank._MAD_TO_SIGMA2,
+                                    _bank._ENDS, coef, warm, _bank._noise_gains(size_n), 1.5, 3, 5, out):
+            return out  # (False: a glitch to drop; the steps below)
+    pts = arr if len(idx) == t_len else arr[idx]
+    m = np.empty((n, 2))
+    ch_valid = np.empty((len(idx), 4 + 2 * n))
+    size = _core.stab_rigid(pts, m, ch_valid)  # _rigid's reference_shape + to_channels
     first, last = idx[0], idx[-1]
     if times is None:
         frame_at = idx.astype(np.float64)
@@ -205,9 +169,12 @@ def _offline_segment(z: np.ndarray, valid: np.ndarray, times: np.ndarray | None)
         grid = np.arange(0.0, (times[last] - times[first]) / dt + 0.5)
         if len(grid) > 4 * (last - first + 1) + 16:
             raise ValueError("timestamps: the frames are too unevenly spaced to resample (gaps over 4x the median interval)")
-    ch = np.empty((len(grid), ch_valid.shape[1]))
-    for k in range(ch.shape[1]):
-        ch[:, k] = np.interp(grid, at, ch_valid[:, k])
+    if len(grid) == len(at) and times is None:  # every frame measured and kept: the grid is `at`
+        ch = ch_valid
+    else:
+        ch = np.empty((len(grid), ch_valid.shape[1]))
+        for k in range(ch.shape[1]):
+            ch[:, k] = np.interp(grid, at, ch_valid[:, k])
     # before the first / after the last kept frame (dropped glitches): the straight line
     # through the nearest kept frames, not a held value (a pan would lag)
     for side, sel in ((0, grid < at[0] - 1e-6), (1, grid > at[-1] + 1e-6)):
@@ -221,11 +188,8 @@ def _offline_segment(z: np.ndarray, valid: np.ndarray, times: np.ndarray | None)
     else:
         measured[np.clip(np.round(at).astype(np.intp), 0, len(grid) - 1)] = True
     n_ch = ch.shape[1]
-    floor = np.full(n_ch, _FLOOR_RESID)
-    floor[:4] = _FLOOR_RIGID
+    floor, lightest = _channel_limits(n)
     r = _bank.noise_variance(ch, measured, floor)
-    lightest = np.zeros(n_ch, np.intp)
-    lightest[4:] = _RESID_LIGHTEST
     sm = _bank.smooth_channels(ch, r, lightest)
     if times is not None:
         back = np.empty((len(span), n_ch))
@@ -233,7 +197,7 @@ def _offline_segment(z: np.ndarray, valid: np.ndarray, times: np.ndarray | None)
         for k in range(n_ch):
             back[:, k] = np.interp(at_span, grid, sm[:, k])
         sm = back
-    out[first:last + 1] = from_channels(sm, m, size)
+    _core.stab_points(np.ascontiguousarray(sm), m, size, out[first:last + 1])  # _rigid.from_channels
     return out
 
 
@@ -297,11 +261,17 @@ def stabilize_track(
     given = _check_cuts(cuts, t_len)
     if mode != "offline":
         return LandmarkStabilizer(mode=mode, lag=lag)._run_track(arr, times, given)
-    z = arr[..., 0] + 1j * arr[..., 1]
+    arr = np.ascontiguousarray(arr)
     valid = ~np.isnan(arr[:, 0, 0])
-    starts = cut_flags(z, valid) if given is None else given
+    if given is None:  # the scale-free cut rule (_cuts.cut_flags), in _core.stab_cuts
+        flags = np.empty(t_len, np.uint8)
+        _core.stab_cuts(arr, valid.view(np.uint8), _cuts.MOVE, _cuts.ZOOM, _cuts.TURN,
+                        _cuts.SHAPE, flags)
+        starts = np.flatnonzero(flags).tolist()
+    else:
+        starts = given
     bounds = [0, *starts, t_len]
     out = np.empty((t_len, n, 2))
     for a, b in zip(bounds[:-1], bounds[1:]):
-        out[a:b] = _offline_segment(z[a:b], valid[a:b], None if times is None else times[a:b])
+        out[a:b] = _offline_segment(arr[a:b], valid[a:b], None if times is None else times[a:b])
     return out

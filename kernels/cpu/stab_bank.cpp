@@ -1,0 +1,330 @@
+// CPU loops for stab_bank (kernels/include/ffaccel/stab_bank.h): one thread, the channels of
+// a level in the inner loop (contiguous, so the recursions vectorise across channels).
+#include "ffaccel/stab_bank.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "select.h"
+#include "variant.h"
+
+namespace ffaccel {
+
+#if defined(FFACCEL_CPU_BASE)
+void stab_noise_variance(const double* y, const std::uint8_t* measured, const double* floor, int t_len, int channels,
+                         double scale, double* out) {
+    std::vector<double> d2;
+    d2.reserve(t_len > 2 ? t_len - 2 : 0);
+    for (int c = 0; c < channels; ++c) {
+        d2.clear();
+        for (int t = 0; t + 2 < t_len; ++t) {
+            if (measured[t] && measured[t + 1] && measured[t + 2]) {
+                const double* r = y + static_cast<std::int64_t>(t) * channels + c;
+                d2.push_back(std::abs((r[2 * channels] - 2.0 * r[channels]) + r[0]));
+            }
+        }
+        if (d2.empty()) {
+            out[c] = floor[c];
+            continue;
+        }
+        const double med = cpu::median_of(d2.data(), static_cast<std::ptrdiff_t>(d2.size()));
+        out[c] = std::max(med * med * scale, floor[c]);
+    }
+}
+
+std::int64_t stab_bank_work_size(int t_len, int channels, int stride, int levels, int max_warm) {
+    (void)channels;
+    const std::int64_t tcp = static_cast<std::int64_t>(t_len) * stride;
+    const std::int64_t lanes = std::max(stride / 4, STAB_BANK_LANES / 4);
+    // in doubles: a group's recursion buffer (T + 2 W + 2 K rows of `lanes` four-lane blocks)
+    // and scratch (taps, gains, offsets, 5 correction rows), estimates (T, J, stride), prefix
+    // sums (T + 1, stride), count and eroded (T, stride), offsets (stride), widths (J, stride)
+    return 4 * ((static_cast<std::int64_t>(t_len) + 2 * max_warm + 2 * STAB_BANK_MAX_ORDER) * lanes +
+                (STAB_BANK_MAX_ORDER + 7) * lanes) +
+           static_cast<std::int64_t>(t_len) * levels * stride + 3 * tcp + stride + stride +
+           static_cast<std::int64_t>(levels) * stride;
+}
+#endif
+
+namespace cpu {
+namespace FFACCEL_CPU_VARIANT {
+namespace {
+
+// Value at frame 0 of the least-squares line through frames 0..k-1 of x (stride `step`
+// rows of C doubles; x[0] is frame 0), for the first `active` channels: the sums run in
+// frame order, as numpy's cumsum does.
+void line_start(const double* x, std::int64_t step, int k, int active, double* s0, double* s1, double* res) {
+    for (int c = 0; c < active; ++c) s0[c] = s1[c] = 0.0;
+    for (int t = 0; t < k; ++t) {
+        const double* row = x + step * t;
+        const double td = static_cast<double>(t);
+        for (int c = 0; c < active; ++c) {
+            s0[c] = s0[c] + row[c];
+            s1[c] = s1[c] + td * row[c];
+        }
+    }
+    const double kd = static_cast<double>(k);
+    const double mean_t = (kd - 1.0) / 2.0;
+    const double sxx = kd * (kd * kd - 1.0) / 12.0;
+    for (int c = 0; c < active; ++c) {
+        const double slope = (s1[c] - mean_t * s0[c]) / sxx;
+        res[c] = s0[c] / kd - slope * mean_t;
+    }
+}
+
+// Four doubles side by side (GCC / Clang vector extension): plain elementwise IEEE
+// arithmetic, so the baseline build (two SSE2 halves) and the x86-64-v3 build (one AVX2
+// register) give the same bytes.
+typedef double v4d __attribute__((vector_size(32)));
+
+inline v4d load4(const double* q) {
+    v4d r;
+    std::memcpy(&r, q, sizeof(r));
+    return r;
+}
+inline void store4(double* q, v4d v) { std::memcpy(q, &v, sizeof(v)); }
+inline v4d splat(double x) { return v4d{x, x, x, x}; }
+
+// A group of G consecutive levels j0 .. j0 + G - 1 that share their active channels (the
+// first A, rounded up to Q blocks of 4 columns of the padded input, whose columns past C are
+// zero): forward and backward recursions of order K over the periodic signal, all G x Q
+// four-lane blocks in one time loop (independent chains, so the loop is not bound by one
+// recursion's latency), each started the group's largest warm-up early (more warm-up only
+// brings a lane closer to the periodic steady state). Writes est rows (frames, stride J * Cp).
+template <int K>
+void group_pass(const StabBankParams& p, int j0, int G, int A, const double* off, v4d* scratch, v4d* buf,
+                double* est) {
+    const int Cp = p.stride, T = p.t_len, n = p.n, pad = p.pad, J = p.levels;
+    const int Q = (A + 3) / 4;
+    const int L = G * Q;  // four-lane blocks: level-major, channel block minor
+    int W = 0;
+    for (int g = 0; g < G; ++g) W = std::max(W, p.warm[j0 + g]);
+    // scratch: taps (K, L), gain (L), offset (Q), corrections (5, L)
+    v4d* tap = scratch;
+    v4d* gain = tap + K * L;
+    v4d* offq = gain + L;
+    v4d* cd = offq + Q;
+    const double* y0 = p.padded + static_cast<std::int64_t>(pad) * Cp;
+    const double* y1 = p.padded + static_cast<std::int64_t>(pad + T - 1) * Cp;
+    for (int q = 0; q < Q; ++q) offq[q] = load4(off + 4 * q);
+    double e0[STAB_BANK_MAX_CHANNELS + 4], e1[STAB_BANK_MAX_CHANNELS + 4], s0[STAB_BANK_MAX_CHANNELS + 4],
+        s1[STAB_BANK_MAX_CHANNELS + 4];
+    for (int g = 0; g < G; ++g) {
+        const int j = j0 + g;
+        const double* a = p.coef + static_cast<std::int64_t>(j) * p.order;
+        double gj = 1.0;
+        for (int m = 0; m < K; ++m) gj += a[m];
+        // the level's own end values: lines through its first / last ends[j] frames
+        const int k_end = std::min(std::max(p.ends[j], 2), T);
+        line_start(y0, Cp, k_end, 4 * Q, s0, s1, e0);
+        line_start(y1, -static_cast<std::int64_t>(Cp), k_end, 4 * Q, s0, s1, e1);
+        for (int q = 0; q < Q; ++q) {
+            const int l = g * Q + q;
+            for (int m = 0; m < K; ++m) tap[m * L + l] = splat(a[m]);
+            gain[l] = splat(gj);
+            // additive corrections by region: 0 none, 1 left pad (2 d0), 2 first frame (d0),
+            // 3 last frame (d1), 4 right pad (2 d1)
+            const v4d d0 = load4(e0 + 4 * q) - load4(y0 + 4 * q), d1 = load4(e1 + 4 * q) - load4(y1 + 4 * q);
+            cd[l] = splat(0.0);
+            cd[1 * L + l] = splat(2.0) * d0;
+            cd[2 * L + l] = d0;
+            cd[3 * L + l] = d1;
+            cd[4 * L + l] = splat(2.0) * d1;
+        }
+    }
+    // buf: K zero rows, the len rows of the recursion, K zero rows (the states before the
+    // forward pass and after the backward one start at zero).
+    const int len = T + 2 * W;
+    for (int i = 0; i < K * L; ++i) buf[i] = splat(0.0);
+    for (int i = 0; i < K * L; ++i) buf[static_cast<std::int64_t>(K + len) * L + i] = splat(0.0);
+    v4d* const rows = buf + static_cast<std::int64_t>(K) * L;
+    long long start = (static_cast<long long>(pad) - W) % n;
+    if (start < 0) start += n;
+    int k = static_cast<int>(start);
+    v4d xin[STAB_BANK_MAX_CHANNELS / 4 + 1];
+    v4d t1[K];  // the taps and gain of a one-level group, broadcast once
+    for (int m = 0; m < K; ++m) t1[m] = tap[m * L];
+    const v4d g1 = gain[0];
+    for (int i = 0; i < len; ++i) {
+        int region = 0;
+        if (k < pad) region = 1;
+        else if (k == pad) region = 2;
+        else if (k == pad + T - 1) region = 3;
+        else if (k >= pad + T && k < T + 2 * pad) region = 4;
+        const double* x = p.padded + static_cast<std::int64_t>(k) * Cp;
+        for (int q = 0; q < Q; ++q) xin[q] = load4(x + 4 * q) - offq[q];
+        const v4d* corr = cd + region * L;
+        v4d* v = rows + static_cast<std::int64_t>(i) * L;
+        if (G == 1) {  // one level: its taps held in registers
+            for (int q = 0; q < Q; ++q) {
+                v4d acc = g1 * (xin[q] + corr[q]);
+                for (int m = K; m >= 1; --m) acc = acc - t1[m - 1] * v[q - m * L];
+                v[q] = acc;
+            }
+        } else {
+            for (int g = 0; g < G; ++g) {
+                for (int q = 0; q < Q; ++q) {
+                    const int l = g * Q + q;
+                    // the oldest tap first: the newest output enters last (shortest dependency chain)
+                    v4d acc = gain[l] * (xin[q] + corr[l]);
+                    for (int m = K; m >= 1; --m) acc = acc - tap[(m - 1) * L + l] * v[l - m * L];
+                    v[l] = acc;
+                }
+            }
+        }
+        if (++k == n) k = 0;
+    }
+    const std::int64_t jc = static_cast<std::int64_t>(J) * Cp;
+    for (int i = len - 1; i >= W; --i) {
+        v4d* v = rows + static_cast<std::int64_t>(i) * L;
+        if (G == 1) {
+            for (int l = 0; l < L; ++l) {
+                v4d acc = g1 * v[l];
+                for (int m = K; m >= 1; --m) acc = acc - t1[m - 1] * v[l + m * L];
+                v[l] = acc;
+            }
+        } else {
+            for (int l = 0; l < L; ++l) {
+                v4d acc = gain[l] * v[l];
+                for (int m = K; m >= 1; --m) acc = acc - tap[(m - 1) * L + l] * v[l + m * L];
+                v[l] = acc;
+            }
+        }
+        if (i < W + T) {
+            double* e = est + (i - W) * jc + static_cast<std::int64_t>(j0) * Cp;
+            for (int g = 0; g < G; ++g) {
+                for (int q = 0; q < Q; ++q) store4(e + g * Cp + 4 * q, v[g * Q + q] + offq[q]);
+            }
+        }
+    }
+}
+
+}  // namespace
+
+void stab_bank(const StabBankParams& p) {
+    const int C = p.channels, Cp = p.stride, T = p.t_len, J = p.levels;
+    const std::int64_t jc = static_cast<std::int64_t>(J) * Cp;
+    int max_warm = 0;
+    for (int j = 0; j < J; ++j) max_warm = std::max(max_warm, p.warm[j]);
+    const int lanes = std::max(Cp / 4, STAB_BANK_LANES / 4);  // four-lane blocks of a group, at most
+    // work (see stab_bank_work_size): the group's blocks first (32-byte units), then doubles
+    v4d* buf = reinterpret_cast<v4d*>(p.work);  // (T + 2 W + 2 K, lanes)
+    v4d* scratch = buf + (static_cast<std::int64_t>(T) + 2 * max_warm + 2 * STAB_BANK_MAX_ORDER) * lanes;
+    double* est = reinterpret_cast<double*>(scratch + (STAB_BANK_MAX_ORDER + 7) * lanes);  // (T, J, Cp)
+    const std::int64_t tcp = static_cast<std::int64_t>(T) * Cp;
+    double* lower = est + static_cast<std::int64_t>(T) * jc;  // (T + 1, Cp): prefix sums
+    double* count = lower + tcp + Cp;                         // (T, Cp)
+    double* eroded = count + tcp;                             // (T, Cp)
+    double* off = eroded + tcp;                               // (Cp,)
+    double* gs = off + Cp;                                    // (J, Cp)
+    for (int c = 0; c < Cp; ++c) off[c] = p.padded[static_cast<std::int64_t>(p.pad) * Cp + c];
+    // low[] is non-decreasing: the channels that may use level j are a prefix. Consecutive
+    // levels with the same prefix run together, about STAB_BANK_LANES lanes at a time.
+    for (int j = 0; j < J;) {
+        int active = 0;
+        while (active < C && p.low[active] <= j) ++active;
+        if (active == 0) {
+            ++j;
+            continue;
+        }
+        const int blocks = (active + 3) / 4;
+        const int want = std::max(1, (STAB_BANK_LANES / 4) / blocks);
+        int G = 1;
+        while (G < want && j + G < J) {
+            int a2 = 0;
+            while (a2 < C && p.low[a2] <= j + G) ++a2;
+            if (a2 != active) break;
+            ++G;
+        }
+        switch (p.order) {
+            case 1: group_pass<1>(p, j, G, active, off, scratch, buf, est); break;
+            case 2: group_pass<2>(p, j, G, active, off, scratch, buf, est); break;
+            case 3: group_pass<3>(p, j, G, active, off, scratch, buf, est); break;
+            default: group_pass<4>(p, j, G, active, off, scratch, buf, est); break;
+        }
+        j += G;
+    }
+    // ICI from the lightest level toward the smoothest, frame by frame and four channels at a
+    // time (a frame's levels are one small block of est): lower only rises and upper only
+    // falls, so the agreeing levels are a leading run; its length `run` gives
+    // level = max(J - run, low).
+    const int Q = Cp / 4;
+    int act[STAB_BANK_MAX_LEVELS];
+    for (int j = 0; j < J; ++j) {
+        int active = 0;
+        while (active < C && p.low[active] <= j) ++active;
+        act[j] = active;
+        for (int c = 0; c < Cp; ++c) gs[static_cast<std::int64_t>(j) * Cp + c] = c < C ? p.gamma * (p.norm[j] * p.sdr[c]) : 0.0;
+    }
+    double lowd[STAB_BANK_MAX_CHANNELS + 4];
+    for (int c = 0; c < Cp; ++c) lowd[c] = c < C ? static_cast<double>(p.low[c]) : 0.0;
+    const v4d one = splat(1.0), zero = splat(0.0), jd = splat(static_cast<double>(J));
+    double* cnt = count;  // (T, Cp): the level
+    for (int t = 0; t < T; ++t) {
+        const double* et = est + t * jc;
+        for (int q = 0; q < Q; ++q) {
+            const v4d e = load4(et + static_cast<std::int64_t>(J - 1) * Cp + 4 * q);
+            const v4d g = load4(gs + static_cast<std::int64_t>(J - 1) * Cp + 4 * q);
+            v4d lo = e - g, up = e + g, run = one;
+            // Down to the first level at which this block has no active channel. Lanes of a
+            // block whose channel may not use level j (or past C) were computed all the same
+            // (finite) and may run on: the run is clamped to their `low` below, and counting
+            // on past a disagreement changes nothing (lower > upper stays so).
+            for (int j = J - 2; j >= 0 && act[j] > 4 * q; --j) {
+                const v4d ej = load4(et + static_cast<std::int64_t>(j) * Cp + 4 * q);
+                const v4d gj = load4(gs + static_cast<std::int64_t>(j) * Cp + 4 * q);
+                const v4d lj = ej - gj, uj = ej + gj;
+                lo = (lo < lj) ? lj : lo;  // max
+                up = (uj < up) ? uj : up;  // min
+                run = run + ((lo <= up) ? one : zero);
+            }
+            const v4d lv = jd - run, lw = load4(lowd + 4 * q);
+            store4(cnt + static_cast<std::int64_t>(t) * Cp + 4 * q, (lv < lw) ? lw : lv);
+        }
+    }
+    // Running maximum over +-erode frames (clipped at the ends): flat passes over (T, Cp),
+    // one per offset, each way.
+    double* __restrict er = eroded;
+    const double* __restrict cn = cnt;
+    std::memcpy(er, cn, sizeof(double) * static_cast<std::size_t>(tcp));
+    for (int k = 1; k <= p.erode && k < T; ++k) {
+        const std::int64_t sh = static_cast<std::int64_t>(k) * Cp;
+        for (std::int64_t q = sh; q < tcp; ++q) er[q] = std::max(er[q], cn[q - sh]);
+        for (std::int64_t q = 0; q < tcp - sh; ++q) er[q] = std::max(er[q], cn[q + sh]);
+    }
+    // Moving average over +-average frames (the window shrinks at the ends). The values are
+    // small integers, so prefix sums are exact and the result is numpy's to the bit.
+    const bool avg = p.average > 0 && T >= 2;
+    double* __restrict pre = lower;  // (T + 1, Cp)
+    for (int c = 0; c < Cp; ++c) pre[c] = 0.0;
+    for (int t = 0; t < T; ++t) {
+        const std::int64_t r = static_cast<std::int64_t>(t) * Cp;
+        for (int c = 0; c < Cp; ++c) pre[r + Cp + c] = pre[r + c] + er[r + c];
+    }
+    double* __restrict o = p.out;
+    for (int t = 0; t < T; ++t) {
+        const int a = avg ? std::max(0, t - p.average) : t, b = avg ? std::min(T, t + p.average + 1) : t + 1;
+        const double frames = static_cast<double>(b - a);
+        const std::int64_t ra = static_cast<std::int64_t>(a) * Cp, rb = static_cast<std::int64_t>(b) * Cp;
+        const double* et = est + t * jc;
+        for (int c = 0; c < C; ++c) {
+            const double lv = (pre[rb + c] - pre[ra + c]) / frames;
+            int j0 = static_cast<int>(std::floor(lv));
+            j0 = std::min(std::max(j0, 0), J - 1);
+            const int j1 = std::min(j0 + 1, J - 1);
+            const double frac = lv - static_cast<double>(j0);
+            const double va = et[static_cast<std::int64_t>(j0) * Cp + c];
+            const double vb = et[static_cast<std::int64_t>(j1) * Cp + c];
+            o[static_cast<std::int64_t>(t) * C + c] = va + frac * (vb - va);
+        }
+    }
+}
+
+}  // namespace FFACCEL_CPU_VARIANT
+
+FFACCEL_CPU_DISPATCH(void, stab_bank, (const StabBankParams& p), (p))
+
+}  // namespace cpu
+}  // namespace ffaccel

@@ -1,0 +1,139 @@
+// CPU loop for stab_outliers (kernels/include/ffaccel/stab_outliers.h): one thread.
+#include "ffaccel/stab_outliers.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "select.h"
+#include "variant.h"
+
+namespace ffaccel {
+namespace cpu {
+namespace FFACCEL_CPU_VARIANT {
+namespace {
+
+// Median of five as a min/max network (stability/stabilize.py's _median_deviation).
+inline double median5(double a, double b, double c, double d, double e) {
+    const double f = std::max(std::min(a, b), std::min(c, d));
+    const double g = std::min(std::max(a, b), std::max(c, d));
+    return std::max(std::min(f, g), std::min(std::max(f, g), e));
+}
+
+// Weights w (4) of the least-squares parabola's value at offset 0 through points at offsets
+// tau (4): w = A (A^T A)^-1 e0, A's rows (1, tau, tau^2).
+void parabola_weights(const double* tau, double* w) {
+    double s[5] = {0, 0, 0, 0, 0};  // sums of tau^0 .. tau^4
+    for (int k = 0; k < 4; ++k) {
+        const double t = tau[k], t2 = t * t;
+        s[0] += 1.0;
+        s[1] += t;
+        s[2] += t2;
+        s[3] += t2 * t;
+        s[4] += t2 * t2;
+    }
+    // g = [[s0 s1 s2] [s1 s2 s3] [s2 s3 s4]]; first column of its inverse by cofactors
+    const double c0 = s[2] * s[4] - s[3] * s[3];
+    const double c1 = -(s[1] * s[4] - s[3] * s[2]);
+    const double c2 = s[1] * s[3] - s[2] * s[2];
+    const double det = s[0] * c0 + s[1] * c1 + s[2] * c2;
+    const double x0 = c0 / det, x1 = c1 / det, x2 = c2 / det;
+    for (int k = 0; k < 4; ++k) w[k] = x0 + x1 * tau[k] + x2 * tau[k] * tau[k];
+}
+
+}  // namespace
+
+void stab_outliers(const StabOutlierParams& p) {
+    const int T = p.t_len, C = p.channels;
+    for (int t = 0; t < T; ++t) p.bad[t] = 0;
+    std::vector<int> keep(T);
+    std::vector<double> dq(static_cast<std::size_t>(T) * C), dm(static_cast<std::size_t>(T) * C), col(T);
+    std::vector<double> sq(C), sm(C), isq(C), ism(C);
+    bool have_scales = false;
+    for (int pass = 0; pass < p.passes; ++pass) {
+        int K = 0;
+        for (int t = 0; t < T; ++t) {
+            if (!p.bad[t]) keep[K++] = t;
+        }
+        if (K < 5) break;
+        double tau[4], w[4], last_tau[4] = {0, 0, 0, 0}, noise = 1.0;
+        bool have_w = false;
+        for (int i = 0; i < K; ++i) {
+            const int start = std::min(std::max(i - 2, 0), K - 5);
+            int near[4], q = 0;
+            for (int k = start; k < start + 5; ++k) {
+                if (k != i) near[q++] = keep[k];
+            }
+            const double ti = p.at[keep[i]];
+            for (int k = 0; k < 4; ++k) tau[k] = p.at[near[k]] - ti;
+            if (!have_w || tau[0] != last_tau[0] || tau[1] != last_tau[1] || tau[2] != last_tau[2] ||
+                tau[3] != last_tau[3]) {
+                parabola_weights(tau, w);
+                double ww = 0.0;
+                for (int k = 0; k < 4; ++k) ww += w[k] * w[k];
+                noise = std::sqrt(1.0 + ww);
+                for (int k = 0; k < 4; ++k) last_tau[k] = tau[k];
+                have_w = true;
+            }
+            const double* yi = p.y + static_cast<std::int64_t>(keep[i]) * C;
+            const double* y0 = p.y + static_cast<std::int64_t>(near[0]) * C;
+            const double* y1 = p.y + static_cast<std::int64_t>(near[1]) * C;
+            const double* y2 = p.y + static_cast<std::int64_t>(near[2]) * C;
+            const double* y3 = p.y + static_cast<std::int64_t>(near[3]) * C;
+            const double* m0 = p.y + static_cast<std::int64_t>(keep[start]) * C;
+            const double* m1 = p.y + static_cast<std::int64_t>(keep[start + 1]) * C;
+            const double* m2 = p.y + static_cast<std::int64_t>(keep[start + 2]) * C;
+            const double* m3 = p.y + static_cast<std::int64_t>(keep[start + 3]) * C;
+            const double* m4 = p.y + static_cast<std::int64_t>(keep[start + 4]) * C;
+            double* dqi = dq.data() + static_cast<std::int64_t>(i) * C;
+            double* dmi = dm.data() + static_cast<std::int64_t>(i) * C;
+            const double inv_noise = 1.0 / noise;
+            for (int c = 0; c < C; ++c) {
+                const double pred = ((w[0] * y0[c] + w[1] * y1[c]) + w[2] * y2[c]) + w[3] * y3[c];
+                dqi[c] = std::abs(yi[c] - pred) * inv_noise;
+                dmi[c] = std::abs(yi[c] - median5(m0[c], m1[c], m2[c], m3[c], m4[c]));
+            }
+        }
+        if (!have_scales) {  // first pass: every frame is kept
+            for (int c = 0; c < C; ++c) {
+                double amax = 0.0;
+                for (int i = 0; i < K; ++i) {
+                    col[i] = dq[static_cast<std::size_t>(i) * C + c];
+                    amax = std::max(amax, std::abs(p.y[static_cast<std::int64_t>(i) * C + c]));
+                }
+                sq[c] = std::max(1.4826 * median_of(col.data(), K), 1e-9 * (1.0 + amax));
+                for (int i = 0; i < K; ++i) col[i] = dm[static_cast<std::size_t>(i) * C + c];
+                sm[c] = std::max(1.4826 * median_of(col.data(), K), 0.5 * sq[c]);
+            }
+            have_scales = true;
+        }
+        bool any = false;
+        for (int c = 0; c < C; ++c) {
+            isq[c] = 1.0 / sq[c];
+            ism[c] = 1.0 / sm[c];
+        }
+        for (int i = 0; i < K; ++i) {
+            const double* dqi = dq.data() + static_cast<std::int64_t>(i) * C;
+            const double* dmi = dm.data() + static_cast<std::int64_t>(i) * C;
+            bool flag = false;
+            for (int c = 0; c < C; ++c) flag |= std::min(dqi[c] * isq[c], dmi[c] * ism[c]) > p.outlier;
+            if (flag) {
+                p.bad[keep[i]] = 1;
+                any = true;
+            }
+        }
+        if (!any) break;
+    }
+    int kept = 0;
+    for (int t = 0; t < T; ++t) kept += p.bad[t] ? 0 : 1;
+    if (kept < std::max(5, T / 2)) {
+        for (int t = 0; t < T; ++t) p.bad[t] = 0;
+    }
+}
+
+}  // namespace FFACCEL_CPU_VARIANT
+
+FFACCEL_CPU_DISPATCH(void, stab_outliers, (const StabOutlierParams& p), (p))
+
+}  // namespace cpu
+}  // namespace ffaccel

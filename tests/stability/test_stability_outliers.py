@@ -1,0 +1,85 @@
+"""The offline glitch test (``stabilize._outliers`` over ``_core.stab_outliers``) against its
+numpy reference (tests/stability_outliers_reference.py), on random channels with glitches,
+uneven frame times and the real MTCNN tracks; bad input to the binding."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ffaccel import _core
+from ffaccel.stability import stabilize
+from ffaccel.stability._rigid import reference_shape, to_channels
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from stability_outliers_reference import outliers_reference  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "real_tracks"
+FILES = sorted(DATA.glob("*.npz"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 300), st.integers(1, 14), st.integers(0, 12), st.booleans())
+def test_flags_equal_the_numpy_reference(seed, t_len, n_ch, n_glitch, uneven):
+    rng = np.random.default_rng(seed)
+    t = np.arange(t_len, dtype=float)
+    at = np.cumsum(rng.choice([1.0, 1.0, 2.0, 3.0], t_len)) if uneven else t
+    y = np.sin(at[:, None] / rng.uniform(3, 30, n_ch)) + rng.normal(0, 0.01, (t_len, n_ch))
+    hit = rng.integers(0, t_len, n_glitch)
+    y[hit, rng.integers(0, n_ch, n_glitch)] += rng.choice([-1, 1], n_glitch) * rng.uniform(0.05, 1.0, n_glitch)
+    got = stabilize._outliers(y, at)
+    assert got.dtype == bool and got.shape == (t_len,)
+    assert np.array_equal(got, outliers_reference(y, at))
+
+
+def test_a_glitch_is_flagged_and_smooth_motion_is_not():
+    t = np.arange(200, dtype=float)
+    y = np.stack([0.3 * np.sin(2 * np.pi * t / 60), 0.01 * t], axis=1)
+    y += np.random.default_rng(0).normal(0, 0.002, y.shape)
+    assert not stabilize._outliers(y, t).any()
+    y[77, 0] += 0.2
+    assert np.flatnonzero(stabilize._outliers(y, t)).tolist() == [77]
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_real_tracks_flag_the_same_frames(path):
+    with np.load(path) as d:
+        z = d["detected"].astype(np.float64)
+    ok = np.isfinite(z).all(axis=(1, 2))
+    zc = z[ok, :, 0] + 1j * z[ok, :, 1]
+    m, size = reference_shape(zc)
+    ch = to_channels(zc, m, size)
+    at = np.flatnonzero(ok).astype(float)
+    assert np.array_equal(stabilize._outliers(ch, at), outliers_reference(ch, at))
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(at=np.arange(9.0)), "at"),
+    (dict(at=np.r_[0.0, 2.0, 1.0, np.arange(3.0, 10.0)]), "increasing"),
+    (dict(bad=np.zeros(9, np.uint8)), "bad"),
+    (dict(outlier=0.0), "outlier"),
+    (dict(outlier=float("nan")), "outlier"),
+    (dict(passes=-1), "passes"),
+])
+def test_binding_rejects_bad_arguments(change, match):
+    a = dict(y=np.zeros((10, 3)), at=np.arange(10.0), outlier=5.0, passes=3, bad=np.zeros(10, np.uint8))
+    a.update(change)
+    with pytest.raises(ValueError, match=match):
+        _core.stab_outliers(**a)
+
+
+def test_binding_reads_read_only_inputs_and_refuses_a_read_only_output():
+    y = np.random.default_rng(1).normal(0, 1, (30, 2))
+    y.flags.writeable = False
+    at = np.arange(30.0)
+    at.flags.writeable = False
+    bad = np.zeros(30, np.uint8)
+    _core.stab_outliers(y, at, 5.0, 3, bad)
+    bad.flags.writeable = False
+    with pytest.raises(TypeError):
+        _core.stab_outliers(y, at, 5.0, 3, bad)

@@ -1,0 +1,99 @@
+"""Numpy reference of the offline glitch test of ``stabilize_track``
+(``ffaccel.stability.stabilize._outliers``, which runs ``_core.stab_outliers``).
+
+This is the test as it was written before it moved to the compiled core; the tests check
+that both flag the same frames.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ffaccel.stability.stabilize import OUTLIER
+
+
+def _quadratic_deviation(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Deviation of each frame from the least-squares parabola in time through its four
+    nearest other frames (two on either side away from the ends), in units of the
+    deviation's noise std for unit measurement noise. For equally spaced frames the
+    parabola's value is (-y[t-2] + 4 y[t-1] + 4 y[t+1] - y[t+2]) / 6."""
+    t_len = len(ch)
+    idx = np.arange(t_len)
+    start = np.clip(idx - 2, 0, t_len - 5)
+    near = start[:, None] + np.arange(5)[None, :]
+    near = np.sort(np.where(near == idx[:, None], -1, near), axis=1)[:, 1:]  # drop t itself
+    tau = at[near] - at[:, None]
+    # the weights depend on the frame's time offsets only: where the inner frames all share
+    # one pattern (equally spaced frames), solve for the two first, one inner and two last rows
+    rows = np.arange(t_len)
+    if t_len > 5 and np.all(tau[2:-2] == tau[2]):
+        rows = np.array([0, 1, 2, t_len - 2, t_len - 1])
+    a = np.stack([np.ones_like(tau[rows]), tau[rows], tau[rows] ** 2], axis=-1)  # (R, 4, 3)
+    g = np.einsum("tki,tkj->tij", a, a)
+    e0 = np.zeros((len(rows), 3, 1))
+    e0[:, 0, 0] = 1.0
+    w = np.einsum("tki,ti->tk", a, np.linalg.solve(g, e0)[..., 0])  # (R, 4) weights of the prediction
+    if len(rows) < t_len:
+        w = np.concatenate([w[:2], np.repeat(w[2:3], t_len - 4, axis=0), w[3:]])
+    noise = np.sqrt(1.0 + np.sum(w * w, axis=1))
+    return np.abs(ch - np.einsum("tk,tkc->tc", w, ch[near])) / noise[:, None]
+
+
+def _median_deviation(ch: np.ndarray) -> np.ndarray:
+    """|y - median of the 5 frames around it| (the first / last 5 frames at the ends).
+
+    The median of 5 is a min/max network (the same value as ``np.median``, fewer passes):
+    median3(e, max(min(a, b), min(c, d)), min(max(a, b), max(c, d))).
+    """
+    t_len = len(ch)
+    start = np.clip(np.arange(t_len) - 2, 0, t_len - 5)
+    a, b, c, d, e = (ch[start + k] for k in range(5))
+    f = np.maximum(np.minimum(a, b), np.minimum(c, d))
+    g = np.minimum(np.maximum(a, b), np.maximum(c, d))
+    med = np.maximum(np.minimum(f, g), np.minimum(np.maximum(f, g), e))
+    return np.abs(ch - med)
+
+
+def outliers_reference(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """(T,) bool: frames whose channels jump off their neighbours (detector glitches).
+
+    ``ch`` (T, C) are the measured frames at frame times ``at`` (T,). Two tests
+    must both fire, in the same channel, at more than ``OUTLIER`` robust
+    standard deviations (1.4826 MAD of that test's values in that channel):
+
+    - off the least-squares parabola in time through the frame's four nearest
+      other frames: follows smooth motion (a fast nod), but a glitch next door
+      pulls it;
+    - off the median of the five frames around it: ignores up to two glitches
+      in the window, but cuts the corners of fast motion.
+
+    Where the head moves steadily the median of 5 is the frame itself, so that
+    test's scale is at least half the first one's. Flagged frames are dropped
+    and the tests repeated (3 passes at most; the scales stay those of the
+    first pass). If more than half the frames would go, none does. The caller
+    interpolates dropped frames, and extrapolates the trend of the nearest kept
+    frames at the start or end of the shot (a detector that has just locked on
+    can be noisier for a few frames).
+    """
+    t_len = len(ch)
+    bad = np.zeros(t_len, bool)
+    scales = None
+    for _ in range(3):
+        keep = np.flatnonzero(~bad)
+        if len(keep) < 5:
+            break
+        dq = _quadratic_deviation(ch[keep], at[keep])
+        dm = _median_deviation(ch[keep])
+        if scales is None:
+            sq = np.maximum(1.4826 * np.median(dq, axis=0), 1e-9 * (1.0 + np.abs(ch).max(axis=0)))
+            # where the head moves steadily the median of 5 is the frame itself: floor its scale
+            sm = np.maximum(1.4826 * np.median(dm, axis=0), 0.5 * sq)
+            scales = (sq, sm)
+        both = np.minimum(dq / scales[0], dm / scales[1])
+        new = np.any(both > OUTLIER, axis=1)
+        if not new.any():
+            break
+        bad[keep[new]] = True
+    if (~bad).sum() < max(5, t_len // 2):
+        bad[:] = False  # mostly "glitches": no
+    return bad
