@@ -12,6 +12,10 @@
 #include "ffaccel/paste_insightface.h"
 #include "paste_simd.h"
 #include "variant.h"
+#include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #endif
@@ -106,6 +110,34 @@ float col_const(const float* kern, int r, float v, bool fused) {
     float s = v * kern[r];
     for (int j = 1; j <= r; ++j) s = ins_madd(v + v, kern[r + j], s, fused);
     return s;
+}
+
+// memcpy with non-temporal stores (SSE2, in every x86-64 build): the destination lines
+// are not read first nor kept in the caches. stream_fence() orders them before later work.
+inline void stream_copy(std::uint8_t* dst, const std::uint8_t* src, std::size_t n) {
+#if defined(__SSE2__)
+    std::size_t i = 0;
+    for (; i < n && (reinterpret_cast<std::uintptr_t>(dst + i) & 15) != 0; ++i) dst[i] = src[i];
+    for (; i + 64 <= n; i += 64) {
+        const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
+        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i + 16));
+        const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i + 32));
+        const __m128i d = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i + 48));
+        _mm_stream_si128(reinterpret_cast<__m128i*>(dst + i), a);
+        _mm_stream_si128(reinterpret_cast<__m128i*>(dst + i + 16), b);
+        _mm_stream_si128(reinterpret_cast<__m128i*>(dst + i + 32), c);
+        _mm_stream_si128(reinterpret_cast<__m128i*>(dst + i + 48), d);
+    }
+    for (; i < n; ++i) dst[i] = src[i];
+#else
+    std::memcpy(dst, src, n);
+#endif
+}
+
+inline void stream_fence() {
+#if defined(__SSE2__)
+    _mm_sfence();
+#endif
 }
 
 template <typename T>

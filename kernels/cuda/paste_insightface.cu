@@ -3,12 +3,14 @@
 // the CPU path's.
 //
 // Phases on the caller's stream: the frame copy (new output only); the thresholded
-// mask T over B with the 255-extent (atomics); one 16-byte read-back of the extent (the
-// erode and blur sizes depend on it: this is the path's single synchronisation); then
-// the erode (rows, then columns: min is exact in any order), the blur's row pass over
-// B's rows and the column pass fused with the blend over R.
+// mask T over B; the erode (rows, then columns: min is exact in any order), the blur's
+// row pass over B's rows and the column pass fused with the blend over R. The erode and
+// blur sizes come from T's 255-extent, which the host computes exactly from the matrix
+// (ins_set_extent), so nothing is read back: the call never synchronises and can be
+// captured in a CUDA graph. The Gaussian weights travel as a kernel argument.
 #include "ffaccel/paste_insightface.h"
 
+#include <algorithm>
 #include <climits>
 #include <stdexcept>
 #include <vector>
@@ -22,30 +24,23 @@ struct Box {
     int x1, y1, w, h;
 };
 
-__global__ void init_kernel(float* white, int cw, int* ext) {
+// The blur weights, passed by value (captured with the launch in a CUDA graph).
+constexpr int kKernChunk = 960;  // 3840 bytes: with the other arguments under the 4 KiB limit
+struct KernChunk {
+    float w[kKernChunk];
+};
+
+__global__ void init_kernel(float* white, int cw, float* kern, int k0, int kn, KernChunk chunk) {
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < cw) white[i] = 255.0f;
-    if (i == 0) {
-        ext[0] = INT_MAX;  // ymin
-        ext[1] = -1;       // ymax
-        ext[2] = INT_MAX;  // xmin
-        ext[3] = -1;       // xmax
-    }
+    if (i < kn) kern[k0 + i] = chunk.w[i];
 }
 
 template <WarpMode M>
-__global__ void mask_kernel(WarpParams white, WarpCoeffs k, Box b, float* t, int* ext) {
+__global__ void mask_kernel(WarpParams white, WarpCoeffs k, Box b, float* t) {
     const int j = blockIdx.x * blockDim.x + threadIdx.x, i = blockIdx.y * blockDim.y + threadIdx.y;
     if (j >= b.w || i >= b.h) return;
-    const int x = b.x1 + j, y = b.y1 + i;
-    const float v = ins_mask_value<M>(white, k, x, y);
-    t[static_cast<long long>(i) * b.w + j] = v;
-    if (v == 255.0f) {
-        atomicMin(&ext[0], y);
-        atomicMax(&ext[1], y);
-        atomicMin(&ext[2], x);
-        atomicMax(&ext[3], x);
-    }
+    t[static_cast<long long>(i) * b.w + j] = ins_mask_value<M>(white, k, b.x1 + j, b.y1 + i);
 }
 
 // Erode along rows (dx = 1) or columns (dx = 0) over B: the window [p - a, p - a + ke)
@@ -105,32 +100,30 @@ bool run(const InsParams& p, const InsFace& f, cudaStream_t stream) {
     }
     const Box b{f.bx1, f.by1, f.bx2 - f.bx1, f.by2 - f.by1};
     if (b.w <= 0 || b.h <= 0) return false;
+    if (f.ey1 < 0) return false;  // stock: np.max of an empty array
     const InsLayout lay = ins_layout(f, cw);
     float* white = p.ws + lay.white;
-    int* ext = reinterpret_cast<int*>(p.ws + lay.ext);
     float* t = p.ws + lay.t;
     float* e = p.ws + lay.e;
     float* hbuf = p.ws + lay.h;
     float* kern = p.ws + lay.kern;
-    const dim3 block(32, 8);
-    init_kernel<<<(cw + 255) / 256, 256, 0, stream>>>(white, cw, ext);
-    check_launch("paste_insightface");
-    const WarpParams wp = ins_white_params(white, cw, ch, fw);
-    mask_kernel<M><<<grid_for(b.w, b.h, block), block, 0, stream>>>(wp, f.k, b, t, ext);
-    check_launch("paste_insightface");
-    int host_ext[4];
-    check_cuda(cudaMemcpyAsync(host_ext, ext, sizeof(host_ext), cudaMemcpyDeviceToHost, stream),
-               "paste_insightface: extent read-back");
-    check_cuda(cudaStreamSynchronize(stream), "paste_insightface: extent read-back");
-    if (host_ext[1] < 0) return false;  // stock: np.max of an empty array
     int ke, r;
-    ins_sizes(host_ext[1] - host_ext[0], host_ext[3] - host_ext[2], &ke, &r);
+    ins_sizes(f.ey1 - f.ey0, f.ex1 - f.ex0, &ke, &r);
     if (r > f.rmax) throw std::logic_error("paste_insightface: blur radius above its bound");
     std::vector<float> kh(2 * r + 1);
     ins_gaussian_kernel(2 * r + 1, kh.data());
-    // From pageable memory: returns once the bytes are staged, so kh may go out of scope.
-    check_cuda(cudaMemcpyAsync(kern, kh.data(), kh.size() * sizeof(float), cudaMemcpyHostToDevice, stream),
-               "paste_insightface: kernel upload");
+    const dim3 block(32, 8);
+    for (int k0 = 0; k0 < 2 * r + 1; k0 += kKernChunk) {
+        KernChunk chunk;
+        const int kn = std::min(kKernChunk, 2 * r + 1 - k0);
+        for (int i = 0; i < kn; ++i) chunk.w[i] = kh[k0 + i];
+        const int n = std::max(k0 == 0 ? cw : 0, kn);
+        init_kernel<<<(n + 255) / 256, 256, 0, stream>>>(white, k0 == 0 ? cw : 0, kern, k0, kn, chunk);
+        check_launch("paste_insightface");
+    }
+    const WarpParams wp = ins_white_params(white, cw, ch, fw);
+    mask_kernel<M><<<grid_for(b.w, b.h, block), block, 0, stream>>>(wp, f.k, b, t);
+    check_launch("paste_insightface");
     erode_kernel<<<grid_for(b.w, b.h, block), block, 0, stream>>>(t, e, b, fw, fh, ke, ke / 2, 1);
     check_launch("paste_insightface");
     erode_kernel<<<grid_for(b.w, b.h, block), block, 0, stream>>>(e, t, b, fw, fh, ke, ke / 2, 0);

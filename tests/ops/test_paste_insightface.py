@@ -107,6 +107,34 @@ def test_nothing_changes_outside_the_reach_of_the_mask(case):
     assert not white[~inside_b].any()
 
 
+@st.composite
+def interior_cases(draw):
+    """Faces well inside the frame: the CPU path's span shortcuts (every erode and row-blur
+    window inside the frame) run on these, under every rotation, shear and crop size."""
+    size = draw(st.floats(6.0, 150.0))
+    h = draw(st.integers(int(2.6 * size) + 24, int(2.6 * size) + 120))
+    w = draw(st.integers(int(2.6 * size) + 24, int(2.6 * size) + 160))
+    cs = draw(st.sampled_from([128, 128, 112, 17]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    frame = rng.integers(0, 256, (h, w, 3), np.uint8)
+    crop = rng.integers(0, 256, (cs, cs, 3), np.uint8)
+    cx = draw(st.floats(w / 2 - 10, w / 2 + 10))
+    cy = draw(st.floats(h / 2 - 10, h / 2 + 10))
+    m = face_matrix((cx, cy), size, draw(st.floats(-180.0, 180.0)), crop=cs)
+    if draw(st.booleans()):
+        m[:, :2] = m[:, :2] @ np.array([[1.0, draw(st.floats(-0.3, 0.3))], [0.0, draw(st.floats(0.8, 1.25))]])
+    return frame, crop, m
+
+
+@needs_cv2_mode
+@settings(max_examples=examples(150), deadline=None)
+@given(case=interior_cases())
+def test_interior_faces_match_insightface_reference(case):
+    frame, crop, m = case
+    out = ffaccel.paste_back_insightface(frame, crop, m)
+    np.testing.assert_array_equal(out, _reference_or_unchanged(frame, crop, m))
+
+
 @needs_cv2_mode
 def test_inplace_out_and_new_agree():
     rng = np.random.default_rng(3)
@@ -174,7 +202,10 @@ for t in range(12):
     H, W = int(rng.integers(100, 400)), int(rng.integers(100, 500))
     frame = rng.integers(0, 256, (H, W, 3), np.uint8)
     crop = rng.integers(0, 256, (128, 128, 3), np.uint8)
-    m = face_matrix((rng.uniform(0, W), rng.uniform(0, H)), rng.uniform(30, 400), rng.uniform(-90, 90))
+    if t % 2:  # well inside the frame (the span shortcuts) or anywhere
+        m = face_matrix((W / 2, H / 2), rng.uniform(10, min(H, W) / 2.6), rng.uniform(-90, 90))
+    else:
+        m = face_matrix((rng.uniform(0, W), rng.uniform(0, H)), rng.uniform(30, 400), rng.uniform(-90, 90))
     for compat in ("insightface-opencv4", "insightface-opencv5"):
         h.update(ffaccel.paste_back_insightface(frame, crop, m, compat=compat).tobytes())
 print(h.hexdigest())

@@ -51,3 +51,68 @@ def test_large_frames_out_and_in_place(fw, compat, h, w, size, angle, cx, cy):
     np.testing.assert_array_equal(to_host(out), cpu)
     ffaccel.paste_back_insightface(g, gc, m, compat=compat, inplace=True)
     np.testing.assert_array_equal(to_host(g), cpu)
+
+
+@pytest.mark.parametrize("compat", COMPATS)
+@pytest.mark.parametrize("h,w,size,angle,cx,cy", [
+    (1080, 1920, 300, 20, 960, 540),
+    (2160, 3840, 600, 20, 1920, 1080),
+    (720, 1280, 400, -30, 1200, 650),  # partly off the frame
+])
+def test_captured_in_a_cuda_graph(compat, h, w, size, angle, cx, cy):
+    # The erode and blur sizes come from the host (the mask's extent from M alone), so the
+    # call never synchronises: it captures into a CUDA graph (a read-back or a stream
+    # synchronisation inside capture is an error), and each replay pastes the frame and
+    # crop the buffers hold at that time, with the matrix given at capture.
+    torch = pytest.importorskip("torch")
+    if "torch" not in FRAMEWORKS:
+        pytest.skip("torch with CUDA is not installed")
+    from gpu import capture_torch_graph
+
+    rng = np.random.default_rng(size)
+    m = face_matrix((cx, cy), size, angle)
+    g = torch.zeros((h, w, 3), dtype=torch.uint8, device="cuda")
+    gc = torch.zeros((128, 128, 3), dtype=torch.uint8, device="cuda")
+    out = torch.zeros_like(g)
+    graph = capture_torch_graph(lambda: ffaccel.paste_back_insightface(g, gc, m, compat=compat, out=out))
+    for _ in range(2):
+        frame = rng.integers(0, 256, (h, w, 3), np.uint8)
+        crop = rng.integers(0, 256, (128, 128, 3), np.uint8)
+        g.copy_(torch.from_numpy(frame))
+        gc.copy_(torch.from_numpy(crop))
+        out.zero_()
+        graph.replay()
+        torch.cuda.synchronize()
+        np.testing.assert_array_equal(out.cpu().numpy(), ffaccel.paste_back_insightface(frame, crop, m, compat=compat))
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+def test_side_stream_without_host_sync(fw):
+    # On a non-default stream whose queue is still busy, the call returns before the GPU is
+    # done and the result is right once that stream is synchronised.
+    rng = np.random.default_rng(3)
+    frame = rng.integers(0, 256, (1080, 1920, 3), np.uint8)
+    crop = rng.integers(0, 256, (128, 128, 3), np.uint8)
+    m = face_matrix((900, 500), 350, 15)
+    cpu = ffaccel.paste_back_insightface(frame, crop, m)
+    if fw == "none":
+        pytest.skip("no GPU framework")
+    if fw == "torch":
+        import torch
+
+        s = torch.cuda.Stream()
+        with torch.cuda.stream(s):
+            g, gc = to_gpu(frame, fw), to_gpu(crop, fw)
+            torch.cuda._sleep(50_000_000)  # keep the stream busy
+            res = ffaccel.paste_back_insightface(g, gc, m)
+            assert not s.query()  # returned without waiting for the GPU
+        s.synchronize()
+    else:
+        import cupy
+
+        s = cupy.cuda.Stream(non_blocking=True)
+        with s:
+            g, gc = to_gpu(frame, fw), to_gpu(crop, fw)
+            res = ffaccel.paste_back_insightface(g, gc, m)
+        s.synchronize()
+    np.testing.assert_array_equal(to_host(res), cpu)

@@ -24,6 +24,10 @@
 // m = 0 gives out = 0 * c + 1 * f = f exactly. Hence only R = B grown by r, clipped to
 // the frame, can change; every other byte is copied.
 //
+// The extent (mh, mw) is computed on the host from M alone (ins_set_extent): T is the
+// warp of a constant image, so it is known exactly without the frame; CPU and GPU use it,
+// and the GPU path never reads the mask back.
+//
 // GaussianBlur on CV_32F is OpenCV's separable filter (sepFilter2D): a row pass with the
 // plain (non-symmetric) loop, s = x0 k0, s = s + x_j k_j for j = 1..ks-1, then a column
 // pass with the symmetric loop, s = H_0 k_r, s = s + (H_{+j} + H_{-j}) k_{r+j}. In the
@@ -51,6 +55,9 @@ struct InsFace {
     WarpCoeffs k;           // frame pixel -> crop pixel (what warpAffine computes from IM)
     int bx1, by1, bx2, by2; // B: outside it (in the frame) the thresholded mask is 0
     int rmax;               // an upper bound of the blur radius r, for the workspace size
+    // The rows / columns where T == 255: [ey0, ey1] x [ex0, ex1], ey1 < 0 when there is
+    // none (stock fails there). Set on the host by ins_set_extent before any pixel work.
+    int ey0 = 0, ey1 = -1, ex0 = 0, ex1 = -1;
 };
 
 // OpenCV's BORDER_REFLECT_101 index (borderInterpolate), any offset.
@@ -127,6 +134,105 @@ FFACCEL_HD float ins_mask_value(const WarpParams& white, const WarpCoeffs& k, in
     float v;
     warp_sample<M, float, 1>(white, k, x, y, &v);
     return v > kInsThreshold ? 255.0f : v;
+}
+
+// Spans along one line of B: a frame row y (rows = true: frame columns in [bx1, bx2)) or a
+// frame column x (rows = false: frame rows in [by1, by2)). [in0, in1) where T is surely
+// 255 and [l0, l1) outside which the warped value is surely <= `far` (in0 >= l0, in1 <= l1).
+// The crop coordinate s of each axis is affine along the line; the spans come from it in
+// double, with one pixel of slack on each side:
+// - inside: s in [-0.5, size - 0.5] on both axes puts a weight of at least 0.47 on the
+//   inside taps of each axis (at most 0.02 px of coordinate error: OpenCV 4's 1/32 px
+//   steps, OpenCV 5's float32 coordinates), so the warped 255s give >= 255 * 0.47^2 = 56 > 20.
+// - live (lo = -1.5, hi = 0.5): a tap inside the crop needs s in (-1, size) on both axes.
+// - could be 255 (lo = -0.96, hi = -0.04): the value is at most 255 times the inside
+//   weight of either axis, which is < 0.06 (< 15.3 <= 20) outside s in [-0.96, size - 0.04].
+inline void ins_spans(const InsFace& f, int cw, int ch, bool rows, int line, double lo_at, double hi_off, int* in0,
+                      int* in1, int* l0, int* l1) {
+    double ilo = -1e300, ihi = 1e300, llo = -1e300, lhi = 1e300;
+    for (int axis = 0; axis < 2; ++axis) {
+        const double* d = f.k.d + 3 * axis;
+        const double a = rows ? d[0] : d[1], b = rows ? d[1] * line + d[2] : d[0] * line + d[2];
+        const double size = axis == 0 ? cw : ch;
+        auto narrow = [&](double lo, double hi, double& rlo, double& rhi) {
+            if (std::fabs(a) < 1e-12) {
+                if (!(b >= lo && b <= hi)) rlo = 1e300, rhi = -1e300;
+                return;
+            }
+            double t0 = (lo - b) / a, t1 = (hi - b) / a;
+            if (t0 > t1) {
+                const double t = t0;
+                t0 = t1, t1 = t;
+            }
+            rlo = rlo > t0 ? rlo : t0;
+            rhi = rhi < t1 ? rhi : t1;
+        };
+        narrow(-0.5, size - 0.5, ilo, ihi);
+        narrow(lo_at, size + hi_off, llo, lhi);
+    }
+    const int c1 = rows ? f.bx1 : f.by1, c2 = rows ? f.bx2 : f.by2, n = rows ? f.bx2 : f.by2;
+    auto to_int = [&](double lo, double hi, bool outer, int* x0, int* x1) {
+        if (!(lo <= hi)) {
+            *x0 = *x1 = c1;
+            return;
+        }
+        const double top = double(n) + 1;
+        double a = outer ? std::floor(lo) - 1 : std::ceil(lo) + 1;
+        double b = outer ? std::ceil(hi) + 2 : std::floor(hi);
+        a = a < -1.0 ? -1.0 : (a > top ? top : a);
+        b = b < -1.0 ? -1.0 : (b > top ? top : b);
+        *x0 = static_cast<int>(a) < c1 ? c1 : (static_cast<int>(a) > c2 ? c2 : static_cast<int>(a));
+        *x1 = static_cast<int>(b) > c2 ? c2 : static_cast<int>(b);
+        if (*x1 < *x0) *x1 = *x0;
+    };
+    to_int(llo, lhi, true, l0, l1);
+    to_int(ilo, ihi, false, in0, in1);
+    if (*in0 < *l0) *in0 = *l0;
+    if (*in1 > *l1) *in1 = *l1;
+    if (*in1 < *in0) *in1 = *in0;
+}
+
+// Frame columns of row y: [in0, in1) surely 255, [l0, l1) outside which T is surely 0.
+inline void ins_row_spans(const InsFace& f, int cw, int ch, int y, int* in0, int* in1, int* l0, int* l1) {
+    ins_spans(f, cw, ch, true, y, -1.5, 0.5, in0, in1, l0, l1);
+}
+
+// The extent of T == 255 (stock's mask_h / mask_w inputs) on the host, exactly, from M:
+// rows are searched from B's top edge down (and from its bottom edge up) for the first
+// that holds a 255, columns likewise from its left and right edges. A line with a surely
+// 255 span holds one; otherwise its could-be-255 span is sampled with the generation's
+// exact warp formula. Sets f.ey0 .. f.ex1; returns false (ey1 = -1) when no pixel of T is
+// 255. `white_row` holds cw floats of 255.
+template <WarpMode M>
+inline bool ins_set_extent(InsFace& f, const float* white_row, int cw, int ch, int fw) {
+    f.ey0 = 0, f.ey1 = -1, f.ex0 = 0, f.ex1 = -1;
+    if (f.bx2 <= f.bx1 || f.by2 <= f.by1) return false;
+    WarpParams w;
+    w.src = Image(reinterpret_cast<std::uintptr_t>(white_row), ch, cw, 1, 0, 0, DType::F32);
+    w.dst.w = fw;
+    w.dst.h = 0;
+    w.border = Border::Constant;
+    w.border_value[0] = w.border_value[1] = w.border_value[2] = w.border_value[3] = 0.f;
+    auto has255 = [&](bool rows, int line) {
+        int in0, in1, c0, c1;
+        ins_spans(f, cw, ch, rows, line, -0.96, -0.04, &in0, &in1, &c0, &c1);
+        if (in1 > in0) return true;
+        for (int t = c0; t < c1; ++t)
+            if (ins_mask_value<M>(w, f.k, rows ? t : line, rows ? line : t) == 255.0f) return true;
+        return false;
+    };
+    int y0 = f.by1;
+    while (y0 < f.by2 && !has255(true, y0)) ++y0;
+    if (y0 == f.by2) return false;
+    int y1 = f.by2 - 1;
+    while (y1 > y0 && !has255(true, y1)) --y1;
+    int x0 = f.bx1;
+    while (x0 < f.bx2 && !has255(false, x0)) ++x0;
+    int x1 = f.bx2 - 1;
+    while (x1 > x0 && !has255(false, x1)) --x1;
+    if (x0 == f.bx2) return false;  // cannot happen once a row holds a 255
+    f.ey0 = y0, f.ey1 = y1, f.ex0 = x0, f.ex1 = x1;
+    return true;
 }
 
 // One multiply-add of the blur, fused or as two roundings (`fused` from the column class).
