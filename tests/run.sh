@@ -108,7 +108,8 @@ stage "full: only opencv-python-headless==$CV_FULL left" bash -c "
 stage "full: pytest tests (whole suite)" pytest_run full full no tests
 
 # ---- 3. compat tests under other OpenCV releases
-COMPAT_FILES=(tests/ops/test_warp_affine.py tests/ops/test_paste_back.py tests/test_opencv_compat.py)
+COMPAT_FILES=(tests/ops/test_warp_affine.py tests/ops/test_paste_back.py tests/test_opencv_compat.py
+              tests/ops/test_paste_insightface.py tests/ops/test_paste_insightface_extent.py)
 shopt -s nullglob
 ADAPTER_FILES=(tests/integrations/test_integration_facefusion*.py tests/integrations/test_integration_insightface*.py)
 shopt -u nullglob
@@ -126,7 +127,7 @@ for cv in "${CV_COMPAT[@]}"; do
     case $cv in 5.1.*) export OPENCV_IPP=disabled ;; *) unset OPENCV_IPP ;; esac
     if stage "compat-$cv: opencv-python-headless==$cv" use_opencv compat "$cv"; then
         "$WORK/compat/bin/python" -m ffaccel info | grep -i opencv
-        stage "compat-$cv: pytest warp, paste, opencv_compat" pytest_run compat "compat-$cv" no "${COMPAT_FILES[@]}"
+        stage "compat-$cv: pytest warp, paste, insightface paste, opencv_compat" pytest_run compat "compat-$cv" no "${COMPAT_FILES[@]}"
         if [ ${#ADAPTER_FILES[@]} -gt 0 ]; then
             stage "compat-$cv: pytest adapters (${#ADAPTER_FILES[@]} files)" \
                 pytest_run compat "compat-$cv-adapters" yes "${ADAPTER_FILES[@]}"
