@@ -3,8 +3,8 @@
     python benchmarks/results_to_markdown.py RESULTS_DIR --title "H200, commit abc1234, 2026-11-22"
 
 Reads whichever of bench_warp.json, bench_paste.json, bench_composite.json,
-bench_runtime.json, bench_blend.json and bench_quality.json are in RESULTS_DIR, and
-prints markdown. The figures are copied from the JSON, never typed by hand.
+bench_runtime.json, bench_blend.json, bench_quality.json, bench_dispatch.json,
+profile_overhead.json and bench_insightface*.json are in RESULTS_DIR, and prints markdown. The figures are copied from the JSON, never typed by hand.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import Any
 
 
 def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
     if isinstance(v, bool):
         return "met" if v else "NOT met"
     if isinstance(v, float):
@@ -58,6 +60,30 @@ def runtime_section(data: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def dispatch_section(data: dict[str, Any]) -> str:
+    """bench_dispatch.json: per-call medians (us), ratios, and the issue-17 verdicts."""
+    rows = [{"row": k, "median_us": v} for k, v in data.get("rows_us", {}).items()]
+    parts = ["### bench_dispatch (CUDA events around one Python call; CPU rows: host time)", "",
+             table(rows, ["row", "median_us"])]
+    if data.get("ratios"):
+        parts += ["", table([{"ratio": k, "value": v} for k, v in data["ratios"].items()], ["ratio", "value"])]
+    if data.get("goals"):
+        parts += ["", table([{"goal": k, "result": v} for k, v in data["goals"].items()], ["goal", "result"])]
+    return "\n".join(parts)
+
+
+def profile_section(data: dict[str, Any]) -> str:
+    """profile_overhead.json: host time per stage of one call (us), CPU and GPU paths."""
+    parts = ["### profile_overhead (host time per stage of one call, median)"]
+    for key, title in (("cpu_us", "CPU path, 64x64 warp"), ("cpu_paste_us", "CPU path, 64x64 paste"),
+                       ("gpu_us", "GPU path (torch), 1080p -> 512 warp"),
+                       ("gpu_paste_us", "GPU path (torch), 512 crop pasted into 1080p")):
+        if data.get(key):
+            rows = [{"stage": k, "us": v} for k, v in data[key].items()]
+            parts += ["", f"{title}:", "", table(rows, ["stage", "us"])]
+    return "\n".join(parts)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("results", type=Path)
@@ -83,6 +109,21 @@ def main() -> int:
         print(table(rows, cols))
         print()
         print(table(data["fast_vs_stock"], ["output", "max", "mean", "share_differing"]))
+        print()
+    for path in sorted(args.results.glob("bench_insightface*.json")):
+        data = json.loads(path.read_text())
+        rows = data["rows"]
+        cols = [c for c in ("path", "frame", "impl", "median_ms", "ratio", "exact") if any(c in r for r in rows)]
+        print(f"### {path.stem} (cv2 {data.get('opencv', '?')}, {data.get('clock', '')})\n")
+        print(table(rows, cols))
+        print()
+    path = args.results / "bench_dispatch.json"
+    if path.exists():
+        print(dispatch_section(json.loads(path.read_text())))
+        print()
+    path = args.results / "profile_overhead.json"
+    if path.exists():
+        print(profile_section(json.loads(path.read_text())))
         print()
     path = args.results / "bench_runtime.json"
     if path.exists():
