@@ -1,7 +1,7 @@
 """Benchmark ffaccel.stability against ground truth (issue 4, section 6).
 
 Run: ``PYTHONPATH=src python3 benchmarks/bench_stability.py [--seeds 3] [--frames 150]``
-Prints Markdown (the tables of docs/stability.md). Everything is seeded; only
+Prints Markdown (the tables of docs/results/stability_synthetic.md). Everything is seeded; only
 the timing section changes between runs and machines.
 
 Methods: raw detector output; EMA(0.25); One Euro with (min_cutoff, beta)

@@ -9,7 +9,7 @@
 
 DIR holds the .npz tracks written by benchmarks/bench_stability_real.py --export
 (keys truth, detected, face_width, cuts, fps). Prints markdown tables: the ones in
-docs/stability.md. Metrics: jitter = RMS of the second time difference of
+docs/results/stability_history.md. Metrics: jitter = RMS of the second time difference of
 (output - truth); lag = -(e . v) / |v|^2 on frames where the face moves (e against
 the detector's own output on real tracks, so its constant bias is not lag); worst =
 largest point error. One Euro is grid-tuned on each track with its truth (9 x 7

@@ -8,7 +8,7 @@ modes (issue 13).
 Issue 4's two strict xfails on ``TemporalSmoother`` were replaced (issue 13):
 - shaky handheld (>= 5x jitter cut and below EMA(0.25)): ``stabilize_track``'s
   causal mode meets it, tested below; TemporalSmoother's shortfall is kept in
-  docs/stability.md as a baseline figure.
+  docs/results/stability_synthetic.md as a baseline figure.
 - zero tail spikes with the guard: met by ``stabilize_track``'s fixed-lag and
   offline modes, tested below. A causal filter cannot see the clip end; its
   count is reported by the benchmark and docs, not asserted here.

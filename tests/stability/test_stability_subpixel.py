@@ -11,8 +11,8 @@ from ffaccel.stability import refine_heatmap_landmarks
 from tools.synth_heatmaps import synthetic_heatmaps
 from ffaccel.stability.subpixel import FHR_WEIGHTS_PATH, _fhr_weights
 
-# Measured on this fixed set (seed 11, 1500 heatmaps); docs/stability.md has the
-# 4000-heatmap benchmark figures. Recomputed here, not copied: these bound them.
+# Measured on this fixed set (seed 11, 1500 heatmaps); docs/results/stability_synthetic.md has
+# the 4000-heatmap benchmark figures. Recomputed here, not copied: these bound them.
 FHR_RMSE_BOUND = 0.16  # measured 0.151 with the shipped weights
 
 
