@@ -3,43 +3,29 @@
 // builds the padded signal, the end values and the filter coefficients.
 #include "ffaccel/stab_bank.h"
 
-#include <nanobind/ndarray.h>
-
 #include <algorithm>
-#include <memory>
-#include <new>
-#include <string>
-#include <vector>
 
-#include "bindings.h"
+#include "stab_args.h"
 
 namespace ffaccel::bindings {
 
-using In2 = nb::ndarray<const double, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
-using In1 = nb::ndarray<const double, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
-using Int1 = nb::ndarray<const int, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
-using Out2 = nb::ndarray<double, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
-
-static void need(bool ok, const std::string& msg) {
-    if (!ok) throw nb::value_error(("stab_bank: " + msg).c_str());
-}
+using namespace stab;
 
 static void stab_bank(In2 padded, int t_len, int pad, Int1 ends, In2 coef, Int1 warm, In1 norm, In1 sdr,
                       Int1 low, double gamma, int erode, int average, Out2 out) {
+    const Need need("stab_bank");
+    const BankLevels lv{ends, coef, warm, norm, low, gamma, erode, average};
     const int n = static_cast<int>(padded.shape(0));
     const int Cp = static_cast<int>(padded.shape(1));
     const int C = static_cast<int>(sdr.shape(0));
-    const int J = static_cast<int>(coef.shape(0));
-    const int order = static_cast<int>(coef.shape(1));
+    const int J = lv.levels(), order = lv.order();
     need(C >= 1 && C <= STAB_BANK_MAX_CHANNELS && J >= 1 && J <= STAB_BANK_MAX_LEVELS,
          "sdr, coef: expected (C,) with 1 <= C <= 1024 and (J, order) with 1 <= J <= 64");
     need(Cp % 4 == 0 && Cp >= C && Cp < C + 4, "padded: expected (n, C rounded up to a multiple of 4) columns");
     need(order >= 1 && order <= STAB_BANK_MAX_ORDER, "coef: expected 1 to 4 columns (filter order)");
     need(t_len >= 3 && pad >= 1 && static_cast<long long>(t_len) + 2LL * pad <= n,
          "t_len, pad: expected t_len >= 3, pad >= 1, t_len + 2 pad <= n");
-    need(ends.shape(0) == static_cast<size_t>(J) && warm.shape(0) == static_cast<size_t>(J) &&
-             norm.shape(0) == static_cast<size_t>(J),
-         "ends, warm, norm: expected (J,)");
+    need(lv.lengths_match(), "ends, warm, norm: expected (J,)");
     need(sdr.shape(0) == static_cast<size_t>(C) && low.shape(0) == static_cast<size_t>(C), "sdr, low: expected (C,)");
     need(out.shape(0) == static_cast<size_t>(t_len) && out.shape(1) == static_cast<size_t>(C), "out: expected (t_len, C)");
     need(erode >= 0 && average >= 0, "erode, average: expected >= 0");
@@ -54,50 +40,20 @@ static void stab_bank(In2 padded, int t_len, int pad, Int1 ends, In2 coef, Int1 
         need(c == 0 || low.data()[c] >= low.data()[c - 1], "low: expected non-decreasing");
     }
     // out must not overlap an input (it is written while they are read)
-    const char* ob = reinterpret_cast<const char*>(out.data());
-    const char* oe = ob + sizeof(double) * static_cast<size_t>(t_len) * C;
-    auto overlaps = [&](const void* d, size_t bytes) {
-        const char* b = static_cast<const char*>(d);
-        return b < oe && ob < b + bytes;
-    };
-    need(!overlaps(padded.data(), sizeof(double) * static_cast<size_t>(n) * Cp) &&
-             !overlaps(coef.data(), sizeof(double) * static_cast<size_t>(J) * order) &&
-             !overlaps(norm.data(), sizeof(double) * J) && !overlaps(sdr.data(), sizeof(double) * C),
+    const size_t out_bytes = sizeof(double) * static_cast<size_t>(t_len) * C;
+    auto meets_out = [&](const void* d, size_t bytes) { return overlaps(out.data(), out_bytes, d, bytes); };
+    need(!meets_out(padded.data(), sizeof(double) * static_cast<size_t>(n) * Cp) &&
+             !meets_out(coef.data(), sizeof(double) * static_cast<size_t>(J) * order) &&
+             !meets_out(norm.data(), sizeof(double) * J) && !meets_out(sdr.data(), sizeof(double) * C),
          "out: must not overlap an input");
-    // Uninitialised, 64-byte aligned scratch (every element is written before it is read).
-    const size_t bytes = sizeof(double) * static_cast<size_t>(stab_bank_work_size(t_len, C, Cp, J, max_warm));
-    struct Free {
-        void operator()(void* q) const { ::operator delete[](q, std::align_val_t(64)); }
-    };
-    std::unique_ptr<void, Free> work(::operator new[](bytes, std::align_val_t(64)));
-    StabBankParams p;
-    p.padded = padded.data();
-    p.ends = ends.data();
-    p.coef = coef.data();
-    p.warm = warm.data();
-    p.norm = norm.data();
-    p.sdr = sdr.data();
-    p.low = low.data();
-    p.out = out.data();
-    p.work = static_cast<double*>(work.get());
-    p.n = n;
-    p.t_len = t_len;
-    p.pad = pad;
-    p.channels = C;
-    p.stride = Cp;
-    p.levels = J;
-    p.order = order;
-    p.gamma = gamma;
-    p.erode = erode;
-    p.average = average;
+    const BankWork work = bank_work(t_len, C, Cp, J, max_warm);
+    const StabBankParams p = lv.params(padded.data(), n, Cp, t_len, pad, C, sdr.data(), out.data(), work.get());
     nb::gil_scoped_release release;
     cpu::stab_bank(p);
 }
 
-using U8 = nb::ndarray<const std::uint8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
-using Out1 = nb::ndarray<double, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
-
 static void stab_noise_variance(In2 y, U8 measured, In1 floor, double scale, Out1 out) {
+    const Need need("stab_bank");
     const int T = static_cast<int>(y.shape(0)), C = static_cast<int>(y.shape(1));
     need(measured.shape(0) == y.shape(0), "measured: expected (T,)");
     need(floor.shape(0) == y.shape(1) && out.shape(0) == y.shape(1), "floor, out: expected (C,)");

@@ -1,38 +1,23 @@
 // Binding for stab_cuts (the scene-cut rule of stabilize_track's offline mode).
 #include "ffaccel/stab_cuts.h"
 
-#include <nanobind/ndarray.h>
-
 #include <cmath>
-#include <string>
 
-#include "bindings.h"
+#include "stab_args.h"
 
 namespace ffaccel::bindings {
 
-using In3 = nb::ndarray<const double, nb::ndim<3>, nb::c_contig, nb::device::cpu>;
-using U8 = nb::ndarray<const std::uint8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
-using Out1 = nb::ndarray<std::uint8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+using namespace stab;
 
-static void stab_cuts(In3 z, U8 valid, double move, double zoom, double turn, double shape, Out1 flags) {
-    auto need = [](bool ok, const char* msg) {
-        if (!ok) throw nb::value_error((std::string("stab_cuts: ") + msg).c_str());
-    };
+static void stab_cuts(In3 z, U8 valid, double move, double zoom, double turn, double shape, Flags flags) {
+    const Need need("stab_cuts");
     need(z.shape(1) >= 1 && z.shape(2) == 2, "z: expected (T, N >= 1, 2) points");
     need(valid.shape(0) == z.shape(0) && flags.shape(0) == z.shape(0), "valid, flags: expected (T,)");
     need(std::isfinite(move) && move > 0 && std::isfinite(zoom) && zoom > 1 && std::isfinite(turn) && turn > 0 &&
              turn < 1.5 && std::isfinite(shape) && shape > 0,
          "move, zoom, turn, shape: expected finite thresholds (move, shape > 0; zoom > 1; 0 < turn < 1.5)");
-    StabCutParams p;
-    p.z = z.data();
-    p.valid = valid.data();
-    p.flags = flags.data();
-    p.t_len = static_cast<int>(z.shape(0));
-    p.points = static_cast<int>(z.shape(1));
-    p.move = move;
-    p.zoom = zoom;
-    p.turn = turn;
-    p.shape = shape;
+    const int T = static_cast<int>(z.shape(0)), N = static_cast<int>(z.shape(1));
+    const StabCutParams p{z.data(), valid.data(), flags.data(), T, N, move, zoom, turn, shape};
     nb::gil_scoped_release release;
     cpu::stab_cuts(p);
 }

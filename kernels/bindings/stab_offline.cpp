@@ -3,37 +3,28 @@
 // a shot whose frames are all measured. It returns False, having written nothing, when the
 // shot needs the general path (a detector glitch to drop, fewer than 3 frames, or a shot no
 // longer than the pad), which the Python side (stability/stabilize.py) then takes.
-#include <nanobind/ndarray.h>
-
 #include <algorithm>
 #include <cmath>
 #include <memory>
-#include <new>
-#include <string>
 #include <vector>
 
-#include "bindings.h"
 #include "ffaccel/stab_bank.h"
 #include "ffaccel/stab_outliers.h"
 #include "ffaccel/stab_rigid.h"
+#include "stab_args.h"
 
 namespace ffaccel::bindings {
 
-using In3 = nb::ndarray<const double, nb::ndim<3>, nb::c_contig, nb::device::cpu>;
-using In2 = nb::ndarray<const double, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
-using In1 = nb::ndarray<const double, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
-using Int1 = nb::ndarray<const int, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
-using Out3 = nb::ndarray<double, nb::ndim<3>, nb::c_contig, nb::device::cpu>;
+using namespace stab;
 
 static bool stab_offline_clean(In3 z, int n, int pad, double outlier, In1 floor, Int1 low, double mad_to_var,
                                Int1 ends, In2 coef, Int1 warm, In1 norm, double gamma, int erode, int average,
                                Out3 out) {
-    auto need = [](bool ok, const char* msg) {
-        if (!ok) throw nb::value_error((std::string("stab_offline_clean: ") + msg).c_str());
-    };
+    const Need need("stab_offline_clean");
+    const BankLevels lv{ends, coef, warm, norm, low, gamma, erode, average};
     const int T = static_cast<int>(z.shape(0)), N = static_cast<int>(z.shape(1));
     const int C = 4 + 2 * N, Cp = (C + 3) / 4 * 4;
-    const int J = static_cast<int>(coef.shape(0)), order = static_cast<int>(coef.shape(1));
+    const int J = lv.levels(), order = lv.order();
     need(N >= 2 && z.shape(2) == 2, "z: expected (T, N >= 2, 2) points");
     need(out.shape(0) == z.shape(0) && out.shape(1) == z.shape(1) && out.shape(2) == 2, "out: expected (T, N, 2)");
     need(floor.shape(0) == static_cast<size_t>(C) && low.shape(0) == static_cast<size_t>(C),
@@ -41,9 +32,7 @@ static bool stab_offline_clean(In3 z, int n, int pad, double outlier, In1 floor,
     need(C <= STAB_BANK_MAX_CHANNELS && J >= 1 && J <= STAB_BANK_MAX_LEVELS && order >= 1 &&
              order <= STAB_BANK_MAX_ORDER,
          "coef: expected (J <= 64, 1 .. 4), N <= 510");
-    need(ends.shape(0) == static_cast<size_t>(J) && warm.shape(0) == static_cast<size_t>(J) &&
-             norm.shape(0) == static_cast<size_t>(J),
-         "ends, warm, norm: expected (J,)");
+    need(lv.lengths_match(), "ends, warm, norm: expected (J,)");
     need(pad >= 1 && static_cast<long long>(T) + 2LL * pad <= n, "n, pad: expected pad >= 1 and T + 2 pad <= n");
     need(outlier > 0 && mad_to_var > 0 && erode >= 0 && average >= 0, "outlier, mad_to_var, erode, average: out of range");
     int max_warm = 0;
@@ -56,10 +45,8 @@ static bool stab_offline_clean(In3 z, int n, int pad, double outlier, In1 floor,
              "low: expected non-decreasing levels in [0, J)");
     }
     if (T < 3 || T <= pad) return false;
-    const char* ob = reinterpret_cast<const char*>(out.data());
-    const char* zb = reinterpret_cast<const char*>(z.data());
     const size_t bytes = sizeof(double) * static_cast<size_t>(T) * N * 2;
-    need(!(ob < zb + bytes && zb < ob + bytes), "out: must not overlap z");
+    need(!overlaps(out.data(), bytes, z.data(), bytes), "out: must not overlap z");
 
     std::vector<double> ch(static_cast<size_t>(T) * C), m(static_cast<size_t>(N) * 2), at(T), r(C), sdr(C);
     std::vector<std::uint8_t> bad(T), measured(T, 1);
@@ -70,34 +57,17 @@ static bool stab_offline_clean(In3 z, int n, int pad, double outlier, In1 floor,
         for (int k = 0; k < n; ++k) std::fill(padded + static_cast<size_t>(k) * Cp + C, padded + static_cast<size_t>(k + 1) * Cp, 0.0);
     }
     std::vector<double> sm(static_cast<size_t>(T) * C);
-    struct Free {
-        void operator()(void* q) const { ::operator delete[](q, std::align_val_t(64)); }
-    };
-    const size_t wbytes = sizeof(double) * static_cast<size_t>(stab_bank_work_size(T, C, Cp, J, max_warm));
-    std::unique_ptr<void, Free> work(::operator new[](wbytes, std::align_val_t(64)));
+    const BankWork work = bank_work(T, C, Cp, J, max_warm);
     bool done = false;
     StabRigidStatus st;
     {
         nb::gil_scoped_release release;
-        StabRigidParams rp;
-        rp.z = z.data();
-        rp.m = m.data();
-        rp.channels = ch.data();
-        rp.frames = T;
-        rp.points = N;
+        const StabRigidParams rp{z.data(), m.data(), ch.data(), T, N};
         double size = 0.0;
         st = cpu::stab_rigid(rp, &size);
         if (st == StabRigidStatus::ok) {
             for (int t = 0; t < T; ++t) at[t] = static_cast<double>(t);
-            StabOutlierParams op;
-            op.y = ch.data();
-            op.at = at.data();
-            op.bad = bad.data();
-            op.t_len = T;
-            op.channels = C;
-            op.outlier = outlier;
-            op.passes = 3;
-            cpu::stab_outliers(op);
+            cpu::stab_outliers(StabOutlierParams{ch.data(), at.data(), bad.data(), T, C, outlier, 3});
             bool any = false;
             for (int t = 0; t < T; ++t) any |= bad[t] != 0;
             if (!any) {
@@ -129,36 +99,13 @@ static bool stab_offline_clean(In3 z, int n, int pad, double outlier, In1 floor,
                     double* row = padded + static_cast<size_t>(mrows - 1 + i) * Cp;
                     for (int c = 0; c < C; ++c) row[c] = last[c] + w * (first[c] - last[c]);
                 }
-                StabBankParams bp;
-                bp.padded = padded;
-                bp.ends = ends.data();
-                bp.coef = coef.data();
-                bp.warm = warm.data();
-                bp.norm = norm.data();
-                bp.sdr = sdr.data();
-                bp.low = low.data();
-                bp.out = sm.data();
-                bp.work = static_cast<double*>(work.get());
-                bp.n = n;
-                bp.t_len = T;
-                bp.pad = pad;
-                bp.channels = C;
-                bp.stride = Cp;
-                bp.levels = J;
-                bp.order = order;
-                bp.gamma = gamma;
-                bp.erode = erode;
-                bp.average = average;
-                cpu::stab_bank(bp);
+                cpu::stab_bank(lv.params(padded, n, Cp, T, pad, C, sdr.data(), sm.data(), work.get()));
                 stab_points(sm.data(), m.data(), size, T, N, out.data());
                 done = true;
             }
         }
     }
-    if (st == StabRigidStatus::no_size)
-        throw nb::value_error("landmarks: every point of a frame is at the same place (no face size)");
-    if (st == StabRigidStatus::no_similarity)
-        throw nb::value_error("landmarks: a frame has no similarity to the reference shape (degenerate points)");
+    raise_rigid_failure(st);
     return done;
 }
 

@@ -2,39 +2,24 @@
 // and frame times in, a uint8 flag per frame out.
 #include "ffaccel/stab_outliers.h"
 
-#include <nanobind/ndarray.h>
-
 #include <cmath>
-#include <string>
 
-#include "bindings.h"
+#include "stab_args.h"
 
 namespace ffaccel::bindings {
 
-using In2 = nb::ndarray<const double, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
-using In1 = nb::ndarray<const double, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
-using Out1 = nb::ndarray<std::uint8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+using namespace stab;
 
-static void stab_outliers(In2 y, In1 at, double outlier, int passes, Out1 bad) {
-    const int T = static_cast<int>(y.shape(0));
-    const int C = static_cast<int>(y.shape(1));
-    auto need = [](bool ok, const char* msg) {
-        if (!ok) throw nb::value_error((std::string("stab_outliers: ") + msg).c_str());
-    };
+static void stab_outliers(In2 y, In1 at, double outlier, int passes, Flags bad) {
+    const Need need("stab_outliers");
+    const int T = static_cast<int>(y.shape(0)), C = static_cast<int>(y.shape(1));
     need(C >= 1, "y: expected (T, C >= 1)");
     need(at.shape(0) == y.shape(0), "at: expected (T,) frame times");
     need(bad.shape(0) == y.shape(0), "bad: expected (T,)");
     need(std::isfinite(outlier) && outlier > 0, "outlier: expected a finite value > 0");
     need(passes >= 0, "passes: expected >= 0");
     for (int t = 1; t < T; ++t) need(at.data()[t] > at.data()[t - 1], "at: expected strictly increasing times");
-    StabOutlierParams p;
-    p.y = y.data();
-    p.at = at.data();
-    p.bad = bad.data();
-    p.t_len = T;
-    p.channels = C;
-    p.outlier = outlier;
-    p.passes = passes;
+    const StabOutlierParams p{y.data(), at.data(), bad.data(), T, C, outlier, passes};
     nb::gil_scoped_release release;
     cpu::stab_outliers(p);
 }

@@ -197,6 +197,26 @@ inline void ins_row_spans(const InsFace& f, int cw, int ch, int y, int* in0, int
     ins_spans(f, cw, ch, true, y, -1.5, 0.5, in0, in1, l0, l1);
 }
 
+// The warp parameters of both of the paste's samplings: source src, CONSTANT 0 border,
+// dst.w = frame width fw.
+inline WarpParams ins_warp_params(const Image& src, int fw) {
+    WarpParams w;
+    w.src = src;
+    w.dst.w = fw;
+    w.dst.h = 0;
+    w.border = Border::Constant;
+    w.border_value[0] = w.border_value[1] = w.border_value[2] = w.border_value[3] = 0.f;
+    return w;
+}
+
+// The mask's white source image: one 255-filled row, read with stride 0 for every row.
+inline WarpParams ins_white_params(const float* white_row, int cw, int ch, int fw) {
+    return ins_warp_params(Image(reinterpret_cast<std::uintptr_t>(white_row), ch, cw, 1, 0, 0, DType::F32), fw);
+}
+
+// The crop's warp parameters: uint8, CONSTANT 0, dst.w = frame width.
+inline WarpParams ins_crop_params(const Image& crop, int fw) { return ins_warp_params(crop, fw); }
+
 // The extent of T == 255 (stock's mask_h / mask_w inputs) on the host, exactly, from M:
 // rows are searched from B's top edge down (and from its bottom edge up) for the first
 // that holds a 255, columns likewise from its left and right edges. A line with a surely
@@ -207,12 +227,7 @@ template <WarpMode M>
 inline bool ins_set_extent(InsFace& f, const float* white_row, int cw, int ch, int fw) {
     f.ey0 = 0, f.ey1 = -1, f.ex0 = 0, f.ex1 = -1;
     if (f.bx2 <= f.bx1 || f.by2 <= f.by1) return false;
-    WarpParams w;
-    w.src = Image(reinterpret_cast<std::uintptr_t>(white_row), ch, cw, 1, 0, 0, DType::F32);
-    w.dst.w = fw;
-    w.dst.h = 0;
-    w.border = Border::Constant;
-    w.border_value[0] = w.border_value[1] = w.border_value[2] = w.border_value[3] = 0.f;
+    const WarpParams w = ins_white_params(white_row, cw, ch, fw);
     auto has255 = [&](bool rows, int line) {
         int in0, in1, c0, c1;
         ins_spans(f, cw, ch, rows, line, -0.96, -0.04, &in0, &in1, &c0, &c1);
@@ -300,28 +315,6 @@ inline InsLayout ins_layout(const InsFace& f, int cw) {
     l.h = l.e + pad(bw * bh);
     l.total = l.h + pad(bh * (bw + 2 * f.rmax)) + 16;
     return l;
-}
-
-// The mask's white source image: one 255-filled row, read with stride 0 for every row.
-inline WarpParams ins_white_params(const float* white_row, int cw, int ch, int fw) {
-    WarpParams w;
-    w.src = Image(reinterpret_cast<std::uintptr_t>(white_row), ch, cw, 1, 0, 0, DType::F32);
-    w.dst.w = fw;
-    w.dst.h = 0;
-    w.border = Border::Constant;
-    w.border_value[0] = w.border_value[1] = w.border_value[2] = w.border_value[3] = 0.f;
-    return w;
-}
-
-// The crop's warp parameters: uint8, CONSTANT 0, dst.w = frame width.
-inline WarpParams ins_crop_params(const Image& crop, int fw) {
-    WarpParams w;
-    w.src = crop;
-    w.dst.w = fw;
-    w.dst.h = 0;
-    w.border = Border::Constant;
-    w.border_value[0] = w.border_value[1] = w.border_value[2] = w.border_value[3] = 0.f;
-    return w;
 }
 
 namespace cpu {
