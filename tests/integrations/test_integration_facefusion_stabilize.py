@@ -299,3 +299,50 @@ def test_plan_stays_on_the_face_through_a_fast_nod(seed):
     assert worst <= 0.02 * width, worst / width
     jitter = lambda a: np.sqrt(np.mean(np.diff(a - truth, 2, axis=0) ** 2))  # noqa: E731
     assert jitter(smooth) < jitter(noisy) / 3
+
+
+REAL_TRACKS = __import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "real_tracks"
+
+
+def _glitched_cut_track():
+    # Real MTCNN track with a scene cut; its first detection after the cut thrown 25 % of the
+    # face width off, as MTCNN does (real-detector benchmark).
+    d = np.load(REAL_TRACKS / "cut_720p_80_astronaut.npz")
+    det, truth, cut = d["detected"].copy(), d["truth"], int(d["cuts"][0])
+    width = 2.0 * np.linalg.norm(truth[cut, 1] - truth[cut, 0])
+    det[cut] += 0.25 * width
+    return det, truth, cut, width
+
+
+@pytest.mark.parametrize("other_face", [False, True])
+def test_a_glitched_first_detection_after_a_cut_is_smoothed_not_pasted_raw(other_face):
+    # Alone, the face stays one track across the cut (stabilize_track finds the cut). Beside a
+    # second face the glitch matches no track and starts a one-frame track, which used to be
+    # pasted raw (a jump right after the cut); it is now joined to the shot that follows.
+    import ffaccel
+
+    det, truth, cut, width = _glitched_cut_track()
+    still = det[0] + 10.0 * width  # a second, still face far away
+    faces = {f: [{"lm": det[f].copy()}] + ([{"lm": still.copy()}] if other_face else []) for f in range(len(det))}
+    plan = StabilizePlan.build(faces, StabilizeOptions())
+    out = np.array([next(r["smooth"] for r in plan.rows[f] if np.abs(r["raw"] - det[f]).max() == 0)
+                    for f in range(len(det))])
+    np.testing.assert_allclose(out, ffaccel.stabilize_track(det, mode="offline"), atol=1e-9)
+    err = np.abs(out[cut] - truth[cut]).max() / width
+    assert err < 0.08, err  # raw: 0.25 plus the detector's own error
+
+
+def test_a_short_track_that_shares_a_frame_with_its_neighbour_stays_apart():
+    # Two faces: a 2-frame face B appears while face A is tracked; B must not be joined to A.
+    rng = np.random.default_rng(3)
+    base = np.array([[40.0, 50], [80, 50], [60, 70], [45, 90], [75, 90]])
+    faces = {f: [{"lm": base + rng.normal(0, 0.3, (5, 2))}] for f in range(12)}
+    for f in (4, 5):
+        faces[f].append({"lm": base + 300.0})
+    plan = StabilizePlan.build(faces, StabilizeOptions())
+    far = [r for f in (4, 5) for r in plan.rows[f] if r["raw"][0, 0] > 200]
+    near = [r for f in range(12) for r in plan.rows[f] if r["raw"][0, 0] < 200]
+    assert len({r["track"] for r in far}) == 1 and len({r["track"] for r in near}) == 1
+    assert far[0]["track"] != near[0]["track"]
+    for r in far:
+        np.testing.assert_array_equal(r["smooth"], r["raw"])  # too short to smooth: left as detected
