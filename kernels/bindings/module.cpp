@@ -99,5 +99,6 @@ NB_MODULE(_core, m) {
     bindings::register_stab_rigid(m);
     bindings::register_stab_cuts(m);
     bindings::register_stab_offline(m);
+    bindings::register_stab_causal(m);
     bindings::register_facefusion_blend(m);
 }

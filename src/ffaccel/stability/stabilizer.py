@@ -97,8 +97,16 @@ class LandmarkStabilizer:
         self.reset()
 
     # ------------------------------------------------------------------ state
+    _compiled = True  # causal mode: use _core.StabCausal when the extension has it (False: the Python reference)
+
     def reset(self) -> None:
         """Forget everything (also call it at a known scene cut)."""
+        self._core = None
+        if self.mode == "causal" and self._compiled:
+            from . import _causal_core
+
+            if _causal_core.available():
+                self._core = _causal_core.new()  # the same method, one extension call per frame
         self._n: int | None = None
         self._frame = -1  # index of the last frame given
         self._last_t: float | None = None
@@ -272,6 +280,8 @@ class LandmarkStabilizer:
         if z is not None and self._n is None:
             self._n = len(z)
         self._frame += 1
+        if self._core is not None:
+            return self._core.miss(dt, cut) if z is None else self._core.feed(z, dt, cut)
         self._advance(z, dt, cut)
         return self._emit()
 

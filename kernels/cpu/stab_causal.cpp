@@ -1,0 +1,443 @@
+// CPU code of stab_causal (kernels/include/ffaccel/stab_causal.h): LandmarkStabilizer's causal
+// mode, one frame per call, one thread. Each step names the Python it follows.
+#include "ffaccel/stab_causal.h"
+
+#include <algorithm>
+#include <cmath>
+#include <complex>
+
+#include "variant.h"
+
+// Scalar code, compiled once (baseline build only), as stab_rigid and stab_cuts.
+#if defined(FFACCEL_CPU_BASE)
+namespace ffaccel {
+namespace cpu {
+namespace {
+
+constexpr double kTwoPi = 2.0 * 3.14159265358979323846;
+
+// numpy's pairwise sum of n doubles a[i * st] (its add.reduce: blocks of 8 accumulators).
+double pw_sum(const double* a, int n, int st) {
+    if (n < 8) {
+        double res = 0.0;
+        for (int i = 0; i < n; ++i) res += a[i * st];
+        return res;
+    }
+    if (n <= 128) {
+        double r[8];
+        for (int j = 0; j < 8; ++j) r[j] = a[j * st];
+        int i = 8;
+        for (; i < n - (n % 8); i += 8)
+            for (int j = 0; j < 8; ++j) r[j] += a[(i + j) * st];
+        double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; ++i) res += a[i * st];
+        return res;
+    }
+    int n2 = n / 2;
+    n2 -= n2 % 8;
+    return pw_sum(a, n2, st) + pw_sum(a + n2 * st, n - n2, st);
+}
+
+// numpy's pairwise sum of n complex numbers (re[k], im[k]) (its complex add.reduce).
+void pw_csum(const double* re, const double* im, int n, double& rr, double& ri) {
+    const int ns = 2 * n;  // numpy counts scalars
+    if (ns < 8) {
+        rr = 0.0;
+        ri = 0.0;
+        for (int k = 0; k < n; ++k) {
+            rr += re[k];
+            ri += im[k];
+        }
+        return;
+    }
+    if (ns <= 128) {
+        double r[8];
+        for (int j = 0; j < 4; ++j) {
+            r[2 * j] = re[j];
+            r[2 * j + 1] = im[j];
+        }
+        int i = 8;
+        for (; i < ns - (ns % 8); i += 8)
+            for (int j = 0; j < 4; ++j) {
+                r[2 * j] += re[i / 2 + j];
+                r[2 * j + 1] += im[i / 2 + j];
+            }
+        rr = (r[0] + r[2]) + (r[4] + r[6]);
+        ri = (r[1] + r[3]) + (r[5] + r[7]);
+        for (; i < ns; i += 2) {
+            rr += re[i / 2];
+            ri += im[i / 2];
+        }
+        return;
+    }
+    int n2 = ns / 2;
+    n2 -= n2 % 8;
+    double ar, ai, br, bi;
+    pw_csum(re, im, n2 / 2, ar, ai);
+    pw_csum(re + n2 / 2, im + n2 / 2, n - n2 / 2, br, bi);
+    rr = ar + br;
+    ri = ai + bi;
+}
+
+// numpy's complex division (Smith's method, as its CDOUBLE_divide loop), b != 0.
+inline void cdiv(double ar, double ai, double br, double bi, double& qr, double& qi) {
+    if (std::fabs(br) >= std::fabs(bi)) {
+        const double rat = bi / br, scl = 1.0 / (br + bi * rat);
+        qr = (ar + ai * rat) * scl;
+        qi = (ai - ar * rat) * scl;
+    } else {
+        const double rat = br / bi, scl = 1.0 / (bi + br * rat);
+        qr = (ar * rat + ai) * scl;
+        qi = (ai * rat - ar) * scl;
+    }
+}
+
+}  // namespace
+
+StabCausal::StabCausal(const StabCausalConsts& k) : k_(k) { reset(); }
+
+void StabCausal::reset() {
+    n_ = 0;
+    c_ = 0;
+    have_r_carry_ = false;
+    start_segment();
+}
+
+void StabCausal::start_segment() {  // stabilizer.py _start_segment
+    last_ = Last::none;
+    run_ = 0;
+    have_m_ = false;
+    size_ = 1.0;
+    have_prev_ = have_before_ = false;
+    gap_ = gap_before_ = 1;
+    have_y_ = have_y2_ = false;
+    have_held_ = false;
+    n_meas_ = 0;
+    have_mad_ = false;
+    mad_n_ = 0;
+}
+
+// stabilizer.py _noise: the running median of |second difference|, as a noise variance r.
+void StabCausal::noise(const double* y, bool consecutive, double* r) {
+    const int C = c_;
+    if (consecutive && have_y_ && have_y2_) {
+        double* d = tmp_.data();
+        for (int c = 0; c < C; ++c) d[c] = std::fabs(y[c] - 2.0 * last_y_[c] + last_y2_[c]);
+        if (mad_n_ < 5) {
+            const int m = mad_n_ + 1;  // seeds so far, with this one
+            std::copy(d, d + C, seed_.begin() + static_cast<std::ptrdiff_t>(mad_n_) * C);
+            double col[5];
+            for (int c = 0; c < C; ++c) {
+                for (int i = 0; i < m; ++i) col[i] = seed_[static_cast<size_t>(i) * C + c];
+                std::sort(col, col + m);
+                mad_[c] = (m % 2) ? col[m / 2] : (col[m / 2 - 1] + col[m / 2]) / 2.0;  // np.median
+            }
+            have_mad_ = true;
+        } else {
+            for (int c = 0; c < C; ++c) mad_[c] = mad_[c] * (d[c] > mad_[c] ? k_.up : k_.down);
+        }
+        ++mad_n_;
+    }
+    for (int c = 0; c < C; ++c) {
+        if (!have_mad_) {
+            r[c] = k_.r_prior;
+        } else {
+            const double q = mad_[c] / k_.mad;
+            r[c] = std::max(q * q, k_.r_floor);
+        }
+    }
+}
+
+void StabCausal::bank_start(const double* y) {  // AdaptiveFilter.__init__
+    const int C = c_;
+    for (int c = 0; c < C; ++c) {
+        const bool rigid = c < 4;
+        x_[c] = xd_[c] = y[c];
+        v_[c] = vd_[c] = a2_[c] = excess_prev_[c] = bias_[c] = boost_[c] = 0.0;
+        vfire_prev_[c] = 0;
+        log_min_[c] = rigid ? k_.log_min_rigid : k_.log_min_resid;
+        lam_[c] = rigid ? k_.lam_rigid : k_.lam_resid;
+        alpha_[c] = rigid ? k_.alpha_rigid : k_.alpha_resid;
+    }
+    count_ = 1;
+    s00_ = k_.start_p0;
+    s01_ = 0.0;
+    s11_ = k_.start_v0;
+}
+
+void StabCausal::bank_predict(double dt) {  // AdaptiveFilter.predict
+    const double s00 = s00_ + 2.0 * dt * s01_ + dt * dt * s11_, s01 = s01_ + dt * s11_;
+    s00_ = s00;
+    s01_ = s01;
+    for (int c = 0; c < c_; ++c) {
+        x_[c] = x_[c] + v_[c] * dt;
+        xd_[c] = xd_[c] + vd_[c] * dt;
+    }
+}
+
+void StabCausal::bank_update(const double* y, const double* r, double dt) {  // AdaptiveFilter.update
+    const int C = c_;
+    const int kc = ++count_;
+    const bool unit = dt == 1.0;
+    const double b_det = unit ? k_.b_det : k_.b_det / dt;
+    const double fall = 1.0 - k_.memory, keep = 1.0 - k_.bias_memory, decay = k_.boost_decay * k_.step;
+    // the start-up Kalman filter's gains (AdaptiveFilter._startup)
+    double s00 = s00_ + 2.0 * dt * s01_ + dt * dt * s11_, s01 = s01_ + dt * s11_;
+    const double s11 = s11_;
+    const double inv = 1.0 / (s00 + 1.0), k0 = s00 * inv, k1 = s01 * inv;
+    s00_ = s00 - k0 * s00;
+    s01_ = s01 - k0 * s01;
+    s11_ = s11 - k1 * s01;
+    const double a_floor = k0, b_floor = k1 * dt;
+    for (int c = 0; c < C; ++c) {
+        const double pd = unit ? xd_[c] + vd_[c] : xd_[c] + vd_[c] * dt;
+        const double nu_d = y[c] - pd;
+        xd_[c] = pd + k_.a_det * nu_d;
+        vd_[c] = vd_[c] + b_det * nu_d;
+        double excess_now = nu_d * nu_d;
+        excess_now -= k_.thresh_nu0 * r[c];
+        excess_now = std::max(excess_now, 0.0);
+        const double excess = k_.persist ? std::min(excess_now, excess_prev_[c]) : excess_now;
+        excess_prev_[c] = excess_now;
+        if (kc > 3) {
+            const double rate = excess > a2_[c] ? k_.rise_rate : fall;
+            a2_[c] = a2_[c] + rate * (excess - a2_[c]);
+        }
+        if (k_.vgate) {
+            const double dv = vd_[c] - v_[c];
+            const bool fire_now = (dv * dv > k_.vgate2 * r[c]) && (lam_[c] < k_.lam_det);
+            const bool fire = fire_now && vfire_prev_[c];
+            vfire_prev_[c] = fire_now;
+            if (fire) v_[c] = vd_[c];
+        }
+        const double p = unit ? x_[c] + v_[c] : x_[c] + v_[c] * dt;
+        const double nu = y[c] - p;
+        bias_[c] = k_.bias_memory * bias_[c] + keep * nu;
+        const double sd = std::sqrt(r[c] / (1.0 - alpha_[c]) * k_.bias_var);
+        const bool off = std::fabs(bias_[c]) > k_.bias_gate * sd;
+        boost_[c] = off ? boost_[c] + k_.step : std::max(boost_[c] - decay, 0.0);
+        double log_lam = std::max(0.5 * std::log(std::max(k_.kappa * a2_[c] / r[c], 1e-300)), log_min_[c] + boost_[c]);
+        log_lam = std::min(log_lam, k_.log_max);
+        const double lam = lam_[c] = std::exp(log_lam);
+        const double l2 = lam * lam, s8 = l2 + 8.0 * lam, root = std::sqrt(s8);
+        double alpha = alpha_[c] = (s8 - (lam + 4.0) * root) / -8.0;
+        double beta = (l2 + 4.0 * lam - lam * root) / 4.0;
+        if (a_floor >= k_.alpha_min) alpha = std::max(alpha, a_floor);
+        if (b_floor >= k_.beta_min) beta = std::max(beta, b_floor);
+        x_[c] = p + alpha * nu;
+        v_[c] = v_[c] + (unit ? beta : beta / dt) * nu;
+    }
+}
+
+// _cuts.is_cut for the frame in (zr_, zi_)'s features (ur_, ui_; y2_[0..2] = c.re, c.im, s)
+// against the previous measured frame.
+bool StabCausal::is_cut() const {
+    const int N = n_;
+    const double cr = y2_[0], ci = y2_[1], s = y2_[2], sp = prev_s_;
+    if (sp <= 0 || s <= 0) return false;
+    double pr = prev_cr_, pi = prev_ci_;
+    if (have_before_) {
+        const double g = static_cast<double>(gap_) / static_cast<double>(gap_before_);
+        pr = prev_cr_ + (prev_cr_ - before_cr_) * g;
+        pi = prev_ci_ + (prev_ci_ - before_ci_) * g;
+    }
+    if (std::hypot(cr - pr, ci - pi) > k_.move * sp * std::pow(static_cast<double>(std::max(gap_, 1)), 0.5)) return true;
+    if (std::fabs(std::log(s / sp)) > k_.log_zoom) return true;
+    double ar = 0.0, ai = 0.0;  // vdot(up, u) / n
+    for (int i = 0; i < N; ++i) {
+        ar += prev_ur_[i] * ur_[i] + prev_ui_[i] * ui_[i];
+        ai += prev_ur_[i] * ui_[i] - prev_ui_[i] * ur_[i];
+    }
+    ar /= N;
+    ai /= N;
+    if ((ar == 0.0 && ai == 0.0) || std::fabs(std::atan2(ai, ar)) > k_.turn) return true;
+    const double aa = std::hypot(ar, ai), rr = ar / aa, ri = ai / aa;
+    double dd = 0.0;
+    for (int i = 0; i < N; ++i) {
+        const double dr = ur_[i] - (rr * prev_ur_[i] - ri * prev_ui_[i]);
+        const double di = ui_[i] - (rr * prev_ui_[i] + ri * prev_ur_[i]);
+        dd += dr * dr + di * di;
+    }
+    return std::sqrt(dd / N) > k_.shape;
+}
+
+// _rigid.frame_channels for the frame whose centred points are (ur_, ui_) * s ... see feed: here
+// (zr_, zi_) hold the centred points and y2_[0..1] the centroid. False: no similarity (a == 0).
+bool StabCausal::channels(const double* zr, const double* zi, double* y) {
+    const int N = n_;
+    double* pr = tmp_.data() + c_;
+    double* pi = pr + N;
+    for (int i = 0; i < N; ++i) {  // centred * conj(m)
+        pr[i] = zr[i] * mr_[i] - zi[i] * -mi_[i];
+        pi[i] = zr[i] * -mi_[i] + zi[i] * mr_[i];
+    }
+    double sr, si;
+    pw_csum(pr, pi, N, sr, si);
+    const double inv_n = 1.0 / N;
+    const double ar = sr * inv_n, ai = si * inv_n;
+    if (ar == 0.0 && ai == 0.0) return false;
+    for (int i = 0; i < N; ++i) {
+        double qr, qi;
+        cdiv(zr[i], zi[i], ar, ai, qr, qi);
+        y[4 + 2 * i] = qr - mr_[i];
+        y[5 + 2 * i] = qi - mi_[i];
+    }
+    y[0] = y2_[0] / size_;
+    y[1] = y2_[1] / size_;
+    y[2] = std::log(std::hypot(ar, ai) / size_);
+    const double theta = std::atan2(ai, ar);
+    y[3] = theta + kTwoPi * std::nearbyint((theta_ - theta) / kTwoPi);
+    return true;
+}
+
+void StabCausal::points(const double* ch, double* out) const {  // _rigid.frame_points
+    const double cr = ch[0] * size_, ci = ch[1] * size_;
+    const std::complex<double> e = std::exp(std::complex<double>(ch[2], ch[3]));
+    const double ar = e.real() * size_ - e.imag() * 0.0, ai = e.real() * 0.0 + e.imag() * size_;
+    for (int i = 0; i < n_; ++i) {
+        const double br = mr_[i] + ch[4 + 2 * i], bi = mi_[i] + ch[5 + 2 * i];
+        out[2 * i] = cr + (ar * br - ai * bi);
+        out[2 * i + 1] = ci + (ar * bi + ai * br);
+    }
+}
+
+StabCausalResult StabCausal::feed(const double* z, int n, std::ptrdiff_t s0, std::ptrdiff_t s1, double dt, bool cut,
+                                  double* out) {
+    if (z != nullptr && n_ == 0) {  // the first detection fixes N (until reset)
+        n_ = n;
+        c_ = 4 + 2 * n;
+        const size_t N = static_cast<size_t>(n), C = static_cast<size_t>(c_);
+        for (auto* v : {&r_carry_, &last_y_, &last_y2_, &mad_, &r_last_, &rec_x_, &x_, &v_, &xd_, &vd_, &a2_,
+                        &excess_prev_, &bias_, &boost_, &log_min_, &lam_, &alpha_, &y_, &r_})
+            v->assign(C, 0.0);
+        held_.assign(2 * N, 0.0);
+        seed_.assign(5 * C, 0.0);
+        tmp_.assign(C + 2 * N, 0.0);
+        vfire_prev_.assign(C, 0);
+        for (auto* v : {&mr_, &mi_, &prev_ur_, &prev_ui_, &zr_, &zi_, &ur_, &ui_}) v->assign(N, 0.0);
+        y2_.assign(3, 0.0);
+    }
+    const int N = n_;
+    if (z != nullptr) {  // _cuts.frame_features: centroid, RMS radius, normalised shape
+        for (int i = 0; i < N; ++i) {
+            zr_[i] = z[i * s0];
+            zi_[i] = z[i * s0 + s1];
+        }
+        double sr, si;
+        pw_csum(zr_.data(), zi_.data(), N, sr, si);
+        const double inv_n = 1.0 / N, cr = sr * inv_n, ci = si * inv_n;
+        double* sq = tmp_.data();
+        for (int i = 0; i < N; ++i) {
+            zr_[i] -= cr;  // from here: centred
+            zi_[i] -= ci;
+            sq[i] = zr_[i] * zr_[i] + zi_[i] * zi_[i];
+        }
+        const double s = std::sqrt(pw_sum(sq, N, 1) / N);
+        const double inv_s = 1.0 / (s > 0 ? s : 1.0);
+        for (int i = 0; i < N; ++i) {
+            ur_[i] = zr_[i] * inv_s;
+            ui_[i] = zi_[i] * inv_s;
+        }
+        y2_[0] = cr;
+        y2_[1] = ci;
+        y2_[2] = s;
+    }
+    if (have_m_ && (cut || (z != nullptr && have_prev_ && is_cut()))) start_segment();  // (causal: nothing pending)
+    if (z == nullptr) {
+        if (last_ != Last::real) {  // no face yet in this shot
+            last_ = Last::before_face;
+            return StabCausalResult::none;
+        }
+        ++gap_;
+        bank_predict(dt);  // _step without a measurement
+        ++run_;
+        have_y_ = have_y2_ = false;
+        if (run_ > k_.predict_max) {  // a long miss: held
+            std::copy(held_.begin(), held_.end(), out);
+        } else {
+            points(x_.data(), out);
+            std::copy(out, out + 2 * N, held_.begin());
+        }
+        return StabCausalResult::points;
+    }
+    if (!have_m_) {
+        if (!(y2_[2] > 0)) return StabCausalResult::error_no_size;
+        mr_ = ur_;
+        mi_ = ui_;
+        size_ = y2_[2];
+        have_m_ = true;
+        theta_ = 0.0;
+    }
+    double* y = y_.data();
+    if (!channels(zr_.data(), zi_.data(), y)) return StabCausalResult::error_degenerate;
+    bool have_last = last_ == Last::real;
+    bool consecutive = gap_ == 1 && have_last;
+    if (consecutive && n_meas_ == 1) {  // _first_frame_glitch: the first detection of the shot is in rec_x_
+        bool glitch = false;
+        for (int c = 0; c < 4; ++c) {
+            const double r = have_r_carry_ ? r_carry_[c] : k_.r_prior;
+            const double d = y[c] - rec_x_[c];
+            glitch = glitch || d * d > k_.glitch * k_.glitch * (2.0 * r + k_.v_prior);
+        }
+        if (glitch) {  // restart the shot on this frame
+            have_last = consecutive = false;
+            mr_ = ur_;
+            mi_ = ui_;
+            size_ = y2_[2];
+            theta_ = 0.0;
+            if (!channels(zr_.data(), zi_.data(), y)) return StabCausalResult::error_degenerate;
+            n_meas_ = 0;
+            have_prev_ = false;
+        }
+    }
+    theta_ = y[3];
+    ++n_meas_;
+    double* r = r_.data();
+    if (!have_last) {  // _step, first frame of the shot
+        noise(y, false, r);
+        r_last_ = r_;
+        bank_start(y);
+    } else {
+        noise(y, consecutive, r);
+        r_last_ = r_;
+        if (have_mad_) {
+            r_carry_ = r_;
+            have_r_carry_ = true;
+        }
+        bank_update(y, r, dt);
+    }
+    std::copy(x_.begin(), x_.end(), rec_x_.begin());
+    if (consecutive) {
+        last_y2_.swap(last_y_);
+        have_y2_ = have_y_;
+    } else {
+        have_y2_ = false;
+    }
+    std::copy(y, y + c_, last_y_.begin());
+    have_y_ = true;
+    if (have_last) {
+        have_before_ = have_prev_;
+        before_cr_ = prev_cr_;
+        before_ci_ = prev_ci_;
+        gap_before_ = gap_;
+    } else {
+        have_before_ = false;
+    }
+    have_prev_ = true;
+    prev_cr_ = y2_[0];
+    prev_ci_ = y2_[1];
+    prev_s_ = y2_[2];
+    prev_ur_ = ur_;
+    prev_ui_ = ui_;
+    gap_ = 1;
+    last_ = Last::real;
+    run_ = 0;
+    points(x_.data(), out);
+    std::copy(out, out + 2 * N, held_.begin());
+    have_held_ = true;
+    return StabCausalResult::points;
+}
+
+}  // namespace cpu
+}  // namespace ffaccel
+#endif  // FFACCEL_CPU_BASE

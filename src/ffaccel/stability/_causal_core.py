@@ -1,0 +1,59 @@
+"""The compiled causal mode of ``LandmarkStabilizer`` (``_core.StabCausal``).
+
+``_core.StabCausal`` follows ``stabilizer.py`` (causal path), ``_adaptive.py``,
+``_rigid.py`` and ``_cuts.py`` operation by operation; every constant it uses
+comes from those modules through ``consts()``, computed here by numpy exactly
+as the Python path computes it, so that both paths share one set of numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ffaccel import _core
+
+from . import _adaptive, _cuts
+from . import stabilizer as _st
+
+__all__ = ["available", "consts", "new"]
+
+
+def available() -> bool:
+    """Whether this build of the extension has the compiled causal mode."""
+    return hasattr(_core, "StabCausal")
+
+
+def consts() -> dict[str, float]:
+    """The constants of the causal mode, by the names ``_core.StabCausal`` reads."""
+    lightest = np.zeros(5)
+    lightest[4] = _st.RESID_LIGHTEST
+    bank = _adaptive.AdaptiveFilter(np.zeros(5), lightest, _st.START_V0, _st.START_P0)  # start values per kind
+    return {
+        "mad": float(_st._MAD), "r_prior": float(_st._R_PRIOR), "r_floor": float(_st._R_FLOOR),
+        "up": _st._UP, "down": _st._DOWN, "v_prior": float(_st.V_PRIOR), "glitch": float(_st.GLITCH),
+        "start_v0": float(_st.START_V0), "start_p0": float(_st.START_P0), "predict_max": float(_st.PREDICT_MAX),
+        "log_min_rigid": float(bank.log_min[0]), "log_min_resid": float(bank.log_min[4]),
+        "lam_rigid": float(bank.lam[0]), "lam_resid": float(bank.lam[4]),
+        "alpha_rigid": float(bank.alpha[0]), "alpha_resid": float(bank.alpha[4]),
+        "a_det": _adaptive._A_DET, "b_det": _adaptive._B_DET, "thresh_nu0": float(_adaptive._THRESH_NU0),
+        "rise_rate": float(_adaptive.RISE_RATE), "memory": float(_adaptive.MEMORY),
+        "vgate2": float(_adaptive._VGATE2), "lam_det": _adaptive._LAM_DET,
+        "bias_memory": float(_adaptive.BIAS_MEMORY), "bias_var": float(_adaptive._BIAS_VAR),
+        "bias_gate": float(_adaptive.BIAS_GATE), "step": _adaptive._STEP, "boost_decay": float(_adaptive.BOOST_DECAY),
+        "kappa": float(_adaptive.KAPPA), "log_max": _adaptive._LOG_MAX,
+        "alpha_min": _adaptive._ALPHA_MIN, "beta_min": _adaptive._BETA_MIN,
+        "persist": float(bool(_adaptive.PERSIST)), "vgate": float(bool(_adaptive.VGATE)),
+        "move": float(_cuts.MOVE), "log_zoom": float(_cuts._LOG_ZOOM), "turn": float(_cuts.TURN),
+        "shape": float(_cuts.SHAPE),
+    }
+
+
+_CONSTS: dict[str, float] | None = None
+
+
+def new():
+    """A fresh ``_core.StabCausal`` (the state of one face's track)."""
+    global _CONSTS
+    if _CONSTS is None:
+        _CONSTS = consts()
+    return _core.StabCausal(_CONSTS)

@@ -1,0 +1,167 @@
+"""The compiled causal mode (_core.StabCausal, issue 13's cost goal) against the Python reference
+(LandmarkStabilizer with _compiled = False): same outputs to 1e-9 face widths, same errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ffaccel import _core
+from ffaccel.stability import LandmarkStabilizer, stabilize_track
+
+pytestmark = pytest.mark.skipif(not hasattr(_core, "StabCausal"), reason="this build has no compiled causal mode")
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "real_tracks"
+FILES = sorted(DATA.glob("*.npz"))
+FACE5 = np.array([[-20.0, -12.0], [20.0, -12.0], [0.0, 5.0], [-15.0, 22.0], [15.0, 22.0]])
+
+
+class PyStabilizer(LandmarkStabilizer):
+    _compiled = False  # the Python reference
+
+
+def _pair():
+    a, b = LandmarkStabilizer(mode="causal"), PyStabilizer(mode="causal")
+    assert a._core is not None and b._core is None
+    return a, b
+
+
+def _feed_both(frames, times=None, cuts=(), width=1.0):
+    """Feed the frames (None = missed) to both; check every output; returns how many were bit-identical."""
+    a, b = _pair()
+    same = 0
+    for i, f in enumerate(frames):
+        t = None if times is None else float(times[i])
+        got = a.update(f, t, cut=i in cuts)
+        want = b.update(f, t, cut=i in cuts)
+        assert (got is None) == (want is None), i
+        if want is not None:
+            assert got.dtype == np.float64 and got.shape == want.shape and got.flags.writeable
+            assert np.max(np.abs(got - want)) / width < 1e-9, i
+            same += bool(np.array_equal(got, want))
+    assert a.flush() == b.flush() == []
+    return same
+
+
+def _frames(z):
+    return [None if np.isnan(row).any() else row for row in z]
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("stamped", [False, True])
+def test_real_tracks_equal_the_python_reference(path, stamped):
+    with np.load(path) as d:
+        z = d["detected"].astype(np.float64)
+        width = float(d["face_width"])
+        cuts = set(int(c) for c in d["cuts"]) if stamped else ()  # the known cuts given, or the rule's
+    ts = np.arange(len(z)) / 30.0 + (0.002 * np.sin(np.arange(len(z))) if stamped else 0.0)
+    _feed_both(_frames(z), ts if stamped else None, cuts, width)
+
+
+def test_stabilize_track_causal_is_the_compiled_stream():
+    with np.load(FILES[0]) as d:
+        z = d["detected"].astype(np.float64)
+    got = stabilize_track(z, mode="causal")
+    st_ = LandmarkStabilizer(mode="causal")
+    rows = [st_.update(None if np.isnan(r).any() else r) for r in z]
+    want = np.stack([np.full(z.shape[1:], np.nan) if r is None else r for r in rows])
+    assert np.array_equal(got, want, equal_nan=True)
+
+
+def _track(seed, frames, n_pts, turn, noise, scale):
+    rng = np.random.default_rng(seed)
+    shape = FACE5 if n_pts == 5 else rng.uniform(-30, 30, (n_pts, 2))
+    t = np.arange(frames, dtype=float)
+    ang = turn * np.sin(t / 7.0)  # may wrap past +-pi
+    rot = np.stack([np.cos(ang), -np.sin(ang), np.sin(ang), np.cos(ang)], 1).reshape(-1, 2, 2)
+    pts = np.einsum("tij,nj->tni", rot, shape) * scale + rng.uniform(0, 1000, 2) + np.cumsum(rng.normal(0, 2, (frames, 1, 2)), 0)
+    return pts + rng.normal(0, noise, pts.shape), rng
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 160), st.sampled_from([2, 5, 68]), st.floats(0, 4.0),
+       st.floats(0, 3.0), st.floats(0.3, 8.0), st.floats(0, 0.4), st.booleans(), st.integers(0, 3), st.integers(0, 3))
+def test_random_tracks_equal_the_python_reference(seed, frames, n_pts, turn, noise, scale, miss, stamped, n_jumps,
+                                                  n_cuts):
+    pts, rng = _track(seed, frames, n_pts, turn, noise, scale)
+    for i in rng.integers(0, frames, n_jumps):  # jumps: glitches, or cuts by the scale-free rule
+        pts[i:] += rng.normal(0, 60 * scale, 2)
+    cuts = set(int(i) for i in rng.integers(0, frames, n_cuts))  # known cuts
+    frames_ = [None if rng.uniform() < miss else p for p in pts]
+    times = np.cumsum(rng.uniform(0.5, 2.5, frames)) / 30.0 if stamped else None
+    if n_pts != 2 and frames > 2:  # odd inputs: float32, strided, read-only
+        frames_[0] = None if frames_[0] is None else frames_[0].astype(np.float32)
+        frames_[1] = None if frames_[1] is None else np.asfortranarray(frames_[1])
+        if frames_[2] is not None:
+            frames_[2] = frames_[2].copy()
+            frames_[2].flags.writeable = False
+    _feed_both(frames_, times, cuts, 30.0 * scale)
+
+
+def test_a_still_track_is_bit_identical():
+    rng = np.random.default_rng(3)
+    frames = [FACE5 * 3 + 500 + rng.normal(0, 1.0, 2) + rng.normal(0, 0.3, FACE5.shape) for _ in range(300)]
+    same = _feed_both(frames, width=120.0)
+    assert same >= 1  # (most rows: the order of operations is numpy's; transcendental functions may differ by an ulp)
+
+
+def test_long_miss_holds_and_missing_start_gives_none():
+    frames = [None, None] + [FACE5 + 100.0 + 0.1 * i for i in range(6)] + [None] * 12 + [FACE5 + 104.0]
+    _feed_both(frames, width=40.0)
+    a = LandmarkStabilizer(mode="causal")
+    outs = [a.update(f) for f in frames]
+    assert outs[0] is None and outs[1] is None
+    assert np.array_equal(outs[-2], outs[-3])  # held after PREDICT_MAX missed frames
+
+
+BAD = [
+    (lambda s: s.update(np.zeros((1, 2))), ValueError, "points"),
+    (lambda s: s.update(np.full((5, 2), np.nan)), ValueError, "finite"),
+    (lambda s: s.update(np.ones((5, 2))), ValueError, "same place"),
+    (lambda s: s.update(FACE5, cut=1), TypeError, "cut"),
+    (lambda s: s.update(FACE5, "x"), TypeError, "timestamp"),
+    (lambda s: (s.update(FACE5), s.update(FACE5[:4])), ValueError, "points: expected 5 points"),
+    (lambda s: (s.update(FACE5, 1.0), s.update(FACE5, 1.0)), ValueError, "timestamp: expected > 1.0"),
+    (lambda s: (s.update(FACE5, 1.0), s.update(FACE5)), ValueError, "timestamp: expected one for every frame"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(BAD)))
+def test_bad_input_gives_the_same_errors(case):
+    call, err, msg = BAD[case]
+    a, b = _pair()
+    with pytest.raises(err, match=msg) as ea:
+        call(a)
+    with pytest.raises(err, match=msg) as eb:
+        call(b)
+    assert str(ea.value) == str(eb.value)
+
+
+def test_input_is_not_modified_and_output_is_new():
+    a = LandmarkStabilizer(mode="causal")
+    z = FACE5 + 100.0
+    z.flags.writeable = False
+    o1 = a.update(z)
+    o2 = a.update(z)
+    assert np.array_equal(z, FACE5 + 100.0) and o1 is not o2 and not np.shares_memory(o1, o2)
+    o2[:] = 0  # the caller owns it
+    assert np.all(a.update(z) != 0)
+
+
+def test_the_core_object_rejects_bad_arguments():
+    from ffaccel.stability import _causal_core
+
+    c = _causal_core.new()
+    with pytest.raises(ValueError, match="dt"):
+        c.feed(FACE5, 0.0, False)
+    with pytest.raises(ValueError, match="points"):
+        c.feed(np.zeros((5, 3)), 1.0, False)
+    c.feed(FACE5, 1.0, False)
+    with pytest.raises(ValueError, match="same N"):
+        c.feed(np.zeros((4, 2)), 1.0, False)
+    with pytest.raises(ValueError, match="missing"):
+        _core.StabCausal({})
