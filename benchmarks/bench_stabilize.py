@@ -4,6 +4,7 @@
     PYTHONPATH=src python3 benchmarks/bench_stabilize.py --real DIR      # + real-track table
     PYTHONPATH=src python3 benchmarks/bench_stabilize.py --cost          # + CPU time
     PYTHONPATH=src python3 benchmarks/bench_stabilize.py --cost-offline  # offline vs the numpy pipeline, interleaved
+    PYTHONPATH=src python3 benchmarks/bench_stabilize.py --cost-causal   # causal update(): Python vs _core, interleaved
     PYTHONPATH=src python3 benchmarks/bench_stabilize.py --nod-bias DIR  # fast-nod worst frame, net of detector bias
     PYTHONPATH=src python3 benchmarks/bench_stabilize.py --lag-check DIR # the two lag metrics side by side
 
@@ -277,6 +278,7 @@ def cost() -> None:
         return float(np.median(ts))
 
     print(f"offline: {cpu(lambda: stabilize_track(z)) * 1e3:.2f} ms CPU per 1000 frames (5 points, median of 5)")
+    # (causal: stabilize_track runs LandmarkStabilizer, compiled when _core has StabCausal; --cost-causal compares)
     for mode in ("causal", "fixed_lag"):
         print(f"{mode}: {cpu(lambda: stabilize_track(z, mode=mode), 3) / len(z) * 1e6:.1f} us CPU per face per frame")
 
@@ -305,6 +307,40 @@ def cost_offline(repeats: int = 40) -> None:
           f"(min {min(ref) * 1e3:.2f}), stabilize_track {n * 1e3:.2f} (min {min(new) * 1e3:.2f}); {r / n:.1f}x")
 
 
+def cost_causal(repeats: int = 21) -> None:
+    """Causal ``LandmarkStabilizer.update`` CPU time per face per frame: the Python reference
+    (stabilizer.py) against the compiled path (_core.StabCausal), interleaved in this process, medians."""
+    from ffaccel.stability import LandmarkStabilizer
+
+    class _Python(LandmarkStabilizer):
+        _compiled = False
+
+    if LandmarkStabilizer(mode="causal")._core is None:
+        print("causal: this build of _core has no StabCausal (Python path only)")
+        return
+    load0 = os.getloadavg()[0]
+    for n_pts in (5, 68):
+        sc = scenario("fast_nod", frames=1000)
+        z = rigid_noise(sc["truth"], 1.5, np.random.default_rng(1))
+        if n_pts == 68:  # the same motion carried by 68 points (a dlib-style layout, here random)
+            shape = np.random.default_rng(2).uniform(-1, 1, (68, 2)) * np.ptp(z[0], axis=0)
+            z = z.mean(axis=1, keepdims=True) + shape[None] + np.random.default_rng(3).normal(0, 1.0, (len(z), 68, 2))
+        frames = [np.ascontiguousarray(f) for f in z]
+        times = {"python": [], "compiled": []}
+        for _ in range(repeats):
+            for name, cls in (("python", _Python), ("compiled", LandmarkStabilizer)):
+                st = cls(mode="causal")
+                t0 = time.process_time()
+                for f in frames:
+                    st.update(f)
+                times[name].append((time.process_time() - t0) / len(frames))
+        py, c = float(np.median(times["python"])), float(np.median(times["compiled"]))
+        print(f"causal update(), {n_pts} points, 1000-frame fast nod, CPU us per face per frame, median of {repeats} "
+              f"interleaved runs (load average {load0:.1f}-{os.getloadavg()[0]:.1f}): Python {py * 1e6:.1f} "
+              f"(min {min(times['python']) * 1e6:.1f}), compiled {c * 1e6:.1f} (min {min(times['compiled']) * 1e6:.1f}); "
+              f"{py / c:.1f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--real", metavar="DIR", default=os.environ.get("FFACCEL_REAL_TRACKS"))
@@ -313,7 +349,12 @@ def main() -> None:
                     help="only the offline CPU time against the numpy pipeline it replaced, interleaved")
     ap.add_argument("--lag-check", metavar="DIR", default=None, help="only the lag-metric comparison on real tracks")
     ap.add_argument("--nod-bias", metavar="DIR", default=None, help="only the fast-nod worst-frame table, net of the detector's bias")
+    ap.add_argument("--cost-causal", action="store_true",
+                    help="only the causal update() CPU time, Python against the compiled path, interleaved")
     args = ap.parse_args()
+    if args.cost_causal:
+        cost_causal()
+        return
     if args.cost_offline:
         cost_offline()
         return
