@@ -48,12 +48,7 @@ def consts() -> dict[str, float]:
     }
 
 
-_CONSTS: dict[str, float] | None = None
-
-
 def new():
-    """A fresh ``_core.StabCausal`` (the state of one face's track)."""
-    global _CONSTS
-    if _CONSTS is None:
-        _CONSTS = consts()
-    return _core.StabCausal(_CONSTS)
+    """A fresh ``_core.StabCausal`` (the state of one face's track), with the constants as they are
+    now (read at every reset, as the Python path reads its module constants)."""
+    return _core.StabCausal(consts())
