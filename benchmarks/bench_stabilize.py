@@ -319,23 +319,24 @@ def cost_causal(repeats: int = 21) -> None:
         print("causal: this build of _core has no StabCausal (Python path only)")
         return
     load0 = os.getloadavg()[0]
-    for n_pts in (5, 68):
+    for n_pts, stamped in ((5, False), (5, True), (68, False)):
         sc = scenario("fast_nod", frames=1000)
         z = rigid_noise(sc["truth"], 1.5, np.random.default_rng(1))
         if n_pts == 68:  # the same motion carried by 68 points (a dlib-style layout, here random)
             shape = np.random.default_rng(2).uniform(-1, 1, (68, 2)) * np.ptp(z[0], axis=0)
             z = z.mean(axis=1, keepdims=True) + shape[None] + np.random.default_rng(3).normal(0, 1.0, (len(z), 68, 2))
         frames = [np.ascontiguousarray(f) for f in z]
+        stamps = (np.arange(len(frames)) / FPS).tolist() if stamped else [None] * len(frames)
         times = {"python": [], "compiled": []}
         for _ in range(repeats):
             for name, cls in (("python", _Python), ("compiled", LandmarkStabilizer)):
                 st = cls(mode="causal")
                 t0 = time.process_time()
-                for f in frames:
-                    st.update(f)
+                for f, t in zip(frames, stamps):
+                    st.update(f, t)
                 times[name].append((time.process_time() - t0) / len(frames))
         py, c = float(np.median(times["python"])), float(np.median(times["compiled"]))
-        print(f"causal update(), {n_pts} points, 1000-frame fast nod, CPU us per face per frame, median of {repeats} "
+        print(f"causal update(), {n_pts} points{', timestamps' if stamped else ''}, 1000-frame fast nod, CPU us per face per frame, median of {repeats} "
               f"interleaved runs (load average {load0:.1f}-{os.getloadavg()[0]:.1f}): Python {py * 1e6:.1f} "
               f"(min {min(times['python']) * 1e6:.1f}), compiled {c * 1e6:.1f} (min {min(times['compiled']) * 1e6:.1f}); "
               f"{py / c:.1f}x")

@@ -3,6 +3,7 @@
 // and the timestamps stay on the Python side; here: one frame per call.
 #include <nanobind/ndarray.h>
 
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -73,14 +74,18 @@ void register_stab_causal(nb::module_& m) {
         .def("reset", [](Causal& c) { c.st.reset(); c.n = 0; })
         .def(
             "feed",
-            [](Causal& c, Pts z, double dt, bool cut) {
+            [](Causal& c, Pts z, double dt, bool cut) -> nb::object {
                 if (z.shape(1) != 2 || z.shape(0) < 2) throw nb::value_error("points: expected shape (N >= 2, 2)");
                 if (c.n && static_cast<int>(z.shape(0)) != c.n) throw nb::value_error("points: expected the same N as before");
-                return c.run(z.data(), static_cast<int>(z.shape(0)), z.stride(0), z.stride(1), dt, cut);
+                const double* p = z.data();
+                for (size_t i = 0; i < z.shape(0); ++i)
+                    if (!std::isfinite(p[i * z.stride(0)]) || !std::isfinite(p[i * z.stride(0) + z.stride(1)]))
+                        return nb::cast(false);  // nothing changed: the caller words the error
+                return c.run(p, static_cast<int>(z.shape(0)), z.stride(0), z.stride(1), dt, cut);
             },
             nb::arg("z"), nb::arg("dt"), nb::arg("cut"),
             "One detected frame: z (N, 2) float64 pixels, dt frames since the last one, cut a known new shot. "
-            "Returns (N, 2) float64 pixels.")
+            "Returns (N, 2) float64 pixels, or False (and changes nothing) when z has a NaN or an infinity.")
         .def(
             "miss", [](Causal& c, double dt, bool cut) { return c.run(nullptr, 0, 0, 0, dt, cut); }, nb::arg("dt"),
             nb::arg("cut"), "One missed frame; returns (N, 2) float64 pixels or None (no face yet in this shot).");

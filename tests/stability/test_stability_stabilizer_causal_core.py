@@ -99,6 +99,8 @@ def test_random_tracks_equal_the_python_reference(seed, frames, n_pts, turn, noi
         if frames_[2] is not None:
             frames_[2] = frames_[2].copy()
             frames_[2].flags.writeable = False
+    if frames > 3 and frames_[3] is not None:  # negative strides, same values
+        frames_[3] = np.ascontiguousarray(frames_[3][::-1])[::-1]
     _feed_both(frames_, times, cuts, 30.0 * scale)
 
 
@@ -139,6 +141,33 @@ def test_bad_input_gives_the_same_errors(case):
     with pytest.raises(err, match=msg) as eb:
         call(b)
     assert str(ea.value) == str(eb.value)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("stamp", [None, float, np.float64])
+def test_a_rejected_frame_changes_nothing(bad, stamp):
+    frames = [FACE5 * 2 + 300.0 + 0.4 * np.sin(i) for i in range(40)]
+    ts = [None if stamp is None else stamp(0.5 + i / 25.0 + 0.003 * (i % 3)) for i in range(40)]
+    a, b = _pair()
+    for i, f in enumerate(frames):
+        if i in (0, 5, 20):
+            g = f.copy()
+            g[3, 1] = bad
+            for s in (a, b):
+                with pytest.raises(ValueError, match="points: expected finite values"):
+                    s.update(g, ts[i])
+            if i == 5:  # and the timestamp errors, after the checks of the points
+                for s in (a, b):
+                    with pytest.raises(ValueError, match="timestamp") as e:
+                        s.update(f, None if stamp else 1.0)
+                    assert "expected one for every frame" in str(e.value)
+                    if stamp is not None:
+                        with pytest.raises(ValueError, match=rf"timestamp: expected > {float(ts[i - 1])}, got"):
+                            s.update(f, ts[i - 1])
+        got, want = a.update(f, ts[i]), b.update(f, ts[i])
+        assert np.max(np.abs(got - want)) < 1e-12
+        assert (a._n, a._use_t, a._frame, a._last_t, a._unit) == (b._n, b._use_t, b._frame, b._last_t, b._unit)
+        assert type(a._last_t) is type(b._last_t)
 
 
 def test_input_is_not_modified_and_output_is_new():

@@ -33,6 +33,7 @@ filtered velocity for up to ``PREDICT_MAX`` frames of a run, then holds
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import numpy as np
@@ -46,6 +47,7 @@ from ._rigid import frame_channels, frame_points
 
 __all__ = ["LandmarkStabilizer"]
 
+_F64 = np.dtype(np.float64)
 _MAD = 0.6745 * np.sqrt(6.0)  # median |second difference| per unit noise std
 _R_PRIOR = 0.02**2  # face units^2, used until three frames give a noise estimate
 _R_FLOOR = 1e-4**2
@@ -251,6 +253,17 @@ class LandmarkStabilizer:
             is none yet (the first ``delay`` calls, frames before the first
             detection).
         """
+        core = self._core
+        if (core is not None and type(points) is np.ndarray and points.dtype is _F64 and points.ndim == 2
+                and points.shape[1] == 2 and type(cut) is bool
+                and (self._n is None and len(points) >= 2 or len(points) == self._n)):
+            # the common cases, with the same checks (the finite-values one in _core); the rest below
+            if timestamp is None:
+                if self._use_t is not True:
+                    return self._update_core(core, points, None, cut)
+            elif type(timestamp) in (float, np.float64) and math.isfinite(timestamp) and self._use_t is not False \
+                    and (self._last_t is None or timestamp > self._last_t):
+                return self._update_core(core, points, float(timestamp), cut)
         if points is None:
             z = None
         else:
@@ -261,6 +274,29 @@ class LandmarkStabilizer:
         if not isinstance(cut, (bool, np.bool_)):
             raise TypeError(f"cut: expected a bool, got {type(cut).__name__}")
         return self._feed(z, t, bool(cut))
+
+    def _update_core(self, core, points: np.ndarray, t: float | None, cut: bool) -> np.ndarray | None:
+        """``update`` of a float64 (N, 2) ndarray, compiled causal path, once the checks that
+        ``_feed`` would fail are known to pass: what ``_feed`` does, with the finite-values check
+        of ``as_points`` made by ``core.feed`` (which changes nothing when it fails; the state here
+        is then restored and the error worded by ``as_points``)."""
+        saved = self._use_t, self._n, self._last_t, self._unit
+        dt = 1.0
+        if t is not None:
+            if self._last_t is not None:
+                if self._unit is None:
+                    self._unit = t - self._last_t
+                dt = (t - self._last_t) / self._unit
+            self._last_t = t
+        self._use_t, self._n = t is not None, len(points)
+        self._frame += 1
+        out = core.feed(points, dt, cut)
+        if out is False:
+            self._use_t, self._n, self._last_t, self._unit = saved
+            self._frame -= 1
+            as_points(points, "points", n=saved[1])  # raises
+            raise ValueError("points: expected finite values, got NaN or infinity")
+        return out
 
     def _feed(self, z: np.ndarray | None, t: float | None, cut: bool) -> np.ndarray | None:
         """``update`` after its argument checks (``z`` float64 (N, 2) or None)."""
