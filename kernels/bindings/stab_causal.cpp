@@ -72,6 +72,8 @@ void register_stab_causal(nb::module_& m) {
                        "LandmarkStabilizer's causal mode for one face: state of the track; one frame per call.")
         .def(nb::init<const nb::dict&>(), nb::arg("consts"))
         .def("reset", [](Causal& c) { c.st.reset(); c.n = 0; })
+        .def("__copy__", [](const Causal& c) { return Causal(c); })
+        .def("__deepcopy__", [](const Causal& c, nb::handle) { return Causal(c); }, nb::arg("memo"))
         .def(
             "feed",
             [](Causal& c, Pts z, double dt, bool cut) -> nb::object {

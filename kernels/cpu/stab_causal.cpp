@@ -111,7 +111,6 @@ void StabCausal::start_segment() {  // stabilizer.py _start_segment
     have_prev_ = have_before_ = false;
     gap_ = gap_before_ = 1;
     have_y_ = have_y2_ = false;
-    have_held_ = false;
     n_meas_ = 0;
     have_mad_ = false;
     mad_n_ = 0;
@@ -229,8 +228,9 @@ void StabCausal::bank_update(const double* y, const double* r, double dt) {  // 
     }
 }
 
-// _cuts.is_cut for the frame in (zr_, zi_)'s features (ur_, ui_; y2_[0..2] = c.re, c.im, s)
-// against the previous measured frame.
+// _cuts.is_cut of the frame whose features are y2_[0..2] (centroid re, im; RMS radius s) and
+// (ur_, ui_) (normalised shape), against the previous measured frame (prev_*) and the one
+// before it (before_*). The sums run in plain order: only the decision is used.
 bool StabCausal::is_cut() const {
     const int N = n_;
     const double cr = y2_[0], ci = y2_[1], s = y2_[2], sp = prev_s_;
@@ -261,8 +261,8 @@ bool StabCausal::is_cut() const {
     return std::sqrt(dd / N) > k_.shape;
 }
 
-// _rigid.frame_channels for the frame whose centred points are (ur_, ui_) * s ... see feed: here
-// (zr_, zi_) hold the centred points and y2_[0..1] the centroid. False: no similarity (a == 0).
+// _rigid.frame_channels of the frame whose centred points are (zr, zi) and centroid y2_[0..1], on
+// the reference shape (mr_, mi_), size_ and theta_'s branch. False: no similarity (a == 0).
 bool StabCausal::channels(const double* zr, const double* zi, double* y) {
     const int N = n_;
     double* pr = tmp_.data() + c_;
@@ -307,7 +307,7 @@ StabCausalResult StabCausal::feed(const double* z, int n, std::ptrdiff_t s0, std
         n_ = n;
         c_ = 4 + 2 * n;
         const size_t N = static_cast<size_t>(n), C = static_cast<size_t>(c_);
-        for (auto* v : {&r_carry_, &last_y_, &last_y2_, &mad_, &r_last_, &rec_x_, &x_, &v_, &xd_, &vd_, &a2_,
+        for (auto* v : {&r_carry_, &last_y_, &last_y2_, &mad_, &rec_x_, &x_, &v_, &xd_, &vd_, &a2_,
                         &excess_prev_, &bias_, &boost_, &log_min_, &lam_, &alpha_, &y_, &r_})
             v->assign(C, 0.0);
         held_.assign(2 * N, 0.0);
@@ -395,11 +395,9 @@ StabCausalResult StabCausal::feed(const double* z, int n, std::ptrdiff_t s0, std
     double* r = r_.data();
     if (!have_last) {  // _step, first frame of the shot
         noise(y, false, r);
-        r_last_ = r_;
         bank_start(y);
     } else {
         noise(y, consecutive, r);
-        r_last_ = r_;
         if (have_mad_) {
             r_carry_ = r_;
             have_r_carry_ = true;
@@ -434,7 +432,6 @@ StabCausalResult StabCausal::feed(const double* z, int n, std::ptrdiff_t s0, std
     run_ = 0;
     points(x_.data(), out);
     std::copy(out, out + 2 * N, held_.begin());
-    have_held_ = true;
     return StabCausalResult::points;
 }
 

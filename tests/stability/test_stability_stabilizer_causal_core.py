@@ -170,6 +170,20 @@ def test_a_rejected_frame_changes_nothing(bad, stamp):
         assert type(a._last_t) is type(b._last_t)
 
 
+def test_a_deep_copy_goes_on_alone():
+    import copy
+
+    frames = [FACE5 * 2 + 300.0 + 0.4 * np.sin(i) + 0.1 * i for i in range(30)]
+    a = LandmarkStabilizer(mode="causal")
+    for f in frames[:10]:
+        a.update(f)
+    b = copy.deepcopy(a)
+    assert b._core is not a._core
+    outs_a = [a.update(f) for f in frames[10:]]
+    outs_b = [b.update(f) for f in frames[10:]]
+    assert all(np.array_equal(x, y) for x, y in zip(outs_a, outs_b))
+
+
 def test_input_is_not_modified_and_output_is_new():
     a = LandmarkStabilizer(mode="causal")
     z = FACE5 + 100.0

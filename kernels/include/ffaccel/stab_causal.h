@@ -69,12 +69,11 @@ private:
     int gap_ = 1, gap_before_ = 1;
     bool have_y_ = false, have_y2_ = false;
     std::vector<double> last_y_, last_y2_;
-    bool have_held_ = false;
     std::vector<double> held_;
     int n_meas_ = 0;
     bool have_mad_ = false;
     int mad_n_ = 0;
-    std::vector<double> mad_, seed_, r_last_, rec_x_;
+    std::vector<double> mad_, seed_, rec_x_;  // rec_x_: x after the last measured frame (the glitch test reads the first)
     // the adaptive filter (_adaptive.AdaptiveFilter)
     std::vector<double> x_, v_, xd_, vd_, a2_, excess_prev_, bias_, boost_, log_min_, lam_, alpha_;
     std::vector<unsigned char> vfire_prev_;

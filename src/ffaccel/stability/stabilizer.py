@@ -82,6 +82,11 @@ class LandmarkStabilizer:
     Shapes: ``points`` is (N, 2) pixels, any real dtype, N >= 2 and fixed
     until ``reset``; outputs are (N, 2) float64 pixels.
 
+    Cost: the causal mode runs in the compiled extension (``_core.StabCausal``,
+    one call per frame, about 2.5 us per face per frame at 5 points) when the
+    build has it, with the results of the Python code here to about 1e-15 face
+    widths; the fixed-lag mode runs in Python (about 0.1 ms per frame).
+
     Example:
         >>> import numpy as np
         >>> face = np.array([[-30.0, -20], [30, -20], [0, 5], [-22, 30], [22, 30]]) + 200.0
