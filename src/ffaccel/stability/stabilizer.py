@@ -85,7 +85,7 @@ class LandmarkStabilizer:
     Cost: the causal mode runs in the compiled extension (``_core.StabCausal``,
     one call per frame, about 2.5 us per face per frame at 5 points) when the
     build has it, with the results of the Python code here to about 1e-15 face
-    widths; the fixed-lag mode runs in Python (about 0.1 ms per frame).
+    widths; the fixed-lag mode runs in Python (about 0.25 ms per frame).
 
     Example:
         >>> import numpy as np
