@@ -196,9 +196,7 @@ def test_input_is_not_modified_and_output_is_new():
 
 
 def test_the_core_object_rejects_bad_arguments():
-    from ffaccel.stability import _causal_core
-
-    c = _causal_core.new()
+    c = LandmarkStabilizer(mode="causal")._core
     with pytest.raises(ValueError, match="dt"):
         c.feed(FACE5, 0.0, False)
     with pytest.raises(ValueError, match="points"):

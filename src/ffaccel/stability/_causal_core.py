@@ -13,7 +13,6 @@ import numpy as np
 from ffaccel import _core
 
 from . import _adaptive, _cuts
-from . import stabilizer as _st
 
 __all__ = ["available", "consts", "new"]
 
@@ -23,15 +22,15 @@ def available() -> bool:
     return hasattr(_core, "StabCausal")
 
 
-def consts() -> dict[str, float]:
-    """The constants of the causal mode, by the names ``_core.StabCausal`` reads."""
+def consts(stab: dict[str, float]) -> dict[str, float]:
+    """The constants of the causal mode, by the names ``_core.StabCausal`` reads: ``stab``
+    (stabilizer.py's: mad, r_prior, r_floor, up, down, v_prior, glitch, start_v0, start_p0,
+    predict_max, resid_lightest) and those of ``_adaptive`` and ``_cuts``."""
     lightest = np.zeros(5)
-    lightest[4] = _st.RESID_LIGHTEST
-    bank = _adaptive.AdaptiveFilter(np.zeros(5), lightest, _st.START_V0, _st.START_P0)  # start values per kind
+    lightest[4] = stab["resid_lightest"]
+    bank = _adaptive.AdaptiveFilter(np.zeros(5), lightest, stab["start_v0"], stab["start_p0"])  # start values per kind
     return {
-        "mad": float(_st._MAD), "r_prior": float(_st._R_PRIOR), "r_floor": float(_st._R_FLOOR),
-        "up": _st._UP, "down": _st._DOWN, "v_prior": float(_st.V_PRIOR), "glitch": float(_st.GLITCH),
-        "start_v0": float(_st.START_V0), "start_p0": float(_st.START_P0), "predict_max": float(_st.PREDICT_MAX),
+        **{k: float(v) for k, v in stab.items() if k != "resid_lightest"},
         "log_min_rigid": float(bank.log_min[0]), "log_min_resid": float(bank.log_min[4]),
         "lam_rigid": float(bank.lam[0]), "lam_resid": float(bank.lam[4]),
         "alpha_rigid": float(bank.alpha[0]), "alpha_resid": float(bank.alpha[4]),
@@ -48,7 +47,7 @@ def consts() -> dict[str, float]:
     }
 
 
-def new():
+def new(stab: dict[str, float]):
     """A fresh ``_core.StabCausal`` (the state of one face's track), with the constants as they are
     now (read at every reset, as the Python path reads its module constants)."""
-    return _core.StabCausal(consts())
+    return _core.StabCausal(consts(stab))

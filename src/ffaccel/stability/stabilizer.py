@@ -38,7 +38,7 @@ from collections import deque
 
 import numpy as np
 
-from . import _kalman
+from . import _causal_core, _kalman
 from ._adaptive import AdaptiveFilter
 from ffaccel._checks import as_points, as_timestamp
 from ._cuts import frame_features, is_cut
@@ -109,11 +109,11 @@ class LandmarkStabilizer:
     def reset(self) -> None:
         """Forget everything (also call it at a known scene cut)."""
         self._core = None
-        if self.mode == "causal" and self._compiled:
-            from . import _causal_core
-
-            if _causal_core.available():
-                self._core = _causal_core.new()  # the same method, one extension call per frame
+        if self.mode == "causal" and self._compiled and _causal_core.available():
+            self._core = _causal_core.new({  # the same method, one extension call per frame
+                "mad": _MAD, "r_prior": _R_PRIOR, "r_floor": _R_FLOOR, "up": _UP, "down": _DOWN, "v_prior": V_PRIOR,
+                "glitch": GLITCH, "start_v0": START_V0, "start_p0": START_P0, "predict_max": PREDICT_MAX,
+                "resid_lightest": RESID_LIGHTEST})
         self._n: int | None = None
         self._frame = -1  # index of the last frame given
         self._last_t: float | None = None
