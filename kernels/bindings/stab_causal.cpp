@@ -8,6 +8,7 @@
 #include <string>
 
 #include "bindings.h"
+#include "stab_args.h"
 #include "ffaccel/stab_causal.h"
 
 namespace ffaccel::bindings {
@@ -18,7 +19,7 @@ using Pts = nb::ndarray<const double, nb::ndim<2>, nb::device::cpu>;
 using OutPts = nb::ndarray<nb::numpy, double, nb::ndim<2>>;
 
 double key(const nb::dict& d, const char* name) {
-    if (!d.contains(name)) throw nb::value_error((std::string("consts: missing ") + name).c_str());
+    stab::Need("StabCausal")(d.contains(name), (std::string("consts: missing ") + name).c_str());
     return nb::cast<double>(d[name]);
 }
 
@@ -46,7 +47,7 @@ struct Causal {
     int n = 0;
 
     nb::object run(const double* z, int npts, std::ptrdiff_t s0, std::ptrdiff_t s1, double dt, bool cut) {
-        if (!(dt > 0.0)) throw nb::value_error("dt: expected > 0");
+        stab::Need("StabCausal")(dt > 0.0, "dt: expected > 0");
         const int N = z ? npts : n;
         std::unique_ptr<double[]> buf(new double[2 * static_cast<size_t>(N > 0 ? N : 1)]);
         const cpu::StabCausalResult res = st.feed(z, npts, s0, s1, dt, cut, buf.get());
@@ -77,8 +78,9 @@ void register_stab_causal(nb::module_& m) {
         .def(
             "feed",
             [](Causal& c, Pts z, double dt, bool cut) -> nb::object {
-                if (z.shape(1) != 2 || z.shape(0) < 2) throw nb::value_error("points: expected shape (N >= 2, 2)");
-                if (c.n && static_cast<int>(z.shape(0)) != c.n) throw nb::value_error("points: expected the same N as before");
+                const stab::Need need("StabCausal.feed");
+                need(z.shape(1) == 2 && z.shape(0) >= 2, "points: expected shape (N >= 2, 2)");
+                need(!c.n || static_cast<int>(z.shape(0)) == c.n, "points: expected the same N as before");
                 const double* p = z.data();
                 for (size_t i = 0; i < z.shape(0); ++i)
                     if (!std::isfinite(p[i * z.stride(0)]) || !std::isfinite(p[i * z.stride(0) + z.stride(1)]))
