@@ -218,13 +218,7 @@ void row_simd(const PasteParams& q, const PasteFace& f, const FaceSimd<MaskT, Cr
             __m256 sx, sy;
             simd::float_xy<M>(a0, a3, rx, ry, uf, sx, sy);
             if constexpr (M == WarpMode::OpenCV5) {
-                if (u0 + 8 > vector_end) {
-                    const __m256 tx = _mm256_add_ps(_mm256_fmadd_ps(uf, a0, _mm256_set1_ps(rx1)), _mm256_set1_ps(f.k.f[2]));
-                    const __m256 ty = _mm256_add_ps(_mm256_fmadd_ps(uf, a3, _mm256_set1_ps(ry1)), _mm256_set1_ps(f.k.f[5]));
-                    const __m256 vec = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(vector_end), lane_u));
-                    sx = _mm256_blendv_ps(tx, sx, vec);
-                    sy = _mm256_blendv_ps(ty, sy, vec);
-                }
+                if (u0 + 8 > vector_end) simd::opencv5_tail_xy(f.k, a0, a3, rx1, ry1, uf, lane_u, vector_end, sx, sy);
             }
             const simd::FloatCoords k = simd::float_coords(sx, sy);
             if (!simd::coords_finite(k)) {

@@ -202,17 +202,13 @@ struct Blender {
         const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
         const __m256 zero = _mm256_setzero_ps(), v255 = _mm256_set1_ps(255.0f);
         const int last = x2 - 8;
-        __m256i vrx = _mm256_setzero_si256(), vry = _mm256_setzero_si256();
+        simd::FixedRow fr{};
         if constexpr (M == WarpMode::OpenCV4) {
-            const double rx = rint64((f.k.d[1] * y + f.k.d[2]) * 1024.0) + 16.0;
-            const double ry = rint64((f.k.d[4] * y + f.k.d[5]) * 1024.0) + 16.0;
-            const double lim = 1073741823.0;
-            if (!(std::fabs(rx) <= lim && std::fabs(ry) <= lim)) {
+            fr = simd::fixed_row(f.k, fc, y);
+            if (!fr.ok) {
                 scalar(y, x1, x2, x1, g);
                 return;
             }
-            vrx = _mm256_set1_epi32(static_cast<int>(rx));
-            vry = _mm256_set1_epi32(static_cast<int>(ry));
         }
         const int vector_end = fw - fw % 16;
         const float yf = static_cast<float>(y);
@@ -235,21 +231,13 @@ struct Blender {
             }
             __m256 crop[3];
             if constexpr (M == WarpMode::OpenCV4) {
-                const __m256i cx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(fc.x.data() + x0));
-                const __m256i cy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(fc.y.data() + x0));
-                const simd::FixedCoords k = simd::fixed_coords(_mm256_srai_epi32(_mm256_add_epi32(vrx, cx), 5),
-                                                               _mm256_srai_epi32(_mm256_add_epi32(vry, cy), 5));
+                const simd::FixedXY xy = simd::fixed_xy(fr, fc, x0);
+                const simd::FixedCoords k = simd::fixed_coords(xy.X, xy.Y);
                 simd::sample_fixed<std::uint8_t, 3>(src, k, crop);
             } else {
                 const __m256 xf = _mm256_cvtepi32_ps(lane);
                 __m256 sx = _mm256_fmadd_ps(a0, xf, rxv), sy = _mm256_fmadd_ps(a3, xf, ryv);
-                if (x0 + 8 > vector_end) {
-                    const __m256 tx = _mm256_add_ps(_mm256_fmadd_ps(xf, a0, _mm256_set1_ps(rx1)), _mm256_set1_ps(f.k.f[2]));
-                    const __m256 ty = _mm256_add_ps(_mm256_fmadd_ps(xf, a3, _mm256_set1_ps(ry1)), _mm256_set1_ps(f.k.f[5]));
-                    const __m256 vec = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(vector_end), lane));
-                    sx = _mm256_blendv_ps(tx, sx, vec);
-                    sy = _mm256_blendv_ps(ty, sy, vec);
-                }
+                if (x0 + 8 > vector_end) simd::opencv5_tail_xy(f.k, a0, a3, rx1, ry1, xf, lane, vector_end, sx, sy);
                 const simd::FloatCoords k = simd::float_coords(sx, sy);
                 if (!simd::coords_finite(k)) {
                     scalar(y, std::max(x0, done), x0 + 8, x1, g);

@@ -90,6 +90,19 @@ FFACCEL_COORDS_INLINE void float_xy(__m256 a0, __m256 a3, __m256 rx, __m256 ry, 
     }
 }
 
+// OpenCV5's columns from `vector_end` on (past its 16-wide vector loop): its scalar tail
+// computes fma(x, a0, a1 * y) + a2 where the vector loop fuses fma(a0, x, a1 * y + a2).
+// rx1, ry1 are the row terms a1 * y and a4 * y without the offsets k.f[2], k.f[5]; the
+// lanes of `lane` (column numbers) before vector_end keep their sx, sy.
+FFACCEL_COORDS_INLINE void opencv5_tail_xy(const WarpCoeffs& k, __m256 a0, __m256 a3, float rx1, float ry1,
+                                           __m256 xf, __m256i lane, int vector_end, __m256& sx, __m256& sy) {
+    const __m256 tx = _mm256_add_ps(_mm256_fmadd_ps(xf, a0, _mm256_set1_ps(rx1)), _mm256_set1_ps(k.f[2]));
+    const __m256 ty = _mm256_add_ps(_mm256_fmadd_ps(xf, a3, _mm256_set1_ps(ry1)), _mm256_set1_ps(k.f[5]));
+    const __m256 vec = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(vector_end), lane));
+    sx = _mm256_blendv_ps(tx, sx, vec);
+    sy = _mm256_blendv_ps(ty, sy, vec);
+}
+
 }  // namespace ffaccel::cpu::FFACCEL_CPU_VARIANT::simd
 
 #undef FFACCEL_COORDS_INLINE
