@@ -31,9 +31,13 @@ def test_gpu_matches_cpu_bytes(fw, mask, sigma):
     np.testing.assert_array_equal(to_host(gpu), cpu)
 
 
+# The kernel tiles masks 64 x 16 for radii up to 48 (sigma up to 12) and uses one block per row
+# beyond that, or past 65535 tile rows: both sides of each switch are here.
 @pytest.mark.parametrize("shape, sigma", [((512, 512), 19.0), ((512, 512), MAX_SIGMA), ((1, 700), 3.0),
                                           ((700, 1), 3.0), ((1, 1), 5.0), ((3, MAX_GPU_WIDTH), 2.5),
-                                          ((1080, 1920), 7.0)])
+                                          ((1080, 1920), 7.0), ((512, 512), 8.0), ((37, 1000), 12.0),
+                                          ((37, 1000), 12.1), ((1000, 37), 6.1), ((17, 65), 0.3),
+                                          ((16 * 65535, 2), 1.0), ((16 * 65535 + 1, 2), 1.0)])
 def test_face_sized_and_edge_shapes_parity(fw, shape, sigma):
     rng = np.random.default_rng(shape[0] * 7 + shape[1])
     for mask in (rng.random(shape).astype(np.float32), rng.integers(0, 256, shape, dtype=np.uint8)):
