@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Work for the lent GPU machine, in stages that each fit one call (10 minutes):
 #   bash benchmarks/run_device.sh build tests bench      # build (sm_90), GPU tests, benchmarks
-#   bash benchmarks/run_device.sh fuzz sanitize          # GPU fuzz, compute-sanitizer memcheck + racecheck
+#   bash benchmarks/run_device.sh fuzz sanitize memory   # GPU fuzz, compute-sanitizer memcheck + racecheck (10^4
+#                                                        # cases in FUZZ_SHARDS processes), colour ops memory
 #   bash benchmarks/run_device.sh all                    # everything, one machine of your own
 # Stages after "build" reuse the installed build (a warm machine keeps it between calls).
 # Logs and JSON go to $OUT; a short table is printed last. CV-CUDA, for the same-run
@@ -48,23 +49,45 @@ stage_bench() {
     run bench_paste python3 benchmarks/bench_paste.py --cpu-runs 10 --json "$OUT/bench_paste.json"
     run bench_insightface python3 benchmarks/bench_insightface.py --gpu-only --json "$OUT/bench_insightface_gpu.json"
 }
+shards() {  # shards NAME TOOL: the GPU fuzz's FUZZ_CASES cases under compute-sanitizer TOOL, split
+    # into FUZZ_SHARDS processes run side by side (the host has 16 cores; the sanitizer is CPU-bound)
+    local name=$1 tool=$2 n=${FUZZ_SHARDS:-8} total=${FUZZ_CASES:-10000}
+    local each=$(( (total + n - 1) / n )) t0=$(date +%s) pids=() k
+    for k in $(seq 0 $((n - 1))); do
+        timeout "$STEP_TIMEOUT" compute-sanitizer --tool "$tool" --error-exitcode 99 --target-processes all \
+            python3 -m tests.fuzz --cases $each --start $((k * each)) --gpu cupy --timeout "$STEP_TIMEOUT" \
+            > "$LOG/${name}_$k.log" 2>&1 &
+        pids+=($!)
+    done
+    local rcs=""
+    for k in "${!pids[@]}"; do wait "${pids[$k]}"; rcs+="$? "; done
+    grep -h "SUMMARY\|^fuzz:" "$LOG/${name}"_*.log > "$LOG/$name.log"
+    STEP[$name]="rc=[${rcs% }] $(( $(date +%s) - t0 ))s"
+    ORDER+=("$name")
+}
 stage_sanitize() {
     # Every op's GPU tests under memcheck, with fewer hypothesis examples (slow there), then the
-    # fuzzer's GPU mode, then racecheck on the thread test (one stream per thread).
+    # fuzzer's GPU mode under memcheck and racecheck, then racecheck on the thread test (one stream
+    # per thread; one round: the tool slows each launch a hundredfold).
     FFACCEL_EXAMPLES_SCALE=0.1 run memcheck compute-sanitizer --tool memcheck --error-exitcode 99 \
         python3 -m pytest $OPS_CUDA_TESTS -q -p no:cacheprovider -m cuda -k "not thread and not graph and not stream"
-    run memcheck_fuzz compute-sanitizer --tool memcheck --error-exitcode 99 --target-processes all \
-        python3 -m tests.fuzz --cases 600 --gpu cupy --timeout 400
-    run racecheck compute-sanitizer --tool racecheck --error-exitcode 99 --target-processes all \
-        python3 -m pytest -m cuda tests/test_threads.py -q -p no:cacheprovider
+    shards memcheck_fuzz memcheck
+    shards racecheck_fuzz racecheck
+    FFACCEL_TEST_THREAD_ROUNDS=1 run racecheck compute-sanitizer --tool racecheck --error-exitcode 99 \
+        --target-processes all python3 -m pytest -m cuda tests/test_threads.py -q -p no:cacheprovider
+}
+stage_memory() {  # the ops the capped 100,000-call run did not reach (colour), on the GPU
+    run memory_gpu_color python3 benchmarks/memory_check.py --calls ${MEMORY_CALLS:-100000} --gpu torch \
+        --only ${MEMORY_ONLY:-srgb,linear,color,hysteresis,Hysteresis,boundary,seam}
 }
 
 [ $# -eq 0 ] && set -- all
 for s in "$@"; do
     case $s in
         build) stage_build ;; tests) stage_tests ;; fuzz) stage_fuzz ;; bench) stage_bench ;; sanitize) stage_sanitize ;;
-        all) stage_build; stage_tests; stage_fuzz; stage_bench; stage_sanitize ;;
-        *) echo "unknown stage $s (build, tests, fuzz, bench, sanitize, all)"; exit 2 ;;
+        memory) stage_memory ;;
+        all) stage_build; stage_tests; stage_fuzz; stage_bench; stage_sanitize; stage_memory ;;
+        *) echo "unknown stage $s (build, tests, fuzz, bench, sanitize, memory, all)"; exit 2 ;;
     esac
 done
 
@@ -73,7 +96,8 @@ for k in "${ORDER[@]}"; do
     printf '%-18s %-12s %s\n' "$k" "${STEP[$k]}" "$(grep -v '^\s*$' "$LOG/$k.log" | tail -n 1 | cut -c1-110)"
 done
 grep -h "^FAILED\|^ERROR " "$LOG"/pytest_*.log "$LOG"/docstrings.log 2>/dev/null | head -20
-grep -h "ERROR SUMMARY\|RACECHECK SUMMARY" "$LOG"/memcheck*.log "$LOG"/racecheck.log 2>/dev/null | sort | uniq -c | head -8
+grep -h "ERROR SUMMARY\|RACECHECK SUMMARY" "$LOG"/memcheck.log "$LOG"/racecheck.log "$LOG"/*_fuzz.log 2>/dev/null | sort | uniq -c | head -8
+grep -h "^fuzz:" "$LOG"/*_fuzz.log 2>/dev/null | head -20
 [ -f "$LOG/profile.log" ] && grep -h "overhead on top\|goal" "$LOG/profile.log" | head -8
 [ -f "$LOG/bench_dispatch.log" ] && grep -A14 "issue 17 goals" "$LOG/bench_dispatch.log"
 [ -f "$LOG/bench_insightface.log" ] && tail -n 12 "$LOG/bench_insightface.log"
