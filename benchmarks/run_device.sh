@@ -48,6 +48,7 @@ stage_bench() {
     run bench_warp python3 benchmarks/bench_warp.py --cpu-runs 10 --json "$OUT/bench_warp.json"
     run bench_paste python3 benchmarks/bench_paste.py --cpu-runs 10 --json "$OUT/bench_paste.json"
     run bench_insightface python3 benchmarks/bench_insightface.py --gpu-only --json "$OUT/bench_insightface_gpu.json"
+    run kernel_times python3 benchmarks/kernel_times.py --json "$OUT/kernel_times.json"
 }
 shards() {  # shards NAME TOOL: the GPU fuzz's FUZZ_CASES cases under compute-sanitizer TOOL, split
     # into FUZZ_SHARDS processes run side by side (the host has 16 cores; the sanitizer is CPU-bound)
@@ -101,6 +102,7 @@ grep -h "^fuzz:" "$LOG"/*_fuzz.log 2>/dev/null | head -20
 [ -f "$LOG/profile.log" ] && grep -h "overhead on top\|goal" "$LOG/profile.log" | head -8
 [ -f "$LOG/bench_dispatch.log" ] && grep -A14 "issue 17 goals" "$LOG/bench_dispatch.log"
 [ -f "$LOG/bench_insightface.log" ] && tail -n 12 "$LOG/bench_insightface.log"
+[ -f "$LOG/kernel_times.log" ] && grep "all kernels\|feather\|warp\|paste" "$LOG/kernel_times.log" | cut -c1-120 | head -30
 # The device returns at most 8 files from $OUT: pack logs and JSON into one archive.
 (cd "$OUT" && tar czf /tmp/device_results.tgz --exclude=device_results.tgz . && mv /tmp/device_results.tgz "$OUT/" \
     && find "$OUT" -mindepth 1 ! -name device_results.tgz -delete)

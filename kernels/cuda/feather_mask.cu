@@ -36,6 +36,10 @@ constexpr int kTileW = 64;
 constexpr int kTileH = 16;
 constexpr int kRowsPerThread = 8;  // accumulators per thread in phase 1
 constexpr int kRowGroups = kTileH / kRowsPerThread;
+constexpr int kLoadBatch = 8;                           // source rows loaded before use in phase 1
+constexpr int kOutRowStep = kThreads / kTileW;          // phase 2: rows k0, k0 + step, ... per thread
+constexpr int kOutPerThread = kTileH / kOutRowStep;
+static_assert(kThreads % kTileW == 0 && kTileH % kOutRowStep == 0, "phase 2 must cover the tile exactly");
 constexpr int kTileMaxRadius = 48;
 constexpr int kTileMaxCols = kTileW + 2 * kTileMaxRadius;
 static_assert(kTileH % kRowsPerThread == 0, "tile rows must split into whole row groups");
@@ -67,13 +71,25 @@ __global__ void feather_tile_kernel(FeatherParams p, FeatherTaps taps_arg) {
         } else {
 #pragma unroll
             for (int k = 0; k < kRowsPerThread; ++k) acc[k] = 0.0f;
-            // Source row s = first - r + t feeds tap i = t - k of output row first + k.
-            for (int t = 0; t < ntaps + kRowsPerThread - 1; ++t) {
-                const float v = static_cast<float>(row_ptr<T>(p.src, 0, reflect101(first - r + t, p.src.h))[x]);
+            // Source row s = first - r + t feeds tap i = t - k of output row first + k. The rows
+            // are loaded kLoadBatch at a time before any is used, so that many loads are in
+            // flight at once (one at a time, each waited on, made this phase latency-bound).
+            // Past the last row (t >= ntaps + kRowsPerThread - 1) every t - k >= ntaps: no tap.
+            const int rows = ntaps + kRowsPerThread - 1;
+            for (int t0 = 0; t0 < rows; t0 += kLoadBatch) {
+                float v[kLoadBatch];
 #pragma unroll
-                for (int k = 0; k < kRowsPerThread; ++k) {
-                    const int i = t - k;
-                    if (i >= 0 && i < ntaps) acc[k] = feather_tap(acc[k], taps[i], v);
+                for (int q = 0; q < kLoadBatch; ++q) {
+                    const int y = reflect101(first - r + min(t0 + q, rows - 1), p.src.h);
+                    v[q] = static_cast<float>(row_ptr<T>(p.src, 0, y)[x]);
+                }
+#pragma unroll
+                for (int q = 0; q < kLoadBatch; ++q) {
+#pragma unroll
+                    for (int k = 0; k < kRowsPerThread; ++k) {
+                        const int i = t0 + q - k;
+                        if (i >= 0 && i < ntaps) acc[k] = feather_tap(acc[k], taps[i], v[q]);
+                    }
                 }
             }
         }
@@ -82,19 +98,25 @@ __global__ void feather_tile_kernel(FeatherParams p, FeatherTaps taps_arg) {
     }
     __syncthreads();
 
-    // Phase 2: horizontal taps; output column x0 + tx reads sums[k][tx .. tx + 2r].
-    for (int o = threadIdx.x; o < kTileW * kTileH; o += blockDim.x) {
-        const int tx = o % kTileW, k = o / kTileW;
-        const int x = x0 + tx, y = y0 + k;
-        if (x >= p.src.w || y >= p.src.h) continue;
-        float acc;
-        if (p.horizontal) {
-            acc = 0.0f;
-            for (int i = 0; i < ntaps; ++i) acc = feather_tap(acc, taps[i], sums[k][tx + i]);
-        } else {
-            acc = sums[k][tx + r];
+    // Phase 2: horizontal taps; output column x0 + tx reads sums[k][tx .. tx + 2r]. Each thread
+    // runs the sums of kOutPerThread rows side by side (independent chains, each in tap order).
+    const int tx = threadIdx.x % kTileW, k0 = threadIdx.x / kTileW;
+    const int x = x0 + tx;
+    float acc[kOutPerThread];
+#pragma unroll
+    for (int q = 0; q < kOutPerThread; ++q) acc[q] = p.horizontal ? 0.0f : sums[k0 + q * kOutRowStep][tx + r];
+    if (p.horizontal) {
+        for (int i = 0; i < ntaps; ++i) {
+            const float w = taps[i];
+#pragma unroll
+            for (int q = 0; q < kOutPerThread; ++q) acc[q] = feather_tap(acc[q], w, sums[k0 + q * kOutRowStep][tx + i]);
         }
-        row_ptr_mut<T>(p.dst, 0, y)[x] = store_as<T>(acc);
+    }
+    if (x >= p.src.w) return;
+#pragma unroll
+    for (int q = 0; q < kOutPerThread; ++q) {
+        const int y = y0 + k0 + q * kOutRowStep;
+        if (y < p.src.h) row_ptr_mut<T>(p.dst, 0, y)[x] = store_as<T>(acc[q]);
     }
 }
 
