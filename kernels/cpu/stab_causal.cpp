@@ -96,6 +96,130 @@ inline void cdiv(double ar, double ai, double br, double bi, double& qr, double&
 
 StabCausal::StabCausal(const StabCausalConsts& k) : k_(k) { reset(); }
 
+namespace {
+
+constexpr double kStateVersion = 1.0;  // bump when the members or their order change
+
+struct Saver {
+    std::vector<double>& o;
+    void operator()(double v) { o.push_back(v); }
+    void operator()(int v) { o.push_back(v); }
+    void operator()(bool v) { o.push_back(v ? 1.0 : 0.0); }
+    template <class T>
+    void operator()(const std::vector<T>& v) {
+        o.push_back(static_cast<double>(v.size()));
+        for (const T& e : v) o.push_back(static_cast<double>(e));
+    }
+};
+
+struct Loader {
+    const std::vector<double>& s;
+    size_t i = 0;
+    bool ok = true;
+    bool next(double& v) {
+        ok = ok && i < s.size();
+        v = ok ? s[i++] : 0.0;
+        return ok;
+    }
+    void operator()(double& v) { next(v); }
+    void operator()(int& v) {
+        double d;
+        if (next(d)) ok = d == std::nearbyint(d) && std::fabs(d) < 1e9;
+        v = ok ? static_cast<int>(d) : 0;
+    }
+    void operator()(bool& v) {
+        double d;
+        if (next(d)) ok = d == 0.0 || d == 1.0;
+        v = d == 1.0;
+    }
+    template <class T>
+    void operator()(std::vector<T>& v) {
+        double d;
+        if (next(d)) ok = d == std::nearbyint(d) && d >= 0 && d <= static_cast<double>(s.size() - i);
+        if (!ok) return;
+        v.assign(s.begin() + static_cast<std::ptrdiff_t>(i), s.begin() + static_cast<std::ptrdiff_t>(i + static_cast<size_t>(d)));
+        i += static_cast<size_t>(d);
+    }
+};
+
+}  // namespace
+
+template <class Self, class F>
+void StabCausal::visit(Self& t, F&& f) {
+    auto& k = t.k_;
+    for (auto* v : {&k.mad, &k.r_prior, &k.r_floor, &k.up, &k.down, &k.v_prior, &k.glitch, &k.start_v0, &k.start_p0,
+                    &k.log_min_rigid, &k.log_min_resid, &k.lam_rigid, &k.lam_resid, &k.alpha_rigid, &k.alpha_resid,
+                    &k.a_det, &k.b_det, &k.thresh_nu0, &k.rise_rate, &k.memory, &k.vgate2, &k.lam_det,
+                    &k.bias_memory, &k.bias_var, &k.bias_gate, &k.step, &k.boost_decay, &k.kappa, &k.log_max,
+                    &k.alpha_min, &k.beta_min, &k.move, &k.log_zoom, &k.turn, &k.shape})
+        f(*v);
+    f(k.predict_max);
+    f(k.persist);
+    f(k.vgate);
+    f(t.n_);
+    f(t.c_);
+    f(t.have_r_carry_);
+    f(t.run_);
+    f(t.have_m_);
+    f(t.size_);
+    f(t.theta_);
+    f(t.have_prev_);
+    f(t.have_before_);
+    for (auto* v : {&t.prev_cr_, &t.prev_ci_, &t.prev_s_, &t.before_cr_, &t.before_ci_}) f(*v);
+    f(t.gap_);
+    f(t.gap_before_);
+    f(t.have_y_);
+    f(t.have_y2_);
+    f(t.n_meas_);
+    f(t.have_mad_);
+    f(t.mad_n_);
+    f(t.count_);
+    for (auto* v : {&t.s00_, &t.s01_, &t.s11_}) f(*v);
+    for (auto* v : {&t.r_carry_, &t.mr_, &t.mi_, &t.prev_ur_, &t.prev_ui_, &t.last_y_, &t.last_y2_, &t.held_, &t.mad_,
+                    &t.seed_, &t.rec_x_, &t.x_, &t.v_, &t.xd_, &t.vd_, &t.a2_, &t.excess_prev_, &t.bias_, &t.boost_,
+                    &t.log_min_, &t.lam_, &t.alpha_})
+        f(*v);
+    f(t.vfire_prev_);
+}
+
+std::vector<double> StabCausal::save() const {
+    std::vector<double> out{kStateVersion};
+    Saver sv{out};
+    visit(*this, sv);
+    sv(static_cast<int>(last_));
+    return out;
+}
+
+bool StabCausal::load(const std::vector<double>& s) {
+    if (s.empty() || s[0] != kStateVersion) return false;
+    StabCausal t(StabCausalConsts{});
+    Loader ld{s, 1};
+    visit(t, ld);
+    int last = 0;
+    ld(last);
+    const size_t N = static_cast<size_t>(t.n_), C = static_cast<size_t>(t.c_);
+    bool ok = ld.ok && ld.i == s.size() && last >= 0 && last <= 2 && t.n_ >= 0 &&
+              (t.n_ == 0 ? t.c_ == 0 : t.n_ >= 2 && t.c_ == 4 + 2 * t.n_);
+    if (ok && t.n_ > 0) {  // every vector at its size for N (as feed allocates them)
+        for (const auto* v : {&t.r_carry_, &t.last_y_, &t.last_y2_, &t.mad_, &t.rec_x_, &t.x_, &t.v_, &t.xd_, &t.vd_,
+                              &t.a2_, &t.excess_prev_, &t.bias_, &t.boost_, &t.log_min_, &t.lam_, &t.alpha_})
+            ok = ok && v->size() == C;
+        for (const auto* v : {&t.mr_, &t.mi_, &t.prev_ur_, &t.prev_ui_}) ok = ok && v->size() == N;
+        ok = ok && t.held_.size() == 2 * N && t.seed_.size() == 5 * C && t.vfire_prev_.size() == C;
+        ok = ok && t.mad_n_ >= 0 && t.count_ >= 0;
+    }
+    if (!ok) return false;
+    t.last_ = static_cast<Last>(last);
+    if (t.n_ > 0) {  // scratch
+        for (auto* v : {&t.y_, &t.yg_, &t.r_}) v->assign(C, 0.0);
+        for (auto* v : {&t.zr_, &t.zi_, &t.ur_, &t.ui_}) v->assign(N, 0.0);
+        t.tmp_.assign(C + 2 * N, 0.0);
+        t.y2_.assign(3, 0.0);
+    }
+    *this = std::move(t);
+    return true;
+}
+
 void StabCausal::reset() {
     n_ = 0;
     c_ = 0;
@@ -262,14 +386,16 @@ bool StabCausal::is_cut() const {
 }
 
 // _rigid.frame_channels of the frame whose centred points are (zr, zi) and centroid y2_[0..1], on
-// the reference shape (mr_, mi_), size_ and theta_'s branch. False: no similarity (a == 0).
-bool StabCausal::channels(const double* zr, const double* zi, double* y) {
+// the reference shape (mr, mi) of RMS radius size px, theta on the branch nearest theta_ref. False:
+// no similarity (a == 0). Writes y and scratch only.
+bool StabCausal::channels(const double* mr, const double* mi, double size, double theta_ref, const double* zr,
+                          const double* zi, double* y) {
     const int N = n_;
     double* pr = tmp_.data() + c_;
     double* pi = pr + N;
     for (int i = 0; i < N; ++i) {  // centred * conj(m)
-        pr[i] = zr[i] * mr_[i] - zi[i] * -mi_[i];
-        pi[i] = zr[i] * -mi_[i] + zi[i] * mr_[i];
+        pr[i] = zr[i] * mr[i] - zi[i] * -mi[i];
+        pi[i] = zr[i] * -mi[i] + zi[i] * mr[i];
     }
     double sr, si;
     pw_csum(pr, pi, N, sr, si);
@@ -279,15 +405,20 @@ bool StabCausal::channels(const double* zr, const double* zi, double* y) {
     for (int i = 0; i < N; ++i) {
         double qr, qi;
         cdiv(zr[i], zi[i], ar, ai, qr, qi);
-        y[4 + 2 * i] = qr - mr_[i];
-        y[5 + 2 * i] = qi - mi_[i];
+        y[4 + 2 * i] = qr - mr[i];
+        y[5 + 2 * i] = qi - mi[i];
     }
-    y[0] = y2_[0] / size_;
-    y[1] = y2_[1] / size_;
-    y[2] = std::log(std::hypot(ar, ai) / size_);
+    y[0] = y2_[0] / size;
+    y[1] = y2_[1] / size;
+    y[2] = std::log(std::hypot(ar, ai) / size);
     const double theta = std::atan2(ai, ar);
-    y[3] = theta + kTwoPi * std::nearbyint((theta_ - theta) / kTwoPi);
+    y[3] = theta + kTwoPi * std::nearbyint((theta_ref - theta) / kTwoPi);
     return true;
+}
+
+StabCausalResult StabCausal::fail(bool sizing, StabCausalResult res) {
+    if (sizing) n_ = c_ = 0;  // the next detection fixes N
+    return res;
 }
 
 void StabCausal::points(const double* ch, double* out) const {  // _rigid.frame_points
@@ -303,11 +434,12 @@ void StabCausal::points(const double* ch, double* out) const {  // _rigid.frame_
 
 StabCausalResult StabCausal::feed(const double* z, int n, std::ptrdiff_t s0, std::ptrdiff_t s1, double dt, bool cut,
                                   double* out) {
-    if (z != nullptr && n_ == 0) {  // the first detection fixes N (until reset)
+    const bool sizing = z != nullptr && n_ == 0;  // an error on this frame leaves N unset again
+    if (sizing) {  // the first detection fixes N (until reset)
         n_ = n;
         c_ = 4 + 2 * n;
         const size_t N = static_cast<size_t>(n), C = static_cast<size_t>(c_);
-        for (auto* v : {&r_carry_, &last_y_, &last_y2_, &mad_, &rec_x_, &x_, &v_, &xd_, &vd_, &a2_,
+        for (auto* v : {&r_carry_, &last_y_, &last_y2_, &mad_, &rec_x_, &x_, &v_, &xd_, &vd_, &a2_, &yg_,
                         &excess_prev_, &bias_, &boost_, &log_min_, &lam_, &alpha_, &y_, &r_})
             v->assign(C, 0.0);
         held_.assign(2 * N, 0.0);
@@ -342,7 +474,25 @@ StabCausalResult StabCausal::feed(const double* z, int n, std::ptrdiff_t s0, std
         y2_[1] = ci;
         y2_[2] = s;
     }
-    if (have_m_ && (cut || (z != nullptr && have_prev_ && is_cut()))) start_segment();  // (causal: nothing pending)
+    // (stabilizer.py _advance) a frame that fails changes nothing: its channels are found first
+    const bool restart = have_m_ && (cut || (z != nullptr && have_prev_ && is_cut()));
+    const bool fresh = z != nullptr && (!have_m_ || restart);  // this frame becomes the reference shape
+    double* y = y_.data();
+    if (fresh) {
+        if (!(y2_[2] > 0)) return fail(sizing, StabCausalResult::error_no_size);
+        if (!channels(ur_.data(), ui_.data(), y2_[2], 0.0, zr_.data(), zi_.data(), y))
+            return fail(sizing, StabCausalResult::error_degenerate);
+    } else if (z != nullptr && !channels(mr_.data(), mi_.data(), size_, theta_, zr_.data(), zi_.data(), y)) {
+        return fail(sizing, StabCausalResult::error_degenerate);
+    }
+    if (restart) start_segment();  // (causal: nothing pending)
+    if (fresh) {
+        mr_ = ur_;
+        mi_ = ui_;
+        size_ = y2_[2];
+        have_m_ = true;
+        theta_ = 0.0;
+    }
     if (z == nullptr) {
         if (last_ != Last::real) {  // no face yet in this shot
             last_ = Last::before_face;
@@ -360,16 +510,6 @@ StabCausalResult StabCausal::feed(const double* z, int n, std::ptrdiff_t s0, std
         }
         return StabCausalResult::points;
     }
-    if (!have_m_) {
-        if (!(y2_[2] > 0)) return StabCausalResult::error_no_size;
-        mr_ = ur_;
-        mi_ = ui_;
-        size_ = y2_[2];
-        have_m_ = true;
-        theta_ = 0.0;
-    }
-    double* y = y_.data();
-    if (!channels(zr_.data(), zi_.data(), y)) return StabCausalResult::error_degenerate;
     bool have_last = last_ == Last::real;
     bool consecutive = gap_ == 1 && have_last;
     if (consecutive && n_meas_ == 1) {  // _first_frame_glitch: the first detection of the shot is in rec_x_
@@ -380,12 +520,14 @@ StabCausalResult StabCausal::feed(const double* z, int n, std::ptrdiff_t s0, std
             glitch = glitch || d * d > k_.glitch * k_.glitch * (2.0 * r + k_.v_prior);
         }
         if (glitch) {  // restart the shot on this frame
+            if (!channels(ur_.data(), ui_.data(), y2_[2], 0.0, zr_.data(), zi_.data(), yg_.data()))
+                return fail(sizing, StabCausalResult::error_degenerate);  // (before the changes below)
+            std::copy(yg_.begin(), yg_.end(), y_.begin());
             have_last = consecutive = false;
             mr_ = ur_;
             mi_ = ui_;
             size_ = y2_[2];
             theta_ = 0.0;
-            if (!channels(zr_.data(), zi_.data(), y)) return StabCausalResult::error_degenerate;
             n_meas_ = 0;
             have_prev_ = false;
         }
