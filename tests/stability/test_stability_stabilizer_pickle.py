@@ -7,6 +7,8 @@ import pickle
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ffaccel import _core
 from ffaccel.stability import LandmarkStabilizer
@@ -80,3 +82,31 @@ def test_a_fresh_stabilizer_pickles_and_fixes_its_own_n():
     assert out.shape == (5, 2)
     with pytest.raises(ValueError, match="points"):
         b.update(np.zeros((4, 2)) + 100.0)
+
+
+@compiled_only
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from([0.0, 1.0, -1.0, 2.0, 3.0, 1e300, np.nan, 0.5])),
+                min_size=1, max_size=4))
+def test_a_corrupted_core_state_is_refused_or_runs_safely(edits):
+    # any value anywhere in a state: __setstate__ refuses it (ValueError) or the object runs without crashing
+    a = LandmarkStabilizer(mode="causal")
+    for f in _frames()[:12]:
+        a.update(f)
+    vals = np.frombuffer(a._core.__getstate__(), np.float64).copy()
+    for pos, v in edits:
+        vals[pos % len(vals)] = v
+    fresh = _core.StabCausal.__new__(_core.StabCausal)
+    try:
+        fresh.__setstate__(vals.tobytes())
+    except ValueError as e:
+        assert "state: expected" in str(e)
+        return
+    with np.errstate(all="ignore"):
+        for f in _frames()[12:20]:
+            try:
+                out = fresh.miss(1.0, False) if f is None else fresh.feed(f, 1.0, False)
+            except ValueError:
+                continue
+            assert out is None or out is False or out.shape == (5, 2)
+        fresh.miss(1.0, False)
