@@ -53,6 +53,8 @@ def score(out: np.ndarray, c: dict) -> dict:
         m["recovery"] = max(rd.recovery(out, truth, k) for k in cuts)
     if c["scenario"] in STATIC_TAIL:
         m["tail_spikes"] = rd.tail_spikes(out, truth)
+    if c["scenario"] == "still":
+        m["still_moves"] = rd.still_moves(out, truth)
     if c["scenario"] == "occlusion":
         m["worst_partial_occlusion"] = rd.worst(out, truth, slice(*rc.OCCLUDED_PART))
     mj = rd.miss_jump(out, truth, c["missed"])
@@ -62,7 +64,7 @@ def score(out: np.ndarray, c: dict) -> dict:
 
 
 AGG = {"jitter": np.mean, "rmse": np.mean, "lag": np.mean, "worst_nod": np.max, "recovery": np.max,
-       "tail_spikes": np.mean, "worst_partial_occlusion": np.max, "miss_jump": np.max}
+       "tail_spikes": np.mean, "still_moves": np.mean, "worst_partial_occlusion": np.max, "miss_jump": np.max}
 
 
 def aggregate(rows: list[dict]) -> dict:
@@ -78,6 +80,10 @@ def aggregate(rows: list[dict]) -> dict:
             if vals:
                 agg[name] = float(fn(vals))
         out[key] = agg
+    for (method, sc, combo), agg in out.items():  # tail spikes beyond the method's rate at rest (rd.still_moves)
+        rest = out.get((method, "still", combo), {}).get("still_moves")
+        if "tail_spikes" in agg and rest is not None:
+            agg["tail_excess"] = agg["tail_spikes"] - rest
     return out
 
 
@@ -108,7 +114,8 @@ def table(agg: dict, names: list[str], scenarios: list[str], combos: list[str]) 
             lag = max(lags, key=abs) if lags else None
             extra = []
             for k, label in (("worst_nod", "nod worst % F"), ("recovery", "cut recovery frames"),
-                             ("tail_spikes", "tail spikes/clip"), ("miss_jump", "miss jump % F"),
+                             ("tail_spikes", "tail spikes/clip"), ("tail_excess", "tail excess/clip"),
+                             ("still_moves", "still moves/12 frames"), ("miss_jump", "miss jump % F"),
                              ("worst_partial_occlusion", "occluded worst % F")):
                 xs = [v[k] for v in vals if k in v]
                 if xs:

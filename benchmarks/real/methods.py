@@ -73,6 +73,8 @@ def methods(one_euro: dict) -> dict:
         out["stabilize_offline"] = ("offline", lambda det, clip: st(det, mode="offline"))
         out["stabilize_fixed_lag3"] = ("fixed_lag", lambda det, clip: st(det, mode="fixed_lag", lag=3))
         out["stabilize_causal"] = ("causal", lambda det, clip: st(det, mode="causal"))
+        out["stabilize_offline_guarded"] = ("offline", lambda det, clip: guard_tail(st(det, mode="offline")))
+        out["stabilize_causal_guarded"] = ("causal", lambda det, clip: guard_tail(st(det, mode="causal")))
     return out
 
 
@@ -140,3 +142,36 @@ def timing(name: str, kind: str, fn, detected: np.ndarray, clip: dict, repeats: 
         times.append(time.process_time() - t0)
     med = float(np.median(times))
     return {"frames": len(long), "us_per_frame": 1e6 * med / len(long), "ms_per_1000": 1e3 * med * 1000 / len(long)}
+
+
+# End-of-sequence guard on a stabilised track (what a file pipeline can add for the last frames):
+# the aligned crop's matrix (ArcFace 5-point template, GUARD_CROP px) goes through
+# EndOfSequenceGuard in the last GUARD_TAIL frames, with quanta relative to the crop: the 2x2
+# part's quantum is GUARD_Q_LIN times its scale at the tail's first frame (scale-free), the
+# translation's GUARD_Q_PX crop pixels; the points then move with the guarded crop.
+GUARD_TAIL = rd.TAIL
+GUARD_CROP = 256.0
+GUARD_Q_LIN = 1.0 / 128
+GUARD_Q_PX = 1.0
+
+
+def guard_tail(out: np.ndarray) -> np.ndarray:
+    from ffaccel.stability import EndOfSequenceGuard
+
+    t_len = len(out)
+    res = out.copy()
+    template = rd.ARCFACE_112 * GUARD_CROP / 112.0
+    guard = None
+    for i in range(t_len - GUARD_TAIL, t_len):
+        if not np.all(np.isfinite(out[i])):
+            guard = None  # (a new guard at the next detection)
+            continue
+        m = rd._similarity(out[i], template)
+        if guard is None:
+            scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+            guard = EndOfSequenceGuard(tail_frames=t_len - i, total_frames=t_len, quant_rotation=GUARD_Q_LIN * scale,
+                                       quant_translation=GUARD_Q_PX, anchor=(GUARD_CROP / 2, GUARD_CROP / 2))
+        mg, _ = guard.update(m, i)
+        h = np.linalg.solve(np.vstack([mg, [0.0, 0.0, 1.0]]), np.vstack([m, [0.0, 0.0, 1.0]]))
+        res[i] = out[i] @ h[:2, :2].T + h[:2, 2]
+    return res

@@ -4,6 +4,7 @@
 #include <nanobind/ndarray.h>
 
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -43,6 +44,8 @@ StabCausalConsts consts_from(const nb::dict& d) {
 
 struct Causal {
     explicit Causal(const nb::dict& d) : st(consts_from(d)) {}
+    explicit Causal(cpu::StabCausal&& s) : st(std::move(s)), n(s_n(st)) {}
+    static int s_n(const cpu::StabCausal& s) { return s.points_per_frame(); }
     cpu::StabCausal st;
     int n = 0;
 
@@ -51,7 +54,7 @@ struct Causal {
         const int N = z ? npts : n;
         std::unique_ptr<double[]> buf(new double[2 * static_cast<size_t>(N > 0 ? N : 1)]);
         const cpu::StabCausalResult res = st.feed(z, npts, s0, s1, dt, cut, buf.get());
-        if (z) n = npts;
+        if (z && res == cpu::StabCausalResult::points) n = npts;  // (an error leaves N unset)
         switch (res) {
             case cpu::StabCausalResult::none: return nb::none();
             case cpu::StabCausalResult::error_no_size:
@@ -75,6 +78,22 @@ void register_stab_causal(nb::module_& m) {
         .def("reset", [](Causal& c) { c.st.reset(); c.n = 0; })
         .def("__copy__", [](const Causal& c) { return Causal(c); })
         .def("__deepcopy__", [](const Causal& c, nb::handle) { return Causal(c); }, nb::arg("memo"))
+        .def("__getstate__",
+             [](const Causal& c) {
+                 const std::vector<double> s = c.st.save();
+                 return nb::bytes(reinterpret_cast<const char*>(s.data()), s.size() * sizeof(double));
+             })
+        .def("__setstate__",
+             [](Causal& c, const nb::bytes& b) {
+                 const stab::Need need("StabCausal");
+                 need(b.size() % sizeof(double) == 0, "state: expected what __getstate__ returned");
+                 std::vector<double> s(b.size() / sizeof(double));
+                 if (!s.empty()) std::memcpy(s.data(), b.c_str(), b.size());
+                 cpu::StabCausal st{StabCausalConsts{}};
+                 need(st.load(s), "state: expected what __getstate__ returned (same ffaccel version)");
+                 new (&c) Causal(std::move(st));
+             },
+             nb::arg("state"))
         .def(
             "feed",
             [](Causal& c, Pts z, double dt, bool cut) -> nb::object {

@@ -262,14 +262,16 @@ bool StabCausal::is_cut() const {
 }
 
 // _rigid.frame_channels of the frame whose centred points are (zr, zi) and centroid y2_[0..1], on
-// the reference shape (mr_, mi_), size_ and theta_'s branch. False: no similarity (a == 0).
-bool StabCausal::channels(const double* zr, const double* zi, double* y) {
+// the reference shape (mr, mi) of RMS radius size px, theta on the branch nearest theta_ref. False:
+// no similarity (a == 0). Writes y and scratch only.
+bool StabCausal::channels(const double* mr, const double* mi, double size, double theta_ref, const double* zr,
+                          const double* zi, double* y) {
     const int N = n_;
     double* pr = tmp_.data() + c_;
     double* pi = pr + N;
     for (int i = 0; i < N; ++i) {  // centred * conj(m)
-        pr[i] = zr[i] * mr_[i] - zi[i] * -mi_[i];
-        pi[i] = zr[i] * -mi_[i] + zi[i] * mr_[i];
+        pr[i] = zr[i] * mr[i] - zi[i] * -mi[i];
+        pi[i] = zr[i] * -mi[i] + zi[i] * mr[i];
     }
     double sr, si;
     pw_csum(pr, pi, N, sr, si);
@@ -279,15 +281,20 @@ bool StabCausal::channels(const double* zr, const double* zi, double* y) {
     for (int i = 0; i < N; ++i) {
         double qr, qi;
         cdiv(zr[i], zi[i], ar, ai, qr, qi);
-        y[4 + 2 * i] = qr - mr_[i];
-        y[5 + 2 * i] = qi - mi_[i];
+        y[4 + 2 * i] = qr - mr[i];
+        y[5 + 2 * i] = qi - mi[i];
     }
-    y[0] = y2_[0] / size_;
-    y[1] = y2_[1] / size_;
-    y[2] = std::log(std::hypot(ar, ai) / size_);
+    y[0] = y2_[0] / size;
+    y[1] = y2_[1] / size;
+    y[2] = std::log(std::hypot(ar, ai) / size);
     const double theta = std::atan2(ai, ar);
-    y[3] = theta + kTwoPi * std::nearbyint((theta_ - theta) / kTwoPi);
+    y[3] = theta + kTwoPi * std::nearbyint((theta_ref - theta) / kTwoPi);
     return true;
+}
+
+StabCausalResult StabCausal::fail(bool sizing, StabCausalResult res) {
+    if (sizing) n_ = c_ = 0;  // the next detection fixes N
+    return res;
 }
 
 void StabCausal::points(const double* ch, double* out) const {  // _rigid.frame_points
@@ -303,11 +310,12 @@ void StabCausal::points(const double* ch, double* out) const {  // _rigid.frame_
 
 StabCausalResult StabCausal::feed(const double* z, int n, std::ptrdiff_t s0, std::ptrdiff_t s1, double dt, bool cut,
                                   double* out) {
-    if (z != nullptr && n_ == 0) {  // the first detection fixes N (until reset)
+    const bool sizing = z != nullptr && n_ == 0;  // an error on this frame leaves N unset again
+    if (sizing) {  // the first detection fixes N (until reset)
         n_ = n;
         c_ = 4 + 2 * n;
         const size_t N = static_cast<size_t>(n), C = static_cast<size_t>(c_);
-        for (auto* v : {&r_carry_, &last_y_, &last_y2_, &mad_, &rec_x_, &x_, &v_, &xd_, &vd_, &a2_,
+        for (auto* v : {&r_carry_, &last_y_, &last_y2_, &mad_, &rec_x_, &x_, &v_, &xd_, &vd_, &a2_, &yg_,
                         &excess_prev_, &bias_, &boost_, &log_min_, &lam_, &alpha_, &y_, &r_})
             v->assign(C, 0.0);
         held_.assign(2 * N, 0.0);
@@ -342,7 +350,25 @@ StabCausalResult StabCausal::feed(const double* z, int n, std::ptrdiff_t s0, std
         y2_[1] = ci;
         y2_[2] = s;
     }
-    if (have_m_ && (cut || (z != nullptr && have_prev_ && is_cut()))) start_segment();  // (causal: nothing pending)
+    // (stabilizer.py _advance) a frame that fails changes nothing: its channels are found first
+    const bool restart = have_m_ && (cut || (z != nullptr && have_prev_ && is_cut()));
+    const bool fresh = z != nullptr && (!have_m_ || restart);  // this frame becomes the reference shape
+    double* y = y_.data();
+    if (fresh) {
+        if (!(y2_[2] > 0)) return fail(sizing, StabCausalResult::error_no_size);
+        if (!channels(ur_.data(), ui_.data(), y2_[2], 0.0, zr_.data(), zi_.data(), y))
+            return fail(sizing, StabCausalResult::error_degenerate);
+    } else if (z != nullptr && !channels(mr_.data(), mi_.data(), size_, theta_, zr_.data(), zi_.data(), y)) {
+        return fail(sizing, StabCausalResult::error_degenerate);
+    }
+    if (restart) start_segment();  // (causal: nothing pending)
+    if (fresh) {
+        mr_ = ur_;
+        mi_ = ui_;
+        size_ = y2_[2];
+        have_m_ = true;
+        theta_ = 0.0;
+    }
     if (z == nullptr) {
         if (last_ != Last::real) {  // no face yet in this shot
             last_ = Last::before_face;
@@ -360,16 +386,6 @@ StabCausalResult StabCausal::feed(const double* z, int n, std::ptrdiff_t s0, std
         }
         return StabCausalResult::points;
     }
-    if (!have_m_) {
-        if (!(y2_[2] > 0)) return StabCausalResult::error_no_size;
-        mr_ = ur_;
-        mi_ = ui_;
-        size_ = y2_[2];
-        have_m_ = true;
-        theta_ = 0.0;
-    }
-    double* y = y_.data();
-    if (!channels(zr_.data(), zi_.data(), y)) return StabCausalResult::error_degenerate;
     bool have_last = last_ == Last::real;
     bool consecutive = gap_ == 1 && have_last;
     if (consecutive && n_meas_ == 1) {  // _first_frame_glitch: the first detection of the shot is in rec_x_
@@ -380,12 +396,14 @@ StabCausalResult StabCausal::feed(const double* z, int n, std::ptrdiff_t s0, std
             glitch = glitch || d * d > k_.glitch * k_.glitch * (2.0 * r + k_.v_prior);
         }
         if (glitch) {  // restart the shot on this frame
+            if (!channels(ur_.data(), ui_.data(), y2_[2], 0.0, zr_.data(), zi_.data(), yg_.data()))
+                return fail(sizing, StabCausalResult::error_degenerate);  // (before the changes below)
+            std::copy(yg_.begin(), yg_.end(), y_.begin());
             have_last = consecutive = false;
             mr_ = ur_;
             mi_ = ui_;
             size_ = y2_[2];
             theta_ = 0.0;
-            if (!channels(zr_.data(), zi_.data(), y)) return StabCausalResult::error_degenerate;
             n_meas_ = 0;
             have_prev_ = false;
         }

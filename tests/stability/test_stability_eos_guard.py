@@ -94,3 +94,40 @@ def test_quantize_hysteresis_properties(value, k, q):
 def test_errors(call, exc, word):
     with pytest.raises(exc, match=word):
         call()
+
+
+def _bench_methods():
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "benchmarks"
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from real import methods
+
+    return methods
+
+
+def test_guard_on_a_track_holds_a_wobbling_crop_and_lets_a_move_through():
+    # benchmarks/real/methods.guard_tail: the real-detector benchmark's guarded rows (issue 13's tail spikes)
+    from ffaccel.stability import _realdata as rd
+
+    m = _bench_methods()
+    face = np.array([[-25.0, -10], [25, -10], [0, 8], [-18, 28], [18, 28]]) * 2 + [640, 360]
+    track = np.repeat(face[None], 40, axis=0)
+    rng = np.random.default_rng(1)
+    wobble = track + rng.normal(0, 0.02, (40, 1, 2))  # far below one quantum (1 crop px ~ 0.6 % F)
+    out = m.guard_tail(wobble)
+    assert np.array_equal(out[:-m.GUARD_TAIL], wobble[:-m.GUARD_TAIL])  # before the tail: untouched
+    corners = [rd.crop_corners(p) for p in out[-m.GUARD_TAIL:]]
+    assert all(np.allclose(c, corners[0], atol=1e-9) for c in corners)  # in the tail: the crop holds
+    moved = track.copy()
+    moved[-5:] += [6.0, 0.0]  # a real move of 6 px (3 % F) in the tail goes through (to within a quantum)
+    out = m.guard_tail(moved)
+    shift = rd.crop_corners(out[-1]) - rd.crop_corners(out[-6])
+    assert np.allclose(shift[:, 0], 6.0, atol=1.5) and np.allclose(shift[:, 1], 0.0, atol=1.5)
+    assert rd.tail_spikes(m.guard_tail(wobble), track) == 0
+    gap = wobble.copy()
+    gap[-4] = np.nan  # a missed frame in the tail: no output there, a fresh guard after it
+    out = m.guard_tail(gap)
+    assert np.all(np.isnan(out[-4])) and np.all(np.isfinite(out[-3:]))

@@ -184,6 +184,31 @@ def test_recovery_spikes_and_miss_jump():
     assert rd.miss_jump(gone, truth, missed) == np.inf
 
 
+def test_still_moves_counts_crop_moves_at_rest_per_tail():
+    truth = _face(40)
+    assert rd.still_moves(truth + 0.0, truth) == 0.0
+    wob = truth.copy()
+    wob[20] += 3.0  # frames 20 and 21 move; counted over frames 12 .. 27 (16 frames), per 12 frames
+    assert rd.still_moves(wob, truth) == pytest.approx(2 * 12 / 16)
+    assert rd.tail_spikes(wob, truth) == 0  # (not in the tail)
+    gone = truth.copy()
+    gone[15] = np.nan  # no output: frames 15 and 16 count
+    assert rd.still_moves(gone, truth) == pytest.approx(2 * 12 / 16)
+    assert np.isnan(rd.still_moves(truth[:20], truth[:20]))  # no frame between the ends
+
+
+def test_filtered_noise_moves_the_crop_at_rest_away_from_the_ends():
+    # why the tail-spike count alone does not measure an end-of-clip pop: on a real still track the
+    # zero-lag output's crop moves by more than SPIKE_MOVE on most frames far from either end
+    from ffaccel.stability import stabilize_track
+
+    d = load("still_720p_240_camera.npz")
+    det, truth = d["detected"].astype(np.float64), d["truth"].astype(np.float64)
+    out = stabilize_track(det, mode="offline")
+    assert rd.jitter(det, truth) / rd.jitter(out, truth) > 5  # the jitter goal is met on this track ...
+    assert rd.still_moves(out, truth) > 6  # ... and the crop still moves on more than half of the frames at rest
+
+
 def test_spectrum_of_white_noise_is_flat():
     x = np.random.default_rng(5).normal(0, 1, (96, 400))
     f, p = rd.spectrum(x)

@@ -206,3 +206,73 @@ def test_the_core_object_rejects_bad_arguments():
         c.feed(np.zeros((4, 2)), 1.0, False)
     with pytest.raises(ValueError, match="missing"):
         _core.StabCausal({})
+
+
+def _orthogonal_path():
+    """A 3-point track that turns, without a cut, into a shape whose least-squares similarity to the
+    shot's reference (its first frame) is exactly 0 (frame 30), then turns back."""
+    m, v = np.array([-1.0, 1.0, 0.0]), np.array([1.0, 1.0, -2.0]) / np.sqrt(3.0)
+    ts = list(np.linspace(0.0, np.pi / 2, 31)) + list(np.pi / 2 - 0.05 * np.arange(1, 10))
+    frames = []
+    for t in ts:
+        z = v if t == np.pi / 2 else np.cos(t) * m + np.sin(t) * v
+        frames.append(np.stack([z * 50.0 + 200.0, np.full(3, 200.0)], 1))
+    return frames, 30
+
+
+def _degenerate_case(case):
+    """(frames, index of the frame whose similarity fit fails, cut flags)."""
+    if case == "orthogonal":
+        frames, bad = _orthogonal_path()
+        return frames, bad, ()
+    frames = [FACE5 * 2 + 300.0 + 0.4 * np.sin(i) + 0.05 * i for i in range(24)]
+    where = {"first": 0, "second": 1, "mid": 9, "mid_cut": 9}[case]
+    frames.insert(where, FACE5 * 1e160)  # finite points whose RMS radius overflows: the fit's a is 0
+    return frames, where, (where,) if case == "mid_cut" else ()
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # (the 1e160 frames)
+@pytest.mark.parametrize("case", ["first", "second", "mid", "mid_cut", "orthogonal"])
+@pytest.mark.parametrize("kind", ["compiled", "python", "fixed_lag"])
+@pytest.mark.parametrize("stamped", [False, True])
+def test_a_frame_without_similarity_changes_nothing(case, kind, stamped):
+    # issue 13: a frame whose similarity fit fails raises ValueError and leaves no trace: the next
+    # frames give what they give without it (before: the Python path raised TypeError on every later
+    # frame once that frame had set the reference shape; the compiled path stayed stuck on it)
+    frames, bad, cuts = _degenerate_case(case)
+    ts = [0.5 + i / 30.0 + 0.002 * (i % 3) for i in range(len(frames))]
+    cls = PyStabilizer if kind == "python" else LandmarkStabilizer
+    mode = "fixed_lag" if kind == "fixed_lag" else "causal"
+    st_, ref = cls(mode=mode), cls(mode=mode)
+    if kind == "compiled":
+        assert st_._core is not None
+    outs, want = [], []
+    for i, f in enumerate(frames):
+        t = ts[i] if stamped else None
+        if i == bad:
+            with pytest.raises(ValueError, match="no similarity"):
+                st_.update(f, t, cut=i in cuts)
+            continue
+        outs.append(st_.update(f, t, cut=i in cuts))
+        want.append(ref.update(f, t, cut=i in cuts))
+    outs += st_.flush()
+    want += ref.flush()
+    assert len(outs) == len(want) and sum(o is not None for o in outs) >= len(frames) - 5
+    for o, w in zip(outs, want):
+        assert (o is None and w is None) or np.array_equal(o, w)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.parametrize("case", ["first", "second", "mid", "mid_cut", "orthogonal"])
+def test_a_frame_without_similarity_is_the_same_in_both_paths(case):
+    frames, bad, cuts = _degenerate_case(case)
+    a, b = _pair()
+    for i, f in enumerate(frames):
+        if i == bad:
+            for s in (a, b):
+                with pytest.raises(ValueError, match="no similarity"):
+                    s.update(f, cut=i in cuts)
+            continue
+        got, want = a.update(f, cut=i in cuts), b.update(f, cut=i in cuts)
+        assert np.max(np.abs(got - want)) < 1e-9 * 40.0
+        assert (a._n, a._use_t, a._frame) == (b._n, b._use_t, b._frame)

@@ -195,3 +195,17 @@ def test_real_tracks_cut_recovery_and_missed_frames():
         missed = ~np.all(np.isfinite(z), axis=(1, 2))
         for mode in ("causal", "fixed_lag"):
             assert rd.miss_jump(stabilize_track(z, mode=mode), truth, missed) <= 2.0, (name, mode)
+
+
+def test_the_causal_residual_floor_is_its_own(monkeypatch):
+    # RESID_LIGHTEST_CAUSAL sets the causal mode's residual (expression) floor; the fixed-lag mode keeps
+    # RESID_LIGHTEST (issue 13, branch stab-causal2)
+    truth = _face_track(np.zeros((80, 2)))
+    z = _noisy(truth, 1.2, 11)
+    causal, lagged = stabilize_track(z, mode="causal"), stabilize_track(z, mode="fixed_lag", lag=3)
+    monkeypatch.setattr(stab, "RESID_LIGHTEST_CAUSAL", stab.RESID_LIGHTEST)
+    assert not np.allclose(stabilize_track(z, mode="causal"), causal, atol=1e-6)
+    assert np.array_equal(stabilize_track(z, mode="fixed_lag", lag=3), lagged)
+    monkeypatch.undo()
+    monkeypatch.setattr(stab, "RESID_LIGHTEST", 2)
+    assert np.array_equal(stabilize_track(z, mode="causal"), causal)

@@ -38,18 +38,29 @@ public:
     // One frame: z (N, 2) pixels, element (i, j) at z[i * s0 + j * s1] (doubles), or nullptr for
     // a missed frame; dt in frames (> 0); cut: a known new shot. N must be the same for every
     // frame until reset (the caller checks). On StabCausalResult::points, out (N, 2) holds the
-    // output; on an error nothing more is done (the state is as the Python reference leaves it).
+    // output; on an error (no face size, no similarity to the reference shape) the state is as
+    // before the call (N not fixed either), as the Python reference leaves it.
     StabCausalResult feed(const double* z, int n, std::ptrdiff_t s0, std::ptrdiff_t s1, double dt, bool cut,
                           double* out);
 
+    // The whole state (constants included) as doubles, for pickling; load() takes what save() gave
+    // and returns false (changing nothing) for anything else.
+    std::vector<double> save() const;
+    int points_per_frame() const { return n_; }  // N, 0 before the first detection
+    bool load(const std::vector<double>& s);
+
 private:
+    template <class Self, class F>
+    static void visit(Self& self, F&& f);  // every member but the scratch, in one order (save / load)
     void start_segment();
     void noise(const double* y, bool consecutive, double* r);
     void bank_start(const double* y);
     void bank_predict(double dt);
     void bank_update(const double* y, const double* r, double dt);
     bool is_cut() const;
-    bool channels(const double* zr, const double* zi, double* y);
+    bool channels(const double* mr, const double* mi, double size, double theta_ref, const double* zr, const double* zi,
+                  double* y);
+    StabCausalResult fail(bool sizing, StabCausalResult res);
     void points(const double* ch, double* out) const;
 
     StabCausalConsts k_;
@@ -80,7 +91,7 @@ private:
     int count_ = 0;
     double s00_ = 0, s01_ = 0, s11_ = 0;
     // scratch
-    std::vector<double> zr_, zi_, ur_, ui_, y_, y2_, r_, tmp_;
+    std::vector<double> zr_, zi_, ur_, ui_, y_, yg_, y2_, r_, tmp_;
 };
 
 }  // namespace cpu

@@ -19,6 +19,13 @@ Percentages are % of F.
     recovery   frames after a cut until the per-frame RMS error is <= RECOVERY_TOL % F.
     tail spikes tail frames where the aligned crop's corners move by more than SPIKE_MOVE
                % F while the truth's move by less than SPIKE_STILL % F.
+    still moves the same count over the frames of a still clip away from its ends, per TAIL
+               frames: what the method's output does at rest where the clip does not end (the
+               filtered detector noise). On the real MTCNN tracks every method's output moves
+               by more than SPIKE_MOVE on about a quarter of such frames, so the tail count
+               alone measures that noise floor, not an end-of-clip pop.
+    tail excess tail spikes minus still moves (same method, photo and scale): the crop moves
+               that the end of the clip, or the end of a motion before it, adds.
     miss jump  largest per-frame RMS, over missed frames and the frame after each run of
                them, of (output step - truth step) / F, % F; inf when a missed frame has
                no output.
@@ -140,11 +147,12 @@ def crop_corners(points: np.ndarray, crop: float = 256.0) -> np.ndarray:
     return corners @ inv[:, :2].T + inv[:, 2]
 
 
-def tail_spikes(output: np.ndarray, truth: np.ndarray, tail: int = TAIL) -> int:
-    t_len = len(truth)
+def _crop_moves(output: np.ndarray, truth: np.ndarray, frames: range) -> int:
+    """Frames i of ``frames`` (>= 1) where the crop moves by more than SPIKE_MOVE % F from frame
+    i - 1 while the truth's moves by less than SPIKE_STILL % F; a frame without output counts."""
     fw = face_width(truth)
     spikes = 0
-    for i in range(t_len - tail, t_len):
+    for i in frames:
         if not (np.all(np.isfinite(output[i])) and np.all(np.isfinite(output[i - 1]))):
             spikes += 1  # no output is a visible failure too
             continue
@@ -152,6 +160,18 @@ def tail_spikes(output: np.ndarray, truth: np.ndarray, tail: int = TAIL) -> int:
         moved_true = np.abs(crop_corners(truth[i]) - crop_corners(truth[i - 1])).max() / fw[i] * 100
         spikes += int(moved > SPIKE_MOVE and moved_true < SPIKE_STILL)
     return spikes
+
+
+def tail_spikes(output: np.ndarray, truth: np.ndarray, tail: int = TAIL) -> int:
+    t_len = len(truth)
+    return _crop_moves(output, truth, range(t_len - tail, t_len))
+
+
+def still_moves(output: np.ndarray, truth: np.ndarray, start: int = TAIL, tail: int = TAIL) -> float:
+    """``tail_spikes``' count over frames ``start`` .. T - ``tail`` - 1 (the truth still there),
+    per ``tail`` frames: the method's rate of such crop moves at rest, away from the clip's ends."""
+    frames = range(max(start, 1), len(truth) - tail)
+    return float(_crop_moves(output, truth, frames) * tail / len(frames)) if len(frames) else float("nan")
 
 
 def miss_jump(output: np.ndarray, truth: np.ndarray, missed: np.ndarray) -> float:

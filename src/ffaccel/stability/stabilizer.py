@@ -10,8 +10,8 @@ Per channel (the rigid and residual channels of ``_rigid``, in face units):
 - causal: the adaptive alpha-beta filter of ``_adaptive`` (its tracking index,
   i.e. how much motion to expect, estimated every frame; Kalman start-up
   gains; velocity takeover); the residual
-  (expression) channels never go below index ``LAMBDA[RESID_LIGHTEST]``, so
-  they are filtered more gently;
+  (expression) channels never go below index ``LAMBDA[RESID_LIGHTEST_CAUSAL]``
+  (fixed-lag: ``LAMBDA[RESID_LIGHTEST]``), so they are filtered more gently;
 - fixed-lag: two Kalman filters of the same constant-velocity model with a
   Rauch-Tung-Striebel pass over the last ``lag`` frames (``_kalman``): ``a``
   with the adaptive filter's process noise of each frame (every channel), ``b``
@@ -61,6 +61,11 @@ FL_GATE = (1.5, 3.0)  # |light - smooth| / noise std: from the first the light l
 FL_HOLD = 0.95  # the light level's weight falls by at most this factor per frame
 GLITCH = 6.0  # noise stds off the next detection at which a shot's first detection is dropped
 RESID_LIGHTEST = 4  # index into _adaptive.LAMBDA: the smoothest the residual (expression) channels get
+# ... in the causal mode: half a decade smoother (L = 3e-3). On the real MTCNN clips the still-clip jitter
+# goes from 1.09x to 0.96x the tuned One Euro's (median over scales), nod and turn RMSE unchanged; a mouth
+# opening keeps 94 % of its motion 7 frames after it starts (level 4: 97 %), 101 % later
+# (docs/results/stability_history.md, "Causal and tail spikes, branch stab-causal2")
+RESID_LIGHTEST_CAUSAL = 3
 _ETA = 0.08  # step of the running median (log scale)
 _UP, _DOWN = (float(v) for v in np.exp(_ETA * np.array([1.0, -1.0])))  # its factors (numpy's exp, as per frame)
 
@@ -81,6 +86,12 @@ class LandmarkStabilizer:
 
     Shapes: ``points`` is (N, 2) pixels, any real dtype, N >= 2 and fixed
     until ``reset``; outputs are (N, 2) float64 pixels.
+
+    Errors: an ``update`` that raises (bad points or timestamp, every point
+    at one place, a frame with no similarity to the shot's reference shape)
+    changes nothing: the stabiliser goes on as if that frame had not been
+    given. A stabiliser pickles (the compiled causal state included) and
+    unpickles to go on exactly as the original would (``copy.deepcopy`` too).
 
     Cost: the causal mode runs in the compiled extension (``_core.StabCausal``,
     one call per frame, about 2.5 us per face per frame at 5 points) when the
@@ -113,7 +124,7 @@ class LandmarkStabilizer:
             self._core = _causal_core.new({  # the same method, one extension call per frame
                 "mad": _MAD, "r_prior": _R_PRIOR, "r_floor": _R_FLOOR, "up": _UP, "down": _DOWN, "v_prior": V_PRIOR,
                 "glitch": GLITCH, "start_v0": START_V0, "start_p0": START_P0, "predict_max": PREDICT_MAX,
-                "resid_lightest": RESID_LIGHTEST})
+                "resid_lightest": RESID_LIGHTEST_CAUSAL})
         self._n: int | None = None
         self._frame = -1  # index of the last frame given
         self._last_t: float | None = None
@@ -169,7 +180,7 @@ class LandmarkStabilizer:
             r = self._noise(y, False)
             self._r_last = r
             lightest = np.zeros(n_ch)
-            lightest[4:] = RESID_LIGHTEST
+            lightest[4:] = RESID_LIGHTEST if self.lag else RESID_LIGHTEST_CAUSAL
             self._bank = AdaptiveFilter(y, lightest, START_V0, START_P0)
             rec = {"x": y.copy(), "measured": True, "dt": dt}
             if self.lag:
@@ -295,7 +306,12 @@ class LandmarkStabilizer:
             self._last_t = t
         self._use_t, self._n = t is not None, len(points)
         self._frame += 1
-        out = core.feed(points, dt, cut)
+        try:
+            out = core.feed(points, dt, cut)
+        except ValueError:  # a frame without a similarity fit (nothing changed in core): as if not given
+            self._use_t, self._n, self._last_t, self._unit = saved
+            self._frame -= 1
+            raise
         if out is False:
             self._use_t, self._n, self._last_t, self._unit = saved
             self._frame -= 1
@@ -305,6 +321,7 @@ class LandmarkStabilizer:
 
     def _feed(self, z: np.ndarray | None, t: float | None, cut: bool) -> np.ndarray | None:
         """``update`` after its argument checks (``z`` float64 (N, 2) or None)."""
+        saved = self._use_t, self._n, self._last_t, self._unit
         if self._use_t is None:
             self._use_t = t is not None
         elif self._use_t != (t is not None):
@@ -321,19 +338,35 @@ class LandmarkStabilizer:
         if z is not None and self._n is None:
             self._n = len(z)
         self._frame += 1
-        if self._core is not None:
-            return self._core.miss(dt, cut) if z is None else self._core.feed(z, dt, cut)
-        self._advance(z, dt, cut)
+        try:
+            if self._core is not None:
+                return self._core.miss(dt, cut) if z is None else self._core.feed(z, dt, cut)
+            self._advance(z, dt, cut)  # (raises before it changes anything)
+        except ValueError:  # a frame without a similarity fit: as if it had not been given
+            self._use_t, self._n, self._last_t, self._unit = saved
+            self._frame -= 1
+            raise
         return self._emit()
 
     def _advance(self, z: np.ndarray | None, dt: float, cut: bool) -> None:
+        """One frame. Raises ValueError (a frame without a similarity fit) before it changes anything."""
         zc = None if z is None else z[:, 0] + 1j * z[:, 1]
         feat = None if zc is None else frame_features(zc)
-        if self._m is not None:
-            if cut or (feat is not None and is_cut(*feat, self._prev_feat, self._before_feat,
-                                                      self._gap, self._gap_before)):
-                self._finalise_segment()
-                self._start_segment()
+        restart = self._m is not None and (cut or (feat is not None and is_cut(
+            *feat, self._prev_feat, self._before_feat, self._gap, self._gap_before)))
+        fresh = zc is not None and (self._m is None or restart)  # this frame becomes the reference shape
+        y = None
+        if fresh:
+            if not feat[1] > 0:
+                raise ValueError("points: every point is at the same place (no face size)")
+            y = frame_channels(zc, feat[2], float(feat[1]), 0.0)
+        elif zc is not None:
+            y = frame_channels(zc, self._m, self._size, self._theta)
+        if restart:
+            self._finalise_segment()
+            self._start_segment()
+        if fresh:
+            self._m, self._size, self._theta = feat[2], float(feat[1]), 0.0
         last = self._hist[-1] if self._hist and not self._hist[-1].get("before_face") else None
         if zc is None:
             if last is None:  # no face yet in this shot
@@ -344,20 +377,14 @@ class LandmarkStabilizer:
                 self._last_y2 = self._last_y = None
             self._trim()
             return
-        if self._m is None:
-            if not feat[1] > 0:
-                raise ValueError("points: every point is at the same place (no face size)")
-            self._m, self._size = feat[2], float(feat[1])
-            self._theta = 0.0
-        y = frame_channels(zc, self._m, self._size, self._theta)
         consecutive = self._gap == 1 and last is not None
         if consecutive and self._n_meas == 1 and self._first_frame_glitch(last, y):
             # the shot's first detection was off (a detector that has just locked on): restart on this one
+            y = frame_channels(zc, feat[2], float(feat[1]), 0.0)  # (raises before the changes below)
             last["glitch"] = True
             last = None
             consecutive = False
             self._m, self._size, self._theta = feat[2], float(feat[1]), 0.0
-            y = frame_channels(zc, self._m, self._size, self._theta)
             self._n_meas = 0
             self._prev_feat = None
         self._theta = float(y[3])
