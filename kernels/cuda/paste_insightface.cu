@@ -139,8 +139,8 @@ enum class Fuse { All, None, Mixed };
 // Row pass tile: 32 rows (lanes) x kRowGroups groups of kBlurK columns.
 constexpr int kRowGroups = 8;
 constexpr int kRowTileW = kRowGroups * kBlurK;              // 64 output columns per block
-constexpr int kRowChunk = 64;                               // stream steps per shared-memory load
-constexpr int kRowSpan = kRowChunk + kRowTileW - kBlurK;    // positions a chunk needs per row
+constexpr int kRowChunk = 128;                              // stream steps per shared-memory load
+constexpr int kRowSpan = kRowChunk + kRowTileW - kBlurK;    // positions a full chunk needs per row
 constexpr int kRowPitch = kRowSpan + 1;                     // odd: the 32 rows fall in 32 banks
 static_assert(kRowChunk % kBlurK == 0, "a chunk holds whole unrolled steps");
 static_assert(kRowPitch >= kRowTileW, "the tile's results are staged in the value buffer");
@@ -192,13 +192,15 @@ __global__ void row_blur_kernel(const float* e, float* h, Box b, int rx1, int rw
     for (int t0 = 0; t0 < nsteps; t0 += kRowChunk) {
         const int n = min(kRowChunk, nsteps - t0);
         __syncthreads();  // the previous chunk is consumed
-        for (int u = tid; u < kRowChunk; u += blockDim.x * blockDim.y) wts[u] = t0 + u < ntaps ? kern[t0 + u] : 0.0f;
-        for (int q = tid; q < 32 * kRowSpan; q += blockDim.x * blockDim.y) {
-            const int row = q / kRowSpan, col = q % kRowSpan, i = i0 + row;
-            const int x = reflect101(x_first + t0 + col, fw);
-            float v = 0.0f;
-            if (i < b.h && x >= b.x1 && x < b.x1 + b.w) v = e[static_cast<long long>(i) * b.w + (x - b.x1)];
-            vals[row * kRowPitch + col] = v;
+        for (int u = tid; u < n; u += blockDim.x * blockDim.y) wts[u] = t0 + u < ntaps ? kern[t0 + u] : 0.0f;
+        const int span = n + kRowTileW - kBlurK;  // group g reads columns g K .. g K + n - 1
+        for (int row = g; row < 32; row += kRowGroups) {
+            const int i = i0 + row;
+            const float* erow = e + static_cast<long long>(i < b.h ? i : 0) * b.w;
+            for (int col = lane; col < span; col += 32) {
+                const int x = reflect101(x_first + t0 + col, fw);
+                vals[row * kRowPitch + col] = i < b.h && x >= b.x1 && x < b.x1 + b.w ? erow[x - b.x1] : 0.0f;
+            }
         }
         __syncthreads();
         const float* mine = vals + lane * kRowPitch + g * kBlurK;

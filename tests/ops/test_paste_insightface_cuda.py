@@ -56,12 +56,12 @@ def test_large_frames_out_and_in_place(fw, compat, h, w, size, angle, cx, cy):
 
 # Sizes and placements for the GPU kernels' index paths (kernels/cuda/paste_insightface.cu):
 # the 8-lane and 32-lane erode groups (ke < 32, ke = 32, ke > 32), the row blur's
-# shared-memory chunks (64 steps each: 2r + 8 > 64 takes two, r = 102 four), faces across
+# shared-memory chunks (128 steps each: r = 102 takes two, the second partial), faces across
 # each frame edge and corner, frames lower or narrower than the blur radius (reflections
 # that fold more than once), and a right edge with W % 4 and W % 8 != 0 (OpenCV 5's unfused
 # tail columns, which a thread's 8 row-blur columns straddle).
 EDGE_CASES = [
-    (2160, 3840, 1500, 30, 1900, 1080),  # ke 205, r 102: four row-blur chunks
+    (2160, 3840, 1500, 30, 1900, 1080),  # ke 205, r 102: two row-blur chunks
     (1080, 1920, 500, 10, -120, 540),  # across the left edge
     (1080, 1920, 500, -25, 2010, 500),  # across the right edge
     (1080, 1923, 500, 60, 1850, 500),  # right edge, W % 8 = 3
@@ -91,7 +91,7 @@ def test_edge_cases_reach_every_kernel_path(warp):
     sizes = [_ke_r(*c, warp) for c in EDGE_CASES]
     kes = {ke for ke, _ in sizes}
     assert min(kes) == 10 and 31 in kes and 32 in kes and max(kes) > 64
-    assert max(2 * r + 8 for _, r in sizes) > 3 * 64  # four row-blur chunks
+    assert max(2 * r + 8 for _, r in sizes) > 128  # two row-blur chunks
     assert any(r >= c[0] for (_, r), c in zip(sizes, EDGE_CASES))  # r >= frame height
     assert any(r >= c[1] for (_, r), c in zip(sizes, EDGE_CASES))  # r >= frame width
     assert {c[1] % 8 for c in EDGE_CASES} >= {0, 1, 3, 5}
