@@ -3,8 +3,9 @@
 // CPU path's; only where the operands come from differs.
 //
 // Phases on the caller's stream: the frame copy (new output only); the thresholded mask T
-// over B; the erode (rows, then columns); the blur's row pass over B's rows and the column
-// pass fused with the blend over R. The erode and blur sizes come from T's 255-extent,
+// over B (for ke <= kFuseMaxKe evaluated inside the row erode instead); the erode (rows,
+// then columns); the blur's row pass over B's rows and the column pass fused with the
+// blend over R. The erode and blur sizes come from T's 255-extent,
 // which the host computes exactly from the matrix (ins_set_extent), so nothing is read
 // back: the call never synchronises and can be captured in a CUDA graph. The Gaussian
 // weights go to the workspace through a kernel argument (init_kernel).
@@ -72,25 +73,51 @@ __device__ __forceinline__ float erode_in(const float* line, long long step, int
     return f >= 0 && f < frame_n ? 0.0f : kBig;
 }
 
+// Where the row erode reads T at row i, column p of B: the mask buffer, or the mask formula
+// itself (the mask kernel fused away: worth it while each T value is evaluated only a few
+// times, see kFuseMaxKe).
+struct FromBuffer {
+    const float* t;
+    __device__ float operator()(const Box& b, int i, int p) const { return t[static_cast<long long>(i) * b.w + p]; }
+};
+template <WarpMode M>
+struct FromMask {
+    WarpParams white;
+    WarpCoeffs k;
+    __device__ float operator()(const Box& b, int i, int p) const {
+        return ins_mask_value<M>(white, k, b.x1 + p, b.y1 + i);
+    }
+};
+
+// A warp evaluates 32 + ke - 1 + (G - 1) T values for its 32 row outputs: the fused form
+// evaluates each T value about (ke + 62) / 32 times, the separate mask kernel once.
+constexpr int kFuseMaxKe = 64;
+
 // Erode along rows over B. A warp covers 32 consecutive outputs of row i as 32 / G groups
 // of G lanes (G <= ke). For the group's outputs jb + l (l < G), with s = jb - a, window
 // [s + l, s + l + ke) = [s + l, s + G - 1)  (lanes l .. G-2 of the left strip: suffix-min)
 //                      ∪ [s + G - 1, s + ke)  (the core, shared: a strided min + butterfly)
 //                      ∪ [s + ke, s + ke + l) (lanes 0 .. l-1 of the right strip: exclusive prefix-min).
 // All 32 lanes run every shuffle (rows or columns past B are computed, not stored).
-template <int G>
-__global__ void erode_rows_kernel(const float* src, float* dst, Box b, int fw, int ke, int a) {
+template <int G, typename Src>
+__global__ void erode_rows_kernel(Src src, float* dst, Box b, int fw, int ke, int a) {
     static_assert(G == 8 || G == 16 || G == 32, "group width: a power of two up to the warp");
     const int lane = threadIdx.x, l = lane & (G - 1);
     const int i = blockIdx.y * blockDim.y + threadIdx.y;
     const int j = blockIdx.x * 32 + lane;
     const int s = j - l - a;
     const bool live = i < b.h;
-    const float* line = src + static_cast<long long>(live ? i : 0) * b.w;
-    const float lv = l < G - 1 ? erode_in(line, 1, s + l, b.w, b.x1, fw) : kBig;
-    const float rv = l < G - 1 ? erode_in(line, 1, s + ke + l, b.w, b.x1, fw) : kBig;
+    // T inside B, 0 in the frame outside B, kBig off the frame (as erode_in); rows past B
+    // read nothing.
+    auto in = [&](int p) {
+        if (p >= 0 && p < b.w) return live ? src(b, i, p) : kBig;
+        const int x = b.x1 + p;
+        return x >= 0 && x < fw ? 0.0f : kBig;
+    };
+    const float lv = l < G - 1 ? in(s + l) : kBig;
+    const float rv = l < G - 1 ? in(s + ke + l) : kBig;
     float core = kBig;
-    for (int p = s + G - 1 + l; p < s + ke; p += G) core = min2(core, erode_in(line, 1, p, b.w, b.x1, fw));
+    for (int p = s + G - 1 + l; p < s + ke; p += G) core = min2(core, in(p));
     float suf = lv, pre = rv;
 #pragma unroll
     for (int d = 1; d < G; d *= 2) {  // past the group's edge a shuffle returns the lane's own value
@@ -101,6 +128,17 @@ __global__ void erode_rows_kernel(const float* src, float* dst, Box b, int fw, i
     pre = __shfl_up_sync(0xffffffffu, pre, 1, G);  // inclusive -> exclusive
     if (l == 0) pre = kBig;
     if (live && j < b.w) dst[static_cast<long long>(i) * b.w + j] = min2(min2(suf, core), pre);
+}
+
+template <typename Src>
+void erode_rows(const Src& src, float* dst, const Box& b, int fw, int ke, cudaStream_t stream) {
+    const dim3 grid((b.w + 31) / 32, (b.h + 7) / 8), block(32, 8);
+    if (ke >= 32) {
+        erode_rows_kernel<32><<<grid, block, 0, stream>>>(src, dst, b, fw, ke, ke / 2);
+    } else {
+        erode_rows_kernel<8><<<grid, block, 0, stream>>>(src, dst, b, fw, ke, ke / 2);
+    }
+    check_launch("paste_insightface");
 }
 
 // Erode along columns over B: one thread per column and kErodeRows consecutive rows (lanes
@@ -271,13 +309,29 @@ __global__ void col_blend_kernel(const float* h, Box b, int rx1, int ry1, int rw
     } else {
         col_sums<false>(get, kern, r, y0, g);
     }
+    // The blend: every load first (crop samples, then the output pixels), then the stores,
+    // so the loads of the kBlurK pixels overlap instead of waiting on each other's stores.
+    // Where G == 0 the pixel is not touched: m = 0 keeps it exactly.
+    bool live[kBlurK];
+    float px[kBlurK][3];
+    std::uint8_t o[kBlurK][3];
 #pragma unroll
     for (int q = 0; q < kBlurK; ++q) {
-        if (yy0 + q >= rh || g[q] == 0.0f) continue;
-        const int y = y0 + q;
-        float px[3];
-        warp_sample<M, std::uint8_t, 3>(crop, k, x, y, px);
-        ins_blend(row_ptr_mut<std::uint8_t>(out, 0, y) + x * 3, px, g[q]);
+        live[q] = yy0 + q < rh && g[q] != 0.0f;
+        if (live[q]) warp_sample<M, std::uint8_t, 3>(crop, k, x, y0 + q, px[q]);
+    }
+#pragma unroll
+    for (int q = 0; q < kBlurK; ++q) {
+        if (!live[q]) continue;
+        const std::uint8_t* src = row_ptr_mut<std::uint8_t>(out, 0, y0 + q) + x * 3;
+        o[q][0] = src[0], o[q][1] = src[1], o[q][2] = src[2];
+    }
+#pragma unroll
+    for (int q = 0; q < kBlurK; ++q) {
+        if (!live[q]) continue;
+        ins_blend(o[q], px[q], g[q]);
+        std::uint8_t* dst = row_ptr_mut<std::uint8_t>(out, 0, y0 + q) + x * 3;
+        dst[0] = o[q][0], dst[1] = o[q][1], dst[2] = o[q][2];
     }
 }
 
@@ -317,15 +371,13 @@ bool run(const InsParams& p, const InsFace& f, cudaStream_t stream) {
     }
     const WarpParams wp = ins_white_params(white, cw, ch, fw);
     const dim3 block(32, 8);
-    mask_kernel<M><<<dim3(blocks(b.w, 32), blocks(b.h, 8)), block, 0, stream>>>(wp, f.k, b, t);
-    check_launch("paste_insightface");
-    const dim3 erow_grid(blocks(b.w, 32), blocks(b.h, 8));
-    if (ke >= 32) {
-        erode_rows_kernel<32><<<erow_grid, block, 0, stream>>>(t, e, b, fw, ke, ke / 2);
+    if (ke <= kFuseMaxKe) {
+        erode_rows(FromMask<M>{wp, f.k}, e, b, fw, ke, stream);
     } else {
-        erode_rows_kernel<8><<<erow_grid, block, 0, stream>>>(t, e, b, fw, ke, ke / 2);
+        mask_kernel<M><<<dim3(blocks(b.w, 32), blocks(b.h, 8)), block, 0, stream>>>(wp, f.k, b, t);
+        check_launch("paste_insightface");
+        erode_rows(FromBuffer{t}, e, b, fw, ke, stream);
     }
-    check_launch("paste_insightface");
     erode_cols_kernel<<<dim3(blocks(b.w, 32), blocks(b.h, 8 * kErodeRows)), block, 0, stream>>>(e, t, b, fh, ke,
                                                                                                   ke / 2);
     check_launch("paste_insightface");
