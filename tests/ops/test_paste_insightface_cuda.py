@@ -87,14 +87,26 @@ def _ke_r(h, w, size, angle, cx, cy, warp):
 
 @pytest.mark.parametrize("warp", [1, 2])  # OpenCV5, OpenCV4
 def test_edge_cases_reach_every_kernel_path(warp):
-    # Runs without a GPU: the list above must keep covering what its comment says.
+    # Host only (it runs with the file's GPU tests): the list above must keep covering what
+    # its comment says. ke <= 64 fuses the mask into the row erode, ke > 64 does not.
     sizes = [_ke_r(*c, warp) for c in EDGE_CASES]
     kes = {ke for ke, _ in sizes}
     assert min(kes) == 10 and 31 in kes and 32 in kes and max(kes) > 64
     assert max(2 * r + 8 for _, r in sizes) > 128  # two row-blur chunks
     assert any(r >= c[0] for (_, r), c in zip(sizes, EDGE_CASES))  # r >= frame height
     assert any(r >= c[1] for (_, r), c in zip(sizes, EDGE_CASES))  # r >= frame width
-    assert {c[1] % 8 for c in EDGE_CASES} >= {0, 1, 3, 5}
+    # B reaches the right edge of frames with W % 4 != 0 (OpenCV 5 tails of 1 and 3 row-pass
+    # columns, 5 and 3 column-pass columns)
+    tails = {c[1] % 8 for c in EDGE_CASES if _box(*c)[2] == c[1] and c[1] % 4}
+    assert tails >= {3, 5}
+    # and every other edge
+    assert any(_box(*c)[0] == 0 for c in EDGE_CASES) and any(_box(*c)[1] == 0 for c in EDGE_CASES)
+    assert any(_box(*c)[3] == c[0] and c[0] > 5 for c in EDGE_CASES)
+
+
+def _box(h, w, size, angle, cx, cy):
+    m = face_matrix((cx, cy), size, angle)
+    return _core.insightface_box(np.ascontiguousarray(m.reshape(6)), w, h, 128, 128)
 
 
 @pytest.mark.parametrize("fw", FRAMEWORKS)
