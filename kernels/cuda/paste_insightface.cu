@@ -73,6 +73,19 @@ __device__ __forceinline__ float erode_in(const float* line, long long step, int
     return f >= 0 && f < frame_n ? 0.0f : kBig;
 }
 
+// min over p in [lo, hi) of erode_in(line, step, p, n, origin, frame_n): 0 as soon as the
+// range meets the frame outside B (every mask value is >= +0, so the min is +0), else the
+// plain loads of its part inside B (kBig if none: the range lies off the frame).
+__device__ __forceinline__ float range_min(const float* line, long long step, int lo, int hi, int n, int origin,
+                                           int frame_n) {
+    if (max(lo, -origin) < min(hi, 0) || max(lo, n) < min(hi, frame_n - origin)) return 0.0f;
+    float m = kBig;
+    const int end = min(hi, n);
+#pragma unroll 8
+    for (int p = max(lo, 0); p < end; ++p) m = min2(m, line[p * step]);
+    return m;
+}
+
 // Where the row erode reads T at row i, column p of B: the mask buffer, or the mask formula
 // itself (the mask kernel fused away: worth it while each T value is evaluated only a few
 // times, see kFuseMaxKe).
@@ -156,9 +169,7 @@ __global__ void erode_cols_kernel(const float* src, float* dst, Box b, int fh, i
     suf[kErodeRows - 1] = kBig;
 #pragma unroll
     for (int q = kErodeRows - 2; q >= 0; --q) suf[q] = min2(erode_in(col, step, s + q, b.h, b.y1, fh), suf[q + 1]);
-    float core = kBig;
-#pragma unroll 4
-    for (int p = s + kErodeRows - 1; p < s + ke; ++p) core = min2(core, erode_in(col, step, p, b.h, b.y1, fh));
+    const float core = range_min(col, step, s + kErodeRows - 1, s + ke, b.h, b.y1, fh);
     float pre = kBig;
 #pragma unroll
     for (int k = 0; k < kErodeRows; ++k) {
@@ -176,6 +187,7 @@ enum class Fuse { All, None, Mixed };
 
 // Row pass tile: 32 rows (lanes) x kRowGroups groups of kBlurK columns.
 constexpr int kRowGroups = 8;
+static_assert(32 % kRowGroups == 0, "each group loads the same number of tile rows");
 constexpr int kRowTileW = kRowGroups * kBlurK;              // 64 output columns per block
 constexpr int kRowChunk = 128;                              // stream steps per shared-memory load
 constexpr int kRowSpan = kRowChunk + kRowTileW - kBlurK;    // positions a full chunk needs per row
@@ -232,13 +244,17 @@ __global__ void row_blur_kernel(const float* e, float* h, Box b, int rx1, int rw
         __syncthreads();  // the previous chunk is consumed
         for (int u = tid; u < n; u += blockDim.x * blockDim.y) wts[u] = t0 + u < ntaps ? kern[t0 + u] : 0.0f;
         const int span = n + kRowTileW - kBlurK;  // group g reads columns g K .. g K + n - 1
-        for (int row = g; row < 32; row += kRowGroups) {
-            const int i = i0 + row;
-            const float* erow = e + static_cast<long long>(i < b.h ? i : 0) * b.w;
-            for (int col = lane; col < span; col += 32) {
-                const int x = reflect101(x_first + t0 + col, fw);
-                vals[row * kRowPitch + col] = i < b.h && x >= b.x1 && x < b.x1 + b.w ? erow[x - b.x1] : 0.0f;
+        for (int col = lane; col < span; col += 32) {
+            const int x = reflect101(x_first + t0 + col, fw);
+            const bool in_b = x >= b.x1 && x < b.x1 + b.w;
+            float v[32 / kRowGroups];
+#pragma unroll
+            for (int q = 0; q < 32 / kRowGroups; ++q) {  // rows g, g + 8, ...: the loads overlap
+                const int i = i0 + g + q * kRowGroups;
+                v[q] = in_b && i < b.h ? e[static_cast<long long>(i) * b.w + (x - b.x1)] : 0.0f;
             }
+#pragma unroll
+            for (int q = 0; q < 32 / kRowGroups; ++q) vals[(g + q * kRowGroups) * kRowPitch + col] = v[q];
         }
         __syncthreads();
         const float* mine = vals + lane * kRowPitch + g * kBlurK;
