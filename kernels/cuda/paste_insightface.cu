@@ -81,7 +81,7 @@ __device__ __forceinline__ float range_min(const float* line, long long step, in
     if (max(lo, -origin) < min(hi, 0) || max(lo, n) < min(hi, frame_n - origin)) return 0.0f;
     float m = kBig;
     const int end = min(hi, n);
-#pragma unroll 8
+#pragma unroll 16
     for (int p = max(lo, 0); p < end; ++p) m = min2(m, line[p * step]);
     return m;
 }
