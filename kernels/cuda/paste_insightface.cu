@@ -308,20 +308,29 @@ __device__ __forceinline__ void col_sums(const Get& get, const float* kern, int 
 // Column pass and blend over R = [rx1, rx1 + rw) x [ry1, ry1 + rh): one thread per column
 // and kBlurK consecutive rows.
 template <WarpMode M>
-__global__ void col_blend_kernel(const float* h, Box b, int rx1, int ry1, int rw, int rh, int fw, int fh,
+__global__ void __launch_bounds__(256, 3) col_blend_kernel(const float* h, Box b, int rx1, int ry1, int rw, int rh, int fw, int fh,
                                  const float* kern, int r, BlurMode mode, Image out, WarpParams crop, WarpCoeffs k) {
     const int c = blockIdx.x * blockDim.x + threadIdx.x;
     const int yy0 = (blockIdx.y * blockDim.y + threadIdx.y) * kBlurK;
     if (c >= rw || yy0 >= rh) return;
     const int x = rx1 + c, y0 = ry1 + yy0;
     const float* hc = h + c;
-    auto get = [&](int yv) {
-        yv = reflect101(yv, fh);
+    // H at frame row yv (0 outside B's rows); `get` reflects first, `get_in` serves threads
+    // whose rows y0 - r .. y0 + K - 1 + r all lie in the frame (reflect101 is the identity there).
+    auto get_in = [&](int yv) {
         return yv >= b.y1 && yv < b.y1 + b.h ? hc[static_cast<long long>(yv - b.y1) * rw] : 0.0f;
     };
+    auto get = [&](int yv) { return get_in(reflect101(yv, fh)); };
+    const bool inside = y0 - r >= 0 && y0 + kBlurK - 1 + r < fh;
     float g[kBlurK];
     if (ins_col_fused(mode, x, fw)) {
-        col_sums<true>(get, kern, r, y0, g);
+        if (inside) {
+            col_sums<true>(get_in, kern, r, y0, g);
+        } else {
+            col_sums<true>(get, kern, r, y0, g);
+        }
+    } else if (inside) {
+        col_sums<false>(get_in, kern, r, y0, g);
     } else {
         col_sums<false>(get, kern, r, y0, g);
     }
