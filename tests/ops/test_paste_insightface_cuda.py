@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ffaccel
+from ffaccel import _core
 from gpu import frameworks, to_gpu, to_host
 from insightface_reference import face_matrix
 from strategies import examples
@@ -49,6 +50,77 @@ def test_large_frames_out_and_in_place(fw, compat, h, w, size, angle, cx, cy):
     out = to_gpu(np.zeros_like(frame), fw)
     ffaccel.paste_back_insightface(g, gc, m, compat=compat, out=out)
     np.testing.assert_array_equal(to_host(out), cpu)
+    ffaccel.paste_back_insightface(g, gc, m, compat=compat, inplace=True)
+    np.testing.assert_array_equal(to_host(g), cpu)
+
+
+# Sizes and placements for the GPU kernels' index paths (kernels/cuda/paste_insightface.cu):
+# the 8-lane and 32-lane erode groups (ke < 32, ke = 32, ke > 32), the row blur's
+# shared-memory chunks (128 steps each: r = 102 takes two, the second partial), faces across
+# each frame edge and corner, frames lower or narrower than the blur radius (reflections
+# that fold more than once), and a right edge with W % 4 and W % 8 != 0 (OpenCV 5's unfused
+# tail columns, which a thread's 8 row-blur columns straddle).
+EDGE_CASES = [
+    (2160, 3840, 1500, 30, 1900, 1080),  # ke 205, r 102: two row-blur chunks
+    (1080, 1920, 500, 10, -120, 540),  # across the left edge
+    (1080, 1920, 500, -25, 2010, 500),  # across the right edge
+    (1080, 1923, 500, 60, 1850, 500),  # right edge, W % 8 = 3
+    (1080, 1917, 420, 5, 1800, 300),  # right edge, W % 4 = 1, W % 8 = 5
+    (1080, 1920, 500, 75, 900, -150),  # across the top
+    (1081, 1920, 500, 5, 1000, 1180),  # across the bottom
+    (1080, 1920, 700, 45, 0, 0),  # a corner
+    (1080, 1920, 700, -45, 1919, 1079),  # the opposite corner
+    (5, 1919, 40, 0, 900, 2),  # frame lower than r
+    (700, 3, 50, 0, 1, 350),  # frame narrower than r
+    (300, 1021, 26, 0, 600, 150),  # ke = 10
+    (600, 1017, 310, 0, 500, 300),  # ke = 31
+    (600, 1017, 320, 0, 500, 300),  # ke = 32
+]
+
+
+def _ke_r(h, w, size, angle, cx, cy, warp):
+    m = face_matrix((cx, cy), size, angle)
+    ext = _core.insightface_extent(np.ascontiguousarray(m.reshape(6)), w, h, 128, 128, warp)
+    ms = int(np.sqrt((ext[1] - ext[0]) * (ext[3] - ext[2])))
+    return max(ms // 10, 10), max(ms // 20, 5)
+
+
+@pytest.mark.parametrize("warp", [1, 2])  # OpenCV5, OpenCV4
+def test_edge_cases_reach_every_kernel_path(warp):
+    # Host only (it runs with the file's GPU tests): the list above must keep covering what
+    # its comment says. ke <= 64 fuses the mask into the row erode, ke > 64 does not.
+    sizes = [_ke_r(*c, warp) for c in EDGE_CASES]
+    kes = {ke for ke, _ in sizes}
+    assert min(kes) == 10 and 31 in kes and 32 in kes and max(kes) > 64
+    assert max(2 * r + 8 for _, r in sizes) > 128  # two row-blur chunks
+    assert any(r >= c[0] for (_, r), c in zip(sizes, EDGE_CASES))  # r >= frame height
+    assert any(r >= c[1] for (_, r), c in zip(sizes, EDGE_CASES))  # r >= frame width
+    # B reaches the right edge of frames with W % 4 != 0 (OpenCV 5 tails of 1 and 3 row-pass
+    # columns, 5 and 3 column-pass columns)
+    tails = {c[1] % 8 for c in EDGE_CASES if _box(*c)[2] == c[1] and c[1] % 4}
+    assert tails >= {3, 5}
+    # and every other edge
+    assert any(_box(*c)[0] == 0 for c in EDGE_CASES) and any(_box(*c)[1] == 0 for c in EDGE_CASES)
+    assert any(_box(*c)[3] == c[0] and c[0] > 5 for c in EDGE_CASES)
+
+
+def _box(h, w, size, angle, cx, cy):
+    m = face_matrix((cx, cy), size, angle)
+    return _core.insightface_box(np.ascontiguousarray(m.reshape(6)), w, h, 128, 128)
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+@pytest.mark.parametrize("compat", COMPATS)
+@pytest.mark.parametrize("h,w,size,angle,cx,cy", EDGE_CASES)
+def test_sizes_and_edges(fw, compat, h, w, size, angle, cx, cy):
+    rng = np.random.default_rng(h * 7 + w + size)
+    frame = rng.integers(0, 256, (h, w, 3), np.uint8)
+    crop = rng.integers(0, 256, (128, 128, 3), np.uint8)
+    m = face_matrix((cx, cy), size, angle)
+    cpu = ffaccel.paste_back_insightface(frame, crop, m, compat=compat)
+    assert (cpu != frame).any()  # the face does reach the frame
+    g, gc = to_gpu(frame, fw), to_gpu(crop, fw)
+    np.testing.assert_array_equal(to_host(ffaccel.paste_back_insightface(g, gc, m, compat=compat)), cpu)
     ffaccel.paste_back_insightface(g, gc, m, compat=compat, inplace=True)
     np.testing.assert_array_equal(to_host(g), cpu)
 
