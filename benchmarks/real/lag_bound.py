@@ -64,12 +64,13 @@ def kalman_fixed_lag(det: np.ndarray, face_width: float, cuts, order: int, level
     dim = order + lag
     for a, b in zip(starts[:-1], starts[1:]):
         x = p = None
-        newest = None
+        newest = first = None
         for t in range(a, b):
             meas = bool(np.all(np.isfinite(y[t])))
             if x is None:
                 if not meas:
                     continue
+                first = t
                 x = np.zeros((dim, y.shape[1]))
                 x[0] = y[t]
                 x[order:] = y[t]
@@ -90,12 +91,12 @@ def kalman_fixed_lag(det: np.ndarray, face_width: float, cuts, order: int, level
                     x = x + np.outer(k, y[t] - x[0])
                     p = p - np.outer(k, p[0])
             newest = t
-            if t - lag >= a and lag:
+            if t - lag >= first and lag:
                 out[t - lag] = x[order + lag - 1]
             elif not lag:
                 out[t] = x[0]
         if newest is not None:
-            for back in range(min(lag, newest - a + 1)):
+            for back in range(min(lag, newest - first + 1)):
                 out[newest - back] = x[0] if back == 0 else x[order + back - 1]
     return out.reshape(t_len, n, 2) * face_width
 
@@ -123,7 +124,9 @@ def fir_design(det: np.ndarray, truth: np.ndarray, cuts, past: int, lag: int) ->
     ts = np.nonzero(val)[0]
     ks = [k for k in range(-past, lag + 1) if k != 0]
     b = ((det[ts] - truth[ts]) / fw[ts, None, None]).reshape(len(ts), -1)
-    a = np.stack([((det[ts + k] - det[ts]) / fw[ts, None, None]).reshape(len(ts), -1) for k in ks], axis=-1)
+    a = np.zeros((len(ts), b.shape[1], len(ks)))
+    for i, k in enumerate(ks):
+        a[:, :, i] = ((det[ts + k] - det[ts]) / fw[ts, None, None]).reshape(len(ts), -1)
     tri = np.nonzero(val[:-2] & val[1:-1] & val[2:])[0]
     pos = np.full(len(det), -1)
     pos[ts] = np.arange(len(ts))
