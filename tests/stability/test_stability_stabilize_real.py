@@ -67,10 +67,11 @@ def test_every_mode_cuts_jitter_and_error(path):
 
 @pytest.mark.parametrize("path", [p for p in FILES if p.stem.startswith(("still", "nod", "cut"))], ids=lambda p: p.stem)
 def test_fixed_lag_stays_within_3x_offline_jitter(path):
-    # goal 1.3x (not met; today 1-3x on these clips): a bound that catches a regression
+    # goal 1.3x (not met; today 0.6-2.3x on these clips, 0.8-2.4x before the recent-RMS gate):
+    # a bound that catches a regression
     c = _load(path)
     ratio = rd.jitter(_run(path, "fixed_lag"), c["truth"], c["cuts"]) / rd.jitter(_run(path, "offline"), c["truth"], c["cuts"])
-    assert ratio <= 3.5
+    assert ratio <= 2.7
 
 
 @pytest.mark.parametrize("path", [p for p in FILES if p.stem.startswith("nod")], ids=lambda p: p.stem)

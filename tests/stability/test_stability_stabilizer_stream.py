@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ffaccel.stability import _adaptive, _kalman, stabilize_track
+from ffaccel.stability import _realdata as _rd
 from ffaccel.stability import stabilizer as stab
 
 FACE5 = np.array([[-20.0, -12.0], [20.0, -12.0], [0.0, 5.0], [-15.0, 22.0], [15.0, 22.0]])
@@ -147,6 +148,27 @@ def test_fixed_lag_light_level_follows_a_fast_nod(monkeypatch):
     monkeypatch.setattr(stab, "FL_GATE", (1e9, 2e9))  # never blend: the adaptive level alone
     assert blended < 0.8 * worst()
     assert blended < 2.5  # px
+
+
+def test_fixed_lag_gate_judges_recent_frames_not_one(monkeypatch):
+    # hand-held shake (1.1-2.7 Hz, 2-3.5 % of the face width) under rigid noise: the light level
+    # is needed all along; gated on each frame's own departure it drops in and out with the noise
+    t = np.arange(96.0)
+
+    def ratio() -> float:
+        out = []
+        for seed in range(8):
+            ph = np.random.default_rng(seed).uniform(0, 2 * np.pi, 4)
+            shift = np.stack([3.0 * np.sin(2 * np.pi * 1.3 * t / 30 + ph[0]) + 2.5 * np.sin(2 * np.pi * 2.2 * t / 30 + ph[1]),
+                              3.5 * np.sin(2 * np.pi * 1.1 * t / 30 + ph[2]) + 2.0 * np.sin(2 * np.pi * 2.7 * t / 30 + ph[3])], axis=1)
+            truth = _face_track(shift)
+            z = _noisy(truth, 0.7, seed)
+            out.append(_rd.jitter(stabilize_track(z, mode="fixed_lag"), truth) / _rd.jitter(stabilize_track(z), truth))
+        return float(np.mean(out))
+
+    recent = ratio()
+    monkeypatch.setattr(stab, "FL_MEMORY", 0.0)  # each frame on its own
+    assert recent < 0.95 * ratio()
 
 
 def test_fixed_lag_weight_holds_in_the_last_frames():

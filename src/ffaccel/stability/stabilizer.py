@@ -16,10 +16,12 @@ Per channel (the rigid and residual channels of ``_rigid``, in face units):
   Rauch-Tung-Striebel pass over the last ``lag`` frames (``_kalman``): ``a``
   with the adaptive filter's process noise of each frame (every channel), ``b``
   at the fixed light level ``q / r = FL_LIGHT`` (the rigid channels). Where
-  their estimates of a frame differ by more than ``FL_GATE`` noise stds the
-  light one blends in (a two-level form of the offline mode's ICI rule: the
-  smooth level is kept while it agrees with the light one), and its weight
-  then falls by at most ``FL_HOLD`` per frame. The output is ``lag`` frames late.
+  their estimates differ by more than ``FL_GATE`` noise stds (RMS over recent
+  frames: a running mean of the squared difference, memory ``FL_MEMORY``, so
+  one noisy frame neither opens nor closes the gate) the light one blends in
+  (a two-level form of the offline mode's ICI rule: the smooth level is kept
+  while it agrees with the light one), and its weight then falls by at most
+  ``FL_HOLD`` per frame. The output is ``lag`` frames late.
 
 A cut (the scale-free rule of ``_cuts``, or ``update(..., cut=True)``) restarts
 everything. The first detection of a shot is dropped when the second one is
@@ -56,9 +58,10 @@ FL_P0 = 0.25  # ... and position variance there, in units of the noise variance
 START_V0 = 1e-2  # causal start-up gains (_adaptive): velocity prior variance, in noise variances per frame^2
 START_P0 = 0.25  # ... and position prior variance: the first frame counts as 4
 PREDICT_MAX = 8  # missed frames in a run output at the filtered velocity; later ones hold the last output
-FL_LIGHT = 1.0  # q / r of the fixed-lag mode's light level (rigid channels)
-FL_GATE = (1.5, 3.0)  # |light - smooth| / noise std: from the first the light level blends in, fully at the second
-FL_HOLD = 0.95  # the light level's weight falls by at most this factor per frame
+FL_LIGHT = 0.7  # q / r of the fixed-lag mode's light level (rigid channels)
+FL_GATE = (0.7, 1.5)  # RMS |light - smooth| / noise std: from the first the light level blends in, fully at the second
+FL_MEMORY = 0.9  # ... that RMS: a running mean of (light - smooth)^2 / r with this memory per frame
+FL_HOLD = 0.9  # the light level's weight falls by at most this factor per frame
 GLITCH = 6.0  # noise stds off the next detection at which a shot's first detection is dropped
 RESID_LIGHTEST = 4  # index into _adaptive.LAMBDA: the smoothest the residual (expression) channels get
 # ... in the causal mode: half a decade smoother (L = 3e-3). On the real MTCNN clips the still-clip jitter
@@ -146,6 +149,7 @@ class LandmarkStabilizer:
         self._last_y2 = None
         self._held = None
         self._w_prev = np.zeros(4)
+        self._fl_d2 = None  # fixed-lag: running mean of (light - smooth)^2 / r (rigid channels)
         self._n_meas = 0  # measured frames of this shot
         self._mad = None
         self._mad_n = 0
@@ -216,12 +220,17 @@ class LandmarkStabilizer:
         dts = [rec["dt"] for rec in recs[1:]]
         xa = _kalman.smooth([rec["a"] for rec in recs], dts)
         xb = _kalman.smooth([rec["b"] for rec in recs], dts)
-        # the light level where the smooth one departs from it by more than noise (two-level ICI)
+        # the light level where the smooth one departs from it by more than noise (two-level ICI),
+        # judged on the RMS departure over recent frames (a running mean of its square)
         d = xb - xa[:4]
-        z = np.abs(d) / np.sqrt(recs[-1]["r"][:4])
-        w = np.clip((z - FL_GATE[0]) / (FL_GATE[1] - FL_GATE[0]), 0.0, 1.0)
         if back < self.lag:  # the last frames of a shot: too few later frames to tell, keep the weight
-            w = np.zeros_like(w)
+            w = np.zeros(4)
+        else:
+            d2 = d * d / recs[-1]["r"][:4]
+            if self._fl_d2 is not None:
+                d2 = FL_MEMORY * self._fl_d2 + (1.0 - FL_MEMORY) * d2
+            self._fl_d2 = d2
+            w = np.clip((np.sqrt(d2) - FL_GATE[0]) / (FL_GATE[1] - FL_GATE[0]), 0.0, 1.0)
         w = np.maximum(w, FL_HOLD * self._w_prev)
         self._w_prev = w
         out = xa.copy()
