@@ -27,7 +27,7 @@ run() {  # run NAME CMD... : log to $LOG/NAME.log, remember the exit code and ti
     STEP[$name]="rc=$? $(( $(date +%s) - t0 ))s"
     ORDER+=("$name")
 }
-OPS_CUDA_TESTS=$(ls tests/ops/test_*_cuda.py)
+OPS_CUDA_TESTS=${OPS_CUDA_TESTS:-$(ls tests/ops/test_*_cuda.py)}  # the memcheck step's test files
 
 stage_build() {
     nvidia-smi > "$LOG/nvidia-smi.log" 2>&1
