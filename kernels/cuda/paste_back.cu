@@ -1,9 +1,7 @@
-// CUDA kernel for paste_back: one thread per pixel of the union of the paste areas
-// (p.region_*). Faces are looped inside the thread, in order, so overlapping faces compose
-// exactly as successive calls would. When the result goes to a new frame, the frame is first
-// copied into it with one cudaMemcpy2DAsync and the kernel then works in place there: a plain
-// copy runs at memory speed, where a thread per frame pixel (what this kernel did before)
-// spent most of a 1080p paste's device time copying pixels no face touches.
+// CUDA kernel for paste_back: one thread per pixel of the region it must touch (the
+// whole frame when the result goes to a separate buffer, the union of the paste areas,
+// p.region_*, when in place). Faces are looped inside the thread, in order, so overlapping faces
+// compose exactly as successive calls would.
 #include "ffaccel/paste_back.h"
 
 #include <stdexcept>
@@ -25,25 +23,22 @@ __global__ void paste_back_kernel(PasteParams p, FaceGroup<PasteFace> faces, int
 template <typename CropT, typename MaskT, WarpMode M, int C>
 struct PasteLaunch {
     static void run(const PasteParams& params, const PasteFace* faces, int n, cudaStream_t stream) {
-        PasteParams p = params;
-        if (!p.in_place) {
-            check_cuda(cudaMemcpy2DAsync(reinterpret_cast<void*>(p.out.data), p.out.stride,
-                                         reinterpret_cast<const void*>(p.frame.data), p.frame.stride,
-                                         static_cast<size_t>(p.out.w) * C, p.out.h, cudaMemcpyDeviceToDevice, stream),
-                       "paste_back: frame copy");
-            p.in_place = true;
-            p.frame = p.out;
-        }
-        // region: the union of every face's area (paste_region); nothing else changes.
-        if (p.region_x2 <= p.region_x1 || p.region_y2 <= p.region_y1) return;  // no face touches the frame
-        const int x0 = p.region_x1, y0 = p.region_y1, w = p.region_x2 - x0, h = p.region_y2 - y0;
         const dim3 block(32, 8);
-        const dim3 grid((w + block.x - 1) / block.x, (h + block.y - 1) / block.y);
         for_each_face_group(faces, n, [&](const FaceGroup<PasteFace>& group, int first, int count) {
-            PasteParams g = p;  // later groups paste over the result of the earlier ones, in `out`
-            g.crops.data += static_cast<std::uintptr_t>(first) * params.crops.batch_stride;
-            g.masks.data += static_cast<std::uintptr_t>(first) * params.masks.batch_stride;
-            paste_back_kernel<CropT, MaskT, M, C><<<grid, block, 0, stream>>>(g, group, count, x0, y0, w, h);
+            PasteParams p = params;  // region: the union of every face's area (paste_region)
+            p.crops.data += static_cast<std::uintptr_t>(first) * params.crops.batch_stride;
+            p.masks.data += static_cast<std::uintptr_t>(first) * params.masks.batch_stride;
+            if (first > 0) {  // later groups paste over the result of the earlier ones
+                p.in_place = true;
+                p.frame = params.out;
+            }
+            int x0 = 0, y0 = 0, w = p.out.w, h = p.out.h;
+            if (p.in_place) {
+                if (p.region_x2 <= p.region_x1 || p.region_y2 <= p.region_y1) return;  // no face touches the frame
+                x0 = p.region_x1, y0 = p.region_y1, w = p.region_x2 - x0, h = p.region_y2 - y0;
+            }
+            const dim3 grid((w + block.x - 1) / block.x, (h + block.y - 1) / block.y);
+            paste_back_kernel<CropT, MaskT, M, C><<<grid, block, 0, stream>>>(p, group, count, x0, y0, w, h);
             check_launch("paste_back");
         });
     }
