@@ -12,26 +12,15 @@
 
 namespace ffaccel {
 
+namespace cpu {
+void noise_variance(const double* y, const std::uint8_t* measured, const double* floor, int t_len, int channels,
+                    double scale, double* out);
+}  // namespace cpu
+
 #if defined(FFACCEL_CPU_BASE)
 void stab_noise_variance(const double* y, const std::uint8_t* measured, const double* floor, int t_len, int channels,
                          double scale, double* out) {
-    std::vector<double> d2;
-    d2.reserve(t_len > 2 ? t_len - 2 : 0);
-    for (int c = 0; c < channels; ++c) {
-        d2.clear();
-        for (int t = 0; t + 2 < t_len; ++t) {
-            if (measured[t] && measured[t + 1] && measured[t + 2]) {
-                const double* r = y + static_cast<std::int64_t>(t) * channels + c;
-                d2.push_back(std::abs((r[2 * channels] - 2.0 * r[channels]) + r[0]));
-            }
-        }
-        if (d2.empty()) {
-            out[c] = floor[c];
-            continue;
-        }
-        const double med = cpu::median_of(d2.data(), static_cast<std::ptrdiff_t>(d2.size()));
-        out[c] = std::max(med * med * scale, floor[c]);
-    }
+    cpu::noise_variance(y, measured, floor, t_len, channels, scale, out);
 }
 
 std::int64_t stab_bank_work_size(int t_len, int channels, int stride, int levels, int max_warm) {
@@ -157,7 +146,15 @@ void group_pass(const StabBankParams& p, int j0, int G, int A, const double* off
         for (int q = 0; q < Q; ++q) xin[q] = load4(x + 4 * q) - offq[q];
         const v4d* corr = cd + region * L;
         v4d* v = rows + static_cast<std::int64_t>(i) * L;
-        if (G == 1) {  // one level: its taps held in registers
+        if (G == 1 && region == 0) {  // one level, no correction (most rows): taps held in registers
+            // (xin + 0 differs from xin only in the sign of a zero, which no output keeps:
+            // the estimates are v + offset)
+            for (int q = 0; q < Q; ++q) {
+                v4d acc = g1 * xin[q];
+                for (int m = K; m >= 1; --m) acc = acc - t1[m - 1] * v[q - m * L];
+                v[q] = acc;
+            }
+        } else if (G == 1) {
             for (int q = 0; q < Q; ++q) {
                 v4d acc = g1 * (xin[q] + corr[q]);
                 for (int m = K; m >= 1; --m) acc = acc - t1[m - 1] * v[q - m * L];
@@ -202,6 +199,28 @@ void group_pass(const StabBankParams& p, int j0, int G, int A, const double* off
 }
 
 }  // namespace
+
+// stab_noise_variance's loop, compiled in both builds (the baseline one is size-optimised).
+void noise_variance(const double* y, const std::uint8_t* measured, const double* floor, int t_len, int channels,
+                    double scale, double* out) {
+    std::vector<double> d2;
+    d2.reserve(t_len > 2 ? t_len - 2 : 0);
+    for (int c = 0; c < channels; ++c) {
+        d2.clear();
+        for (int t = 0; t + 2 < t_len; ++t) {
+            if (measured[t] && measured[t + 1] && measured[t + 2]) {
+                const double* r = y + static_cast<std::int64_t>(t) * channels + c;
+                d2.push_back(std::abs((r[2 * channels] - 2.0 * r[channels]) + r[0]));
+            }
+        }
+        if (d2.empty()) {
+            out[c] = floor[c];
+            continue;
+        }
+        const double med = median_of(d2.data(), static_cast<std::ptrdiff_t>(d2.size()));
+        out[c] = std::max(med * med * scale, floor[c]);
+    }
+}
 
 void stab_bank(const StabBankParams& p) {
     const int C = p.channels, Cp = p.stride, T = p.t_len, J = p.levels;
@@ -325,6 +344,10 @@ void stab_bank(const StabBankParams& p) {
 }  // namespace FFACCEL_CPU_VARIANT
 
 FFACCEL_CPU_DISPATCH(void, stab_bank, (const StabBankParams& p), (p))
+FFACCEL_CPU_DISPATCH(void, noise_variance,
+                     (const double* y, const std::uint8_t* measured, const double* floor, int t_len, int channels,
+                      double scale, double* out),
+                     (y, measured, floor, t_len, channels, scale, out))
 
 }  // namespace cpu
 }  // namespace ffaccel
