@@ -23,17 +23,18 @@ void stab_noise_variance(const double* y, const std::uint8_t* measured, const do
     cpu::noise_variance(y, measured, floor, t_len, channels, scale, out);
 }
 
-std::int64_t stab_bank_work_size(int t_len, int channels, int stride, int levels, int max_warm) {
+std::int64_t stab_bank_work_size(int t_len, int channels, int stride, int levels, int max_warm, int period) {
     (void)channels;
     const std::int64_t tcp = static_cast<std::int64_t>(t_len) * stride;
     const std::int64_t lanes = std::max(stride / 4, STAB_BANK_LANES / 4);
     // in doubles: a group's recursion buffer (T + 2 W + 2 K rows of `lanes` four-lane blocks)
     // and scratch (taps, gains, offsets, 5 correction rows), estimates (T, J, stride), prefix
-    // sums (T + 1, stride), count and eroded (T, stride), offsets (stride), widths (J, stride)
+    // sums (T + 1, stride), count and eroded (T, stride), offsets (stride), widths (J, stride),
+    // the period less the offsets (period, stride)
     return 4 * ((static_cast<std::int64_t>(t_len) + 2 * max_warm + 2 * STAB_BANK_MAX_ORDER) * lanes +
                 (STAB_BANK_MAX_ORDER + 7) * lanes) +
            static_cast<std::int64_t>(t_len) * levels * stride + 3 * tcp + stride + stride +
-           static_cast<std::int64_t>(levels) * stride;
+           static_cast<std::int64_t>(levels) * stride + static_cast<std::int64_t>(period) * stride;
 }
 #endif
 
@@ -83,8 +84,8 @@ inline v4d splat(double x) { return v4d{x, x, x, x}; }
 // recursion's latency), each started the group's largest warm-up early (more warm-up only
 // brings a lane closer to the periodic steady state). Writes est rows (frames, stride J * Cp).
 template <int K>
-void group_pass(const StabBankParams& p, int j0, int G, int A, const double* off, v4d* scratch, v4d* buf,
-                double* est) {
+void group_pass(const StabBankParams& p, int j0, int G, int A, const double* off, const double* xs, v4d* scratch,
+                v4d* buf, double* est) {
     const int Cp = p.stride, T = p.t_len, n = p.n, pad = p.pad, J = p.levels;
     const int Q = (A + 3) / 4;
     const int L = G * Q;  // four-lane blocks: level-major, channel block minor
@@ -142,25 +143,24 @@ void group_pass(const StabBankParams& p, int j0, int G, int A, const double* off
         else if (k == pad) region = 2;
         else if (k == pad + T - 1) region = 3;
         else if (k >= pad + T && k < T + 2 * pad) region = 4;
-        const double* x = p.padded + static_cast<std::int64_t>(k) * Cp;
-        for (int q = 0; q < Q; ++q) xin[q] = load4(x + 4 * q) - offq[q];
+        const double* x = xs + static_cast<std::int64_t>(k) * Cp;  // the period less the offsets
         const v4d* corr = cd + region * L;
         v4d* v = rows + static_cast<std::int64_t>(i) * L;
         if (G == 1 && region == 0) {  // one level, no correction (most rows): taps held in registers
-            // (xin + 0 differs from xin only in the sign of a zero, which no output keeps:
-            // the estimates are v + offset)
+            // (x + 0 would differ from x only in the sign of an exact zero)
             for (int q = 0; q < Q; ++q) {
-                v4d acc = g1 * xin[q];
+                v4d acc = g1 * load4(x + 4 * q);
                 for (int m = K; m >= 1; --m) acc = acc - t1[m - 1] * v[q - m * L];
                 v[q] = acc;
             }
         } else if (G == 1) {
             for (int q = 0; q < Q; ++q) {
-                v4d acc = g1 * (xin[q] + corr[q]);
+                v4d acc = g1 * (load4(x + 4 * q) + corr[q]);
                 for (int m = K; m >= 1; --m) acc = acc - t1[m - 1] * v[q - m * L];
                 v[q] = acc;
             }
         } else {
+            for (int q = 0; q < Q; ++q) xin[q] = load4(x + 4 * q);
             for (int g = 0; g < G; ++g) {
                 for (int q = 0; q < Q; ++q) {
                     const int l = g * Q + q;
@@ -238,7 +238,11 @@ void stab_bank(const StabBankParams& p) {
     double* eroded = count + tcp;                             // (T, Cp)
     double* off = eroded + tcp;                               // (Cp,)
     double* gs = off + Cp;                                    // (J, Cp)
+    double* xs = gs + static_cast<std::int64_t>(J) * Cp;      // (n, Cp): the period less the offsets
     for (int c = 0; c < Cp; ++c) off[c] = p.padded[static_cast<std::int64_t>(p.pad) * Cp + c];
+    for (std::int64_t k = 0; k < static_cast<std::int64_t>(p.n) * Cp; k += Cp) {
+        for (int c = 0; c < Cp; ++c) xs[k + c] = p.padded[k + c] - off[c];
+    }
     // low[] is non-decreasing: the channels that may use level j are a prefix. Consecutive
     // levels with the same prefix run together, about STAB_BANK_LANES lanes at a time.
     for (int j = 0; j < J;) {
@@ -258,10 +262,10 @@ void stab_bank(const StabBankParams& p) {
             ++G;
         }
         switch (p.order) {
-            case 1: group_pass<1>(p, j, G, active, off, scratch, buf, est); break;
-            case 2: group_pass<2>(p, j, G, active, off, scratch, buf, est); break;
-            case 3: group_pass<3>(p, j, G, active, off, scratch, buf, est); break;
-            default: group_pass<4>(p, j, G, active, off, scratch, buf, est); break;
+            case 1: group_pass<1>(p, j, G, active, off, xs, scratch, buf, est); break;
+            case 2: group_pass<2>(p, j, G, active, off, xs, scratch, buf, est); break;
+            case 3: group_pass<3>(p, j, G, active, off, xs, scratch, buf, est); break;
+            default: group_pass<4>(p, j, G, active, off, xs, scratch, buf, est); break;
         }
         j += G;
     }

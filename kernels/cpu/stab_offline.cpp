@@ -51,7 +51,7 @@ StabOfflineWork::StabOfflineWork(int max_len, int points, const StabOfflineBank&
     int max_warm = 0;
     for (int j = 0; j < b.levels; ++j) max_warm = std::max(max_warm, b.warm[j]);
     const std::size_t bytes =
-        sizeof(double) * static_cast<std::size_t>(stab_bank_work_size(T, C, Cp, b.levels, max_warm));
+        sizeof(double) * static_cast<std::size_t>(stab_bank_work_size(T, C, Cp, b.levels, max_warm, std::max(max_period, 1)));
     w.bank = static_cast<double*>(::operator new[](bytes, std::align_val_t(64)));
 }
 
