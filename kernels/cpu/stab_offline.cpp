@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <vector>
 
@@ -26,10 +27,11 @@ int stab_offline_period_exponent(int t_len, int pad) {
 
 struct StabOfflineWork::Impl {
     int channels = 0, stride = 0;
-    std::vector<double> ch, m, at, r, sdr, sm;
+    std::unique_ptr<double[]> ch, sm;  // (T, C), uninitialised: written before they are read
+    std::vector<double> m, at, r, sdr;
     std::vector<std::uint8_t> bad, measured;
-    std::vector<double> padded;  // (2^e_max, stride), the columns past C zero
-    double* bank = nullptr;      // stab_bank's scratch, 64-byte aligned
+    std::unique_ptr<double[]> padded;  // (max_period, stride): the columns past C zero, the others written per shot
+    double* bank = nullptr;            // stab_bank's scratch, 64-byte aligned
 };
 
 StabOfflineWork::StabOfflineWork(int max_len, int points, const StabOfflineBank& b, int max_period)
@@ -38,8 +40,8 @@ StabOfflineWork::StabOfflineWork(int max_len, int points, const StabOfflineBank&
     const int T = std::max(max_len, 1), C = 4 + 2 * points, Cp = (C + 3) / 4 * 4;
     w.channels = C;
     w.stride = Cp;
-    w.ch.resize(static_cast<std::size_t>(T) * C);
-    w.sm.resize(static_cast<std::size_t>(T) * C);
+    w.ch.reset(new double[static_cast<std::size_t>(T) * C]);
+    w.sm.reset(new double[static_cast<std::size_t>(T) * C]);
     w.m.resize(static_cast<std::size_t>(points) * 2);
     w.at.resize(T);
     for (int t = 0; t < T; ++t) w.at[t] = static_cast<double>(t);
@@ -47,7 +49,9 @@ StabOfflineWork::StabOfflineWork(int max_len, int points, const StabOfflineBank&
     w.sdr.resize(C);
     w.bad.resize(T);
     w.measured.assign(T, 1);
-    w.padded.assign(static_cast<std::size_t>(std::max(max_period, 1)) * Cp, 0.0);
+    const std::size_t rows = static_cast<std::size_t>(std::max(max_period, 1));
+    w.padded.reset(new double[rows * Cp]);
+    for (std::size_t k = 0; k < rows && Cp > C; ++k) std::fill(&w.padded[k * Cp + C], &w.padded[(k + 1) * Cp], 0.0);
     int max_warm = 0;
     for (int j = 0; j < b.levels; ++j) max_warm = std::max(max_warm, b.warm[j]);
     const std::size_t bytes =
@@ -65,18 +69,18 @@ bool stab_offline_shot(const double* z, int T, int N, const StabOfflineBank& b, 
     StabOfflineWork::Impl& w = *work.impl;
     const int C = w.channels, Cp = w.stride, pad = b.pad;
     double size = 0.0;
-    *status = cpu::stab_rigid(StabRigidParams{z, w.m.data(), w.ch.data(), T, N}, &size);
+    *status = cpu::stab_rigid(StabRigidParams{z, w.m.data(), w.ch.get(), T, N}, &size);
     if (*status != StabRigidStatus::ok) return false;
-    cpu::stab_outliers(StabOutlierParams{w.ch.data(), w.at.data(), w.bad.data(), T, C, b.outlier, 3});
+    cpu::stab_outliers(StabOutlierParams{w.ch.get(), w.at.data(), w.bad.data(), T, C, b.outlier, 3});
     for (int t = 0; t < T; ++t) {
         if (w.bad[t]) return false;
     }
-    const double* ch = w.ch.data();
+    const double* ch = w.ch.get();
     stab_noise_variance(ch, w.measured.data(), b.floor, T, C, b.mad_to_var, w.r.data());
     for (int c = 0; c < C; ++c) w.sdr[c] = std::sqrt(w.r[c]);
     // one period: odd reflection about the end frames (T > pad), then a straight-line filler
     // back to the start (stability/_bank.py builds the same)
-    double* const padded = w.padded.data();
+    double* const padded = w.padded.get();
     const int mrows = T + 2 * pad;
     for (int t = 0; t < T; ++t)
         std::memcpy(padded + static_cast<std::size_t>(pad + t) * Cp, ch + static_cast<std::size_t>(t) * C,
@@ -109,7 +113,7 @@ bool stab_offline_shot(const double* z, int T, int N, const StabOfflineBank& b, 
     p.norm = norm;
     p.sdr = w.sdr.data();
     p.low = b.low;
-    p.out = w.sm.data();
+    p.out = w.sm.get();
     p.work = w.bank;
     p.n = n;
     p.t_len = T;
@@ -122,7 +126,7 @@ bool stab_offline_shot(const double* z, int T, int N, const StabOfflineBank& b, 
     p.erode = b.erode;
     p.average = b.average;
     cpu::stab_bank(p);
-    stab_points(w.sm.data(), w.m.data(), size, T, N, out);
+    stab_points(w.sm.get(), w.m.data(), size, T, N, out);
     return true;
 }
 
