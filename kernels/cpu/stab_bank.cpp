@@ -28,7 +28,7 @@ std::int64_t stab_bank_work_size(int t_len, int channels, int stride, int levels
     const std::int64_t tcp = static_cast<std::int64_t>(t_len) * stride;
     const std::int64_t lanes = std::max(stride / 4, STAB_BANK_LANES / 4);
     // in doubles: a group's recursion buffer (T + 2 W + 2 K rows of `lanes` four-lane blocks)
-    // and scratch (taps, gains, offsets, 5 correction rows), estimates (T, J, stride), prefix
+    // and scratch (taps, gains, offsets, 5 correction rows), estimates (J, T, stride), prefix
     // sums (T + 1, stride), count and eroded (T, stride), offsets (stride), widths (J, stride),
     // the period less the offsets (period, stride)
     return 4 * ((static_cast<std::int64_t>(t_len) + 2 * max_warm + 2 * STAB_BANK_MAX_ORDER) * lanes +
@@ -173,7 +173,7 @@ void group_pass(const StabBankParams& p, int j0, int G, int A, const double* off
         }
         if (++k == n) k = 0;
     }
-    const std::int64_t jc = static_cast<std::int64_t>(J) * Cp;
+    const std::int64_t tc = static_cast<std::int64_t>(T) * Cp;  // est is level-major: (J, T, Cp)
     for (int i = len - 1; i >= W; --i) {
         v4d* v = rows + static_cast<std::int64_t>(i) * L;
         if (G == 1) {
@@ -190,9 +190,9 @@ void group_pass(const StabBankParams& p, int j0, int G, int A, const double* off
             }
         }
         if (i < W + T) {
-            double* e = est + (i - W) * jc + static_cast<std::int64_t>(j0) * Cp;
+            double* e = est + static_cast<std::int64_t>(j0) * tc + (i - W) * Cp;
             for (int g = 0; g < G; ++g) {
-                for (int q = 0; q < Q; ++q) store4(e + g * Cp + 4 * q, v[g * Q + q] + offq[q]);
+                for (int q = 0; q < Q; ++q) store4(e + g * tc + 4 * q, v[g * Q + q] + offq[q]);
             }
         }
     }
@@ -231,7 +231,7 @@ void stab_bank(const StabBankParams& p) {
     // work (see stab_bank_work_size): the group's blocks first (32-byte units), then doubles
     v4d* buf = reinterpret_cast<v4d*>(p.work);  // (T + 2 W + 2 K, lanes)
     v4d* scratch = buf + (static_cast<std::int64_t>(T) + 2 * max_warm + 2 * STAB_BANK_MAX_ORDER) * lanes;
-    double* est = reinterpret_cast<double*>(scratch + (STAB_BANK_MAX_ORDER + 7) * lanes);  // (T, J, Cp)
+    double* est = reinterpret_cast<double*>(scratch + (STAB_BANK_MAX_ORDER + 7) * lanes);  // (J, T, Cp)
     const std::int64_t tcp = static_cast<std::int64_t>(T) * Cp;
     double* lower = est + static_cast<std::int64_t>(T) * jc;  // (T + 1, Cp): prefix sums
     double* count = lower + tcp + Cp;                         // (T, Cp)
@@ -286,9 +286,9 @@ void stab_bank(const StabBankParams& p) {
     const v4d one = splat(1.0), zero = splat(0.0), jd = splat(static_cast<double>(J));
     double* cnt = count;  // (T, Cp): the level
     for (int t = 0; t < T; ++t) {
-        const double* et = est + t * jc;
+        const double* et = est + t * Cp;  // level j of frame t at et + j * tcp
         for (int q = 0; q < Q; ++q) {
-            const v4d e = load4(et + static_cast<std::int64_t>(J - 1) * Cp + 4 * q);
+            const v4d e = load4(et + static_cast<std::int64_t>(J - 1) * tcp + 4 * q);
             const v4d g = load4(gs + static_cast<std::int64_t>(J - 1) * Cp + 4 * q);
             v4d lo = e - g, up = e + g, run = one;
             // Down to the first level at which this block has no active channel. Lanes of a
@@ -296,7 +296,7 @@ void stab_bank(const StabBankParams& p) {
             // (finite) and may run on: the run is clamped to their `low` below, and counting
             // on past a disagreement changes nothing (lower > upper stays so).
             for (int j = J - 2; j >= 0 && act[j] > 4 * q; --j) {
-                const v4d ej = load4(et + static_cast<std::int64_t>(j) * Cp + 4 * q);
+                const v4d ej = load4(et + static_cast<std::int64_t>(j) * tcp + 4 * q);
                 const v4d gj = load4(gs + static_cast<std::int64_t>(j) * Cp + 4 * q);
                 const v4d lj = ej - gj, uj = ej + gj;
                 lo = (lo < lj) ? lj : lo;  // max
@@ -331,15 +331,15 @@ void stab_bank(const StabBankParams& p) {
         const int a = avg ? std::max(0, t - p.average) : t, b = avg ? std::min(T, t + p.average + 1) : t + 1;
         const double frames = static_cast<double>(b - a);
         const std::int64_t ra = static_cast<std::int64_t>(a) * Cp, rb = static_cast<std::int64_t>(b) * Cp;
-        const double* et = est + t * jc;
+        const double* et = est + t * Cp;
         for (int c = 0; c < C; ++c) {
             const double lv = (pre[rb + c] - pre[ra + c]) / frames;
             int j0 = static_cast<int>(std::floor(lv));
             j0 = std::min(std::max(j0, 0), J - 1);
             const int j1 = std::min(j0 + 1, J - 1);
             const double frac = lv - static_cast<double>(j0);
-            const double va = et[static_cast<std::int64_t>(j0) * Cp + c];
-            const double vb = et[static_cast<std::int64_t>(j1) * Cp + c];
+            const double va = et[static_cast<std::int64_t>(j0) * tcp + c];
+            const double vb = et[static_cast<std::int64_t>(j1) * tcp + c];
             o[static_cast<std::int64_t>(t) * C + c] = va + frac * (vb - va);
         }
     }
