@@ -278,7 +278,7 @@ void stab_bank(const StabBankParams& p) {
     for (int j = 0; j < J; ++j) {
         int active = 0;
         while (active < C && p.low[active] <= j) ++active;
-        act[j] = active;
+        act[j] = active;  // non-decreasing in j
         for (int c = 0; c < Cp; ++c) gs[static_cast<std::int64_t>(j) * Cp + c] = c < C ? p.gamma * (p.norm[j] * p.sdr[c]) : 0.0;
     }
     double lowd[STAB_BANK_MAX_CHANNELS + 4];
@@ -295,7 +295,9 @@ void stab_bank(const StabBankParams& p) {
             // block whose channel may not use level j (or past C) were computed all the same
             // (finite) and may run on: the run is clamped to their `low` below, and counting
             // on past a disagreement changes nothing (lower > upper stays so).
-            for (int j = J - 2; j >= 0 && act[j] > 4 * q; --j) {
+            int jlo = 0;  // the first level at which this block has an active channel
+            while (jlo < J - 1 && act[jlo] <= 4 * q) ++jlo;
+            for (int j = J - 2; j >= jlo; --j) {
                 const v4d ej = load4(et + static_cast<std::int64_t>(j) * tcp + 4 * q);
                 const v4d gj = load4(gs + static_cast<std::int64_t>(j) * Cp + 4 * q);
                 const v4d lj = ej - gj, uj = ej + gj;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "select.h"
@@ -49,7 +50,9 @@ void stab_outliers(const StabOutlierParams& p) {
     std::vector<int> keep(T);
     // the tests' values channel-major, (C, T): each channel's median reads one run, and the
     // flag pass runs along the frames
-    std::vector<double> dq(static_cast<std::size_t>(T) * C), dm(static_cast<std::size_t>(T) * C), col(T);
+    // (uninitialised: a pass writes the values of its K frames before it reads them)
+    std::unique_ptr<double[]> dq(new double[static_cast<std::size_t>(T) * C]), dm(new double[static_cast<std::size_t>(T) * C]);
+    std::vector<double> col(T);
     std::vector<std::uint8_t> hit(T);
     std::vector<double> sq(C), sm(C), isq(C), ism(C);
     bool have_scales = false;
@@ -88,8 +91,8 @@ void stab_outliers(const StabOutlierParams& p) {
             const double* m2 = p.y + static_cast<std::int64_t>(keep[start + 2]) * C;
             const double* m3 = p.y + static_cast<std::int64_t>(keep[start + 3]) * C;
             const double* m4 = p.y + static_cast<std::int64_t>(keep[start + 4]) * C;
-            double* dqi = dq.data() + i;
-            double* dmi = dm.data() + i;
+            double* dqi = dq.get() + i;
+            double* dmi = dm.get() + i;
             const double inv_noise = 1.0 / noise;
             for (int c = 0; c < C; ++c) {
                 const double pred = ((w[0] * y0[c] + w[1] * y1[c]) + w[2] * y2[c]) + w[3] * y3[c];
@@ -101,8 +104,8 @@ void stab_outliers(const StabOutlierParams& p) {
             for (int c = 0; c < C; ++c) {
                 double amax = 0.0;
                 for (int i = 0; i < K; ++i) amax = std::max(amax, std::abs(p.y[static_cast<std::int64_t>(i) * C + c]));
-                const double* dqc = dq.data() + static_cast<std::int64_t>(c) * T;
-                const double* dmc = dm.data() + static_cast<std::int64_t>(c) * T;
+                const double* dqc = dq.get() + static_cast<std::int64_t>(c) * T;
+                const double* dmc = dm.get() + static_cast<std::int64_t>(c) * T;
                 std::copy(dqc, dqc + K, col.data());
                 sq[c] = std::max(1.4826 * median_of(col.data(), K), 1e-9 * (1.0 + amax));
                 std::copy(dmc, dmc + K, col.data());
@@ -117,8 +120,8 @@ void stab_outliers(const StabOutlierParams& p) {
         }
         std::fill(hit.begin(), hit.begin() + K, std::uint8_t{0});
         for (int c = 0; c < C; ++c) {
-            const double* dqc = dq.data() + static_cast<std::int64_t>(c) * T;
-            const double* dmc = dm.data() + static_cast<std::int64_t>(c) * T;
+            const double* dqc = dq.get() + static_cast<std::int64_t>(c) * T;
+            const double* dmc = dm.get() + static_cast<std::int64_t>(c) * T;
             const double a = isq[c], b = ism[c], lim = p.outlier;
             std::uint8_t* h = hit.data();
             for (int i = 0; i < K; ++i) h[i] |= std::min(dqc[i] * a, dmc[i] * b) > lim ? 1 : 0;
