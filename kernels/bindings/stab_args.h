@@ -67,9 +67,9 @@ struct AlignedFree {
 };
 using BankWork = std::unique_ptr<void, AlignedFree>;
 
-inline BankWork bank_work(int t_len, int channels, int stride, int levels, int max_warm) {
-    const std::size_t bytes =
-        sizeof(double) * static_cast<std::size_t>(stab_bank_work_size(t_len, channels, stride, levels, max_warm));
+inline BankWork bank_work(int t_len, int channels, int stride, int levels, int max_warm, int period) {
+    const std::size_t bytes = sizeof(double) * static_cast<std::size_t>(
+                                                   stab_bank_work_size(t_len, channels, stride, levels, max_warm, period));
     return BankWork(::operator new[](bytes, std::align_val_t(64)));
 }
 

@@ -46,7 +46,7 @@ static void stab_bank(In2 padded, int t_len, int pad, Int1 ends, In2 coef, Int1 
              !meets_out(coef.data(), sizeof(double) * static_cast<size_t>(J) * order) &&
              !meets_out(norm.data(), sizeof(double) * J) && !meets_out(sdr.data(), sizeof(double) * C),
          "out: must not overlap an input");
-    const BankWork work = bank_work(t_len, C, Cp, J, max_warm);
+    const BankWork work = bank_work(t_len, C, Cp, J, max_warm, n);
     const StabBankParams p = lv.params(padded.data(), n, Cp, t_len, pad, C, sdr.data(), out.data(), work.get());
     nb::gil_scoped_release release;
     cpu::stab_bank(p);

@@ -10,7 +10,9 @@ namespace ffaccel::cpu {
 namespace {  // internal linkage: each CPU build keeps its own copy
 
 // k-th smallest of v[0..n) (reordered), NaN-free input: quickselect with a branch-free
-// Lomuto partition about a median-of-3 pivot; equal keys handled (no endless loop).
+// Lomuto partition about a median-of-3 pivot; equal keys handled (no endless loop): the
+// pass that gathers the keys equal to the pivot runs only when the pivot is the least key
+// of the range (the partition made no progress).
 inline double select_kth(double* v, std::ptrdiff_t n, std::ptrdiff_t k) {
     std::ptrdiff_t lo = 0, hi = n;  // search [lo, hi)
     while (hi - lo > 24) {
@@ -28,7 +30,11 @@ inline double select_kth(double* v, std::ptrdiff_t n, std::ptrdiff_t k) {
             hi = j;
             continue;
         }
-        // [j, hi) >= pivot: move the keys equal to the pivot to its front
+        if (j > lo) {  // [j, hi) >= pivot holds the k-th and is shorter: go on there
+            lo = j;
+            continue;
+        }
+        // the pivot is the least key of [lo, hi): move the keys equal to it to the front
         std::ptrdiff_t e = j;
         for (std::ptrdiff_t i = j; i < hi; ++i) {
             const double t = v[i];

@@ -12,39 +12,29 @@
 
 namespace ffaccel {
 
+namespace cpu {
+void noise_variance(const double* y, const std::uint8_t* measured, const double* floor, int t_len, int channels,
+                    double scale, double* out);
+}  // namespace cpu
+
 #if defined(FFACCEL_CPU_BASE)
 void stab_noise_variance(const double* y, const std::uint8_t* measured, const double* floor, int t_len, int channels,
                          double scale, double* out) {
-    std::vector<double> d2;
-    d2.reserve(t_len > 2 ? t_len - 2 : 0);
-    for (int c = 0; c < channels; ++c) {
-        d2.clear();
-        for (int t = 0; t + 2 < t_len; ++t) {
-            if (measured[t] && measured[t + 1] && measured[t + 2]) {
-                const double* r = y + static_cast<std::int64_t>(t) * channels + c;
-                d2.push_back(std::abs((r[2 * channels] - 2.0 * r[channels]) + r[0]));
-            }
-        }
-        if (d2.empty()) {
-            out[c] = floor[c];
-            continue;
-        }
-        const double med = cpu::median_of(d2.data(), static_cast<std::ptrdiff_t>(d2.size()));
-        out[c] = std::max(med * med * scale, floor[c]);
-    }
+    cpu::noise_variance(y, measured, floor, t_len, channels, scale, out);
 }
 
-std::int64_t stab_bank_work_size(int t_len, int channels, int stride, int levels, int max_warm) {
+std::int64_t stab_bank_work_size(int t_len, int channels, int stride, int levels, int max_warm, int period) {
     (void)channels;
     const std::int64_t tcp = static_cast<std::int64_t>(t_len) * stride;
     const std::int64_t lanes = std::max(stride / 4, STAB_BANK_LANES / 4);
     // in doubles: a group's recursion buffer (T + 2 W + 2 K rows of `lanes` four-lane blocks)
-    // and scratch (taps, gains, offsets, 5 correction rows), estimates (T, J, stride), prefix
-    // sums (T + 1, stride), count and eroded (T, stride), offsets (stride), widths (J, stride)
+    // and scratch (taps, gains, offsets, 5 correction rows), estimates (J, T, stride), prefix
+    // sums (T + 1, stride), count and eroded (T, stride), offsets (stride), widths (J, stride),
+    // the period less the offsets (period, stride)
     return 4 * ((static_cast<std::int64_t>(t_len) + 2 * max_warm + 2 * STAB_BANK_MAX_ORDER) * lanes +
                 (STAB_BANK_MAX_ORDER + 7) * lanes) +
            static_cast<std::int64_t>(t_len) * levels * stride + 3 * tcp + stride + stride +
-           static_cast<std::int64_t>(levels) * stride;
+           static_cast<std::int64_t>(levels) * stride + static_cast<std::int64_t>(period) * stride;
 }
 #endif
 
@@ -94,8 +84,8 @@ inline v4d splat(double x) { return v4d{x, x, x, x}; }
 // recursion's latency), each started the group's largest warm-up early (more warm-up only
 // brings a lane closer to the periodic steady state). Writes est rows (frames, stride J * Cp).
 template <int K>
-void group_pass(const StabBankParams& p, int j0, int G, int A, const double* off, v4d* scratch, v4d* buf,
-                double* est) {
+void group_pass(const StabBankParams& p, int j0, int G, int A, const double* off, const double* xs, v4d* scratch,
+                v4d* buf, double* est) {
     const int Cp = p.stride, T = p.t_len, n = p.n, pad = p.pad, J = p.levels;
     const int Q = (A + 3) / 4;
     const int L = G * Q;  // four-lane blocks: level-major, channel block minor
@@ -153,17 +143,24 @@ void group_pass(const StabBankParams& p, int j0, int G, int A, const double* off
         else if (k == pad) region = 2;
         else if (k == pad + T - 1) region = 3;
         else if (k >= pad + T && k < T + 2 * pad) region = 4;
-        const double* x = p.padded + static_cast<std::int64_t>(k) * Cp;
-        for (int q = 0; q < Q; ++q) xin[q] = load4(x + 4 * q) - offq[q];
+        const double* x = xs + static_cast<std::int64_t>(k) * Cp;  // the period less the offsets
         const v4d* corr = cd + region * L;
         v4d* v = rows + static_cast<std::int64_t>(i) * L;
-        if (G == 1) {  // one level: its taps held in registers
+        if (G == 1 && region == 0) {  // one level, no correction (most rows): taps held in registers
+            // (x + 0 would differ from x only in the sign of an exact zero)
             for (int q = 0; q < Q; ++q) {
-                v4d acc = g1 * (xin[q] + corr[q]);
+                v4d acc = g1 * load4(x + 4 * q);
+                for (int m = K; m >= 1; --m) acc = acc - t1[m - 1] * v[q - m * L];
+                v[q] = acc;
+            }
+        } else if (G == 1) {
+            for (int q = 0; q < Q; ++q) {
+                v4d acc = g1 * (load4(x + 4 * q) + corr[q]);
                 for (int m = K; m >= 1; --m) acc = acc - t1[m - 1] * v[q - m * L];
                 v[q] = acc;
             }
         } else {
+            for (int q = 0; q < Q; ++q) xin[q] = load4(x + 4 * q);
             for (int g = 0; g < G; ++g) {
                 for (int q = 0; q < Q; ++q) {
                     const int l = g * Q + q;
@@ -176,7 +173,7 @@ void group_pass(const StabBankParams& p, int j0, int G, int A, const double* off
         }
         if (++k == n) k = 0;
     }
-    const std::int64_t jc = static_cast<std::int64_t>(J) * Cp;
+    const std::int64_t tc = static_cast<std::int64_t>(T) * Cp;  // est is level-major: (J, T, Cp)
     for (int i = len - 1; i >= W; --i) {
         v4d* v = rows + static_cast<std::int64_t>(i) * L;
         if (G == 1) {
@@ -193,15 +190,37 @@ void group_pass(const StabBankParams& p, int j0, int G, int A, const double* off
             }
         }
         if (i < W + T) {
-            double* e = est + (i - W) * jc + static_cast<std::int64_t>(j0) * Cp;
+            double* e = est + static_cast<std::int64_t>(j0) * tc + (i - W) * Cp;
             for (int g = 0; g < G; ++g) {
-                for (int q = 0; q < Q; ++q) store4(e + g * Cp + 4 * q, v[g * Q + q] + offq[q]);
+                for (int q = 0; q < Q; ++q) store4(e + g * tc + 4 * q, v[g * Q + q] + offq[q]);
             }
         }
     }
 }
 
 }  // namespace
+
+// stab_noise_variance's loop, compiled in both builds (the baseline one is size-optimised).
+void noise_variance(const double* y, const std::uint8_t* measured, const double* floor, int t_len, int channels,
+                    double scale, double* out) {
+    std::vector<double> d2;
+    d2.reserve(t_len > 2 ? t_len - 2 : 0);
+    for (int c = 0; c < channels; ++c) {
+        d2.clear();
+        for (int t = 0; t + 2 < t_len; ++t) {
+            if (measured[t] && measured[t + 1] && measured[t + 2]) {
+                const double* r = y + static_cast<std::int64_t>(t) * channels + c;
+                d2.push_back(std::abs((r[2 * channels] - 2.0 * r[channels]) + r[0]));
+            }
+        }
+        if (d2.empty()) {
+            out[c] = floor[c];
+            continue;
+        }
+        const double med = median_of(d2.data(), static_cast<std::ptrdiff_t>(d2.size()));
+        out[c] = std::max(med * med * scale, floor[c]);
+    }
+}
 
 void stab_bank(const StabBankParams& p) {
     const int C = p.channels, Cp = p.stride, T = p.t_len, J = p.levels;
@@ -212,14 +231,18 @@ void stab_bank(const StabBankParams& p) {
     // work (see stab_bank_work_size): the group's blocks first (32-byte units), then doubles
     v4d* buf = reinterpret_cast<v4d*>(p.work);  // (T + 2 W + 2 K, lanes)
     v4d* scratch = buf + (static_cast<std::int64_t>(T) + 2 * max_warm + 2 * STAB_BANK_MAX_ORDER) * lanes;
-    double* est = reinterpret_cast<double*>(scratch + (STAB_BANK_MAX_ORDER + 7) * lanes);  // (T, J, Cp)
+    double* est = reinterpret_cast<double*>(scratch + (STAB_BANK_MAX_ORDER + 7) * lanes);  // (J, T, Cp)
     const std::int64_t tcp = static_cast<std::int64_t>(T) * Cp;
     double* lower = est + static_cast<std::int64_t>(T) * jc;  // (T + 1, Cp): prefix sums
     double* count = lower + tcp + Cp;                         // (T, Cp)
     double* eroded = count + tcp;                             // (T, Cp)
     double* off = eroded + tcp;                               // (Cp,)
     double* gs = off + Cp;                                    // (J, Cp)
+    double* xs = gs + static_cast<std::int64_t>(J) * Cp;      // (n, Cp): the period less the offsets
     for (int c = 0; c < Cp; ++c) off[c] = p.padded[static_cast<std::int64_t>(p.pad) * Cp + c];
+    for (std::int64_t k = 0; k < static_cast<std::int64_t>(p.n) * Cp; k += Cp) {
+        for (int c = 0; c < Cp; ++c) xs[k + c] = p.padded[k + c] - off[c];
+    }
     // low[] is non-decreasing: the channels that may use level j are a prefix. Consecutive
     // levels with the same prefix run together, about STAB_BANK_LANES lanes at a time.
     for (int j = 0; j < J;) {
@@ -239,10 +262,10 @@ void stab_bank(const StabBankParams& p) {
             ++G;
         }
         switch (p.order) {
-            case 1: group_pass<1>(p, j, G, active, off, scratch, buf, est); break;
-            case 2: group_pass<2>(p, j, G, active, off, scratch, buf, est); break;
-            case 3: group_pass<3>(p, j, G, active, off, scratch, buf, est); break;
-            default: group_pass<4>(p, j, G, active, off, scratch, buf, est); break;
+            case 1: group_pass<1>(p, j, G, active, off, xs, scratch, buf, est); break;
+            case 2: group_pass<2>(p, j, G, active, off, xs, scratch, buf, est); break;
+            case 3: group_pass<3>(p, j, G, active, off, xs, scratch, buf, est); break;
+            default: group_pass<4>(p, j, G, active, off, xs, scratch, buf, est); break;
         }
         j += G;
     }
@@ -255,7 +278,7 @@ void stab_bank(const StabBankParams& p) {
     for (int j = 0; j < J; ++j) {
         int active = 0;
         while (active < C && p.low[active] <= j) ++active;
-        act[j] = active;
+        act[j] = active;  // non-decreasing in j
         for (int c = 0; c < Cp; ++c) gs[static_cast<std::int64_t>(j) * Cp + c] = c < C ? p.gamma * (p.norm[j] * p.sdr[c]) : 0.0;
     }
     double lowd[STAB_BANK_MAX_CHANNELS + 4];
@@ -263,17 +286,19 @@ void stab_bank(const StabBankParams& p) {
     const v4d one = splat(1.0), zero = splat(0.0), jd = splat(static_cast<double>(J));
     double* cnt = count;  // (T, Cp): the level
     for (int t = 0; t < T; ++t) {
-        const double* et = est + t * jc;
+        const double* et = est + t * Cp;  // level j of frame t at et + j * tcp
         for (int q = 0; q < Q; ++q) {
-            const v4d e = load4(et + static_cast<std::int64_t>(J - 1) * Cp + 4 * q);
+            const v4d e = load4(et + static_cast<std::int64_t>(J - 1) * tcp + 4 * q);
             const v4d g = load4(gs + static_cast<std::int64_t>(J - 1) * Cp + 4 * q);
             v4d lo = e - g, up = e + g, run = one;
             // Down to the first level at which this block has no active channel. Lanes of a
             // block whose channel may not use level j (or past C) were computed all the same
             // (finite) and may run on: the run is clamped to their `low` below, and counting
             // on past a disagreement changes nothing (lower > upper stays so).
-            for (int j = J - 2; j >= 0 && act[j] > 4 * q; --j) {
-                const v4d ej = load4(et + static_cast<std::int64_t>(j) * Cp + 4 * q);
+            int jlo = 0;  // the first level at which this block has an active channel
+            while (jlo < J - 1 && act[jlo] <= 4 * q) ++jlo;
+            for (int j = J - 2; j >= jlo; --j) {
+                const v4d ej = load4(et + static_cast<std::int64_t>(j) * tcp + 4 * q);
                 const v4d gj = load4(gs + static_cast<std::int64_t>(j) * Cp + 4 * q);
                 const v4d lj = ej - gj, uj = ej + gj;
                 lo = (lo < lj) ? lj : lo;  // max
@@ -308,15 +333,15 @@ void stab_bank(const StabBankParams& p) {
         const int a = avg ? std::max(0, t - p.average) : t, b = avg ? std::min(T, t + p.average + 1) : t + 1;
         const double frames = static_cast<double>(b - a);
         const std::int64_t ra = static_cast<std::int64_t>(a) * Cp, rb = static_cast<std::int64_t>(b) * Cp;
-        const double* et = est + t * jc;
+        const double* et = est + t * Cp;
         for (int c = 0; c < C; ++c) {
             const double lv = (pre[rb + c] - pre[ra + c]) / frames;
             int j0 = static_cast<int>(std::floor(lv));
             j0 = std::min(std::max(j0, 0), J - 1);
             const int j1 = std::min(j0 + 1, J - 1);
             const double frac = lv - static_cast<double>(j0);
-            const double va = et[static_cast<std::int64_t>(j0) * Cp + c];
-            const double vb = et[static_cast<std::int64_t>(j1) * Cp + c];
+            const double va = et[static_cast<std::int64_t>(j0) * tcp + c];
+            const double vb = et[static_cast<std::int64_t>(j1) * tcp + c];
             o[static_cast<std::int64_t>(t) * C + c] = va + frac * (vb - va);
         }
     }
@@ -325,6 +350,10 @@ void stab_bank(const StabBankParams& p) {
 }  // namespace FFACCEL_CPU_VARIANT
 
 FFACCEL_CPU_DISPATCH(void, stab_bank, (const StabBankParams& p), (p))
+FFACCEL_CPU_DISPATCH(void, noise_variance,
+                     (const double* y, const std::uint8_t* measured, const double* floor, int t_len, int channels,
+                      double scale, double* out),
+                     (y, measured, floor, t_len, channels, scale, out))
 
 }  // namespace cpu
 }  // namespace ffaccel

@@ -4,13 +4,18 @@
 #include <cmath>
 #include <vector>
 
+// GCC 12's SLP vectoriser turns cx.h's complex products into fused multiply-adds
+// (vfmaddsub) at -O3 -march=x86-64-v3 despite -ffp-contract=off: no vectorising here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-tree-vectorize")
+#endif
 #include "cx.h"
 #include "variant.h"
 
-// Scalar complex arithmetic (cx.h), compiled once (baseline build only), as stab_rigid.
-#if defined(FFACCEL_CPU_BASE)
+// Scalar complex arithmetic (cx.h), compiled twice as stab_rigid (the x86-64-v3 build at -O3).
 namespace ffaccel {
 namespace cpu {
+namespace FFACCEL_CPU_VARIANT {
 
 void stab_cuts(const StabCutParams& p) {
     using cd = Cx;
@@ -84,6 +89,9 @@ void stab_cuts(const StabCutParams& p) {
     }
 }
 
+}  // namespace FFACCEL_CPU_VARIANT
+
+FFACCEL_CPU_DISPATCH(void, stab_cuts, (const StabCutParams& p), (p))
+
 }  // namespace cpu
 }  // namespace ffaccel
-#endif  // FFACCEL_CPU_BASE

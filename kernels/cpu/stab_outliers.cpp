@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "select.h"
@@ -47,7 +48,12 @@ void stab_outliers(const StabOutlierParams& p) {
     const int T = p.t_len, C = p.channels;
     for (int t = 0; t < T; ++t) p.bad[t] = 0;
     std::vector<int> keep(T);
-    std::vector<double> dq(static_cast<std::size_t>(T) * C), dm(static_cast<std::size_t>(T) * C), col(T);
+    // the tests' values channel-major, (C, T): each channel's median reads one run, and the
+    // flag pass runs along the frames
+    // (uninitialised: a pass writes the values of its K frames before it reads them)
+    std::unique_ptr<double[]> dq(new double[static_cast<std::size_t>(T) * C]), dm(new double[static_cast<std::size_t>(T) * C]);
+    std::vector<double> col(T);
+    std::vector<std::uint8_t> hit(T);
     std::vector<double> sq(C), sm(C), isq(C), ism(C);
     bool have_scales = false;
     for (int pass = 0; pass < p.passes; ++pass) {
@@ -85,24 +91,24 @@ void stab_outliers(const StabOutlierParams& p) {
             const double* m2 = p.y + static_cast<std::int64_t>(keep[start + 2]) * C;
             const double* m3 = p.y + static_cast<std::int64_t>(keep[start + 3]) * C;
             const double* m4 = p.y + static_cast<std::int64_t>(keep[start + 4]) * C;
-            double* dqi = dq.data() + static_cast<std::int64_t>(i) * C;
-            double* dmi = dm.data() + static_cast<std::int64_t>(i) * C;
+            double* dqi = dq.get() + i;
+            double* dmi = dm.get() + i;
             const double inv_noise = 1.0 / noise;
             for (int c = 0; c < C; ++c) {
                 const double pred = ((w[0] * y0[c] + w[1] * y1[c]) + w[2] * y2[c]) + w[3] * y3[c];
-                dqi[c] = std::abs(yi[c] - pred) * inv_noise;
-                dmi[c] = std::abs(yi[c] - median5(m0[c], m1[c], m2[c], m3[c], m4[c]));
+                dqi[static_cast<std::int64_t>(c) * T] = std::abs(yi[c] - pred) * inv_noise;
+                dmi[static_cast<std::int64_t>(c) * T] = std::abs(yi[c] - median5(m0[c], m1[c], m2[c], m3[c], m4[c]));
             }
         }
         if (!have_scales) {  // first pass: every frame is kept
             for (int c = 0; c < C; ++c) {
                 double amax = 0.0;
-                for (int i = 0; i < K; ++i) {
-                    col[i] = dq[static_cast<std::size_t>(i) * C + c];
-                    amax = std::max(amax, std::abs(p.y[static_cast<std::int64_t>(i) * C + c]));
-                }
+                for (int i = 0; i < K; ++i) amax = std::max(amax, std::abs(p.y[static_cast<std::int64_t>(i) * C + c]));
+                const double* dqc = dq.get() + static_cast<std::int64_t>(c) * T;
+                const double* dmc = dm.get() + static_cast<std::int64_t>(c) * T;
+                std::copy(dqc, dqc + K, col.data());
                 sq[c] = std::max(1.4826 * median_of(col.data(), K), 1e-9 * (1.0 + amax));
-                for (int i = 0; i < K; ++i) col[i] = dm[static_cast<std::size_t>(i) * C + c];
+                std::copy(dmc, dmc + K, col.data());
                 sm[c] = std::max(1.4826 * median_of(col.data(), K), 0.5 * sq[c]);
             }
             have_scales = true;
@@ -112,12 +118,16 @@ void stab_outliers(const StabOutlierParams& p) {
             isq[c] = 1.0 / sq[c];
             ism[c] = 1.0 / sm[c];
         }
+        std::fill(hit.begin(), hit.begin() + K, std::uint8_t{0});
+        for (int c = 0; c < C; ++c) {
+            const double* dqc = dq.get() + static_cast<std::int64_t>(c) * T;
+            const double* dmc = dm.get() + static_cast<std::int64_t>(c) * T;
+            const double a = isq[c], b = ism[c], lim = p.outlier;
+            std::uint8_t* h = hit.data();
+            for (int i = 0; i < K; ++i) h[i] |= std::min(dqc[i] * a, dmc[i] * b) > lim ? 1 : 0;
+        }
         for (int i = 0; i < K; ++i) {
-            const double* dqi = dq.data() + static_cast<std::int64_t>(i) * C;
-            const double* dmi = dm.data() + static_cast<std::int64_t>(i) * C;
-            bool flag = false;
-            for (int c = 0; c < C; ++c) flag |= std::min(dqi[c] * isq[c], dmi[c] * ism[c]) > p.outlier;
-            if (flag) {
+            if (hit[i]) {
                 p.bad[keep[i]] = 1;
                 any = true;
             }

@@ -4,14 +4,20 @@
 #include <cmath>
 #include <vector>
 
+// GCC 12's SLP vectoriser turns cx.h's complex products into fused multiply-adds
+// (vfmaddsub) at -O3 -march=x86-64-v3 despite -ffp-contract=off: no vectorising here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-tree-vectorize")
+#endif
 #include "cx.h"
 #include "variant.h"
 
-// Scalar complex arithmetic (cx.h), compiled once (baseline build only): a second, x86-64-v3
-// build would gain little on these short loops.
-#if defined(FFACCEL_CPU_BASE)
+// Scalar complex arithmetic (cx.h), compiled twice like the other CPU loops (variant.h): the
+// baseline build is size-optimised (-Os: no inlining of cx.h's products), the x86-64-v3 one
+// at -O3. Contraction is off in both and the sums keep their order, so the bytes are the same.
 namespace ffaccel {
 namespace cpu {
+namespace FFACCEL_CPU_VARIANT {
 namespace {
 
 using cd = Cx;
@@ -120,15 +126,12 @@ StabRigidStatus stab_rigid(const StabRigidParams& p, double* size_out) {
     return StabRigidStatus::ok;
 }
 
-}  // namespace cpu
-
-void stab_points(const double* channels, const double* m, double size, int frames, int points, double* out) {
-    using cpu::Cx;
+void stab_points_rows(const double* channels, const double* m, double size, int frames, int points, double* out) {
     const int C = 4 + 2 * points;
     for (int t = 0; t < frames; ++t) {
         const double* ch = channels + static_cast<std::int64_t>(t) * C;
         const Cx c = Cx{ch[0], ch[1]} * size;
-        const Cx a = cpu::expc(Cx{ch[2], ch[3]}) * size;
+        const Cx a = expc(Cx{ch[2], ch[3]}) * size;
         double* o = out + static_cast<std::int64_t>(t) * points * 2;
         for (int i = 0; i < points; ++i) {
             const Cx z = c + a * (Cx{m[2 * i], m[2 * i + 1]} + Cx{ch[4 + 2 * i], ch[5 + 2 * i]});
@@ -138,5 +141,19 @@ void stab_points(const double* channels, const double* m, double size, int frame
     }
 }
 
+}  // namespace FFACCEL_CPU_VARIANT
+
+FFACCEL_CPU_DISPATCH(StabRigidStatus, stab_rigid, (const StabRigidParams& p, double* size_out), (p, size_out))
+FFACCEL_CPU_DISPATCH(void, stab_points_rows,
+                     (const double* channels, const double* m, double size, int frames, int points, double* out),
+                     (channels, m, size, frames, points, out))
+
+}  // namespace cpu
+
+#if defined(FFACCEL_CPU_BASE)
+void stab_points(const double* channels, const double* m, double size, int frames, int points, double* out) {
+    cpu::stab_points_rows(channels, m, size, frames, points, out);
+}
+#endif
+
 }  // namespace ffaccel
-#endif  // FFACCEL_CPU_BASE

@@ -49,8 +49,9 @@ struct StabBankParams {
     int erode = 3, average = 5;
 };
 
-// Doubles of scratch stab_bank needs; the binding hands it 32-byte aligned.
-std::int64_t stab_bank_work_size(int t_len, int channels, int stride, int levels, int max_warm);
+// Doubles of scratch stab_bank needs for a period of `period` (n) samples; the binding hands
+// it 32-byte aligned.
+std::int64_t stab_bank_work_size(int t_len, int channels, int stride, int levels, int max_warm, int period);
 
 // The bank's noise input: per channel of y (T, C), max(median(|second difference|)^2 * scale,
 // floor[c]) over the triples of measured frames (numpy's median: the mean of the two middle

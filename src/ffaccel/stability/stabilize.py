@@ -132,14 +132,50 @@ def _channel_limits(n: int) -> tuple[np.ndarray, np.ndarray]:
     return floor, lightest
 
 
-def _offline_segment(arr: np.ndarray, valid: np.ndarray, times: np.ndarray | None) -> np.ndarray:
-    """Smooth one shot: (T, N, 2) points, rows valid where ``valid``. Returns (T, N, 2)."""
+@functools.lru_cache(maxsize=8)
+def _track_args(n: int, rows: int) -> tuple:
+    """The bank's arguments of ``_core.stab_offline_track`` for n points and periods up to
+    2^(rows - 1): pad, outlier, floor, low, mad_to_var, ends, coef, warm, norms (rows, J)
+    (row e = ``_bank._noise_gains(2**e)``), gamma, erode, average. Read-only."""
+    floor, lightest = _channel_limits(n)
+    coef, warm = _bank._recursions()
+    norms = np.stack([_bank._noise_gains(1 << e) for e in range(rows)])
+    norms.flags.writeable = False
+    return (_bank._PAD, OUTLIER, floor, lightest, _bank._MAD_TO_SIGMA2, _bank._ENDS, coef, warm, norms, 1.5, 3, 5)
+
+
+def _offline_track(arr: np.ndarray, given: list[int] | None) -> np.ndarray:
+    """The offline mode without timestamps: (T, N, 2) C-contiguous float64 points, rows finite
+    or NaN. One extension call smooths every shot whose frames are all measured (cuts, rigid
+    split, glitch test, noise level, level bank, points: ``_core.stab_offline_track``); the
+    shots it leaves (missed frames, a glitch to drop, short shots) take ``_offline_segment``."""
+    t_len, n, _ = arr.shape
+    flags = np.zeros(t_len, np.uint8)
+    if given is not None:
+        flags[given] = 1
+    out = np.empty((t_len, n, 2))
+    rows = int(_bank.padded_length(t_len)).bit_length()
+    left = _core.stab_offline_track(arr, given is None, _cuts.MOVE, _cuts.ZOOM, _cuts.TURN, _cuts.SHAPE,
+                                    *_track_args(n, rows), flags, out)
+    if left:
+        starts = np.flatnonzero(flags).tolist()
+        for a, b in zip(starts, [*starts[1:], t_len]):
+            if flags[a] & 2:
+                seg = arr[a:b]
+                out[a:b] = _offline_segment(seg, ~np.isnan(seg[:, 0, 0]), None, clean_tried=True)
+    return out
+
+
+def _offline_segment(arr: np.ndarray, valid: np.ndarray, times: np.ndarray | None, *,
+                     clean_tried: bool = False) -> np.ndarray:
+    """Smooth one shot: (T, N, 2) points, rows valid where ``valid``. Returns (T, N, 2).
+    ``clean_tried``: the one-call path already declined this shot."""
     t_len, n, _ = arr.shape
     out = np.full((t_len, n, 2), np.nan)
     idx = np.flatnonzero(valid)
     if len(idx) == 0:
         return out
-    if times is None and len(idx) == t_len and t_len > _bank._PAD:  # every frame measured: try the one-call path
+    if not clean_tried and times is None and len(idx) == t_len and t_len > _bank._PAD:  # every frame measured: try the one-call path
         floor, lightest = _channel_limits(n)
         coef, warm = _bank._recursions()
         size_n = _bank.padded_length(t_len)
@@ -262,6 +298,8 @@ def stabilize_track(
     if mode != "offline":
         return LandmarkStabilizer(mode=mode, lag=lag)._run_track(arr, times, given)
     arr = np.ascontiguousarray(arr)
+    if times is None:
+        return _offline_track(arr, given)
     valid = ~np.isnan(arr[:, 0, 0])
     if given is None:  # the scale-free cut rule (_cuts.cut_flags), in _core.stab_cuts
         flags = np.empty(t_len, np.uint8)
