@@ -350,75 +350,50 @@ struct Impl {
             for (int cf = 0; cf < 2; ++cf) g255[rf][cf] = col_const(kern, r, row255[rf], cf != 0);
         const Blender<M> blender(p, f, fw);
         const int split = std::max(0, std::min(rw, col_split - rx1));  // column pass fused below it
-        // Rows are taken kGroup at a time and their formula columns in tiles of kTile
-        // columns, all rows of the group per tile: the tile's tap rows (2r + kGroup of
-        // them) stay in the L1 cache across the group instead of streaming from L2 once
-        // per output row. Each value is still one column's formula in the header's order.
-        constexpr int kGroup = 8, kTile = 64;
         parallel_for(ry2 - ry1, [&](int b, int e) {
             thread_local std::vector<float> gbuf, zbuf;
             thread_local std::vector<const float*> tbuf;
-            const std::size_t nt = static_cast<std::size_t>(2 * r + 1), gs = static_cast<std::size_t>(rw) + 8;
-            const float** tap_rows = scratch(tbuf, nt * kGroup);
-            float* gs_all = scratch(gbuf, gs * kGroup);
+            const float** taps = scratch(tbuf, static_cast<std::size_t>(2 * r + 1));
+            float* g = scratch(gbuf, static_cast<std::size_t>(rw) + 8);
             float* zero = scratch(zbuf, static_cast<std::size_t>(rw));
             std::fill(zero, zero + rw, 0.f);
-            int zlo[kGroup], zhi[kGroup], clo[kGroup], chi[kGroup];
-            auto compute = [&](int q, int lo, int hi) {  // columns [lo, hi) of R, group row q
-                const float** taps = tap_rows + nt * q;
-                float* g = gs_all + gs * q;
+            auto compute = [&](int lo, int hi) {  // columns [lo, hi) of R
                 if (lo < std::min(hi, split)) col_run(taps, lo, g + lo, std::min(hi, split) - lo, kern, r, true, rw);
                 const int l2 = std::max(lo, split);
                 if (l2 < hi) col_run(taps, l2, g + l2, hi - l2, kern, r, p.blur == BlurMode::OpenCV4, rw);
             };
-            for (int y0 = b; y0 < e; y0 += kGroup) {
-                const int rows = std::min(kGroup, e - y0);
-                int tlo = rw, thi = -1;  // union of the group's non-zero spans
-                for (int q = 0; q < rows; ++q) {
-                    const int y = ry1 + y0 + q;
-                    const float** taps = tap_rows + nt * q;
-                    int zl = rw, zh = -1, cl = 0, chh = rw - 1;
-                    for (int j = -r; j <= r; ++j) {
-                        const int yv = reflect101(y + j, fh);
-                        const bool in_b = yv >= f.by1 && yv < f.by2;
-                        const float* row = in_b ? H + static_cast<std::int64_t>(yv - f.by1) * rw : zero;
-                        taps[j == 0 ? 0 : (j > 0 ? 2 * j - 1 : -2 * j)] = row;
-                        if (in_b) {
-                            const int i = yv - f.by1;
-                            zl = std::min(zl, hz0[i]), zh = std::max(zh, hz1[i]);
-                            cl = std::max(cl, hc0[i]), chh = std::min(chh, hc1[i]);
-                        } else {
-                            cl = rw, chh = -1;
-                        }
-                    }
-                    if (zl <= zh && cl > chh) cl = zh + 1, chh = zh;  // no constant span: all formula
-                    zlo[q] = zl, zhi[q] = zh, clo[q] = cl, chi[q] = chh;
-                    if (zl > zh) continue;  // G = 0 on the whole row
-                    float* g = gs_all + gs * q;
-                    std::fill(g, g + zl, 0.f);
-                    std::fill(g + zh + 1, g + rw, 0.f);
-                    // The constant span, split where the row and column passes change fusing.
-                    const int c1 = chh + 1, rs = std::clamp(row_split - rx1, cl, c1), cs = std::clamp(col_split - rx1, cl, c1);
-                    const int m1 = std::min(rs, cs), m2 = std::max(rs, cs);
-                    std::fill(g + cl, g + m1, g255[1][1]);
-                    std::fill(g + m1, g + m2, rs < cs ? g255[0][1] : g255[1][0]);
-                    std::fill(g + m2, g + c1, g255[0][0]);
-                    tlo = std::min(tlo, zl), thi = std::max(thi, zh);
-                }
-                for (int t0 = tlo; t0 <= thi; t0 += kTile) {
-                    const int t1 = std::min(t0 + kTile, thi + 1);
-                    for (int q = 0; q < rows; ++q) {
-                        if (zlo[q] > zhi[q]) continue;
-                        // formula columns: [zlo, clo) and (chi, zhi]
-                        int lo = std::max(t0, zlo[q]), hi = std::min(t1, clo[q]);
-                        if (lo < hi) compute(q, lo, hi);
-                        lo = std::max(t0, chi[q] + 1), hi = std::min(t1, zhi[q] + 1);
-                        if (lo < hi) compute(q, lo, hi);
+            for (int yy = b; yy < e; ++yy) {
+                const int y = ry1 + yy;
+                int zlo = rw, zhi = -1, clo = 0, chi = rw - 1;
+                for (int j = -r; j <= r; ++j) {
+                    const int yv = reflect101(y + j, fh);
+                    const bool in_b = yv >= f.by1 && yv < f.by2;
+                    const float* row = in_b ? H + static_cast<std::int64_t>(yv - f.by1) * rw : zero;
+                    taps[j == 0 ? 0 : (j > 0 ? 2 * j - 1 : -2 * j)] = row;
+                    if (in_b) {
+                        const int i = yv - f.by1;
+                        zlo = std::min(zlo, hz0[i]), zhi = std::max(zhi, hz1[i]);
+                        clo = std::max(clo, hc0[i]), chi = std::min(chi, hc1[i]);
+                    } else {
+                        clo = rw, chi = -1;
                     }
                 }
-                for (int q = 0; q < rows; ++q) {
-                    if (zlo[q] <= zhi[q]) blender.row(ry1 + y0 + q, rx1, rx2, gs_all + gs * q);
+                if (zlo > zhi) continue;  // G = 0 on the whole row
+                std::fill(g, g + zlo, 0.f);
+                std::fill(g + zhi + 1, g + rw, 0.f);
+                if (clo <= chi) {
+                    compute(zlo, clo);
+                    // g255[x < row_split][x < col_split], as fills (col_split <= row_split).
+                    const int c1 = chi + 1;
+                    const int cs = std::clamp(col_split - rx1, clo, c1), rs = std::clamp(row_split - rx1, cs, c1);
+                    std::fill(g + clo, g + cs, g255[1][1]);
+                    std::fill(g + cs, g + rs, g255[1][0]);
+                    std::fill(g + rs, g + c1, g255[0][0]);
+                    compute(c1, zhi + 1);
+                } else {
+                    compute(zlo, zhi + 1);
                 }
+                blender.row(y, rx1, rx2, g);
             }
         });
         return true;
