@@ -309,7 +309,7 @@ struct Impl {
                     const int lim = fused ? std::min(rx2, row_split) : rx2;
                     float dummy;
                     while (x2 < lim && kind(x2 - rx1, fused, &dummy) == 2) ++x2;
-                    row_run(pe + c0, hrow + c0, x2 - x, kern, r, fused);
+                    row_run(pe + c0, hrow + c0, x2 - x, kern, r, fused, c0, rw);
                     x = x2;
                 }
             }
@@ -358,9 +358,9 @@ struct Impl {
             float* zero = scratch(zbuf, static_cast<std::size_t>(rw));
             std::fill(zero, zero + rw, 0.f);
             auto compute = [&](int lo, int hi) {  // columns [lo, hi) of R
-                if (lo < std::min(hi, split)) col_run(taps, lo, g + lo, std::min(hi, split) - lo, kern, r, true);
+                if (lo < std::min(hi, split)) col_run(taps, lo, g + lo, std::min(hi, split) - lo, kern, r, true, rw);
                 const int l2 = std::max(lo, split);
-                if (l2 < hi) col_run(taps, l2, g + l2, hi - l2, kern, r, p.blur == BlurMode::OpenCV4);
+                if (l2 < hi) col_run(taps, l2, g + l2, hi - l2, kern, r, p.blur == BlurMode::OpenCV4, rw);
             };
             for (int yy = b; yy < e; ++yy) {
                 const int y = ry1 + yy;
@@ -383,11 +383,13 @@ struct Impl {
                 std::fill(g + zhi + 1, g + rw, 0.f);
                 if (clo <= chi) {
                     compute(zlo, clo);
-                    for (int xi = clo; xi <= chi; ++xi) {
-                        const int x = rx1 + xi;
-                        g[xi] = g255[x < row_split][x < col_split];
-                    }
-                    compute(chi + 1, zhi + 1);
+                    // g255[x < row_split][x < col_split], as fills (col_split <= row_split).
+                    const int c1 = chi + 1;
+                    const int cs = std::clamp(col_split - rx1, clo, c1), rs = std::clamp(row_split - rx1, cs, c1);
+                    std::fill(g + clo, g + cs, g255[1][1]);
+                    std::fill(g + cs, g + rs, g255[1][0]);
+                    std::fill(g + rs, g + c1, g255[0][0]);
+                    compute(c1, zhi + 1);
                 } else {
                     compute(zlo, zhi + 1);
                 }

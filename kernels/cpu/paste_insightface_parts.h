@@ -55,20 +55,64 @@ void sliding_min(const float* p, int n, int L, int lanes, float* g, float* h, fl
 
 // The row pass for `len` consecutive columns: out[t] from src[t .. t + 2r] (the header's
 // ins_blur_row order: x0 k0, then each tap fused or as two roundings), 8 columns at a
-// time with the accumulator in a register where AVX2 + FMA are compiled in.
-void row_run(const float* src, float* out, int len, const float* kern, int r, bool fused) {
+// time with the accumulator in a register where AVX2 + FMA are compiled in. Each
+// column's sum is one chain of 2r dependent multiply-adds, so four blocks of 8 columns
+// run side by side (four independent chains hide the latency); every lane still
+// performs its own column's operations in the header's order.
+#if defined(__AVX2__) && defined(__FMA__)
+template <int B, bool Fused>
+inline __attribute__((always_inline)) void row_blocks(const float* src, float* out, const float* kern, int r) {
+    __m256 acc[B];
+    const __m256 k0 = _mm256_set1_ps(kern[0]);
+    for (int b = 0; b < B; ++b) acc[b] = _mm256_mul_ps(_mm256_loadu_ps(src + 8 * b), k0);
+    for (int j = 1; j <= 2 * r; ++j) {
+        const __m256 kj = _mm256_set1_ps(kern[j]);
+        for (int b = 0; b < B; ++b) {
+            const __m256 v = _mm256_loadu_ps(src + 8 * b + j);
+            acc[b] = Fused ? _mm256_fmadd_ps(v, kj, acc[b]) : _mm256_add_ps(acc[b], _mm256_mul_ps(v, kj));
+        }
+    }
+    for (int b = 0; b < B; ++b) _mm256_storeu_ps(out + 8 * b, acc[b]);
+}
+
+// The last len % 8 columns: one block moved left to end at len (its other lanes
+// rewrite the same values), or, for len < 8, a block inside the row's [0, width) computed
+// aside and only its lanes in [0, len) kept. Returns the columns done.
+template <typename Block>
+inline __attribute__((always_inline)) int tail_block(int t, int len, int first, int width, float* out,
+                                                     const Block& block) {
+    if (t == len) return t;
+    if (len >= 8) {
+        block(len - 8, out + len - 8);
+        return len;
+    }
+    const int s = std::min(0, width - first - 8);  // block start, relative to column 0
+    if (first + s < 0) return t;                   // a row narrower than 8 columns
+    alignas(32) float tmp[8];
+    block(s, tmp);
+    std::copy(tmp - s, tmp - s + len, out);
+    return len;
+}
+
+template <bool Fused>
+int row_run_simd(const float* src, float* out, int len, const float* kern, int r, int first, int width) {
+    int t = 0;
+    for (; t + 32 <= len; t += 32) row_blocks<4, Fused>(src + t, out + t, kern, r);
+    for (; t + 8 <= len; t += 8) row_blocks<1, Fused>(src + t, out + t, kern, r);
+    return tail_block(t, len, first, width, out,
+                      [&](int s, float* o) { row_blocks<1, Fused>(src + s, o, kern, r); });
+}
+#endif
+
+// src[c] and out[c] hold column `first + c` of a row whose columns [0, width) may all be
+// read (src: through column width - 1 + 2r).
+void row_run(const float* src, float* out, int len, const float* kern, int r, bool fused, int first, int width) {
     int t = 0;
 #if defined(__AVX2__) && defined(__FMA__)
-    for (; t + 8 <= len; t += 8) {
-        __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(src + t), _mm256_set1_ps(kern[0]));
-        if (fused) {
-            for (int j = 1; j <= 2 * r; ++j) acc = _mm256_fmadd_ps(_mm256_loadu_ps(src + t + j), _mm256_set1_ps(kern[j]), acc);
-        } else {
-            for (int j = 1; j <= 2 * r; ++j)
-                acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(src + t + j), _mm256_set1_ps(kern[j])));
-        }
-        _mm256_storeu_ps(out + t, acc);
-    }
+    t = fused ? row_run_simd<true>(src, out, len, kern, r, first, width)
+              : row_run_simd<false>(src, out, len, kern, r, first, width);
+#else
+    (void)first, (void)width;
 #endif
     for (; t < len; ++t) {
         float acc = src[t] * kern[0];
@@ -79,19 +123,45 @@ void row_run(const float* src, float* out, int len, const float* kern, int r, bo
 
 // The column pass for `len` consecutive columns from column offset `xi` of the row
 // pointers taps[0] (row y), taps[2j - 1] (row y + j), taps[2j] (row y - j), reflected
-// already: the header's ins_blur_col order, H_0 k_r, then (H_+j + H_-j) k_r+j.
-void col_run(const float* const* taps, int xi, float* out, int len, const float* kern, int r, bool fused) {
+// already: the header's ins_blur_col order, H_0 k_r, then (H_+j + H_-j) k_r+j. Four
+// blocks of 8 columns side by side, as in row_run.
+#if defined(__AVX2__) && defined(__FMA__)
+template <int B, bool Fused>
+inline __attribute__((always_inline)) void col_blocks(const float* const* taps, int x, float* out, const float* kern,
+                                                      int r) {
+    __m256 acc[B];
+    const __m256 kr = _mm256_set1_ps(kern[r]);
+    for (int b = 0; b < B; ++b) acc[b] = _mm256_mul_ps(_mm256_loadu_ps(taps[0] + x + 8 * b), kr);
+    for (int j = 1; j <= r; ++j) {
+        const __m256 kj = _mm256_set1_ps(kern[r + j]);
+        const float* lo = taps[2 * j - 1] + x;
+        const float* hi = taps[2 * j] + x;
+        for (int b = 0; b < B; ++b) {
+            const __m256 v = _mm256_add_ps(_mm256_loadu_ps(lo + 8 * b), _mm256_loadu_ps(hi + 8 * b));
+            acc[b] = Fused ? _mm256_fmadd_ps(v, kj, acc[b]) : _mm256_add_ps(acc[b], _mm256_mul_ps(v, kj));
+        }
+    }
+    for (int b = 0; b < B; ++b) _mm256_storeu_ps(out + 8 * b, acc[b]);
+}
+
+template <bool Fused>
+int col_run_simd(const float* const* taps, int xi, float* out, int len, const float* kern, int r, int width) {
+    int t = 0;
+    for (; t + 32 <= len; t += 32) col_blocks<4, Fused>(taps, xi + t, out + t, kern, r);
+    for (; t + 8 <= len; t += 8) col_blocks<1, Fused>(taps, xi + t, out + t, kern, r);
+    return tail_block(t, len, xi, width, out,
+                      [&](int s, float* o) { col_blocks<1, Fused>(taps, xi + s, o, kern, r); });
+}
+#endif
+
+// The tap rows hold `width` columns.
+void col_run(const float* const* taps, int xi, float* out, int len, const float* kern, int r, bool fused, int width) {
     int t = 0;
 #if defined(__AVX2__) && defined(__FMA__)
-    for (; t + 8 <= len; t += 8) {
-        __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(taps[0] + xi + t), _mm256_set1_ps(kern[r]));
-        for (int j = 1; j <= r; ++j) {
-            const __m256 v = _mm256_add_ps(_mm256_loadu_ps(taps[2 * j - 1] + xi + t), _mm256_loadu_ps(taps[2 * j] + xi + t));
-            acc = fused ? _mm256_fmadd_ps(v, _mm256_set1_ps(kern[r + j]), acc)
-                        : _mm256_add_ps(acc, _mm256_mul_ps(v, _mm256_set1_ps(kern[r + j])));
-        }
-        _mm256_storeu_ps(out + t, acc);
-    }
+    t = fused ? col_run_simd<true>(taps, xi, out, len, kern, r, width)
+              : col_run_simd<false>(taps, xi, out, len, kern, r, width);
+#else
+    (void)width;
 #endif
     for (; t < len; ++t) {
         float acc = taps[0][xi + t] * kern[r];

@@ -137,7 +137,7 @@ void row_pass_fast(const float* pe, int pe_x0, const RowDesc& d, const float* ke
     *hz0 = std::max(rx1, d.z0 - r), *hz1 = std::min(rx2 - 1, d.z1 + r);
     auto compute = [&](int lo, int hi) {  // frame columns [lo, hi], clipped to R
         lo = std::max(lo, rx1), hi = std::min(hi, rx2 - 1);
-        if (lo <= hi) row_run(pe + (lo - r - pe_x0), h + (lo - rx1), hi - lo + 1, kern, r, true);
+        if (lo <= hi) row_run(pe + (lo - r - pe_x0), h + (lo - rx1), hi - lo + 1, kern, r, true, lo - rx1, rx2 - rx1);
     };
     if (d.a0 > d.a1) {  // no 255: every non-zero window holds a rim value
         compute(d.z0 - r, d.z1 + r);
