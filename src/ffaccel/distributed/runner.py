@@ -23,6 +23,7 @@ import numpy as np
 from ffaccel.distributed.container import FfrReader, FfrWriter, RawLayout, VideoReadError, join_ffr
 from ffaccel.distributed.pipeline import Pipeline
 from ffaccel.distributed.progress import JobProgress, ProgressBoard, ProgressView
+from ffaccel.distributed.worker import PROFILE_ENV, SegmentWorker, apply_range, open_video
 
 __all__ = ["Job", "JobResult", "plan_segments", "open_video", "run_local", "run_jobs", "SegmentWorker"]
 
@@ -64,21 +65,6 @@ class JobResult:
     segments: list[tuple[int, int]] = field(default_factory=list)
     wall_s: float = 0.0
     track: np.ndarray | None = None
-
-
-def open_video(path: str | os.PathLike[str]) -> Any:
-    """Open an input video: an ``.ffr`` file (:class:`FfrReader`), or any other name through
-    ffmpeg (:class:`~ffaccel.distributed.video.FfmpegReader`, needs imageio-ffmpeg).
-
-    Raises:
-        MissingVideoError: no such file.
-        CorruptVideoError: not a complete ``.ffr`` file, or a file ffmpeg cannot read.
-    """
-    if os.fspath(path).lower().endswith(".ffr"):
-        return FfrReader(path)
-    from ffaccel.distributed.video import FfmpegReader
-
-    return FfmpegReader(path)
 
 
 def plan_segments(frames: int, keyframes: Sequence[int] | np.ndarray, segment_frames: int) -> list[tuple[int, int]]:
@@ -129,27 +115,6 @@ def _finish_output(ffr: Path, output: Path, codec: str | None) -> None:
         ffr.unlink(missing_ok=True)
 
 
-def _apply(pipeline: Pipeline, reader: FfrReader, start: int, stop: int, track: np.ndarray | None,
-           sink: Any, report: Any = None) -> np.ndarray | None:
-    """Run pass 1 (``track`` None: return landmarks) or pass 2 (``sink(first_index, frames)``) on frames start..stop."""
-    out = []
-    meta = {**reader.meta, "ffaccel_video": os.fspath(reader.path)}
-    b1 = start
-    for frames in reader.iter_range(start, stop, pipeline.batch_size):
-        b0, b1 = b1, b1 + len(frames)
-        idx = np.arange(b0, b1, dtype=np.int64)
-        if track is None:
-            lm = np.asarray(pipeline.detect(frames, idx, meta), np.float64)
-            if lm.ndim != 3 or lm.shape[0] != b1 - b0 or lm.shape[2] != 2:
-                raise ValueError(f"detect: expected ({b1 - b0}, K, 2) landmarks, got {lm.shape}")
-            out.append(lm)
-        else:
-            sink(b0, pipeline.process(frames, track[b0 - start:b1 - start], idx, meta))
-        if report is not None:
-            report(b1 - start)
-    return np.concatenate(out) if track is None else None
-
-
 def run_local(job: Job, pipeline: Pipeline, codec: str = "raw") -> JobResult:
     """The same job in this one process, no Ray: the reference the distributed run must equal byte for byte.
 
@@ -160,79 +125,15 @@ def run_local(job: Job, pipeline: Pipeline, codec: str = "raw") -> JobResult:
     job = Job(os.path.abspath(job.input), os.path.abspath(job.output))  # a pipeline may change the cwd
     reader = open_video(job.input)
     pipeline.load()
-    track = _apply(pipeline, reader, 0, reader.frames, None, None)
+    track = apply_range(pipeline, reader, 0, reader.frames, None, None)
     assert track is not None
     smooth = pipeline.stabilise(track, reader.height)
     target, export = _export_target(Path(job.output))
     with FfrWriter(target, reader.width, reader.height, reader.fps, codec=codec, meta={}) as w:
-        _apply(pipeline, reader, 0, reader.frames, smooth, lambda _, frames: [w.write(f) for f in frames])
+        apply_range(pipeline, reader, 0, reader.frames, smooth, lambda _, frames: [w.write(f) for f in frames])
     _finish_output(target, Path(job.output), export)
     return JobResult(job, True, frames=reader.frames, segments=[(0, reader.frames)],
                      wall_s=time.perf_counter() - started, track=smooth)
-
-
-class SegmentWorker:
-    """The actor class (wrapped by ``ray.remote`` in :func:`run_jobs`): loads the pipeline once, runs segments.
-
-    Its calls return ``("ok", task, value)`` or ``("error", task, "Type: message")``:
-    a bad input fails its job without an exception crossing Ray. Only the death of the
-    process itself escapes, and Ray retries that call on the restarted actor.
-    """
-
-    def __init__(self, pipeline: Pipeline, board: str | None = None, threads: int | None = None) -> None:
-        if threads is not None:  # read by ffaccel's CPU thread pool when first used, i.e. below
-            os.environ["FFACCEL_NUM_THREADS"] = str(threads)
-        self.pipeline = pipeline
-        self.board_name = board
-        self.board: Any = None
-        pipeline.load()
-        self._readers: dict[str, Any] = {}
-
-    def pid(self) -> int:
-        return os.getpid()
-
-    def _reader(self, path: str) -> Any:
-        if path not in self._readers:
-            if len(self._readers) >= 4:  # segments of a video mostly come together: keep a few open
-                self._readers.pop(next(iter(self._readers)))
-            self._readers[path] = open_video(path)
-        return self._readers[path]
-
-    def _reporter(self, task: dict[str, Any], stage: int) -> Any:
-        if self.board_name is None:
-            return None
-        if self.board is None:
-            import ray
-
-            self.board = ray.get_actor(self.board_name)
-        return lambda n: self.board.report.remote(task["job"], stage, task["segment"], n)
-
-    def detect(self, task: dict[str, Any]) -> tuple[str, dict[str, Any], Any]:
-        try:
-            reader = self._reader(task["input"])
-            lm = _apply(self.pipeline, reader, task["start"], task["stop"], None, None, self._reporter(task, 1))
-            return "ok", task, lm
-        except Exception as exc:  # noqa: BLE001 - reported to the driver, which fails this job only
-            return "error", task, f"{type(exc).__name__}: {exc}"
-
-    def swap(self, task: dict[str, Any]) -> tuple[str, dict[str, Any], Any]:
-        try:
-            reader = self._reader(task["input"])
-            report = self._reporter(task, 2)
-            if task.get("layout") is not None:  # raw: the frames go straight to their place in the output
-                layout = task["layout"]
-                _apply(self.pipeline, reader, task["start"], task["stop"], task["track"], layout.write_frames, report)
-            else:
-                with FfrWriter(task["part"], reader.width, reader.height, reader.fps, codec=task["codec"],
-                               sync=False) as w:
-                    _apply(self.pipeline, reader, task["start"], task["stop"], task["track"],
-                           lambda _, frames: [w.write(f) for f in frames], report)
-            return "ok", task, task["stop"] - task["start"]
-        except Exception as exc:  # noqa: BLE001
-            return "error", task, f"{type(exc).__name__}: {exc}"
-
-    def skip(self, task: dict[str, Any]) -> tuple[str, dict[str, Any], Any]:
-        return "skipped", task, None
 
 
 def _import_ray() -> Any:
@@ -313,7 +214,8 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
     if use_gpus:
         opts["num_gpus"] = gpu_fraction
     actor_cls = ray.remote(max_restarts=-1, max_task_retries=max_task_retries, **opts)(SegmentWorker)
-    actors = [actor_cls.remote(pipeline, board_name, int(cpus_per_worker)) for _ in range(width)]
+    profile = os.environ.get(PROFILE_ENV) or None  # debug: per-actor cProfile (ffaccel.distributed.worker)
+    actors = [actor_cls.remote(pipeline, board_name, int(cpus_per_worker), profile) for _ in range(width)]
     pool = ActorPool(actors)
     failed: set[int] = set()
     tracks: dict[int, dict[int, np.ndarray]] = {}
@@ -441,6 +343,8 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
             _refresh(ray, board, views, failed)
             view.draw()
     finally:
+        if profile:
+            ray.get([a.dump_profile.remote() for a in actors])
         for a in actors:
             ray.kill(a)
         if board is not None:
