@@ -13,6 +13,7 @@ import os
 import shutil
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,9 @@ from ffaccel.distributed.container import FfrReader, FfrWriter, RawLayout, Video
 from ffaccel.distributed.pipeline import Pipeline
 from ffaccel.distributed.progress import JobProgress, ProgressBoard, ProgressView
 from ffaccel.distributed.worker import PROFILE_ENV, SegmentWorker, apply_range, open_video
+
+#: calls queued on each actor at once: one running, one waiting (hides the driver's hand-over)
+CALLS_PER_ACTOR = 2
 
 __all__ = ["Job", "JobResult", "plan_segments", "open_video", "run_local", "run_jobs", "SegmentWorker"]
 
@@ -196,7 +200,7 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
     for j in jobs:
         _export_target(Path(j.output))
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, configure_logging=False, **(ray_init or {}))
+        _init_ray(ray, address, ray_init or {})
     started = time.perf_counter()
     resources = ray.cluster_resources()
     use_gpus = bool(resources.get("GPU", 0) > 0) if gpus is None else bool(gpus)
@@ -216,7 +220,9 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
     actor_cls = ray.remote(max_restarts=-1, max_task_retries=max_task_retries, **opts)(SegmentWorker)
     profile = os.environ.get(PROFILE_ENV) or None  # debug: per-actor cProfile (ffaccel.distributed.worker)
     actors = [actor_cls.remote(pipeline, board_name, int(cpus_per_worker), profile) for _ in range(width)]
-    pool = ActorPool(actors)
+    # CALLS_PER_ACTOR handles per actor: each actor has its next call queued while it runs one, so the
+    # hand-over (result back, next call in) no longer leaves it idle between segments
+    pool = ActorPool(actors * CALLS_PER_ACTOR)
     failed: set[int] = set()
     tracks: dict[int, dict[int, np.ndarray]] = {}
     parts_done: dict[int, set[int]] = {}
@@ -236,6 +242,23 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
             shutil.rmtree(work[j], ignore_errors=True)
         if j in layouts:
             layouts[j].abort()
+
+    # a finished video's index, fsync, join or export runs on a driver thread, so the loop below keeps
+    # handing out segments meanwhile (on the loop, every actor would wait for each video's fsync)
+    closer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ffaccel-finish")
+    closing: dict[int, Future[float]] = {}
+
+    def collect(wait: bool = False) -> None:
+        for j, fut in list(closing.items()):
+            if not (wait or fut.done()):
+                continue
+            del closing[j]
+            try:
+                results[j].wall_s = fut.result() - started
+                results[j].ok = True
+                views[j].state = "done"
+            except Exception as exc:  # noqa: BLE001 - this job fails, the others go on
+                fail(j, f"{type(exc).__name__}: {exc}")
 
     inflight: dict[tuple[int, str, int], Any] = {}
 
@@ -293,30 +316,39 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
 
     def finish_pass2(j: int) -> None:
         segs = results[j].segments
-        if j in layouts:
-            target, export = _export_target(Path(jobs[j].output))
-            layouts.pop(j).finish()  # checks that every frame was written
-            _finish_output(target, Path(jobs[j].output), export)
-            results[j].ok, results[j].wall_s = True, time.perf_counter() - started
-            views[j].state = "done"
-            return
-        parts = [work[j] / f"{s:06d}.ffr" for s in range(len(segs))]
-        for p, (a, b) in zip(parts, segs, strict=True):
-            if FfrReader(p).frames != b - a:  # never join a segment with a lost or extra frame
-                raise RuntimeError(f"segment {p.name}: {FfrReader(p).frames} frames, expected {b - a}")
         target, export = _export_target(Path(jobs[j].output))
-        join_ffr(parts, target)
-        shutil.rmtree(work[j], ignore_errors=True)
-        _finish_output(target, Path(jobs[j].output), export)
-        results[j].ok, results[j].wall_s = True, time.perf_counter() - started
-        views[j].state = "done"
+        if j in layouts:
+            layout = layouts.pop(j)
+
+            def close() -> float:
+                try:
+                    layout.finish()  # checks that every frame was written
+                except BaseException:
+                    layout.abort()
+                    raise
+                _finish_output(target, Path(jobs[j].output), export)
+                return time.perf_counter()
+        else:
+            parts, folder = [work[j] / f"{s:06d}.ffr" for s in range(len(segs))], work[j]
+
+            def close() -> float:
+                for p, (a, b) in zip(parts, segs, strict=True):
+                    if FfrReader(p).frames != b - a:  # never join a segment with a lost or extra frame
+                        raise RuntimeError(f"segment {p.name}: {FfrReader(p).frames} frames, expected {b - a}")
+                join_ffr(parts, target)
+                shutil.rmtree(folder, ignore_errors=True)
+                _finish_output(target, Path(jobs[j].output), export)
+                return time.perf_counter()
+
+        closing[j] = closer.submit(close)
 
     try:
         while pool.has_next():
             try:
                 status, task, value = pool.get_next_unordered(timeout=0.5)
             except TimeoutError:
-                _refresh(ray, board, views, failed)
+                collect()
+                _refresh(ray, board, view, failed)
                 view.draw()
                 continue
             except ray.exceptions.RayError:
@@ -340,9 +372,12 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
                         finish_pass2(j)
             except Exception as exc:  # noqa: BLE001 - this job fails, the others go on
                 fail(j, f"{type(exc).__name__}: {exc}")
-            _refresh(ray, board, views, failed)
+            collect()
+            _refresh(ray, board, view, failed)
             view.draw()
+        collect(wait=True)
     finally:
+        closer.shutdown(wait=True)
         if profile:
             ray.get([a.dump_profile.remote() for a in actors])
         for a in actors:
@@ -361,10 +396,30 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
     return results
 
 
-def _refresh(ray: Any, board: Any, views: list[JobProgress], failed: set[int]) -> None:
-    if board is None:
+def _init_ray(ray: Any, address: str | None, extra: dict[str, Any]) -> None:
+    """``ray.init`` for :func:`run_jobs`; a cluster it starts here runs its workers at nice 0.
+
+    Ray starts worker processes at nice 15 (its ``worker_niceness``), so that on a busy node
+    every other process, the driver included, goes first; the actors are the job's work, so
+    a local cluster started by :func:`run_jobs` sets ``RAY_worker_niceness=0`` unless the
+    environment says otherwise. A cluster started with ``ray start`` keeps its own setting.
+    """
+    key = "RAY_worker_niceness"
+    before = os.environ.get(key)
+    if address is None and before is None:
+        os.environ[key] = "0"
+    try:
+        ray.init(address=address, include_dashboard=False, configure_logging=False, **extra)
+    finally:
+        if before is None:
+            os.environ.pop(key, None)
+
+
+def _refresh(ray: Any, board: Any, view: ProgressView, failed: set[int]) -> None:
+    """Fetch the progress actor's counts, when the view is about to draw them (one round trip)."""
+    if board is None or not view.due():
         return
     totals = ray.get(board.totals.remote())
-    for j, v in enumerate(views):
+    for j, v in enumerate(view.jobs):
         v.detected = min(totals.get((j, 1), 0), v.frames)
         v.swapped = min(totals.get((j, 2), 0), v.frames)
