@@ -31,6 +31,12 @@ Ray starts worker processes at nice 15 (its worker_niceness); run_jobs's own loc
 this benchmark's (--worker-niceness, default 0) run them at nice 0 like the one-process rows,
 so that on a busy machine the two sides compete for the cores alike.
 
+cpu_ms_per_frame (Linux): CPU seconds (user + system) of the whole process tree during the row
+(this driver, Ray's daemons, the actors, reaped processes included) per output frame; the
+same fit gives cpu_fixed_s, cpu_per_frame_ms and cpu_per_frame_overhead. On a loaded machine,
+where other processes' load stretches the walls, the CPU time is the steadier measure of what
+Ray adds; the walls are what an idle host measures.
+
     python benchmarks/bench_distributed.py [--clips 4] [--frames 48,144] [--resolution 1280x720]
         [--crop-size 256] [--segment-frames 48] [--widths 1,2,4] [--gpu-widths 1,2,4,8] [--repeats 3]
         [--worker-niceness 0] [--json out.json] [--plot scaling.png]
@@ -134,18 +140,23 @@ def main(argv: list[str] | None = None) -> dict:
                         for g, f in [(g, 1.0) for g in gpu_widths] + [(2, 0.5)]]
         cells = [(row, fn, n) for n in lengths for row, fn in configs]
         walls: list[list[float]] = [[] for _ in cells]
+        cpus: list[list[float]] = [[] for _ in cells]
         digests: list[set[str]] = [set() for _ in cells]
         local(lengths[0], "cpu")  # warm-up, not timed: this process's imports and the demo's assets
         distributed(lengths[0], 1)
         for _ in range(args.repeats):  # round robin: every configuration and length sees the same machine load
             for k, (row, fn, n) in enumerate(cells):
-                t0 = time.perf_counter()
-                inner = fn(n)
-                walls[k].append(inner if isinstance(inner, float) else time.perf_counter() - t0)
+                with CpuMeter() as meter:
+                    t0 = time.perf_counter()
+                    inner = fn(n)
+                    walls[k].append(inner if isinstance(inner, float) else time.perf_counter() - t0)
+                if meter.cpu_s is not None:
+                    cpus[k].append(meter.cpu_s)
                 prefix = {"local": "local", "local-gpu": "local", "local-mt": "mt"}.get(row["path"], "ray")
                 digests[k].add(_digest([tmp / f"{prefix}_{j}.ffr" for j in range(args.clips)]))
         rows = [dict(row, frames=n, fps=args.clips * n / statistics.median(w), walls_s=w, output_sha256=sorted(d))
-                for (row, _, n), w, d in zip(cells, walls, digests)]
+                | ({"cpu_s": c, "cpu_ms_per_frame": 1e3 * statistics.median(c) / (args.clips * n)} if c else {})
+                for (row, _, n), w, c, d in zip(cells, walls, cpus, digests)]
         for n in lengths:  # byte identity of the outputs: CPU rows against local, GPU rows against local-gpu
             same = [r for r in rows if r["frames"] == n]
             cpu_ref = next(r["output_sha256"] for r in same if r["path"] == "local")
@@ -167,11 +178,11 @@ def main(argv: list[str] | None = None) -> dict:
             f"commit {result['commit']}, load average {load_before[0]:.1f} -> {result['loadavg_after'][0]:.1f}")
     _timing.print_table(f"ffaccel.distributed, {head}", rows,
                         ["path", "workers", "frames", "fps", "ms_per_frame", "efficiency", "overhead_vs_local",
-                         "identical_to_one_process"])
+                         "cpu_ms_per_frame", "identical_to_one_process"])
     if fits:
         _timing.print_table(f"wall = fixed_s + per_frame_ms x frames, fitted over {lengths} frames a clip", fits,
                             ["path", "workers", "fixed_s", "per_frame_ms", "per_frame_overhead", "fixed_overhead_s",
-                             "per_frame_efficiency"])
+                             "per_frame_efficiency", "cpu_fixed_s", "cpu_per_frame_ms", "cpu_per_frame_overhead"])
     if args.json:
         _timing.save_json(args.json, result)
     if args.plot:
@@ -217,6 +228,9 @@ def _fits(rows: list[dict], clips: int) -> list[dict]:
         same = [r for r in rows if (r["path"], r["workers"], r.get("gpu_fraction", 1.0)) == (path, workers, frac)]
         fixed, per = fit_line([clips * r["frames"] for r in same], [statistics.median(r["walls_s"]) for r in same])
         fit = {"path": path, "workers": workers, "fixed_s": fixed, "per_frame_ms": 1e3 * per}
+        if all(r.get("cpu_s") for r in same):
+            cfixed, cper = fit_line([clips * r["frames"] for r in same], [statistics.median(r["cpu_s"]) for r in same])
+            fit |= {"cpu_fixed_s": cfixed, "cpu_per_frame_ms": 1e3 * cper}
         if frac != 1.0:
             fit["gpu_fraction"] = frac
         fits.append(fit)
@@ -227,6 +241,8 @@ def _fits(rows: list[dict], clips: int) -> list[dict]:
         if base is not None and f["workers"] == 1 and "gpu_fraction" not in f:
             f["per_frame_overhead"] = f["per_frame_ms"] / base["per_frame_ms"] - 1.0
             f["fixed_overhead_s"] = f["fixed_s"] - base["fixed_s"]
+            if "cpu_per_frame_ms" in f and "cpu_per_frame_ms" in base:
+                f["cpu_per_frame_overhead"] = f["cpu_per_frame_ms"] / base["cpu_per_frame_ms"] - 1.0
         if one is not None and ref is not None:
             f["per_frame_efficiency"] = one["per_frame_ms"] / (f["workers"] * f["per_frame_ms"])
     return fits
@@ -256,6 +272,72 @@ def _plot(rows: list[dict], path: str, title: str) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+
+
+class CpuMeter:
+    """CPU seconds (user + system) used by this process and all its descendants inside a ``with`` block:
+    the driver, Ray's daemons, its workers and actors (Linux ``/proc``; ``cpu_s`` stays None elsewhere).
+
+    The process tree is read from ``/proc`` at the start, every ``interval`` seconds and at the end;
+    each process counts from its first to its last reading, so an actor killed inside the block
+    (Ray reaps its workers without adding their time to a parent's) counts up to its last poll.
+    The poller thread's own CPU time is subtracted.
+    """
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.interval, self.cpu_s = interval, None
+        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def _scan(self) -> dict[int, float] | None:
+        try:
+            stats = {}
+            for name in os.listdir("/proc"):
+                if name.isdigit():
+                    try:
+                        with open(f"/proc/{name}/stat") as f:
+                            text = f.read()
+                    except OSError:  # gone meanwhile
+                        continue
+                    rest = text[text.rindex(")") + 2:].split()
+                    stats[int(name)] = (int(rest[1]), (int(rest[11]) + int(rest[12])) / self._tick)
+        except (OSError, ValueError):
+            return None
+        children: dict[int, list[int]] = {}
+        for pid, (ppid, _) in stats.items():
+            children.setdefault(ppid, []).append(pid)
+        tree, todo = {}, [os.getpid()]
+        while todo:
+            pid = todo.pop()
+            if pid in stats:
+                tree[pid] = stats[pid][1]
+            todo.extend(children.get(pid, []))
+        return tree
+
+    def _poll(self) -> None:
+        t0 = time.thread_time()
+        while not self._stop.wait(self.interval):
+            snap = self._scan() or {}
+            self._last.update(snap)
+        self._own = time.thread_time() - t0
+
+    def __enter__(self) -> CpuMeter:
+        import threading
+
+        self._base = self._scan()
+        self._last, self._own = dict(self._base or {}), 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        if self._base is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._base is None:
+            return
+        self._stop.set()
+        self._thread.join()
+        self._last.update(self._scan() or {})
+        self.cpu_s = sum(v - self._base.get(pid, 0.0) for pid, v in self._last.items()) - self._own
 
 
 def _gpu_count() -> int:

@@ -6,10 +6,11 @@ distributed run do the same work per frame; the actor adds only Ray's hand-over 
 
 Profiling (a debug option): with ``FFACCEL_DISTRIBUTED_PROFILE=<folder>`` in the driver's
 environment, every actor runs its calls under :mod:`cProfile` and, before the driver ends it,
-writes ``<folder>/actor-<pid>.prof`` (``pstats`` data) and ``<folder>/actor-<pid>.json``
-(one ``{"method", "job", "segment", "frames", "start", "stop", "minor_faults"}`` record per call, ``time.time()``
-seconds, so calls can be laid against the driver's clock on the same host). The folder must be
-one the actors can write (the same file system on a cluster).
+writes ``<folder>/actor-<pid>.prof`` (``pstats`` data) and ``<folder>/actor-<pid>.json``: the
+actor's thread settings and niceness, and one record per call (``method``, ``job``, ``segment``,
+``frames``; ``start`` and ``stop`` in ``time.time()`` seconds, so calls can be laid against the
+driver's clock on the same host; ``cpu_s``, the process's CPU seconds; ``minor_faults``). The
+folder must be one the actors can write (the same file system on a cluster).
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ class SegmentWorker:
             return fn()
         import resource
 
-        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        use = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.time()
         self._profiler.enable()
         try:
@@ -126,8 +127,7 @@ class SegmentWorker:
             self._profiler.disable()
             self._spans.append({"method": method, "job": task.get("job"), "segment": task.get("segment"),
                                 "frames": task.get("stop", 0) - task.get("start", 0), "start": t0,
-                                "stop": time.time(),
-                                "minor_faults": resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults})
+                                "stop": time.time(), **_usage(use, resource.getrusage(resource.RUSAGE_SELF))})
 
     def dump_profile(self) -> str | None:
         """Write this actor's profile and call records (see the module's docstring); returns the .prof path."""
@@ -218,6 +218,12 @@ def keep_freed_memory(mmap_threshold: int = 32 << 20, trim_threshold: int = 1 <<
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold)) and mallopt(_M_TRIM_THRESHOLD, int(trim_threshold)))
+
+
+def _usage(before: Any, after: Any) -> dict[str, float]:
+    """This process's CPU seconds (all its threads, user + system) and minor page faults between two getrusage."""
+    return {"cpu_s": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
+            "minor_faults": after.ru_minflt - before.ru_minflt}
 
 
 def _ffaccel_threads() -> int | None:
