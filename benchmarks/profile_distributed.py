@@ -16,7 +16,8 @@ local and Ray (``--rounds``, the last round's profiles are reported). It prints:
 - per frame, the steps of both sides from the profiles' cumulative times: reading frames
   (``FfrReader.read_range``: read, checksum, decode), detect, process (warp, swap, paste),
   writing (``FfrWriter.write`` / ``RawLayout.write_frames``), and the output's close (local:
-  index and fsync in the loop; Ray: ``RawLayout.finish`` on the driver);
+  index and fsync in the loop; Ray: ``RawLayout.finish`` on a driver thread, which cProfile
+  does not see: it shows as 0 here and its last one is in the tail);
 - the functions whose own time (tottime) per frame differs most between the two.
 
 Profiling costs time itself (both sides alike); the wall times of ``bench_distributed.py``
@@ -33,6 +34,7 @@ import cProfile
 import json
 import os
 import pstats
+import resource
 import shutil
 import statistics
 import sys
@@ -122,16 +124,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         local()  # warm: imports and the demo's assets in this process
         walls: dict[str, list[float]] = {"local": [], "ray": []}
+        faults: dict[str, list[int]] = {"local": [], "ray": []}
         for _ in range(args.rounds):
             shutil.rmtree(prof_dir, ignore_errors=True)
             profiles = {}
             for name, fn in (("local", local), ("ray", distributed)):
                 prof = cProfile.Profile()
+                f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
                 t0 = time.time()
                 prof.enable()
                 fn()
                 prof.disable()
                 walls[name].append(time.time() - t0)
+                faults[name].append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
                 profiles[name] = (prof, t0, t0 + walls[name][-1])
         same = all((tmp / f"local_{k}.ffr").read_bytes() == (tmp / f"ray_{k}.ffr").read_bytes()
                    for k in range(len(clips)))
@@ -156,6 +161,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "tail (last call -> return: final index, fsync)": r1 - work[-1]["stop"],
     }
     load = [c["stop"] - c["start"] for c in calls if c["method"] == "load"]
+    per_call = {m: [round(c["minor_faults"] / max(c["frames"], 1)) for c in work if c["method"] == m]
+                for m in ("detect", "swap")}
+    fault_info = {"local_per_frame_both_passes": faults["local"][-1] / frames, "actor_per_frame_by_call": per_call,
+                  "actor_cpu_ms_per_frame": 1e3 * sum(c["cpu_s"] for c in work) / frames}
     steps = []
     for step, names in STEPS:
         lo = _step_ms(local_f, names, frames)
@@ -170,7 +179,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                                           "actor": {k: actor.get(k) for k in
                                                                     ("ffaccel_threads", "cv2_threads", "env",
                                                                      "nice")}},
-        "ray_split_s": split, "actor_load_s": load, "steps_ms_per_frame": steps,
+        "ray_split_s": split, "actor_load_s": load, "faults": fault_info, "steps_ms_per_frame": steps,
         "tottime_diff_ms_per_frame": [{"function": k, "actor_minus_local": d} for d, k in diff],
     }
     print(f"{args.clips} clips x {args.frames} frames at {args.resolution}, crop {args.crop_size}, segments of "
@@ -181,6 +190,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for k, v in split.items():
         print(f"  {k:62s} {v:7.3f} s")
     print(f"  (of which Pipeline.load in the actor: {sum(load):.3f} s)")
+    print(f"minor page faults a frame: local {fault_info['local_per_frame_both_passes']:.0f} (both passes); actor, "
+          f"call by call: pass 1 {per_call['detect']}, pass 2 {per_call['swap']}")
     print(f"\nper frame (ms), from the profiles' cumulative times:\n  {'step':42s} {'local':>8s} {'ray':>8s}")
     for s in steps:
         print(f"  {s['step']:42s} {s['local_ms_per_frame']:8.2f} {s['ray_ms_per_frame']:8.2f}")
