@@ -24,7 +24,7 @@ Profiling costs time itself (both sides alike); the wall times of ``bench_distri
 are the ones to quote, this script says where they go.
 
     python benchmarks/profile_distributed.py [--clips 2] [--frames 48] [--resolution 1280x720]
-        [--crop-size 256] [--segment-frames 12] [--rounds 2] [--worker-niceness N] [--json out.json]
+        [--crop-size 256] [--segment-frames 12] [--rounds 2] [--worker-niceness 0] [--json out.json]
 """
 
 from __future__ import annotations
@@ -89,15 +89,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--crop-size", type=int, default=256)
     ap.add_argument("--segment-frames", type=int, default=12)
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--worker-niceness", type=int, default=None,
-                    help="RAY_worker_niceness for the local cluster (Ray's default: 15)")
+    ap.add_argument("--worker-niceness", type=int, default=0,
+                    help="RAY_worker_niceness for the local cluster (default 0, as run_jobs's own cluster and "
+                         "the one-process side; Ray's default: 15)")
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     width, height = (int(v) for v in args.resolution.lower().split("x"))
     os.environ["FFACCEL_NUM_THREADS"] = "1"  # both sides: one ffaccel thread (the actor gets it from run_jobs)
-    if args.worker_niceness is not None:
-        os.environ["RAY_worker_niceness"] = str(args.worker_niceness)
+    os.environ["RAY_worker_niceness"] = str(args.worker_niceness)
     import ray
 
     from ffaccel.distributed import DemoPipeline, Job, run_jobs, run_local, write_demo_clips
