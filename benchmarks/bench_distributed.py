@@ -1,7 +1,7 @@
 """Benchmark: ffaccel.distributed frames/s at 1, 2, 4 CPU workers (and 1 GPU), efficiency, overhead.
 
 All rows in one run, on the same clips (demo clips rendered to .ffr, the demo pipeline with
-its stand-in swap):
+its stand-in swap), at each clip length of --frames (default two: 48 and 144 frames a clip):
 
   local     run_local: the single-process pipeline, one job after the other, same reading,
             detection, whole-video stabilisation, swap and lossless writing; ffaccel's CPU
@@ -16,13 +16,30 @@ wrote the bytes of local (CPU rows) or local-gpu (GPU rows).
 frames/s = output frames / wall seconds of the whole call (actor start-up, both passes,
 segment writes and the join included; Ray's own start-up is not: the cluster is started
 once before). Each row is the median of --repeats runs, taken round robin (every
-configuration once per round) so that all rows see the same machine load. efficiency(W) = fps(W) / (W *
-fps(1 worker)); overhead = 1 - fps(1 worker) / fps(local). Per-frame cost = 1 / fps of
-one worker, the figure the cost sketch in docs/distributed.md uses.
+configuration and clip length once per round) so that all rows see the same machine load.
+efficiency(W) = fps(W) / (W * fps(1 worker)); overhead = 1 - fps(1 worker) / fps(local).
 
-    python benchmarks/bench_distributed.py [--clips 4] [--frames 48] [--resolution 1280x720]
-        [--crop-size 256] [--widths 1,2,4] [--gpu-widths 1,2,4,8] [--repeats 3] [--json out.json]
-        [--plot scaling.png]
+Fixed and per-frame cost: with two or more clip lengths, each configuration's median walls
+are fitted as wall = fixed_s + per_frame_ms * frames (least squares over the lengths; with
+two, the line through both). per_frame_overhead = per_frame_ms / per_frame_ms(local) - 1
+(what Ray adds to every frame: a long video's overhead), fixed_overhead_s = fixed_s -
+fixed_s(local) (actor start-up and the like, paid once per call); per-frame efficiency(W) =
+per_frame_ms(1 worker) / (W * per_frame_ms(W)). The per-frame cost of one worker is the
+figure the cost sketch in docs/distributed.md uses.
+
+Ray starts worker processes at nice 15 (its worker_niceness); run_jobs's own local cluster and
+this benchmark's (--worker-niceness, default 0) run them at nice 0 like the one-process rows,
+so that on a busy machine the two sides compete for the cores alike.
+
+cpu_ms_per_frame (Linux): CPU seconds (user + system) of the whole process tree during the row
+(this driver, Ray's daemons, the actors, reaped processes included) per output frame; the
+same fit gives cpu_fixed_s, cpu_per_frame_ms and cpu_per_frame_overhead. On a loaded machine,
+where other processes' load stretches the walls, the CPU time is the steadier measure of what
+Ray adds; the walls are what an idle host measures.
+
+    python benchmarks/bench_distributed.py [--clips 4] [--frames 48,144] [--resolution 1280x720]
+        [--crop-size 256] [--segment-frames 48] [--widths 1,2,4] [--gpu-widths 1,2,4,8] [--repeats 3]
+        [--worker-niceness 0] [--json out.json] [--plot scaling.png]
 """
 
 from __future__ import annotations
@@ -54,23 +71,28 @@ def _commit() -> str:
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clips", type=int, default=4)
-    ap.add_argument("--frames", type=int, default=48)
+    ap.add_argument("--frames", default="48,144", help="frames a clip; two or more lengths give the fixed and "
+                                                       "per-frame fit")
     ap.add_argument("--resolution", default="1280x720")
     ap.add_argument("--crop-size", type=int, default=256)
-    ap.add_argument("--segment-frames", type=int, default=12)
+    ap.add_argument("--segment-frames", type=int, default=48)
     ap.add_argument("--widths", default="1,2,4")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--codec", default="raw", choices=["zlib", "raw"])
     ap.add_argument("--gpu-widths", default="1",
                     help="GPU actor counts, one actor per GPU (e.g. 1,2,4,8; counts above the visible GPUs are "
                          "skipped); a 2-actors-on-one-GPU row (num_gpus=0.5) is always added")
+    ap.add_argument("--worker-niceness", type=int, default=0, help="nice of Ray's worker processes (Ray's own "
+                                                                   "default: 15; the one-process rows run at 0)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--plot", default=None, help="PNG of frames/s against workers, with the ideal line (matplotlib)")
     args = ap.parse_args(argv)
     width, height = (int(v) for v in args.resolution.lower().split("x"))
     widths = [int(w) for w in args.widths.split(",")]
+    lengths = sorted({int(v) for v in args.frames.split(",")})
 
     os.environ["FFACCEL_NUM_THREADS"] = "1"  # before ffaccel's thread pool exists; local-mt resets it below
+    os.environ["RAY_worker_niceness"] = str(args.worker_niceness)  # read by the raylet ray.init starts below
     import ray
 
     from ffaccel.demo.pipeline import cuda_backend
@@ -79,86 +101,151 @@ def main(argv: list[str] | None = None) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="ffaccel-bench-dist-"))
     load_before = os.getloadavg()
     try:
-        clips = write_demo_clips(tmp / "in", args.clips, frames=args.frames, width=width, height=height,
-                                 codec=args.codec)
-        total = args.clips * args.frames
+        clips = {n: write_demo_clips(tmp / f"in{n}", args.clips, frames=n, width=width, height=height,
+                                     codec=args.codec) for n in lengths}
         backend, gpu_reason = cuda_backend()
         gpus = _gpu_count() if backend is not None else 0
         gpu_widths = [n for n in (int(v) for v in args.gpu_widths.split(",")) if 1 <= n <= gpus]
         ray.init(num_cpus=max(widths + gpu_widths), num_gpus=gpus, include_dashboard=False, configure_logging=False,
                  log_to_driver=False)
-        jobs = [Job(c, tmp / f"ray_{k}.ffr") for k, c in enumerate(clips)]
 
-        def local(device: str) -> None:
-            for k, c in enumerate(clips):
+        def local(n: int, device: str) -> None:
+            for k, c in enumerate(clips[n]):
                 run_local(Job(c, tmp / f"local_{k}.ffr"), DemoPipeline(args.crop_size, device=device), codec=args.codec)
 
-        def local_mt() -> float:
+        def local_mt(n: int) -> float:
             """The same in a child process with ffaccel's default threads (the pool reads the variable once)."""
             env = dict(os.environ)
             env.pop("FFACCEL_NUM_THREADS")
             code = ("import sys,time;from pathlib import Path;from ffaccel.distributed import *;"
-                    f"cl=[Path(p) for p in {[str(c) for c in clips]!r}];t=time.perf_counter()\n"
+                    f"cl=[Path(p) for p in {[str(c) for c in clips[n]]!r}];t=time.perf_counter()\n"
                     "for k,c in enumerate(cl): run_local(Job(c, Path(" + repr(str(tmp)) + ")/f'mt_{k}.ffr'), "
                     f"DemoPipeline({args.crop_size}), codec={args.codec!r})\n"
                     "print(time.perf_counter()-t)")
             out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
             return float(out.stdout.strip().splitlines()[-1])
 
-        def distributed(w: int, device: str = "cpu", frac: float = 1.0) -> None:
+        def distributed(n: int, w: int, device: str = "cpu", frac: float = 1.0) -> None:
+            jobs = [Job(c, tmp / f"ray_{k}.ffr") for k, c in enumerate(clips[n])]
             _check(run_jobs(jobs, DemoPipeline(args.crop_size, device=device), workers=w, gpus=device == "cuda",
                             gpu_fraction=frac, segment_frames=args.segment_frames, codec=args.codec, progress=False))
 
-        configs: list[tuple[dict, object]] = [({"path": "local", "workers": 1}, lambda: local("cpu")),
+        configs: list[tuple[dict, object]] = [({"path": "local", "workers": 1}, lambda n: local(n, "cpu")),
                                               ({"path": "local-mt", "workers": 1}, local_mt)]
-        configs += [({"path": "ray-cpu", "workers": w}, lambda w=w: distributed(w)) for w in widths]
+        configs += [({"path": "ray-cpu", "workers": w}, lambda n, w=w: distributed(n, w)) for w in widths]
         if gpus:
-            configs.append(({"path": "local-gpu", "workers": 1}, lambda: local("cuda")))
-            configs += [({"path": "ray-gpu", "workers": n, "gpu_fraction": f}, lambda n=n, f=f: distributed(n, "cuda", f))
-                        for n, f in [(n, 1.0) for n in gpu_widths] + [(2, 0.5)]]
-        walls: list[list[float]] = [[] for _ in configs]
-        digests: list[set[str]] = [set() for _ in configs]
-        for _ in range(args.repeats):  # round robin: every configuration sees the same machine load
-            for k, (row, fn) in enumerate(configs):
-                t0 = time.perf_counter()
-                inner = fn()
-                walls[k].append(inner if isinstance(inner, float) else time.perf_counter() - t0)
+            configs.append(({"path": "local-gpu", "workers": 1}, lambda n: local(n, "cuda")))
+            configs += [({"path": "ray-gpu", "workers": g, "gpu_fraction": f},
+                         lambda n, g=g, f=f: distributed(n, g, "cuda", f))
+                        for g, f in [(g, 1.0) for g in gpu_widths] + [(2, 0.5)]]
+        cells = [(row, fn, n) for n in lengths for row, fn in configs]
+        walls: list[list[float]] = [[] for _ in cells]
+        cpus: list[list[float]] = [[] for _ in cells]
+        digests: list[set[str]] = [set() for _ in cells]
+        local(lengths[0], "cpu")  # warm-up, not timed: this process's imports and the demo's assets
+        distributed(lengths[0], 1)
+        for _ in range(args.repeats):  # round robin: every configuration and length sees the same machine load
+            for k, (row, fn, n) in enumerate(cells):
+                with CpuMeter() as meter:
+                    t0 = time.perf_counter()
+                    inner = fn(n)
+                    walls[k].append(inner if isinstance(inner, float) else time.perf_counter() - t0)
+                if meter.cpu_s is not None:
+                    cpus[k].append(meter.cpu_s)
                 prefix = {"local": "local", "local-gpu": "local", "local-mt": "mt"}.get(row["path"], "ray")
-                digests[k].add(_digest([tmp / f"{prefix}_{j}.ffr" for j in range(len(clips))]))
-        rows = [dict(row, fps=total / statistics.median(w), walls_s=w, output_sha256=sorted(d))
-                for (row, _), w, d in zip(configs, walls, digests)]
-        cpu_ref = rows[0]["output_sha256"]
-        gpu_ref = next((r["output_sha256"] for r in rows if r["path"] == "local-gpu"), None)
-        for r in rows:  # byte identity of the outputs: CPU rows against local, GPU rows against local-gpu
-            ref = gpu_ref if r["path"] in ("local-gpu", "ray-gpu") else cpu_ref
-            r["identical_to_one_process"] = r["output_sha256"] == ref and len(ref) == 1
+                digests[k].add(_digest([tmp / f"{prefix}_{j}.ffr" for j in range(args.clips)]))
+        rows = [dict(row, frames=n, fps=args.clips * n / statistics.median(w), walls_s=w, output_sha256=sorted(d))
+                | ({"cpu_s": c, "cpu_ms_per_frame": 1e3 * statistics.median(c) / (args.clips * n)} if c else {})
+                for (row, _, n), w, c, d in zip(cells, walls, cpus, digests)]
+        for n in lengths:  # byte identity of the outputs: CPU rows against local, GPU rows against local-gpu
+            same = [r for r in rows if r["frames"] == n]
+            cpu_ref = next(r["output_sha256"] for r in same if r["path"] == "local")
+            gpu_ref = next((r["output_sha256"] for r in same if r["path"] == "local-gpu"), None)
+            for r in same:
+                ref = gpu_ref if r["path"] in ("local-gpu", "ray-gpu") else cpu_ref
+                r["identical_to_one_process"] = r["output_sha256"] == ref and len(ref) == 1
         ray.shutdown()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    base = {r["path"]: r["fps"] for r in rows if r["workers"] == 1}
-    for r in rows:
-        if r["path"] in ("ray-cpu", "ray-gpu"):
-            one = base[r["path"]]
-            r["efficiency"] = r["fps"] / (r["workers"] * one)
-        if r["path"] == "ray-cpu" and r["workers"] == 1:
-            r["overhead_vs_local"] = 1.0 - r["fps"] / base["local"]
-        if r["path"] == "ray-gpu" and r["workers"] == 1:
-            r["overhead_vs_local"] = 1.0 - r["fps"] / base["local-gpu"]
-        r["ms_per_frame"] = 1e3 / r["fps"]
+    _ratios(rows)
+    fits = _fits(rows, args.clips) if len(lengths) > 1 else []
     result = {"benchmark": "distributed", "commit": _commit(), "machine": _timing.machine(),
-              "config": vars(args) | {"frames_total": args.clips * args.frames},
+              "config": vars(args) | {"lengths": lengths, "frames_total": [args.clips * n for n in lengths]},
               "gpu": gpu_reason or "1 GPU", "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
-              "rows": rows}
-    _timing.print_table(f"ffaccel.distributed, {args.clips} clips x {args.frames} frames at {args.resolution}, "
-                        f"crop {args.crop_size}, commit {result['commit']}", rows,
-                        ["path", "workers", "fps", "ms_per_frame", "efficiency", "overhead_vs_local",
-                         "identical_to_one_process"])
+              "worker_niceness": args.worker_niceness, "rows": rows, "fits": fits}
+    head = (f"{args.clips} clips at {args.resolution}, crop {args.crop_size}, segments of {args.segment_frames}, "
+            f"commit {result['commit']}, load average {load_before[0]:.1f} -> {result['loadavg_after'][0]:.1f}")
+    _timing.print_table(f"ffaccel.distributed, {head}", rows,
+                        ["path", "workers", "frames", "fps", "ms_per_frame", "efficiency", "overhead_vs_local",
+                         "cpu_ms_per_frame", "identical_to_one_process"])
+    if fits:
+        _timing.print_table(f"wall = fixed_s + per_frame_ms x frames, fitted over {lengths} frames a clip", fits,
+                            ["path", "workers", "fixed_s", "per_frame_ms", "per_frame_overhead", "fixed_overhead_s",
+                             "per_frame_efficiency", "cpu_fixed_s", "cpu_per_frame_ms", "cpu_per_frame_overhead"])
     if args.json:
         _timing.save_json(args.json, result)
     if args.plot:
-        _plot(rows, args.plot, f"{result['commit']}, {os.cpu_count()} CPUs, {result['gpu']}")
+        _plot([r for r in rows if r["frames"] == lengths[-1]], args.plot,
+              f"{result['commit']}, {os.cpu_count()} CPUs, {result['gpu']}")
     return result
+
+
+def _ratios(rows: list[dict]) -> None:
+    """efficiency and overhead_vs_local of each row, against the rows of the same clip length."""
+    for r in rows:
+        base = {q["path"]: q["fps"] for q in rows if q["workers"] == 1 and q["frames"] == r["frames"]
+                and q.get("gpu_fraction", 1.0) == 1.0}
+        if r["path"] in ("ray-cpu", "ray-gpu"):
+            r["efficiency"] = r["fps"] / (r["workers"] * base[r["path"]])
+        if r["path"] in ("ray-cpu", "ray-gpu") and r["workers"] == 1:
+            r["overhead_vs_local"] = 1.0 - r["fps"] / base["local" if r["path"] == "ray-cpu" else "local-gpu"]
+        r["ms_per_frame"] = 1e3 / r["fps"]
+
+
+def fit_line(frames: list[float], walls: list[float]) -> tuple[float, float]:
+    """Least-squares (fixed_s, per_frame_s) of walls = fixed_s + per_frame_s * frames (two or more points).
+
+    >>> fit_line([100, 300], [1.5, 3.5])
+    (0.5, 0.01)
+    """
+    n = len(frames)
+    mx, my = sum(frames) / n, sum(walls) / n
+    sxx = sum((x - mx) ** 2 for x in frames)
+    slope = sum((x - mx) * (y - my) for x, y in zip(frames, walls)) / sxx
+    return round(my - slope * mx, 12), round(slope, 12)
+
+
+def _fits(rows: list[dict], clips: int) -> list[dict]:
+    """fixed_s and per_frame_ms of each configuration from its median walls at each clip length."""
+    keys: list[tuple] = []
+    for r in rows:
+        key = (r["path"], r["workers"], r.get("gpu_fraction", 1.0))
+        if key not in keys:
+            keys.append(key)
+    fits = []
+    for path, workers, frac in keys:
+        same = [r for r in rows if (r["path"], r["workers"], r.get("gpu_fraction", 1.0)) == (path, workers, frac)]
+        fixed, per = fit_line([clips * r["frames"] for r in same], [statistics.median(r["walls_s"]) for r in same])
+        fit = {"path": path, "workers": workers, "fixed_s": fixed, "per_frame_ms": 1e3 * per}
+        if all(r.get("cpu_s") for r in same):
+            cfixed, cper = fit_line([clips * r["frames"] for r in same], [statistics.median(r["cpu_s"]) for r in same])
+            fit |= {"cpu_fixed_s": cfixed, "cpu_per_frame_ms": 1e3 * cper}
+        if frac != 1.0:
+            fit["gpu_fraction"] = frac
+        fits.append(fit)
+    for f in fits:
+        ref = {"ray-cpu": "local", "ray-gpu": "local-gpu"}.get(f["path"])
+        base = next((g for g in fits if g["path"] == ref), None)
+        one = next((g for g in fits if g["path"] == f["path"] and g["workers"] == 1 and "gpu_fraction" not in g), None)
+        if base is not None and f["workers"] == 1 and "gpu_fraction" not in f:
+            f["per_frame_overhead"] = f["per_frame_ms"] / base["per_frame_ms"] - 1.0
+            f["fixed_overhead_s"] = f["fixed_s"] - base["fixed_s"]
+            if "cpu_per_frame_ms" in f and "cpu_per_frame_ms" in base:
+                f["cpu_per_frame_overhead"] = f["cpu_per_frame_ms"] / base["cpu_per_frame_ms"] - 1.0
+        if one is not None and ref is not None:
+            f["per_frame_efficiency"] = one["per_frame_ms"] / (f["workers"] * f["per_frame_ms"])
+    return fits
 
 
 def _plot(rows: list[dict], path: str, title: str) -> None:
@@ -185,6 +272,72 @@ def _plot(rows: list[dict], path: str, title: str) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+
+
+class CpuMeter:
+    """CPU seconds (user + system) used by this process and all its descendants inside a ``with`` block:
+    the driver, Ray's daemons, its workers and actors (Linux ``/proc``; ``cpu_s`` stays None elsewhere).
+
+    The process tree is read from ``/proc`` at the start, every ``interval`` seconds and at the end;
+    each process counts from its first to its last reading, so an actor killed inside the block
+    (Ray reaps its workers without adding their time to a parent's) counts up to its last poll.
+    The poller thread's own CPU time is subtracted.
+    """
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.interval, self.cpu_s = interval, None
+        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def _scan(self) -> dict[int, float] | None:
+        try:
+            stats = {}
+            for name in os.listdir("/proc"):
+                if name.isdigit():
+                    try:
+                        with open(f"/proc/{name}/stat") as f:
+                            text = f.read()
+                    except OSError:  # gone meanwhile
+                        continue
+                    rest = text[text.rindex(")") + 2:].split()
+                    stats[int(name)] = (int(rest[1]), (int(rest[11]) + int(rest[12])) / self._tick)
+        except (OSError, ValueError):
+            return None
+        children: dict[int, list[int]] = {}
+        for pid, (ppid, _) in stats.items():
+            children.setdefault(ppid, []).append(pid)
+        tree, todo = {}, [os.getpid()]
+        while todo:
+            pid = todo.pop()
+            if pid in stats:
+                tree[pid] = stats[pid][1]
+            todo.extend(children.get(pid, []))
+        return tree
+
+    def _poll(self) -> None:
+        t0 = time.thread_time()
+        while not self._stop.wait(self.interval):
+            snap = self._scan() or {}
+            self._last.update(snap)
+        self._own = time.thread_time() - t0
+
+    def __enter__(self) -> CpuMeter:
+        import threading
+
+        self._base = self._scan()
+        self._last, self._own = dict(self._base or {}), 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        if self._base is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._base is None:
+            return
+        self._stop.set()
+        self._thread.join()
+        self._last.update(self._scan() or {})
+        self.cpu_s = sum(v - self._base.get(pid, 0.0) for pid, v in self._last.items()) - self._own
 
 
 def _gpu_count() -> int:

@@ -39,6 +39,17 @@ def test_round_trip_and_random_access(tmp_path, codec):
     assert list(r.keyframes) == list(range(7))
 
 
+@pytest.mark.parametrize("codec", ["raw", "zlib"])
+def test_strided_and_fortran_frames_write_their_values(tmp_path, codec):
+    """Frames that are views (negative strides, Fortran order) are written as their C-order copies."""
+    frames = _frames(3, h=9, w=7, seed=3)
+    views = [frames[0][:, ::-1], np.asfortranarray(frames[1]), frames[2][::1]]
+    write_ffr(tmp_path / "v.ffr", views, codec=codec)
+    write_ffr(tmp_path / "c.ffr", [np.ascontiguousarray(v) for v in views], codec=codec)
+    assert (tmp_path / "v.ffr").read_bytes() == (tmp_path / "c.ffr").read_bytes()
+    np.testing.assert_array_equal(read_ffr(tmp_path / "v.ffr"), np.stack(views))
+
+
 @settings(max_examples=25, deadline=None)
 @given(sizes=st.lists(st.integers(1, 4), min_size=1, max_size=4), codec=st.sampled_from(["raw", "zlib"]))
 def test_join_equals_one_writer(tmp_path_factory, sizes, codec):
@@ -74,6 +85,14 @@ def test_missing_and_corrupt_files_are_named(tmp_path):
     r2.read(0)
     with pytest.raises(CorruptVideoError, match="frame 1: checksum"):
         r2.read(1)
+    with pytest.raises(CorruptVideoError, match="frame 1: checksum"):  # the batch read (frames read in place)
+        r2.read_range(0, 3)
+    # a record whose length field is wrong: the batch read names the frame too
+    bad = bytearray(good)
+    bad[int(r._offsets[2])] ^= 0x01
+    (tmp_path / "len.ffr").write_bytes(bytes(bad))
+    with pytest.raises(CorruptVideoError, match="frame 2"):
+        FfrReader(tmp_path / "len.ffr").read_range(1, 3)
     assert issubclass(CorruptVideoError, VideoReadError) and issubclass(MissingVideoError, OSError)
 
 

@@ -35,8 +35,17 @@ FRAMES, SEG = 24, 8
 def cluster():
     # the test module's pipelines travel to the workers by value (the workers cannot import tests/)
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    # CPU actors only, as on the CI machine, even where Ray would find a GPU
-    ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, configure_logging=False, log_to_driver=False)
+    # CPU actors only, as on the CI machine, even where Ray would find a GPU; workers at nice 0 as in a
+    # cluster run_jobs starts itself (Ray's default, 15, starves them on a busy CI machine)
+    before = os.environ.get("RAY_worker_niceness")
+    os.environ["RAY_worker_niceness"] = "0"
+    try:
+        ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, configure_logging=False, log_to_driver=False)
+    finally:
+        if before is None:
+            os.environ.pop("RAY_worker_niceness")
+        else:
+            os.environ["RAY_worker_niceness"] = before
     yield
     ray.shutdown()
 
@@ -134,6 +143,28 @@ def test_progress_reports_every_job(cluster, clips, tmp_path):
     assert results[0].ok
     text = stream.getvalue()
     assert "clip_2.ffr" in text and f"swap {FRAMES}/{FRAMES} done" in text and "frames/s" in text
+
+
+def test_actor_profiles(cluster, clips, tmp_path, monkeypatch):
+    """FFACCEL_DISTRIBUTED_PROFILE: each actor writes its cProfile data and one record per call, every
+    segment once per pass; the output is still the one-process bytes."""
+    import json
+    import pstats
+
+    d, paths, _ = clips
+    monkeypatch.setenv("FFACCEL_DISTRIBUTED_PROFILE", str(tmp_path / "prof"))
+    results = run_jobs([Job(paths[1], tmp_path / "o.ffr")], DemoPipeline(crop_size=96), segment_frames=SEG,
+                       progress=False, workers=2)
+    assert results[0].ok and (tmp_path / "o.ffr").read_bytes() == (d / "ref_1.ffr").read_bytes()
+    infos = [json.loads(p.read_text()) for p in sorted((tmp_path / "prof").glob("actor-*.json"))]
+    assert len(infos) == 2 and all(i["ffaccel_threads"] == 1 and i["nice"] == os.nice(0) for i in infos)
+    calls = [c for i in infos for c in i["calls"]]
+    for method in ("detect", "swap"):
+        done = sorted((c["segment"], c["frames"]) for c in calls if c["method"] == method)
+        assert done == [(0, SEG), (1, SEG), (2, SEG)]
+    assert all(c["stop"] >= c["start"] for c in calls)
+    stats = pstats.Stats(*[str(p) for p in (tmp_path / "prof").glob("actor-*.prof")])
+    assert any(name == "process" for (_, _, name) in stats.stats)  # type: ignore[attr-defined]
 
 
 def test_bad_arguments(cluster, clips, tmp_path):

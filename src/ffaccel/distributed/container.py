@@ -73,6 +73,14 @@ def _tmp_name(path: Path) -> Path:
     return path.with_name(f"{path.name}.tmp-{os.getpid()}")
 
 
+def _write_record(f: Any, payload: bytes | memoryview) -> None:
+    """One record (u32 length, payload, u32 crc32) at ``f``'s position, the payload written from its own buffer."""
+    n = payload.nbytes if isinstance(payload, memoryview) else len(payload)
+    f.write(struct.pack("<I", n))
+    f.write(payload)
+    f.write(struct.pack("<I", zlib.crc32(payload)))
+
+
 def _head(width: int, height: int, fps: float, codec: str, meta: dict[str, Any] | None) -> bytes:
     header = json.dumps({"width": int(width), "height": int(height), "channels": 3, "fps": float(fps),
                          "codec": codec, "meta": meta or {}}, sort_keys=True).encode()
@@ -120,8 +128,7 @@ class RawLayout:
         with open(self.tmp, "r+b") as f:
             f.seek(self.offset(start))
             for frame in a:
-                raw = np.ascontiguousarray(frame).tobytes()
-                f.write(struct.pack("<I", len(raw)) + raw + struct.pack("<I", zlib.crc32(raw)))
+                _write_record(f, memoryview(np.ascontiguousarray(frame)).cast("B"))
 
     def finish(self) -> Path:
         """Check every record's length field, write the index and footer, fsync and rename."""
@@ -189,13 +196,13 @@ class FfrWriter:
         a = np.asarray(frame)
         if a.dtype != np.uint8 or a.shape != self.shape:
             raise ValueError(f"frame: expected {self.shape} uint8, got {a.shape} {a.dtype}")
-        raw = np.ascontiguousarray(a).tobytes()
+        raw = memoryview(np.ascontiguousarray(a)).cast("B")  # the frame's own bytes, not a copy
         self.write_record(zlib.compress(raw, self.level) if self.codec == "zlib" else raw)
 
-    def write_record(self, payload: bytes) -> None:
+    def write_record(self, payload: bytes | memoryview) -> None:
         """Append one frame already encoded with this file's codec (used to join segments)."""
         self._offsets.append(self._f.tell())
-        self._f.write(struct.pack("<I", len(payload)) + payload + struct.pack("<I", zlib.crc32(payload)))
+        _write_record(self._f, payload)
 
     def close(self) -> Path:
         """Write the index and footer, flush, and rename to the final name; returns it."""
@@ -274,20 +281,42 @@ class FfrReader:
         """Frame indices where a segment may start: every frame (the format is intra only)."""
         return np.arange(self.frames)
 
-    def read_record(self, index: int) -> bytes:
-        """The encoded payload of frame ``index`` (checksum verified)."""
+    def _record_span(self, index: int) -> tuple[int, int]:
         if not 0 <= index < self.frames:
             raise IndexError(f"index: expected 0..{self.frames - 1}, got {index}")
         start = int(self._offsets[index])
-        end = int(self._offsets[index + 1]) if index + 1 < self.frames else self._index_at
-        with open(self.path, "rb") as f:
-            f.seek(start)
-            blob = f.read(end - start)
+        return start, int(self._offsets[index + 1]) if index + 1 < self.frames else self._index_at
+
+    def read_record(self, index: int, f: Any = None) -> bytes:
+        """The encoded payload of frame ``index`` (checksum verified); ``f``: this file, open ``"rb"``, or None."""
+        start, end = self._record_span(index)
+        if f is None:
+            with open(self.path, "rb") as g:
+                return self.read_record(index, g)
+        f.seek(start)
+        blob = f.read(end - start)
         (n,) = struct.unpack("<I", blob[:4])
         payload, crc = blob[4:4 + n], blob[4 + n:8 + n]
         if len(crc) != 4 or 8 + n != len(blob) or zlib.crc32(payload) != struct.unpack("<I", crc)[0]:
             raise CorruptVideoError(self.path, f"frame {index}: checksum mismatch")
         return payload
+
+    def _read_raw_into(self, index: int, f: Any, out: np.ndarray) -> bool:
+        """A raw record straight into ``out`` (one frame, C-contiguous): no intermediate bytes objects.
+
+        Returns False (``out`` undefined) where the record is not a plain raw frame with a
+        matching checksum; the caller then reads it the general way, which names the fault.
+        """
+        start, end = self._record_span(index)
+        if end - start != self._frame_bytes + 8:
+            return False
+        f.seek(start)
+        view = memoryview(out).cast("B")
+        head = f.read(4)
+        if len(head) != 4 or struct.unpack("<I", head)[0] != self._frame_bytes or f.readinto(view) != len(view):
+            return False
+        crc = f.read(4)
+        return len(crc) == 4 and zlib.crc32(view) == struct.unpack("<I", crc)[0]
 
     def decode(self, payload: bytes, index: int = -1) -> np.ndarray:
         """(height, width, 3) uint8 frame from a payload of this file's codec."""
@@ -309,12 +338,19 @@ class FfrReader:
             yield self.read_range(b0, min(b0 + batch, stop))
 
     def read_range(self, start: int, stop: int) -> np.ndarray:
-        """Frames ``start`` .. ``stop - 1`` as a new (stop - start, height, width, 3) uint8 array."""
+        """Frames ``start`` .. ``stop - 1`` as a new (stop - start, height, width, 3) uint8 array.
+
+        The file is opened once; raw frames are read straight into the array and their
+        checksums computed there (no copy of a frame in between).
+        """
         if not 0 <= start <= stop <= self.frames:
             raise IndexError(f"start, stop: expected 0 <= start <= stop <= {self.frames}, got {start}, {stop}")
         out = np.empty((stop - start, self.height, self.width, 3), np.uint8)
-        for i in range(start, stop):
-            out[i - start] = self.read(i)
+        with open(self.path, "rb") as f:
+            for i in range(start, stop):
+                if self.codec == "raw" and self._read_raw_into(i, f, out[i - start]):
+                    continue
+                out[i - start] = self.decode(self.read_record(i, f), i)
         return out
 
 

@@ -67,8 +67,17 @@ def _stored_detections(frames: np.ndarray, indices: np.ndarray, meta: dict[str, 
     if DEMO_META_KEY not in meta:
         raise ValueError(f"meta: expected a demo clip with {DEMO_META_KEY!r} (write_demo_clips), got keys "
                          f"{sorted(meta)}")
-    track = np.asarray(meta[DEMO_META_KEY], np.float64)
-    return track[np.asarray(indices)]
+    stored = meta[DEMO_META_KEY]
+    hit = _TRACKS.get(id(stored))
+    if hit is None or hit[0] is not stored:  # convert each video's list once, not once per batch
+        if len(_TRACKS) >= 8:
+            _TRACKS.clear()
+        hit = _TRACKS[id(stored)] = (stored, np.asarray(stored, np.float64))
+    return hit[1][np.asarray(indices)]
+
+
+#: id(stored list) -> (the list, its (T, 5, 2) float64 array); the list is held so its id stays its own
+_TRACKS: dict[int, tuple[Any, np.ndarray]] = {}
 
 
 def _make_detector() -> Any:

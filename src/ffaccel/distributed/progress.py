@@ -92,6 +92,10 @@ class ProgressView:
         out.append(f"cluster: {sum(j.swapped for j in self.jobs)} frames out, {self.frames_per_s():.1f} frames/s")
         return out
 
+    def due(self) -> bool:
+        """True when :meth:`draw` would draw now (enabled, and its interval has passed)."""
+        return self.enabled and time.perf_counter() - self._last >= self.interval_s
+
     def draw(self, force: bool = False) -> None:
         if not self.enabled:
             return

@@ -14,6 +14,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,6 +24,10 @@ import numpy as np
 from ffaccel.distributed.container import FfrReader, FfrWriter, RawLayout, VideoReadError, join_ffr
 from ffaccel.distributed.pipeline import Pipeline
 from ffaccel.distributed.progress import JobProgress, ProgressBoard, ProgressView
+from ffaccel.distributed.worker import PROFILE_ENV, SegmentWorker, apply_range, open_video
+
+#: calls queued on each actor at once: one running, one waiting (hides the driver's hand-over)
+CALLS_PER_ACTOR = 2
 
 __all__ = ["Job", "JobResult", "plan_segments", "open_video", "run_local", "run_jobs", "SegmentWorker"]
 
@@ -64,21 +69,6 @@ class JobResult:
     segments: list[tuple[int, int]] = field(default_factory=list)
     wall_s: float = 0.0
     track: np.ndarray | None = None
-
-
-def open_video(path: str | os.PathLike[str]) -> Any:
-    """Open an input video: an ``.ffr`` file (:class:`FfrReader`), or any other name through
-    ffmpeg (:class:`~ffaccel.distributed.video.FfmpegReader`, needs imageio-ffmpeg).
-
-    Raises:
-        MissingVideoError: no such file.
-        CorruptVideoError: not a complete ``.ffr`` file, or a file ffmpeg cannot read.
-    """
-    if os.fspath(path).lower().endswith(".ffr"):
-        return FfrReader(path)
-    from ffaccel.distributed.video import FfmpegReader
-
-    return FfmpegReader(path)
 
 
 def plan_segments(frames: int, keyframes: Sequence[int] | np.ndarray, segment_frames: int) -> list[tuple[int, int]]:
@@ -129,27 +119,6 @@ def _finish_output(ffr: Path, output: Path, codec: str | None) -> None:
         ffr.unlink(missing_ok=True)
 
 
-def _apply(pipeline: Pipeline, reader: FfrReader, start: int, stop: int, track: np.ndarray | None,
-           sink: Any, report: Any = None) -> np.ndarray | None:
-    """Run pass 1 (``track`` None: return landmarks) or pass 2 (``sink(first_index, frames)``) on frames start..stop."""
-    out = []
-    meta = {**reader.meta, "ffaccel_video": os.fspath(reader.path)}
-    b1 = start
-    for frames in reader.iter_range(start, stop, pipeline.batch_size):
-        b0, b1 = b1, b1 + len(frames)
-        idx = np.arange(b0, b1, dtype=np.int64)
-        if track is None:
-            lm = np.asarray(pipeline.detect(frames, idx, meta), np.float64)
-            if lm.ndim != 3 or lm.shape[0] != b1 - b0 or lm.shape[2] != 2:
-                raise ValueError(f"detect: expected ({b1 - b0}, K, 2) landmarks, got {lm.shape}")
-            out.append(lm)
-        else:
-            sink(b0, pipeline.process(frames, track[b0 - start:b1 - start], idx, meta))
-        if report is not None:
-            report(b1 - start)
-    return np.concatenate(out) if track is None else None
-
-
 def run_local(job: Job, pipeline: Pipeline, codec: str = "raw") -> JobResult:
     """The same job in this one process, no Ray: the reference the distributed run must equal byte for byte.
 
@@ -160,79 +129,15 @@ def run_local(job: Job, pipeline: Pipeline, codec: str = "raw") -> JobResult:
     job = Job(os.path.abspath(job.input), os.path.abspath(job.output))  # a pipeline may change the cwd
     reader = open_video(job.input)
     pipeline.load()
-    track = _apply(pipeline, reader, 0, reader.frames, None, None)
+    track = apply_range(pipeline, reader, 0, reader.frames, None, None)
     assert track is not None
     smooth = pipeline.stabilise(track, reader.height)
     target, export = _export_target(Path(job.output))
     with FfrWriter(target, reader.width, reader.height, reader.fps, codec=codec, meta={}) as w:
-        _apply(pipeline, reader, 0, reader.frames, smooth, lambda _, frames: [w.write(f) for f in frames])
+        apply_range(pipeline, reader, 0, reader.frames, smooth, lambda _, frames: [w.write(f) for f in frames])
     _finish_output(target, Path(job.output), export)
     return JobResult(job, True, frames=reader.frames, segments=[(0, reader.frames)],
                      wall_s=time.perf_counter() - started, track=smooth)
-
-
-class SegmentWorker:
-    """The actor class (wrapped by ``ray.remote`` in :func:`run_jobs`): loads the pipeline once, runs segments.
-
-    Its calls return ``("ok", task, value)`` or ``("error", task, "Type: message")``:
-    a bad input fails its job without an exception crossing Ray. Only the death of the
-    process itself escapes, and Ray retries that call on the restarted actor.
-    """
-
-    def __init__(self, pipeline: Pipeline, board: str | None = None, threads: int | None = None) -> None:
-        if threads is not None:  # read by ffaccel's CPU thread pool when first used, i.e. below
-            os.environ["FFACCEL_NUM_THREADS"] = str(threads)
-        self.pipeline = pipeline
-        self.board_name = board
-        self.board: Any = None
-        pipeline.load()
-        self._readers: dict[str, Any] = {}
-
-    def pid(self) -> int:
-        return os.getpid()
-
-    def _reader(self, path: str) -> Any:
-        if path not in self._readers:
-            if len(self._readers) >= 4:  # segments of a video mostly come together: keep a few open
-                self._readers.pop(next(iter(self._readers)))
-            self._readers[path] = open_video(path)
-        return self._readers[path]
-
-    def _reporter(self, task: dict[str, Any], stage: int) -> Any:
-        if self.board_name is None:
-            return None
-        if self.board is None:
-            import ray
-
-            self.board = ray.get_actor(self.board_name)
-        return lambda n: self.board.report.remote(task["job"], stage, task["segment"], n)
-
-    def detect(self, task: dict[str, Any]) -> tuple[str, dict[str, Any], Any]:
-        try:
-            reader = self._reader(task["input"])
-            lm = _apply(self.pipeline, reader, task["start"], task["stop"], None, None, self._reporter(task, 1))
-            return "ok", task, lm
-        except Exception as exc:  # noqa: BLE001 - reported to the driver, which fails this job only
-            return "error", task, f"{type(exc).__name__}: {exc}"
-
-    def swap(self, task: dict[str, Any]) -> tuple[str, dict[str, Any], Any]:
-        try:
-            reader = self._reader(task["input"])
-            report = self._reporter(task, 2)
-            if task.get("layout") is not None:  # raw: the frames go straight to their place in the output
-                layout = task["layout"]
-                _apply(self.pipeline, reader, task["start"], task["stop"], task["track"], layout.write_frames, report)
-            else:
-                with FfrWriter(task["part"], reader.width, reader.height, reader.fps, codec=task["codec"],
-                               sync=False) as w:
-                    _apply(self.pipeline, reader, task["start"], task["stop"], task["track"],
-                           lambda _, frames: [w.write(f) for f in frames], report)
-            return "ok", task, task["stop"] - task["start"]
-        except Exception as exc:  # noqa: BLE001
-            return "error", task, f"{type(exc).__name__}: {exc}"
-
-    def skip(self, task: dict[str, Any]) -> tuple[str, dict[str, Any], Any]:
-        return "skipped", task, None
 
 
 def _import_ray() -> Any:
@@ -295,7 +200,7 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
     for j in jobs:
         _export_target(Path(j.output))
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, configure_logging=False, **(ray_init or {}))
+        _init_ray(ray, address, ray_init or {})
     started = time.perf_counter()
     resources = ray.cluster_resources()
     use_gpus = bool(resources.get("GPU", 0) > 0) if gpus is None else bool(gpus)
@@ -313,8 +218,11 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
     if use_gpus:
         opts["num_gpus"] = gpu_fraction
     actor_cls = ray.remote(max_restarts=-1, max_task_retries=max_task_retries, **opts)(SegmentWorker)
-    actors = [actor_cls.remote(pipeline, board_name, int(cpus_per_worker)) for _ in range(width)]
-    pool = ActorPool(actors)
+    profile = os.environ.get(PROFILE_ENV) or None  # debug: per-actor cProfile (ffaccel.distributed.worker)
+    actors = [actor_cls.remote(pipeline, board_name, int(cpus_per_worker), profile) for _ in range(width)]
+    # CALLS_PER_ACTOR handles per actor: each actor has its next call queued while it runs one, so the
+    # hand-over (result back, next call in) no longer leaves it idle between segments
+    pool = ActorPool(actors * CALLS_PER_ACTOR)
     failed: set[int] = set()
     tracks: dict[int, dict[int, np.ndarray]] = {}
     parts_done: dict[int, set[int]] = {}
@@ -334,6 +242,23 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
             shutil.rmtree(work[j], ignore_errors=True)
         if j in layouts:
             layouts[j].abort()
+
+    # a finished video's index, fsync, join or export runs on a driver thread, so the loop below keeps
+    # handing out segments meanwhile (on the loop, every actor would wait for each video's fsync)
+    closer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ffaccel-finish")
+    closing: dict[int, Future[float]] = {}
+
+    def collect(wait: bool = False) -> None:
+        for j, fut in list(closing.items()):
+            if not (wait or fut.done()):
+                continue
+            del closing[j]
+            try:
+                results[j].wall_s = fut.result() - started
+                results[j].ok = True
+                views[j].state = "done"
+            except Exception as exc:  # noqa: BLE001 - this job fails, the others go on
+                fail(j, f"{type(exc).__name__}: {exc}")
 
     inflight: dict[tuple[int, str, int], Any] = {}
 
@@ -391,30 +316,39 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
 
     def finish_pass2(j: int) -> None:
         segs = results[j].segments
-        if j in layouts:
-            target, export = _export_target(Path(jobs[j].output))
-            layouts.pop(j).finish()  # checks that every frame was written
-            _finish_output(target, Path(jobs[j].output), export)
-            results[j].ok, results[j].wall_s = True, time.perf_counter() - started
-            views[j].state = "done"
-            return
-        parts = [work[j] / f"{s:06d}.ffr" for s in range(len(segs))]
-        for p, (a, b) in zip(parts, segs, strict=True):
-            if FfrReader(p).frames != b - a:  # never join a segment with a lost or extra frame
-                raise RuntimeError(f"segment {p.name}: {FfrReader(p).frames} frames, expected {b - a}")
         target, export = _export_target(Path(jobs[j].output))
-        join_ffr(parts, target)
-        shutil.rmtree(work[j], ignore_errors=True)
-        _finish_output(target, Path(jobs[j].output), export)
-        results[j].ok, results[j].wall_s = True, time.perf_counter() - started
-        views[j].state = "done"
+        if j in layouts:
+            layout = layouts.pop(j)
+
+            def close() -> float:
+                try:
+                    layout.finish()  # checks that every frame was written
+                except BaseException:
+                    layout.abort()
+                    raise
+                _finish_output(target, Path(jobs[j].output), export)
+                return time.perf_counter()
+        else:
+            parts, folder = [work[j] / f"{s:06d}.ffr" for s in range(len(segs))], work[j]
+
+            def close() -> float:
+                for p, (a, b) in zip(parts, segs, strict=True):
+                    if FfrReader(p).frames != b - a:  # never join a segment with a lost or extra frame
+                        raise RuntimeError(f"segment {p.name}: {FfrReader(p).frames} frames, expected {b - a}")
+                join_ffr(parts, target)
+                shutil.rmtree(folder, ignore_errors=True)
+                _finish_output(target, Path(jobs[j].output), export)
+                return time.perf_counter()
+
+        closing[j] = closer.submit(close)
 
     try:
         while pool.has_next():
             try:
                 status, task, value = pool.get_next_unordered(timeout=0.5)
             except TimeoutError:
-                _refresh(ray, board, views, failed)
+                collect()
+                _refresh(ray, board, view, failed)
                 view.draw()
                 continue
             except ray.exceptions.RayError:
@@ -438,9 +372,14 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
                         finish_pass2(j)
             except Exception as exc:  # noqa: BLE001 - this job fails, the others go on
                 fail(j, f"{type(exc).__name__}: {exc}")
-            _refresh(ray, board, views, failed)
+            collect()
+            _refresh(ray, board, view, failed)
             view.draw()
+        collect(wait=True)
     finally:
+        closer.shutdown(wait=True)
+        if profile:
+            ray.get([a.dump_profile.remote() for a in actors])
         for a in actors:
             ray.kill(a)
         if board is not None:
@@ -457,10 +396,30 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
     return results
 
 
-def _refresh(ray: Any, board: Any, views: list[JobProgress], failed: set[int]) -> None:
-    if board is None:
+def _init_ray(ray: Any, address: str | None, extra: dict[str, Any]) -> None:
+    """``ray.init`` for :func:`run_jobs`; a cluster it starts here runs its workers at nice 0.
+
+    Ray starts worker processes at nice 15 (its ``worker_niceness``), so that on a busy node
+    every other process, the driver included, goes first; the actors are the job's work, so
+    a local cluster started by :func:`run_jobs` sets ``RAY_worker_niceness=0`` unless the
+    environment says otherwise. A cluster started with ``ray start`` keeps its own setting.
+    """
+    key = "RAY_worker_niceness"
+    before = os.environ.get(key)
+    if address is None and before is None:
+        os.environ[key] = "0"
+    try:
+        ray.init(address=address, include_dashboard=False, configure_logging=False, **extra)
+    finally:
+        if before is None:
+            os.environ.pop(key, None)
+
+
+def _refresh(ray: Any, board: Any, view: ProgressView, failed: set[int]) -> None:
+    """Fetch the progress actor's counts, when the view is about to draw them (one round trip)."""
+    if board is None or not view.due():
         return
     totals = ray.get(board.totals.remote())
-    for j, v in enumerate(views):
+    for j, v in enumerate(view.jobs):
         v.detected = min(totals.get((j, 1), 0), v.frames)
         v.swapped = min(totals.get((j, 2), 0), v.frames)
