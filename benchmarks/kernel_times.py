@@ -27,6 +27,15 @@ import _timing  # noqa: E402
 import ffaccel  # noqa: E402
 
 
+def _short_name(name: str) -> str:
+    """'void ffaccel::cuda::(anonymous namespace)::warp_affine_kernel<...>(...)' -> 'warp_affine_kernel'."""
+    name = name.removeprefix("void ").replace("(anonymous namespace)::", "")
+    for stop in ("<", "("):
+        if name.find(stop) > 0:
+            name = name[:name.find(stop)]
+    return name.rsplit("::", 1)[-1].strip()[:60] or "?"
+
+
 def kernel_times(fn, calls: int) -> list[dict]:
     """Each kernel (and copy) that ``calls`` runs of ``fn`` launch: launches and device us, per call."""
     import torch
@@ -42,7 +51,7 @@ def kernel_times(fn, calls: int) -> list[dict]:
     total: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
     for ev in prof.events():
         if ev.device_type == torch.autograd.DeviceType.CUDA:
-            name = ev.name.split("<")[0].split("(")[0].replace("ffaccel::cuda::", "")[:60]
+            name = _short_name(ev.name)
             total[name][0] += 1
             total[name][1] += getattr(ev, "device_time_total", None) or getattr(ev, "cuda_time_total", 0.0)
     return [{"kernel": k, "launches_per_call": n / calls, "device_us_per_call": t / calls}

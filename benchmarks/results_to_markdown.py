@@ -4,7 +4,7 @@
 
 Reads whichever of bench_warp.json, bench_paste.json, bench_composite.json,
 bench_runtime.json, bench_blend.json, bench_quality.json, bench_dispatch.json,
-profile_overhead.json and bench_insightface*.json are in RESULTS_DIR, and prints markdown. The figures are copied from the JSON, never typed by hand.
+profile_overhead.json, kernel_times.json and bench_insightface*.json are in RESULTS_DIR, and prints markdown. The figures are copied from the JSON, never typed by hand.
 """
 
 from __future__ import annotations
@@ -124,6 +124,12 @@ def main() -> int:
     path = args.results / "profile_overhead.json"
     if path.exists():
         print(profile_section(json.loads(path.read_text())))
+        print()
+    path = args.results / "kernel_times.json"
+    if path.exists():
+        rows = json.loads(path.read_text())["rows"]
+        print("### kernel_times (device time per call, torch.profiler)\n")
+        print(table(rows, ["case", "kernel", "launches_per_call", "device_us_per_call"]))
         print()
     path = args.results / "bench_runtime.json"
     if path.exists():
