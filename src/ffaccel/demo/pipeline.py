@@ -367,7 +367,12 @@ class _TorchBackend:
         self.device = torch.device("cuda", torch.cuda.current_device())
 
     def upload(self, a: np.ndarray) -> Any:
-        return self.torch.from_numpy(np.ascontiguousarray(a)).to(self.device, non_blocking=False)
+        # torch.from_numpy warns on a read-only array (frames read from a file are): copy those
+        # on the host; the upload below copies to the device either way.
+        a = np.ascontiguousarray(a)
+        if not a.flags.writeable:
+            a = a.copy()
+        return self.torch.from_numpy(a).to(self.device, non_blocking=False)
 
     def download(self, a: Any) -> np.ndarray:
         return a.cpu().numpy()
