@@ -373,3 +373,30 @@ def test_stored_specs_are_dropped_at_exit_before_the_extension():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert "leaked" not in res.stderr, res.stderr
+
+
+def test_leak_debug_hook_names_what_holds_a_spec_at_exit():
+    # FFACCEL_DEBUG_LEAKS=1: after the exit handler empties the cache, any spec still alive is
+    # counted and its holder named (the GPU runs' open leak report, docs/fuzzing.md).
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import numpy as np, ffaccel
+        from ffaccel import _fast
+        frame = np.zeros((64, 64, 3), np.uint8)
+        m = np.array([[1.0, 0, 4], [0, 1.0, 4]])
+        ffaccel.warp_affine(frame, m, (32, 32))
+        ffaccel.warp_affine(frame, m, (32, 32))
+        if KEEP:
+            kept_by_this_list = list(_fast.CACHE.values())
+    """)
+    env = {**os.environ, "FFACCEL_DEBUG_LEAKS": "1"}
+    for keep, expect in ((False, "0 lean-path specs alive"), (True, "1 lean-path specs alive")):
+        res = subprocess.run([sys.executable, "-c", code.replace("KEEP", str(keep))], capture_output=True,
+                             text=True, timeout=120, env=env)
+        assert res.returncode == 0, res.stderr
+        assert expect in res.stderr, res.stderr
+        assert ("WarpSpec held by list" in res.stderr) == keep, res.stderr
