@@ -73,8 +73,9 @@ inline BankWork bank_work(int t_len, int channels, int stride, int levels, int m
     return BankWork(::operator new[](bytes, std::align_val_t(64)));
 }
 
-// The filter side of the level bank, as stab_bank and stab_offline_clean both take it from
-// Python: ends, warm, norm (J,), coef (J, order), low (C,), and the three scalars.
+// The filter side of the level bank, as stab_bank takes it from Python: ends, warm, norm (J,),
+// coef (J, order), low (C,), and the three scalars. (The offline bindings' Levels, in
+// stab_offline.cpp, also carry the outlier and noise-floor settings.)
 struct BankLevels {
     const Int1& ends;
     const In2& coef;

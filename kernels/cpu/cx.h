@@ -5,6 +5,13 @@
 
 #include <cmath>
 
+// GCC 12's SLP vectoriser turns these complex products into fused multiply-adds (vfmaddsub)
+// at -O3 -march=x86-64-v3 despite -ffp-contract=off. The pragma holds to the end of the
+// including file, so nothing after this include (the loops that use Cx) is vectorised.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-tree-vectorize")
+#endif
+
 namespace ffaccel::cpu {
 namespace {  // internal linkage: each build keeps its own copy
 

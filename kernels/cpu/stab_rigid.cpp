@@ -4,11 +4,6 @@
 #include <cmath>
 #include <vector>
 
-// GCC 12's SLP vectoriser turns cx.h's complex products into fused multiply-adds
-// (vfmaddsub) at -O3 -march=x86-64-v3 despite -ffp-contract=off: no vectorising here.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-tree-vectorize")
-#endif
 #include "cx.h"
 #include "variant.h"
 
