@@ -19,19 +19,20 @@ from ffaccel.stability._bank import _END_FRAMES, _PAD, LEVELS, ORDER
 
 
 def noise_variance_reference(y: np.ndarray, valid: np.ndarray, floor: np.ndarray) -> np.ndarray:
-    """Per-channel measurement-noise variance of (T, C) ``y`` from second differences.
+    """Per-channel measurement-noise variance of (T, C) ``y`` from fourth differences.
 
-    Median-based (robust to the frames where the head really accelerates):
-    for white noise of std s the second difference has std s * sqrt(6).
-    Only triples of measured (not interpolated) frames count.
+    Median-based: for white noise of std s the fourth difference has std
+    s * sqrt(70) (sum of the squared binomial weights 1, 4, 6, 4, 1).
+    Only runs of five measured (not interpolated) frames count.
     """
-    if len(y) < 3:
+    if len(y) < 5:
         return floor.copy()
-    ok = valid[2:] & valid[1:-1] & valid[:-2]
+    t = len(y) - 4
+    ok = valid[:t] & valid[1:t + 1] & valid[2:t + 2] & valid[3:t + 3] & valid[4:]
     if not ok.any():
         return floor.copy()
-    d2 = np.abs(y[2:] - 2.0 * y[1:-1] + y[:-2])[ok]
-    return np.maximum(np.median(d2, axis=0) ** 2 * _bank._MAD_TO_SIGMA2, floor)
+    d4 = np.abs((((y[:t] - 4.0 * y[1:t + 1]) + 6.0 * y[2:t + 2]) - 4.0 * y[3:t + 3]) + y[4:])[ok]
+    return np.maximum(np.median(d4, axis=0) ** 2 * (1.0 / (0.6745**2 * 70.0)), floor)
 
 
 def _end_values(y: np.ndarray, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -65,8 +65,8 @@ static void stab_noise_variance(In2 y, U8 measured, In1 floor, double scale, Out
 void register_stab_bank(nb::module_& m) {
     m.def("stab_noise_variance", &stab_noise_variance, nb::arg("y"), nb::arg("measured"), nb::arg("floor"),
           nb::arg("scale"), nb::arg("out").noconvert(),
-          "Per-channel noise variance of y (T, C) float64 from the median |second difference| over triples of "
-          "measured frames (uint8 (T,)), times scale, floored (C,); writes out (C,).");
+          "Per-channel noise variance of y (T, C) float64 from the median |fourth difference| over runs of five "
+          "measured frames (uint8 (T,)), squared, times scale, floored (C,); writes out (C,).");
     m.def("stab_bank", &stab_bank, nb::arg("padded"), nb::arg("t_len"), nb::arg("pad"), nb::arg("ends"),
           nb::arg("coef"), nb::arg("warm"), nb::arg("norm"), nb::arg("sdr"), nb::arg("low"), nb::arg("gamma"),
           nb::arg("erode"), nb::arg("average"), nb::arg("out").noconvert(),

@@ -203,21 +203,24 @@ void group_pass(const StabBankParams& p, int j0, int G, int A, const double* off
 // stab_noise_variance's loop, compiled in both builds (the baseline one is size-optimised).
 void noise_variance(const double* y, const std::uint8_t* measured, const double* floor, int t_len, int channels,
                     double scale, double* out) {
-    std::vector<double> d2;
-    d2.reserve(t_len > 2 ? t_len - 2 : 0);
+    // fourth differences: smooth head motion (a nod, a turn) adds far less to them than to
+    // second differences, white noise exactly sqrt(70) times its std (stab_bank.h)
+    std::vector<double> d4;
+    d4.reserve(t_len > 4 ? t_len - 4 : 0);
     for (int c = 0; c < channels; ++c) {
-        d2.clear();
-        for (int t = 0; t + 2 < t_len; ++t) {
-            if (measured[t] && measured[t + 1] && measured[t + 2]) {
+        d4.clear();
+        for (int t = 0; t + 4 < t_len; ++t) {
+            if (measured[t] && measured[t + 1] && measured[t + 2] && measured[t + 3] && measured[t + 4]) {
                 const double* r = y + static_cast<std::int64_t>(t) * channels + c;
-                d2.push_back(std::abs((r[2 * channels] - 2.0 * r[channels]) + r[0]));
+                const std::int64_t s = channels;
+                d4.push_back(std::abs((((r[0] - 4.0 * r[s]) + 6.0 * r[2 * s]) - 4.0 * r[3 * s]) + r[4 * s]));
             }
         }
-        if (d2.empty()) {
+        if (d4.empty()) {
             out[c] = floor[c];
             continue;
         }
-        const double med = median_of(d2.data(), static_cast<std::ptrdiff_t>(d2.size()));
+        const double med = median_of(d4.data(), static_cast<std::ptrdiff_t>(d4.size()));
         out[c] = std::max(med * med * scale, floor[c]);
     }
 }

@@ -53,9 +53,10 @@ struct StabBankParams {
 // it 32-byte aligned.
 std::int64_t stab_bank_work_size(int t_len, int channels, int stride, int levels, int max_warm, int period);
 
-// The bank's noise input: per channel of y (T, C), max(median(|second difference|)^2 * scale,
-// floor[c]) over the triples of measured frames (numpy's median: the mean of the two middle
-// values for an even count); floor[c] when T < 3 or no triple is measured.
+// The bank's noise input: per channel of y (T, C), max(median(|fourth difference|)^2 * scale,
+// floor[c]) over the runs of five measured frames (the difference y[t] - 4 y[t+1] + 6 y[t+2]
+// - 4 y[t+3] + y[t+4], summed in that order; numpy's median: the mean of the two middle
+// values for an even count); floor[c] when T < 5 or no such run is measured.
 void stab_noise_variance(const double* y, const std::uint8_t* measured, const double* floor, int t_len, int channels,
                          double scale, double* out);
 
