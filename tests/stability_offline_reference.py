@@ -12,6 +12,7 @@ from ffaccel.stability._cuts import cut_flags
 from ffaccel.stability._rigid import from_channels, reference_shape, to_channels
 from ffaccel.stability.stabilize import _FLOOR_RESID, _FLOOR_RIGID, _RESID_LIGHTEST
 from stability_bank_reference import noise_variance_reference, smooth_channels_reference
+from stability_ends_reference import straighten_end_reference
 from stability_outliers_reference import outliers_reference
 
 
@@ -75,7 +76,7 @@ def offline_segment_reference(z: np.ndarray, valid: np.ndarray, times: np.ndarra
     return out
 
 
-def stabilize_offline_reference(landmarks, *, timestamps=None, cuts=None) -> np.ndarray:
+def stabilize_offline_reference(landmarks, *, timestamps=None, cuts=None, end_frames=12) -> np.ndarray:
     """``stabilize_track(landmarks, mode="offline", ...)`` with the numpy steps."""
     arr = stabilize._check_landmarks(landmarks)
     t_len, n, _ = arr.shape
@@ -88,4 +89,6 @@ def stabilize_offline_reference(landmarks, *, timestamps=None, cuts=None) -> np.
     out = np.empty((t_len, n, 2))
     for a, b in zip(bounds[:-1], bounds[1:]):
         out[a:b] = offline_segment_reference(z[a:b], valid[a:b], None if times is None else times[a:b])
-    return out
+    floor = np.full(4 + 2 * n, _FLOOR_RESID)
+    floor[:4] = _FLOOR_RIGID
+    return straighten_end_reference(out, arr, bounds[-2], floor, times, end_frames)

@@ -38,6 +38,7 @@ from ffaccel._checks import as_float_array
 
 from . import _bank
 from . import _cuts
+from ._ends import END_FRAMES, straighten_end
 from ._modes import MODES, check_mode
 from .stabilizer import LandmarkStabilizer
 
@@ -144,11 +145,12 @@ def _track_args(n: int, rows: int) -> tuple:
     return (_bank._PAD, OUTLIER, floor, lightest, _bank._MAD_TO_SIGMA2, _bank._ENDS, coef, warm, norms, 1.5, 3, 5)
 
 
-def _offline_track(arr: np.ndarray, given: list[int] | None) -> np.ndarray:
+def _offline_track(arr: np.ndarray, given: list[int] | None) -> tuple[np.ndarray, int]:
     """The offline mode without timestamps: (T, N, 2) C-contiguous float64 points, rows finite
     or NaN. One extension call smooths every shot whose frames are all measured (cuts, rigid
     split, glitch test, noise level, level bank, points: ``_core.stab_offline_track``); the
-    shots it leaves (missed frames, a glitch to drop, short shots) take ``_offline_segment``."""
+    shots it leaves (missed frames, a glitch to drop, short shots) take ``_offline_segment``.
+    Returns the points and the first frame of the last shot."""
     t_len, n, _ = arr.shape
     flags = np.zeros(t_len, np.uint8)
     if given is not None:
@@ -163,7 +165,8 @@ def _offline_track(arr: np.ndarray, given: list[int] | None) -> np.ndarray:
             if flags[a] & 2:
                 seg = arr[a:b]
                 out[a:b] = _offline_segment(seg, ~np.isnan(seg[:, 0, 0]), None, clean_tried=True)
-    return out
+    starts = np.flatnonzero(flags)  # every shot's first frame but, at times, frame 0's
+    return out, int(starts[-1]) if len(starts) else 0
 
 
 def _offline_segment(arr: np.ndarray, valid: np.ndarray, times: np.ndarray | None, *,
@@ -244,6 +247,7 @@ def stabilize_track(
     lag: int = 3,
     timestamps: np.ndarray | None = None,
     cuts: Sequence[int] | None = None,
+    end_frames: int = END_FRAMES,
 ) -> np.ndarray:
     """Stabilise one face's landmark track; no tuning, any face size.
 
@@ -267,6 +271,14 @@ def stabilize_track(
         cuts: frame indices that start a new shot, or None to detect them
             (a scale-free rule on position, size, rotation and shape jumps).
             Every shot is filtered on its own.
+        end_frames: offline only: the last ``end_frames`` frames of the track
+            (up to its last detection) become the straight line through the
+            frame before them, in each rigid and shape channel whose smoothed
+            tail lies within one noise standard deviation of such a line (a
+            blend up to two; a tail that curves, as in a shake, is left
+            alone), so a still or panning face does not pop in the last
+            frames, where the smoother has no later frames. 0 turns it off.
+            Ignored by the streaming modes, which cannot know the end.
 
     Returns:
         (T, N, 2) float64 points in pixels. Offline, a missed frame is
@@ -295,11 +307,15 @@ def stabilize_track(
     t_len, n, _ = arr.shape
     times = _check_timestamps(timestamps, t_len)
     given = _check_cuts(cuts, t_len)
+    if isinstance(end_frames, bool) or not isinstance(end_frames, (int, np.integer)) or end_frames < 0:
+        raise ValueError(f"end_frames: expected an int >= 0, got {end_frames!r}")
     if mode != "offline":
         return LandmarkStabilizer(mode=mode, lag=lag)._run_track(arr, times, given)
     arr = np.ascontiguousarray(arr)
     if times is None:
-        return _offline_track(arr, given)
+        out, last = _offline_track(arr, given)
+        straighten_end(out, arr, last, _channel_limits(n)[0], None, int(end_frames))
+        return out
     valid = ~np.isnan(arr[:, 0, 0])
     if given is None:  # the scale-free cut rule (_cuts.cut_flags), in _core.stab_cuts
         flags = np.empty(t_len, np.uint8)
@@ -312,4 +328,5 @@ def stabilize_track(
     out = np.empty((t_len, n, 2))
     for a, b in zip(bounds[:-1], bounds[1:]):
         out[a:b] = _offline_segment(arr[a:b], valid[a:b], None if times is None else times[a:b])
+    straighten_end(out, arr, bounds[-2], _channel_limits(n)[0], times, int(end_frames))
     return out

@@ -1,0 +1,88 @@
+"""The offline mode's end of a track: a straight line where the smoothed tail is straight.
+
+The level bank has no frames after a track's last one: there its estimate is one-sided
+(each level reflects the track about a straight line fitted to its last frames), so the
+last few frames carry more of the detector's noise than the middle of the track. On the
+real MTCNN tracks the aligned crop moved by 0.5-1.4 % of the face width on single frames
+of a still head's last three or four (against about 0.15 % F a frame mid-clip).
+
+In the last ``END_FRAMES`` frames, each channel of the smoothed track (centroid, log
+scale, rotation, residual shape: the rigid split of ``_rigid``, face units) is compared
+with the straight line through its value one frame before the tail (kept, so the track
+does not jump where the tail starts) whose slope fits the tail best (least squares). Where
+the tail, but for its last ``END_UNTESTED`` frames, departs from that line by at most
+``END_KAPPA`` noise standard deviations of the channel (the detector's noise level,
+estimated from the track's own detections as the level bank does), the whole tail becomes
+the line; at twice that, it stays as smoothed; in between, a linear blend. A head at rest, or panning, ends on a straight line: no pop at
+the end, and a pan's velocity is kept. A head still moving along a curve (a shake, a
+turn) fails the test and keeps the bank's estimate: nothing changes where the face moves.
+Every quantity is in face units or noise standard deviations, frames are the time unit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _bank
+from ._rigid import from_channels, reference_shape, to_channels
+
+__all__ = ["END_FRAMES", "END_KAPPA", "END_UNTESTED", "straighten_end"]
+
+#: Frames at the end of a track that may become a straight line.
+END_FRAMES = 12
+#: Largest departure of the smoothed tail from the line, in noise standard deviations of the
+#: channel, at which the tail fully becomes the line (none beyond twice this).
+END_KAPPA = 0.7
+#: Last frames left out of that test: there the smoother's one-sided estimate wobbles (what
+#: the line replaces); before them it still has later frames, and real motion shows.
+END_UNTESTED = 4
+#: Most recent detections the noise level is estimated from.
+_NOISE_FRAMES = 48
+
+
+def straighten_end(out: np.ndarray, det: np.ndarray, first: int, floor: np.ndarray,
+                   times: np.ndarray | None = None, frames: int = END_FRAMES) -> None:
+    """Straighten, in place, the last ``frames`` rows of the smoothed track ``out``.
+
+    Args:
+        out: (T, N, 2) float64 smoothed points (the offline mode's result; NaN rows
+            after the last detection are left alone). Modified in place.
+        det: (T, N, 2) the detections ``out`` was smoothed from (NaN rows: missed).
+        first: first frame of the last shot (no frame before it is used).
+        floor: (4 + 2N,) noise-variance floors of the channels.
+        times: (T,) timestamps or None (frame index as time).
+        frames: frames to treat (0: none).
+    """
+    if frames <= 0:
+        return
+    fin = np.flatnonzero(~np.isnan(out[first:, 0, 0]))
+    if len(fin) == 0:
+        return
+    end = first + int(fin[-1])
+    start = end - frames  # the anchor: kept as it is
+    if start < first or np.isnan(out[start:end + 1, 0, 0]).any():
+        return
+    seg = out[start:end + 1]
+    z = seg[..., 0] + 1j * seg[..., 1]
+    m, size = reference_shape(z)
+    ch = to_channels(z, m, size)
+    d = det[first:end + 1]
+    d = d[~np.isnan(d[:, 0, 0])][-_NOISE_FRAMES:]
+    if len(d) < 5:
+        return
+    sd = np.sqrt(_bank.noise_variance(to_channels(d[..., 0] + 1j * d[..., 1], m, size),
+                                      np.ones(len(d), np.uint8), floor))
+    if times is None:
+        t = np.arange(frames + 1, dtype=np.float64)
+    else:
+        t = times[start:end + 1] - times[start]  # (the line does not depend on the time unit)
+    y = ch - ch[0]
+    slope = (t @ y) / (t @ t)
+    line = ch[0] + t[:, None] * slope[None, :]
+    tested = max(len(ch) - END_UNTESTED, 2)  # (a short tail: its first frame after the anchor at least)
+    off = np.abs(ch[:tested] - line[:tested]).max(axis=0) / (END_KAPPA * sd)
+    w = np.clip(2.0 - off, 0.0, 1.0)
+    if not w.any():
+        return
+    ch[1:] += w * (line[1:] - ch[1:])
+    out[start + 1:end + 1] = from_channels(ch[1:], m, size)
