@@ -9,15 +9,15 @@ import numpy as np
 from ffaccel.stability._rigid import from_channels, reference_shape, to_channels
 from stability_bank_reference import noise_variance_reference
 
-FRAMES, KAPPA, UNTESTED, NOISE_FRAMES = 12, 0.7, 4, 48
+FRAMES, KAPPA, NOISE_FRAMES = 12, 0.5, 48
 
 
-def straighten_end_reference(out: np.ndarray, det: np.ndarray, first: int, floor: np.ndarray,
+def straighten_end_reference(out: np.ndarray, det: np.ndarray, first: int, stop: int, floor: np.ndarray,
                              times: np.ndarray | None = None, frames: int = FRAMES) -> np.ndarray:
-    """A copy of ``out`` (T, N, 2) with its last ``frames`` frames (up to the last finite one,
-    in the shot that starts at ``first``) straightened channel by channel."""
+    """A copy of ``out`` (T, N, 2) with the last ``frames`` frames of the shot ``first:stop`` (up
+    to its last finite one) straightened channel by channel."""
     out = out.copy()
-    finite = [t for t in range(first, len(out)) if np.isfinite(out[t]).all()]
+    finite = [t for t in range(first, stop) if np.isfinite(out[t]).all()]
     if frames <= 0 or not finite:
         return out
     end = finite[-1]
@@ -33,12 +33,11 @@ def straighten_end_reference(out: np.ndarray, det: np.ndarray, first: int, floor
     dz = det[rows, :, 0] + 1j * det[rows, :, 1]
     sd = np.sqrt(noise_variance_reference(to_channels(dz, m, size), np.ones(len(rows), bool), floor))
     tt = [float(k) for k in range(frames + 1)] if times is None else [float(times[start + k] - times[start]) for k in range(frames + 1)]
-    tested = max(frames + 1 - UNTESTED, 2)
     new = ch.copy()
     for c in range(ch.shape[1]):
         slope = sum(tt[k] * (ch[k, c] - ch[0, c]) for k in range(frames + 1)) / sum(v * v for v in tt)
         line = [ch[0, c] + tt[k] * slope for k in range(frames + 1)]
-        dev = max(abs(ch[k, c] - line[k]) for k in range(tested)) / (KAPPA * sd[c])
+        dev = float(np.median([abs(ch[k, c] - line[k]) for k in range(1, frames + 1)])) / (KAPPA * sd[c])
         w = min(max(2.0 - dev, 0.0), 1.0)
         for k in range(1, frames + 1):
             new[k, c] = ch[k, c] + w * (line[k] - ch[k, c])

@@ -87,8 +87,9 @@ def stabilize_offline_reference(landmarks, *, timestamps=None, cuts=None, end_fr
     starts = cut_flags(z, valid) if given is None else given
     bounds = [0, *starts, t_len]
     out = np.empty((t_len, n, 2))
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        out[a:b] = offline_segment_reference(z[a:b], valid[a:b], None if times is None else times[a:b])
     floor = np.full(4 + 2 * n, _FLOOR_RESID)
     floor[:4] = _FLOOR_RIGID
-    return straighten_end_reference(out, arr, bounds[-2], floor, times, end_frames)
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        out[a:b] = offline_segment_reference(z[a:b], valid[a:b], None if times is None else times[a:b])
+        out = straighten_end_reference(out, arr, a, b, floor, times, end_frames)
+    return out

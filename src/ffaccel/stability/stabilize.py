@@ -150,7 +150,7 @@ def _offline_track(arr: np.ndarray, given: list[int] | None) -> tuple[np.ndarray
     or NaN. One extension call smooths every shot whose frames are all measured (cuts, rigid
     split, glitch test, noise level, level bank, points: ``_core.stab_offline_track``); the
     shots it leaves (missed frames, a glitch to drop, short shots) take ``_offline_segment``.
-    Returns the points and the first frame of the last shot."""
+    Returns the points and the first frame of every shot."""
     t_len, n, _ = arr.shape
     flags = np.zeros(t_len, np.uint8)
     if given is not None:
@@ -165,8 +165,8 @@ def _offline_track(arr: np.ndarray, given: list[int] | None) -> tuple[np.ndarray
             if flags[a] & 2:
                 seg = arr[a:b]
                 out[a:b] = _offline_segment(seg, ~np.isnan(seg[:, 0, 0]), None, clean_tried=True)
-    starts = np.flatnonzero(flags)  # every shot's first frame but, at times, frame 0's
-    return out, int(starts[-1]) if len(starts) else 0
+    starts = np.flatnonzero(flags).tolist()  # every shot's first frame (frame 0's at times)
+    return out, starts if starts[:1] == [0] else [0, *starts]
 
 
 def _offline_segment(arr: np.ndarray, valid: np.ndarray, times: np.ndarray | None, *,
@@ -271,7 +271,7 @@ def stabilize_track(
         cuts: frame indices that start a new shot, or None to detect them
             (a scale-free rule on position, size, rotation and shape jumps).
             Every shot is filtered on its own.
-        end_frames: offline only: the last ``end_frames`` frames of the track
+        end_frames: offline only: the last ``end_frames`` frames of each shot
             (up to its last detection) become the straight line through the
             frame before them, in each rigid and shape channel whose smoothed
             tail lies within one noise standard deviation of such a line (a
@@ -313,8 +313,9 @@ def stabilize_track(
         return LandmarkStabilizer(mode=mode, lag=lag)._run_track(arr, times, given)
     arr = np.ascontiguousarray(arr)
     if times is None:
-        out, last = _offline_track(arr, given)
-        straighten_end(out, arr, last, _channel_limits(n)[0], None, int(end_frames))
+        out, starts = _offline_track(arr, given)
+        for a, b in zip(starts, [*starts[1:], t_len]):
+            straighten_end(out, arr, a, b, _channel_limits(n)[0], None, int(end_frames))
         return out
     valid = ~np.isnan(arr[:, 0, 0])
     if given is None:  # the scale-free cut rule (_cuts.cut_flags), in _core.stab_cuts
@@ -328,5 +329,5 @@ def stabilize_track(
     out = np.empty((t_len, n, 2))
     for a, b in zip(bounds[:-1], bounds[1:]):
         out[a:b] = _offline_segment(arr[a:b], valid[a:b], None if times is None else times[a:b])
-    straighten_end(out, arr, bounds[-2], _channel_limits(n)[0], times, int(end_frames))
+        straighten_end(out, arr, a, b, _channel_limits(n)[0], times, int(end_frames))
     return out
