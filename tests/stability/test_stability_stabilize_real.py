@@ -44,7 +44,7 @@ def _frontal(path: Path) -> bool:
 
 
 def test_the_tracks_are_there():
-    assert len(FILES) == 10
+    assert len(FILES) == 11
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
