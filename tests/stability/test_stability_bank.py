@@ -157,3 +157,34 @@ def test_binding_refuses_a_read_only_or_wrong_dtype_output():
     a["out"] = np.empty((50, 3), np.float32)
     with pytest.raises(TypeError):
         _core.stab_bank(**a)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.floats(1e-3, 1e2), st.floats(0.05, 0.35), st.floats(0.0, 12.0))
+def test_noise_level_is_not_read_from_smooth_fast_motion(seed, sigma, omega, speed):
+    # white noise of std sigma plus a sinusoid up to 1.7 Hz at 30 fps (a fast nod is 1.5 Hz)
+    # whose peak speed is up to 12 sigma a frame: the fourth differences give sigma within
+    # the scatter of a median of 300 values; the second differences read the motion as noise
+    rng = np.random.default_rng(seed)
+    t = np.arange(300, dtype=float)
+    y = ((speed * sigma / omega) * np.sin(omega * t + rng.uniform(0, 6.3)) + rng.normal(0, sigma, 300))[:, None]
+    r = _bank.noise_variance(y, np.ones(300, np.uint8), np.array([0.0]))
+    assert 0.8 < np.sqrt(r[0]) / sigma < 1.25
+    if omega >= 0.3 and speed >= 10:  # the estimate this replaced (median |second difference|)
+        d2 = np.median(np.abs(np.diff(y[:, 0], 2))) / (0.6745 * np.sqrt(6.0))
+        assert d2 / sigma > 1.3
+
+
+def test_noise_level_needs_runs_of_five_measured_frames():
+    y = np.random.default_rng(0).normal(0, 1, (20, 2))
+    floor = np.array([1e-6, 2e-6])
+    valid = np.ones(20, np.uint8)
+    valid[4::5] = 0  # runs of four measured frames only
+    np.testing.assert_array_equal(_bank.noise_variance(y, valid, floor), floor)
+    np.testing.assert_array_equal(_bank.noise_variance(y[:4], np.ones(4, np.uint8), floor), floor)
+    valid[:] = 0
+    valid[5:10] = 1  # one run: frames 5..9
+    d4 = np.abs((((y[5] - 4 * y[6]) + 6 * y[7]) - 4 * y[8]) + y[9])
+    want = d4**2 * (1.0 / (0.6745**2 * 70.0))
+    assert np.all(want > floor)
+    np.testing.assert_array_equal(_bank.noise_variance(y, valid, floor), want)

@@ -123,3 +123,17 @@ def test_track_equals_frame_by_frame_updates(mode):
     rows = rows[st.delay:] + st.flush()
     manual = np.array([np.full((5, 2), np.nan) if r is None else r for r in rows])
     np.testing.assert_array_equal(manual, _run(DATA / "occlusion_720p_80_astronaut.npz", mode))
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_the_offline_end_step_removes_tail_moves_and_keeps_the_error(path):
+    # stabilize_track's end step (end_frames=12, the default) against the bank's own end
+    # (end_frames=0): no more crop moves in the tail, and no more error there; on the clips
+    # that end in motion (occlusion: a slow pan) no more error at all
+    c = _load(path)
+    on, off = _run(path, "offline"), stabilize_track(c["z"], end_frames=0)
+    assert rd.tail_spikes(on, c["truth"]) <= rd.tail_spikes(off, c["truth"])
+    tail = slice(-rd.TAIL, None)
+    e_on = np.sqrt(np.mean(rd.per_frame_error(on, c["truth"])[tail] ** 2))
+    e_off = np.sqrt(np.mean(rd.per_frame_error(off, c["truth"])[tail] ** 2))
+    assert e_on <= (1.0 if c["name"].startswith("occlusion") else 1.05) * e_off

@@ -307,8 +307,10 @@ def stabilize_track(
     t_len, n, _ = arr.shape
     times = _check_timestamps(timestamps, t_len)
     given = _check_cuts(cuts, t_len)
-    if isinstance(end_frames, bool) or not isinstance(end_frames, (int, np.integer)) or end_frames < 0:
-        raise ValueError(f"end_frames: expected an int >= 0, got {end_frames!r}")
+    if isinstance(end_frames, bool) or not isinstance(end_frames, (int, np.integer)):
+        raise TypeError(f"end_frames: expected an int >= 0, got {type(end_frames).__name__}")
+    if end_frames < 0:
+        raise ValueError(f"end_frames: expected an int >= 0, got {int(end_frames)}")
     if mode != "offline":
         return LandmarkStabilizer(mode=mode, lag=lag)._run_track(arr, times, given)
     arr = np.ascontiguousarray(arr)
