@@ -24,14 +24,16 @@ def straighten_end_reference(out: np.ndarray, det: np.ndarray, first: int, stop:
     start = end - frames
     if start < first or not np.isfinite(out[start:end + 1]).all():
         return out
-    z = out[start:end + 1, :, 0] + 1j * out[start:end + 1, :, 1]
-    m, size = reference_shape(z)
-    ch = to_channels(z, m, size)
-    rows = [t for t in range(first, end + 1) if np.isfinite(det[t]).all()][-NOISE_FRAMES:]
+    rows = [t for t in range(max(first, end + 1 - 2 * NOISE_FRAMES), end + 1) if np.isfinite(det[t]).all()][-NOISE_FRAMES:]
     if len(rows) < 5:
         return out
-    dz = det[rows, :, 0] + 1j * det[rows, :, 1]
-    sd = np.sqrt(noise_variance_reference(to_channels(dz, m, size), np.ones(len(rows), bool), floor))
+    # the recent detections, then the smoothed tail, split with one reference shape
+    pts = np.concatenate([det[rows], out[start:end + 1]])
+    z = pts[..., 0] + 1j * pts[..., 1]
+    m, size = reference_shape(z)
+    both = to_channels(z, m, size)
+    sd = np.sqrt(noise_variance_reference(both[:len(rows)], np.ones(len(rows), bool), floor))
+    ch = both[len(rows):]
     tt = [float(k) for k in range(frames + 1)] if times is None else [float(times[start + k] - times[start]) for k in range(frames + 1)]
     new = ch.copy()
     for c in range(ch.shape[1]):

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ffaccel import _core
+
 from . import _bank
-from ._rigid import from_channels, reference_shape, to_channels
 
 __all__ = ["END_FRAMES", "END_KAPPA", "straighten_end"]
 
@@ -37,7 +38,7 @@ END_FRAMES = 12
 #: Largest median departure of the smoothed tail from the line, in noise standard deviations
 #: of the channel, at which the tail fully becomes the line (none beyond twice this).
 END_KAPPA = 0.5
-#: Most recent detections the noise level is estimated from.
+#: Most recent detections the noise level is estimated from (of the last twice as many frames).
 _NOISE_FRAMES = 48
 
 
@@ -63,26 +64,29 @@ def straighten_end(out: np.ndarray, det: np.ndarray, first: int, stop: int, floo
     start = end - frames  # the anchor: kept as it is
     if start < first or np.isnan(out[start:end + 1, 0, 0]).any():
         return
-    seg = out[start:end + 1]
-    z = seg[..., 0] + 1j * seg[..., 1]
-    m, size = reference_shape(z)
-    ch = to_channels(z, m, size)
-    d = det[first:end + 1]
+    d = det[max(first, end + 1 - 2 * _NOISE_FRAMES):end + 1]
     d = d[~np.isnan(d[:, 0, 0])][-_NOISE_FRAMES:]
     if len(d) < 5:
         return
-    sd = np.sqrt(_bank.noise_variance(to_channels(d[..., 0] + 1j * d[..., 1], m, size),
-                                      np.ones(len(d), np.uint8), floor))
+    # one rigid split (one reference shape) for the recent detections and the smoothed tail
+    n = out.shape[1]
+    pts = np.concatenate([d, out[start:end + 1]])
+    m = np.empty((n, 2))
+    both = np.empty((len(pts), 4 + 2 * n))
+    size = _core.stab_rigid(pts, m, both)
+    sd = np.sqrt(_bank.noise_variance(both[:len(d)], np.ones(len(d), np.uint8), floor))
+    ch = both[len(d):]
     if times is None:
         t = np.arange(frames + 1, dtype=np.float64)
     else:
         t = times[start:end + 1] - times[start]  # (the line does not depend on the time unit)
-    y = ch - ch[0]
-    slope = (t @ y) / (t @ t)
-    line = ch[0] + t[:, None] * slope[None, :]
-    off = np.median(np.abs(ch[1:] - line[1:]), axis=0) / (END_KAPPA * sd)
-    w = np.clip(2.0 - off, 0.0, 1.0)
+    slope = (t @ (ch - ch[0])) / (t @ t)
+    line = ch[0] + t[:, None] * slope
+    dev = np.sort(np.abs(ch[1:] - line[1:]), axis=0)
+    mid = frames // 2  # the median over the tail's frames (the mean of the middle two for an even count)
+    dev = dev[mid] if frames % 2 else 0.5 * (dev[mid - 1] + dev[mid])
+    w = np.clip(2.0 - dev / (END_KAPPA * sd), 0.0, 1.0)
     if not w.any():
         return
-    ch[1:] += w * (line[1:] - ch[1:])
-    out[start + 1:end + 1] = from_channels(ch[1:], m, size)
+    ch = ch[1:] + w * (line[1:] - ch[1:])
+    _core.stab_points(ch, m, size, out[start + 1:end + 1])
