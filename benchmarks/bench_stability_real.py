@@ -46,7 +46,8 @@ HARD_PHOTOS = ("camera",)
 
 def score(out: np.ndarray, c: dict) -> dict:
     truth, cuts = c["truth"], c["cuts"]
-    m = {"jitter": rd.jitter(out, truth, cuts), "rmse": rd.rmse(out, truth), "lag": rd.lag(out, truth, cuts)}
+    m = {"jitter": rd.jitter(out, truth, cuts), "rmse": rd.rmse(out, truth), "lag": rd.lag(out, truth, cuts),
+         "tail_rmse": rd.rmse(out[-rd.TAIL:], truth[-rd.TAIL:])}
     if c["scenario"] == "nod":
         m["worst_nod"] = rd.worst(out, truth, slice(*rc.NOD))
     if c["scenario"] == "cut":
@@ -64,7 +65,8 @@ def score(out: np.ndarray, c: dict) -> dict:
 
 
 AGG = {"jitter": np.mean, "rmse": np.mean, "lag": np.mean, "worst_nod": np.max, "recovery": np.max,
-       "tail_spikes": np.mean, "still_moves": np.mean, "worst_partial_occlusion": np.max, "miss_jump": np.max}
+       "tail_spikes": np.mean, "still_moves": np.mean, "worst_partial_occlusion": np.max, "miss_jump": np.max,
+       "tail_rmse": np.mean}
 
 
 def aggregate(rows: list[dict]) -> dict:
@@ -116,7 +118,7 @@ def table(agg: dict, names: list[str], scenarios: list[str], combos: list[str]) 
             for k, label in (("worst_nod", "nod worst % F"), ("recovery", "cut recovery frames"),
                              ("tail_spikes", "tail spikes/clip"), ("tail_excess", "tail excess/clip"),
                              ("still_moves", "still moves/12 frames"), ("miss_jump", "miss jump % F"),
-                             ("worst_partial_occlusion", "occluded worst % F")):
+                             ("worst_partial_occlusion", "occluded worst % F"), ("tail_rmse", "last-12 RMSE % F")):
                 xs = [v[k] for v in vals if k in v]
                 if xs:
                     extra.append(f"{label} {fmt(max(xs))}")

@@ -7,6 +7,7 @@ pipeline does). The new ``stabilize_track`` takes NaN rows itself.
 
 from __future__ import annotations
 
+import inspect
 import time
 
 import numpy as np
@@ -71,6 +72,8 @@ def methods(one_euro: dict) -> dict:
     st = stabilize_available()
     if st is not None:
         out["stabilize_offline"] = ("offline", lambda det, clip: st(det, mode="offline"))
+        if "end_frames" in inspect.signature(st).parameters:  # the offline mode without its end step
+            out["stabilize_offline_no_end"] = ("offline", lambda det, clip: st(det, mode="offline", end_frames=0))
         out["stabilize_fixed_lag3"] = ("fixed_lag", lambda det, clip: st(det, mode="fixed_lag", lag=3))
         out["stabilize_causal"] = ("causal", lambda det, clip: st(det, mode="causal"))
         out["stabilize_offline_guarded"] = ("offline", lambda det, clip: guard_tail(st(det, mode="offline")))
