@@ -9,7 +9,7 @@ import numpy as np
 from ffaccel.stability._rigid import from_channels, reference_shape, to_channels
 from stability_bank_reference import noise_variance_reference
 
-FRAMES, KAPPA, NOISE_FRAMES = 12, 0.5, 48
+FRAMES, KAPPA, NOISE_FRAMES = 12, 0.35, 48
 
 
 def straighten_end_reference(out: np.ndarray, det: np.ndarray, first: int, stop: int, floor: np.ndarray,

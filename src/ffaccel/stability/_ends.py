@@ -37,7 +37,7 @@ __all__ = ["END_FRAMES", "END_KAPPA", "straighten_end"]
 END_FRAMES = 12
 #: Largest median departure of the smoothed tail from the line, in noise standard deviations
 #: of the channel, at which the tail fully becomes the line (none beyond twice this).
-END_KAPPA = 0.5
+END_KAPPA = 0.35
 #: Most recent detections the noise level is estimated from (of the last twice as many frames).
 _NOISE_FRAMES = 48
 

@@ -274,11 +274,12 @@ def stabilize_track(
         end_frames: offline only: the last ``end_frames`` frames of each shot
             (up to its last detection) become the straight line through the
             frame before them, in each rigid and shape channel whose smoothed
-            tail lies within one noise standard deviation of such a line (a
-            blend up to two; a tail that curves, as in a shake, is left
-            alone), so a still or panning face does not pop in the last
-            frames, where the smoother has no later frames. 0 turns it off.
-            Ignored by the streaming modes, which cannot know the end.
+            tail departs from such a line by at most 0.35 noise standard
+            deviations (median over the tail; a blend up to twice that; a
+            tail that curves clearly, as in a shake, is left alone), so a
+            still or panning face does not pop in the last frames, where the
+            smoother has no later frames (``stability._ends``). 0 turns it
+            off. Ignored by the streaming modes, which cannot know the end.
 
     Returns:
         (T, N, 2) float64 points in pixels. Offline, a missed frame is
