@@ -12,10 +12,13 @@ Method (details in docs/stability.md):
 2. Every channel gets a constant-velocity motion model whose process noise
    is adapted to the data, so still stretches are smoothed hard and fast
    motion passes. The measurement noise is estimated from the track (median
-   of second differences); nothing is in pixels, nothing needs tuning.
+   of fourth differences offline, a running median of second differences
+   streaming); nothing is in pixels, nothing needs tuning.
 
    - offline: a bank of steady-state RTS smoothers, the level chosen per
-     frame and channel by the ICI rule (``_bank``); zero lag.
+     frame and channel by the ICI rule (``_bank``); zero lag. The last frames
+     of each shot become a straight line where the smoothed tail is straight
+     to within the noise (``_ends``): no pop at the end of a clip.
    - fixed_lag: adaptive Kalman filter + RTS over the last ``lag`` frames.
    - causal: the same adaptive Kalman filter, no future frames.
 
