@@ -98,8 +98,9 @@ for s in "$@"; do
     case $s in
         build) stage_build ;; tests) stage_tests ;; fuzz) stage_fuzz ;; bench) stage_bench ;; sanitize) stage_sanitize ;;
         memory) stage_memory ;;
+        racecheck) shards racecheck_fuzz racecheck ;;  # the sanitize stage's racecheck fuzz alone
         all) stage_build; stage_tests; stage_fuzz; stage_bench; stage_sanitize; stage_memory ;;
-        *) echo "unknown stage $s (build, tests, fuzz, bench, sanitize, memory, all)"; exit 2 ;;
+        *) echo "unknown stage $s (build, tests, fuzz, bench, sanitize, memory, racecheck, all)"; exit 2 ;;
     esac
 done
 
