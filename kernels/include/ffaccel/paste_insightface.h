@@ -256,7 +256,7 @@ inline bool ins_set_extent(InsFace& f, const float* white_row, int cw, int ch, i
 // 1 when the image is 1 column wide, and its height to 1 when it is 1 row high (a 1x1 image
 // is copied). getGaussianKernel(1) is {1}, so that pass is the identity: v * 1 = v. The
 // other pass keeps radius r and its arithmetic. Checked against cv2.GaussianBlur on float32
-// images of width 1, height 1 and 1x1 in OpenCV 4.8 to 4.13, 5.0 and 5.1 (IPP on and off).
+// images of width 1, height 1 and 1x1 in OpenCV 4.8 to 4.14, 5.0 and 5.1 (IPP on and off).
 // A pass of radius 0 reads the 1-tap kernel {1} (kern + ks in the workspace, see ins_layout).
 FFACCEL_HD int ins_pass_radius(int n, int r) { return n == 1 ? 0 : r; }
 
