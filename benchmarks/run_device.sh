@@ -51,12 +51,13 @@ stage_bench() {
     run kernel_times python3 benchmarks/kernel_times.py --json "$OUT/kernel_times.json"
 }
 shards() {  # shards NAME TOOL: the GPU fuzz's FUZZ_CASES cases under compute-sanitizer TOOL, split
-    # into FUZZ_SHARDS processes run side by side (the host has 16 cores; the sanitizer is CPU-bound)
+    # into FUZZ_SHARDS processes run side by side (the host has 16 cores; the sanitizer is CPU-bound);
+    # FUZZ_OPS=a,b runs only those ops' cases
     local name=$1 tool=$2 n=${FUZZ_SHARDS:-8} total=${FUZZ_CASES:-10000}
     local each=$(( (total + n - 1) / n )) t0=$(date +%s) pids=() k
     for k in $(seq 0 $((n - 1))); do
         timeout "$STEP_TIMEOUT" compute-sanitizer --tool "$tool" --error-exitcode 99 --target-processes all \
-            python3 -m tests.fuzz --cases $each --start $((k * each)) --gpu cupy --timeout "$STEP_TIMEOUT" \
+            python3 -m tests.fuzz --cases $each --start $((k * each)) --gpu cupy --timeout "$STEP_TIMEOUT" ${FUZZ_OPS:+--ops $FUZZ_OPS} \
             > "$LOG/${name}_$k.log" 2>&1 &
         pids+=($!)
     done
