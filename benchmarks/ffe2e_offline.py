@@ -9,17 +9,18 @@ Steps (each skipped when a previous call on the same machine already did it):
 3. ``pip install --no-index --no-deps --find-links`` the bundle's wheels of the packages
    this interpreter lacks (scipy, tqdm) into ``--work``/site, put first on PYTHONPATH; the
    machine's numpy, OpenCV, onnx, onnxruntime and ffaccel are used as they are;
-4. run the benchmark once per configuration (``--configs``, ``VERSION:THREADS`` in order),
+4. run the benchmark once per configuration (``--configs``, ``VERSION:THREADS[:FRAMES]`` in
+   order; FRAMES defaults to ``--frames``),
    each a separate process writing its own JSON into ``--out`` (their output goes to
    ``ffe2e.log``: the machine returns at most 8 files), within a time
    budget (``--budget-s``): a configuration is started only while time is left, and
    stopped at the budget's end, so the ones that finished are kept. The clip and the
-   stand-in models are rendered once, by the first, into the shared work folder;
+   stand-in models are rendered once per frame count, into the shared work folder;
 5. write ``ffe2e_env.json`` (machine, libraries, binaries) and ``ffe2e_report.md`` (the
    benchmark's ``--report`` of every finished JSON) into ``--out`` and print the report.
 
-    python3 benchmarks/ffe2e_offline.py --out "$OUT" --frames 150 \\
-        --configs 3.8.1:default,3.5.4:default,3.8.1:1,3.5.4:1 --budget-s 540
+    python3 benchmarks/ffe2e_offline.py --out "$OUT" --budget-s 540 \\
+        --configs 3.8.1:default:150,3.5.4:default:150,3.5.4:1:30,3.8.1:1:30
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "benchmarks" / "bench_facefusion_e2e.py"
 DEFAULT_VARIANTS = "stock,exact,exact_rawpng,fast_rawpng"
+#: FaceFusion's default thread count on the whole clip first (the issue's figure), then one
+#: thread on 30 frames (the 2-core machine's one-thread run had 30)
+DEFAULT_CONFIGS = "3.8.1:default:150,3.5.4:default:150,3.5.4:1:30,3.8.1:1:30"
 
 
 def sha256(path: Path) -> str:
@@ -151,13 +155,38 @@ def environment(out: Path, work: Path, origin: dict, env: dict) -> dict:
     return doc
 
 
+def summary(done: list[Path]) -> str:
+    """One line per configuration and variant: wall, non-model wall and CPU per frame against stock, bytes."""
+    rows = ["| config | variant | wall s | non-model ms/frame | vs stock | non-model CPU ms/frame | vs stock "
+            "| frames identical to stock |", "|---|---|---|---|---|---|---|---|"]
+    for path in done:
+        doc = json.loads(path.read_text())
+        for res in doc["results"]:
+            for tkey, cfg in res["configs"].items():
+                stock = cfg.get("stock", {})
+                for variant, s in cfg.items():
+                    if "error" in s:
+                        rows.append(f"| {res['version']} {tkey} {doc['frames']}f | {variant} | error {s['error']} |")
+                        continue
+                    nm, cpu = s["non_model_ms_per_frame"], s["non_model_cpu_ms_per_frame"]
+                    r = f"{nm / stock['non_model_ms_per_frame']:.2f}x" if "non_model_ms_per_frame" in stock else "-"
+                    rc = (f"{cpu / stock['non_model_cpu_ms_per_frame']:.2f}x"
+                          if "non_model_cpu_ms_per_frame" in stock else "-")
+                    vs = s.get("vs_stock")
+                    same = f"{vs['identical_frames']}/{vs['frames']}" if vs else "-"
+                    rows.append(f"| {res['version']} {tkey} {doc['frames']}f | {variant} | {s['wall_s']:.1f} | "
+                                f"{nm:.0f} | {r} | {cpu:.0f} | {rc} | {same} |")
+    return "\n".join(rows)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bundle", type=Path, default=REPO / ".ffdev" / "ffe2e")
     ap.add_argument("--work", type=Path, default=Path("/tmp/ffe2e"))
-    ap.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "ffe2e-out")))
-    ap.add_argument("--configs", default="3.8.1:default,3.5.4:default,3.8.1:1,3.5.4:1",
-                    help="comma list of FACEFUSION_VERSION:THREADS, run in this order")
+    ap.add_argument("--out", type=Path, default=Path(os.environ["OUT"]) if os.environ.get("OUT") else None,
+                    help="results folder (default: $OUT)")
+    ap.add_argument("--configs", default=DEFAULT_CONFIGS,
+                    help="comma list of FACEFUSION_VERSION:THREADS[:FRAMES], run in this order")
     ap.add_argument("--variants", default=DEFAULT_VARIANTS)
     ap.add_argument("--frames", type=int, default=150)
     ap.add_argument("--width", type=int, default=1920)
@@ -168,6 +197,8 @@ def main(argv=None) -> int:
     ap.add_argument("--min-left-s", type=float, default=45.0,
                     help="start no configuration with less time than this left")
     args = ap.parse_args(argv)
+    if args.out is None or not str(args.out):
+        ap.error("--out: expected a folder (or $OUT set), got none")
     t_start = time.time()
     out, work = args.out.resolve(), args.work.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -189,24 +220,26 @@ def main(argv=None) -> int:
     log(f"{info['cpus']} CPUs ({info['cpu_model']}), load {info['load_average'][0]:.1f}; {info['libraries']}; "
         f"packages from {info['packages_from']}; {info['binaries']}")
 
-    status = []
+    status, done = [], []
     for cfg in [c for c in args.configs.split(",") if c]:
-        version, _, threads = cfg.partition(":")
+        version, threads, frames = (cfg.split(":") + ["", ""])[:3]
+        threads, frames = threads or "default", int(frames or args.frames)
         if version not in sources:
             raise SystemExit(f"--configs: expected versions from {sorted(sources)}, got {version!r}")
         left = args.budget_s - (time.time() - t_start)
-        name = f"ffe2e_{version}_{threads or 'default'}"
+        name = f"ffe2e_{version}_{threads}_{frames}f"
         if left < args.min_left_s:
             status.append(f"{name}: not started ({left:.0f} s left)")
             log(status[-1])
             continue
-        cmd = [sys.executable, str(BENCH), "--facefusion", str(sources[version]), "--threads", threads or "default",
-               "--variants", args.variants, "--frames", str(args.frames), "--width", str(args.width),
+        cmd = [sys.executable, str(BENCH), "--facefusion", str(sources[version]), "--threads", threads,
+               "--variants", args.variants, "--frames", str(frames), "--width", str(args.width),
                "--height", str(args.height), "--repeats", str(args.repeats), "--work", str(work / "bench"),
                "--json", str(out / f"{name}.json")]
         log(f"{name}: start ({left:.0f} s left)")
         t0 = time.time()
         with open(out / "ffe2e.log", "a") as f:
+            start = f.tell()
             f.write(f"==== {name}: {' '.join(cmd)}\n")
             f.flush()
             proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=f, stderr=subprocess.STDOUT,
@@ -217,20 +250,26 @@ def main(argv=None) -> int:
                 os.killpg(proc.pid, 9)
                 proc.wait()
                 rc = "stopped at the budget"
-        status.append(f"{name}: {rc}, {time.time() - t0:.0f} s")
+        status.append(f"{name}: {f'exit {rc}' if isinstance(rc, int) else rc}, {time.time() - t0:.0f} s")
         log(status[-1])
+        if rc != 0:  # its last lines, for the caller who sees only this output's tail
+            with open(out / "ffe2e.log", errors="replace") as f:
+                f.seek(start)
+                print("\n".join(f.read().splitlines()[-30:]), flush=True)
         shutil.rmtree(work / "bench" / "runs", ignore_errors=True)
-    done = sorted(out.glob("ffe2e_*_*.json"))
+        if rc == 0 and (out / f"{name}.json").is_file():
+            done.append(out / f"{name}.json")
     report = ""
     if done:
         proc = subprocess.run([sys.executable, str(BENCH), "--report", *map(str, done)], cwd=REPO, env=env,
                               capture_output=True, text=True)
         report = proc.stdout + proc.stderr
     head = (f"<!-- ffe2e_offline: {info['cpus']} CPUs ({info['cpu_model']}), Python {info['python']}, "
-            f"{info['libraries']}, {info['binaries']}; {args.frames} frames at {args.width}x{args.height}; "
+            f"{info['libraries']}, {info['binaries']}; {args.width}x{args.height}; "
             f"variants {args.variants}; repeats {args.repeats} -->\n" + "\n".join(f"<!-- {s} -->" for s in status))
     (out / "ffe2e_report.md").write_text(head + "\n" + report)
     print(head + "\n" + report)
+    print(summary(done))
     log("done")
     return 0 if done else 1
 
