@@ -5,17 +5,17 @@ Steps (each skipped when a previous call on the same machine already did it):
 1. check every file of the bundle (``--bundle``, default ``.ffdev/ffe2e``) against its
    MANIFEST.json (size, SHA-256);
 2. unpack the FaceFusion trees and ``ffmpeg``/``ffprobe`` into ``--work`` (default
-   ``/tmp/ffe2e``, outside the repository), and put the binaries first on PATH;
+   ``ffaccel-ffe2e-offline`` in the temporary folder, outside the repository), and put the
+   binaries first on PATH;
 3. ``pip install --no-index --no-deps --find-links`` the bundle's wheels of the packages
    this interpreter lacks (scipy, tqdm) into ``--work``/site, put first on PYTHONPATH; the
    machine's numpy, OpenCV, onnx, onnxruntime and ffaccel are used as they are;
 4. run the benchmark once per configuration (``--configs``, ``VERSION:THREADS[:FRAMES]`` in
-   order; FRAMES defaults to ``--frames``),
-   each a separate process writing its own JSON into ``--out`` (their output goes to
-   ``ffe2e.log``: the machine returns at most 8 files), within a time
-   budget (``--budget-s``): a configuration is started only while time is left, and
-   stopped at the budget's end, so the ones that finished are kept. The clip and the
-   stand-in models are rendered once per frame count, into the shared work folder;
+   order; FRAMES defaults to ``--frames``), each a separate process writing its own JSON
+   into ``--out`` (their output goes to ``ffe2e.log``: the machine returns at most 8
+   files), within a time budget (``--budget-s``): a configuration is started only while
+   time is left, and stopped at the budget's end, so the ones that finished are kept. The
+   clip and the stand-in models are rendered once per frame count, in the work folder;
 5. write ``ffe2e_env.json`` (machine, libraries, binaries) and ``ffe2e_report.md`` (the
    benchmark's ``--report`` of every finished JSON) into ``--out`` and print the report.
 
@@ -36,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 
@@ -92,6 +93,8 @@ def unpack(bundle: Path, manifest: dict, work: Path, log) -> dict[str, Path]:
             with tarfile.open(src, "r:xz") as tar:
                 _extract(tar, work / "src")
         elif f["role"] == "binaries":
+            for name in f["binaries"]:  # a link left there would redirect the extraction
+                (work / "bin" / name).unlink(missing_ok=True)
             with tarfile.open(src, "r:xz") as tar:
                 _extract(tar, work / "bin")
             for name, info in f["binaries"].items():
@@ -182,7 +185,8 @@ def summary(done: list[Path]) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bundle", type=Path, default=REPO / ".ffdev" / "ffe2e")
-    ap.add_argument("--work", type=Path, default=Path("/tmp/ffe2e"))
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "ffaccel-ffe2e-offline",
+                    help="unpacked files, installed packages, the benchmark's runs (kept for a later call)")
     ap.add_argument("--out", type=Path, default=Path(os.environ["OUT"]) if os.environ.get("OUT") else None,
                     help="results folder (default: $OUT)")
     ap.add_argument("--configs", default=DEFAULT_CONFIGS,
