@@ -48,7 +48,7 @@ def main() -> int:
     ap.add_argument("--calls", type=int, default=100_000)
     ap.add_argument("--gpu", choices=["cupy", "torch"])
     ap.add_argument("--limit-mib", type=float, default=8.0)
-    ap.add_argument("--only", default="", help="comma-separated name parts: check only the ops that match")
+    ap.add_argument("--only", default="", help="comma-separated names or name parts: check only the ops that match")
     a = ap.parse_args()
     conv = (lambda x: x)
     if a.gpu:
@@ -67,8 +67,11 @@ def main() -> int:
         if a.gpu and not inputs:
             continue  # no array input: nothing runs on the GPU
         jobs.append((op, lambda ins=ins, call=call: call(ins)))
-    if a.only:
-        jobs = [(name, fn) for name, fn in jobs if any(part in name for part in a.only.split(","))]
+    if a.only:  # a part that is an op's whole name takes that op alone; any other part, every name containing it
+        names = {name for name, _ in jobs}
+        parts = a.only.split(",")
+        jobs = [(name, fn) for name, fn in jobs
+                if any(name == part if part in names else part in name for part in parts)]
     leaks = 0
     print(f"{'op':34s} {'calls':>7s} {'RSS before':>11s} {'after':>9s} {'growth':>8s} {'dev growth':>11s} {'s':>6s}")
     for name, fn in jobs:

@@ -51,12 +51,13 @@ stage_bench() {
     run kernel_times python3 benchmarks/kernel_times.py --json "$OUT/kernel_times.json"
 }
 shards() {  # shards NAME TOOL: the GPU fuzz's FUZZ_CASES cases under compute-sanitizer TOOL, split
-    # into FUZZ_SHARDS processes run side by side (the host has 16 cores; the sanitizer is CPU-bound)
+    # into FUZZ_SHARDS processes run side by side (the host has 16 cores; the sanitizer is CPU-bound);
+    # FUZZ_OPS=a,b runs only those ops' cases
     local name=$1 tool=$2 n=${FUZZ_SHARDS:-8} total=${FUZZ_CASES:-10000}
     local each=$(( (total + n - 1) / n )) t0=$(date +%s) pids=() k
     for k in $(seq 0 $((n - 1))); do
         timeout "$STEP_TIMEOUT" compute-sanitizer --tool "$tool" --error-exitcode 99 --target-processes all \
-            python3 -m tests.fuzz --cases $each --start $((k * each)) --gpu cupy --timeout "$STEP_TIMEOUT" \
+            python3 -m tests.fuzz --cases $each --start $((k * each)) --gpu cupy --timeout "$STEP_TIMEOUT" ${FUZZ_OPS:+--ops $FUZZ_OPS} \
             > "$LOG/${name}_$k.log" 2>&1 &
         pids+=($!)
     done
@@ -79,9 +80,18 @@ stage_sanitize() {
     FFACCEL_DEBUG_LEAKS=1 FFACCEL_TEST_THREAD_ROUNDS=1 run racecheck compute-sanitizer --tool racecheck --error-exitcode 99 \
         --target-processes all python3 -m pytest -m cuda tests/test_threads.py -q -p no:cacheprovider
 }
-stage_memory() {  # the ops the capped 100,000-call run did not reach (colour), on the GPU
-    run memory_gpu_color python3 benchmarks/memory_check.py --calls ${MEMORY_CALLS:-100000} --gpu torch \
-        --only ${MEMORY_ONLY:-srgb,linear,color,hysteresis,Hysteresis,boundary,seam}
+stage_memory() {  # the ops the capped 100,000-call run did not reach (colour), on the GPU: one process
+    # per name part of MEMORY_ONLY, side by side (each op's calls are serial; the host has 16 cores)
+    local parts=${MEMORY_ONLY:-srgb,linear,color,hysteresis,Hysteresis,boundary,seam} t0=$(date +%s) pids=() p rcs=""
+    for p in ${parts//,/ }; do
+        timeout "$STEP_TIMEOUT" python3 benchmarks/memory_check.py --calls ${MEMORY_CALLS:-100000} --gpu torch \
+            --only "$p" > "$LOG/memory_part_$p.log" 2>&1 &
+        pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p"; rcs+="$? "; done
+    grep -hv "^op \|ops grew" "$LOG"/memory_part_*.log | sort -u > "$LOG/memory_parts.log"
+    STEP[memory_parts]="rc=[${rcs% }] $(( $(date +%s) - t0 ))s"
+    ORDER+=(memory_parts)
 }
 
 [ $# -eq 0 ] && set -- all
@@ -89,8 +99,9 @@ for s in "$@"; do
     case $s in
         build) stage_build ;; tests) stage_tests ;; fuzz) stage_fuzz ;; bench) stage_bench ;; sanitize) stage_sanitize ;;
         memory) stage_memory ;;
+        racecheck) shards racecheck_fuzz racecheck ;;  # the sanitize stage's racecheck fuzz alone
         all) stage_build; stage_tests; stage_fuzz; stage_bench; stage_sanitize; stage_memory ;;
-        *) echo "unknown stage $s (build, tests, fuzz, bench, sanitize, memory, all)"; exit 2 ;;
+        *) echo "unknown stage $s (build, tests, fuzz, bench, sanitize, memory, racecheck, all)"; exit 2 ;;
     esac
 done
 

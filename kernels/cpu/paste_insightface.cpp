@@ -108,6 +108,12 @@ struct Impl {
                           f.by1 - a - 1 >= 0 && f.by2 + ke + 1 <= fh;
         float* kern = p.ws + lay.kern;
         ins_gaussian_kernel(ks, kern);
+        kern[ks] = 1.0f;
+        // A 1-column (1-row) frame: cv2 skips the row (column) pass, the 1-tap kernel {1}
+        // (ins_pass_radius). Radius and weights of each pass:
+        const int r_row = ins_pass_radius(fw, r), r_col = ins_pass_radius(fh, r);
+        const float* k_row = r_row == r ? kern : kern + ks;
+        const float* k_col = r_col == r ? kern : kern + ks;
         const float inf = std::numeric_limits<float>::infinity();
 
         // 2. Erode: rows T -> E, then columns E -> T (T then holds the eroded mask).
@@ -191,22 +197,22 @@ struct Impl {
         // not, as the table's start does, and a trailing 0 tap leaves s as it is. The
         // other columns run the header's formula with the tap loop outermost (each column
         // still sees x0 k0, then its taps in order).
-        const int rx1 = std::max(0, f.bx1 - r), rx2 = std::min(fw, f.bx2 + r);
-        const int ry1 = std::max(0, f.by1 - r), ry2 = std::min(fh, f.by2 + r);
+        const int rx1 = std::max(0, f.bx1 - r_row), rx2 = std::min(fw, f.bx2 + r_row);
+        const int ry1 = std::max(0, f.by1 - r_col), ry2 = std::min(fh, f.by2 + r_col);
         const int rw = rx2 - rx1;
         float* H = p.ws + lay.h;
-        const float row255[2] = {row_const(kern, r, 255.f, false), row_const(kern, r, 255.f, true)};
+        const float row255[2] = {row_const(k_row, r_row, 255.f, false), row_const(k_row, r_row, 255.f, true)};
         const int row_split = p.blur == BlurMode::OpenCV4 ? fw : fw - fw % 4;  // fused below it
         const int col_split = p.blur == BlurMode::OpenCV4 ? fw : fw - fw % 8;
-        const int ks1 = ks + 1;
+        const int ks_row = 2 * r_row + 1, ks1 = ks_row + 1;
         thread_local std::vector<float> run_tab;
         float* run255 = scratch(run_tab, static_cast<std::size_t>(ks1) * ks1 * 2);  // [fused][j0][j1]
         for (int fz = 0; fz < 2; ++fz) {
-            for (int j0 = 0; j0 < ks; ++j0) {
+            for (int j0 = 0; j0 < ks_row; ++j0) {
                 float* t = run255 + (static_cast<std::size_t>(fz) * ks1 + j0) * ks1;
-                float acc = 255.f * kern[j0];
+                float acc = 255.f * k_row[j0];
                 t[j0 + 1] = acc;
-                for (int j1 = j0 + 2; j1 <= ks; ++j1) t[j1] = acc = ins_madd(255.f, kern[j1 - 1], acc, fz != 0);
+                for (int j1 = j0 + 2; j1 <= ks_row; ++j1) t[j1] = acc = ins_madd(255.f, k_row[j1 - 1], acc, fz != 0);
             }
         }
         thread_local std::vector<int> spans;
@@ -216,9 +222,9 @@ struct Impl {
             const RowDesc* d2 = desc + 2 * bh;
             parallel_for(bh, [&](int b, int e) {
                 thread_local std::vector<float> fbuf;
-                const int n = rw + 2 * r;
+                const int n = rw + 2 * r_row;
                 float* pe = scratch(fbuf, static_cast<std::size_t>(n));
-                const int off = rx1 - r;  // frame column of pe[0]; B lies inside [off, off + n)
+                const int off = rx1 - r_row;  // frame column of pe[0]; B lies inside [off, off + n)
                 for (int i = b; i < e; ++i) {
                     const float* erow = Ev + static_cast<std::int64_t>(i) * bw;
                     const RowDesc& d = d2[i];
@@ -234,7 +240,7 @@ struct Impl {
                         }
                     }
                     int z0, z1, c0, c1;
-                    row_pass_fast(pe, off, d, kern, r, run255 + static_cast<std::size_t>(ks1) * ks1, ks1, rx1, rx2,
+                    row_pass_fast(pe, off, d, k_row, r_row, run255 + static_cast<std::size_t>(ks1) * ks1, ks1, rx1, rx2,
                                   H + static_cast<std::int64_t>(i) * rw, &z0, &z1, &c0, &c1);
                     hz0[i] = z0 <= z1 ? z0 - rx1 : rw, hz1[i] = z0 <= z1 ? z1 - rx1 : -1;
                     hc0[i] = c0 <= c1 ? c0 - rx1 : rw, hc1[i] = c0 <= c1 ? c1 - rx1 : -1;
@@ -243,9 +249,9 @@ struct Impl {
         } else {
         parallel_for(bh, [&](int b, int e) {
             thread_local std::vector<float> fbuf;
-            const int n = rw + 2 * r;
+            const int n = rw + 2 * r_row;
             float* pe = scratch(fbuf, static_cast<std::size_t>(n));
-            const int off = rx1 - r;  // frame column of pe[0]
+            const int off = rx1 - r_row;  // frame column of pe[0]
             for (int i = b; i < e; ++i) {
                 const float* erow = Ev + static_cast<std::int64_t>(i) * bw;
                 float* hrow = H + static_cast<std::int64_t>(i) * rw;
@@ -283,7 +289,7 @@ struct Impl {
                 const bool simple = nonzero == z1 - z0 + 1 && n255 == a1 - a0 + 1;
                 // 1: value in *v (zero, or a 255 run over rim-free taps), 2: compute
                 auto kind = [&](int c0, bool fused, float* v) {
-                    const int c1 = c0 + 2 * r;  // inclusive
+                    const int c1 = c0 + 2 * r_row;  // inclusive
                     if (c1 < z0 || c0 > z1) {
                         *v = 0.f;
                         return 1;
@@ -309,7 +315,7 @@ struct Impl {
                     const int lim = fused ? std::min(rx2, row_split) : rx2;
                     float dummy;
                     while (x2 < lim && kind(x2 - rx1, fused, &dummy) == 2) ++x2;
-                    row_run(pe + c0, hrow + c0, x2 - x, kern, r, fused, c0, rw);
+                    row_run(pe + c0, hrow + c0, x2 - x, k_row, r_row, fused, c0, rw);
                     x = x2;
                 }
             }
@@ -347,25 +353,25 @@ struct Impl {
         }
         float g255[2][2];
         for (int rf = 0; rf < 2; ++rf)
-            for (int cf = 0; cf < 2; ++cf) g255[rf][cf] = col_const(kern, r, row255[rf], cf != 0);
+            for (int cf = 0; cf < 2; ++cf) g255[rf][cf] = col_const(k_col, r_col, row255[rf], cf != 0);
         const Blender<M> blender(p, f, fw);
         const int split = std::max(0, std::min(rw, col_split - rx1));  // column pass fused below it
         parallel_for(ry2 - ry1, [&](int b, int e) {
             thread_local std::vector<float> gbuf, zbuf;
             thread_local std::vector<const float*> tbuf;
-            const float** taps = scratch(tbuf, static_cast<std::size_t>(2 * r + 1));
+            const float** taps = scratch(tbuf, static_cast<std::size_t>(2 * r_col + 1));
             float* g = scratch(gbuf, static_cast<std::size_t>(rw) + 8);
             float* zero = scratch(zbuf, static_cast<std::size_t>(rw));
             std::fill(zero, zero + rw, 0.f);
             auto compute = [&](int lo, int hi) {  // columns [lo, hi) of R
-                if (lo < std::min(hi, split)) col_run(taps, lo, g + lo, std::min(hi, split) - lo, kern, r, true, rw);
+                if (lo < std::min(hi, split)) col_run(taps, lo, g + lo, std::min(hi, split) - lo, k_col, r_col, true, rw);
                 const int l2 = std::max(lo, split);
-                if (l2 < hi) col_run(taps, l2, g + l2, hi - l2, kern, r, p.blur == BlurMode::OpenCV4, rw);
+                if (l2 < hi) col_run(taps, l2, g + l2, hi - l2, k_col, r_col, p.blur == BlurMode::OpenCV4, rw);
             };
             for (int yy = b; yy < e; ++yy) {
                 const int y = ry1 + yy;
                 int zlo = rw, zhi = -1, clo = 0, chi = rw - 1;
-                for (int j = -r; j <= r; ++j) {
+                for (int j = -r_col; j <= r_col; ++j) {
                     const int yv = reflect101(y + j, fh);
                     const bool in_b = yv >= f.by1 && yv < f.by2;
                     const float* row = in_b ? H + static_cast<std::int64_t>(yv - f.by1) * rw : zero;

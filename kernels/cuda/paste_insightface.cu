@@ -384,11 +384,13 @@ bool run(const InsParams& p, const InsFace& f, cudaStream_t stream) {
     ins_sizes(f.ey1 - f.ey0, f.ex1 - f.ex0, &ke, &r);
     if (r > f.rmax) throw std::logic_error("paste_insightface: blur radius above its bound");
     if (ke < kErodeRows) throw std::logic_error("paste_insightface: erode size below its bound");
-    std::vector<float> kh(2 * r + 1);
-    ins_gaussian_kernel(2 * r + 1, kh.data());
-    for (int k0 = 0; k0 < 2 * r + 1; k0 += kKernChunk) {
+    const int ks = 2 * r + 1;
+    std::vector<float> kh(ks + 1);
+    ins_gaussian_kernel(ks, kh.data());
+    kh[ks] = 1.0f;  // the 1-tap kernel of a skipped pass (ins_pass_radius)
+    for (int k0 = 0; k0 < ks + 1; k0 += kKernChunk) {
         KernChunk chunk;
-        const int kn = std::min(kKernChunk, 2 * r + 1 - k0);
+        const int kn = std::min(kKernChunk, ks + 1 - k0);
         for (int i = 0; i < kn; ++i) chunk.w[i] = kh[k0 + i];
         const int n = std::max(k0 == 0 ? cw : 0, kn);
         init_kernel<<<(n + 255) / 256, 256, 0, stream>>>(white, k0 == 0 ? cw : 0, kern, k0, kn, chunk);
@@ -406,14 +408,19 @@ bool run(const InsParams& p, const InsFace& f, cudaStream_t stream) {
     erode_cols_kernel<<<dim3(blocks(b.w, 32), blocks(b.h, 8 * kErodeRows)), block, 0, stream>>>(e, t, b, fh, ke,
                                                                                                   ke / 2);
     check_launch("paste_insightface");
-    const int rx1 = f.bx1 - r > 0 ? f.bx1 - r : 0, rx2 = f.bx2 + r < fw ? f.bx2 + r : fw;
-    const int ry1 = f.by1 - r > 0 ? f.by1 - r : 0, ry2 = f.by2 + r < fh ? f.by2 + r : fh;
+    // A 1-column (1-row) frame: cv2 skips the row (column) pass, the 1-tap kernel {1}
+    // (ins_pass_radius). Radius and weights of each pass:
+    const int r_row = ins_pass_radius(fw, r), r_col = ins_pass_radius(fh, r);
+    const float* k_row = r_row == r ? kern : kern + ks;
+    const float* k_col = r_col == r ? kern : kern + ks;
+    const int rx1 = f.bx1 - r_row > 0 ? f.bx1 - r_row : 0, rx2 = f.bx2 + r_row < fw ? f.bx2 + r_row : fw;
+    const int ry1 = f.by1 - r_col > 0 ? f.by1 - r_col : 0, ry2 = f.by2 + r_col < fh ? f.by2 + r_col : fh;
     const int rw = rx2 - rx1, rh = ry2 - ry1;
     row_blur_kernel<<<dim3(blocks(rw, kRowTileW), blocks(b.h, 32)), dim3(32, kRowGroups), 0, stream>>>(
-        t, hbuf, b, rx1, rw, fw, kern, r, p.blur);
+        t, hbuf, b, rx1, rw, fw, k_row, r_row, p.blur);
     check_launch("paste_insightface");
     col_blend_kernel<M><<<dim3(blocks(rw, 32), blocks(rh, 8 * kBlurK)), block, 0, stream>>>(
-        hbuf, b, rx1, ry1, rw, rh, fw, fh, kern, r, p.blur, p.out, ins_crop_params(p.crop, fw), f.k);
+        hbuf, b, rx1, ry1, rw, rh, fw, fh, k_col, r_col, p.blur, p.out, ins_crop_params(p.crop, fw), f.k);
     check_launch("paste_insightface");
     return true;
 }

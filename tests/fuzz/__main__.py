@@ -35,15 +35,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="write the findings to this file")
     ap.add_argument("--timeout", type=float, default=600.0,
                     help="seconds per child batch (raise it under compute-sanitizer)")
+    ap.add_argument("--ops", default="", help="comma-separated op names: run only their cases (same indices)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--start", type=int, default=0, help="first case index (to bisect a finding)")
     ap.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    ops = frozenset(filter(None, a.ops.split(",")))
+    unknown = ops - set(runner.C.GENERATORS)
+    if unknown:
+        ap.error(f"--ops: unknown op(s) {sorted(unknown)}; known: {sorted(runner.C.GENERATORS)}")
     if a.worker:
-        runner.worker(a.seed, a.start, a.count, a.gpu)
+        runner.worker(a.seed, a.start, a.count, a.gpu, ops)
         return 0
     n = a.cases or (LONG_CASES if a.long else FAST_CASES)
-    findings = runner.run(a.seed, n, a.batch, a.gpu, timeout=a.timeout, start=a.start)
+    findings = runner.run(a.seed, n, a.batch, a.gpu, timeout=a.timeout, start=a.start, ops=ops)
     for f in findings:
         print(f"{f['what']}: {f['finding']}")
     if a.json:

@@ -136,10 +136,13 @@ def run_case(case: C.Case, gpu: str | None) -> list[str]:
     return findings
 
 
-def worker(seed: int, start: int, count: int, gpu: str | None) -> None:
+def worker(seed: int, start: int, count: int, gpu: str | None, ops: frozenset[str] = frozenset()) -> None:
     out = sys.stdout
     abort_at = int(os.environ.get("FFACCEL_FUZZ_ABORT_AT", "-1"))  # the crash-report test's hook
     for i in range(start, start + count):
+        case = C.make_case(seed, i)
+        if ops and case.op not in ops:  # --ops: the other ops' cases are skipped, not run
+            continue
         out.write(f"START {i}\n")
         out.flush()
         if i == abort_at:
@@ -148,7 +151,6 @@ def worker(seed: int, start: int, count: int, gpu: str | None) -> None:
 
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file in the checkout
             os.kill(os.getpid(), signal.SIGSEGV)
-        case = C.make_case(seed, i)
         for f in run_case(case, gpu):
             out.write("FIND " + json.dumps({"case": i, "what": case.describe(), "finding": f}) + "\n")
         out.flush()
@@ -157,8 +159,9 @@ def worker(seed: int, start: int, count: int, gpu: str | None) -> None:
 
 
 def run(seed: int, cases: int, batch: int, gpu: str | None = None, timeout: float = 600.0,
-        log=print, start: int = 0) -> list[dict[str, Any]]:
-    """Run cases start..start+cases-1 in child processes of ``batch`` cases each; return the findings."""
+        log=print, start: int = 0, ops: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """Run cases start..start+cases-1 in child processes of ``batch`` cases each; return the findings.
+    With ``ops``, only the cases of those ops run (the same cases, by index, as in a full run)."""
     findings: list[dict[str, Any]] = []
     i = start
     cases += start
@@ -167,7 +170,7 @@ def run(seed: int, cases: int, batch: int, gpu: str | None = None, timeout: floa
     while i < cases:
         n = min(batch, cases - i)
         cmd = [sys.executable, "-m", "tests.fuzz", "--worker", "--seed", str(seed), "--start", str(i),
-               "--count", str(n)] + (["--gpu", gpu] if gpu else [])
+               "--count", str(n)] + (["--gpu", gpu] if gpu else []) + (["--ops", ",".join(sorted(ops))] if ops else [])
         try:
             proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
             stdout, rc, err = proc.stdout, proc.returncode, proc.stderr
@@ -193,6 +196,7 @@ def run(seed: int, cases: int, batch: int, gpu: str | None = None, timeout: floa
             i = max(last, i) + 1
         else:
             i += n
-    log(f"fuzz: {cases - start} cases from {start}, seed {seed}, {'GPU ' + gpu if gpu else 'CPU'}: {len(findings)} findings "
+    what = f"the {'/'.join(sorted(ops))} cases of " if ops else ""
+    log(f"fuzz: {what}{cases - start} cases from {start}, seed {seed}, {'GPU ' + gpu if gpu else 'CPU'}: {len(findings)} findings "
         f"in {time.perf_counter() - t0:.1f} s")
     return findings

@@ -33,6 +33,13 @@ def test_a_crash_is_reported_naming_the_case(monkeypatch):
     assert "case 3 " in crashes[0]["what"]
 
 
+def test_ops_filter_runs_only_those_cases_at_their_full_run_indices(capsys):
+    runner.worker(2026, 0, 60, None, frozenset({"feather_mask"}))
+    started = [int(ln.split()[1]) for ln in capsys.readouterr().out.splitlines() if ln.startswith("START ")]
+    expected = [i for i in range(60) if cases.make_case(2026, i).op == "feather_mask"]
+    assert expected and started == expected
+
+
 @pytest.mark.cuda
 @pytest.mark.parametrize("fw", ["cupy", "torch"])
 def test_gpu_mode_matches_cpu_bytes(fw):

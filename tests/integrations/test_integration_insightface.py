@@ -130,6 +130,24 @@ def test_one_pixel_wide_paste_area(swapper):
 
 
 @needs_supported
+@pytest.mark.parametrize("h,w,cx,cy", [(360, 1, 0.0, 180.0), (1, 640, 320.0, 0.0), (1, 1, 0.0, 0.0)])
+def test_one_pixel_frames(swapper, h, w, cx, cy):
+    # Frames 1 pixel wide, high, or both: cv2.GaussianBlur skips the pass along that axis.
+    # ffaccel pastes them (no fallback to stock).
+    rng = np.random.default_rng(h + w)
+    img = rng.integers(0, 256, (h, w, 3), np.uint8)
+    tf = fk.target_face((cx, cy), 120.0, 20.0)
+    stock = swapper.get(img, tf, fk.source_face(), paste_back=True)
+    assert not np.array_equal(stock, img)
+    assert ffi.install()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        ours = swapper.get(img, tf, fk.source_face(), paste_back=True)
+    assert ffi.installed_options()["calls"] == 1 and ffi.installed_options()["fallbacks"] == 0
+    np.testing.assert_array_equal(ours, stock)
+
+
+@needs_supported
 def test_face_off_frame(swapper):
     img = _frame(720, 1280, 3)
     tf = fk.target_face((-500.0, 300.0), 200.0, 10.0)

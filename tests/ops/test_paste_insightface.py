@@ -77,15 +77,11 @@ def test_frame_width_classes(w):
 
 
 @needs_cv2_mode
-@pytest.mark.parametrize("w", [
-    # cv2.GaussianBlur skips its row pass on a 1-column image (and its column pass on a
-    # 1-row one); the kernels do not yet (already so before the vector tails).
-    pytest.param(1, marks=pytest.mark.xfail(strict=True, reason="known: 1-px-wide frames, cv2.GaussianBlur "
-                                                                "skips the row pass there, ffaccel does not")),
-    2, 3, 5, 7, 8, 9, 12, 15, 17])
+@pytest.mark.parametrize("w", [1, 2, 3, 5, 7, 8, 9, 12, 15, 17])
 def test_narrow_frames(w):
     """Blur rows narrower than one 8-column vector block (the scalar fallback of the vector
-    tails) and formula runs of every length below 8."""
+    tails) and formula runs of every length below 8. On a 1-column frame cv2.GaussianBlur
+    skips its row pass (it sets the kernel width to 1)."""
     rng = np.random.default_rng(100 + w)
     for angle in (0.0, 37.0, 90.0):
         frame = rng.integers(0, 256, (90, w, 3), np.uint8)
@@ -93,6 +89,68 @@ def test_narrow_frames(w):
         m = face_matrix((w / 2, 45.0), 70.0, angle, crop=64)
         out = ffaccel.paste_back_insightface(frame, crop, m)
         np.testing.assert_array_equal(out, _reference_or_unchanged(frame, crop, m))
+        assert (out != frame).any()  # the face reaches the frame: the blur ran
+
+
+@needs_cv2_mode
+@pytest.mark.parametrize("h", [1, 2, 3, 5, 8, 9, 17])
+def test_low_frames(h):
+    """Frames a few rows high, the face in the middle and at the right edge (OpenCV 5's
+    unfused row and column tails for W % 8 = 7). On a 1-row frame cv2.GaussianBlur skips
+    its column pass (it sets the kernel height to 1)."""
+    rng = np.random.default_rng(200 + h)
+    for w, cx in ((90, 45.0), (1023, 1013.0)):
+        for angle in (0.0, 37.0, 90.0):
+            frame = rng.integers(0, 256, (h, w, 3), np.uint8)
+            crop = rng.integers(0, 256, (64, 64, 3), np.uint8)
+            m = face_matrix((cx, h / 2), 70.0, angle, crop=64)
+            out = ffaccel.paste_back_insightface(frame, crop, m)
+            np.testing.assert_array_equal(out, _reference_or_unchanged(frame, crop, m))
+            assert (out != frame).any()
+
+
+@needs_cv2_mode
+@pytest.mark.parametrize("size", [0.7, 3.0, 40.0, 300.0])
+def test_one_by_one_frame(size):
+    """A 1x1 frame: cv2.GaussianBlur copies a 1x1 image (both passes skipped)."""
+    rng = np.random.default_rng(int(size * 10))
+    changed = 0
+    for angle in (0.0, 30.0):
+        for dx in (0.0, 0.4, -0.9):
+            frame = rng.integers(0, 256, (1, 1, 3), np.uint8)
+            crop = rng.integers(0, 256, (64, 64, 3), np.uint8)
+            m = face_matrix((dx, 0.0), size, angle, crop=64)
+            out = ffaccel.paste_back_insightface(frame, crop, m)
+            np.testing.assert_array_equal(out, _reference_or_unchanged(frame, crop, m))
+            changed += bool((out != frame).any())
+    assert changed  # the face covers the pixel in some of them
+
+
+@st.composite
+def one_pixel_axis_cases(draw):
+    """Frames 1 pixel wide, 1 pixel high or 1x1, any face over or near them."""
+    n = draw(st.integers(1, 400))
+    h, w = draw(st.sampled_from([(n, 1), (1, n), (1, 1)]))
+    cs = draw(st.sampled_from([128, 64, 17]))
+    size = draw(st.floats(0.5, 1.5 * max(h, w) + 20))
+    cx = draw(st.floats(-0.6 * size, w + 0.6 * size))
+    cy = draw(st.floats(-0.6 * size, h + 0.6 * size))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    frame = rng.integers(0, 256, (h, w, 3), np.uint8)
+    crop = rng.integers(0, 256, (cs, cs, 3), np.uint8)
+    m = face_matrix((cx, cy), size, draw(st.floats(-180.0, 180.0)), crop=cs)
+    if draw(st.booleans()):
+        m[:, :2] = m[:, :2] @ np.array([[1.0, draw(st.floats(-0.4, 0.4))], [0.0, draw(st.floats(0.6, 1.5))]])
+    return frame, crop, m
+
+
+@needs_cv2_mode
+@settings(max_examples=examples(80), deadline=None)
+@given(case=one_pixel_axis_cases())
+def test_one_pixel_axis_matches_insightface_reference(case):
+    frame, crop, m = case
+    out = ffaccel.paste_back_insightface(frame, crop, m)
+    np.testing.assert_array_equal(out, _reference_or_unchanged(frame, crop, m))
 
 
 @needs_cv2_mode

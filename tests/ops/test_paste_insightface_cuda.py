@@ -13,7 +13,7 @@ from ffaccel import _core
 from gpu import frameworks, to_gpu, to_host
 from insightface_reference import face_matrix
 from strategies import examples
-from test_paste_insightface import cases
+from test_paste_insightface import cases, one_pixel_axis_cases
 
 pytestmark = pytest.mark.cuda
 FRAMEWORKS = frameworks()
@@ -30,6 +30,19 @@ def test_gpu_matches_cpu_bytes(fw, case, compat):
     gpu = ffaccel.paste_back_insightface(g, to_gpu(crop, fw), m, compat=compat)
     np.testing.assert_array_equal(to_host(gpu), cpu)
     np.testing.assert_array_equal(to_host(g), frame)  # not in place: the frame is untouched
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+@settings(max_examples=examples(60), deadline=None)
+@given(case=one_pixel_axis_cases(), compat=st.sampled_from(COMPATS))
+def test_gpu_matches_cpu_bytes_one_pixel_frames(fw, case, compat):
+    # Frames 1 pixel wide, high, or 1x1: the blur pass along that axis is the identity
+    # (cv2.GaussianBlur sets that kernel size to 1), on the GPU as on the CPU.
+    frame, crop, m = case
+    cpu = ffaccel.paste_back_insightface(frame, crop, m, compat=compat)
+    g = to_gpu(frame, fw)
+    np.testing.assert_array_equal(to_host(ffaccel.paste_back_insightface(g, to_gpu(crop, fw), m, compat=compat)), cpu)
+    np.testing.assert_array_equal(to_host(g), frame)
 
 
 @pytest.mark.parametrize("fw", FRAMEWORKS)
@@ -59,7 +72,8 @@ def test_large_frames_out_and_in_place(fw, compat, h, w, size, angle, cx, cy):
 # shared-memory chunks (128 steps each: r = 102 takes two, the second partial), faces across
 # each frame edge and corner, frames lower or narrower than the blur radius (reflections
 # that fold more than once), and a right edge with W % 4 and W % 8 != 0 (OpenCV 5's unfused
-# tail columns, which a thread's 8 row-blur columns straddle).
+# tail columns, which a thread's 8 row-blur columns straddle), and frames 1 pixel wide, high
+# or both (the row, column or both blur passes are the identity there, as in cv2).
 EDGE_CASES = [
     (2160, 3840, 1500, 30, 1900, 1080),  # ke 205, r 102: two row-blur chunks
     (1080, 1920, 500, 10, -120, 540),  # across the left edge
@@ -75,6 +89,11 @@ EDGE_CASES = [
     (300, 1021, 26, 0, 600, 150),  # ke = 10
     (600, 1017, 310, 0, 500, 300),  # ke = 31
     (600, 1017, 320, 0, 500, 300),  # ke = 32
+    (90, 1, 70, 37, 0, 45),  # 1 px wide: no row pass
+    (1080, 1, 500, 10, 0, 540),  # 1 px wide, column pass over 590 rows of B
+    (1, 1919, 70, 20, 1900, 0),  # 1 px high: no column pass; right edge, W % 8 = 7
+    (1, 90, 300, 0, 45, 0),  # 1 px high, the face covers the whole row
+    (1, 1, 40, 0, 0, 0),  # 1x1: neither pass
 ]
 
 
@@ -102,6 +121,9 @@ def test_edge_cases_reach_every_kernel_path(warp):
     # and every other edge
     assert any(_box(*c)[0] == 0 for c in EDGE_CASES) and any(_box(*c)[1] == 0 for c in EDGE_CASES)
     assert any(_box(*c)[3] == c[0] and c[0] > 5 for c in EDGE_CASES)
+    # frames 1 pixel wide (and higher), 1 pixel high (and wider), and 1x1
+    shapes = {(c[0] == 1, c[1] == 1) for c in EDGE_CASES}
+    assert {(False, True), (True, False), (True, True)} <= shapes
 
 
 def _box(h, w, size, angle, cx, cy):

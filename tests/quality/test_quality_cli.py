@@ -70,6 +70,7 @@ def run_command(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_command_measures_reports_and_finds_events(videos, tmp_path):
+    pytest.importorskip("matplotlib", reason="--plot and --html need matplotlib (the demo extra)")
     report, plot, page = tmp_path / "r.json", tmp_path / "r.png", tmp_path / "r.html"
     result = run_command(str(videos["output"]), "--stride", "1", "--crop", "full",
                          "--json", str(report), "--plot", str(plot), "--html", str(page))

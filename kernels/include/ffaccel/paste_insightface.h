@@ -36,7 +36,8 @@
 // do not: row pass columns x >= W - W % 4 and column pass columns x >= W - W % 8 (W: frame
 // width) round the product and the sum separately. Found and checked against cv2 (see
 // docs/insightface.md); the kernel is getGaussianKernel's bit-exact double formula
-// rounded to float (checked equal to cv2 for every odd size 11..4001).
+// rounded to float (checked equal to cv2 for every odd size 11..4001). On a frame 1 pixel
+// wide (high) cv2 skips the row (column) pass: see ins_pass_radius.
 #pragma once
 
 #include <cmath>
@@ -250,6 +251,15 @@ inline bool ins_set_extent(InsFace& f, const float* white_row, int cw, int ch, i
     return true;
 }
 
+// The blur radius of the pass along a frame axis of n pixels. cv2.GaussianBlur on a whole
+// image (insightface's mask is one) with any border but CONSTANT sets the kernel's width to
+// 1 when the image is 1 column wide, and its height to 1 when it is 1 row high (a 1x1 image
+// is copied). getGaussianKernel(1) is {1}, so that pass is the identity: v * 1 = v. The
+// other pass keeps radius r and its arithmetic. Checked against cv2.GaussianBlur on float32
+// images of width 1, height 1 and 1x1 in OpenCV 4.8 to 4.14, 5.0 and 5.1 (IPP on and off).
+// A pass of radius 0 reads the 1-tap kernel {1} (kern + ks in the workspace, see ins_layout).
+FFACCEL_HD int ins_pass_radius(int n, int r) { return n == 1 ? 0 : r; }
+
 // One multiply-add of the blur, fused or as two roundings (`fused` from the column class).
 FFACCEL_HD float ins_madd(float x, float k, float s, bool fused) { return fused ? fma32(x, k, s) : s + x * k; }
 
@@ -310,7 +320,7 @@ inline InsLayout ins_layout(const InsFace& f, int cw) {
     l.white = 0;
     l.ext = l.white + pad(cw);
     l.kern = l.ext + 16;
-    l.t = l.kern + pad(2 * f.rmax + 1);
+    l.t = l.kern + pad(2 * f.rmax + 2);  // the ks <= 2 rmax + 1 weights, then a 1 (ins_pass_radius)
     l.e = l.t + pad(bw * bh);
     l.h = l.e + pad(bw * bh);
     l.total = l.h + pad(bh * (bw + 2 * f.rmax)) + 16;

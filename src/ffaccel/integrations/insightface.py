@@ -62,8 +62,6 @@ class _Backend:
             return f"frame of type {type(img).__name__} (numpy expected)"
         if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
             return f"frame of dtype {img.dtype} and shape {img.shape} ((H, W, 3) uint8 expected)"
-        if img.shape[0] < 2 or img.shape[1] < 2:
-            return f"frame of shape {img.shape} (at least 2 x 2 expected)"
         if getattr(target_face, "kps", None) is None:
             return "target face without kps"
         size = getattr(swapper, "input_size", None)
