@@ -50,13 +50,31 @@ inline double select_kth(double* v, std::ptrdiff_t n, std::ptrdiff_t k) {
     return v[k];
 }
 
+// The largest of v[0..n) (n >= 1), NaN-free: four running maxima side by side (branch-free,
+// vectorised), then combined. The same value std::max_element finds (for equal keys of
+// different bits, +0 and -0 only, either may come back: the medians below see magnitudes).
+inline double max_of(const double* v, std::ptrdiff_t n) {
+    double m0 = v[0], m1 = v[0], m2 = v[0], m3 = v[0];
+    std::ptrdiff_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        m0 = v[i] > m0 ? v[i] : m0;
+        m1 = v[i + 1] > m1 ? v[i + 1] : m1;
+        m2 = v[i + 2] > m2 ? v[i + 2] : m2;
+        m3 = v[i + 3] > m3 ? v[i + 3] : m3;
+    }
+    for (; i < n; ++i) m0 = v[i] > m0 ? v[i] : m0;
+    m0 = m1 > m0 ? m1 : m0;
+    m2 = m3 > m2 ? m3 : m2;
+    return m2 > m0 ? m2 : m0;
+}
+
 // numpy's median of v[0..n) (reordered; n >= 1): the middle value, or the mean of the two
 // middle ones (select_kth leaves the k smallest values in front of the k-th).
 inline double median_of(double* v, std::ptrdiff_t n) {
     const std::ptrdiff_t h = n / 2;
     const double hi = select_kth(v, n, h);
     if (n % 2) return hi;
-    const double lo = *std::max_element(v, v + h);
+    const double lo = max_of(v, h);
     return (lo + hi) / 2.0;
 }
 
