@@ -77,6 +77,100 @@ inline v4d load4(const double* q) {
 inline void store4(double* q, v4d v) { std::memcpy(q, &v, sizeof(v)); }
 inline v4d splat(double x) { return v4d{x, x, x, x}; }
 
+// The four-lane blocks of a group (see group_pass): L of them, level-major (block l is
+// channel block l % Q of level j0 + l / Q), each with its own taps (K, L), gain (L) and
+// corrections by region (5, L).
+struct Lanes {
+    int L, Q;
+    bool always_corr;  // several levels: the correction is added on every row (0 on most)
+    const v4d* tap;
+    const v4d* gain;
+    const v4d* cd;
+};
+
+// Forward recursion of blocks l0 .. l0 + B - 1 over rows 0 .. len - 1 (row i is sample k of
+// the period, k starting at k0): v_i = gain (x_k + corr) - a_K v_{i-K} - ... - a_1 v_{i-1},
+// the oldest tap first (the newest output enters last: the shortest dependency chain), with
+// v_{<0} = 0. The states stay in registers; each row's outputs are stored for the backward
+// pass (rows: (len, L) blocks).
+template <int K, int B>
+void forward_chunk(const StabBankParams& p, const Lanes& ln, int l0, int len, int k0, const double* xs, v4d* rows) {
+    const int Cp = p.stride, T = p.t_len, n = p.n, pad = p.pad, L = ln.L;
+    v4d s[K][B], tp[K][B], gn[B];
+    int col[B];
+    for (int b = 0; b < B; ++b) {
+        const int l = l0 + b;
+        col[b] = 4 * (l % ln.Q);
+        gn[b] = ln.gain[l];
+        for (int m = 0; m < K; ++m) {
+            tp[m][b] = ln.tap[m * L + l];
+            s[m][b] = splat(0.0);
+        }
+    }
+    int k = k0;
+    for (int i = 0; i < len; ++i) {
+        int region = 0;
+        if (k < pad) region = 1;
+        else if (k == pad) region = 2;
+        else if (k == pad + T - 1) region = 3;
+        else if (k >= pad + T && k < T + 2 * pad) region = 4;
+        const double* x = xs + static_cast<std::int64_t>(k) * Cp;  // the period less the offsets
+        v4d acc[B];
+        if (region == 0 && !ln.always_corr) {  // no correction (most rows; x + 0 would differ
+                                               // from x only in the sign of an exact zero)
+            for (int b = 0; b < B; ++b) acc[b] = gn[b] * load4(x + col[b]);
+        } else {
+            const v4d* corr = ln.cd + region * L + l0;
+            for (int b = 0; b < B; ++b) acc[b] = gn[b] * (load4(x + col[b]) + corr[b]);
+        }
+        v4d* v = rows + static_cast<std::int64_t>(i) * L + l0;
+        for (int b = 0; b < B; ++b) {
+            for (int m = K; m >= 1; --m) acc[b] = acc[b] - tp[m - 1][b] * s[m - 1][b];
+            for (int m = K - 1; m >= 1; --m) s[m][b] = s[m - 1][b];
+            s[0][b] = acc[b];
+            v[b] = acc[b];
+        }
+        if (++k == n) k = 0;
+    }
+}
+
+// Backward recursion of the same blocks over rows len - 1 .. W of the forward outputs:
+// u_i = gain v_i - a_K u_{i+K} - ... - a_1 u_{i+1}, u_{>=len} = 0; rows W .. W + T - 1 are the
+// frames: u + the channel's offset goes to est (level-major, (levels, T, Cp) from e0, the
+// group's first level).
+template <int K, int B>
+void backward_chunk(const StabBankParams& p, const Lanes& ln, int l0, int len, int W, const v4d* rows,
+                    const v4d* offq, double* e0) {
+    const int Cp = p.stride, T = p.t_len, L = ln.L;
+    const std::int64_t tc = static_cast<std::int64_t>(T) * Cp;
+    v4d s[K][B], tp[K][B], gn[B], of[B];
+    double* dst[B];
+    for (int b = 0; b < B; ++b) {
+        const int l = l0 + b;
+        gn[b] = ln.gain[l];
+        of[b] = offq[l % ln.Q];
+        dst[b] = e0 + (l / ln.Q) * tc + 4 * (l % ln.Q);
+        for (int m = 0; m < K; ++m) {
+            tp[m][b] = ln.tap[m * L + l];
+            s[m][b] = splat(0.0);
+        }
+    }
+    for (int i = len - 1; i >= W; --i) {
+        const v4d* v = rows + static_cast<std::int64_t>(i) * L + l0;
+        v4d acc[B];
+        for (int b = 0; b < B; ++b) {
+            acc[b] = gn[b] * v[b];
+            for (int m = K; m >= 1; --m) acc[b] = acc[b] - tp[m - 1][b] * s[m - 1][b];
+            for (int m = K - 1; m >= 1; --m) s[m][b] = s[m - 1][b];
+            s[0][b] = acc[b];
+        }
+        if (i < W + T) {
+            const std::int64_t r = static_cast<std::int64_t>(i - W) * Cp;
+            for (int b = 0; b < B; ++b) store4(dst[b] + r, acc[b] + of[b]);
+        }
+    }
+}
+
 // A group of G consecutive levels j0 .. j0 + G - 1 that share their active channels (the
 // first A, rounded up to Q blocks of 4 columns of the padded input, whose columns past C are
 // zero): forward and backward recursions of order K over the periodic signal, all G x Q
@@ -124,76 +218,28 @@ void group_pass(const StabBankParams& p, int j0, int G, int A, const double* off
             cd[4 * L + l] = splat(2.0) * d1;
         }
     }
-    // buf: K zero rows, the len rows of the recursion, K zero rows (the states before the
-    // forward pass and after the backward one start at zero).
+    // rows: the len rows of the forward recursion, L blocks each (the states before the forward
+    // pass and after the backward one start at zero). The lanes run in chunks of up to 4
+    // blocks, each chunk over all rows with its states in registers.
     const int len = T + 2 * W;
-    for (int i = 0; i < K * L; ++i) buf[i] = splat(0.0);
-    for (int i = 0; i < K * L; ++i) buf[static_cast<std::int64_t>(K + len) * L + i] = splat(0.0);
-    v4d* const rows = buf + static_cast<std::int64_t>(K) * L;
     long long start = (static_cast<long long>(pad) - W) % n;
     if (start < 0) start += n;
-    int k = static_cast<int>(start);
-    v4d xin[STAB_BANK_MAX_CHANNELS / 4 + 1];
-    v4d t1[K];  // the taps and gain of a one-level group, broadcast once
-    for (int m = 0; m < K; ++m) t1[m] = tap[m * L];
-    const v4d g1 = gain[0];
-    for (int i = 0; i < len; ++i) {
-        int region = 0;
-        if (k < pad) region = 1;
-        else if (k == pad) region = 2;
-        else if (k == pad + T - 1) region = 3;
-        else if (k >= pad + T && k < T + 2 * pad) region = 4;
-        const double* x = xs + static_cast<std::int64_t>(k) * Cp;  // the period less the offsets
-        const v4d* corr = cd + region * L;
-        v4d* v = rows + static_cast<std::int64_t>(i) * L;
-        if (G == 1 && region == 0) {  // one level, no correction (most rows): taps held in registers
-            // (x + 0 would differ from x only in the sign of an exact zero)
-            for (int q = 0; q < Q; ++q) {
-                v4d acc = g1 * load4(x + 4 * q);
-                for (int m = K; m >= 1; --m) acc = acc - t1[m - 1] * v[q - m * L];
-                v[q] = acc;
-            }
-        } else if (G == 1) {
-            for (int q = 0; q < Q; ++q) {
-                v4d acc = g1 * (load4(x + 4 * q) + corr[q]);
-                for (int m = K; m >= 1; --m) acc = acc - t1[m - 1] * v[q - m * L];
-                v[q] = acc;
-            }
-        } else {
-            for (int q = 0; q < Q; ++q) xin[q] = load4(x + 4 * q);
-            for (int g = 0; g < G; ++g) {
-                for (int q = 0; q < Q; ++q) {
-                    const int l = g * Q + q;
-                    // the oldest tap first: the newest output enters last (shortest dependency chain)
-                    v4d acc = gain[l] * (xin[q] + corr[l]);
-                    for (int m = K; m >= 1; --m) acc = acc - tap[(m - 1) * L + l] * v[l - m * L];
-                    v[l] = acc;
-                }
-            }
+    const Lanes ln{L, Q, G > 1, tap, gain, cd};
+    for (int l0 = 0; l0 < L; l0 += 4) {
+        switch (std::min(4, L - l0)) {
+            case 4: forward_chunk<K, 4>(p, ln, l0, len, static_cast<int>(start), xs, buf); break;
+            case 3: forward_chunk<K, 3>(p, ln, l0, len, static_cast<int>(start), xs, buf); break;
+            case 2: forward_chunk<K, 2>(p, ln, l0, len, static_cast<int>(start), xs, buf); break;
+            default: forward_chunk<K, 1>(p, ln, l0, len, static_cast<int>(start), xs, buf); break;
         }
-        if (++k == n) k = 0;
     }
-    const std::int64_t tc = static_cast<std::int64_t>(T) * Cp;  // est is level-major: (J, T, Cp)
-    for (int i = len - 1; i >= W; --i) {
-        v4d* v = rows + static_cast<std::int64_t>(i) * L;
-        if (G == 1) {
-            for (int l = 0; l < L; ++l) {
-                v4d acc = g1 * v[l];
-                for (int m = K; m >= 1; --m) acc = acc - t1[m - 1] * v[l + m * L];
-                v[l] = acc;
-            }
-        } else {
-            for (int l = 0; l < L; ++l) {
-                v4d acc = gain[l] * v[l];
-                for (int m = K; m >= 1; --m) acc = acc - tap[(m - 1) * L + l] * v[l + m * L];
-                v[l] = acc;
-            }
-        }
-        if (i < W + T) {
-            double* e = est + static_cast<std::int64_t>(j0) * tc + (i - W) * Cp;
-            for (int g = 0; g < G; ++g) {
-                for (int q = 0; q < Q; ++q) store4(e + g * tc + 4 * q, v[g * Q + q] + offq[q]);
-            }
+    double* e0j = est + static_cast<std::int64_t>(j0) * T * Cp;  // est is level-major: (J, T, Cp)
+    for (int l0 = 0; l0 < L; l0 += 4) {
+        switch (std::min(4, L - l0)) {
+            case 4: backward_chunk<K, 4>(p, ln, l0, len, W, buf, offq, e0j); break;
+            case 3: backward_chunk<K, 3>(p, ln, l0, len, W, buf, offq, e0j); break;
+            case 2: backward_chunk<K, 2>(p, ln, l0, len, W, buf, offq, e0j); break;
+            default: backward_chunk<K, 1>(p, ln, l0, len, W, buf, offq, e0j); break;
         }
     }
 }
