@@ -76,6 +76,7 @@ inline v4d load4(const double* q) {
 }
 inline void store4(double* q, v4d v) { std::memcpy(q, &v, sizeof(v)); }
 inline v4d splat(double x) { return v4d{x, x, x, x}; }
+typedef long long v4i __attribute__((vector_size(32)));  // a v4d comparison's result
 
 // The four-lane blocks of a group (see group_pass): L of them, level-major (block l is
 // channel block l % Q of level j0 + l / Q), each with its own taps (K, L), gain (L) and
@@ -329,14 +330,15 @@ void stab_bank(const StabBankParams& p) {
     }
     double lowd[STAB_BANK_MAX_CHANNELS + 4];
     for (int c = 0; c < Cp; ++c) lowd[c] = c < C ? static_cast<double>(p.low[c]) : 0.0;
-    const v4d one = splat(1.0), zero = splat(0.0), jd = splat(static_cast<double>(J));
+    const v4d jd = splat(static_cast<double>(J));
     double* cnt = count;  // (T, Cp): the level
     for (int t = 0; t < T; ++t) {
         const double* et = est + t * Cp;  // level j of frame t at et + j * tcp
         for (int q = 0; q < Q; ++q) {
             const v4d e = load4(et + static_cast<std::int64_t>(J - 1) * tcp + 4 * q);
             const v4d g = load4(gs + static_cast<std::int64_t>(J - 1) * Cp + 4 * q);
-            v4d lo = e - g, up = e + g, run = one;
+            v4d lo = e - g, up = e + g;
+            v4i run = v4i{1, 1, 1, 1};  // a comparison gives -1 (true) or 0 per lane
             // Down to the first level at which this block has no active channel. Lanes of a
             // block whose channel may not use level j (or past C) were computed all the same
             // (finite) and may run on: the run is clamped to their `low` below, and counting
@@ -349,9 +351,9 @@ void stab_bank(const StabBankParams& p) {
                 const v4d lj = ej - gj, uj = ej + gj;
                 lo = (lo < lj) ? lj : lo;  // max
                 up = (uj < up) ? uj : up;  // min
-                run = run + ((lo <= up) ? one : zero);
+                run = run - (lo <= up);
             }
-            const v4d lv = jd - run, lw = load4(lowd + 4 * q);
+            const v4d lv = jd - __builtin_convertvector(run, v4d), lw = load4(lowd + 4 * q);
             store4(cnt + static_cast<std::int64_t>(t) * Cp + 4 * q, (lv < lw) ? lw : lv);
         }
     }
@@ -380,15 +382,22 @@ void stab_bank(const StabBankParams& p) {
         const double frames = static_cast<double>(b - a);
         const std::int64_t ra = static_cast<std::int64_t>(a) * Cp, rb = static_cast<std::int64_t>(b) * Cp;
         const double* et = est + t * Cp;
-        for (int c = 0; c < C; ++c) {
-            const double lv = (pre[rb + c] - pre[ra + c]) / frames;
-            int j0 = static_cast<int>(std::floor(lv));
-            j0 = std::min(std::max(j0, 0), J - 1);
-            const int j1 = std::min(j0 + 1, J - 1);
-            const double frac = lv - static_cast<double>(j0);
-            const double va = et[static_cast<std::int64_t>(j0) * tcp + c];
-            const double vb = et[static_cast<std::int64_t>(j1) * tcp + c];
-            o[static_cast<std::int64_t>(t) * C + c] = va + frac * (vb - va);
+        const v4d fr = splat(frames);
+        for (int q = 0; q < C; q += 4) {  // the levels four channels at a time (one vector division)
+            double lv4[4];
+            store4(lv4, (load4(pre + rb + q) - load4(pre + ra + q)) / fr);
+            const int cn = std::min(4, C - q);
+            for (int u = 0; u < cn; ++u) {
+                const int c = q + u;
+                const double lv = lv4[u];
+                int j0 = static_cast<int>(std::floor(lv));
+                j0 = std::min(std::max(j0, 0), J - 1);
+                const int j1 = std::min(j0 + 1, J - 1);
+                const double frac = lv - static_cast<double>(j0);
+                const double va = et[static_cast<std::int64_t>(j0) * tcp + c];
+                const double vb = et[static_cast<std::int64_t>(j1) * tcp + c];
+                o[static_cast<std::int64_t>(t) * C + c] = va + frac * (vb - va);
+            }
         }
     }
 }
