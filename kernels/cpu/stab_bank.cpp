@@ -174,14 +174,15 @@ void backward_chunk(const StabBankParams& p, const Lanes& ln, int l0, int len, i
 
 // A group of G consecutive levels j0 .. j0 + G - 1 that share their active channels (the
 // first A, rounded up to Q blocks of 4 columns of the padded input, whose columns past C are
-// zero): forward and backward recursions of order K over the periodic signal, all G x Q
-// four-lane blocks in one time loop (independent chains, so the loop is not bound by one
-// recursion's latency), each started the group's largest warm-up early (more warm-up only
-// brings a lane closer to the periodic steady state). Writes est rows (frames, stride J * Cp).
+// zero): forward and backward recursions of order K over the periodic signal, the G x Q
+// four-lane blocks up to four at a time in one time loop (independent chains, so the loop is
+// not bound by one recursion's latency), each started the group's largest warm-up early (more
+// warm-up only brings a lane closer to the periodic steady state). Writes the levels' est
+// (level-major: (J, T, Cp)).
 template <int K>
 void group_pass(const StabBankParams& p, int j0, int G, int A, const double* off, const double* xs, v4d* scratch,
                 v4d* buf, double* est) {
-    const int Cp = p.stride, T = p.t_len, n = p.n, pad = p.pad, J = p.levels;
+    const int Cp = p.stride, T = p.t_len, n = p.n, pad = p.pad;
     const int Q = (A + 3) / 4;
     const int L = G * Q;  // four-lane blocks: level-major, channel block minor
     int W = 0;
