@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "select.h"
@@ -251,21 +252,25 @@ void group_pass(const StabBankParams& p, int j0, int G, int A, const double* off
 // stab_noise_variance's loop, compiled in both builds (the baseline one is size-optimised).
 void noise_variance(const double* y, const std::uint8_t* measured, const double* floor, int t_len, int channels,
                     double scale, double* out) {
-    std::vector<double> d2;
-    d2.reserve(t_len > 2 ? t_len - 2 : 0);
+    // the measured triples' first frames, then every channel's |second difference| in one
+    // pass along the rows, channel-major (each median reads one run)
+    std::vector<int> at;
+    at.reserve(t_len > 2 ? t_len - 2 : 0);
+    for (int t = 0; t + 2 < t_len; ++t) {
+        if (measured[t] && measured[t + 1] && measured[t + 2]) at.push_back(t);
+    }
+    const std::int64_t M = static_cast<std::int64_t>(at.size());
+    if (M == 0) {
+        for (int c = 0; c < channels; ++c) out[c] = floor[c];
+        return;
+    }
+    std::unique_ptr<double[]> d2(new double[static_cast<std::size_t>(M) * channels]);
+    for (std::int64_t k = 0; k < M; ++k) {
+        const double* r = y + static_cast<std::int64_t>(at[k]) * channels;
+        for (int c = 0; c < channels; ++c) d2[c * M + k] = std::abs((r[2 * channels + c] - 2.0 * r[channels + c]) + r[c]);
+    }
     for (int c = 0; c < channels; ++c) {
-        d2.clear();
-        for (int t = 0; t + 2 < t_len; ++t) {
-            if (measured[t] && measured[t + 1] && measured[t + 2]) {
-                const double* r = y + static_cast<std::int64_t>(t) * channels + c;
-                d2.push_back(std::abs((r[2 * channels] - 2.0 * r[channels]) + r[0]));
-            }
-        }
-        if (d2.empty()) {
-            out[c] = floor[c];
-            continue;
-        }
-        const double med = median_of(d2.data(), static_cast<std::ptrdiff_t>(d2.size()));
+        const double med = median_of(d2.get() + c * M, M);
         out[c] = std::max(med * med * scale, floor[c]);
     }
 }
