@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "select.h"
@@ -76,17 +77,113 @@ inline v4d load4(const double* q) {
 }
 inline void store4(double* q, v4d v) { std::memcpy(q, &v, sizeof(v)); }
 inline v4d splat(double x) { return v4d{x, x, x, x}; }
+typedef long long v4i __attribute__((vector_size(32)));  // a v4d comparison's result
+
+// The four-lane blocks of a group (see group_pass): L of them, level-major (block l is
+// channel block l % Q of level j0 + l / Q), each with its own taps (K, L), gain (L) and
+// corrections by region (5, L).
+struct Lanes {
+    int L, Q;
+    bool always_corr;  // several levels: the correction is added on every row (0 on most)
+    const v4d* tap;
+    const v4d* gain;
+    const v4d* cd;
+};
+
+// Forward recursion of blocks l0 .. l0 + B - 1 over rows 0 .. len - 1 (row i is sample k of
+// the period, k starting at k0): v_i = gain (x_k + corr) - a_K v_{i-K} - ... - a_1 v_{i-1},
+// the oldest tap first (the newest output enters last: the shortest dependency chain), with
+// v_{<0} = 0. The states stay in registers; each row's outputs are stored for the backward
+// pass (rows: (len, L) blocks).
+template <int K, int B>
+void forward_chunk(const StabBankParams& p, const Lanes& ln, int l0, int len, int k0, const double* xs, v4d* rows) {
+    const int Cp = p.stride, T = p.t_len, n = p.n, pad = p.pad, L = ln.L;
+    v4d s[K][B], tp[K][B], gn[B];
+    int col[B];
+    for (int b = 0; b < B; ++b) {
+        const int l = l0 + b;
+        col[b] = 4 * (l % ln.Q);
+        gn[b] = ln.gain[l];
+        for (int m = 0; m < K; ++m) {
+            tp[m][b] = ln.tap[m * L + l];
+            s[m][b] = splat(0.0);
+        }
+    }
+    int k = k0;
+    for (int i = 0; i < len; ++i) {
+        int region = 0;
+        if (k < pad) region = 1;
+        else if (k == pad) region = 2;
+        else if (k == pad + T - 1) region = 3;
+        else if (k >= pad + T && k < T + 2 * pad) region = 4;
+        const double* x = xs + static_cast<std::int64_t>(k) * Cp;  // the period less the offsets
+        v4d acc[B];
+        if (region == 0 && !ln.always_corr) {  // no correction (most rows; x + 0 would differ
+                                               // from x only in the sign of an exact zero)
+            for (int b = 0; b < B; ++b) acc[b] = gn[b] * load4(x + col[b]);
+        } else {
+            const v4d* corr = ln.cd + region * L + l0;
+            for (int b = 0; b < B; ++b) acc[b] = gn[b] * (load4(x + col[b]) + corr[b]);
+        }
+        v4d* v = rows + static_cast<std::int64_t>(i) * L + l0;
+        for (int b = 0; b < B; ++b) {
+            for (int m = K; m >= 1; --m) acc[b] = acc[b] - tp[m - 1][b] * s[m - 1][b];
+            for (int m = K - 1; m >= 1; --m) s[m][b] = s[m - 1][b];
+            s[0][b] = acc[b];
+            v[b] = acc[b];
+        }
+        if (++k == n) k = 0;
+    }
+}
+
+// Backward recursion of the same blocks over rows len - 1 .. W of the forward outputs:
+// u_i = gain v_i - a_K u_{i+K} - ... - a_1 u_{i+1}, u_{>=len} = 0; rows W .. W + T - 1 are the
+// frames: u + the channel's offset goes to est (level-major, (levels, T, Cp) from e0, the
+// group's first level).
+template <int K, int B>
+void backward_chunk(const StabBankParams& p, const Lanes& ln, int l0, int len, int W, const v4d* rows,
+                    const v4d* offq, double* e0) {
+    const int Cp = p.stride, T = p.t_len, L = ln.L;
+    const std::int64_t tc = static_cast<std::int64_t>(T) * Cp;
+    v4d s[K][B], tp[K][B], gn[B], of[B];
+    double* dst[B];
+    for (int b = 0; b < B; ++b) {
+        const int l = l0 + b;
+        gn[b] = ln.gain[l];
+        of[b] = offq[l % ln.Q];
+        dst[b] = e0 + (l / ln.Q) * tc + 4 * (l % ln.Q);
+        for (int m = 0; m < K; ++m) {
+            tp[m][b] = ln.tap[m * L + l];
+            s[m][b] = splat(0.0);
+        }
+    }
+    for (int i = len - 1; i >= W; --i) {
+        const v4d* v = rows + static_cast<std::int64_t>(i) * L + l0;
+        v4d acc[B];
+        for (int b = 0; b < B; ++b) {
+            acc[b] = gn[b] * v[b];
+            for (int m = K; m >= 1; --m) acc[b] = acc[b] - tp[m - 1][b] * s[m - 1][b];
+            for (int m = K - 1; m >= 1; --m) s[m][b] = s[m - 1][b];
+            s[0][b] = acc[b];
+        }
+        if (i < W + T) {
+            const std::int64_t r = static_cast<std::int64_t>(i - W) * Cp;
+            for (int b = 0; b < B; ++b) store4(dst[b] + r, acc[b] + of[b]);
+        }
+    }
+}
 
 // A group of G consecutive levels j0 .. j0 + G - 1 that share their active channels (the
 // first A, rounded up to Q blocks of 4 columns of the padded input, whose columns past C are
-// zero): forward and backward recursions of order K over the periodic signal, all G x Q
-// four-lane blocks in one time loop (independent chains, so the loop is not bound by one
-// recursion's latency), each started the group's largest warm-up early (more warm-up only
-// brings a lane closer to the periodic steady state). Writes est rows (frames, stride J * Cp).
+// zero): forward and backward recursions of order K over the periodic signal, the G x Q
+// four-lane blocks up to four at a time in one time loop (independent chains, so the loop is
+// not bound by one recursion's latency), each started the group's largest warm-up early (more
+// warm-up only brings a lane closer to the periodic steady state). Writes the levels' est
+// (level-major: (J, T, Cp)).
 template <int K>
 void group_pass(const StabBankParams& p, int j0, int G, int A, const double* off, const double* xs, v4d* scratch,
                 v4d* buf, double* est) {
-    const int Cp = p.stride, T = p.t_len, n = p.n, pad = p.pad, J = p.levels;
+    const int Cp = p.stride, T = p.t_len, n = p.n, pad = p.pad;
     const int Q = (A + 3) / 4;
     const int L = G * Q;  // four-lane blocks: level-major, channel block minor
     int W = 0;
@@ -124,76 +221,28 @@ void group_pass(const StabBankParams& p, int j0, int G, int A, const double* off
             cd[4 * L + l] = splat(2.0) * d1;
         }
     }
-    // buf: K zero rows, the len rows of the recursion, K zero rows (the states before the
-    // forward pass and after the backward one start at zero).
+    // rows: the len rows of the forward recursion, L blocks each (the states before the forward
+    // pass and after the backward one start at zero). The lanes run in chunks of up to 4
+    // blocks, each chunk over all rows with its states in registers.
     const int len = T + 2 * W;
-    for (int i = 0; i < K * L; ++i) buf[i] = splat(0.0);
-    for (int i = 0; i < K * L; ++i) buf[static_cast<std::int64_t>(K + len) * L + i] = splat(0.0);
-    v4d* const rows = buf + static_cast<std::int64_t>(K) * L;
     long long start = (static_cast<long long>(pad) - W) % n;
     if (start < 0) start += n;
-    int k = static_cast<int>(start);
-    v4d xin[STAB_BANK_MAX_CHANNELS / 4 + 1];
-    v4d t1[K];  // the taps and gain of a one-level group, broadcast once
-    for (int m = 0; m < K; ++m) t1[m] = tap[m * L];
-    const v4d g1 = gain[0];
-    for (int i = 0; i < len; ++i) {
-        int region = 0;
-        if (k < pad) region = 1;
-        else if (k == pad) region = 2;
-        else if (k == pad + T - 1) region = 3;
-        else if (k >= pad + T && k < T + 2 * pad) region = 4;
-        const double* x = xs + static_cast<std::int64_t>(k) * Cp;  // the period less the offsets
-        const v4d* corr = cd + region * L;
-        v4d* v = rows + static_cast<std::int64_t>(i) * L;
-        if (G == 1 && region == 0) {  // one level, no correction (most rows): taps held in registers
-            // (x + 0 would differ from x only in the sign of an exact zero)
-            for (int q = 0; q < Q; ++q) {
-                v4d acc = g1 * load4(x + 4 * q);
-                for (int m = K; m >= 1; --m) acc = acc - t1[m - 1] * v[q - m * L];
-                v[q] = acc;
-            }
-        } else if (G == 1) {
-            for (int q = 0; q < Q; ++q) {
-                v4d acc = g1 * (load4(x + 4 * q) + corr[q]);
-                for (int m = K; m >= 1; --m) acc = acc - t1[m - 1] * v[q - m * L];
-                v[q] = acc;
-            }
-        } else {
-            for (int q = 0; q < Q; ++q) xin[q] = load4(x + 4 * q);
-            for (int g = 0; g < G; ++g) {
-                for (int q = 0; q < Q; ++q) {
-                    const int l = g * Q + q;
-                    // the oldest tap first: the newest output enters last (shortest dependency chain)
-                    v4d acc = gain[l] * (xin[q] + corr[l]);
-                    for (int m = K; m >= 1; --m) acc = acc - tap[(m - 1) * L + l] * v[l - m * L];
-                    v[l] = acc;
-                }
-            }
+    const Lanes ln{L, Q, G > 1, tap, gain, cd};
+    for (int l0 = 0; l0 < L; l0 += 4) {
+        switch (std::min(4, L - l0)) {
+            case 4: forward_chunk<K, 4>(p, ln, l0, len, static_cast<int>(start), xs, buf); break;
+            case 3: forward_chunk<K, 3>(p, ln, l0, len, static_cast<int>(start), xs, buf); break;
+            case 2: forward_chunk<K, 2>(p, ln, l0, len, static_cast<int>(start), xs, buf); break;
+            default: forward_chunk<K, 1>(p, ln, l0, len, static_cast<int>(start), xs, buf); break;
         }
-        if (++k == n) k = 0;
     }
-    const std::int64_t tc = static_cast<std::int64_t>(T) * Cp;  // est is level-major: (J, T, Cp)
-    for (int i = len - 1; i >= W; --i) {
-        v4d* v = rows + static_cast<std::int64_t>(i) * L;
-        if (G == 1) {
-            for (int l = 0; l < L; ++l) {
-                v4d acc = g1 * v[l];
-                for (int m = K; m >= 1; --m) acc = acc - t1[m - 1] * v[l + m * L];
-                v[l] = acc;
-            }
-        } else {
-            for (int l = 0; l < L; ++l) {
-                v4d acc = gain[l] * v[l];
-                for (int m = K; m >= 1; --m) acc = acc - tap[(m - 1) * L + l] * v[l + m * L];
-                v[l] = acc;
-            }
-        }
-        if (i < W + T) {
-            double* e = est + static_cast<std::int64_t>(j0) * tc + (i - W) * Cp;
-            for (int g = 0; g < G; ++g) {
-                for (int q = 0; q < Q; ++q) store4(e + g * tc + 4 * q, v[g * Q + q] + offq[q]);
-            }
+    double* e0j = est + static_cast<std::int64_t>(j0) * T * Cp;  // est is level-major: (J, T, Cp)
+    for (int l0 = 0; l0 < L; l0 += 4) {
+        switch (std::min(4, L - l0)) {
+            case 4: backward_chunk<K, 4>(p, ln, l0, len, W, buf, offq, e0j); break;
+            case 3: backward_chunk<K, 3>(p, ln, l0, len, W, buf, offq, e0j); break;
+            case 2: backward_chunk<K, 2>(p, ln, l0, len, W, buf, offq, e0j); break;
+            default: backward_chunk<K, 1>(p, ln, l0, len, W, buf, offq, e0j); break;
         }
     }
 }
@@ -204,23 +253,30 @@ void group_pass(const StabBankParams& p, int j0, int G, int A, const double* off
 void noise_variance(const double* y, const std::uint8_t* measured, const double* floor, int t_len, int channels,
                     double scale, double* out) {
     // fourth differences: smooth head motion (a nod, a turn) adds far less to them than to
-    // second differences, white noise exactly sqrt(70) times its std (stab_bank.h)
-    std::vector<double> d4;
-    d4.reserve(t_len > 4 ? t_len - 4 : 0);
+    // second differences, white noise exactly sqrt(70) times its std (stab_bank.h).
+    // The first frames of the runs of five measured frames, then every channel's |fourth
+    // difference| in one pass along the rows, channel-major (each median reads one run).
+    std::vector<int> at;
+    at.reserve(t_len > 4 ? t_len - 4 : 0);
+    for (int t = 0; t + 4 < t_len; ++t) {
+        if (measured[t] && measured[t + 1] && measured[t + 2] && measured[t + 3] && measured[t + 4]) at.push_back(t);
+    }
+    const std::int64_t M = static_cast<std::int64_t>(at.size());
+    if (M == 0) {
+        for (int c = 0; c < channels; ++c) out[c] = floor[c];
+        return;
+    }
+    const std::int64_t s = channels;
+    std::unique_ptr<double[]> d4(new double[static_cast<std::size_t>(M) * channels]);
+    for (std::int64_t k = 0; k < M; ++k) {
+        const double* r = y + static_cast<std::int64_t>(at[k]) * channels;
+        for (int c = 0; c < channels; ++c) {
+            const double d = (((r[c] - 4.0 * r[s + c]) + 6.0 * r[2 * s + c]) - 4.0 * r[3 * s + c]) + r[4 * s + c];
+            d4[c * M + k] = std::abs(d);
+        }
+    }
     for (int c = 0; c < channels; ++c) {
-        d4.clear();
-        for (int t = 0; t + 4 < t_len; ++t) {
-            if (measured[t] && measured[t + 1] && measured[t + 2] && measured[t + 3] && measured[t + 4]) {
-                const double* r = y + static_cast<std::int64_t>(t) * channels + c;
-                const std::int64_t s = channels;
-                d4.push_back(std::abs((((r[0] - 4.0 * r[s]) + 6.0 * r[2 * s]) - 4.0 * r[3 * s]) + r[4 * s]));
-            }
-        }
-        if (d4.empty()) {
-            out[c] = floor[c];
-            continue;
-        }
-        const double med = median_of(d4.data(), static_cast<std::ptrdiff_t>(d4.size()));
+        const double med = median_of(d4.get() + c * M, M);
         out[c] = std::max(med * med * scale, floor[c]);
     }
 }
@@ -286,14 +342,15 @@ void stab_bank(const StabBankParams& p) {
     }
     double lowd[STAB_BANK_MAX_CHANNELS + 4];
     for (int c = 0; c < Cp; ++c) lowd[c] = c < C ? static_cast<double>(p.low[c]) : 0.0;
-    const v4d one = splat(1.0), zero = splat(0.0), jd = splat(static_cast<double>(J));
+    const v4d jd = splat(static_cast<double>(J));
     double* cnt = count;  // (T, Cp): the level
     for (int t = 0; t < T; ++t) {
         const double* et = est + t * Cp;  // level j of frame t at et + j * tcp
         for (int q = 0; q < Q; ++q) {
             const v4d e = load4(et + static_cast<std::int64_t>(J - 1) * tcp + 4 * q);
             const v4d g = load4(gs + static_cast<std::int64_t>(J - 1) * Cp + 4 * q);
-            v4d lo = e - g, up = e + g, run = one;
+            v4d lo = e - g, up = e + g;
+            v4i run = v4i{1, 1, 1, 1};  // a comparison gives -1 (true) or 0 per lane
             // Down to the first level at which this block has no active channel. Lanes of a
             // block whose channel may not use level j (or past C) were computed all the same
             // (finite) and may run on: the run is clamped to their `low` below, and counting
@@ -306,9 +363,9 @@ void stab_bank(const StabBankParams& p) {
                 const v4d lj = ej - gj, uj = ej + gj;
                 lo = (lo < lj) ? lj : lo;  // max
                 up = (uj < up) ? uj : up;  // min
-                run = run + ((lo <= up) ? one : zero);
+                run = run - (lo <= up);
             }
-            const v4d lv = jd - run, lw = load4(lowd + 4 * q);
+            const v4d lv = jd - __builtin_convertvector(run, v4d), lw = load4(lowd + 4 * q);
             store4(cnt + static_cast<std::int64_t>(t) * Cp + 4 * q, (lv < lw) ? lw : lv);
         }
     }
@@ -337,15 +394,22 @@ void stab_bank(const StabBankParams& p) {
         const double frames = static_cast<double>(b - a);
         const std::int64_t ra = static_cast<std::int64_t>(a) * Cp, rb = static_cast<std::int64_t>(b) * Cp;
         const double* et = est + t * Cp;
-        for (int c = 0; c < C; ++c) {
-            const double lv = (pre[rb + c] - pre[ra + c]) / frames;
-            int j0 = static_cast<int>(std::floor(lv));
-            j0 = std::min(std::max(j0, 0), J - 1);
-            const int j1 = std::min(j0 + 1, J - 1);
-            const double frac = lv - static_cast<double>(j0);
-            const double va = et[static_cast<std::int64_t>(j0) * tcp + c];
-            const double vb = et[static_cast<std::int64_t>(j1) * tcp + c];
-            o[static_cast<std::int64_t>(t) * C + c] = va + frac * (vb - va);
+        const v4d fr = splat(frames);
+        for (int q = 0; q < C; q += 4) {  // the levels four channels at a time (one vector division)
+            double lv4[4];
+            store4(lv4, (load4(pre + rb + q) - load4(pre + ra + q)) / fr);
+            const int cn = std::min(4, C - q);
+            for (int u = 0; u < cn; ++u) {
+                const int c = q + u;
+                const double lv = lv4[u];
+                int j0 = static_cast<int>(std::floor(lv));
+                j0 = std::min(std::max(j0, 0), J - 1);
+                const int j1 = std::min(j0 + 1, J - 1);
+                const double frac = lv - static_cast<double>(j0);
+                const double va = et[static_cast<std::int64_t>(j0) * tcp + c];
+                const double vb = et[static_cast<std::int64_t>(j1) * tcp + c];
+                o[static_cast<std::int64_t>(t) * C + c] = va + frac * (vb - va);
+            }
         }
     }
 }

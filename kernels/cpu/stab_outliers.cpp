@@ -54,7 +54,7 @@ void stab_outliers(const StabOutlierParams& p) {
     std::unique_ptr<double[]> dq(new double[static_cast<std::size_t>(T) * C]), dm(new double[static_cast<std::size_t>(T) * C]);
     std::vector<double> col(T);
     std::vector<std::uint8_t> hit(T);
-    std::vector<double> sq(C), sm(C), isq(C), ism(C);
+    std::vector<double> sq(C), sm(C), isq(C), ism(C), amx(C);
     bool have_scales = false;
     for (int pass = 0; pass < p.passes; ++pass) {
         int K = 0;
@@ -101,9 +101,31 @@ void stab_outliers(const StabOutlierParams& p) {
             }
         }
         if (!have_scales) {  // first pass: every frame is kept
+            // each channel's largest magnitude, in one pass along the rows
+            for (int c = 0; c < C; ++c) amx[c] = 0.0;
+            for (int i = 0; i < K; ++i) {
+                const double* yr = p.y + static_cast<std::int64_t>(i) * C;
+                for (int c = 0; c < C; ++c) amx[c] = std::max(amx[c], std::abs(yr[c]));
+            }
+            // First with lower bounds of the medians (each proved by a count): the scales they
+            // give are no larger than the exact ones, and every step of the test (reciprocal,
+            // product with a magnitude, minimum, comparison) is monotone in the scale, so a frame
+            // that the exact scales flag is flagged with the bounds too. When the bounds flag
+            // none (the usual case), no frame is flagged and the exact medians are not needed.
+            bool clear = true;
+            for (int c = 0; c < C && clear; ++c) {
+                const double* dqc = dq.get() + static_cast<std::int64_t>(c) * T;
+                const double* dmc = dm.get() + static_cast<std::int64_t>(c) * T;
+                const double lq = std::max(1.4826 * median_lower_bound(dqc, K), 1e-9 * (1.0 + amx[c]));
+                const double lm = std::max(1.4826 * median_lower_bound(dmc, K), 0.5 * lq);
+                const double a = 1.0 / lq, b = 1.0 / lm, lim = p.outlier;
+                int over = 0;
+                for (int i = 0; i < K; ++i) over += std::min(dqc[i] * a, dmc[i] * b) > lim ? 1 : 0;
+                clear = over == 0;
+            }
+            if (clear) break;  // nothing flagged: every frame kept
             for (int c = 0; c < C; ++c) {
-                double amax = 0.0;
-                for (int i = 0; i < K; ++i) amax = std::max(amax, std::abs(p.y[static_cast<std::int64_t>(i) * C + c]));
+                const double amax = amx[c];
                 const double* dqc = dq.get() + static_cast<std::int64_t>(c) * T;
                 const double* dmc = dm.get() + static_cast<std::int64_t>(c) * T;
                 std::copy(dqc, dqc + K, col.data());
