@@ -16,12 +16,15 @@ extensions' types clash. Stages the baseline lacks print as "-".
 Stages: cuts (``_core.stab_cuts``), rigid split (``stab_rigid``), glitch test
 (``stab_outliers``), noise level (``stab_noise_variance``), level bank (``stab_bank``, on the
 padded period), points (``stab_points``); "clean shot" is the one-call chain of the last five
-(``stab_offline_clean``), and "stabilize_track" the whole public call, Python included.
+(``stab_offline_clean``), and "stabilize_track" the whole public call, Python included;
+"stabilize_track, end_frames=0" is that call without the end step (the same call for a build
+that has no end step).
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import sys
 import time
@@ -90,6 +93,8 @@ def _stages(lib, z: np.ndarray) -> dict:
         "clean shot": lambda: core.stab_offline_clean(z, period, pad, mod.OUTLIER, floor, low, bank._MAD_TO_SIGMA2,
                                                       bank._ENDS, coef, warm, norm, 1.5, 3, 5, out),
         "stabilize_track": lambda: stabilize_track(z),
+        "stabilize_track, end_frames=0": (lambda: stabilize_track(z, end_frames=0)) if "end_frames" in inspect.signature(
+            stabilize_track).parameters else (lambda: stabilize_track(z)),
     }
 
 

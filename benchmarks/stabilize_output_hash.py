@@ -9,7 +9,9 @@ FFACCEL_CPU_BASELINE=1 for the baseline CPU build, and compare the printed diges
 Per track (the ``detected`` key, float64), in file-name order: offline, causal and fixed-lag
 output, then offline on the track followed by itself reversed and itself again (three times
 the length, so the period and the long-track paths are hashed too). Prints the number of
-tracks, the CPU build in use, the digest of all of it and that of the offline parts alone.
+tracks, the CPU build in use, the digest of all of it, that of the offline parts alone, and those
+of the causal and the fixed-lag outputs alone (so a change to one mode can be checked to leave the
+others' bytes as they were).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ def main(argv: list[str]) -> None:
     folders = [Path(a) for a in argv] + [HERE.parent / "tests" / "data" / "real_tracks"]
     files = sorted({f for d in folders for f in d.glob("*.npz")}, key=lambda f: (f.parent.as_posix(), f.name))
     every, offline = hashlib.sha256(), hashlib.sha256()
+    streaming = {"causal": hashlib.sha256(), "fixed_lag": hashlib.sha256()}
     count = 0
     for f in files:
         with np.load(f) as d:
@@ -40,13 +43,13 @@ def main(argv: list[str]) -> None:
         for mode in ("offline", "causal", "fixed_lag"):
             b = np.ascontiguousarray(ffaccel.stabilize_track(z, mode=mode)).tobytes()
             every.update(b)
-            if mode == "offline":
-                offline.update(b)
+            (offline if mode == "offline" else streaming[mode]).update(b)
         b = np.ascontiguousarray(ffaccel.stabilize_track(np.concatenate([z, z[::-1], z]))).tobytes()
         every.update(b)
         offline.update(b)
     build = "baseline" if os.environ.get("FFACCEL_CPU_BASELINE", "0") not in ("", "0") else "best available"
-    print(f"{count} tracks, CPU build: {build}; all: {every.hexdigest()}; offline: {offline.hexdigest()}")
+    print(f"{count} tracks, CPU build: {build}; all: {every.hexdigest()}; offline: {offline.hexdigest()}; "
+          f"causal: {streaming['causal'].hexdigest()}; fixed-lag: {streaming['fixed_lag'].hexdigest()}")
 
 
 if __name__ == "__main__":
