@@ -181,11 +181,21 @@ def _at_exit() -> None:
         if c is me:
             continue
         for r in gc.get_referents(c):
-            if type(r).__module__.rpartition(".")[2] == "_core" and not isinstance(r, type):
+            mod = type(r).__dict__.get("__module__") if isinstance(r, type) else getattr(type(r), "__module__", None)
+            if isinstance(mod, str) and mod.rpartition(".")[2] == "_core" and not isinstance(r, type):
                 held[f"{type(r).__name__} held by {_describe_holder(c)}"] += 1
     sys.stderr.write(f"ffaccel: {sum(held.values())} references to extension objects after the exit handler\n")
     for what, n in held.most_common(25):
         sys.stderr.write(f"  {n:5d} x {what}\n")
+    # Each of the first specs still alive: its holders, and theirs (two levels).
+    specs = [o for o in gc.get_objects() if type(o).__name__.endswith("Spec") and type(o).__module__.startswith("ffaccel")]
+    skip = {id(specs), id(me)}
+    for o in specs[:3]:
+        for r in gc.get_referrers(o):
+            if id(r) in skip:
+                continue
+            ups = [_describe_holder(u) for u in gc.get_referrers(r) if id(u) not in skip and u is not specs][:3]
+            sys.stderr.write(f"  {type(o).__name__} <- {_describe_holder(r)} <- {' | '.join(ups)}\n")
 
 
 def _describe_holder(c: Any) -> str:
