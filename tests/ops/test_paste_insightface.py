@@ -2,7 +2,9 @@
 reference of its steps), the bytes outside the face untouched, bad input refused.
 
 The reference runs the installed cv2, so the comparisons use compat="insightface" (the
-installed generation); tests/run.sh runs this file under OpenCV 4.12 and 5.0.
+installed generation); tests/run.sh runs this file under several OpenCV releases, and
+benchmarks/verify_opencv_matrix.py checks every generation against the same reference
+under every release (docs/insightface.md, "OpenCV releases").
 """
 
 from __future__ import annotations
