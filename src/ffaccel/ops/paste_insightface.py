@@ -8,6 +8,7 @@ Tests: ``tests/ops/test_paste_insightface.py``. Docs: docs/insightface.md.
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 from typing import Any
@@ -110,7 +111,16 @@ def insightface_generation(version: str | None = None, ipp: bool | None = None) 
         mode = opencv_compat.compat_mode_for(str(version), ipp=bool(ipp))
     if mode != "opencv4":
         return "insightface-opencv5"
-    return "insightface-opencv4.13" if opencv_compat.parse_version(version)[:2] >= (4, 13) else "insightface-opencv4"
+    return "insightface-opencv4.13" if _blur_of_5x(version) else "insightface-opencv4"
+
+
+@functools.lru_cache(maxsize=16)
+def _blur_of_5x(version: str) -> bool:
+    """Whether a 4.x release blurs float32 images with 5.0's arithmetic (4.13 on; cached:
+    compat="insightface" asks on every call)."""
+    from ffaccel import opencv_compat
+
+    return opencv_compat.parse_version(version)[:2] >= (4, 13)
 
 
 def _modes(compat: Any) -> tuple[int, int]:
