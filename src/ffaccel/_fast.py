@@ -207,7 +207,14 @@ def _describe_holder(c: Any) -> str:
                   for o in gc.get_referrers(c)[:3] if not isinstance(o, list)]
         return f"{what} (keys {', '.join(map(str, list(c)[:4]))}; in {', '.join(owners)})"
     if hasattr(c, "f_code"):
-        return f"{what} {c.f_code.co_filename}:{c.f_lineno}"
+        # a frame: where it stopped, its callers and its reference count (a frame that no
+        # tracked object holds is kept by C code, or is still on a thread's stack)
+        callers, f = [], c.f_back
+        while f is not None and len(callers) < 4:
+            callers.append(f"{f.f_code.co_name}:{f.f_lineno}")
+            f = f.f_back
+        return (f"{what} {c.f_code.co_name} {c.f_code.co_filename}:{c.f_lineno} refcount {sys.getrefcount(c) - 1}"
+                f" callers [{', '.join(callers)}]")
     if hasattr(c, "__qualname__"):
         return f"{what} {c.__qualname__}"
     if isinstance(c, (list, tuple)):
