@@ -26,7 +26,6 @@ Steps (each skipped when a previous call on the same machine already did it):
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.util
 import json
 import lzma
@@ -40,20 +39,15 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ffe2e_bundle import sha256  # noqa: E402  (the bundle's own digest, one definition)
+
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "benchmarks" / "bench_facefusion_e2e.py"
 DEFAULT_VARIANTS = "stock,exact,exact_rawpng,fast_rawpng"
 #: FaceFusion's default thread count on the whole clip first (the issue's figure), then one
 #: thread on 30 frames (the 2-core machine's one-thread run had 30)
 DEFAULT_CONFIGS = "3.8.1:default:150,3.5.4:default:150,3.5.4:1:30,3.8.1:1:30"
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def check_bundle(bundle: Path) -> dict:

@@ -240,6 +240,15 @@ def _run_worker(py: Path, n: int, paste_cases: int, seed: int, ipp_disabled: boo
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+
+def _match_cells(stats: dict, modes) -> list[str]:
+    """One table cell per mode: identical cases / cases, bold "all" when every case matched."""
+    cells = []
+    for mode in modes:
+        s = stats[mode]
+        cells.append(f"{s['identical']}/{s['cases']}" + (" **all**" if s["identical"] == s["cases"] else ""))
+    return cells
+
 def table(results: list[dict], date: str) -> str:
     results = [r for r in results if r["stats"][MODES[0]]["cases"]]  # not the insightface-only runs
     lines = [
@@ -252,11 +261,7 @@ def table(results: list[dict], date: str) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in results:
-        cells = []
-        for mode in MODES:
-            s = r["stats"][mode]
-            mark = " **all**" if s["identical"] == s["cases"] else ""
-            cells.append(f"{s['identical']}/{s['cases']}{mark}")
+        cells = _match_cells(r["stats"], MODES)
         chosen = r["chosen"]
         if chosen:
             ok = r["stats"][chosen]["identical"] == r["stats"][chosen]["cases"]
@@ -360,11 +365,7 @@ def insightface_table(results: list[dict], date: str) -> str:
     ]
     for r in rows:
         ins = r["insightface"]
-        cells = []
-        for mode in INSIGHTFACE_MODES:
-            s = ins["stats"][mode]
-            mark = " **all**" if s["identical"] == s["cases"] else ""
-            cells.append(f"{s['identical']}/{s['cases']}{mark}")
+        cells = _match_cells(ins["stats"], INSIGHTFACE_MODES)
         chosen = ins["chosen"]
         if chosen:
             ok = ins["stats"][chosen]["identical"] == ins["stats"][chosen]["cases"]
