@@ -215,6 +215,22 @@ def test_hostile_scalars_and_dtypes_raise_named_errors(call, exc, prefix):
     assert str(info.value).startswith(prefix), str(info.value)
 
 
+@pytest.mark.parametrize("call, name", [  # the fuzzer, case 2831 of seed 2026 (21 ops): an array compared
+    (lambda v: ffaccel.warp_affine(FRAME, M, (8, 8), compat=v), "compat"),  # elementwise with a string
+    (lambda v: ffaccel.warp_affine_batch(FRAME, M[None], (8, 8), compat=v), "compat"),
+    (lambda v: ffaccel.paste_back(FRAME, CROP, MASK, M, compat=v), "compat"),
+    (lambda v: ffaccel.paste_back_batch(FRAME, CROP[None], MASK[None], M[None], compat=v), "compat"),
+    (lambda v: ffaccel.paste_back(FRAME, CROP, MASK, M, blend=v), "blend"),
+    (lambda v: ffaccel.paste_back_insightface(FRAME, CROP, M, compat=v), "compat"),
+    (lambda v: ffaccel.color_transfer(FRAME, FRAME, BIG_MASK, v), "method"),
+])
+@pytest.mark.parametrize("value", [np.array([1.0, 2.0]), np.array(["opencv4", "alpha"]), np.array(0.5), [1]])
+def test_string_options_refuse_arrays_by_name(call, name, value):
+    with pytest.raises(ValueError) as info:
+        call(value)
+    assert str(info.value).startswith(f"{name}: expected "), str(info.value)
+
+
 @pytest.mark.parametrize("value, want", [(np.array([1.0, 2.0, 3.0]), (1, 2, 3)), (np.array(4.0), (4, 4, 4)),
                                          (np.float32(2.0), (2, 2, 2)), ([5, 6, 7], (5, 6, 7))])
 def test_border_value_takes_numpy_arrays_and_scalars(value, want):  # finding 6

@@ -1,138 +1,23 @@
 """Seeded case generators: one per public op, each mixing valid and hostile arguments.
 
-A case is fully determined by ``(seed, index)``. It holds host arrays by name and a
-``call(arrays)`` that builds the op call from them, so the GPU mode can run the same
-case on device copies of the arrays (``out`` views that overlap an input are derived
-from the arrays inside ``call``, so they overlap on the device too).
+The machinery (:class:`Case`, the chooser, ``out`` builders) is in ``base.py``; the
+prepared-call generators (``ffaccel.prepare``) are in ``plans.py``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 import ffaccel
 from ffaccel.ops.paste_back import paste_areas
+from ffaccel.ops.paste_insightface import INSIGHTFACE_COMPAT
 
+from . import plans
 from . import values as V
-
-#: Inputs the last make_out call handed back as `out` itself (an "overlap" request on an
-#: input too small to hold `out` at an offset): a successful call may write them.
-ALIASED: set[str] = set()
-
-P_BAD = 0.12  # chance that one argument is replaced by a hostile value
-
-
-@dataclass
-class Case:
-    index: int
-    op: str
-    tags: list[str]
-    arrays: dict[str, Any]
-    call: Callable[[dict[str, Any]], tuple[Callable[..., Any], tuple, dict]]
-    writes: set[str] = field(default_factory=set)  # arrays a successful call may change
-    exempt: bool = False  # array-level op: GPU may differ by one level (docs/api-stability.md)
-
-    def describe(self) -> str:
-        return f"case {self.index} {self.op}({', '.join(self.tags)})"
-
-
-class _Gen:
-    def __init__(self, rng: np.random.Generator) -> None:
-        self.rng = rng
-        self.tags: list[str] = []
-        self.arrays: dict[str, Any] = {}
-
-    def bad(self) -> bool:
-        return bool(self.rng.random() < P_BAD)
-
-    def pick(self, seq):
-        return seq[int(self.rng.integers(len(seq)))]
-
-    def array(self, name: str, a: np.ndarray) -> None:
-        if self.bad():
-            tag, a = V.spoil_array(self.rng, a)
-            self.tags.append(f"{name}={tag}")
-        self.arrays[name] = a
-
-    def scalar(self, name: str, good: Any) -> Any:
-        if self.bad():
-            tag, v = V.spoil_scalar(self.rng)
-            self.tags.append(f"{name}={tag}")
-            return v
-        return good
-
-    def matrix(self, name: str, m: np.ndarray) -> Any:
-        if self.bad():
-            tag, v = V.spoil_matrix(self.rng, m)
-            self.tags.append(f"{name}={tag}")
-            return v
-        return m
-
-    def out_spec(self, inputs: list[str], alias_ok: bool = False) -> str:
-        """How `out` is given: none, fresh, or hostile (read-only, overlap, input itself, wrong dtype)."""
-        r = self.rng.random()
-        if r < 0.45:
-            return "none"
-        if r < 0.75:
-            return "fresh"
-        spec = self.pick(["readonly", "overlap:" + self.pick(inputs), "same:" + self.pick(inputs), "wrongdtype",
-                          "wrongshape", "noncontig"])
-        self.tags.append(f"out={spec}")
-        return spec
-
-
-def make_out(spec: str, arrays: dict[str, Any], shape: tuple, dtype) -> Any:
-    """The `out` argument for ``spec``, built from ``arrays`` (numpy, cupy or torch alike)."""
-    if spec == "none":
-        return None
-    from . import devices
-
-    np_like = devices.ACTIVE is None
-    if spec.startswith(("overlap:", "same:")):
-        name = spec.split(":")[1]
-        src = arrays[name]
-        if not hasattr(src, "reshape"):  # a hostile non-array input (a list): a fresh out
-            spec = "fresh"
-        elif spec.startswith("same:"):
-            ALIASED.add(name)
-            return src
-        else:
-            n = int(np.prod(shape))
-            flat = src.reshape(-1)
-            if flat.shape[0] >= n + 1:
-                return flat[1:1 + n].reshape(shape)
-            ALIASED.add(name)
-            return src
-    if np_like:
-        if spec == "readonly":
-            o = np.zeros(shape, dtype)
-            o.flags.writeable = False
-            return o
-        if spec == "wrongdtype":
-            return np.zeros(shape, np.float64)
-        if spec == "wrongshape":
-            return np.zeros((shape[0] + 1, *shape[1:]), dtype)
-        if spec == "noncontig":
-            return np.zeros((shape[0], shape[1] * 2, *shape[2:]), dtype)[:, ::2]
-        return np.full(shape, 7, dtype)
-    return devices.empty(shape, dtype, spec)
-
-
-def _affine(rng, scale_lo=0.3, scale_hi=3.0, shift=30.0) -> np.ndarray:
-    a = rng.uniform(-math.pi, math.pi)
-    s = math.exp(rng.uniform(math.log(scale_lo), math.log(scale_hi)))
-    c, d = math.cos(a) * s, math.sin(a) * s
-    return np.array([[c, -d, rng.uniform(-shift, shift)], [d, c, rng.uniform(-shift, shift)]])
-
-
-def _hw(g: _Gen, lo=1, hi=40) -> tuple[int, int]:
-    return int(g.rng.integers(lo, hi + 1)), int(g.rng.integers(lo, hi + 1))
-
+from .base import ALIASED, Case, _affine, _Gen, _hw, _view_into, make_out  # noqa: F401 - ALIASED: the runner reads it here
 
 def gen_warp(g: _Gen, batched: bool) -> tuple:
     dtype = g.pick([np.uint8, np.float32])
@@ -148,6 +33,7 @@ def gen_warp(g: _Gen, batched: bool) -> tuple:
     bval = g.pick([0, 3.5, (1, 2, 3), np.array([9.0, 8.0, 7.0]), np.array(4.0)])
     bval = g.scalar("border_value", bval)
     compat = g.pick([None, "opencv5.0", "opencv4"])
+    compat = g.scalar("compat", compat) if g.bad() else compat
     ch = () if c is None else (c,)
     shape = ((n,) if batched else ()) + (dh, dw) + ch
     spec = g.out_spec(["src"])
@@ -175,6 +61,8 @@ def gen_paste(g: _Gen, batched: bool) -> tuple:
     m = g.matrix("matrix", ms if batched else ms[0])
     blend = g.pick(["alpha", "alpha", "multiband"])
     compat = None if blend == "multiband" else g.pick([None, "facefusion-opencv5.0", "facefusion-opencv4"])
+    compat = g.scalar("compat", compat) if g.bad() else compat
+    blend = g.scalar("blend", blend) if g.bad() else blend
     levels = g.scalar("levels", int(g.rng.integers(1, 6)))
     inplace = g.pick([False, True])
     spec = "none" if inplace else g.out_spec(["frame", "crop", "mask"])
@@ -313,6 +201,9 @@ def gen_tracker(g: _Gen) -> tuple:
     return (lambda arrs: (run, (arrs["m1"], arrs["m2"]), {})), set()
 
 
+STATE = "state"  # gen_color_transfer: a fresh ColorTransferState
+
+
 def gen_color_transfer(g: _Gen) -> tuple:
     dtype = g.pick([np.uint8, np.float32])
     h, w = _hw(g, 2, 32)
@@ -321,12 +212,13 @@ def gen_color_transfer(g: _Gen) -> tuple:
     g.array("mask", np.maximum(V.mask(g.rng, h, w, np.float32), 0.2).astype(np.float32))
     method = g.pick(["reinhard_lab", "linear_gain", "mkl"])
     method = g.scalar("method", method) if g.bad() else method
-    state = g.pick([None, "state"])
+    state = g.pick([None, STATE])
     state = g.scalar("state", state) if g.bad() else state
     track = g.scalar("track", 0) if g.bad() else 0
 
     def run(src, ref, mask):
-        st = ffaccel.ColorTransferState() if state == "state" else state
+        # `is`, not ==: a hostile state (an array) must reach the op, not fail this comparison
+        st = ffaccel.ColorTransferState() if state is STATE else state
         return ffaccel.color_transfer(src, ref, mask, method, state=st, track=track)
     return (lambda arrs: (run, (arrs["src"], arrs["ref"], arrs["mask"]), {})), set()
 
@@ -351,6 +243,51 @@ def gen_paste_areas(g: _Gen) -> tuple:
     return (lambda arrs: (paste_areas, (fs, (16, 16), m), {})), set()
 
 
+def _face_matrix(rng: np.random.Generator, H: int, W: int, h: int, w: int) -> np.ndarray:
+    """insightface's M (frame -> crop) for an (h, w) crop pasted as a face of 0.15 to 1.3 times
+    the frame's short side, centred anywhere from a fifth of the frame outside to inside."""
+    s = rng.uniform(0.15, 1.3) * max(min(H, W), 4) / max(h, w)
+    a = rng.uniform(-0.6, 0.6)
+    c, d = math.cos(a) * s, math.sin(a) * s
+    cx, cy = rng.uniform(-0.2, 1.2) * W, rng.uniform(-0.2, 1.2) * H
+    to_frame = np.array([[c, -d, cx - (c * w - d * h) / 2], [d, c, cy - (d * w + c * h) / 2], [0.0, 0.0, 1.0]])
+    return np.linalg.inv(to_frame)[:2]
+
+
+def gen_paste_insightface(g: _Gen) -> tuple:
+    H, W = _hw(g, 1, 64)
+    if g.rng.random() < 0.03:  # a frame of >= 1 MiB: results come from the op's pool of frames
+        H, W = int(g.rng.integers(600, 680)), int(g.rng.integers(600, 680))
+    h, w = _hw(g, 2, 32)
+    g.array("frame", V.image(g.rng, H, W, 3, np.uint8))
+    crop = V.image(g.rng, h, w, 3, np.uint8)
+    if g.rng.random() < 0.2:  # stock's bgr_fake[:, :, ::-1]: a valid non-contiguous crop
+        crop = crop[:, :, ::-1]
+        g.tags.append("crop=channels-reversed")
+    g.array("crop", crop)
+    m = g.matrix("matrix", _face_matrix(g.rng, H, W, h, w))
+    compat = g.pick(list(INSIGHTFACE_COMPAT))
+    compat = g.scalar("compat", compat) if g.bad() else compat
+    inplace = g.pick([False, True])
+    inplace = g.scalar("inplace", inplace) if g.bad() else inplace
+    spec = "none" if inplace is True else g.out_spec(["frame", "crop"])
+    if inplace is True and g.bad():
+        g.tags.append("out+inplace")
+        spec = "fresh"
+    in_frame = g.rng.random() < 0.06  # the crop is a view into the frame's memory: refused
+    if in_frame:
+        g.tags.append("crop=in-frame")
+    g.tags += [f"{H}x{W}", f"crop={h}x{w}", f"compat={compat}", f"inplace={inplace}"]
+
+    def call(arrs):
+        crop = arrs["crop"]
+        if in_frame:
+            crop = _view_into(arrs["frame"], (h, w, 3), crop)
+        return ffaccel.paste_back_insightface, (arrs["frame"], crop, m), dict(
+            compat=compat, inplace=inplace, out=make_out(spec, arrs, (H, W, 3), np.uint8))
+    return call, {"out", "frame"} if inplace is True else {"out"}
+
+
 GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "warp_affine": lambda g: gen_warp(g, False),
     "warp_affine_batch": lambda g: gen_warp(g, True),
@@ -369,6 +306,10 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "color_transfer": gen_color_transfer,
     "boundary_blend": gen_boundary,
     "paste_areas": gen_paste_areas,
+    "paste_back_insightface": gen_paste_insightface,
+    "WarpPlan": plans.gen_warp_plan,
+    "PastePlan": plans.gen_paste_plan,
+    "FeatherPlan": plans.gen_feather_plan,
 }
 EXEMPT = {"color_transfer", "boundary_blend"}
 
@@ -378,5 +319,5 @@ def make_case(seed: int, index: int) -> Case:
     ops = list(GENERATORS)
     op = ops[index % len(ops)]
     g = _Gen(rng)
-    call, writes = GENERATORS[op](g)
-    return Case(index, op, g.tags, g.arrays, call, writes, op in EXEMPT)
+    call, writes, *plain = GENERATORS[op](g)
+    return Case(index, op, g.tags, g.arrays, call, writes, op in EXEMPT, seed, plain[0] if plain else None)

@@ -10,6 +10,9 @@ Findings:
   gpu-bytes     GPU mode: the GPU result differs from the CPU result (array-level ops:
                 by more than one level, as docs/api-stability.md exempts them)
   gpu-refusal   GPU mode: one side refused the call and the other did not
+  plan-differs  a prepared call (ffaccel.prepare) gave another status, result, error message
+                or set of written arrays than the plain op on the same arguments (on the
+                CPU, and in GPU mode on the GPU too)
   crash         the child process died (segfault, abort) while running the case
   leak          nanobind reported leaked instances when a child process exited
 """
@@ -51,10 +54,11 @@ def _bytes(res: Any) -> Any:
     return res
 
 
-def _call(case: C.Case, arrays: dict[str, Any]) -> tuple[str, Any, dict[str, Any]]:
-    """('ok', result bytes, changed names) or ('refused'|'unnamed', message, changed names)."""
+def _call(case: C.Case, arrays: dict[str, Any], build=None) -> tuple[str, Any, set[str]]:
+    """('ok', result bytes, changed names) or ('refused'|'unnamed', message, changed names).
+    ``build`` replaces ``case.call`` (the plain op's call of a prepared-call case)."""
     C.ALIASED.clear()
-    fn, args, kwargs = case.call(arrays)
+    fn, args, kwargs = (build or case.call)(arrays)
     aliased = set(C.ALIASED)  # out *is* these inputs: a call that succeeds may write them
     watch = dict(arrays)
     if kwargs.get("out") is not None:
@@ -90,6 +94,29 @@ def _close(a: Any, b: Any) -> bool:
     return a == b
 
 
+def _plan_differs(case: C.Case, got: tuple[str, Any, set[str]], gpu: str | None) -> str | None:
+    """A prepared-call case: the plain op's call on a fresh copy of the case (on the same
+    side), compared with the plan's ``got``; a finding, or None."""
+    ref = C.make_case(case.seed, case.index)
+    arrays = ref.arrays
+    if gpu is not None:
+        devices.ACTIVE = gpu
+        arrays = {k: devices.to_device(v) for k, v in ref.arrays.items()}
+    try:
+        want = _call(ref, arrays, ref.plain)
+    finally:
+        devices.ACTIVE = None
+    if got == want:
+        return None
+    side = " (GPU)" if gpu else ""
+
+    def show(r):
+        what = f"{len(r[1][2])} bytes, digest {hash(r[1][2]) & 0xFFFFFFFF:08x}" if r[0] == "ok" and isinstance(
+            r[1], tuple) and len(r[1]) == 3 else str(r[1])[:160]
+        return f"{r[0]} ({what}), wrote {sorted(r[2])}"
+    return f"plan-differs{side}: plan {show(got)}; plain op {show(want)}"
+
+
 def run_case(case: C.Case, gpu: str | None) -> list[str]:
     findings = []
     dev_arrays = None
@@ -102,6 +129,10 @@ def run_case(case: C.Case, gpu: str | None) -> list[str]:
             dev_arrays = None
     devices.ACTIVE = None
     status, payload, changed = _call(case, case.arrays)
+    if case.plain is not None:
+        f = _plan_differs(case, (status, payload, changed), None)
+        if f:
+            findings.append(f)
     if status == "unnamed":
         findings.append(f"unnamed: {payload}")
     if status != "ok" and changed:
@@ -123,6 +154,13 @@ def run_case(case: C.Case, gpu: str | None) -> list[str]:
         return findings
     finally:
         devices.ACTIVE = None
+    if case.plain is not None:
+        try:
+            f = _plan_differs(case, (g_status, g_payload, g_changed), gpu)
+        except devices.HostOnly:
+            f = None
+        if f:
+            findings.append(f)
     if g_status == "unnamed":
         findings.append(f"unnamed (GPU): {g_payload}")
     if (status == "ok") != (g_status == "ok") and g_status != "unnamed":

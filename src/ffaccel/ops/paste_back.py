@@ -30,6 +30,8 @@ def _compat(compat: Any) -> tuple[int, bool]:
     """(kernel mode, FaceFusion semantics) for a ``compat`` value."""
     if compat is None:
         return 0, False
+    if not isinstance(compat, str):  # before any ==: an array would compare elementwise
+        raise ValueError(f"compat: expected one of {PASTE_COMPAT}, got {compat!r}")
     if compat == "facefusion":
         from ffaccel.opencv_compat import opencv_compat_mode
 
@@ -87,6 +89,8 @@ _MAX_LEVELS: int = _core.MULTIBAND_MAX_LEVELS  # kMultibandMaxLevels of kernels/
 
 def _blend(blend: Any, levels: Any, compat: Any) -> int:
     """Pyramid levels for ``blend`` (0 for alpha), validated."""
+    if not isinstance(blend, str):  # before any ==: an array would compare elementwise
+        raise ValueError(f"blend: expected one of {PASTE_BLENDS}, got {blend!r}")
     if blend == "alpha":
         return 0
     if blend != "multiband":

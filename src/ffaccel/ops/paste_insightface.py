@@ -124,6 +124,8 @@ def _blur_of_5x(version: str) -> bool:
 
 
 def _modes(compat: Any) -> tuple[int, int]:
+    if not isinstance(compat, str):  # before any ==: an array would compare elementwise
+        raise ValueError(f"compat: expected one of {INSIGHTFACE_COMPAT}, got {compat!r}")
     if compat == "insightface":
         compat = insightface_generation()
     try:

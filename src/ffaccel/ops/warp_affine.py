@@ -32,6 +32,8 @@ def resolve_compat(compat: Any, stacklevel: int = 3) -> str | None:
         ValueError: unknown value; ffaccel.opencv_compat.OpenCVVersionError (a ValueError)
             for ``"opencv"`` when no mode matches the installed OpenCV.
     """
+    if compat is not None and not isinstance(compat, str):  # before any ==: an array would compare elementwise
+        raise ValueError(f"compat: expected None, 'opencv', 'opencv4' or 'opencv5.0', got {compat!r}")
     if compat == "opencv":
         from ffaccel.opencv_compat import opencv_compat_mode
 
