@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+import ffaccel
 from fuzz import cases, runner
 from fuzz.__main__ import FAST_CASES
 
@@ -22,6 +24,54 @@ def test_every_op_is_fuzzed_with_hostile_and_valid_calls():
     assert set(seen) == set(cases.GENERATORS)
     for op, statuses in seen.items():
         assert {"ok", "refused"} <= statuses, (op, statuses)
+
+
+PLAN_OPS = ("WarpPlan", "PastePlan", "FeatherPlan")
+
+
+def _plan_cases(n=FAST_CASES):
+    return [c for c in (cases.make_case(2026, i) for i in range(n)) if c.op in PLAN_OPS]
+
+
+def test_plan_cases_take_the_prepared_path_and_fall_back(monkeypatch):
+    # A plan whose plain op is replaced by a spy: a call that never reaches it took the prepared
+    # path. The first 1,000 cases (about 48 of each plan) have valid calls on both paths, and refusals.
+    real, seen = ffaccel.prepare, {"fallback": False}
+
+    def prepare(*args, **kwargs):
+        plan = real(*args, **kwargs)
+        op = plan.op
+
+        def spy(*a, **k):
+            seen["fallback"] = True
+            return op(*a, **k)
+        spy.__name__ = op.__name__
+        plan.op = spy
+        return plan
+    monkeypatch.setattr(ffaccel, "prepare", prepare)
+    paths: dict[str, set[str]] = {}
+    for case in _plan_cases(1000):
+        seen["fallback"] = False
+        status, _, _ = runner._call(case, case.arrays)
+        path = "fallback" if seen["fallback"] else "prepared"
+        paths.setdefault(case.op, set()).add(f"{path} {status}" if status == "ok" else status)
+    for op in PLAN_OPS:
+        assert {"prepared ok", "fallback ok", "refused"} <= paths[op], (op, paths[op])
+
+
+def test_a_plan_that_differs_from_the_plain_op_is_reported(monkeypatch):
+    # A broken plan that neither refuses nor computes: every plan case with a plain-op reference
+    # must be reported as plan-differs, and no other.
+    class Broken:
+        def __call__(self, *args, **kwargs):
+            return np.zeros(1, np.uint8)
+    monkeypatch.setattr(ffaccel, "prepare", lambda *a, **k: Broken())
+    checked = 0
+    for case in _plan_cases():
+        differs = [f for f in runner.run_case(case, None) if f.startswith("plan-differs")]
+        assert len(differs) == (case.plain is not None), (case.describe(), differs)
+        checked += case.plain is not None
+    assert checked >= 50
 
 
 def test_a_crash_is_reported_naming_the_case(monkeypatch):
