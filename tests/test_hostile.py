@@ -231,6 +231,23 @@ def test_string_options_refuse_arrays_by_name(call, name, value):
     assert str(info.value).startswith(f"{name}: expected "), str(info.value)
 
 
+@pytest.mark.parametrize("call", [
+    lambda: ffaccel.warp_affine(FRAME, M, (8, 8), compat="opencv"),
+    lambda: ffaccel.paste_back(FRAME, CROP, MASK, M, compat="facefusion"),
+    lambda: ffaccel.paste_back_insightface(FRAME, CROP, M, compat="insightface"),
+])
+def test_follow_cv2_compat_names_the_argument_when_no_mode_matches(call, monkeypatch):
+    # compat values that follow the installed cv2, under a release no mode reproduces (4.14,
+    # 5.1 with IPP, no cv2): the OpenCVVersionError names `compat`, as every argument error does
+    from ffaccel import opencv_compat
+
+    def unverified(*args, **kwargs):
+        raise opencv_compat.OpenCVVersionError("OpenCV 9.9.0: no compat mode has been verified for this release")
+    monkeypatch.setattr(opencv_compat, "opencv_compat_mode", unverified)
+    with pytest.raises(opencv_compat.OpenCVVersionError, match=r"^compat: OpenCV 9\.9\.0: no compat mode"):
+        call()
+
+
 @pytest.mark.parametrize("value, want", [(np.array([1.0, 2.0, 3.0]), (1, 2, 3)), (np.array(4.0), (4, 4, 4)),
                                          (np.float32(2.0), (2, 2, 2)), ([5, 6, 7], (5, 6, 7))])
 def test_border_value_takes_numpy_arrays_and_scalars(value, want):  # finding 6

@@ -32,7 +32,7 @@ def gen_warp(g: _Gen, batched: bool) -> tuple:
     border = g.pick(["replicate", "constant"]) if not g.bad() else g.pick(["wrap", 1, None])
     bval = g.pick([0, 3.5, (1, 2, 3), np.array([9.0, 8.0, 7.0]), np.array(4.0)])
     bval = g.scalar("border_value", bval)
-    compat = g.pick([None, "opencv5.0", "opencv4"])
+    compat = g.pick([None, "opencv5.0", "opencv4", "opencv"])
     compat = g.scalar("compat", compat) if g.bad() else compat
     ch = () if c is None else (c,)
     shape = ((n,) if batched else ()) + (dh, dw) + ch
@@ -60,7 +60,8 @@ def gen_paste(g: _Gen, batched: bool) -> tuple:
     ms = np.stack([_affine(g.rng, 0.5, 2.0, 20.0) for _ in range(n)])
     m = g.matrix("matrix", ms if batched else ms[0])
     blend = g.pick(["alpha", "alpha", "multiband"])
-    compat = None if blend == "multiband" else g.pick([None, "facefusion-opencv5.0", "facefusion-opencv4"])
+    compat = None if blend == "multiband" else g.pick([None, "facefusion-opencv5.0", "facefusion-opencv4",
+                                                       "facefusion"])
     compat = g.scalar("compat", compat) if g.bad() else compat
     blend = g.scalar("blend", blend) if g.bad() else blend
     levels = g.scalar("levels", int(g.rng.integers(1, 6)))

@@ -33,9 +33,12 @@ def _compat(compat: Any) -> tuple[int, bool]:
     if not isinstance(compat, str):  # before any ==: an array would compare elementwise
         raise ValueError(f"compat: expected one of {PASTE_COMPAT}, got {compat!r}")
     if compat == "facefusion":
-        from ffaccel.opencv_compat import opencv_compat_mode
+        from ffaccel.opencv_compat import OpenCVVersionError, opencv_compat_mode
 
-        compat = "facefusion-" + opencv_compat_mode()
+        try:
+            compat = "facefusion-" + opencv_compat_mode()
+        except OpenCVVersionError as exc:  # the message names the argument, as every check's does
+            raise OpenCVVersionError(f"compat: {exc}") from None
     if compat == "facefusion-opencv5":
         warnings.warn("compat='facefusion-opencv5' is deprecated: it means 'facefusion-opencv5.0' (OpenCV 5.1 "
                       "differs); pass 'facefusion-opencv5.0', or 'facefusion' to follow the installed cv2",

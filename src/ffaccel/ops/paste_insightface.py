@@ -127,7 +127,12 @@ def _modes(compat: Any) -> tuple[int, int]:
     if not isinstance(compat, str):  # before any ==: an array would compare elementwise
         raise ValueError(f"compat: expected one of {INSIGHTFACE_COMPAT}, got {compat!r}")
     if compat == "insightface":
-        compat = insightface_generation()
+        from ffaccel.opencv_compat import OpenCVVersionError
+
+        try:
+            compat = insightface_generation()
+        except OpenCVVersionError as exc:  # the message names the argument, as every check's does
+            raise OpenCVVersionError(f"compat: {exc}") from None
     try:
         return _MODES[compat]
     except (KeyError, TypeError):

@@ -35,9 +35,12 @@ def resolve_compat(compat: Any, stacklevel: int = 3) -> str | None:
     if compat is not None and not isinstance(compat, str):  # before any ==: an array would compare elementwise
         raise ValueError(f"compat: expected None, 'opencv', 'opencv4' or 'opencv5.0', got {compat!r}")
     if compat == "opencv":
-        from ffaccel.opencv_compat import opencv_compat_mode
+        from ffaccel.opencv_compat import OpenCVVersionError, opencv_compat_mode
 
-        return opencv_compat_mode()
+        try:
+            return opencv_compat_mode()
+        except OpenCVVersionError as exc:  # the message names the argument, as every check's does
+            raise OpenCVVersionError(f"compat: {exc}") from None
     if compat == "opencv5":
         warnings.warn("compat='opencv5' is deprecated: it means 'opencv5.0' (OpenCV 5.1 differs); "
                       "pass 'opencv5.0', or 'opencv' to follow the installed cv2", DeprecationWarning,
