@@ -11,7 +11,7 @@ from fuzz.__main__ import FAST_CASES
 
 
 def test_fast_profile_finds_nothing():
-    findings = runner.run(seed=2026, cases=FAST_CASES, batch=170, log=lambda _: None)
+    findings = runner.run(seed=2026, cases=FAST_CASES, batch=FAST_CASES // 2, log=lambda _: None)
     assert not findings, "\n".join(f"{f['what']}: {f['finding']}" for f in findings)
 
 
@@ -94,5 +94,5 @@ def test_ops_filter_runs_only_those_cases_at_their_full_run_indices(capsys):
 @pytest.mark.parametrize("fw", ["cupy", "torch"])
 def test_gpu_mode_matches_cpu_bytes(fw):
     pytest.importorskip(fw)
-    findings = runner.run(seed=2026, cases=FAST_CASES, batch=170, gpu=fw, log=lambda _: None)
+    findings = runner.run(seed=2026, cases=FAST_CASES, batch=FAST_CASES // 2, gpu=fw, log=lambda _: None)
     assert not findings, "\n".join(f"{f['what']}: {f['finding']}" for f in findings)
