@@ -37,25 +37,33 @@ int stab_end_prepare(const StabEndPrepare& p, double* size, StabRigidStatus* sta
         std::copy_n(p.det + static_cast<std::ptrdiff_t>(rows[nd - 1 - i]) * row, row, pts.data() + static_cast<std::size_t>(i) * row);
     std::copy_n(p.out + static_cast<std::ptrdiff_t>(start) * row, static_cast<std::size_t>(F + 1) * row,
                 pts.data() + static_cast<std::size_t>(nd) * row);
-    *status = cpu::stab_rigid(StabRigidParams{pts.data(), p.m, both.data(), K, N}, size);
+    double* const cen = p.work;
+    double* const ch_out = cen + static_cast<std::size_t>(F + 1) * C;
+    double* const sd = ch_out + static_cast<std::size_t>(F + 1) * C;
+    double* const m = sd + C;
+    *status = cpu::stab_rigid(StabRigidParams{pts.data(), m, both.data(), K, N}, size);
     if (*status != StabRigidStatus::ok) return start;
     const std::vector<std::uint8_t> measured(static_cast<std::size_t>(nd), 1);
-    stab_noise_variance(both.data(), measured.data(), p.floor, nd, C, p.mad_to_var, p.sd);
-    for (int c = 0; c < C; ++c) p.sd[c] = std::sqrt(p.sd[c]);
+    stab_noise_variance(both.data(), measured.data(), p.floor, nd, C, p.mad_to_var, sd);
+    for (int c = 0; c < C; ++c) sd[c] = std::sqrt(sd[c]);
     const double* ch = both.data() + static_cast<std::size_t>(nd) * C;
-    std::copy_n(ch, static_cast<std::size_t>(F + 1) * C, p.ch);
+    std::copy_n(ch, static_cast<std::size_t>(F + 1) * C, ch_out);
     for (int k = 0; k <= F; ++k)
-        for (int c = 0; c < C; ++c) p.cen[k * C + c] = ch[k * C + c] - ch[c];
+        for (int c = 0; c < C; ++c) cen[k * C + c] = ch[k * C + c] - ch[c];
     return start;
 }
 
-bool stab_end_finish(const double* ch, const double* slope, const double* t, const double* sd, double kappa,
-                     const double* m, double size, int frames, int points, double* out) {
+bool stab_end_finish(const double* work, const double* num, double tt, const double* t, double kappa, double size,
+                     int frames, int points, double* out) {
     const int C = 4 + 2 * points, F = frames, mid = F / 2;
+    const double* ch = work + static_cast<std::size_t>(F + 1) * C;
+    const double* sd = ch + static_cast<std::size_t>(F + 1) * C;
+    const double* m = sd + C;
     std::vector<double> line(static_cast<std::size_t>(F + 1) * C), w(C), dev(F);
     bool any = false;
     for (int c = 0; c < C; ++c) {
-        for (int k = 0; k <= F; ++k) line[k * C + c] = ch[c] + t[k] * slope[c];
+        const double slope = num[c] / tt;
+        for (int k = 0; k <= F; ++k) line[k * C + c] = ch[c] + t[k] * slope;
         for (int k = 1; k <= F; ++k) dev[k - 1] = std::fabs(ch[k * C + c] - line[k * C + c]);
         std::sort(dev.begin(), dev.end());  // (finite values: numpy's sort order)
         const double d = F % 2 ? dev[mid] : 0.5 * (dev[mid - 1] + dev[mid]);

@@ -75,24 +75,24 @@ def test_same_bytes_as_the_numpy_calls(seed, t_len, n, frames, wobble, timestamp
 def _args(t_len=30, n=5, frames=12):
     rng = np.random.default_rng(1)
     z = rng.normal(0, 20.0, (t_len, n, 2)) + 300.0
-    c = 4 + 2 * n
     return dict(out=z.copy(), det=z.copy(), first=0, stop=t_len, frames=frames, noise_frames=_NOISE_FRAMES,
-                floor=_channel_limits(n)[0], mad_to_var=_bank._MAD_TO_SIGMA2, m=np.empty((n, 2)),
-                ch=np.empty((frames + 1, c)), cen=np.empty((frames + 1, c)), sd=np.empty(c))
+                floor=_channel_limits(n)[0], mad_to_var=_bank._MAD_TO_SIGMA2, work=np.empty((2 * frames + 4, 4 + 2 * n)))
 
 
 def test_prepare_writes_the_split_of_the_tail():
     a = _args()
     start, size = _core.stab_end_prepare(**a)
+    cen, ch, sd = a["work"][:13], a["work"][13:26], a["work"][26]
     assert start == 30 - 1 - 12 and size > 0
-    assert np.array_equal(a["cen"], a["ch"] - a["ch"][0]) and (a["sd"] > 0).all()
+    assert np.array_equal(cen, ch - ch[0]) and (sd > 0).all()
+    assert _core.stab_end_prepare(**{**a, "first": 20})[0] == -1  # a shot shorter than the tail
 
 
 @pytest.mark.parametrize("key, bad, msg", [
     ("first", 30, "first, stop"), ("stop", 31, "first, stop"), ("first", -1, "first, stop"),
     ("frames", 0, "frames"), ("noise_frames", 0, "frames, noise_frames"),
-    ("det", np.zeros((29, 5, 2)), "det"), ("floor", np.ones(13), "floor, sd"), ("m", np.empty((4, 2)), "m"),
-    ("ch", np.empty((12, 14)), "ch, cen"), ("sd", np.empty(13), "floor, sd"),
+    ("det", np.zeros((29, 5, 2)), "det"), ("floor", np.ones(13), "floor"),
+    ("work", np.empty((27, 14)), "work"), ("work", np.empty((28, 13)), "work"),
 ])
 def test_prepare_refuses_bad_arguments(key, bad, msg):
     a = _args()
@@ -101,11 +101,14 @@ def test_prepare_refuses_bad_arguments(key, bad, msg):
         _core.stab_end_prepare(**a)
 
 
-@pytest.mark.parametrize("key", ["m", "ch", "cen", "sd"])
-def test_prepare_refuses_read_only_outputs(key):
+def test_prepare_refuses_a_read_only_or_overlapping_work_array():
     a = _args()
-    a[key].flags.writeable = False
+    a["work"].flags.writeable = False
     with pytest.raises(TypeError):
+        _core.stab_end_prepare(**a)
+    a = _args(t_len=40)
+    a["work"] = a["out"].reshape(-1)[:28 * 14].reshape(28, 14)  # a view of out
+    with pytest.raises(ValueError, match="stab_end_prepare: work: expected an array apart"):
         _core.stab_end_prepare(**a)
 
 
@@ -120,14 +123,14 @@ def _finish_args():
     a = _args()
     start, size = _core.stab_end_prepare(**a)
     t = np.arange(13, dtype=float)
-    return dict(ch=a["ch"], slope=(t @ a["cen"]) / (t @ t), t=t, sd=a["sd"], kappa=END_KAPPA, m=a["m"], size=size,
+    return dict(work=a["work"], num=t @ a["work"][:13], tt=float(t @ t), t=t, kappa=END_KAPPA, size=size,
                 out=np.zeros((12, 5, 2))), start
 
 
 @pytest.mark.parametrize("key, bad, msg", [
-    ("ch", np.empty((12, 14)), "ch"), ("slope", np.ones(13), "slope"), ("t", np.ones(12), "slope, sd, t"),
-    ("m", np.empty((5, 3)), "m, out"), ("out", np.zeros((12, 4, 2)), "m, out"), ("size", 0.0, "size"),
-    ("size", np.nan, "size"),
+    ("work", np.empty((27, 14)), "work"), ("num", np.ones(13), "num, t"), ("t", np.ones(12), "num, t"),
+    ("out", np.zeros((12, 4, 2)), "work"), ("out", np.zeros((12, 5, 3)), "out"), ("size", 0.0, "size"),
+    ("size", np.nan, "size"), ("tt", 0.0, "tt"), ("tt", np.inf, "tt"),
 ])
 def test_finish_refuses_bad_arguments(key, bad, msg):
     a, _ = _finish_args()
@@ -136,11 +139,18 @@ def test_finish_refuses_bad_arguments(key, bad, msg):
         _core.stab_end_finish(**a)
 
 
-def test_finish_refuses_a_read_only_output_and_leaves_out_alone_at_zero_weight():
+def test_finish_refuses_read_only_or_overlapping_output():
     a, _ = _finish_args()
     a["out"].flags.writeable = False
     with pytest.raises(TypeError):
         _core.stab_end_finish(**a)
+    a["out"] = a["work"].reshape(-1)[:120].reshape(12, 5, 2)
+    with pytest.raises(ValueError, match="stab_end_finish: out: expected an array apart"):
+        _core.stab_end_finish(**a)
+
+
+def test_finish_leaves_out_alone_at_zero_weight():
+    a, _ = _finish_args()
     a["out"] = np.full((12, 5, 2), 7.0)
-    a["sd"] = np.full(14, 1e-300)  # every departure is huge: every weight 0
+    a["work"][26] = 1e-300  # sd: every departure is huge, every weight 0
     assert _core.stab_end_finish(**a) is False and (a["out"] == 7.0).all()

@@ -8,8 +8,10 @@
 //     Else splits (stab_rigid, one reference shape) the last noise_frames finite detections,
 //     then the smoothed rows start..end; writes m (N, 2), ch (frames + 1, C) (the smoothed
 //     rows' channels), cen = ch - ch[0], sd (C,) = sqrt(stab_noise_variance of the
-//     detections' channels, all measured); returns start and the size.
-//   stab_end_finish: line = ch[0] + t * slope, dev = the median over k = 1..frames of
+//     detections' channels, all measured); returns start and the size. All of it in one
+//     work array (2 frames + 4, C): cen (frames + 1 rows, first: the rows numpy's product
+//     reads), ch (frames + 1 rows), sd (one row), m (one row, its first 2N values).
+//   stab_end_finish: slope = num / tt (num = t @ cen, numpy's), line = ch[0] + t * slope, dev = the median over k = 1..frames of
 //     |ch[k] - line[k]|, w = clip(2 - dev / (kappa * sd), 0, 1); all w == 0: writes nothing
 //     and returns false; else the rows 1..frames of ch + w (line - ch), back to points (T =
 //     frames) in out.
@@ -28,18 +30,16 @@ struct StabEndPrepare {
     int t_len = 0, points = 0, first = 0, stop = 0, frames = 0, noise_frames = 0;
     const double* floor = nullptr;  // (C,)
     double mad_to_var = 0.0;
-    double* m = nullptr;    // (N, 2) out
-    double* ch = nullptr;   // (frames + 1, C) out
-    double* cen = nullptr;  // (frames + 1, C) out
-    double* sd = nullptr;   // (C,) out
+    double* work = nullptr;  // (2 frames + 4, C) out: cen, ch, sd, m
 };
 
 // Returns start (>= first) or -1 (nothing to do); on start >= 0 writes *size and *status
 // (a failed split: nothing else is valid).
 int stab_end_prepare(const StabEndPrepare& p, double* size, StabRigidStatus* status);
 
-// ch, slope, t, sd as above; out (frames, N, 2). Returns whether out was written.
-bool stab_end_finish(const double* ch, const double* slope, const double* t, const double* sd, double kappa,
-                     const double* m, double size, int frames, int points, double* out);
+// work as stab_end_prepare wrote it, num (C,), tt, t (frames + 1,); out (frames, N, 2).
+// Returns whether out was written.
+bool stab_end_finish(const double* work, const double* num, double tt, const double* t, double kappa, double size,
+                     int frames, int points, double* out);
 
 }  // namespace ffaccel

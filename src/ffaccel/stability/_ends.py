@@ -62,25 +62,26 @@ def straighten_end(out: np.ndarray, det: np.ndarray, first: int, stop: int, floo
         return
     # the compiled halves (kernels/cpu/stab_ends.cpp), numpy's operations in this order:
     # find the tail and the recent detections, split them (stab_rigid, one reference shape),
-    # the detections' noise level; then (numpy, the BLAS library's summation order) the
-    # least-squares slope; then the line, the median departure, the weights and the way back.
-    n, c = out.shape[1], 4 + 2 * out.shape[1]
-    m, ch, cen, sd = np.empty((n, 2)), np.empty((frames + 1, c)), np.empty((frames + 1, c)), np.empty(c)
+    # the detections' noise level; then (numpy: the BLAS library's summation order) the
+    # least-squares slope's numerator; then the line, the median departure, the weights and
+    # the way back. work: cen = ch - ch[0] (first, the rows the product reads), ch, sd, m.
+    work = np.empty((2 * frames + 4, 4 + 2 * out.shape[1]))
     start, size = _core.stab_end_prepare(out, det, first, stop, frames, _NOISE_FRAMES, floor, _bank._MAD_TO_SIGMA2,
-                                         m, ch, cen, sd)
+                                         work)
     if start < 0:
         return
     if times is None:
-        t = _frame_times(frames)
+        t, tt = _frame_times(frames)
     else:
         t = times[start:start + frames + 1] - times[start]  # (the line does not depend on the time unit)
-    slope = (t @ cen) / (t @ t)
-    _core.stab_end_finish(ch, slope, t, sd, END_KAPPA, m, size, out[start + 1:start + frames + 1])
+        tt = float(t @ t)
+    _core.stab_end_finish(work, t @ work[:frames + 1], tt, t, END_KAPPA, size, out[start + 1:start + frames + 1])
 
 
 @functools.lru_cache(maxsize=8)
-def _frame_times(frames: int) -> np.ndarray:
-    """(frames + 1,) float64 0, 1, ..., frames (read-only): the tail's times without timestamps."""
+def _frame_times(frames: int) -> tuple[np.ndarray, float]:
+    """(frames + 1,) float64 0, 1, ..., frames (read-only), the tail's times without
+    timestamps, and t @ t."""
     t = np.arange(frames + 1, dtype=np.float64)
     t.flags.writeable = False
-    return t
+    return t, float(t @ t)
