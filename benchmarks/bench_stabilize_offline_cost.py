@@ -18,7 +18,8 @@ Stages: cuts (``_core.stab_cuts``), rigid split (``stab_rigid``), glitch test
 padded period), points (``stab_points``); "clean shot" is the one-call chain of the last five
 (``stab_offline_clean``), and "stabilize_track" the whole public call, Python included;
 "stabilize_track, end_frames=0" is that call without the end step (the same call for a build
-that has no end step).
+that has no end step), and "end step" ``stability._ends.straighten_end`` alone on the end of
+that call's output (its last rows restored before each call).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def _stages(lib, z: np.ndarray) -> dict:
     sm = np.empty((t_len, c))
     ones, flags, bad, at = np.ones(t_len, np.uint8), np.empty(t_len, np.uint8), np.empty(t_len, np.uint8), np.arange(
         t_len, dtype=np.float64)
-    return {
+    calls = {
         "cuts": lambda: core.stab_cuts(z, ones, cuts.MOVE, cuts.ZOOM, cuts.TURN, cuts.SHAPE, flags),
         "rigid split": lambda: core.stab_rigid(z, m, ch),
         "glitch test": lambda: core.stab_outliers(ch, at, mod.OUTLIER, 3, bad),
@@ -96,6 +97,16 @@ def _stages(lib, z: np.ndarray) -> dict:
         "stabilize_track, end_frames=0": (lambda: stabilize_track(z, end_frames=0)) if "end_frames" in inspect.signature(
             stabilize_track).parameters else (lambda: stabilize_track(z)),
     }
+    if hasattr(mod, "straighten_end"):  # the end step alone, on the last frames of the end_frames=0 output
+        smooth = stabilize_track(z, end_frames=0)
+        tail = smooth.copy()
+
+        def end_step():
+            tail[-2 * 13:] = smooth[-2 * 13:]  # (it works in place: the same input every time)
+            mod.straighten_end(tail, z, 0, t_len, floor)
+
+        calls["end step (straighten_end)"] = end_step
+    return calls
 
 
 def main() -> None:
@@ -119,7 +130,7 @@ def main() -> None:
     load0 = os.getloadavg()[0]
     for _ in range(args.repeats):
         for stage in calls["this build"]:
-            for name in calls:
+            for name in [name for name in calls if stage in calls[name]]:
                 t0 = time.thread_time_ns()
                 calls[name][stage]()
                 times[name][stage].append(time.thread_time_ns() - t0)
@@ -131,7 +142,11 @@ def main() -> None:
     for stage in calls["this build"]:
         cells, med = [], []
         for name in names:
-            v = times[name][stage]
+            v = times[name].get(stage)
+            if not v:
+                cells.append("-")
+                med.append(float("nan"))
+                continue
             med.append(float(np.median(v)) / 1e3)
             cells.append(f"{med[-1]:.0f} ({min(v) / 1e3:.0f})")
         ratio = f" {med[0] / med[1]:.2f}x |" if len(names) > 1 else ""

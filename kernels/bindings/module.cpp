@@ -100,5 +100,6 @@ NB_MODULE(_core, m) {
     bindings::register_stab_cuts(m);
     bindings::register_stab_offline(m);
     bindings::register_stab_causal(m);
+    bindings::register_stab_ends(m);
     bindings::register_facefusion_blend(m);
 }

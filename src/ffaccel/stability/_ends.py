@@ -26,6 +26,8 @@ Every quantity is in face units or noise standard deviations, frames are the tim
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ffaccel import _core
@@ -58,36 +60,28 @@ def straighten_end(out: np.ndarray, det: np.ndarray, first: int, stop: int, floo
     """
     if frames <= 0:
         return
-    fin = np.flatnonzero(~np.isnan(out[first:stop, 0, 0]))
-    if len(fin) == 0:
+    # the compiled halves (kernels/cpu/stab_ends.cpp), numpy's operations in this order:
+    # find the tail and the recent detections, split them (stab_rigid, one reference shape),
+    # the detections' noise level; then (numpy: the BLAS library's summation order) the
+    # least-squares slope's numerator; then the line, the median departure, the weights and
+    # the way back. work: cen = ch - ch[0] (first, the rows the product reads), ch, sd, m.
+    work = np.empty((2 * frames + 4, 4 + 2 * out.shape[1]))
+    start, size = _core.stab_end_prepare(out, det, first, stop, frames, _NOISE_FRAMES, floor, _bank._MAD_TO_SIGMA2,
+                                         work)
+    if start < 0:
         return
-    end = first + int(fin[-1])
-    start = end - frames  # the anchor: kept as it is
-    if start < first or np.isnan(out[start:end + 1, 0, 0]).any():
-        return
-    d = det[max(first, end + 1 - 2 * _NOISE_FRAMES):end + 1]
-    d = d[~np.isnan(d[:, 0, 0])][-_NOISE_FRAMES:]
-    if len(d) < 5:
-        return
-    # one rigid split (one reference shape) for the recent detections and the smoothed tail
-    n = out.shape[1]
-    pts = np.concatenate([d, out[start:end + 1]])
-    m = np.empty((n, 2))
-    both = np.empty((len(pts), 4 + 2 * n))
-    size = _core.stab_rigid(pts, m, both)
-    sd = np.sqrt(_bank.noise_variance(both[:len(d)], np.ones(len(d), np.uint8), floor))
-    ch = both[len(d):]
     if times is None:
-        t = np.arange(frames + 1, dtype=np.float64)
+        t, tt = _frame_times(frames)
     else:
-        t = times[start:end + 1] - times[start]  # (the line does not depend on the time unit)
-    slope = (t @ (ch - ch[0])) / (t @ t)
-    line = ch[0] + t[:, None] * slope
-    dev = np.sort(np.abs(ch[1:] - line[1:]), axis=0)
-    mid = frames // 2  # the median over the tail's frames (the mean of the middle two for an even count)
-    dev = dev[mid] if frames % 2 else 0.5 * (dev[mid - 1] + dev[mid])
-    w = np.clip(2.0 - dev / (END_KAPPA * sd), 0.0, 1.0)
-    if not w.any():
-        return
-    ch = ch[1:] + w * (line[1:] - ch[1:])
-    _core.stab_points(ch, m, size, out[start + 1:end + 1])
+        t = times[start:start + frames + 1] - times[start]  # (the line does not depend on the time unit)
+        tt = float(t @ t)
+    _core.stab_end_finish(work, t @ work[:frames + 1], tt, t, END_KAPPA, size, out[start + 1:start + frames + 1])
+
+
+@functools.lru_cache(maxsize=8)
+def _frame_times(frames: int) -> tuple[np.ndarray, float]:
+    """(frames + 1,) float64 0, 1, ..., frames (read-only), the tail's times without
+    timestamps, and t @ t."""
+    t = np.arange(frames + 1, dtype=np.float64)
+    t.flags.writeable = False
+    return t, float(t @ t)
