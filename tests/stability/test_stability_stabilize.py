@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import ffaccel
@@ -40,6 +40,10 @@ def _rigid_noise(truth: np.ndarray, sigma: float, seed: int, share: float = 0.89
 @settings(max_examples=12, deadline=None)
 @given(st.sampled_from([1.0, 2.0, 4.0]), st.floats(-300, 300), st.floats(-300, 300), st.integers(0, 2**16),
        st.sampled_from(MODES))
+# Seeds whose first three detections are each a first-frame glitch: fixed-lag decoded the
+# first frames with the newest restart's reference size (3.2 px off at k = 2; fixed)
+@example(2.0, 0.0, 1.0, 126, "fixed_lag")
+@example(1.0, 0.0, 1.0, 789, "fixed_lag")
 def test_same_clip_at_any_scale_gives_the_same_normalised_result(k, tx, ty, seed, mode):
     truth = _track(60, motion=lambda t: (0.8 * t, 6.0 * np.sin(t / 5.0)))
     z = _rigid_noise(truth, 1.5, seed)

@@ -237,8 +237,13 @@ class LandmarkStabilizer:
         out[:4] += w * d
         return out
 
-    def _points(self, ch: np.ndarray) -> np.ndarray:
-        return frame_points(ch, self._m, self._size)
+    @staticmethod
+    def _points(ch: np.ndarray, rec: dict) -> np.ndarray:
+        # Channels hold the centroid divided by the reference size: a frame measured before a
+        # restart (a first-frame glitch) must be decoded with its own reference, never the
+        # newest one, or its position is scaled by the ratio of the two sizes.
+        m, size = rec["ref"]
+        return frame_points(ch, m, size)
 
     # ------------------------------------------------------------------ api
     def _take(self, rec: dict, back: int) -> np.ndarray | None:
@@ -247,13 +252,18 @@ class LandmarkStabilizer:
         if rec.get("before_face"):
             return None
         hist = self._hist
-        if rec.get("glitch"):  # the shot restarted on the next frame: that frame's estimate
-            out = self._points(self._smoothed(back - 1))
+        if rec.get("glitch"):
+            # the shot restarted on a later frame: the estimate of the first later frame that is
+            # not itself a glitch (several first detections in a row can be off)
+            k = back - 1
+            while k > 0 and hist[len(hist) - 1 - k].get("glitch"):
+                k -= 1
+            out = self._points(self._smoothed(k), hist[len(hist) - 1 - k])
         elif (not rec["measured"] and rec["run"] > PREDICT_MAX
               and not any(hist[len(hist) - 1 - k]["measured"] for k in range(back))):
             out = None if self._held is None else self._held.copy()  # a long miss: held
         else:  # (a short miss with no detection after it yet: predicted at the filtered velocity)
-            out = self._points(self._smoothed(back))
+            out = self._points(self._smoothed(back), rec)
         if out is not None:
             self._held = out
         return out
@@ -382,7 +392,9 @@ class LandmarkStabilizer:
                 self._hist.append({"before_face": True, "measured": False})
             else:
                 self._gap += 1
-                self._hist.append(self._step(last, None, dt, False))
+                rec = self._step(last, None, dt, False)
+                rec["ref"] = (self._m, self._size)
+                self._hist.append(rec)
                 self._last_y2 = self._last_y = None
             self._trim()
             return
@@ -399,6 +411,7 @@ class LandmarkStabilizer:
         self._theta = float(y[3])
         self._n_meas += 1
         rec = self._step(last, y, dt, consecutive)
+        rec["ref"] = (self._m, self._size)  # the channels' reference: decode with it, not a later one
         self._last_y2, self._last_y = (self._last_y, y) if consecutive else (None, y)
         if last is not None:
             self._before_feat, self._gap_before = self._prev_feat, self._gap
