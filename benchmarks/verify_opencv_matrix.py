@@ -241,6 +241,15 @@ def _run_worker(py: Path, n: int, paste_cases: int, seed: int, ipp_disabled: boo
 
 
 
+def _verdict(stats: dict, chosen: str | None, date: str, unit: str) -> tuple[str, str]:
+    """The "verified" and "picks" cells: the mode the release picks and whether it matched every case."""
+    if not chosen:
+        return "refused (no mode)", "error naming the version"
+    s = stats[chosen]
+    ok = s["identical"] == s["cases"]
+    return (f"yes, {date}, {s['cases']} {unit}" if ok else "NO: the chosen mode differs"), f"`{chosen}`"
+
+
 def _match_cells(stats: dict, modes) -> list[str]:
     """One table cell per mode: identical cases / cases, bold "all" when every case matched."""
     cells = []
@@ -263,13 +272,7 @@ def table(results: list[dict], date: str) -> str:
     for r in results:
         cells = _match_cells(r["stats"], MODES)
         chosen = r["chosen"]
-        if chosen:
-            ok = r["stats"][chosen]["identical"] == r["stats"][chosen]["cases"]
-            verdict = f"yes, {date}, {r['stats'][chosen]['cases']} cases" if ok else "NO: the chosen mode differs"
-            pick = f"`{chosen}`"
-        else:
-            verdict = "refused (no mode)"
-            pick = "error naming the version"
+        verdict, pick = _verdict(r["stats"], chosen, date, "cases")
         if r["opencv"].startswith("5.1"):
             ipp = "on (default)" if r["ipp"] else "off (`OPENCV_IPP=disabled`)"
         else:
@@ -367,12 +370,7 @@ def insightface_table(results: list[dict], date: str) -> str:
         ins = r["insightface"]
         cells = _match_cells(ins["stats"], INSIGHTFACE_MODES)
         chosen = ins["chosen"]
-        if chosen:
-            ok = ins["stats"][chosen]["identical"] == ins["stats"][chosen]["cases"]
-            verdict = f"yes, {date}, {ins['stats'][chosen]['cases']} faces" if ok else "NO: the chosen mode differs"
-            pick = f"`{chosen}`"
-        else:
-            verdict, pick = "refused (no mode)", "error naming the version"
+        verdict, pick = _verdict(ins["stats"], chosen, date, "faces")
         ipp = "on (default)" if r["ipp"] else "off (`OPENCV_IPP=disabled`)"
         lines.append(f"| {r['opencv']} | {ipp} | {groups[ins['blur_digest']]} | {pick} | " + " | ".join(cells)
                      + f" | {verdict} |")
