@@ -130,7 +130,7 @@ for call in (lambda: ffaccel.warp_affine(np.zeros((8, 8, 3), np.uint8), np.eye(2
     lines = res.stdout.strip().splitlines()
     assert len(lines) == 2, res.stdout
     for line in lines:
-        assert line.startswith("ValueError: OpenCV 5.1") and "IPP" in line and "OPENCV_IPP=disabled" in line, line
+        assert line.startswith("ValueError: compat: OpenCV 5.1") and "IPP" in line and "OPENCV_IPP=disabled" in line, line
 
 
 def test_extras_allow_only_verified_releases():
