@@ -181,8 +181,10 @@ def _at_exit() -> None:
         if c is me:
             continue
         for r in gc.get_referents(c):
-            mod = type(r).__dict__.get("__module__") if isinstance(r, type) else getattr(type(r), "__module__", None)
-            if isinstance(mod, str) and mod.rpartition(".")[2] == "_core" and not isinstance(r, type):
+            if isinstance(r, type):  # the extension's classes themselves are not instances
+                continue
+            mod = getattr(type(r), "__module__", None)  # not always a string (a getset on some metatypes)
+            if isinstance(mod, str) and mod.rpartition(".")[2] == "_core":
                 held[f"{type(r).__name__} held by {_describe_holder(c)}"] += 1
     sys.stderr.write(f"ffaccel: {sum(held.values())} references to extension objects after the exit handler\n")
     for what, n in held.most_common(25):
