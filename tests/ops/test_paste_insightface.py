@@ -401,11 +401,26 @@ def test_overlapping_buffers():
     with pytest.raises(ValueError, match="out"):
         ffaccel.paste_back_insightface(frame, np.zeros((32, 32, 3), np.uint8), M, compat="insightface-opencv5",
                                        out=buf[100:100 + 64 * 80 * 3].reshape(64, 80, 3))  # overlaps the frame
-    # a non-contiguous numpy crop inside the frame is copied first, as cv2 does: no aliasing
+    # The rule holds for the arrays as given, on every device: a non-contiguous numpy input
+    # is copied before the kernel reads it, but sharing memory with it is refused all the
+    # same (a GPU crop cannot be non-contiguous, so there such a crop always aliases).
     big = np.zeros((200, 200, 3), np.uint8)
-    res = ffaccel.paste_back_insightface(big, big[50:82, :32], face_matrix((100.0, 100.0), 60.0, 0.0, crop=32),
-                                         compat="insightface-opencv5")
-    assert res.shape == big.shape
+    m32 = face_matrix((100.0, 100.0), 60.0, 0.0, crop=32)
+    with pytest.raises(ValueError, match="crop: expected memory apart from frame"):
+        ffaccel.paste_back_insightface(big, big[50:82, :32], m32, compat="insightface-opencv5")
+    shared = np.zeros(200 * 200 * 3, np.uint8)
+    out = shared.reshape(200, 200, 3)
+    crop_in_out = shared[3000:3000 + 32 * 32 * 3].reshape(32, 32, 3)[:, :, ::-1]  # fuzz case 5687's shape
+    with pytest.raises(ValueError, match="out: expected memory apart from crop"):
+        ffaccel.paste_back_insightface(big, crop_in_out, m32, compat="insightface-opencv5", out=out)
+    frame_in_out = out.transpose(1, 0, 2)  # non-contiguous: copied first, still refused
+    with pytest.raises(ValueError, match="out: expected memory apart from frame"):
+        ffaccel.paste_back_insightface(frame_in_out, np.zeros((32, 32, 3), np.uint8), m32,
+                                       compat="insightface-opencv5", out=out)
+    assert not shared.any()  # nothing written by the refused calls
+    before = big.copy()
+    res = ffaccel.paste_back_insightface(big, big[50:82, :32].copy(), m32, compat="insightface-opencv5")
+    assert res.shape == big.shape and np.array_equal(big, before)
 
 
 def test_recycled_output_frames_never_alias_a_held_result():

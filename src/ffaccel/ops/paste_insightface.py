@@ -177,6 +177,9 @@ def paste_back_insightface(frame: Any, crop: Any, matrix: Any, *, compat: str = 
             with IPP off).
         inplace: write into ``frame`` itself (numpy: must be C-contiguous and writable).
         out: optional (H, W, 3) uint8 C-contiguous result buffer; not with ``inplace``.
+            ``out`` and ``crop`` must share no memory with the arrays as given (``crop``
+            none with ``frame`` either), on every device: a non-contiguous numpy input
+            is copied before it is read, but sharing memory with it is refused all the same.
 
     Returns:
         The pasted frame: a new array, ``out``, or ``frame``. Where stock insightface
@@ -198,6 +201,7 @@ def paste_back_insightface(frame: Any, crop: Any, matrix: Any, *, compat: str = 
     warp, blur = _modes(compat)
     inplace = _checks.flag(inplace, "inplace")
     fv = _arrays.view(frame, "frame")
+    given_frame = fv  # the caller's arrays: out must be apart from these, not from our copies
     copy_first = fv.kind == "numpy" and not fv.c_contiguous and not inplace
     if copy_first:
         if fv.dtype != np.uint8 or len(fv.shape) != 3 or fv.shape[2] != 3:
@@ -214,6 +218,7 @@ def paste_back_insightface(frame: Any, crop: Any, matrix: Any, *, compat: str = 
         raise ValueError(f"crop: expected shape (h, w, 3), got {cv.shape}")
     if cv.shape[0] == 0 or cv.shape[1] == 0:
         raise ValueError(f"crop: expected a non-empty crop, got shape {cv.shape}")
+    given_crop = cv
     if not cv.c_contiguous:
         if cv.kind != "numpy":
             _checks.contiguous(cv, "crop")
@@ -223,7 +228,7 @@ def paste_back_insightface(frame: Any, crop: Any, matrix: Any, *, compat: str = 
     _checks.affine_inverse(m, "matrix")  # finite and invertible, or a named error
     if inplace and out is not None:
         raise ValueError("out: expected None with inplace=True, got an array")
-    _checks.disjoint(("crop", cv), ("frame", f.view))
+    _checks.disjoint(("crop", given_crop), ("frame", given_frame))
     if inplace:
         _checks.writable(f.view, "frame")
         out_obj, o, in_place = frame, f.view, True
@@ -233,7 +238,7 @@ def paste_back_insightface(frame: Any, crop: Any, matrix: Any, *, compat: str = 
         if out is None and f.view.kind == "numpy":
             out = _new_frame((f.h, f.w, 3))
         out_obj, o = _checks.output(out, f.view, (f.h, f.w, 3), np.dtype(np.uint8),
-                                    inputs=[("frame", f.view), ("crop", cv)])
+                                    inputs=[("frame", given_frame), ("crop", given_crop)])
         in_place = False
     mat = np.ascontiguousarray(m.reshape(6))
     ch, cw = cv.shape[0], cv.shape[1]
