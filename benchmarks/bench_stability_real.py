@@ -52,6 +52,7 @@ def score(out: np.ndarray, c: dict) -> dict:
         m["worst_nod"] = rd.worst(out, truth, slice(*rc.NOD))
     if c["scenario"] == "cut":
         m["recovery"] = max(rd.recovery(out, truth, k) for k in cuts)
+        m["jitter_past_cuts"] = rd.jitter_past_cuts(out, truth, cuts)
     if c["scenario"] in STATIC_TAIL:
         m["tail_spikes"] = rd.tail_spikes(out, truth)
     if c["scenario"] == "still":
@@ -66,7 +67,7 @@ def score(out: np.ndarray, c: dict) -> dict:
 
 AGG = {"jitter": np.mean, "rmse": np.mean, "lag": np.mean, "worst_nod": np.max, "recovery": np.max,
        "tail_spikes": np.mean, "still_moves": np.mean, "worst_partial_occlusion": np.max, "miss_jump": np.max,
-       "tail_rmse": np.mean}
+       "tail_rmse": np.mean, "jitter_past_cuts": np.mean}
 
 
 def aggregate(rows: list[dict]) -> dict:

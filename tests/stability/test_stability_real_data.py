@@ -246,3 +246,16 @@ def test_benchmark_quick_runs(tmp_path):
     raw = [r["metrics"]["jitter"] for r in data["per_clip"] if r["method"] == "raw"]
     assert all(0.05 < j < 5 for j in raw)  # MTCNN is noisy, but at % of the face, not more
     assert (tmp_path / "out" / "tradeoff_nod.png").exists()
+
+
+def test_jitter_past_cuts_leaves_out_the_new_shots_first_difference():
+    # A track whose only second differences come from a one-frame error at a shot's first
+    # frame: jitter sees it, jitter_past_cuts does not; elsewhere the two agree.
+    truth = np.repeat(rd.ARCFACE_112[None] * 2.0, 20, axis=0)
+    out = truth.copy()
+    out[10] += 5.0  # the new shot's first frame (cut at 10) is off by 5 px
+    assert rd.jitter(out, truth, [10]) > 0
+    assert rd.jitter_past_cuts(out, truth, [10]) == 0.0
+    rng = np.random.default_rng(3)
+    noisy = truth + rng.normal(0, 0.5, truth.shape)
+    assert rd.jitter_past_cuts(noisy, truth, []) == rd.jitter(noisy, truth, [])

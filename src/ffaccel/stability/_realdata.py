@@ -17,6 +17,10 @@ Percentages are % of F.
     rmse       sqrt(mean over frames with output of the mean over points of |e|^2), % F.
     worst      largest per-frame RMS error over a frame range, % F.
     recovery   frames after a cut until the per-frame RMS error is <= RECOVERY_TOL % F.
+    jitter past cuts  jitter without the second differences that touch a shot's first
+               frame as well (``jitter_past_cuts``): a diagnostic for cut clips, where the
+               detector's first detection of a new shot (a whole-frame search) can be several
+               % F off and every method that recovers within a frame must jump after it.
     tail spikes tail frames where the aligned crop's corners move by more than SPIKE_MOVE
                % F while the truth's move by less than SPIKE_STILL % F.
     still moves the same count over the frames of a still clip away from its ends, per TAIL
@@ -74,6 +78,12 @@ def jitter(output: np.ndarray, truth: np.ndarray, cuts=()) -> float:
     for c in cuts:  # d2[i] uses frames i..i+2: drop those that span c-1 -> c
         ok[max(c - 2, 0) : c] = False
     return float(100 * np.sqrt(np.mean(d2[ok] ** 2))) if ok.any() else float("nan")
+
+
+def jitter_past_cuts(output: np.ndarray, truth: np.ndarray, cuts=()) -> float:
+    """``jitter`` leaving out, besides the differences that straddle each cut c, the one
+    that starts at c (frames c, c+1, c+2): what the rest of the new shot looks like."""
+    return jitter(output, truth, [*cuts, *(c + 1 for c in cuts)])
 
 
 def rmse(output: np.ndarray, truth: np.ndarray) -> float:
