@@ -86,15 +86,19 @@ def main() -> int:
             fn()
         gc.collect()
         r0, d0, t0 = rss_mib(), device_bytes(a.gpu), time.perf_counter()
-        for _ in range(a.calls):
+        shown = t0
+        for k in range(a.calls):
             fn()
+            if k & 255 == 0 and time.perf_counter() - shown >= 10:  # slow ops: a line every 10 s
+                shown = time.perf_counter()
+                print(f"  {name}: {k}/{a.calls} calls, {shown - t0:.0f} s", file=sys.stderr, flush=True)
         gc.collect()
         r1, d1 = rss_mib(), device_bytes(a.gpu)
         grew = r1 - r0
         bad = grew > a.limit_mib or (d1 - d0) > a.limit_mib * 2 ** 20
         leaks += bad
         print(f"{name:34s} {a.calls:7d} {r0:9.1f}MiB {r1:7.1f}MiB {grew:+7.2f}M {(d1 - d0) / 2**20:+10.2f}M "
-              f"{time.perf_counter() - t0:6.1f}{'  LEAK' if bad else ''}")
+              f"{time.perf_counter() - t0:6.1f}{'  LEAK' if bad else ''}", flush=True)
     print(f"{leaks} ops grew by more than {a.limit_mib} MiB")
     return 1 if leaks else 0
 

@@ -196,6 +196,9 @@ def worker(seed: int, start: int, count: int, gpu: str | None, ops: frozenset[st
     out.flush()
 
 
+PROGRESS_S = 10.0  # seconds between progress lines (stderr) of a run
+
+
 def run(seed: int, cases: int, batch: int, gpu: str | None = None, timeout: float = 600.0,
         log=print, start: int = 0, ops: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
     """Run cases start..start+cases-1 in child processes of ``batch`` cases each; return the findings.
@@ -205,7 +208,12 @@ def run(seed: int, cases: int, batch: int, gpu: str | None = None, timeout: floa
     cases += start
     t0 = time.perf_counter()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    shown = t0
     while i < cases:
+        if time.perf_counter() - shown >= PROGRESS_S:  # long runs: a line at most every PROGRESS_S seconds
+            shown = time.perf_counter()
+            print(f"fuzz: {i - start}/{cases - start} cases, {len(findings)} findings, {shown - t0:.0f} s",
+                  file=sys.stderr, flush=True)
         n = min(batch, cases - i)
         cmd = [sys.executable, "-m", "tests.fuzz", "--worker", "--seed", str(seed), "--start", str(i),
                "--count", str(n)] + (["--gpu", gpu] if gpu else []) + (["--ops", ",".join(sorted(ops))] if ops else [])

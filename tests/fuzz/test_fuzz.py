@@ -83,6 +83,13 @@ def test_a_crash_is_reported_naming_the_case(monkeypatch):
     assert "case 3 " in crashes[0]["what"]
 
 
+def test_long_runs_print_progress_between_batches(monkeypatch, capsys):
+    monkeypatch.setattr(runner, "PROGRESS_S", 0.0)  # a line before every batch
+    runner.run(seed=2026, cases=4, batch=2, log=lambda _: None)
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("fuzz: ")]
+    assert [ln.split(",")[0] for ln in lines] == ["fuzz: 0/4 cases", "fuzz: 2/4 cases"], lines
+
+
 def test_ops_filter_runs_only_those_cases_at_their_full_run_indices(capsys):
     runner.worker(2026, 0, 60, None, frozenset({"feather_mask"}))
     started = [int(ln.split()[1]) for ln in capsys.readouterr().out.splitlines() if ln.startswith("START ")]
