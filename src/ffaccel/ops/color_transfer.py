@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ffaccel import _checks, _colorspace
+from ffaccel import _checks, _colorspace, _portable
 from ffaccel._arrays import as_xp, device_scope, like_input
 from ffaccel.ops._color_state import ColorStats, ColorTransferState
 
@@ -35,9 +35,10 @@ __all__ = ["color_transfer", "bgr_to_lab", "lab_to_bgr", "COLOR_METHODS", "Color
 
 COLOR_METHODS = ("reinhard_lab", "linear_gain", "mkl")
 
-# The Lab of reinhard_lab: OpenCV's documented float formula (ffaccel/_colorspace.py, OPENCV).
-_bgr01_to_lab = functools.partial(_colorspace.bgr01_to_lab, c=_colorspace.OPENCV)
-_lab_to_bgr01 = functools.partial(_colorspace.lab_to_bgr01, c=_colorspace.OPENCV)
+# The Lab of reinhard_lab: OpenCV's documented float formula (ffaccel/_colorspace.py, OPENCV),
+# its roots and powers made of basic operations (exact=True), so numpy and cupy agree to the bit.
+_bgr01_to_lab = functools.partial(_colorspace.bgr01_to_lab, c=_colorspace.OPENCV, exact=True)
+_lab_to_bgr01 = functools.partial(_colorspace.lab_to_bgr01, c=_colorspace.OPENCV, exact=True)
 _mix = _colorspace.mix_pixels
 
 
@@ -96,19 +97,42 @@ def _weights(xp: Any, mask: Any, shape: tuple[int, ...], name: str) -> Any:
     return xp.clip(xp.nan_to_num(m, nan=0.0), 0, 1)  # NaN weighs 0
 
 
-def _stats(xp: Any, pixels: Any, w: Any, name: str, full_cov: bool) -> ColorStats:
-    """Mask-weighted mean, std and (optionally) covariance of (H, W, 3) pixels, on the host."""
-    total = float(w.sum())
-    if total <= 1e-6:
-        raise ValueError(f"{name}: expected some pixel with a weight above 0 (else there are no statistics), got none")
+_PAIRS = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))  # the covariance's upper triangle
+
+
+def _stats(xp: Any, pixels: Any, w: Any, name: str, crop: str, full_cov: bool) -> ColorStats:
+    """Mask-weighted mean, std and (optionally) covariance of (H, W, 3) pixels, on the host.
+
+    Two passes (mean, then squared deviations), every sum exact whatever its order
+    (:func:`ffaccel._portable.exact_sums`) and every term a chain of single float64
+    operations: numpy and cupy give the same statistics to the bit. ``name`` and ``crop``
+    name the weights and the pixels in errors.
+    """
     p = pixels.reshape(-1, 3).astype(xp.float64)
     wf = w.reshape(-1, 1).astype(xp.float64)
-    mean = (p * wf).sum(axis=0) / total
-    d = p - mean
-    cov = (d * wf).T @ d / total if full_cov else None
-    var = (d * d * wf).sum(axis=0) / total
-    to_host = (lambda a: a.get()) if hasattr(mean, "get") else np.asarray
-    return ColorStats(to_host(mean), np.sqrt(np.maximum(to_host(var), 0.0)), None if cov is None else to_host(cov))
+    total, *sums = _sums(xp, xp.concatenate([wf, p * wf], axis=1), crop)
+    if total <= 1e-6:
+        raise ValueError(f"{name}: expected some pixel with a weight above 0 (else there are no statistics), got none")
+    mean = np.array(sums) / total
+    d = p - xp.asarray(mean)
+    if full_cov:
+        dw = d * wf
+        cov = np.empty((3, 3))
+        for (i, j), v in zip(_PAIRS, _sums(xp, xp.stack([dw[:, i] * d[:, j] for i, j in _PAIRS], axis=1), crop)):
+            cov[i, j] = cov[j, i] = v / total
+        var = np.diag(cov).copy()
+    else:
+        var = np.array(_sums(xp, d * d * wf, crop)) / total
+        cov = None
+    return ColorStats(mean, np.sqrt(np.maximum(var, 0.0)), cov)
+
+
+def _sums(xp: Any, terms: Any, crop: str) -> list[float]:
+    try:
+        return _portable.exact_sums(xp, terms)
+    except ValueError:  # only float32 values far outside 0..255 get here (their Lab overflows)
+        raise ValueError(f"{crop}: expected values whose statistics are finite (0..255), got values that overflow"
+                         ) from None
 
 
 def _sqrtm_psd(c: np.ndarray, inverse: bool = False) -> np.ndarray:
@@ -183,8 +207,8 @@ def color_transfer(src_crop: Any, ref_crop: Any, mask: Any, method: str = "reinh
         else:
             sp, rp = src.astype(xp.float32), ref.astype(xp.float32)
         full = method == "mkl"
-        s_stats = _stats(xp, sp, w_src, "mask", full)
-        r_stats = _stats(xp, rp, w_ref, "mask" if ref_mask is None else "ref_mask", full)
+        s_stats = _stats(xp, sp, w_src, "mask", "src_crop", full)
+        r_stats = _stats(xp, rp, w_ref, "mask" if ref_mask is None else "ref_mask", "ref_crop", full)
         if state is not None:
             s_stats, r_stats = state.update(track, method, s_stats, r_stats)
         # The statistics are host numpy; cupy does not mix host arrays into device arithmetic.
