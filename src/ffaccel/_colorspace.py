@@ -68,6 +68,7 @@ __all__ = [
     "lab_from_f",
     "lab_to_bgr01",
     "lab_to_xyzn",
+    "linear_bgr_to_lab",
     "linear_to_srgb",
     "mix",
     "mix_pixels",
@@ -304,7 +305,12 @@ def mix_pixels(xp: Any, m: Any, pixels: Any) -> Any:
 
 def bgr01_to_lab(xp: Any, bgr: Any, c: LabConvention, *, exact: bool = False) -> Any:
     """(..., 3) sRGB BGR 0..1 -> (..., 3) float32 L, a, b, in ``bgr``'s precision until the end."""
-    xyz = mix(xp, c.bgr_to_xyzn, _planes(srgb_to_linear(xp, bgr, exact=exact)))
+    return linear_bgr_to_lab(xp, srgb_to_linear(xp, bgr, exact=exact), c, exact=exact)
+
+
+def linear_bgr_to_lab(xp: Any, linear: Any, c: LabConvention, *, exact: bool = False) -> Any:
+    """(..., 3) linear-light BGR -> (..., 3) float32 L, a, b: :func:`bgr01_to_lab` after its first step."""
+    xyz = mix(xp, c.bgr_to_xyzn, _planes(linear))
     f = [lab_f(xp, t, c, exact=exact) for t in xyz]
     return xp.stack(lab_from_f(xp, f, xyz[1], c), axis=-1).astype(xp.float32)
 

@@ -39,6 +39,7 @@ COLOR_METHODS = ("reinhard_lab", "linear_gain", "mkl")
 # its roots and powers made of basic operations (exact=True), so numpy and cupy agree to the bit.
 _bgr01_to_lab = functools.partial(_colorspace.bgr01_to_lab, c=_colorspace.OPENCV, exact=True)
 _lab_to_bgr01 = functools.partial(_colorspace.lab_to_bgr01, c=_colorspace.OPENCV, exact=True)
+_linear_to_lab = functools.partial(_colorspace.linear_bgr_to_lab, c=_colorspace.OPENCV, exact=True)
 _mix = _colorspace.mix_pixels
 
 
@@ -58,7 +59,7 @@ def bgr_to_lab(image: Any) -> Any:
     """
     arr, xp = _colour_image(image, "image")
     with device_scope(image):
-        return like_input(image, _bgr01_to_lab(xp, arr.astype(xp.float32) * np.float32(1 / 255)))
+        return like_input(image, _to_lab(xp, arr))
 
 
 def lab_to_bgr(lab: Any) -> Any:
@@ -75,6 +76,14 @@ def lab_to_bgr(lab: Any) -> Any:
         raise ValueError(f"lab: expected shape (H, W, 3), got {tuple(arr.shape)}")
     with device_scope(lab):
         return like_input(lab, _lab_to_bgr01(xp, arr.astype(xp.float32)) * np.float32(255))
+
+
+def _to_lab(xp: Any, crop: Any) -> Any:
+    """(H, W, 3) uint8 or float32 BGR 0..255 -> float32 Lab; uint8 through the linear-light table."""
+    if crop.dtype == np.uint8:  # the 256 codes' linear light, computed once on the host: same on every device
+        table = xp.asarray(_colorspace.decode_table())
+        return _blockwise(xp, lambda px: _linear_to_lab(xp, table[px]), crop)
+    return _blockwise(xp, lambda px: _bgr01_to_lab(xp, px * np.float32(1 / 255)), crop)
 
 
 def _colour_image(x: Any, name: str) -> tuple[Any, Any]:
@@ -108,17 +117,17 @@ def _stats(xp: Any, pixels: Any, w: Any, name: str, crop: str, full_cov: bool) -
     operations: numpy and cupy give the same statistics to the bit. ``name`` and ``crop``
     name the weights and the pixels in errors.
     """
-    p = pixels.reshape(-1, 3).astype(xp.float64)
-    wf = w.reshape(-1, 1).astype(xp.float64)
-    total, *sums = _sums(xp, xp.concatenate([wf, p * wf], axis=1), crop)
+    p = xp.ascontiguousarray(pixels.reshape(-1, 3).T, dtype=xp.float64)  # (3, N): a plane per channel
+    wf = w.reshape(1, -1).astype(xp.float64)
+    total, *sums = _sums(xp, xp.concatenate([wf, p * wf]), crop)
     if total <= 1e-6:
         raise ValueError(f"{name}: expected some pixel with a weight above 0 (else there are no statistics), got none")
     mean = np.array(sums) / total
-    d = p - xp.asarray(mean)
+    d = p - xp.asarray(mean[:, None])
     if full_cov:
         dw = d * wf
         cov = np.empty((3, 3))
-        for (i, j), v in zip(_PAIRS, _sums(xp, xp.stack([dw[:, i] * d[:, j] for i, j in _PAIRS], axis=1), crop)):
+        for (i, j), v in zip(_PAIRS, _sums(xp, xp.stack([dw[i] * d[j] for i, j in _PAIRS]), crop)):
             cov[i, j] = cov[j, i] = v / total
         var = np.diag(cov).copy()
     else:
@@ -202,8 +211,7 @@ def color_transfer(src_crop: Any, ref_crop: Any, mask: Any, method: str = "reinh
         _finite(xp, src, "src_crop")
         _finite(xp, ref, "ref_crop")
         if method == "reinhard_lab":
-            sp = _bgr01_to_lab(xp, src.astype(xp.float32) * np.float32(1 / 255))
-            rp = _bgr01_to_lab(xp, ref.astype(xp.float32) * np.float32(1 / 255))
+            sp, rp = _to_lab(xp, src), _to_lab(xp, ref)
         else:
             sp, rp = src.astype(xp.float32), ref.astype(xp.float32)
         full = method == "mkl"
@@ -215,17 +223,31 @@ def color_transfer(src_crop: Any, ref_crop: Any, mask: Any, method: str = "reinh
         def dev(v: np.ndarray) -> Any:
             return xp.asarray(v.astype(np.float32))
 
+        def finish(res: Any) -> Any:
+            return xp.clip(xp.rint(res), 0, 255).astype(xp.uint8) if src.dtype == np.uint8 else res.astype(xp.float32)
+
         if method == "reinhard_lab":
             gain = r_stats.std / np.maximum(s_stats.std, 1e-6)
-            lab = (sp - dev(s_stats.mean)) * dev(gain) + dev(r_stats.mean)
-            res = _lab_to_bgr01(xp, lab) * np.float32(255)
+            m_src, g, m_ref = dev(s_stats.mean), dev(gain), dev(r_stats.mean)
+            res = _blockwise(xp, lambda lab: finish(_lab_to_bgr01(xp, (lab - m_src) * g + m_ref) * np.float32(255)), sp,
+                             src.dtype)
         elif method == "linear_gain":
-            res = sp * dev(r_stats.mean / np.maximum(s_stats.mean, 1e-6))
+            res = finish(sp * dev(r_stats.mean / np.maximum(s_stats.mean, 1e-6)))
         else:
             t = mkl_matrix(s_stats.cov, r_stats.cov)
-            res = _mix(xp, t, sp - dev(s_stats.mean)) + dev(r_stats.mean)
-        if src.dtype == np.uint8:
-            res = xp.clip(xp.rint(res), 0, 255).astype(xp.uint8)
-        else:
-            res = res.astype(xp.float32)
+            res = finish(_mix(xp, t, sp - dev(s_stats.mean)) + dev(r_stats.mean))
         return like_input(src_crop, res)
+
+
+_BLOCK = 4096  # pixels per numpy block: a block's temporaries stay in the CPU's cache
+
+
+def _blockwise(xp: Any, fn: Any, pixels: Any, dtype: Any = np.float32) -> Any:
+    """``fn`` over (..., 3) pixels, per pixel; numpy in blocks of pixels (the same bytes, faster), cupy at once."""
+    if xp is not np:
+        return fn(pixels)
+    flat = pixels.reshape(-1, 3)
+    out = np.empty(flat.shape, dtype)
+    for i in range(0, len(flat), _BLOCK):
+        out[i:i + _BLOCK] = fn(flat[i:i + _BLOCK])
+    return out.reshape(pixels.shape)
