@@ -5,7 +5,9 @@ viewed through cupy zero-copy and handed back as torch). The per-pixel work runs
 the crop lives; the statistics (a few numbers per face) come back to the host, where the
 transform is solved and where :class:`ColorTransferState` smooths them over time. That
 one small device-to-host read per call synchronises the stream, so ``color_transfer``
-cannot be captured inside a CUDA graph (paste_back can).
+cannot be captured inside a CUDA graph (paste_back can). CPU and GPU give the same bytes:
+the sums are exact in any order and the Lab roots are made of basic IEEE operations
+(``ffaccel/_portable.py``; docs/blending.md, "CPU and GPU").
 
 Methods, statistics always weighted by the mask (pixels with mask 0 do not count):
 
