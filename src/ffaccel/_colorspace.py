@@ -117,7 +117,7 @@ def linear_to_srgb(xp: Any, v: Any, number: Callable[[str], Any] = float, *, exa
     """Linear light (0..1) to sRGB encoding: ``v <= 0.0031308 ? 12.92 v : 1.055 v ** (1 / 2.4) - 0.055``.
 
     Elementwise, in ``v``'s dtype; no clamping. ``exact``: the power as
-    ``sqrt(sqrt(cbrt(v)**5))`` in float64 (same bits on numpy and cupy).
+    ``cbrt(v) * sqrt(sqrt(cbrt(v)))`` in float64 (same bits on numpy and cupy).
 
     Example:
         >>> import numpy as np
@@ -126,11 +126,9 @@ def linear_to_srgb(xp: Any, v: Any, number: Callable[[str], Any] = float, *, exa
     """
     knee, slope, offset, scale, gamma = (number(c) for c in (_KNEE_LINEAR, _SLOPE, _OFFSET, _SCALE, _GAMMA))
     base = xp.maximum(v, knee)
-    if exact:  # v**(1/2.4) = v**(5/12) = sqrt(sqrt((v**(1/3))**5))
+    if exact:  # v**(1/2.4) = v**(5/12) = v**(1/3) * (v**(1/3))**(1/4)
         c = _portable.root(xp, base.astype(xp.float64), 3)
-        c5 = c * c
-        c5 = c5 * c5 * c
-        power = xp.sqrt(xp.sqrt(c5)).astype(base.dtype)
+        power = (c * xp.sqrt(xp.sqrt(c))).astype(base.dtype)
     else:
         power = base ** (number("1") / gamma)
     return xp.where(v <= knee, v * slope, scale * power - offset)

@@ -84,7 +84,7 @@ def _to_lab(xp: Any, crop: Any) -> Any:
     """(H, W, 3) uint8 or float32 BGR 0..255 -> float32 Lab; uint8 through the linear-light table."""
     if crop.dtype == np.uint8:  # the 256 codes' linear light, computed once on the host: same on every device
         table = xp.asarray(_colorspace.decode_table())
-        return _blockwise(xp, lambda px: _linear_to_lab(xp, table[px]), crop)
+        return _blockwise(xp, lambda px: _linear_to_lab(xp, xp.take(table, px)), crop)
     return _blockwise(xp, lambda px: _bgr01_to_lab(xp, px * np.float32(1 / 255)), crop)
 
 
