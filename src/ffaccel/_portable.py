@@ -34,9 +34,9 @@ import numpy as np
 
 __all__ = ["root", "exact_sums", "EXACT_SUM_MAX_TERMS"]
 
-# Initial guess of x ** (1 / n) from x's bits: bits / n + MAGIC[n] halves/thirds/fifths the
-# exponent and interpolates the mantissa linearly (within 3.4 % for every positive normal
-# float64). Integer arithmetic: the same guess on every backend.
+# Initial guess of x ** (1 / n) from x's bits: bits // n + MAGIC[n] divides the exponent by n
+# and interpolates the mantissa linearly (within 3.4 % for every positive normal float64).
+# Integer arithmetic: the same guess on every backend.
 _MAGIC = {n: int(round(((1 - 1 / n) * 1023 - c) * 2 ** 52)) for n, c in ((3, 0.0335), (5, 0.0365))}
 _NEWTON_STEPS = 4  # 3.4e-2 -> 2e-3 -> 1e-5 -> 2e-10 -> below float64 precision
 _CHUNK = 16384  # numpy: elements per block (a block's temporaries stay in the CPU's cache)
@@ -45,10 +45,11 @@ _CHUNK = 16384  # numpy: elements per block (a block's temporaries stay in the C
 def root(xp: Any, x: Any, n: int) -> Any:
     """``x ** (1 / n)`` (n = 3 or 5) of an array as float64, elementwise, from basic operations only.
 
-    Within about one float64 ulp for positive normal ``x`` (ample for float32 results);
-    0, +inf, NaN and negative values are returned as they are (callers clamp first). The same bits with numpy and cupy by construction: an integer guess
-    from the bits, then Newton steps ``y <- ((n - 1) y + x / y**(n - 1)) / n``, each
-    operation a separate array operation.
+    Within a few float64 ulps for positive normal ``x`` (ample for float32 results); 0,
+    +inf, NaN and negative values are returned as they are (callers clamp first). The
+    same bits with numpy and cupy by construction: an integer guess from the bits, then
+    Newton steps ``y <- ((n - 1) y + x / y**(n - 1)) / n``, each operation a separate
+    array operation (numpy runs them in cache-sized blocks: elementwise, the same bits).
     """
     x = xp.ascontiguousarray(x, dtype=xp.float64)
     if xp is not np:
@@ -70,7 +71,7 @@ def _root(xp: Any, x: Any, n: int) -> Any:
     return xp.where((x > 0) & (x < math.inf), y, x)  # 0, inf and NaN as they are
 
 
-#: Terms one exact_sums column may hold (the int64 budget is split over them).
+#: Terms one exact_sums row may hold (the int64 budget is split over them).
 EXACT_SUM_MAX_TERMS = 2 ** 30
 
 
