@@ -8,6 +8,12 @@ first index picks the plane), in BGR order as OpenCV and FaceFusion hold frames.
 step keeps the dtype it is given (float32 stays float32: the constants are Python
 floats), so callers choose the precision.
 
+``exact=True`` (color_transfer's choice) replaces the library's ``**`` and ``cbrt`` with
+:func:`ffaccel._portable.root`, made of basic IEEE operations in float64 and rounded
+once to the given dtype, so numpy and cupy give the same bits (the library functions
+differ in the last bits between libm, SIMD and CUDA). The cubes of the inverse are
+products in every mode.
+
 Steps:
 
 1. :func:`srgb_to_linear`, :func:`linear_to_srgb`: the IEC 61966-2-1 transfer curve.
@@ -50,6 +56,8 @@ from typing import Any
 
 import numpy as np
 
+from ffaccel import _portable
+
 __all__ = [
     "CIE",
     "OPENCV",
@@ -60,6 +68,7 @@ __all__ = [
     "lab_from_f",
     "lab_to_bgr01",
     "lab_to_xyzn",
+    "linear_bgr_to_lab",
     "linear_to_srgb",
     "mix",
     "mix_pixels",
@@ -83,11 +92,12 @@ class _Scalar:
     maximum = staticmethod(max)
 
 
-def srgb_to_linear(xp: Any, s: Any, number: Callable[[str], Any] = float) -> Any:
+def srgb_to_linear(xp: Any, s: Any, number: Callable[[str], Any] = float, *, exact: bool = False) -> Any:
     """sRGB-encoded values (0..1) to linear light: ``s <= 0.04045 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4``.
 
     Elementwise, in ``s``'s dtype; no clamping. ``number`` makes the constants (Python
-    floats by default; the table builder passes ``Decimal``).
+    floats by default; the table builder passes ``Decimal``). ``exact``: the power as
+    ``u**2 * root5(u**2)`` in float64 (same bits on numpy and cupy).
 
     Example:
         >>> import numpy as np
@@ -95,13 +105,19 @@ def srgb_to_linear(xp: Any, s: Any, number: Callable[[str], Any] = float) -> Any
         array([0.      , 0.214041, 1.      ])
     """
     knee, slope, offset, scale, gamma = (number(c) for c in (_KNEE_ENCODED, _SLOPE, _OFFSET, _SCALE, _GAMMA))
-    return xp.where(s <= knee, s / slope, ((xp.maximum(s, knee) + offset) / scale) ** gamma)
+    base = (xp.maximum(s, knee) + offset) / scale
+    if exact:
+        u2 = base.astype(xp.float64)
+        u2 = u2 * u2  # u**2.4 = u**2 * (u**2)**(1/5)
+        return xp.where(s <= knee, s / slope, (u2 * _portable.root(xp, u2, 5)).astype(base.dtype))
+    return xp.where(s <= knee, s / slope, base ** gamma)
 
 
-def linear_to_srgb(xp: Any, v: Any, number: Callable[[str], Any] = float) -> Any:
+def linear_to_srgb(xp: Any, v: Any, number: Callable[[str], Any] = float, *, exact: bool = False) -> Any:
     """Linear light (0..1) to sRGB encoding: ``v <= 0.0031308 ? 12.92 v : 1.055 v ** (1 / 2.4) - 0.055``.
 
-    Elementwise, in ``v``'s dtype; no clamping.
+    Elementwise, in ``v``'s dtype; no clamping. ``exact``: the power as
+    ``cbrt(v) * sqrt(sqrt(cbrt(v)))`` in float64 (same bits on numpy and cupy).
 
     Example:
         >>> import numpy as np
@@ -109,7 +125,13 @@ def linear_to_srgb(xp: Any, v: Any, number: Callable[[str], Any] = float) -> Any
         array([0. , 0.5, 1. ])
     """
     knee, slope, offset, scale, gamma = (number(c) for c in (_KNEE_LINEAR, _SLOPE, _OFFSET, _SCALE, _GAMMA))
-    return xp.where(v <= knee, v * slope, scale * xp.maximum(v, knee) ** (number("1") / gamma) - offset)
+    base = xp.maximum(v, knee)
+    if exact:  # v**(1/2.4) = v**(5/12) = v**(1/3) * (v**(1/3))**(1/4)
+        c = _portable.root(xp, base.astype(xp.float64), 3)
+        power = (c * xp.sqrt(xp.sqrt(c))).astype(base.dtype)
+    else:
+        power = base ** (number("1") / gamma)
+    return xp.where(v <= knee, v * slope, scale * power - offset)
 
 
 @functools.lru_cache(maxsize=1)
@@ -222,8 +244,15 @@ OPENCV = LabConvention("opencv",
 
 
 # ---------------------------------------------------------------- 3. normalised XYZ <-> Lab
-def lab_f(xp: Any, t: Any, c: LabConvention) -> Any:
-    """The Lab companding function: ``t > knee ? cbrt(t) : slope * t + offset``, elementwise."""
+def lab_f(xp: Any, t: Any, c: LabConvention, *, exact: bool = False) -> Any:
+    """The Lab companding function: ``t > knee ? cbrt(t) : slope * t + offset``, elementwise.
+
+    ``exact``: the cube root from :func:`ffaccel._portable.root` in float64, rounded to
+    ``t``'s dtype (same bits on numpy and cupy).
+    """
+    if exact:
+        cube_root = _portable.root(xp, xp.maximum(t, c.knee).astype(xp.float64), 3).astype(t.dtype)
+        return xp.where(t > c.knee, cube_root, t * c.slope + c.offset)
     if xp is not np:
         return xp.where(t > c.knee, xp.cbrt(t), t * c.slope + c.offset)
     # On the CPU most pixels are above the knee: take the cube root everywhere and patch
@@ -252,11 +281,12 @@ def lab_to_xyzn(xp: Any, lab: Sequence[Any], c: LabConvention) -> list[Any]:
     lum, a, b = lab[0], lab[1], lab[2]
     kappa = c.kappa if c.kappa is not None else 116.0 * c.slope
     f_knee = c.slope * c.knee + c.offset  # f at the knee: where the inverse switches branch
-    y = xp.where(lum > kappa * c.knee, ((lum + 16.0) / 116.0) ** 3, lum / kappa)
-    fy = xp.where(lum > kappa * c.knee, (lum + 16.0) / 116.0, y * c.slope + c.offset)
+    g = (lum + 16.0) / 116.0
+    y = xp.where(lum > kappa * c.knee, g * g * g, lum / kappa)  # cubes as products: the same bits everywhere
+    fy = xp.where(lum > kappa * c.knee, g, y * c.slope + c.offset)
 
     def inverse(f: Any) -> Any:
-        return xp.where(f > f_knee, f ** 3, (f - c.offset) / c.slope)
+        return xp.where(f > f_knee, f * f * f, (f - c.offset) / c.slope)
 
     return [inverse(fy + a / 500.0), y, inverse(fy - b / 200.0)]
 
@@ -271,13 +301,19 @@ def mix_pixels(xp: Any, m: Any, pixels: Any) -> Any:
     return xp.stack(mix(xp, m, _planes(pixels)), axis=-1)
 
 
-def bgr01_to_lab(xp: Any, bgr: Any, c: LabConvention) -> Any:
+def bgr01_to_lab(xp: Any, bgr: Any, c: LabConvention, *, exact: bool = False) -> Any:
     """(..., 3) sRGB BGR 0..1 -> (..., 3) float32 L, a, b, in ``bgr``'s precision until the end."""
-    xyz = mix(xp, c.bgr_to_xyzn, _planes(srgb_to_linear(xp, bgr)))
-    return xp.stack(lab_from_f(xp, [lab_f(xp, t, c) for t in xyz], xyz[1], c), axis=-1).astype(xp.float32)
+    return linear_bgr_to_lab(xp, srgb_to_linear(xp, bgr, exact=exact), c, exact=exact)
 
 
-def lab_to_bgr01(xp: Any, lab: Any, c: LabConvention) -> Any:
+def linear_bgr_to_lab(xp: Any, linear: Any, c: LabConvention, *, exact: bool = False) -> Any:
+    """(..., 3) linear-light BGR -> (..., 3) float32 L, a, b: :func:`bgr01_to_lab` after its first step."""
+    xyz = mix(xp, c.bgr_to_xyzn, _planes(linear))
+    f = [lab_f(xp, t, c, exact=exact) for t in xyz]
+    return xp.stack(lab_from_f(xp, f, xyz[1], c), axis=-1).astype(xp.float32)
+
+
+def lab_to_bgr01(xp: Any, lab: Any, c: LabConvention, *, exact: bool = False) -> Any:
     """(..., 3) L, a, b -> (..., 3) float32 sRGB BGR 0..1 (unclipped): the inverse of :func:`bgr01_to_lab`."""
     linear = mix(xp, c.xyzn_to_bgr, lab_to_xyzn(xp, _planes(lab), c))
-    return linear_to_srgb(xp, xp.stack(linear, axis=-1)).astype(xp.float32)
+    return linear_to_srgb(xp, xp.stack(linear, axis=-1), exact=exact).astype(xp.float32)

@@ -5,7 +5,9 @@ viewed through cupy zero-copy and handed back as torch). The per-pixel work runs
 the crop lives; the statistics (a few numbers per face) come back to the host, where the
 transform is solved and where :class:`ColorTransferState` smooths them over time. That
 one small device-to-host read per call synchronises the stream, so ``color_transfer``
-cannot be captured inside a CUDA graph (paste_back can).
+cannot be captured inside a CUDA graph (paste_back can). CPU and GPU give the same bytes:
+the sums are exact in any order and the Lab roots are made of basic IEEE operations
+(``ffaccel/_portable.py``; docs/blending.md, "CPU and GPU").
 
 Methods, statistics always weighted by the mask (pixels with mask 0 do not count):
 
@@ -27,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ffaccel import _checks, _colorspace
+from ffaccel import _checks, _colorspace, _portable
 from ffaccel._arrays import as_xp, device_scope, like_input
 from ffaccel.ops._color_state import ColorStats, ColorTransferState
 
@@ -35,9 +37,11 @@ __all__ = ["color_transfer", "bgr_to_lab", "lab_to_bgr", "COLOR_METHODS", "Color
 
 COLOR_METHODS = ("reinhard_lab", "linear_gain", "mkl")
 
-# The Lab of reinhard_lab: OpenCV's documented float formula (ffaccel/_colorspace.py, OPENCV).
-_bgr01_to_lab = functools.partial(_colorspace.bgr01_to_lab, c=_colorspace.OPENCV)
-_lab_to_bgr01 = functools.partial(_colorspace.lab_to_bgr01, c=_colorspace.OPENCV)
+# The Lab of reinhard_lab: OpenCV's documented float formula (ffaccel/_colorspace.py, OPENCV),
+# its roots and powers made of basic operations (exact=True), so numpy and cupy agree to the bit.
+_bgr01_to_lab = functools.partial(_colorspace.bgr01_to_lab, c=_colorspace.OPENCV, exact=True)
+_lab_to_bgr01 = functools.partial(_colorspace.lab_to_bgr01, c=_colorspace.OPENCV, exact=True)
+_linear_to_lab = functools.partial(_colorspace.linear_bgr_to_lab, c=_colorspace.OPENCV, exact=True)
 _mix = _colorspace.mix_pixels
 
 
@@ -57,7 +61,7 @@ def bgr_to_lab(image: Any) -> Any:
     """
     arr, xp = _colour_image(image, "image")
     with device_scope(image):
-        return like_input(image, _bgr01_to_lab(xp, arr.astype(xp.float32) * np.float32(1 / 255)))
+        return like_input(image, _to_lab(xp, arr))
 
 
 def lab_to_bgr(lab: Any) -> Any:
@@ -74,6 +78,14 @@ def lab_to_bgr(lab: Any) -> Any:
         raise ValueError(f"lab: expected shape (H, W, 3), got {tuple(arr.shape)}")
     with device_scope(lab):
         return like_input(lab, _lab_to_bgr01(xp, arr.astype(xp.float32)) * np.float32(255))
+
+
+def _to_lab(xp: Any, crop: Any) -> Any:
+    """(H, W, 3) uint8 or float32 BGR 0..255 -> float32 Lab; uint8 through the linear-light table."""
+    if crop.dtype == np.uint8:  # the 256 codes' linear light, computed once on the host: same on every device
+        table = xp.asarray(_colorspace.decode_table())
+        return _blockwise(xp, lambda px: _linear_to_lab(xp, xp.take(table, px)), crop)
+    return _blockwise(xp, lambda px: _bgr01_to_lab(xp, px * np.float32(1 / 255)), crop)
 
 
 def _colour_image(x: Any, name: str) -> tuple[Any, Any]:
@@ -96,19 +108,42 @@ def _weights(xp: Any, mask: Any, shape: tuple[int, ...], name: str) -> Any:
     return xp.clip(xp.nan_to_num(m, nan=0.0), 0, 1)  # NaN weighs 0
 
 
-def _stats(xp: Any, pixels: Any, w: Any, name: str, full_cov: bool) -> ColorStats:
-    """Mask-weighted mean, std and (optionally) covariance of (H, W, 3) pixels, on the host."""
-    total = float(w.sum())
+_PAIRS = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))  # the covariance's upper triangle
+
+
+def _stats(xp: Any, pixels: Any, w: Any, name: str, crop: str, full_cov: bool) -> ColorStats:
+    """Mask-weighted mean, std and (optionally) covariance of (H, W, 3) pixels, on the host.
+
+    Two passes (mean, then squared deviations), every sum exact whatever its order
+    (:func:`ffaccel._portable.exact_sums`) and every term a chain of single float64
+    operations: numpy and cupy give the same statistics to the bit. ``name`` and ``crop``
+    name the weights and the pixels in errors.
+    """
+    p = xp.ascontiguousarray(pixels.reshape(-1, 3).T, dtype=xp.float64)  # (3, N): a plane per channel
+    wf = w.reshape(1, -1).astype(xp.float64)
+    total, *sums = _sums(xp, xp.concatenate([wf, p * wf]), crop)
     if total <= 1e-6:
         raise ValueError(f"{name}: expected some pixel with a weight above 0 (else there are no statistics), got none")
-    p = pixels.reshape(-1, 3).astype(xp.float64)
-    wf = w.reshape(-1, 1).astype(xp.float64)
-    mean = (p * wf).sum(axis=0) / total
-    d = p - mean
-    cov = (d * wf).T @ d / total if full_cov else None
-    var = (d * d * wf).sum(axis=0) / total
-    to_host = (lambda a: a.get()) if hasattr(mean, "get") else np.asarray
-    return ColorStats(to_host(mean), np.sqrt(np.maximum(to_host(var), 0.0)), None if cov is None else to_host(cov))
+    mean = np.array(sums) / total
+    d = p - xp.asarray(mean[:, None])
+    if full_cov:
+        dw = d * wf
+        cov = np.empty((3, 3))
+        for (i, j), v in zip(_PAIRS, _sums(xp, xp.stack([dw[i] * d[j] for i, j in _PAIRS]), crop)):
+            cov[i, j] = cov[j, i] = v / total
+        var = np.diag(cov).copy()
+    else:
+        var = np.array(_sums(xp, d * d * wf, crop)) / total
+        cov = None
+    return ColorStats(mean, np.sqrt(np.maximum(var, 0.0)), cov)
+
+
+def _sums(xp: Any, terms: Any, crop: str) -> list[float]:
+    try:
+        return _portable.exact_sums(xp, terms)
+    except ValueError:  # only float32 values far outside 0..255 get here (their Lab overflows)
+        raise ValueError(f"{crop}: expected values whose statistics are finite (0..255), got values that overflow"
+                         ) from None
 
 
 def _sqrtm_psd(c: np.ndarray, inverse: bool = False) -> np.ndarray:
@@ -178,30 +213,43 @@ def color_transfer(src_crop: Any, ref_crop: Any, mask: Any, method: str = "reinh
         _finite(xp, src, "src_crop")
         _finite(xp, ref, "ref_crop")
         if method == "reinhard_lab":
-            sp = _bgr01_to_lab(xp, src.astype(xp.float32) * np.float32(1 / 255))
-            rp = _bgr01_to_lab(xp, ref.astype(xp.float32) * np.float32(1 / 255))
+            sp, rp = _to_lab(xp, src), _to_lab(xp, ref)
         else:
             sp, rp = src.astype(xp.float32), ref.astype(xp.float32)
         full = method == "mkl"
-        s_stats = _stats(xp, sp, w_src, "mask", full)
-        r_stats = _stats(xp, rp, w_ref, "mask" if ref_mask is None else "ref_mask", full)
+        s_stats = _stats(xp, sp, w_src, "mask", "src_crop", full)
+        r_stats = _stats(xp, rp, w_ref, "mask" if ref_mask is None else "ref_mask", "ref_crop", full)
         if state is not None:
             s_stats, r_stats = state.update(track, method, s_stats, r_stats)
         # The statistics are host numpy; cupy does not mix host arrays into device arithmetic.
         def dev(v: np.ndarray) -> Any:
             return xp.asarray(v.astype(np.float32))
 
+        def finish(res: Any) -> Any:
+            return xp.clip(xp.rint(res), 0, 255).astype(xp.uint8) if src.dtype == np.uint8 else res.astype(xp.float32)
+
         if method == "reinhard_lab":
             gain = r_stats.std / np.maximum(s_stats.std, 1e-6)
-            lab = (sp - dev(s_stats.mean)) * dev(gain) + dev(r_stats.mean)
-            res = _lab_to_bgr01(xp, lab) * np.float32(255)
+            m_src, g, m_ref = dev(s_stats.mean), dev(gain), dev(r_stats.mean)
+            res = _blockwise(xp, lambda lab: finish(_lab_to_bgr01(xp, (lab - m_src) * g + m_ref) * np.float32(255)), sp,
+                             src.dtype)
         elif method == "linear_gain":
-            res = sp * dev(r_stats.mean / np.maximum(s_stats.mean, 1e-6))
+            res = finish(sp * dev(r_stats.mean / np.maximum(s_stats.mean, 1e-6)))
         else:
             t = mkl_matrix(s_stats.cov, r_stats.cov)
-            res = _mix(xp, t, sp - dev(s_stats.mean)) + dev(r_stats.mean)
-        if src.dtype == np.uint8:
-            res = xp.clip(xp.rint(res), 0, 255).astype(xp.uint8)
-        else:
-            res = res.astype(xp.float32)
+            res = finish(_mix(xp, t, sp - dev(s_stats.mean)) + dev(r_stats.mean))
         return like_input(src_crop, res)
+
+
+_BLOCK = 4096  # pixels per numpy block: a block's temporaries stay in the CPU's cache
+
+
+def _blockwise(xp: Any, fn: Any, pixels: Any, dtype: Any = np.float32) -> Any:
+    """``fn`` over (..., 3) pixels, per pixel; numpy in blocks of pixels (the same bytes, faster), cupy at once."""
+    if xp is not np:
+        return fn(pixels)
+    flat = pixels.reshape(-1, 3)
+    out = np.empty(flat.shape, dtype)
+    for i in range(0, len(flat), _BLOCK):
+        out[i:i + _BLOCK] = fn(flat[i:i + _BLOCK])
+    return out.reshape(pixels.shape)
