@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -53,12 +54,43 @@ def root(xp: Any, x: Any, n: int) -> Any:
     """
     x = xp.ascontiguousarray(x, dtype=xp.float64)
     if xp is not np:
+        if FUSED_CUPY_ROOT and getattr(xp, "__name__", "") == "cupy":
+            return _cupy_root_kernel()(x, n, _MAGIC[n], _NEWTON_STEPS)
         return _root(xp, x, n)
     flat, out = x.reshape(-1), np.empty(x.size)
     with np.errstate(all="ignore"):  # NaN, inf, 0 run through the steps and are put back after
         for i in range(0, x.size, _CHUNK):
             out[i:i + _CHUNK] = _root(np, flat[i:i + _CHUNK], n)
     return out.reshape(x.shape)
+
+
+#: cupy: run the guess and the Newton steps in one elementwise kernel instead of about 25
+#: array operations (kernel launches) per root. The kernel performs the same IEEE operations
+#: in the same order as ``_root``, compiled with ``--fmad=false`` so that no multiply and add
+#: are fused: the same bits (tests/test_portable_cuda.py compares both ways bit for bit).
+FUSED_CUPY_ROOT = True
+
+_ROOT_OPERATION = """
+if (x > 0.0 && isfinite(x)) {
+    double r = __longlong_as_double(__double_as_longlong(x) / n + magic);  // x > 0: / is //
+    for (int i = 0; i < steps; ++i) {
+        double p = r * r;
+        if (n == 5) p = p * p;
+        r = (r * (double)(n - 1) + x / p) / (double)n;
+    }
+    y = r;
+} else {
+    y = x;  // 0, inf, NaN and negative values as they are
+}
+"""
+
+
+@functools.lru_cache(maxsize=1)
+def _cupy_root_kernel() -> Any:
+    import cupy
+
+    return cupy.ElementwiseKernel("float64 x, int64 n, int64 magic, int32 steps", "float64 y", _ROOT_OPERATION,
+                                  "ffaccel_portable_root", options=("--fmad=false",))
 
 
 def _root(xp: Any, x: Any, n: int) -> Any:
