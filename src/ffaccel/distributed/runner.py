@@ -280,6 +280,7 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
                 fail(j, f"{type(exc).__name__}: {exc}")
 
     inflight: dict[tuple[int, str, int], Any] = {}
+    lost: list[str] = []  # the errors of calls Ray gave up on (the last names why a job may be left without actors)
 
     def dispatch(method: str) -> Any:
         def call(actor: Any, t: dict[str, Any]) -> Any:
@@ -297,7 +298,8 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
                     ray.get(ref)
                 except Exception as exc:  # noqa: BLE001
                     inflight.pop(key)
-                    fail(key[0], f"{type(exc).__name__}: {exc}")
+                    lost.append(f"{type(exc).__name__}: {exc}")
+                    fail(key[0], lost[-1])
 
     for j, job in enumerate(jobs):
         try:
@@ -403,8 +405,9 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
         collect(wait=True)
         for j, r in enumerate(results):  # segments left in the pool when every actor handle died
             if not r.ok and j not in failed:
-                fail(j, "RuntimeError: no live actor was left to run this job's segments (each actor died "
-                        f"beyond max_task_retries); Ray's logs: {ray_logs_dir(ray)}")
+                why = lost[-1].strip().splitlines()[0][:300] if lost else "no error was returned"
+                fail(j, "RuntimeError: no live actor was left to run this job's segments (Ray's ActorPool drops "
+                        f"an actor that died for good; the last such error: {why}); Ray's logs: {ray_logs_dir(ray)}")
     finally:
         closer.shutdown(wait=True)
         if profile:
