@@ -235,9 +235,8 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
     actors = [actor_cls.remote(pipeline, board_name, int(cpus_per_worker), profile) for _ in range(width)]
     # Ray waits without end for an actor it cannot place or that dies while starting: the watch bounds it
     request = {"CPU": float(cpus_per_worker)} | ({"GPU": float(gpu_fraction)} if use_gpus else {})
-    watch = ActorWatch(ray, [(f"actor {k}", a) for k, a in enumerate(actors)]
-                       + ([("progress actor", board)] if board is not None else []),
-                       request, start_timeout_s, stall_timeout_s, stream=stream)
+    watch = ActorWatch(ray, [(f"actor {k}", a) for k, a in enumerate(actors)], request, start_timeout_s,
+                       stall_timeout_s, stream=stream, helpers=[("progress actor", board)] if board is not None else [])
     polls: dict[str, Any] = {}
     # CALLS_PER_ACTOR handles per actor: each actor has its next call queued while it runs one, so the
     # hand-over (result back, next call in) no longer leaves it idle between segments
@@ -367,17 +366,19 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
         while pool.has_next():
             try:
                 status, task, value = pool.get_next_unordered(timeout=0.5)
-            except TimeoutError:
+            except TimeoutError:  # nothing back yet: the checks below run outside this handler
+                status = None
+            except ray.exceptions.RayError:
+                watch.progress()
+                lost_calls()
+                continue
+            if status is None:
                 collect()
                 if _refresh(ray, board, view, polls):
                     watch.progress()
                 watch.check()
                 view.actors = f"actors {watch.started}/{width} started"
                 view.draw()
-                continue
-            except ray.exceptions.RayError:
-                watch.progress()
-                lost_calls()
                 continue
             watch.progress()
             j = task["job"]
@@ -401,6 +402,7 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
             collect()
             _refresh(ray, board, view, polls)
             watch.check()
+            view.actors = f"actors {watch.started}/{width} started"
             view.draw()
         collect(wait=True)
         for j, r in enumerate(results):  # segments left in the pool when every actor handle died

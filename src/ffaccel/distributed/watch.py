@@ -70,18 +70,21 @@ class ActorWatch:
         notice_s: seconds between those notices (the first after ``notice_s``).
         poll_s: seconds between state queries to Ray's GCS.
         clock: monotonic seconds (tests pass their own).
+        helpers: (label, handle) pairs watched alike but not counted in :attr:`started` (the progress actor).
     """
 
     def __init__(self, ray: Any, actors: Sequence[tuple[str, Any]], request: dict[str, float],
                  start_timeout_s: float | None, stall_timeout_s: float | None, stream: TextIO | None = None,
-                 notice_s: float = 30.0, poll_s: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 notice_s: float = 30.0, poll_s: float = 2.0, clock: Callable[[], float] = time.monotonic,
+                 helpers: Sequence[tuple[str, Any]] = ()) -> None:
         for name, value in (("start_timeout_s", start_timeout_s), ("stall_timeout_s", stall_timeout_s)):
             if value is not None and not value > 0:
                 raise ValueError(f"{name}: expected a number > 0 or None, got {value!r}")
         self.ray, self.request, self.stream = ray, dict(request), stream
         self.start_timeout_s, self.stall_timeout_s = start_timeout_s, stall_timeout_s
-        self.labels = [name for name, _ in actors]
-        self.handles = [a for _, a in actors]
+        self.labels = [name for name, _ in [*actors, *helpers]]
+        self.handles = [a for _, a in [*actors, *helpers]]
+        self.workers = len(actors)
         self.notice_s, self.poll_s, self.clock = notice_s, poll_s, clock
         now = clock()
         self._ready = {a.__ray_ready__.remote(): k for k, a in enumerate(self.handles)}
@@ -94,8 +97,8 @@ class ActorWatch:
 
     @property
     def started(self) -> int:
-        """Actors whose constructor has finished at least once."""
-        return len(self._started)
+        """Actors (helpers not counted) whose constructor has finished at least once."""
+        return sum(1 for k in self._started if k < self.workers)
 
     def progress(self) -> None:
         """Something finished (a call, or frames reported): the stall clock starts again."""
@@ -129,7 +132,7 @@ class ActorWatch:
                              "(worker-*.err: each actor's stderr)")
         if self._down_since and now >= self._next_notice:
             self._next_notice = now + self.notice_s
-            self._write(f"ffaccel.distributed: {self.started}/{len(self.handles)} actors started after "
+            self._write(f"ffaccel.distributed: {self.started}/{self.workers} actors started after "
                         f"{now - min(self._down_since.values()):.0f} s; waiting for {self.describe(down_only=True)}")
 
     def _poll(self, now: float) -> None:
