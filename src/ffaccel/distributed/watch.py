@@ -12,9 +12,15 @@ again and again; the calls queued on such an actor wait with it, and nothing is 
 Both are :class:`RuntimeError` and say where Ray's logs are (``worker-*.err``, ``raylet.out``).
 While actors are still starting, a line every ``notice_s`` seconds says how many are up.
 
-Example:
-    >>> ActorStartError.__mro__[1].__name__, StallError.__mro__[1].__name__
-    ('RuntimeError', 'RuntimeError')
+Example (catching them around a run; both are RuntimeErrors):
+    >>> from ffaccel.distributed import ActorStartError, StallError, run_jobs
+    >>> issubclass(ActorStartError, RuntimeError) and issubclass(StallError, RuntimeError)
+    True
+    >>> def run_or_explain(jobs, pipeline):
+    ...     try:
+    ...         return run_jobs(jobs, pipeline, start_timeout_s=120)
+    ...     except (ActorStartError, StallError) as exc:
+    ...         raise SystemExit(f"cluster problem: {exc}") from exc
 """
 
 from __future__ import annotations
