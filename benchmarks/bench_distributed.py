@@ -135,8 +135,9 @@ def main(argv: list[str] | None = None) -> dict:
         gpu_widths = [n for n in (int(v) for v in args.gpu_widths.split(",")) if 1 <= n <= gpus]
         say(f"GPU: {gpus} visible ({gpu_reason or 'ffaccel CUDA kernels usable'}); starting Ray with "
             f"num_cpus={max(widths + gpu_widths)}, num_gpus={gpus}")
-        ray.init(num_cpus=max(widths + gpu_widths), num_gpus=gpus, include_dashboard=False, configure_logging=False,
-                 log_to_driver=False)
+        # log_to_driver stays on: with it off, a worker that cannot start (its Python cannot import ray or
+        # ffaccel) or an actor's traceback never reaches this terminal, and a stuck run is silent
+        ray.init(num_cpus=max(widths + gpu_widths), num_gpus=gpus, include_dashboard=False, configure_logging=False)
         say(f"Ray {ray.__version__} up: {ray.cluster_resources()}")
 
         def local(n: int, device: str) -> None:

@@ -94,6 +94,32 @@ def test_actor_dying_while_it_starts_fails_in_bounded_time(cluster, clips, tmp_p
     assert _cpus_back()
 
 
+def test_worker_that_cannot_import_ray_fails_with_its_traceback(clips, tmp_path):
+    """Workers whose Python finds a broken ray first (a PYTHONPATH of the workers only): Ray's worker
+    process dies before it registers and the actor stays pending for ever. Its own cluster, in a child
+    process; the error quotes raylet.err, where the worker's traceback went."""
+    import subprocess
+
+    site = tmp_path / "site"
+    (site / "ray").mkdir(parents=True)
+    (site / "ray" / "__init__.py").write_text('raise ImportError("a broken ray on the workers path")\n')
+    code = (
+        "import sys\n"
+        "from ffaccel.distributed import ActorStartError, DemoPipeline, Job, run_jobs\n"
+        "try:\n"
+        f"    run_jobs([Job({str(clips[0])!r}, {str(tmp_path / 'o.ffr')!r})], DemoPipeline(crop_size=64), workers=1,\n"
+        "             progress=False, start_timeout_s=8, ray_init={'num_cpus': 1, 'num_gpus': 0,\n"
+        f"             'runtime_env': {{'env_vars': {{'PYTHONPATH': {str(site)!r}}}}}}})\n"
+        "except ActorStartError as exc:\n"
+        "    print('ERROR', exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
+    line = next((t for t in out.stdout.splitlines() if t.startswith("ERROR ")), None)
+    assert line is not None, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "actor 0 PENDING_CREATION" in line and "cannot import ray or ffaccel" in line
+    assert "raylet.err: " in line and "ImportError: a broken ray on the workers path" in line
+    assert not (tmp_path / "o.ffr").exists()
+
+
 class Sleeper(DemoPipeline):
     """The demo pipeline whose detector never returns (a stuck device wait, say)."""
 

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-__all__ = ["ActorStartError", "StallError", "ActorWatch", "ray_logs_dir"]
+__all__ = ["ActorStartError", "StallError", "ActorWatch", "ray_logs_dir", "log_tails"]
 
 #: Ray's actor states in which its calls cannot run (yet)
 _NOT_RUNNING = ("DEPENDENCIES_UNREADY", "PENDING_CREATION", "RESTARTING")
@@ -49,6 +49,29 @@ def ray_logs_dir(ray: Any) -> str:
         return str(ray._private.worker._global_node.get_logs_dir_path())
     except Exception:  # noqa: BLE001 - a Ray without the attribute, or a client connection
         return "/tmp/ray/session_latest/logs (on each node)"
+
+
+def log_tails(folder: str, lines: int = 4, limit: int = 600) -> str:
+    """The last lines of ``raylet.err`` (a worker process that failed before it could start: Python,
+    imports) and of the newest non-empty ``worker-*.err`` in a local Ray log folder; "" if none."""
+    from pathlib import Path
+
+    logs = Path(folder)
+    if not logs.is_dir():
+        return ""
+    workers = sorted((p for p in logs.glob("worker-*.err") if p.stat().st_size), key=lambda p: p.stat().st_mtime)
+    out = []
+    for path in [logs / "raylet.err", *workers[-1:]]:
+        try:
+            with open(path, "rb") as f:
+                f.seek(max(f.seek(0, 2) - 8192, 0))
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            continue
+        tail = [t.strip() for t in text.splitlines() if t.strip()][-lines:]
+        if tail:
+            out.append(f"{path.name}: " + " | ".join(tail)[-limit:])
+    return "; ".join(out)
 
 
 def _actor_state(ray: Any, actor: Any) -> tuple[str, int] | None:
@@ -188,11 +211,13 @@ class ActorWatch:
         if not causes:
             causes.append("the resources are held by other actors or tasks, or the worker process cannot start "
                           "(its Python cannot import ray or ffaccel: ray.init's runtime_env or PYTHONPATH; "
-                          "see raylet.out and worker-*.err)")
+                          "see raylet.err and worker-*.err)")
+        logs = ray_logs_dir(self.ray)
+        tails = log_tails(logs)
         return (f"run_jobs: {len(late)} of {len(self.handles)} actors not running after "
                 f"{self.start_timeout_s:g} s (start_timeout_s): {self.describe(down_only=True)}. Each asks for "
                 f"{_fmt(self.request)}; the cluster has {_fmt(total)}, free {_fmt(free)}. Likely cause: "
-                f"{'; '.join(causes)}. Ray's logs: {ray_logs_dir(self.ray)}")
+                f"{'; '.join(causes)}. Ray's logs: {logs}" + (f" (last lines: {tails})" if tails else ""))
 
     def _write(self, line: str) -> None:
         import sys
