@@ -168,6 +168,7 @@ def test_watch_notices_while_actors_start(cluster):
         pass
 
     actor = NeedsGpu.remote()
+    time.sleep(1.0)  # registered with Ray's GCS by now: PENDING_CREATION, not DEPENDENCIES_UNREADY
     now = [0.0]
     out = io.StringIO()
     watch = ActorWatch(ray, [("actor 0", actor)], {"CPU": 1, "GPU": 1}, start_timeout_s=10, stall_timeout_s=None,
@@ -210,7 +211,7 @@ def test_watch_started_actor_is_not_late(cluster):
 
 
 @pytest.mark.parametrize("name", ["start_timeout_s", "stall_timeout_s"])
-@pytest.mark.parametrize("value", [0, -1.0, "10"])
+@pytest.mark.parametrize("value", [0, -1.0, "10", True])
 def test_bad_timeouts(clips, tmp_path, name, value):
     with pytest.raises(ValueError, match=f"{name}: expected a number > 0 or None, got"):
         run_jobs([Job(clips[0], tmp_path / "o.ffr")], DemoPipeline(crop_size=64), **{name: value})

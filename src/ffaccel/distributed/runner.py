@@ -4,7 +4,9 @@ Ray does the scheduling: one actor per GPU (``num_gpus=1``), or one per CPU work
 where there is no GPU, handed work by :class:`ray.util.ActorPool`; actors are restarted
 and their in-flight call retried by Ray when their process dies
 (``max_restarts``/``max_task_retries``). The driver only plans segments, stabilises
-tracks and joins segment files.
+tracks and joins segment files. No wait is unbounded: an actor that does not start (or
+restart) in ``start_timeout_s``, or a run without progress for ``stall_timeout_s``, raises
+(:mod:`ffaccel.distributed.watch`).
 """
 
 from __future__ import annotations
@@ -207,7 +209,7 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
     if codec not in ("raw", "zlib"):
         raise ValueError(f"codec: expected 'raw' or 'zlib', got {codec!r}")
     for name, value in (("start_timeout_s", start_timeout_s), ("stall_timeout_s", stall_timeout_s)):
-        if value is not None and not (isinstance(value, (int, float)) and value > 0):
+        if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
             raise ValueError(f"{name}: expected a number > 0 or None, got {value!r}")
     jobs = [Job(os.path.abspath(j.input), os.path.abspath(j.output)) for j in jobs]
     for j in jobs:
