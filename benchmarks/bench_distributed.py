@@ -178,8 +178,13 @@ def main(argv: list[str] | None = None) -> dict:
         digests: list[set[str]] = [set() for _ in cells]
         say(f"warm-up (not timed): local, then ray-cpu with 1 actor and run_jobs's progress bars; then "
             f"{args.repeats} rounds of {len(cells)} rows")
-        local(lengths[0], "cpu")  # warm-up, not timed: this process's imports and the demo's assets
-        distributed(lengths[0], 1, progress=True)
+        t0 = time.perf_counter()
+        try:
+            local(lengths[0], "cpu")  # warm-up, not timed: this process's imports and the demo's assets
+            distributed(lengths[0], 1, progress=True)
+        except BaseException as exc:
+            say(f"warm-up failed after {time.perf_counter() - t0:.1f} s: {type(exc).__name__}")
+            raise
         for rnd in range(args.repeats):  # round robin: every configuration and length sees the same machine load
             for k, (row, fn, n) in enumerate(cells):
                 label = _label(row, n, args.clips)
