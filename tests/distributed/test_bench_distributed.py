@@ -13,8 +13,9 @@ import pytest
 pytest.importorskip("ray", reason='Ray is not installed (pip install "ffaccel[ray]"): benchmark tests skipped')
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_distributed.py"
+# tiny clips, bounds well under the test's own timeout (argparse: the last --stall-timeout given wins)
 TINY = ["--clips", "1", "--frames", "8", "--resolution", "160x96", "--crop-size", "64", "--segment-frames", "4",
-        "--widths", "1", "--gpu-widths", "1"]
+        "--widths", "1", "--gpu-widths", "1", "--start-timeout", "60", "--stall-timeout", "100"]
 
 
 def _lines(stderr: str) -> list[str]:
