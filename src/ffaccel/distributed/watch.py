@@ -48,7 +48,7 @@ def ray_logs_dir(ray: Any) -> str:
     try:
         return str(ray._private.worker._global_node.get_logs_dir_path())
     except Exception:  # noqa: BLE001 - a Ray without the attribute, or a client connection
-        return "/tmp/ray/session_latest/logs (on each node)"
+        return "session_latest/logs in Ray's temp folder, on each node"
 
 
 def log_tails(folder: str, lines: int = 4, limit: int = 600) -> str:
