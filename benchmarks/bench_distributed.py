@@ -37,9 +37,18 @@ same fit gives cpu_fixed_s, cpu_per_frame_ms and cpu_per_frame_overhead. On a lo
 where other processes' load stretches the walls, the CPU time is the steadier measure of what
 Ray adds; the walls are what an idle host measures.
 
+Progress: a line on stderr (flushed) for each step (clips, Ray's start, warm-up) and for every
+row of every round as it ends, with its wall and the time since the start; the warm-up call
+draws run_jobs's own progress bars (--progress draws them in the timed rows too, where the
+progress actor's reports then count in the walls). No wait is unbounded: an actor that does not
+start within --start-timeout seconds, or a row that reports nothing for --stall-timeout seconds
+(run_jobs's start_timeout_s and stall_timeout_s; local-mt's child process too), stops the
+benchmark with an error that names the row, the cause and Ray's log folder.
+
     python benchmarks/bench_distributed.py [--clips 4] [--frames 48,144] [--resolution 1280x720]
         [--crop-size 256] [--segment-frames 48] [--widths 1,2,4] [--gpu-widths 1,2,4,8] [--repeats 3]
-        [--worker-niceness 0] [--json out.json] [--plot scaling.png]
+        [--worker-niceness 0] [--start-timeout 120] [--stall-timeout 300] [--progress]
+        [--json out.json] [--plot scaling.png]
 """
 
 from __future__ import annotations
@@ -84,6 +93,14 @@ def main(argv: list[str] | None = None) -> dict:
                          "skipped); a 2-actors-on-one-GPU row (num_gpus=0.5) is always added")
     ap.add_argument("--worker-niceness", type=int, default=0, help="nice of Ray's worker processes (Ray's own "
                                                                    "default: 15; the one-process rows run at 0)")
+    ap.add_argument("--start-timeout", type=float, default=120.0,
+                    help="seconds an actor may take to start before the run stops with the cause (run_jobs's "
+                         "start_timeout_s)")
+    ap.add_argument("--stall-timeout", type=float, default=300.0,
+                    help="seconds a ray row may go without a finished call, and a local-mt row may run, before "
+                         "the run stops (run_jobs's stall_timeout_s)")
+    ap.add_argument("--progress", action="store_true", help="run_jobs's progress bars in the timed ray rows too "
+                                                            "(its progress actor's reports then count in the walls)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--plot", default=None, help="PNG of frames/s against workers, with the ideal line (matplotlib)")
     args = ap.parse_args(argv)
@@ -100,14 +117,28 @@ def main(argv: list[str] | None = None) -> dict:
 
     tmp = Path(tempfile.mkdtemp(prefix="ffaccel-bench-dist-"))
     load_before = os.getloadavg()
+    t_start = time.perf_counter()
+
+    def say(text: str) -> None:
+        print(f"[bench_distributed {time.perf_counter() - t_start:7.1f} s] {text}", file=sys.stderr, flush=True)
+
     try:
-        clips = {n: write_demo_clips(tmp / f"in{n}", args.clips, frames=n, width=width, height=height,
-                                     codec=args.codec) for n in lengths}
+        clips = {}
+        for n in lengths:
+            t0 = time.perf_counter()
+            clips[n] = write_demo_clips(tmp / f"in{n}", args.clips, frames=n, width=width, height=height,
+                                        codec=args.codec)
+            say(f"rendered {args.clips} demo clips of {n} frames at {args.resolution} in "
+                f"{time.perf_counter() - t0:.1f} s")
         backend, gpu_reason = cuda_backend()
         gpus = _gpu_count() if backend is not None else 0
         gpu_widths = [n for n in (int(v) for v in args.gpu_widths.split(",")) if 1 <= n <= gpus]
-        ray.init(num_cpus=max(widths + gpu_widths), num_gpus=gpus, include_dashboard=False, configure_logging=False,
-                 log_to_driver=False)
+        say(f"GPU: {gpus} visible ({gpu_reason or 'ffaccel CUDA kernels usable'}); starting Ray with "
+            f"num_cpus={max(widths + gpu_widths)}, num_gpus={gpus}")
+        # log_to_driver stays on: with it off, a worker that cannot start (its Python cannot import ray or
+        # ffaccel) or an actor's traceback never reaches this terminal, and a stuck run is silent
+        ray.init(num_cpus=max(widths + gpu_widths), num_gpus=gpus, include_dashboard=False, configure_logging=False)
+        say(f"Ray {ray.__version__} up: {ray.cluster_resources()}")
 
         def local(n: int, device: str) -> None:
             for k, c in enumerate(clips[n]):
@@ -122,13 +153,16 @@ def main(argv: list[str] | None = None) -> dict:
                     "for k,c in enumerate(cl): run_local(Job(c, Path(" + repr(str(tmp)) + ")/f'mt_{k}.ffr'), "
                     f"DemoPipeline({args.crop_size}), codec={args.codec!r})\n"
                     "print(time.perf_counter()-t)")
-            out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+            out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                                 timeout=args.stall_timeout)
             return float(out.stdout.strip().splitlines()[-1])
 
-        def distributed(n: int, w: int, device: str = "cpu", frac: float = 1.0) -> None:
+        def distributed(n: int, w: int, device: str = "cpu", frac: float = 1.0, progress: bool = False) -> None:
             jobs = [Job(c, tmp / f"ray_{k}.ffr") for k, c in enumerate(clips[n])]
             _check(run_jobs(jobs, DemoPipeline(args.crop_size, device=device), workers=w, gpus=device == "cuda",
-                            gpu_fraction=frac, segment_frames=args.segment_frames, codec=args.codec, progress=False))
+                            gpu_fraction=frac, segment_frames=args.segment_frames, codec=args.codec,
+                            progress=progress or args.progress, start_timeout_s=args.start_timeout,
+                            stall_timeout_s=args.stall_timeout))
 
         configs: list[tuple[dict, object]] = [({"path": "local", "workers": 1}, lambda n: local(n, "cpu")),
                                               ({"path": "local-mt", "workers": 1}, local_mt)]
@@ -142,16 +176,31 @@ def main(argv: list[str] | None = None) -> dict:
         walls: list[list[float]] = [[] for _ in cells]
         cpus: list[list[float]] = [[] for _ in cells]
         digests: list[set[str]] = [set() for _ in cells]
-        local(lengths[0], "cpu")  # warm-up, not timed: this process's imports and the demo's assets
-        distributed(lengths[0], 1)
-        for _ in range(args.repeats):  # round robin: every configuration and length sees the same machine load
+        say(f"warm-up (not timed): local, then ray-cpu with 1 actor and run_jobs's progress bars; then "
+            f"{args.repeats} rounds of {len(cells)} rows")
+        t0 = time.perf_counter()
+        try:
+            local(lengths[0], "cpu")  # warm-up, not timed: this process's imports and the demo's assets
+            distributed(lengths[0], 1, progress=True)
+        except BaseException as exc:
+            say(f"warm-up failed after {time.perf_counter() - t0:.1f} s: {type(exc).__name__}")
+            raise
+        for rnd in range(args.repeats):  # round robin: every configuration and length sees the same machine load
             for k, (row, fn, n) in enumerate(cells):
+                label = _label(row, n, args.clips)
                 with CpuMeter() as meter:
                     t0 = time.perf_counter()
-                    inner = fn(n)
+                    try:
+                        inner = fn(n)
+                    except BaseException as exc:
+                        say(f"round {rnd + 1}/{args.repeats}, row {k + 1}/{len(cells)} ({label}) failed after "
+                            f"{time.perf_counter() - t0:.1f} s: {type(exc).__name__}")
+                        raise
                     walls[k].append(inner if isinstance(inner, float) else time.perf_counter() - t0)
                 if meter.cpu_s is not None:
                     cpus[k].append(meter.cpu_s)
+                say(f"round {rnd + 1}/{args.repeats}, row {k + 1}/{len(cells)} ({label}): {walls[k][-1]:.2f} s, "
+                    f"{args.clips * n / walls[k][-1]:.1f} frames/s")
                 prefix = {"local": "local", "local-gpu": "local", "local-mt": "mt"}.get(row["path"], "ray")
                 digests[k].add(_digest([tmp / f"{prefix}_{j}.ffr" for j in range(args.clips)]))
         rows = [dict(row, frames=n, fps=args.clips * n / statistics.median(w), walls_s=w, output_sha256=sorted(d))
@@ -164,8 +213,9 @@ def main(argv: list[str] | None = None) -> dict:
             for r in same:
                 ref = gpu_ref if r["path"] in ("local-gpu", "ray-gpu") else cpu_ref
                 r["identical_to_one_process"] = r["output_sha256"] == ref and len(ref) == 1
-        ray.shutdown()
     finally:
+        if ray.is_initialized():
+            ray.shutdown()
         shutil.rmtree(tmp, ignore_errors=True)
 
     _ratios(rows)
@@ -189,6 +239,12 @@ def main(argv: list[str] | None = None) -> dict:
         _plot([r for r in rows if r["frames"] == lengths[-1]], args.plot,
               f"{result['commit']}, {os.cpu_count()} CPUs, {result['gpu']}")
     return result
+
+
+def _label(row: dict, frames: int, clips: int) -> str:
+    """A row's name in the progress lines, e.g. ``ray-gpu x2 (0.5 GPU each), 8 clips x 48 frames``."""
+    share = f" ({row['gpu_fraction']:g} GPU each)" if row.get("gpu_fraction", 1.0) != 1.0 else ""
+    return f"{row['path']} x{row['workers']}{share}, {clips} clips x {frames} frames"
 
 
 def _ratios(rows: list[dict]) -> None:

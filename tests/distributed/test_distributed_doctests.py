@@ -13,6 +13,7 @@ MODULES = [
     "ffaccel.distributed.runner",
     "ffaccel.distributed.demo",
     "ffaccel.distributed.facefusion",
+    "ffaccel.distributed.watch",
 ]
 
 

@@ -30,3 +30,11 @@ def test_view_draws_one_line_per_job_and_the_rate():
     quiet = io.StringIO()
     ProgressView(jobs, quiet, enabled=False).draw(force=True)
     assert quiet.getvalue() == ""
+
+
+def test_view_cluster_line_carries_the_actor_note():
+    out = io.StringIO()
+    view = ProgressView([JobProgress("a.ffr", frames=4)], out, interval_s=0)
+    view.actors = "actors 2/3 started"
+    view.draw(force=True)
+    assert out.getvalue().splitlines()[-1].endswith("frames/s, actors 2/3 started")

@@ -143,6 +143,7 @@ def test_progress_reports_every_job(cluster, clips, tmp_path):
     assert results[0].ok
     text = stream.getvalue()
     assert "clip_2.ffr" in text and f"swap {FRAMES}/{FRAMES} done" in text and "frames/s" in text
+    assert text.rstrip().endswith("frames/s, actors 1/1 started")  # the last block: the one actor started
 
 
 def test_actor_profiles(cluster, clips, tmp_path, monkeypatch):

@@ -12,6 +12,8 @@ Install with ``pip install "ffaccel[ray]"``. See docs/distributed.md.
   and paste), :class:`DemoPipeline` (the demo's clip and stand-in swap) and
   :class:`FaceFusionPipeline` (FaceFusion's processors with ffaccel's adapter).
 - :mod:`ffaccel.distributed.container`: ``.ffr``, the lossless numpy-only video container.
+- :class:`ActorStartError`, :class:`StallError`: what :func:`run_jobs` raises instead of waiting
+  for ever (actors that never start or restart for ever; no progress at all).
 
 Only :func:`run_jobs` needs Ray; everything else runs without it.
 """
@@ -32,8 +34,10 @@ from ffaccel.distributed.demo import DemoPipeline, write_demo_clips
 from ffaccel.distributed.facefusion import FaceFusionPipeline
 from ffaccel.distributed.pipeline import Pipeline, StabiliserSettings, SwapPipeline, stabilise_track
 from ffaccel.distributed.runner import Job, JobResult, open_video, plan_segments, run_jobs, run_local
+from ffaccel.distributed.watch import ActorStartError, StallError
 
 __all__ = [
+    "ActorStartError",
     "CorruptVideoError",
     "DemoPipeline",
     "FaceFusionPipeline",
@@ -44,6 +48,7 @@ __all__ = [
     "MissingVideoError",
     "Pipeline",
     "StabiliserSettings",
+    "StallError",
     "SwapPipeline",
     "VideoReadError",
     "join_ffr",

@@ -65,6 +65,7 @@ class ProgressView:
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = enabled
         self.interval_s = interval_s if self._tty() else max(interval_s, 10.0)
+        self.actors: str | None = None  # a note for the cluster line, e.g. "actors 3/4 started"
         self._start = time.perf_counter()
         self._last = -float("inf")
         self._lines = 0
@@ -89,7 +90,8 @@ class ProgressView:
             bar = "#" * fill + "-" * (self.width - fill)
             out.append(f"{j.name[:28]:<28} [{bar}] detect {j.detected}/{j.frames} swap {j.swapped}/{j.frames} "
                        f"{j.state}")
-        out.append(f"cluster: {sum(j.swapped for j in self.jobs)} frames out, {self.frames_per_s():.1f} frames/s")
+        out.append(f"cluster: {sum(j.swapped for j in self.jobs)} frames out, {self.frames_per_s():.1f} frames/s"
+                   + (f", {self.actors}" if self.actors else ""))
         return out
 
     def due(self) -> bool:

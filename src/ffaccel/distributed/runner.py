@@ -4,13 +4,16 @@ Ray does the scheduling: one actor per GPU (``num_gpus=1``), or one per CPU work
 where there is no GPU, handed work by :class:`ray.util.ActorPool`; actors are restarted
 and their in-flight call retried by Ray when their process dies
 (``max_restarts``/``max_task_retries``). The driver only plans segments, stabilises
-tracks and joins segment files.
+tracks and joins segment files. No wait is unbounded: an actor that does not start (or
+restart) in ``start_timeout_s``, or a run without progress for ``stall_timeout_s``, raises
+(:mod:`ffaccel.distributed.watch`).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -24,6 +27,7 @@ import numpy as np
 from ffaccel.distributed.container import FfrReader, FfrWriter, RawLayout, VideoReadError, join_ffr
 from ffaccel.distributed.pipeline import Pipeline
 from ffaccel.distributed.progress import JobProgress, ProgressBoard, ProgressView
+from ffaccel.distributed.watch import ActorWatch, ray_logs_dir
 from ffaccel.distributed.worker import PROFILE_ENV, SegmentWorker, apply_range, open_video
 
 #: calls queued on each actor at once: one running, one waiting (hides the driver's hand-over)
@@ -151,8 +155,8 @@ def _import_ray() -> Any:
 def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = None, workers: int | None = None,
              gpus: bool | None = None, segment_frames: int = 120, codec: str = "raw", progress: bool = True,
              stream: TextIO | None = None, max_task_retries: int = 3, gpu_fraction: float = 1.0,
-             cpus_per_worker: int = 1,
-             ray_init: dict[str, Any] | None = None) -> list[JobResult]:
+             cpus_per_worker: int = 1, ray_init: dict[str, Any] | None = None,
+             start_timeout_s: float | None = 300.0, stall_timeout_s: float | None = 1800.0) -> list[JobResult]:
     """Run ``pipeline`` over ``jobs`` on a Ray cluster; one :class:`JobResult` per job, in order.
 
     Args:
@@ -174,6 +178,14 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
         progress: draw a bar per job and the cluster's frames/s on ``stream`` (stderr).
         max_task_retries: how often Ray retries a call whose actor died.
         ray_init: extra keyword arguments for ``ray.init`` (e.g. ``num_cpus``).
+        start_timeout_s: seconds each actor may take to start (its pipeline's ``load`` included),
+            and to come back after its process died; then :class:`~ffaccel.distributed.watch.ActorStartError`
+            names the actors, their state, the resources asked for and free, and Ray's log folder.
+            Ray itself waits without end for resources no node has, and restarts an actor whose
+            process dies while it starts for ever. None: no limit. While actors are starting, a
+            line every 30 s on ``stream`` (stderr) says how many are up, with ``progress`` or not.
+        stall_timeout_s: seconds without a finished call or (with ``progress``) a reported frame
+            before :class:`~ffaccel.distributed.watch.StallError`; None: no limit.
 
     A job whose input is missing or corrupt, or whose pipeline raises, fails on its own
     (``JobResult.error``); the others finish. The example at the top of docs/distributed.md
@@ -196,6 +208,9 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
         raise ValueError(f"cpus_per_worker: expected >= 1, got {cpus_per_worker!r}")
     if codec not in ("raw", "zlib"):
         raise ValueError(f"codec: expected 'raw' or 'zlib', got {codec!r}")
+    for name, value in (("start_timeout_s", start_timeout_s), ("stall_timeout_s", stall_timeout_s)):
+        if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
+            raise ValueError(f"{name}: expected a number > 0 or None, got {value!r}")
     jobs = [Job(os.path.abspath(j.input), os.path.abspath(j.output)) for j in jobs]
     for j in jobs:
         _export_target(Path(j.output))
@@ -220,6 +235,11 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
     actor_cls = ray.remote(max_restarts=-1, max_task_retries=max_task_retries, **opts)(SegmentWorker)
     profile = os.environ.get(PROFILE_ENV) or None  # debug: per-actor cProfile (ffaccel.distributed.worker)
     actors = [actor_cls.remote(pipeline, board_name, int(cpus_per_worker), profile) for _ in range(width)]
+    # Ray waits without end for an actor it cannot place or that dies while starting: the watch bounds it
+    request = {"CPU": float(cpus_per_worker)} | ({"GPU": float(gpu_fraction)} if use_gpus else {})
+    watch = ActorWatch(ray, [(f"actor {k}", a) for k, a in enumerate(actors)], request, start_timeout_s,
+                       stall_timeout_s, stream=stream, helpers=[("progress actor", board)] if board is not None else [])
+    polls: dict[str, Any] = {}
     # CALLS_PER_ACTOR handles per actor: each actor has its next call queued while it runs one, so the
     # hand-over (result back, next call in) no longer leaves it idle between segments
     pool = ActorPool(actors * CALLS_PER_ACTOR)
@@ -261,6 +281,7 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
                 fail(j, f"{type(exc).__name__}: {exc}")
 
     inflight: dict[tuple[int, str, int], Any] = {}
+    lost: list[str] = []  # the errors of calls Ray gave up on (the last names why a job may be left without actors)
 
     def dispatch(method: str) -> Any:
         def call(actor: Any, t: dict[str, Any]) -> Any:
@@ -278,7 +299,8 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
                     ray.get(ref)
                 except Exception as exc:  # noqa: BLE001
                     inflight.pop(key)
-                    fail(key[0], f"{type(exc).__name__}: {exc}")
+                    lost.append(f"{type(exc).__name__}: {exc}")
+                    fail(key[0], lost[-1])
 
     for j, job in enumerate(jobs):
         try:
@@ -346,14 +368,21 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
         while pool.has_next():
             try:
                 status, task, value = pool.get_next_unordered(timeout=0.5)
-            except TimeoutError:
-                collect()
-                _refresh(ray, board, view, failed)
-                view.draw()
-                continue
+            except TimeoutError:  # nothing back yet: the checks below run outside this handler
+                status = None
             except ray.exceptions.RayError:
+                watch.progress()
                 lost_calls()
                 continue
+            if status is None:
+                collect()
+                if _refresh(ray, board, view, polls):
+                    watch.progress()
+                watch.check()
+                view.actors = f"actors {watch.started}/{width} started"
+                view.draw()
+                continue
+            watch.progress()
             j = task["job"]
             inflight.pop((j, "swap" if "track" in task else "detect", task["segment"]), None)
             if status == "skipped" or j in failed:
@@ -373,13 +402,24 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
             except Exception as exc:  # noqa: BLE001 - this job fails, the others go on
                 fail(j, f"{type(exc).__name__}: {exc}")
             collect()
-            _refresh(ray, board, view, failed)
+            _refresh(ray, board, view, polls)
+            watch.check()
+            view.actors = f"actors {watch.started}/{width} started"
             view.draw()
         collect(wait=True)
+        for j, r in enumerate(results):  # segments left in the pool when every actor handle died
+            if not r.ok and j not in failed:
+                why = lost[-1].strip().splitlines()[0][:300] if lost else "no error was returned"
+                fail(j, "RuntimeError: no live actor was left to run this job's segments (Ray's ActorPool drops "
+                        f"an actor that died for good; the last such error: {why}); Ray's logs: {ray_logs_dir(ray)}")
     finally:
         closer.shutdown(wait=True)
         if profile:
-            ray.get([a.dump_profile.remote() for a in actors])
+            try:
+                ray.get([a.dump_profile.remote() for a in actors], timeout=60)
+            except (ray.exceptions.RayError, TimeoutError) as exc:  # GetTimeoutError is a TimeoutError
+                print(f"ffaccel.distributed: actor profiles not all written ({type(exc).__name__})",
+                      file=sys.stderr)
         for a in actors:
             ray.kill(a)
         if board is not None:
@@ -415,11 +455,24 @@ def _init_ray(ray: Any, address: str | None, extra: dict[str, Any]) -> None:
             os.environ.pop(key, None)
 
 
-def _refresh(ray: Any, board: Any, view: ProgressView, failed: set[int]) -> None:
-    """Fetch the progress actor's counts, when the view is about to draw them (one round trip)."""
+def _refresh(ray: Any, board: Any, view: ProgressView, polls: dict[str, Any]) -> bool:
+    """Fetch the progress actor's counts when the view is about to draw them; True when a count grew.
+
+    Waits at most a second: a reply not back by then (a progress actor still starting) is read on
+    a later turn, and the view draws the counts it has.
+    """
     if board is None or not view.due():
-        return
-    totals = ray.get(board.totals.remote())
+        return False
+    if "ref" not in polls:
+        polls["ref"] = board.totals.remote()
+    if not ray.wait([polls["ref"]], timeout=1.0)[0]:
+        return False
+    try:
+        totals = ray.get(polls.pop("ref"))
+    except ray.exceptions.RayError:  # the progress actor died: the bars stop, the run goes on
+        return False
+    before = sum(v.detected + v.swapped for v in view.jobs)
     for j, v in enumerate(view.jobs):
         v.detected = min(totals.get((j, 1), 0), v.frames)
         v.swapped = min(totals.get((j, 2), 0), v.frames)
+    return sum(v.detected + v.swapped for v in view.jobs) > before
