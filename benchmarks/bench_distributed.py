@@ -133,11 +133,14 @@ def main(argv: list[str] | None = None) -> dict:
         backend, gpu_reason = cuda_backend()
         gpus = _gpu_count() if backend is not None else 0
         gpu_widths = [n for n in (int(v) for v in args.gpu_widths.split(",")) if 1 <= n <= gpus]
+        # Every actor reserves one CPU: the widest row, counting the two actors that share a GPU
+        # (with --widths 1 and one GPU, num_cpus=1 left the sharing row's second actor unplaceable)
+        ray_cpus = max(widths + gpu_widths + ([2] if gpus else []))
         say(f"GPU: {gpus} visible ({gpu_reason or 'ffaccel CUDA kernels usable'}); starting Ray with "
-            f"num_cpus={max(widths + gpu_widths)}, num_gpus={gpus}")
+            f"num_cpus={ray_cpus}, num_gpus={gpus}")
         # log_to_driver stays on: with it off, a worker that cannot start (its Python cannot import ray or
         # ffaccel) or an actor's traceback never reaches this terminal, and a stuck run is silent
-        ray.init(num_cpus=max(widths + gpu_widths), num_gpus=gpus, include_dashboard=False, configure_logging=False)
+        ray.init(num_cpus=ray_cpus, num_gpus=gpus, include_dashboard=False, configure_logging=False)
         say(f"Ray {ray.__version__} up: {ray.cluster_resources()}")
 
         def local(n: int, device: str) -> None:
