@@ -105,8 +105,8 @@ def make_out(spec: str, arrays: dict[str, Any], shape: tuple, dtype) -> Any:
             return src
         else:
             n = int(np.prod(shape))
-            flat = src.reshape(-1)
-            if flat.shape[0] >= n + 1:
+            flat = _flat_memory(src)
+            if flat is not None and flat.shape[0] >= n + 1:
                 return flat[1:1 + n].reshape(shape)
             ALIASED.add(name)
             return src
@@ -136,6 +136,25 @@ def _hw(g: _Gen, lo=1, hi=40) -> tuple[int, int]:
     return int(g.rng.integers(lo, hi + 1)), int(g.rng.integers(lo, hi + 1))
 
 
+def _flat_memory(a):
+    """A 1-D view of the memory ``a``'s elements span, in ``a``'s dtype (None where there is
+    none). A non-contiguous numpy array (a channels-reversed crop) is not flattened by
+    ``reshape``, which would copy it: the view is made into the array that owns the memory,
+    so that an ``out`` built from it really shares bytes with ``a`` (on the GPU the device
+    copy is contiguous, and there it does)."""
+    if not isinstance(a, np.ndarray) or a.flags.c_contiguous:
+        return a.reshape(-1)
+    root = a
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    lo = a.ctypes.data + sum((n - 1) * st for n, st in zip(a.shape, a.strides) if st < 0)
+    off = lo - root.ctypes.data
+    count = (root.nbytes - off) // a.itemsize
+    if a.size == 0 or off < 0 or not root.flags.c_contiguous or count <= 0:
+        return None
+    return np.ndarray((count,), a.dtype, buffer=root, offset=off)
+
+
 def _view_into(a, shape: tuple, default):
     """A C-contiguous view of ``shape`` into ``a``'s memory (numpy, cupy or torch alike), one
     element in; ``default`` where ``a`` is no array or too small."""
@@ -143,6 +162,7 @@ def _view_into(a, shape: tuple, default):
     if not hasattr(a, "reshape") or isinstance(a, list) or int(np.prod(a.shape)) < n + 1:
         return default
     try:
-        return a.reshape(-1)[1:1 + n].reshape(shape)
+        flat = _flat_memory(a)
+        return default if flat is None or flat.shape[0] < n + 1 else flat[1:1 + n].reshape(shape)
     except (TypeError, ValueError, RuntimeError):  # a layout with no flat view
         return default

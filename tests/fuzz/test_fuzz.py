@@ -103,3 +103,15 @@ def test_gpu_mode_matches_cpu_bytes(fw):
     pytest.importorskip(fw)
     findings = runner.run(seed=2026, cases=FAST_CASES, batch=FAST_CASES // 2, gpu=fw, log=lambda _: None)
     assert not findings, "\n".join(f"{f['what']}: {f['finding']}" for f in findings)
+
+
+def test_overlap_outs_share_memory_with_non_contiguous_inputs():
+    # GPU fuzz case 5687: reshape(-1) copies a channels-reversed crop, so the host "overlap:crop"
+    # out shared no byte with it while the device one (a contiguous copy) did.
+    from fuzz import base
+
+    crop = np.zeros((22, 32, 3), np.uint8)[:, :, ::-1]
+    out = base.make_out("overlap:crop", {"crop": crop}, (13, 18, 3), np.uint8)
+    assert out.flags.c_contiguous and np.shares_memory(out, crop)
+    inside = base._view_into(crop, (4, 5, 3), None)
+    assert inside is not None and np.shares_memory(inside, crop)
