@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,25 +26,14 @@ from ffaccel.distributed import (  # noqa: E402
     run_local,
     write_demo_clips,
 )
+from ray_cluster import start_cpu_cluster  # noqa: E402
 
 FRAMES, SEG = 24, 8
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    # the test module's pipelines travel to the workers by value (the workers cannot import tests/)
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    # CPU actors only, as on the CI machine, even where Ray would find a GPU; workers at nice 0 as in a
-    # cluster run_jobs starts itself (Ray's default, 15, starves them on a busy CI machine)
-    before = os.environ.get("RAY_worker_niceness")
-    os.environ["RAY_worker_niceness"] = "0"
-    try:
-        ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, configure_logging=False, log_to_driver=False)
-    finally:
-        if before is None:
-            os.environ.pop("RAY_worker_niceness")
-        else:
-            os.environ["RAY_worker_niceness"] = before
+    start_cpu_cluster(ray, __name__)
     yield
     ray.shutdown()
 

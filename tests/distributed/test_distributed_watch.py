@@ -20,22 +20,14 @@ ray = pytest.importorskip("ray", reason='Ray is not installed (pip install "ffac
 
 from ffaccel.distributed import DemoPipeline, Job, run_jobs, write_demo_clips  # noqa: E402
 from ffaccel.distributed.watch import ActorStartError, ActorWatch, StallError  # noqa: E402
+from ray_cluster import start_cpu_cluster  # noqa: E402
 
 FRAMES, SEG = 8, 4
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the pipelines below travel by value
-    before = os.environ.get("RAY_worker_niceness")
-    os.environ["RAY_worker_niceness"] = "0"
-    try:
-        ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, configure_logging=False, log_to_driver=False)
-    finally:
-        if before is None:
-            os.environ.pop("RAY_worker_niceness")
-        else:
-            os.environ["RAY_worker_niceness"] = before
+    start_cpu_cluster(ray, __name__)
     yield
     ray.shutdown()
 
