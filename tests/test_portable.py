@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ffaccel import _portable
+from ffaccel import _core, _portable
+from cpu_builds import digests_of_both_builds
 from strategies import examples
 
 
@@ -106,3 +107,48 @@ def test_exact_sums_refuse_non_finite_and_handle_empty_and_zero_rows():
         _portable.exact_sums(np, np.array([[1.0, np.nan]]))
     assert _portable.exact_sums(np, np.zeros((2, 0))) == [0.0, 0.0]
     assert _portable.exact_sums(np, np.zeros((2, 7))) == [0.0, 0.0]
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.sampled_from([3, 5]), size=st.integers(0, 70000))
+def test_compiled_root_equals_the_operation_chain_bit_for_bit(seed, n, size):
+    rng = np.random.default_rng(seed)
+    x = np.exp(rng.uniform(-745, 709, size))
+    x[rng.random(size) < 0.02] = rng.choice([0.0, -0.0, -3.0, np.inf, -np.inf, np.nan, 5e-324])
+    with np.errstate(all="ignore"):
+        chain = _portable.root(OtherXp(), x, n)
+    np.testing.assert_array_equal(_portable.root(np, x, n).view(np.int64), chain.view(np.int64))
+
+
+def test_compiled_root_both_cpu_builds_and_bad_arguments():
+    script = """
+import hashlib
+import numpy as np
+from ffaccel import _portable
+x = np.exp(np.random.default_rng(5).uniform(-745, 709, 300000))
+h = hashlib.sha256()
+for n in (3, 5):
+    h.update(_portable.root(np, x, n).tobytes())
+print(h.hexdigest())
+"""
+    digests = digests_of_both_builds(script, timeout=300)
+    assert digests[0] == digests[1]
+    x, y = np.ones(4), np.empty(4)
+    with pytest.raises(ValueError, match="portable_root: n: expected 3 or 5"):
+        _core.portable_root(x, y, 4, 0, 4)
+    with pytest.raises(ValueError, match="portable_root: y: expected as many elements as x"):
+        _core.portable_root(x, np.empty(3), 3, 0, 4)
+    buf = np.full(8, 27.0)
+    for y_view in (buf[2:6], buf[:4]):  # overlapping, or x itself
+        with pytest.raises(ValueError, match="portable_root: y: expected an array apart from x"):
+            _core.portable_root(buf[:4], y_view, 3, _portable._MAGIC[3], 4)
+    assert buf.tolist() == [27.0] * 8  # nothing written
+    ro = np.empty(4)
+    ro.flags.writeable = False
+    with pytest.raises(TypeError):
+        _core.portable_root(x, ro, 3, 0, 4)
+    other = np.empty(4)
+    _core.portable_root(buf[:4], other, 3, _portable._MAGIC[3], 4)
+    assert other.tolist() == [3.0] * 4
+    _core.portable_root(buf[:4], other, 3, _portable._MAGIC[3], 7)  # another step count: the general loop
+    assert other.tolist() == [3.0] * 4

@@ -24,6 +24,7 @@ void register_stab_offline(nb::module_& m);
 void register_stab_causal(nb::module_& m);
 void register_stab_ends(nb::module_& m);
 void register_facefusion_blend(nb::module_& m);
+void register_portable_root(nb::module_& m);
 
 // GPU work of a binding: runs `fn` with `device` current, or raises CudaError when
 // this build has no CUDA kernels.

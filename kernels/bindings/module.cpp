@@ -102,4 +102,5 @@ NB_MODULE(_core, m) {
     bindings::register_stab_causal(m);
     bindings::register_stab_ends(m);
     bindings::register_facefusion_blend(m);
+    bindings::register_portable_root(m);
 }

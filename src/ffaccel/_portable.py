@@ -11,8 +11,8 @@ the same bits on both. Two things do not:
 - reductions: numpy sums pairwise in blocks, cupy in a tree, so a float sum's last bits
   depend on the backend (a float32 sum by far more than one ulp).
 
-Here roots are Newton iterations made of basic operations only (each a separate array
-operation, so no fused multiply-add can change a rounding), and sums are exact: every
+Here roots are Newton iterations made of basic operations only (each rounded on its own:
+no fused multiply-add can change a rounding), and sums are exact: every
 float64 term is split into two int64 fixed-point parts, which add associatively, so the
 order of the reduction cannot change the result.
 
@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from ffaccel import _core
+
 __all__ = ["root", "exact_sums", "EXACT_SUM_MAX_TERMS"]
 
 # Initial guess of x ** (1 / n) from x's bits: bits // n + MAGIC[n] divides the exponent by n
@@ -40,7 +42,7 @@ __all__ = ["root", "exact_sums", "EXACT_SUM_MAX_TERMS"]
 # Integer arithmetic: the same guess on every backend.
 _MAGIC = {n: int(round(((1 - 1 / n) * 1023 - c) * 2 ** 52)) for n, c in ((3, 0.0335), (5, 0.0365))}
 _NEWTON_STEPS = 4  # 3.4e-2 -> 2e-3 -> 1e-5 -> 2e-10 -> below float64 precision
-_CHUNK = 16384  # numpy: elements per block (a block's temporaries stay in the CPU's cache)
+_CHUNK = 16384  # numpy: elements per block of exact_sums (a block's temporaries stay in the CPU's cache)
 
 
 def root(xp: Any, x: Any, n: int) -> Any:
@@ -49,19 +51,20 @@ def root(xp: Any, x: Any, n: int) -> Any:
     Within a few float64 ulps for positive normal ``x`` (ample for float32 results); 0,
     +inf, NaN and negative values are returned as they are (callers clamp first). The
     same bits with numpy and cupy by construction: an integer guess from the bits, then
-    Newton steps ``y <- ((n - 1) y + x / y**(n - 1)) / n``, each operation a separate
-    array operation (numpy runs them in cache-sized blocks: elementwise, the same bits).
+    Newton steps ``y <- ((n - 1) y + x / y**(n - 1)) / n``, each operation rounded on its
+    own: a compiled loop for numpy arrays, one elementwise kernel on cupy (both built
+    without contraction), the chain of array operations otherwise.
     """
     x = xp.ascontiguousarray(x, dtype=xp.float64)
     if xp is not np:
         if FUSED_CUPY_ROOT and getattr(xp, "__name__", "") == "cupy":
             return _cupy_root_kernel()(x, n, _MAGIC[n], _NEWTON_STEPS)
         return _root(xp, x, n)
-    flat, out = x.reshape(-1), np.empty(x.size)
-    with np.errstate(all="ignore"):  # NaN, inf, 0 run through the steps and are put back after
-        for i in range(0, x.size, _CHUNK):
-            out[i:i + _CHUNK] = _root(np, flat[i:i + _CHUNK], n)
-    return out.reshape(x.shape)
+    out = np.empty(x.shape)
+    # the compiled loop (kernels/include/ffaccel/portable_root.h): the same operations in the
+    # same order, built without contraction, so the same bits as _root (tests/test_portable.py)
+    _core.portable_root(x, out, n, _MAGIC[n], _NEWTON_STEPS)
+    return out
 
 
 #: cupy: run the guess and the Newton steps in one elementwise kernel instead of about 25
