@@ -12,6 +12,7 @@ restart) in ``start_timeout_s``, or a run without progress for ``stall_timeout_s
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import time
@@ -73,6 +74,20 @@ class JobResult:
     segments: list[tuple[int, int]] = field(default_factory=list)
     wall_s: float = 0.0
     track: np.ndarray | None = None
+
+
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def plain_text(message: str) -> str:
+    """``message`` without terminal colour codes (Ray colours the text of its errors, which then
+    showed as ``\x1b[36m`` in a job's ``error``).
+
+    Example:
+        >>> plain_text("\x1b[36mray::SegmentWorker.swap()\x1b[39m (pid=7) died")
+        'ray::SegmentWorker.swap() (pid=7) died'
+    """
+    return _TERMINAL_CODES.sub("", message)
 
 
 def plan_segments(frames: int, keyframes: Sequence[int] | np.ndarray, segment_frames: int) -> list[tuple[int, int]]:
@@ -254,6 +269,7 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
         if j in failed:
             return
         failed.add(j)
+        message = plain_text(message)
         results[j].error = message
         results[j].error_type = message.split(":", 1)[0]
         results[j].wall_s = time.perf_counter() - started
