@@ -296,6 +296,16 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
             except Exception as exc:  # noqa: BLE001 - this job fails, the others go on
                 fail(j, f"{type(exc).__name__}: {exc}")
 
+    def tick() -> None:
+        """Between results: finished outputs, the progress counts (a count that grew is progress),
+        the watch's bounds, and the bars."""
+        collect()
+        if _refresh(ray, board, view, polls):
+            watch.progress()
+        watch.check()
+        view.actors = f"actors {watch.started}/{width} started"
+        view.draw()
+
     inflight: dict[tuple[int, str, int], Any] = {}
     lost: list[str] = []  # the errors of calls Ray gave up on (the last names why a job may be left without actors)
 
@@ -391,12 +401,7 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
                 lost_calls()
                 continue
             if status is None:
-                collect()
-                if _refresh(ray, board, view, polls):
-                    watch.progress()
-                watch.check()
-                view.actors = f"actors {watch.started}/{width} started"
-                view.draw()
+                tick()
                 continue
             watch.progress()
             j = task["job"]
@@ -417,11 +422,7 @@ def run_jobs(jobs: Sequence[Job], pipeline: Pipeline, *, address: str | None = N
                         finish_pass2(j)
             except Exception as exc:  # noqa: BLE001 - this job fails, the others go on
                 fail(j, f"{type(exc).__name__}: {exc}")
-            collect()
-            _refresh(ray, board, view, polls)
-            watch.check()
-            view.actors = f"actors {watch.started}/{width} started"
-            view.draw()
+            tick()
         collect(wait=True)
         for j, r in enumerate(results):  # segments left in the pool when every actor handle died
             if not r.ok and j not in failed:
