@@ -42,7 +42,7 @@ __all__ = ["root", "exact_sums", "EXACT_SUM_MAX_TERMS"]
 # Integer arithmetic: the same guess on every backend.
 _MAGIC = {n: int(round(((1 - 1 / n) * 1023 - c) * 2 ** 52)) for n, c in ((3, 0.0335), (5, 0.0365))}
 _NEWTON_STEPS = 4  # 3.4e-2 -> 2e-3 -> 1e-5 -> 2e-10 -> below float64 precision
-_CHUNK = 16384  # numpy: elements per block of exact_sums (a block's temporaries stay in the CPU's cache)
+_SUM_BLOCK = 4096  # numpy: terms per row per block of exact_sums (a block's temporaries stay in the CPU's cache)
 
 
 def root(xp: Any, x: Any, n: int) -> Any:
@@ -146,7 +146,7 @@ def exact_sums(xp: Any, terms: Any) -> list[float]:
     if xp is not np:
         sums = _to_host(_fixed_point_sums(xp, terms, scale, m_bits))
     else:  # in blocks whose temporaries stay in cache; int64 block sums add exactly in any order
-        sums = sum(_fixed_point_sums(np, terms[:, i:i + _CHUNK // 4], scale, m_bits) for i in range(0, n, _CHUNK // 4))
+        sums = sum(_fixed_point_sums(np, terms[:, i:i + _SUM_BLOCK], scale, m_bits) for i in range(0, n, _SUM_BLOCK))
     out = []
     for j in range(k):
         total = (int(sums[0, j]) << m_bits) + int(sums[1, j])  # Python int: exact
