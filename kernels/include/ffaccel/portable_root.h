@@ -17,7 +17,7 @@ namespace ffaccel {
 
 struct RootParams {
     const double* x;
-    double* y;  // apart from x (the guesses are written to y before x is read again)
+    double* y;  // apart from x (the binding refuses any overlap)
     std::int64_t count;
     int n;  // 3 or 5
     std::int64_t magic;
