@@ -3,6 +3,7 @@
 #   bash benchmarks/run_device.sh build tests bench      # build (sm_90), GPU tests, benchmarks
 #   bash benchmarks/run_device.sh fuzz sanitize memory   # GPU fuzz, compute-sanitizer memcheck + racecheck (10^4
 #                                                        # cases in FUZZ_SHARDS processes), colour ops memory
+#   bash benchmarks/run_device.sh bytes leakdebug memcheck racecheck  # the fuzz stages one by one
 #   bash benchmarks/run_device.sh all                    # everything, one machine of your own
 # Stages after "build" reuse the installed build (a warm machine keeps it between calls).
 # Logs and JSON go to $OUT; a short table is printed last. CV-CUDA, for the same-run
@@ -83,6 +84,19 @@ stage_sanitize() {
     FFACCEL_DEBUG_LEAKS=1 FFACCEL_TEST_THREAD_ROUNDS=1 run racecheck compute-sanitizer --tool racecheck --error-exitcode 99 \
         --target-processes all python3 -m pytest -m cuda tests/test_threads.py -q -p no:cacheprovider
 }
+stage_bytes() {  # the fuzz's CPU-against-GPU byte comparison alone, with torch and with cupy arrays
+    FUZZ_CASES=${FUZZ_CASES:-10000} shards fuzz_gpu none torch
+    FUZZ_CASES=${FUZZ_CASES:-10000} shards fuzz_gpu_cupy none cupy
+}
+stage_leakdebug() {
+    # The nanobind leak report (docs/fuzzing.md): the same 250 cases plainly, with every launch
+    # blocking, and under memcheck; FFACCEL_DEBUG_LEAKS=1 makes each exit name what still holds
+    # an extension object (frames: line, callers, reference count, on a live thread's stack or not).
+    local args=(python3 -m tests.fuzz --worker --start 0 --count 250 --gpu cupy)
+    FFACCEL_DEBUG_LEAKS=1 run leak_plain "${args[@]}"
+    CUDA_LAUNCH_BLOCKING=1 FFACCEL_DEBUG_LEAKS=1 run leak_blocking "${args[@]}"
+    FFACCEL_DEBUG_LEAKS=1 run leak_memcheck compute-sanitizer --tool memcheck "${args[@]}"
+}
 stage_memory() {  # the ops the capped 100,000-call run did not reach (colour), on the GPU: one process
     # per name part of MEMORY_ONLY, side by side (each op's calls are serial; the host has 16 cores)
     local parts=${MEMORY_ONLY:-srgb,linear,color,hysteresis,Hysteresis,boundary,seam} t0=$(date +%s) pids=() p rcs=""
@@ -101,10 +115,11 @@ stage_memory() {  # the ops the capped 100,000-call run did not reach (colour), 
 for s in "$@"; do
     case $s in
         build) stage_build ;; tests) stage_tests ;; fuzz) stage_fuzz ;; bench) stage_bench ;; sanitize) stage_sanitize ;;
-        memory) stage_memory ;;
+        memory) stage_memory ;; bytes) stage_bytes ;; leakdebug) stage_leakdebug ;;
+        memcheck) shards memcheck_fuzz memcheck ;;  # the sanitize stage's memcheck fuzz alone
         racecheck) shards racecheck_fuzz racecheck ;;  # the sanitize stage's racecheck fuzz alone
         all) stage_build; stage_tests; stage_fuzz; stage_bench; stage_sanitize; stage_memory ;;
-        *) echo "unknown stage $s (build, tests, fuzz, bench, sanitize, memory, racecheck, all)"; exit 2 ;;
+        *) echo "unknown stage $s (build, tests, fuzz, bytes, bench, sanitize, memcheck, racecheck, leakdebug, memory, all)"; exit 2 ;;
     esac
 done
 
@@ -114,7 +129,8 @@ for k in "${ORDER[@]}"; do
 done
 grep -h "^FAILED\|^ERROR " "$LOG"/pytest_*.log "$LOG"/docstrings.log 2>/dev/null | head -20
 grep -h "ERROR SUMMARY\|RACECHECK SUMMARY" "$LOG"/memcheck.log "$LOG"/racecheck.log "$LOG"/*_fuzz.log 2>/dev/null | sort | uniq -c | head -8
-grep -h "^fuzz:" "$LOG"/*_fuzz.log "$LOG"/fuzz_gpu.log 2>/dev/null | head -20
+grep -h "^fuzz:" "$LOG"/*_fuzz.log "$LOG"/fuzz_gpu*.log 2>/dev/null | head -20
+grep -h "references to extension\|^nanobind: leaked [0-9]* inst\|Spec <-" "$LOG"/leak_*.log 2>/dev/null | cut -c1-400 | head -12
 [ -f "$LOG/profile.log" ] && grep -h "overhead on top\|goal" "$LOG/profile.log" | head -8
 [ -f "$LOG/bench_dispatch.log" ] && grep -A14 "issue 17 goals" "$LOG/bench_dispatch.log"
 [ -f "$LOG/bench_insightface.log" ] && tail -n 12 "$LOG/bench_insightface.log"

@@ -159,6 +159,9 @@ def cache_clear() -> None:
     CACHE.clear()
 
 
+_ON_STACK: set[int] = set()  # the debug report's frames on a live thread's stack
+
+
 def _at_exit() -> None:
     """Drop the stored specs, then collect cycles. With FFACCEL_DEBUG_LEAKS=1 in the environment,
     print to stderr every container that still refers to an extension (``_core``) object
@@ -186,7 +189,16 @@ def _at_exit() -> None:
             mod = getattr(type(r), "__module__", None)  # not always a string (a getset on some metatypes)
             if isinstance(mod, str) and mod.rpartition(".")[2] == "_core":
                 held[f"{type(r).__name__} held by {_describe_holder(c)}"] += 1
-    sys.stderr.write(f"ffaccel: {sum(held.values())} references to extension objects after the exit handler\n")
+    import threading
+
+    on_stack = set()  # frames still on some thread's stack (such a frame is held by the thread state)
+    for f in sys._current_frames().values():
+        while f is not None:
+            on_stack.add(id(f))
+            f = f.f_back
+    _ON_STACK.update(on_stack)
+    sys.stderr.write(f"ffaccel: {sum(held.values())} references to extension objects after the exit handler; "
+                     f"threads alive: {[t.name for t in threading.enumerate()]}\n")
     for what, n in held.most_common(25):
         sys.stderr.write(f"  {n:5d} x {what}\n")
     # Each of the first specs still alive: its holders, and theirs (two levels).
@@ -216,7 +228,8 @@ def _describe_holder(c: Any) -> str:
             callers.append(f"{f.f_code.co_name}:{f.f_lineno}")
             f = f.f_back
         return (f"{what} {c.f_code.co_name} {c.f_code.co_filename}:{c.f_lineno} refcount {sys.getrefcount(c) - 1}"
-                f" callers [{', '.join(callers)}]")
+                f" on a thread's stack {id(c) in _ON_STACK} callers [{', '.join(callers)}]"
+                f" held by [{', '.join(type(h).__name__ for h in gc.get_referrers(c)[:4])}]")
     if hasattr(c, "__qualname__"):
         return f"{what} {c.__qualname__}"
     if isinstance(c, (list, tuple)):
