@@ -91,7 +91,9 @@ def main() -> int:
             fn()
             if k & 255 == 0 and time.perf_counter() - shown >= 10:  # slow ops: a line every 10 s
                 shown = time.perf_counter()
-                print(f"  {name}: {k}/{a.calls} calls, {shown - t0:.0f} s", file=sys.stderr, flush=True)
+                # RSS and device growth so far too: a run stopped by a time cap still says how far it stayed flat
+                print(f"  {name}: {k}/{a.calls} calls, {shown - t0:.0f} s, RSS {rss_mib() - r0:+.2f} MiB, "
+                      f"device {(device_bytes(a.gpu) - d0) / 2**20:+.2f} MiB", file=sys.stderr, flush=True)
         gc.collect()
         r1, d1 = rss_mib(), device_bytes(a.gpu)
         grew = r1 - r0
