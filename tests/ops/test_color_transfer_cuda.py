@@ -101,3 +101,32 @@ def test_boundary_blend_gpu_matches_host(fw):
     assert np.abs(got.astype(int) - host).max() <= 1
     outside = ~_ring_reference(mask, 5)
     np.testing.assert_array_equal(got[outside], frame[outside])  # only the ring may change
+
+
+def test_torch_results_hold_no_growing_host_memory():
+    # The cupy result is handed to torch through DLPack: torch.as_tensor's reader of
+    # __cuda_array_interface__ kept references to the interface's values (pytorch issue
+    # 194877; +15 MiB over 10^5 boundary_blend calls on the H100). The leaked values are
+    # Python objects, so tracemalloc sees them: 3,000 calls must not grow it by 64 KiB.
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA device")
+    import tracemalloc
+
+    from ffaccel._arrays import like_input
+
+    cupy = pytest.importorskip("cupy")
+    like = torch.zeros((4, 4), device="cuda")
+    arr = cupy.arange(16, dtype=cupy.float32).reshape(4, 4)
+    t = like_input(like, arr)
+    assert t.data_ptr() == arr.data.ptr and t.device == like.device  # a view, not a copy
+    frame, mask = (torch.as_tensor(x, device="cuda") for x in _case(3)[::2])
+    for _ in range(50):
+        ffaccel.boundary_blend(frame, mask, 3)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for _ in range(3000):
+        ffaccel.boundary_blend(frame, mask, 3)
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert grown < 64 * 1024, f"{grown} bytes of Python objects kept by 3,000 calls"
