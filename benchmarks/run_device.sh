@@ -96,6 +96,8 @@ stage_leakdebug() {
     FFACCEL_DEBUG_LEAKS=1 run leak_plain "${args[@]}"
     CUDA_LAUNCH_BLOCKING=1 FFACCEL_DEBUG_LEAKS=1 run leak_blocking "${args[@]}"
     FFACCEL_DEBUG_LEAKS=1 run leak_memcheck compute-sanitizer --tool memcheck "${args[@]}"
+    # the sanitizer's host backtraces off: is its stack capture what keeps the frames?
+    FFACCEL_DEBUG_LEAKS=1 run leak_memcheck_nobt compute-sanitizer --tool memcheck --show-backtrace no "${args[@]}"
 }
 stage_memory() {  # the ops the capped 100,000-call run did not reach (colour), on the GPU: one process
     # per name part of MEMORY_ONLY, side by side (each op's calls are serial; the host has 16 cores)
