@@ -129,6 +129,11 @@ class FaceFusionPipeline(Pipeline):
     def load(self) -> None:
         if self._ff is not None:
             return
+        import shutil
+
+        if shutil.which("ffmpeg") is None:  # else FaceFusion's own argument parser fails on a None path
+            raise RuntimeError("FaceFusionPipeline: no ffmpeg on the PATH; FaceFusion asks ffmpeg for its encoders "
+                               "when it builds its argument parser")
         if self.facefusion_src:
             if self.facefusion_src not in sys.path:
                 sys.path.insert(0, self.facefusion_src)
