@@ -447,7 +447,7 @@ def source_detection(source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def takes_vsync(ffmpeg: str) -> bool:
     """True if ``ffmpeg`` accepts ``-vsync``, which FaceFusion 3.5-3.8 pass when they extract
-    frames; ffmpeg 9 (imageio-ffmpeg 0.8's binary) removed the option, and FaceFusion's
+    frames; ffmpeg 9.0.2 (imageio-ffmpeg 0.8's binary) no longer takes it, and FaceFusion's
     extraction then fails ("extracting frames failed")."""
     cmd = [ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "nullsrc=s=16x16:d=0.04",
            "-vsync", "0", "-f", "null", "-"]
@@ -493,7 +493,7 @@ def ffmpeg_bin_dir(dest: Path, need_vsync: bool = True) -> tuple[Path | None, st
     ffmpeg = next((f for f in found if not need_vsync or takes_vsync(f)), None)
     if ffmpeg is None:
         return None, (f"no ffmpeg here takes -vsync, which FaceFusion passes to extract frames (tried {found}; "
-                      "ffmpeg 9 removed it: imageio-ffmpeg 0.8 ships ffmpeg 9, 0.6 ships 7)")
+                      "imageio-ffmpeg 0.8 ships ffmpeg 9.0.2, which refuses it; 0.6 ships 7.0.2, which takes it)")
     ffprobe = shutil.which("ffprobe")
     if ffprobe is None and wheel is not None and (wheel / "ffprobe").exists():
         ffprobe = str(wheel / "ffprobe")
