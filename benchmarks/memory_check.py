@@ -6,7 +6,8 @@ Usage:
 For each op: 1,000 warm-up calls, then N calls; it prints the process RSS before and
 after (and, with --gpu, the framework's allocated device bytes). A growth above
 --limit-mib (default 8 MiB) is reported as a leak and the exit status is 1. The op
-table is tests/test_hostile.py's (small inputs, every op with and without ``out``).
+table is tests/test_hostile.py's (small inputs, every op with and without ``out``), plus
+``paste_back_insightface`` and the prepared calls (``MORE_OUT_OPS`` below).
 """
 
 from __future__ import annotations
@@ -21,7 +22,49 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from test_hostile import NO_OUT_OPS, OUT_OPS  # noqa: E402
+from test_hostile import CROP, FRAME, MASK, NO_OUT_OPS, OUT_OPS  # noqa: E402
+
+# The ops test_hostile's table leaves to their own files: the insightface paste and the
+# prepared calls (each prepared once, on the arrays it is then called with). name ->
+# (inputs, call(inputs, out) -> result, out shape, out dtype), as OUT_OPS.
+M_IF = np.array([[0.5, 0.0, -2.0], [0.0, 0.5, -3.0]])  # frame -> 12x12 crop, inside the 24x28 frame
+
+
+def _plan_call(make: str):
+    import ffaccel
+
+    plans: dict[tuple[str, bool, int], object] = {}  # one plan per (kind, out given, input set)
+
+    def call(a: dict, out: object) -> object:
+        key = (make, out is None, id(a.get("frame", a.get("mask"))))
+        if key not in plans:
+            if make == "warp":
+                plans[key] = ffaccel.prepare(ffaccel.warp_affine, a["frame"], M_IF, (12, 12), out=out)
+            elif make == "paste":
+                plans[key] = ffaccel.prepare(ffaccel.paste_back, a["frame"], a["crop"], a["mask"], M_IF, out=out)
+            else:
+                plans[key] = ffaccel.prepare(ffaccel.feather_mask, a["mask"], 1.5, out=out)
+        plan = plans[key]
+        if make == "warp":
+            return plan(a["frame"], M_IF, out=out)
+        if make == "paste":
+            return plan(a["frame"], a["crop"], a["mask"], M_IF, out=out)
+        return plan(a["mask"], out=out)
+    return call
+
+
+def _insightface(a: dict, out: object) -> object:
+    import ffaccel
+
+    return ffaccel.paste_back_insightface(a["frame"], a["crop"], M_IF, out=out)
+
+
+MORE_OUT_OPS = {
+    "paste_back_insightface": ({"frame": FRAME, "crop": CROP}, _insightface, FRAME.shape, np.uint8),
+    "WarpPlan": ({"frame": FRAME}, _plan_call("warp"), (12, 12, 3), np.uint8),
+    "PastePlan": ({"frame": FRAME, "crop": CROP, "mask": MASK}, _plan_call("paste"), FRAME.shape, np.uint8),
+    "FeatherPlan": ({"mask": MASK}, _plan_call("feather"), MASK.shape, np.float32),
+}
 
 
 def rss_mib() -> float:
@@ -57,7 +100,7 @@ def main() -> int:
 
         conv = (lambda x: to_gpu(x, a.gpu))
     jobs = []
-    for op, (inputs, call, shape, dtype) in OUT_OPS.items():
+    for op, (inputs, call, shape, dtype) in {**OUT_OPS, **MORE_OUT_OPS}.items():
         ins = {k: conv(v) for k, v in inputs.items()}
         out = conv(np.zeros(shape, dtype))
         jobs.append((op + "(out=)", lambda ins=ins, call=call, out=out: call(ins, out)))
