@@ -17,7 +17,11 @@ def test_memory_check_short_profile_covers_every_op_form():
     import memory_check as mc
     from test_hostile import NO_OUT_OPS, OUT_OPS
 
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
+    import ffaccel
+
+    # the child imports the ffaccel this process imported (an installed one in CI, src/ here)
+    here = str(Path(ffaccel.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
     run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "memory_check.py"), "--calls", "300"],
                          capture_output=True, text=True, timeout=600, env=env)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
