@@ -314,13 +314,15 @@ def like_input(like: Any, arr: Any) -> Any:
     A cupy array goes through DLPack, not ``torch.as_tensor``: torch's reader of
     ``__cuda_array_interface__`` keeps references to the interface's values (pytorch issue
     194877), about 150 bytes of host memory a call, which the 10^5-call memory check on
-    the H100 measured as +15 MiB (docs/fuzzing.md, "Memory"). DLPack also orders torch's
-    current stream after cupy's, where the two differ."""
+    the H100 measured as +15 MiB (docs/fuzzing.md, "Memory"). The capsule is exported with
+    ``toDlpack()``, which, like the interface, involves no stream: the work that wrote
+    ``arr`` already ran on torch's stream (:func:`device_scope`)."""
     if is_torch_tensor(like):
         torch = torch_module()
         if isinstance(arr, np.ndarray):
             return torch.as_tensor(arr, device=like.device)
-        return torch.from_dlpack(arr)
+        capsule = arr.toDlpack() if hasattr(arr, "toDlpack") else arr.__dlpack__(stream=-1)  # -1: no sync
+        return torch.utils.dlpack.from_dlpack(capsule)
     return arr
 
 
