@@ -70,6 +70,10 @@ import _timing  # noqa: E402
 
 
 def _commit() -> str:
+    """FFACCEL_COMMIT if set (the lent GPU machine's copy of .git can be older than its work
+    tree, so its own `git rev-parse` names a stale commit), else git's HEAD."""
+    if os.environ.get("FFACCEL_COMMIT"):
+        return os.environ["FFACCEL_COMMIT"]
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                               cwd=os.path.dirname(__file__), check=True).stdout.strip()
