@@ -126,7 +126,7 @@ for s in "$@"; do
 done
 
 # FFACCEL_COMMIT: the commit the work tree is at (the device's copy of .git can be stale)
-echo "==== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1), commit ${FFACCEL_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null) by the device's .git})"
+echo "==== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1), commit ${FFACCEL_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null) by the device .git})"
 for k in "${ORDER[@]}"; do
     printf '%-18s %-12s %s\n' "$k" "${STEP[$k]}" "$(grep -v '^\s*$' "$LOG/$k.log" | tail -n 1 | cut -c1-110)"
 done
