@@ -26,16 +26,8 @@ from ffaccel.distributed import (  # noqa: E402
     run_local,
     write_demo_clips,
 )
-from ray_cluster import start_cpu_cluster  # noqa: E402
 
 FRAMES, SEG = 24, 8
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    start_cpu_cluster(ray, __name__)
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")

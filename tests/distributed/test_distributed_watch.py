@@ -20,16 +20,8 @@ ray = pytest.importorskip("ray", reason='Ray is not installed (pip install "ffac
 
 from ffaccel.distributed import DemoPipeline, Job, run_jobs, write_demo_clips  # noqa: E402
 from ffaccel.distributed.watch import ActorStartError, ActorWatch, StallError  # noqa: E402
-from ray_cluster import start_cpu_cluster  # noqa: E402
 
 FRAMES, SEG = 8, 4
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    start_cpu_cluster(ray, __name__)
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")
