@@ -159,9 +159,6 @@ def cache_clear() -> None:
     CACHE.clear()
 
 
-_ON_STACK: set[int] = set()  # the debug report's frames on a live thread's stack
-
-
 def _at_exit() -> None:
     """Drop the stored specs, then collect cycles. With FFACCEL_DEBUG_LEAKS=1 in the environment,
     print to stderr every container that still refers to an extension (``_core``) object
@@ -176,6 +173,13 @@ def _at_exit() -> None:
         return
     from collections import Counter
 
+    import threading
+
+    on_stack = set()  # frames still on some thread's stack (such a frame is held by the thread state)
+    for f in sys._current_frames().values():
+        while f is not None:
+            on_stack.add(id(f))
+            f = f.f_back
     # nanobind instances are not tracked by the collector, so they are found as referents of
     # the tracked containers that hold them.
     held: Counter[str] = Counter()
@@ -188,15 +192,7 @@ def _at_exit() -> None:
                 continue
             mod = getattr(type(r), "__module__", None)  # not always a string (a getset on some metatypes)
             if isinstance(mod, str) and mod.rpartition(".")[2] == "_core":
-                held[f"{type(r).__name__} held by {_describe_holder(c)}"] += 1
-    import threading
-
-    on_stack = set()  # frames still on some thread's stack (such a frame is held by the thread state)
-    for f in sys._current_frames().values():
-        while f is not None:
-            on_stack.add(id(f))
-            f = f.f_back
-    _ON_STACK.update(on_stack)
+                held[f"{type(r).__name__} held by {_describe_holder(c, on_stack)}"] += 1
     sys.stderr.write(f"ffaccel: {sum(held.values())} references to extension objects after the exit handler; "
                      f"threads alive: {[t.name for t in threading.enumerate()]}\n")
     for what, n in held.most_common(25):
@@ -208,11 +204,13 @@ def _at_exit() -> None:
         for r in gc.get_referrers(o):
             if id(r) in skip:
                 continue
-            ups = [_describe_holder(u) for u in gc.get_referrers(r) if id(u) not in skip and u is not specs][:3]
-            sys.stderr.write(f"  {type(o).__name__} <- {_describe_holder(r)} <- {' | '.join(ups)}\n")
+            ups = [_describe_holder(u, on_stack) for u in gc.get_referrers(r)
+                   if id(u) not in skip and u is not specs][:3]
+            sys.stderr.write(f"  {type(o).__name__} <- {_describe_holder(r, on_stack)} <- {' | '.join(ups)}\n")
 
 
-def _describe_holder(c: Any) -> str:
+def _describe_holder(c: Any, on_stack: set[int]) -> str:
+    """One line saying what ``c`` is; ``on_stack``: ids of the frames on a live thread's stack."""
     import gc
 
     what = type(c).__module__ + "." + type(c).__qualname__
@@ -228,7 +226,7 @@ def _describe_holder(c: Any) -> str:
             callers.append(f"{f.f_code.co_name}:{f.f_lineno}")
             f = f.f_back
         return (f"{what} {c.f_code.co_name} {c.f_code.co_filename}:{c.f_lineno} refcount {sys.getrefcount(c) - 1}"
-                f" on a thread's stack {id(c) in _ON_STACK} callers [{', '.join(callers)}]"
+                f" on a thread's stack {id(c) in on_stack} callers [{', '.join(callers)}]"
                 f" held by [{', '.join(type(h).__name__ for h in gc.get_referrers(c)[:4])}]")
     if hasattr(c, "__qualname__"):
         return f"{what} {c.__qualname__}"
