@@ -30,26 +30,18 @@ from test_hostile import CROP, FRAME, MASK, NO_OUT_OPS, OUT_OPS  # noqa: E402
 M_IF = np.array([[0.5, 0.0, -2.0], [0.0, 0.5, -3.0]])  # frame -> 12x12 crop, inside the 24x28 frame
 
 
-def _plan_call(make: str):
-    import ffaccel
-
-    plans: dict[tuple[str, bool, int], object] = {}  # one plan per (kind, out given, input set)
+def _planned(op_name: str, call_args, extra: tuple = ()):
+    """call(inputs, out) through ``ffaccel.prepare(op, *call_args(inputs), *extra, out=out)``,
+    prepared on the first call of each form (with and without ``out``; each form has its
+    own ``out`` and inputs)."""
+    plans: dict[bool, object] = {}
 
     def call(a: dict, out: object) -> object:
-        key = (make, out is None, id(a.get("frame", a.get("mask"))))
-        if key not in plans:
-            if make == "warp":
-                plans[key] = ffaccel.prepare(ffaccel.warp_affine, a["frame"], M_IF, (12, 12), out=out)
-            elif make == "paste":
-                plans[key] = ffaccel.prepare(ffaccel.paste_back, a["frame"], a["crop"], a["mask"], M_IF, out=out)
-            else:
-                plans[key] = ffaccel.prepare(ffaccel.feather_mask, a["mask"], 1.5, out=out)
-        plan = plans[key]
-        if make == "warp":
-            return plan(a["frame"], M_IF, out=out)
-        if make == "paste":
-            return plan(a["frame"], a["crop"], a["mask"], M_IF, out=out)
-        return plan(a["mask"], out=out)
+        import ffaccel
+
+        if (out is None) not in plans:
+            plans[out is None] = ffaccel.prepare(getattr(ffaccel, op_name), *call_args(a), *extra, out=out)
+        return plans[out is None](*call_args(a), out=out)
     return call
 
 
@@ -61,9 +53,11 @@ def _insightface(a: dict, out: object) -> object:
 
 MORE_OUT_OPS = {
     "paste_back_insightface": ({"frame": FRAME, "crop": CROP}, _insightface, FRAME.shape, np.uint8),
-    "WarpPlan": ({"frame": FRAME}, _plan_call("warp"), (12, 12, 3), np.uint8),
-    "PastePlan": ({"frame": FRAME, "crop": CROP, "mask": MASK}, _plan_call("paste"), FRAME.shape, np.uint8),
-    "FeatherPlan": ({"mask": MASK}, _plan_call("feather"), MASK.shape, np.float32),
+    "WarpPlan": ({"frame": FRAME}, _planned("warp_affine", lambda a: (a["frame"], M_IF), ((12, 12),)),
+                 (12, 12, 3), np.uint8),
+    "PastePlan": ({"frame": FRAME, "crop": CROP, "mask": MASK},
+                  _planned("paste_back", lambda a: (a["frame"], a["crop"], a["mask"], M_IF)), FRAME.shape, np.uint8),
+    "FeatherPlan": ({"mask": MASK}, _planned("feather_mask", lambda a: (a["mask"],), (1.5,)), MASK.shape, np.float32),
 }
 
 
