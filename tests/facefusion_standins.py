@@ -412,22 +412,32 @@ def render_case(root: Path, frames: int, width: int, height: int, ffmpeg: str, s
     cmd = [ffmpeg, "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}",
            "-r", str(int(clip.spec.fps)), "-i", "-", "-c:v", "ffv1", "-pix_fmt", "bgr0", str(target)]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
-    ratio = detect_ratio(height, width)
-    fps, rows = [], []
     try:
-        for t in range(frames):
-            frame = clip.frame(t)
-            proc.stdin.write(frame.tobytes())
-            fps.append(fingerprint(frame))
-            rows.append(yolo_row(clip.noisy5[t], clip.face_box(t, margin=0.25), ratio))
+        table = detector_table(clip, lambda frame: proc.stdin.write(frame.tobytes()))
     finally:
         proc.stdin.close()
         if proc.wait() != 0:
             raise RuntimeError(f"ffmpeg failed to encode {target}")
-    fp, row = source_detection(clip.source)
-    build_models(models, np.stack(fps + [fp]), np.stack(rows + [row]))
+    build_models(models, *table)
     (case_dir / "done").write_text("ok")
     return case
+
+
+def detector_table(clip, sink) -> tuple[np.ndarray, np.ndarray]:
+    """Render every frame of ``clip`` (``ffaccel.demo.clip.SyntheticClip``), hand it to
+    ``sink(frame)`` (an encoder, a writer), and return the stand-in detector's table for
+    :func:`build_models`: (K, 3, 32, 32) fingerprints and (K, 20, 2) YOLO rows, one per frame
+    (the clip's noisy landmarks) and one for the clip's source image."""
+    height, width = clip.spec.height, clip.spec.width
+    ratio = detect_ratio(height, width)
+    fps, rows = [], []
+    for t in range(clip.spec.frames):
+        frame = clip.frame(t)
+        sink(frame)
+        fps.append(fingerprint(frame))
+        rows.append(yolo_row(clip.noisy5[t], clip.face_box(t, margin=0.25), ratio))
+    fp, row = source_detection(clip.source)
+    return np.stack(fps + [fp]), np.stack(rows + [row])
 
 
 def source_detection(source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -135,16 +135,10 @@ from ffaccel.demo.runner import write_png
 frames, width, height = int(sys.argv[4]), 640, 360
 clip = SyntheticClip(ClipSpec(frames=frames, width=width, height=height, seed=7))
 target, source = work / "target.ffr", work / "source.png"
-fps, rows = [], []
 with FfrWriter(target, width, height, clip.spec.fps, codec="raw") as w:
-    for t in range(frames):
-        frame = clip.frame(t)
-        w.write(frame)
-        fps.append(S.fingerprint(frame))
-        rows.append(S.yolo_row(clip.noisy5[t], clip.face_box(t, margin=0.25), S.detect_ratio(height, width)))
+    table = S.detector_table(clip, w.write)
 write_png(source, clip.source)
-fp, row = S.source_detection(clip.source)
-S.build_models(work / "models", np.stack(fps + [fp]), np.stack(rows + [row]))
+S.build_models(work / "models", *table)
 ff = H.prepare_facefusion(Path(src), work / "ff", work / "models")
 pipe = FaceFusionPipeline([str(source)], facefusion_src=str(ff))
 local = run_local(Job(target, work / "local.ffr"), pipe)
