@@ -211,3 +211,40 @@ def test_side_stream_without_host_sync(fw):
             res = ffaccel.paste_back_insightface(g, gc, m)
         s.synchronize()
     np.testing.assert_array_equal(to_host(res), cpu)
+
+
+def test_new_frame_copy_branch_under_threads_and_streams():
+    # A new output frame of 1 MiB or more is copied on a pooled side stream forked from the
+    # caller's stream and joined before the blend (kernels/cuda/side_branch.h). Eight
+    # threads, each on its own stream, call at once, so the pool hands out several side
+    # streams and each result must still be the CPU's bytes (a missing join would let the
+    # blend run before, or under, the copy).
+    torch = pytest.importorskip("torch")
+    if "torch" not in FRAMEWORKS:
+        pytest.skip("torch with CUDA is not installed")
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(11)
+    frames = [rng.integers(0, 256, (1080, 1920, 3), np.uint8) for _ in range(8)]
+    crop = rng.integers(0, 256, (128, 128, 3), np.uint8)
+    m = face_matrix((900, 520), 400, 25)
+    want = [ffaccel.paste_back_insightface(f, crop, m) for f in frames]
+
+    def work(k):
+        s = torch.cuda.Stream()
+        with torch.cuda.stream(s):
+            src, gc = torch.from_numpy(frames[k]).cuda(), torch.from_numpy(crop).cuda()
+            res = []
+            for _ in range(5):
+                g = torch.zeros_like(src)
+                torch.cuda._sleep(2_000_000)  # the caller's stream busy, and the frame only
+                g.copy_(src)  # written after that: a fork that did not wait would copy zeros
+                res.append(ffaccel.paste_back_insightface(g, gc, m))
+        s.synchronize()
+        return [r.cpu().numpy() for r in res]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(work, range(8)))
+    for k, res in enumerate(results):
+        for r in res:
+            np.testing.assert_array_equal(r, want[k])
