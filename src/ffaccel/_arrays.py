@@ -285,12 +285,44 @@ def as_xp(value: Any, name: str) -> tuple[Any, ModuleType]:
     return arr, xp
 
 
+class _StreamHandle:
+    """A raw ``cudaStream_t`` under the CUDA stream protocol (``__cuda_stream__``)."""
+
+    __slots__ = ("ptr",)
+
+    def __init__(self, ptr: int) -> None:
+        self.ptr = ptr
+
+    def __cuda_stream__(self) -> tuple[int, int]:
+        return (0, self.ptr)  # protocol version 0, the handle
+
+
+_cupy_streams: dict[tuple[int, int], Any] = {}
+
+
+def _cupy_stream(cupy: Any, device: int, ptr: int) -> Any:
+    """cupy's wrapper of the torch stream ``ptr`` on ``device``, made once per stream.
+
+    Made once because each wrapper costs a Python object and, in cupy releases that
+    deprecate ``ExternalStream``, a DeprecationWarning (a warning per call is what a
+    10^5-call run would otherwise print and record). ``Stream.from_external`` (the CUDA
+    stream protocol) where cupy has it, ``ExternalStream`` before that."""
+    stream = _cupy_streams.get((device, ptr))
+    if stream is None:
+        from_external = getattr(cupy.cuda.Stream, "from_external", None)
+        stream = from_external(_StreamHandle(ptr)) if from_external is not None else cupy.cuda.ExternalStream(ptr, device)
+        if len(_cupy_streams) >= 256:  # streams come and go: keep the table small
+            _cupy_streams.clear()
+        _cupy_streams[(device, ptr)] = stream
+    return stream
+
+
 @contextmanager
 def device_scope(value: Any) -> Iterator[None]:
     """Make cupy work run where ``value`` lives, on the stream its framework is using.
 
-    - torch CUDA tensor: its device, and torch's current stream there (wrapped as a
-      cupy ExternalStream), so reading the frame is ordered after the torch work that
+    - torch CUDA tensor: its device, and torch's current stream there (wrapped for
+      cupy once, :func:`_cupy_stream`), so reading the frame is ordered after the torch work that
       wrote it, however the caller's streams are set up;
     - cupy array: its device (cupy's current stream is already the caller's);
     - anything else: nothing to do.
@@ -299,7 +331,7 @@ def device_scope(value: Any) -> Iterator[None]:
         torch = torch_module()
         cupy = _import_cupy()
         torch_stream = torch.cuda.current_stream(value.device)
-        with cupy.cuda.Device(value.device.index), cupy.cuda.ExternalStream(torch_stream.cuda_stream):
+        with cupy.cuda.Device(value.device.index), _cupy_stream(cupy, value.device.index, torch_stream.cuda_stream):
             yield
     elif type(value).__module__.startswith("cupy") and hasattr(value, "device"):
         with value.device:
@@ -315,13 +347,14 @@ def like_input(like: Any, arr: Any) -> Any:
     ``__cuda_array_interface__`` keeps references to the interface's values (pytorch issue
     194877), about 150 bytes of host memory a call, which the 10^5-call memory check on
     the H100 measured as +15 MiB (docs/fuzzing.md, "Memory"). The capsule is exported with
-    ``toDlpack()``, which, like the interface, involves no stream: the work that wrote
-    ``arr`` already ran on torch's stream (:func:`device_scope`)."""
+    ``__dlpack__(stream=-1)`` (no synchronisation, as DLPack defines -1), like the
+    interface involving no stream: the work that wrote ``arr`` already ran on torch's
+    stream (:func:`device_scope`). ``toDlpack()`` for cupy releases before ``__dlpack__``."""
     if is_torch_tensor(like):
         torch = torch_module()
         if isinstance(arr, np.ndarray):
             return torch.as_tensor(arr, device=like.device)
-        capsule = arr.toDlpack() if hasattr(arr, "toDlpack") else arr.__dlpack__(stream=-1)  # -1: no sync
+        capsule = arr.__dlpack__(stream=-1) if hasattr(arr, "__dlpack__") else arr.toDlpack()
         return torch.utils.dlpack.from_dlpack(capsule)
     return arr
 
