@@ -213,12 +213,11 @@ def test_side_stream_without_host_sync(fw):
     np.testing.assert_array_equal(to_host(res), cpu)
 
 
-def test_new_frame_copy_branch_under_threads_and_streams():
-    # A new output frame of 1 MiB or more is copied on a pooled side stream forked from the
-    # caller's stream and joined before the blend (kernels/cuda/side_branch.h). Eight
-    # threads, each on its own stream, call at once, so the pool hands out several side
-    # streams and each result must still be the CPU's bytes (a missing join would let the
-    # blend run before, or under, the copy).
+def test_new_frames_under_threads_and_busy_streams():
+    # Eight threads, each on its own stream, call at once with 1080p frames written just
+    # before the call on a stream still busy: the frame copy and the kernels must follow
+    # that write (a copy enqueued anywhere but the caller's stream, unordered, would read
+    # zeros), and every result must be the CPU's bytes.
     torch = pytest.importorskip("torch")
     if "torch" not in FRAMEWORKS:
         pytest.skip("torch with CUDA is not installed")
