@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Time builds of the tree against each other in one run, on one machine (the GPU host):
+#
+#   bash benchmarks/compare_builds.sh NAME=PATCH [NAME=PATCH ...]
+#
+# "base" is the tree as it is; each NAME is the tree with PATCH applied (`git diff` output,
+# applied with `patch -p1`; a branch travels to the device as such a file, since the device's
+# .git can be stale). Every build goes into its own folder (/tmp/ffaccel-builds/NAME, pip
+# --target), then each benchmark of BENCHES runs against every build in turn, ROUNDS times,
+# alternating, so drift of the machine hits all builds alike. A table of every timed row
+# (median per round, and the rounds' median) is printed last; logs and JSON go to
+# $OUT/compare/. Defaults: ROUNDS=2, BENCHES="insightface kernels dispatch":
+#   insightface  bench_insightface.py --gpu-only   (row: frame, implementation; ms)
+#   kernels      kernel_times.py                   (row: case, kernel; device us a call)
+#   dispatch     bench_dispatch.py                 (row: name; us)
+# Why: two builds timed in separate calls land on different machines or clocks; the side
+# stream and 1-D copy measurements of docs/results/h100-aa36c71 were made this way.
+set -u
+OUT=${OUT:-/tmp/ffaccel-device}
+DIR=$OUT/compare
+ROOT=/tmp/ffaccel-builds
+ROUNDS=${ROUNDS:-2}
+BENCHES=${BENCHES:-insightface kernels dispatch}
+export FFACCEL_CUDA_ARCHS=${FFACCEL_CUDA_ARCHS:-90} PYTHONUNBUFFERED=1
+mkdir -p "$DIR" "$ROOT"
+
+build() {  # build NAME [PATCH]: the tree (with PATCH) into $ROOT/NAME
+    local name=$1 patch=${2:-} src=$ROOT/src-$1 t0=$(date +%s)
+    rm -rf "$src" "${ROOT:?}/$name" && mkdir -p "$src"
+    tar cf - --exclude=./build --exclude=./.git . | tar xf - -C "$src"
+    if [ -n "$patch" ] && ! (cd "$src" && patch -p1 --batch < "$patch") > "$DIR/build_$name.log" 2>&1; then
+        echo "build $name: $patch does not apply (see $DIR/build_$name.log)"
+        return 1
+    fi
+    (cd "$src" && python3 -m pip install --no-build-isolation --no-deps --target "$ROOT/$name" .) >> "$DIR/build_$name.log" 2>&1
+    local rc=$?
+    echo "build $name: rc=$rc $(( $(date +%s) - t0 ))s"
+    return $rc
+}
+
+NAMES=(base)
+build base || exit 1
+for spec in "$@"; do
+    name=${spec%%=*} patch=${spec#*=}
+    if [ "$name" = "$spec" ] || [ ! -f "$patch" ]; then
+        echo "expected NAME=PATCH with PATCH a file, got '$spec'"
+        exit 2
+    fi
+    build "$name" "$(realpath "$patch")" && NAMES+=("$name")
+done
+
+for k in $(seq 1 "$ROUNDS"); do
+    for b in $BENCHES; do
+        for name in "${NAMES[@]}"; do
+            json=$DIR/${b}_${name}_$k.json
+            case $b in
+                insightface) cmd=(python3 benchmarks/bench_insightface.py --gpu-only --json "$json") ;;
+                kernels) cmd=(python3 benchmarks/kernel_times.py --json "$json") ;;
+                dispatch) cmd=(python3 benchmarks/bench_dispatch.py --cpu-calls 2000 --json "$json") ;;
+                *) echo "unknown benchmark $b (insightface, kernels, dispatch)"; exit 2 ;;
+            esac
+            PYTHONPATH=$ROOT/$name timeout 300 "${cmd[@]}" > "$DIR/${b}_${name}_$k.log" 2>&1
+            echo "round $k $b $name: rc=$?"
+        done
+    done
+done
+
+# One line per timed row: the value of each round and their median, per build.
+python3 - "$DIR" "${NAMES[@]}" <<'PY'
+import glob, json, os, statistics, sys
+
+folder, names = sys.argv[1], sys.argv[2:]
+
+def rows(bench, d):
+    if bench == "insightface":
+        return {f"{r['frame']} {r['impl']} (us)": r["median_ms"] * 1e3 for r in d["rows"]}
+    if bench == "kernels":
+        return {f"{r['case']} | {r['kernel'] or '?'} (device us)": r["device_us_per_call"] for r in d["rows"]}
+    return {f"{k} (us)": v for k, v in d["rows_us"].items()}
+
+table = {}
+for path in sorted(glob.glob(os.path.join(folder, "*_*_*.json"))):
+    bench, rest = os.path.basename(path)[:-5].split("_", 1)
+    name, _ = rest.rsplit("_", 1)
+    with open(path) as fh:
+        for row, value in rows(bench, json.load(fh)).items():
+            table.setdefault((bench, row), {}).setdefault(name, []).append(value)
+print("| benchmark | row | " + " | ".join(names) + " |")
+print("|---|---|" + "---|" * len(names))
+for (bench, row), by_name in table.items():
+    cells = []
+    for n in names:
+        v = by_name.get(n, [])
+        cells.append(f"{statistics.median(v):.2f} ({', '.join(f'{x:.2f}' for x in v)})" if v else "-")
+    print(f"| {bench} | {row} | " + " | ".join(cells) + " |")
+PY
