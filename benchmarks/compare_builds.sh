@@ -13,8 +13,8 @@
 #   insightface  bench_insightface.py --gpu-only   (row: frame, implementation; ms)
 #   kernels      kernel_times.py                   (row: case, kernel; device us a call)
 #   dispatch     bench_dispatch.py                 (row: name; us)
-# Why: two builds timed in separate calls land on different machines or clocks; the side
-# stream and 1-D copy measurements of docs/results/h100-aa36c71 were made this way.
+# Why: two builds timed in separate calls land on different machines or clocks; the 1-D copy
+# measurement of docs/results/h100-aa36c71 (call D) was made with this script.
 set -u
 OUT=${OUT:-/tmp/ffaccel-device}
 DIR=$OUT/compare

@@ -237,7 +237,7 @@ def test_new_frames_under_threads_and_busy_streams():
             for _ in range(5):
                 g = torch.zeros_like(src)
                 torch.cuda._sleep(2_000_000)  # the caller's stream busy, and the frame only
-                g.copy_(src)  # written after that: a fork that did not wait would copy zeros
+                g.copy_(src)  # written after that: a copy not ordered after it would read zeros
                 res.append(ffaccel.paste_back_insightface(g, gc, m))
         s.synchronize()
         return [r.cpu().numpy() for r in res]
