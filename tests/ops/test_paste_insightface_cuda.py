@@ -68,6 +68,70 @@ def test_large_frames_out_and_in_place(fw, compat, h, w, size, angle, cx, cy):
     np.testing.assert_array_equal(to_host(g), cpu)
 
 
+def _gpu_view(x: np.ndarray, fw: str, offset: int):
+    # x's bytes on the GPU, C-contiguous, starting `offset` bytes into a fresh allocation
+    # (offset 0: the allocator's alignment; odd: no 16-byte alignment at all).
+    if fw == "torch":
+        import torch
+
+        buf = torch.empty(x.size + offset, dtype=torch.uint8, device="cuda")
+        v = buf[offset:].view(x.shape)
+        v.copy_(torch.from_numpy(np.ascontiguousarray(x)))
+        return v
+    if fw == "cupy":
+        import cupy
+
+        buf = cupy.empty(x.size + offset, dtype=cupy.uint8)
+        v = buf[offset:].reshape(x.shape)
+        v.set(np.ascontiguousarray(x))
+        return v
+    pytest.skip("no GPU framework")
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+@pytest.mark.parametrize("frame_offset,out_offset", [(0, 0), (1, 0), (0, 3), (16, 32)])
+@pytest.mark.parametrize("size,angle,cx,cy", [
+    (350, 15, 480, 270),  # inside
+    (300, 40, 955, 10),  # across a corner: R's rows start at row 0, its columns end at the edge
+    (200, 0, -500, 300),  # wholly off the frame: no kernel runs, the frame is copied alone
+])
+def test_new_frame_every_byte_written(fw, frame_offset, out_offset, size, angle, cx, cy):
+    # A new frame is the frame's copy outside the paste area R plus the blend inside it.
+    # Aligned frames get that copy from extra blocks of the blend launch, unaligned ones
+    # from one copy first (kernels/cuda/paste_insightface.cu): out= starts as a sentinel,
+    # so a byte neither writes shows. The odd width puts 16-byte chunks across row ends and
+    # across R's left and right edges.
+    rng = np.random.default_rng(size + frame_offset)
+    frame = rng.integers(0, 256, (541, 963, 3), np.uint8)
+    crop = rng.integers(0, 256, (128, 128, 3), np.uint8)
+    m = face_matrix((cx, cy), size, angle)
+    cpu = ffaccel.paste_back_insightface(frame, crop, m)
+    g = _gpu_view(frame, fw, frame_offset)
+    out = _gpu_view(np.full_like(frame, 77), fw, out_offset)
+    assert ffaccel.paste_back_insightface(g, to_gpu(crop, fw), m, out=out) is out
+    np.testing.assert_array_equal(to_host(out), cpu)
+    np.testing.assert_array_equal(to_host(g), frame)
+
+
+def test_new_frame_over_two_gigabytes():
+    # A frame of 2^31 bytes or more is copied first (the copy blocks index in 32 bits).
+    torch = pytest.importorskip("torch")
+    if "torch" not in FRAMEWORKS:
+        pytest.skip("torch with CUDA is not installed")
+    h, w = 23000, 31130  # 2,147,970,000 bytes
+    assert h * w * 3 >= 2**31
+    frame = np.empty((h, w, 3), np.uint8)
+    frame[:] = np.arange(w, dtype=np.uint8)[None, :, None]  # a pattern a shifted copy would break
+    frame[::7] = 200
+    crop = np.random.default_rng(5).integers(0, 256, (128, 128, 3), np.uint8)
+    m = face_matrix((w - 300, h - 200), 700, 30)  # R near the end of the buffer
+    cpu = ffaccel.paste_back_insightface(frame, crop, m)
+    g = torch.from_numpy(frame).cuda()
+    res = ffaccel.paste_back_insightface(g, torch.from_numpy(crop).cuda(), m)
+    del g
+    assert torch.equal(res, torch.from_numpy(cpu).cuda())
+
+
 # Sizes and placements for the GPU kernels' index paths (kernels/cuda/paste_insightface.cu):
 # the 8-lane and 32-lane erode groups (ke < 32, ke = 32, ke > 32), the row blur's
 # shared-memory chunks (128 steps each: r = 102 takes two, the second partial), faces across
