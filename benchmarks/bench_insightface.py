@@ -9,7 +9,8 @@ Timed side by side, each call producing a new output frame (as stock does):
   GPU: ffaccel.paste_back_insightface on torch CUDA tensors into a preallocated output:
        CUDA-event medians around each Python call (host work included: the call never
        synchronises; the mask extent is computed on the host from M), and the device time
-       per call with 20 calls captured in one CUDA graph and replayed.
+       per call with 20 calls captured in one CUDA graph and replayed; in the same way the
+       floor under a new frame: the paste in place, and torch's copy of the frame alone.
 
 Faces: a 128-px crop whose footprint is 300 px at 1080p and 600 px at 4K, rotated 20°.
 
@@ -94,6 +95,17 @@ def main() -> int:
             same = bool(np.array_equal(gout.cpu().numpy(), ffaccel.paste_back_insightface(frame, bgr_fake, m)))
             rows.append({"path": "gpu", "frame": name, "impl": "ffaccel paste_back_insightface (out=, CUDA graph)",
                          "median_ms": tg, "ratio": None, "exact": same})
+            # The floor under a new frame: the paste in place (no frame copy), and the copy alone.
+            gin = g.clone()
+            ti = _timing.cuda_graph_per_call_ms(lambda: ffaccel.paste_back_insightface(gin, gc, m, inplace=True))
+            gin.copy_(g)
+            ffaccel.paste_back_insightface(gin, gc, m, inplace=True)
+            same = bool(np.array_equal(gin.cpu().numpy(), ffaccel.paste_back_insightface(frame, bgr_fake, m)))
+            rows.append({"path": "gpu", "frame": name, "impl": "ffaccel paste_back_insightface (in place, CUDA graph)",
+                         "median_ms": ti, "ratio": None, "exact": same})
+            tc = _timing.cuda_graph_per_call_ms(lambda: gout.copy_(g))
+            rows.append({"path": "gpu", "frame": name, "impl": "torch frame copy alone (Tensor.copy_, CUDA graph)",
+                         "median_ms": tc, "ratio": None, "exact": None})
     if not rows:
         print("nothing timed: --gpu-only needs torch with a CUDA device", file=sys.stderr)
         return 1
