@@ -2,11 +2,12 @@
 // formulas (paste_insightface.h) with the same operation order, so the bytes equal the
 // CPU path's; only where the operands come from differs.
 //
-// Phases on the caller's stream: the frame copy (new output only); the thresholded mask T
-// over B (for ke <= kFuseMaxKe evaluated inside the row erode instead); the erode (rows,
-// then columns); the blur's row pass over B's rows and the column pass fused with the
-// blend over R. The erode and blur sizes come from T's 255-extent,
-// which the host computes exactly from the matrix (ins_set_extent), so nothing is read
+// A new output frame: the frame outside R (below) is copied on a side stream beside every
+// kernel (run(); side_branch.h), R's pixels by the blend. Phases on the caller's stream:
+// the thresholded mask T over B (for ke <= kFuseMaxKe evaluated inside the row erode
+// instead); the erode (rows, then columns); the blur's row pass over B's rows and the
+// column pass fused with the blend over R. The erode and blur sizes come from T's
+// 255-extent, which the host computes exactly from the matrix (ins_set_extent), so nothing is read
 // back: the call never synchronises and can be captured in a CUDA graph. The Gaussian
 // weights go to the workspace through a kernel argument (init_kernel).
 //
@@ -29,10 +30,12 @@
 #include <algorithm>
 #include <climits>
 #include <cstddef>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
 #include "cuda_check.h"
+#include "side_branch.h"
 
 namespace ffaccel::cuda {
 namespace {
@@ -306,11 +309,72 @@ __device__ __forceinline__ void col_sums(const Get& get, const float* kern, int 
     }
 }
 
+// A new frame's copy of everything outside R, made on a side stream beside the mask, erode,
+// blur and blend kernels (run()); R's own pixels are all written by the blend (the frame's
+// own value where G == 0), so the two never write one byte. Frames here are dense rows of
+// `rb` bytes, 16-byte aligned, under 2^31 bytes.
+struct OuterCopy {
+    const unsigned char* src;  // the frame
+    unsigned char* dst;        // the new frame
+    unsigned int total, rb;    // bytes of the frame, of a row
+    unsigned int gx0, gx1;     // R's bytes [gx0, gx1) of each row in [ry1, ry2)
+    int ry1, ry2;
+    unsigned int top_end, bottom_begin;  // ry1 * rb, ry2 * rb
+};
+
+__device__ __forceinline__ bool in_r(unsigned int q, const OuterCopy& c) {
+    const unsigned int y = q / c.rb, col = q - y * c.rb;
+    return static_cast<int>(y) >= c.ry1 && static_cast<int>(y) < c.ry2 && col >= c.gx0 && col < c.gx1;
+}
+
+// Rows [0, ry1) and [ry2, H) are whole bytes ranges outside R: a chunk in them needs no
+// division. Only chunks of R's rows find their row.
+__device__ __forceinline__ bool chunk_clean(unsigned int o, const OuterCopy& c) {
+    const unsigned int last = o + 15;
+    if (last >= c.total) return false;
+    if (last < c.top_end || o >= c.bottom_begin) return true;
+    const unsigned int y0 = o / c.rb, y1 = last / c.rb;
+    return y0 == y1 && (last - y0 * c.rb < c.gx0 || o - y0 * c.rb >= c.gx1);
+}
+
+// 16-byte chunks in a grid stride, kCopyUnroll loads in flight a thread (the grid is small,
+// see run()); a chunk with a byte in R (or past the end) goes byte by byte (byte stores never
+// touch their neighbours, so the blend may write R meanwhile).
+constexpr int kCopyUnroll = 8, kCopyThreads = 256;
+__global__ void __launch_bounds__(kCopyThreads) outer_copy_kernel(OuterCopy c) {
+    const unsigned int t = blockIdx.x * blockDim.x + threadIdx.x, nt = gridDim.x * blockDim.x;
+    const unsigned int chunks = (c.total + 15) / 16;
+    for (unsigned int base = t; base < chunks; base += nt * kCopyUnroll) {
+        uint4 v[kCopyUnroll];
+        bool clean[kCopyUnroll];
+#pragma unroll
+        for (int u = 0; u < kCopyUnroll; ++u) {
+            const unsigned int i = base + u * nt;
+            clean[u] = i < chunks && chunk_clean(i * 16, c);
+            if (clean[u]) v[u] = __ldg(reinterpret_cast<const uint4*>(c.src) + i);
+        }
+#pragma unroll
+        for (int u = 0; u < kCopyUnroll; ++u) {
+            const unsigned int i = base + u * nt;
+            if (i >= chunks) break;
+            if (clean[u]) {
+                reinterpret_cast<uint4*>(c.dst)[i] = v[u];
+            } else {
+                const unsigned int o = i * 16, end = o + 16 < c.total ? o + 16 : c.total;
+                for (unsigned int q = o; q < end; ++q)
+                    if (!in_r(q, c)) c.dst[q] = c.src[q];
+            }
+        }
+    }
+}
+
 // Column pass and blend over R = [rx1, rx1 + rw) x [ry1, ry1 + rh): one thread per column
 // and kBlurK consecutive rows.
 template <WarpMode M>
 __global__ void __launch_bounds__(256, 3) col_blend_kernel(const float* h, Box b, int rx1, int ry1, int rw, int rh, int fw, int fh,
-                                 const float* kern, int r, BlurMode mode, Image out, WarpParams crop, WarpCoeffs k) {
+                                 const float* kern, int r, BlurMode mode, Image src, Image out, WarpParams crop,
+                                 WarpCoeffs k) {
+    const bool new_frame = src.data != out.data;
     const int c = blockIdx.x * blockDim.x + threadIdx.x;
     const int yy0 = (blockIdx.y * blockDim.y + threadIdx.y) * kBlurK;
     if (c >= rw || yy0 >= rh) return;
@@ -335,27 +399,29 @@ __global__ void __launch_bounds__(256, 3) col_blend_kernel(const float* h, Box b
     } else {
         col_sums<false>(get, kern, r, y0, g);
     }
-    // The blend: every load first (crop samples, then the output pixels), then the stores,
+    // The blend: every load first (crop samples, then the frame's pixels), then the stores,
     // so the loads of the kBlurK pixels overlap instead of waiting on each other's stores.
-    // Where G == 0 the pixel is not touched: m = 0 keeps it exactly.
-    bool live[kBlurK];
+    // Where G == 0 the pixel keeps the frame's value (m = 0 keeps it exactly): in place it is
+    // not touched, into a new frame it is copied (the outer copy leaves R to this kernel).
+    bool live[kBlurK], copy[kBlurK];
     float px[kBlurK][3];
     std::uint8_t o[kBlurK][3];
 #pragma unroll
     for (int q = 0; q < kBlurK; ++q) {
         live[q] = yy0 + q < rh && g[q] != 0.0f;
+        copy[q] = yy0 + q < rh && (live[q] || new_frame);
         if (live[q]) warp_sample<M, std::uint8_t, 3>(crop, k, x, y0 + q, px[q]);
     }
 #pragma unroll
     for (int q = 0; q < kBlurK; ++q) {
-        if (!live[q]) continue;
-        const std::uint8_t* src = row_ptr_mut<std::uint8_t>(out, 0, y0 + q) + x * 3;
-        o[q][0] = src[0], o[q][1] = src[1], o[q][2] = src[2];
+        if (!copy[q]) continue;
+        const std::uint8_t* from = row_ptr<std::uint8_t>(src, 0, y0 + q) + x * 3;
+        o[q][0] = from[0], o[q][1] = from[1], o[q][2] = from[2];
     }
 #pragma unroll
     for (int q = 0; q < kBlurK; ++q) {
-        if (!live[q]) continue;
-        ins_blend(o[q], px[q], g[q]);
+        if (!copy[q]) continue;
+        if (live[q]) ins_blend(o[q], px[q], g[q]);
         std::uint8_t* dst = row_ptr_mut<std::uint8_t>(out, 0, y0 + q) + x * 3;
         dst[0] = o[q][0], dst[1] = o[q][1], dst[2] = o[q][2];
     }
@@ -366,34 +432,71 @@ int blocks(long long n, int per) { return static_cast<int>((n + per - 1) / per);
 template <WarpMode M>
 bool run(const InsParams& p, const InsFace& f, cudaStream_t stream) {
     const int fw = p.out.w, fh = p.out.h, cw = p.crop.w, ch = p.crop.h;
-    if (!p.in_place) {
-        // Both frames contiguous (the usual case): one 1-D copy. On an H100 a 4K frame took
-        // 18.3 us that way and 33.3 us as a 2-D copy of the same rows (the driver runs a
-        // 2-D copy of that pitch on a slower path).
-        const std::size_t row_bytes = static_cast<std::size_t>(fw) * 3;
+    const std::size_t row_bytes = static_cast<std::size_t>(fw) * 3, total = row_bytes * static_cast<std::size_t>(fh);
+    const bool dense = static_cast<std::size_t>(p.out.stride) == row_bytes &&
+                       static_cast<std::size_t>(p.frame.stride) == row_bytes;
+    // A new frame where no kernel runs, or not copied beside them (below): one copy first,
+    // 1-D for dense frames (on an H100 a 4K frame took 18.3 us so and 33.3 us as a 2-D
+    // copy of the same rows).
+    const auto copy_frame = [&] {
         const void* src = reinterpret_cast<const void*>(p.frame.data);
         void* dst = reinterpret_cast<void*>(p.out.data);
-        const bool dense = static_cast<std::size_t>(p.out.stride) == row_bytes &&
-                           static_cast<std::size_t>(p.frame.stride) == row_bytes;
-        check_cuda(dense ? cudaMemcpyAsync(dst, src, row_bytes * static_cast<std::size_t>(fh), cudaMemcpyDeviceToDevice,
-                                           stream)
+        check_cuda(dense ? cudaMemcpyAsync(dst, src, total, cudaMemcpyDeviceToDevice, stream)
                          : cudaMemcpy2DAsync(dst, p.out.stride, src, p.frame.stride, row_bytes, fh,
                                              cudaMemcpyDeviceToDevice, stream),
                    "paste_insightface: frame copy");
-    }
+    };
     const Box b{f.bx1, f.by1, f.bx2 - f.bx1, f.by2 - f.by1};
-    if (b.w <= 0 || b.h <= 0) return false;
-    if (f.ey1 < 0) return false;  // stock: np.max of an empty array
+    if (b.w <= 0 || b.h <= 0 || f.ey1 < 0) {  // f.ey1 < 0: stock's np.max of an empty array
+        if (!p.in_place) copy_frame();
+        return false;
+    }
+    int ke, r;
+    ins_sizes(f.ey1 - f.ey0, f.ex1 - f.ex0, &ke, &r);
+    if (r > f.rmax) throw std::logic_error("paste_insightface: blur radius above its bound");
+    if (ke < kErodeRows) throw std::logic_error("paste_insightface: erode size below its bound");
+    // A 1-column (1-row) frame: cv2 skips the row (column) pass, the 1-tap kernel {1}
+    // (ins_pass_radius). Radius of each pass, and R, the pixels the blend writes:
+    const int r_row = ins_pass_radius(fw, r), r_col = ins_pass_radius(fh, r);
+    const int rx1 = f.bx1 - r_row > 0 ? f.bx1 - r_row : 0, rx2 = f.bx2 + r_row < fw ? f.bx2 + r_row : fw;
+    const int ry1 = f.by1 - r_col > 0 ? f.by1 - r_col : 0, ry2 = f.by2 + r_col < fh ? f.by2 + r_col : fh;
+    const int rw = rx2 - rx1, rh = ry2 - ry1;
+    // A new frame: the blend writes every pixel of R (the frame's own value where G == 0),
+    // so only the rest is copied, and that copy (bandwidth-bound: 18 of 69 us at 4K on an
+    // H100 when it ran first) goes on a side stream beside every kernel below, which read
+    // only the crop, the frame and the workspace; it is joined when the call ends. Frames
+    // dense, 16-byte aligned and under 2^31 bytes (torch and cupy frames are) only.
+    std::optional<SideBranch> side;
+    if (!p.in_place) {
+        if (dense && ((p.frame.data | p.out.data) & 15) == 0 && total < (std::size_t{1} << 31)) side.emplace(stream);
+        if (side && side->forked()) {
+            const OuterCopy oc{reinterpret_cast<const unsigned char*>(p.frame.data),
+                               reinterpret_cast<unsigned char*>(p.out.data),
+                               static_cast<unsigned int>(total),
+                               static_cast<unsigned int>(row_bytes),
+                               static_cast<unsigned int>(rx1) * 3,
+                               static_cast<unsigned int>(rx2) * 3,
+                               ry1,
+                               ry2,
+                               static_cast<unsigned int>(ry1 * row_bytes),
+                               static_cast<unsigned int>(ry2 * row_bytes)};
+            // One block of 256 threads an SM, so most of each SM stays with the kernels beside
+            // it (H100, 4K, 600-px face, CUDA graph: 62.3 us a call so; 69.1 us with the copy
+            // first; 69.5 with 132 blocks of 1024 threads, 64.4-72.0 with 16-66 of them; 64.0 with
+            // 264 blocks of 256 or 132 of 512; a full-width copy takes every SM and the kernels wait).
+            const int need = blocks(static_cast<long long>((total + 15) / 16), kCopyThreads * kCopyUnroll);
+            outer_copy_kernel<<<std::min(need, side->multiprocessors()), kCopyThreads, 0, side->stream()>>>(oc);
+            check_launch("paste_insightface");
+        } else {
+            copy_frame();
+        }
+    }
     const InsLayout lay = ins_layout(f, cw);
     float* white = p.ws + lay.white;
     float* t = p.ws + lay.t;
     float* e = p.ws + lay.e;
     float* hbuf = p.ws + lay.h;
     float* kern = p.ws + lay.kern;
-    int ke, r;
-    ins_sizes(f.ey1 - f.ey0, f.ex1 - f.ex0, &ke, &r);
-    if (r > f.rmax) throw std::logic_error("paste_insightface: blur radius above its bound");
-    if (ke < kErodeRows) throw std::logic_error("paste_insightface: erode size below its bound");
     const int ks = 2 * r + 1;
     std::vector<float> kh(ks + 1);
     ins_gaussian_kernel(ks, kh.data());
@@ -418,20 +521,15 @@ bool run(const InsParams& p, const InsFace& f, cudaStream_t stream) {
     erode_cols_kernel<<<dim3(blocks(b.w, 32), blocks(b.h, 8 * kErodeRows)), block, 0, stream>>>(e, t, b, fh, ke,
                                                                                                   ke / 2);
     check_launch("paste_insightface");
-    // A 1-column (1-row) frame: cv2 skips the row (column) pass, the 1-tap kernel {1}
-    // (ins_pass_radius). Radius and weights of each pass:
-    const int r_row = ins_pass_radius(fw, r), r_col = ins_pass_radius(fh, r);
     const float* k_row = r_row == r ? kern : kern + ks;
     const float* k_col = r_col == r ? kern : kern + ks;
-    const int rx1 = f.bx1 - r_row > 0 ? f.bx1 - r_row : 0, rx2 = f.bx2 + r_row < fw ? f.bx2 + r_row : fw;
-    const int ry1 = f.by1 - r_col > 0 ? f.by1 - r_col : 0, ry2 = f.by2 + r_col < fh ? f.by2 + r_col : fh;
-    const int rw = rx2 - rx1, rh = ry2 - ry1;
     row_blur_kernel<<<dim3(blocks(rw, kRowTileW), blocks(b.h, 32)), dim3(32, kRowGroups), 0, stream>>>(
         t, hbuf, b, rx1, rw, fw, k_row, r_row, p.blur);
     check_launch("paste_insightface");
     col_blend_kernel<M><<<dim3(blocks(rw, 32), blocks(rh, 8 * kBlurK)), block, 0, stream>>>(
-        hbuf, b, rx1, ry1, rw, rh, fw, fh, k_col, r_col, p.blur, p.out, ins_crop_params(p.crop, fw), f.k);
+        hbuf, b, rx1, ry1, rw, rh, fw, fh, k_col, r_col, p.blur, p.frame, p.out, ins_crop_params(p.crop, fw), f.k);
     check_launch("paste_insightface");
+    if (side) side->join();
     return true;
 }
 
