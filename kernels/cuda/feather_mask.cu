@@ -47,8 +47,15 @@ static_assert(kTileH % kRowsPerThread == 0, "tile rows must split into whole row
 constexpr size_t kTileShared = (2 * kTileMaxRadius + 1 + kTileH * kTileMaxCols) * sizeof(float);
 static_assert(kTileShared <= 48 * 1024, "feather_mask tile exceeds the default shared memory");
 
+// The tiled kernel's taps: kTileMaxRadius bounds its radius, so its argument block is 388 bytes
+// instead of FeatherTaps's 3,844 (why: the driver copies every launch's whole argument block,
+// and the feather launch is one of three in a face's paste).
+struct TileTaps {
+    float w[2 * kTileMaxRadius + 1];
+};
+
 template <typename T>
-__global__ void feather_tile_kernel(FeatherParams p, FeatherTaps taps_arg) {
+__global__ void feather_tile_kernel(FeatherParams p, TileTaps taps_arg) {
     __shared__ float taps[2 * kTileMaxRadius + 1];
     __shared__ float sums[kTileH][kTileMaxCols];
     const int r = p.radius, ntaps = 2 * r + 1, cols = kTileW + 2 * r;
@@ -132,14 +139,18 @@ __global__ void feather_row_kernel(FeatherParams p, FeatherTaps taps) {
 
 template <typename T>
 struct FeatherLaunch {
-    static void run(const FeatherParams& p, const FeatherTaps& taps, cudaStream_t stream) {
+    static void run(const FeatherParams& p, const float* taps, cudaStream_t stream) {
         const int tile_rows = (p.src.h + kTileH - 1) / kTileH;
         if (p.radius <= kTileMaxRadius && tile_rows <= 65535) {  // 65535: the limit of gridDim.y
+            TileTaps tile_taps{};
+            for (int i = 0; i <= 2 * p.radius; ++i) tile_taps.w[i] = taps[i];
             const dim3 grid((p.src.w + kTileW - 1) / kTileW, tile_rows);
-            feather_tile_kernel<T><<<grid, kThreads, 0, stream>>>(p, taps);
+            feather_tile_kernel<T><<<grid, kThreads, 0, stream>>>(p, tile_taps);
         } else {
+            FeatherTaps row_taps{};
+            for (int i = 0; i <= 2 * p.radius; ++i) row_taps.w[i] = taps[i];
             const size_t shared = static_cast<size_t>(p.src.w) * sizeof(float);
-            feather_row_kernel<T><<<p.src.h, kThreads, shared, stream>>>(p, taps);
+            feather_row_kernel<T><<<p.src.h, kThreads, shared, stream>>>(p, row_taps);
         }
         check_launch("feather_mask");
     }
@@ -150,9 +161,7 @@ struct FeatherLaunch {
 void feather_mask(const FeatherParams& p, const float* taps, std::uintptr_t stream) {
     if (p.radius < 0 || p.radius > kFeatherMaxRadius) throw std::invalid_argument("feather_mask: kernel too wide");
     if (p.src.w > kFeatherMaxWidth) throw std::invalid_argument("feather_mask: mask too wide for the GPU kernel");
-    FeatherTaps block_taps{};
-    for (int i = 0; i <= 2 * p.radius; ++i) block_taps.w[i] = taps[i];
-    if (!dispatch_feather<FeatherLaunch>(p.src.dtype, p, block_taps, reinterpret_cast<cudaStream_t>(stream))) {
+    if (!dispatch_feather<FeatherLaunch>(p.src.dtype, p, taps, reinterpret_cast<cudaStream_t>(stream))) {
         throw std::invalid_argument("feather_mask: unsupported dtype");
     }
 }
