@@ -34,6 +34,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "copy_outside.h"
 #include "cuda_check.h"
 #include "side_branch.h"
 
@@ -309,65 +310,6 @@ __device__ __forceinline__ void col_sums(const Get& get, const float* kern, int 
     }
 }
 
-// A new frame's copy of everything outside R, made on a side stream beside the mask, erode,
-// blur and blend kernels (run()); R's own pixels are all written by the blend (the frame's
-// own value where G == 0), so the two never write one byte. Frames here are dense rows of
-// `rb` bytes, 16-byte aligned, under 2^31 bytes.
-struct OuterCopy {
-    const unsigned char* src;  // the frame
-    unsigned char* dst;        // the new frame
-    unsigned int total, rb;    // bytes of the frame, of a row
-    unsigned int gx0, gx1;     // R's bytes [gx0, gx1) of each row in [ry1, ry2)
-    int ry1, ry2;
-    unsigned int top_end, bottom_begin;  // ry1 * rb, ry2 * rb
-};
-
-__device__ __forceinline__ bool in_r(unsigned int q, const OuterCopy& c) {
-    const unsigned int y = q / c.rb, col = q - y * c.rb;
-    return static_cast<int>(y) >= c.ry1 && static_cast<int>(y) < c.ry2 && col >= c.gx0 && col < c.gx1;
-}
-
-// Rows [0, ry1) and [ry2, H) are whole bytes ranges outside R: a chunk in them needs no
-// division. Only chunks of R's rows find their row.
-__device__ __forceinline__ bool chunk_clean(unsigned int o, const OuterCopy& c) {
-    const unsigned int last = o + 15;
-    if (last >= c.total) return false;
-    if (last < c.top_end || o >= c.bottom_begin) return true;
-    const unsigned int y0 = o / c.rb, y1 = last / c.rb;
-    return y0 == y1 && (last - y0 * c.rb < c.gx0 || o - y0 * c.rb >= c.gx1);
-}
-
-// 16-byte chunks in a grid stride, kCopyUnroll loads in flight a thread (the grid is small,
-// see run()); a chunk with a byte in R (or past the end) goes byte by byte (byte stores never
-// touch their neighbours, so the blend may write R meanwhile).
-constexpr int kCopyUnroll = 8, kCopyThreads = 256;
-__global__ void __launch_bounds__(kCopyThreads) outer_copy_kernel(OuterCopy c) {
-    const unsigned int t = blockIdx.x * blockDim.x + threadIdx.x, nt = gridDim.x * blockDim.x;
-    const unsigned int chunks = (c.total + 15) / 16;
-    for (unsigned int base = t; base < chunks; base += nt * kCopyUnroll) {
-        uint4 v[kCopyUnroll];
-        bool clean[kCopyUnroll];
-#pragma unroll
-        for (int u = 0; u < kCopyUnroll; ++u) {
-            const unsigned int i = base + u * nt;
-            clean[u] = i < chunks && chunk_clean(i * 16, c);
-            if (clean[u]) v[u] = __ldg(reinterpret_cast<const uint4*>(c.src) + i);
-        }
-#pragma unroll
-        for (int u = 0; u < kCopyUnroll; ++u) {
-            const unsigned int i = base + u * nt;
-            if (i >= chunks) break;
-            if (clean[u]) {
-                reinterpret_cast<uint4*>(c.dst)[i] = v[u];
-            } else {
-                const unsigned int o = i * 16, end = o + 16 < c.total ? o + 16 : c.total;
-                for (unsigned int q = o; q < end; ++q)
-                    if (!in_r(q, c)) c.dst[q] = c.src[q];
-            }
-        }
-    }
-}
-
 // Column pass and blend over R = [rx1, rx1 + rw) x [ry1, ry1 + rh): one thread per column
 // and kBlurK consecutive rows.
 template <WarpMode M>
@@ -465,28 +407,16 @@ bool run(const InsParams& p, const InsFace& f, cudaStream_t stream) {
     // so only the rest is copied, and that copy (bandwidth-bound: 18 of 69 us at 4K on an
     // H100 when it ran first) goes on a side stream beside every kernel below, which read
     // only the crop, the frame and the workspace; it is joined when the call ends. Frames
-    // dense, 16-byte aligned and under 2^31 bytes (torch and cupy frames are) only.
+    // dense, 16-byte aligned and under 2^31 bytes (torch and cupy frames are) only; how fast
+    // and why so: copy_outside.h.
     std::optional<SideBranch> side;
     if (!p.in_place) {
-        if (dense && ((p.frame.data | p.out.data) & 15) == 0 && total < (std::size_t{1} << 31)) side.emplace(stream);
+        const auto src = reinterpret_cast<const unsigned char*>(p.frame.data);
+        const auto dst = reinterpret_cast<unsigned char*>(p.out.data);
+        if (dense && outer_copy_fits(src, dst, total)) side.emplace(stream);
         if (side && side->forked()) {
-            const OuterCopy oc{reinterpret_cast<const unsigned char*>(p.frame.data),
-                               reinterpret_cast<unsigned char*>(p.out.data),
-                               static_cast<unsigned int>(total),
-                               static_cast<unsigned int>(row_bytes),
-                               static_cast<unsigned int>(rx1) * 3,
-                               static_cast<unsigned int>(rx2) * 3,
-                               ry1,
-                               ry2,
-                               static_cast<unsigned int>(ry1 * row_bytes),
-                               static_cast<unsigned int>(ry2 * row_bytes)};
-            // One block of 256 threads an SM, so most of each SM stays with the kernels beside
-            // it (H100, 4K, 600-px face, CUDA graph: 62.3 us a call so; 69.1 us with the copy
-            // first; 69.5 with 132 blocks of 1024 threads, 64.4-72.0 with 16-66 of them; 64.0 with
-            // 264 blocks of 256 or 132 of 512; a full-width copy takes every SM and the kernels wait).
-            const int need = blocks(static_cast<long long>((total + 15) / 16), kCopyThreads * kCopyUnroll);
-            outer_copy_kernel<<<std::min(need, side->multiprocessors()), kCopyThreads, 0, side->stream()>>>(oc);
-            check_launch("paste_insightface");
+            copy_outside(OuterCopy::of(src, dst, row_bytes, fh, rx1 * 3, rx2 * 3, ry1, ry2), side->multiprocessors(),
+                         side->stream());
         } else {
             copy_frame();
         }
