@@ -43,6 +43,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import facefusion_e2e_harness as H  # noqa: E402
 import facefusion_standins as S  # noqa: E402
+from facefusion_ffmpeg import ffmpeg_bin_dir  # noqa: E402
 
 VARIANT_ORDER = ("stock", "exact", "fast", "stabilized", "exact_rawpng", "fast_rawpng")
 #: variants run when --variants is not given (the rawpng ones add the adapter's --ffaccel-raw-temp-png)
@@ -366,7 +367,7 @@ def main(argv=None) -> int:
     threads_list = [None if t == "default" else int(t) for t in args.threads.split(",") if t]
     work = args.work or Path(tempfile.mkdtemp(prefix="ffaccel-e2e-"))
     work.mkdir(parents=True, exist_ok=True)
-    bin_dir, why = S.ffmpeg_bin_dir(work / "bin")
+    bin_dir, why = ffmpeg_bin_dir(work / "bin")
     if bin_dir is None:
         print(f"bench_facefusion_e2e: skipped: {why}")
         return 0

@@ -451,6 +451,3 @@ def source_detection(source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     sbox = (lo[0] - pad[0], lo[1] - pad[1], hi[0] - lo[0] + 2 * pad[0], hi[1] - lo[1] + 2 * pad[1])
     return fingerprint(source), yolo_row(src_five, sbox, detect_ratio(*source.shape[:2]))
 
-
-# ffmpeg on PATH for FaceFusion: tests/facefusion_ffmpeg.py (re-exported here for the callers)
-from facefusion_ffmpeg import ffmpeg_bin_dir, takes_vsync  # noqa: E402,F401

@@ -175,12 +175,12 @@ def test_facefusion_recipe_with_standin_models(tmp_path):
     tests = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(tests))
     import facefusion_e2e_harness as H
-    import facefusion_standins as S
+    from facefusion_ffmpeg import ffmpeg_bin_dir
 
     missing = H.python_has(sys.executable, ["onnx", "onnxruntime", "cv2", "tqdm", "scipy"])
     if missing:
         pytest.skip(f"FaceFusion's requirements are not importable here: {missing}")
-    bin_dir, why = S.ffmpeg_bin_dir(tmp_path / "bin", need_vsync=False)  # FaceFusion's pre-check only looks for it
+    bin_dir, why = ffmpeg_bin_dir(tmp_path / "bin", need_vsync=False)  # FaceFusion's pre-check only looks for it
     if bin_dir is None:
         pytest.skip(why)
     if "ffprobe" in (Path(src) / "facefusion" / "core.py").read_text() and not (bin_dir / "ffprobe").exists():

@@ -39,9 +39,10 @@ def e2e(tmp_path_factory):
     if missing:
         pytest.skip(f"FaceFusion's requirements are not importable here: {missing}")
     import facefusion_standins as S
+    from facefusion_ffmpeg import ffmpeg_bin_dir
 
     work = tmp_path_factory.mktemp("ffe2e")
-    bin_dir, why = S.ffmpeg_bin_dir(work / "bin")
+    bin_dir, why = ffmpeg_bin_dir(work / "bin")
     if bin_dir is None:
         pytest.skip(why)
     needs_probe = "ffprobe" in (Path(src) / "facefusion" / "core.py").read_text()
