@@ -97,8 +97,8 @@ def _gpu_view(x: np.ndarray, fw: str, offset: int):
 ])
 def test_new_frame_every_byte_written(fw, frame_offset, out_offset, size, angle, cx, cy):
     # A new frame is the frame's copy outside the paste area R plus the blend inside it.
-    # Aligned frames get that copy from extra blocks of the blend launch, unaligned ones
-    # from one copy first (kernels/cuda/paste_insightface.cu): out= starts as a sentinel,
+    # Aligned frames get that copy on a side stream beside the kernels (copy_outside.cu),
+    # unaligned ones from one copy first (kernels/cuda/paste_insightface.cu): out= starts as a sentinel,
     # so a byte neither writes shows. The odd width puts 16-byte chunks across row ends and
     # across R's left and right edges.
     rng = np.random.default_rng(size + frame_offset)
@@ -114,7 +114,7 @@ def test_new_frame_every_byte_written(fw, frame_offset, out_offset, size, angle,
 
 
 def test_new_frame_over_two_gigabytes():
-    # A frame of 2^31 bytes or more is copied first (the copy blocks index in 32 bits).
+    # A frame of 2^31 bytes or more is copied first (the side copy indexes in 32 bits).
     torch = pytest.importorskip("torch")
     if "torch" not in FRAMEWORKS:
         pytest.skip("torch with CUDA is not installed")
