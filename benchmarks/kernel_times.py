@@ -5,6 +5,12 @@ hold the host's launch time too; this script says how much of a call is the GPU'
 kernel by kernel, which is what a CUDA graph replay is left with.
 
     python benchmarks/kernel_times.py [--calls 50] [--json out.json]
+    ncu --profile-from-start off --set full -o report python benchmarks/kernel_times.py --profile "4K"
+
+With --profile TEXT, the first case whose name holds TEXT runs a few times, then once more
+between cudaProfilerStart and cudaProfilerStop and nothing is timed: Nsight Compute
+(`--profile-from-start off`) then profiles that one call's kernels only
+(`benchmarks/run_device.sh ncu`).
 
 Rows: the one-face work of bench_dispatch (1080p frame, 512 crop, feather sigma 8: warp,
 feather, paste into a new frame and in place) and the insightface paste at 1080p and 4K.
@@ -58,9 +64,28 @@ def kernel_times(fn, calls: int) -> list[dict]:
             for k, (n, t) in sorted(total.items(), key=lambda kv: -kv[1][1])]
 
 
+def profile_one(torch, cases: dict, text: str) -> int:
+    """One call of the first case whose name holds ``text``, between cudaProfilerStart and Stop."""
+    name = next((c for c in cases if text in c), None)
+    if name is None:
+        print(f"kernel_times: no case holds {text!r}; cases: {list(cases)}", file=sys.stderr)
+        return 2
+    for _ in range(5):
+        cases[name]()
+    torch.cuda.synchronize()
+    torch.cuda.cudart().cudaProfilerStart()
+    cases[name]()
+    torch.cuda.synchronize()
+    torch.cuda.cudart().cudaProfilerStop()
+    print(f"kernel_times: profiled one call of {name!r}")
+    return 0
+
+
 def main() -> int:
     ap = _timing.arguments(__doc__.split("\n")[0], None)
     ap.add_argument("--calls", type=int, default=50)
+    ap.add_argument("--profile", default="", help="run one call of the first case whose name holds this text, "
+                                                  "inside cudaProfilerStart/Stop, for ncu; time nothing")
     args = ap.parse_args()
     torch = _timing.cuda_torch()
     if torch is None:
@@ -93,6 +118,8 @@ def main() -> int:
         mi = ins_face_matrix((w * 0.5, h * 0.5), size, 20.0)
         cases[f"insightface paste {name}, new frame"] = (
             lambda f=f, fake=fake, mi=mi, fo=fo: ffaccel.paste_back_insightface(f, fake, mi, out=fo))
+    if args.profile:
+        return profile_one(torch, cases, args.profile)
     rows = []
     for case, fn in cases.items():
         for r in kernel_times(fn, args.calls):

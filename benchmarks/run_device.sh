@@ -4,6 +4,7 @@
 #   bash benchmarks/run_device.sh fuzz sanitize memory   # GPU fuzz, compute-sanitizer memcheck + racecheck (10^4
 #                                                        # cases in FUZZ_SHARDS processes), colour ops memory
 #   bash benchmarks/run_device.sh bytes leakdebug memcheck racecheck  # the fuzz stages one by one
+#   bash benchmarks/run_device.sh ncu                    # Nsight Compute over one call of each NCU_CASES case
 #   bash benchmarks/run_device.sh all                    # everything, one machine of your own
 # Stages after "build" reuse the installed build (a warm machine keeps it between calls).
 # Logs and JSON go to $OUT; a short table is printed last. CV-CUDA, for the same-run
@@ -99,6 +100,19 @@ stage_leakdebug() {
     # the sanitizer's host backtraces off: is its stack capture what keeps the frames?
     FFACCEL_DEBUG_LEAKS=1 run leak_memcheck_nobt compute-sanitizer --tool memcheck --show-backtrace no "${args[@]}"
 }
+stage_ncu() {
+    # Nsight Compute (--set full; clocks left alone, as the device notes ask) over one call of each
+    # kernel_times.py case named (by a part of its name) in NCU_CASES, ';'-separated: the report
+    # ($OUT/ncu_<n>.ncu-rep) and its details page as text ($OUT/ncu_<n>.txt) come back.
+    local cases=${NCU_CASES:-"insightface paste 4K, new frame;paste 512 -> 1080p, new frame"} n=0 c
+    local IFS=';'
+    for c in $cases; do
+        n=$((n + 1))
+        run "ncu_$n" ncu --clock-control none --set full --profile-from-start off -f -o "$OUT/ncu_$n" \
+            python3 benchmarks/kernel_times.py --profile "$c"
+        ncu -i "$OUT/ncu_$n.ncu-rep" --page details > "$OUT/ncu_$n.txt" 2>&1
+    done
+}
 stage_memory() {  # the ops the capped 100,000-call run did not reach (colour), on the GPU: one process
     # per name part of MEMORY_ONLY, side by side (each op's calls are serial; the host has 16 cores)
     local parts=${MEMORY_ONLY:-srgb,linear,color,hysteresis,Hysteresis,boundary,seam} t0=$(date +%s) pids=() p rcs=""
@@ -117,11 +131,11 @@ stage_memory() {  # the ops the capped 100,000-call run did not reach (colour), 
 for s in "$@"; do
     case $s in
         build) stage_build ;; tests) stage_tests ;; fuzz) stage_fuzz ;; bench) stage_bench ;; sanitize) stage_sanitize ;;
-        memory) stage_memory ;; bytes) stage_bytes ;; leakdebug) stage_leakdebug ;;
+        memory) stage_memory ;; bytes) stage_bytes ;; leakdebug) stage_leakdebug ;; ncu) stage_ncu ;;
         memcheck) shards memcheck_fuzz memcheck ;;  # the sanitize stage's memcheck fuzz alone
         racecheck) shards racecheck_fuzz racecheck ;;  # the sanitize stage's racecheck fuzz alone
         all) stage_build; stage_tests; stage_fuzz; stage_bench; stage_sanitize; stage_memory ;;
-        *) echo "unknown stage $s (build, tests, fuzz, bytes, bench, sanitize, memcheck, racecheck, leakdebug, memory, all)"; exit 2 ;;
+        *) echo "unknown stage $s (build, tests, fuzz, bytes, bench, sanitize, memcheck, racecheck, leakdebug, memory, ncu, all)"; exit 2 ;;
     esac
 done
 
@@ -137,6 +151,7 @@ grep -h "references to extension\|^nanobind: leaked [0-9]* inst\|Spec <-" "$LOG"
 [ -f "$LOG/profile.log" ] && grep -h "overhead on top\|goal" "$LOG/profile.log" | head -8
 [ -f "$LOG/bench_dispatch.log" ] && grep -A14 "issue 17 goals" "$LOG/bench_dispatch.log"
 [ -f "$LOG/bench_insightface.log" ] && tail -n 12 "$LOG/bench_insightface.log"
+for f in "$OUT"/ncu_*.txt; do [ -f "$f" ] && echo "$f:" && grep -E "^  [A-Za-z_].*\(|^    Duration" "$f" | cut -c1-110; done
 [ -f "$LOG/kernel_times.log" ] && grep "all kernels\|feather\|warp\|paste" "$LOG/kernel_times.log" | cut -c1-120 | head -30
 # The device returns at most 8 files from $OUT: pack logs and JSON into one archive.
 (cd "$OUT" && tar czf /tmp/device_results.tgz --exclude=device_results.tgz . && mv /tmp/device_results.tgz "$OUT/" \
