@@ -20,7 +20,7 @@
 // B read 0, as in OpenCV's default morphology border.
 //
 // Blur: each thread computes K outputs of one line (kBlurK in the row pass, kColK in the
-// column pass) and streams that line once, so a loaded value serves K taps; every output
+// column pass, both 8) and streams that line once, so a loaded value serves K taps; every output
 // still adds its taps in the header's order
 // (ins_blur_row: j = 0 .. 2r; ins_blur_col: the centre, then the pairs j = 1 .. r). The
 // row pass reads its rows from shared memory (tile plus halo, loaded coalesced in chunks
@@ -282,12 +282,15 @@ __global__ void row_blur_kernel(const float* e, float* h, Box b, int rx1, int rw
     }
 }
 
-// Column pass register blocking: outputs (rows) per thread. 4, not 8: half the registers
-// (48 against 78), so twice the blocks and more warps to hide the loads' latency. On an
-// H100 a 1080p call (CUDA graph) took 28.0 us against 32.4 us with 8; at 4K, where the
-// radius is twice as long and each output reads 20 values instead of 10.5, 62.2 us either
-// way (docs/results/h100-b2689f6).
-constexpr int kColK = 4;
+// Column pass register blocking: outputs (rows) per thread, and the launch's warps per block.
+// Measured on an H100 (CUDA-graph call, docs/results/h100-b2689f6): with 8 rows a thread in
+// blocks of 32 x 8 threads (378 blocks at 4K, under one wave, 78 registers) the SMs idled 30%
+// of the kernel (Nsight Compute) and a 4K call took 62.3 us; blocks of 32 x 2 (1,512 blocks,
+// all resident at once) even out the SMs' load: 59.0 us (32 x 4: 60.2). 4 rows a thread in
+// 32 x 8 blocks (48 registers) is faster at 1080p (28.2 against 32.7 us) and no faster at 4K
+// (62.2): each output then reads 20 values of H instead of 10.5 when the radius is 38.
+constexpr int kColK = 8;
+constexpr int kColWarps = 2;
 
 // Column pass at column x for rows y0 .. y0 + K - 1 (ins_blur_col): s = H(y) w[r], then
 // s = madd(H(y + j) + H(y - j), w[r + j], s) for j = 1 .. r. P and Q hold the rows
@@ -321,7 +324,7 @@ __device__ __forceinline__ void col_sums(const Get& get, const float* kern, int 
 // Column pass and blend over R = [rx1, rx1 + rw) x [ry1, ry1 + rh): one thread per column
 // and kColK consecutive rows.
 template <WarpMode M>
-__global__ void __launch_bounds__(256, 3) col_blend_kernel(const float* h, Box b, int rx1, int ry1, int rw, int rh, int fw, int fh,
+__global__ void __launch_bounds__(32 * kColWarps, 12) col_blend_kernel(const float* h, Box b, int rx1, int ry1, int rw, int rh, int fw, int fh,
                                  const float* kern, int r, BlurMode mode, Image src, Image out, WarpParams crop,
                                  WarpCoeffs k) {
     const bool new_frame = src.data != out.data;
@@ -464,7 +467,7 @@ bool run(const InsParams& p, const InsFace& f, cudaStream_t stream) {
     row_blur_kernel<<<dim3(blocks(rw, kRowTileW), blocks(b.h, 32)), dim3(32, kRowGroups), 0, stream>>>(
         t, hbuf, b, rx1, rw, fw, k_row, r_row, p.blur);
     check_launch("paste_insightface");
-    col_blend_kernel<M><<<dim3(blocks(rw, 32), blocks(rh, 8 * kColK)), block, 0, stream>>>(
+    col_blend_kernel<M><<<dim3(blocks(rw, 32), blocks(rh, kColWarps * kColK)), dim3(32, kColWarps), 0, stream>>>(
         hbuf, b, rx1, ry1, rw, rh, fw, fh, k_col, r_col, p.blur, p.frame, p.out, ins_crop_params(p.crop, fw), f.k);
     check_launch("paste_insightface");
     if (side) side->join();
