@@ -216,6 +216,28 @@ def test_interior_faces_match_insightface_reference(case):
 
 
 @needs_cv2_mode
+@pytest.mark.parametrize("h,w,cx,cy,size", [
+    (1080, 1920, 960.0, 30.0, 300.0),  # R across the top edge: the copied rows are all below it
+    (1080, 1920, 960.0, 1050.0, 300.0),  # across the bottom edge
+    (1080, 1920, 1900.0, 540.0, 500.0),  # across the right edge, copied rows above and below
+    (1080, 1920, 5000.0, 540.0, 300.0),  # off the frame: the frame copied alone
+    (240, 320, 160.0, 120.0, 150.0),  # under 1 MB: copied through the cache
+])
+def test_new_frame_into_a_sentinel_every_byte_written(h, w, cx, cy, size):
+    # Into a new frame the CPU path copies the frame row by row inside its last phase, R's
+    # rows through the cache and the others streamed (kernels/cpu/paste_insightface.cpp);
+    # out= starts as a sentinel, so a row or byte that neither the copy nor the blend writes
+    # shows.
+    rng = np.random.default_rng(int(cx + cy))
+    frame = rng.integers(0, 256, (h, w, 3), np.uint8)
+    crop = rng.integers(0, 256, (128, 128, 3), np.uint8)
+    m = face_matrix((cx, cy), size, 20.0)
+    out = np.full_like(frame, 77)
+    assert ffaccel.paste_back_insightface(frame, crop, m, out=out) is out
+    np.testing.assert_array_equal(out, _reference_or_unchanged(frame, crop, m))
+
+
+@needs_cv2_mode
 def test_inplace_out_and_new_agree():
     rng = np.random.default_rng(3)
     frame = rng.integers(0, 256, (400, 600, 3), np.uint8)
