@@ -44,6 +44,7 @@ _EXPORTS: dict[str, str] = {
     "LandmarkStabilizer": "ffaccel.stability",
     "feather_mask": "ffaccel.ops",
     "FeatherPlan": "ffaccel.ops",  # prepared calls
+    "InsightfacePlan": "ffaccel.ops",  # prepared calls
     "linear_to_srgb": "ffaccel.ops",
     "mask_hysteresis": "ffaccel.ops",
     "MaskHysteresis": "ffaccel.ops",

@@ -34,8 +34,8 @@ import numpy as np
 
 from ffaccel._checks import real_array
 
-__all__ = ["signature", "out_signature", "ptr", "stream_reader", "allocator", "lookup", "remember",
-           "host_matrix", "launched", "apart", "cache_clear"]
+__all__ = ["signature", "out_signature", "ptr", "stream_reader", "allocator", "sized_allocator", "lookup", "remember",
+           "host_matrix", "result_and_pointers", "launched", "apart", "cache_clear"]
 
 F64 = np.dtype(np.float64)
 CACHE: dict[Any, Any] = {}
@@ -118,10 +118,23 @@ def stream_reader(kind: str, device: int) -> Any:
     return functools.partial(_torch_stream, device)
 
 
-def _new_cupy(shape: tuple[int, ...], dtype: np.dtype, device: int) -> Any:
+def _new_cupy(device: int, dtype: np.dtype, shape: tuple[int, ...]) -> Any:
     cp = sys.modules["cupy"]
     with cp.cuda.Device(device):
         return cp.empty(shape, dtype)
+
+
+def sized_allocator(kind: str, device: int, dtype: np.dtype) -> Any:
+    """A one-argument function ``shape -> new C-contiguous array`` of ``kind`` on ``device``,
+    as ``_arrays.empty`` makes it (it holds no reference to any array)."""
+    if kind == "numpy":
+        return functools.partial(np.empty, dtype=np.dtype(dtype))
+    if kind == "cupy":
+        return functools.partial(_new_cupy, device, np.dtype(dtype))
+    torch = sys.modules["torch"]
+    tdt = {np.dtype(np.uint8): torch.uint8, np.dtype(np.float32): torch.float32}[np.dtype(dtype)]
+    dev = torch.device("cuda", device) if device >= 0 else torch.device("cpu")
+    return functools.partial(torch.empty, dtype=tdt, device=dev)
 
 
 def allocator(kind: str, device: int, shape: tuple[int, ...], dtype: np.dtype) -> Any:
@@ -129,12 +142,7 @@ def allocator(kind: str, device: int, shape: tuple[int, ...], dtype: np.dtype) -
     (it holds no reference to any array)."""
     if kind == "numpy":
         return functools.partial(np.empty, shape, dtype)
-    if kind == "cupy":
-        return functools.partial(_new_cupy, shape, dtype, device)
-    torch = sys.modules["torch"]
-    tdt = {np.dtype(np.uint8): torch.uint8, np.dtype(np.float32): torch.float32}[np.dtype(dtype)]
-    dev = torch.device("cuda", device) if device >= 0 else torch.device("cpu")
-    return functools.partial(torch.empty, shape, dtype=tdt, device=dev)
+    return functools.partial(sized_allocator(kind, device, dtype), shape)
 
 
 def lookup(key: Any) -> Any:
@@ -241,6 +249,16 @@ def _describe_holder(c: Any, on_stack: set[int]) -> str:
 # this one's dict (seen with cupy on the H100), they outlive the extension and nanobind
 # reports them as leaked instances.
 atexit.register(_at_exit)
+
+
+def result_and_pointers(frame: Any, out: Any, inplace: bool, alloc: Any) -> tuple[Any, int, int]:
+    """(result, its pointer, the frame's pointer) of a call that writes ``frame`` itself
+    (``inplace``), ``out``, or a new array from ``alloc()`` when ``out`` is None."""
+    fp = ptr(frame)
+    if inplace:
+        return frame, fp, fp
+    result = alloc() if out is None else out
+    return result, ptr(result), fp
 
 
 def host_matrix(matrix: Any) -> np.ndarray | None:

@@ -8,12 +8,13 @@ from ffaccel.ops.feather_mask import box_mask, feather_mask
 from ffaccel.ops.hysteresis import MaskHysteresis, mask_hysteresis, seam_ring
 from ffaccel.ops.paste_back import paste_back, paste_back_batch
 from ffaccel.ops.paste_insightface import paste_back_insightface
-from ffaccel.ops.prepared import FeatherPlan, PastePlan, WarpPlan, prepare
+from ffaccel.ops.prepared import FeatherPlan, InsightfacePlan, PastePlan, WarpPlan, prepare
 from ffaccel.ops.warp_affine import warp_affine, warp_affine_batch
 
 __all__ = [
     "ColorTransferState",
     "FeatherPlan",
+    "InsightfacePlan",
     "MaskHysteresis",
     "PastePlan",
     "WarpPlan",

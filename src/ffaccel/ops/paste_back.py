@@ -147,12 +147,7 @@ class PasteSpec:
             matrices = _fast.host_matrix(matrices)
             if matrices is None:
                 return None
-        fp = _fast.ptr(frame)
-        if self.inplace:
-            result, op = frame, fp
-        else:
-            result = self.alloc() if out is None else out
-            op = _fast.ptr(result)
+        result, op, fp = _fast.result_and_pointers(frame, out, self.inplace, self.alloc)
         if self.call(fp, _fast.ptr(crops), _fast.ptr(masks), op, matrices, self.stream()):
             return None
         return result

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ffaccel import _arrays, _checks, _core
+from ffaccel import _arrays, _checks, _core, _fast
 
 __all__ = ["INSIGHTFACE_COMPAT", "insightface_generation", "paste_back_insightface"]
 
@@ -139,17 +139,76 @@ def _modes(compat: Any) -> tuple[int, int]:
         raise ValueError(f"compat: expected one of {INSIGHTFACE_COMPAT}, got {compat!r}") from None
 
 
-def _workspace(like: _arrays.ArrayView, floats: int) -> tuple[Any, int]:
-    """A float32 workspace: a per-thread reused numpy buffer on the CPU (no page faults per
-    call), the frame's own allocator on the GPU."""
-    if like.kind == "numpy":
-        buf = getattr(_local, "buf", None)
-        if buf is None or buf.size < floats:
-            buf = np.empty(max(floats, 1 << 16), np.float32)
-            _local.buf = buf
-        return buf, buf.ctypes.data
-    ws = _arrays.empty(like, (max(floats, 1),), np.dtype(np.float32))
-    return ws, _arrays.view(ws, "workspace").ptr
+def _numpy_workspace(floats: int) -> np.ndarray:
+    """The calling thread's reused float32 workspace of at least ``floats`` elements (no
+    page faults per call)."""
+    buf = getattr(_local, "buf", None)
+    if buf is None or buf.size < floats:
+        buf = np.empty(max(floats, 1 << 16), np.float32)
+        _local.buf = buf
+    return buf
+
+
+def _workspace_maker(kind: str, device: int) -> Any:
+    """``floats -> float32 workspace``: the per-thread numpy buffer on the CPU, a new array
+    from the frame's own allocator (on its current stream) on the GPU."""
+    if kind == "numpy":
+        return _numpy_workspace
+    alloc = _fast.sized_allocator(kind, device, np.dtype(np.float32))
+    return lambda floats: alloc((floats,))
+
+
+class InsightfaceSpec:
+    """What the checks of one call worked out, reusable for any call whose arrays have the
+    same signature (:mod:`ffaccel._fast`): a ``_core.InsightfaceCall`` holding the image
+    geometry, which takes the pointers, matrix, modes, workspace and stream in one call
+    and tests the overlap and the matrix rules in C++."""
+
+    __slots__ = ("call", "inplace", "stream", "new_frame", "workspace")
+
+    def __init__(self, f: _checks.ImageArg, cv: _arrays.ArrayView, o: _arrays.ArrayView, inplace: bool) -> None:
+        u8 = _core.DType.U8
+        self.call = _core.InsightfaceCall(_core.Image(0, f.h, f.w, 3, f.view.strides[0], 0, u8),
+                                          _core.Image(0, f.h, f.w, 3, o.strides[0], 0, u8),
+                                          _core.Image(0, cv.shape[0], cv.shape[1], 3, cv.strides[0], 0, u8),
+                                          f.view.nbytes, cv.nbytes, f.view.device, inplace)
+        self.inplace = inplace
+        self.stream = _fast.stream_reader(f.view.kind, f.view.device)
+        kind, shape = f.view.kind, (f.h, f.w, 3)
+        self.new_frame = (functools.partial(_new_frame, shape) if kind == "numpy"
+                          else _fast.allocator(kind, f.view.device, shape, np.dtype(np.uint8)))
+        self.workspace = _workspace_maker(kind, f.view.device)
+
+    def fast_call(self, frame: Any, crop: Any, matrix: Any, out: Any, warp: int, blur: int) -> Any:
+        """The call on arrays of this spec's signature, or None where the full checks must run
+        (a matrix or an overlap they would refuse); nothing is written before that is known."""
+        if type(matrix) is not np.ndarray or matrix.dtype != _fast.F64 or not matrix.flags.c_contiguous:
+            matrix = _fast.host_matrix(matrix)
+            if matrix is None:
+                return None
+            matrix = np.ascontiguousarray(matrix)
+        floats = self.call.workspace_floats(matrix)
+        if floats < 0:
+            return None
+        ws = self.workspace(floats)
+        result, op, fp = _fast.result_and_pointers(frame, out, self.inplace, self.new_frame)
+        if self.call(fp, _fast.ptr(crop), op, matrix, warp, blur, _fast.ptr(ws), floats, self.stream()):
+            return None
+        return result
+
+
+def _key(frame: Any, crop: Any, inplace: Any, out: Any) -> tuple | None:
+    """The cache key of a call (the arrays' signatures and ``inplace``), or None where it
+    must take the full checks."""
+    if type(inplace) is not bool:
+        return None
+    sigs = (_fast.out_signature(frame) if inplace else _fast.signature(frame), _fast.signature(crop))
+    if None in sigs:
+        return None
+    out_sig = None if out is None else _fast.out_signature(out)
+    if out is not None and out_sig is None:
+        return None
+    return ("insightface", *sigs, out_sig, inplace)
 
 
 def paste_back_insightface(frame: Any, crop: Any, matrix: Any, *, compat: str = "insightface",
@@ -199,6 +258,23 @@ def paste_back_insightface(frame: Any, crop: Any, matrix: Any, *, compat: str = 
         (199, 40)
     """
     warp, blur = _modes(compat)
+    key = _key(frame, crop, inplace, out)
+    spec = _fast.lookup(key)
+    if spec is not None:  # same signature as a call that passed every check: re-check only what can change
+        result = spec.fast_call(frame, crop, matrix, out, warp, blur)
+        if result is not None:
+            return result
+    spec, result, launch = check(frame, crop, matrix, inplace, out)
+    if spec is not None:
+        _fast.remember(key, spec)
+    launch(warp, blur)
+    return result
+
+
+def check(frame: Any, crop: Any, matrix: Any, inplace: Any, out: Any) -> tuple[InsightfaceSpec | None, Any, Any]:
+    """Every check of a call, nothing written: (a spec for later calls of this signature, or
+    None where an input is copied first; the result object; ``launch(warp, blur)``, which
+    runs the paste)."""
     inplace = _checks.flag(inplace, "inplace")
     fv = _arrays.view(frame, "frame")
     given_frame = fv  # the caller's arrays: out must be apart from these, not from our copies
@@ -242,11 +318,18 @@ def paste_back_insightface(frame: Any, crop: Any, matrix: Any, *, compat: str = 
         in_place = False
     mat = np.ascontiguousarray(m.reshape(6))
     ch, cw = cv.shape[0], cv.shape[1]
-    floats = _core.insightface_workspace_floats(mat, f.w, f.h, cw, ch)
-    ws, ws_ptr = _workspace(f.view, floats)
-    crop_img = _core.Image(cv.ptr, ch, cw, 3, cv.strides[0], 0, _core.DType.U8)
-    out_img = _core.Image(o.ptr, f.h, f.w, 3, o.strides[0], 0, _core.DType.U8)
-    _core.paste_insightface(f.core_image(), out_img, crop_img, mat, warp, blur, in_place, ws_ptr, floats,
-                            f.view.device, _arrays.current_stream(f.view))
-    del ws
-    return out_obj
+
+    def launch(warp: int, blur: int) -> None:
+        # f, cv and o hold their arrays (our contiguous copies too): the closure keeps them
+        # alive until the paste returns, so the pointers below stay valid.
+        floats = max(_core.insightface_workspace_floats(mat, f.w, f.h, cw, ch), 1)
+        ws = _workspace_maker(f.view.kind, f.view.device)(floats)
+        crop_img = _core.Image(cv.ptr, ch, cw, 3, cv.strides[0], 0, _core.DType.U8)
+        out_img = _core.Image(o.ptr, f.h, f.w, 3, o.strides[0], 0, _core.DType.U8)
+        _core.paste_insightface(f.core_image(), out_img, crop_img, mat, warp, blur, in_place, _fast.ptr(ws), floats,
+                                f.view.device, _arrays.current_stream(f.view))
+
+    # Later calls of this signature may skip the checks, unless an input is copied first
+    # (their signature then says nothing of the arrays the kernel reads).
+    spec = InsightfaceSpec(f, cv, o, in_place) if not copy_first and given_crop is cv else None
+    return spec, out_obj, launch

@@ -30,11 +30,14 @@ from ffaccel.ops.feather_mask import feather_mask as _feather_mask
 from ffaccel.ops.paste_back import check as _paste_check
 from ffaccel.ops.paste_back import paste_back as _paste_back
 from ffaccel.ops.paste_back import paste_back_batch as _paste_back_batch
+from ffaccel.ops.paste_insightface import _modes as _insightface_modes
+from ffaccel.ops.paste_insightface import check as _insightface_check
+from ffaccel.ops.paste_insightface import paste_back_insightface as _paste_back_insightface
 from ffaccel.ops.warp_affine import check as _warp_check
 from ffaccel.ops.warp_affine import warp_affine as _warp_affine
 from ffaccel.ops.warp_affine import warp_affine_batch as _warp_affine_batch
 
-__all__ = ["prepare", "WarpPlan", "PastePlan", "FeatherPlan"]
+__all__ = ["prepare", "WarpPlan", "PastePlan", "FeatherPlan", "InsightfacePlan"]
 
 
 def _same(x: Any, sig: tuple | None) -> bool:
@@ -141,30 +144,64 @@ class FeatherPlan(_Plan):
         return self.op(mask, out=out, **self.fixed)
 
 
+class InsightfacePlan(_Plan):
+    """A prepared :func:`~ffaccel.paste_back_insightface`: ``plan(frame, crop, matrix, out=out)``
+    with the example's ``compat`` and ``inplace``. ``compat="insightface"`` is resolved to
+    the installed OpenCV's generation once, when the plan is made. Make it with :func:`prepare`."""
+
+    _names = ("frame", "crop", "out")
+
+    def __init__(self, op: Any, args: dict[str, Any]) -> None:
+        self.op = op
+        self.fixed = {"compat": args["compat"], "inplace": args["inplace"]}
+        self._modes = _insightface_modes(args["compat"])
+        # None where the example's frame or crop is copied before it is read (a non-contiguous
+        # numpy array): every call then takes the plain op.
+        self._spec = _insightface_check(args["frame"], args["crop"], args["matrix"], args["inplace"], args["out"])[0]
+        out = args["out"]
+        self._frame_sig = _fast.out_signature if args["inplace"] is True else _fast.signature
+        self._sigs = (self._frame_sig(args["frame"]), _fast.signature(args["crop"]),
+                      _fast.out_signature(out) if out is not None else None)
+
+    def __call__(self, frame: Any, crop: Any, matrix: Any, *, out: Any = None) -> Any:
+        """Paste ``crop`` into ``frame`` through ``matrix`` as the op does; returns a new frame,
+        ``out``, or ``frame`` for an in-place plan."""
+        sigs = self._sigs
+        if (self._spec is not None and self._frame_sig(frame) == sigs[0] and _fast.signature(crop) == sigs[1]
+                and _same(out, sigs[2])):
+            result = self._spec.fast_call(frame, crop, matrix, out, *self._modes)
+            if result is not None:
+                return result
+        return self.op(frame, crop, matrix, **self.fixed, out=out)
+
+
 _PLANS: dict[str, tuple[Any, type[_Plan]]] = {
     "warp_affine": (_warp_affine, WarpPlan),
     "warp_affine_batch": (_warp_affine_batch, WarpPlan),
     "paste_back": (_paste_back, PastePlan),
     "paste_back_batch": (_paste_back_batch, PastePlan),
     "feather_mask": (_feather_mask, FeatherPlan),
+    "paste_back_insightface": (_paste_back_insightface, InsightfacePlan),
 }
 
 
-def prepare(op: Any, *args: Any, **kwargs: Any) -> WarpPlan | PastePlan | FeatherPlan:
+def prepare(op: Any, *args: Any, **kwargs: Any) -> WarpPlan | PastePlan | FeatherPlan | InsightfacePlan:
     """Check a call of ``op`` once and return a plan that repeats it at launch cost.
 
     Args:
         op: :func:`~ffaccel.warp_affine`, :func:`~ffaccel.warp_affine_batch`,
-            :func:`~ffaccel.paste_back`, :func:`~ffaccel.paste_back_batch` or
-            :func:`~ffaccel.feather_mask` (the function or its name).
+            :func:`~ffaccel.paste_back`, :func:`~ffaccel.paste_back_batch`,
+            :func:`~ffaccel.feather_mask` or :func:`~ffaccel.paste_back_insightface`
+            (the function or its name).
         *args, **kwargs: an example call of ``op``, exactly as the op takes it: arrays
             of the shapes, dtypes, strides and device every later call will pass, and
             the scalar arguments the plan keeps. Nothing is written.
 
     Returns:
-        A :class:`WarpPlan`, :class:`PastePlan` or :class:`FeatherPlan`. Its call takes
-        the per-frame arguments only: ``plan(src, matrix, out=...)``,
-        ``plan(frame, crop, mask, matrix, out=...)`` or ``plan(mask, out=...)``, and
+        A :class:`WarpPlan`, :class:`PastePlan`, :class:`FeatherPlan` or
+        :class:`InsightfacePlan`. Its call takes the per-frame arguments only:
+        ``plan(src, matrix, out=...)``, ``plan(frame, crop, mask, matrix, out=...)``,
+        ``plan(mask, out=...)`` or ``plan(frame, crop, matrix, out=...)``, and
         gives the same bytes as the plain op. Arrays of another signature, a bad matrix
         or overlapping buffers go to the plain op, which raises its named error before
         writing anything. A plan may be called from several threads.
