@@ -6,7 +6,6 @@ prepared-call generators (``ffaccel.prepare``) are in ``plans.py``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -17,7 +16,7 @@ from ffaccel.ops.paste_insightface import INSIGHTFACE_COMPAT
 
 from . import plans
 from . import values as V
-from .base import ALIASED, Case, _affine, _Gen, _hw, _view_into, make_out  # noqa: F401 - ALIASED: the runner reads it here
+from .base import ALIASED, Case, _affine, _face_matrix, _Gen, _hw, _view_into, make_out  # noqa: F401 - ALIASED: the runner reads it here
 
 def gen_warp(g: _Gen, batched: bool) -> tuple:
     dtype = g.pick([np.uint8, np.float32])
@@ -244,17 +243,6 @@ def gen_paste_areas(g: _Gen) -> tuple:
     return (lambda arrs: (paste_areas, (fs, (16, 16), m), {})), set()
 
 
-def _face_matrix(rng: np.random.Generator, H: int, W: int, h: int, w: int) -> np.ndarray:
-    """insightface's M (frame -> crop) for an (h, w) crop pasted as a face of 0.15 to 1.3 times
-    the frame's short side, centred anywhere from a fifth of the frame outside to inside."""
-    s = rng.uniform(0.15, 1.3) * max(min(H, W), 4) / max(h, w)
-    a = rng.uniform(-0.6, 0.6)
-    c, d = math.cos(a) * s, math.sin(a) * s
-    cx, cy = rng.uniform(-0.2, 1.2) * W, rng.uniform(-0.2, 1.2) * H
-    to_frame = np.array([[c, -d, cx - (c * w - d * h) / 2], [d, c, cy - (d * w + c * h) / 2], [0.0, 0.0, 1.0]])
-    return np.linalg.inv(to_frame)[:2]
-
-
 def gen_paste_insightface(g: _Gen) -> tuple:
     H, W = _hw(g, 1, 64)
     if g.rng.random() < 0.03:  # a frame of >= 1 MiB: results come from the op's pool of frames
@@ -311,6 +299,7 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "WarpPlan": plans.gen_warp_plan,
     "PastePlan": plans.gen_paste_plan,
     "FeatherPlan": plans.gen_feather_plan,
+    "InsightfacePlan": plans.gen_insightface_plan,
 }
 EXEMPT = {"boundary_blend"}  # color_transfer: same bytes since its sums are exact (docs/blending.md)
 

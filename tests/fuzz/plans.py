@@ -1,4 +1,5 @@
-"""Prepared calls under hostile arguments: ``ffaccel.prepare`` and its WarpPlan, PastePlan, FeatherPlan.
+"""Prepared calls under hostile arguments: ``ffaccel.prepare`` and its WarpPlan, PastePlan, FeatherPlan,
+InsightfacePlan.
 
 A plan case prepares a plan from a valid example call, then calls the plan with
 per-frame arguments that may be hostile: a copy of the example's array (the plan's
@@ -23,9 +24,10 @@ from __future__ import annotations
 import numpy as np
 
 import ffaccel
+from ffaccel.ops.paste_insightface import INSIGHTFACE_COMPAT
 
 from . import values as V
-from .base import _affine, _Gen, _hw, _view_into, make_out
+from .base import _affine, _face_matrix, _Gen, _hw, _view_into, make_out
 
 HOSTILE_EXAMPLE = 0.12  # chance that the example call is hostile
 P_EXAMPLE = 0.3  # chance per argument of a hostile example that it is spoiled
@@ -239,3 +241,61 @@ def gen_feather_plan(g: _Gen) -> tuple:
     def plain(arrs):
         return ffaccel.feather_mask, (arrs["mask"], sigma), {"out": make_out(spec, arrs, hw, dtype)}
     return call, {"out"}, plain if has_plain else None
+
+
+def gen_insightface_plan(g: _Gen) -> tuple:
+    H, W = _hw(g, 8, 64)
+    h, w = _hw(g, 2, 32)
+    compat = g.pick(list(INSIGHTFACE_COMPAT))
+    inplace = g.pick([False, True])
+    ex_spec = "none" if inplace else g.pick(["none", "fresh"])
+    g.tags += [f"compat={compat}", f"inplace={inplace}", f"crop={h}x{w}", f"example-out={ex_spec}"]
+
+    def frame(hw):
+        return V.image(g.rng, *(hw or (H, W)), 3, np.uint8)
+
+    def crop(_=None):
+        return V.image(g.rng, h, w, 3, np.uint8)
+
+    hostile = _hostile_example(g)
+    op, has_plain = _op(g, ffaccel.paste_back_insightface, hostile)
+    hw = (H, W)
+    if hostile:
+        g.array("frame", frame(None))
+        g.array("crop", crop())
+        m = ex_m = g.matrix("matrix", _face_matrix(g.rng, H, W, h, w))
+        compat = g.scalar("compat", compat) if g.bad() else compat
+        spec = g.out_spec(["frame", "crop"]) if not inplace and g.bad() else ex_spec
+    else:
+        g.arrays.update(ex_frame=frame(None), ex_crop=crop())
+        ex_m = _face_matrix(g.rng, H, W, h, w)
+        hw = _per_frame(g, "frame", g.arrays["ex_frame"], frame, _hw(g, 8, 64)) or hw
+        _per_frame(g, "crop", g.arrays["ex_crop"], crop)
+        m = g.matrix("matrix", _face_matrix(g.rng, *hw, h, w))
+        spec = "none" if inplace else _out_spec(g, ex_spec, ["frame", "crop"])
+    if inplace and g.bad():
+        g.tags.append("out+inplace")
+        spec = "fresh"
+    in_frame = g.rng.random() < 0.1  # a crop inside the frame's memory: refused
+    if in_frame:
+        g.tags.append("crop=in-frame")
+    fixed = dict(compat=compat, inplace=inplace)
+    shape = (*hw, 3)
+
+    def args(arrs):
+        c = _view_into(arrs["frame"], (h, w, 3), arrs["crop"]) if in_frame else arrs["crop"]
+        return arrs["frame"], c, m
+
+    def call(arrs):
+        def run(frame, crop, matrix, out=None):
+            if hostile:
+                plan = ffaccel.prepare(op, frame, crop, matrix, **fixed, out=out)
+            else:
+                plan = ffaccel.prepare(op, arrs["ex_frame"], arrs["ex_crop"], ex_m, **fixed,
+                                       out=make_out(ex_spec, arrs, (H, W, 3), np.uint8))
+            return plan(frame, crop, matrix, out=out)
+        return run, args(arrs), {"out": make_out(spec, arrs, shape, np.uint8)}
+
+    def plain(arrs):
+        return ffaccel.paste_back_insightface, args(arrs), dict(**fixed, out=make_out(spec, arrs, shape, np.uint8))
+    return call, {"out", "frame"} if inplace else {"out"}, plain if has_plain else None

@@ -26,7 +26,7 @@ def test_every_op_is_fuzzed_with_hostile_and_valid_calls():
         assert {"ok", "refused"} <= statuses, (op, statuses)
 
 
-PLAN_OPS = ("WarpPlan", "PastePlan", "FeatherPlan")
+PLAN_OPS = ("WarpPlan", "PastePlan", "FeatherPlan", "InsightfacePlan")
 
 
 def _plan_cases(n=FAST_CASES):
