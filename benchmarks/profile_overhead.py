@@ -1,4 +1,4 @@
-"""Where the host time of one warp_affine (and paste_back) call goes, stage by stage (issue 17, section 1).
+"""Where the host time of one warp_affine (paste_back, paste_back_insightface) call goes, stage by stage (issue 17, section 1).
 
 For each array kind available (numpy always; torch CUDA tensors on a GPU machine) it
 times, per call, with ``time.perf_counter_ns`` around every single call and the median
@@ -15,7 +15,11 @@ over many calls (robust on a busy machine):
   cached plain call, and a prepared call (``ffaccel.prepare``).
 
 For paste_back (a 64x64 crop into a 256x256 frame on the CPU path) it times the kernel
-call (``_core.PasteCall``) and the three whole calls the same way.
+call (``_core.PasteCall``) and the three whole calls the same way; for
+paste_back_insightface (a 60-px face in a 256x256 frame on the CPU, a 300-px face in a
+1080p frame on the GPU) the full checks' pieces, the lean path's pieces, the kernel call
+(``_core.InsightfaceCall``) and the three whole calls. GPU calls are synchronised every
+20 rounds, outside the timed calls, so the device's queue never fills.
 
 The CPU-path goal of issue 17 (per-call overhead of a 64x64 warp <= 5 us on top of the
 pixel work) is computed from the same run and printed PASS/FAIL: the overhead is a whole
@@ -42,13 +46,16 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))  # insightface's face geometry
 import _timing  # noqa: E402
+from insightface_reference import face_matrix  # noqa: E402
 
 import ffaccel  # noqa: E402
 from ffaccel import _arrays, _checks, _fast  # noqa: E402
 # the module, not ffaccel.ops.warp_affine, which the package binds to the function
 _warp = importlib.import_module("ffaccel.ops.warp_affine")
 _paste = importlib.import_module("ffaccel.ops.paste_back")
+_ins = importlib.import_module("ffaccel.ops.paste_insightface")
 
 CPU_GOAL_US = 5.0
 KERNEL = "kernel call (one nanobind call: overlap, matrix, pixel work / launch)"
@@ -57,13 +64,17 @@ PLAIN = "call: plain op (cached spec)"
 PREPARED = "call: prepared"
 
 
-def per_call_us(fns: dict[str, object], calls: int) -> dict[str, float]:
-    """Median host time per call of each function, interleaved call by call."""
+def per_call_us(fns: dict[str, object], calls: int, sync=None, sync_every: int = 0) -> dict[str, float]:
+    """Median host time per call of each function, interleaved call by call. With
+    ``sync_every``, ``sync()`` runs (untimed) every that many rounds, so that the device's
+    queue never fills and a call's host time is never a wait for the device."""
     pc = time.perf_counter_ns
     samples: dict[str, list[int]] = {k: [] for k in fns}
     items = list(fns.items())
     warm = max(calls // 20, 50)
     for i in range(calls + warm):
+        if sync_every and i % sync_every == 0:
+            sync()
         for k, f in items:
             t = pc()
             f()
@@ -126,6 +137,50 @@ def paste_stages(frame, crop, mask, out, m, calls: int, sync) -> dict[str, float
     }
     result = per_call_us(fns, calls)
     sync()
+    return result
+
+
+def insightface_stages(frame, crop, m, out, calls: int, sync) -> dict[str, float]:
+    """paste_back_insightface's host time (out= given), stage by stage: the pieces of the
+    full checks, the lean path's pieces (workspace size and allocation), the one extension
+    call (overlap, matrix rules, host extent, then the launches or the CPU work), and the
+    whole calls: full checks, plain (cached spec) and prepared."""
+    compat = "insightface-opencv5"
+    warp, blur = _ins._MODES[compat]
+    fv = _arrays.view(frame, "frame")
+    f = _checks.image(frame, "frame", _ins._FRAME)
+    cv = _arrays.view(crop, "crop")
+    spec = _ins.check(frame, crop, m, False, out)[0]
+    floats = spec.call.workspace_floats(m)
+    make_ws = _ins._workspace_maker(fv.kind, fv.device)
+    ws = make_ws(floats)
+    fp, cp, op, wp = _fast.ptr(frame), _fast.ptr(crop), _fast.ptr(out), _fast.ptr(ws)
+    prepared = ffaccel.prepare(ffaccel.paste_back_insightface, frame, crop, m, compat=compat, out=out)
+
+    def full_path():
+        launch = _ins.check(frame, crop, m, False, out)[2]
+        launch(warp, blur)
+
+    fns = {
+        "compat mode (_modes)": lambda: _ins._modes(compat),
+        "frame: kind + pointer/stride reads (_arrays.view)": lambda: _arrays.view(frame, "frame"),
+        "frame: image checks (_checks.image)": lambda: _checks.image(frame, "frame", _ins._FRAME),
+        "matrix checks + inversion (matrices, affine_inverse)":
+            lambda: _checks.affine_inverse(_checks.matrices(m, "matrix", batched=False), "matrix"),
+        "output checks (_checks.output)": lambda: _checks.output(out, fv, (f.h, f.w, 3), np.dtype(np.uint8),
+                                                                 inputs=[("frame", fv), ("crop", cv)]),
+        "lean: signature key": lambda: _ins._key(frame, crop, False, out),
+        "lean: workspace size + matrix rules (InsightfaceCall.workspace_floats)": lambda: spec.call.workspace_floats(m),
+        "lean: workspace allocation": lambda: make_ws(floats),
+        "lean: stream lookup, cached reader": spec.stream,
+        KERNEL: lambda: spec.call(fp, cp, op, m, warp, blur, wp, floats, spec.stream()),
+        FULL: full_path,
+        PLAIN: lambda: ffaccel.paste_back_insightface(frame, crop, m, compat=compat, out=out),
+        PREPARED: lambda: prepared(frame, crop, m, out=out),
+    }
+    result = per_call_us(fns, calls, sync, sync_every=20)
+    sync()
+    del ws
     return result
 
 
@@ -195,6 +250,15 @@ def main() -> None:
     print(f"goal: CPU per-call overhead of a 64x64 warp <= {CPU_GOAL_US} us (plain and prepared): "
           f"{'PASS' if goal else 'FAIL'}")
     report["cpu_paste_us"] = cpu_paste
+    rng = np.random.default_rng(1)
+    cpu_ins = insightface_stages(rng.integers(0, 256, (256, 256, 3), dtype=np.uint8),
+                                 rng.integers(0, 256, (128, 128, 3), dtype=np.uint8),
+                                 face_matrix((128.0, 128.0), 60.0, 20.0), np.empty((256, 256, 3), np.uint8),
+                                 min(args.calls, 5000), lambda: None)
+    print_stages("CPU path, insightface paste of a 60-px face into 256x256x3, out= given (host time per call, "
+                 "median):", cpu_ins)
+    report["cpu_insightface_us"] = cpu_ins
+    report["cpu_insightface_overhead_us"] = overheads(cpu_ins)
     report["cpu_paste_overhead_us"] = paste_checks
     report["cpu_us"] = cpu
     report["cpu_overhead_us"] = checks
@@ -220,6 +284,15 @@ def main() -> None:
         print_stages("GPU path, torch, 512x512 crop pasted into 1080p, out= given (host time per call, median):",
                      gpu_paste)
         report["gpu_paste_us"] = gpu_paste
+        ins_crop = torch.from_numpy(rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)).cuda()
+        gpu_ins = insightface_stages(frame, ins_crop, face_matrix((960.0, 540.0), 300.0, 20.0),
+                                     torch.empty_like(frame), min(args.calls, 3000), torch.cuda.synchronize)
+        print_stages("GPU path, torch, insightface paste of a 300-px face into 1080p, out= given "
+                     "(host time per call, median):", gpu_ins)
+        report["gpu_insightface_us"] = gpu_ins
+        report["gpu_insightface_overhead_us"] = overheads(gpu_ins)
+        for k, v in overheads(gpu_ins).items():
+            print(f"  insightface overhead on top of the kernel call, {k:<12} {v:6.2f} us")
         report["gpu_us"] = gpu
     else:
         print("GPU path: no CUDA device visible (torch), skipped")
