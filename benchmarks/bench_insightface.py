@@ -8,7 +8,8 @@ Timed side by side, each call producing a new output frame (as stock does):
        here too), new frame and in place;
   GPU: ffaccel.paste_back_insightface on torch CUDA tensors into a preallocated output:
        CUDA-event medians around each Python call (host work included: the call never
-       synchronises; the mask extent is computed on the host from M), and the device time
+       synchronises; the mask extent is computed on the host from M), the same for a
+       prepared call (ffaccel.prepare's InsightfacePlan), and the device time
        per call with 20 calls captured in one CUDA graph and replayed; in the same way the
        floor under a new frame: the paste in place, and torch's copy of the frame alone.
 
@@ -91,6 +92,11 @@ def main() -> int:
             same = bool(np.array_equal(gout.cpu().numpy(), ffaccel.paste_back_insightface(frame, bgr_fake, m)))
             rows.append({"path": "gpu", "frame": name, "impl": "ffaccel paste_back_insightface (out=)",
                          "median_ms": t, "ratio": None, "exact": same})
+            plan = ffaccel.prepare(ffaccel.paste_back_insightface, g, gc, m, out=gout)
+            tp = _timing.cuda_median_ms(lambda: plan(g, gc, m, out=gout), args.runs)
+            same = bool(np.array_equal(gout.cpu().numpy(), ffaccel.paste_back_insightface(frame, bgr_fake, m)))
+            rows.append({"path": "gpu", "frame": name, "impl": "ffaccel InsightfacePlan (out=, prepared)",
+                         "median_ms": tp, "ratio": None, "exact": same})
             tg = _timing.cuda_graph_per_call_ms(lambda: ffaccel.paste_back_insightface(g, gc, m, out=gout))
             same = bool(np.array_equal(gout.cpu().numpy(), ffaccel.paste_back_insightface(frame, bgr_fake, m)))
             rows.append({"path": "gpu", "frame": name, "impl": "ffaccel paste_back_insightface (out=, CUDA graph)",
