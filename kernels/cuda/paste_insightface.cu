@@ -33,6 +33,7 @@
 #include <cstddef>
 #include <optional>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "copy_outside.h"
@@ -289,14 +290,16 @@ __global__ void row_blur_kernel(const float* e, float* h, Box b, int rx1, int rw
 // all resident at once) even out the SMs' load: 59.0 us (32 x 4: 60.2). 4 rows a thread in
 // 32 x 8 blocks (48 registers) is faster at 1080p (28.2 against 32.7 us) and no faster at 4K
 // (62.2): each output then reads 20 values of H instead of 10.5 when the radius is 38.
-constexpr int kColK = 8;
-constexpr int kColWarps = 2;
+// Two shapes, by the column pass's radius: short radii take 4 rows a thread in
+// blocks of 32 x 8 (48 registers), long ones 8 rows in blocks of 32 x 2. The threshold is a
+// guess between the two measured radii (19 at 1080p, 38 at 4K): NOT YET MEASURED.
+constexpr int kColWideRadius = 28;
 
 // Column pass at column x for rows y0 .. y0 + K - 1 (ins_blur_col): s = H(y) w[r], then
 // s = madd(H(y + j) + H(y - j), w[r + j], s) for j = 1 .. r. P and Q hold the rows
 // y0 + j + k and y0 - j + k (k < K) in slots (j + k) mod K and (k - j) mod K: one new row
 // each per j, and with j unrolled every slot index is static.
-template <bool Fused, typename Get>
+template <int kColK, bool Fused, typename Get>
 __device__ __forceinline__ void col_sums(const Get& get, const float* kern, int r, int y0, float* acc) {
     float P[kColK], Q[kColK];
 #pragma unroll
@@ -323,8 +326,8 @@ __device__ __forceinline__ void col_sums(const Get& get, const float* kern, int 
 
 // Column pass and blend over R = [rx1, rx1 + rw) x [ry1, ry1 + rh): one thread per column
 // and kColK consecutive rows.
-template <WarpMode M>
-__global__ void __launch_bounds__(32 * kColWarps, 12) col_blend_kernel(const float* h, Box b, int rx1, int ry1, int rw, int rh, int fw, int fh,
+template <WarpMode M, int kColK, int kColWarps>
+__global__ void __launch_bounds__(32 * kColWarps, kColK == 8 ? 12 : 3) col_blend_kernel(const float* h, Box b, int rx1, int ry1, int rw, int rh, int fw, int fh,
                                  const float* kern, int r, BlurMode mode, Image src, Image out, WarpParams crop,
                                  WarpCoeffs k) {
     const bool new_frame = src.data != out.data;
@@ -343,14 +346,14 @@ __global__ void __launch_bounds__(32 * kColWarps, 12) col_blend_kernel(const flo
     float g[kColK];
     if (ins_col_fused(mode, x, fw)) {
         if (inside) {
-            col_sums<true>(get_in, kern, r, y0, g);
+            col_sums<kColK, true>(get_in, kern, r, y0, g);
         } else {
-            col_sums<true>(get, kern, r, y0, g);
+            col_sums<kColK, true>(get, kern, r, y0, g);
         }
     } else if (inside) {
-        col_sums<false>(get_in, kern, r, y0, g);
+        col_sums<kColK, false>(get_in, kern, r, y0, g);
     } else {
-        col_sums<false>(get, kern, r, y0, g);
+        col_sums<kColK, false>(get, kern, r, y0, g);
     }
     // The blend: every load first (crop samples, then the frame's pixels), then the stores,
     // so the loads of the kColK pixels overlap instead of waiting on each other's stores.
@@ -467,8 +470,16 @@ bool run(const InsParams& p, const InsFace& f, cudaStream_t stream) {
     row_blur_kernel<<<dim3(blocks(rw, kRowTileW), blocks(b.h, 32)), dim3(32, kRowGroups), 0, stream>>>(
         t, hbuf, b, rx1, rw, fw, k_row, r_row, p.blur);
     check_launch("paste_insightface");
-    col_blend_kernel<M><<<dim3(blocks(rw, 32), blocks(rh, kColWarps * kColK)), dim3(32, kColWarps), 0, stream>>>(
-        hbuf, b, rx1, ry1, rw, rh, fw, fh, k_col, r_col, p.blur, p.frame, p.out, ins_crop_params(p.crop, fw), f.k);
+    const auto col_blend = [&](auto rows, auto warps) {
+        constexpr int K = decltype(rows)::value, W = decltype(warps)::value;
+        col_blend_kernel<M, K, W><<<dim3(blocks(rw, 32), blocks(rh, W * K)), dim3(32, W), 0, stream>>>(
+            hbuf, b, rx1, ry1, rw, rh, fw, fh, k_col, r_col, p.blur, p.frame, p.out, ins_crop_params(p.crop, fw), f.k);
+    };
+    if (r_col >= kColWideRadius) {
+        col_blend(std::integral_constant<int, 8>{}, std::integral_constant<int, 2>{});
+    } else {
+        col_blend(std::integral_constant<int, 4>{}, std::integral_constant<int, 8>{});
+    }
     check_launch("paste_insightface");
     if (side) side->join();
     return true;
