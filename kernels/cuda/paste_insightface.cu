@@ -19,8 +19,8 @@
 // coalesced). Positions off the frame are skipped (kBig), positions in the frame outside
 // B read 0, as in OpenCV's default morphology border.
 //
-// Blur: each thread computes K outputs of one line (kBlurK in the row pass, kColK in the
-// column pass, both 8) and streams that line once, so a loaded value serves K taps; every output
+// Blur: each thread computes K outputs of one line (kBlurK = 8 in the row pass; kColK in the
+// column pass, 8 from radius kColWideRadius, else 4) and streams that line once, so a loaded value serves K taps; every output
 // still adds its taps in the header's order
 // (ins_blur_row: j = 0 .. 2r; ins_blur_col: the centre, then the pairs j = 1 .. r). The
 // row pass reads its rows from shared memory (tile plus halo, loaded coalesced in chunks
@@ -327,9 +327,9 @@ __device__ __forceinline__ void col_sums(const Get& get, const float* kern, int 
 // Column pass and blend over R = [rx1, rx1 + rw) x [ry1, ry1 + rh): one thread per column
 // and kColK consecutive rows.
 template <WarpMode M, int kColK, int kColWarps>
-__global__ void __launch_bounds__(32 * kColWarps, kColK == 8 ? 12 : 3) col_blend_kernel(const float* h, Box b, int rx1, int ry1, int rw, int rh, int fw, int fh,
-                                 const float* kern, int r, BlurMode mode, Image src, Image out, WarpParams crop,
-                                 WarpCoeffs k) {
+__global__ void __launch_bounds__(32 * kColWarps, kColK == 8 ? 12 : 3)
+    col_blend_kernel(const float* h, Box b, int rx1, int ry1, int rw, int rh, int fw, int fh, const float* kern, int r,
+                     BlurMode mode, Image src, Image out, WarpParams crop, WarpCoeffs k) {
     const bool new_frame = src.data != out.data;
     const int c = blockIdx.x * blockDim.x + threadIdx.x;
     const int yy0 = (blockIdx.y * blockDim.y + threadIdx.y) * kColK;
