@@ -7,7 +7,8 @@ For each op: 1,000 warm-up calls, then N calls; it prints the process RSS before
 after (and, with --gpu, the framework's allocated device bytes). A growth above
 --limit-mib (default 8 MiB) is reported as a leak and the exit status is 1. The op
 table is tests/test_hostile.py's (small inputs, every op with and without ``out``), plus
-``paste_back_insightface`` and the prepared calls (``MORE_OUT_OPS`` below).
+``paste_back_insightface`` with the installed cv2's generation and the prepared calls
+(``MORE_OUT_OPS`` below).
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from test_hostile import CROP, FRAME, MASK, NO_OUT_OPS, OUT_OPS  # noqa: E402
+from test_hostile import CROP, FRAME, M_IF, MASK, NO_OUT_OPS, OUT_OPS  # noqa: E402
 
-# The ops test_hostile's table leaves to their own files: the insightface paste and the
-# prepared calls (each prepared once, on the arrays it is then called with). name ->
-# (inputs, call(inputs, out) -> result, out shape, out dtype), as OUT_OPS.
-M_IF = np.array([[0.5, 0.0, -2.0], [0.0, 0.5, -3.0]])  # frame -> 12x12 crop, inside the 24x28 frame
+# The forms test_hostile's table leaves out: the insightface paste with compat="insightface"
+# (the installed cv2's generation) and the prepared calls (each prepared once, on the arrays
+# it is then called with). name -> (inputs, call(inputs, out) -> result, out shape, out
+# dtype), as OUT_OPS.
 
 
 def _planned(op_name: str, call_args, extra: tuple = ()):
@@ -52,12 +53,15 @@ def _insightface(a: dict, out: object) -> object:
 
 
 MORE_OUT_OPS = {
-    "paste_back_insightface": ({"frame": FRAME, "crop": CROP}, _insightface, FRAME.shape, np.uint8),
+    "paste_back_insightface_installed_cv2": ({"frame": FRAME, "crop": CROP}, _insightface, FRAME.shape, np.uint8),
     "WarpPlan": ({"frame": FRAME}, _planned("warp_affine", lambda a: (a["frame"], M_IF), ((12, 12),)),
                  (12, 12, 3), np.uint8),
     "PastePlan": ({"frame": FRAME, "crop": CROP, "mask": MASK},
                   _planned("paste_back", lambda a: (a["frame"], a["crop"], a["mask"], M_IF)), FRAME.shape, np.uint8),
     "FeatherPlan": ({"mask": MASK}, _planned("feather_mask", lambda a: (a["mask"],), (1.5,)), MASK.shape, np.float32),
+    "InsightfacePlan": ({"frame": FRAME, "crop": CROP},
+                        _planned("paste_back_insightface", lambda a: (a["frame"], a["crop"], M_IF)), FRAME.shape,
+                        np.uint8),
 }
 
 

@@ -21,6 +21,7 @@ FRAME = RNG.integers(0, 256, (24, 28, 3), dtype=np.uint8)
 CROP = RNG.integers(0, 256, (12, 12, 3), dtype=np.uint8)
 MASK = np.clip(RNG.random((12, 12)) * 1.4 - 0.2, 0, 1).astype(np.float32)
 M = np.array([[1.0, 0.0, -6.0], [0.0, 1.0, -5.0]])
+M_IF = np.array([[0.5, 0.0, -2.0], [0.0, 0.5, -3.0]])  # frame -> 12x12 crop: insightface's M, inside the frame
 BIG_MASK = np.clip(RNG.random((24, 28)) * 1.4 - 0.2, 0, 1).astype(np.float32)
 LIN = RNG.random((24, 28, 3)).astype(np.float32)
 
@@ -55,6 +56,12 @@ OUT_OPS = {
                         (24, 28), np.float32),
     "boundary_blend": ({"frame": FRAME, "mask": BIG_MASK},
                        lambda a, out: ffaccel.boundary_blend(a["frame"], a["mask"], 3, out=out), (24, 28, 3), np.uint8),
+    # a 24-px face (12x12 crop at half scale) inside the frame; a named generation, so the
+    # table runs under every installed cv2
+    "paste_back_insightface": ({"frame": FRAME, "crop": CROP},
+                               lambda a, out: ffaccel.paste_back_insightface(a["frame"], a["crop"], M_IF,
+                                                                             compat="insightface-opencv5", out=out),
+                               (24, 28, 3), np.uint8),
 }
 NO_OUT_OPS = {
     "box_mask": ({}, lambda a: ffaccel.box_mask(16, 0.3, 5)),
