@@ -7,14 +7,17 @@
 #   bash benchmarks/run_device.sh ncu                    # Nsight Compute over one call of each NCU_CASES case
 #   bash benchmarks/run_device.sh all                    # everything, one machine of your own
 # Stages after "build" reuse the installed build (a warm machine keeps it between calls).
-# Logs and JSON go to $OUT; a short table is printed last. CV-CUDA, for the same-run
+# Logs and JSON go to $OUT/run_device/, packed at the end into $OUT/device_results.tgz (that
+# folder is then removed; nothing else under $OUT is touched, so later steps of the same
+# command can write there); a short table is printed last and kept as summary.txt. CV-CUDA, for the same-run
 # comparisons, is read from /tmp/cvsite when a previous step unpacked it there
 # (docs/benchmarks.md says how its wheel travels).
 set -u
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/ffaccel-device}
-LOG=$OUT/logs
-mkdir -p "$OUT" "$LOG"
+RES=$OUT/run_device  # everything this script writes
+LOG=$RES/logs
+mkdir -p "$RES" "$LOG"
 [ -d /tmp/cvsite ] && export PYTHONPATH=/tmp/cvsite${PYTHONPATH:+:$PYTHONPATH}
 export FFACCEL_CUDA_ARCHS=${FFACCEL_CUDA_ARCHS:-90}
 declare -A STEP
@@ -47,12 +50,12 @@ stage_fuzz() {
     run memory_gpu python3 benchmarks/memory_check.py --calls ${MEMORY_CALLS:-20000} --gpu torch
 }
 stage_bench() {
-    run profile python3 benchmarks/profile_overhead.py --no-threads --calls 5000 --json "$OUT/profile_overhead.json"
-    run bench_dispatch python3 benchmarks/bench_dispatch.py --cpu-calls 5000 --json "$OUT/bench_dispatch.json"
-    run bench_warp python3 benchmarks/bench_warp.py --cpu-runs 10 --json "$OUT/bench_warp.json"
-    run bench_paste python3 benchmarks/bench_paste.py --cpu-runs 10 --json "$OUT/bench_paste.json"
-    run bench_insightface python3 benchmarks/bench_insightface.py --gpu-only --json "$OUT/bench_insightface_gpu.json"
-    run kernel_times python3 benchmarks/kernel_times.py --json "$OUT/kernel_times.json"
+    run profile python3 benchmarks/profile_overhead.py --no-threads --calls 5000 --json "$RES/profile_overhead.json"
+    run bench_dispatch python3 benchmarks/bench_dispatch.py --cpu-calls 5000 --json "$RES/bench_dispatch.json"
+    run bench_warp python3 benchmarks/bench_warp.py --cpu-runs 10 --json "$RES/bench_warp.json"
+    run bench_paste python3 benchmarks/bench_paste.py --cpu-runs 10 --json "$RES/bench_paste.json"
+    run bench_insightface python3 benchmarks/bench_insightface.py --gpu-only --json "$RES/bench_insightface_gpu.json"
+    run kernel_times python3 benchmarks/kernel_times.py --json "$RES/kernel_times.json"
 }
 shards() {  # shards NAME TOOL [FRAMEWORK]: the GPU fuzz's FUZZ_CASES cases under compute-sanitizer TOOL
     # (none: no sanitizer), split into FUZZ_SHARDS processes run side by side (the host has 16 cores;
@@ -103,14 +106,14 @@ stage_leakdebug() {
 stage_ncu() {
     # Nsight Compute (--set full; clocks left alone, as the device notes ask) over one call of each
     # kernel_times.py case named (by a part of its name) in NCU_CASES, ';'-separated: the report
-    # ($OUT/ncu_<n>.ncu-rep) and its details page as text ($OUT/ncu_<n>.txt) come back.
+    # ($RES/ncu_<n>.ncu-rep) and its details page as text ($RES/ncu_<n>.txt) come back.
     local cases=${NCU_CASES:-"insightface paste 4K, new frame;paste 512 -> 1080p, new frame"} n=0 c
     local IFS=';'
     for c in $cases; do
         n=$((n + 1))
-        run "ncu_$n" ncu --clock-control none --set full --profile-from-start off -f -o "$OUT/ncu_$n" \
+        run "ncu_$n" ncu --clock-control none --set full --profile-from-start off -f -o "$RES/ncu_$n" \
             python3 benchmarks/kernel_times.py --profile "$c"
-        ncu -i "$OUT/ncu_$n.ncu-rep" --page details > "$OUT/ncu_$n.txt" 2>&1
+        ncu -i "$RES/ncu_$n.ncu-rep" --page details > "$RES/ncu_$n.txt" 2>&1
     done
 }
 stage_memory() {  # the ops the capped 100,000-call run did not reach (colour), on the GPU: one process
@@ -139,21 +142,24 @@ for s in "$@"; do
     esac
 done
 
-# FFACCEL_COMMIT: the commit the work tree is at (the device's copy of .git can be stale)
-echo "==== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1), commit ${FFACCEL_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null) by the device .git})"
-for k in "${ORDER[@]}"; do
-    printf '%-18s %-12s %s\n' "$k" "${STEP[$k]}" "$(grep -v '^\s*$' "$LOG/$k.log" | tail -n 1 | cut -c1-110)"
-done
-grep -h "^FAILED\|^ERROR " "$LOG"/pytest_*.log "$LOG"/docstrings.log 2>/dev/null | head -20
-grep -h "ERROR SUMMARY\|RACECHECK SUMMARY" "$LOG"/memcheck.log "$LOG"/racecheck.log "$LOG"/*_fuzz.log 2>/dev/null | sort | uniq -c | head -8
-grep -h "^fuzz:" "$LOG"/*_fuzz.log "$LOG"/fuzz_gpu*.log 2>/dev/null | head -20
-grep -h "references to extension\|^nanobind: leaked [0-9]* inst\|Spec <-" "$LOG"/leak_*.log 2>/dev/null | cut -c1-400 | head -12
-[ -f "$LOG/profile.log" ] && grep -h "overhead on top\|goal" "$LOG/profile.log" | head -8
-[ -f "$LOG/bench_dispatch.log" ] && grep -A14 "issue 17 goals" "$LOG/bench_dispatch.log"
-[ -f "$LOG/bench_insightface.log" ] && tail -n 12 "$LOG/bench_insightface.log"
-for f in "$OUT"/ncu_*.txt; do [ -f "$f" ] && echo "$f:" && grep -E "^  [A-Za-z_].*\(|^    Duration" "$f" | cut -c1-110; done
-[ -f "$LOG/kernel_times.log" ] && grep "all kernels\|feather\|warp\|paste" "$LOG/kernel_times.log" | cut -c1-120 | head -30
-# The device returns at most 8 files from $OUT: pack logs and JSON into one archive.
-(cd "$OUT" && tar czf /tmp/device_results.tgz --exclude=device_results.tgz . && mv /tmp/device_results.tgz "$OUT/" \
-    && find "$OUT" -mindepth 1 ! -name device_results.tgz -delete)
+summary() {
+    # FFACCEL_COMMIT: the commit the work tree is at (the device's copy of .git can be stale)
+    echo "==== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1), commit ${FFACCEL_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null) by the device .git})"
+    for k in "${ORDER[@]}"; do
+        printf '%-18s %-12s %s\n' "$k" "${STEP[$k]}" "$(grep -v '^\s*$' "$LOG/$k.log" | tail -n 1 | cut -c1-110)"
+    done
+    grep -h "^FAILED\|^ERROR " "$LOG"/pytest_*.log "$LOG"/docstrings.log 2>/dev/null | head -20
+    grep -h "ERROR SUMMARY\|RACECHECK SUMMARY" "$LOG"/memcheck.log "$LOG"/racecheck.log "$LOG"/*_fuzz.log 2>/dev/null | sort | uniq -c | head -8
+    grep -h "^fuzz:" "$LOG"/*_fuzz.log "$LOG"/fuzz_gpu*.log 2>/dev/null | head -20
+    grep -h "references to extension\|^nanobind: leaked [0-9]* inst\|Spec <-" "$LOG"/leak_*.log 2>/dev/null | cut -c1-400 | head -12
+    [ -f "$LOG/profile.log" ] && grep -h "overhead on top\|goal" "$LOG/profile.log" | head -8
+    [ -f "$LOG/bench_dispatch.log" ] && grep -A14 "issue 17 goals" "$LOG/bench_dispatch.log"
+    [ -f "$LOG/bench_insightface.log" ] && tail -n 12 "$LOG/bench_insightface.log"
+    for f in "$RES"/ncu_*.txt; do [ -f "$f" ] && echo "$f:" && grep -E "^  [A-Za-z_].*\(|^    Duration" "$f" | cut -c1-110; done
+    [ -f "$LOG/kernel_times.log" ] && grep "all kernels\|feather\|warp\|paste" "$LOG/kernel_times.log" | cut -c1-120 | head -30
+}
+summary | tee "$RES/summary.txt"
+# The device returns at most 8 files from $OUT: this script's logs and JSON travel as one
+# archive, and only its own folder is removed.
+tar czf "$OUT/device_results.tgz" -C "$RES" . && rm -rf "$RES"
 exit 0
