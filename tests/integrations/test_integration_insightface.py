@@ -167,6 +167,27 @@ def test_non_contiguous_frame_and_float64_kps(swapper):
 
 
 @needs_supported
+def test_repeated_frames_take_the_ops_lean_path(swapper, monkeypatch):
+    # Frames of one size: after the first call the op's full checks never run again (the
+    # adapter hands it a contiguous crop, whose signature repeats), and the bytes stay stock's.
+    import ffaccel.ops.paste_insightface as ins
+    from ffaccel import _fast
+
+    _fast.cache_clear()
+    checks = []
+    real = ins.check
+    monkeypatch.setattr(ins, "check", lambda *a, **k: checks.append(1) or real(*a, **k))
+    faces = [fk.target_face((400.0 + 40 * i, 300.0), 220.0, 10.0 * i) for i in range(3)]
+    frames = [_frame(480, 640, 20 + i) for i in range(3)]
+    stock = [swapper.get(f, t, fk.source_face(), paste_back=True) for f, t in zip(frames, faces)]
+    assert ffi.install()
+    ours = [swapper.get(f, t, fk.source_face(), paste_back=True) for f, t in zip(frames, faces)]
+    assert len(checks) == 1
+    for a, b in zip(ours, stock):
+        np.testing.assert_array_equal(a, b)
+
+
+@needs_supported
 def test_paste_back_false_is_stock(swapper):
     img = _frame(720, 1280, 9)
     tf = fk.target_face((600.0, 300.0), 200.0, 0.0)

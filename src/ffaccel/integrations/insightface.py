@@ -95,6 +95,9 @@ class _Backend:
                                                            swapper.input_names[1]: latent})[0]
         img_fake = pred.transpose((0, 2, 3, 1))[0]
         bgr_fake = np.clip(255 * img_fake, 0, 255).astype(np.uint8)[:, :, ::-1]
+        # The op would copy stock's channel-reversed view itself; copied here, the crop has
+        # the same signature every frame, so every call after the first skips the op's checks.
+        bgr_fake = np.ascontiguousarray(bgr_fake)
         try:
             out = self.paste(img, bgr_fake, M, compat=self.compat)
         except Exception as exc:  # a broken extension never breaks the host
