@@ -78,13 +78,22 @@ struct InsightfaceCall {
     int device;
     bool in_place;
 
+    // The matrix's row, or nullptr with *status set where its shape or its rules (affine.h)
+    // refuse it.
+    static const double* checked_matrix(const Matrices& matrix, int* status) {
+        const double* m = matrix_rows(matrix, 1, false);
+        double inv[6], det;
+        *status = m == nullptr ? BadMatrixShape
+                               : checked_inverse(m, inv, &det) != AffineFault::None ? BadMatrix : Launched;
+        return *status == Launched ? m : nullptr;
+    }
+
     // float32 elements of workspace the face of `matrix` needs (>= 1), or minus a
     // CallStatus (the matrix's shape or its rules): nothing to allocate, full checks.
     std::int64_t workspace_floats(const Matrices& matrix) const {
-        const double* m = matrix_rows(matrix, 1, false);
-        if (m == nullptr) return -BadMatrixShape;
-        double inv[6], det;
-        if (checked_inverse(m, inv, &det) != AffineFault::None) return -BadMatrix;
+        int status;
+        const double* m = checked_matrix(matrix, &status);
+        if (m == nullptr) return -status;
         const std::int64_t n = ins_layout(make_ins_face(m, out.w, out.h, crop.w, crop.h), crop.w).total;
         return n > 1 ? n : 1;
     }
@@ -100,10 +109,9 @@ struct InsightfaceCall {
                    !apart(out_ptr, frame_bytes, crop_ptr, crop_bytes)) {
             return Overlap;
         }
-        const double* m = matrix_rows(matrix, 1, false);
-        if (m == nullptr) return BadMatrixShape;
-        double inv[6], det;
-        if (checked_inverse(m, inv, &det) != AffineFault::None) return BadMatrix;
+        int status;
+        const double* m = checked_matrix(matrix, &status);
+        if (m == nullptr) return status;
         Image f = frame, o = out, c = crop;
         f.data = frame_ptr, o.data = out_ptr, c.data = crop_ptr;
         paste_at(f, o, c, m, warp, blur, in_place, workspace, floats, device, stream);
@@ -141,7 +149,9 @@ void register_paste_insightface(nb::module_& m) {
         .def("__init__",
              [](InsightfaceCall* t, const Image& frame, const Image& out, const Image& crop, std::int64_t frame_bytes,
                 std::int64_t crop_bytes, int device, bool in_place) {
-                 if (out.c != 3 || crop.c != 3 || frame.c != 3) throw nb::value_error("InsightfaceCall: 3 channels expected");
+                 if (out.c != 3 || crop.c != 3 || frame.c != 3) {
+                     throw nb::value_error("InsightfaceCall: 3 channels expected");
+                 }
                  if (out.w < 1 || out.h < 1 || crop.w < 1 || crop.h < 1) {
                      throw nb::value_error("InsightfaceCall: empty frame or crop");
                  }
