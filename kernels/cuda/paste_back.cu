@@ -117,8 +117,10 @@ struct PasteLaunch {
         // paste_region clips to the frame already; clamped again so that the copy's row
         // pieces stay inside the rows whatever region a caller sets.
         PasteParams base = params;
-        base.region_x1 = clamp_to(params.region_x1, params.out.w), base.region_x2 = clamp_to(params.region_x2, params.out.w);
-        base.region_y1 = clamp_to(params.region_y1, params.out.h), base.region_y2 = clamp_to(params.region_y2, params.out.h);
+        base.region_x1 = clamp_to(params.region_x1, params.out.w);
+        base.region_x2 = clamp_to(params.region_x2, params.out.w);
+        base.region_y1 = clamp_to(params.region_y1, params.out.h);
+        base.region_y2 = clamp_to(params.region_y2, params.out.h);
         if (base.region_x2 <= base.region_x1 || base.region_y2 <= base.region_y1) {  // no face touches the frame
             base.region_x1 = base.region_x2 = base.region_y1 = base.region_y2 = 0;
         }

@@ -66,7 +66,8 @@ __device__ __forceinline__ void warp_copy_words(unsigned char* dst, const unsign
 // arguments (`lane` is the caller's lane, 0..31).
 __device__ __forceinline__ void warp_copy(unsigned char* dst, const unsigned char* src, int len, int lane) {
     if (len <= 0) return;
-    const auto relative = static_cast<unsigned>(reinterpret_cast<std::uintptr_t>(dst) ^ reinterpret_cast<std::uintptr_t>(src));
+    const auto relative =
+        static_cast<unsigned>(reinterpret_cast<std::uintptr_t>(dst) ^ reinterpret_cast<std::uintptr_t>(src));
     if ((relative & 15) == 0) {
         warp_copy_words<uint4>(dst, src, len, lane);
     } else if ((relative & 7) == 0) {
