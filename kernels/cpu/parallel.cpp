@@ -16,11 +16,12 @@ namespace {
 
 // Work that pays for one more thread, in ns of one core (the grain): a job below two
 // grains runs on the caller's thread, a larger one engages one thread per grain (see
-// parallel.h). Twice what engaging one helper cost on the 2-core CI machine (about 8 us:
-// a warp split over 2 threads first beats the caller alone at about 16 us of work), so
-// each engaged thread's share is at least twice its cost. Measured with
-// benchmarks/bench_pool.py: docs/results/cpu2/pool-inline.md. Machines with many idle
-// cores may want more: FFACCEL_POOL_GRAIN_US tries other values.
+// parallel.h). About twice what engaging one helper cost on the 2-core CI machine (4 to
+// 8 us, threads warm: a warp split over 2 threads first beats the caller alone at 10 to
+// 16 us of work), so each engaged thread's share is at least twice its cost; 8 and 12
+// us only traded a few us between cases there (docs/results/cpu2/pool-inline.md,
+// benchmarks/bench_pool.py).
+// Machines with many idle cores may want more: FFACCEL_POOL_GRAIN_US tries other values.
 constexpr double kGrainNs = 16000.0;
 
 struct Job {
@@ -63,13 +64,18 @@ public:
         // start first take over the share of one that wakes late.
         job.chunks = std::min(n, 4 * (helpers + 1));
         job.helpers = helpers;
+        // Every worker engaged: one broadcast wakes them all at once (a tree would start the
+        // last ones a few wake-up latencies late). Else the tree of take_wakes.
+        const bool all = helpers == static_cast<int>(workers_.size());
         int wake;
         {
             std::lock_guard<std::mutex> lk(m_);
             job_ = &job;
             ++generation_;
-            wake = take_wakes(job);
+            if (all) job.woken = helpers;
+            wake = all ? 0 : take_wakes(job);
         }
+        if (all) cv_.notify_all();
         for (int i = 0; i < wake; ++i) cv_.notify_one();
         work(job);
         std::unique_lock<std::mutex> lk(m_);
@@ -81,12 +87,14 @@ public:
     }
 
 private:
-    // Only the workers a job engages are woken, as a tree: the caller wakes two, and each
-    // worker that takes the job wakes up to two more before it starts. A wake-up is a
-    // system call, so no thread (the caller least) pays for more than two, and the k-th
-    // helper starts after about log2(k) wake-up latencies. A woken worker that finds the
-    // job full or gone goes back to sleep; one that never comes leaves its share to the
-    // others (chunks are claimed one at a time). Called with m_ held.
+    // A job that engages part of the pool wakes only those workers, as a tree: the caller
+    // wakes two, and each worker that takes the job wakes up to two more before it starts.
+    // A wake-up is a system call, so no thread (the caller least) pays for more than two,
+    // and the k-th helper starts after about log2(k) wake-up latencies; a broadcast would
+    // wake every worker to contend for the lock (16 threads on 2 cores, a 128x128 warp
+    // on 4 of them: 66 us with the tree, 81 with a broadcast). A woken worker that finds
+    // the job full or gone goes back to sleep; one that never comes leaves its share to
+    // the others (chunks are claimed one at a time). Called with m_ held.
     static int take_wakes(Job& job) {
         const int n = std::min(2, job.helpers - job.woken);
         job.woken += n;
