@@ -13,6 +13,7 @@
 #   insightface  bench_insightface.py --gpu-only   (row: frame, implementation; ms)
 #   kernels      kernel_times.py                   (row: case, kernel; device us a call)
 #   dispatch     bench_dispatch.py                 (row: name; us)
+#   pool         bench_pool.py                     (row: CPU case, threads; us a bare call)
 # Why: two builds timed in separate calls land on different machines or clocks; the 1-D copy
 # measurement of docs/results/h100-aa36c71 (call D) was made with this script.
 set -u
@@ -57,7 +58,8 @@ for k in $(seq 1 "$ROUNDS"); do
                 insightface) cmd=(python3 benchmarks/bench_insightface.py --gpu-only --json "$json") ;;
                 kernels) cmd=(python3 benchmarks/kernel_times.py --json "$json") ;;
                 dispatch) cmd=(python3 benchmarks/bench_dispatch.py --cpu-calls 2000 --json "$json") ;;
-                *) echo "unknown benchmark $b (insightface, kernels, dispatch)"; exit 2 ;;
+                pool) cmd=(python3 benchmarks/bench_pool.py --threads 1,2,4,8,16 --rounds 200 --json "$json") ;;
+                *) echo "unknown benchmark $b (insightface, kernels, dispatch, pool)"; exit 2 ;;
             esac
             PYTHONPATH=$ROOT/$name timeout 300 "${cmd[@]}" > "$DIR/${b}_${name}_$k.log" 2>&1
             echo "round $k $b $name: rc=$?"

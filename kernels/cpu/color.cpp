@@ -56,13 +56,19 @@ const CodeSearch& code_search(const float* bound) {
     return *current;
 }
 
+// ns an element (channel value) on one core, x86-64-v3, per ColorMode: a table, the
+// exact and float-only curves, the code search (measured on 1080p images).
+constexpr double kElementNs[6] = {0.8, 28.0, 17.0, 57.0, 30.0, 4.6};
+
 }  // namespace
 
 void color_convert(const ColorParams& p, const ColorTables& t) {
     const int n = p.src.w * p.src.c;
+    const int mode = static_cast<int>(p.mode);
+    const double row_ns = n * kElementNs[mode >= 0 && mode < 6 ? mode : 3];
     if (p.mode == ColorMode::ToSrgbU8) {
         const CodeSearch& search = code_search(t.bound);
-        parallel_for(p.src.h, [&](int b, int e) {
+        parallel_for(p.src.h, row_ns, [&](int b, int e) {
             for (int y = b; y < e; ++y) {
                 const float* in = row_ptr<float>(p.src, 0, y);
                 std::uint8_t* out = row_ptr_mut<std::uint8_t>(p.dst, 0, y);
@@ -71,7 +77,7 @@ void color_convert(const ColorParams& p, const ColorTables& t) {
         });
         return;
     }
-    parallel_for(p.src.h, [&](int b, int e) {
+    parallel_for(p.src.h, row_ns, [&](int b, int e) {
         for (int y = b; y < e; ++y) {
             for (int i = 0; i < n; ++i) color_element(p, t, i, y);
         }
@@ -85,7 +91,7 @@ void apply_gain(const GainParams& p, const ColorTables& t) {
         for (int c = 0; c < 3; ++c) {
             for (int v = 0; v < 256; ++v) lut[c][v] = gain_code(t, p.gain[c], v);
         }
-        parallel_for(p.src.h, [&](int b, int e) {
+        parallel_for(p.src.h, 1.5 * w, [&](int b, int e) {  // 1.5 ns a pixel (1080p, one core)
             for (int y = b; y < e; ++y) {
                 const std::uint8_t* in = row_ptr<std::uint8_t>(p.src, 0, y);
                 std::uint8_t* out = row_ptr_mut<std::uint8_t>(p.dst, 0, y);
@@ -99,7 +105,7 @@ void apply_gain(const GainParams& p, const ColorTables& t) {
         return;
     }
     const CodeSearch& search = code_search(t.bound);
-    parallel_for(p.src.h, [&](int b, int e) {
+    parallel_for(p.src.h, 14.0 * w, [&](int b, int e) {  // 14 ns a pixel (1080p, one core)
         for (int y = b; y < e; ++y) {
             const std::uint8_t* in = row_ptr<std::uint8_t>(p.src, 0, y);
             std::uint8_t* out = row_ptr_mut<std::uint8_t>(p.dst, 0, y);

@@ -28,7 +28,8 @@ struct CompositeRows {
             for (int v = 0; v < 256; ++v) table[v] = composite_weight<std::uint8_t>(static_cast<std::uint8_t>(v), p);
         }
         const int w = p.dst.w;
-        parallel_for(p.dst.h, [&](int first, int last) {
+        // 2.9 (uint8 alpha) and 3.9 ns (float32) a pixel on one core, x86-64-v3, 1080p.
+        parallel_for(p.dst.h, w * (sizeof(A) == 1 ? 3.0 : 4.0), [&](int first, int last) {
             const int width = w;  // a local: stores cannot alias it, so loop counts are known
             std::vector<float> scratch(static_cast<std::size_t>(width) * (C + 3));
             float* __restrict pw = scratch.data();  // per-pixel weights; scratch aliases nothing

@@ -35,7 +35,10 @@ template <typename T>
 struct FeatherRows {
     static void run(const FeatherParams& p, const float* taps) {
         const int w = p.src.w, r = p.radius;
-        parallel_for(p.src.h, [&](int b, int e) {
+        // About 0.1 ns a tap and pixel on one core, x86-64-v3 (512x512 mask, sigma 2 and 8:
+        // 4.2 and 12 ns a pixel in all).
+        const double px_ns = 1.0 + 0.1 * (2 * r + 1) * (int{p.vertical} + int{p.horizontal});
+        parallel_for(p.src.h, w * px_ns, [&](int b, int e) {
             std::vector<float> column(w), padded(p.horizontal ? w + 2 * r : 0), acc(w);
             for (int y = b; y < e; ++y) {
                 vertical_row<T>(p, taps, y, column.data());
@@ -70,7 +73,9 @@ void gaussian_blur_opencv_order(const FeatherParams& p, const float* taps) {
     if (p.src.dtype != DType::F32) throw std::invalid_argument("gaussian_blur_opencv_order: float32 only");
     const int h = p.src.h, w = p.src.w, r = p.radius;
     std::vector<float> horizontal(static_cast<size_t>(h) * w);
-    parallel_for(h, [&](int b, int e) {
+    // As feather_mask's estimate, a pass at a time: about 0.1 ns a tap and pixel.
+    const double taps_ns = 0.1 * (2 * r + 1);
+    parallel_for(h, w * (p.horizontal ? 0.5 + taps_ns : 0.3), [&](int b, int e) {
         std::vector<float> padded(w + 2 * r);
         for (int y = b; y < e; ++y) {
             const float* src = row_ptr<float>(p.src, 0, y);
@@ -88,7 +93,7 @@ void gaussian_blur_opencv_order(const FeatherParams& p, const float* taps) {
             }
         }
     });
-    parallel_for(h, [&](int b, int e) {
+    parallel_for(h, w * (p.vertical ? 0.5 + taps_ns : 0.3), [&](int b, int e) {
         for (int y = b; y < e; ++y) {
             float* out = row_ptr_mut<float>(p.dst, 0, y);
             const float* centre = horizontal.data() + static_cast<size_t>(y) * w;

@@ -267,7 +267,13 @@ struct PasteRows {
                 std::memcpy(row_ptr_mut<std::uint8_t>(p.out, 0, y), row_ptr<std::uint8_t>(p.frame, 0, y), row_bytes);
         };
         const int r1 = std::min(std::max(p.region_y1, 0), h), r2 = std::max(r1, std::min(p.region_y2, h));
-        parallel_for(h, [&](int b, int e) {
+        // The pool's estimate (one core, x86-64-v3, a 512 crop into 1080p): a frame byte
+        // copied 0.08 ns, a pixel of a face's paste box 4.2 ns (the box's dead corners
+        // included). Rows differ, so the average row.
+        double total_ns = p.in_place ? 0.0 : 0.1 * static_cast<double>(row_bytes) * h;
+        for (int i = 0; i < n; ++i)
+            total_ns += 4.0 * std::max(0, faces[i].x2 - faces[i].x1) * std::max(0, faces[i].y2 - faces[i].y1);
+        parallel_for(h, total_ns / std::max(h, 1), [&](int b, int e) {
             copy_rows(b, std::min(e, r1));
             copy_rows(std::max(b, r2), e);
             for (int y = std::max(b, r1); y < std::min(e, r2); ++y) {

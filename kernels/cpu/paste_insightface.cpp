@@ -37,6 +37,12 @@ namespace ffaccel::cpu {
 namespace FFACCEL_CPU_VARIANT {
 namespace {
 
+// The pool's estimates (parallel.h), one core, x86-64-v3, coarse: each phase over B or
+// R about kPhaseNs a pixel of its rows, the last phase's column pass and blend kBlendNs
+// a pixel of R, a frame byte copied kCopyNs. Summed over the phases they come within 2x
+// of the whole call (a 300-px face into a new 1080p frame: about 1.3 ms).
+constexpr double kPhaseNs = 1.0, kBlendNs = 3.0, kCopyNs = 0.1;
+
 template <WarpMode M>
 struct Impl {
     static bool run(const InsParams& p, const InsFace& f) {
@@ -60,7 +66,7 @@ struct Impl {
         };
         const auto copy_all = [&] {  // no face pixel to blend: the copy alone
             if (p.in_place) return;
-            parallel_for(fh, [&](int b, int e) {
+            parallel_for(fh, kCopyNs * static_cast<double>(row_bytes), [&](int b, int e) {
                 for (int y = b; y < e; ++y) copy_row(y, stream);
                 if (stream) stream_fence();
             });
@@ -88,7 +94,7 @@ struct Impl {
         thread_local std::vector<int> span_buf;
         int* tspan = scratch(span_buf, static_cast<std::size_t>(bh) * 4);  // l0, in0, in1, l1 per row
         std::atomic<int> not_simple{0};
-        parallel_for(bh, [&](int b, int e) {
+        parallel_for(bh, bw * kPhaseNs, [&](int b, int e) {
             int bad = 0;
             for (int i = b; i < e; ++i) {
                 const int y = f.by1 + i;
@@ -128,13 +134,13 @@ struct Impl {
         if (fast) {
             RowDesc* d1 = desc + bh;
             RowDesc* d2 = desc + 2 * bh;
-            parallel_for(bh, [&](int b, int e) {
+            parallel_for(bh, bw * kPhaseNs, [&](int b, int e) {
                 for (int i = b; i < e; ++i) {
                     const std::int64_t o = static_cast<std::int64_t>(i) * bw - f.bx1;
                     d1[i] = erode_row_fast(T + o, desc[i], ke, a, E + o);
                 }
             });
-            parallel_for(bh, [&](int b, int e) {
+            parallel_for(bh, bw * kPhaseNs, [&](int b, int e) {
                 thread_local std::vector<const float*> rbuf;
                 const float** rows = scratch(rbuf, static_cast<std::size_t>(ke));
                 for (int i = b; i < e; ++i) {
@@ -149,7 +155,7 @@ struct Impl {
                 }
             });
         } else {
-        parallel_for(bh, [&](int b, int e) {  // T's 0 and 255 spans
+        parallel_for(bh, bw * kPhaseNs, [&](int b, int e) {  // T's 0 and 255 spans
             for (int i = b; i < e; ++i) {
                 float* row = T + static_cast<std::int64_t>(i) * bw - f.bx1;
                 const int* sp4 = tspan + 4 * static_cast<std::int64_t>(i);
@@ -158,7 +164,7 @@ struct Impl {
                 std::fill(row + sp4[3], row + f.bx2, 0.f);
             }
         });
-        parallel_for(bh, [&](int b, int e) {
+        parallel_for(bh, bw * kPhaseNs, [&](int b, int e) {
             thread_local std::vector<float> buf;
             const int n = bw + ke - 1;
             float* pad = scratch(buf, static_cast<std::size_t>(n) * 3);
@@ -174,7 +180,7 @@ struct Impl {
         });
         constexpr int kLanes = 16;
         const int stripes = (bw + kLanes - 1) / kLanes;
-        parallel_for(stripes, [&](int b, int e) {
+        parallel_for(stripes, (bh + ke) * kLanes * kPhaseNs, [&](int b, int e) {
             thread_local std::vector<float> buf;
             const int n = bh + ke - 1;
             float* pad = scratch(buf, static_cast<std::size_t>(n) * kLanes * 4);
@@ -228,7 +234,7 @@ struct Impl {
         int *hz0 = sp, *hz1 = sp + bh, *hc0 = sp + 2 * bh, *hc1 = sp + 3 * bh;
         if (fast) {  // and the spans of H (step 4) from the rows' runs
             const RowDesc* d2 = desc + 2 * bh;
-            parallel_for(bh, [&](int b, int e) {
+            parallel_for(bh, rw * kPhaseNs, [&](int b, int e) {
                 thread_local std::vector<float> fbuf;
                 const int n = rw + 2 * r_row;
                 float* pe = scratch(fbuf, static_cast<std::size_t>(n));
@@ -255,7 +261,7 @@ struct Impl {
                 }
             });
         } else {
-        parallel_for(bh, [&](int b, int e) {
+        parallel_for(bh, rw * kPhaseNs, [&](int b, int e) {
             thread_local std::vector<float> fbuf;
             const int n = rw + 2 * r_row;
             float* pe = scratch(fbuf, static_cast<std::size_t>(n));
@@ -336,7 +342,7 @@ struct Impl {
         // so G = 0; inside the intersection of their constant spans every tap is hc(x),
         // so G is the formula over constant input, computed once per column class; the
         // rest runs the formula. Rows outside B are 0 (empty spans).
-        parallel_for(bh, [&](int b, int e) {
+        parallel_for(bh, rw * kPhaseNs, [&](int b, int e) {
             for (int i = b; i < e; ++i) {
                 const float* hrow = H + static_cast<std::int64_t>(i) * rw;
                 int z0 = rw, z1 = -1, c0 = rw, c1 = -1, nc = 0;
@@ -366,7 +372,10 @@ struct Impl {
         const int split = std::max(0, std::min(rw, col_split - rx1));  // column pass fused below it
         // 4b. R's rows and, into a new frame, every row's copy (copy_row).
         const int row0 = p.in_place ? ry1 : 0;
-        parallel_for(p.in_place ? ry2 - ry1 : fh, [&](int b, int e) {
+        const int rows = p.in_place ? ry2 - ry1 : fh;
+        const double last_ns = (p.in_place ? 0.0 : kCopyNs * static_cast<double>(row_bytes) * fh) +
+                               kBlendNs * static_cast<double>(rw) * (ry2 - ry1);
+        parallel_for(rows, last_ns / std::max(rows, 1), [&](int b, int e) {
             thread_local std::vector<float> gbuf, zbuf;
             thread_local std::vector<const float*> tbuf;
             const float** taps = scratch(tbuf, static_cast<std::size_t>(2 * r_col + 1));

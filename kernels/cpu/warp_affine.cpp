@@ -77,7 +77,10 @@ struct WarpRows {
             for (int i = 0; i < n; ++i) fc.push_back(simd::fixed_columns(coeffs[i], p.dst.w));
         }
 #endif
-        parallel_for(n * h, [&](int b, int e) {
+        // ns a dst pixel on one core (x86-64-v3, 1080p source): uint8 2.6 (C = 1) to 4.9
+        // (C = 4), float32 C = 3 8.5.
+        constexpr double kPixelNs = (sizeof(T) == 4 ? 2.0 : 1.0) * (1.5 + C);
+        parallel_for(n * h, p.dst.w * kPixelNs, [&](int b, int e) {
             for (int i = b; i < e; ++i) {
                 const int face = i / h, y = i % h;
                 T* out = row_ptr_mut<T>(p.dst, face, y);
