@@ -14,6 +14,9 @@
 #   kernels      kernel_times.py                   (row: case, kernel; device us a call)
 #   dispatch     bench_dispatch.py                 (row: name; us)
 #   pool         bench_pool.py                     (row: CPU case, threads; us a bare call)
+#   profile      profile_overhead.py --no-threads  (row: path, stage; host us a call). Why: on the
+#                GPU host two builds of the same code gave eager insightface calls 15-20 us
+#                apart in one run; host time per stage separates host changes from that noise
 # Why: two builds timed in separate calls land on different machines or clocks; the 1-D copy
 # measurement of docs/results/h100-aa36c71 (call D) was made with this script.
 set -u
@@ -59,7 +62,8 @@ for k in $(seq 1 "$ROUNDS"); do
                 kernels) cmd=(python3 benchmarks/kernel_times.py --json "$json") ;;
                 dispatch) cmd=(python3 benchmarks/bench_dispatch.py --cpu-calls 2000 --json "$json") ;;
                 pool) cmd=(python3 benchmarks/bench_pool.py --threads 1,2,4,8,16 --rounds 200 --json "$json") ;;
-                *) echo "unknown benchmark $b (insightface, kernels, dispatch, pool)"; exit 2 ;;
+                profile) cmd=(python3 benchmarks/profile_overhead.py --no-threads --calls 3000 --json "$json") ;;
+                *) echo "unknown benchmark $b (insightface, kernels, dispatch, pool, profile)"; exit 2 ;;
             esac
             PYTHONPATH=$ROOT/$name timeout 300 "${cmd[@]}" > "$DIR/${b}_${name}_$k.log" 2>&1
             echo "round $k $b $name: rc=$?"
@@ -78,6 +82,9 @@ def rows(bench, d):
         return {f"{r['frame']} {r['impl']} (us)": r["median_ms"] * 1e3 for r in d["rows"]}
     if bench == "kernels":
         return {f"{r['case']} | {r['kernel'] or '?'} (device us)": r["device_us_per_call"] for r in d["rows"]}
+    if bench == "profile":  # every "<path>_us" table of stages: host time per call
+        return {f"{table}: {stage} (us)": v for table, stages in d.items()
+                if table.endswith("_us") and isinstance(stages, dict) for stage, v in stages.items()}
     return {f"{k} (us)": v for k, v in d["rows_us"].items()}
 
 table = {}
