@@ -28,7 +28,6 @@ threads": us}), the form compare_builds.sh reads.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import statistics
@@ -38,53 +37,35 @@ import time
 
 import numpy as np
 
-# insightface's face geometry
+# insightface's face geometry, and this folder's bare_calls (the pool starts at the first
+# op call, in each child, so importing ffaccel here sizes nothing)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bare_calls  # noqa: E402
 WARP_SIZES = (64, 128, 256, 512)
 
 
 def _warp_case(frame: np.ndarray, size: int):
-    _warp = importlib.import_module("ffaccel.ops.warp_affine")
     s = size / 512.0  # the 512 crop's matrix (profile_overhead's GPU case), scaled to the crop
     a, b = 0.45 * s, 0.1 * s
     m = np.array([[a, -b, size / 2 - (a * 960 - b * 540)], [b, a, size / 2 - (b * 960 + a * 540)]])
-    out = np.empty((size, size, 3), np.uint8)
-    spec, km, _, sp, op = _warp.check(frame, m, (size, size), "replicate", 0, None, out, False)
-    stream = spec.stream()
-    keep = (frame, out)  # the call takes raw pointers: the arrays must outlive it
-    return lambda: spec.call(sp, op, km, stream) if keep else None
+    return bare_calls.warp(frame, m, (size, size), np.empty((size, size, 3), np.uint8))
 
 
 def _paste_case(frame: np.ndarray, size: int, m: np.ndarray):
-    _paste = importlib.import_module("ffaccel.ops.paste_back")
     rng = np.random.default_rng(size)
     crop = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
     mask = rng.random((size, size)).astype(np.float32)
-    out = np.empty_like(frame)
-    spec, km, _, ptrs = _paste.check(frame, crop, mask, m, None, False, out, False)
-    stream = spec.stream()
-    keep = (frame, crop, mask, out)  # the call takes raw pointers: the arrays must outlive it
-    return lambda: spec.call(*ptrs, km, stream) if keep else None
+    return bare_calls.paste(frame, crop, mask, m, np.empty_like(frame))
 
 
 def _insightface_case(frame: np.ndarray, face_px: float):
     """paste_back_insightface's one extension call (as profile_overhead.py's row), new frame."""
     from insightface_reference import face_matrix
 
-    _ins = importlib.import_module("ffaccel.ops.paste_insightface")
-    from ffaccel import _arrays, _fast
-
     crop = np.random.default_rng(1).integers(0, 256, (128, 128, 3), dtype=np.uint8)
     m = face_matrix((frame.shape[1] / 2, frame.shape[0] / 2), face_px, 20.0)
-    out = np.empty_like(frame)
-    warp, blur = _ins._MODES["insightface-opencv5"]
-    spec = _ins.check(frame, crop, m, False, out)[0]
-    floats = spec.call.workspace_floats(m)
-    fv = _arrays.view(frame, "frame")
-    ws = _ins._workspace_maker(fv.kind, fv.device)(floats)
-    fp, cp, op, wp = _fast.ptr(frame), _fast.ptr(crop), _fast.ptr(out), _fast.ptr(ws)
-    keep = (frame, crop, out, ws)  # the call takes raw pointers: the arrays must outlive it
-    return lambda: spec.call(fp, cp, op, m, warp, blur, wp, floats, spec.stream()) if keep else None
+    return bare_calls.insightface(frame, crop, m, np.empty_like(frame))
 
 
 def child(rounds: int, only: str | None, sizes: tuple[int, ...], gap_us: float) -> dict[str, float]:

@@ -48,6 +48,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))  # insightface's face geometry
 import _timing  # noqa: E402
+import bare_calls  # noqa: E402
 from insightface_reference import face_matrix  # noqa: E402
 
 import ffaccel  # noqa: E402
@@ -88,8 +89,7 @@ def stages(src, out, m, dsize, calls: int, sync) -> dict[str, float]:
     allowed = _warp._ALLOWED
     view = _arrays.view(src, "src")
     mats = _checks.matrices(m, "matrix", False)
-    spec, km, _, sp, op = _warp.check(src, m, dsize, "replicate", 0, None, out, False)
-    stream = spec.stream()
+    spec = _warp.check(src, m, dsize, "replicate", 0, None, out, False)[0]
     key = _warp._key(src, m, dsize, "replicate", 0, None, out, False)
     prepared = ffaccel.prepare(ffaccel.warp_affine, src, m, dsize, out=out)
 
@@ -106,7 +106,7 @@ def stages(src, out, m, dsize, calls: int, sync) -> dict[str, float]:
                                                                  inputs=[("src", view)]),
         "stream lookup, public API": lambda: _arrays.current_stream(view),
         "stream lookup, cached reader": spec.stream,
-        KERNEL: lambda: spec.call(sp, op, km, stream),
+        KERNEL: bare_calls.warp(src, m, dsize, out),
         "lean: signature key": lambda: _warp._key(src, m, dsize, "replicate", 0, None, out, False),
         "lean: spec lookup": lambda: _fast.lookup(key),
         "lean: pointer read": lambda: _fast.ptr(src),
@@ -121,8 +121,6 @@ def stages(src, out, m, dsize, calls: int, sync) -> dict[str, float]:
 
 def paste_stages(frame, crop, mask, out, m, calls: int, sync) -> dict[str, float]:
     """The same for paste_back (out= given): the one kernel call and the three whole calls."""
-    spec, km, _, ptrs = _paste.check(frame, crop, mask, m, None, False, out, False)
-    stream = spec.stream()
     prepared = ffaccel.prepare(ffaccel.paste_back, frame, crop, mask, m, out=out)
 
     def full_path():
@@ -130,7 +128,7 @@ def paste_stages(frame, crop, mask, out, m, calls: int, sync) -> dict[str, float
         spec_.launch(*ptrs_, m_)
 
     fns = {
-        KERNEL: lambda: spec.call(*ptrs, km, stream),
+        KERNEL: bare_calls.paste(frame, crop, mask, m, out),
         FULL: full_path,
         PLAIN: lambda: ffaccel.paste_back(frame, crop, mask, m, out=out),
         PREPARED: lambda: prepared(frame, crop, mask, m, out=out),
@@ -153,8 +151,6 @@ def insightface_stages(frame, crop, m, out, calls: int, sync) -> dict[str, float
     spec = _ins.check(frame, crop, m, False, out)[0]
     floats = spec.call.workspace_floats(m)
     make_ws = _ins._workspace_maker(fv.kind, fv.device)
-    ws = make_ws(floats)
-    fp, cp, op, wp = _fast.ptr(frame), _fast.ptr(crop), _fast.ptr(out), _fast.ptr(ws)
     prepared = ffaccel.prepare(ffaccel.paste_back_insightface, frame, crop, m, compat=compat, out=out)
 
     def full_path():
@@ -173,14 +169,13 @@ def insightface_stages(frame, crop, m, out, calls: int, sync) -> dict[str, float
         "lean: workspace size + matrix rules (InsightfaceCall.workspace_floats)": lambda: spec.call.workspace_floats(m),
         "lean: workspace allocation": lambda: make_ws(floats),
         "lean: stream lookup, cached reader": spec.stream,
-        KERNEL: lambda: spec.call(fp, cp, op, m, warp, blur, wp, floats, spec.stream()),
+        KERNEL: bare_calls.insightface(frame, crop, m, out, compat),
         FULL: full_path,
         PLAIN: lambda: ffaccel.paste_back_insightface(frame, crop, m, compat=compat, out=out),
         PREPARED: lambda: prepared(frame, crop, m, out=out),
     }
     result = per_call_us(fns, calls, sync, sync_every=20)
     sync()
-    del ws
     return result
 
 
