@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import ffaccel
 from ffaccel import _core
-from ffaccel.ops.feather_mask import MAX_SIGMA
+from ffaccel.ops.feather_mask import MAX_SIGMA, gaussian_taps
 from gpu import capture_torch_graph, to_gpu, to_host
 from strategies import examples
 from test_feather_mask import masks
@@ -43,6 +43,19 @@ def test_face_sized_and_edge_shapes_parity(fw, shape, sigma):
     for mask in (rng.random(shape).astype(np.float32), rng.integers(0, 256, shape, dtype=np.uint8)):
         cpu = ffaccel.feather_mask(mask, sigma)
         np.testing.assert_array_equal(to_host(ffaccel.feather_mask(to_gpu(mask, fw), sigma)), cpu)
+
+
+# Every radius the tiled kernel takes (0-48: sigma from its taps' size rule), on a mask whose
+# width and height are not multiples of the tile's (64 x 16): each radius has its own last,
+# partial chunk of taps in both passes.
+@pytest.mark.parametrize("radius", range(0, 49))
+def test_every_tile_radius_parity(fw, radius):
+    sigma = radius / 4.0 if radius else 0.05  # round(8 sigma + 1) | 1 == 2 radius + 1
+    assert len(gaussian_taps(sigma)) == 2 * radius + 1
+    rng = np.random.default_rng(radius)
+    for mask in (rng.random((45, 131)).astype(np.float32), rng.integers(0, 256, (45, 131), dtype=np.uint8)):
+        np.testing.assert_array_equal(to_host(ffaccel.feather_mask(to_gpu(mask, fw), sigma)),
+                                      ffaccel.feather_mask(mask, sigma))
 
 
 def test_box_mask_feathered_on_gpu_matches_cpu(fw):
