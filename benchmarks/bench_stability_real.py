@@ -207,6 +207,15 @@ def plot_grid(agg: dict, names: list[str], scenarios: list[str], combos: list[st
     plt.close(fig)
 
 
+def _digest(r: dict) -> str:
+    """Short hash of a saved clip's truth and detections."""
+    import hashlib
+
+    h = hashlib.sha1(np.ascontiguousarray(r["truth"], np.float64).tobytes())
+    h.update(np.ascontiguousarray(r["detected"], np.float64).tobytes())
+    return h.hexdigest()[:12]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="720p / 240 px, one photo, 4 scenarios")
@@ -251,7 +260,10 @@ def main(argv=None) -> int:
     items = []
     for s in specs:
         r = results[s]
-        items.append({"key": s.tag if args.tracks else f"{s.tag}_{track.clip_key(s)}", "scenario": s.scenario, "res": s.res, "face_px": s.face_px, "photo": s.photo,
+        # the key names the tracks themselves (the One Euro tuning is cached under the keys):
+        # saved tracks by a hash of their contents, detections by their cache file's key
+        key = f"{s.tag}_{_digest(r)}" if args.tracks else f"{s.tag}_{track.cache_key(s)}"
+        items.append({"key": key, "scenario": s.scenario, "res": s.res, "face_px": s.face_px, "photo": s.photo,
                       "truth": r["truth"], "detected": r["detected"], "cuts": [int(k) for k in r["cuts"]],
                       "missed": ~np.all(np.isfinite(r["detected"]), axis=(1, 2))})
     combos = [f"{r}/{f}" for r, f in (dataset.QUICK_COMBOS if args.quick else rc.COMBOS)]
@@ -281,7 +293,9 @@ def main(argv=None) -> int:
              f"{platform.python_version()}, numpy {np.__version__}, "
              f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {len(items)} clips x "
              f"{rc.FRAMES} frames; "
-             + (f"saved tracks ({Path(args.tracks).name})" if args.tracks else f"detection {t_det:.0f} s (cache: {args.cache})"), "",
+             + (f"saved tracks ({Path(args.tracks).name})" if args.tracks else f"detection {t_det:.0f} s (cache: {args.cache})")
+             + "; tracks made with " + "; ".join(sorted({str(results[s].get("environment", "an unrecorded environment"))
+                                                          for s in specs})), "",
              "One Euro grid (per scale; min_cutoff Hz x beta in 1/F): " + str(methods.GRID_CUTOFF) + " x "
              + str(methods.GRID_BETA_F) + "; least mean jitter over " + ", ".join(methods.TUNE_SCENARIOS)
              + " with mean lag <= 1 frame:",

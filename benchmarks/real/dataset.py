@@ -119,6 +119,7 @@ def export(spec: clips.ClipSpec, res: dict, outdir: Path, dtype=np.float64) -> P
         photo=np.str_(spec.photo),
         boxes=res["boxes"].astype(dtype),
         scores=res["scores"].astype(dtype),
+        environment=np.str_(str(res.get("environment", "unknown"))),
     )
     tmp.replace(path)
     return path
@@ -144,6 +145,9 @@ Keys
   cuts        (K,) int: frame indices that start a new shot (empty but for "cut").
   scenario, resolution, photo: str.
   boxes       (T, 4) float px x0 y0 x1 y1 of MTCNN's box (NaN on misses); scores (T,).
+  environment str: the OpenCV, onnxruntime and numpy versions that rendered the frames
+              and ran the detector (other versions give other detections; absent in
+              tracks written before it was recorded).
 
 Point order: image-left eye, image-right eye, nose tip, image-left mouth corner,
 image-right mouth corner. Coordinates: x right, y down, 0-based pixel indices (the

@@ -6,8 +6,11 @@ when the window holds no face (first frame, after a scene cut, after the face wa
 it searches the whole frame with ``min_face = max(20, height / 40)``. Of several faces in the
 window the one overlapping the previous box most is kept (the highest score on a search).
 
-Cache: ``<cache>/<tag>_<key>.npz``, key = hash of the clip spec, the render version and the
-detector version (weights + code), so a change to any of them re-runs the detector.
+Cache: ``<cache>/<tag>_<key>.npz``, key = hash of the clip spec, the render version, the
+detector version (weights + code) and the environment (OpenCV, onnxruntime and numpy
+versions), so a change to any of them re-runs the detector. The clip's RNG seed comes from
+the spec, render and detector versions only (``clip_key``), as before the environment was
+part of the key, so the seeds of the documented runs stay the same.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ def _best(dets, prev_box):
 def reference_points(photo_name: str, det: MTCNN, cache: Path) -> np.ndarray:
     """The photo's 5 points (photo px) as the detector sees them at a 300 px face; cached."""
     key = hashlib.sha1(f"{photo_name}|{detector_version()}|{clips.RENDER_VERSION}".encode()).hexdigest()[:12]
-    path = cache / f"ref_{photo_name}_{key}.npy"
+    path = cache / f"ref_{photo_name}_{key}_{environment_key()}.npy"
     if path.exists():
         return np.load(path)
     photo = clips.load_photo(photo_name)
@@ -82,9 +85,35 @@ def clip_key(spec: clips.ClipSpec) -> str:
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
+def environment() -> str:
+    """The packages the rendered frames and the detections depend on, with their versions.
+
+    Why: the same clip spec, seed and weights give other detections under another OpenCV
+    (its RNG draws the sensor noise; its warps render the frames and resize the detector's
+    pyramid): up to tens of px on the larger faces between OpenCV 4.13 and 5.0
+    (docs/stability.md, "How to reproduce"), so the cache and the exported tracks name them.
+    (Here, not in mtcnn_onnx.py: that file's hash is part of ``detector_version`` and so of
+    every clip's RNG seed.)
+    """
+    import cv2
+    import onnxruntime
+
+    return f"opencv {cv2.__version__}, onnxruntime {onnxruntime.__version__}, numpy {np.__version__}"
+
+
+def environment_key() -> str:
+    """Short hash of ``environment()``: part of every cache file's name."""
+    return hashlib.sha1(environment().encode()).hexdigest()[:8]
+
+
+def cache_key(spec: clips.ClipSpec) -> str:
+    """``clip_key`` and the environment: the name of the clip's cache file."""
+    return f"{clip_key(spec)}_{environment_key()}"
+
+
 def run_clip(spec: clips.ClipSpec, det: MTCNN, cache: Path) -> dict:
     """truth (T,5,2), detected (T,5,2) NaN on misses, boxes (T,4), scores (T,), searches (T,) bool, cuts."""
-    path = cache / f"{spec.tag}_{clip_key(spec)}.npz"
+    path = cache / f"{spec.tag}_{cache_key(spec)}.npz"
     if path.exists():
         with np.load(path) as d:
             return {k: d[k] for k in d.files}
@@ -126,7 +155,7 @@ def run_clip(spec: clips.ClipSpec, det: MTCNN, cache: Path) -> dict:
             boxes[i], scores[i], detected[i] = hit
             prev = hit[0]
     out = {"truth": truth, "detected": detected, "boxes": boxes, "scores": scores, "searched": searched,
-           "cuts": np.asarray(cuts, np.int64), "ref5": ref, "traj": traj}
+           "cuts": np.asarray(cuts, np.int64), "ref5": ref, "traj": traj, "environment": np.str_(environment())}
     cache.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, **out)

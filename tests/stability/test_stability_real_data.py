@@ -246,6 +246,11 @@ def test_benchmark_quick_runs(tmp_path):
     raw = [r["metrics"]["jitter"] for r in data["per_clip"] if r["method"] == "raw"]
     assert all(0.05 < j < 5 for j in raw)  # MTCNN is noisy, but at % of the face, not more
     assert (tmp_path / "out" / "tradeoff_nod.png").exists()
+    # the detections depend on the OpenCV and onnxruntime builds: the report names them
+    import cv2
+    import onnxruntime
+
+    assert f"tracks made with opencv {cv2.__version__}, onnxruntime {onnxruntime.__version__}" in data["machine"]
 
 
 def test_jitter_past_cuts_leaves_out_the_new_shots_first_difference():
