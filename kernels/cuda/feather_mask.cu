@@ -7,7 +7,8 @@
 // thread owns one column and kRowsPerThread consecutive output rows: it streams the source rows
 // once, top to bottom, and adds each row to every accumulator whose tap window contains it.
 // Streaming top to bottom visits the taps of each output in ascending order, so each sum is the
-// reference's sum. Phase 2 sums the horizontal taps from shared memory.
+// reference's sum. Phase 2 sums the horizontal taps from shared memory, 4 adjacent output
+// columns a thread over a register window of the sums (see the kernel).
 // Why: the row kernel below re-reads 2r+1 source rows for every output row and waits on each
 // load in turn; on a 512 x 512 mask at sigma 8 it took about 45 us of device time on an H100,
 // three times the warp and the paste together.
@@ -38,14 +39,29 @@ constexpr int kTileH = 16;
 // latency), was slower: 15.19 against 11.59 us (H100, 512 x 512, sigma 8, docs/results/h100-4e07a68).
 constexpr int kRowsPerThread = 8;
 constexpr int kRowGroups = kTileH / kRowsPerThread;
-constexpr int kOutRowStep = kThreads / kTileW;          // phase 2: rows k0, k0 + step, ... per thread
-constexpr int kOutPerThread = kTileH / kOutRowStep;
-static_assert(kThreads % kTileW == 0 && kTileH % kOutRowStep == 0, "phase 2 must cover the tile exactly");
+// Phase 2: each thread computes kOutCols adjacent output columns of one row, and takes the taps
+// kOutCols at a time (one float4 of sums and one float4 of taps a chunk).
+constexpr int kOutCols = 4;
+constexpr int kOutThreadsPerRow = kTileW / kOutCols;
+static_assert(kTileW % kOutCols == 0 && kThreads == kOutThreadsPerRow * kTileH, "phase 2 must cover the tile exactly");
 constexpr int kTileMaxRadius = 48;
 constexpr int kTileMaxCols = kTileW + 2 * kTileMaxRadius;
 static_assert(kTileH % kRowsPerThread == 0, "tile rows must split into whole row groups");
+constexpr int round_up4(int n) { return (n + 3) / 4 * 4; }
+// Row pitch of the sums in shared memory: a multiple of 4 floats, so every chunk's float4 is
+// 16-byte aligned, and at least 8 floats past the widest row (kTileMaxCols) so that the window
+// loads of the last chunk, which may reach past the row's used columns, stay inside the array
+// (the loads as written reach at most 4 past it: the static_assert below checks the bound).
+constexpr int kSumsPitch = round_up4(kTileMaxCols + 8);
+// Phase 2's furthest read: the last thread of a row (columns kTileW - kOutCols ..) loads
+// sums[c + i0 + 4 .. c + i0 + 7] for its last chunk i0, the largest multiple of 4 below
+// ntaps = 2r + 1 (at most 2 * kTileMaxRadius). Its last needed value is c + 3 + 2r.
+static_assert(kTileW - kOutCols + 2 * kTileMaxRadius / 4 * 4 + 7 < kSumsPitch, "phase 2 reads past a row of sums");
+// The taps likewise: a chunk loads taps[i0 .. i0 + 3], so the array is rounded up to whole float4s.
+constexpr int kTapsPitch = round_up4(2 * kTileMaxRadius + 1);
+static_assert(2 * kTileMaxRadius / 4 * 4 + 3 < kTapsPitch, "phase 2 reads past the taps");
 // Shared memory of the tiled kernel: taps, then kTileH rows of vertical sums.
-constexpr size_t kTileShared = (2 * kTileMaxRadius + 1 + kTileH * kTileMaxCols) * sizeof(float);
+constexpr size_t kTileShared = (kTapsPitch + kTileH * kSumsPitch) * sizeof(float);
 static_assert(kTileShared <= 48 * 1024, "feather_mask tile exceeds the default shared memory");
 
 // The tiled kernel's taps: kTileMaxRadius bounds its radius, so its argument block is 388 bytes
@@ -109,8 +125,12 @@ __device__ __forceinline__ void vertical_sums(const FeatherParams& p, const floa
 
 template <typename T>
 __global__ void feather_tile_kernel(FeatherParams p, TileTaps taps_arg) {
-    __shared__ float taps[2 * kTileMaxRadius + 1];
-    __shared__ float sums[kTileH][kTileMaxCols];
+    // 16-byte aligned for phase 2's float4 reads. Taps past ntaps and sums past a row's `cols`
+    // columns are never written: phase 2's float4 reads load some of them, and never use them.
+    // (Zero-filling the taps' tail took the uint8 instantiation from 48 to 56 registers, ptxas of
+    // CUDA 13, sm_90.)
+    __shared__ __align__(16) float taps[kTapsPitch];
+    __shared__ __align__(16) float sums[kTileH][kSumsPitch];
     const int r = p.radius, ntaps = 2 * r + 1, cols = kTileW + 2 * r;
     const int x0 = blockIdx.x * kTileW, y0 = blockIdx.y * kTileH;
     for (int i = threadIdx.x; i < ntaps; i += blockDim.x) taps[i] = taps_arg.w[i];
@@ -138,25 +158,72 @@ __global__ void feather_tile_kernel(FeatherParams p, TileTaps taps_arg) {
     }
     __syncthreads();
 
-    // Phase 2: horizontal taps; output column x0 + tx reads sums[k][tx .. tx + 2r]. Each thread
-    // runs the sums of kOutPerThread rows side by side (independent chains, each in tap order).
-    const int tx = threadIdx.x % kTileW, k0 = threadIdx.x / kTileW;
-    const int x = x0 + tx;
-    float acc[kOutPerThread];
+    // Phase 2: horizontal taps. Thread t computes output row k = t / kOutThreadsPerRow, columns
+    // c .. c + 3 of the tile (c = 4 * (t % kOutThreadsPerRow)); output column c + u is
+    // acc = feather_tap(acc, taps[i], sums[k][c + u + i]) for i = 0 .. 2r in order, from 0.
+    // The taps run in chunks of 4 over a register window w[0 .. 7] = sums[k][c + i0 .. c + i0 + 7]:
+    // tap i0 + q of column u reads w[q + u]. A chunk is one float4 of sums (w[4 .. 7]; w[0 .. 3]
+    // is the previous chunk's w[4 .. 7]), one float4 of taps and 16 multiply-adds. Each column's
+    // sum still takes its taps one at a time in ascending order, so the bits do not change.
+    // Why: the earlier form (4 rows of one column a thread) did one 4-byte shared read per tap
+    // and output, 260 reads for 260 multiply-adds at radius 32, and Nsight Compute showed the
+    // kernel (H100, 512 x 512, sigma 8: 11.6 us) spending much of its time on them. Now there
+    // are 2 reads (16 bytes each) per 16 multiply-adds. Device time: not yet measured on a GPU.
+    // Bank conflicts: a quarter warp's float4 reads cover 128 contiguous bytes of one row, and
+    // the taps' float4 is one address for the whole warp (a broadcast).
+    // Changes from the first design: the window's float4 is loaded at the start of each chunk
+    // rather than after it (no dead load after the last chunk), and the taps are read as float4
+    // as well (1 read a chunk instead of 4; hence kTapsPitch).
+    const int k = threadIdx.x / kOutThreadsPerRow, c = kOutCols * (threadIdx.x % kOutThreadsPerRow);
+    const float* row = &sums[k][c];
+    float acc[kOutCols];
+    if (!p.horizontal) {
 #pragma unroll
-    for (int q = 0; q < kOutPerThread; ++q) acc[q] = p.horizontal ? 0.0f : sums[k0 + q * kOutRowStep][tx + r];
-    if (p.horizontal) {
-        for (int i = 0; i < ntaps; ++i) {
-            const float w = taps[i];
+        for (int u = 0; u < kOutCols; ++u) acc[u] = row[r + u];
+    } else {
 #pragma unroll
-            for (int q = 0; q < kOutPerThread; ++q) acc[q] = feather_tap(acc[q], w, sums[k0 + q * kOutRowStep][tx + i]);
+        for (int u = 0; u < kOutCols; ++u) acc[u] = 0.0f;
+        float w[8];
+        const float4 head = *reinterpret_cast<const float4*>(row);
+        w[0] = head.x, w[1] = head.y, w[2] = head.z, w[3] = head.w;
+        // Loads w[4 .. 7] and the taps of chunk i0 (all 16-byte aligned: c and i0 are multiples of 4).
+        auto load_chunk = [&](int i0, float (&tq)[4]) {
+            const float4 next = *reinterpret_cast<const float4*>(row + i0 + 4);
+            w[4] = next.x, w[5] = next.y, w[6] = next.z, w[7] = next.w;
+            const float4 t = *reinterpret_cast<const float4*>(taps + i0);
+            tq[0] = t.x, tq[1] = t.y, tq[2] = t.z, tq[3] = t.w;
+        };
+        int i0 = 0;
+        for (; i0 + 4 <= ntaps; i0 += 4) {  // whole chunks: no test per tap
+            float tq[4];
+            load_chunk(i0, tq);
+#pragma unroll
+            for (int q = 0; q < 4; ++q) {
+#pragma unroll
+                for (int u = 0; u < kOutCols; ++u) acc[u] = feather_tap(acc[u], tq[q], w[q + u]);
+            }
+#pragma unroll
+            for (int q = 0; q < 4; ++q) w[q] = w[q + 4];
+        }
+        if (i0 < ntaps) {  // the last, partial chunk (ntaps is odd: 1 or 3 taps left)
+            float tq[4];
+            load_chunk(i0, tq);
+#pragma unroll
+            for (int q = 0; q < 4; ++q) {
+                if (i0 + q < ntaps) {
+#pragma unroll
+                    for (int u = 0; u < kOutCols; ++u) acc[u] = feather_tap(acc[u], tq[q], w[q + u]);
+                }
+            }
         }
     }
-    if (x >= p.src.w) return;
+    const int y = y0 + k;
+    if (y >= p.src.h) return;
+    T* out = row_ptr_mut<T>(p.dst, 0, y);
 #pragma unroll
-    for (int q = 0; q < kOutPerThread; ++q) {
-        const int y = y0 + k0 + q * kOutRowStep;
-        if (y < p.src.h) row_ptr_mut<T>(p.dst, 0, y)[x] = store_as<T>(acc[q]);
+    for (int u = 0; u < kOutCols; ++u) {
+        const int x = x0 + c + u;
+        if (x < p.src.w) out[x] = store_as<T>(acc[u]);
     }
 }
 
