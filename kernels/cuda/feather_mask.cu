@@ -166,14 +166,13 @@ __global__ void feather_tile_kernel(FeatherParams p, TileTaps taps_arg) {
     // is the previous chunk's w[4 .. 7]), one float4 of taps and 16 multiply-adds. Each column's
     // sum still takes its taps one at a time in ascending order, so the bits do not change.
     // Why: the earlier form (4 rows of one column a thread) did one 4-byte shared read per tap
-    // and output, 260 reads for 260 multiply-adds at radius 32, and Nsight Compute showed the
-    // kernel (H100, 512 x 512, sigma 8: 11.6 us) spending much of its time on them. Now there
-    // are 2 reads (16 bytes each) per 16 multiply-adds. Device time: not yet measured on a GPU.
+    // and output, 260 reads for 260 multiply-adds at radius 32; now there are 2 reads (16 bytes
+    // each) per 16 multiply-adds. The gain is small, since phase 1 and the grid's fill (0.39 of
+    // a wave) weigh more: H100, 512 x 512, sigma 8, three rounds in one run, 11.50-11.61 ->
+    // 11.10-11.18 us of device time (docs/results/h100-280ed94).
     // Bank conflicts: a quarter warp's float4 reads cover 128 contiguous bytes of one row, and
-    // the taps' float4 is one address for the whole warp (a broadcast).
-    // Changes from the first design: the window's float4 is loaded at the start of each chunk
-    // rather than after it (no dead load after the last chunk), and the taps are read as float4
-    // as well (1 read a chunk instead of 4; hence kTapsPitch).
+    // the taps' float4 is one address for the whole warp (a broadcast). The window's float4 is
+    // loaded at the start of each chunk, so no load follows the last one.
     const int k = threadIdx.x / kOutThreadsPerRow, c = kOutCols * (threadIdx.x % kOutThreadsPerRow);
     const float* row = &sums[k][c];
     float acc[kOutCols];
