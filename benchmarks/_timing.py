@@ -124,19 +124,26 @@ def face_matrices(n: int, crop: int = 512):
     return np.stack(out)
 
 
-def cuda_graph_per_call_ms(fn: Callable[[], Any], calls: int = 20, runs: int = 50) -> float:
-    """Device time of one ``fn()`` without Python: ``calls`` calls captured in one CUDA
-    graph, the graph replayed ``runs`` times, median replay time / ``calls``."""
+def captured_graph(fn: Callable[[], Any], calls: int = 1, warmups: int = 1) -> Any:
+    """A torch CUDA graph of ``calls`` calls of ``fn()``, captured after ``warmups`` calls on a
+    side stream (torch's recipe), ready to ``replay()``."""
     import torch
 
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(side):
-        for _ in range(3):
+        for _ in range(warmups):
             fn()
     torch.cuda.current_stream().wait_stream(side)
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         for _ in range(calls):
             fn()
+    return graph
+
+
+def cuda_graph_per_call_ms(fn: Callable[[], Any], calls: int = 20, runs: int = 50) -> float:
+    """Device time of one ``fn()`` without Python: ``calls`` calls captured in one CUDA
+    graph, the graph replayed ``runs`` times, median replay time / ``calls``."""
+    graph = captured_graph(fn, calls, warmups=3)
     return cuda_median_ms(graph.replay, runs, warmup=5) / calls

@@ -47,19 +47,6 @@ GOALS = {  # name: (row, limit in us, or (peer row, ratio))
 CPU_GOAL = "CPU path: 64x64 warp overhead <= 5 us on top of the pixel work"
 
 
-def captured(torch, step):
-    """``step()`` captured in a CUDA graph after one warm-up run on a side stream (torch's recipe)."""
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        step()
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        step()
-    return graph
-
-
 def gpu_rows(runs: int) -> dict[str, float]:
     import torch
 
@@ -101,13 +88,13 @@ def gpu_rows(runs: int) -> dict[str, float]:
 
     rows["face plain eager"] = us(face_plain)
     rows["face prepared eager"] = us(face_prepared)
-    rows["face graph replay"] = us(captured(torch, face_prepared).replay)
+    rows["face graph replay"] = us(_timing.captured_graph(face_prepared).replay)
 
     def warp_paste():
         warp(frame, m, out=crop)
         paste(frame, crop, soft, m, out=out)
 
-    rows["warp + paste graph replay"] = us(captured(torch, warp_paste).replay)
+    rows["warp + paste graph replay"] = us(_timing.captured_graph(warp_paste).replay)
 
     def eight_plain():
         ffaccel.warp_affine_batch(frame, ms8, (512, 512), out=crops8)
