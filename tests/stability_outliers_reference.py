@@ -54,6 +54,22 @@ def _median_deviation(ch: np.ndarray) -> np.ndarray:
     return np.abs(ch - med)
 
 
+def _edge_residuals(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """(T - 4, C): y[t] - the least-squares straight line in time through frames t + 1 .. t + 4,
+    at time at[t] (the one-sided test of a shot's first frame, at every frame that has four
+    later ones). The line's value at offset 0 through points at offsets tau is
+    sum_k w_k y_k with w_k = 1/4 - mean(tau) (tau_k - mean(tau)) / sum (tau - mean(tau))^2;
+    for equally spaced frames (1, 1/2, 0, -1/2)."""
+    n = len(ch) - 4
+    tau = np.stack([at[k + 1:k + 1 + n] - at[:n] for k in range(4)], axis=1)  # (n, 4)
+    mt = (((tau[:, 0] + tau[:, 1]) + tau[:, 2]) + tau[:, 3]) * 0.25
+    dev = tau - mt[:, None]
+    sxx = ((dev[:, 0] * dev[:, 0] + dev[:, 1] * dev[:, 1]) + dev[:, 2] * dev[:, 2]) + dev[:, 3] * dev[:, 3]
+    w = 0.25 - (mt / sxx)[:, None] * dev
+    pred = ((w[:, 0:1] * ch[1:1 + n] + w[:, 1:2] * ch[2:2 + n]) + w[:, 2:3] * ch[3:3 + n]) + w[:, 3:4] * ch[4:4 + n]
+    return ch[:n] - pred
+
+
 def outliers_reference(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
     """(T,) bool: frames whose channels jump off their neighbours (detector glitches).
 
@@ -66,6 +82,15 @@ def outliers_reference(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
       pulls it;
     - off the median of the five frames around it: ignores up to two glitches
       in the window, but cuts the corners of fast motion.
+
+    At the first and last kept frame the parabola would be extrapolated from
+    the four next (previous) frames, whose noise it amplifies 3x (variance
+    factor 7.75 for offsets 1..4): a glitch there had to be 15 noise stds off
+    to be seen. There the first test is instead the deviation from the
+    straight line through the four next (previous) frames, in units of its
+    own robust std: 1.4826 MAD of that one-sided residual at every frame of
+    the track, from both sides (so the curvature of the track's own motion,
+    a shake, is in the scale), floored at the parabola test's scale.
 
     Where the head moves steadily the median of 5 is the frame itself, so that
     test's scale is at least half the first one's. Flagged frames are dropped
@@ -88,8 +113,16 @@ def outliers_reference(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
             sq = np.maximum(1.4826 * np.median(dq, axis=0), 1e-9 * (1.0 + np.abs(ch).max(axis=0)))
             # where the head moves steadily the median of 5 is the frame itself: floor its scale
             sm = np.maximum(1.4826 * np.median(dm, axis=0), 0.5 * sq)
-            scales = (sq, sm)
-        both = np.minimum(dq / scales[0], dm / scales[1])
+            # the one-sided line test of the end frames: its residual from either side at
+            # every frame (all kept on this first pass)
+            both_sides = np.concatenate([_edge_residuals(ch, at), _edge_residuals(ch[::-1], -at[::-1])])
+            se = np.maximum(1.4826 * np.median(np.abs(both_sides), axis=0), sq)
+            scales = (sq, sm, se)
+        tq = dq / scales[0]
+        k = ch[keep]
+        tq[0] = np.abs(_edge_residuals(k[:5], at[keep[:5]])[0]) / scales[2]
+        tq[-1] = np.abs(_edge_residuals(k[::-1][:5], -at[keep[::-1][:5]])[0]) / scales[2]
+        both = np.minimum(tq, dm / scales[1])
         new = np.any(both > OUTLIER, axis=1)
         if not new.any():
             break

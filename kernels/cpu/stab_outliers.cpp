@@ -42,6 +42,82 @@ void parabola_weights(const double* tau, double* w) {
     for (int k = 0; k < 4; ++k) w[k] = x0 + x1 * tau[k] + x2 * tau[k] * tau[k];
 }
 
+// Weights w (4) of the least-squares straight line's value at offset 0 through points at
+// offsets tau (4, one side of 0): w_k = 1/4 - mean(tau) (tau_k - mean(tau)) / sum (tau - mean)^2
+// ((1, 1/2, 0, -1/2) for offsets 1..4).
+void line_weights(const double* tau, double* w) {
+    const double mt = (((tau[0] + tau[1]) + tau[2]) + tau[3]) * 0.25;
+    double dev[4];
+    for (int k = 0; k < 4; ++k) dev[k] = tau[k] - mt;
+    const double sxx = ((dev[0] * dev[0] + dev[1] * dev[1]) + dev[2] * dev[2]) + dev[3] * dev[3];
+    const double f = mt / sxx;
+    for (int k = 0; k < 4; ++k) w[k] = 0.25 - f * dev[k];
+}
+
+// |y[e] - the line through frames f[0..3] at e's time| in channel c of the (T, C) rows y;
+// w: line_weights of the offsets |at[f] - at[e]|.
+inline double edge_residual(const double* y, int C, int e, const int* f, const double* w, int c) {
+    const auto at = [&](int t) { return y[static_cast<std::int64_t>(t) * C + c]; };
+    const double pred = ((w[0] * at(f[0]) + w[1] * at(f[1])) + w[2] * at(f[2])) + w[3] * at(f[3]);
+    return std::abs(at(e) - pred);
+}
+
+// The one-sided line test's residuals at every frame of all T (the first pass keeps every
+// frame) that has four frames after it, then at every one that has four before it:
+// (C, 2 (T - 4)) channel-major into buf (each channel's count reads one run).
+void edge_residuals(const double* y, const double* at, int T, int C, std::vector<double>& buf) {
+    const int n = T - 4;
+    const std::size_t N = static_cast<std::size_t>(2 * n);
+    buf.resize(N * C);
+    double tau[4], w[4], last[4] = {0, 0, 0, 0};
+    bool have = false;
+    for (int side = 0; side < 2; ++side) {
+        for (int t = 0; t < n; ++t) {
+            const int e = side == 0 ? t : T - 1 - t;
+            int f[4];
+            for (int k = 0; k < 4; ++k) {
+                f[k] = side == 0 ? e + 1 + k : e - 1 - k;
+                tau[k] = side == 0 ? at[f[k]] - at[e] : at[e] - at[f[k]];
+            }
+            if (!have || tau[0] != last[0] || tau[1] != last[1] || tau[2] != last[2] || tau[3] != last[3]) {
+                line_weights(tau, w);
+                for (int k = 0; k < 4; ++k) last[k] = tau[k];
+                have = true;
+            }
+            const double* ye = y + static_cast<std::int64_t>(e) * C;
+            const double* y0 = y + static_cast<std::int64_t>(f[0]) * C;
+            const double* y1 = y + static_cast<std::int64_t>(f[1]) * C;
+            const double* y2 = y + static_cast<std::int64_t>(f[2]) * C;
+            const double* y3 = y + static_cast<std::int64_t>(f[3]) * C;
+            double* r = buf.data() + static_cast<std::size_t>(side * n + t);
+            for (int c = 0; c < C; ++c)
+                r[c * N] = std::abs(ye[c] - (((w[0] * y0[c] + w[1] * y1[c]) + w[2] * y2[c]) + w[3] * y3[c]));
+        }
+    }
+}
+
+// Whether er / se > lim, se = max(1.4826 x the median of the N (even) values v[0..N),
+// floor): the line test of an end frame. One counting pass instead of the median: the
+// median is below er / (1.4826 lim) where more than N / 2 values are, not where fewer are;
+// where exactly N / 2 are, the two middle values are the largest of them and the least of
+// the others, and the scale is made from them as numpy's median makes it.
+bool edge_flag(const double* v, int N, double er, double floor, double lim) {
+    if (!(er / floor > lim)) return false;  // se >= floor
+    const double thr = er / (1.4826 * lim);
+    int below = 0;
+    double lo = -HUGE_VAL, hi = HUGE_VAL;
+    for (int k = 0; k < N; ++k) {
+        const double x = v[k];
+        const bool b = x < thr;
+        below += b ? 1 : 0;
+        lo = b && x > lo ? x : lo;
+        hi = !b && x < hi ? x : hi;
+    }
+    if (below > N / 2) return true;
+    if (below < N / 2) return false;
+    return er / std::max(1.4826 * ((lo + hi) / 2.0), floor) > lim;
+}
+
 }  // namespace
 
 void stab_outliers(const StabOutlierParams& p) {
@@ -55,6 +131,11 @@ void stab_outliers(const StabOutlierParams& p) {
     std::vector<double> col(T);
     std::vector<std::uint8_t> hit(T);
     std::vector<double> sq(C), sm(C), isq(C), ism(C), amx(C);
+    // the end frames' one-sided line test: this pass's residuals at the first and last kept
+    // frame, and that residual at every frame of the first pass, for its scale (made only
+    // where an end frame's median test fires and its residual exceeds the scale's floor)
+    std::vector<double> er0(C), er1(C), eres;
+    bool have_eres = false;
     bool have_scales = false;
     for (int pass = 0; pass < p.passes; ++pass) {
         int K = 0;
@@ -100,6 +181,22 @@ void stab_outliers(const StabOutlierParams& p) {
                 dmi[static_cast<std::int64_t>(c) * T] = std::abs(yi[c] - median5(m0[c], m1[c], m2[c], m3[c], m4[c]));
             }
         }
+        {  // the end frames: the line through the next (previous) four kept frames
+            int f0[4], f1[4];
+            double t0[4], t1[4], w0[4], w1[4];
+            for (int k = 0; k < 4; ++k) {
+                f0[k] = keep[1 + k];
+                f1[k] = keep[K - 2 - k];
+                t0[k] = p.at[f0[k]] - p.at[keep[0]];
+                t1[k] = p.at[keep[K - 1]] - p.at[f1[k]];
+            }
+            line_weights(t0, w0);
+            line_weights(t1, w1);
+            for (int c = 0; c < C; ++c) {
+                er0[c] = edge_residual(p.y, C, keep[0], f0, w0, c);
+                er1[c] = edge_residual(p.y, C, keep[K - 1], f1, w1, c);
+            }
+        }
         if (!have_scales) {  // first pass: every frame is kept
             // each channel's largest magnitude, in one pass along the rows
             for (int c = 0; c < C; ++c) amx[c] = 0.0;
@@ -120,7 +217,19 @@ void stab_outliers(const StabOutlierParams& p) {
                 const double lm = std::max(1.4826 * median_lower_bound(dmc, K), 0.5 * lq);
                 const double a = 1.0 / lq, b = 1.0 / lm, lim = p.outlier;
                 int over = 0;
-                for (int i = 0; i < K; ++i) over += std::min(dqc[i] * a, dmc[i] * b) > lim ? 1 : 0;
+                for (int i = 1; i < K - 1; ++i) over += std::min(dqc[i] * a, dmc[i] * b) > lim ? 1 : 0;
+                // the end frames' line test, its scale floored at lq (<= dq's)
+                for (int end = 0; end < 2 && over == 0; ++end) {
+                    const int i = end == 0 ? 0 : K - 1;
+                    const double er = end == 0 ? er0[c] : er1[c];
+                    if (!(dmc[i] * b > lim) || !(er * a > lim)) continue;  // (the scale is >= lq)
+                    if (!have_eres) {
+                        edge_residuals(p.y, p.at, T, C, eres);
+                        have_eres = true;
+                    }
+                    const int N = 2 * (T - 4);
+                    over += edge_flag(eres.data() + static_cast<std::size_t>(c) * N, N, er, lq, lim) ? 1 : 0;
+                }
                 clear = over == 0;
             }
             if (clear) break;  // nothing flagged: every frame kept
@@ -146,7 +255,20 @@ void stab_outliers(const StabOutlierParams& p) {
             const double* dmc = dm.get() + static_cast<std::int64_t>(c) * T;
             const double a = isq[c], b = ism[c], lim = p.outlier;
             std::uint8_t* h = hit.data();
-            for (int i = 0; i < K; ++i) h[i] |= std::min(dqc[i] * a, dmc[i] * b) > lim ? 1 : 0;
+            for (int i = 1; i < K - 1; ++i) h[i] |= std::min(dqc[i] * a, dmc[i] * b) > lim ? 1 : 0;
+            // the end frames: both tests must fire, and the line test's scale is floored at
+            // sq, so its residuals are needed only where the median test fires and er / sq does
+            for (int end = 0; end < 2; ++end) {
+                const int i = end == 0 ? 0 : K - 1;
+                const double er = end == 0 ? er0[c] : er1[c];
+                if (!(dmc[i] * b > lim) || !(er * a > lim)) continue;  // (the scale is >= sq)
+                if (!have_eres) {
+                    edge_residuals(p.y, p.at, T, C, eres);
+                    have_eres = true;
+                }
+                const int N = 2 * (T - 4);
+                h[i] |= edge_flag(eres.data() + static_cast<std::size_t>(c) * N, N, er, sq[c], lim) ? 1 : 0;
+            }
         }
         for (int i = 0; i < K; ++i) {
             if (hit[i]) {

@@ -11,6 +11,13 @@
 //   dm: |y - median of the 5 frames around it| (the first / last 5 at the ends), its scale
 //       floored at half dq's.
 //
+// At the first and last kept frame dq is replaced by de: |y - the least-squares straight line
+// through the next (previous) four kept frames|, its scale 1.4826 x the median of that
+// one-sided residual at every frame of the track from either side (2 (T - 4) values, made
+// only where an end frame's dm fires; compared by a count, not a median), floored at dq's.
+// The parabola, extrapolated there, amplifies the noise 3x; the line's own scale holds the
+// track's curvature (a shake) and the correlation of its noise.
+//
 // Flagged frames are dropped and the tests repeated on the rest (3 passes at most, fewer
 // than 5 frames left stops); if fewer than max(5, T / 2) frames stay, none is flagged.
 #pragma once

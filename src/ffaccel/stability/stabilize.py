@@ -111,6 +111,22 @@ def _outliers(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
     - off the median of the five frames around it: ignores up to two glitches
       in the window, but cuts the corners of fast motion.
 
+    At the first and last kept frame of the shot the parabola would be
+    extrapolated from the four next (previous) frames, whose noise it
+    amplifies about 3x (variance factor x0'(X'X)^-1 x0 = 7.75 for offsets
+    1..4, against 0.94 inside), so a glitch there had to be about 15 noise
+    stds off to be dropped; MTCNN's first detection after a cut (a
+    whole-frame search) can be 8-11 stds off (9.2 % F on the OpenCV 4.13
+    Hopper 1080p / 360 px cut clip: cut recovery 2 frames). There the first
+    test is instead the deviation from the least-squares straight line
+    through the four next (previous) kept frames (variance factor 1.5), in
+    units of that one-sided residual's own robust std: 1.4826 MAD of it at
+    every frame of the track, from either side, floored at the parabola
+    test's scale. The track's own curvature (a shake) and the correlation of
+    its noise are in that scale, so a clean shaky start is not flagged; the
+    same line test in white-noise units (the parabola test's scale x
+    sqrt(1 + 1.5)) flagged the first frame of 9 of the 16 shaky clips.
+
     Where the head moves steadily the median of 5 is the frame itself, so that
     test's scale is at least half the first one's. Flagged frames are dropped
     and the tests repeated (3 passes at most; the scales stay those of the
