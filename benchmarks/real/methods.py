@@ -14,6 +14,7 @@ import numpy as np
 
 from ffaccel.stability import OneEuroFilter, TemporalSmoother, smooth_track
 from ffaccel.stability import _realdata as rd
+from ffaccel.stability._face import similarity_fit
 
 # One Euro grid: min_cutoff in Hz; beta in 1/F (divided by the clip's median face width in
 # px before use, so one grid serves every scale).
@@ -169,7 +170,7 @@ def guard_tail(out: np.ndarray) -> np.ndarray:
         if not np.all(np.isfinite(out[i])):
             guard = None  # (a new guard at the next detection)
             continue
-        m = rd._similarity(out[i], template)
+        m = similarity_fit(out[i], template)
         if guard is None:
             scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
             guard = EndOfSequenceGuard(tail_frames=t_len - i, total_frames=t_len, quant_rotation=GUARD_Q_LIN * scale,

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ffaccel.stability import _realdata as rd
+from ffaccel.stability._face import similarity_fit
 from ffaccel.stability import smooth_track
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,7 +67,7 @@ def test_truth_is_one_template_under_similarities(path):
     cuts = [0, *d["cuts"].tolist(), len(truth)]
     for a, b in zip(cuts[:-1], cuts[1:]):
         for t in range(a, b):
-            m = rd._similarity(truth[a], truth[t])
+            m = similarity_fit(truth[a], truth[t])
             fit = truth[a] @ m[:, :2].T + m[:, 2]
             assert np.abs(fit - truth[t]).max() < 2e-3 * max(1.0, float(d["face_width"]) / 100)
 

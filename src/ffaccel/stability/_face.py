@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["FACE_TEMPLATE", "MIRROR_INDEX", "FIVE_POINT_INDEX", "rotation_matrix", "project_template", "five_points"]
+__all__ = ["FACE_TEMPLATE", "MIRROR_INDEX", "FIVE_POINT_INDEX", "rotation_matrix", "project_template", "five_points",
+           "similarity_fit", "crop_corners_in_image"]
 
 
 def _build_template() -> np.ndarray:
@@ -73,3 +74,23 @@ def project_template(yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0, sc
 def five_points(landmarks68: np.ndarray) -> np.ndarray:
     """(5, 2) alignment points from (68, 2) landmarks (eye centres, nose tip, mouth corners)."""
     return np.stack([landmarks68[list(ix)].mean(axis=0) for ix in FIVE_POINT_INDEX])
+
+
+def similarity_fit(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """(2, 3) float64 least-squares similarity mapping the (N, 2) points ``src`` onto ``dst``
+    (x' = p x - q y + tx, y' = q x + p y + ty)."""
+    n = len(src)
+    a = np.zeros((2 * n, 4))
+    a[0::2] = np.column_stack([src[:, 0], -src[:, 1], np.ones(n), np.zeros(n)])
+    a[1::2] = np.column_stack([src[:, 1], src[:, 0], np.zeros(n), np.ones(n)])
+    p, q, tx, ty = np.linalg.lstsq(a, dst.reshape(-1), rcond=None)[0]
+    return np.array([[p, -q, tx], [q, p, ty]])
+
+
+def crop_corners_in_image(m: np.ndarray, crop: float = 256.0) -> np.ndarray:
+    """(4, 2) image positions of the corners (0, 0), (crop, 0), (0, crop), (crop, crop) of the
+    crop that the (2, 3) image-to-crop matrix ``m`` cuts out (through m's inverse). For the
+    stability metrics only; the ops invert their matrices in kernels/include/ffaccel/affine.h."""
+    corners = np.array([[0, 0], [crop, 0], [0, crop], [crop, crop]], float)
+    inv = np.linalg.inv(np.vstack([m, [0, 0, 1]]))[:2]
+    return corners @ inv[:, :2].T + inv[:, 2]

@@ -45,6 +45,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._face import crop_corners_in_image, similarity_fit
+
 LAG_MIN_SPEED = 0.004  # F per frame
 RECOVERY_TOL = 3.0  # % F
 SPIKE_MOVE = 0.2  # % F
@@ -140,21 +142,9 @@ def recovery(output: np.ndarray, truth: np.ndarray, cut: int) -> float:
     return float(good[0]) if len(good) else float("inf")
 
 
-def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """(2, 3) least-squares similarity src -> dst."""
-    a = np.zeros((2 * len(src), 4))
-    a[0::2] = np.column_stack([src[:, 0], -src[:, 1], np.ones(len(src)), np.zeros(len(src))])
-    a[1::2] = np.column_stack([src[:, 1], src[:, 0], np.zeros(len(src)), np.ones(len(src))])
-    p, q, tx, ty = np.linalg.lstsq(a, dst.reshape(-1), rcond=None)[0]
-    return np.array([[p, -q, tx], [q, p, ty]])
-
-
 def crop_corners(points: np.ndarray, crop: float = 256.0) -> np.ndarray:
     """(4, 2) image positions of the corners of the aligned crop (ArcFace template scaled to ``crop``)."""
-    m = _similarity(points, ARCFACE_112 * crop / 112.0)
-    inv = np.linalg.inv(np.vstack([m, [0, 0, 1]]))[:2]
-    corners = np.array([[0, 0], [crop, 0], [0, crop], [crop, crop]], float)
-    return corners @ inv[:, :2].T + inv[:, 2]
+    return crop_corners_in_image(similarity_fit(points, ARCFACE_112 * crop / 112.0), crop)
 
 
 def _crop_moves(output: np.ndarray, truth: np.ndarray, frames: range) -> int:

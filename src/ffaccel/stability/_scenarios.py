@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._face import FACE_TEMPLATE, five_points, project_template
+from ._face import FACE_TEMPLATE, crop_corners_in_image, five_points, project_template, similarity_fit
 from .one_euro import OneEuroFilter
 
 FPS = 30.0
@@ -146,19 +146,7 @@ _CANON = five_points(FACE_TEMPLATE[:, :2] - FACE_TEMPLATE[:, :2].mean(0))
 
 def similarity_to_crop(landmarks: np.ndarray, crop: float = 256.0) -> np.ndarray:
     """(2, 3) image-to-crop similarity from the 5 alignment points (least squares)."""
-    src = five_points(landmarks)
-    dst = _CANON * (crop / 160.0) + crop / 2.0
-    a = np.zeros((10, 4))
-    a[0::2] = np.column_stack([src[:, 0], -src[:, 1], np.ones(5), np.zeros(5)])
-    a[1::2] = np.column_stack([src[:, 1], src[:, 0], np.zeros(5), np.ones(5)])
-    p, q, tx, ty = np.linalg.lstsq(a, dst.reshape(-1), rcond=None)[0]
-    return np.array([[p, -q, tx], [q, p, ty]])
-
-
-def _crop_corners_in_image(m: np.ndarray, crop: float = 256.0) -> np.ndarray:
-    corners = np.array([[0, 0], [crop, 0], [0, crop], [crop, crop]], float)
-    inv = np.linalg.inv(np.vstack([m, [0, 0, 1]]))[:2]
-    return corners @ inv[:, :2].T + inv[:, 2]
+    return similarity_fit(five_points(landmarks), _CANON * (crop / 160.0) + crop / 2.0)
 
 
 def tail_spikes(output: np.ndarray, truth: np.ndarray, tail_frames: int, guard=None) -> int:
@@ -173,8 +161,8 @@ def tail_spikes(output: np.ndarray, truth: np.ndarray, tail_frames: int, guard=N
         m = similarity_to_crop(output[i])
         if guard is not None:
             m = guard.update(m, i)[0]
-        cur = _crop_corners_in_image(m)
-        cur_true = _crop_corners_in_image(similarity_to_crop(truth[i]))
+        cur = crop_corners_in_image(m)
+        cur_true = crop_corners_in_image(similarity_to_crop(truth[i]))
         if prev is not None and i >= frames - tail_frames:
             moved = np.abs(cur - prev).max()
             moved_true = np.abs(cur_true - prev_true).max()
