@@ -136,6 +136,20 @@ void stab_outliers(const StabOutlierParams& p) {
     // where an end frame's median test fires and its residual exceeds the scale's floor)
     std::vector<double> er0(C), er1(C), eres;
     bool have_eres = false;
+    // Whether end frame `end` (0: the first kept, 1: the last) is flagged in channel c: both
+    // tests fire, the line test's scale floored at `floor` (the parabola test's, lq or sq;
+    // inv_floor = 1 / floor), so the one-sided residuals are made only where dm fires and
+    // er / floor does.
+    const auto end_flagged = [&](int c, int end, double dm_scaled, double inv_floor, double floor) {
+        const double er = end == 0 ? er0[c] : er1[c];
+        if (!(dm_scaled > p.outlier) || !(er * inv_floor > p.outlier)) return false;
+        if (!have_eres) {
+            edge_residuals(p.y, p.at, T, C, eres);
+            have_eres = true;
+        }
+        const int N = 2 * (T - 4);
+        return edge_flag(eres.data() + static_cast<std::size_t>(c) * N, N, er, floor, p.outlier);
+    };
     bool have_scales = false;
     for (int pass = 0; pass < p.passes; ++pass) {
         int K = 0;
@@ -219,17 +233,8 @@ void stab_outliers(const StabOutlierParams& p) {
                 int over = 0;
                 for (int i = 1; i < K - 1; ++i) over += std::min(dqc[i] * a, dmc[i] * b) > lim ? 1 : 0;
                 // the end frames' line test, its scale floored at lq (<= dq's)
-                for (int end = 0; end < 2 && over == 0; ++end) {
-                    const int i = end == 0 ? 0 : K - 1;
-                    const double er = end == 0 ? er0[c] : er1[c];
-                    if (!(dmc[i] * b > lim) || !(er * a > lim)) continue;  // (the scale is >= lq)
-                    if (!have_eres) {
-                        edge_residuals(p.y, p.at, T, C, eres);
-                        have_eres = true;
-                    }
-                    const int N = 2 * (T - 4);
-                    over += edge_flag(eres.data() + static_cast<std::size_t>(c) * N, N, er, lq, lim) ? 1 : 0;
-                }
+                for (int end = 0; end < 2 && over == 0; ++end)
+                    over += end_flagged(c, end, dmc[end == 0 ? 0 : K - 1] * b, a, lq) ? 1 : 0;
                 clear = over == 0;
             }
             if (clear) break;  // nothing flagged: every frame kept
@@ -256,18 +261,10 @@ void stab_outliers(const StabOutlierParams& p) {
             const double a = isq[c], b = ism[c], lim = p.outlier;
             std::uint8_t* h = hit.data();
             for (int i = 1; i < K - 1; ++i) h[i] |= std::min(dqc[i] * a, dmc[i] * b) > lim ? 1 : 0;
-            // the end frames: both tests must fire, and the line test's scale is floored at
-            // sq, so its residuals are needed only where the median test fires and er / sq does
+            // the end frames: the line test, its scale floored at sq
             for (int end = 0; end < 2; ++end) {
                 const int i = end == 0 ? 0 : K - 1;
-                const double er = end == 0 ? er0[c] : er1[c];
-                if (!(dmc[i] * b > lim) || !(er * a > lim)) continue;  // (the scale is >= sq)
-                if (!have_eres) {
-                    edge_residuals(p.y, p.at, T, C, eres);
-                    have_eres = true;
-                }
-                const int N = 2 * (T - 4);
-                h[i] |= edge_flag(eres.data() + static_cast<std::size_t>(c) * N, N, er, sq[c], lim) ? 1 : 0;
+                h[i] |= end_flagged(c, end, dmc[i] * b, a, sq[c]) ? 1 : 0;
             }
         }
         for (int i = 0; i < K; ++i) {
