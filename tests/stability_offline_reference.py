@@ -47,11 +47,11 @@ def offline_segment_reference(z: np.ndarray, valid: np.ndarray, times: np.ndarra
     ch = np.empty((len(grid), ch_valid.shape[1]))
     for k in range(ch.shape[1]):
         ch[:, k] = np.interp(grid, at, ch_valid[:, k])
-    # before the first / after the last kept frame (dropped glitches): the straight line
-    # through the nearest kept frames, not a held value (a pan would lag)
+    # before the first / after the last kept frame (a dropped glitch): the straight line
+    # through the nearest 4 kept frames, not a held value (a pan would lag)
     for side, sel in ((0, grid < at[0] - 1e-6), (1, grid > at[-1] + 1e-6)):
         if sel.any() and len(at) >= 2:
-            near = slice(0, min(8, len(at))) if side == 0 else slice(max(len(at) - 8, 0), len(at))
+            near = slice(0, min(4, len(at))) if side == 0 else slice(max(len(at) - 4, 0), len(at))
             coef = np.polyfit(at[near], ch_valid[near], 1)
             ch[sel] = grid[sel][:, None] * coef[0][None, :] + coef[1][None, :]
     measured = np.zeros(len(grid), bool)

@@ -120,8 +120,10 @@ def outliers_reference(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
             scales = (sq, sm, se)
         tq = dq / scales[0]
         k = ch[keep]
-        tq[0] = np.abs(_edge_residuals(k[:5], at[keep[:5]])[0]) / scales[2]
-        tq[-1] = np.abs(_edge_residuals(k[::-1][:5], -at[keep[::-1][:5]])[0]) / scales[2]
+        # the line test only at the shot's own first / last frame (not at a kept frame that
+        # became the end when its neighbour was dropped)
+        tq[0] = np.abs(_edge_residuals(k[:5], at[keep[:5]])[0]) / scales[2] if keep[0] == 0 else 0.0
+        tq[-1] = np.abs(_edge_residuals(k[::-1][:5], -at[keep[::-1][:5]])[0]) / scales[2] if keep[-1] == t_len - 1 else 0.0
         both = np.minimum(tq, dm / scales[1])
         new = np.any(both > OUTLIER, axis=1)
         if not new.any():
@@ -129,4 +131,7 @@ def outliers_reference(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
         bad[keep[new]] = True
     if (~bad).sum() < max(5, t_len // 2):
         bad[:] = False  # mostly "glitches": no
+    for side in (bad, bad[::-1]):  # a run of dropped frames reaching an end: only the end frame goes
+        run = len(side) if side.all() else int(np.argmin(side))
+        side[1:run] = False
     return bad

@@ -132,8 +132,16 @@ def _outliers(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
     and the tests repeated (3 passes at most; the scales stay those of the
     first pass). If more than half the frames would go, none does. The caller
     interpolates dropped frames, and extrapolates the trend of the nearest kept
-    frames at the start or end of the shot (a detector that has just locked on
-    can be noisier for a few frames).
+    frames at the start or end of the shot.
+
+    At most one frame goes at each end of the shot. The line test runs only
+    at the shot's own first and last frame, not at a frame that became the
+    end when its neighbour was dropped, and of a run of flagged frames that
+    reaches an end only the end frame is dropped. Extrapolated over more
+    frames, the trend goes wrong where a fast nod turns at the shot's end:
+    on real MTCNN tracks cut at every frame (``benchmarks/bench_shot_ends.py``)
+    the test dropped up to 3 end frames there and put the last one 28-59 % F
+    off a detection that was 0.4-1.4 % F off.
     """
     bad = np.empty(len(ch), np.uint8)
     _core.stab_outliers(np.ascontiguousarray(ch, np.float64), np.ascontiguousarray(at, np.float64), OUTLIER, 3, bad)
@@ -233,11 +241,13 @@ def _offline_segment(arr: np.ndarray, valid: np.ndarray, times: np.ndarray | Non
         ch = np.empty((len(grid), ch_valid.shape[1]))
         for k in range(ch.shape[1]):
             ch[:, k] = np.interp(grid, at, ch_valid[:, k])
-    # before the first / after the last kept frame (dropped glitches): the straight line
-    # through the nearest kept frames, not a held value (a pan would lag)
+    # before the first / after the last kept frame (a dropped glitch, one frame at most:
+    # _outliers): the straight line through the nearest 4 kept frames, not a held value (a pan
+    # would lag). Not 8: a line over 8 frames of a fast nod that turns at the shot's end
+    # misses the next frame by several % F (its centre is 4.5 frames back)
     for side, sel in ((0, grid < at[0] - 1e-6), (1, grid > at[-1] + 1e-6)):
         if sel.any() and len(at) >= 2:
-            near = slice(0, min(8, len(at))) if side == 0 else slice(max(len(at) - 8, 0), len(at))
+            near = slice(0, min(4, len(at))) if side == 0 else slice(max(len(at) - 4, 0), len(at))
             coef = np.polyfit(at[near], ch_valid[near], 1)
             ch[sel] = grid[sel][:, None] * coef[0][None, :] + coef[1][None, :]
     measured = np.zeros(len(grid), bool)
