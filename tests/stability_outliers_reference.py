@@ -70,6 +70,23 @@ def _edge_residuals(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
     return ch[:n] - pred
 
 
+def _edge_parabola_residuals(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """(T - 4, C): y[t] - the least-squares parabola in time through frames t + 1 .. t + 4, at
+    time at[t] (the confirmation of the end frames' line test), solved per frame."""
+    n = len(ch) - 4
+    out = np.empty((n, ch.shape[1]))
+    for t in range(n):
+        tau = at[t + 1:t + 5] - at[t]
+        a = np.stack([np.ones(4), tau, tau * tau], axis=1)
+        w = a @ np.linalg.solve(a.T @ a, np.array([1.0, 0.0, 0.0]))
+        out[t] = ch[t] - w @ ch[t + 1:t + 5]
+    return out
+
+
+#: the parabola confirmation's threshold, in its own robust stds (StabOutlierParams::end_curve)
+END_CURVE = 2.0
+
+
 def outliers_reference(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
     """(T,) bool: frames whose channels jump off their neighbours (detector glitches).
 
@@ -117,13 +134,22 @@ def outliers_reference(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
             # every frame (all kept on this first pass)
             both_sides = np.concatenate([_edge_residuals(ch, at), _edge_residuals(ch[::-1], -at[::-1])])
             se = np.maximum(1.4826 * np.median(np.abs(both_sides), axis=0), sq)
-            scales = (sq, sm, se)
+            curve = np.concatenate([_edge_parabola_residuals(ch, at), _edge_parabola_residuals(ch[::-1], -at[::-1])])
+            sp = np.maximum(1.4826 * np.median(np.abs(curve), axis=0), sq)
+            scales = (sq, sm, se, sp)
         tq = dq / scales[0]
         k = ch[keep]
         # the line test only at the shot's own first / last frame (not at a kept frame that
-        # became the end when its neighbour was dropped)
-        tq[0] = np.abs(_edge_residuals(k[:5], at[keep[:5]])[0]) / scales[2] if keep[0] == 0 else 0.0
-        tq[-1] = np.abs(_edge_residuals(k[::-1][:5], -at[keep[::-1][:5]])[0]) / scales[2] if keep[-1] == t_len - 1 else 0.0
+        # became the end when its neighbour was dropped), and only where the one-sided
+        # parabola test confirms it
+        for end, (kk, tt) in enumerate(((k[:5], at[keep[:5]]), (k[::-1][:5], -at[keep[::-1][:5]]))):
+            row = 0 if end == 0 else -1
+            if keep[row] != (0 if end == 0 else t_len - 1):
+                tq[row] = 0.0
+                continue
+            line = np.abs(_edge_residuals(kk, tt)[0]) / scales[2]
+            bent = np.abs(_edge_parabola_residuals(kk, tt)[0]) / scales[3]
+            tq[row] = np.where(bent > END_CURVE, line, 0.0)
         both = np.minimum(tq, dm / scales[1])
         new = np.any(both > OUTLIER, axis=1)
         if not new.any():

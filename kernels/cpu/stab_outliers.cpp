@@ -54,18 +54,20 @@ void line_weights(const double* tau, double* w) {
     for (int k = 0; k < 4; ++k) w[k] = 0.25 - f * dev[k];
 }
 
-// |y[e] - the line through frames f[0..3] at e's time| in channel c of the (T, C) rows y;
-// w: line_weights of the offsets |at[f] - at[e]|.
+// |y[e] - the line (parabola) through frames f[0..3] at e's time| in channel c of the (T, C)
+// rows y; w: line_weights (parabola_weights) of the offsets |at[f] - at[e]|.
 inline double edge_residual(const double* y, int C, int e, const int* f, const double* w, int c) {
     const auto at = [&](int t) { return y[static_cast<std::int64_t>(t) * C + c]; };
     const double pred = ((w[0] * at(f[0]) + w[1] * at(f[1])) + w[2] * at(f[2])) + w[3] * at(f[3]);
     return std::abs(at(e) - pred);
 }
 
-// The one-sided line test's residuals at every frame of all T (the first pass keeps every
-// frame) that has four frames after it, then at every one that has four before it:
-// (C, 2 (T - 4)) channel-major into buf (each channel's count reads one run).
-void edge_residuals(const double* y, const double* at, int T, int C, std::vector<double>& buf) {
+// The one-sided line test's (curve false) or parabola test's (curve true) residuals at every
+// frame of all T (the first pass keeps every frame) that has four frames after it, then at
+// every one that has four before it: (C, 2 (T - 4)) channel-major into buf (each channel's
+// count reads one run). The parabola's value at 0 is the same for offsets tau and -tau, so
+// both sides use the positive offsets.
+void edge_residuals(const double* y, const double* at, int T, int C, bool curve, std::vector<double>& buf) {
     const int n = T - 4;
     const std::size_t N = static_cast<std::size_t>(2 * n);
     buf.resize(N * C);
@@ -80,7 +82,11 @@ void edge_residuals(const double* y, const double* at, int T, int C, std::vector
                 tau[k] = side == 0 ? at[f[k]] - at[e] : at[e] - at[f[k]];
             }
             if (!have || tau[0] != last[0] || tau[1] != last[1] || tau[2] != last[2] || tau[3] != last[3]) {
-                line_weights(tau, w);
+                if (curve) {
+                    parabola_weights(tau, w);
+                } else {
+                    line_weights(tau, w);
+                }
                 for (int k = 0; k < 4; ++k) last[k] = tau[k];
                 have = true;
             }
@@ -131,24 +137,31 @@ void stab_outliers(const StabOutlierParams& p) {
     std::vector<double> col(T);
     std::vector<std::uint8_t> hit(T);
     std::vector<double> sq(C), sm(C), isq(C), ism(C), amx(C);
-    // the end frames' one-sided line test: this pass's residuals at the first and last kept
-    // frame, and that residual at every frame of the first pass, for its scale (made only
-    // where an end frame's median test fires and its residual exceeds the scale's floor)
-    std::vector<double> er0(C), er1(C), eres;
-    bool have_eres = false;
-    // Whether end frame `end` (0: the first kept, 1: the last) is flagged in channel c: both
-    // tests fire, the line test's scale floored at `floor` (the parabola test's, lq or sq;
-    // inv_floor = 1 / floor), so the one-sided residuals are made only where dm fires and
-    // er / floor does.
+    // the end frames' one-sided line test and its parabola confirmation: this pass's residuals
+    // at the first and last kept frame, and each residual at every frame of the first pass,
+    // for its scale (made only where an end frame's median test fires and its line residual
+    // exceeds the scale's floor)
+    std::vector<double> er0(C), er1(C), ep0(C), ep1(C), eres, pres;
+    bool have_eres = false, have_pres = false;
+    // Whether end frame `end` (0: the first kept, 1: the last) is flagged in channel c: the
+    // median test, the line test and the parabola test fire, the one-sided tests' scales
+    // floored at `floor` (the interior parabola test's, lq or sq; inv_floor = 1 / floor), so
+    // the one-sided residuals are made only where dm fires and er / floor does.
     const auto end_flagged = [&](int c, int end, double dm_scaled, double inv_floor, double floor) {
         const double er = end == 0 ? er0[c] : er1[c];
         if (!(dm_scaled > p.outlier) || !(er * inv_floor > p.outlier)) return false;
         if (!have_eres) {
-            edge_residuals(p.y, p.at, T, C, eres);
+            edge_residuals(p.y, p.at, T, C, false, eres);
             have_eres = true;
         }
         const int N = 2 * (T - 4);
-        return edge_flag(eres.data() + static_cast<std::size_t>(c) * N, N, er, floor, p.outlier);
+        if (!edge_flag(eres.data() + static_cast<std::size_t>(c) * N, N, er, floor, p.outlier)) return false;
+        if (!have_pres) {
+            edge_residuals(p.y, p.at, T, C, true, pres);
+            have_pres = true;
+        }
+        const double ep = end == 0 ? ep0[c] : ep1[c];
+        return edge_flag(pres.data() + static_cast<std::size_t>(c) * N, N, ep, floor, p.end_curve);
     };
     bool have_scales = false;
     for (int pass = 0; pass < p.passes; ++pass) {
@@ -204,11 +217,16 @@ void stab_outliers(const StabOutlierParams& p) {
                 t0[k] = p.at[f0[k]] - p.at[keep[0]];
                 t1[k] = p.at[keep[K - 1]] - p.at[f1[k]];
             }
+            double v0[4], v1[4];
             line_weights(t0, w0);
             line_weights(t1, w1);
+            parabola_weights(t0, v0);
+            parabola_weights(t1, v1);
             for (int c = 0; c < C; ++c) {
                 er0[c] = edge_residual(p.y, C, keep[0], f0, w0, c);
                 er1[c] = edge_residual(p.y, C, keep[K - 1], f1, w1, c);
+                ep0[c] = edge_residual(p.y, C, keep[0], f0, v0, c);
+                ep1[c] = edge_residual(p.y, C, keep[K - 1], f1, v1, c);
             }
         }
         if (!have_scales) {  // first pass: every frame is kept

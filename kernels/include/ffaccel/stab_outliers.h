@@ -33,6 +33,9 @@ struct StabOutlierParams {
     int t_len = 0, channels = 0;
     double outlier = 5.0;
     int passes = 3;
+    // An end frame's line test must be confirmed by the one-sided parabola's, at this many of
+    // its own robust stds (stability/stabilize.py's _outliers says why)
+    double end_curve = 2.0;
 };
 
 namespace cpu {

@@ -141,7 +141,15 @@ def _outliers(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
     frames, the trend goes wrong where a fast nod turns at the shot's end:
     on real MTCNN tracks cut at every frame (``benchmarks/bench_shot_ends.py``)
     the test dropped up to 3 end frames there and put the last one 28-59 % F
-    off a detection that was 0.4-1.4 % F off.
+    off a detection that was 0.4-1.4 % F off. A turn also bends the line
+    test's residual, so at an end frame a third test must fire too: the
+    deviation from the least-squares parabola through the same four frames,
+    in its own robust std (1.4826 MAD of that residual at every frame, from
+    either side, floored at the parabola test's scale), above 2 (the
+    core's ``end_curve``; not 5: a parabola extrapolated there amplifies the noise 3x, so a
+    real first-detection glitch reads 2.9-7.4 of them on the real cut clips).
+    On the pieces of bench_shot_ends.py it halves the clean end frames the
+    test drops at a turn.
     """
     bad = np.empty(len(ch), np.uint8)
     _core.stab_outliers(np.ascontiguousarray(ch, np.float64), np.ascontiguousarray(at, np.float64), OUTLIER, 3, bad)
