@@ -1,9 +1,11 @@
 // Bindings for stabilize_track's offline mode (kernels/include/ffaccel/stab_offline.h):
 // - stab_offline_track: the whole track without timestamps in one call (cuts, then every
-//   shot whose frames are all measured); the shots it leaves are marked for the Python side;
-// - stab_offline_clean: one such shot. It returns False, having written nothing, when the
-//   shot needs the general path (a detector glitch to drop, fewer than 3 frames, or a shot no
-//   longer than the pad), which the Python side (stability/stabilize.py) then takes.
+//   shot whose frames are all measured, detector glitches dropped and filled in the core);
+//   the shots it leaves are marked for the Python side;
+// - stab_offline_clean: one such shot with no glitch to drop. It returns False, having
+//   written nothing, when the shot needs more (a detector glitch to drop, fewer than 3
+//   frames, or a shot no longer than the pad), which the Python side (stability/stabilize.py)
+//   then takes.
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -97,7 +99,7 @@ static bool stab_offline_clean(In3 z, int n, int pad, double outlier, In1 floor,
     {
         nb::gil_scoped_release release;
         StabOfflineWork work(T, N, b, n);
-        done = stab_offline_shot(z.data(), T, N, b, n, norm.data(), work, out.data(), &st);
+        done = stab_offline_shot(z.data(), T, N, b, n, norm.data(), work, out.data(), &st, false);
     }
     raise_rigid_failure(st);
     return done;

@@ -13,6 +13,7 @@
 #include "ffaccel/stab_bank.h"
 #include "ffaccel/stab_cuts.h"
 #include "ffaccel/stab_outliers.h"
+#include "line_fit.h"
 #include "variant.h"
 
 #if defined(FFACCEL_CPU_BASE)
@@ -64,19 +65,64 @@ StabOfflineWork::~StabOfflineWork() {
     delete impl;
 }
 
+namespace {
+
+// The channels (T, C) of the frames the glitch test dropped (bad), as
+// stability/stabilize.py's _offline_segment makes them: between two kept frames a and b,
+// numpy.interp's line ((y[b] - y[a]) / (b - a) * (t - a) + y[a]); before the first / after
+// the last kept frame (one frame at most) the least-squares line through the nearest 4
+// kept frames (in frame order) at that frame. measured (T,) out: 1 where kept. False (nothing
+// changed) where fewer than 4 frames are kept.
+bool fill_dropped(double* ch, const std::uint8_t* bad, int T, int C, std::uint8_t* measured) {
+    std::vector<int> kept;
+    kept.reserve(T);
+    for (int t = 0; t < T; ++t) {
+        if (!bad[t]) kept.push_back(t);
+    }
+    const int K = static_cast<int>(kept.size());
+    if (K < 4) return false;
+    const auto row = [&](int t) { return ch + static_cast<std::size_t>(t) * C; };
+    for (int j = 0; j + 1 < K; ++j) {
+        const int a = kept[j], e = kept[j + 1];
+        if (e - a < 2) continue;
+        const double span = static_cast<double>(e) - static_cast<double>(a);
+        for (int c = 0; c < C; ++c) {
+            const double slope = (row(e)[c] - row(a)[c]) / span;
+            for (int t = a + 1; t < e; ++t) row(t)[c] = slope * (static_cast<double>(t) - static_cast<double>(a)) + row(a)[c];
+        }
+    }
+    for (int side = 0; side < 2; ++side) {
+        const int f[4] = {side == 0 ? kept[0] : kept[K - 4], side == 0 ? kept[1] : kept[K - 3],
+                          side == 0 ? kept[2] : kept[K - 2], side == 0 ? kept[3] : kept[K - 1]};
+        const int lo = side == 0 ? 0 : kept[K - 1] + 1, hi = side == 0 ? kept[0] : T;
+        for (int t = lo; t < hi; ++t) {
+            double tau[4], wt[4];
+            for (int k = 0; k < 4; ++k) tau[k] = std::abs(static_cast<double>(f[k]) - static_cast<double>(t));
+            cpu::line_weights(tau, wt);
+            for (int c = 0; c < C; ++c)
+                row(t)[c] = ((wt[0] * row(f[0])[c] + wt[1] * row(f[1])[c]) + wt[2] * row(f[2])[c]) + wt[3] * row(f[3])[c];
+        }
+    }
+    for (int t = 0; t < T; ++t) measured[t] = bad[t] ? 0 : 1;
+    return true;
+}
+
+}  // namespace
+
 bool stab_offline_shot(const double* z, int T, int N, const StabOfflineBank& b, int n, const double* norm,
-                       StabOfflineWork& work, double* out, StabRigidStatus* status) {
+                       StabOfflineWork& work, double* out, StabRigidStatus* status, bool drops) {
     StabOfflineWork::Impl& w = *work.impl;
     const int C = w.channels, Cp = w.stride, pad = b.pad;
     double size = 0.0;
     *status = cpu::stab_rigid(StabRigidParams{z, w.m.data(), w.ch.get(), T, N}, &size);
     if (*status != StabRigidStatus::ok) return false;
     cpu::stab_outliers(StabOutlierParams{w.ch.get(), w.at.data(), w.bad.data(), T, C, b.outlier, 3});
-    for (int t = 0; t < T; ++t) {
-        if (w.bad[t]) return false;
-    }
+    bool dropped = false;
+    for (int t = 0; t < T; ++t) dropped = dropped || w.bad[t] != 0;
+    if (dropped && (!drops || !fill_dropped(w.ch.get(), w.bad.data(), T, C, w.measured.data()))) return false;
     const double* ch = w.ch.get();
     stab_noise_variance(ch, w.measured.data(), b.floor, T, C, b.mad_to_var, w.r.data());
+    if (dropped) std::fill(w.measured.begin(), w.measured.end(), std::uint8_t{1});  // all measured again, for the next shot
     for (int c = 0; c < C; ++c) w.sdr[c] = std::sqrt(w.r[c]);
     // one period: odd reflection about the end frames (T > pad), then a straight-line filler
     // back to the start (stability/_bank.py builds the same)
@@ -169,7 +215,7 @@ int stab_offline_track(const StabOfflineTrack& p, const StabOfflineBank& b) {
             StabRigidStatus st;
             const bool done = clean[s] && stab_offline_shot(p.z + row * a, len, N, b, 1 << e,
                                                             b.norms + static_cast<std::int64_t>(e) * b.levels, work,
-                                                            p.out + row * a, &st);
+                                                            p.out + row * a, &st, true);
             if (!done) {
                 p.flags[a] |= 2;
                 ++left;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "line_fit.h"
 #include "select.h"
 #include "variant.h"
 
@@ -40,18 +41,6 @@ void parabola_weights(const double* tau, double* w) {
     const double det = s[0] * c0 + s[1] * c1 + s[2] * c2;
     const double x0 = c0 / det, x1 = c1 / det, x2 = c2 / det;
     for (int k = 0; k < 4; ++k) w[k] = x0 + x1 * tau[k] + x2 * tau[k] * tau[k];
-}
-
-// Weights w (4) of the least-squares straight line's value at offset 0 through points at
-// offsets tau (4, one side of 0): w_k = 1/4 - mean(tau) (tau_k - mean(tau)) / sum (tau - mean)^2
-// ((1, 1/2, 0, -1/2) for offsets 1..4).
-void line_weights(const double* tau, double* w) {
-    const double mt = (((tau[0] + tau[1]) + tau[2]) + tau[3]) * 0.25;
-    double dev[4];
-    for (int k = 0; k < 4; ++k) dev[k] = tau[k] - mt;
-    const double sxx = ((dev[0] * dev[0] + dev[1] * dev[1]) + dev[2] * dev[2]) + dev[3] * dev[3];
-    const double f = mt / sxx;
-    for (int k = 0; k < 4; ++k) w[k] = 0.25 - f * dev[k];
 }
 
 // |y[e] - the line (parabola) through frames f[0..3] at e's time| in channel c of the (T, C)

@@ -1,15 +1,15 @@
 // stab_offline: stabilize_track's offline mode over a whole track in one call
 // (src/ffaccel/stability/stabilize.py), chaining the offline kernels: the cut rule
 // (stab_cuts) splits the track into shots, and every shot whose frames are all measured is
-// smoothed by the clean-shot pipeline:
+// smoothed by the one-shot pipeline:
 //
-//   stab_rigid (rigid / residual channels) -> stab_outliers (no glitch may be flagged) ->
-//   stab_noise_variance -> the padded period (odd reflection about the end frames, then a
+//   stab_rigid (rigid / residual channels) -> stab_outliers (dropped frames filled) ->
+//   stab_noise_variance (of the kept frames) -> the padded period (odd reflection about the end frames, then a
 //   straight-line filler back to the start; stability/_bank.py builds the same) ->
 //   stab_bank -> stab_points.
 //
-// A shot that needs the general path (a missed frame, a glitch to drop, fewer than 3
-// frames or no more than `pad`, a degenerate frame) is left untouched in `out` and marked,
+// A shot that needs the general path (a missed frame, fewer than 3 frames or no more than
+// `pad`, a degenerate frame) is left untouched in `out` and marked,
 // for the Python side to smooth (or to raise the named error). Scratch is allocated once
 // per call, for the longest shot.
 #pragma once
@@ -61,9 +61,11 @@ public:
 
 // One shot, every frame measured, t_len > pad and >= 3, smoothed over a period of n >=
 // t_len + 2 pad samples whose noise gains are norm (J,): true when out (t_len, N, 2) was
-// written; false (nothing written) for a glitch to drop or a degenerate frame (*status).
+// written; false (nothing written) for a degenerate frame (*status), or for a glitch to drop
+// unless `drops` (then the dropped frames are filled as stability/stabilize.py's
+// _offline_segment fills them, and left out of the noise level).
 bool stab_offline_shot(const double* z, int t_len, int points, const StabOfflineBank& b, int n, const double* norm,
-                       StabOfflineWork& work, double* out, StabRigidStatus* status);
+                       StabOfflineWork& work, double* out, StabRigidStatus* status, bool drops);
 
 namespace cpu {
 // Returns the number of shots left to the caller (bit 1 of their first frame's flag).

@@ -183,8 +183,9 @@ def _track_args(n: int, rows: int) -> tuple:
 def _offline_track(arr: np.ndarray, given: list[int] | None) -> tuple[np.ndarray, int]:
     """The offline mode without timestamps: (T, N, 2) C-contiguous float64 points, rows finite
     or NaN. One extension call smooths every shot whose frames are all measured (cuts, rigid
-    split, glitch test, noise level, level bank, points: ``_core.stab_offline_track``); the
-    shots it leaves (missed frames, a glitch to drop, short shots) take ``_offline_segment``.
+    split, glitch test and the dropped frames' fill, noise level, level bank, points:
+    ``_core.stab_offline_track``); the shots it leaves (missed frames, short shots) take
+    ``_offline_segment``.
     Returns the points and the first frame of every shot."""
     t_len, n, _ = arr.shape
     flags = np.zeros(t_len, np.uint8)
@@ -202,6 +203,29 @@ def _offline_track(arr: np.ndarray, given: list[int] | None) -> tuple[np.ndarray
                 out[a:b] = _offline_segment(seg, ~np.isnan(seg[:, 0, 0]), None, clean_tried=True)
     starts = np.flatnonzero(flags).tolist()  # every shot's first frame (frame 0's at times)
     return out, starts if starts[:1] == [0] else [0, *starts]
+
+
+def _line_at(at: np.ndarray, y: np.ndarray, x: float) -> np.ndarray:
+    """(C,) value at time ``x`` of the least-squares straight line through the (k,) times
+    ``at`` and (k, C) values ``y`` (k >= 2 distinct times), in closed form: sum_k w_k y_k with
+    w_k = 1/k - m (tau_k - m) / sum (tau - m)^2, tau = |at - x|, m = mean(tau). For k = 4
+    the sums run in the order of the compiled one-shot path's fill (kernels/cpu/line_fit.h),
+    so both give the same bytes."""
+    tau = np.abs(at - x)
+    k = len(tau)
+    mt = tau[0]
+    for j in range(1, k):
+        mt = mt + tau[j]
+    mt = mt / k
+    dev = tau - mt
+    sxx = dev[0] * dev[0]
+    for j in range(1, k):
+        sxx = sxx + dev[j] * dev[j]
+    w = 1.0 / k - (mt / sxx) * dev
+    out = w[0] * y[0]
+    for j in range(1, k):
+        out = out + w[j] * y[j]
+    return out
 
 
 def _offline_segment(arr: np.ndarray, valid: np.ndarray, times: np.ndarray | None, *,
@@ -256,8 +280,8 @@ def _offline_segment(arr: np.ndarray, valid: np.ndarray, times: np.ndarray | Non
     for side, sel in ((0, grid < at[0] - 1e-6), (1, grid > at[-1] + 1e-6)):
         if sel.any() and len(at) >= 2:
             near = slice(0, min(4, len(at))) if side == 0 else slice(max(len(at) - 4, 0), len(at))
-            coef = np.polyfit(at[near], ch_valid[near], 1)
-            ch[sel] = grid[sel][:, None] * coef[0][None, :] + coef[1][None, :]
+            for g in np.flatnonzero(sel):
+                ch[g] = _line_at(at[near], ch_valid[near], grid[g])
     measured = np.zeros(len(grid), bool)
     if times is None:
         measured[idx - first] = True
