@@ -87,6 +87,9 @@ def main() -> int:
     ap.add_argument("--tracks", required=True, help="folder of .npz tracks (bench_stability_real.py --export)")
     ap.add_argument("--json", default=None, help="write every piece's scores and the summary here")
     ap.add_argument("--plot", default=None, help="write a plot (PNG) of offline against raw per piece here")
+    ap.add_argument("--before", default=None, metavar="JSON",
+                    help="another build's --json output on the same tracks: plotted in a panel of its own, on the left")
+    ap.add_argument("--labels", default="before,this build", help="the two panels' titles, comma-separated")
     args = ap.parse_args()
     files = sorted(p for sc in SCENARIOS for p in Path(args.tracks).glob(f"{sc}_*.npz"))
     if not files:
@@ -116,17 +119,24 @@ def main() -> int:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(6, 5))
-        for side, mk in (("end", "o"), ("start", "^")):
-            sel = [r for r in rows if r["side"] == side]
-            ax.scatter([r["raw"] for r in sel], [r["offline"] for r in sel], s=6, marker=mk, alpha=0.4,
-                       label=f"shot {'ends' if side == 'end' else 'starts'} at the cut")
-        top = max(max(r["raw"] for r in rows), max(r["offline"] for r in rows)) * 1.05
-        ax.plot([0, top], [0, top], "k--", lw=0.8, label="offline = raw")
-        ax.set_xlabel(f"raw detections: worst error over the {EDGE} frames at the cut (% F)")
-        ax.set_ylabel("stabilize_track offline (% F)")
-        ax.set_title("Shots cut mid-motion (nod, turn, shaky), real MTCNN tracks")
-        ax.legend(fontsize=8)
+        panels = [rows]
+        if args.before:
+            panels.insert(0, json.loads(Path(args.before).read_text())["pieces"])
+        names = args.labels.split(",") if args.before else ["stabilize_track offline"]
+        top = max(max(r[k] for r in p for k in ("raw", "offline")) for p in panels) * 1.05
+        fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 5), squeeze=False)
+        for ax, p, name in zip(axes[0], panels, names):
+            for side, mk in (("end", "o"), ("start", "^")):
+                sel = [r for r in p if r["side"] == side]
+                ax.scatter([r["raw"] for r in sel], [r["offline"] for r in sel], s=6, marker=mk, alpha=0.4,
+                           label=f"shot {'ends' if side == 'end' else 'starts'} at the cut")
+            ax.plot([0, top], [0, top], "k--", lw=0.8, label="offline = raw")
+            ax.set_xlim(0, top)
+            ax.set_ylim(0, top)
+            ax.set_xlabel(f"raw detections: worst error over the {EDGE} frames at the cut (% F)")
+            ax.set_ylabel("stabilize_track offline (% F)")
+            ax.set_title(f"{name}: shots cut mid-motion, real MTCNN tracks", fontsize=10)
+            ax.legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(args.plot, dpi=110)
     return 0
