@@ -10,6 +10,7 @@ properties the benchmark reports on frontal faces only (tail spikes, worst frame
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -132,6 +133,19 @@ def test_offline_shots_cut_mid_nod_stay_on_the_face():
     assert excess.max() < 6.0
     assert (excess > 2.0).sum() <= 15
     assert np.mean([r["offline"] for r in rows]) < np.mean([r["raw"] for r in rows])
+
+
+def test_bench_shot_ends_writes_its_summary(tmp_path, monkeypatch, capsys):
+    bench = _bench_shot_ends()
+    out = tmp_path / "ends.json"
+    monkeypatch.setattr("sys.argv", ["bench_shot_ends.py", "--tracks", str(DATA), "--json", str(out)])
+    assert bench.main() == 0
+    report = json.loads(out.read_text())
+    assert [t["scenario"] for t in report["summary"]] == ["nod", "all"]
+    assert report["summary"][-1]["pieces"] == len(report["pieces"]) == 296
+    assert "raw+2%F" in capsys.readouterr().out
+    monkeypatch.setattr("sys.argv", ["bench_shot_ends.py", "--tracks", str(tmp_path)])
+    assert bench.main() == 2  # no tracks there: says so and fails
 
 
 @pytest.mark.parametrize("path", [p for p in FILES if p.stem.startswith("occlusion")], ids=lambda p: p.stem)
