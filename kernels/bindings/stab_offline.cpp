@@ -2,10 +2,10 @@
 // - stab_offline_track: the whole track without timestamps in one call (cuts, then every
 //   shot whose frames are all measured, detector glitches dropped and filled in the core);
 //   the shots it leaves are marked for the Python side;
-// - stab_offline_clean: one such shot with no glitch to drop. It returns False, having
-//   written nothing, when the shot needs more (a detector glitch to drop, fewer than 3
-//   frames, or a shot no longer than the pad), which the Python side (stability/stabilize.py)
-//   then takes.
+// - stab_offline_clean: one such shot with no glitch to drop (for the tests and the cost
+//   benchmark, which check and time that chain alone). It returns False, having written
+//   nothing, when the shot needs more (a detector glitch to drop, fewer than 3 frames, or a
+//   shot no longer than the pad).
 #include <algorithm>
 #include <cmath>
 #include <memory>

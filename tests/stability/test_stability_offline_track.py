@@ -79,7 +79,7 @@ def test_done_shots_equal_the_shot_by_shot_path_and_the_rest_are_marked(seed, fr
         if not _core.stab_offline_clean(seg, n, _bank._PAD, S.OUTLIER, floor, low, _bank._MAD_TO_SIGMA2, _bank._ENDS,
                                         coef, warm, _bank._noise_gains(n), 1.5, 3, 5, want):
             # a glitch dropped: the one-call path fills it as the Python shot path does
-            want = S._offline_segment(seg, np.ones(len(seg), bool), None, clean_tried=True)
+            want = S._offline_segment(seg, np.ones(len(seg), bool), None)
         assert np.array_equal(out[a:b], want)
         ref = stabilize_offline_reference(seg, cuts=[], end_frames=0)  # the core has no end step (_ends, Python)
         assert np.max(np.abs(out[a:b] - ref)) < 1e-9 * 100.0
@@ -106,7 +106,7 @@ def _one_call_against_the_python_path(path: Path) -> int:
     _core.stab_rigid(z, m, ch)
     dropped = S._outliers(ch, np.arange(1000.0))
     starts = [0, *np.flatnonzero(flags & 1).tolist()]
-    want = np.concatenate([S._offline_segment(np.ascontiguousarray(z[a:b]), np.ones(b - a, bool), None, clean_tried=True)
+    want = np.concatenate([S._offline_segment(np.ascontiguousarray(z[a:b]), np.ones(b - a, bool), None)
                            for a, b in zip(starts, [*starts[1:], 1000])])
     assert np.array_equal(out, want)
     return int(dropped.sum())

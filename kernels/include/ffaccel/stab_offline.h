@@ -4,14 +4,14 @@
 // smoothed by the one-shot pipeline:
 //
 //   stab_rigid (rigid / residual channels) -> stab_outliers (dropped frames filled) ->
-//   stab_noise_variance (of the kept frames) -> the padded period (odd reflection about the end frames, then a
-//   straight-line filler back to the start; stability/_bank.py builds the same) ->
-//   stab_bank -> stab_points.
+//   stab_noise_variance (of the kept frames) -> the padded period (odd reflection about the
+//   end frames, then a straight-line filler back to the start; stability/_bank.py builds
+//   the same) -> stab_bank -> stab_points.
 //
 // A shot that needs the general path (a missed frame, fewer than 3 frames or no more than
-// `pad`, a degenerate frame) is left untouched in `out` and marked,
-// for the Python side to smooth (or to raise the named error). Scratch is allocated once
-// per call, for the longest shot.
+// `pad`, a degenerate frame) is left untouched in `out` and marked, for the Python side to
+// smooth (or to raise the named error). Scratch is allocated once per call, for the longest
+// shot.
 #pragma once
 
 #include <cstdint>

@@ -200,7 +200,7 @@ def _offline_track(arr: np.ndarray, given: list[int] | None) -> tuple[np.ndarray
         for a, b in zip(starts, [*starts[1:], t_len]):
             if flags[a] & 2:
                 seg = arr[a:b]
-                out[a:b] = _offline_segment(seg, ~np.isnan(seg[:, 0, 0]), None, clean_tried=True)
+                out[a:b] = _offline_segment(seg, ~np.isnan(seg[:, 0, 0]), None)
     starts = np.flatnonzero(flags).tolist()  # every shot's first frame (frame 0's at times)
     return out, starts if starts[:1] == [0] else [0, *starts]
 
@@ -228,22 +228,14 @@ def _line_at(at: np.ndarray, y: np.ndarray, x: float) -> np.ndarray:
     return out
 
 
-def _offline_segment(arr: np.ndarray, valid: np.ndarray, times: np.ndarray | None, *,
-                     clean_tried: bool = False) -> np.ndarray:
+def _offline_segment(arr: np.ndarray, valid: np.ndarray, times: np.ndarray | None) -> np.ndarray:
     """Smooth one shot: (T, N, 2) points, rows valid where ``valid``. Returns (T, N, 2).
-    ``clean_tried``: the one-call path already declined this shot."""
+    The shots the one-call path (``_offline_track``) leaves, and every shot with timestamps."""
     t_len, n, _ = arr.shape
     out = np.full((t_len, n, 2), np.nan)
     idx = np.flatnonzero(valid)
     if len(idx) == 0:
         return out
-    if not clean_tried and times is None and len(idx) == t_len and t_len > _bank._PAD:  # every frame measured: try the one-call path
-        floor, lightest = _channel_limits(n)
-        coef, warm = _bank._recursions()
-        size_n = _bank.padded_length(t_len)
-        if _core.stab_offline_clean(arr, size_n, _bank._PAD, OUTLIER, floor, lightest, _bank._MAD_TO_SIGMA2,
-                                    _bank._ENDS, coef, warm, _bank._noise_gains(size_n), 1.5, 3, 5, out):
-            return out  # (False: a glitch to drop; the steps below)
     pts = arr if len(idx) == t_len else arr[idx]
     m = np.empty((n, 2))
     ch_valid = np.empty((len(idx), 4 + 2 * n))
@@ -392,6 +384,6 @@ def stabilize_track(
     bounds = [0, *starts, t_len]
     out = np.empty((t_len, n, 2))
     for a, b in zip(bounds[:-1], bounds[1:]):
-        out[a:b] = _offline_segment(arr[a:b], valid[a:b], None if times is None else times[a:b])
+        out[a:b] = _offline_segment(arr[a:b], valid[a:b], times[a:b])
         straighten_end(out, arr, a, b, _channel_limits(n)[0], times, int(end_frames))
     return out
