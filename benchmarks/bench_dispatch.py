@@ -1,7 +1,12 @@
 """Benchmark: per-call cost of the GPU ops, plain and prepared, beside CV-CUDA (issue 17).
 
 One process, one GPU, torch tensors in and ``out=`` given. Rows (CUDA events around each
-Python call, median of ``--runs``; graph rows time one ``graph.replay()`` the same way):
+Python call, median of ``--runs``; graph rows time one ``graph.replay()`` the same way;
+every GPU row is timed once a round, ``--rounds`` rounds interleaved, and the median of
+the rounds is reported with their range):
+
+- floors: a no-op torch kernel (what this timing reads for the cheapest launch there is:
+  event records, launch latency), and the warp and the paste alone replayed from a graph;
 
 - warp 1080p -> 512 crop: ffaccel plain, ffaccel prepared, CV-CUDA warp_affine_into;
 - paste 512 crop -> 1080p (new frame via out=): ffaccel plain, prepared, CV-CUDA
@@ -16,13 +21,16 @@ Python call, median of ``--runs``; graph rows time one ``graph.replay()`` the sa
 The goals of issue 17 section 3 are computed from these numbers and printed PASS/FAIL;
 a goal whose peer is missing (no cvcuda, no GPU) prints SKIP. JSON with ``--json``.
 
-    python benchmarks/bench_dispatch.py [--runs 200] [--json dispatch.json]
+    python benchmarks/bench_dispatch.py [--runs 200] [--rounds 5] [--json dispatch.json]
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -44,13 +52,12 @@ GOALS = {  # name: (row, limit in us, or (peer row, ratio))
     "graph replay of one face (warp + paste) <= 12 us": ("warp + paste graph replay", 12.0),
     "8 faces batched (warp + paste, plain) <= 60 us": ("8 faces batched plain", 60.0),
 }
+FLOOR_LAUNCH = "floor: a no-op torch kernel (add_ on 1 element)"
 CPU_GOAL = "CPU path: 64x64 warp overhead <= 5 us on top of the pixel work"
 
 
-def gpu_rows(runs: int) -> dict[str, float]:
-    import torch
-
-    us = lambda fn: _timing.cuda_median_ms(fn, runs) * 1e3  # noqa: E731
+def gpu_cases(torch: Any) -> dict[str, Callable[[], Any]]:
+    """Every GPU row's zero-argument call, by row name (CV-CUDA's where it imports)."""
     rng = np.random.default_rng(0)
     frame = torch.from_numpy(rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8)).cuda()
     m = _timing.face_matrices(1)[0]
@@ -64,17 +71,25 @@ def gpu_rows(runs: int) -> dict[str, float]:
     ffaccel.feather_mask(hard, 8.0, out=soft)
     masks8 = soft[None].repeat(8, 1, 1).contiguous()
     out = torch.empty_like(frame)
-    rows: dict[str, float] = {}
+    one = torch.zeros(1, device="cuda")
+    cases: dict[str, Callable[[], Any]] = {}
 
-    rows["warp plain"] = us(lambda: ffaccel.warp_affine(frame, m, (512, 512), out=crop))
+    # The floors: what the timing itself reads for the cheapest possible launch, and for
+    # each kernel with no Python around it (one launch in a graph).
+    cases[FLOOR_LAUNCH] = lambda: one.add_(0)
     warp = ffaccel.prepare(ffaccel.warp_affine, frame, m, (512, 512), out=crop)
-    rows["warp prepared"] = us(lambda: warp(frame, m, out=crop))
-    rows["paste plain"] = us(lambda: ffaccel.paste_back(frame, crop, soft, m, out=out))
     paste = ffaccel.prepare(ffaccel.paste_back, frame, crop, soft, m, out=out)
-    rows["paste prepared"] = us(lambda: paste(frame, crop, soft, m, out=out))
-    rows["feather plain"] = us(lambda: ffaccel.feather_mask(hard, 8.0, out=soft))
     feather = ffaccel.prepare(ffaccel.feather_mask, hard, 8.0, out=soft)
-    rows["feather prepared"] = us(lambda: feather(hard, out=soft))
+    cases["floor: warp kernel alone, graph replay"] = _timing.captured_graph(lambda: warp(frame, m, out=crop)).replay
+    cases["floor: paste kernel alone, graph replay"] = _timing.captured_graph(
+        lambda: paste(frame, crop, soft, m, out=out)).replay
+
+    cases["warp plain"] = lambda: ffaccel.warp_affine(frame, m, (512, 512), out=crop)
+    cases["warp prepared"] = lambda: warp(frame, m, out=crop)
+    cases["paste plain"] = lambda: ffaccel.paste_back(frame, crop, soft, m, out=out)
+    cases["paste prepared"] = lambda: paste(frame, crop, soft, m, out=out)
+    cases["feather plain"] = lambda: ffaccel.feather_mask(hard, 8.0, out=soft)
+    cases["feather prepared"] = lambda: feather(hard, out=soft)
 
     def face_plain():
         ffaccel.warp_affine(frame, m, (512, 512), out=crop)
@@ -86,15 +101,15 @@ def gpu_rows(runs: int) -> dict[str, float]:
         feather(hard, out=soft)
         paste(frame, crop, soft, m, out=out)
 
-    rows["face plain eager"] = us(face_plain)
-    rows["face prepared eager"] = us(face_prepared)
-    rows["face graph replay"] = us(_timing.captured_graph(face_prepared).replay)
+    cases["face plain eager"] = face_plain
+    cases["face prepared eager"] = face_prepared
+    cases["face graph replay"] = _timing.captured_graph(face_prepared).replay
 
     def warp_paste():
         warp(frame, m, out=crop)
         paste(frame, crop, soft, m, out=out)
 
-    rows["warp + paste graph replay"] = us(_timing.captured_graph(warp_paste).replay)
+    cases["warp + paste graph replay"] = _timing.captured_graph(warp_paste).replay
 
     def eight_plain():
         ffaccel.warp_affine_batch(frame, ms8, (512, 512), out=crops8)
@@ -107,24 +122,39 @@ def gpu_rows(runs: int) -> dict[str, float]:
         warp8(frame, ms8, out=crops8)
         paste8(frame, crops8, masks8, ms8, out=out)
 
-    rows["8 faces batched plain"] = us(eight_plain)
-    rows["8 faces batched prepared"] = us(eight_prepared)
+    cases["8 faces batched plain"] = eight_plain
+    cases["8 faces batched prepared"] = eight_prepared
 
     cvcuda = _cvcuda.load()
     if cvcuda is not None:
         cv = _cvcuda.CvCuda(cvcuda, torch)
         cv_crop = torch.empty_like(crop)
-        rows["warp CV-CUDA"] = us(cv.warp_into(cv_crop, frame, m))
+        cases["warp CV-CUDA"] = cv.warp_into(cv_crop, frame, m)
         mask_u8 = (soft * 255).round().to(torch.uint8).contiguous()
         cv_out = torch.empty_like(frame)
-        rows["paste CV-CUDA"] = us(cv.paste(frame, crop, mask_u8, m, cv_out))
+        cases["paste CV-CUDA"] = cv.paste(frame, crop, mask_u8, m, cv_out)
+        cases["warp CV-CUDA"]()
         torch.cuda.synchronize()
         ours = ffaccel.warp_affine(frame, m, (512, 512)).cpu().numpy().astype(int)
         diff = np.abs(cv_crop.cpu().numpy().astype(int) - ours)
         print(f"check: CV-CUDA crop vs ffaccel crop, max |diff| {diff.max()}, mean {diff.mean():.3f} "
               "(same sampling: both bilinear, replicate)", file=sys.stderr)
     torch.cuda.synchronize()
-    return rows
+    return cases
+
+
+def gpu_rows(runs: int, rounds: int) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """Each row's median over ``rounds`` rounds (us), and the rounds' own medians. A round
+    times every row once (``runs`` calls, CUDA events around each), so a slow phase of the
+    host lands on every row alike instead of on the rows that ran during it."""
+    import torch
+
+    cases = gpu_cases(torch)
+    per_round: dict[str, list[float]] = {k: [] for k in cases}
+    for _ in range(rounds):
+        for name, fn in cases.items():
+            per_round[name].append(_timing.cuda_median_ms(fn, runs) * 1e3)
+    return {k: statistics.median(v) for k, v in per_round.items()}, per_round
 
 
 def cpu_overhead(calls: int) -> dict[str, float]:
@@ -137,18 +167,27 @@ def cpu_overhead(calls: int) -> dict[str, float]:
     return rows
 
 
+def _range(values: list[float] | None) -> str:
+    return "" if not values else f"{min(values):.1f}-{max(values):.1f}"
+
+
 def main() -> int:
     ap = _timing.arguments(__doc__, cpu_runs=None)
     ap.add_argument("--cpu-calls", type=int, default=20000)
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds of every GPU row (median reported)")
     args = ap.parse_args()
     rows = cpu_overhead(args.cpu_calls)
     torch = _timing.cuda_torch()
     gpu = torch is not None
+    spread: dict[str, list[float]] = {}
     if gpu:
-        rows.update(gpu_rows(args.runs))
+        medians, spread = gpu_rows(args.runs, args.rounds)
+        rows.update(medians)
     else:
         print("no CUDA device visible: GPU rows and goals skipped", file=sys.stderr)
-    _timing.print_table("bench_dispatch (us, median)", [{"row": k, "us": v} for k, v in rows.items()], ["row", "us"])
+    _timing.print_table("bench_dispatch (us, median; GPU rows: median of the rounds, and their range)",
+                        [{"row": k, "us": v, "rounds": _range(spread.get(k))} for k, v in rows.items()],
+                        ["row", "us", "rounds"])
 
     goals: dict[str, str] = {}
     ratios: dict[str, float] = {}
@@ -169,11 +208,15 @@ def main() -> int:
             rows.get(f"{k} prepared" if k != "face" else "face prepared eager")
         if a and b:
             ratios[f"{k}: prepared / plain"] = b / a
+    if FLOOR_LAUNCH in rows:
+        # what a call costs above the cheapest launch the same timing can see
+        for k in ("warp prepared", "paste prepared", "warp plain", "paste plain"):
+            ratios[f"{k} - no-op launch (us)"] = rows[k] - rows[FLOOR_LAUNCH]
     if ratios:
         _timing.print_table("ratios", [{"ratio": k, "value": v} for k, v in ratios.items()], ["ratio", "value"])
     _timing.print_table("issue 17 goals", [{"goal": k, "result": v} for k, v in goals.items()], ["goal", "result"])
     _timing.save_json(args.json, {"machine": _timing.machine(), "rows_us": rows, "ratios": ratios, "goals": goals,
-                                  "runs": args.runs})
+                                  "runs": args.runs, "rounds": args.rounds, "gpu_rounds_us": spread})
     return 0
 
 
