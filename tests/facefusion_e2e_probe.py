@@ -12,9 +12,12 @@ set. It changes no result; it only measures:
 - the processors' ``process_frame`` (face_swapper ...): seconds and calls, summed over threads;
 - reading and writing the PNG temp frames in the frame loop: seconds and calls, summed over threads;
 - every ``cv2.estimateAffinePartial2D`` call made while a frame is processed: the frame
-  number, the 5 source points, the destination template's extent and the matrix (the
-  face swapper's warp is the one with the largest template; stock and ffaccel both call
-  it through the ``cv2`` module).
+  number, the 5 source points, the destination template's extent, the matrix, and whether
+  the face swapper's processor module is on the call stack (``swapper``). Stock and ffaccel
+  both call it through the ``cv2`` module. The face analyser's own warps (landmarker,
+  recogniser, classifier) also run inside a frame, for that frame's faces and, in
+  FaceFusion 3.5-3.7, for the reference frame's face in whichever thread first needs it;
+  ``swapper`` tells the swap's warp apart from them.
 
 With ``FFE2E_KEEP_TEMP=1`` FaceFusion 3.8's ``clear`` task (which deletes the temp frames;
 3.8 has no ``--keep-temp``) is skipped. At exit it writes ``<FFE2E_PROFILE_DIR>/<pid>.json``.
@@ -67,6 +70,14 @@ def _wrap_cv2():
 
     original = cv2.estimateAffinePartial2D
 
+    def in_swapper():
+        f = sys._getframe(2)
+        while f is not None:
+            if str(f.f_globals.get("__name__", "")).startswith("facefusion.processors.modules.face_swapper"):
+                return True
+            f = f.f_back
+        return False
+
     def estimateAffinePartial2D(src, dst, *args, **kwargs):
         result = original(src, dst, *args, **kwargs)
         frame = getattr(_local, "frame", None)
@@ -75,7 +86,8 @@ def _wrap_cv2():
                 matrix = numpy.asarray(result[0], numpy.float64).tolist() if result[0] is not None else None
                 row = {"frame": int(frame), "src": numpy.asarray(src, numpy.float64).reshape(-1, 2).tolist(),
                        "dst": numpy.asarray(dst, numpy.float64).reshape(-1, 2).tolist(),
-                       "extent": float(numpy.abs(numpy.asarray(dst, numpy.float64)).max()), "matrix": matrix}
+                       "extent": float(numpy.abs(numpy.asarray(dst, numpy.float64)).max()), "matrix": matrix,
+                       "swapper": in_swapper()}
                 with _lock:
                     _data["matrices"].append(row)
             except Exception:  # never disturb the run

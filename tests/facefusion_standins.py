@@ -347,7 +347,8 @@ class Case:
         root: its folder; target: the lossless target video (.mkv, FFV1); source: the source face (.png);
         models: the stand-in models folder; frames, width, height: the clip's size;
         truth5, noisy5: (T, 5, 2) ground-truth and detected (stand-in) landmarks per frame;
-        face_width: (T,) width of the ground-truth 68-point face (jaw to jaw), px.
+        face_width: (T,) width of the ground-truth 68-point face (jaw to jaw), px;
+        missed: frames where the stand-in detector reports no face (score 0).
     """
 
     root: Path
@@ -360,6 +361,7 @@ class Case:
     truth5: np.ndarray
     noisy5: np.ndarray
     face_width: np.ndarray
+    missed: tuple[int, ...] = ()
 
 
 #: peak vertical speed of the ``fast-nod`` motion, px/frame at 1080p (issue 13's fast nod: 10-25)
@@ -389,21 +391,24 @@ def _clip(frames: int, width: int, height: int, seed: int, motion: str):
 
 
 def render_case(root: Path, frames: int, width: int, height: int, ffmpeg: str, seed: int = 7,
-                motion: str = "demo") -> Case:
+                motion: str = "demo", missed: tuple[int, ...] = ()) -> Case:
     """Render the demo clip (``ffaccel.demo.clip``), encode it losslessly, build the stand-ins.
 
-    ``motion="fast-nod"`` adds a fast nod to the demo's motion (see :data:`NOD_PEAK_PX`).
+    ``motion="fast-nod"`` adds a fast nod to the demo's motion (see :data:`NOD_PEAK_PX`);
+    on the frames in ``missed`` the stand-in detector finds no face (its score is 0, below
+    any ``--face-detector-score``), as a real detector misses a blurred or occluded face.
     Cached: a second call with the same arguments reuses ``root/<key>`` when complete.
     """
+    missed = tuple(sorted({int(f) for f in missed}))
     import cv2
 
-    key = hashlib.sha1(json.dumps([frames, width, height, seed, 3] + ([motion] if motion != "demo" else []))
-                       .encode()).hexdigest()[:12]
+    key = hashlib.sha1(json.dumps([frames, width, height, seed, 3] + ([motion] if motion != "demo" else [])
+                                  + ([list(missed)] if missed else [])).encode()).hexdigest()[:12]
     case_dir = Path(root) / f"case-{width}x{height}-{frames}-{key}"
     target, source, models = case_dir / "target.mkv", case_dir / "source.png", case_dir / "models"
     clip = _clip(frames, width, height, seed, motion)
     case = Case(case_dir, target, source, models, frames, width, height, np.array(clip.truth5),
-                np.array(clip.noisy5), np.ptp(np.asarray(clip.truth68)[:, :, 0], axis=1))
+                np.array(clip.noisy5), np.ptp(np.asarray(clip.truth68)[:, :, 0], axis=1), missed)
     if (case_dir / "done").exists():
         return case
     shutil.rmtree(case_dir, ignore_errors=True)
@@ -413,7 +418,7 @@ def render_case(root: Path, frames: int, width: int, height: int, ffmpeg: str, s
            "-r", str(int(clip.spec.fps)), "-i", "-", "-c:v", "ffv1", "-pix_fmt", "bgr0", str(target)]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
     try:
-        table = detector_table(clip, lambda frame: proc.stdin.write(frame.tobytes()))
+        table = detector_table(clip, lambda frame: proc.stdin.write(frame.tobytes()), missed)
     finally:
         proc.stdin.close()
         if proc.wait() != 0:
@@ -423,11 +428,12 @@ def render_case(root: Path, frames: int, width: int, height: int, ffmpeg: str, s
     return case
 
 
-def detector_table(clip, sink) -> tuple[np.ndarray, np.ndarray]:
+def detector_table(clip, sink, missed: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
     """Render every frame of ``clip`` (``ffaccel.demo.clip.SyntheticClip``), hand it to
     ``sink(frame)`` (an encoder, a writer), and return the stand-in detector's table for
     :func:`build_models`: (K, 3, 32, 32) fingerprints and (K, 20, 2) YOLO rows, one per frame
-    (the clip's noisy landmarks) and one for the clip's source image."""
+    (the clip's noisy landmarks; score 0 on the frames in ``missed``) and one for the clip's
+    source image."""
     height, width = clip.spec.height, clip.spec.width
     ratio = detect_ratio(height, width)
     fps, rows = [], []
@@ -436,6 +442,8 @@ def detector_table(clip, sink) -> tuple[np.ndarray, np.ndarray]:
         sink(frame)
         fps.append(fingerprint(frame))
         rows.append(yolo_row(clip.noisy5[t], clip.face_box(t, margin=0.25), ratio))
+        if t in missed:
+            rows[-1][4, 1] = 0.0  # the face score: below every detector threshold
     fp, row = source_detection(clip.source)
     return np.stack(fps + [fp]), np.stack(rows + [row])
 

