@@ -402,7 +402,13 @@ def render_case(root: Path, frames: int, width: int, height: int, ffmpeg: str, s
     missed = tuple(sorted({int(f) for f in missed}))
     import cv2
 
-    key = hashlib.sha1(json.dumps([frames, width, height, seed, 3] + ([motion] if motion != "demo" else [])
+    # the clip generator's own source is in the key: a cached case made before a change of
+    # its motion or noise model would otherwise be reused (it was, once: a fast-nod case
+    # rendered with the old independent noise was measured after the noise became rigid)
+    import ffaccel.demo.clip as clip_module
+
+    generator = hashlib.sha1(Path(clip_module.__file__).read_bytes()).hexdigest()[:12]
+    key = hashlib.sha1(json.dumps([frames, width, height, seed, 3, generator] + ([motion] if motion != "demo" else [])
                                   + ([list(missed)] if missed else [])).encode()).hexdigest()[:12]
     case_dir = Path(root) / f"case-{width}x{height}-{frames}-{key}"
     target, source, models = case_dir / "target.mkv", case_dir / "source.png", case_dir / "models"
