@@ -37,7 +37,13 @@ from dataclasses import dataclass
 import numpy as np
 
 RES = {"720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}
-SCENARIOS = ("still", "slow_pan", "shaky", "nod", "turn", "zoom", "cut", "occlusion")
+SCENARIOS = ("still", "slow_pan", "shaky", "nod", "turn", "zoom", "cut", "occlusion", "nod_blur")
+#: scenarios rendered with motion blur: each frame averages BLUR_SAMPLES renders spread over
+#: the shutter's open time, SHUTTER of the frame interval centred on the frame's time (half:
+#: film's 180-degree rule; at the fast nod's peak, 0.04 F of blur)
+BLURRED = ("nod_blur",)
+SHUTTER = 0.5
+BLUR_SAMPLES = 8
 COMBOS = (("720p", 80), ("720p", 240), ("1080p", 120), ("1080p", 360), ("4k", 240), ("4k", 600))
 PHOTOS = ("astronaut", "hopper", "camera")
 CAMERA_MAX_FACE = 240
@@ -102,18 +108,23 @@ def _raised(t: np.ndarray, start: float, length: float) -> np.ndarray:
     return 0.5 - 0.5 * np.cos(np.pi * u)
 
 
-def trajectory(spec: ClipSpec) -> tuple[np.ndarray, list[int]]:
+def trajectory(spec: ClipSpec, times: np.ndarray | None = None) -> tuple[np.ndarray, list[int]]:
     """(T, 4) [cx, cy, face_px, roll_rad] per frame, and the cut frames.
 
     Motion is in face widths F so that every scale sees the same normalised clip: the fast
     nod peaks at 0.08 F/frame and the fast turn at 0.10 F/frame (20 and 25 px/frame for a
-    250 px face at 1080p).
+    250 px face at 1080p). ``nod_blur`` moves as ``nod`` does. ``times`` (frames, fractional
+    allowed; default 0 .. T-1): where to sample it instead of the frames, for the motion
+    blur's sub-frame renders (``nod`` and ``nod_blur`` only).
     """
     rng = np.random.default_rng(spec.seed + 1000 * SCENARIOS.index(spec.scenario))
     w, h = spec.size
     f = float(spec.face_px)
-    t = np.arange(spec.frames, dtype=float)
-    traj = np.tile([0.5 * w - 0.1 * f, 0.5 * h, f, np.radians(2.0)], (spec.frames, 1))
+    frames = np.arange(spec.frames, dtype=float)
+    t = frames if times is None else np.asarray(times, dtype=float)
+    if times is not None and spec.scenario not in ("nod", "nod_blur"):
+        raise ValueError(f"times: only the nod scenarios take sub-frame times, not {spec.scenario!r}")
+    traj = np.tile([0.5 * w - 0.1 * f, 0.5 * h, f, np.radians(2.0)], (len(t), 1))
     cuts: list[int] = []
     sc = spec.scenario
     if sc == "slow_pan" or sc == "occlusion":
@@ -125,12 +136,15 @@ def trajectory(spec: ClipSpec) -> tuple[np.ndarray, list[int]]:
         traj[:, 0] += f * (0.04 * np.sin(1.3 * om + ph[0]) + 0.025 * np.sin(2.7 * om + ph[1]))
         traj[:, 1] += f * 0.03 * np.sin(1.1 * om + ph[2])
         traj[:, 3] += np.radians(1.5) * np.sin(0.8 * om + ph[3])
-    elif sc == "nod":
+    elif sc in ("nod", "nod_blur"):
         a, b = NOD
-        tau = np.clip(t - a, 0, b - a)
-        env = np.sin(np.pi * tau / (b - a)) ** 2
-        wave = np.sin(2 * np.pi * 1.5 * tau / FPS) * env
-        speed = np.abs(np.gradient(wave)).max()
+
+        def nod_wave(at: np.ndarray) -> np.ndarray:
+            tau = np.clip(at - a, 0, b - a)
+            return np.sin(2 * np.pi * 1.5 * tau / FPS) * np.sin(np.pi * tau / (b - a)) ** 2
+
+        wave = nod_wave(t)
+        speed = np.abs(np.gradient(nod_wave(frames))).max()  # per frame, on the frames' grid
         traj[:, 1] += 0.08 * f * wave / speed
         traj[:, 3] += np.radians(3.0) * wave
         traj[:, 2] *= 1.0 + 0.03 * wave
@@ -152,6 +166,18 @@ def trajectory(spec: ClipSpec) -> tuple[np.ndarray, list[int]]:
     elif sc != "still":
         raise ValueError(f"scenario: expected one of {SCENARIOS}, got {sc!r}")
     return traj, cuts
+
+
+def exposure(spec: ClipSpec) -> np.ndarray | None:
+    """(T, BLUR_SAMPLES, 4) trajectory rows at the sub-frame times each frame of a
+    ``BLURRED`` scenario averages (evenly spread over the open shutter, centred on the
+    frame's time, which the truth keeps); None for the other scenarios."""
+    if spec.scenario not in BLURRED:
+        return None
+    offsets = (np.arange(BLUR_SAMPLES) + 0.5) / BLUR_SAMPLES * SHUTTER - SHUTTER / 2
+    times = (np.arange(spec.frames, dtype=float)[:, None] + offsets[None, :]).ravel()
+    rows, _ = trajectory(spec, times)
+    return rows.reshape(spec.frames, BLUR_SAMPLES, 4)
 
 
 def similarity(traj_row: np.ndarray, ref5: np.ndarray) -> np.ndarray:
@@ -199,8 +225,7 @@ class Renderer:
         oy, ox = self.rng.integers(0, _SLACK, 2)
         return self._bank[oy : oy + hh, ox : ox + ww]
 
-    def render(self, m: np.ndarray, window: tuple[int, int, int, int], occluders=()) -> np.ndarray:
-        """Pixels of frame window (x0, y0, w, h) of the photo under ``m`` (2x3), RGB uint8."""
+    def _warp(self, m: np.ndarray, window: tuple[int, int, int, int]) -> np.ndarray:
         import cv2
 
         scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
@@ -212,7 +237,23 @@ class Renderer:
         mm = m.copy()
         mm[:, :2] = m[:, :2] / lvl_s
         mm[:, 2] -= (x0, y0)
-        out = cv2.warpAffine(img, mm, (ww, hh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return cv2.warpAffine(img, mm, (ww, hh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    def render(self, m: np.ndarray, window: tuple[int, int, int, int], occluders=(),
+               shutter: list[np.ndarray] | None = None) -> np.ndarray:
+        """Pixels of frame window (x0, y0, w, h) of the photo under ``m`` (2x3), RGB uint8.
+        With ``shutter`` (the 2x3 matrices of the open shutter's sub-frame times), the mean
+        of their renders instead: motion blur, before the sensor noise."""
+        import cv2
+
+        x0, y0, ww, hh = window
+        if shutter:
+            acc = np.zeros((hh, ww, 3), np.float32)
+            for ms in shutter:
+                acc += self._warp(ms, window)
+            out = np.clip(np.rint(acc / len(shutter)), 0, 255).astype(np.uint8)
+        else:
+            out = self._warp(m, window)
         for ox0, oy0, ox1, oy1, colour in occluders:
             a, b = int(round(ox0 - x0)), int(round(oy0 - y0))
             c, d = int(round(ox1 - x0)), int(round(oy1 - y0))

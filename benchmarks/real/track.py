@@ -121,6 +121,7 @@ def run_clip(spec: clips.ClipSpec, det: MTCNN, cache: Path) -> dict:
 
     ref = reference_points(spec.photo, det, cache)
     traj, cuts = clips.trajectory(spec)
+    blur = clips.exposure(spec)  # None but for the motion-blurred scenarios
     w, h = spec.size
     rend = clips.Renderer(clips.load_photo(spec.photo))
     cv2.setRNGSeed(int(clip_key(spec)[:6], 16))
@@ -136,6 +137,7 @@ def run_clip(spec: clips.ClipSpec, det: MTCNN, cache: Path) -> dict:
         m = clips.similarity(traj[i], ref)
         truth[i] = clips.apply(m, ref)
         occ = clips.occluders(spec, i, truth[i])
+        shutter = None if blur is None else [clips.similarity(row, ref) for row in blur[i]]
         hit = None
         if prev is not None:
             side = WINDOW * max(prev[2] - prev[0], prev[3] - prev[1])
@@ -143,13 +145,13 @@ def run_clip(spec: clips.ClipSpec, det: MTCNN, cache: Path) -> dict:
             x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
             x1, y1 = int(min(w, cx + side / 2)), int(min(h, cy + side / 2))
             if x1 - x0 >= 24 and y1 - y0 >= 24:
-                img = rend.render(m, (x0, y0, x1 - x0, y1 - y0), occ)
+                img = rend.render(m, (x0, y0, x1 - x0, y1 - y0), occ, shutter)
                 dets = det.detect(img, min_face=max(12.0, 0.5 * side / WINDOW))
                 shifted = [(b + [x0, y0, x0, y0], s, p + [x0, y0]) for b, s, p in dets]
                 hit = _best(shifted, prev)
         if hit is None:
             searched[i] = True
-            img = rend.render(m, (0, 0, w, h), occ)
+            img = rend.render(m, (0, 0, w, h), occ, shutter)
             hit = _best(det.detect(img, min_face=full_min), None)
         if hit is not None:
             boxes[i], scores[i], detected[i] = hit

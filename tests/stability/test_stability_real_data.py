@@ -254,6 +254,41 @@ def test_benchmark_quick_runs(tmp_path):
     assert f"tracks made with opencv {cv2.__version__}, onnxruntime {onnxruntime.__version__}" in data["machine"]
 
 
+def test_the_blurred_nod_moves_as_the_nod_and_spreads_each_frame_over_its_shutter():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from real import clips
+
+    nod = clips.ClipSpec("nod", "1080p", 360, "astronaut")
+    blur = clips.ClipSpec("nod_blur", "1080p", 360, "astronaut")
+    frames, _ = clips.trajectory(blur)
+    np.testing.assert_array_equal(frames, clips.trajectory(nod)[0])  # same motion, same truth
+    assert clips.exposure(nod) is None
+    shutter = clips.exposure(blur)
+    assert shutter.shape == (blur.frames, clips.BLUR_SAMPLES, 4)
+    # centred on the frame's time: the samples' mean is the frame's position (to the motion's
+    # curvature over half a frame: 0.09 px here, 0.03 % of the face), and their spread is
+    # what the shutter sweeps
+    assert np.abs(shutter.mean(axis=1)[:, :2] - frames[:, :2]).max() < 1e-3 * blur.face_px
+    speed = np.abs(np.gradient(frames[:, 1])).max()  # px per frame at the nod's peak
+    sweep = np.abs(shutter[:, -1, 1] - shutter[:, 0, 1]).max()
+    expect = speed * clips.SHUTTER * (clips.BLUR_SAMPLES - 1) / clips.BLUR_SAMPLES
+    assert abs(sweep - expect) < 0.05 * expect
+    # still frames blur to themselves: a shutter of one matrix renders the sharp frame (the
+    # sensor noise bank is drawn from OpenCV's global RNG, seeded the same for each)
+    import cv2
+
+    photo = (np.arange(64 * 64 * 3) % 251).astype(np.uint8).reshape(64, 64, 3)
+    m = np.array([[1.5, 0.1, 3.0], [-0.1, 1.5, 2.0]])
+
+    def render(shutter=None):
+        cv2.setRNGSeed(11)
+        return clips.Renderer(photo, seed=3).render(m, (0, 0, 80, 70), shutter=shutter)
+
+    sharp = render()
+    np.testing.assert_array_equal(sharp, render([m] * clips.BLUR_SAMPLES))
+    assert not np.array_equal(sharp, render([m, m + [[0, 0, 4.0], [0, 0, 0]]]))
+
+
 def test_jitter_past_cuts_leaves_out_the_new_shots_first_difference():
     # A track whose only second differences come from a one-frame error at a shot's first
     # frame: jitter sees it, jitter_past_cuts does not; elsewhere the two agree.
