@@ -311,6 +311,33 @@ def environment(work: Path, python: str) -> tuple[Path | None, Path | None, str]
     return Path(src), bin_dir, ""
 
 
+@dataclass
+class Setup:
+    """What an end-to-end test needs: the rendered case, FaceFusion's work copy (models
+    linked), the folder with ffmpeg, and the ffaccel source the child imports."""
+
+    case: object
+    facefusion: Path
+    bin_dir: Path
+    ffaccel_src: Path
+
+
+def setup(work: Path, python: str, frames: int, width: int, height: int, **render) -> tuple[Setup | None, str]:
+    """(:class:`Setup`, '') for a case of ``frames`` frames at ``width`` x ``height``
+    (``render``: more arguments of ``facefusion_standins.render_case``), or (None, why
+    not) where :func:`environment` finds no end-to-end run possible here."""
+    import facefusion_standins as S
+
+    src, bin_dir, why = environment(work, python)
+    if src is None:
+        return None, why
+    case = S.render_case(Path(work) / "cache", frames, width, height, str(bin_dir / "ffmpeg"), **render)
+    ff = prepare_facefusion(src, work, case.models)
+    import ffaccel  # the child imports the same ffaccel as this process
+
+    return Setup(case, ff, bin_dir, Path(ffaccel.__file__).resolve().parent.parent), ""
+
+
 def python_has(python: str, modules: list[str]) -> str:
     """'' if ``python`` imports every module, else the error."""
     code = "import " + ", ".join(modules)
@@ -318,5 +345,5 @@ def python_has(python: str, modules: list[str]) -> str:
     return "" if proc.returncode == 0 else proc.stdout.decode(errors="replace").strip().splitlines()[-1]
 
 
-__all__ = ["REQUIREMENTS", "VARIANTS", "environment", "RunResult", "compare_frames", "compare_outputs", "video_frame_md5s", "facefusion_version",
+__all__ = ["REQUIREMENTS", "VARIANTS", "Setup", "environment", "setup", "RunResult", "compare_frames", "compare_outputs", "video_frame_md5s", "facefusion_version",
            "facefusion_flags", "pasted_track", "prepare_facefusion", "python_has", "read_frames", "run_facefusion", "summarise_profiles", "swap_matrices"]

@@ -13,7 +13,7 @@ set. It changes no result; it only measures:
 - reading and writing the PNG temp frames in the frame loop: seconds and calls, summed over threads;
 - every ``cv2.estimateAffinePartial2D`` call made while a frame is processed: the frame
   number, the 5 source points, the destination template's extent, the matrix, and whether
-  the face swapper's processor module is on the call stack (``swapper``). Stock and ffaccel
+  the nearest caller outside the warp helpers is the face swapper's module (``swapper``). Stock and ffaccel
   both call it through the ``cv2`` module. The face analyser's own warps (landmarker,
   recogniser, classifier) also run inside a frame, for that frame's faces and, in
   FaceFusion 3.5-3.7, for the reference frame's face in whichever thread first needs it;
@@ -71,10 +71,15 @@ def _wrap_cv2():
     original = cv2.estimateAffinePartial2D
 
     def in_swapper():
+        # the nearest caller outside the warp helpers (FaceFusion's face_helper, ffaccel's
+        # adapter): the face swapper's module for the swap's warp, the recogniser's,
+        # classifier's or landmarker's for the analysis of a face (which in FaceFusion 3.8
+        # runs inside the swapper's process_frame, and in 3.5 for the reference frame too)
         f = sys._getframe(2)
         while f is not None:
-            if str(f.f_globals.get("__name__", "")).startswith("facefusion.processors.modules.face_swapper"):
-                return True
+            name = str(f.f_globals.get("__name__", ""))
+            if not (name == "facefusion.face_helper" or name.startswith("ffaccel")):
+                return name.startswith("facefusion.processors.modules.face_swapper")
             f = f.f_back
         return False
 

@@ -13,7 +13,6 @@ set, when a requirement is missing, or when no ffmpeg is found (the system's, or
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -28,22 +27,16 @@ FRAMES, WIDTH, HEIGHT = 8, 320, 240
 @pytest.fixture(scope="module")
 def e2e(tmp_path_factory):
     import facefusion_e2e_harness as H
-    import facefusion_standins as S
 
     work = tmp_path_factory.mktemp("ffe2e")
-    src, bin_dir, why = H.environment(work, sys.executable)
-    if src is None:
+    run, why = H.setup(work, sys.executable, FRAMES, WIDTH, HEIGHT)
+    if run is None:
         pytest.skip(why)
-    case = S.render_case(work / "cache", FRAMES, WIDTH, HEIGHT, str(bin_dir / "ffmpeg"))
-    ff = H.prepare_facefusion(src, work, case.models)
-    import ffaccel  # the child imports the same ffaccel as this process
-
-    ffaccel_src = Path(ffaccel.__file__).resolve().parent.parent
     runs = {}
     for variant in ("stock", "exact", "exact_rawpng"):
-        runs[variant] = H.run_facefusion(ff, sys.executable, variant, case, work / variant, bin_dir,
-                                         ffaccel_src=ffaccel_src, timeout=600)
-    return H, case, runs, bin_dir
+        runs[variant] = H.run_facefusion(run.facefusion, sys.executable, variant, run.case, work / variant,
+                                         run.bin_dir, ffaccel_src=run.ffaccel_src, timeout=600)
+    return H, run.case, runs, run.bin_dir
 
 
 def _ok(run):

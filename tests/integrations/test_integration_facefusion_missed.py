@@ -33,29 +33,23 @@ JUMP_MAX_PERCENT_F = 2.0
 @pytest.fixture(scope="module")
 def missed(tmp_path_factory):
     import facefusion_e2e_harness as H
-    import facefusion_standins as S
 
     work = tmp_path_factory.mktemp("ffmissed")
-    src, bin_dir, why = H.environment(work, sys.executable)
-    if src is None:
+    setup, why = H.setup(work, sys.executable, FRAMES, WIDTH, HEIGHT, missed=MISSED)
+    if setup is None:
         pytest.skip(why)
-    case = S.render_case(work / "cache", FRAMES, WIDTH, HEIGHT, str(bin_dir / "ffmpeg"), missed=MISSED)
-    ff = H.prepare_facefusion(src, work, case.models)
-    import ffaccel  # the child imports the same ffaccel as this process
-
-    ffaccel_src = Path(ffaccel.__file__).resolve().parent.parent
-    has_tracker = "--face-tracker-score" in H.facefusion_flags(ff)
+    has_tracker = "--face-tracker-score" in H.facefusion_flags(setup.facefusion)
     runs = {}
     for name, variant, extra in (("stock", "stock", ()), ("stabilized", "stabilized", ()),
                                  ("stock_tracker", "stock", TRACKER), ("stabilized_tracker", "stabilized", TRACKER)):
         if extra and not has_tracker:
             continue
-        run = H.run_facefusion(ff, sys.executable, variant, case, work / name, bin_dir, ffaccel_src=ffaccel_src,
-                               timeout=600, extra_args=extra)
+        run = H.run_facefusion(setup.facefusion, sys.executable, variant, setup.case, work / name, setup.bin_dir,
+                               ffaccel_src=setup.ffaccel_src, timeout=600, extra_args=extra)
         assert run.returncode == 0, f"{name}: FaceFusion exited {run.returncode}\n{run.log_tail}"
         assert len(run.frame_paths()) == FRAMES, f"{name}: {len(run.frame_paths())} temp frames\n{run.log_tail}"
         runs[name] = run
-    return H, case, runs
+    return H, setup.case, runs
 
 
 def _swapped(H, run) -> list[int]:
