@@ -37,11 +37,12 @@ from dataclasses import dataclass
 import numpy as np
 
 RES = {"720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}
-SCENARIOS = ("still", "slow_pan", "shaky", "nod", "turn", "zoom", "cut", "occlusion", "nod_blur")
-#: scenarios rendered with motion blur: each frame averages BLUR_SAMPLES renders spread over
-#: the shutter's open time, SHUTTER of the frame interval centred on the frame's time (half:
-#: film's 180-degree rule; at the fast nod's peak, 0.04 F of blur)
-BLURRED = ("nod_blur",)
+SCENARIOS = ("still", "slow_pan", "shaky", "nod", "turn", "zoom", "cut", "occlusion", "nod_blur", "turn_blur")
+#: scenarios rendered with motion blur, each moving as the scenario its name ends with
+#: "_blur" after: each frame averages BLUR_SAMPLES renders spread over the shutter's open
+#: time, SHUTTER of the frame interval centred on the frame's time (half: film's 180-degree
+#: rule; at the fast nod's peak 0.04 F of blur, at the fast turn's 0.05 F)
+BLURRED = ("nod_blur", "turn_blur")
 SHUTTER = 0.5
 BLUR_SAMPLES = 8
 COMBOS = (("720p", 80), ("720p", 240), ("1080p", 120), ("1080p", 360), ("4k", 240), ("4k", 600))
@@ -113,20 +114,20 @@ def trajectory(spec: ClipSpec, times: np.ndarray | None = None) -> tuple[np.ndar
 
     Motion is in face widths F so that every scale sees the same normalised clip: the fast
     nod peaks at 0.08 F/frame and the fast turn at 0.10 F/frame (20 and 25 px/frame for a
-    250 px face at 1080p). ``nod_blur`` moves as ``nod`` does. ``times`` (frames, fractional
-    allowed; default 0 .. T-1): where to sample it instead of the frames, for the motion
-    blur's sub-frame renders (``nod`` and ``nod_blur`` only).
+    250 px face at 1080p). ``nod_blur`` moves as ``nod`` does, ``turn_blur`` as ``turn``.
+    ``times`` (frames, fractional allowed; default 0 .. T-1): where to sample it instead of
+    the frames, for the motion blur's sub-frame renders (not ``cut``, whose motion jumps).
     """
     rng = np.random.default_rng(spec.seed + 1000 * SCENARIOS.index(spec.scenario))
     w, h = spec.size
     f = float(spec.face_px)
     frames = np.arange(spec.frames, dtype=float)
     t = frames if times is None else np.asarray(times, dtype=float)
-    if times is not None and spec.scenario not in ("nod", "nod_blur"):
-        raise ValueError(f"times: only the nod scenarios take sub-frame times, not {spec.scenario!r}")
+    sc = spec.scenario.removesuffix("_blur") if spec.scenario in BLURRED else spec.scenario
+    if times is not None and sc == "cut":
+        raise ValueError("times: the cut scenario takes no sub-frame times (its motion jumps)")
     traj = np.tile([0.5 * w - 0.1 * f, 0.5 * h, f, np.radians(2.0)], (len(t), 1))
     cuts: list[int] = []
-    sc = spec.scenario
     if sc == "slow_pan" or sc == "occlusion":
         traj[:, 0] += 0.005 * f * t
         traj[:, 1] += 0.002 * f * t
@@ -136,7 +137,7 @@ def trajectory(spec: ClipSpec, times: np.ndarray | None = None) -> tuple[np.ndar
         traj[:, 0] += f * (0.04 * np.sin(1.3 * om + ph[0]) + 0.025 * np.sin(2.7 * om + ph[1]))
         traj[:, 1] += f * 0.03 * np.sin(1.1 * om + ph[2])
         traj[:, 3] += np.radians(1.5) * np.sin(0.8 * om + ph[3])
-    elif sc in ("nod", "nod_blur"):
+    elif sc == "nod":
         a, b = NOD
 
         def nod_wave(at: np.ndarray) -> np.ndarray:

@@ -169,8 +169,9 @@ peaking at 0.08 F/frame, roll +-3 deg, scale +-3 %); turn (frames 30-60: sideway
 peaking at 0.10 F/frame, roll 12 deg, scale -8 %); zoom (face x1.5, frames 20-80);
 cut (new shot at frame 48: other place, scale x0.8, roll -8 deg); occlusion (slow pan;
 frames 40-47 the lower face is covered, frames 75-78 the whole face: misses);
-nod_blur (the nod with motion blur: each frame the mean of 8 renders over half the
-frame interval, centred on the frame's time; folders exported before it lack it).
+nod_blur and turn_blur (the nod and the turn with motion blur: each frame the mean of 8
+renders over half the frame interval, centred on the frame's time; folders exported
+before them lack them).
 Resolutions x face widths: 720p 80/240, 1080p 120/360, 4k 240/600.
 Photos: astronaut (skimage), hopper (matplotlib's grace_hopper.jpg), camera (skimage
 cameraman, faces <= 240 px only).

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-LAG_SCENARIOS = ("shaky", "nod", "turn", "nod_blur")
+LAG_SCENARIOS = ("shaky", "nod", "turn", "nod_blur", "turn_blur")
 MISS_JUMP_MAX = 2.0  # % F
 OFFLINE = ("stabilize_offline", "smooth_track", "facefusion_adapter")
 CAUSAL = ("stabilize_causal", "temporal_smoother")

@@ -81,7 +81,10 @@ def reference_points(photo_name: str, det: MTCNN, cache: Path) -> np.ndarray:
 
 
 def clip_key(spec: clips.ClipSpec) -> str:
-    blob = json.dumps([asdict(spec), clips.RENDER_VERSION, clips.SENSOR_SIGMA, detector_version()], sort_keys=True)
+    parts = [asdict(spec), clips.RENDER_VERSION, clips.SENSOR_SIGMA, detector_version()]
+    if spec.scenario in clips.BLURRED:  # only there, so the sharp clips keep their keys
+        parts.append([clips.SHUTTER, clips.BLUR_SAMPLES])
+    blob = json.dumps(parts, sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
