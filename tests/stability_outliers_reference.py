@@ -85,6 +85,33 @@ def _edge_parabola_residuals(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
 
 #: the parabola confirmation's threshold, in its own robust stds (StabOutlierParams::end_curve)
 END_CURVE = 2.0
+#: the interior parabola test's scale grows with the head's speed (StabOutlierParams::speed_v0,
+#: speed_reach): x sqrt(1 + (v / SPEED_V0)^2), v the median translation speed (channels 0
+#: and 1, per frame time) over the kept frames within SPEED_REACH of the frame
+SPEED_V0 = 0.13
+SPEED_REACH = 3
+
+
+def speed_factor(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """(T,) sqrt(1 + (v / SPEED_V0)^2) at each of the (kept) frames ``ch`` (T, C) at times
+    ``at``: v the median, over the frames within SPEED_REACH of it, of the translation
+    speed (central differences, one-sided at the ends); the upper median where the count is
+    even. 1 everywhere with fewer than 2 channels or 2 frames."""
+    t_len = len(ch)
+    if ch.shape[1] < 2 or t_len < 2:
+        return np.ones(t_len)
+    lo = np.concatenate([[0], np.arange(t_len - 2), [t_len - 2]])
+    hi = np.concatenate([[1], np.arange(2, t_len), [t_len - 1]])
+    dt = at[hi] - at[lo]
+    dx = (ch[hi, 0] - ch[lo, 0]) / dt
+    dy = (ch[hi, 1] - ch[lo, 1]) / dt
+    d = np.sqrt(dx * dx + dy * dy)
+    v = np.empty(t_len)
+    for i in range(t_len):
+        w = np.sort(d[max(0, i - SPEED_REACH):min(t_len, i + SPEED_REACH + 1)])
+        v[i] = w[len(w) // 2]
+    q = v / SPEED_V0
+    return np.sqrt(1.0 + q * q)
 
 
 def outliers_reference(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -137,7 +164,7 @@ def outliers_reference(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
             curve = np.concatenate([_edge_parabola_residuals(ch, at), _edge_parabola_residuals(ch[::-1], -at[::-1])])
             sp = np.maximum(1.4826 * np.median(np.abs(curve), axis=0), sq)
             scales = (sq, sm, se, sp)
-        tq = dq / scales[0]
+        tq = dq / scales[0] / speed_factor(ch[keep], at[keep])[:, None]
         k = ch[keep]
         # the line test only at the shot's own first / last frame (not at a kept frame that
         # became the end when its neighbour was dropped), and only where the one-sided

@@ -113,6 +113,31 @@ bool edge_flag(const double* v, int N, double er, double floor, double lim) {
     return er / std::max(1.4826 * ((lo + hi) / 2.0), floor) > lim;
 }
 
+// sqrt(1 + (v / v0)^2) at each of the K kept frames into f: v the median over the kept
+// frames within `reach` of the translation speed (channels 0 and 1, central differences,
+// one-sided at the ends; the upper median of an even count); 1 with fewer than 2 channels.
+void speed_factor(const double* y, const double* at, const int* keep, int K, int C, double v0, int reach,
+                  std::vector<double>& d, std::vector<double>& win, double* f) {
+    if (C < 2 || K < 2) {
+        std::fill(f, f + K, 1.0);
+        return;
+    }
+    const auto row = [&](int i) { return y + static_cast<std::int64_t>(keep[i]) * C; };
+    for (int i = 0; i < K; ++i) {
+        const int lo = i == 0 ? 0 : (i == K - 1 ? K - 2 : i - 1), hi = i == 0 ? 1 : (i == K - 1 ? K - 1 : i + 1);
+        const double dt = at[keep[hi]] - at[keep[lo]];
+        const double dx = (row(hi)[0] - row(lo)[0]) / dt, dy = (row(hi)[1] - row(lo)[1]) / dt;
+        d[i] = std::sqrt(dx * dx + dy * dy);
+    }
+    for (int i = 0; i < K; ++i) {
+        const int a = std::max(0, i - reach), b = std::min(K, i + reach + 1), n = b - a;
+        std::copy(d.begin() + a, d.begin() + b, win.begin());
+        std::nth_element(win.begin(), win.begin() + n / 2, win.begin() + n);
+        const double q = win[n / 2] / v0;
+        f[i] = std::sqrt(1.0 + q * q);
+    }
+}
+
 }  // namespace
 
 void stab_outliers(const StabOutlierParams& p) {
@@ -126,6 +151,8 @@ void stab_outliers(const StabOutlierParams& p) {
     std::vector<double> col(T);
     std::vector<std::uint8_t> hit(T);
     std::vector<double> sq(C), sm(C), isq(C), ism(C), amx(C);
+    // the interior parabola test's speed scaling, per kept frame (1 / the factor)
+    std::vector<double> speed(T), window(2 * static_cast<std::size_t>(std::max(p.speed_reach, 0)) + 1), inv_f(T);
     // the end frames' one-sided line test and its parabola confirmation: this pass's residuals
     // at the first and last kept frame, and each residual at every frame of the first pass,
     // for its scale (made only where an end frame's median test fires and its line residual
@@ -218,6 +245,8 @@ void stab_outliers(const StabOutlierParams& p) {
                 ep1[c] = edge_residual(p.y, C, keep[K - 1], f1, v1, c);
             }
         }
+        speed_factor(p.y, p.at, keep.data(), K, C, p.speed_v0, p.speed_reach, speed, window, inv_f.data());
+        for (int i = 0; i < K; ++i) inv_f[i] = 1.0 / inv_f[i];
         if (!have_scales) {  // first pass: every frame is kept
             // each channel's largest magnitude, in one pass along the rows
             for (int c = 0; c < C; ++c) amx[c] = 0.0;
@@ -238,7 +267,7 @@ void stab_outliers(const StabOutlierParams& p) {
                 const double lm = std::max(1.4826 * median_lower_bound(dmc, K), 0.5 * lq);
                 const double a = 1.0 / lq, b = 1.0 / lm, lim = p.outlier;
                 int over = 0;
-                for (int i = 1; i < K - 1; ++i) over += std::min(dqc[i] * a, dmc[i] * b) > lim ? 1 : 0;
+                for (int i = 1; i < K - 1; ++i) over += std::min(dqc[i] * a * inv_f[i], dmc[i] * b) > lim ? 1 : 0;
                 // the end frames' line test, its scale floored at lq (<= dq's); this is the first
                 // pass, so both ends are the shot's own
                 for (int end = 0; end < 2 && over == 0; ++end)
@@ -268,7 +297,7 @@ void stab_outliers(const StabOutlierParams& p) {
             const double* dmc = dm.get() + static_cast<std::int64_t>(c) * T;
             const double a = isq[c], b = ism[c], lim = p.outlier;
             std::uint8_t* h = hit.data();
-            for (int i = 1; i < K - 1; ++i) h[i] |= std::min(dqc[i] * a, dmc[i] * b) > lim ? 1 : 0;
+            for (int i = 1; i < K - 1; ++i) h[i] |= std::min(dqc[i] * a * inv_f[i], dmc[i] * b) > lim ? 1 : 0;
             // the end frames: the line test, its scale floored at sq; only at the shot's own
             // first / last frame (a kept frame that became the end when its neighbour was
             // dropped is not tested again: see the run rule below)

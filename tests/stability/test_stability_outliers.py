@@ -55,6 +55,24 @@ def _pan(seed: int, t_len: int = 48, n_ch: int = 6, sigma: float = 0.01) -> tupl
     return t, y + rng.normal(0, sigma, y.shape)
 
 
+def test_the_interior_scale_grows_with_the_heads_speed():
+    # The same offset at frame 40, 8 of the rest noise's robust stds off the parabola through
+    # its neighbours: a glitch when the head is still, detector noise when it moves at the
+    # blurred fast nod's peak speed (0.26 reference sizes a frame: the scale x sqrt(1 + 2^2)).
+    # Before the scale followed the speed, both were flagged.
+    rng = np.random.default_rng(3)
+    t_len, sigma = 80, 0.002
+    for speed, flagged in ((0.0, True), (0.26, False)):
+        y = rng.normal(0, sigma, (t_len, 4))
+        y[:, 0] += speed * np.arange(t_len)
+        y[40, 1] += 8 * sigma * np.sqrt(1 + (2 * 16 + 2 * 1) / 36)  # sqrt(1 + sum w^2) of the inner parabola
+        at = np.arange(t_len, dtype=float)
+        got = stabilize._outliers(y, at)
+        assert np.array_equal(got, outliers_reference(y, at))
+        assert bool(got[40]) == flagged, speed
+        assert got.sum() == int(flagged)
+
+
 @pytest.mark.parametrize("end", [0, -1], ids=["first", "last"])
 def test_a_glitch_at_a_shots_end_frame_is_flagged(end):
     # 12 noise stds off in one channel: the parabola extrapolated from the four next

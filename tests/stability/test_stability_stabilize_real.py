@@ -115,19 +115,19 @@ def test_offline_drops_a_glitch_at_a_shots_first_frame():
 MOTION_BLUR = Path(__file__).resolve().parents[1] / "data" / "motion_blur" / "nod_blur_720p_80_astronaut_cv5.npz"
 
 
-def test_offline_on_the_blurred_fast_nod():
+def test_offline_holds_the_fast_nod_under_motion_blur():
     # the benchmark's blurred nod (180-degree shutter), its worst cell: the astronaut at 720p /
-    # 80 px, MTCNN under OpenCV 5.0. The jitter, lag and RMSE goals hold (8.2x, 0.03 frame,
-    # 0.87x raw); the worst frame does not: 2.45 % F (goal 2; raw 1.98) where the glitch test
-    # drops the one clean detection at the nod's turn (frame 54, 0.3 % F off between
-    # neighbours 1.2-1.6 % F off) and the fill follows the biased neighbours. The bound
-    # catches a regression; docs/stability.md, "Motion blur"
+    # 80 px, MTCNN under OpenCV 5.0. At the nod's turn (frame 54) the one clean detection
+    # (0.3 % F off) sits between neighbours 1.2-1.6 % F off, 7.3 robust stds off their
+    # parabola in a scale measured mostly at rest: the glitch test dropped it and the worst
+    # frame was 2.45 % F (raw 1.98). The test's scale now grows with the head's speed:
+    # 1.85 % F, the goal (2) met
     c = _load(MOTION_BLUR)
     off = stabilize_track(c["z"], mode="offline")
+    assert rd.worst(off, c["truth"], NOD) <= 2.0
     assert rd.jitter(c["z"], c["truth"], c["cuts"]) / rd.jitter(off, c["truth"], c["cuts"]) >= 5.0
     assert rd.rmse(off, c["truth"]) < 0.95 * rd.rmse(c["z"], c["truth"])
     assert abs(rd.lag(off, c["truth"])) <= 0.1
-    assert rd.worst(off, c["truth"], NOD) <= 2.7
 
 
 def _bench_shot_ends():

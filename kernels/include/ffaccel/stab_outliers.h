@@ -18,6 +18,13 @@
 // The parabola, extrapolated there, amplifies the noise 3x; the line's own scale holds the
 // track's curvature (a shake) and the correlation of its noise.
 //
+// Inside the shot dq's scale grows with the head's speed, x sqrt(1 + (v / speed_v0)^2), v the
+// median over the kept frames within speed_reach of the frame of the translation speed
+// (channels 0 and 1 per frame time; central differences, one-sided at the ends; the upper
+// median of an even count): MTCNN's noise grows with motion blur, and at the turn of a
+// blurred fast nod a clean detection between biased neighbours read 7 stds of a scale
+// measured mostly at rest (real-detector benchmark, nod_blur).
+//
 // Flagged frames are dropped and the tests repeated on the rest (3 passes at most, fewer
 // than 5 frames left stops); if fewer than max(5, T / 2) frames stay, none is flagged.
 #pragma once
@@ -36,6 +43,10 @@ struct StabOutlierParams {
     // An end frame's line test must be confirmed by the one-sided parabola's, at this many of
     // its own robust stds (stability/stabilize.py's _outliers says why)
     double end_curve = 2.0;
+    // The interior parabola test's speed scaling (see above); channels 0 and 1 are the
+    // translation in reference-shape sizes (stab_rigid), whose fast nod peaks near 0.26
+    double speed_v0 = 0.13;
+    int speed_reach = 3;
 };
 
 namespace cpu {
