@@ -245,8 +245,6 @@ void stab_outliers(const StabOutlierParams& p) {
                 ep1[c] = edge_residual(p.y, C, keep[K - 1], f1, v1, c);
             }
         }
-        speed_factor(p.y, p.at, keep.data(), K, C, p.speed_v0, p.speed_reach, speed, window, inv_f.data());
-        for (int i = 0; i < K; ++i) inv_f[i] = 1.0 / inv_f[i];
         if (!have_scales) {  // first pass: every frame is kept
             // each channel's largest magnitude, in one pass along the rows
             for (int c = 0; c < C; ++c) amx[c] = 0.0;
@@ -267,7 +265,9 @@ void stab_outliers(const StabOutlierParams& p) {
                 const double lm = std::max(1.4826 * median_lower_bound(dmc, K), 0.5 * lq);
                 const double a = 1.0 / lq, b = 1.0 / lm, lim = p.outlier;
                 int over = 0;
-                for (int i = 1; i < K - 1; ++i) over += std::min(dqc[i] * a * inv_f[i], dmc[i] * b) > lim ? 1 : 0;
+                // without the speed scaling, which only divides dq by a factor >= 1: clear here
+                // is clear with it (and the usual clean shot skips the speeds altogether)
+                for (int i = 1; i < K - 1; ++i) over += std::min(dqc[i] * a, dmc[i] * b) > lim ? 1 : 0;
                 // the end frames' line test, its scale floored at lq (<= dq's); this is the first
                 // pass, so both ends are the shot's own
                 for (int end = 0; end < 2 && over == 0; ++end)
@@ -286,6 +286,8 @@ void stab_outliers(const StabOutlierParams& p) {
             }
             have_scales = true;
         }
+        speed_factor(p.y, p.at, keep.data(), K, C, p.speed_v0, p.speed_reach, speed, window, inv_f.data());
+        for (int i = 0; i < K; ++i) inv_f[i] = 1.0 / inv_f[i];
         bool any = false;
         for (int c = 0; c < C; ++c) {
             isq[c] = 1.0 / sq[c];
