@@ -109,6 +109,12 @@ def _raised(t: np.ndarray, start: float, length: float) -> np.ndarray:
     return 0.5 - 0.5 * np.cos(np.pi * u)
 
 
+def motion(scenario: str) -> str:
+    """The scenario whose motion ``scenario`` has: itself, or for a ``BLURRED`` one the
+    sharp scenario its name ends "_blur" after."""
+    return scenario.removesuffix("_blur") if scenario in BLURRED else scenario
+
+
 def trajectory(spec: ClipSpec, times: np.ndarray | None = None) -> tuple[np.ndarray, list[int]]:
     """(T, 4) [cx, cy, face_px, roll_rad] per frame, and the cut frames.
 
@@ -123,7 +129,7 @@ def trajectory(spec: ClipSpec, times: np.ndarray | None = None) -> tuple[np.ndar
     f = float(spec.face_px)
     frames = np.arange(spec.frames, dtype=float)
     t = frames if times is None else np.asarray(times, dtype=float)
-    sc = spec.scenario.removesuffix("_blur") if spec.scenario in BLURRED else spec.scenario
+    sc = motion(spec.scenario)
     if times is not None and sc == "cut":
         raise ValueError("times: the cut scenario takes no sub-frame times (its motion jumps)")
     traj = np.tile([0.5 * w - 0.1 * f, 0.5 * h, f, np.radians(2.0)], (len(t), 1))

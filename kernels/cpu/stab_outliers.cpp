@@ -113,13 +113,14 @@ bool edge_flag(const double* v, int N, double er, double floor, double lim) {
     return er / std::max(1.4826 * ((lo + hi) / 2.0), floor) > lim;
 }
 
-// sqrt(1 + (v / v0)^2) at each of the K kept frames into f: v the median over the kept
-// frames within `reach` of the translation speed (channels 0 and 1, central differences,
-// one-sided at the ends; the upper median of an even count); 1 with fewer than 2 channels.
-void speed_factor(const double* y, const double* at, const int* keep, int K, int C, double v0, int reach,
-                  std::vector<double>& d, std::vector<double>& win, double* f) {
+// 1 / sqrt(1 + (v / v0)^2) at each of the K kept frames into inv_f: v the median over the
+// kept frames within `reach` of the translation speed (channels 0 and 1, central
+// differences, one-sided at the ends; the upper median of an even count); 1 with fewer than
+// 2 channels.
+void inverse_speed_factor(const double* y, const double* at, const int* keep, int K, int C, double v0, int reach,
+                          std::vector<double>& d, std::vector<double>& win, double* inv_f) {
     if (C < 2 || K < 2) {
-        std::fill(f, f + K, 1.0);
+        std::fill(inv_f, inv_f + K, 1.0);
         return;
     }
     const auto row = [&](int i) { return y + static_cast<std::int64_t>(keep[i]) * C; };
@@ -134,7 +135,7 @@ void speed_factor(const double* y, const double* at, const int* keep, int K, int
         std::copy(d.begin() + a, d.begin() + b, win.begin());
         std::nth_element(win.begin(), win.begin() + n / 2, win.begin() + n);
         const double q = win[n / 2] / v0;
-        f[i] = std::sqrt(1.0 + q * q);
+        inv_f[i] = 1.0 / std::sqrt(1.0 + q * q);
     }
 }
 
@@ -286,8 +287,7 @@ void stab_outliers(const StabOutlierParams& p) {
             }
             have_scales = true;
         }
-        speed_factor(p.y, p.at, keep.data(), K, C, p.speed_v0, p.speed_reach, speed, window, inv_f.data());
-        for (int i = 0; i < K; ++i) inv_f[i] = 1.0 / inv_f[i];
+        inverse_speed_factor(p.y, p.at, keep.data(), K, C, p.speed_v0, p.speed_reach, speed, window, inv_f.data());
         bool any = false;
         for (int c = 0; c < C; ++c) {
             isq[c] = 1.0 / sq[c];
