@@ -143,14 +143,20 @@ def outliers_reference(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
     interpolates dropped frames, and extrapolates the trend of the nearest kept
     frames at the start or end of the shot (a detector that has just locked on
     can be noisier for a few frames).
+
+    Of a run of flagged frames that reaches an end only the end frame goes.
+    Where that gave frames back, one more pass tests the frames kept then (its
+    flags stand if enough frames stay), and the run rule applies again.
     """
     t_len = len(ch)
     bad = np.zeros(t_len, bool)
     scales = None
-    for _ in range(3):
+
+    def test_pass() -> bool:  # one pass over the kept frames; flags into bad; whether any
+        nonlocal scales
         keep = np.flatnonzero(~bad)
         if len(keep) < 5:
-            break
+            return False
         dq = _quadratic_deviation(ch[keep], at[keep])
         dm = _median_deviation(ch[keep])
         if scales is None:
@@ -179,12 +185,31 @@ def outliers_reference(ch: np.ndarray, at: np.ndarray) -> np.ndarray:
             tq[row] = np.where(bent > END_CURVE, line, 0.0)
         both = np.minimum(tq, dm / scales[1])
         new = np.any(both > OUTLIER, axis=1)
-        if not new.any():
-            break
         bad[keep[new]] = True
-    if (~bad).sum() < max(5, t_len // 2):
+        return bool(new.any())
+
+    def end_runs() -> bool:  # a run of dropped frames reaching an end: only the end frame goes
+        gave_back = False
+        for side in (bad, bad[::-1]):
+            run = len(side) if side.all() else int(np.argmin(side))
+            side[1:run] = False
+            gave_back |= run > 1
+        return gave_back
+
+    def kept_enough() -> bool:
+        return (~bad).sum() >= max(5, t_len // 2)
+
+    for _ in range(3):
+        if not test_pass():
+            break
+    if not kept_enough():
         bad[:] = False  # mostly "glitches": no
-    for side in (bad, bad[::-1]):  # a run of dropped frames reaching an end: only the end frame goes
-        run = len(side) if side.all() else int(np.argmin(side))
-        side[1:run] = False
+    # where the rule gave frames back (a glitch next to the end pulled its neighbours into a
+    # run that reached it), one more pass over the frames kept now, then the rule again
+    if end_runs() and scales is not None:
+        before = bad.copy()
+        test_pass()
+        if not kept_enough():
+            bad[:] = before
+        end_runs()
     return bad

@@ -27,6 +27,10 @@
 //
 // Flagged frames are dropped and the tests repeated on the rest (3 passes at most, fewer
 // than 5 frames left stops); if fewer than max(5, T / 2) frames stay, none is flagged.
+// Of a run of flagged frames that reaches a shot end only the end frame stays flagged; where
+// that gave frames back, one more pass tests the frames kept then (its flags stand only if
+// max(5, T / 2) frames stay) and the run rule applies again: a glitch next to the end pulls
+// its neighbours' tests into such a run, and would go back with them.
 #pragma once
 
 #include <cstdint>
