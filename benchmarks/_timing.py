@@ -53,6 +53,24 @@ def cuda_median_ms(fn: Callable[[], Any], runs: int, warmup: int = 20) -> float:
     return statistics.median(s.elapsed_time(e) for s, e in pairs)
 
 
+def cuda_pipelined_ms(fn: Callable[[], Any], calls: int, warmup: int = 20) -> float:
+    """Time per call of ``calls`` back-to-back calls of ``fn()`` between two CUDA events
+    (no synchronisation between them): what a loop of calls costs once host and device
+    overlap, the larger of the host's time per call and the device's."""
+    import torch
+
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(calls):
+        fn()
+    end.record()
+    end.synchronize()
+    return start.elapsed_time(end) / calls
+
+
 def cuda_torch() -> Any:
     """The torch module when it imports and sees a CUDA device, else None (the GPU rows are skipped)."""
     try:

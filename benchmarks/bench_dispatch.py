@@ -16,7 +16,12 @@ the rounds is reported with their range):
   mask op), replayed as a CUDA graph;
 - 8 faces: warp_affine_batch + paste_back_batch, plain and prepared;
 - CPU path: host overhead of a 64x64 warp and of a 64x64 paste on top of their kernel
-  call (as benchmarks/profile_overhead.py measures it).
+  call (as benchmarks/profile_overhead.py measures it);
+- pipelined (``--pipelined N``, default 200; 0: none): the same calls of a few rows
+  (PIPELINED) N at a time back to back between two events, time per call: what a loop of
+  calls costs once host and device overlap (the larger of the host's and the device's
+  time per call), ffaccel and CV-CUDA alike. The issue's goals are read from the rows
+  above; these are reported beside them.
 
 The goals of issue 17 section 3 are computed from these numbers and printed PASS/FAIL;
 a goal whose peer is missing (no cvcuda, no GPU) prints SKIP. JSON with ``--json``.
@@ -53,6 +58,11 @@ GOALS = {  # name: (row, limit in us, or (peer row, ratio))
     "8 faces batched (warp + paste, plain) <= 60 us": ("8 faces batched plain", 60.0),
 }
 FLOOR_LAUNCH = "floor: a no-op torch kernel (add_ on 1 element)"
+# rows also timed as back-to-back loops (--pipelined), and the ratios read from them
+PIPELINED = (FLOOR_LAUNCH, "warp plain", "warp prepared", "warp CV-CUDA", "paste plain", "paste prepared",
+             "paste CV-CUDA", "face prepared eager", "8 faces batched prepared")
+PIPELINED_RATIOS = (("warp plain", "warp CV-CUDA"), ("warp prepared", "warp CV-CUDA"),
+                    ("paste plain", "paste CV-CUDA"))
 CPU_GOAL = "CPU path: 64x64 warp overhead <= 5 us on top of the pixel work"
 
 
@@ -143,17 +153,22 @@ def gpu_cases(torch: Any) -> dict[str, Callable[[], Any]]:
     return cases
 
 
-def gpu_rows(runs: int, rounds: int) -> tuple[dict[str, float], dict[str, list[float]]]:
+def gpu_rows(runs: int, rounds: int, pipelined: int) -> tuple[dict[str, float], dict[str, list[float]]]:
     """Each row's median over ``rounds`` rounds (us), and the rounds' own medians. A round
-    times every row once (``runs`` calls, CUDA events around each), so a slow phase of the
-    host lands on every row alike instead of on the rows that ran during it."""
+    times every row once (``runs`` calls, CUDA events around each; then the PIPELINED rows
+    as ``pipelined`` calls back to back), so a slow phase of the host lands on every row
+    alike instead of on the rows that ran during it."""
     import torch
 
     cases = gpu_cases(torch)
-    per_round: dict[str, list[float]] = {k: [] for k in cases}
+    timed = {name: (fn, False) for name, fn in cases.items()}
+    if pipelined > 0:
+        timed.update({f"pipelined: {name}": (cases[name], True) for name in PIPELINED if name in cases})
+    per_round: dict[str, list[float]] = {k: [] for k in timed}
     for _ in range(rounds):
-        for name, fn in cases.items():
-            per_round[name].append(_timing.cuda_median_ms(fn, runs) * 1e3)
+        for name, (fn, loop) in timed.items():
+            ms = _timing.cuda_pipelined_ms(fn, pipelined) if loop else _timing.cuda_median_ms(fn, runs)
+            per_round[name].append(ms * 1e3)
     return {k: statistics.median(v) for k, v in per_round.items()}, per_round
 
 
@@ -175,13 +190,15 @@ def main() -> int:
     ap = _timing.arguments(__doc__, cpu_runs=None)
     ap.add_argument("--cpu-calls", type=int, default=20000)
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds of every GPU row (median reported)")
+    ap.add_argument("--pipelined", type=int, default=200,
+                    help="calls back to back per pipelined row (0: no pipelined rows)")
     args = ap.parse_args()
     rows = cpu_overhead(args.cpu_calls)
     torch = _timing.cuda_torch()
     gpu = torch is not None
     spread: dict[str, list[float]] = {}
     if gpu:
-        medians, spread = gpu_rows(args.runs, args.rounds)
+        medians, spread = gpu_rows(args.runs, args.rounds, args.pipelined)
         rows.update(medians)
     else:
         print("no CUDA device visible: GPU rows and goals skipped", file=sys.stderr)
@@ -212,11 +229,15 @@ def main() -> int:
         # what a call costs above the cheapest launch the same timing can see
         for k in ("warp prepared", "paste prepared", "warp plain", "paste plain"):
             ratios[f"{k} - no-op launch (us)"] = rows[k] - rows[FLOOR_LAUNCH]
+    for a, b in PIPELINED_RATIOS:
+        if f"pipelined: {a}" in rows and f"pipelined: {b}" in rows:
+            ratios[f"pipelined: {a} / {b}"] = rows[f"pipelined: {a}"] / rows[f"pipelined: {b}"]
     if ratios:
         _timing.print_table("ratios", [{"ratio": k, "value": v} for k, v in ratios.items()], ["ratio", "value"])
     _timing.print_table("issue 17 goals", [{"goal": k, "result": v} for k, v in goals.items()], ["goal", "result"])
     _timing.save_json(args.json, {"machine": _timing.machine(), "rows_us": rows, "ratios": ratios, "goals": goals,
-                                  "runs": args.runs, "rounds": args.rounds, "gpu_rounds_us": spread})
+                                  "runs": args.runs, "rounds": args.rounds, "pipelined_calls": args.pipelined,
+                                  "gpu_rounds_us": spread})
     return 0
 
 
