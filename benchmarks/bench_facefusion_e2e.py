@@ -18,6 +18,9 @@ exact mode's frames against stock's byte for byte; fast mode's differences (max,
 pixels); the jitter of the pasted face's position with and without stabilisation (from
 the face swapper's warp matrices, against the clip's ground truth). Goals of issue 15 are
 printed as PASS/FAIL from the data. Without a FaceFusion source it exits 0 with a message.
+``--workflow memory`` runs FaceFusion 3.8's own default workflow instead (frames piped from
+the decoder to the encoder, no temp frames): what a 3.8 user gets without options; there
+only the output video's decoded frames are compared.
 
     python benchmarks/bench_facefusion_e2e.py --facefusion /src/ff-3.5.4=/venv354/bin/python \\
         --facefusion /src/ff-3.8.1=/venv381/bin/python --frames 150 --json e2e.json
@@ -91,13 +94,13 @@ def diff_summary(cmp: dict) -> dict:
 
 
 def run_version(src: Path, python: str, case, work: Path, bin_dir: Path, threads_list, variants, repeats: int,
-                ffaccel_src: Path | None, log) -> dict:
+                ffaccel_src: Path | None, log, workflow: str = "disk") -> dict:
     ff = H.prepare_facefusion(src, work, case.models)
     version = H.facefusion_version(src)
     # the interpreter by its environment's folder name (no machine paths in committed results)
     interp = Path(python)
     out: dict = {"version": version, "python": str(Path(interp.parent.parent.name) / interp.parent.name / interp.name),
-                 "configs": {}}
+                 "configs": {}, "workflow": workflow}
     info = H.python_has(python, ["cv2", "onnxruntime", "numpy"])
     if info:
         raise SystemExit(f"{python}: {info}")
@@ -122,7 +125,7 @@ def run_version(src: Path, python: str, case, work: Path, bin_dir: Path, threads
                     continue
                 t0 = time.time()
                 r = H.run_facefusion(ff, python, variant, case, work / "runs" / f"{version}-{tkey}-{variant}-{rep}",
-                                     bin_dir, threads, ffaccel_src)
+                                     bin_dir, threads, ffaccel_src, workflow=workflow)
                 if r.returncode != 0:
                     log(f"  {version} {tkey} {variant}: exit {r.returncode}\n{r.log_tail}")
                     cfg[variant] = {"error": r.returncode, "log": r.log_tail}
@@ -178,6 +181,12 @@ def goals(results: list[dict]) -> list[tuple[str, bool, str]]:
                 if ex is None:
                     continue
                 ov = ex.get("output_video")
+                if res.get("workflow") == "memory":  # no temp frames: the output video alone
+                    ok = ov is not None and ov["frames"] > 0 and ov["frames_identical"]
+                    detail = (f"memory workflow: output video's {ov['frames'] if ov else 0} decoded frames "
+                              f"{'identical' if ok else 'DIFFER'}")
+                    rows.append((f"{v} threads={tkey}: {variant} byte-identical to stock on every frame", ok, detail))
+                    continue
                 ok = bool(ex["all_identical"]) and ex["frames"] == ex["frames_other"] > 0
                 detail = f"{ex['identical_frames']}/{ex['frames']} frames identical"
                 if ov is not None:
@@ -315,6 +324,9 @@ def main(argv=None) -> int:
     ap.add_argument("--motion", default="demo", choices=("demo", "fast-nod"),
                     help="the demo's motion, or it plus a fast nod (20 px/frame peak at 1080p)")
     ap.add_argument("--repeats", type=int, default=1, help="timed runs per configuration (median)")
+    ap.add_argument("--workflow", default="disk", choices=("disk", "memory"),
+                    help="disk: PNG temp frames, compared byte for byte (the default); memory: FaceFusion "
+                         "3.8's own default (no temp frames; only the output video's decoded frames compared)")
     ap.add_argument("--ffaccel-src", type=Path, default=None,
                     help="put this source folder (containing ffaccel/) first on the child's PYTHONPATH")
     ap.add_argument("--work", type=Path, default=None, help="work folder (default: a temporary one)")
@@ -326,7 +338,9 @@ def main(argv=None) -> int:
         for path in args.report:
             doc = json.loads(path.read_text())
             print(f"<!-- {path.name}: {doc['machine']} -->")
-            print_tables(doc["results"], doc["frames"], f"{doc['size']}, motion {doc.get('motion', 'demo')}")
+            wf = doc["results"][0].get("workflow", "disk") if doc["results"] else "disk"
+            print_tables(doc["results"], doc["frames"], f"{doc['size']}, motion {doc.get('motion', 'demo')}, "
+                                                        f"{wf} workflow")
             print("\nGoals (issue 15)\n")
             print("| goal | result | data |\n|---|---|---|")
             for g in goals(doc["results"]):
@@ -364,9 +378,9 @@ def main(argv=None) -> int:
     for spec in specs:
         src, _, python = spec.partition("=")
         results.append(run_version(Path(src), python or sys.executable, case, work, bin_dir, threads_list,
-                                   variants, args.repeats, args.ffaccel_src, log))
+                                   variants, args.repeats, args.ffaccel_src, log, args.workflow))
     size = f"{args.width}x{args.height}"
-    print_tables(results, args.frames, f"{size}, motion {args.motion}")
+    print_tables(results, args.frames, f"{size}, motion {args.motion}, {args.workflow} workflow")
     g = goals(results)
     print("\nGoals (issue 15)")
     for name, ok, detail in g:
@@ -374,7 +388,7 @@ def main(argv=None) -> int:
     if args.json:
         machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                    "load_average": os.getloadavg()}
-        doc = {"frames": args.frames, "size": size, "motion": args.motion, "machine": machine,
+        doc = {"frames": args.frames, "size": size, "motion": args.motion, "workflow": args.workflow, "machine": machine,
                "results": results,
                "goals": [{"goal": n, "pass": ok, "detail": d} for n, ok, d in g]}
         args.json.write_text(json.dumps(doc, indent=1))

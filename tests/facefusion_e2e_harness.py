@@ -105,9 +105,14 @@ facefusion_flags = _flags
 
 def run_facefusion(ff_dir: Path, python: str, variant: str, case, out: Path, bin_dir: Path,
                    threads: int | None = None, ffaccel_src: Path | None = None, timeout: float = 3600,
-                   extra_args: tuple[str, ...] = ()) -> RunResult:
+                   extra_args: tuple[str, ...] = (), workflow: str = "disk") -> RunResult:
     """Run ``headless-run`` once (with FaceFusion options ``extra_args`` added); PNG temp
-    frames end up in ``out/tmp/facefusion/target``."""
+    frames end up in ``out/tmp/facefusion/target``. ``workflow="memory"`` (FaceFusion 3.8's
+    own default, ``--workflow-strategy memory``: frames piped from the decoder to the
+    encoder, no temp frames; ValueError where this FaceFusion has no such option) leaves
+    only the output video to compare."""
+    if workflow not in ("disk", "memory"):
+        raise ValueError(f"workflow: expected 'disk' or 'memory', got {workflow!r}")
     out = Path(out)
     shutil.rmtree(out, ignore_errors=True)
     (out / "probe").mkdir(parents=True)
@@ -119,8 +124,10 @@ def run_facefusion(ff_dir: Path, python: str, variant: str, case, out: Path, bin
             "--jobs-path", str(out / "jobs"), "--temp-frame-format", "png", "--log-level", "info"]
     if "--keep-temp" in flags:
         args.append("--keep-temp")
+    if workflow == "memory" and "--workflow-strategy" not in flags:
+        raise ValueError("workflow='memory': this FaceFusion has no --workflow-strategy (3.8 and later)")
     if "--workflow-strategy" in flags:
-        args += ["--workflow-strategy", "disk"]
+        args += ["--workflow-strategy", workflow]
     if threads is not None:
         args += ["--execution-thread-count", str(threads)]
     args += list(extra_args)
