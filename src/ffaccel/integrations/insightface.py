@@ -1,4 +1,4 @@
-"""ffaccel inside insightface's INSwapper (Deep-Live-Cam, roop and forks, ReActor, ...).
+"""ffaccel inside insightface's INSwapper (roop and forks, ReActor, Deep-Live-Cam before 2.7, ...).
 
 Two lines, before the application swaps anything::
 
@@ -12,7 +12,10 @@ stock's own alignment and model call, and pastes with
 :func:`ffaccel.ops.paste_back_insightface`: the same bytes as stock under the installed
 OpenCV (4.x or 5.0), computed over the face only. :func:`uninstall` puts the original
 function back. ``python -m ffaccel.integrations.insightface --help`` says the same.
-See docs/insightface.md.
+Applications that paste themselves (``paste_back=False``: Deep-Live-Cam since 2.7,
+ReActor's Face Boost) keep their own paste; with a stabiliser installed, their crop and
+matrix follow the smoothed points. See docs/insightface.md ("Which applications it
+reaches").
 """
 
 from __future__ import annotations
@@ -71,6 +74,11 @@ class _Backend:
 
     def get(self, swapper: Any, img: Any, target_face: Any, source_face: Any, paste_back: bool = True) -> Any:
         if not paste_back:
+            # (crop, M) for an application that pastes itself (Deep-Live-Cam since 2.7,
+            # ReActor's Face Boost): nothing to paste, but with a stabiliser stock aligns on
+            # the smoothed points, so that application's own paste follows them
+            if self.stabilizer is not None and getattr(target_face, "kps", None) is not None:
+                target_face = _with_kps(target_face, self.stabilizer.kps_for(img, target_face))
             return self.original(swapper, img, target_face, source_face, paste_back)
         why = self.unhandled(swapper, img, target_face)
         if why is not None:
@@ -109,6 +117,20 @@ class _Backend:
         return out
 
 
+def _with_kps(face: Any, kps: Any) -> Any:
+    """A shallow copy of ``face`` (insightface's ``Face`` is a dict with attribute access)
+    whose ``kps`` are ``kps``; the caller's face is left as it was."""
+    if isinstance(face, dict):
+        copy = type(face)(face)
+        copy["kps"] = kps
+        return copy
+    import copy as _copy
+
+    other = _copy.copy(face)
+    other.kps = kps
+    return other
+
+
 def _load() -> tuple[Any, Any, Any]:
     """(ffaccel.ops, insightface's inswapper module, cv2); raises what the imports raise."""
     importlib.import_module("ffaccel._core")
@@ -125,8 +147,8 @@ def install(stabilize: bool | KpsStabilizer = False) -> bool:
         stabilize: ``False`` (default): exact, frame-by-frame as stock. ``True``: a new
             :class:`KpsStabilizer` (per-face causal landmark filter, for live video);
             or your own :class:`KpsStabilizer`. The smoothed 5 points feed
-            ``face_align.norm_crop2``; the output is then no longer stock's bytes (the
-            alignment differs), only steadier.
+            ``face_align.norm_crop2``, in ``paste_back=False`` calls too; the output is
+            then no longer stock's bytes (the alignment differs), only steadier.
 
     Returns:
         True when the patch is in place; False when ffaccel, insightface or a supported
@@ -197,7 +219,9 @@ def installed_options() -> dict[str, Any]:
 
 
 _HELP = """\
-ffaccel for insightface's INSwapper (Deep-Live-Cam, roop, ReActor, ...).
+ffaccel for insightface's INSwapper (roop, ReActor, Deep-Live-Cam before 2.7, ...).
+Applications that paste themselves (Deep-Live-Cam 2.7 and later) keep their paste and
+get the stabilisation only.
 
 Add two lines to the application's launcher (run.py / main.py), before it loads models:
 

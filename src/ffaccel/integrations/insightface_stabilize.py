@@ -3,9 +3,11 @@
 A :class:`~ffaccel.stability.FaceTracker` gives each face a stable id across frames and
 its own causal filter; the filtered 5 points replace ``target_face.kps`` in the
 alignment (``face_align.norm_crop2``) of ``INSwapper.get``. The filter comes from a
-factory argument: ``TemporalSmoother`` by default, or ``OneEuroFilter`` (both in
-``ffaccel.stability``); a newer filter with the same ``update(points, timestamp)``
-contract can be passed the same way.
+factory argument. The default is ffaccel's causal stabiliser
+(``LandmarkStabilizer(mode="causal")``: scale-free, measured on real detector output,
+docs/stability.md); a frame it refuses (5 points at one place, no face size) passes
+unfiltered. ``TemporalSmoother`` or ``OneEuroFilter`` (both in ``ffaccel.stability``), or
+any filter with the same ``update(points, timestamp)`` contract, can be passed instead.
 """
 
 from __future__ import annotations
@@ -15,11 +17,28 @@ from typing import Any
 
 import numpy as np
 
-from ffaccel.stability import FaceTracker, TemporalSmoother
+from ffaccel.stability import FaceTracker, LandmarkStabilizer
 
 __all__ = ["KpsStabilizer"]
 
 _KEY = "ffaccel_kps"
+
+
+class _CausalKps:
+    """A track's default filter: ``LandmarkStabilizer(mode="causal")``. A frame it refuses
+    with a ValueError (the 5 points at one place, say) is returned as given: the adapter
+    never breaks the host's frame."""
+
+    def __init__(self) -> None:
+        self._filter = LandmarkStabilizer(mode="causal")
+
+    def update(self, points: np.ndarray, timestamp: float | None = None) -> np.ndarray:
+        pts = np.asarray(points, np.float64)
+        try:
+            out = self._filter.update(pts, timestamp)
+        except ValueError:
+            return pts
+        return pts if out is None else out
 
 
 class KpsStabilizer:
@@ -34,7 +53,8 @@ class KpsStabilizer:
 
     Args:
         filter_factory: makes each track's filter (``update(points, timestamp)``);
-            default ``TemporalSmoother``, e.g. ``ffaccel.stability.OneEuroFilter``.
+            default ffaccel's causal stabiliser (``LandmarkStabilizer(mode="causal")``,
+            a refused frame passing unfiltered), e.g. ``ffaccel.stability.OneEuroFilter``.
         iou_threshold: smallest box IoU for a face to continue a track, in (0, 1].
         max_missed: frames a track survives unseen.
 
@@ -49,7 +69,7 @@ class KpsStabilizer:
     def __init__(self, filter_factory: Callable[[], Any] | None = None, iou_threshold: float = 0.3,
                  max_missed: int = 5) -> None:
         self.tracker = FaceTracker(iou_threshold=iou_threshold, max_missed=max_missed,
-                                   filter_factory=filter_factory or TemporalSmoother)
+                                   filter_factory=filter_factory or _CausalKps)
 
     def reset(self) -> None:
         """Forget every track (call at a scene change or a new video)."""
