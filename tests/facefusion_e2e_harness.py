@@ -159,6 +159,14 @@ def run_facefusion(ff_dir: Path, python: str, variant: str, case, out: Path, bin
                      profiles, log[-3000:], cpu)
 
 
+def run_variants(run, python: str, work: Path, variants: tuple[str, ...], workflow: str = "disk",
+                 timeout: float = 600) -> dict[str, RunResult]:
+    """``run_facefusion`` of each variant on ``run``'s FaceFusion and case (``setup``'s
+    result), each in ``work / variant``: {variant: RunResult}."""
+    return {v: run_facefusion(run.facefusion, python, v, run.case, Path(work) / v, run.bin_dir,
+                              ffaccel_src=run.ffaccel_src, timeout=timeout, workflow=workflow) for v in variants}
+
+
 def read_frames(paths: list[Path]) -> list[np.ndarray]:
     import cv2
 

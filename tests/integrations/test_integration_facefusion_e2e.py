@@ -3,7 +3,9 @@
 A tiny version of benchmarks/bench_facefusion_e2e.py: 8 frames of the demo clip at
 320x240, the demo's source face, the stand-in models of tests/facefusion_standins.py,
 lossless PNG temp frames; exact mode, and exact mode with ``--ffaccel-raw-temp-png``
-(uncompressed temp frames: same pixels, same output video, different PNG files).
+(uncompressed temp frames: same pixels, same output video, different PNG files). With a
+FaceFusion 3.8 source, its default memory workflow too (no temp frames: the output videos
+decoded frame by frame).
 FaceFusion runs in a child process with this interpreter, so the test environment needs
 FaceFusion's Python requirements (numpy, onnx, onnxruntime, opencv, tqdm, scipy). Skipped, with the reason, when ``FFACCEL_FACEFUSION_SRC`` is not
 set, when a requirement is missing, or when no ffmpeg is found (the system's, or the
@@ -24,18 +26,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shar
 FRAMES, WIDTH, HEIGHT = 8, 320, 240
 
 
-@pytest.fixture(scope="module")
-def e2e(tmp_path_factory):
+def _tiny_case(tmp_path_factory, name: str):
+    """(harness module, setup result, work folder) for the 8-frame case, or a skip naming
+    what is missing."""
     import facefusion_e2e_harness as H
 
-    work = tmp_path_factory.mktemp("ffe2e")
+    work = tmp_path_factory.mktemp(name)
     run, why = H.setup(work, sys.executable, FRAMES, WIDTH, HEIGHT)
     if run is None:
         pytest.skip(why)
-    runs = {}
-    for variant in ("stock", "exact", "exact_rawpng"):
-        runs[variant] = H.run_facefusion(run.facefusion, sys.executable, variant, run.case, work / variant,
-                                         run.bin_dir, ffaccel_src=run.ffaccel_src, timeout=600)
+    return H, run, work
+
+
+@pytest.fixture(scope="module")
+def e2e(tmp_path_factory):
+    H, run, work = _tiny_case(tmp_path_factory, "ffe2e")
+    runs = H.run_variants(run, sys.executable, work, ("stock", "exact", "exact_rawpng"))
     return H, run.case, runs, run.bin_dir
 
 
@@ -97,3 +103,50 @@ def test_raw_temp_png_same_pixels_and_video(e2e):
         assert b.stat().st_size > a.stat().st_size, (a.name, a.stat().st_size, b.stat().st_size)
     video = H.compare_outputs(runs["stock"], runs["exact_rawpng"], bin_dir)
     assert video["frames"] == FRAMES and video["frames_identical"], video
+
+
+# FaceFusion 3.8's own default workflow: frames piped from the decoder through the processors
+# to the encoder (``--workflow-strategy memory``), no temp frames, so only the output video is
+# left to compare (decoded frame by frame, ``ffmpeg -f framemd5``). The tests above ask for
+# the disk workflow, whose PNG temp frames the byte comparison reads.
+
+
+@pytest.fixture(scope="module")
+def memory_runs(tmp_path_factory):
+    H, run, work = _tiny_case(tmp_path_factory, "ffmem")
+    if "--workflow-strategy" not in H.facefusion_flags(run.facefusion):
+        pytest.skip("this FaceFusion has no --workflow-strategy (the memory workflow is 3.8's)")
+    return H, H.run_variants(run, sys.executable, work, ("stock", "exact"), workflow="memory"), run.bin_dir
+
+
+def test_memory_workflow_writes_no_temp_frames_and_one_video(memory_runs):
+    H, runs, bin_dir = memory_runs
+    for v, r in runs.items():
+        assert r.returncode == 0, f"{v}: FaceFusion exited {r.returncode}\n{r.log_tail}"
+        assert r.frame_paths() == [], f"{v}: the memory workflow wrote temp frames"
+        assert len(H.video_frame_md5s(r.output, bin_dir)) == FRAMES, f"{v}\n{r.log_tail}"
+        # the face swapper's model ran on every frame (the stand-in face is found in each)
+        swaps = sum(calls for name, (_, calls, *rest) in r.profiles[0]["models"].items() if "swap" in name)
+        assert swaps == FRAMES, (v, r.profiles[0]["models"])
+
+
+def test_exact_mode_pastes_through_ffaccel_in_the_memory_workflow(memory_runs):
+    H, runs, bin_dir = memory_runs
+    main = runs["exact"].profiles[0]
+    assert main.get("ffaccel", {}).get("mode") == "exact", main.get("ffaccel")
+    assert main["ffaccel"].get("fallbacks") == 0, main["ffaccel"]
+    helpers = main.get("swapper_helpers", {})
+    assert helpers and all(m == "ffaccel.integrations.facefusion" for m in helpers.values()), helpers
+
+
+def test_exact_mode_output_video_decodes_to_stocks_frames(memory_runs):
+    H, runs, bin_dir = memory_runs
+    video = H.compare_outputs(runs["stock"], runs["exact"], bin_dir)
+    assert video["frames"] == FRAMES and video["frames_identical"], video
+
+
+def test_run_facefusion_refuses_an_unknown_workflow(tmp_path):
+    import facefusion_e2e_harness as H
+
+    with pytest.raises(ValueError, match="workflow"):
+        H.run_facefusion(tmp_path, sys.executable, "stock", None, tmp_path / "out", tmp_path, workflow="ram")

@@ -55,8 +55,9 @@ def test_kps_for_uses_update_result_else_smooths_per_call():
     assert st.kps_for(None, other).shape == (5, 2)
 
 
-@pytest.mark.filterwarnings("ignore::FutureWarning")
-def test_installed_stabilizer_aligns_with_the_smoothed_points(tmp_path):
+def _real_swapper(tmp_path):
+    """(insightface_fake, the adapter module, a real INSwapper over a stand-in model), or a
+    skip naming what is missing (onnx, onnxruntime, insightface, a reproduced OpenCV)."""
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
     pytest.importorskip("insightface.model_zoo.inswapper")
@@ -69,7 +70,12 @@ def test_installed_stabilizer_aligns_with_the_smoothed_points(tmp_path):
         insightface_generation()
     except ValueError:
         pytest.skip("the installed OpenCV is not reproduced")
-    swapper = fk.load_swapper(fk.build_model(tmp_path / "inswapper_128.onnx"))
+    return fk, ffi, fk.load_swapper(fk.build_model(tmp_path / "inswapper_128.onnx"))
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_installed_stabilizer_aligns_with_the_smoothed_points(tmp_path):
+    fk, ffi, swapper = _real_swapper(tmp_path)
     rng = np.random.default_rng(1)
     img = rng.integers(0, 256, (480, 640, 3), np.uint8)
     face = fk.target_face((320.0, 240.0), 200.0, 10.0)
@@ -139,19 +145,7 @@ def test_paste_back_false_returns_stocks_crop_and_matrix_aligned_on_the_smoothed
     # get(..., paste_back=False) for (crop, M). Without a stabiliser: stock's. With one: stock's
     # for the smoothed points, so the application's own paste follows them; the caller's face
     # keeps its own points.
-    pytest.importorskip("onnx")
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("insightface.model_zoo.inswapper")
-    import insightface_fake as fk
-
-    import ffaccel.integrations.insightface as ffi
-    from ffaccel.ops.paste_insightface import insightface_generation
-
-    try:
-        insightface_generation()
-    except ValueError:
-        pytest.skip("the installed OpenCV is not reproduced")
-    swapper = fk.load_swapper(fk.build_model(tmp_path / "inswapper_128.onnx"))
+    fk, ffi, swapper = _real_swapper(tmp_path)
     rng = np.random.default_rng(2)
     img = rng.integers(0, 256, (360, 480, 3), np.uint8)
     face = fk.target_face((240.0, 180.0), 150.0, -15.0)
