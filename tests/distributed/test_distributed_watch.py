@@ -19,7 +19,7 @@ ray = pytest.importorskip("ray", reason='Ray is not installed (pip install "ffac
                                         "tests skipped")
 
 from ffaccel.distributed import DemoPipeline, Job, run_jobs, write_demo_clips  # noqa: E402
-from ffaccel.distributed.watch import ActorStartError, ActorWatch, StallError  # noqa: E402
+from ffaccel.distributed.watch import ActorStartError, ActorWatch, StallError, log_tails  # noqa: E402
 
 FRAMES, SEG = 8, 4
 
@@ -52,8 +52,11 @@ def test_gpu_actors_on_a_cluster_without_gpus_fail_in_bounded_time(cluster, clip
     text = str(err.value)
     assert "1 of 1 actors not running after 3 s" in text and "PENDING_CREATION" in text
     assert "no node of the cluster has GPU=1" in text and "num_gpus" in text
-    logs = text.rsplit("Ray's logs: ", 1)[1]
+    # The folder, then (where raylet.err or a worker-*.err has text, e.g. Ray's own disk-space warning on
+    # a full /tmp) the last lines of those logs in brackets.
+    logs, _, tails = text.rsplit("Ray's logs: ", 1)[1].partition(" (last lines: ")
     assert Path(logs).is_dir() and "logs" in Path(logs).name  # the folder named is this node's log folder
+    assert tails == "" or (tails.startswith(("raylet.err: ", "worker-")) and tails.endswith(")"))
     assert not (tmp_path / "o.ffr").exists() and _leftovers(tmp_path) == []
     assert _cpus_back()
 
@@ -200,3 +203,17 @@ def test_bad_timeouts(clips, tmp_path, name, value):
     with pytest.raises(ValueError, match=f"{name}: expected a number > 0 or None, got"):
         run_jobs([Job(clips[0], tmp_path / "o.ffr")], DemoPipeline(crop_size=64), **{name: value})
     assert not (tmp_path / "o.ffr").exists()
+
+
+def test_log_tails_names_each_log_and_keeps_its_last_non_empty_lines(tmp_path):
+    assert log_tails(str(tmp_path / "absent")) == "" and log_tails(str(tmp_path)) == ""
+    (tmp_path / "raylet.err").write_text("one\n\ntwo\nthree\nfour\nfive\n\n")
+    (tmp_path / "worker-a.err").write_text("")  # empty worker logs are passed over
+    old = tmp_path / "worker-b.err"
+    old.write_text("old failure\n")
+    os.utime(old, (1, 1))
+    (tmp_path / "worker-c.err").write_text("ImportError: no module named ffaccel\n")
+    assert log_tails(str(tmp_path), lines=4) == ("raylet.err: two | three | four | five; "
+                                                 "worker-c.err: ImportError: no module named ffaccel")
+    # At most `limit` characters of each log: the last 8 of "four | five" and of "...named ffaccel".
+    assert log_tails(str(tmp_path), lines=2, limit=8) == "raylet.err: r | five; worker-c.err:  ffaccel"
