@@ -18,6 +18,11 @@ exact mode's frames against stock's byte for byte; fast mode's differences (max,
 pixels); the jitter of the pasted face's position with and without stabilisation (from
 the face swapper's warp matrices, against the clip's ground truth). Goals of issue 15 are
 printed as PASS/FAIL from the data. Without a FaceFusion source it exits 0 with a message.
+``--motion real-SCENARIO`` replaces the demo clip with a scenario of the real-detector
+benchmark (a real photograph along a known trajectory, benchmarks/real/clips.py) and the
+stand-in detector's noise with MTCNN's own detections of every frame
+(benchmarks/real/facefusion_case.py): the stabilisation rows then measure real detector output
+inside the real FaceFusion; ``--summary`` prints those rows of several ``--json`` files as one table.
 ``--workflow memory`` runs FaceFusion 3.8's own default workflow instead (frames piped from
 the decoder to the encoder, no temp frames): what a 3.8 user gets without options; there
 only the output video's decoded frames are compared.
@@ -43,14 +48,18 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 import facefusion_e2e_harness as H  # noqa: E402
 import facefusion_standins as S  # noqa: E402
 from facefusion_ffmpeg import ffmpeg_bin_dir  # noqa: E402
+from real import clips as real_clips  # noqa: E402  (benchmarks/real: numpy only at import)
 
 VARIANT_ORDER = ("stock", "exact", "fast", "stabilized", "exact_rawpng", "fast_rawpng")
 #: variants run when --variants is not given (the rawpng ones add the adapter's --ffaccel-raw-temp-png)
 DEFAULT_VARIANTS = ("stock", "exact", "fast", "stabilized", "exact_rawpng")
+#: --motion choices with a real photograph and MTCNN (the real-detector benchmark's scenarios)
+REAL_MOTIONS = tuple(f"real-{s}" for s in real_clips.SCENARIOS)
 
 
 def jitter_stats(case, matrices: dict[int, tuple[np.ndarray, np.ndarray]]) -> dict:
@@ -58,12 +67,17 @@ def jitter_stats(case, matrices: dict[int, tuple[np.ndarray, np.ndarray]]) -> di
 
     jitter_px: mean |second difference| of the track (px per frame^2); truth_jitter_px: the same
     for the ground-truth track (the camera's own motion); jitter_vs_truth_px: of the track minus
-    the truth (the detector noise that reaches the paste); error: distance to the truth.
+    the truth (the detector noise that reaches the paste); error: distance to the truth. The
+    second differences are taken over three consecutive frames that each have a swap and do not
+    straddle one of the case's scene cuts (``case.cuts``); ``triples`` counts them.
     """
     frames, pos, truth = H.pasted_track(case, matrices)
     if len(frames) < 3:
         return {"frames": len(frames)}
     contiguous = np.all(np.diff(frames) == 1)
+    f = np.asarray(frames)
+    cuts = np.asarray(getattr(case, "cuts", ()), int)
+    triple = (f[2:] - f[:-2] == 2) & ~((f[:-2, None] < cuts) & (cuts <= f[2:, None])).any(axis=1)
     eye = np.linalg.norm(case.truth5[frames, 1] - case.truth5[frames, 0], axis=1)
     err = np.linalg.norm(pos - truth, axis=1)
     width = case.face_width[frames]
@@ -71,10 +85,11 @@ def jitter_stats(case, matrices: dict[int, tuple[np.ndarray, np.ndarray]]) -> di
            "face_width_px": float(width.mean()), "error_mean_px": float(err.mean()),
            "error_max_px": float(err.max()), "error_max_over_eye": float((err / eye).max()),
            "error_max_over_face_width": float((err / width).max())}
-    if contiguous:
-        out["jitter_px"] = float(np.linalg.norm(np.diff(pos, 2, axis=0), axis=1).mean())
-        out["truth_jitter_px"] = float(np.linalg.norm(np.diff(truth, 2, axis=0), axis=1).mean())
-        out["jitter_vs_truth_px"] = float(np.linalg.norm(np.diff(pos - truth, 2, axis=0), axis=1).mean())
+    out["triples"] = int(triple.sum())
+    if triple.any():
+        out["jitter_px"] = float(np.linalg.norm(np.diff(pos, 2, axis=0)[triple], axis=1).mean())
+        out["truth_jitter_px"] = float(np.linalg.norm(np.diff(truth, 2, axis=0)[triple], axis=1).mean())
+        out["jitter_vs_truth_px"] = float(np.linalg.norm(np.diff(pos - truth, 2, axis=0)[triple], axis=1).mean())
     out["track_px"] = np.round(pos, 3).tolist()
     out["truth_track_px"] = np.round(truth, 3).tolist()
     return out
@@ -310,6 +325,39 @@ def print_tables(results: list[dict], frames: int, size: str) -> None:
                           f"{j['error_max_px']:.2f} |")
 
 
+def print_summary(paths: list[Path]) -> None:
+    """One row per run and FaceFusion version: the pasted face's jitter about the truth and its
+    worst frame, exact (raw detections) against stabilised, from ``--json`` files."""
+    print("| motion | frames at size | face px | FaceFusion | jitter about truth px, exact / stabilised | less "
+          "| worst frame % F, exact / stabilised | worst / eye distance, stabilised | triples |")
+    print("|" + "---|" * 9)
+    for path in paths:
+        doc = json.loads(Path(path).read_text())
+        real = doc.get("real", {})
+        for res in doc["results"]:
+            for cfg in res["configs"].values():
+                raw, st = cfg.get("exact", {}).get("jitter", {}), cfg.get("stabilized", {}).get("jitter", {})
+                if "jitter_vs_truth_px" not in raw or "jitter_vs_truth_px" not in st:
+                    continue
+                print(f"| {doc.get('motion', 'demo')} | {doc['frames']} at {doc['size']} | {real.get('face_px', '-')} "
+                      f"| {res['version']} | {raw['jitter_vs_truth_px']:.2f} / {st['jitter_vs_truth_px']:.2f} "
+                      f"| {raw['jitter_vs_truth_px'] / max(st['jitter_vs_truth_px'], 1e-9):.1f}x "
+                      f"| {100 * raw['error_max_over_face_width']:.2f} / {100 * st['error_max_over_face_width']:.2f} "
+                      f"| {st['error_max_over_eye']:.3f} | {st.get('triples', '-')} |")
+
+
+def real_case(args, work: Path, bin_dir: Path, log):
+    """The case of ``--motion real-SCENARIO`` (benchmarks/real/facefusion_case.py)."""
+    from real.facefusion_case import render_real_case
+
+    res = {size: name for name, size in real_clips.RES.items()}.get((args.width, args.height))
+    if res is None or not 3 <= args.frames <= real_clips.FRAMES:
+        raise SystemExit(f"--motion {args.motion}: --width/--height must be one of "
+                         f"{sorted(real_clips.RES.values())} and --frames 3..{real_clips.FRAMES}")
+    return render_real_case(work / "cache", args.motion.removeprefix("real-"), res, args.face_px, args.photo,
+                            str(bin_dir / "ffmpeg"), frames=args.frames, log=log)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--facefusion", action="append", default=[], metavar="SRC[=PYTHON]",
@@ -321,8 +369,13 @@ def main(argv=None) -> int:
                     help="comma list: 'default' (FaceFusion's own, 8) and/or numbers")
     ap.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
                     help="comma list; without stock first, no byte comparison")
-    ap.add_argument("--motion", default="demo", choices=("demo", "fast-nod"),
-                    help="the demo's motion, or it plus a fast nod (20 px/frame peak at 1080p)")
+    ap.add_argument("--motion", default="demo", choices=("demo", "fast-nod") + REAL_MOTIONS,
+                    help="the demo's motion, or it plus a fast nod (20 px/frame peak at 1080p), or real-SCENARIO: "
+                         "a real photograph along a scenario of the real-detector benchmark, with MTCNN's "
+                         "detections of every frame as the detector's output (--photo, --face-px; --width and "
+                         "--height one of 1280x720, 1920x1080, 3840x2160; --frames at most 96)")
+    ap.add_argument("--photo", default="astronaut", help="real-SCENARIO: the photograph (astronaut, hopper, camera)")
+    ap.add_argument("--face-px", type=int, default=240, help="real-SCENARIO: the face width, px")
     ap.add_argument("--repeats", type=int, default=1, help="timed runs per configuration (median)")
     ap.add_argument("--workflow", default="disk", choices=("disk", "memory"),
                     help="disk: PNG temp frames, compared byte for byte (the default); memory: FaceFusion "
@@ -333,7 +386,12 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--report", type=Path, nargs="+", default=None, metavar="JSON",
                     help="print the tables and goals of earlier --json files (no runs)")
+    ap.add_argument("--summary", type=Path, nargs="+", default=None, metavar="JSON",
+                    help="print one table of the stabilisation rows of earlier --json files (no runs)")
     args = ap.parse_args(argv)
+    if args.summary:
+        print_summary(args.summary)
+        return 0
     if args.report:
         for path in args.report:
             doc = json.loads(path.read_text())
@@ -371,8 +429,11 @@ def main(argv=None) -> int:
         print(msg, flush=True)
 
     t0 = time.time()
-    case = S.render_case(work / "cache", args.frames, args.width, args.height, str(bin_dir / "ffmpeg"),
-                         motion=args.motion)
+    if args.motion.startswith("real-"):
+        case = real_case(args, work, bin_dir, log)
+    else:
+        case = S.render_case(work / "cache", args.frames, args.width, args.height, str(bin_dir / "ffmpeg"),
+                             motion=args.motion)
     log(f"case {case.root.name}: rendered/built in {time.time() - t0:.0f} s")
     results = []
     for spec in specs:
@@ -390,6 +451,8 @@ def main(argv=None) -> int:
                    "load_average": os.getloadavg()}
         doc = {"frames": args.frames, "size": size, "motion": args.motion, "workflow": args.workflow, "machine": machine,
                "results": results,
+               **({"real": {"photo": args.photo, "face_px": args.face_px, "case": case.root.name}}
+                  if args.motion.startswith("real-") else {}),
                "goals": [{"goal": n, "pass": ok, "detail": d} for n, ok, d in g]}
         args.json.write_text(json.dumps(doc, indent=1))
         print(f"wrote {args.json}")

@@ -348,7 +348,8 @@ class Case:
         models: the stand-in models folder; frames, width, height: the clip's size;
         truth5, noisy5: (T, 5, 2) ground-truth and detected (stand-in) landmarks per frame;
         face_width: (T,) width of the ground-truth 68-point face (jaw to jaw), px;
-        missed: frames where the stand-in detector reports no face (score 0).
+        missed: frames where the stand-in detector reports no face (score 0);
+        cuts: frames that start a new shot (the first frame after a scene cut).
     """
 
     root: Path
@@ -362,6 +363,7 @@ class Case:
     noisy5: np.ndarray
     face_width: np.ndarray
     missed: tuple[int, ...] = ()
+    cuts: tuple[int, ...] = ()
 
 
 #: peak vertical speed of the ``fast-nod`` motion, px/frame at 1080p (issue 13's fast nod: 10-25)
