@@ -90,6 +90,7 @@ def jitter_stats(case, matrices: dict[int, tuple[np.ndarray, np.ndarray]]) -> di
         out["jitter_px"] = float(np.linalg.norm(np.diff(pos, 2, axis=0)[triple], axis=1).mean())
         out["truth_jitter_px"] = float(np.linalg.norm(np.diff(truth, 2, axis=0)[triple], axis=1).mean())
         out["jitter_vs_truth_px"] = float(np.linalg.norm(np.diff(pos - truth, 2, axis=0)[triple], axis=1).mean())
+    out["track_frames"] = [int(x) for x in frames]
     out["track_px"] = np.round(pos, 3).tolist()
     out["truth_track_px"] = np.round(truth, 3).tolist()
     return out
@@ -346,6 +347,52 @@ def print_summary(paths: list[Path]) -> None:
                       f"| {st['error_max_over_eye']:.3f} | {st.get('triples', '-')} |")
 
 
+def plot_summary(paths: list[Path], out: Path) -> None:
+    """One panel per ``--json`` file and FaceFusion version: the pasted face's distance from
+    the truth per frame, in % of the face width, exact (raw detections) and stabilised."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = []
+    for path in paths:
+        doc = json.loads(Path(path).read_text())
+        for res in doc["results"]:
+            for cfg in res["configs"].values():
+                if "track_px" in cfg.get("exact", {}).get("jitter", {}) and "track_px" in cfg.get("stabilized", {}).get(
+                        "jitter", {}):
+                    panels.append((doc, res["version"], cfg))
+    if not panels:
+        raise SystemExit("--plot: no file with exact and stabilized tracks")
+    cols = min(4, len(panels))
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.6 * rows), squeeze=False, sharey=True)
+    for ax, (doc, version, cfg) in zip(axes.ravel(), panels):
+        for variant, colour in (("exact", "tab:red"), ("stabilized", "tab:blue")):
+            j = cfg[variant]["jitter"]
+            pos, truth = np.asarray(j["track_px"]), np.asarray(j["truth_track_px"])
+            frames = j.get("track_frames", list(range(len(pos))))
+            err = 100 * np.linalg.norm(pos - truth, axis=1) / j["face_width_px"]
+            ax.plot(frames, err, ".-", ms=2, lw=0.8, color=colour,
+                    label=f"{'raw MTCNN' if variant == 'exact' else 'stabilised'} ({j['jitter_vs_truth_px']:.2f} px)")
+        face = doc.get("real", {}).get("face_px", "")
+        ax.set_title(f"{doc.get('motion', 'demo')}, {doc['size']}, {face} px, FF {version}", fontsize=8)
+        ax.legend(fontsize=6, loc="upper left")
+        ax.tick_params(labelsize=7)
+    for ax in axes.ravel()[len(panels):]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("error, % of face width", fontsize=7)
+    for ax in axes[-1]:
+        ax.set_xlabel("frame", fontsize=7)
+    fig.suptitle("FaceFusion headless-run: pasted face centre against the truth (legend: jitter about the truth)",
+                 fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    print(f"wrote {out}")
+
+
 def real_case(args, work: Path, bin_dir: Path, log):
     """The case of ``--motion real-SCENARIO`` (benchmarks/real/facefusion_case.py)."""
     from real.facefusion_case import render_real_case
@@ -388,9 +435,13 @@ def main(argv=None) -> int:
                     help="print the tables and goals of earlier --json files (no runs)")
     ap.add_argument("--summary", type=Path, nargs="+", default=None, metavar="JSON",
                     help="print one table of the stabilisation rows of earlier --json files (no runs)")
+    ap.add_argument("--plot", type=Path, default=None, metavar="PNG",
+                    help="with --summary: plot each file's pasted-face error per frame, raw and stabilised")
     args = ap.parse_args(argv)
     if args.summary:
         print_summary(args.summary)
+        if args.plot:
+            plot_summary(args.summary, args.plot)
         return 0
     if args.report:
         for path in args.report:
