@@ -10,8 +10,9 @@
 #    insightface adapters, ffaccel.opencv_compat) under OpenCV 4.12 and 5.1, and a
 #    cheaper check (warp modes against cv2, the version table) under 4.8, 4.9, 4.10,
 #    4.11 and 4.13;
-# 4. with FFACCEL_FACEFUSION_SRC set: the FaceFusion end-to-end test (real headless-run,
-#    exact mode against stock, byte for byte) in a venv with that FaceFusion's pins;
+# 4. with FFACCEL_FACEFUSION_SRC set: the FaceFusion end-to-end tests (real headless-run,
+#    exact mode against stock, byte for byte; stabilisation on MTCNN's detections of a
+#    real photograph) in a venv with that FaceFusion's pins;
 # 5. one summary: per environment passed / failed / skipped, every skip reason with its
 #    count, every optional check that did not run and how to run it.
 #
@@ -216,8 +217,8 @@ print("\noptional checks that did not run:")
 none = True
 if not ff_src:
     none = False
-    print("  - real FaceFusion source: skipped, and with it the FaceFusion end-to-end test (real headless-run, "
-          "exact mode vs stock). Run with FFACCEL_FACEFUSION_SRC=/path/to/facefusion-checkout "
+    print("  - real FaceFusion source: skipped, and with it the FaceFusion end-to-end tests (real headless-run, "
+          "exact mode vs stock; stabilisation on MTCNN's detections of a real photograph). Run with FFACCEL_FACEFUSION_SRC=/path/to/facefusion-checkout "
           "bash tests/run.sh (a 3.5.x checkout under OpenCV 4, 3.8.x under 5)")
 if gpus == 0:
     none = False
