@@ -326,14 +326,22 @@ def print_tables(results: list[dict], frames: int, size: str) -> None:
                           f"{j['error_max_px']:.2f} |")
 
 
+def _docs(paths: list[Path]) -> list[dict]:
+    """The runs of ``--json`` files: one run each, or ``{"runs": [...]}`` (several runs' files merged)."""
+    docs = []
+    for path in paths:
+        doc = json.loads(Path(path).read_text())
+        docs += doc["runs"] if "runs" in doc else [doc]
+    return docs
+
+
 def print_summary(paths: list[Path]) -> None:
     """One row per run and FaceFusion version: the pasted face's jitter about the truth and its
     worst frame, exact (raw detections) against stabilised, from ``--json`` files."""
     print("| motion | frames at size | face px | FaceFusion | jitter about truth px, exact / stabilised | less "
           "| worst frame % F, exact / stabilised | worst / eye distance, stabilised | triples |")
     print("|" + "---|" * 9)
-    for path in paths:
-        doc = json.loads(Path(path).read_text())
+    for doc in _docs(paths):
         real = doc.get("real", {})
         for res in doc["results"]:
             for cfg in res["configs"].values():
@@ -356,8 +364,7 @@ def plot_summary(paths: list[Path], out: Path) -> None:
     import matplotlib.pyplot as plt
 
     panels = []
-    for path in paths:
-        doc = json.loads(Path(path).read_text())
+    for doc in _docs(paths):
         for res in doc["results"]:
             for cfg in res["configs"].values():
                 if "track_px" in cfg.get("exact", {}).get("jitter", {}) and "track_px" in cfg.get("stabilized", {}).get(

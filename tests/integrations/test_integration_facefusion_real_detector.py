@@ -62,6 +62,34 @@ def test_jitter_is_taken_over_consecutive_frames_within_a_shot():
     assert jumped["triples"] == len(centres) + 2 and jumped["truth_jitter_px"] > 100
 
 
+def _doc(motion: str, raw_px: float, st_px: float) -> dict:
+    def jitter(px):
+        track = [[100.0, 50.0], [101.0, 50.0], [102.0, 51.0]]
+        return {"jitter_vs_truth_px": px, "jitter_px": px, "truth_jitter_px": 0.0, "error_max_over_face_width": 0.01,
+                "error_max_over_eye": 0.02, "triples": 1, "face_width_px": 100.0, "track_frames": [0, 1, 2],
+                "track_px": track, "truth_track_px": track}
+
+    cfg = {"exact": {"jitter": jitter(raw_px)}, "stabilized": {"jitter": jitter(st_px)}}
+    return {"motion": motion, "frames": 3, "size": "1280x720", "real": {"face_px": 240},
+            "results": [{"version": "3.8.1", "configs": {"default": cfg}}]}
+
+
+def test_summary_reads_single_and_merged_files(tmp_path, capsys):
+    import json
+
+    bench = _bench()
+    (tmp_path / "one.json").write_text(json.dumps(_doc("real-nod", 1.5, 0.1)))
+    (tmp_path / "merged.json").write_text(json.dumps({"runs": [_doc("real-still", 1.2, 0.01),
+                                                               _doc("real-cut", 0.9, 0.3)]}))
+    bench.main(["--summary", str(tmp_path / "one.json"), str(tmp_path / "merged.json")])
+    rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| real-")]
+    assert [r.split(" | ")[0] for r in rows] == ["| real-nod", "| real-still", "| real-cut"]
+    assert "| 1.50 / 0.10 | 15.0x |" in rows[0] and "| 0.90 / 0.30 | 3.0x |" in rows[2]
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed: --plot not tested")
+    bench.main(["--summary", str(tmp_path / "merged.json"), "--plot", str(tmp_path / "p.png")])
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 @pytest.fixture(scope="module")
 def real_runs(tmp_path_factory):
     import facefusion_e2e_harness as H
