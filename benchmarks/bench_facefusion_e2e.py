@@ -355,27 +355,39 @@ def print_summary(paths: list[Path]) -> None:
                       f"| {st['error_max_over_eye']:.3f} | {st.get('triples', '-')} |")
 
 
+def _case_of(doc: dict) -> tuple:
+    real = doc.get("real", {})
+    return doc.get("motion"), doc["size"], doc["frames"], real.get("photo"), real.get("face_px")
+
+
 def plot_summary(paths: list[Path], out: Path) -> None:
-    """One panel per ``--json`` file and FaceFusion version: the pasted face's distance from
-    the truth per frame, in % of the face width, exact (raw detections) and stabilised."""
+    """One panel per ``--json`` file and FaceFusion version (versions with the same tracks share
+    one): the pasted face's distance from the truth per frame, in % of the face width, exact
+    (raw detections) and stabilised."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = []
+    panels = []  # [doc, versions, cfg]; runs of one case whose tracks are the same share a panel
     for doc in _docs(paths):
         for res in doc["results"]:
             for cfg in res["configs"].values():
                 if "track_px" in cfg.get("exact", {}).get("jitter", {}) and "track_px" in cfg.get("stabilized", {}).get(
                         "jitter", {}):
-                    panels.append((doc, res["version"], cfg))
+                    same = [p for p in panels if _case_of(p[0]) == _case_of(doc) and all(
+                        np.allclose(p[2][v]["jitter"]["track_px"], cfg[v]["jitter"]["track_px"], rtol=0, atol=0.02)
+                        for v in ("exact", "stabilized"))]
+                    if same:
+                        same[0][1].append(res["version"])
+                    else:
+                        panels.append([doc, [res["version"]], cfg])
     if not panels:
         raise SystemExit("--plot: no file with exact and stabilized tracks")
     cols = min(4, len(panels))
     rows = -(-len(panels) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.6 * rows), squeeze=False, sharey=True)
-    for ax, (doc, version, cfg) in zip(axes.ravel(), panels):
+    for ax, (doc, versions, cfg) in zip(axes.ravel(), panels):
         for variant, colour in (("exact", "tab:red"), ("stabilized", "tab:blue")):
             j = cfg[variant]["jitter"]
             pos, truth = np.asarray(j["track_px"]), np.asarray(j["truth_track_px"])
@@ -384,7 +396,8 @@ def plot_summary(paths: list[Path], out: Path) -> None:
             ax.plot(frames, err, ".-", ms=2, lw=0.8, color=colour,
                     label=f"{'raw MTCNN' if variant == 'exact' else 'stabilised'} ({j['jitter_vs_truth_px']:.2f} px)")
         face = doc.get("real", {}).get("face_px", "")
-        ax.set_title(f"{doc.get('motion', 'demo')}, {doc['size']}, {face} px, FF {version}", fontsize=8)
+        ax.set_title(f"{doc.get('motion', 'demo')}, {doc['size']}, {face} px, FaceFusion {' = '.join(versions)}",
+                     fontsize=8)
         ax.legend(fontsize=6, loc="upper left")
         ax.tick_params(labelsize=7)
     for ax in axes.ravel()[len(panels):]:
@@ -396,7 +409,7 @@ def plot_summary(paths: list[Path], out: Path) -> None:
     fig.suptitle("FaceFusion headless-run: pasted face centre against the truth (legend: jitter about the truth)",
                  fontsize=9)
     fig.tight_layout()
-    fig.savefig(out, dpi=90)
+    fig.savefig(out, dpi=72)
     print(f"wrote {out}")
 
 
