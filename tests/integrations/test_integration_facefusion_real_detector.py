@@ -2,9 +2,10 @@
 
 ``benchmarks/bench_facefusion_e2e.py --motion real-SCENARIO`` renders a scenario of the
 real-detector benchmark and gives FaceFusion's stand-in detector what MTCNN found on each
-frame (benchmarks/real/facefusion_case.py). Here: the jitter measure it reports (CI), and on
-a short real clip that FaceFusion's face swapper aligns on exactly MTCNN's points and that
-the adapter's stabilisation brings the pasted face closer to the truth (skipped, with the
+frame (benchmarks/real/facefusion_case.py). Here: the jitter measure and the summary it
+reports (CI), and on a short real clip, in the disk workflow and in 3.8's default memory
+workflow, that FaceFusion's face swapper aligns on exactly MTCNN's points and that the
+adapter's stabilisation brings the pasted face closer to the truth (skipped, with the
 reason, without a FaceFusion source, ffmpeg, or MTCNN's weights).
 """
 
@@ -90,11 +91,14 @@ def test_summary_reads_single_and_merged_files(tmp_path, capsys):
     assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(scope="module")
-def real_runs(tmp_path_factory):
+@pytest.fixture(scope="module", params=["disk", "memory"])
+def real_runs(request, tmp_path_factory):
+    """Exact and stabilised runs on 20 frames, in the disk workflow (PNG temp frames) and in
+    FaceFusion 3.8's default memory workflow (frames piped; skipped where there is none)."""
     import facefusion_e2e_harness as H
 
-    work = tmp_path_factory.mktemp("ffreal")
+    workflow = request.param
+    work = tmp_path_factory.mktemp(f"ffreal-{workflow}")
     src, bin_dir, why = H.environment(work, sys.executable)
     if src is None:
         pytest.skip(why)
@@ -105,12 +109,14 @@ def real_runs(tmp_path_factory):
     case = render_real_case(work / "cache", "shaky", "720p", 160, "astronaut", str(bin_dir / "ffmpeg"), frames=20,
                             log=lambda msg: None)
     ff = H.prepare_facefusion(src, work, case.models)
+    if workflow == "memory" and "--workflow-strategy" not in H.facefusion_flags(ff):
+        pytest.skip("this FaceFusion has no --workflow-strategy (the memory workflow is 3.8's)")
     import ffaccel
 
     from facefusion_e2e_harness import Setup
 
     run = Setup(case, ff, bin_dir, Path(ffaccel.__file__).resolve().parent.parent)
-    return H, case, H.run_variants(run, sys.executable, work, ("exact", "stabilized"))
+    return H, case, H.run_variants(run, sys.executable, work, ("exact", "stabilized"), workflow=workflow)
 
 
 def test_face_swapper_aligns_on_mtcnns_points(real_runs):
