@@ -252,6 +252,46 @@ def test_cli_stabilize_runs_both_passes(tmp_path):
     assert sum(changed) >= N - 1
 
 
+FACEFUSION_OUTPUT_PY = FACEFUSION_CLIP_PY.replace("np.save(sys.argv[-1], np.stack(out))", """
+args = sys.argv[1:]
+path = next((a.split("=", 1)[1] for a in args if a.startswith("--output-path=")), None)
+path = path or args[args.index("-o" if "-o" in args else "--output-path") + 1]
+with open(path, "a") as f:  # one line per FaceFusion run that wrote this output
+    f.write("run\\n")
+""")
+
+
+@pytest.mark.parametrize("form", ["-o", "--output-path", "--output-path="])
+def test_cli_stabilize_record_pass_leaves_the_users_output_alone(tmp_path, form):
+    # The record pass is a whole FaceFusion run; its (unstabilised) output goes to the plan's
+    # temporary folder, so the user's file is written once, by the apply pass.
+    facefusion_fake.write_package(tmp_path)
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    (tmp_path / "facefusion.py").write_text(FACEFUSION_OUTPUT_PY.format(tests=tests_dir))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    target = tmp_path / "out.mp4"
+    target.write_text("old\n")
+    output = [f"{form}{target}"] if form.endswith("=") else [form, str(target)]
+    proc = subprocess.run([sys.executable, "-m", "ffaccel.integrations.facefusion", "--ffaccel-stabilize", "run",
+                           *output], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert target.read_text() == "old\nrun\n"
+
+
+def test_record_output_moves_only_the_output_arguments(tmp_path):
+    from ffaccel.integrations.facefusion import _record_output
+
+    out_dir = tmp_path / "videos"
+    out_dir.mkdir()
+    args = ["headless-run", "-s", "a.png", "-t", "b.mp4", "-o", "/x/y/out.mp4", "--output-video-quality", "80"]
+    assert _record_output(args, "/tmp/plan") == [*args[:6], "/tmp/plan/out.mp4", *args[7:]]
+    assert _record_output(["--output-path=/x/o.mkv"], "/p") == ["--output-path=/p/o.mkv"]
+    assert _record_output(["--output-pattern", "/x/out-{index}.mp4"], "/p") == ["--output-pattern", "/p/out-{index}.mp4"]
+    assert _record_output(["-o", str(out_dir)], str(tmp_path)) == ["-o", str(tmp_path / "out")]
+    assert (tmp_path / "out").is_dir()
+    assert _record_output(["-o"], "/p") == ["-o"]  # no value: FaceFusion reports it
+
+
 def test_two_processors_keep_separate_records(ff):
     """face_swapper then face_enhancer on each face: gains and masks are kept per processor."""
     frames, faces, _ = _clip()

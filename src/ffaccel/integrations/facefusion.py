@@ -411,6 +411,36 @@ def main(argv: Sequence[str] | None = None) -> None:
         core.cli()
 
 
+def _record_output(args: list[str], folder: str) -> list[str]:
+    """FaceFusion's arguments with its output (``-o`` / ``--output-path`` / ``--output-pattern``)
+    moved into ``folder``: the record pass's unstabilised video must not replace a file the user
+    already has there, nor be left in its place when the apply pass fails. A directory output
+    becomes ``folder/out``; any other keeps its file name. Abbreviated or attached forms
+    (``--output-p X``, ``-oX``) are passed on unchanged."""
+    import os
+
+    def moved(value: str) -> str:
+        if os.path.isdir(value):
+            os.makedirs(os.path.join(folder, "out"), exist_ok=True)
+            return os.path.join(folder, "out")
+        return os.path.join(folder, os.path.basename(value))
+
+    out, i = [], 0
+    while i < len(args):
+        arg = args[i]
+        name, eq, value = arg.partition("=")
+        if name in ("-o", "--output-path", "--output-pattern") and (eq or i + 1 < len(args)):
+            if eq:
+                out.append(f"{name}={moved(value)}")
+            else:
+                out += [arg, moved(args[i + 1])]
+                i += 1
+        else:
+            out.append(arg)
+        i += 1
+    return out
+
+
 def _two_passes(opts: dict[str, str], rest: list[str]) -> None:
     """``--ffaccel-stabilize``: a record pass in a child process, then the apply pass here."""
     import os
@@ -424,7 +454,7 @@ def _two_passes(opts: dict[str, str], rest: list[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="ffaccel-plan-") as tmp:
         plan = os.path.join(tmp, "plan.npz")
         first = subprocess.run(check=False, args=[sys.executable, "-m", "ffaccel.integrations.facefusion", *common,
-                                f"--ffaccel-stabilize-record={plan}", *rest])
+                                f"--ffaccel-stabilize-record={plan}", *_record_output(rest, tmp)])
         if first.returncode != 0 or not os.path.isfile(plan):
             raise SystemExit(first.returncode or 1)
         main([*common, f"--ffaccel-stabilize-plan={plan}", *rest])
