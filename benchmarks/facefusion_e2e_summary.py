@@ -25,9 +25,9 @@ def _docs(paths: list[Path]) -> list[dict]:
 def print_summary(paths: list[Path]) -> None:
     """One row per run and FaceFusion version: the pasted face's jitter about the truth and its
     worst frame, exact (raw detections) against stabilised, from ``--json`` files."""
-    print("| motion | frames at size | face px | FaceFusion | jitter about truth px, exact / stabilised | less "
+    print("| motion | photo | frames at size | face px | FaceFusion | jitter about truth px, exact / stabilised | less "
           "| worst frame % F, exact / stabilised | worst / eye distance, stabilised | triples |")
-    print("|" + "---|" * 9)
+    print("|" + "---|" * 10)
     for doc in _docs(paths):
         real = doc.get("real", {})
         for res in doc["results"]:
@@ -35,7 +35,8 @@ def print_summary(paths: list[Path]) -> None:
                 raw, st = cfg.get("exact", {}).get("jitter", {}), cfg.get("stabilized", {}).get("jitter", {})
                 if "jitter_vs_truth_px" not in raw or "jitter_vs_truth_px" not in st:
                     continue
-                print(f"| {doc.get('motion', 'demo')} | {doc['frames']} at {doc['size']} | {real.get('face_px', '-')} "
+                print(f"| {doc.get('motion', 'demo')} | {real.get('photo', '-')} | {doc['frames']} at {doc['size']} "
+                      f"| {real.get('face_px', '-')} "
                       f"| {res['version']} | {raw['jitter_vs_truth_px']:.2f} / {st['jitter_vs_truth_px']:.2f} "
                       f"| {raw['jitter_vs_truth_px'] / max(st['jitter_vs_truth_px'], 1e-9):.1f}x "
                       f"| {100 * raw['error_max_over_face_width']:.2f} / {100 * st['error_max_over_face_width']:.2f} "
@@ -74,7 +75,8 @@ def plot_summary(paths: list[Path], out: Path) -> None:
         raise SystemExit("--plot: no file with exact and stabilized tracks")
     cols = min(4, len(panels))
     rows = -(-len(panels) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.6 * rows), squeeze=False, sharey=True)
+    # each panel its own y scale: a face the detector lost can be 100 % F off, the rest under 3 %
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.6 * rows), squeeze=False)
     for ax, (doc, versions, cfg) in zip(axes.ravel(), panels):
         for variant, colour in (("exact", "tab:red"), ("stabilized", "tab:blue")):
             j = cfg[variant]["jitter"]
@@ -84,7 +86,8 @@ def plot_summary(paths: list[Path], out: Path) -> None:
             ax.plot(frames, err, ".-", ms=2, lw=0.8, color=colour,
                     label=f"{'raw detections' if variant == 'exact' else 'stabilised'} ({j['jitter_vs_truth_px']:.2f} px)")
         face = doc.get("real", {}).get("face_px", "")
-        ax.set_title(f"{doc.get('motion', 'demo')}, {doc['size']}, {face} px, FaceFusion {' = '.join(versions)}",
+        photo = doc.get("real", {}).get("photo", "demo")
+        ax.set_title(f"{doc.get('motion', 'demo')}, {photo}, {doc['size']}, {face} px, FF {' = '.join(versions)}",
                      fontsize=8)
         ax.legend(fontsize=6, loc="upper left")
         ax.tick_params(labelsize=7)
