@@ -48,6 +48,7 @@ import json
 import shutil
 import subprocess
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -422,18 +423,26 @@ def render_case(root: Path, frames: int, width: int, height: int, ffmpeg: str, s
     shutil.rmtree(case_dir, ignore_errors=True)
     case_dir.mkdir(parents=True)
     cv2.imwrite(str(source), clip.source)
+    with ffv1_writer(ffmpeg, target, width, height, clip.spec.fps) as write:
+        table = detector_table(clip, write, missed)
+    build_models(models, *table)
+    (case_dir / "done").write_text("ok")
+    return case
+
+
+@contextmanager
+def ffv1_writer(ffmpeg: str, target: Path, width: int, height: int, fps: float):
+    """``write(frame)`` for (height, width, 3) uint8 BGR frames into ``target``, a lossless FFV1
+    video; RuntimeError when ffmpeg fails."""
     cmd = [ffmpeg, "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}",
-           "-r", str(int(clip.spec.fps)), "-i", "-", "-c:v", "ffv1", "-pix_fmt", "bgr0", str(target)]
+           "-r", str(int(fps)), "-i", "-", "-c:v", "ffv1", "-pix_fmt", "bgr0", str(target)]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
     try:
-        table = detector_table(clip, lambda frame: proc.stdin.write(frame.tobytes()), missed)
+        yield lambda frame: proc.stdin.write(np.ascontiguousarray(frame).tobytes())
     finally:
         proc.stdin.close()
         if proc.wait() != 0:
             raise RuntimeError(f"ffmpeg failed to encode {target}")
-    build_models(models, *table)
-    (case_dir / "done").write_text("ok")
-    return case
 
 
 def detector_table(clip, sink, missed: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
 from dataclasses import asdict
 from pathlib import Path
 
@@ -39,18 +38,13 @@ def _key(spec: clips.ClipSpec) -> str:
 def _detect(det: MTCNN, rgb: np.ndarray, prev_box: np.ndarray | None):
     """(box x0 y0 x1 y1, score, (5, 2) points) of the tracked face in a whole frame, or None:
     :func:`real.track.run_clip`'s strategy, the window cut from the frame instead of rendered."""
-    h, w = rgb.shape[:2]
-    if prev_box is not None:
-        side = track.WINDOW * max(prev_box[2] - prev_box[0], prev_box[3] - prev_box[1])
-        cx, cy = 0.5 * (prev_box[0] + prev_box[2]), 0.5 * (prev_box[1] + prev_box[3])
-        x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
-        x1, y1 = int(min(w, cx + side / 2)), int(min(h, cy + side / 2))
-        if x1 - x0 >= 24 and y1 - y0 >= 24:
-            dets = det.detect(np.ascontiguousarray(rgb[y0:y1, x0:x1]), min_face=max(12.0, 0.5 * side / track.WINDOW))
-            hit = track._best([(b + [x0, y0, x0, y0], s, p + [x0, y0]) for b, s, p in dets], prev_box)
-            if hit is not None:
-                return hit
-    return track._best(det.detect(rgb, min_face=max(20.0, h / 40.0)), None)
+    window = None if prev_box is None else track.window_around(prev_box, rgb.shape[1], rgb.shape[0])
+    if window is not None:
+        x0, y0, x1, y1 = window
+        hit = track.detect_near(det, np.ascontiguousarray(rgb[y0:y1, x0:x1]), window, prev_box)
+        if hit is not None:
+            return hit
+    return track.detect_whole(det, rgb)
 
 
 def render_real_case(root: Path, scenario: str, res: str, face_px: int, photo: str, ffmpeg: str,
@@ -96,18 +90,15 @@ def render_real_case(root: Path, scenario: str, res: str, face_px: int, photo: s
     found = np.full((spec.frames, 5, 2), np.nan)
     ratio = S.detect_ratio(height, width)
     fingerprints, rows = [], []
-    cmd = [ffmpeg, "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}",
-           "-r", str(int(clips.FPS)), "-i", "-", "-c:v", "ffv1", "-pix_fmt", "bgr0", str(target)]
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
     prev = None
-    try:
+    with S.ffv1_writer(ffmpeg, target, width, height, clips.FPS) as write:
         for i in range(spec.frames):
             m = clips.similarity(traj[i], ref)
             truth[i] = clips.apply(m, ref)
             shutter = None if blur is None else [clips.similarity(row, ref) for row in blur[i]]
             rgb = rend.render(m, (0, 0, width, height), clips.occluders(spec, i, truth[i]), shutter)
             bgr = np.ascontiguousarray(rgb[:, :, ::-1])
-            proc.stdin.write(bgr.tobytes())
+            write(bgr)
             hit = _detect(det, rgb, prev)
             fingerprints.append(S.fingerprint(bgr))
             if hit is None:
@@ -119,10 +110,6 @@ def render_real_case(root: Path, scenario: str, res: str, face_px: int, photo: s
             rows.append(row)
             if (i + 1) % 24 == 0:
                 log(f"  {spec.tag}: rendered and detected {i + 1}/{spec.frames} frames")
-    finally:
-        proc.stdin.close()
-        if proc.wait() != 0:
-            raise RuntimeError(f"ffmpeg failed to encode {target}")
     source_bgr = load_faces()[1]
     cv2.imwrite(str(source), source_bgr)
     fp, row = S.source_detection(source_bgr)

@@ -46,6 +46,30 @@ def _best(dets, prev_box):
     return max(dets, key=lambda d: (iou(d[0]), d[1]))
 
 
+def window_around(prev_box, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1): the search window of ``WINDOW`` face boxes around the last box, cut to
+    the frame; None when under 24 px a side (then the whole frame is searched)."""
+    side = WINDOW * max(prev_box[2] - prev_box[0], prev_box[3] - prev_box[1])
+    cx, cy = 0.5 * (prev_box[0] + prev_box[2]), 0.5 * (prev_box[1] + prev_box[3])
+    x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
+    x1, y1 = int(min(width, cx + side / 2)), int(min(height, cy + side / 2))
+    return (x0, y0, x1, y1) if x1 - x0 >= 24 and y1 - y0 >= 24 else None
+
+
+def detect_near(det: MTCNN, img: np.ndarray, window: tuple[int, int, int, int], prev_box):
+    """The face in ``img`` (the pixels of ``window``) that continues ``prev_box``, in frame
+    coordinates: (box, score, (5, 2) points), or None."""
+    x0, y0 = window[:2]
+    side = WINDOW * max(prev_box[2] - prev_box[0], prev_box[3] - prev_box[1])
+    dets = det.detect(img, min_face=max(12.0, 0.5 * side / WINDOW))
+    return _best([(b + [x0, y0, x0, y0], s, p + [x0, y0]) for b, s, p in dets], prev_box)
+
+
+def detect_whole(det: MTCNN, img: np.ndarray):
+    """The best face of a search of the whole frame ``img`` (faces from 1/40 of its height), or None."""
+    return _best(det.detect(img, min_face=max(20.0, img.shape[0] / 40.0)), None)
+
+
 def reference_points(photo_name: str, det: MTCNN, cache: Path) -> np.ndarray:
     """The photo's 5 points (photo px) as the detector sees them at a 300 px face; cached."""
     key = hashlib.sha1(f"{photo_name}|{detector_version()}|{clips.RENDER_VERSION}".encode()).hexdigest()[:12]
@@ -135,27 +159,19 @@ def run_clip(spec: clips.ClipSpec, det: MTCNN, cache: Path) -> dict:
     scores = np.zeros(t_len)
     searched = np.zeros(t_len, bool)
     prev = None
-    full_min = max(20.0, h / 40.0)
     for i in range(t_len):
         m = clips.similarity(traj[i], ref)
         truth[i] = clips.apply(m, ref)
         occ = clips.occluders(spec, i, truth[i])
         shutter = None if blur is None else [clips.similarity(row, ref) for row in blur[i]]
         hit = None
-        if prev is not None:
-            side = WINDOW * max(prev[2] - prev[0], prev[3] - prev[1])
-            cx, cy = 0.5 * (prev[0] + prev[2]), 0.5 * (prev[1] + prev[3])
-            x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
-            x1, y1 = int(min(w, cx + side / 2)), int(min(h, cy + side / 2))
-            if x1 - x0 >= 24 and y1 - y0 >= 24:
-                img = rend.render(m, (x0, y0, x1 - x0, y1 - y0), occ, shutter)
-                dets = det.detect(img, min_face=max(12.0, 0.5 * side / WINDOW))
-                shifted = [(b + [x0, y0, x0, y0], s, p + [x0, y0]) for b, s, p in dets]
-                hit = _best(shifted, prev)
+        window = None if prev is None else window_around(prev, w, h)
+        if window is not None:
+            x0, y0, x1, y1 = window
+            hit = detect_near(det, rend.render(m, (x0, y0, x1 - x0, y1 - y0), occ, shutter), window, prev)
         if hit is None:
             searched[i] = True
-            img = rend.render(m, (0, 0, w, h), occ, shutter)
-            hit = _best(det.detect(img, min_face=full_min), None)
+            hit = detect_whole(det, rend.render(m, (0, 0, w, h), occ, shutter))
         if hit is not None:
             boxes[i], scores[i], detected[i] = hit
             prev = hit[0]
