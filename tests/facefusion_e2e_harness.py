@@ -343,10 +343,16 @@ def setup(work: Path, python: str, frames: int, width: int, height: int, **rende
     not) where :func:`environment` finds no end-to-end run possible here."""
     import facefusion_standins as S
 
+    return setup_case(work, python, lambda cache, ffmpeg: S.render_case(cache, frames, width, height, ffmpeg, **render))
+
+
+def setup_case(work: Path, python: str, make_case) -> tuple[Setup | None, str]:
+    """:func:`setup` for a case from ``make_case(cache_folder, ffmpeg_path)`` (a
+    ``facefusion_standins.Case``)."""
     src, bin_dir, why = environment(work, python)
     if src is None:
         return None, why
-    case = S.render_case(Path(work) / "cache", frames, width, height, str(bin_dir / "ffmpeg"), **render)
+    case = make_case(Path(work) / "cache", str(bin_dir / "ffmpeg"))
     ff = prepare_facefusion(src, work, case.models)
     import ffaccel  # the child imports the same ffaccel as this process
 
@@ -360,5 +366,5 @@ def python_has(python: str, modules: list[str]) -> str:
     return "" if proc.returncode == 0 else proc.stdout.decode(errors="replace").strip().splitlines()[-1]
 
 
-__all__ = ["REQUIREMENTS", "VARIANTS", "Setup", "environment", "setup", "RunResult", "compare_frames", "compare_outputs", "video_frame_md5s", "facefusion_version",
+__all__ = ["REQUIREMENTS", "VARIANTS", "Setup", "environment", "setup", "setup_case", "RunResult", "compare_frames", "compare_outputs", "video_frame_md5s", "facefusion_version",
            "facefusion_flags", "pasted_track", "prepare_facefusion", "python_has", "read_frames", "run_facefusion", "summarise_profiles", "swap_matrices"]

