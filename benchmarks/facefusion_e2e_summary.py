@@ -22,25 +22,31 @@ def _docs(paths: list[Path]) -> list[dict]:
     return docs
 
 
+def _pairs(paths: list[Path], key: str):
+    """(run, FaceFusion version, config) of every configuration whose exact and stabilized
+    jitter records both hold ``key``."""
+    for doc in _docs(paths):
+        for res in doc["results"]:
+            for cfg in res["configs"].values():
+                if all(key in cfg.get(v, {}).get("jitter", {}) for v in ("exact", "stabilized")):
+                    yield doc, res["version"], cfg
+
+
 def print_summary(paths: list[Path]) -> None:
     """One row per run and FaceFusion version: the pasted face's jitter about the truth and its
     worst frame, exact (raw detections) against stabilised, from ``--json`` files."""
     print("| motion | photo | frames at size | face px | FaceFusion | jitter about truth px, exact / stabilised | less "
           "| worst frame % F, exact / stabilised | worst / eye distance, stabilised | triples |")
     print("|" + "---|" * 10)
-    for doc in _docs(paths):
+    for doc, version, cfg in _pairs(paths, "jitter_vs_truth_px"):
         real = doc.get("real", {})
-        for res in doc["results"]:
-            for cfg in res["configs"].values():
-                raw, st = cfg.get("exact", {}).get("jitter", {}), cfg.get("stabilized", {}).get("jitter", {})
-                if "jitter_vs_truth_px" not in raw or "jitter_vs_truth_px" not in st:
-                    continue
-                print(f"| {doc.get('motion', 'demo')} | {real.get('photo', '-')} | {doc['frames']} at {doc['size']} "
-                      f"| {real.get('face_px', '-')} "
-                      f"| {res['version']} | {raw['jitter_vs_truth_px']:.2f} / {st['jitter_vs_truth_px']:.2f} "
-                      f"| {raw['jitter_vs_truth_px'] / max(st['jitter_vs_truth_px'], 1e-9):.1f}x "
-                      f"| {100 * raw['error_max_over_face_width']:.2f} / {100 * st['error_max_over_face_width']:.2f} "
-                      f"| {st['error_max_over_eye']:.3f} | {st.get('triples', '-')} |")
+        raw, st = cfg["exact"]["jitter"], cfg["stabilized"]["jitter"]
+        print(f"| {doc.get('motion', 'demo')} | {real.get('photo', '-')} | {doc['frames']} at {doc['size']} "
+              f"| {real.get('face_px', '-')} "
+              f"| {version} | {raw['jitter_vs_truth_px']:.2f} / {st['jitter_vs_truth_px']:.2f} "
+              f"| {raw['jitter_vs_truth_px'] / max(st['jitter_vs_truth_px'], 1e-9):.1f}x "
+              f"| {100 * raw['error_max_over_face_width']:.2f} / {100 * st['error_max_over_face_width']:.2f} "
+              f"| {st['error_max_over_eye']:.3f} | {st.get('triples', '-')} |")
 
 
 def _case_of(doc: dict) -> tuple:
@@ -58,19 +64,15 @@ def plot_summary(paths: list[Path], out: Path) -> None:
     import matplotlib.pyplot as plt
 
     panels = []  # [doc, versions, cfg]; runs of one case whose tracks are the same share a panel
-    for doc in _docs(paths):
-        for res in doc["results"]:
-            for cfg in res["configs"].values():
-                if "track_px" in cfg.get("exact", {}).get("jitter", {}) and "track_px" in cfg.get("stabilized", {}).get(
-                        "jitter", {}):
-                    same = [p for p in panels if _case_of(p[0]) == _case_of(doc) and all(
-                        np.shape(p[2][v]["jitter"]["track_px"]) == np.shape(cfg[v]["jitter"]["track_px"])
-                        and np.allclose(p[2][v]["jitter"]["track_px"], cfg[v]["jitter"]["track_px"], rtol=0, atol=0.02)
-                        for v in ("exact", "stabilized"))]
-                    if same:
-                        same[0][1].append(res["version"])
-                    else:
-                        panels.append([doc, [res["version"]], cfg])
+    for doc, version, cfg in _pairs(paths, "track_px"):
+        same = [p for p in panels if _case_of(p[0]) == _case_of(doc) and all(
+            np.shape(p[2][v]["jitter"]["track_px"]) == np.shape(cfg[v]["jitter"]["track_px"])
+            and np.allclose(p[2][v]["jitter"]["track_px"], cfg[v]["jitter"]["track_px"], rtol=0, atol=0.02)
+            for v in ("exact", "stabilized"))]
+        if same:
+            same[0][1].append(version)
+        else:
+            panels.append([doc, [version], cfg])
     if not panels:
         raise SystemExit("--plot: no file with exact and stabilized tracks")
     cols = min(4, len(panels))
