@@ -34,7 +34,7 @@ StabCausalConsts consts_from(const nb::dict& d) {
     FFACCEL_KEY(thresh_nu0); FFACCEL_KEY(rise_rate); FFACCEL_KEY(memory); FFACCEL_KEY(vgate2); FFACCEL_KEY(lam_det);
     FFACCEL_KEY(bias_memory); FFACCEL_KEY(bias_var); FFACCEL_KEY(bias_gate); FFACCEL_KEY(step);
     FFACCEL_KEY(boost_decay); FFACCEL_KEY(kappa); FFACCEL_KEY(log_max); FFACCEL_KEY(alpha_min); FFACCEL_KEY(beta_min);
-    FFACCEL_KEY(move); FFACCEL_KEY(log_zoom); FFACCEL_KEY(turn); FFACCEL_KEY(shape);
+    FFACCEL_KEY(move); FFACCEL_KEY(log_zoom); FFACCEL_KEY(turn); FFACCEL_KEY(shape); FFACCEL_KEY(follow);
 #undef FFACCEL_KEY
     k.predict_max = static_cast<int>(key(d, "predict_max"));
     k.persist = key(d, "persist") != 0.0;

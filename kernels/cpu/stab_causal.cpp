@@ -226,6 +226,16 @@ void StabCausal::bank_update(const double* y, const double* r, double dt) {  // 
         x_[c] = p + alpha * nu;
         v_[c] = v_[c] + (unit ? beta : beta / dt) * nu;
     }
+    const double follow2 = k_.follow * k_.follow;
+    if (follow2 != 0.0) {  // the follow bound on the centroid (channels 0, 1), in the state
+        const double d0 = x_[0] - y[0], d1 = x_[1] - y[1];
+        const double dist2 = d0 * d0 + d1 * d1, lim2 = follow2 * (r[0] + r[1]);
+        if (dist2 > lim2) {
+            const double shrink = std::sqrt(lim2 / dist2);
+            x_[0] = y[0] + d0 * shrink;
+            x_[1] = y[1] + d1 * shrink;
+        }
+    }
 }
 
 // _cuts.is_cut of the frame whose features are y2_[0..2] (centroid re, im; RMS radius s) and

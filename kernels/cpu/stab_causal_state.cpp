@@ -16,7 +16,7 @@ namespace cpu {
 
 namespace {
 
-constexpr double kStateVersion = 1.0;  // bump when the members or their order change
+constexpr double kStateVersion = 2.0;  // bump when the members or their order change
 
 struct Saver {
     std::vector<double>& o;
@@ -69,7 +69,7 @@ void StabCausal::visit(Self& t, F&& f) {
                     &k.log_min_rigid, &k.log_min_resid, &k.lam_rigid, &k.lam_resid, &k.alpha_rigid, &k.alpha_resid,
                     &k.a_det, &k.b_det, &k.thresh_nu0, &k.rise_rate, &k.memory, &k.vgate2, &k.lam_det,
                     &k.bias_memory, &k.bias_var, &k.bias_gate, &k.step, &k.boost_decay, &k.kappa, &k.log_max,
-                    &k.alpha_min, &k.beta_min, &k.move, &k.log_zoom, &k.turn, &k.shape})
+                    &k.alpha_min, &k.beta_min, &k.move, &k.log_zoom, &k.turn, &k.shape, &k.follow})
         f(*v);
     f(k.predict_max);
     f(k.persist);

@@ -87,7 +87,11 @@ def test_causal_stops_with_the_head_after_a_turn():
     for seed in (3, 4, 5):
         out = stabilize_track(_noisy(truth, 0.6, seed), mode="causal")
         err = np.abs(out[:, :, 0] - truth[:, :, 0]).mean(axis=1)
-        assert err[55:].max() < 3.5 and err[70:].max() < 1.5, (seed, err[55:].max(), err[70:].max())
+        # 2.0 px after the turn (0.6 px noise): 1.3 px before the follow bound (_adaptive.FOLLOW),
+        # 1.76 with it. The bound pulls the state in at the turn's end and leaves its velocity,
+        # so the settle drifts a little further on this synthetic turn; on the real tracks the
+        # fast turns lose no jitter and less RMSE with it (docs/results/causal_bound.md)
+        assert err[55:].max() < 3.5 and err[70:].max() < 2.0, (seed, err[55:].max(), err[70:].max())
 
 
 def test_velocity_takeover_replaces_a_stale_velocity():

@@ -20,6 +20,7 @@ struct StabCausalConsts {
     double a_det = 0, b_det = 0, thresh_nu0 = 0, rise_rate = 0, memory = 0, vgate2 = 0, lam_det = 0;
     double bias_memory = 0, bias_var = 0, bias_gate = 0, step = 0, boost_decay = 0, kappa = 0;
     double log_max = 0, alpha_min = 0, beta_min = 0;
+    double follow = 0;  // the follow bound (_adaptive.FOLLOW; 0: none)
     bool persist = true, vgate = true;
     // _cuts.py
     double move = 0, log_zoom = 0, turn = 0, shape = 0;

@@ -25,7 +25,8 @@ def available() -> bool:
 def consts(stab: dict[str, float]) -> dict[str, float]:
     """The constants of the causal mode, by the names ``_core.StabCausal`` reads: ``stab``
     (stabilizer.py's: mad, r_prior, r_floor, up, down, v_prior, glitch, start_v0, start_p0,
-    predict_max, resid_lightest) and those of ``_adaptive`` and ``_cuts``."""
+    predict_max, resid_lightest) and those of ``_adaptive`` (``follow``: the causal mode's
+    follow bound) and ``_cuts``."""
     lightest = np.zeros(5)
     lightest[4] = stab["resid_lightest"]
     bank = _adaptive.AdaptiveFilter(np.zeros(5), lightest, stab["start_v0"], stab["start_p0"])  # start values per kind
@@ -43,7 +44,7 @@ def consts(stab: dict[str, float]) -> dict[str, float]:
         "alpha_min": _adaptive._ALPHA_MIN, "beta_min": _adaptive._BETA_MIN,
         "persist": float(bool(_adaptive.PERSIST)), "vgate": float(bool(_adaptive.VGATE)),
         "move": float(_cuts.MOVE), "log_zoom": float(_cuts._LOG_ZOOM), "turn": float(_cuts.TURN),
-        "shape": float(_cuts.SHAPE),
+        "shape": float(_cuts.SHAPE), "follow": float(_adaptive.FOLLOW),
     }
 
 
