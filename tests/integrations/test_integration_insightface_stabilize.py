@@ -118,9 +118,10 @@ def _stabilise_real(path, factory):
 @pytest.mark.parametrize("path", [p for p in REAL if not p.stem.startswith("occlusion")], ids=lambda p: p.stem)
 def test_the_default_filter_holds_on_real_detector_tracks(path):
     # The default is the causal stabiliser: on the shipped still, nod and cut tracks (MTCNN)
-    # it cuts jitter 3.7-16.7x against 1.5-5.8x for TemporalSmoother, the default before.
-    # (The partly occluded tracks go the other way, 2.0-3.3x against 6.6-6.7x: the causal
-    # filter follows the 8 frames the covered face reads 6-8 % F off, as it follows motion.)
+    # it cuts jitter 3.7-15.7x against 1.5-5.8x for TemporalSmoother, the default before.
+    # (The partly occluded tracks go the other way, 1.6-1.9x against 6.6-6.7x: the causal
+    # filter follows the 8 frames the covered face reads 6-8 % F off, as it follows motion,
+    # and its follow bound keeps it near the detections.)
     det, truth, cuts, ours = _stabilise_real(path, None)
     _, _, _, old = _stabilise_real(path, TemporalSmoother)
     raw = rd.jitter(det, truth, cuts)
