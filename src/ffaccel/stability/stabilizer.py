@@ -82,7 +82,9 @@ class LandmarkStabilizer:
     the noise level and the motion level are estimated from the frames seen.
 
     Args:
-        mode: ``"causal"`` (output for the frame just given; no latency) or
+        mode: ``"causal"`` (output for the frame just given; no latency; its
+            centre stays within 3.5 noise standard deviations of the frame's
+            detection, so a fast nod does not carry the face past the head) or
             ``"fixed_lag"`` (output for the frame ``lag`` calls ago, smoothed
             with the frames after it).
         lag: look-ahead frames of ``"fixed_lag"`` (>= 0); ignored when causal.
