@@ -13,6 +13,9 @@
 // load in turn; on a 512 x 512 mask at sigma 8 it took about 45 us of device time on an H100,
 // three times the warp and the paste together.
 //
+// Staged tile kernel (the usual case: vertical pass, radius <= kStageMaxRadius = 32): the tiled
+// kernel with the tile's source rows copied into shared memory first (see the kernel).
+//
 // Row kernel (any radius up to kFeatherMaxRadius): one block per output row, vertical sums of
 // the row to shared memory, then the horizontal taps from there. No intermediate image, so
 // nothing is allocated and `src` is never written.
@@ -71,30 +74,13 @@ struct TileTaps {
     float w[2 * kTileMaxRadius + 1];
 };
 
-// Phase 1's vertical sums of one column x for output rows first .. first + kRowsPerThread - 1:
-// acc[k] = sum_i taps[i] * src[reflect(first + k - r + i)][x], i = 0 .. 2r in order. Tap i of
-// row first + k reads source row offset t = i + k (row first - r + t). The taps run in chunks
-// of R = kRowsPerThread over a register window of 2R rows (offsets i0 .. i0 + 2R - 1): a whole
-// chunk is R shared reads of taps and R x R multiply-adds, with no test per tap. Why: the
-// earlier form tested every (row, tap) pair and reflected every row; those tests and index
-// sums were over half of the kernel's instructions (Nsight Compute, H100: 8.5 M instructions,
-// 3.4 M of them the FP32 multiply-adds). Rows far enough from the top and bottom edge (all of a
-// 512-row mask's tiles but the first and last few) step a pointer instead of reflecting.
-// Measured: 12.47 -> 11.59 us of device time (H100, 512 x 512, sigma 8).
-template <typename T>
-__device__ __forceinline__ void vertical_sums(const FeatherParams& p, const float* taps, int x, int first,
-                                              float (&acc)[kRowsPerThread]) {
+// The taps of kRowsPerThread consecutive outputs of one column: acc[k] += taps[i] * load(i + k),
+// i = 0 .. ntaps - 1 in order; load(t) is source row offset t (a row at most ntaps + R - 2).
+// The taps run in chunks of R over a register window of 2R rows: a whole chunk is R reads of
+// taps and R x R multiply-adds, with no test per tap.
+template <class Load>
+__device__ __forceinline__ void window_taps(const float* taps, int ntaps, Load load, float (&acc)[kRowsPerThread]) {
     constexpr int R = kRowsPerThread;
-    const int r = p.radius, ntaps = 2 * r + 1, last = ntaps + R - 2;  // last offset any tap reads
-    const int top = first - r;
-    const bool inside = top >= 0 && top + last < p.src.h;
-    const char* column = reinterpret_cast<const char*>(p.src.data) + static_cast<std::int64_t>(x) * sizeof(T);
-    // Offsets past `last` (the tail of the final chunk) are clamped to it: loaded, never used.
-    auto load = [&](int t) {
-        t = min(t, last);
-        const int y = inside ? top + t : reflect101(top + t, p.src.h);
-        return static_cast<float>(*reinterpret_cast<const T*>(column + y * p.src.stride));
-    };
     float win[2 * R];
 #pragma unroll
     for (int q = 0; q < R; ++q) win[q] = load(q);
@@ -123,42 +109,40 @@ __device__ __forceinline__ void vertical_sums(const FeatherParams& p, const floa
     }
 }
 
+// Phase 1's vertical sums of one column x for output rows first .. first + kRowsPerThread - 1:
+// acc[k] = sum_i taps[i] * src[reflect(first + k - r + i)][x], i = 0 .. 2r in order. Tap i of
+// row first + k reads source row offset t = i + k (row first - r + t). The taps run as
+// window_taps (chunks of R = kRowsPerThread over a register window of 2R rows). Why: the
+// earlier form tested every (row, tap) pair and reflected every row; those tests and index
+// sums were over half of the kernel's instructions (Nsight Compute, H100: 8.5 M instructions,
+// 3.4 M of them the FP32 multiply-adds). Rows far enough from the top and bottom edge (all of a
+// 512-row mask's tiles but the first and last few) step a pointer instead of reflecting.
+// Measured: 12.47 -> 11.59 us of device time (H100, 512 x 512, sigma 8).
 template <typename T>
-__global__ void feather_tile_kernel(FeatherParams p, TileTaps taps_arg) {
-    // 16-byte aligned for phase 2's float4 reads. Taps past ntaps and sums past a row's `cols`
-    // columns are never written: phase 2's float4 reads load some of them, and never use them.
-    // (Zero-filling the taps' tail took the uint8 instantiation from 48 to 56 registers, ptxas of
-    // CUDA 13, sm_90.)
-    __shared__ __align__(16) float taps[kTapsPitch];
-    __shared__ __align__(16) float sums[kTileH][kSumsPitch];
-    const int r = p.radius, ntaps = 2 * r + 1, cols = kTileW + 2 * r;
-    const int x0 = blockIdx.x * kTileW, y0 = blockIdx.y * kTileH;
-    for (int i = threadIdx.x; i < ntaps; i += blockDim.x) taps[i] = taps_arg.w[i];
-    __syncthreads();
+__device__ __forceinline__ void vertical_sums(const FeatherParams& p, const float* taps, int x, int first,
+                                              float (&acc)[kRowsPerThread]) {
+    constexpr int R = kRowsPerThread;
+    const int r = p.radius, ntaps = 2 * r + 1, last = ntaps + R - 2;  // last offset any tap reads
+    const int top = first - r;
+    const bool inside = top >= 0 && top + last < p.src.h;
+    const char* column = reinterpret_cast<const char*>(p.src.data) + static_cast<std::int64_t>(x) * sizeof(T);
+    // Offsets past `last` (the tail of the final chunk) are clamped to it: loaded, never used.
+    auto load = [&](int t) {
+        t = min(t, last);
+        const int y = inside ? top + t : reflect101(top + t, p.src.h);
+        return static_cast<float>(*reinterpret_cast<const T*>(column + y * p.src.stride));
+    };
+    window_taps(taps, ntaps, load, acc);
+}
 
-    // Phase 1: sums[k][j] = vertical sum of output row y0 + k at column reflect(x0 - r + j).
-    for (int item = threadIdx.x; item < cols * kRowGroups; item += blockDim.x) {
-        const int j = item % cols, group = item / cols;
-        const int x = reflect101(x0 - r + j, p.src.w);
-        const int first = y0 + group * kRowsPerThread;  // first output row of this group
-        float acc[kRowsPerThread];
-        if (!p.vertical) {
-#pragma unroll
-            for (int k = 0; k < kRowsPerThread; ++k) {
-                const int y = min(first + k, p.src.h - 1);  // rows past the image are never stored
-                acc[k] = static_cast<float>(row_ptr<T>(p.src, 0, y)[x]);
-            }
-        } else {
-#pragma unroll
-            for (int k = 0; k < kRowsPerThread; ++k) acc[k] = 0.0f;
-            vertical_sums<T>(p, taps, x, first, acc);
-        }
-#pragma unroll
-        for (int k = 0; k < kRowsPerThread; ++k) sums[group * kRowsPerThread + k][j] = acc[k];
-    }
-    __syncthreads();
-
-    // Phase 2: horizontal taps. Thread t computes output row k = t / kOutThreadsPerRow, columns
+// Phase 2 of the tile kernels: the horizontal taps over the vertical sums in shared memory
+// (`sums`: kTileH rows of kSumsPitch floats, column j the vertical sum at source column
+// reflect(x0 - r + j)), and the stores of the tile's outputs.
+template <typename T>
+__device__ __forceinline__ void horizontal_pass(const FeatherParams& p, const float* taps, const float* sums, int x0,
+                                                int y0) {
+    const int r = p.radius, ntaps = 2 * r + 1;
+    // Horizontal taps. Thread t computes output row k = t / kOutThreadsPerRow, columns
     // c .. c + 3 of the tile (c = 4 * (t % kOutThreadsPerRow)); output column c + u is
     // acc = feather_tap(acc, taps[i], sums[k][c + u + i]) for i = 0 .. 2r in order, from 0.
     // The taps run in chunks of 4 over a register window w[0 .. 7] = sums[k][c + i0 .. c + i0 + 7]:
@@ -174,7 +158,7 @@ __global__ void feather_tile_kernel(FeatherParams p, TileTaps taps_arg) {
     // the taps' float4 is one address for the whole warp (a broadcast). The window's float4 is
     // loaded at the start of each chunk, so no load follows the last one.
     const int k = threadIdx.x / kOutThreadsPerRow, c = kOutCols * (threadIdx.x % kOutThreadsPerRow);
-    const float* row = &sums[k][c];
+    const float* row = sums + k * kSumsPitch + c;
     float acc[kOutCols];
     if (!p.horizontal) {
 #pragma unroll
@@ -227,6 +211,128 @@ __global__ void feather_tile_kernel(FeatherParams p, TileTaps taps_arg) {
 }
 
 template <typename T>
+__global__ void feather_tile_kernel(FeatherParams p, TileTaps taps_arg) {
+    // 16-byte aligned for phase 2's float4 reads. Taps past ntaps and sums past a row's `cols`
+    // columns are never written: phase 2's float4 reads load some of them, and never use them.
+    // (Zero-filling the taps' tail took the uint8 instantiation from 48 to 56 registers, ptxas of
+    // CUDA 13, sm_90.)
+    __shared__ __align__(16) float taps[kTapsPitch];
+    __shared__ __align__(16) float sums[kTileH][kSumsPitch];
+    const int r = p.radius, ntaps = 2 * r + 1, cols = kTileW + 2 * r;
+    const int x0 = blockIdx.x * kTileW, y0 = blockIdx.y * kTileH;
+    for (int i = threadIdx.x; i < ntaps; i += blockDim.x) taps[i] = taps_arg.w[i];
+    __syncthreads();
+
+    // Phase 1: sums[k][j] = vertical sum of output row y0 + k at column reflect(x0 - r + j).
+    for (int item = threadIdx.x; item < cols * kRowGroups; item += blockDim.x) {
+        const int j = item % cols, group = item / cols;
+        const int x = reflect101(x0 - r + j, p.src.w);
+        const int first = y0 + group * kRowsPerThread;  // first output row of this group
+        float acc[kRowsPerThread];
+        if (!p.vertical) {
+#pragma unroll
+            for (int k = 0; k < kRowsPerThread; ++k) {
+                const int y = min(first + k, p.src.h - 1);  // rows past the image are never stored
+                acc[k] = static_cast<float>(row_ptr<T>(p.src, 0, y)[x]);
+            }
+        } else {
+#pragma unroll
+            for (int k = 0; k < kRowsPerThread; ++k) acc[k] = 0.0f;
+            vertical_sums<T>(p, taps, x, first, acc);
+        }
+#pragma unroll
+        for (int k = 0; k < kRowsPerThread; ++k) sums[group * kRowsPerThread + k][j] = acc[k];
+    }
+    __syncthreads();
+
+    horizontal_pass<T>(p, taps, &sums[0][0], x0, y0);
+}
+
+// Staged tile kernel (vertical pass, radius <= kStageMaxRadius): the tiled kernel with its
+// source rows first copied into shared memory by the whole block, so phase 1's taps read
+// shared memory. Why: phase 1 of the tiled kernel streams each column's 2r + 8 source rows
+// from global memory in chunks of 8, one memory latency per chunk, 9 in a row at sigma 8,
+// with too few warps on an SM (2 blocks of 8) to hide them; staging issues every load of the
+// tile at once (kStageUnroll rows x up to 4 columns a thread in flight). Each output still
+// takes its vertical taps in ascending order from the same values, then phase 2 is the
+// tiled kernel's, so the bytes do not change. The tile (kTileH + 2r rows of kTileW + 2r
+// columns, the source's own type) and the sums share one shared-memory block: the sums are
+// written after every thread has read the tile.
+constexpr int kStageMaxRadius = 32;  // cols <= 128: one phase-1 item per thread (kThreads = 2 x 128)
+constexpr int kStageUnroll = 4;      // rows a warp loads before it stores them
+constexpr int kStageColsPerLane = (kTileW + 2 * kStageMaxRadius + 31) / 32;
+static_assert((kTileW + 2 * kStageMaxRadius) * kRowGroups <= kThreads, "staged phase 1: one item per thread");
+
+// Shared memory of the staged kernel for radius r and source element size `elem` (bytes).
+constexpr size_t staged_shared(int r, size_t elem) {
+    const size_t tile = static_cast<size_t>(kTileH + 2 * r) * static_cast<size_t>(kTileW + 2 * r) * elem;
+    const size_t sums = static_cast<size_t>(kTileH) * kSumsPitch * sizeof(float);
+    return kTapsPitch * sizeof(float) + (tile > sums ? tile : sums);
+}
+static_assert(staged_shared(kStageMaxRadius, sizeof(float)) <= 48 * 1024, "staged tile exceeds the default shared memory");
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads) feather_staged_kernel(FeatherParams p, TileTaps taps_arg) {
+    extern __shared__ __align__(16) float staged[];
+    float* taps = staged;                   // kTapsPitch floats
+    float* sums = staged + kTapsPitch;      // kTileH rows of kSumsPitch floats, after the tile is read
+    T* tile = reinterpret_cast<T*>(sums);   // kTileH + 2r rows of `cols` source values, before
+    const int r = p.radius, ntaps = 2 * r + 1, cols = kTileW + 2 * r, rows = kTileH + 2 * r;
+    const int x0 = blockIdx.x * kTileW, y0 = blockIdx.y * kTileH;
+    for (int i = threadIdx.x; i < ntaps; i += blockDim.x) taps[i] = taps_arg.w[i];
+    // Stage: tile row t is source row reflect(y0 - r + t), tile column j source column
+    // reflect(x0 - r + j). Warp w takes rows w, w + 8, ...; its lanes take columns lane, lane + 32, ...
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = blockDim.x / 32;
+    int src_x[kStageColsPerLane];
+#pragma unroll
+    for (int q = 0; q < kStageColsPerLane; ++q) src_x[q] = reflect101(x0 - r + lane + 32 * q, p.src.w);
+    for (int t0 = warp; t0 < rows; t0 += warps * kStageUnroll) {
+        T v[kStageUnroll][kStageColsPerLane];
+#pragma unroll
+        for (int u = 0; u < kStageUnroll; ++u) {  // every load first, then the stores
+            const int t = t0 + u * warps;
+            if (t >= rows) break;
+            const T* src_row = row_ptr<T>(p.src, 0, reflect101(y0 - r + t, p.src.h));
+#pragma unroll
+            for (int q = 0; q < kStageColsPerLane; ++q)
+                if (lane + 32 * q < cols) v[u][q] = __ldg(src_row + src_x[q]);
+        }
+#pragma unroll
+        for (int u = 0; u < kStageUnroll; ++u) {
+            const int t = t0 + u * warps;
+            if (t >= rows) break;
+#pragma unroll
+            for (int q = 0; q < kStageColsPerLane; ++q)
+                if (lane + 32 * q < cols) tile[t * cols + lane + 32 * q] = v[u][q];
+        }
+    }
+    __syncthreads();
+
+    // Phase 1 (one item a thread): the vertical sums of output rows y0 + 8 g .. y0 + 8 g + 7 at
+    // tile column j, the taps in chunks of R over a register window as vertical_sums.
+    constexpr int R = kRowsPerThread;
+    const int item = threadIdx.x, j = item % cols, group = item / cols;
+    const bool active = group < kRowGroups;
+    float acc[R];
+#pragma unroll
+    for (int k = 0; k < R; ++k) acc[k] = 0.0f;
+    if (active) {
+        const T* column = tile + group * R * cols + j;  // tile row group * R + t at column[t * cols]
+        const int last = ntaps + R - 2;                  // last row offset any tap reads
+        auto load = [&](int t) { return static_cast<float>(column[min(t, last) * cols]); };
+        window_taps(taps, ntaps, load, acc);
+    }
+    __syncthreads();  // every thread has read the tile: its space takes the sums
+    if (active) {
+#pragma unroll
+        for (int k = 0; k < R; ++k) sums[(group * R + k) * kSumsPitch + j] = acc[k];
+    }
+    __syncthreads();
+
+    horizontal_pass<T>(p, taps, sums, x0, y0);
+}
+
+template <typename T>
 __global__ void feather_row_kernel(FeatherParams p, FeatherTaps taps) {
     extern __shared__ float column[];
     const int y = blockIdx.x;
@@ -244,7 +350,11 @@ struct FeatherLaunch {
             TileTaps tile_taps{};
             for (int i = 0; i <= 2 * p.radius; ++i) tile_taps.w[i] = taps[i];
             const dim3 grid((p.src.w + kTileW - 1) / kTileW, tile_rows);
-            feather_tile_kernel<T><<<grid, kThreads, 0, stream>>>(p, tile_taps);
+            if (p.vertical && p.radius <= kStageMaxRadius) {
+                feather_staged_kernel<T><<<grid, kThreads, staged_shared(p.radius, sizeof(T)), stream>>>(p, tile_taps);
+            } else {
+                feather_tile_kernel<T><<<grid, kThreads, 0, stream>>>(p, tile_taps);
+            }
         } else {
             FeatherTaps row_taps{};
             for (int i = 0; i <= 2 * p.radius; ++i) row_taps.w[i] = taps[i];
