@@ -47,6 +47,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from real import clips as rc  # noqa: E402
+from real import dataset  # noqa: E402
 from real import lag_bound as lb  # noqa: E402
 
 from ffaccel.stability import _realdata as rd  # noqa: E402
@@ -57,20 +58,6 @@ PAST = 20
 LAMS = (0.0, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 HELD_OUT = ("camera",)
 COMBOS = [f"{r}/{f}" for r, f in rc.COMBOS]
-
-
-def load(folder: Path) -> list[dict]:
-    clips = []
-    for path in sorted(folder.glob("*.npz")):
-        with np.load(path, allow_pickle=False) as d:
-            stem = path.stem.split("_")
-            clips.append({"name": path.stem, "scenario": str(d["scenario"]), "photo": str(d["photo"]),
-                          "combo": f"{d['resolution']}/{stem[-2]}", "truth": d["truth"].astype(np.float64),
-                          "det": d["detected"].astype(np.float64), "cuts": [int(c) for c in d["cuts"]],
-                          "fw": float(d["face_width"])})
-    if not clips:
-        raise SystemExit(f"--tracks: no .npz tracks in {folder}")
-    return clips
 
 
 def ratios(clips: list[dict], value, ref) -> tuple[float, float, list]:
@@ -93,13 +80,17 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=".bench/fixed_lag_bound", help="folder for the JSON")
     args = ap.parse_args(argv)
     t0 = time.time()
-    clips = load(Path(args.tracks))
+    clips = dataset.saved_tracks(Path(args.tracks))
+    if not clips:
+        raise SystemExit(f"--tracks: no .npz tracks in {args.tracks}")
+    for c in clips:
+        c["truth"], c["det"] = c["truth"].astype(np.float64), c["det"].astype(np.float64)
     for c in clips:
         c["raw"] = whole(c["det"], c)
-        c["off"] = whole(stabilize_track(c["det"], mode="offline"), c)
-        c["today"] = whole(stabilize_track(c["det"], mode="fixed_lag", lag=LAG), c)
         c["off_out"] = stabilize_track(c["det"], mode="offline")
         c["today_out"] = stabilize_track(c["det"], mode="fixed_lag", lag=LAG)
+        c["off"] = whole(c["off_out"], c)
+        c["today"] = whole(c["today_out"], c)
     front = [c for c in clips if c["photo"] not in HELD_OUT]
     hard = [c for c in clips if c["photo"] in HELD_OUT]
     scen = [s for s in rc.SCENARIOS if any(c["scenario"] == s for c in front)]

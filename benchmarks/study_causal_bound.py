@@ -25,6 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from real import clips as rc  # noqa: E402
+from real import dataset  # noqa: E402
 from real.deviation_bound import bound_to_detections  # noqa: E402
 
 from ffaccel.stability import _realdata as rd  # noqa: E402
@@ -42,13 +43,8 @@ def clip_metrics(out: np.ndarray, clip: dict) -> dict:
 
 
 def load(folder: Path) -> list[dict]:
-    clips = []
-    for path in sorted(Path(folder).glob("*.npz")):
-        with np.load(path) as d:
-            if str(d["photo"]) not in FRONTAL:
-                continue
-            clips.append({"name": path.stem, "scenario": str(d["scenario"]), "truth": d["truth"],
-                          "detected": d["detected"], "cuts": [int(c) for c in d["cuts"]]})
+    """The frontal-photo tracks of ``folder`` (dataset.saved_tracks)."""
+    clips = [c for c in dataset.saved_tracks(folder) if c["photo"] in FRONTAL]
     if not clips:
         raise SystemExit(f"--tracks: no frontal-photo tracks (.npz) in {folder}")
     return clips
@@ -58,7 +54,7 @@ def study(clips: list[dict], ks: list[float], progress=None) -> dict:
     """{scenario: {method: [per-clip metrics]}}, methods raw, causal and bound k=..."""
     rows: dict = {}
     for i, clip in enumerate(clips):
-        det = clip["detected"]
+        det = clip["det"]
         causal = stabilize_track(det, mode="causal")
         outs = {"raw": det, "causal": causal}
         outs.update({f"bound k={k:g}": bound_to_detections(causal, det, k) for k in ks})

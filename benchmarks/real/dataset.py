@@ -103,6 +103,22 @@ def load_tracks(specs, folder: Path) -> dict:
     return results
 
 
+def saved_tracks(folder: Path) -> list[dict]:
+    """Every .npz track in ``folder`` (written by ``export``), in name order: dicts of name,
+    scenario, photo, combo ("res/face"), truth and det ((T, N, 2), as stored: float64, or
+    float32 in the shipped subset), cuts, fw (the clip's face width, px); empty where there is
+    none."""
+    tracks = []
+    for path in sorted(Path(folder).glob("*.npz")):
+        with np.load(path, allow_pickle=False) as d:
+            stem = path.stem.split("_")
+            tracks.append({"name": path.stem, "scenario": str(d["scenario"]), "photo": str(d["photo"]),
+                           "combo": f"{d['resolution']}/{stem[-2]}", "truth": d["truth"],
+                           "det": d["detected"], "cuts": [int(c) for c in d["cuts"]],
+                           "fw": float(d["face_width"])})
+    return tracks
+
+
 def face_widths(truth: np.ndarray) -> np.ndarray:
     """(T,) face width per frame: 2 x the distance between the two eye points, px."""
     return 2.0 * np.linalg.norm(truth[:, 1] - truth[:, 0], axis=1)

@@ -41,7 +41,6 @@ from collections import deque
 import numpy as np
 
 from . import _adaptive, _causal_core, _kalman
-from ._adaptive import AdaptiveFilter
 from ffaccel._checks import as_points, as_timestamp
 from ._cuts import frame_features, is_cut
 from ._modes import check_mode
@@ -187,7 +186,8 @@ class LandmarkStabilizer:
             self._r_last = r
             lightest = np.zeros(n_ch)
             lightest[4:] = RESID_LIGHTEST if self.lag else RESID_LIGHTEST_CAUSAL
-            self._bank = AdaptiveFilter(y, lightest, START_V0, START_P0, 0.0 if self.lag else _adaptive.FOLLOW)
+            follow = 0.0 if self.lag else _adaptive.FOLLOW  # the follow bound is the causal mode's
+            self._bank = _adaptive.AdaptiveFilter(y, lightest, START_V0, START_P0, follow)
             rec = {"x": y.copy(), "measured": True, "dt": dt}
             if self.lag:
                 rec.update(a=_kalman.start(y, r * FL_P0, V_PRIOR), b=_kalman.start(y[:4], r[:4] * FL_P0, V_PRIOR), r=r)
