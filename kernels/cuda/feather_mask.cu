@@ -75,37 +75,52 @@ struct TileTaps {
 };
 
 // The taps of kRowsPerThread consecutive outputs of one column: acc[k] += taps[i] * load(i + k),
-// i = 0 .. ntaps - 1 in order; load(t) is source row offset t (a row at most ntaps + R - 2).
-// The taps run in chunks of R over a register window of 2R rows: a whole chunk is R reads of
-// taps and R x R multiply-adds, with no test per tap.
+// i = 0 .. ntaps - 1 in order; load(t) is source row offset t (a row at most ntaps + R - 2;
+// the window also loads offsets up to R past that, which no tap uses, so `load` must be
+// safe there: it clamps, or its rows are padded). The taps run in chunks of R over a register
+// window of 2R rows: a whole chunk is R reads of taps and R x R multiply-adds, with no test per
+// tap. Whole chunks run two at a time, the second reading the window's halves the other way
+// round, so no register is copied from one chunk to the next (the one-chunk loop spent 8 moves
+// a chunk on that copy); the last, partial chunk follows the loop.
 template <class Load>
 __device__ __forceinline__ void window_taps(const float* taps, int ntaps, Load load, float (&acc)[kRowsPerThread]) {
     constexpr int R = kRowsPerThread;
-    float win[2 * R];
+    float lo[R], hi[R];  // window rows i0 .. i0 + R - 1 and i0 + R .. i0 + 2R - 1
+    // chunk i0 with the window's first half in `a`: loads the second half into `b`, then the taps
+    auto chunk = [&](int i0, float (&a)[R], float (&b)[R]) {
 #pragma unroll
-    for (int q = 0; q < R; ++q) win[q] = load(q);
-    for (int i0 = 0; i0 < ntaps; i0 += R) {
+        for (int q = 0; q < R; ++q) b[q] = load(i0 + R + q);
 #pragma unroll
-        for (int q = 0; q < R; ++q) win[R + q] = load(i0 + R + q);
-        if (i0 + R <= ntaps) {
+        for (int q = 0; q < R; ++q) {
+            const float w = taps[i0 + q];
 #pragma unroll
-            for (int q = 0; q < R; ++q) {
+            for (int k = 0; k < R; ++k) acc[k] = feather_tap(acc[k], w, q + k < R ? a[q + k] : b[q + k - R]);
+        }
+    };
+#pragma unroll
+    for (int q = 0; q < R; ++q) lo[q] = load(q);
+    int i0 = 0;
+    for (; i0 + 2 * R <= ntaps; i0 += 2 * R) {
+        chunk(i0, lo, hi);
+        chunk(i0 + R, hi, lo);
+    }
+    if (i0 + R <= ntaps) {  // one whole chunk left: its second half becomes the tail's first
+        chunk(i0, lo, hi);
+        i0 += R;
+#pragma unroll
+        for (int q = 0; q < R; ++q) lo[q] = hi[q];
+    }
+    if (i0 < ntaps) {  // the last, partial chunk
+#pragma unroll
+        for (int q = 0; q < R; ++q) hi[q] = load(i0 + R + q);
+#pragma unroll
+        for (int q = 0; q < R; ++q) {
+            if (i0 + q < ntaps) {
                 const float w = taps[i0 + q];
 #pragma unroll
-                for (int k = 0; k < R; ++k) acc[k] = feather_tap(acc[k], w, win[q + k]);
-            }
-        } else {  // the last, partial chunk
-#pragma unroll
-            for (int q = 0; q < R; ++q) {
-                if (i0 + q < ntaps) {
-                    const float w = taps[i0 + q];
-#pragma unroll
-                    for (int k = 0; k < R; ++k) acc[k] = feather_tap(acc[k], w, win[q + k]);
-                }
+                for (int k = 0; k < R; ++k) acc[k] = feather_tap(acc[k], w, q + k < R ? lo[q + k] : hi[q + k - R]);
             }
         }
-#pragma unroll
-        for (int q = 0; q < R; ++q) win[q] = win[R + q];
     }
 }
 
@@ -166,39 +181,40 @@ __device__ __forceinline__ void horizontal_pass(const FeatherParams& p, const fl
     } else {
 #pragma unroll
         for (int u = 0; u < kOutCols; ++u) acc[u] = 0.0f;
-        float w[8];
+        // w[0 .. 3] and w[4 .. 7] of the comment above; a chunk reads its window as (a, b), the
+        // next one as (b, a), so whole chunks run two at a time with no register copied between
+        float lo[4], hi[4];
         const float4 head = *reinterpret_cast<const float4*>(row);
-        w[0] = head.x, w[1] = head.y, w[2] = head.z, w[3] = head.w;
-        // Loads w[4 .. 7] and the taps of chunk i0 (all 16-byte aligned: c and i0 are multiples of 4).
-        auto load_chunk = [&](int i0, float (&tq)[4]) {
+        lo[0] = head.x, lo[1] = head.y, lo[2] = head.z, lo[3] = head.w;
+        // Chunk i0 with the window's first half in `a`: loads its second half (16-byte aligned:
+        // c and i0 are multiples of 4) into `b` and the chunk's taps, then sums the taps
+        // (n of them: 4, or 1 or 3 for the last, partial chunk; ntaps is odd).
+        auto chunk = [&](int i0, int n, float (&a)[4], float (&b)[4]) {
             const float4 next = *reinterpret_cast<const float4*>(row + i0 + 4);
-            w[4] = next.x, w[5] = next.y, w[6] = next.z, w[7] = next.w;
+            b[0] = next.x, b[1] = next.y, b[2] = next.z, b[3] = next.w;
             const float4 t = *reinterpret_cast<const float4*>(taps + i0);
-            tq[0] = t.x, tq[1] = t.y, tq[2] = t.z, tq[3] = t.w;
-        };
-        int i0 = 0;
-        for (; i0 + 4 <= ntaps; i0 += 4) {  // whole chunks: no test per tap
-            float tq[4];
-            load_chunk(i0, tq);
+            const float tq[4] = {t.x, t.y, t.z, t.w};
 #pragma unroll
             for (int q = 0; q < 4; ++q) {
+                if (q < n) {
 #pragma unroll
-                for (int u = 0; u < kOutCols; ++u) acc[u] = feather_tap(acc[u], tq[q], w[q + u]);
-            }
-#pragma unroll
-            for (int q = 0; q < 4; ++q) w[q] = w[q + 4];
-        }
-        if (i0 < ntaps) {  // the last, partial chunk (ntaps is odd: 1 or 3 taps left)
-            float tq[4];
-            load_chunk(i0, tq);
-#pragma unroll
-            for (int q = 0; q < 4; ++q) {
-                if (i0 + q < ntaps) {
-#pragma unroll
-                    for (int u = 0; u < kOutCols; ++u) acc[u] = feather_tap(acc[u], tq[q], w[q + u]);
+                    for (int u = 0; u < kOutCols; ++u)
+                        acc[u] = feather_tap(acc[u], tq[q], q + u < 4 ? a[q + u] : b[q + u - 4]);
                 }
             }
+        };
+        int i0 = 0;
+        for (; i0 + 8 <= ntaps; i0 += 8) {  // whole chunks, two at a time: no test per tap
+            chunk(i0, 4, lo, hi);
+            chunk(i0 + 4, 4, hi, lo);
         }
+        if (i0 + 4 <= ntaps) {  // one whole chunk left: the partial one reads its second half
+            chunk(i0, 4, lo, hi);
+            i0 += 4;
+#pragma unroll
+            for (int q = 0; q < 4; ++q) lo[q] = hi[q];
+        }
+        if (i0 < ntaps) chunk(i0, ntaps - i0, lo, hi);  // the last, partial chunk
     }
     const int y = y0 + k;
     if (y >= p.src.h) return;
@@ -256,18 +272,28 @@ __global__ void feather_tile_kernel(FeatherParams p, TileTaps taps_arg) {
 // tile at once (kStageUnroll rows x up to 4 columns a thread in flight). Each output still
 // takes its vertical taps in ascending order from the same values, then phase 2 is the
 // tiled kernel's, so the bytes do not change. The tile (kTileH + 2r rows of kTileW + 2r
-// columns, the source's own type) and the sums share one shared-memory block: the sums are
+// columns at pitch kStagePitch, the source's own type) and the sums share one shared-memory block: the sums are
 // written after every thread has read the tile. Measured (H100, 512 x 512 float, sigma 8,
 // two builds alternating in one run): 11.11 -> 9.72 us of device time
 // (docs/results/h100-feather-d8c92a5), less than expected: the load rounds were not most of it.
 constexpr int kStageMaxRadius = 32;  // cols <= 128: one phase-1 item per thread (kThreads = 2 x 128)
 constexpr int kStageUnroll = 4;      // rows a warp loads before it stores them
-constexpr int kStageColsPerLane = (kTileW + 2 * kStageMaxRadius + 31) / 32;
-static_assert((kTileW + 2 * kStageMaxRadius) * kRowGroups <= kThreads, "staged phase 1: one item per thread");
+// The staged tile's row pitch (elements), the same for every radius: a compile-time pitch makes
+// every phase-1 load one shared-memory read at a constant offset from a pointer stepped once a
+// chunk (with the radius's `cols` as pitch each load cost a multiply, an add and a clamp: 3 of
+// every 5 non-arithmetic instructions of phase 1's chunk, CUDA 13 sm_90 SASS).
+constexpr int kStagePitch = kTileW + 2 * kStageMaxRadius;
+constexpr int kStageColsPerLane = (kStagePitch + 31) / 32;
+static_assert(kStagePitch * kRowGroups <= kThreads, "staged phase 1: one item per thread");
+
+// Rows of the staged tile for radius r: kTileH + 2r source rows, then kRowsPerThread rows of
+// padding that window_taps's window reads past the last tap (never written, never used in a
+// sum), so its loads need no clamp.
+constexpr int staged_rows(int r) { return kTileH + 2 * r + kRowsPerThread; }
 
 // Shared memory of the staged kernel for radius r and source element size `elem` (bytes).
 constexpr size_t staged_shared(int r, size_t elem) {
-    const size_t tile = static_cast<size_t>(kTileH + 2 * r) * static_cast<size_t>(kTileW + 2 * r) * elem;
+    const size_t tile = static_cast<size_t>(staged_rows(r)) * kStagePitch * elem;
     const size_t sums = static_cast<size_t>(kTileH) * kSumsPitch * sizeof(float);
     return kTapsPitch * sizeof(float) + (tile > sums ? tile : sums);
 }
@@ -278,7 +304,7 @@ __global__ void __launch_bounds__(kThreads) feather_staged_kernel(FeatherParams 
     extern __shared__ __align__(16) float staged[];
     float* taps = staged;                   // kTapsPitch floats
     float* sums = staged + kTapsPitch;      // kTileH rows of kSumsPitch floats, after the tile is read
-    T* tile = reinterpret_cast<T*>(sums);   // kTileH + 2r rows of `cols` source values, before
+    T* tile = reinterpret_cast<T*>(sums);   // staged_rows(r) rows of kStagePitch source values, before
     const int r = p.radius, ntaps = 2 * r + 1, cols = kTileW + 2 * r, rows = kTileH + 2 * r;
     const int x0 = blockIdx.x * kTileW, y0 = blockIdx.y * kTileH;
     for (int i = threadIdx.x; i < ntaps; i += blockDim.x) taps[i] = taps_arg.w[i];
@@ -305,7 +331,7 @@ __global__ void __launch_bounds__(kThreads) feather_staged_kernel(FeatherParams 
             if (t >= rows) break;
 #pragma unroll
             for (int q = 0; q < kStageColsPerLane; ++q)
-                if (lane + 32 * q < cols) tile[t * cols + lane + 32 * q] = v[u][q];
+                if (lane + 32 * q < cols) tile[t * kStagePitch + lane + 32 * q] = v[u][q];
         }
     }
     __syncthreads();
@@ -319,9 +345,10 @@ __global__ void __launch_bounds__(kThreads) feather_staged_kernel(FeatherParams 
 #pragma unroll
     for (int k = 0; k < R; ++k) acc[k] = 0.0f;
     if (active) {
-        const T* column = tile + group * R * cols + j;  // tile row group * R + t at column[t * cols]
-        const int last = ntaps + R - 2;                  // last row offset any tap reads
-        auto load = [&](int t) { return static_cast<float>(column[min(t, last) * cols]); };
+        // tile row group * R + t at column[t * kStagePitch]; offsets past the last tap's
+        // (ntaps + R - 2) read the padding rows (staged_rows)
+        const T* column = tile + group * R * kStagePitch + j;
+        auto load = [&](int t) { return static_cast<float>(column[t * kStagePitch]); };
         window_taps(taps, ntaps, load, acc);
     }
     __syncthreads();  // every thread has read the tile: its space takes the sums
