@@ -276,6 +276,8 @@ __global__ void feather_tile_kernel(FeatherParams p, TileTaps taps_arg) {
 // written after every thread has read the tile. Measured (H100, 512 x 512 float, sigma 8,
 // two builds alternating in one run): 11.11 -> 9.72 us of device time
 // (docs/results/h100-feather-d8c92a5), less than expected: the load rounds were not most of it.
+// Then the fixed pitch (kStagePitch) and the paired chunks of window_taps and horizontal_pass:
+// 9.72 -> 8.02 us (same run, two builds; docs/results/h100-feather2-9173501).
 constexpr int kStageMaxRadius = 32;  // cols <= 128: one phase-1 item per thread (kThreads = 2 x 128)
 constexpr int kStageUnroll = 4;      // rows a warp loads before it stores them
 // The staged tile's row pitch (elements), the same for every radius: a compile-time pitch makes
