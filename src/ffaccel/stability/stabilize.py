@@ -226,6 +226,24 @@ def _offline_track(arr: np.ndarray, given: list[int] | None) -> tuple[np.ndarray
     return out, starts if starts[:1] == [0] else [0, *starts]
 
 
+def _drop_excursions(arr: np.ndarray, starts: list[int]) -> np.ndarray | None:
+    """A copy of ``arr`` with the frames of every detector excursion (``_cuts.excursions``)
+    made missed frames (NaN rows), so the offline mode interpolates across them; None if
+    there is none (``arr`` is never written: it may be the caller's array). Only shot starts
+    at most ``_cuts.EXCURSION`` frames apart can bound one, so a track without such a pair
+    costs nothing more."""
+    if not any(b - a <= _cuts.EXCURSION for a, b in zip(starts, starts[1:])):
+        return None
+    z = arr[..., 0] + 1j * arr[..., 1]
+    runs = _cuts.excursions(z, ~np.isnan(arr[:, 0, 0]), [a for a in starts if a > 0])
+    if not runs:
+        return None
+    arr = arr.copy()
+    for a, b in runs:
+        arr[a:b] = np.nan
+    return arr
+
+
 def _line_at(at: np.ndarray, y: np.ndarray, x: float) -> np.ndarray:
     """(C,) value at time ``x`` of the least-squares straight line through the (k,) times
     ``at`` and (k, C) values ``y`` (k >= 2 distinct times), in closed form: sum_k w_k y_k with
@@ -391,6 +409,10 @@ def stabilize_track(
     arr = np.ascontiguousarray(arr)
     if times is None:
         out, starts = _offline_track(arr, given)
+        dropped = _drop_excursions(arr, starts) if given is None else None
+        if dropped is not None:  # rare: two shot starts close together
+            arr = dropped
+            out, starts = _offline_track(arr, None)
         for a, b in zip(starts, [*starts[1:], t_len]):
             straighten_end(out, arr, a, b, _channel_limits(n)[0], None, int(end_frames))
         return out
@@ -400,6 +422,12 @@ def stabilize_track(
         _core.stab_cuts(arr, valid.view(np.uint8), _cuts.MOVE, _cuts.ZOOM, _cuts.TURN,
                         _cuts.SHAPE, flags)
         starts = np.flatnonzero(flags).tolist()
+        dropped = _drop_excursions(arr, starts)
+        if dropped is not None:
+            arr = dropped
+            valid = ~np.isnan(arr[:, 0, 0])
+            _core.stab_cuts(arr, valid.view(np.uint8), _cuts.MOVE, _cuts.ZOOM, _cuts.TURN, _cuts.SHAPE, flags)
+            starts = np.flatnonzero(flags).tolist()
     else:
         starts = given
     bounds = [0, *starts, t_len]
