@@ -26,7 +26,9 @@ Method (details in docs/stability.md):
    gentler floor, so expressions (mouth, blinks) are kept.
 3. Cuts (given, or detected by a scale-free rule, ``_cuts``) restart
    everything; missed frames (NaN rows) are interpolated offline and
-   carried on at the filtered velocity causally.
+   carried on at the filtered velocity causally. Offline, a short run that
+   starts like a cut and returns to where the face was (a detector
+   excursion, ``_cuts.excursions``) is treated as missed frames.
 """
 
 from __future__ import annotations
@@ -362,7 +364,11 @@ def stabilize_track(
             frame rate.
         cuts: frame indices that start a new shot, or None to detect them
             (a scale-free rule on position, size, rotation and shape jumps).
-            Every shot is filtered on its own.
+            Every shot is filtered on its own. Offline with detected cuts, a
+            run of at most 12 frames that starts like a cut and after which
+            the face is back where it was before the run (the detector locked
+            onto something else for a moment) is not a shot: its frames are
+            interpolated as missed frames (``stability._cuts.excursions``).
         end_frames: offline only: the last ``end_frames`` frames of each shot
             (up to its last detection) become the straight line through the
             frame before them, in each rigid and shape channel whose smoothed
