@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ffaccel.stability import stabilize
-from ffaccel.stability._cuts import cut_flags
+from ffaccel.stability._cuts import EXCURSION, MOVE, SHAPE, TURN, ZOOM, cut_flags
 from ffaccel.stability._rigid import from_channels, reference_shape, to_channels
 from ffaccel.stability.stabilize import _FLOOR_RESID, _FLOOR_RIGID, _RESID_LIGHTEST
 from stability_bank_reference import noise_variance_reference, smooth_channels_reference
@@ -76,6 +76,48 @@ def offline_segment_reference(z: np.ndarray, valid: np.ndarray, times: np.ndarra
     return out
 
 
+def _back(z: np.ndarray, p: int, pp: int | None, b: int) -> bool:
+    """Frame ``b`` passes the cut rule's four tests against frame ``p`` (velocity from
+    ``pp`` when given), written out in numpy from the rule's description (_cuts' doc)."""
+    rows = [p, b] if pp is None else [pp, p, b]
+    f = z[rows]
+    c = f.mean(axis=1)
+    cen = f - c[:, None]
+    s = np.sqrt((np.abs(cen) ** 2).mean(axis=1))
+    u = cen / s[:, None]
+    cp, sp, up, cb, sb, ub = c[-2], s[-2], u[-2], c[-1], s[-1], u[-1]
+    pred = cp if pp is None else cp + (cp - c[0]) * (b - p) / (p - pp)
+    if abs(cb - pred) > MOVE * sp * np.sqrt(b - p) or abs(np.log(sb / sp)) > np.log(ZOOM):
+        return False
+    a = np.sum(np.conj(up) * ub) / len(up)
+    if a == 0 or abs(np.angle(a)) > TURN:
+        return False
+    return bool(np.sqrt(np.mean(np.abs(ub - a / abs(a) * up) ** 2)) <= SHAPE)
+
+
+def excursions_reference(z: np.ndarray, valid: np.ndarray, starts: list[int]) -> list[tuple[int, int]]:
+    """Runs [a, b) between shot starts at most EXCURSION frames apart that end back where
+    the face was before a (``_cuts.excursions``' rule), searched pair by pair."""
+    runs: list[tuple[int, int]] = []
+    done = -1
+    for i, a in enumerate(starts):
+        if a <= done:
+            continue
+        measured = [t for t in range(a) if valid[t]]
+        if not measured:
+            continue
+        p = measured[-1]
+        pp = measured[-2] if len(measured) > 1 and p not in starts else None
+        for b in starts[i + 1:]:
+            if b - a > EXCURSION:
+                break
+            if _back(z, p, pp, b):
+                runs.append((a, b))
+                done = b
+                break
+    return runs
+
+
 def stabilize_offline_reference(landmarks, *, timestamps=None, cuts=None, end_frames=12) -> np.ndarray:
     """``stabilize_track(landmarks, mode="offline", ...)`` with the numpy steps."""
     arr = stabilize._check_landmarks(landmarks)
@@ -85,6 +127,15 @@ def stabilize_offline_reference(landmarks, *, timestamps=None, cuts=None, end_fr
     z = arr[..., 0] + 1j * arr[..., 1]
     valid = ~np.isnan(arr[:, 0, 0])
     starts = cut_flags(z, valid) if given is None else given
+    if given is None:  # detector excursions become missed frames, then the shots again
+        runs = excursions_reference(z, valid, starts)
+        if runs:
+            arr = arr.copy()
+            for a, b in runs:
+                arr[a:b] = np.nan
+            z = arr[..., 0] + 1j * arr[..., 1]
+            valid = ~np.isnan(arr[:, 0, 0])
+            starts = cut_flags(z, valid)
     bounds = [0, *starts, t_len]
     out = np.empty((t_len, n, 2))
     floor = np.full(4 + 2 * n, _FLOOR_RESID)

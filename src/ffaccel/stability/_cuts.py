@@ -118,11 +118,13 @@ def excursions(z: np.ndarray, valid: np.ndarray, starts: list[int], limit: int =
 
     An excursion is frames ``[a, b)``: ``a`` and ``b`` are shot starts (ascending) with
     ``b - a <= limit``, and frame ``b`` is no cut against the last measured frame ``p``
-    before ``a`` (and the one before ``p``, for the velocity) by :func:`is_cut` with the
-    gap ``b - p``: the face is back where it was. The first such ``b`` after ``a`` ends it;
-    the search then goes on after ``b``. Returns the runs in order (none overlap).
+    before ``a`` by :func:`is_cut` with the gap ``b - p`` (and the velocity from the
+    measured frame before ``p``, unless ``p`` starts a shot itself or is the first): the
+    face is back where it was. The first such ``b`` after ``a`` ends it; the search then
+    goes on after ``b``. Returns the runs in order (none overlap).
     """
     idx = np.flatnonzero(valid)
+    shot_starts = set(starts)
     out: list[tuple[int, int]] = []
     k = 0
     while k < len(starts):
@@ -131,7 +133,7 @@ def excursions(z: np.ndarray, valid: np.ndarray, starts: list[int], limit: int =
         end = None
         if len(before_a):
             p = int(before_a[-1])
-            pp = int(before_a[-2]) if len(before_a) > 1 else None
+            pp = int(before_a[-2]) if len(before_a) > 1 and p not in shot_starts else None
             feats = frame_features(z[[p] + ([pp] if pp is not None else [])])
             prev = (feats[0][0], feats[1][0], feats[2][0])
             before = (feats[0][1], feats[1][1], feats[2][1]) if pp is not None else None
