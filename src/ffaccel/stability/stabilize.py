@@ -234,10 +234,11 @@ def _drop_excursions(arr: np.ndarray, starts: list[int]) -> np.ndarray | None:
     there is none (``arr`` is never written: it may be the caller's array). Only shot starts
     at most ``_cuts.EXCURSION`` frames apart can bound one, so a track without such a pair
     costs nothing more."""
-    if not any(b - a <= _cuts.EXCURSION for a, b in zip(starts, starts[1:])):
+    cuts = [a for a in starts if a > 0]  # frame 0 starts the track, not a cut
+    if not any(b - a <= _cuts.EXCURSION for a, b in zip(cuts, cuts[1:])):
         return None
     z = arr[..., 0] + 1j * arr[..., 1]
-    runs = _cuts.excursions(z, ~np.isnan(arr[:, 0, 0]), [a for a in starts if a > 0])
+    runs = _cuts.excursions(z, ~np.isnan(arr[:, 0, 0]), cuts)
     if not runs:
         return None
     arr = arr.copy()
