@@ -15,6 +15,11 @@ between cudaProfilerStart and cudaProfilerStop and nothing is timed: Nsight Comp
 Rows: the one-face work of bench_dispatch (1080p frame, 512 crop, feather sigma 8: warp,
 feather, paste into a new frame and in place) and the insightface paste at 1080p and 4K.
 Per row: each kernel's name (shortened), launches per call and mean device us per call.
+
+Kernels run without programmatic dependent launch here (FFACCEL_PDL=0, set before the first
+launch; ``--pdl`` leaves the variable as it is): under it a kernel's span starts when its
+blocks are placed, while the kernel before it still runs, so the spans overlap and their sum
+is no longer the device's work (kernels/cuda/launch.h).
 """
 
 from __future__ import annotations
@@ -86,7 +91,10 @@ def main() -> int:
     ap.add_argument("--calls", type=int, default=50)
     ap.add_argument("--profile", default="", help="run one call of the first case whose name holds this text, "
                                                   "inside cudaProfilerStart/Stop, for ncu; time nothing")
+    ap.add_argument("--pdl", action="store_true", help="leave FFACCEL_PDL as it is (under PDL the spans overlap)")
     args = ap.parse_args()
+    if not args.pdl:
+        os.environ["FFACCEL_PDL"] = "0"  # read at the first launch, below
     torch = _timing.cuda_torch()
     if torch is None:
         print("kernel_times: needs torch with a CUDA device")

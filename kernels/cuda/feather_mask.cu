@@ -24,6 +24,7 @@
 #include <stdexcept>
 
 #include "cuda_check.h"
+#include "launch.h"
 
 namespace ffaccel::cuda {
 namespace {
@@ -228,6 +229,8 @@ __device__ __forceinline__ void horizontal_pass(const FeatherParams& p, const fl
 
 template <typename T>
 __global__ void feather_tile_kernel(FeatherParams p, TileTaps taps_arg) {
+    wait_for_previous_grid();
+    allow_next_grid();
     // 16-byte aligned for phase 2's float4 reads. Taps past ntaps and sums past a row's `cols`
     // columns are never written: phase 2's float4 reads load some of them, and never use them.
     // (Zero-filling the taps' tail took the uint8 instantiation from 48 to 56 registers, ptxas of
@@ -303,6 +306,8 @@ static_assert(staged_shared(kStageMaxRadius, sizeof(float)) <= 48 * 1024, "stage
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads) feather_staged_kernel(FeatherParams p, TileTaps taps_arg) {
+    wait_for_previous_grid();
+    allow_next_grid();
     extern __shared__ __align__(16) float staged[];
     float* taps = staged;                   // kTapsPitch floats
     float* sums = staged + kTapsPitch;      // kTileH rows of kSumsPitch floats, after the tile is read
@@ -365,6 +370,8 @@ __global__ void __launch_bounds__(kThreads) feather_staged_kernel(FeatherParams 
 
 template <typename T>
 __global__ void feather_row_kernel(FeatherParams p, FeatherTaps taps) {
+    wait_for_previous_grid();
+    allow_next_grid();
     extern __shared__ float column[];
     const int y = blockIdx.x;
     for (int x = threadIdx.x; x < p.src.w; x += blockDim.x) column[x] = feather_column<T>(p, taps.w, x, y);
@@ -382,17 +389,17 @@ struct FeatherLaunch {
             for (int i = 0; i <= 2 * p.radius; ++i) tile_taps.w[i] = taps[i];
             const dim3 grid((p.src.w + kTileW - 1) / kTileW, tile_rows);
             if (p.vertical && p.radius <= kStageMaxRadius) {
-                feather_staged_kernel<T><<<grid, kThreads, staged_shared(p.radius, sizeof(T)), stream>>>(p, tile_taps);
+                launch("feather_mask", feather_staged_kernel<T>, grid, dim3(kThreads), staged_shared(p.radius, sizeof(T)),
+                       stream, p, tile_taps);
             } else {
-                feather_tile_kernel<T><<<grid, kThreads, 0, stream>>>(p, tile_taps);
+                launch("feather_mask", feather_tile_kernel<T>, grid, dim3(kThreads), 0, stream, p, tile_taps);
             }
         } else {
             FeatherTaps row_taps{};
             for (int i = 0; i <= 2 * p.radius; ++i) row_taps.w[i] = taps[i];
             const size_t shared = static_cast<size_t>(p.src.w) * sizeof(float);
-            feather_row_kernel<T><<<p.src.h, kThreads, shared, stream>>>(p, row_taps);
+            launch("feather_mask", feather_row_kernel<T>, dim3(p.src.h), dim3(kThreads), shared, stream, p, row_taps);
         }
-        check_launch("feather_mask");
     }
 };
 

@@ -18,6 +18,7 @@
 #include <stdexcept>
 
 #include "cuda_check.h"
+#include "launch.h"
 #include "face_groups.h"
 #include "warp_copy.h"
 
@@ -81,6 +82,8 @@ __device__ void copy_outside_piece(const PasteParams& p, int pieces, int warp, i
 
 template <typename CropT, typename MaskT, WarpMode M, int C>
 __global__ void paste_back_kernel(PasteParams p, FaceGroup<PasteFace> faces, int n, PasteGrid g) {
+    wait_for_previous_grid();
+    allow_next_grid();
     const int block = static_cast<int>(blockIdx.x);
     if (block < g.copy_blocks) {  // whole warps: the copy's branch is uniform across each
         const int warp = block * kWarps + static_cast<int>(threadIdx.x >> 5);
@@ -137,18 +140,17 @@ struct PasteLaunch {
                 p.in_place = true;
                 p.frame = params.out;
             }
-            PasteGrid launch = g;
+            PasteGrid grid = g;
             if (!p.in_place) {
-                launch.pieces_per_row = pieces_per_row(p, C);
-                const long long warps = static_cast<long long>(p.out.h) * launch.pieces_per_row;
-                launch.copy_blocks = static_cast<int>((warps + kWarps - 1) / kWarps);
+                grid.pieces_per_row = pieces_per_row(p, C);
+                const long long warps = static_cast<long long>(p.out.h) * grid.pieces_per_row;
+                grid.copy_blocks = static_cast<int>((warps + kWarps - 1) / kWarps);
             }
-            const long long blocks = launch.copy_blocks + tiles;
+            const long long blocks = grid.copy_blocks + tiles;
             if (blocks == 0) return;  // in place, no face touches the frame
             if (blocks > INT_MAX) throw std::invalid_argument("paste_back: frame too large for one launch");
-            paste_back_kernel<CropT, MaskT, M, C>
-                <<<static_cast<unsigned int>(blocks), kThreads, 0, stream>>>(p, group, count, launch);
-            check_launch("paste_back");
+            launch("paste_back", paste_back_kernel<CropT, MaskT, M, C>, dim3(static_cast<unsigned int>(blocks)),
+                   dim3(kThreads), 0, stream, p, group, count, grid);
         });
     }
 };

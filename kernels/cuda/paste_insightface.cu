@@ -38,6 +38,7 @@
 
 #include "copy_outside.h"
 #include "cuda_check.h"
+#include "launch.h"
 #include "side_branch.h"
 
 namespace ffaccel::cuda {
@@ -58,6 +59,8 @@ constexpr float kBig = 3.402823466e38f;  // an erode position that does not coun
 __device__ __forceinline__ float min2(float a, float b) { return b < a ? b : a; }
 
 __global__ void init_kernel(float* white, int cw, float* kern, int k0, int kn, KernChunk chunk) {
+    wait_for_previous_grid();
+    allow_next_grid();
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < cw) white[i] = 255.0f;
     if (i < kn) kern[k0 + i] = chunk.w[i];
@@ -65,6 +68,8 @@ __global__ void init_kernel(float* white, int cw, float* kern, int k0, int kn, K
 
 template <WarpMode M>
 __global__ void mask_kernel(WarpParams white, WarpCoeffs k, Box b, float* t) {
+    wait_for_previous_grid();
+    allow_next_grid();
     const int j = blockIdx.x * blockDim.x + threadIdx.x, i = blockIdx.y * blockDim.y + threadIdx.y;
     if (j >= b.w || i >= b.h) return;
     t[static_cast<long long>(i) * b.w + j] = ins_mask_value<M>(white, k, b.x1 + j, b.y1 + i);
@@ -121,6 +126,8 @@ constexpr int kFuseMaxKe = 64;
 // All 32 lanes run every shuffle (rows or columns past B are computed, not stored).
 template <int G, typename Src>
 __global__ void erode_rows_kernel(Src src, float* dst, Box b, int fw, int ke, int a) {
+    wait_for_previous_grid();
+    allow_next_grid();
     static_assert(G == 8 || G == 16 || G == 32, "group width: a power of two up to the warp");
     const int lane = threadIdx.x, l = lane & (G - 1);
     const int i = blockIdx.y * blockDim.y + threadIdx.y;
@@ -154,11 +161,10 @@ template <typename Src>
 void erode_rows(const Src& src, float* dst, const Box& b, int fw, int ke, cudaStream_t stream) {
     const dim3 grid((b.w + 31) / 32, (b.h + 7) / 8), block(32, 8);
     if (ke >= 32) {
-        erode_rows_kernel<32><<<grid, block, 0, stream>>>(src, dst, b, fw, ke, ke / 2);
+        launch("paste_insightface", erode_rows_kernel<32, Src>, grid, block, 0, stream, src, dst, b, fw, ke, ke / 2);
     } else {
-        erode_rows_kernel<8><<<grid, block, 0, stream>>>(src, dst, b, fw, ke, ke / 2);
+        launch("paste_insightface", erode_rows_kernel<8, Src>, grid, block, 0, stream, src, dst, b, fw, ke, ke / 2);
     }
-    check_launch("paste_insightface");
 }
 
 // Erode along columns over B: one thread per column and kErodeRows consecutive rows (lanes
@@ -166,6 +172,8 @@ void erode_rows(const Src& src, float* dst, const Box& b, int fw, int ke, cudaSt
 // window of row i0 + k = [s + k, s + R - 1) ∪ [s + R - 1, s + ke) ∪ [s + ke, s + ke + k).
 constexpr int kErodeRows = 8;  // <= 10 <= ke: the core is never empty
 __global__ void erode_cols_kernel(const float* src, float* dst, Box b, int fh, int ke, int a) {
+    wait_for_previous_grid();
+    allow_next_grid();
     const int j = blockIdx.x * blockDim.x + threadIdx.x;
     const int i0 = (blockIdx.y * blockDim.y + threadIdx.y) * kErodeRows;
     if (j >= b.w || i0 >= b.h) return;
@@ -229,6 +237,8 @@ __device__ __forceinline__ void row_steps(const float* vals, const float* wts, i
 // exactly for these finite, non-negative values (no -0 arises), so the sum is the header's.
 __global__ void row_blur_kernel(const float* e, float* h, Box b, int rx1, int rw, int fw, const float* kern, int r,
                                 BlurMode mode) {
+    wait_for_previous_grid();
+    allow_next_grid();
     __shared__ float vals[32 * kRowPitch];
     __shared__ float wts[kRowChunk];
     const int lane = threadIdx.x, g = threadIdx.y, tid = g * 32 + lane;
@@ -331,6 +341,8 @@ template <WarpMode M, int kColK, int kColWarps>
 __global__ void __launch_bounds__(32 * kColWarps, kColK == 8 ? 12 : 3)
     col_blend_kernel(const float* h, Box b, int rx1, int ry1, int rw, int rh, int fw, int fh, const float* kern, int r,
                      BlurMode mode, Image src, Image out, WarpParams crop, WarpCoeffs k) {
+    wait_for_previous_grid();
+    allow_next_grid();
     const bool new_frame = src.data != out.data;
     const int c = blockIdx.x * blockDim.x + threadIdx.x;
     const int yy0 = (blockIdx.y * blockDim.y + threadIdx.y) * kColK;
@@ -451,37 +463,35 @@ bool run(const InsParams& p, const InsFace& f, cudaStream_t stream) {
         const int kn = std::min(kKernChunk, ks + 1 - k0);
         for (int i = 0; i < kn; ++i) chunk.w[i] = kh[k0 + i];
         const int n = std::max(k0 == 0 ? cw : 0, kn);
-        init_kernel<<<(n + 255) / 256, 256, 0, stream>>>(white, k0 == 0 ? cw : 0, kern, k0, kn, chunk);
-        check_launch("paste_insightface");
+        launch("paste_insightface", init_kernel, dim3((n + 255) / 256), dim3(256), 0, stream, white, k0 == 0 ? cw : 0,
+               kern, k0, kn, chunk);
     }
     const WarpParams wp = ins_white_params(white, cw, ch, fw);
     const dim3 block(32, 8);
     if (ke <= kFuseMaxKe) {
         erode_rows(FromMask<M>{wp, f.k}, e, b, fw, ke, stream);
     } else {
-        mask_kernel<M><<<dim3(blocks(b.w, 32), blocks(b.h, 8)), block, 0, stream>>>(wp, f.k, b, t);
-        check_launch("paste_insightface");
+        launch("paste_insightface", mask_kernel<M>, dim3(blocks(b.w, 32), blocks(b.h, 8)), block, 0, stream, wp, f.k, b,
+               t);
         erode_rows(FromBuffer{t}, e, b, fw, ke, stream);
     }
-    erode_cols_kernel<<<dim3(blocks(b.w, 32), blocks(b.h, 8 * kErodeRows)), block, 0, stream>>>(e, t, b, fh, ke,
-                                                                                                  ke / 2);
-    check_launch("paste_insightface");
+    launch("paste_insightface", erode_cols_kernel, dim3(blocks(b.w, 32), blocks(b.h, 8 * kErodeRows)), block, 0,
+           stream, e, t, b, fh, ke, ke / 2);
     const float* k_row = r_row == r ? kern : kern + ks;
     const float* k_col = r_col == r ? kern : kern + ks;
-    row_blur_kernel<<<dim3(blocks(rw, kRowTileW), blocks(b.h, 32)), dim3(32, kRowGroups), 0, stream>>>(
-        t, hbuf, b, rx1, rw, fw, k_row, r_row, p.blur);
-    check_launch("paste_insightface");
+    launch("paste_insightface", row_blur_kernel, dim3(blocks(rw, kRowTileW), blocks(b.h, 32)), dim3(32, kRowGroups), 0,
+           stream, t, hbuf, b, rx1, rw, fw, k_row, r_row, p.blur);
     const auto col_blend = [&](auto rows, auto warps) {
         constexpr int K = decltype(rows)::value, W = decltype(warps)::value;
-        col_blend_kernel<M, K, W><<<dim3(blocks(rw, 32), blocks(rh, W * K)), dim3(32, W), 0, stream>>>(
-            hbuf, b, rx1, ry1, rw, rh, fw, fh, k_col, r_col, p.blur, p.frame, p.out, ins_crop_params(p.crop, fw), f.k);
+        launch("paste_insightface", col_blend_kernel<M, K, W>, dim3(blocks(rw, 32), blocks(rh, W * K)), dim3(32, W), 0,
+               stream, hbuf, b, rx1, ry1, rw, rh, fw, fh, k_col, r_col, p.blur, p.frame, p.out,
+               ins_crop_params(p.crop, fw), f.k);
     };
     if (r_col >= kColWideRadius) {
         col_blend(std::integral_constant<int, 8>{}, std::integral_constant<int, 2>{});
     } else {
         col_blend(std::integral_constant<int, 4>{}, std::integral_constant<int, 8>{});
     }
-    check_launch("paste_insightface");
     if (side) side->join();
     return true;
 }

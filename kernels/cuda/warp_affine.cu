@@ -5,12 +5,15 @@
 
 #include "cuda_check.h"
 #include "face_groups.h"
+#include "launch.h"
 
 namespace ffaccel::cuda {
 namespace {
 
 template <WarpMode M, typename T, int C>
 __global__ void warp_affine_kernel(WarpParams p, FaceGroup<WarpCoeffs> coeffs, int face0) {
+    wait_for_previous_grid();
+    allow_next_grid();
     const int x = blockIdx.x * blockDim.x + threadIdx.x;
     const int y = blockIdx.y * blockDim.y + threadIdx.y;
     const int face = blockIdx.z;
@@ -25,8 +28,7 @@ struct WarpLaunch {
         const dim3 block(32, 8);
         for_each_face_group(coeffs, n, [&](const FaceGroup<WarpCoeffs>& group, int first, int count) {
             const dim3 grid((p.dst.w + block.x - 1) / block.x, (p.dst.h + block.y - 1) / block.y, count);
-            warp_affine_kernel<M, T, C><<<grid, block, 0, stream>>>(p, group, first);
-            check_launch("warp_affine");
+            launch("warp_affine", warp_affine_kernel<M, T, C>, grid, block, 0, stream, p, group, first);
         });
     }
 };
