@@ -24,6 +24,7 @@
 #include <cuda_runtime.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdlib>
 #include <utility>
 
@@ -72,11 +73,17 @@ inline bool pdl_enabled() {
     return k > 0;
 }
 
-// kernel<<<grid, block, shared, stream>>>(args...), with PDL where pdl_enabled(); errors
-// raise CudaError naming `op`, as check_launch does.
+// kernel<<<grid, block, shared, stream>>>(args...), through cudaLaunchKernelEx with the PDL
+// attribute where pdl_enabled(), else exactly that plain launch; errors raise CudaError naming
+// `op`, as check_launch does.
 template <typename... Params, typename... Args>
 void launch(const char* op, void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t shared,
             cudaStream_t stream, Args&&... args) {
+    if (!pdl_enabled()) {
+        kernel<<<grid, block, shared, stream>>>(std::forward<Args>(args)...);
+        check_launch(op);
+        return;
+    }
     cudaLaunchAttribute attr[1];
     attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
     attr[0].val.programmaticStreamSerializationAllowed = 1;
@@ -86,7 +93,7 @@ void launch(const char* op, void (*kernel)(Params...), dim3 grid, dim3 block, st
     cfg.dynamicSmemBytes = shared;
     cfg.stream = stream;
     cfg.attrs = attr;
-    cfg.numAttrs = pdl_enabled() ? 1 : 0;
+    cfg.numAttrs = 1;
     check_cuda(cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...), op);
 }
 
