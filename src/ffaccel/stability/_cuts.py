@@ -19,7 +19,8 @@ Offline, a *detector excursion* is told from a cut by what follows it
 (``excursions``): a run of at most ``EXCURSION`` frames that starts like a cut
 and ends where the face is back where it was before the run (the same rule,
 applied across the run, finds no cut) is the detector locking onto something
-else (another object while the face is covered, say), not a new shot.
+else (another object while the face is covered, say), not a new shot. The fixed-lag mode
+applies the same test within its look-ahead (``_excursion_watch``).
 """
 
 from __future__ import annotations
@@ -151,3 +152,4 @@ def excursions(z: np.ndarray, valid: np.ndarray, starts: list[int], limit: int =
             out.append((a, starts[end]))
             k = end + 1
     return out
+

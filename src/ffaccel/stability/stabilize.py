@@ -28,7 +28,8 @@ Method (details in docs/stability.md):
    everything; missed frames (NaN rows) are interpolated offline and
    carried on at the filtered velocity causally. Offline, a short run that
    starts like a cut and returns to where the face was (a detector
-   excursion, ``_cuts.excursions``) is treated as missed frames.
+   excursion, ``_cuts.excursions``) is treated as missed frames; fixed-lag,
+   the same where the return comes within the look-ahead.
 """
 
 from __future__ import annotations
@@ -370,6 +371,9 @@ def stabilize_track(
             the face is back where it was before the run (the detector locked
             onto something else for a moment) is not a shot: its frames are
             interpolated as missed frames (``stability._cuts.excursions``).
+            Fixed-lag, the same for runs that end within ``min(lag, 12)``
+            frames (outputs already due before the return stay those of the
+            cut).
         end_frames: offline only: the last ``end_frames`` frames of each shot
             (up to its last detection) become the straight line through the
             frame before them, in each rigid and shape channel whose smoothed

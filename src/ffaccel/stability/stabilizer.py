@@ -24,7 +24,9 @@ Per channel (the rigid and residual channels of ``_rigid``, in face units):
   ``FL_HOLD`` per frame. The output is ``lag`` frames late.
 
 A cut (the scale-free rule of ``_cuts``, or ``update(..., cut=True)``) restarts
-everything. The first detection of a shot is dropped when the second one is
+everything. In the fixed-lag mode a detected cut is taken back when, within the look-ahead
+(``min(lag, EXCURSION)`` frames), the face returns to where it was before it (a detector
+excursion, ``_excursion_watch``): the frames between are then treated as missed. The first detection of a shot is dropped when the second one is
 more than ``GLITCH`` noise stds off it (a detector that has just found the
 face is often off on that frame; the shot restarts on the second one, and the
 fixed-lag mode gives the dropped frame the second one's estimate). A missed
@@ -35,6 +37,7 @@ filtered velocity for up to ``PREDICT_MAX`` frames of a run, then holds
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import deque
 
@@ -42,7 +45,8 @@ import numpy as np
 
 from . import _adaptive, _causal_core, _kalman
 from ffaccel._checks import as_points, as_timestamp
-from ._cuts import frame_features, is_cut
+from ._cuts import EXCURSION, frame_features, is_cut
+from ._excursion_watch import ExcursionWatch
 from ._modes import check_mode
 from ._rigid import frame_channels, frame_points
 
@@ -136,6 +140,7 @@ class LandmarkStabilizer:
         self._use_t: bool | None = None
         self._pending: deque = deque()  # (frame, output or None) finalised, waiting to be returned
         self._r_carry = None  # noise variance (face units^2) of the last shot, for the start-of-shot glitch test
+        self._watch: ExcursionWatch | None = None  # fixed-lag: a detected cut that may still be an excursion
         self._start_segment()
 
     def _start_segment(self) -> None:
@@ -362,6 +367,8 @@ class LandmarkStabilizer:
         try:
             if self._core is not None:
                 return self._core.miss(dt, cut) if z is None else self._core.feed(z, dt, cut)
+            if self.lag:
+                return self._watched(z, dt, cut)
             self._advance(z, dt, cut)  # (raises before it changes anything)
         except ValueError:  # a frame without a similarity fit: as if it had not been given
             self._use_t, self._n, self._last_t, self._unit = saved
@@ -369,10 +376,30 @@ class LandmarkStabilizer:
             raise
         return self._emit()
 
-    def _advance(self, z: np.ndarray | None, dt: float, cut: bool) -> None:
-        """One frame. Raises ValueError (a frame without a similarity fit) before it changes anything."""
+    def _watched(self, z: np.ndarray | None, dt: float, cut: bool) -> np.ndarray | None:
+        """Fixed-lag ``_advance`` + ``_emit`` with the excursion watch (``_excursion_watch``)."""
+        feat = None if z is None else frame_features(z[:, 0] + 1j * z[:, 1])
+        detected = (not cut and feat is not None and feat[1] > 0 and self._m is not None and self._prev_feat is not None
+                    and is_cut(*feat, self._prev_feat, self._before_feat, self._gap, self._gap_before))
+        w = self.__dict__.get("_watch")  # (a stabiliser pickled before the watch existed has none)
+        if w is not None and detected and w.returns(feat):
+            return w.take_back(self, z, dt, feat)
+        state = copy.deepcopy(self.__dict__) if w is None and detected else None
+        self._advance(z, dt, cut, feat)  # (raises before it changes anything)
+        if state is not None:
+            self._watch = w = ExcursionWatch(state)
+        if w is not None:
+            w.dts.append(dt)
+            if cut or len(w.dts) > min(self.lag, EXCURSION):
+                self._watch = None
+        return self._emit()
+
+    def _advance(self, z: np.ndarray | None, dt: float, cut: bool, feat: tuple | None = None) -> None:
+        """One frame (``feat``: its features, if known). Raises ValueError (a frame without a
+        similarity fit) before it changes anything."""
         zc = None if z is None else z[:, 0] + 1j * z[:, 1]
-        feat = None if zc is None else frame_features(zc)
+        if feat is None and zc is not None:
+            feat = frame_features(zc)
         restart = self._m is not None and (cut or (feat is not None and is_cut(
             *feat, self._prev_feat, self._before_feat, self._gap, self._gap_before)))
         fresh = zc is not None and (self._m is None or restart)  # this frame becomes the reference shape
