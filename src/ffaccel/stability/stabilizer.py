@@ -26,10 +26,11 @@ Per channel (the rigid and residual channels of ``_rigid``, in face units):
 A cut (the scale-free rule of ``_cuts``, or ``update(..., cut=True)``) restarts
 everything. In the fixed-lag mode a detected cut is taken back when, within the look-ahead
 (``min(lag, EXCURSION)`` frames), the face returns to where it was before it (a detector
-excursion, ``_excursion_watch``): the frames between are then treated as missed. The first detection of a shot is dropped when the second one is
-more than ``GLITCH`` noise stds off it (a detector that has just found the
-face is often off on that frame; the shot restarts on the second one, and the
-fixed-lag mode gives the dropped frame the second one's estimate). A missed
+excursion, ``_excursion_watch``): the frames between are then treated as missed. The first
+detection of a shot is dropped when the second one is more than ``GLITCH`` noise stds
+off it (a detector that has just found the face is often off on that frame; the shot
+restarts on the second one, and the fixed-lag mode gives the dropped frame the second
+one's estimate). A missed
 frame (``None``) predicts without an update: its output moves on at the
 filtered velocity for up to ``PREDICT_MAX`` frames of a run, then holds
 (fixed-lag: it is interpolated when a detection follows within ``lag`` frames).
