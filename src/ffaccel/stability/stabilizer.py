@@ -30,9 +30,8 @@ excursion, ``_excursion_watch``): the frames between are then treated as missed.
 detection of a shot is dropped when the second one is more than ``GLITCH`` noise stds
 off it (a detector that has just found the face is often off on that frame; the shot
 restarts on the second one, and the fixed-lag mode gives the dropped frame the second
-one's estimate). A missed
-frame (``None``) predicts without an update: its output moves on at the
-filtered velocity for up to ``PREDICT_MAX`` frames of a run, then holds
+one's estimate). A missed frame (``None``) predicts without an update: its output moves
+on at the filtered velocity for up to ``PREDICT_MAX`` frames of a run, then holds
 (fixed-lag: it is interpolated when a detection follows within ``lag`` frames).
 """
 
