@@ -379,13 +379,13 @@ class LandmarkStabilizer:
     def _watched(self, z: np.ndarray | None, dt: float, cut: bool) -> np.ndarray | None:
         """Fixed-lag ``_advance`` + ``_emit`` with the excursion watch (``_excursion_watch``)."""
         feat = None if z is None else frame_features(z[:, 0] + 1j * z[:, 1])
-        detected = (not cut and feat is not None and feat[1] > 0 and self._m is not None and self._prev_feat is not None
+        detected = (not cut and feat is not None and self._m is not None and self._prev_feat is not None
                     and is_cut(*feat, self._prev_feat, self._before_feat, self._gap, self._gap_before))
         w = self.__dict__.get("_watch")  # (a stabiliser pickled before the watch existed has none)
         if w is not None and detected and w.returns(feat):
             return w.take_back(self, z, dt, feat)
         state = copy.deepcopy(self.__dict__) if w is None and detected else None
-        self._advance(z, dt, cut, feat)  # (raises before it changes anything)
+        self._advance(z, dt, cut, feat, detected)  # (raises before it changes anything)
         if state is not None:
             self._watch = w = ExcursionWatch(state)
         if w is not None:
@@ -394,14 +394,18 @@ class LandmarkStabilizer:
                 self._watch = None
         return self._emit()
 
-    def _advance(self, z: np.ndarray | None, dt: float, cut: bool, feat: tuple | None = None) -> None:
-        """One frame (``feat``: its features, if known). Raises ValueError (a frame without a
-        similarity fit) before it changes anything."""
+    def _advance(self, z: np.ndarray | None, dt: float, cut: bool, feat: tuple | None = None,
+                 detected: bool | None = None) -> None:
+        """One frame (``feat``: its features, and ``detected``: whether the cut rule fires on
+        it, if known). Raises ValueError (a frame without a similarity fit) before it changes
+        anything."""
         zc = None if z is None else z[:, 0] + 1j * z[:, 1]
         if feat is None and zc is not None:
             feat = frame_features(zc)
-        restart = self._m is not None and (cut or (feat is not None and is_cut(
-            *feat, self._prev_feat, self._before_feat, self._gap, self._gap_before)))
+        if detected is None:
+            detected = feat is not None and self._m is not None and is_cut(
+                *feat, self._prev_feat, self._before_feat, self._gap, self._gap_before)
+        restart = self._m is not None and (cut or detected)
         fresh = zc is not None and (self._m is None or restart)  # this frame becomes the reference shape
         y = None
         if fresh:
