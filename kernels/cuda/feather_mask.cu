@@ -230,7 +230,6 @@ __device__ __forceinline__ void horizontal_pass(const FeatherParams& p, const fl
 template <typename T>
 __global__ void feather_tile_kernel(FeatherParams p, TileTaps taps_arg) {
     wait_for_previous_grid();
-    allow_next_grid();
     // 16-byte aligned for phase 2's float4 reads. Taps past ntaps and sums past a row's `cols`
     // columns are never written: phase 2's float4 reads load some of them, and never use them.
     // (Zero-filling the taps' tail took the uint8 instantiation from 48 to 56 registers, ptxas of
@@ -307,7 +306,6 @@ static_assert(staged_shared(kStageMaxRadius, sizeof(float)) <= 48 * 1024, "stage
 template <typename T>
 __global__ void __launch_bounds__(kThreads) feather_staged_kernel(FeatherParams p, TileTaps taps_arg) {
     wait_for_previous_grid();
-    allow_next_grid();
     extern __shared__ __align__(16) float staged[];
     float* taps = staged;                   // kTapsPitch floats
     float* sums = staged + kTapsPitch;      // kTileH rows of kSumsPitch floats, after the tile is read
@@ -371,7 +369,6 @@ __global__ void __launch_bounds__(kThreads) feather_staged_kernel(FeatherParams 
 template <typename T>
 __global__ void feather_row_kernel(FeatherParams p, FeatherTaps taps) {
     wait_for_previous_grid();
-    allow_next_grid();
     extern __shared__ float column[];
     const int y = blockIdx.x;
     for (int x = threadIdx.x; x < p.src.w; x += blockDim.x) column[x] = feather_column<T>(p, taps.w, x, y);

@@ -1,24 +1,26 @@
 // Launching ffaccel's kernels with programmatic dependent launch (PDL, compute capability
 // 9.0 and newer), so that a kernel's launch can overlap the end of the kernel before it in
-// its stream instead of starting only once that kernel has finished. Off unless
-// FFACCEL_PDL=1 (why: docs/runtime.md, "Programmatic dependent launch").
+// its stream instead of starting only once that kernel has finished. On by default where
+// the GPU has it; FFACCEL_PDL=0 turns it off (docs/runtime.md, "Programmatic dependent launch").
 //
 // Why: ffaccel's per-face work is chains of small kernels (warp, feather, paste; the
 // insightface paste's five to six), each a few microseconds of device time, and the gap
 // between two dependent kernels (the grid's launch and its blocks' start) is a large share
-// of that. With PDL the next grid's blocks are placed on the SMs while the previous grid's
-// last blocks run. Measured on an H100: eager chains 1-5 us faster, but a CUDA graph of
-// warp, feather and paste 7.7 us slower (docs/results/h100-pdl/), hence opt-in.
+// of that. Measured on an H100 against plain launches in one run (docs/results/h100-pdl/):
+// eager calls and chains 0.5-2.9 us faster, a CUDA graph of warp, feather and paste 1.2 us faster.
 //
 // The contract every kernel launched through `launch` keeps: it calls
 // `wait_for_previous_grid()` before its first global-memory access, read or write, in every
 // thread (kernels call it first). That wait returns once the previous grid of the stream has
 // completed and its writes are visible, so the kernel sees exactly what a plain launch
-// would, whatever that previous kernel was (ffaccel's, torch's, cupy's). Right after the
-// wait the kernel calls `allow_next_grid()`, which lets the next PDL launch of the stream
-// place its blocks (they then wait in turn); it cannot let that grid read anything early.
-// Without PDL (older GPUs, FFACCEL_PDL unset, or a kernel launched another way) both calls
-// return at once. Under stream capture the launches become programmatic edges of the graph.
+// would, whatever that previous kernel was (ffaccel's, torch's, cupy's).
+// No kernel triggers its dependents early (griddepcontrol.launch_dependents): the next grid
+// is then released as the blocks of this one finish. An early trigger made the next grid's
+// blocks take SMs while this one still ran, which cost a CUDA graph of warp, feather and
+// paste 7.7 us (the feather's blocks crowded onto the first SMs free) and gained nothing
+// elsewhere (docs/results/h100-pdl/).
+// Without PDL (older GPUs, FFACCEL_PDL=0, or a kernel launched another way) the wait
+// returns at once. Under stream capture the launches become programmatic edges of the graph.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -38,19 +40,13 @@ __device__ __forceinline__ void wait_for_previous_grid() {
 #endif
 }
 
-__device__ __forceinline__ void allow_next_grid() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-#endif
-}
-
-// Whether launches on the current device ask for PDL: FFACCEL_PDL set and not "0" (read
-// once, at the first launch), and compute capability 9.0 or newer (cached per device: one
-// cudaGetDevice a launch).
+// Whether launches on the current device ask for PDL: FFACCEL_PDL unset, empty or not "0"
+// (read once, at the first launch), and compute capability 9.0 or newer (cached per device:
+// one cudaGetDevice a launch).
 inline bool pdl_enabled() {
     static const bool on = [] {
         const char* v = std::getenv("FFACCEL_PDL");
-        return v != nullptr && v[0] != '\0' && v[0] != '0';
+        return v == nullptr || v[0] != '0';
     }();
     if (!on) return false;
     constexpr int kDevices = 64;

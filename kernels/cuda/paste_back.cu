@@ -83,7 +83,6 @@ __device__ void copy_outside_piece(const PasteParams& p, int pieces, int warp, i
 template <typename CropT, typename MaskT, WarpMode M, int C>
 __global__ void paste_back_kernel(PasteParams p, FaceGroup<PasteFace> faces, int n, PasteGrid g) {
     wait_for_previous_grid();
-    allow_next_grid();
     const int block = static_cast<int>(blockIdx.x);
     if (block < g.copy_blocks) {  // whole warps: the copy's branch is uniform across each
         const int warp = block * kWarps + static_cast<int>(threadIdx.x >> 5);

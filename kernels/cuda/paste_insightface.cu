@@ -60,7 +60,6 @@ __device__ __forceinline__ float min2(float a, float b) { return b < a ? b : a; 
 
 __global__ void init_kernel(float* white, int cw, float* kern, int k0, int kn, KernChunk chunk) {
     wait_for_previous_grid();
-    allow_next_grid();
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < cw) white[i] = 255.0f;
     if (i < kn) kern[k0 + i] = chunk.w[i];
@@ -69,7 +68,6 @@ __global__ void init_kernel(float* white, int cw, float* kern, int k0, int kn, K
 template <WarpMode M>
 __global__ void mask_kernel(WarpParams white, WarpCoeffs k, Box b, float* t) {
     wait_for_previous_grid();
-    allow_next_grid();
     const int j = blockIdx.x * blockDim.x + threadIdx.x, i = blockIdx.y * blockDim.y + threadIdx.y;
     if (j >= b.w || i >= b.h) return;
     t[static_cast<long long>(i) * b.w + j] = ins_mask_value<M>(white, k, b.x1 + j, b.y1 + i);
@@ -127,7 +125,6 @@ constexpr int kFuseMaxKe = 64;
 template <int G, typename Src>
 __global__ void erode_rows_kernel(Src src, float* dst, Box b, int fw, int ke, int a) {
     wait_for_previous_grid();
-    allow_next_grid();
     static_assert(G == 8 || G == 16 || G == 32, "group width: a power of two up to the warp");
     const int lane = threadIdx.x, l = lane & (G - 1);
     const int i = blockIdx.y * blockDim.y + threadIdx.y;
@@ -173,7 +170,6 @@ void erode_rows(const Src& src, float* dst, const Box& b, int fw, int ke, cudaSt
 constexpr int kErodeRows = 8;  // <= 10 <= ke: the core is never empty
 __global__ void erode_cols_kernel(const float* src, float* dst, Box b, int fh, int ke, int a) {
     wait_for_previous_grid();
-    allow_next_grid();
     const int j = blockIdx.x * blockDim.x + threadIdx.x;
     const int i0 = (blockIdx.y * blockDim.y + threadIdx.y) * kErodeRows;
     if (j >= b.w || i0 >= b.h) return;
@@ -238,7 +234,6 @@ __device__ __forceinline__ void row_steps(const float* vals, const float* wts, i
 __global__ void row_blur_kernel(const float* e, float* h, Box b, int rx1, int rw, int fw, const float* kern, int r,
                                 BlurMode mode) {
     wait_for_previous_grid();
-    allow_next_grid();
     __shared__ float vals[32 * kRowPitch];
     __shared__ float wts[kRowChunk];
     const int lane = threadIdx.x, g = threadIdx.y, tid = g * 32 + lane;
@@ -342,7 +337,6 @@ __global__ void __launch_bounds__(32 * kColWarps, kColK == 8 ? 12 : 3)
     col_blend_kernel(const float* h, Box b, int rx1, int ry1, int rw, int rh, int fw, int fh, const float* kern, int r,
                      BlurMode mode, Image src, Image out, WarpParams crop, WarpCoeffs k) {
     wait_for_previous_grid();
-    allow_next_grid();
     const bool new_frame = src.data != out.data;
     const int c = blockIdx.x * blockDim.x + threadIdx.x;
     const int yy0 = (blockIdx.y * blockDim.y + threadIdx.y) * kColK;

@@ -13,7 +13,6 @@ namespace {
 template <WarpMode M, typename T, int C>
 __global__ void warp_affine_kernel(WarpParams p, FaceGroup<WarpCoeffs> coeffs, int face0) {
     wait_for_previous_grid();
-    allow_next_grid();
     const int x = blockIdx.x * blockDim.x + threadIdx.x;
     const int y = blockIdx.y * blockDim.y + threadIdx.y;
     const int face = blockIdx.z;

@@ -1,6 +1,7 @@
-"""Kernels launched with programmatic dependent launch (FFACCEL_PDL=1, kernels/cuda/launch.h):
-the same bytes as the CPU path, eager, back to back without a sync, and replayed from a CUDA
-graph. The variable is read once per process, so each case runs in a child process.
+"""Kernels launched with programmatic dependent launch (the default on compute capability 9.0+;
+kernels/cuda/launch.h) and without it (FFACCEL_PDL=0): the same bytes as the CPU path, eager,
+back to back without a sync, and replayed from a CUDA graph. The variable is read once per
+process, so each case runs in a child process (FFACCEL_PDL=1, the default spelled out, and 0).
 
 Marked ``cuda``: run on a GPU machine (``pytest -m cuda``), skipped elsewhere. On GPUs older
 than compute capability 9.0 the launches are plain ones and the test checks only that.
