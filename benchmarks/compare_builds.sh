@@ -71,35 +71,6 @@ for k in $(seq 1 "$ROUNDS"); do
     done
 done
 
-# One line per timed row: the value of each round and their median, per build.
-python3 - "$DIR" "${NAMES[@]}" <<'PY'
-import glob, json, os, statistics, sys
-
-folder, names = sys.argv[1], sys.argv[2:]
-
-def rows(bench, d):
-    if bench == "insightface":
-        return {f"{r['frame']} {r['impl']} (us)": r["median_ms"] * 1e3 for r in d["rows"]}
-    if bench == "kernels":
-        return {f"{r['case']} | {r['kernel'] or '?'} (device us)": r["device_us_per_call"] for r in d["rows"]}
-    if bench == "profile":  # every "<path>_us" table of stages: host time per call
-        return {f"{table}: {stage} (us)": v for table, stages in d.items()
-                if table.endswith("_us") and isinstance(stages, dict) for stage, v in stages.items()}
-    return {f"{k} (us)": v for k, v in d["rows_us"].items()}
-
-table = {}
-for path in sorted(glob.glob(os.path.join(folder, "*_*_*.json"))):
-    bench, rest = os.path.basename(path)[:-5].split("_", 1)
-    name, _ = rest.rsplit("_", 1)
-    with open(path) as fh:
-        for row, value in rows(bench, json.load(fh)).items():
-            table.setdefault((bench, row), {}).setdefault(name, []).append(value)
-print("| benchmark | row | " + " | ".join(names) + " |")
-print("|---|---|" + "---|" * len(names))
-for (bench, row), by_name in table.items():
-    cells = []
-    for n in names:
-        v = by_name.get(n, [])
-        cells.append(f"{statistics.median(v):.2f} ({', '.join(f'{x:.2f}' for x in v)})" if v else "-")
-    print(f"| {bench} | {row} | " + " | ".join(cells) + " |")
-PY
+# One line per timed row: the value of each round and their median, per build
+# (benchmarks/compare_table.py; its --plot draws chosen rows from the same files).
+python3 benchmarks/compare_table.py "$DIR" "${NAMES[@]}"
