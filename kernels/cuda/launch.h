@@ -17,8 +17,8 @@
 // No kernel triggers its dependents early (griddepcontrol.launch_dependents): the next grid
 // is then released as the blocks of this one finish. An early trigger made the next grid's
 // blocks take SMs while this one still ran, which cost a CUDA graph of warp, feather and
-// paste 7.7 us (the feather's blocks crowded onto the first SMs free) and gained nothing
-// elsewhere (docs/results/h100-pdl/).
+// paste 7.7 us (likely, not profiled: the feather's blocks crowded onto the first SMs free)
+// and gained nothing elsewhere (docs/results/h100-pdl/).
 // Without PDL (older GPUs, FFACCEL_PDL=0, or a kernel launched another way) the wait
 // returns at once. Under stream capture the launches become programmatic edges of the graph.
 #pragma once
