@@ -7,7 +7,7 @@
 // insightface paste's five to six), each a few microseconds of device time, and the gap
 // between two dependent kernels (the grid's launch and its blocks' start) is a large share
 // of that. Measured on an H100 against plain launches in one run (docs/results/h100-pdl/):
-// eager calls and chains 0.5-2.9 us faster, a CUDA graph of warp, feather and paste 1.2 us faster.
+// eager calls and chains 0.4-2.9 us faster, a CUDA graph of warp, feather and paste 1.2 us faster.
 //
 // The contract every kernel launched through `launch` keeps: it calls
 // `wait_for_previous_grid()` before its first global-memory access, read or write, in every
@@ -18,7 +18,7 @@
 // is then released as the blocks of this one finish. An early trigger made the next grid's
 // blocks take SMs while this one still ran, which cost a CUDA graph of warp, feather and
 // paste 7.7 us (likely, not profiled: the feather's blocks crowded onto the first SMs free)
-// and gained nothing elsewhere (docs/results/h100-pdl/).
+// and gained nothing over this form elsewhere (docs/results/h100-pdl/).
 // Without PDL (older GPUs, FFACCEL_PDL=0, or a kernel launched another way) the wait
 // returns at once. Under stream capture the launches become programmatic edges of the graph.
 #pragma once
