@@ -14,10 +14,11 @@ ROOT = Path(__file__).resolve().parents[1]
 NAME = r"FFACCEL_[A-Z0-9_]+"
 # how the code reads a variable: C/C++ getenv, CMake $ENV{}, and Python string literals
 # (os.environ.get("..."), or a constant such as PROFILE_ENV = "..." passed to it)
+_GETENV = re.compile(rf'getenv\("({NAME})"\)')
 _READS = {
-    ".h": re.compile(rf'getenv\("({NAME})"\)'),
-    ".cpp": re.compile(rf'getenv\("({NAME})"\)'),
-    ".cu": re.compile(rf'getenv\("({NAME})"\)'),
+    ".h": _GETENV,
+    ".cpp": _GETENV,
+    ".cu": _GETENV,
     ".txt": re.compile(rf"\$ENV\{{({NAME})\}}"),
     ".py": re.compile(rf"""["']({NAME})["']"""),
 }

@@ -152,4 +152,3 @@ def excursions(z: np.ndarray, valid: np.ndarray, starts: list[int], limit: int =
             out.append((a, starts[end]))
             k = end + 1
     return out
-

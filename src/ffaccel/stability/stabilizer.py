@@ -379,8 +379,7 @@ class LandmarkStabilizer:
     def _watched(self, z: np.ndarray | None, dt: float, cut: bool) -> np.ndarray | None:
         """Fixed-lag ``_advance`` + ``_emit`` with the excursion watch (``_excursion_watch``)."""
         feat = None if z is None else frame_features(z[:, 0] + 1j * z[:, 1])
-        detected = (not cut and feat is not None and self._m is not None and self._prev_feat is not None
-                    and is_cut(*feat, self._prev_feat, self._before_feat, self._gap, self._gap_before))
+        detected = not cut and self._detects_cut(feat)
         w = self.__dict__.get("_watch")  # (a stabiliser pickled before the watch existed has none)
         if w is not None and detected and w.returns(feat):
             return w.take_back(self, z, dt, feat)
@@ -394,6 +393,11 @@ class LandmarkStabilizer:
                 self._watch = None
         return self._emit()
 
+    def _detects_cut(self, feat: tuple | None) -> bool:
+        """Does the cut rule fire on a frame of features ``feat`` (None: a missed frame)?"""
+        return feat is not None and self._m is not None and is_cut(
+            *feat, self._prev_feat, self._before_feat, self._gap, self._gap_before)
+
     def _advance(self, z: np.ndarray | None, dt: float, cut: bool, feat: tuple | None = None,
                  detected: bool | None = None) -> None:
         """One frame (``feat``: its features, and ``detected``: whether the cut rule fires on
@@ -403,8 +407,7 @@ class LandmarkStabilizer:
         if feat is None and zc is not None:
             feat = frame_features(zc)
         if detected is None:
-            detected = feat is not None and self._m is not None and is_cut(
-                *feat, self._prev_feat, self._before_feat, self._gap, self._gap_before)
+            detected = self._detects_cut(feat)
         restart = self._m is not None and (cut or detected)
         fresh = zc is not None and (self._m is None or restart)  # this frame becomes the reference shape
         y = None
