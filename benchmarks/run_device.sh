@@ -78,8 +78,9 @@ shards() {  # shards NAME TOOL [FRAMEWORK]: the GPU fuzz's FUZZ_CASES cases unde
 stage_sanitize() {
     # Every op's GPU tests under memcheck, with fewer hypothesis examples (slow there), then the
     # fuzzer's GPU mode under memcheck and racecheck, then racecheck on the thread test (one stream
-    # per thread; one round: the tool slows each launch a hundredfold).
-    FFACCEL_EXAMPLES_SCALE=0.1 run memcheck compute-sanitizer --tool memcheck --error-exitcode 99 \
+    # per thread; one round: the tool slows each launch a hundredfold). SANITIZE_SCALE (default 0.1)
+    # scales the hypothesis examples of the memcheck step; 0.03 fits one call with the other stages.
+    FFACCEL_EXAMPLES_SCALE=${SANITIZE_SCALE:-0.1} run memcheck compute-sanitizer --tool memcheck --error-exitcode 99 \
         python3 -m pytest $OPS_CUDA_TESTS -q -p no:cacheprovider -m cuda -k "not thread and not graph and not stream"
     shards memcheck_fuzz memcheck
     shards racecheck_fuzz racecheck
