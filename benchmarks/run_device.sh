@@ -7,8 +7,8 @@
 #   bash benchmarks/run_device.sh ncu                    # Nsight Compute over one call of each NCU_CASES case
 #   bash benchmarks/run_device.sh all                    # everything, one machine of your own
 # Stages after "build" reuse the installed build (a warm machine keeps it between calls).
-# Logs and JSON go to $OUT/run_device/, packed at the end into $OUT/device_results.tgz (that
-# folder is then removed; nothing else under $OUT is touched, so later steps of the same
+# Logs and JSON go to $OUT/run_device/, packed at the end into $OUT/device_results.tgz
+# (device_results_2.tgz, ... when one is there already; that folder is then removed; nothing else under $OUT is touched, so later steps of the same
 # command can write there); a short table is printed last and kept as summary.txt. CV-CUDA, for the same-run
 # comparisons, is read from /tmp/cvsite when a previous step unpacked it there
 # (docs/benchmarks.md says how its wheel travels).
@@ -162,5 +162,9 @@ summary() {
 summary | tee "$RES/summary.txt"
 # The device returns at most 8 files from $OUT: this script's logs and JSON travel as one
 # archive, and only its own folder is removed.
-tar czf "$OUT/device_results.tgz" -C "$RES" . && rm -rf "$RES"
+# A second run in the same command gets its own archive (device_results_2.tgz, ...).
+ARCHIVE=$OUT/device_results.tgz
+n=1
+while [ -e "$ARCHIVE" ]; do n=$((n + 1)); ARCHIVE=$OUT/device_results_$n.tgz; done
+tar czf "$ARCHIVE" -C "$RES" . && rm -rf "$RES"
 exit 0
