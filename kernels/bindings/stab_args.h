@@ -33,6 +33,9 @@ using Out2 = Array<double, 2>;
 using Out3 = Array<double, 3>;
 using Flags = Array<std::uint8_t, 1>;
 
+// Largest landmark coordinate in pixels, each axis: ffaccel._checks.COORD_MAX (why it is there).
+inline constexpr double kCoordMax = 1e12;
+
 // need(ok, "msg") raises ValueError "op: msg" unless ok.
 class Need {
 public:

@@ -101,14 +101,16 @@ void register_stab_causal(nb::module_& m) {
                 need(z.shape(1) == 2 && z.shape(0) >= 2, "points: expected shape (N >= 2, 2)");
                 need(!c.n || static_cast<int>(z.shape(0)) == c.n, "points: expected the same N as before");
                 const double* p = z.data();
-                for (size_t i = 0; i < z.shape(0); ++i)
-                    if (!std::isfinite(p[i * z.stride(0)]) || !std::isfinite(p[i * z.stride(0) + z.stride(1)]))
+                for (size_t i = 0; i < z.shape(0); ++i)  // finite and within kCoordMax (NaN fails <=)
+                    if (!(std::abs(p[i * z.stride(0)]) <= stab::kCoordMax) ||
+                        !(std::abs(p[i * z.stride(0) + z.stride(1)]) <= stab::kCoordMax))
                         return nb::cast(false);  // nothing changed: the caller words the error
                 return c.run(p, static_cast<int>(z.shape(0)), z.stride(0), z.stride(1), dt, cut);
             },
             nb::arg("z"), nb::arg("dt"), nb::arg("cut"),
             "One detected frame: z (N, 2) float64 pixels, dt frames since the last one, cut a known new shot. "
-            "Returns (N, 2) float64 pixels, or False (and changes nothing) when z has a NaN or an infinity.")
+            "Returns (N, 2) float64 pixels, or False (and changes nothing) when z has a NaN, an infinity or a "
+            "coordinate beyond 1e12 in magnitude.")
         .def(
             "miss", [](Causal& c, double dt, bool cut) { return c.run(nullptr, 0, 0, 0, dt, cut); }, nb::arg("dt"),
             nb::arg("cut"), "One missed frame; returns (N, 2) float64 pixels or None (no face yet in this shot).");

@@ -14,6 +14,8 @@ untouched. The rules (docs/api-stability.md, "Errors"):
   one of its inputs;
 - scalars: real numbers (no bool, str, complex), finite, and within float32's range
   where the kernels compute in float32; Python ints too large for a float are refused;
+- landmarks: finite (or NaN rows where an op takes missed frames) and at most
+  ``COORD_MAX`` pixels from the origin on each axis;
 - matrices: host arrays of real numbers, finite, invertible, and with every entry of
   the matrix and of its inverse at most ``MATRIX_LIMIT`` in magnitude, so every sample
   coordinate the kernels compute in float32 is finite.
@@ -38,6 +40,11 @@ BORDERS = {"replicate": 0, "constant": 1}
 #: float32 sample coordinate ``a*x + b*y + c`` could overflow for a 65535-pixel image.
 MATRIX_LIMIT = 2.0 ** 100
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: Largest landmark coordinate, in pixels (each axis): past it float64 holds a face's shape
+#: only to 1e-4 px or worse, and the squared distances of a face that large overflow (at
+#: about 1e154), which the stabilisers would report as "every point at the same place".
+#: The compiled causal core (kernels/bindings/stab_args.h, ``kCoordMax``) uses the same value.
+COORD_MAX = 1e12
 _ZERO_BORDER = (0.0, 0.0, 0.0, 0.0)
 
 
@@ -309,7 +316,16 @@ def as_float_array(value: Any, name: str, shape: tuple[int | None, ...], *, allo
         raise ValueError(f"{name}: expected shape {want}, got {arr.shape}")
     if not allow_nan and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name}: expected finite values, got NaN or infinity")
+    check_coordinates(arr, name)
     return arr
+
+
+def check_coordinates(arr: np.ndarray, name: str) -> None:
+    """Raises ValueError unless every non-NaN value of the float array ``arr`` is within
+    +-``COORD_MAX`` (an infinity is not)."""
+    big = np.abs(arr) > COORD_MAX  # NaN compares False: missed frames pass here
+    if big.any():
+        raise ValueError(f"{name}: expected coordinates within +-{COORD_MAX:g} px, got {float(arr[big].flat[0]):g}")
 
 
 def as_points(value: Any, name: str, *, allow_nan: bool = False, n: int | None = None) -> np.ndarray:
@@ -321,7 +337,16 @@ def as_points(value: Any, name: str, *, allow_nan: bool = False, n: int | None =
         raise ValueError(f"{name}: expected {n} points (the filter was started with {n}), got {arr.shape[0]}")
     if not allow_nan and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name}: expected finite values, got NaN or infinity")
+    check_coordinates(arr, name)
     return arr
+
+
+def check_coordinates(arr: np.ndarray, name: str) -> None:
+    """Raises ValueError unless every non-NaN value of the float array ``arr`` is within
+    +-``COORD_MAX`` (an infinity is not)."""
+    big = np.abs(arr) > COORD_MAX  # NaN compares False: missed frames pass here
+    if big.any():
+        raise ValueError(f"{name}: expected coordinates within +-{COORD_MAX:g} px, got {float(arr[big].flat[0]):g}")
 
 
 def float32_values(value: Any, name: str, shape: tuple[int, ...], *, minimum: float | None = None) -> np.ndarray:

@@ -101,6 +101,7 @@ def test_still_input_stays_still(frames, noise):
         ({"landmarks": np.zeros((5, 68, 3))}, ValueError, "landmarks"),
         ({"landmarks": np.zeros((0, 68, 2))}, ValueError, "landmarks"),
         ({"landmarks": np.full((5, 68, 2), np.inf)}, ValueError, "landmarks"),
+        ({"landmarks": np.full((5, 68, 2), 2e12)}, ValueError, r"landmarks: expected coordinates within \+-1e\+12"),
         ({"timestamps": np.zeros(5)}, ValueError, "timestamps"),
         ({"timestamps": np.zeros(4)}, ValueError, "timestamps"),
         ({"cuts": [0]}, ValueError, "cuts"),

@@ -106,3 +106,5 @@ def test_bad_input():
         f.update(FACE, timestamp=1.0)
     with pytest.raises(ValueError, match="points"):
         f.update(np.where(FACE > 0, np.inf, 0))
+    with pytest.raises(ValueError, match=r"points: expected coordinates within \+-1e\+12 px, got -5e\+13"):
+        f.update(FACE - 5e13)

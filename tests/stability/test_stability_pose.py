@@ -124,6 +124,7 @@ def test_pose_to_similarity_applies_filtered_roll():
     [
         (lambda: estimate_pose(np.zeros((6, 2))), ValueError, "landmarks"),
         (lambda: estimate_pose(np.zeros((5, 2))), ValueError, "landmarks"),
+        (lambda: estimate_pose(np.full((5, 2), 1e300)), ValueError, r"landmarks: expected coordinates within"),
         (lambda: PoseFilter().update(np.ones((67, 2))), ValueError, "landmarks"),
         (lambda: PoseFilter(beta=1.0), ValueError, "beta"),
         (lambda: PoseFilter(deadband=(1, 1, 1)), ValueError, "deadband"),

@@ -283,6 +283,11 @@ def test_top_level_exports():
         (lambda: stabilize_track(np.tile(FACE5, (4, 1, 1)), timestamps=[0, 1, 2]), ValueError, "timestamps"),
         (lambda: stabilize_track(np.tile(FACE5, (4, 1, 1)), timestamps=[0, 1, 1, 2]), ValueError, "timestamps"),
         (lambda: stabilize_track(np.zeros((4, 5, 2))), ValueError, "landmarks"),
+        # beyond COORD_MAX (squared sizes overflow near 1e154): named as such, in every mode
+        *[(lambda m=m: stabilize_track(np.tile(FACE5 * 1e154, (4, 1, 1)), mode=m), ValueError,
+           r"landmarks: expected coordinates within \+-1e\+12 px") for m in ("offline", "fixed_lag", "causal")],
+        (lambda: stabilize_track(np.where(np.arange(40).reshape(4, 5, 2) < 10, np.nan, -3e12)), ValueError,
+         r"landmarks: expected coordinates within \+-1e\+12 px, got -3e\+12"),
         (lambda: LandmarkStabilizer(mode="offline"), ValueError, "mode"),
         (lambda: LandmarkStabilizer(mode="causal", lag="3"), TypeError, "lag"),
     ],

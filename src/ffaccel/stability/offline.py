@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ffaccel._checks import as_float_array, positive
+from ffaccel._checks import as_float_array, check_coordinates, positive
 from ._boxes import box_iou
 
 __all__ = ["smooth_track", "detect_cuts", "estimate_noise"]
@@ -181,6 +181,7 @@ def smooth_track(
     arr = as_float_array(landmarks, "landmarks", (None, None, 2), allow_nan=True)
     if np.any(np.isinf(arr)):
         raise ValueError("landmarks must not contain inf (use NaN for dropouts)")
+    check_coordinates(arr, "landmarks")
     t_len = arr.shape[0]
     if t_len == 0:
         raise ValueError("landmarks must have at least one frame")

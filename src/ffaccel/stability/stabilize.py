@@ -40,7 +40,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ffaccel import _core
-from ffaccel._checks import as_float_array
+from ffaccel._checks import as_float_array, check_coordinates
 
 from . import _bank
 from . import _cuts
@@ -66,9 +66,11 @@ def _check_landmarks(landmarks) -> np.ndarray:
     if arr.shape[1] < 2:
         raise ValueError(f"landmarks: expected at least 2 points per frame, got shape {arr.shape}")
     if np.isfinite(arr).all():  # the usual case: one pass
+        check_coordinates(arr, "landmarks")
         return arr
     if np.any(np.isinf(arr)):
         raise ValueError("landmarks: expected finite values or NaN rows for missed frames, got inf")
+    check_coordinates(arr, "landmarks")
     partial = np.isnan(arr).any(axis=(1, 2)) & ~np.isnan(arr).all(axis=(1, 2))
     if partial.any():
         raise ValueError(f"landmarks: expected whole NaN rows for missed frames, got a partly NaN frame {int(np.flatnonzero(partial)[0])}")
