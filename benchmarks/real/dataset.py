@@ -36,32 +36,47 @@ def all_specs(quick: bool = False) -> list[clips.ClipSpec]:
 _DET = None
 
 
+DETECTORS = ("mtcnn", "facemesh")
+
+
+def make_detector(name: str = "mtcnn"):
+    """The benchmark's detector: "mtcnn" (mtcnn_onnx.MTCNN) or "facemesh" (facemesh.FaceMesh5)."""
+    if name == "mtcnn":
+        from .mtcnn_onnx import MTCNN
+
+        return MTCNN()
+    if name == "facemesh":
+        from .facemesh import FaceMesh5
+
+        return FaceMesh5()
+    raise ValueError(f"detector: expected one of {DETECTORS}, got {name!r}")
+
+
 def _work(args):
-    spec, cache = args
+    spec, cache, detector = args
     global _DET
     import cv2
 
     cv2.setNumThreads(1)
     from . import track
-    from .mtcnn_onnx import MTCNN
 
     if _DET is None:
-        _DET = MTCNN()
+        _DET = make_detector(detector)
     return spec, track.run_clip(spec, _DET, Path(cache))
 
 
-def generate(specs, cache: Path, jobs: int = 2, on_done=None) -> dict:
-    """Run (or load) every clip; ``on_done(spec, result)`` is called as each one finishes."""
+def generate(specs, cache: Path, jobs: int = 2, on_done=None, detector: str = "mtcnn") -> dict:
+    """Run (or load) every clip with ``detector`` (DETECTORS); ``on_done(spec, result)`` is
+    called as each one finishes."""
     from . import track
-    from .mtcnn_onnx import MTCNN
 
     cache = Path(cache)
     # The photos' reference points first (shared by all clips of a photo), in this process.
-    det = MTCNN()
+    det = make_detector(detector)
     for photo in sorted({s.photo for s in specs}):
         track.reference_points(photo, det, cache)
     results = {}
-    todo = [(s, str(cache)) for s in specs]
+    todo = [(s, str(cache), detector) for s in specs]
     if jobs <= 1:
         it = map(_work, todo)
         pool = None
@@ -145,6 +160,7 @@ def export(spec: clips.ClipSpec, res: dict, outdir: Path, dtype=np.float64) -> P
         boxes=res["boxes"].astype(dtype),
         scores=res["scores"].astype(dtype),
         environment=np.str_(str(res.get("environment", "unknown"))),
+        detector=np.str_(str(res.get("detector", "mtcnn"))),
     )
     tmp.replace(path)
     return path
@@ -159,20 +175,23 @@ benchmarks/bench_stability_real.py (--export DIR). Load with numpy.load(path).
 
 Keys
   truth       (T, 5, 2) float, px: the known position of the photo's 5 points in every
-              frame (the photo's points located once by MTCNN on the still photo at a
-              300 px face, mapped by the frame's known similarity transform).
-  detected    (T, 5, 2) float, px: MTCNN's float (sub-pixel) landmarks on the rendered
-              frame; a row of NaN where the detector found no face (a missed frame).
+              frame (the photo's points located once by the detector on the still photo
+              at a 300 px face, mapped by the frame's known similarity transform).
+  detected    (T, 5, 2) float, px: the detector's float (sub-pixel) landmarks on the
+              rendered frame; a row of NaN where it found no face (a missed frame).
   fps         float, frames per second (30).
   face_width  float, px: median over frames of 2 x inter-ocular distance of truth
               (distance between points 0 and 1). Normalise errors by it.
   face_width_per_frame (T,) float, px: the same per frame (it changes in "zoom").
   cuts        (K,) int: frame indices that start a new shot (empty but for "cut").
   scenario, resolution, photo: str.
-  boxes       (T, 4) float px x0 y0 x1 y1 of MTCNN's box (NaN on misses); scores (T,).
-  environment str: the OpenCV, onnxruntime and numpy versions that rendered the frames
-              and ran the detector (other versions give other detections; absent in
-              tracks written before it was recorded).
+  boxes       (T, 4) float px x0 y0 x1 y1 of the detector's box (NaN on misses); scores (T,).
+  environment str: the OpenCV, onnxruntime (mediapipe for Face Mesh) and numpy versions
+              that rendered the frames and ran the detector (other versions give other
+              detections; absent in tracks written before it was recorded).
+  detector    str: "mtcnn" (MTCNN, benchmarks/real/mtcnn_onnx.py) or "facemesh"
+              (MediaPipe Face Mesh reduced to 5 points, benchmarks/real/facemesh.py);
+              absent in tracks written before it was recorded (MTCNN's).
 
 Point order: image-left eye, image-right eye, nose tip, image-left mouth corner,
 image-right mouth corner. Coordinates: x right, y down, 0-based pixel indices (the

@@ -1,4 +1,4 @@
-"""MTCNN noise report: rigid versus per-point share, temporal spectrum, scaling with face size."""
+"""Detector noise report (MTCNN, or Face Mesh): rigid versus per-point share, temporal spectrum, scaling with face size."""
 
 from __future__ import annotations
 
@@ -76,8 +76,8 @@ def spectra(clips: list[dict]) -> dict:
     return out
 
 
-def tables(noise: dict) -> list[str]:
-    lines = ["### MTCNN noise: share of the frame-to-frame error energy", "",
+def tables(noise: dict, detector: str = "MTCNN") -> list[str]:
+    lines = [f"### {detector} noise: share of the frame-to-frame error energy", "",
              "| photo, clips | n | translation | similarity (transl.+scale+rotation) | affine | lag-1 autocorrelation |",
              "|---|---|---|---|---|---|"]
     for g, v in noise["groups"].items():
@@ -86,7 +86,7 @@ def tables(noise: dict) -> list[str]:
     lines.append(f"| independent noise (expected) | - | {100 * INDEPENDENT['translation']:.0f} % | "
                  f"{100 * INDEPENDENT['similarity']:.0f} % | {100 * INDEPENDENT['affine']:.0f} % | 0 |")
     photos = list(noise["scaling"])
-    lines += ["", "### MTCNN noise level by face size: sigma per coordinate (RMS frame difference / sqrt 2), "
+    lines += ["", f"### {detector} noise level by face size: sigma per coordinate (RMS frame difference / sqrt 2), "
               "px and % F, still and moving clips", "",
               "| resolution | face px | " + " | ".join(photos) + " |", "|---|---|" + "---|" * len(photos)]
     combos = sorted({(r["res"], r["face_px"]) for p in photos for r in noise["scaling"][p]["rows"]},
@@ -107,7 +107,7 @@ def tables(noise: dict) -> list[str]:
     return lines
 
 
-def plot(noise: dict, path: Path) -> None:
+def plot(noise: dict, path: Path, detector: str = "MTCNN") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -122,7 +122,7 @@ def plot(noise: dict, path: Path) -> None:
         ax.semilogy(f[1:], np.asarray(v["residual"])[1:], color=styles[g], ls="--", label=f"{g}: residual")
     ax.set_xlabel("frequency (Hz, 30 fps)")
     ax.set_ylabel("power ((% F)^2 / Hz)")
-    ax.set_title("MTCNN error spectrum (frontal photos)")
+    ax.set_title(f"{detector} error spectrum (frontal photos)")
     ax.legend(fontsize=7)
     ax = axes[1]
     for (photo, v), mk in zip(noise["scaling"].items(), "os^D"):

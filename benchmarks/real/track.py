@@ -1,4 +1,5 @@
-"""Run MTCNN on every frame of a rendered clip, as a tracking pipeline would; cache the tracks.
+"""Run a detector (MTCNN, or Face Mesh: facemesh.py) on every frame of a rendered clip, as a
+tracking pipeline would; cache the tracks.
 
 Search strategy (bounds the CPU at 4K): on a frame after a detection, the detector sees only
 a square window of 2x the larger side of the previous face box around it, with ``min_face`` half that box;
@@ -8,9 +9,11 @@ window the one overlapping the previous box most is kept (the highest score on a
 
 Cache: ``<cache>/<tag>_<key>.npz``, key = hash of the clip spec, the render version, the
 detector version (weights + code) and the environment (OpenCV, onnxruntime and numpy
-versions), so a change to any of them re-runs the detector. The clip's RNG seed comes from
-the spec, render and detector versions only (``clip_key``), as before the environment was
-part of the key, so the seeds of the documented runs stay the same.
+versions; mediapipe's for Face Mesh), so a change to any of them re-runs the detector. The
+clip's RNG seed comes from the spec, render and detector versions only (``clip_key``), as
+before the environment was part of the key, so the seeds of the documented runs stay the
+same. A detector object names its version with a ``version()`` method; MTCNN's is
+``mtcnn_onnx.detector_version()`` (so MTCNN's keys are those of every earlier run).
 """
 
 from __future__ import annotations
@@ -56,6 +59,11 @@ def window_around(prev_box, width: int, height: int) -> tuple[int, int, int, int
     return (x0, y0, x1, y1) if x1 - x0 >= 24 and y1 - y0 >= 24 else None
 
 
+def det_version(det=None) -> str:
+    """The detector's version (cache keys, clip seeds): MTCNN's when ``det`` is None or MTCNN."""
+    return det.version() if hasattr(det, "version") else detector_version()
+
+
 def detect_near(det: MTCNN, img: np.ndarray, window: tuple[int, int, int, int], prev_box):
     """The face in ``img`` (the pixels of ``window``) that continues ``prev_box``, in frame
     coordinates: (box, score, (5, 2) points), or None."""
@@ -72,8 +80,8 @@ def detect_whole(det: MTCNN, img: np.ndarray):
 
 def reference_points(photo_name: str, det: MTCNN, cache: Path) -> np.ndarray:
     """The photo's 5 points (photo px) as the detector sees them at a 300 px face; cached."""
-    key = hashlib.sha1(f"{photo_name}|{detector_version()}|{clips.RENDER_VERSION}".encode()).hexdigest()[:12]
-    path = cache / f"ref_{photo_name}_{key}_{environment_key()}.npy"
+    key = hashlib.sha1(f"{photo_name}|{det_version(det)}|{clips.RENDER_VERSION}".encode()).hexdigest()[:12]
+    path = cache / f"ref_{photo_name}_{key}_{environment_key(det)}.npy"
     if path.exists():
         return np.load(path)
     photo = clips.load_photo(photo_name)
@@ -104,15 +112,15 @@ def reference_points(photo_name: str, det: MTCNN, cache: Path) -> np.ndarray:
     return ref
 
 
-def clip_key(spec: clips.ClipSpec) -> str:
-    parts = [asdict(spec), clips.RENDER_VERSION, clips.SENSOR_SIGMA, detector_version()]
+def clip_key(spec: clips.ClipSpec, det=None) -> str:
+    parts = [asdict(spec), clips.RENDER_VERSION, clips.SENSOR_SIGMA, det_version(det)]
     if spec.scenario in clips.BLURRED:  # only there, so the sharp clips keep their keys
         parts.append([clips.SHUTTER, clips.BLUR_SAMPLES])
     blob = json.dumps(parts, sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
-def environment() -> str:
+def environment(det=None) -> str:
     """The packages the rendered frames and the detections depend on, with their versions.
 
     Why: the same clip spec, seed and weights give other detections under another OpenCV
@@ -123,24 +131,29 @@ def environment() -> str:
     every clip's RNG seed.)
     """
     import cv2
+
+    if getattr(det, "name", "mtcnn") == "facemesh":
+        import mediapipe
+
+        return f"opencv {cv2.__version__}, mediapipe {mediapipe.__version__}, numpy {np.__version__}"
     import onnxruntime
 
     return f"opencv {cv2.__version__}, onnxruntime {onnxruntime.__version__}, numpy {np.__version__}"
 
 
-def environment_key() -> str:
-    """Short hash of ``environment()``: part of every cache file's name."""
-    return hashlib.sha1(environment().encode()).hexdigest()[:8]
+def environment_key(det=None) -> str:
+    """Short hash of ``environment(det)``: part of every cache file's name."""
+    return hashlib.sha1(environment(det).encode()).hexdigest()[:8]
 
 
-def cache_key(spec: clips.ClipSpec) -> str:
+def cache_key(spec: clips.ClipSpec, det=None) -> str:
     """``clip_key`` and the environment: the name of the clip's cache file."""
-    return f"{clip_key(spec)}_{environment_key()}"
+    return f"{clip_key(spec, det)}_{environment_key(det)}"
 
 
 def run_clip(spec: clips.ClipSpec, det: MTCNN, cache: Path) -> dict:
     """truth (T,5,2), detected (T,5,2) NaN on misses, boxes (T,4), scores (T,), searches (T,) bool, cuts."""
-    path = cache / f"{spec.tag}_{cache_key(spec)}.npz"
+    path = cache / f"{spec.tag}_{cache_key(spec, det)}.npz"
     if path.exists():
         with np.load(path) as d:
             return {k: d[k] for k in d.files}
@@ -151,7 +164,7 @@ def run_clip(spec: clips.ClipSpec, det: MTCNN, cache: Path) -> dict:
     blur = clips.exposure(spec)  # None but for the motion-blurred scenarios
     w, h = spec.size
     rend = clips.Renderer(clips.load_photo(spec.photo))
-    cv2.setRNGSeed(int(clip_key(spec)[:6], 16))
+    cv2.setRNGSeed(int(clip_key(spec, det)[:6], 16))
     t_len = spec.frames
     truth = np.empty((t_len, 5, 2))
     detected = np.full((t_len, 5, 2), np.nan)
@@ -176,7 +189,8 @@ def run_clip(spec: clips.ClipSpec, det: MTCNN, cache: Path) -> dict:
             boxes[i], scores[i], detected[i] = hit
             prev = hit[0]
     out = {"truth": truth, "detected": detected, "boxes": boxes, "scores": scores, "searched": searched,
-           "cuts": np.asarray(cuts, np.int64), "ref5": ref, "traj": traj, "environment": np.str_(environment())}
+           "cuts": np.asarray(cuts, np.int64), "ref5": ref, "traj": traj, "environment": np.str_(environment(det)),
+           "detector": np.str_(getattr(det, "name", "mtcnn"))}
     cache.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, **out)

@@ -1,6 +1,8 @@
 """Real-detector tracks shipped in tests/data/real_tracks (MTCNN on clips rendered from real
-photos, see tests/data/README.md), the metrics of ``ffaccel.stability._realdata``, and the
-real-detector benchmark in its --quick form (only where its optional dependencies are)."""
+photos, see tests/data/README.md) and tests/data/real_tracks_facemesh (MediaPipe Face Mesh on
+the same clip specs; its own tests: test_stability_facemesh.py), the metrics of
+``ffaccel.stability._realdata``, and the real-detector benchmark in its --quick form (only where
+its optional dependencies are)."""
 
 from __future__ import annotations
 
@@ -23,12 +25,14 @@ from ffaccel.stability import smooth_track
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "real_tracks"
 FILES = sorted(DATA.glob("*.npz"))
+FACEMESH_FILES = sorted((ROOT / "tests" / "data" / "real_tracks_facemesh").glob("*.npz"))
 KEYS = {"truth", "detected", "fps", "face_width", "face_width_per_frame", "cuts", "scenario", "resolution", "photo",
         "boxes", "scores"}
+OPTIONAL_KEYS = {"environment", "detector"}  # written since they were recorded (the MTCNN subset predates them)
 
 
-def load(name: str) -> dict:
-    with np.load(DATA / name, allow_pickle=False) as d:
+def load(name, folder: Path = DATA) -> dict:
+    with np.load(Path(folder) / name, allow_pickle=False) as d:
         return {k: d[k] for k in d.files}
 
 
@@ -37,10 +41,12 @@ def test_subset_is_there_and_small():
     assert sum(f.stat().st_size for f in FILES) < 300_000
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", FILES + FACEMESH_FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_documented_format(path):
-    d = load(path.name)
-    assert set(d) == KEYS
+    d = load(path.name, path.parent)
+    assert KEYS <= set(d) <= KEYS | OPTIONAL_KEYS
+    if path in FACEMESH_FILES:
+        assert str(d["detector"]) == "facemesh" and "mediapipe" in str(d["environment"])
     t_len = d["truth"].shape[0]
     assert d["truth"].shape == d["detected"].shape == (t_len, 5, 2) and t_len >= 90
     assert d["truth"].dtype == d["detected"].dtype == np.float32
@@ -60,9 +66,9 @@ def test_documented_format(path):
     assert np.all((d["truth"][..., 0] > 0) & (d["truth"][..., 0] < w) & (d["truth"][..., 1] > 0) & (d["truth"][..., 1] < h))
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", FILES + FACEMESH_FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_truth_is_one_template_under_similarities(path):
-    d = load(path.name)
+    d = load(path.name, path.parent)
     truth = d["truth"].astype(np.float64)
     cuts = [0, *d["cuts"].tolist(), len(truth)]
     for a, b in zip(cuts[:-1], cuts[1:]):
@@ -73,8 +79,8 @@ def test_truth_is_one_template_under_similarities(path):
 
 
 def test_only_the_covered_frames_are_missed():
-    for path in FILES:
-        d = load(path.name)
+    for path in FILES + FACEMESH_FILES:
+        d = load(path.name, path.parent)
         missed = np.nonzero(~np.isfinite(d["detected"][:, 0, 0]))[0]
         if str(d["scenario"]) == "occlusion":
             assert len(missed) >= 3 and set(missed) <= set(range(75, 79))
