@@ -414,7 +414,7 @@ StabCausalResult StabCausal::feed(const double* z, int n, std::ptrdiff_t s0, std
             mi_ = ui_;
             size_ = y2_[2];
             theta_ = 0.0;
-            n_meas_ = 0;
+            n_meas_ = 1;  // once a shot (stabilizer.py says why)
             have_prev_ = false;
         }
     }

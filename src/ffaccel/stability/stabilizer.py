@@ -156,7 +156,7 @@ class LandmarkStabilizer:
         self._held = None
         self._w_prev = np.zeros(4)
         self._fl_d2 = None  # fixed-lag: running mean of (light - smooth)^2 / r (rigid channels)
-        self._n_meas = 0  # measured frames of this shot
+        self._n_meas = 0  # measured frames of this shot (the glitch test runs at the second, once)
         self._mad = None
         self._mad_n = 0
         self._mad_seed: list = []
@@ -442,7 +442,11 @@ class LandmarkStabilizer:
             last = None
             consecutive = False
             self._m, self._size, self._theta = feat[2], float(feat[1]), 0.0
-            self._n_meas = 0
+            # once a shot: a detector that has just locked on is off on its first frame. Chained,
+            # the test dropped frame after frame of a moving head whose step exceeds GLITCH noise
+            # stds of a precise detector (Face Mesh: 7 frames, the fixed-lag output given the 7th's
+            # estimate, 1.8 % F off; docs/stability.md, "A second detector")
+            self._n_meas = 1
             self._prev_feat = None
         self._theta = float(y[3])
         self._n_meas += 1
