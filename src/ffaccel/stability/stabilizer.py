@@ -442,10 +442,8 @@ class LandmarkStabilizer:
             last = None
             consecutive = False
             self._m, self._size, self._theta = feat[2], float(feat[1]), 0.0
-            # once a shot: a detector that has just locked on is off on its first frame. Chained,
-            # the test dropped frame after frame of a moving head whose step exceeds GLITCH noise
-            # stds of a precise detector (Face Mesh: 7 frames, the fixed-lag output given the 7th's
-            # estimate, 1.8 % F off; docs/stability.md, "A second detector")
+            # once a shot: chained, it dropped frame after frame of a head whose step exceeds GLITCH
+            # stds of a precise detector (docs/stability.md, "A second detector")
             self._n_meas = 1
             self._prev_feat = None
         self._theta = float(y[3])
