@@ -316,16 +316,7 @@ def as_float_array(value: Any, name: str, shape: tuple[int | None, ...], *, allo
         raise ValueError(f"{name}: expected shape {want}, got {arr.shape}")
     if not allow_nan and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name}: expected finite values, got NaN or infinity")
-    check_coordinates(arr, name)
     return arr
-
-
-def check_coordinates(arr: np.ndarray, name: str) -> None:
-    """Raises ValueError unless every non-NaN value of the float array ``arr`` is within
-    +-``COORD_MAX`` (an infinity is not)."""
-    big = np.abs(arr) > COORD_MAX  # NaN compares False: missed frames pass here
-    if big.any():
-        raise ValueError(f"{name}: expected coordinates within +-{COORD_MAX:g} px, got {float(arr[big].flat[0]):g}")
 
 
 def as_points(value: Any, name: str, *, allow_nan: bool = False, n: int | None = None) -> np.ndarray:

@@ -325,3 +325,13 @@ def test_face_tracker_can_own_one_causal_stabilizer_per_face():
         ids, out = tracker.update(boxes, faces)
     assert ids.tolist() == [0, 1] and out.shape == (2, 5, 2)
     assert np.abs(out[1] - (FACE5 * 1.5 + [400.0, 200.0])).max() < 2.0
+
+
+def test_timestamps_far_from_zero_are_not_held_to_the_coordinate_bound():
+    # COORD_MAX bounds landmark coordinates only: epoch microseconds (1.7e15) are timestamps a
+    # capture pipeline gives, and only their differences matter
+    track = np.tile(FACE5 * 4 + 200.0, (12, 1, 1)) + np.linspace(0, 3, 12)[:, None, None]
+    steps = np.arange(12) * 33333.0
+    for mode in ("offline", "fixed_lag", "causal"):
+        far = stabilize_track(track, mode=mode, timestamps=1.7e15 + steps)
+        assert np.array_equal(far, stabilize_track(track, mode=mode, timestamps=steps + 1.0))

@@ -320,8 +320,9 @@ class LandmarkStabilizer:
     def _update_core(self, core, points: np.ndarray, t: float | None, cut: bool) -> np.ndarray | None:
         """``update`` of a float64 (N, 2) ndarray, compiled causal path, once the checks that
         ``_feed`` would fail are known to pass: what ``_feed`` does, with the values check of
-        ``as_points`` (finite, within ``COORD_MAX``) made by ``core.feed`` (which changes nothing when it fails; the state here
-        is then restored and the error worded by ``as_points``)."""
+        ``as_points`` (finite, within ``COORD_MAX``) made by ``core.feed`` (which changes
+        nothing when it fails; the state here is then restored and the error worded by
+        ``as_points``)."""
         saved = self._use_t, self._n, self._last_t, self._unit
         dt = 1.0
         if t is not None:
