@@ -11,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 from ffaccel import _core
+from ffaccel._checks import as_points
 
 from . import _adaptive, _cuts
 
-__all__ = ["available", "consts", "new"]
+__all__ = ["available", "consts", "feed", "new"]
 
 
 def available() -> bool:
@@ -52,3 +53,33 @@ def new(stab: dict[str, float]):
     """A fresh ``_core.StabCausal`` (the state of one face's track), with the constants as they are
     now (read at every reset, as the Python path reads its module constants)."""
     return _core.StabCausal(consts(stab))
+
+
+def feed(stab, core, points: np.ndarray, t: float | None, cut: bool) -> np.ndarray | None:
+    """``LandmarkStabilizer.update`` of a float64 (N, 2) ndarray on ``stab``'s compiled state
+    ``core``, once the checks that ``stab._feed`` would fail are known to pass: what ``_feed``
+    does, with the values check of ``as_points`` (finite, within ``COORD_MAX``) made by
+    ``core.feed`` (which changes nothing when it fails; ``stab`` is then restored and the
+    error worded by ``as_points``)."""
+    saved = stab._use_t, stab._n, stab._last_t, stab._unit
+    dt = 1.0
+    if t is not None:
+        if stab._last_t is not None:
+            if stab._unit is None:
+                stab._unit = t - stab._last_t
+            dt = (t - stab._last_t) / stab._unit
+        stab._last_t = t
+    stab._use_t, stab._n = t is not None, len(points)
+    stab._frame += 1
+    try:
+        out = core.feed(points, dt, cut)
+    except ValueError:  # a frame without a similarity fit (nothing changed in core): as if not given
+        stab._use_t, stab._n, stab._last_t, stab._unit = saved
+        stab._frame -= 1
+        raise
+    if out is False:
+        stab._use_t, stab._n, stab._last_t, stab._unit = saved
+        stab._frame -= 1
+        as_points(points, "points", n=saved[1])  # raises
+        raise ValueError("points: expected finite values, got NaN or infinity")
+    return out

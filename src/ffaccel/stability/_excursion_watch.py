@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from ._cuts import is_cut
+from ._cuts import EXCURSION, frame_features, is_cut
 
-__all__ = ["ExcursionWatch"]
+__all__ = ["ExcursionWatch", "watched_step"]
 
 
 class ExcursionWatch:
@@ -57,3 +57,22 @@ class ExcursionWatch:
             stab.__dict__.update(now)
             raise
         return stab._emit()
+
+
+def watched_step(stab: Any, z: np.ndarray | None, dt: float, cut: bool) -> np.ndarray | None:
+    """One frame of a fixed-lag ``LandmarkStabilizer`` (its ``_advance`` and ``_emit``) under
+    the excursion watch: the output due now."""
+    feat = None if z is None else frame_features(z[:, 0] + 1j * z[:, 1])
+    detected = not cut and stab._detects_cut(feat)
+    w = stab.__dict__.get("_watch")  # (a stabiliser pickled before the watch existed has none)
+    if w is not None and detected and w.returns(feat):
+        return w.take_back(stab, z, dt, feat)
+    state = copy.deepcopy(stab.__dict__) if w is None and detected else None
+    stab._advance(z, dt, cut, feat, detected)  # (raises before it changes anything)
+    if state is not None:
+        stab._watch = w = ExcursionWatch(state)
+    if w is not None:
+        w.dts.append(dt)
+        if cut or len(w.dts) > min(stab.lag, EXCURSION):
+            stab._watch = None
+    return stab._emit()

@@ -418,7 +418,7 @@ def stabilize_track(
     if end_frames < 0:
         raise ValueError(f"end_frames: expected an int >= 0, got {int(end_frames)}")
     if mode != "offline":
-        return LandmarkStabilizer(mode=mode, lag=lag)._run_track(arr, times, given)
+        return _run_stream(LandmarkStabilizer(mode=mode, lag=lag), arr, times, given)
     arr = np.ascontiguousarray(arr)
     if times is None:
         out, starts = _offline_track(arr, given)
@@ -448,4 +448,24 @@ def stabilize_track(
     for a, b in zip(bounds[:-1], bounds[1:]):
         out[a:b] = _offline_segment(arr[a:b], valid[a:b], times[a:b])
         straighten_end(out, arr, a, b, _channel_limits(n)[0], times, int(end_frames))
+    return out
+
+
+def _run_stream(stab: LandmarkStabilizer, arr: np.ndarray, times: np.ndarray | None,
+                cuts: list[int] | None) -> np.ndarray:
+    """The causal and fixed-lag modes of ``stabilize_track``: ``arr`` (checked) frame by frame."""
+    t_len, n, _ = arr.shape
+    out = np.full((t_len, n, 2), np.nan)
+    cutset = set(cuts or ())
+    results = []
+    for i in range(t_len):
+        row = arr[i]
+        pts = None if np.isnan(row[0, 0]) else row
+        res = stab._feed(pts, None if times is None else float(times[i]), i in cutset)  # arr is checked
+        if i >= stab.lag:
+            results.append(res)
+    results.extend(stab.flush())
+    for i, res in enumerate(results[:t_len]):
+        if res is not None:
+            out[i] = res
     return out

@@ -45,8 +45,8 @@ import numpy as np
 
 from . import _adaptive, _causal_core, _kalman
 from ffaccel._checks import as_points, as_timestamp
-from ._cuts import EXCURSION, frame_features, is_cut
-from ._excursion_watch import ExcursionWatch
+from ._cuts import frame_features, is_cut
+from ._excursion_watch import ExcursionWatch, watched_step
 from ._modes import check_mode
 from ._rigid import frame_channels, frame_points
 
@@ -302,10 +302,10 @@ class LandmarkStabilizer:
             # the common cases, with the same checks (the finite-values one in _core); the rest below
             if timestamp is None:
                 if self._use_t is not True:
-                    return self._update_core(core, points, None, cut)
+                    return _causal_core.feed(self, core, points, None, cut)
             elif type(timestamp) in (float, np.float64) and math.isfinite(timestamp) and self._use_t is not False \
                     and (self._last_t is None or timestamp > self._last_t):
-                return self._update_core(core, points, float(timestamp), cut)
+                return _causal_core.feed(self, core, points, float(timestamp), cut)
         if points is None:
             z = None
         else:
@@ -316,35 +316,6 @@ class LandmarkStabilizer:
         if not isinstance(cut, (bool, np.bool_)):
             raise TypeError(f"cut: expected a bool, got {type(cut).__name__}")
         return self._feed(z, t, bool(cut))
-
-    def _update_core(self, core, points: np.ndarray, t: float | None, cut: bool) -> np.ndarray | None:
-        """``update`` of a float64 (N, 2) ndarray, compiled causal path, once the checks that
-        ``_feed`` would fail are known to pass: what ``_feed`` does, with the values check of
-        ``as_points`` (finite, within ``COORD_MAX``) made by ``core.feed`` (which changes
-        nothing when it fails; the state here is then restored and the error worded by
-        ``as_points``)."""
-        saved = self._use_t, self._n, self._last_t, self._unit
-        dt = 1.0
-        if t is not None:
-            if self._last_t is not None:
-                if self._unit is None:
-                    self._unit = t - self._last_t
-                dt = (t - self._last_t) / self._unit
-            self._last_t = t
-        self._use_t, self._n = t is not None, len(points)
-        self._frame += 1
-        try:
-            out = core.feed(points, dt, cut)
-        except ValueError:  # a frame without a similarity fit (nothing changed in core): as if not given
-            self._use_t, self._n, self._last_t, self._unit = saved
-            self._frame -= 1
-            raise
-        if out is False:
-            self._use_t, self._n, self._last_t, self._unit = saved
-            self._frame -= 1
-            as_points(points, "points", n=saved[1])  # raises
-            raise ValueError("points: expected finite values, got NaN or infinity")
-        return out
 
     def _feed(self, z: np.ndarray | None, t: float | None, cut: bool) -> np.ndarray | None:
         """``update`` after its argument checks (``z`` float64 (N, 2) or None)."""
@@ -369,29 +340,12 @@ class LandmarkStabilizer:
             if self._core is not None:
                 return self._core.miss(dt, cut) if z is None else self._core.feed(z, dt, cut)
             if self.lag:
-                return self._watched(z, dt, cut)
+                return watched_step(self, z, dt, cut)
             self._advance(z, dt, cut)  # (raises before it changes anything)
         except ValueError:  # a frame without a similarity fit: as if it had not been given
             self._use_t, self._n, self._last_t, self._unit = saved
             self._frame -= 1
             raise
-        return self._emit()
-
-    def _watched(self, z: np.ndarray | None, dt: float, cut: bool) -> np.ndarray | None:
-        """Fixed-lag ``_advance`` + ``_emit`` with the excursion watch (``_excursion_watch``)."""
-        feat = None if z is None else frame_features(z[:, 0] + 1j * z[:, 1])
-        detected = not cut and self._detects_cut(feat)
-        w = self.__dict__.get("_watch")  # (a stabiliser pickled before the watch existed has none)
-        if w is not None and detected and w.returns(feat):
-            return w.take_back(self, z, dt, feat)
-        state = copy.deepcopy(self.__dict__) if w is None and detected else None
-        self._advance(z, dt, cut, feat, detected)  # (raises before it changes anything)
-        if state is not None:
-            self._watch = w = ExcursionWatch(state)
-        if w is not None:
-            w.dts.append(dt)
-            if cut or len(w.dts) > min(self.lag, EXCURSION):
-                self._watch = None
         return self._emit()
 
     def _detects_cut(self, feat: tuple | None) -> bool:
@@ -495,19 +449,48 @@ class LandmarkStabilizer:
         self.reset()
         return out
 
-    def _run_track(self, arr: np.ndarray, times: np.ndarray | None, cuts: list[int] | None) -> np.ndarray:
-        t_len, n, _ = arr.shape
-        out = np.full((t_len, n, 2), np.nan)
-        cutset = set(cuts or ())
-        results = []
-        for i in range(t_len):
-            row = arr[i]
-            pts = None if np.isnan(row[0, 0]) else row
-            res = self._feed(pts, None if times is None else float(times[i]), i in cutset)  # arr is checked
-            if i >= self.lag:
-                results.append(res)
-        results.extend(self.flush())
-        for i, res in enumerate(results[:t_len]):
-            if res is not None:
-                out[i] = res
-        return out
+    def spawn(self) -> LandmarkStabilizer:
+        """A new stabiliser for another face of the same video, or this face after its track
+        was lost: same mode and lag, and the detector's noise level this one has learned.
+
+        Its first frame starts a shot as a cut does here, so the start-of-shot glitch test
+        (the first detection dropped when the second is more than ``GLITCH`` noise stds off
+        it) has a noise level; a new ``LandmarkStabilizer``'s prior, 2 % of the face width,
+        lets almost any first detection through, and MTCNN's first detection of a face is
+        often 5-9 % off. A tracker that gives each face its own stabiliser should make each
+        new one with this (``KpsStabilizer`` of the insightface adapter does). This one is
+        not changed.
+
+        Returns:
+            a ``LandmarkStabilizer`` for the same number of points N; timestamps, if
+            given, start again (any first value).
+
+        Example:
+            >>> import numpy as np
+            >>> face = np.array([[-30.0, -20], [30, -20], [0, 5], [-22, 30], [22, 30]]) + 200.0
+            >>> rng = np.random.default_rng(0)
+            >>> st = LandmarkStabilizer()
+            >>> for _ in range(30):
+            ...     _ = st.update(face + rng.normal(0.0, 0.3, face.shape))
+            >>> first_off = face + 600.0 + 5.0  # a new face whose first detection is 5 px off
+            >>> new, fresh = st.spawn(), LandmarkStabilizer()
+            >>> for s in (new, fresh):
+            ...     _ = s.update(first_off)
+            >>> # the second frame: the spawned one drops the first detection, the fresh one keeps it
+            >>> float(np.abs(new.update(face + 600.0) - face - 600.0).max()) < 0.01
+            True
+            >>> float(np.abs(fresh.update(face + 600.0) - face - 600.0).max()) > 1.0
+            True
+        """
+        new = LandmarkStabilizer(self.mode, self.lag)
+        if self._core is None and new._core is not None:  # this one runs the Python reference: so does it
+            new._compiled = False
+            new.reset()
+        new._n, new._unit = self._n, self._unit
+        if self._core is not None:
+            # the compiled state keeps its noise level across a cut: copy it and cut
+            new._core = copy.deepcopy(self._core)
+            new._core.miss(1.0, True)
+        elif self._r_carry is not None:
+            new._r_carry = self._r_carry.copy()
+        return new
