@@ -274,6 +274,7 @@ def main(argv=None) -> int:
         key = f"{s.tag}_{_digest(r)}" if args.tracks or args.detector != "mtcnn" else f"{s.tag}_{track.cache_key(s)}"
         items.append({"key": key, "scenario": s.scenario, "res": s.res, "face_px": s.face_px, "photo": s.photo,
                       "truth": r["truth"], "detected": r["detected"], "cuts": [int(k) for k in r["cuts"]],
+                      "boxes": r["boxes"],
                       "missed": ~np.all(np.isfinite(r["detected"]), axis=(1, 2))})
     combos = [f"{r}/{f}" for r, f in (dataset.QUICK_COMBOS if args.quick else rc.COMBOS)]
     scenarios = [sc for sc in (dataset.QUICK_SCENARIOS if args.quick else rc.SCENARIOS)

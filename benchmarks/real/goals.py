@@ -19,7 +19,7 @@ import numpy as np
 LAG_SCENARIOS = ("shaky", "nod", "turn", "nod_blur", "turn_blur")
 MISS_JUMP_MAX = 2.0  # % F
 OFFLINE = ("stabilize_offline", "smooth_track", "facefusion_adapter")
-CAUSAL = ("stabilize_causal", "temporal_smoother")
+CAUSAL = ("stabilize_causal", "insightface_live", "temporal_smoother")
 ALL_NEW = ("stabilize_offline", "stabilize_fixed_lag3", "stabilize_causal")
 GUARDED = ("stabilize_offline_guarded", "stabilize_causal_guarded")  # methods.guard_tail on the last frames
 
@@ -103,7 +103,8 @@ def check(agg: dict, cost: dict, names: list[str], scenarios: list[str], combos:
                             ran and v is not None and v <= 0.7 and lag_ok,
                             f"max jitter/OneEuro {v:.2f} at {k}; lag <= One Euro's everywhere: {lag_ok}" if k else "-",
                             ran))
-    for m in (*ALL_NEW, *GUARDED, "smooth_track", "facefusion_adapter", "temporal_smoother", "one_euro_tuned"):
+    for m in (*ALL_NEW, *GUARDED, "insightface_live", "smooth_track", "facefusion_adapter", "temporal_smoother",
+              "one_euro_tuned"):
         ran = m in names
         rec = _cells(agg, m, ["cut"], combos, "recovery")
         k, v = _worst(rec, max)
@@ -142,6 +143,9 @@ def _miss_detail(method: str, cell: str | None, value: float | None) -> str:
         # FaceFusion's own behaviour, not the filter's: nothing is pasted on such a frame
         return (f"no output on a missed frame ({cell}): FaceFusion swaps no face its detector missed, and "
                 "the adapter adds none (docs/facefusion.md, 'Frames where the detector misses the face')")
+    if value == np.inf and method == "insightface_live":
+        return (f"no output on a missed frame ({cell}): the host (Deep-Live-Cam, roop) swaps no face its "
+                "detector missed, and the adapter adds none")
     return f"max {value:.2f} % F at {cell}"
 
 

@@ -55,6 +55,34 @@ def adapter_smooth(detected: np.ndarray) -> np.ndarray:
     return out
 
 
+def insightface_live(detected: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """What the insightface adapter's live stabilisation does (``install(stabilize=True)``;
+    Deep-Live-Cam, roop): a ``KpsStabilizer`` given each frame's face (its box and 5 points),
+    or no face on a missed frame; the face's smoothed points, NaN on a missed frame (the host
+    swaps no face its detector missed, as FaceFusion's adapter row). A face the tracker does
+    not match to the last frame's (a jump to another object, a cut) gets a track of its own."""
+    from ffaccel.integrations.insightface_stabilize import KpsStabilizer
+
+    st = KpsStabilizer()
+    out = np.full_like(detected, np.nan)
+    for i, (z, box) in enumerate(zip(detected, boxes)):
+        if np.all(np.isfinite(z)):
+            face = {"bbox": box, "kps": z}
+            st.update([face])
+            out[i] = face["ffaccel_kps"]
+        else:
+            st.update([])
+    return out
+
+
+def live_available() -> bool:
+    try:
+        from ffaccel.integrations.insightface_stabilize import KpsStabilizer  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def methods(one_euro: dict) -> dict:
     """name -> (kind, fn(detected, clip) -> output); one_euro maps (res, face) -> (min_cutoff, beta_F)."""
 
@@ -79,6 +107,8 @@ def methods(one_euro: dict) -> dict:
         out["stabilize_causal"] = ("causal", lambda det, clip: st(det, mode="causal"))
         out["stabilize_offline_guarded"] = ("offline", lambda det, clip: guard_tail(st(det, mode="offline")))
         out["stabilize_causal_guarded"] = ("causal", lambda det, clip: guard_tail(st(det, mode="causal")))
+    if live_available():
+        out["insightface_live"] = ("causal", lambda det, clip: insightface_live(det, clip["boxes"]))
     return out
 
 
@@ -138,7 +168,12 @@ def timing(name: str, kind: str, fn, detected: np.ndarray, clip: dict, repeats: 
     machine does not count) of one call on a 1000-frame track (offline) or on its detected
     frames (the others): us per face per frame, which is the same number as ms per 1000 frames."""
     long = ping_pong(np.where(np.isfinite(detected), detected, np.nan), 1000)
-    long = long[np.all(np.isfinite(long), axis=(1, 2))][:1000] if kind != "offline" else long
+    clip = dict(clip, boxes=ping_pong(clip["boxes"], 1000)) if "boxes" in clip else clip
+    if kind != "offline":
+        keep = np.all(np.isfinite(long), axis=(1, 2))
+        long = long[keep][:1000]
+        if "boxes" in clip:
+            clip["boxes"] = clip["boxes"][keep][:1000]
     times = []
     for _ in range(repeats):
         t0 = time.process_time()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ffaccel.stability import FaceTracker, TemporalSmoother, iou_matrix
+from ffaccel.stability import FaceTracker, LandmarkStabilizer, TemporalSmoother, iou_matrix
 from ffaccel.stability._face import project_template
 
 A = project_template(scale=1.0, center=(200, 200))
@@ -98,3 +98,62 @@ def test_iou_matrix():
 def test_errors(call, exc, word):
     with pytest.raises(exc, match=word):
         call()
+
+
+class _Counting:
+    """A filter that counts its frames; ``spawn`` makes one that starts from the parent's count."""
+
+    def __init__(self, start: int = 0) -> None:
+        self.frames = start
+        self.parent = None
+
+    def update(self, points, timestamp=None):
+        self.frames += 1
+        return points
+
+    def spawn(self):
+        child = _Counting(self.frames)
+        child.parent = self
+        return child
+
+
+def test_new_tracks_spawn_from_the_longest_lived_track_of_the_latest_frame():
+    tr = FaceTracker(filter_factory=_Counting, max_missed=0)
+    pts = np.zeros((1, 5, 2))
+    tr.update(_box(A)[None], pts)
+    for _ in range(4):
+        tr.update(np.stack([_box(A), _box(B)]), np.zeros((2, 5, 2)))
+    a, b = tr.tracks
+    assert a.filter.parent is None and b.filter.parent is a.filter  # B was spawned from A (the factory made A)
+    tr.update(np.zeros((0, 4)), np.zeros((0, 5, 2)))  # both die (max_missed 0)
+    tr.update(_box(B + 300)[None], pts)  # a new face after frames with none: spawned from A all the same
+    (c,) = tr.tracks
+    assert c.filter.parent is a.filter and c.filter.frames == 5 + 1
+    tr.reset()
+    tr.update(_box(A)[None], pts)
+    assert tr.tracks[0].filter.parent is None  # reset forgets it
+
+
+def test_filters_without_spawn_come_from_the_factory():
+    made = []
+    tr = FaceTracker(filter_factory=lambda: made.append(TemporalSmoother()) or made[-1], max_missed=0)
+    tr.update(_box(A)[None], np.array([A]))
+    tr.update(_box(B)[None], np.array([B]))  # A dies, B is new
+    assert len(made) == 2 and tr.tracks[0].filter is made[1]
+
+
+def test_a_stabiliser_track_after_a_lost_face_drops_its_off_first_detection():
+    # A LandmarkStabilizer per track: the face is lost, then found again elsewhere with a
+    # first detection 4 px off; the new track's filter is spawned, so it has the detector's
+    # noise level and restarts on the second detection (a fresh one would keep part of it).
+    rng = np.random.default_rng(0)
+    tr = FaceTracker(filter_factory=LandmarkStabilizer, max_missed=1)
+    for _ in range(30):
+        tr.update(_box(A)[None], (A + rng.normal(0, 0.3, A.shape))[None])
+    for _ in range(3):
+        tr.update(np.zeros((0, 4)), np.zeros((0, len(A), 2)))
+    far = A + 500.0
+    tr.update(_box(far)[None], (far + 4.0)[None])
+    second = far + rng.normal(0, 0.3, A.shape)
+    _, out = tr.update(_box(far)[None], second[None])
+    np.testing.assert_allclose(out[0], second, atol=1e-9)

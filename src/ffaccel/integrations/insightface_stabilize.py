@@ -25,12 +25,16 @@ _KEY = "ffaccel_kps"
 
 
 class _CausalKps:
-    """A track's default filter: ``LandmarkStabilizer(mode="causal")``, or ``filter`` (a new
-    track's, from ``LandmarkStabilizer.spawn``). A frame it refuses with a ValueError (the 5
-    points at one place, say) is returned as given: the adapter never breaks the host's frame."""
+    """A track's default filter: ``LandmarkStabilizer(mode="causal")``, or ``filter``. A frame
+    it refuses with a ValueError (the 5 points at one place, say) is returned as given: the
+    adapter never breaks the host's frame."""
 
     def __init__(self, filter: LandmarkStabilizer | None = None) -> None:
         self._filter = filter if filter is not None else LandmarkStabilizer(mode="causal")
+
+    def spawn(self) -> _CausalKps:
+        """Another face's filter, with this one's noise level (``LandmarkStabilizer.spawn``)."""
+        return _CausalKps(self._filter.spawn())
 
     def update(self, points: np.ndarray, timestamp: float | None = None) -> np.ndarray:
         pts = np.asarray(points, np.float64)
@@ -55,8 +59,8 @@ class KpsStabilizer:
         filter_factory: makes each track's filter (``update(points, timestamp)``);
             default ffaccel's causal stabiliser (``LandmarkStabilizer(mode="causal")``,
             a refused frame passing unfiltered; each new track's spawned from the
-            longest-lived track's, ``LandmarkStabilizer.spawn``, so it starts with the
-            detector's noise level), e.g. ``ffaccel.stability.OneEuroFilter``.
+            longest-lived track's, so it starts with the detector's noise level:
+            ``FaceTracker``), e.g. ``ffaccel.stability.OneEuroFilter``.
         iou_threshold: smallest box IoU for a face to continue a track, in (0, 1].
         max_missed: frames a track survives unseen.
 
@@ -71,22 +75,11 @@ class KpsStabilizer:
     def __init__(self, filter_factory: Callable[[], Any] | None = None, iou_threshold: float = 0.3,
                  max_missed: int = 5) -> None:
         self.tracker = FaceTracker(iou_threshold=iou_threshold, max_missed=max_missed,
-                                   filter_factory=filter_factory or self._new_filter)
-        self._source: _CausalKps | None = None
-
-    def _new_filter(self) -> _CausalKps:
-        """A new track's default filter: spawned from the longest-lived track of the last frame
-        (``LandmarkStabilizer.spawn``), so it starts with the detector's noise level and drops
-        a first detection that is off, as the filter does after a cut. Why: a fresh filter took
-        4-5 frames to forget MTCNN's first detection of a face (5-9 % of its width off) on the
-        real-detector benchmark's cuts; spawned, 1 frame, as the filter alone across a cut."""
-        src = self._source
-        return _CausalKps(None if src is None else src._filter.spawn())
+                                   filter_factory=filter_factory or _CausalKps)
 
     def reset(self) -> None:
         """Forget every track, and the noise level learned from them (call for a new video)."""
         self.tracker.reset()
-        self._source = None
 
     def update(self, faces: Sequence[Any], timestamp: float | None = None) -> Sequence[Any]:
         """Smooth this frame's faces; each gets ``face["ffaccel_kps"]`` (and returns them)."""
@@ -96,9 +89,6 @@ class KpsStabilizer:
         boxes = np.stack([np.asarray(_get(f, "bbox"), np.float64)[:4] for f in faces])
         kps = np.stack([np.asarray(_get(f, "kps"), np.float64) for f in faces])
         _, smooth = self.tracker.update(boxes, kps, timestamp)
-        seen = [t for t in self.tracker.tracks if t.missed == 0 and isinstance(t.filter, _CausalKps)]
-        if seen:
-            self._source = max(seen, key=lambda t: t.age).filter
         for f, k, raw in zip(faces, smooth, kps, strict=True):
             f[_KEY] = k.astype(np.asarray(_get(f, "kps")).dtype) if raw.shape == k.shape else raw
         return faces

@@ -59,7 +59,12 @@ class FaceTracker:
         max_missed: frames a track survives without a match (>= 0); after
             that it dies and its filter with it.
         filter_factory: called with no arguments to make the filter of each
-            new track (e.g. ``TemporalSmoother``); None tracks ids only.
+            new track (e.g. ``TemporalSmoother``); None tracks ids only. Where
+            the filters have a ``spawn()`` method (``LandmarkStabilizer``'s), a
+            new track's filter is spawned from the filter of the longest-lived
+            track matched in the latest frame that had one, so it starts with
+            what that one learned of the detector's noise (why:
+            ``LandmarkStabilizer.spawn``); the factory makes the first.
 
     Example:
         >>> import numpy as np
@@ -85,9 +90,16 @@ class FaceTracker:
         self.reset()
 
     def reset(self) -> None:
-        """Drop all tracks; ids start again from 0."""
+        """Drop all tracks, and the filter new ones would be spawned from; ids start again from 0."""
         self.tracks: list[Track] = []
         self._next_id = 0
+        self._spawn_from: Any = None  # the filter new tracks' filters are spawned from (if it can)
+
+    def _new_filter(self) -> Any:
+        if self.filter_factory is None:
+            return None
+        src = self._spawn_from
+        return src.spawn() if src is not None else self.filter_factory()
 
     def _match(self, boxes: np.ndarray) -> list[tuple[int, int]]:
         if not self.tracks or len(boxes) == 0:
@@ -142,12 +154,15 @@ class FaceTracker:
             # else: the track dies and its filter state goes with it
         for d in range(len(b)):
             if d not in matched_det:
-                flt = self.filter_factory() if self.filter_factory is not None else None
+                flt = self._new_filter()
                 track = Track(id=self._next_id, box=b[d].copy(), filter=flt)
                 self._next_id += 1
                 survivors.append(track)
                 assigned[d] = track
         self.tracks = survivors
+        spawners = [assigned[d] for d in range(len(b)) if callable(getattr(assigned[d].filter, "spawn", None))]
+        if spawners:
+            self._spawn_from = max(spawners, key=lambda t: t.age).filter
         ids = np.array([assigned[d].id for d in range(len(b))], dtype=np.int64)
         out = None if lm is None else np.empty_like(lm)
         for d in range(len(b)):
