@@ -157,3 +157,28 @@ def test_a_stabiliser_track_after_a_lost_face_drops_its_off_first_detection():
     second = far + rng.normal(0, 0.3, A.shape)
     _, out = tr.update(_box(far)[None], second[None])
     np.testing.assert_allclose(out[0], second, atol=1e-9)
+
+
+class _Recording:
+    accepts_missed = True
+
+    def __init__(self) -> None:
+        self.calls: list = []
+
+    def update(self, points, timestamp=None):
+        self.calls.append((None if points is None else "pts", timestamp))
+        return points
+
+
+def test_an_unmatched_track_tells_its_filter_of_the_missed_frame():
+    tr = FaceTracker(filter_factory=_Recording, max_missed=2)
+    pts = np.zeros((1, 5, 2))
+    tr.update(_box(A)[None], pts, timestamp=0.0)
+    flt = tr.tracks[0].filter
+    for t in (1.0, 2.0, 3.0):  # two misses survived, the third kills the track (no call)
+        tr.update(np.zeros((0, 4)), np.zeros((0, 5, 2)), timestamp=t)
+    assert flt.calls == [("pts", 0.0), (None, 1.0), (None, 2.0)] and tr.tracks == []
+    plain = FaceTracker(filter_factory=TemporalSmoother, max_missed=2)  # no accepts_missed: never given None
+    plain.update(_box(A)[None], np.array([A]))
+    plain.update(np.zeros((0, 4)), np.zeros((0, len(A), 2)))
+    assert plain.tracks[0].missed == 1

@@ -36,7 +36,15 @@ class _CausalKps:
         """Another face's filter, with this one's noise level (``LandmarkStabilizer.spawn``)."""
         return _CausalKps(self._filter.spawn())
 
-    def update(self, points: np.ndarray, timestamp: float | None = None) -> np.ndarray:
+    accepts_missed = True  # a frame its track goes unmatched: the filter's clock runs on
+
+    def update(self, points: np.ndarray | None, timestamp: float | None = None) -> np.ndarray | None:
+        if points is None:
+            try:
+                self._filter.update(None, timestamp)
+            except ValueError:  # (a timestamp it refuses: as if the frame had not been)
+                pass
+            return None
         pts = np.asarray(points, np.float64)
         try:
             out = self._filter.update(pts, timestamp)

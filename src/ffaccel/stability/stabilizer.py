@@ -122,6 +122,8 @@ class LandmarkStabilizer:
         self.lag = lag if self.mode == "fixed_lag" else 0
         self.reset()
 
+    accepts_missed = True  # update(None) is a missed frame (FaceTracker tells its tracks' filters)
+
     # ------------------------------------------------------------------ state
     _compiled = True  # causal mode: use _core.StabCausal when the extension has it (False: the Python reference)
 

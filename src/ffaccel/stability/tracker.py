@@ -64,7 +64,10 @@ class FaceTracker:
             new track's filter is spawned from the filter of the longest-lived
             track matched in the latest frame that had one, so it starts with
             what that one learned of the detector's noise (why:
-            ``LandmarkStabilizer.spawn``); the factory makes the first.
+            ``LandmarkStabilizer.spawn``); the factory makes the first. A filter
+            whose ``accepts_missed`` is true (``LandmarkStabilizer``) is given
+            ``update(None, timestamp)`` for each frame its track goes unmatched
+            and survives, so it knows how long the face was gone.
 
     Example:
         >>> import numpy as np
@@ -151,6 +154,9 @@ class FaceTracker:
             elif track.missed < self.max_missed:
                 track.missed += 1
                 survivors.append(track)
+                if getattr(track.filter, "accepts_missed", False):
+                    # its clock runs on: the next detection is this many frames (seconds) later
+                    track.filter.update(None, timestamp)
             # else: the track dies and its filter state goes with it
         for d in range(len(b)):
             if d not in matched_det:
