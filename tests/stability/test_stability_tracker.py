@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ffaccel.stability import FaceTracker, LandmarkStabilizer, TemporalSmoother, iou_matrix
+from ffaccel.stability import tracker as tracker_module
 from ffaccel.stability._face import project_template
 
 A = project_template(scale=1.0, center=(200, 200))
@@ -182,3 +185,36 @@ def test_an_unmatched_track_tells_its_filter_of_the_missed_frame():
     plain.update(_box(A)[None], np.array([A]))
     plain.update(np.zeros((0, 4)), np.zeros((0, len(A), 2)))
     assert plain.tracks[0].missed == 1
+
+
+def _numpy_pairs(tracks: np.ndarray, dets: np.ndarray, threshold: float) -> list:
+    iou = iou_matrix(tracks, dets)
+    at = np.argwhere(iou >= threshold)
+    order = np.argsort(-iou[at[:, 0], at[:, 1]], kind="stable")
+    return [(int(t), int(d)) for t, d in at[order]]
+
+
+_box_st = st.tuples(*[st.integers(0, 40)] * 2, *[st.integers(0, 20)] * 2).map(
+    lambda v: [v[0] / 2, v[1] / 2, v[0] / 2 + v[2] / 2, v[1] / 2 + v[3] / 2])  # on a half-pixel grid: ties and zero areas
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_box_st, min_size=1, max_size=6), st.lists(_box_st, min_size=1, max_size=6),
+       st.sampled_from([0.05, 0.3, 0.5, 1.0]))
+def test_small_count_matching_equals_the_numpy_matching(tracks, dets, threshold):
+    # The tracker's matching on Python floats (up to _SMALL pairs) and on numpy (beyond):
+    # the same pairs in the same order, ties and empty boxes included.
+    small = tracker_module._pairs_small(tracks, dets, threshold)
+    assert small == _numpy_pairs(np.array(tracks), np.array(dets), threshold)
+
+
+def test_the_tracker_matches_the_same_either_side_of_small(monkeypatch):
+    rng = np.random.default_rng(5)
+    centres = rng.uniform(0, 2000, (12, 2))
+    frames = [np.concatenate([centres + rng.normal(0, 8, centres.shape) - 40, centres + 40], axis=1) for _ in range(6)]
+    runs = []
+    for small in (10**6, 0):
+        monkeypatch.setattr(tracker_module, "_SMALL", small)
+        tr = FaceTracker()
+        runs.append([tr.update(b)[0].tolist() for b in frames])
+    assert runs[0] == runs[1]
