@@ -218,3 +218,21 @@ def test_the_tracker_matches_the_same_either_side_of_small(monkeypatch):
         tr = FaceTracker()
         runs.append([tr.update(b)[0].tolist() for b in frames])
     assert runs[0] == runs[1]
+
+
+def test_a_pickled_tracker_goes_on_as_the_original():
+    import pickle
+
+    rng = np.random.default_rng(4)
+    tr = FaceTracker(filter_factory=LandmarkStabilizer, max_missed=0)
+    for _ in range(10):
+        tr.update(_box(A)[None], (A + rng.normal(0, 0.3, A.shape))[None])
+    copy = pickle.loads(pickle.dumps(tr))
+    del copy._spawn_from  # as a tracker pickled before new tracks were spawned: the factory makes them
+    again = pickle.loads(pickle.dumps(tr))
+    far = A + 400.0
+    frames = [(_box(far)[None], (far + 3.0)[None]), (_box(far)[None], far[None])]
+    outs = [[t.update(b, p)[1] for b, p in frames] for t in (tr, again)]
+    np.testing.assert_array_equal(outs[0][1], outs[1][1])  # the spawned track's second frame, both the same
+    for b, p in frames:
+        copy.update(b, p)  # works without the attribute

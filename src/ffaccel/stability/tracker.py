@@ -126,7 +126,7 @@ class FaceTracker:
     def _new_filter(self) -> Any:
         if self.filter_factory is None:
             return None
-        src = self._spawn_from
+        src = getattr(self, "_spawn_from", None)  # (a tracker pickled before it existed has none)
         return src.spawn() if src is not None else self.filter_factory()
 
     def _match(self, boxes: np.ndarray) -> list[tuple[int, int]]:
