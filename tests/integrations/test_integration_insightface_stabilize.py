@@ -203,3 +203,32 @@ def test_the_live_path_equals_the_causal_mode_on_real_tracks(path):
     seen = np.isfinite(det).all(axis=(1, 2))
     assert np.isnan(out[~seen]).all()
     np.testing.assert_allclose(out[seen], ref[seen], rtol=0, atol=1e-3)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_the_real_get_aligns_a_real_track_as_the_causal_mode_would(tmp_path):
+    # The zero-edit route of a live app (Deep-Live-Cam, roop): install(stabilize=True), then
+    # the real INSwapper.get once per face per frame, nothing else. A shipped real cut track
+    # (Face Mesh: the face after the cut is a new track, whose filter is spawned) frame by
+    # frame: every matrix get() returns is stock's for the causal mode's points of that frame.
+    fk, ffi, swapper = _real_swapper(tmp_path)
+    from insightface.app.common import Face
+
+    path = next(p for p in REAL_ALL if p.parent.name == "real_tracks_facemesh" and p.stem == "cut_4k_600_astronaut")
+    with np.load(path) as d:
+        det, boxes = d["detected"].astype(np.float32), d["boxes"].astype(np.float32)
+    smooth = stabilize_track(det.astype(np.float64), mode="causal").astype(np.float32)
+    img = np.zeros((8, 8, 3), np.uint8)  # (the matrix does not depend on the image)
+    got, want = [], []
+    try:
+        assert ffi.install(stabilize=True)
+        for t in range(len(det)):
+            _, m = swapper.get(img, Face(bbox=boxes[t], kps=det[t].copy(), det_score=0.9), fk.source_face(),
+                               paste_back=False)
+            got.append(m)
+    finally:
+        ffi.uninstall()
+    for t in range(len(det)):
+        _, m = swapper.get(img, Face(bbox=boxes[t], kps=smooth[t], det_score=0.9), fk.source_face(), paste_back=False)
+        want.append(m)
+    np.testing.assert_allclose(np.array(got), np.array(want), rtol=0, atol=1e-5)
