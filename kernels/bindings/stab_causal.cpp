@@ -27,7 +27,7 @@ double key(const nb::dict& d, const char* name) {
 StabCausalConsts consts_from(const nb::dict& d) {
     StabCausalConsts k;
 #define FFACCEL_KEY(f) k.f = key(d, #f)
-    FFACCEL_KEY(mad); FFACCEL_KEY(r_prior); FFACCEL_KEY(r_floor); FFACCEL_KEY(up); FFACCEL_KEY(down);
+    FFACCEL_KEY(mad); FFACCEL_KEY(d4_gain); FFACCEL_KEY(r_prior); FFACCEL_KEY(r_floor); FFACCEL_KEY(up); FFACCEL_KEY(down);
     FFACCEL_KEY(v_prior); FFACCEL_KEY(glitch); FFACCEL_KEY(start_v0); FFACCEL_KEY(start_p0);
     FFACCEL_KEY(log_min_rigid); FFACCEL_KEY(log_min_resid); FFACCEL_KEY(lam_rigid); FFACCEL_KEY(lam_resid);
     FFACCEL_KEY(alpha_rigid); FFACCEL_KEY(alpha_resid); FFACCEL_KEY(a_det); FFACCEL_KEY(b_det);

@@ -110,39 +110,63 @@ void StabCausal::start_segment() {  // stabilizer.py _start_segment
     size_ = 1.0;
     have_prev_ = have_before_ = false;
     gap_ = gap_before_ = 1;
-    have_y_ = have_y2_ = false;
+    have_y_ = have_y2_ = have_y3_ = have_y4_ = false;
     n_meas_ = 0;
     have_mad_ = false;
     mad_n_ = 0;
+    have_mad4_ = false;
+    mad4_n_ = 0;
 }
 
-// stabilizer.py _noise: the running median of |second difference|, as a noise variance r.
+namespace {
+// One step of the running median of |d| per channel (stabilizer.py _median_step): the median of
+// the first 5 values, then a multiplicative step up or down.
+void median_step(const double* d, int C, int& n, bool& have, std::vector<double>& med, std::vector<double>& seed,
+                 double up, double down) {
+    if (n < 5) {
+        const int m = n + 1;  // seeds so far, with this one
+        std::copy(d, d + C, seed.begin() + static_cast<std::ptrdiff_t>(n) * C);
+        double col[5];
+        for (int c = 0; c < C; ++c) {
+            for (int i = 0; i < m; ++i) col[i] = seed[static_cast<size_t>(i) * C + c];
+            std::sort(col, col + m);
+            med[c] = (m % 2) ? col[m / 2] : (col[m / 2 - 1] + col[m / 2]) / 2.0;  // np.median
+        }
+        have = true;
+    } else {
+        for (int c = 0; c < C; ++c) med[c] = med[c] * (d[c] > med[c] ? up : down);
+    }
+    ++n;
+}
+}  // namespace
+
+// stabilizer.py _noise: the running median of |second difference|, as a noise variance r; in
+// motion (the adaptive filter's a2 or boost above 0) at most d4_gain times the one of the
+// fourth differences.
 void StabCausal::noise(const double* y, bool consecutive, double* r) {
     const int C = c_;
+    const double d4_scale = std::sqrt(6.0 / 70.0);
     if (consecutive && have_y_ && have_y2_) {
         double* d = tmp_.data();
         for (int c = 0; c < C; ++c) d[c] = std::fabs(y[c] - 2.0 * last_y_[c] + last_y2_[c]);
-        if (mad_n_ < 5) {
-            const int m = mad_n_ + 1;  // seeds so far, with this one
-            std::copy(d, d + C, seed_.begin() + static_cast<std::ptrdiff_t>(mad_n_) * C);
-            double col[5];
-            for (int c = 0; c < C; ++c) {
-                for (int i = 0; i < m; ++i) col[i] = seed_[static_cast<size_t>(i) * C + c];
-                std::sort(col, col + m);
-                mad_[c] = (m % 2) ? col[m / 2] : (col[m / 2 - 1] + col[m / 2]) / 2.0;  // np.median
-            }
-            have_mad_ = true;
-        } else {
-            for (int c = 0; c < C; ++c) mad_[c] = mad_[c] * (d[c] > mad_[c] ? k_.up : k_.down);
+        median_step(d, C, mad_n_, have_mad_, mad_, seed_, k_.up, k_.down);
+        if (k_.d4_gain > 0 && have_y3_ && have_y4_) {
+            for (int c = 0; c < C; ++c)
+                d[c] = std::fabs(y[c] - 4.0 * last_y_[c] + 6.0 * last_y2_[c] - 4.0 * last_y3_[c] + last_y4_[c]) *
+                       d4_scale;
+            median_step(d, C, mad4_n_, have_mad4_, mad4_, seed4_, k_.up, k_.down);
         }
-        ++mad_n_;
     }
     for (int c = 0; c < C; ++c) {
         if (!have_mad_) {
             r[c] = k_.r_prior;
-        } else {
-            const double q = mad_[c] / k_.mad;
-            r[c] = std::max(q * q, k_.r_floor);
+            continue;
+        }
+        const double q = mad_[c] / k_.mad;
+        r[c] = std::max(q * q, k_.r_floor);
+        if (have_mad4_ && (a2_[c] > 0 || boost_[c] > 0)) {
+            const double q4 = mad4_[c] / k_.mad;
+            r[c] = std::max(std::min(q * q, k_.d4_gain * (q4 * q4)), k_.r_floor);
         }
     }
 }
@@ -325,11 +349,12 @@ StabCausalResult StabCausal::feed(const double* z, int n, std::ptrdiff_t s0, std
         n_ = n;
         c_ = 4 + 2 * n;
         const size_t N = static_cast<size_t>(n), C = static_cast<size_t>(c_);
-        for (auto* v : {&r_carry_, &last_y_, &last_y2_, &mad_, &rec_x_, &x_, &v_, &xd_, &vd_, &a2_, &yg_,
+        for (auto* v : {&r_carry_, &last_y_, &last_y2_, &last_y3_, &last_y4_, &mad_, &mad4_, &rec_x_, &x_, &v_, &xd_, &vd_, &a2_, &yg_,
                         &excess_prev_, &bias_, &boost_, &log_min_, &lam_, &alpha_, &y_, &r_})
             v->assign(C, 0.0);
         held_.assign(2 * N, 0.0);
         seed_.assign(5 * C, 0.0);
+        seed4_.assign(5 * C, 0.0);
         tmp_.assign(C + 2 * N, 0.0);
         vfire_prev_.assign(C, 0);
         for (auto* v : {&mr_, &mi_, &prev_ur_, &prev_ui_, &zr_, &zi_, &ur_, &ui_}) v->assign(N, 0.0);
@@ -387,7 +412,7 @@ StabCausalResult StabCausal::feed(const double* z, int n, std::ptrdiff_t s0, std
         ++gap_;
         bank_predict(dt);  // _step without a measurement
         ++run_;
-        have_y_ = have_y2_ = false;
+        have_y_ = have_y2_ = have_y3_ = have_y4_ = false;
         if (run_ > k_.predict_max) {  // a long miss: held
             std::copy(held_.begin(), held_.end(), out);
         } else {
@@ -433,11 +458,15 @@ StabCausalResult StabCausal::feed(const double* z, int n, std::ptrdiff_t s0, std
         bank_update(y, r, dt);
     }
     std::copy(x_.begin(), x_.end(), rec_x_.begin());
-    if (consecutive) {
+    if (consecutive) {  // the last four measured rows of a run
+        last_y4_.swap(last_y3_);
+        last_y3_.swap(last_y2_);
         last_y2_.swap(last_y_);
+        have_y4_ = have_y3_;
+        have_y3_ = have_y2_;
         have_y2_ = have_y_;
     } else {
-        have_y2_ = false;
+        have_y2_ = have_y3_ = have_y4_ = false;
     }
     std::copy(y, y + c_, last_y_.begin());
     have_y_ = true;

@@ -16,7 +16,7 @@ namespace cpu {
 
 namespace {
 
-constexpr double kStateVersion = 2.0;  // bump when the members or their order change
+constexpr double kStateVersion = 3.0;  // bump when the members or their order change
 
 struct Saver {
     std::vector<double>& o;
@@ -65,7 +65,7 @@ struct Loader {
 template <class Self, class F>
 void StabCausal::visit(Self& t, F&& f) {
     auto& k = t.k_;
-    for (auto* v : {&k.mad, &k.r_prior, &k.r_floor, &k.up, &k.down, &k.v_prior, &k.glitch, &k.start_v0, &k.start_p0,
+    for (auto* v : {&k.mad, &k.d4_gain, &k.r_prior, &k.r_floor, &k.up, &k.down, &k.v_prior, &k.glitch, &k.start_v0, &k.start_p0,
                     &k.log_min_rigid, &k.log_min_resid, &k.lam_rigid, &k.lam_resid, &k.alpha_rigid, &k.alpha_resid,
                     &k.a_det, &k.b_det, &k.thresh_nu0, &k.rise_rate, &k.memory, &k.vgate2, &k.lam_det,
                     &k.bias_memory, &k.bias_var, &k.bias_gate, &k.step, &k.boost_decay, &k.kappa, &k.log_max,
@@ -88,13 +88,17 @@ void StabCausal::visit(Self& t, F&& f) {
     f(t.gap_before_);
     f(t.have_y_);
     f(t.have_y2_);
+    f(t.have_y3_);
+    f(t.have_y4_);
     f(t.n_meas_);
     f(t.have_mad_);
     f(t.mad_n_);
+    f(t.have_mad4_);
+    f(t.mad4_n_);
     f(t.count_);
     for (auto* v : {&t.s00_, &t.s01_, &t.s11_}) f(*v);
-    for (auto* v : {&t.r_carry_, &t.mr_, &t.mi_, &t.prev_ur_, &t.prev_ui_, &t.last_y_, &t.last_y2_, &t.held_, &t.mad_,
-                    &t.seed_, &t.rec_x_, &t.x_, &t.v_, &t.xd_, &t.vd_, &t.a2_, &t.excess_prev_, &t.bias_, &t.boost_,
+    for (auto* v : {&t.r_carry_, &t.mr_, &t.mi_, &t.prev_ur_, &t.prev_ui_, &t.last_y_, &t.last_y2_, &t.last_y3_,
+                    &t.last_y4_, &t.held_, &t.mad_, &t.mad4_, &t.seed_, &t.seed4_, &t.rec_x_, &t.x_, &t.v_, &t.xd_, &t.vd_, &t.a2_, &t.excess_prev_, &t.bias_, &t.boost_,
                     &t.log_min_, &t.lam_, &t.alpha_})
         f(*v);
     f(t.vfire_prev_);
@@ -119,11 +123,11 @@ bool StabCausal::load(const std::vector<double>& s) {
     bool ok = ld.ok && ld.i == s.size() && last >= 0 && last <= 2 && t.n_ >= 0 &&
               (t.n_ == 0 ? t.c_ == 0 : t.n_ >= 2 && t.c_ == 4 + 2 * t.n_);
     if (ok && t.n_ > 0) {  // every vector at its size for N (as feed allocates them)
-        for (const auto* v : {&t.r_carry_, &t.last_y_, &t.last_y2_, &t.mad_, &t.rec_x_, &t.x_, &t.v_, &t.xd_, &t.vd_,
+        for (const auto* v : {&t.r_carry_, &t.last_y_, &t.last_y2_, &t.last_y3_, &t.last_y4_, &t.mad_, &t.mad4_, &t.rec_x_, &t.x_, &t.v_, &t.xd_, &t.vd_,
                               &t.a2_, &t.excess_prev_, &t.bias_, &t.boost_, &t.log_min_, &t.lam_, &t.alpha_})
             ok = ok && v->size() == C;
         for (const auto* v : {&t.mr_, &t.mi_, &t.prev_ur_, &t.prev_ui_}) ok = ok && v->size() == N;
-        ok = ok && t.held_.size() == 2 * N && t.seed_.size() == 5 * C && t.vfire_prev_.size() == C;
+        ok = ok && t.held_.size() == 2 * N && t.seed_.size() == 5 * C && t.seed4_.size() == 5 * C && t.vfire_prev_.size() == C;
         ok = ok && t.mad_n_ >= 0 && t.count_ >= 0;
     }
     if (!ok) return false;

@@ -77,7 +77,9 @@ def test_each_update_is_the_unbounded_one_pulled_in_to_the_bound(seed, amp, peri
 
 
 def test_the_bound_is_not_idle_on_a_fast_nod():
-    assert len(_watch_updates(_fast_nod(1, 60.0, 14.0)[0])) >= 10
+    # 7 updates pulled in (12 before the causal noise level read fourth differences in motion,
+    # with which the filter follows the nod more closely by itself); none without the bound
+    assert len(_watch_updates(_fast_nod(1, 60.0, 14.0)[0])) >= 5
 
 
 def _watch_updates(det):

@@ -66,8 +66,8 @@ def test_the_core_state_round_trips_and_rejects_anything_else():
     for bad in (b"", b"abc", state[:-8], state + state[-8:], b"\0" * 8 + state[8:]):
         with pytest.raises(ValueError, match="state: expected"):
             fresh.__setstate__(bad)
-    n_bad = bytearray(state)  # N = 1 (n_ follows the version, 36 double constants and 3 more): refused
-    n_idx = 8 * (1 + 36 + 3)
+    n_bad = bytearray(state)  # N = 1 (n_ follows the version, 37 double constants and 3 more): refused
+    n_idx = 8 * (1 + 37 + 3)
     n_bad[n_idx:n_idx + 8] = np.float64(1.0).tobytes()
     with pytest.raises(ValueError, match="state: expected"):
         fresh.__setstate__(bytes(n_bad))

@@ -13,6 +13,7 @@ namespace ffaccel {
 struct StabCausalConsts {
     // stabilizer.py
     double mad = 0, r_prior = 0, r_floor = 0, up = 0, down = 0, v_prior = 0, glitch = 0;
+    double d4_gain = 0;  // the noise level in motion: fourth differences, this times their variance (0: off)
     double start_v0 = 0, start_p0 = 0;
     int predict_max = 0;
     // _adaptive.py (per-channel start values: rigid channels 0..3, residual channels 4..)
@@ -79,13 +80,16 @@ private:
     double prev_cr_ = 0, prev_ci_ = 0, prev_s_ = 0, before_cr_ = 0, before_ci_ = 0;
     std::vector<double> prev_ur_, prev_ui_;
     int gap_ = 1, gap_before_ = 1;
-    bool have_y_ = false, have_y2_ = false;
-    std::vector<double> last_y_, last_y2_;
+    bool have_y_ = false, have_y2_ = false, have_y3_ = false, have_y4_ = false;
+    std::vector<double> last_y_, last_y2_, last_y3_, last_y4_;
     std::vector<double> held_;
     int n_meas_ = 0;
     bool have_mad_ = false;
     int mad_n_ = 0;
     std::vector<double> mad_, seed_, rec_x_;  // rec_x_: x after the last measured frame (the glitch test reads the first)
+    bool have_mad4_ = false;  // the same median over |fourth difference| (scaled to the second's units)
+    int mad4_n_ = 0;
+    std::vector<double> mad4_, seed4_;
     // the adaptive filter (_adaptive.AdaptiveFilter)
     std::vector<double> x_, v_, xd_, vd_, a2_, excess_prev_, bias_, boost_, log_min_, lam_, alpha_;
     std::vector<unsigned char> vfire_prev_;

@@ -5,8 +5,9 @@ Per channel (the rigid and residual channels of ``_rigid``, in face units):
 
 - the measurement-noise variance ``r`` is estimated online: a running median
   of |second difference| of the measurements (0.6745 * sqrt(6) * s for white
-  noise of std s), tracked multiplicatively (step ``_ETA``), so a burst of
-  real motion moves it little;
+  noise of std s), tracked multiplicatively, so a burst of real motion moves it
+  little; causal, in motion, at most ``D4_GAIN`` times the one of the fourth
+  differences, which smooth motion leaves almost untouched (``_noise_level``);
 - causal: the adaptive alpha-beta filter of ``_adaptive`` (its tracking index,
   i.e. how much motion to expect, estimated every frame; Kalman start-up
   gains; velocity takeover); the residual
@@ -43,7 +44,7 @@ from collections import deque
 
 import numpy as np
 
-from . import _adaptive, _causal_core, _kalman
+from . import _adaptive, _causal_core, _kalman, _noise_level
 from ffaccel._checks import as_points, as_timestamp
 from ._cuts import frame_features, is_cut
 from ._excursion_watch import ExcursionWatch, watched_step
@@ -53,9 +54,7 @@ from ._rigid import frame_channels, frame_points
 __all__ = ["LandmarkStabilizer"]
 
 _F64 = np.dtype(np.float64)
-_MAD = 0.6745 * np.sqrt(6.0)  # median |second difference| per unit noise std
-_R_PRIOR = 0.02**2  # face units^2, used until three frames give a noise estimate
-_R_FLOOR = 1e-4**2
+_MAD, _R_PRIOR, _R_FLOOR = _noise_level.MAD, _noise_level.R_PRIOR, _noise_level.R_FLOOR
 V_PRIOR = 1e-3**2  # fixed-lag Kalman filters: velocity variance at the start of a shot, (face units / frame)^2
 FL_P0 = 0.25  # ... and position variance there, in units of the noise variance
 START_V0 = 1e-2  # causal start-up gains (_adaptive): velocity prior variance, in noise variances per frame^2
@@ -72,8 +71,7 @@ RESID_LIGHTEST = 4  # index into _adaptive.LAMBDA: the smoothest the residual (e
 # opening keeps 94 % of its motion 7 frames after it starts (level 4: 97 %), 101 % later
 # (docs/results/stability_history.md, "Causal and tail spikes, branch stab-causal2")
 RESID_LIGHTEST_CAUSAL = 3
-_ETA = 0.08  # step of the running median (log scale)
-_UP, _DOWN = (float(v) for v in np.exp(_ETA * np.array([1.0, -1.0])))  # its factors (numpy's exp, as per frame)
+_UP, _DOWN = _noise_level.UP, _noise_level.DOWN
 
 
 class LandmarkStabilizer:
@@ -132,7 +130,8 @@ class LandmarkStabilizer:
         self._core = None
         if self.mode == "causal" and self._compiled and _causal_core.available():
             self._core = _causal_core.new({  # the same method, one extension call per frame
-                "mad": _MAD, "r_prior": _R_PRIOR, "r_floor": _R_FLOOR, "up": _UP, "down": _DOWN, "v_prior": V_PRIOR,
+                "mad": _MAD, "d4_gain": _noise_level.D4_GAIN, "r_prior": _R_PRIOR, "r_floor": _R_FLOOR, "up": _UP,
+                "down": _DOWN, "v_prior": V_PRIOR,
                 "glitch": GLITCH, "start_v0": START_V0, "start_p0": START_P0, "predict_max": PREDICT_MAX,
                 "resid_lightest": RESID_LIGHTEST_CAUSAL})
         self._n: int | None = None
@@ -153,34 +152,21 @@ class LandmarkStabilizer:
         self._before_feat = None
         self._gap = 1
         self._gap_before = 1
-        self._last_y = None  # last two measured channel rows, for the noise estimate
-        self._last_y2 = None
+        _noise_level.reset(self)  # the noise estimate and the last measured channel rows it reads
         self._held = None
         self._w_prev = np.zeros(4)
         self._fl_d2 = None  # fixed-lag: running mean of (light - smooth)^2 / r (rigid channels)
         self._n_meas = 0  # measured frames of this shot (the glitch test runs at the second, once)
-        self._mad = None
-        self._mad_n = 0
-        self._mad_seed: list = []
+
+    def __setstate__(self, state: dict) -> None:
+        # a stabiliser pickled before the fourth-difference noise level: its state without them
+        self.__dict__.update(_last_y3=None, _last_y4=None, _mad4=None, _mad4_n=0, _mad4_seed=[])
+        self.__dict__.update(state)
 
     @property
     def delay(self) -> int:
         """Frames between giving a frame and getting its output (``lag`` or 0)."""
         return self.lag
-
-    # ------------------------------------------------------------------ noise
-    def _noise(self, y: np.ndarray, consecutive: bool) -> np.ndarray:
-        if consecutive and self._last_y is not None and self._last_y2 is not None:
-            d = np.abs(y - 2.0 * self._last_y + self._last_y2)
-            if self._mad_n < 5:
-                self._mad_seed.append(d)
-                self._mad = np.median(np.array(self._mad_seed), axis=0)
-            else:
-                self._mad = self._mad * np.where(d > self._mad, _UP, _DOWN)
-            self._mad_n += 1
-        if self._mad is None:
-            return np.full(y.shape, _R_PRIOR)
-        return np.maximum((self._mad / _MAD) ** 2, _R_FLOOR)
 
     # ------------------------------------------------------------------ kalman
     def _step(self, h: dict | None, y: np.ndarray | None, dt: float, consecutive: bool) -> dict:
@@ -189,7 +175,7 @@ class LandmarkStabilizer:
         fixed light level ``FL_LIGHT`` (rigid channels)."""
         if h is None:  # first frame of the shot
             n_ch = len(y)
-            r = self._noise(y, False)
+            r = _noise_level.noise(self, y, False)
             self._r_last = r
             lightest = np.zeros(n_ch)
             lightest[4:] = RESID_LIGHTEST if self.lag else RESID_LIGHTEST_CAUSAL
@@ -205,7 +191,7 @@ class LandmarkStabilizer:
             r = self._r_last
             out = bank.x
         else:
-            r = self._noise(y, consecutive)
+            r = _noise_level.noise(self, y, consecutive)
             self._r_last = r
             if self._mad is not None:
                 self._r_carry = r
@@ -388,7 +374,7 @@ class LandmarkStabilizer:
                 rec = self._step(last, None, dt, False)
                 rec["ref"] = (self._m, self._size)
                 self._hist.append(rec)
-                self._last_y2 = self._last_y = None
+                self._last_y4 = self._last_y3 = self._last_y2 = self._last_y = None
             self._trim()
             return
         consecutive = self._gap == 1 and last is not None
@@ -407,7 +393,8 @@ class LandmarkStabilizer:
         self._n_meas += 1
         rec = self._step(last, y, dt, consecutive)
         rec["ref"] = (self._m, self._size)  # the channels' reference: decode with it, not a later one
-        self._last_y2, self._last_y = (self._last_y, y) if consecutive else (None, y)
+        self._last_y4, self._last_y3, self._last_y2, self._last_y = (
+            (self._last_y3, self._last_y2, self._last_y, y) if consecutive else (None, None, None, y))
         if last is not None:
             self._before_feat, self._gap_before = self._prev_feat, self._gap
         else:
