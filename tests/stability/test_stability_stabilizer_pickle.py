@@ -110,3 +110,20 @@ def test_a_corrupted_core_state_is_refused_or_runs_safely(edits):
                 continue
             assert out is None or out is False or out.shape == (5, 2)
         fresh.miss(1.0, False)
+
+
+def test_a_python_path_pickle_from_before_the_fourth_differences_goes_on():
+    # A Python-path stabiliser pickled before the noise level read fourth differences has
+    # none of their state: it loads, and goes on as one that has just lost it (the fourth
+    # differences start again from the next four measured frames).
+    frames = _frames()
+    a = PyStabilizer(mode="causal")
+    for f in frames[:30]:
+        a.update(f)
+    old = dict(a.__dict__)
+    for k in ("_last_y3", "_last_y4", "_mad4", "_mad4_n", "_mad4_seed"):
+        del old[k]
+    b = PyStabilizer.__new__(PyStabilizer)
+    b.__setstate__(pickle.loads(pickle.dumps(old)))
+    outs = [b.update(f) for f in frames[30:]]
+    assert all(o is None or np.all(np.isfinite(o)) for o in outs) and sum(o is not None for o in outs) > 30
