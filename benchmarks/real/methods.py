@@ -75,14 +75,6 @@ def insightface_live(detected: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return out
 
 
-def live_available() -> bool:
-    try:
-        from ffaccel.integrations.insightface_stabilize import KpsStabilizer  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def methods(one_euro: dict) -> dict:
     """name -> (kind, fn(detected, clip) -> output); one_euro maps (res, face) -> (min_cutoff, beta_F)."""
 
@@ -107,7 +99,6 @@ def methods(one_euro: dict) -> dict:
         out["stabilize_causal"] = ("causal", lambda det, clip: st(det, mode="causal"))
         out["stabilize_offline_guarded"] = ("offline", lambda det, clip: guard_tail(st(det, mode="offline")))
         out["stabilize_causal_guarded"] = ("causal", lambda det, clip: guard_tail(st(det, mode="causal")))
-    if live_available():
         out["insightface_live"] = ("causal", lambda det, clip: insightface_live(det, clip["boxes"]))
     return out
 

@@ -119,7 +119,7 @@ void StabCausal::start_segment() {  // stabilizer.py _start_segment
 }
 
 namespace {
-// One step of the running median of |d| per channel (stabilizer.py _median_step): the median of
+// One step of the running median of |d| per channel (_noise_level.py _median_step): the median of
 // the first 5 values, then a multiplicative step up or down.
 void median_step(const double* d, int C, int& n, bool& have, std::vector<double>& med, std::vector<double>& seed,
                  double up, double down) {
@@ -140,7 +140,7 @@ void median_step(const double* d, int C, int& n, bool& have, std::vector<double>
 }
 }  // namespace
 
-// stabilizer.py _noise: the running median of |second difference|, as a noise variance r; in
+// _noise_level.py noise: the running median of |second difference|, as a noise variance r; in
 // motion (the adaptive filter's a2 or boost above 0) at most d4_gain times the one of the
 // fourth differences.
 void StabCausal::noise(const double* y, bool consecutive, double* r) {
@@ -349,8 +349,8 @@ StabCausalResult StabCausal::feed(const double* z, int n, std::ptrdiff_t s0, std
         n_ = n;
         c_ = 4 + 2 * n;
         const size_t N = static_cast<size_t>(n), C = static_cast<size_t>(c_);
-        for (auto* v : {&r_carry_, &last_y_, &last_y2_, &last_y3_, &last_y4_, &mad_, &mad4_, &rec_x_, &x_, &v_, &xd_, &vd_, &a2_, &yg_,
-                        &excess_prev_, &bias_, &boost_, &log_min_, &lam_, &alpha_, &y_, &r_})
+        for (auto* v : {&r_carry_, &last_y_, &last_y2_, &last_y3_, &last_y4_, &mad_, &mad4_, &rec_x_, &x_, &v_,
+                        &xd_, &vd_, &a2_, &yg_, &excess_prev_, &bias_, &boost_, &log_min_, &lam_, &alpha_, &y_, &r_})
             v->assign(C, 0.0);
         held_.assign(2 * N, 0.0);
         seed_.assign(5 * C, 0.0);

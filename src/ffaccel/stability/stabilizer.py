@@ -54,7 +54,6 @@ from ._rigid import frame_channels, frame_points
 __all__ = ["LandmarkStabilizer"]
 
 _F64 = np.dtype(np.float64)
-_MAD, _R_PRIOR, _R_FLOOR = _noise_level.MAD, _noise_level.R_PRIOR, _noise_level.R_FLOOR
 V_PRIOR = 1e-3**2  # fixed-lag Kalman filters: velocity variance at the start of a shot, (face units / frame)^2
 FL_P0 = 0.25  # ... and position variance there, in units of the noise variance
 START_V0 = 1e-2  # causal start-up gains (_adaptive): velocity prior variance, in noise variances per frame^2
@@ -71,7 +70,6 @@ RESID_LIGHTEST = 4  # index into _adaptive.LAMBDA: the smoothest the residual (e
 # opening keeps 94 % of its motion 7 frames after it starts (level 4: 97 %), 101 % later
 # (docs/results/stability_history.md, "Causal and tail spikes, branch stab-causal2")
 RESID_LIGHTEST_CAUSAL = 3
-_UP, _DOWN = _noise_level.UP, _noise_level.DOWN
 
 
 class LandmarkStabilizer:
@@ -129,9 +127,10 @@ class LandmarkStabilizer:
         """Forget everything (also call it at a known scene cut)."""
         self._core = None
         if self.mode == "causal" and self._compiled and _causal_core.available():
+            nl = _noise_level
             self._core = _causal_core.new({  # the same method, one extension call per frame
-                "mad": _MAD, "d4_gain": _noise_level.D4_GAIN, "r_prior": _R_PRIOR, "r_floor": _R_FLOOR, "up": _UP,
-                "down": _DOWN, "v_prior": V_PRIOR,
+                "mad": nl.MAD, "d4_gain": nl.D4_GAIN, "r_prior": nl.R_PRIOR, "r_floor": nl.R_FLOOR, "up": nl.UP,
+                "down": nl.DOWN, "v_prior": V_PRIOR,
                 "glitch": GLITCH, "start_v0": START_V0, "start_p0": START_P0, "predict_max": PREDICT_MAX,
                 "resid_lightest": RESID_LIGHTEST_CAUSAL})
         self._n: int | None = None
@@ -406,7 +405,7 @@ class LandmarkStabilizer:
     def _first_frame_glitch(self, first: dict, y: np.ndarray) -> bool:
         """Is the shot's first detection off the second one by more than ``GLITCH`` noise stds
         (rigid channels; the noise of the last shot, or the prior)?"""
-        r = self._r_carry if self._r_carry is not None else np.full(len(y), _R_PRIOR)
+        r = self._r_carry if self._r_carry is not None else np.full(len(y), _noise_level.R_PRIOR)
         d = y[:4] - first["x"][:4]  # (the shot's first frame: x is y)
         return bool(np.any(d * d > GLITCH * GLITCH * (2.0 * r[:4] + V_PRIOR)))
 
